@@ -1,0 +1,70 @@
+import type { FabricState } from "../vocabulary/fabric-state.js";
+import type { FaceProtocol } from "../vocabulary/face-kind.js";
+import type { NodeId } from "../vocabulary/ids.js";
+import type { FabricIssue, Result } from "../vocabulary/issue.js";
+
+/**
+ * The face contract: a face turns the one fabric state into the files an orchestrator
+ * reads (Writer) and reads them back (Reader), reporting precisely what it cannot carry.
+ */
+
+/** A rendered file: a relative POSIX path and its exact text. */
+export interface FaceFile {
+  readonly path: string;
+  readonly content: string;
+}
+
+/** Something the target format cannot express and the Writer left out. */
+export interface DroppedField {
+  /** Path into the fabric state, e.g. ["workloads", "default/web", "config_blobs"]. */
+  readonly path: readonly (string | number)[];
+  readonly reason: string;
+}
+
+/** Something in the files the Reader did not understand (and ignored). */
+export interface UnknownField {
+  readonly file: string;
+  readonly path: readonly (string | number)[];
+  readonly line?: number;
+  readonly column?: number;
+  readonly reason: string;
+}
+
+/**
+ * What to render: the whole cluster (every node's files, under `nodes/<name>/` where a
+ * face has per-node files) or one node's view (only what that node runs).
+ */
+export type RenderScope = { readonly kind: "cluster" } | { readonly kind: "node"; readonly node: NodeId };
+
+export interface WriteResult {
+  readonly files: readonly FaceFile[];
+  readonly dropped: readonly DroppedField[];
+}
+
+export interface ReadResult {
+  readonly state: FabricState;
+  readonly unknown: readonly UnknownField[];
+}
+
+export interface FaceWriter {
+  /** Pure and byte-stable: the same state and scope give the same files, in the same order. */
+  write(state: FabricState, scope: RenderScope): WriteResult;
+}
+
+export interface FaceReader {
+  /** Reads cluster-scope output back. Issues name the file, line and column. */
+  read(files: readonly FaceFile[]): Promise<Result<ReadResult>>;
+}
+
+export interface Face {
+  /** Registry name: `kubernetes`, `nomad`, `systemd`, `pureraft`, `baremetal`, or a plugin's. */
+  readonly id: string;
+  readonly protocol: FaceProtocol;
+  readonly description: string;
+  readonly writer: FaceWriter;
+  readonly reader: FaceReader;
+  /** The subset of a state this face models: `read(write(s)).state` equals `model(s)`. */
+  model(state: FabricState): FabricState;
+  /** Checks rendered files against the target's own rules; empty means valid. */
+  validate?(files: readonly FaceFile[]): Promise<readonly FabricIssue[]>;
+}

@@ -1,0 +1,84 @@
+import { z } from "zod";
+import { NodeId } from "./ids.js";
+import { NodeRole, NodeState, ShiftReason } from "./node.js";
+import { Workload } from "./workload.js";
+
+/** The commands carried by the consensus log, discriminated by `type`. */
+export const PromoteCommand = z.strictObject({
+  type: z.literal("promote"),
+  node: NodeId,
+  roles: z.array(NodeRole).min(1).max(8),
+  reason: ShiftReason,
+});
+export const DemoteCommand = z.strictObject({
+  type: z.literal("demote"),
+  node: NodeId,
+  roles: z.array(NodeRole).min(1).max(8),
+  reason: ShiftReason,
+});
+export const QuarantineCommand = z.strictObject({
+  type: z.literal("quarantine"),
+  node: NodeId,
+  reason: ShiftReason,
+});
+export const RestoreCommand = z.strictObject({ type: z.literal("restore"), node: NodeId });
+export const NodeJoinCommand = z.strictObject({ type: z.literal("node-join"), state: NodeState });
+export const NodeRemoveCommand = z.strictObject({ type: z.literal("node-remove"), node: NodeId });
+export const WorkloadUpsertCommand = z.strictObject({
+  type: z.literal("workload-upsert"),
+  workload: Workload,
+});
+export const WorkloadDeleteCommand = z.strictObject({
+  type: z.literal("workload-delete"),
+  namespace: z.string().max(63),
+  name: z.string().max(63),
+});
+/** Replica i of the workload runs on `nodes[i]`; an empty list unplaces it. */
+export const PlacementCommand = z.strictObject({
+  type: z.literal("placement"),
+  workload: z.string().max(128),
+  nodes: z.array(NodeId).max(10_000),
+});
+
+export const Command = z.discriminatedUnion("type", [
+  PromoteCommand,
+  DemoteCommand,
+  QuarantineCommand,
+  RestoreCommand,
+  NodeJoinCommand,
+  NodeRemoveCommand,
+  WorkloadUpsertCommand,
+  WorkloadDeleteCommand,
+  PlacementCommand,
+]);
+export type Command = z.infer<typeof Command>;
+export type CommandType = Command["type"];
+
+/** Role commands are the ones the attestation chain records one block for. */
+export const roleCommandTypes = [
+  "promote",
+  "demote",
+  "quarantine",
+  "restore",
+] as const satisfies readonly CommandType[];
+export function isRoleCommand(command: Command): boolean {
+  return (roleCommandTypes as readonly string[]).includes(command.type);
+}
+
+/**
+ * A command as proposed: who proposed it, when (the leader's clock, carried in the log so
+ * every node derives the same attestation block), and whether an operator forced it.
+ */
+export const Proposal = z.strictObject({
+  command: Command,
+  proposer: NodeId,
+  issued_at_ms: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  origin: z.enum(["policy", "operator"]),
+  force: z.boolean(),
+  /** ed25519 signature (hex) of an operator key over the canonical command, when required. */
+  operator_signature: z
+    .string()
+    .regex(/^[0-9a-f]{128}$/)
+    .optional(),
+});
+export type Proposal = z.infer<typeof Proposal>;

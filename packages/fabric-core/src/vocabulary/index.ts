@@ -1,0 +1,55 @@
+export { assert, assertNever, assertUint, InvariantError } from "./assert.js";
+export type { CommandType } from "./command.js";
+export {
+  Command,
+  DemoteCommand,
+  isRoleCommand,
+  NodeJoinCommand,
+  NodeRemoveCommand,
+  PlacementCommand,
+  PromoteCommand,
+  Proposal,
+  QuarantineCommand,
+  RestoreCommand,
+  roleCommandTypes,
+  WorkloadDeleteCommand,
+  WorkloadUpsertCommand,
+} from "./command.js";
+export { emptyFabricState, FabricState } from "./fabric-state.js";
+export type { FaceProtocol } from "./face-kind.js";
+export { exampleFaces, FabricFace, FaceKind, k8sV134Face } from "./face-kind.js";
+export { Formation, formationDescriptions, largestOddAtMost, votersFor } from "./formation.js";
+export { Blake3Hash, DnsLabel, Millis, NodeId, shortNodeId } from "./ids.js";
+export type { FabricIssue, Result } from "./issue.js";
+export { failed, formatIssue, issuesFromZod, ok, parseWith } from "./issue.js";
+export { limits } from "./limits.js";
+export {
+  Capacity,
+  ControlPlaneRole,
+  controlPlaneRoles,
+  HostPort,
+  isControlPlaneRole,
+  Labels,
+  NodeAddresses,
+  NodeRole,
+  NodeState,
+  ShiftReason,
+} from "./node.js";
+export type { Random } from "./random.js";
+export { schemaCatalog, toJsonSchema } from "./schema-catalog.js";
+export type { YamlOptions } from "./source-text.js";
+export { canonicalJson, parseSourceText, sortKeysDeep, stringifyYaml } from "./source-text.js";
+export type { LivenessError, LivenessProof } from "./strategy.js";
+export {
+  AttestationConfig,
+  ConsensusKind,
+  ContentConfig,
+  FabricStrategy,
+  homelabStrategy,
+  MembershipConfig,
+  PlacementPolicy,
+  prescribedStrategies,
+  proveLiveness,
+  ReconciliationCadence,
+} from "./strategy.js";
+export { ConfigBlobRef, Workload, WorkloadPlacement, WorkloadPort, workloadKey } from "./workload.js";

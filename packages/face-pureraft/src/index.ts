@@ -1,0 +1,2 @@
+// The face is being built; see issue 3.
+export {};

@@ -1,0 +1,43 @@
+import { Command, CommanderError } from "commander";
+import { registerSchema } from "./commands/schema.js";
+import { registerStrategy } from "./commands/strategy.js";
+import { CliError, exitCodes } from "./exit-codes.js";
+
+/** Every subcommand registers itself here; one file per command group under ./commands. */
+const registrations: readonly ((program: Command) => void)[] = [registerStrategy, registerSchema];
+
+export function buildProgram(): Command {
+  const program = new Command("revoada")
+    .description("revoada: a cluster that manages its own shape (consensus-driven control-plane roles)")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  for (const register of registrations) register(program);
+  program.commands.forEach(applyExitOverride);
+  return program;
+}
+
+function applyExitOverride(command: Command): void {
+  command.exitOverride();
+  command.commands.forEach(applyExitOverride);
+}
+
+/** Runs the CLI and returns the exit code (never calls process.exit, so tests can call it). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return exitCodes.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const helpShown = error.code === "commander.helpDisplayed" || error.code === "commander.version";
+      if (helpShown || error.code === "commander.help") return exitCodes.ok;
+      return exitCodes.usage;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}

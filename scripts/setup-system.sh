@@ -1,0 +1,12 @@
+#!/bin/sh
+# Installs the Debian tools the tests use (systemd-analyze for the systemd faces), only
+# when missing: apt-get update once, then apt-get install -y. Needs root (or sudo).
+set -eu
+missing=""
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=""; fi
+echo "setup-system: installing$missing" >&2
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
