@@ -19,6 +19,7 @@ export { emptyFabricState, FabricState } from "./fabric-state.js";
 export type { FaceProtocol } from "./face-kind.js";
 export { exampleFaces, FabricFace, FaceKind, k8sV134Face } from "./face-kind.js";
 export { Formation, formationDescriptions, largestOddAtMost, votersFor } from "./formation.js";
+export { blake3, blake3Hex, isBlake3Loaded, loadBlake3 } from "./hash.js";
 export { Blake3Hash, DnsLabel, Millis, NodeId, shortNodeId } from "./ids.js";
 export type { FabricIssue, Result } from "./issue.js";
 export { failed, formatIssue, issuesFromZod, ok, parseWith } from "./issue.js";
