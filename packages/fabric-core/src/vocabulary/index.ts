@@ -38,6 +38,8 @@ export {
 } from "./node.js";
 export type { Random } from "./random.js";
 export { schemaCatalog, toJsonSchema } from "./schema-catalog.js";
+export type { Signer } from "./signing.js";
+export { signerFromSeed, verifySignature } from "./signing.js";
 export type { YamlOptions } from "./source-text.js";
 export { canonicalJson, parseSourceText, sortKeysDeep, stringifyYaml } from "./source-text.js";
 export type { LivenessError, LivenessProof } from "./strategy.js";

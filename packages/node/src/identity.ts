@@ -1,0 +1,30 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Signer, signerFromSeed } from "@revoada/fabric-core/vocabulary";
+
+/**
+ * The node's ed25519 identity: created on first start, persisted as `identity.key` (the
+ * 32-byte seed, hex) with 0600 permissions, reused on every restart so the NodeId is stable.
+ */
+export const identityFileName = "identity.key";
+
+export async function loadOrCreateIdentity(dataDir: string): Promise<Signer> {
+  const path = join(dataDir, identityFileName);
+  const existing = await readFile(path, "utf8").catch((error: unknown) => {
+    if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  if (existing !== undefined) {
+    const seedHex = existing.trim();
+    if (!/^[0-9a-f]{64}$/.test(seedHex)) throw new Error(`${path}: not a 32-byte hex ed25519 seed`);
+    return signerFromSeed(Buffer.from(seedHex, "hex"));
+  }
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const seed = randomBytes(32);
+  const temporary = `${path}.tmp-${process.pid}`;
+  await writeFile(temporary, `${seed.toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+  await chmod(temporary, 0o600);
+  await rename(temporary, path);
+  return signerFromSeed(seed);
+}
