@@ -1,0 +1,249 @@
+import { readFile } from "node:fs/promises";
+import {
+  FabricState,
+  formatIssue,
+  parseSourceText,
+  shortNodeId,
+  Workload,
+  workloadKey,
+} from "@revoada/fabric-core/vocabulary";
+import { type Command, Option } from "commander";
+import { z } from "zod";
+import { CommittedReply, MeshMember, NodeStatusReply, type ShiftRequest } from "../../api/schemas.js";
+import { ApiClient } from "../../mesh/api-client.js";
+import { type MeshFile, readMeshFile } from "../../mesh/mesh-file.js";
+import { CliError, exitCodes } from "../exit-codes.js";
+import { readInputFile } from "../io.js";
+import { type OutputFormat, outputOption, render } from "../output.js";
+
+/**
+ * Commands against a running mesh: `status`, `shift`, `workload`, `kill`. They find the
+ * nodes through `--dir` (the directory `revoada up` created) or talk to one `--api`.
+ */
+interface Target {
+  dir: string;
+  api?: string;
+}
+
+const dirOption = () => new Option("--dir <dir>", "mesh directory created by `revoada up`").default("./mesh");
+const apiOption = () =>
+  new Option("--api <host:port>", "talk to this node's API instead of the mesh directory");
+
+export async function loadMesh(dir: string): Promise<MeshFile> {
+  const mesh = await readMeshFile(dir);
+  if (!mesh.ok) throw new CliError(mesh.issues.map(formatIssue).join("\n"), exitCodes.notFound);
+  return mesh.value;
+}
+
+async function clients(target: Target): Promise<{ clients: ApiClient[]; mesh?: MeshFile }> {
+  if (target.api !== undefined) {
+    const token = await readFile(`${target.dir}/api.token`, "utf8").catch(() => process.env.REVOADA_TOKEN);
+    return { clients: [new ApiClient(target.api, token?.trim())] };
+  }
+  const mesh = await loadMesh(target.dir);
+  const token = (await readFile(mesh.token_file, "utf8")).trim();
+  return { clients: mesh.nodes.map((node) => new ApiClient(node.api, token, 2000)), mesh };
+}
+
+/** The first node that answers; status of a dead node is not an error for `status`. */
+async function anyLiveStatus(
+  list: readonly ApiClient[],
+): Promise<{ client: ApiClient; status: NodeStatusReply }> {
+  for (const client of list) {
+    const status = await client.get("/v1/status", NodeStatusReply).catch(() => undefined);
+    if (status !== undefined) return { client, status };
+  }
+  throw new CliError("no node of the mesh answers", exitCodes.unavailable);
+}
+
+/** Mutations go to the leader (any node would forward, but the leader answers fastest). */
+async function leaderClient(list: readonly ApiClient[]): Promise<ApiClient> {
+  const { status } = await anyLiveStatus(list);
+  for (const client of list) {
+    const candidate = await client.get("/v1/status", NodeStatusReply).catch(() => undefined);
+    if (candidate !== undefined && candidate.id === status.raft.leader) return client;
+  }
+  return (await anyLiveStatus(list)).client;
+}
+
+export function registerMesh(program: Command): void {
+  program
+    .command("status")
+    .description("show every node of a running mesh: roles, health, leader, term, commit index, chain height")
+    .addOption(dirOption())
+    .addOption(apiOption())
+    .addOption(outputOption())
+    .action(async (options: Target & { output: OutputFormat }) => {
+      const { clients: list, mesh } = await clients(options);
+      const statuses = await Promise.all(
+        list.map((c) => c.get("/v1/status", NodeStatusReply).catch(() => undefined)),
+      );
+      const rows = statuses.map((status, i) => statusRow(status, mesh?.nodes[i]?.name ?? list[i]!.address));
+      if (statuses.every((s) => s === undefined))
+        throw new CliError("no node of the mesh answers", exitCodes.unavailable);
+      const data = statuses.map((status, i) => ({
+        name: mesh?.nodes[i]?.name ?? list[i]!.address,
+        status: status ?? null,
+      }));
+      process.stdout.write(render(options.output, data, () => rows));
+    });
+
+  program
+    .command("mesh")
+    .description("show the gossip view of one node: every member, its health and phi")
+    .addOption(dirOption())
+    .addOption(apiOption())
+    .addOption(outputOption())
+    .action(async (options: Target & { output: OutputFormat }) => {
+      const { client } = await anyLiveStatus((await clients(options)).clients);
+      const members = await client.get("/v1/mesh", z.array(MeshMember));
+      process.stdout.write(
+        render(options.output, members, () =>
+          members.map((m) => ({
+            node: m.name,
+            id: shortNodeId(m.id),
+            status: m.status,
+            phi: m.phi.toFixed(2),
+            roles: m.roles.join(","),
+            zone: m.zone,
+          })),
+        ),
+      );
+    });
+
+  const shift = program
+    .command("shift")
+    .description("propose a role shift through the log (attested like any other)");
+  for (const action of ["promote", "demote", "quarantine", "restore"] as const) {
+    shift
+      .command(action)
+      .description(`${action} NODE (a name, NodeId or its short form)`)
+      .argument("<node>", "node name or id")
+      .option("--roles <roles>", "comma-separated roles (promote/demote; default: all control-plane roles)")
+      .option("--force", "override a safety rule; the refusal names the rule that would be broken", false)
+      .addOption(dirOption())
+      .addOption(apiOption())
+      .addOption(outputOption())
+      .action(
+        async (node: string, options: Target & { roles?: string; force: boolean; output: OutputFormat }) => {
+          const leader = await leaderClient((await clients(options)).clients);
+          const request: Omit<ShiftRequest, "roles"> & { roles?: string[] } = {
+            action,
+            node,
+            force: options.force,
+            ...(options.roles === undefined ? {} : { roles: options.roles.split(",").map((r) => r.trim()) }),
+          };
+          const reply = await leader.post("/v1/shifts", request, CommittedReply);
+          process.stdout.write(
+            render(options.output, reply, () => [
+              { action, node, committed_index: reply.index, term: reply.term },
+            ]),
+          );
+        },
+      );
+  }
+
+  const workload = program.command("workload").description("apply or delete workloads");
+  workload
+    .command("apply")
+    .description("apply a workload file (YAML or JSON, the Workload schema)")
+    .argument("<file>", "workload file")
+    .addOption(dirOption())
+    .addOption(apiOption())
+    .addOption(outputOption())
+    .action(async (file: string, options: Target & { output: OutputFormat }) => {
+      const parsed = parseSourceText(Workload, await readInputFile(file), file);
+      if (!parsed.ok) throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
+      const leader = await leaderClient((await clients(options)).clients);
+      const reply = await leader.post("/v1/workloads", parsed.value, CommittedReply);
+      process.stdout.write(
+        render(options.output, reply, () => [
+          { workload: workloadKey(parsed.value), committed_index: reply.index },
+        ]),
+      );
+    });
+  workload
+    .command("delete")
+    .description("delete a workload")
+    .argument("<namespace/name>", "workload key")
+    .addOption(dirOption())
+    .addOption(apiOption())
+    .addOption(outputOption())
+    .action(async (key: string, options: Target & { output: OutputFormat }) => {
+      const [namespace, name] = key.split("/");
+      if (namespace === undefined || name === undefined) {
+        throw new CliError(`expected namespace/name, got ${key}`, exitCodes.usage);
+      }
+      const leader = await leaderClient((await clients(options)).clients);
+      const reply = await leader.delete(`/v1/workloads/${namespace}/${name}`, CommittedReply);
+      process.stdout.write(
+        render(options.output, reply, () => [{ workload: key, committed_index: reply.index }]),
+      );
+    });
+  workload
+    .command("ls")
+    .description("list workloads and where their replicas run")
+    .addOption(dirOption())
+    .addOption(apiOption())
+    .addOption(outputOption())
+    .action(async (options: Target & { output: OutputFormat }) => {
+      const { client } = await anyLiveStatus((await clients(options)).clients);
+      const state = await client.get("/v1/state", FabricState);
+      const rows = Object.entries(state.workloads).map(([key, w]) => ({
+        workload: key,
+        image: w.image,
+        replicas: w.replicas,
+        placed_on: (state.placements[key] ?? [])
+          .map((id) => state.nodes[id]?.name ?? shortNodeId(id))
+          .join(","),
+      }));
+      process.stdout.write(render(options.output, state.workloads, () => rows));
+    });
+
+  program
+    .command("kill")
+    .description("kill -9 a node of a local mesh (to watch the mesh heal)")
+    .argument("<node>", "node name")
+    .addOption(dirOption())
+    .action(async (node: string, options: { dir: string }) => {
+      const mesh = await loadMesh(options.dir);
+      const entry = mesh.nodes.find((n) => n.name === node);
+      if (entry === undefined) throw new CliError(`no node ${node} in ${options.dir}`, exitCodes.notFound);
+      const pid = await readPid(options.dir, entry.name);
+      if (pid === undefined) throw new CliError(`${node} is not running`, exitCodes.notFound);
+      process.kill(pid, "SIGKILL");
+      process.stdout.write(`killed ${node} (pid ${pid})\n`);
+    });
+}
+
+export async function readPid(dir: string, node: string): Promise<number | undefined> {
+  const text = await readFile(`${dir}/${node}/data/node.pid`, "utf8").catch(() => undefined);
+  const pid = text === undefined ? Number.NaN : Number.parseInt(text, 10);
+  if (!Number.isSafeInteger(pid)) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+export function statusRow(
+  status: NodeStatusReply | undefined,
+  name: string,
+): Record<string, string | number> {
+  if (status === undefined) return { node: name, id: "-", roles: "-", health: "unreachable" };
+  return {
+    node: name,
+    id: shortNodeId(status.id),
+    roles: status.roles.join(","),
+    health: "alive",
+    raft: status.raft.state,
+    leader: status.raft.leader === null ? "-" : shortNodeId(status.raft.leader),
+    term: status.raft.term,
+    commit: status.raft.commit_index,
+    chain: status.chain_height,
+    members: `${status.members.alive}/${status.members.alive + status.members.suspect + status.members.dead}`,
+    last_decision: status.last_decision ?? "-",
+  };
+}

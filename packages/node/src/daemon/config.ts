@@ -1,0 +1,129 @@
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import {
+  Capacity,
+  FabricFace,
+  type FabricIssue,
+  FabricStrategy,
+  Formation,
+  HostPort,
+  Labels,
+  parseSourceText,
+  proveLiveness,
+  type Result,
+} from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
+import { logLevels } from "./log.js";
+
+/**
+ * `node.yaml`: everything a node needs to start. Secrets (cluster key, API token) are read
+ * from files named here, never written into the config itself, so configs can be shared
+ * and logged. Relative paths resolve against the config file's directory.
+ */
+export const NodeConfig = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a node name is a DNS-1123 label")
+    .max(63),
+  data_dir: z.string().min(1),
+  output_dir: z.string().min(1),
+  listen: z.strictObject({
+    gossip: HostPort,
+    raft: HostPort,
+    content: HostPort,
+    api: HostPort,
+  }),
+  /** Gossip addresses of nodes to join through; empty for the first node. */
+  seeds: z.array(HostPort).max(64),
+  /** The node that founds the Raft group when no log exists yet (one per cluster). */
+  bootstrap: z.boolean(),
+  cluster_key_file: z.string().min(1),
+  api_token_file: z.string().min(1),
+  strategy: FabricStrategy,
+  formation: Formation,
+  face: FabricFace,
+  /** Module that provides the face: a package name or a path; defaults by face protocol. */
+  face_module: z.string().min(1).optional(),
+  zone: z.string().max(63),
+  rack: z.string().max(63),
+  labels: Labels,
+  capacity: Capacity,
+  log_level: z.enum(logLevels),
+});
+export type NodeConfig = z.infer<typeof NodeConfig>;
+
+export interface LoadedConfig {
+  readonly config: NodeConfig;
+  readonly clusterKey: Buffer;
+  readonly apiToken: string;
+}
+
+/**
+ * Parses and checks a node config: schema errors name the field and line:column; a strategy
+ * that cannot prove liveness is refused with the reason; secret files must exist and be
+ * well formed.
+ */
+export async function loadNodeConfig(path: string): Promise<Result<LoadedConfig>> {
+  const text = await readFile(path, "utf8");
+  const parsed = parseSourceText(NodeConfig, text, path);
+  if (!parsed.ok) return parsed;
+  const base = dirname(resolve(path));
+  const config = resolvePaths(parsed.value, base);
+  const proof = proveLiveness(config.strategy);
+  if (!proof.live) {
+    const issues: FabricIssue[] = proof.errors.map((error) => ({
+      code: error.code,
+      message: `strategy fails proveLiveness: ${error.message}`,
+      path: ["strategy"],
+      file: path,
+    }));
+    return { ok: false, issues };
+  }
+  const secrets = await readSecrets(config, path);
+  if (!secrets.ok) return secrets;
+  return { ok: true, value: { config, ...secrets.value } };
+}
+
+function resolvePaths(config: NodeConfig, base: string): NodeConfig {
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const faceModule = config.face_module;
+  const relativeModule =
+    faceModule !== undefined && (faceModule.startsWith("./") || faceModule.startsWith("../"));
+  return {
+    ...config,
+    data_dir: at(config.data_dir),
+    output_dir: at(config.output_dir),
+    cluster_key_file: at(config.cluster_key_file),
+    api_token_file: at(config.api_token_file),
+    ...(relativeModule ? { face_module: at(faceModule) } : {}),
+  };
+}
+
+async function readSecrets(
+  config: NodeConfig,
+  configPath: string,
+): Promise<Result<{ clusterKey: Buffer; apiToken: string }>> {
+  const issues: FabricIssue[] = [];
+  const keyText = await readFile(config.cluster_key_file, "utf8").catch(() => undefined);
+  const tokenText = await readFile(config.api_token_file, "utf8").catch(() => undefined);
+  const keyHex = keyText?.trim() ?? "";
+  if (!/^[0-9a-f]{64}$/.test(keyHex)) {
+    issues.push({
+      code: "cluster-key",
+      message: `${config.cluster_key_file} must hold a 32-byte cluster key as 64 hex characters`,
+      path: ["cluster_key_file"],
+      file: configPath,
+    });
+  }
+  const token = tokenText?.trim() ?? "";
+  if (token.length < 16) {
+    issues.push({
+      code: "api-token",
+      message: `${config.api_token_file} must hold an API token of at least 16 characters`,
+      path: ["api_token_file"],
+      file: configPath,
+    });
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, value: { clusterKey: Buffer.from(keyHex, "hex"), apiToken: token } };
+}

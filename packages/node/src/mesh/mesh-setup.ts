@@ -1,0 +1,109 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import {
+  exampleFaces,
+  type FabricFace,
+  type FabricStrategy,
+  type Formation,
+  homelabStrategy,
+  stringifyYaml,
+} from "@revoada/fabric-core/vocabulary";
+import type { NodeConfig } from "../daemon/config.js";
+import { type MeshFile, meshFileName } from "./mesh-file.js";
+
+/**
+ * Lays out a local mesh: one directory per node with its `node.yaml`, a shared cluster key
+ * and API token (files with 0600 permissions), and `mesh.json` describing it all.
+ */
+export interface MeshPlan {
+  readonly directory: string;
+  readonly nodes: number;
+  readonly faceId: string;
+  readonly strategy?: FabricStrategy;
+  readonly formation?: Formation;
+  /** Zones assigned round-robin, so zone-aware placement has something to spread over. */
+  readonly zones?: readonly string[];
+}
+
+/** Face ids users type (`--face kubernetes`) and the FabricFace each stands for. */
+export const faceByCliName: Readonly<Record<string, FabricFace>> = {
+  kubernetes: exampleFaces[0]!,
+  nomad: exampleFaces[1]!,
+  systemd: exampleFaces[2]!,
+  pureraft: exampleFaces[3]!,
+  baremetal: exampleFaces[4]!,
+};
+
+export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile; configs: string[] }> {
+  const directory = resolve(plan.directory);
+  const face = faceByCliName[plan.faceId];
+  if (face === undefined) throw new Error(`unknown face ${plan.faceId}`);
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  const keyFile = join(directory, "cluster.key");
+  const tokenFile = join(directory, "api.token");
+  await writeFile(keyFile, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+  await writeFile(tokenFile, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+  const ports = await freePorts(plan.nodes * 4);
+  const zones = plan.zones ?? ["zone-a", "zone-b", "zone-c"];
+  const gossipAddress = (i: number) => `127.0.0.1:${ports[i * 4]!}`;
+  const configs: string[] = [];
+  const entries: MeshFile["nodes"] = [];
+  for (let i = 0; i < plan.nodes; i += 1) {
+    const name = `node-${i + 1}`;
+    const nodeDirectory = join(directory, name);
+    await mkdir(nodeDirectory, { recursive: true, mode: 0o700 });
+    const config: NodeConfig = {
+      name,
+      data_dir: "data",
+      output_dir: "out",
+      listen: {
+        gossip: gossipAddress(i),
+        raft: `127.0.0.1:${ports[i * 4 + 1]!}`,
+        content: `127.0.0.1:${ports[i * 4 + 2]!}`,
+        api: `127.0.0.1:${ports[i * 4 + 3]!}`,
+      },
+      seeds: i === 0 ? [] : [gossipAddress(0)],
+      bootstrap: i === 0,
+      cluster_key_file: "../cluster.key",
+      api_token_file: "../api.token",
+      strategy: plan.strategy ?? homelabStrategy,
+      formation: plan.formation ?? "quorum-3m",
+      face,
+      zone: zones[i % zones.length]!,
+      rack: `rack-${(i % 2) + 1}`,
+      labels: {},
+      capacity: { cpu_millis: 4000, memory_bytes: 8 * 2 ** 30, storage_bytes: 100 * 2 ** 30, pods: 110 },
+      log_level: "info",
+    };
+    const configPath = join(nodeDirectory, "node.yaml");
+    await writeFile(configPath, stringifyYaml(config));
+    configs.push(configPath);
+    entries.push({ name, config: configPath, api: config.listen.api, pid: null });
+  }
+  const mesh: MeshFile = { version: 1, face: plan.faceId, token_file: tokenFile, nodes: entries };
+  await writeFile(join(directory, meshFileName), `${JSON.stringify(mesh, null, 2)}\n`);
+  return { mesh, configs };
+}
+
+/** Distinct free loopback ports, found by binding port 0 (held open until all are found). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolvePort, reject) => {
+          const server = createServer();
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => resolvePort(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    return typeof address === "object" && address !== null ? address.port : 0;
+  });
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  return ports;
+}
