@@ -1,0 +1,63 @@
+export {
+  decodeConfChange,
+  decodeEntry,
+  decodeHardState,
+  decodeRaftMessage,
+  decodeSnapshot,
+  encodeConfChange,
+  encodeEntry,
+  encodeHardState,
+  encodeRaftMessage,
+  encodeSnapshot,
+} from "./codec.js";
+export {
+  defaultRaftConfig,
+  heartbeatIntervalFor,
+  raftConfigFromStrategy,
+  readIndexQueueMax,
+  validateRaftConfig,
+} from "./config.js";
+export type { CommitInput, CommitRule } from "./quorum.js";
+export type { RaftNodeOptions } from "./raft-node.js";
+export { RaftNode } from "./raft-node.js";
+export type {
+  DropReason,
+  ProgressState,
+  ProgressStatus,
+  ProposeOutcome,
+  ProposeRejection,
+  RaftEvent,
+  RaftMessageType,
+  RaftRole,
+  RaftStatus,
+  ReadIndexOutcome,
+  ReadState,
+  Ready,
+  SnapshotRequest,
+  StepOutcome,
+  StoredState,
+  TransferOutcome,
+} from "./types.js";
+export {
+  AppendMessage,
+  AppendResponseMessage,
+  Bytes,
+  ConfChange,
+  ConfChangeItem,
+  ConfState,
+  Entry,
+  EntryKind,
+  HardState,
+  HeartbeatMessage,
+  HeartbeatResponseMessage,
+  RaftConfig,
+  RaftMessage,
+  RaftPeerId,
+  RequestVoteMessage,
+  Snapshot,
+  SnapshotChunkMessage,
+  SnapshotMetadata,
+  SnapshotResponseMessage,
+  TimeoutNowMessage,
+  VoteResponseMessage,
+} from "./types.js";
