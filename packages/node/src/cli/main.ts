@@ -1,10 +1,15 @@
 import { Command, CommanderError } from "commander";
+import { registerMesh } from "./commands/mesh.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerStrategy } from "./commands/strategy.js";
 import { CliError, exitCodes } from "./exit-codes.js";
 
 /** Every subcommand registers itself here; one file per command group under ./commands. */
-const registrations: readonly ((program: Command) => void)[] = [registerStrategy, registerSchema];
+const registrations: readonly ((program: Command) => void)[] = [
+  registerStrategy,
+  registerSchema,
+  registerMesh,
+];
 
 export function buildProgram(): Command {
   const program = new Command("revoada")
