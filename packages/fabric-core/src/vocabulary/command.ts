@@ -80,5 +80,13 @@ export const Proposal = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{128}$/)
     .optional(),
+  /**
+   * ed25519 signature (hex) by `proposer` over the attestation block this entry produces
+   * when committed (role commands only; exactly what is signed: docs/attestation.md).
+   */
+  leader_signature: z
+    .string()
+    .regex(/^[0-9a-f]{128}$/)
+    .optional(),
 });
 export type Proposal = z.infer<typeof Proposal>;
