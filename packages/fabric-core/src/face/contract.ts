@@ -1,7 +1,4 @@
-import type { FabricState } from "../vocabulary/fabric-state.js";
-import type { FaceProtocol } from "../vocabulary/face-kind.js";
-import type { NodeId } from "../vocabulary/ids.js";
-import type { FabricIssue, Result } from "../vocabulary/issue.js";
+import type { FabricIssue, FabricState, FaceProtocol, NodeId, Result } from "../vocabulary/index.js";
 
 /**
  * The face contract: a face turns the one fabric state into the files an orchestrator

@@ -1,5 +1,5 @@
-import { assert } from "../vocabulary/assert.js";
-import type { Random } from "../vocabulary/random.js";
+import type { Random } from "../vocabulary/index.js";
+import { assert } from "../vocabulary/index.js";
 
 /**
  * xoshiro128** seeded through splitmix32: fast, good enough for scheduling faults, and
