@@ -1,3 +1,20 @@
+export type { FabricStateArbitraryOptions, FaceConformanceOptions } from "./conformance/index.js";
+export {
+  arbitraryDnsLabel,
+  arbitraryFabricState,
+  arbitraryHex64,
+  arbitraryLabels,
+  arbitraryPrintable,
+  checkByteStable,
+  checkDropped,
+  checkFileShape,
+  checkNoTimestamps,
+  checkRoundTrip,
+  checkValidates,
+  exampleFabricStates,
+  reverseKeyOrder,
+  runFaceConformance,
+} from "./conformance/index.js";
 export type {
   DroppedField,
   Face,
@@ -9,3 +26,12 @@ export type {
   UnknownField,
   WriteResult,
 } from "./contract.js";
+export type { FaceSource } from "./registry.js";
+export {
+  builtinFacePackages,
+  checkFaceShape,
+  faceFromModule,
+  knownFaceNames,
+  resolveFaceSource,
+  unknownFaceIssue,
+} from "./registry.js";

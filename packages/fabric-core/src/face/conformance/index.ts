@@ -1,0 +1,20 @@
+export type { FabricStateArbitraryOptions } from "./arbitraries.js";
+export {
+  arbitraryDnsLabel,
+  arbitraryFabricState,
+  arbitraryHex64,
+  arbitraryLabels,
+  arbitraryPrintable,
+} from "./arbitraries.js";
+export {
+  checkByteStable,
+  checkDropped,
+  checkFileShape,
+  checkNoTimestamps,
+  checkRoundTrip,
+  checkValidates,
+  reverseKeyOrder,
+} from "./checks.js";
+export { exampleFabricStates } from "./examples.js";
+export type { FaceConformanceOptions } from "./run.js";
+export { runFaceConformance } from "./run.js";
