@@ -1,0 +1,44 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Starts and stops the node processes of a local mesh. Each node's JSON log goes to
+ * `<dir>/<node>/node.log`. Stopping sends SIGTERM (graceful: leadership transfer, gossip
+ * leave) and escalates to SIGKILL only after a grace period.
+ */
+export const revoadaBin = fileURLToPath(new URL("../../bin/revoada.js", import.meta.url));
+
+export interface NodeProcess {
+  readonly name: string;
+  readonly config: string;
+  child: ChildProcess | undefined;
+  exited: Promise<number | null>;
+}
+
+export function startNodeProcess(name: string, config: string, meshDir: string): NodeProcess {
+  const log = createWriteStream(join(meshDir, name, "node.log"), { flags: "a" });
+  const child = spawn(process.execPath, [revoadaBin, "node", "--config", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: false,
+  });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code, signal) => {
+      log.end();
+      resolve(signal === null ? code : null);
+    });
+  });
+  return { name, config, child, exited };
+}
+
+export async function stopNodeProcess(node: NodeProcess, graceMs = 10_000): Promise<void> {
+  const child = node.child;
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await node.exited;
+  clearTimeout(timer);
+}

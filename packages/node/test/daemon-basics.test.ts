@@ -1,0 +1,166 @@
+// Goal: the daemon's own plumbing behaves as operators rely on: secrets never reach logs,
+// metrics render in Prometheus text format, the HTTP layer validates bodies, refuses
+// mutations without the token and publishes an OpenAPI document, and node configs fail
+// with field paths, line:column and liveness reasons.
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { homelabStrategy } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
+import { createApiServer, openApiDocument, route } from "../src/api/http-server.js";
+import { loadNodeConfig } from "../src/daemon/config.js";
+import { createLogger, silentLogger } from "../src/daemon/log.js";
+import { MetricsRegistry } from "../src/daemon/metrics.js";
+import { createMeshLayout } from "../src/mesh/mesh-setup.js";
+
+describe("structured logs", () => {
+  it("writes one JSON object per line and redacts secret-looking fields", () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", write: (line) => lines.push(line), now: () => 0 });
+    log.debug("hidden");
+    log.info("joined", { peer: "abc", clusterKey: "deadbeef", apiToken: "t0ken" });
+    assert.equal(lines.length, 1);
+    const record = JSON.parse(lines[0]!);
+    assert.equal(record.level, "info");
+    assert.equal(record.msg, "joined");
+    assert.equal(record.peer, "abc");
+    assert.equal(record.clusterKey, "[redacted]");
+    assert.equal(record.apiToken, "[redacted]");
+    assert.ok(!lines[0]!.includes("deadbeef"));
+  });
+});
+
+describe("metrics registry", () => {
+  it("renders counters and labelled gauges in the text format", () => {
+    const registry = new MetricsRegistry();
+    const shifts = registry.counter("revoada_shifts_total", "role shifts committed");
+    const term = registry.gauge("revoada_raft_term", "current term");
+    shifts(1, { action: "promote" });
+    shifts(2, { action: "promote" });
+    term(7);
+    const text = registry.render();
+    assert.match(text, /# TYPE revoada_shifts_total counter/);
+    assert.match(text, /revoada_shifts_total\{action="promote"\} 3/);
+    assert.match(text, /revoada_raft_term 7/);
+  });
+});
+
+describe("typed HTTP API", () => {
+  const Echo = z.strictObject({ value: z.int().min(0) });
+  const routes = [
+    route({
+      method: "GET",
+      path: "/v1/items/{id}",
+      summary: "read",
+      mutates: false,
+      reply: z.object({ id: z.string() }),
+      handle: async ({ params }) => ({ status: 200, body: { id: params.id ?? "" } }),
+    }),
+    route({
+      method: "POST",
+      path: "/v1/items",
+      summary: "write",
+      mutates: true,
+      body: Echo,
+      reply: Echo,
+      handle: async ({ body }) => ({ status: 200, body }),
+    }),
+  ];
+
+  it("validates bodies, requires the token for mutations, and routes parameters", async () => {
+    const server = createApiServer({ routes, token: "a-very-secret-token", logger: silentLogger });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const read = await fetch(`${base}/v1/items/x%2Fy`);
+      assert.deepEqual(await read.json(), { id: "x/y" });
+      const anonymous = await fetch(`${base}/v1/items`, { method: "POST", body: '{"value":1}' });
+      assert.equal(anonymous.status, 401);
+      const wrong = await fetch(`${base}/v1/items`, {
+        method: "POST",
+        body: '{"value":1}',
+        headers: { authorization: "Bearer wrong-token-of-same-size" },
+      });
+      assert.equal(wrong.status, 401);
+      const auth = { authorization: "Bearer a-very-secret-token" };
+      const bad = await fetch(`${base}/v1/items`, { method: "POST", body: '{"value":-1}', headers: auth });
+      assert.equal(bad.status, 400);
+      const badBody = (await bad.json()) as { issues: { path: string[] }[] };
+      assert.deepEqual(badBody.issues[0]!.path, ["value"]);
+      const good = await fetch(`${base}/v1/items`, { method: "POST", body: '{"value":3}', headers: auth });
+      assert.deepEqual(await good.json(), { value: 3 });
+      assert.equal((await fetch(`${base}/nope`)).status, 404);
+      assert.equal((await fetch(`${base}/v1/items`, { method: "DELETE" })).status, 405);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("publishes an OpenAPI document generated from the schemas", () => {
+    const document = openApiDocument(routes, "test") as {
+      openapi: string;
+      paths: Record<string, Record<string, { security?: unknown; requestBody?: unknown }>>;
+    };
+    assert.equal(document.openapi, "3.1.0");
+    assert.ok(document.paths["/v1/items"]?.post?.requestBody);
+    assert.ok(document.paths["/v1/items"]?.post?.security);
+    assert.equal(document.paths["/v1/items/{id}"]?.get?.security, undefined);
+  });
+});
+
+describe("node config", () => {
+  it("loads a generated mesh config and its secrets", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "revoada-config-"));
+    const { configs } = await createMeshLayout({ directory: dir, nodes: 2, faceId: "systemd" });
+    const loaded = await loadNodeConfig(configs[1]!);
+    assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.issues));
+    assert.equal(loaded.value.config.name, "node-2");
+    assert.equal(loaded.value.clusterKey.length, 32);
+    assert.equal(loaded.value.config.data_dir, join(dir, "node-2", "data"));
+  });
+
+  it("names the field and line:column of a bad value", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "revoada-config-"));
+    const { configs } = await createMeshLayout({ directory: dir, nodes: 1, faceId: "systemd" });
+    const path = configs[0]!;
+    const text = (await import("node:fs")).readFileSync(path, "utf8").replace("pods: 110", "pods: -4");
+    await writeFile(path, text);
+    const loaded = await loadNodeConfig(path);
+    assert.equal(loaded.ok, false);
+    const issue = !loaded.ok ? loaded.issues[0] : undefined;
+    assert.deepEqual(issue?.path, ["capacity", "pods"]);
+    const expectedLine = text.split("\n").findIndex((line) => line.includes("pods: -4")) + 1;
+    assert.equal(issue?.line, expectedLine);
+    assert.equal(issue?.file, path);
+  });
+
+  it("refuses a strategy that fails proveLiveness, saying why", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "revoada-config-"));
+    const { configs } = await createMeshLayout({
+      directory: dir,
+      nodes: 1,
+      faceId: "systemd",
+      strategy: {
+        ...homelabStrategy,
+        consensus: { kind: { ...homelabStrategy.consensus.kind, quorum_size: 4 } },
+      },
+    });
+    const loaded = await loadNodeConfig(configs[0]!);
+    assert.equal(loaded.ok, false);
+    const codes = !loaded.ok ? loaded.issues.map((i) => i.code) : [];
+    assert.deepEqual(codes, ["even-quorum"]);
+    assert.match(!loaded.ok ? loaded.issues[0]!.message : "", /quorum size 4 is even/);
+  });
+
+  it("refuses a missing or malformed cluster key", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "revoada-config-"));
+    const { configs } = await createMeshLayout({ directory: dir, nodes: 1, faceId: "systemd" });
+    await writeFile(join(dir, "cluster.key"), "not-hex\n");
+    const loaded = await loadNodeConfig(configs[0]!);
+    assert.equal(loaded.ok, false);
+    assert.deepEqual(!loaded.ok ? loaded.issues.map((i) => i.path) : [], [["cluster_key_file"]]);
+  });
+});
