@@ -1,2 +1,11 @@
-// The face is being built; see issue 3.
-export {};
+import { pureraftFace } from "./pureraft-face.js";
+
+export {
+  checkStateIntegrity,
+  pureraftFace,
+  rpcSchemaPath,
+  statePath,
+  stateSchemaPath,
+} from "./pureraft-face.js";
+export { fabricStateJsonSchema, raftRpcJsonSchema } from "./raft-rpc-schema.js";
+export default pureraftFace;
