@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { registerFace } from "./commands/face.js";
 import { registerMesh } from "./commands/mesh.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerStrategy } from "./commands/strategy.js";
@@ -9,6 +10,7 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerStrategy,
   registerSchema,
   registerMesh,
+  registerFace,
 ];
 
 export function buildProgram(): Command {

@@ -1,0 +1,34 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** The node package root: the CLI runs from its TypeScript source there (no build needed). */
+export const nodePackageRoot = fileURLToPath(new URL("..", import.meta.url));
+
+const sourceEntry = 'import { main } from "./src/cli/main.ts"; process.exitCode = await main(process.argv);';
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `revoada ARGS...` in a child process from source and collects its output and exit code. */
+export function runCli(args: readonly string[]): Promise<CliRun> {
+  const child = spawn(
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", "--input-type=module", "-e", sourceEntry, "revoada", ...args],
+    { cwd: nodePackageRoot, stdio: "pipe" },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (text: string) => {
+    stdout += text;
+  });
+  child.stderr.setEncoding("utf8").on("data", (text: string) => {
+    stderr += text;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
