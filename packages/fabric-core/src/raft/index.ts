@@ -10,6 +10,8 @@ export {
   encodeRaftMessage,
   encodeSnapshot,
 } from "./codec.js";
+export type { ConfChangeResult } from "./conf-change.js";
+export { applyConfChange, confEquals, emptyConfState, leaveJoint } from "./conf-change.js";
 export {
   defaultRaftConfig,
   heartbeatIntervalFor,
@@ -17,7 +19,16 @@ export {
   readIndexQueueMax,
   validateRaftConfig,
 } from "./config.js";
-export type { CommitInput, CommitRule } from "./quorum.js";
+export type { CommitInput, CommitRule, VoteResult } from "./quorum.js";
+export {
+  committedIndex,
+  isJoint,
+  isVoter,
+  leaderCommitRule,
+  majorityValue,
+  peersOf,
+  voteResult,
+} from "./quorum.js";
 export type { RaftNodeOptions } from "./raft-node.js";
 export { RaftNode } from "./raft-node.js";
 export type {

@@ -1,19 +1,61 @@
-import { InvariantError, type Random, type Result } from "../vocabulary/index.js";
-import type { CommitRule } from "./quorum.js";
+import { assert, failed, limits, ok, type Random, type Result } from "../vocabulary/index.js";
+import { decodeConfChange, encodeConfChange } from "./codec.js";
+import { applyConfChange, confEquals } from "./conf-change.js";
+import { readIndexQueueMax, validateRaftConfig } from "./config.js";
+import { RaftLog } from "./log.js";
+import { Progress } from "./progress.js";
+import {
+  type CommitRule,
+  committedIndex,
+  isJoint,
+  isVoter,
+  leaderCommitRule,
+  peersOf,
+  voteResult,
+} from "./quorum.js";
 import type {
+  AppendMessage,
+  AppendResponseMessage,
   ConfChange,
+  ConfState,
+  DropReason,
+  Entry,
+  EntryKind,
+  HardState,
+  HeartbeatMessage,
+  HeartbeatResponseMessage,
+  ProgressStatus,
   ProposeOutcome,
   RaftConfig,
+  RaftEvent,
   RaftMessage,
   RaftPeerId,
+  RaftRole,
   RaftStatus,
   ReadIndexOutcome,
+  ReadState,
   Ready,
+  RequestVoteMessage,
   Snapshot,
+  SnapshotChunkMessage,
+  SnapshotMetadata,
+  SnapshotResponseMessage,
   StepOutcome,
   StoredState,
   TransferOutcome,
+  VoteResponseMessage,
 } from "./types.js";
+
+/**
+ * A Raft node without IO (etcd-io/raft's RawNode is the model; no code is shared). Inputs:
+ * `tick(nowMs)`, `step(message)`, `propose`, `proposeConfChange`, `transferLeadership`,
+ * `readIndex`. Outputs: `ready()`, handed back through `advance(ready)`. The Ready contract
+ * is in `types.ts` and docs/raft.md.
+ *
+ * Timeouts enter as local messages (`hup`, `beat`, `checkQuorum`), so every state change
+ * has one path. `step` does what all roles share (term comparison, votes), then calls the
+ * role's step function, set only by `becomeFollower` / `becomeCandidate` / `becomeLeader`.
+ */
 
 /** Test hooks; production passes nothing. */
 export interface RaftNodeOptions {
@@ -21,47 +63,1153 @@ export interface RaftNodeOptions {
   readonly commitRule?: CommitRule;
 }
 
-/** Placeholder shape; the implementation lands in the next commit. */
+type LocalMessage =
+  | { readonly type: "hup"; readonly transfer: boolean }
+  | { readonly type: "beat" }
+  | { readonly type: "checkQuorum" };
+
+type OutgoingMessage = RaftMessage extends infer M
+  ? M extends RaftMessage
+    ? Omit<M, "from" | "term">
+    : never
+  : never;
+
+interface IncomingSnapshot {
+  readonly metadata: SnapshotMetadata;
+  readonly totalBytes: number;
+  readonly parts: Uint8Array[];
+  received: number;
+}
+
+interface PendingRead {
+  readonly context: string;
+  readonly index: number;
+  readonly round: number;
+}
+
+/** Committed entries handed out in one Ready, so one Ready stays bounded. */
+const committedPerReadyMax = 4096;
+/** A snapshot bigger than this is refused (it could not be held in memory anyway). */
+const snapshotBytesMax = 1024 * 1024 * 1024;
+/** Heartbeat rounds whose send time is remembered for lease reads. */
+const roundHistoryMax = 64;
+
+const applied: StepOutcome = { type: "applied" };
+
+function dropped(reason: DropReason): StepOutcome {
+  return { type: "dropped", reason };
+}
+
+function entryBytes(entries: readonly Entry[]): number {
+  let bytes = 0;
+  for (const entry of entries) bytes += entry.data.length;
+  return bytes;
+}
+
 export class RaftNode {
-  private constructor() {}
+  private readonly id: RaftPeerId;
+  private readonly config: RaftConfig;
+  private readonly random: Random;
+  private readonly commitRule: CommitRule;
+  private readonly log: RaftLog;
+  private readonly perMessageBytesMax: number;
 
+  private term: number;
+  private vote: RaftPeerId | null;
+  private leader: RaftPeerId | null = null;
+  private role: RaftRole = "follower";
+  private conf: ConfState;
+  /** The latest snapshot (restored, received or taken); sent to followers that lag behind it. */
+  private snapshot: Snapshot | null;
+  private stepRole: (message: RaftMessage) => StepOutcome;
+
+  // Leader state.
+  private readonly progress = new Map<RaftPeerId, Progress>();
+  private pendingConfIndex = 0;
+  private uncommittedBytes = 0;
+  private transferTarget: RaftPeerId | null = null;
+  private transferDeadlineMs = 0;
+  private heartbeatRound = 0;
+  private readonly roundSentMs = new Map<number, number>();
+  private pendingReads: PendingRead[] = [];
+  private broadcastPending = false;
+  private readHeartbeatPending = false;
+
+  // Candidate state.
+  private readonly votes = new Map<RaftPeerId, boolean>();
+
+  // Follower state.
+  private incoming: IncomingSnapshot | null = null;
+
+  // Time. Deadlines are armed at the first tick.
+  private nowMs = 0;
+  private started = false;
+  private electionDeadlineMs = 0;
+  private heartbeatDeadlineMs = 0;
+  private checkQuorumDeadlineMs = 0;
+  /** Last time this node heard from a leader of its term (or led); votes are refused within T. */
+  private lastLeaderContactMs = 0;
+
+  // Output, handed over in the next Ready.
+  private messages: RaftMessage[] = [];
+  private events: RaftEvent[] = [];
+  private readStates: ReadState[] = [];
+  private snapshotToPersist: Snapshot | null = null;
+  private handedHardState: HardState;
+  private snapshotRequestedAt: number;
+  private outstanding: Ready | null = null;
+
+  private constructor(config: RaftConfig, stored: StoredState, random: Random, options: RaftNodeOptions) {
+    this.id = config.id;
+    this.config = config;
+    this.random = random;
+    this.commitRule = options.commitRule ?? leaderCommitRule;
+    this.perMessageBytesMax = Math.min(config.inflightBytesMax, Math.floor(limits.frameBytesMax / 2));
+    const snapshotIndex = stored.snapshot?.metadata.index ?? 0;
+    const snapshotTerm = stored.snapshot?.metadata.term ?? 0;
+    const commit = Math.max(stored.hardState.commit, snapshotIndex);
+    this.log = new RaftLog(snapshotIndex, snapshotTerm, stored.entries, commit);
+    this.snapshot = stored.snapshot;
+    this.snapshotRequestedAt = snapshotIndex;
+    this.conf = stored.snapshot?.metadata.conf ?? stored.initialConf;
+    this.term = stored.hardState.term;
+    this.vote = stored.hardState.vote;
+    this.handedHardState = { term: this.term, vote: this.vote, commit };
+    this.stepRole = (message) => this.stepFollower(message);
+  }
+
+  /** Validates the stored state and builds a follower from it. */
   static create(
-    _config: RaftConfig,
-    _stored: StoredState,
-    _random: Random,
-    _options: RaftNodeOptions = {},
+    config: RaftConfig,
+    stored: StoredState,
+    random: Random,
+    options: RaftNodeOptions = {},
   ): Result<RaftNode> {
-    throw new InvariantError("not implemented yet");
+    const checked = validateRaftConfig(config);
+    if (!checked.ok) return failed(checked.issues);
+    const snapshotIndex = stored.snapshot?.metadata.index ?? 0;
+    for (const [position, entry] of stored.entries.entries()) {
+      if (entry.index !== snapshotIndex + 1 + position) {
+        return failed([
+          {
+            code: "log_gap",
+            message: "stored entries do not follow the snapshot",
+            path: ["entries", position],
+          },
+        ]);
+      }
+    }
+    const lastIndex = snapshotIndex + stored.entries.length;
+    if (stored.hardState.commit > lastIndex) {
+      return failed([
+        {
+          code: "commit_beyond_log",
+          message: "hard state commit beyond the log",
+          path: ["hardState", "commit"],
+        },
+      ]);
+    }
+    return ok(new RaftNode(checked.value, stored, random, options));
   }
 
-  tick(_nowMs: number): void {}
-  step(_message: RaftMessage): StepOutcome {
-    throw new InvariantError("not implemented yet");
+  // -------------------------------------------------------------------------------------
+  // Inputs.
+
+  /** Advances the clock; fires election, heartbeat and check-quorum timeouts as messages. */
+  tick(nowMs: number): void {
+    assert(Number.isFinite(nowMs), "time is finite");
+    assert(nowMs >= this.nowMs, "time never goes backwards");
+    this.nowMs = nowMs;
+    if (!this.started) {
+      this.started = true;
+      this.lastLeaderContactMs = nowMs;
+      this.resetElectionDeadline();
+    }
+    if (this.role !== "leader") {
+      if (nowMs >= this.electionDeadlineMs) {
+        this.resetElectionDeadline();
+        this.stepLocal({ type: "hup", transfer: false });
+      }
+      return;
+    }
+    this.lastLeaderContactMs = nowMs;
+    if (nowMs >= this.heartbeatDeadlineMs) {
+      this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
+      this.stepLocal({ type: "beat" });
+    }
+    if (this.config.checkQuorum && nowMs >= this.checkQuorumDeadlineMs) {
+      this.checkQuorumDeadlineMs = nowMs + this.config.electionTimeoutMs;
+      this.stepLocal({ type: "checkQuorum" });
+    }
+    if (this.transferTarget !== null && nowMs >= this.transferDeadlineMs) {
+      this.abortTransfer("timed out");
+    }
   }
-  propose(_data: Uint8Array): ProposeOutcome {
-    throw new InvariantError("not implemented yet");
+
+  /** Starts an election now (operators and tests; the election timeout does this itself). */
+  campaign(): void {
+    if (this.role === "leader") return;
+    this.stepLocal({ type: "hup", transfer: false });
   }
-  proposeConfChange(_change: ConfChange): ProposeOutcome {
-    throw new InvariantError("not implemented yet");
+
+  step(message: RaftMessage): StepOutcome {
+    if (message.to !== this.id) return dropped("wrong-recipient");
+    if (message.from === this.id) return dropped("wrong-recipient");
+    if (message.term > this.term) {
+      const outcome = this.stepHigherTerm(message);
+      if (outcome !== null) return outcome;
+    } else if (message.term < this.term) {
+      return this.stepLowerTerm(message);
+    }
+    if (message.type === "requestVote") return this.handleRequestVote(message);
+    return this.stepRole(message);
   }
-  transferLeadership(_target: RaftPeerId): TransferOutcome {
-    throw new InvariantError("not implemented yet");
+
+  propose(data: Uint8Array): ProposeOutcome {
+    return this.proposeEntry(data, "normal");
   }
-  readIndex(_context: string): ReadIndexOutcome {
-    throw new InvariantError("not implemented yet");
+
+  proposeConfChange(change: ConfChange): ProposeOutcome {
+    if (this.role === "leader" && this.pendingConfIndex > this.log.applied) {
+      return { type: "rejected", reason: "conf-change-pending", leader: this.leader };
+    }
+    if (this.role === "leader" && !applyConfChange(this.conf, change).ok) {
+      return { type: "rejected", reason: "invalid-conf-change", leader: this.leader };
+    }
+    const outcome = this.proposeEntry(encodeConfChange(change), "conf-change");
+    if (outcome.type === "accepted") this.pendingConfIndex = outcome.index;
+    return outcome;
   }
-  campaign(): void {}
+
+  /** Hands leadership to `target`: catch it up, then tell it to campaign at once. */
+  transferLeadership(target: RaftPeerId): TransferOutcome {
+    if (this.role !== "leader") return { type: "rejected", reason: "not-leader" };
+    if (target === this.id) return { type: "rejected", reason: "self" };
+    const progress = this.progress.get(target);
+    if (progress === undefined) return { type: "rejected", reason: "unknown-peer" };
+    if (!isVoter(this.conf, target)) return { type: "rejected", reason: "learner" };
+    if (this.transferTarget !== null) return { type: "rejected", reason: "in-progress" };
+    this.transferTarget = target;
+    this.transferDeadlineMs = this.nowMs + this.config.electionTimeoutMs;
+    if (progress.match === this.log.lastIndex()) {
+      this.send({ type: "timeoutNow", to: target });
+    } else {
+      this.sendAppends(target, progress);
+    }
+    return { type: "started", target };
+  }
+
+  /**
+   * A linearizable read: the answer (in `Ready.readStates`) is the commit index once a
+   * quorum confirmed this node still leads; serve the read after applying up to it.
+   */
+  readIndex(context: string): ReadIndexOutcome {
+    if (this.role !== "leader") return { type: "rejected", reason: "not-leader", leader: this.leader };
+    if (this.log.termAt(this.log.committed) !== this.term) {
+      return { type: "rejected", reason: "no-commit-in-term", leader: this.leader };
+    }
+    if (this.pendingReads.length >= readIndexQueueMax) {
+      return { type: "rejected", reason: "queue-full", leader: this.leader };
+    }
+    const index = this.log.committed;
+    if (this.isSingleVoter() || this.isLeaseValid()) {
+      this.readStates.push({ context, index });
+      return { type: "accepted" };
+    }
+    this.pendingReads.push({ context, index, round: this.heartbeatRound + 1 });
+    this.readHeartbeatPending = true;
+    return { type: "accepted" };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Ready / Advance.
+
   hasReady(): boolean {
+    if (this.outstanding !== null) return false;
+    this.flushLeaderWork();
+    if (this.messages.length > 0 || this.events.length > 0 || this.readStates.length > 0) return true;
+    if (this.snapshotToPersist !== null) return true;
+    if (this.log.unstableFrom <= this.log.lastIndex()) return true;
+    if (Math.min(this.log.committed, this.log.lastIndex()) > this.log.applied) return true;
+    return !this.hardStateEquals(this.handedHardState);
+  }
+
+  /** Takes the pending output. It must be passed to `advance` before the next `ready`. */
+  ready(): Ready {
+    assert(this.outstanding === null, "two Ready structs without a call to advance");
+    this.flushLeaderWork();
+    const entries = this.log.entries.slice(this.log.unstableFrom - this.log.snapshotIndex - 1);
+    this.log.unstableFrom = this.log.lastIndex() + 1;
+    const committed = this.takeCommitted();
+    const hardState = this.currentHardState();
+    const hardStateChanged = !this.hardStateEquals(this.handedHardState);
+    this.handedHardState = hardState;
+    let snapshotRequest = null;
+    if (this.log.applied - this.snapshotRequestedAt >= this.config.snapshotIntervalEntries) {
+      this.snapshotRequestedAt = this.log.applied;
+      snapshotRequest = { index: this.log.applied };
+    }
+    const ready: Ready = {
+      hardState: hardStateChanged ? hardState : null,
+      snapshot: this.snapshotToPersist,
+      entries,
+      committed,
+      messages: this.messages,
+      readStates: this.readStates,
+      snapshotRequest,
+      events: this.events,
+    };
+    this.snapshotToPersist = null;
+    this.messages = [];
+    this.readStates = [];
+    this.events = [];
+    this.outstanding = ready;
+    assert(
+      entries.length === 0 || entries[0]!.index > this.log.snapshotIndex,
+      "handed entries follow the snapshot",
+    );
+    return ready;
+  }
+
+  /** The driver persisted, sent and applied `ready`. */
+  advance(ready: Ready): void {
+    assert(this.outstanding !== null, "advance without an outstanding Ready");
+    assert(ready === this.outstanding, "advance of a Ready that is not the outstanding one");
+    this.outstanding = null;
+    const last = ready.entries[ready.entries.length - 1];
+    if (last !== undefined) {
+      const persisted = Math.min(last.index, this.log.unstableFrom - 1);
+      this.log.persistedIndex = Math.max(this.log.persistedIndex, persisted);
+    }
+    assert(this.log.persistedIndex < this.log.unstableFrom, "persisted entries were handed out");
+    if (this.role !== "leader") return;
+    const self = this.progress.get(this.id);
+    if (self !== undefined) self.maybeUpdate(this.log.persistedIndex);
+    this.maybeCommit();
+    if (isJoint(this.conf) && this.pendingConfIndex <= this.log.applied && this.transferTarget === null) {
+      // Leaving the joint configuration is automatic; a full uncommitted budget retries later.
+      this.proposeConfChange({ changes: [] });
+    }
+  }
+
+  /**
+   * Records the application's snapshot at `index` (the applied index) and drops the log up
+   * to it. The driver persists the returned snapshot and may then delete those entries.
+   */
+  compact(index: number, data: Uint8Array): Result<Snapshot> {
+    if (index !== this.log.applied) {
+      return failed([
+        {
+          code: "not_applied_index",
+          message: `compact at ${index}, applied is ${this.log.applied}`,
+          path: [],
+        },
+      ]);
+    }
+    if (index <= this.log.snapshotIndex) {
+      return failed([
+        { code: "already_compacted", message: `already compacted to ${this.log.snapshotIndex}`, path: [] },
+      ]);
+    }
+    const term = this.log.termAt(index);
+    assert(term !== undefined, "the applied entry is in the log");
+    const snapshot: Snapshot = { metadata: { index, term, conf: copyConf(this.conf) }, data };
+    this.log.compactTo(index, term);
+    this.snapshot = snapshot;
+    return ok(snapshot);
+  }
+
+  status(): RaftStatus {
+    const progress: Record<RaftPeerId, ProgressStatus> = {};
+    if (this.role === "leader") {
+      for (const [peer, tracker] of this.progress) progress[peer] = tracker.describe();
+    }
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leader: this.leader,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      lastTerm: this.log.lastTerm(),
+      snapshotIndex: this.log.snapshotIndex,
+      conf: copyConf(this.conf),
+      transferTarget: this.transferTarget,
+      progress,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Shared step logic.
+
+  private stepLocal(message: LocalMessage): void {
+    switch (message.type) {
+      case "hup":
+        if (this.role === "leader") return;
+        if (!this.isPromotable()) return;
+        if (this.config.preVote && !message.transfer) this.startElection(true, false);
+        else this.startElection(false, message.transfer);
+        return;
+      case "beat":
+        if (this.role === "leader") this.broadcastHeartbeat();
+        return;
+      case "checkQuorum":
+        if (this.role === "leader") this.checkQuorumActive();
+        return;
+      default:
+        message satisfies never;
+    }
+  }
+
+  /** A message from a later term. Returns an outcome when the message is finished with. */
+  private stepHigherTerm(message: RaftMessage): StepOutcome | null {
+    if (message.type === "requestVote") {
+      const inLease =
+        this.config.checkQuorum && this.nowMs - this.lastLeaderContactMs < this.config.electionTimeoutMs;
+      if (inLease && !message.transfer) return dropped("leader-lease");
+      if (message.preVote) return null;
+      this.becomeFollower(message.term, null);
+      return null;
+    }
+    if (message.type === "voteResponse" && message.preVote && message.granted) return null;
+    const fromLeader =
+      message.type === "append" || message.type === "heartbeat" || message.type === "snapshotChunk";
+    this.becomeFollower(message.term, fromLeader ? message.from : null);
+    return null;
+  }
+
+  /** A message from an earlier term: tell a stale leader or pre-candidate about this term. */
+  private stepLowerTerm(message: RaftMessage): StepOutcome {
+    const quiet = this.config.checkQuorum || this.config.preVote;
+    if (quiet && (message.type === "append" || message.type === "heartbeat")) {
+      this.send({
+        type: "appendResponse",
+        to: message.from,
+        success: false,
+        index: 0,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+    } else if (message.type === "requestVote" && message.preVote) {
+      this.send({ type: "voteResponse", to: message.from, preVote: true, granted: false });
+    }
+    return dropped("stale-term");
+  }
+
+  private handleRequestVote(message: RequestVoteMessage): StepOutcome {
+    const future = message.preVote && message.term > this.term;
+    const canVote = this.vote === message.from || (this.vote === null && this.leader === null) || future;
+    const upToDate = this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
+    if (canVote && upToDate) {
+      this.sendAtTerm(message.term, {
+        type: "voteResponse",
+        to: message.from,
+        preVote: message.preVote,
+        granted: true,
+      });
+      if (!message.preVote) {
+        assert(message.term === this.term, "a real vote is cast in the current term");
+        this.vote = message.from;
+        this.resetElectionDeadline();
+      }
+      return applied;
+    }
+    this.send({ type: "voteResponse", to: message.from, preVote: message.preVote, granted: false });
+    return applied;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Role transitions.
+
+  private becomeFollower(term: number, leader: RaftPeerId | null): void {
+    assert(term >= this.term, "a follower never goes back in term");
+    const previousRole = this.role;
+    const previousLeader = this.leader;
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    if (this.transferTarget !== null) this.abortTransfer("stepped down");
+    this.dropPendingReads("stepped down");
+    this.role = "follower";
+    this.leader = leader;
+    this.stepRole = (message) => this.stepFollower(message);
+    this.progress.clear();
+    this.votes.clear();
+    this.resetElectionDeadline();
+    if (leader !== null) this.lastLeaderContactMs = this.nowMs;
+    if (previousRole !== "follower") this.events.push({ type: "role-changed", role: "follower", term });
+    if (previousLeader !== leader) this.events.push({ type: "leader-changed", leader, term });
+  }
+
+  private becomePreCandidate(): void {
+    assert(this.role !== "leader", "a leader does not pre-campaign");
+    this.role = "pre-candidate";
+    this.stepRole = (message) => this.stepCandidate(message);
+    this.votes.clear();
+    if (this.leader !== null) this.events.push({ type: "leader-changed", leader: null, term: this.term });
+    this.leader = null;
+    this.events.push({ type: "role-changed", role: "pre-candidate", term: this.term });
+  }
+
+  private becomeCandidate(): void {
+    assert(this.role !== "leader", "a leader does not campaign");
+    this.term += 1;
+    this.vote = this.id;
+    this.role = "candidate";
+    this.stepRole = (message) => this.stepCandidate(message);
+    this.votes.clear();
+    if (this.leader !== null) this.events.push({ type: "leader-changed", leader: null, term: this.term });
+    this.leader = null;
+    this.resetElectionDeadline();
+    this.events.push({ type: "role-changed", role: "candidate", term: this.term });
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === "candidate", "only a candidate becomes leader");
+    assert(this.vote === this.id, "a leader voted for itself");
+    this.role = "leader";
+    this.leader = this.id;
+    this.stepRole = (message) => this.stepLeader(message);
+    this.votes.clear();
+    this.uncommittedBytes = 0;
+    this.heartbeatRound = 0;
+    this.roundSentMs.clear();
+    this.lastLeaderContactMs = this.nowMs;
+    this.heartbeatDeadlineMs = this.nowMs + this.config.heartbeatIntervalMs;
+    this.checkQuorumDeadlineMs = this.nowMs + this.config.electionTimeoutMs;
+    this.progress.clear();
+    this.syncProgress();
+    const self = this.progress.get(this.id);
+    if (self !== undefined) {
+      self.maybeUpdate(this.log.persistedIndex);
+      self.becomeReplicate();
+    }
+    this.events.push({ type: "role-changed", role: "leader", term: this.term });
+    this.events.push({ type: "leader-changed", leader: this.id, term: this.term });
+    this.log.append({
+      term: this.term,
+      index: this.log.lastIndex() + 1,
+      kind: "empty",
+      data: new Uint8Array(0),
+    });
+    this.pendingConfIndex = this.log.lastIndex();
+    this.broadcastPending = true;
+  }
+
+  /** Runs a pre-vote (`pre`) or a real election; a single voter wins at once. */
+  private startElection(pre: boolean, transfer: boolean): void {
+    let preRound = pre;
+    for (let round = 0; round < 2; round += 1) {
+      if (preRound) this.becomePreCandidate();
+      else this.becomeCandidate();
+      const voteTerm = preRound ? this.term + 1 : this.term;
+      this.votes.set(this.id, true);
+      const result = voteResult(this.conf, this.votes);
+      if (result === "won" && preRound) {
+        preRound = false;
+        continue;
+      }
+      if (result === "won") {
+        this.becomeLeader();
+        return;
+      }
+      for (const peer of this.voterPeers()) {
+        this.sendAtTerm(voteTerm, {
+          type: "requestVote",
+          to: peer,
+          preVote: preRound,
+          lastLogIndex: this.log.lastIndex(),
+          lastLogTerm: this.log.lastTerm(),
+          transfer,
+        });
+      }
+      return;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Step per role.
+
+  private stepFollower(message: RaftMessage): StepOutcome {
+    switch (message.type) {
+      case "append":
+        this.heardFromLeader(message.from);
+        return this.handleAppend(message);
+      case "heartbeat":
+        this.heardFromLeader(message.from);
+        return this.handleHeartbeat(message);
+      case "snapshotChunk":
+        this.heardFromLeader(message.from);
+        return this.handleSnapshotChunk(message);
+      case "timeoutNow":
+        if (!this.isPromotable()) return dropped("unknown-peer");
+        this.stepLocal({ type: "hup", transfer: true });
+        return applied;
+      case "requestVote":
+      case "voteResponse":
+      case "appendResponse":
+      case "heartbeatResponse":
+      case "snapshotResponse":
+        return dropped("not-leader");
+      default:
+        return message satisfies never;
+    }
+  }
+
+  private stepCandidate(message: RaftMessage): StepOutcome {
+    switch (message.type) {
+      case "append":
+      case "heartbeat":
+      case "snapshotChunk":
+        // A leader of this term exists: follow it.
+        this.becomeFollower(this.term, message.from);
+        return this.stepFollower(message);
+      case "voteResponse":
+        return this.handleVoteResponse(message);
+      case "timeoutNow":
+      case "requestVote":
+      case "appendResponse":
+      case "heartbeatResponse":
+      case "snapshotResponse":
+        return dropped("not-leader");
+      default:
+        return message satisfies never;
+    }
+  }
+
+  private stepLeader(message: RaftMessage): StepOutcome {
+    switch (message.type) {
+      case "appendResponse":
+      case "heartbeatResponse":
+      case "snapshotResponse": {
+        const progress = this.progress.get(message.from);
+        if (progress === undefined) return dropped("unknown-peer");
+        progress.recentActive = true;
+        if (message.type === "appendResponse") this.handleAppendResponse(message, progress);
+        else if (message.type === "heartbeatResponse") this.handleHeartbeatResponse(message, progress);
+        else this.handleSnapshotResponse(message, progress);
+        return applied;
+      }
+      case "append":
+      case "heartbeat":
+      case "snapshotChunk":
+      case "timeoutNow":
+      case "voteResponse":
+      case "requestVote":
+        return dropped("duplicate");
+      default:
+        return message satisfies never;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Candidate handlers.
+
+  private handleVoteResponse(message: VoteResponseMessage): StepOutcome {
+    const preRound = this.role === "pre-candidate";
+    if (message.preVote !== preRound) return dropped("stale-term");
+    this.votes.set(message.from, message.granted);
+    const result = voteResult(this.conf, this.votes);
+    if (result === "won" && preRound) this.startElection(false, false);
+    else if (result === "won") this.becomeLeader();
+    else if (result === "lost") this.becomeFollower(this.term, null);
+    return applied;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Follower handlers.
+
+  private heardFromLeader(leader: RaftPeerId): void {
+    assert(this.role === "follower", "only followers hear from a leader");
+    if (this.leader !== leader) {
+      this.leader = leader;
+      this.events.push({ type: "leader-changed", leader, term: this.term });
+    }
+    this.lastLeaderContactMs = this.nowMs;
+    this.resetElectionDeadline();
+  }
+
+  private handleAppend(message: AppendMessage): StepOutcome {
+    let prevIndex = message.prevLogIndex;
+    let prevTerm = message.prevLogTerm;
+    let entries = message.entries;
+    for (const [position, entry] of entries.entries()) {
+      if (entry.index !== prevIndex + 1 + position) return dropped("malformed");
+      if (entry.term > message.term) return dropped("malformed");
+    }
+    const committed = this.log.committed;
+    if (prevIndex < committed) {
+      // The committed prefix matches the leader's log (leader completeness): skip it.
+      const skip = committed - prevIndex;
+      if (skip >= entries.length) {
+        this.respondAppend(message.from, true, committed);
+        return applied;
+      }
+      entries = entries.slice(skip);
+      prevIndex = committed;
+      prevTerm = this.log.termAt(committed)!;
+    }
+    if (!this.log.matchTerm(prevIndex, prevTerm)) {
+      const hintIndex = this.findConflictByTerm(Math.min(prevIndex, this.log.lastIndex()), prevTerm);
+      const hintTerm = this.log.termAt(hintIndex) ?? 0;
+      this.send({
+        type: "appendResponse",
+        to: message.from,
+        success: false,
+        index: prevIndex,
+        hintIndex,
+        hintTerm,
+      });
+      return applied;
+    }
+    let start = 0;
+    while (start < entries.length && this.log.termAt(entries[start]!.index) === entries[start]!.term)
+      start += 1;
+    if (start < entries.length) {
+      const first = entries[start]!;
+      if (first.index <= this.log.lastIndex()) this.log.truncateFrom(first.index);
+      for (let position = start; position < entries.length; position += 1)
+        this.log.append(entries[position]!);
+    }
+    const lastNew = prevIndex + entries.length;
+    this.log.commitTo(Math.min(message.commit, lastNew));
+    this.respondAppend(message.from, true, lastNew);
+    return applied;
+  }
+
+  private respondAppend(to: RaftPeerId, success: boolean, index: number): void {
+    this.send({ type: "appendResponse", to, success, index, hintIndex: 0, hintTerm: 0 });
+  }
+
+  private handleHeartbeat(message: HeartbeatMessage): StepOutcome {
+    this.log.commitTo(Math.min(message.commit, this.log.lastIndex()));
+    this.send({
+      type: "heartbeatResponse",
+      to: message.from,
+      readRound: message.readRound,
+      lastIndex: this.log.lastIndex(),
+    });
+    return applied;
+  }
+
+  private handleSnapshotChunk(message: SnapshotChunkMessage): StepOutcome {
+    const metadata = message.metadata;
+    const respond = (nextOffset: number, done: boolean) =>
+      this.send({
+        type: "snapshotResponse",
+        to: message.from,
+        snapshotIndex: metadata.index,
+        nextOffset,
+        done,
+      });
+    if (metadata.index <= this.log.committed) {
+      respond(message.totalBytes, true);
+      return dropped("stale-snapshot");
+    }
+    if (message.totalBytes > snapshotBytesMax) return dropped("malformed");
+    const current = this.incoming;
+    if (
+      current === null ||
+      current.metadata.index !== metadata.index ||
+      current.metadata.term !== metadata.term
+    ) {
+      if (message.offset !== 0) {
+        respond(0, false);
+        return applied;
+      }
+      this.incoming = { metadata, totalBytes: message.totalBytes, parts: [], received: 0 };
+    }
+    const incoming = this.incoming!;
+    if (message.offset !== incoming.received || message.totalBytes !== incoming.totalBytes) {
+      respond(incoming.received, false);
+      return applied;
+    }
+    if (incoming.received + message.chunk.length > incoming.totalBytes) return dropped("malformed");
+    incoming.parts.push(message.chunk.slice());
+    incoming.received += message.chunk.length;
+    if (incoming.received < incoming.totalBytes) {
+      respond(incoming.received, false);
+      return applied;
+    }
+    this.incoming = null;
+    const data = new Uint8Array(incoming.totalBytes);
+    let offset = 0;
+    for (const part of incoming.parts) {
+      data.set(part, offset);
+      offset += part.length;
+    }
+    this.restoreSnapshot({ metadata, data });
+    respond(incoming.totalBytes, true);
+    return applied;
+  }
+
+  private restoreSnapshot(snapshot: Snapshot): void {
+    const { index, term } = snapshot.metadata;
+    assert(index > this.log.committed, "only a snapshot ahead of the commit is restored");
+    if (this.log.matchTerm(index, term)) {
+      // The log already holds the snapshot's last entry: only the commit moves.
+      this.log.commitTo(index);
+      return;
+    }
+    this.log.restore(index, term);
+    this.snapshot = snapshot;
+    this.snapshotToPersist = snapshot;
+    this.snapshotRequestedAt = index;
+    this.conf = copyConf(snapshot.metadata.conf);
+    this.events.push({ type: "snapshot-installed", index, term });
+    this.events.push({ type: "conf-changed", conf: copyConf(this.conf), index });
+    assert(this.log.lastIndex() === index, "a restored log ends at the snapshot");
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Leader handlers.
+
+  private handleAppendResponse(message: AppendResponseMessage, progress: Progress): void {
+    if (!message.success) {
+      const probeIndex = this.findConflictByTerm(message.hintIndex, message.hintTerm);
+      if (progress.maybeDecrease(message.index, probeIndex)) {
+        if (progress.state === "replicate") progress.becomeProbe();
+        this.sendAppends(message.from, progress);
+      }
+      return;
+    }
+    if (progress.maybeUpdate(message.index)) {
+      if (progress.state === "probe") {
+        progress.becomeReplicate();
+      } else if (progress.state === "snapshot" && progress.match >= progress.pendingSnapshot) {
+        progress.becomeProbe();
+        progress.becomeReplicate();
+      }
+      this.maybeCommit();
+      if (message.from === this.transferTarget && progress.match === this.log.lastIndex()) {
+        this.send({ type: "timeoutNow", to: message.from });
+      }
+    }
+    this.sendAppends(message.from, progress);
+  }
+
+  private handleHeartbeatResponse(message: HeartbeatResponseMessage, progress: Progress): void {
+    if (message.readRound > progress.ackedRound) {
+      progress.ackedRound = message.readRound;
+      progress.ackedSendMs = this.roundSentMs.get(message.readRound) ?? progress.ackedSendMs;
+      this.releaseReads();
+    }
+    if (progress.state === "snapshot") {
+      this.sendSnapshotChunk(message.from, progress);
+      return;
+    }
+    if (progress.state === "probe") progress.probeSent = false;
+    if (progress.state === "replicate" && progress.isStalled()) {
+      // An append was sent a heartbeat ago and nothing came back: it was likely lost.
+      progress.becomeProbe();
+    }
+    progress.markHeartbeat();
+    if (progress.match < this.log.lastIndex() || message.lastIndex < this.log.lastIndex()) {
+      this.sendAppends(message.from, progress);
+    }
+  }
+
+  private handleSnapshotResponse(message: SnapshotResponseMessage, progress: Progress): void {
+    if (progress.state !== "snapshot" || message.snapshotIndex !== progress.pendingSnapshot) return;
+    if (message.done) {
+      progress.maybeUpdate(message.snapshotIndex);
+      progress.becomeProbe();
+      this.sendAppends(message.from, progress);
+      return;
+    }
+    progress.snapshotOffset = message.nextOffset;
+    this.sendSnapshotChunk(message.from, progress);
+  }
+
+  /** Commits what a quorum holds, if the commit rule allows; returns whether it moved. */
+  private maybeCommit(): boolean {
+    assert(this.role === "leader", "only the leader decides commits");
+    const previous = this.log.committed;
+    const next = this.commitRule({
+      conf: this.conf,
+      matchOf: (peer) => this.progress.get(peer)?.match ?? 0,
+      commit: previous,
+      term: this.term,
+      termAt: (index) => this.log.termAt(index) ?? 0,
+    });
+    if (next <= previous) return false;
+    assert(next <= this.log.persistedIndex || next <= this.log.lastIndex(), "commit within the log");
+    for (let index = previous + 1; index <= next; index += 1) {
+      const entry = this.log.entryAt(index);
+      if (entry !== undefined && entry.term === this.term) this.uncommittedBytes -= entry.data.length;
+    }
+    this.uncommittedBytes = Math.max(0, this.uncommittedBytes);
+    this.log.commitTo(next);
+    return true;
+  }
+
+  private checkQuorumActive(): void {
+    const active = committedIndex(this.conf, (peer) =>
+      peer === this.id || this.progress.get(peer)?.recentActive === true ? 1 : 0,
+    );
+    for (const [peer, progress] of this.progress) progress.recentActive = peer === this.id;
+    if (active < 1) this.becomeFollower(this.term, null);
+  }
+
+  private abortTransfer(reason: string): void {
+    assert(this.transferTarget !== null, "abort without a transfer");
+    this.events.push({ type: "transfer-aborted", target: this.transferTarget, reason });
+    this.transferTarget = null;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Leader sending.
+
+  /** Sends appends while the follower's flow control allows (bounded by in-flight limits). */
+  private sendAppends(to: RaftPeerId, progress: Progress): void {
+    for (let sent = 0; sent <= this.config.inflightAppendsMax; sent += 1) {
+      if (!this.maybeSendAppend(to, progress)) return;
+    }
+  }
+
+  private maybeSendAppend(to: RaftPeerId, progress: Progress): boolean {
+    if (progress.isPaused()) return false;
+    const prevIndex = progress.next - 1;
+    const prevTerm = this.log.termAt(prevIndex);
+    if (prevTerm === undefined) {
+      assert(prevIndex < this.log.snapshotIndex, "a follower's next index is inside the log");
+      return this.startSnapshot(to, progress);
+    }
+    const entries = this.log.slice(
+      progress.next,
+      this.log.lastIndex(),
+      this.config.entriesPerAppendMax,
+      this.perMessageBytesMax,
+    );
+    if (progress.state === "replicate" && entries.length === 0) return false;
+    const bytes = entryBytes(entries);
+    this.send({
+      type: "append",
+      to,
+      prevLogIndex: prevIndex,
+      prevLogTerm: prevTerm,
+      entries,
+      commit: this.log.committed,
+    });
+    progress.sentAppend(prevIndex + entries.length, entries.length, bytes);
+    return true;
+  }
+
+  private startSnapshot(to: RaftPeerId, progress: Progress): boolean {
+    const snapshot = this.snapshot;
+    assert(snapshot !== null, "a compacted log has a snapshot");
+    progress.becomeSnapshot(snapshot.metadata.index);
+    this.sendSnapshotChunk(to, progress);
     return false;
   }
-  ready(): Ready {
-    throw new InvariantError("not implemented yet");
+
+  private sendSnapshotChunk(to: RaftPeerId, progress: Progress): void {
+    const snapshot = this.snapshot;
+    assert(snapshot !== null, "a snapshot to send");
+    if (snapshot.metadata.index !== progress.pendingSnapshot)
+      progress.becomeSnapshot(snapshot.metadata.index);
+    const offset = Math.min(progress.snapshotOffset, snapshot.data.length);
+    const chunk = snapshot.data.subarray(offset, offset + this.config.snapshotChunkBytes);
+    this.send({
+      type: "snapshotChunk",
+      to,
+      metadata: snapshot.metadata,
+      offset,
+      totalBytes: snapshot.data.length,
+      chunk,
+    });
   }
-  advance(_ready: Ready): void {}
-  compact(_index: number, _data: Uint8Array): Result<Snapshot> {
-    throw new InvariantError("not implemented yet");
+
+  private broadcastHeartbeat(): void {
+    this.heartbeatRound += 1;
+    this.roundSentMs.set(this.heartbeatRound, this.nowMs);
+    this.roundSentMs.delete(this.heartbeatRound - roundHistoryMax);
+    this.readHeartbeatPending = false;
+    for (const [peer, progress] of this.progress) {
+      if (peer === this.id) continue;
+      const commit = Math.min(progress.match, this.log.committed);
+      this.send({ type: "heartbeat", to: peer, commit, readRound: this.heartbeatRound });
+    }
+    const self = this.progress.get(this.id);
+    if (self !== undefined) {
+      self.ackedRound = this.heartbeatRound;
+      self.ackedSendMs = this.nowMs;
+    }
+    this.releaseReads();
   }
-  status(): RaftStatus {
-    throw new InvariantError("not implemented yet");
+
+  /** Batched leader work: appends for new proposals and a heartbeat round for new reads. */
+  private flushLeaderWork(): void {
+    if (this.role !== "leader") return;
+    if (this.broadcastPending) {
+      this.broadcastPending = false;
+      for (const [peer, progress] of this.progress) {
+        if (peer !== this.id) this.sendAppends(peer, progress);
+      }
+    }
+    if (this.readHeartbeatPending) this.broadcastHeartbeat();
   }
+
+  private releaseReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const round = committedIndex(this.conf, (peer) => this.progress.get(peer)?.ackedRound ?? 0);
+    let released = 0;
+    while (released < this.pendingReads.length && this.pendingReads[released]!.round <= round) {
+      const read = this.pendingReads[released]!;
+      this.readStates.push({ context: read.context, index: read.index });
+      released += 1;
+    }
+    if (released > 0) this.pendingReads = this.pendingReads.slice(released);
+  }
+
+  /**
+   * Lease reads: a quorum answered heartbeats sent at or after `leaseStart`; each of them
+   * refuses votes for T after receiving one, so no other leader exists before
+   * leaseStart + T (minus a margin for clock-rate differences).
+   */
+  private isLeaseValid(): boolean {
+    if (!this.config.leaseReads || this.transferTarget !== null) return false;
+    const leaseStart = committedIndex(this.conf, (peer) =>
+      peer === this.id ? this.nowMs : (this.progress.get(peer)?.ackedSendMs ?? Number.NEGATIVE_INFINITY),
+    );
+    return this.nowMs < leaseStart + this.config.electionTimeoutMs - this.config.leaseSafetyMarginMs;
+  }
+
+  private dropPendingReads(reason: string): void {
+    for (const read of this.pendingReads)
+      this.events.push({ type: "read-dropped", context: read.context, reason });
+    this.pendingReads = [];
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Helpers.
+
+  private proposeEntry(data: Uint8Array, kind: EntryKind): ProposeOutcome {
+    if (this.role !== "leader") return { type: "rejected", reason: "not-leader", leader: this.leader };
+    if (this.transferTarget !== null)
+      return { type: "rejected", reason: "transferring", leader: this.leader };
+    if (data.length > this.perMessageBytesMax)
+      return { type: "rejected", reason: "too-large", leader: this.leader };
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + data.length > this.config.uncommittedBytesMax) {
+      return { type: "rejected", reason: "uncommitted-full", leader: this.leader };
+    }
+    const index = this.log.lastIndex() + 1;
+    this.log.append({ term: this.term, index, kind, data });
+    this.uncommittedBytes += data.length;
+    this.broadcastPending = true;
+    return { type: "accepted", index, term: this.term };
+  }
+
+  /** Hands out committed entries (bounded per Ready) and applies conf changes among them. */
+  private takeCommitted(): Entry[] {
+    const last = Math.min(this.log.committed, this.log.lastIndex(), this.log.applied + committedPerReadyMax);
+    if (last <= this.log.applied) return [];
+    const committed = this.log.entries.slice(
+      this.log.applied - this.log.snapshotIndex,
+      last - this.log.snapshotIndex,
+    );
+    assert(committed[0]!.index === this.log.applied + 1, "committed entries follow the applied index");
+    for (const entry of committed) {
+      if (entry.kind === "conf-change") this.applyConfEntry(entry);
+    }
+    this.log.applied = last;
+    return committed;
+  }
+
+  private applyConfEntry(entry: Entry): void {
+    const decoded = decodeConfChange(entry.data);
+    if (!decoded.ok) return;
+    const result = applyConfChange(this.conf, decoded.value);
+    if (!result.ok) return;
+    if (confEquals(result.conf, this.conf)) return;
+    this.conf = result.conf;
+    this.events.push({ type: "conf-changed", conf: copyConf(this.conf), index: entry.index });
+    if (this.role !== "leader") return;
+    this.syncProgress();
+    if (this.transferTarget !== null && !isVoter(this.conf, this.transferTarget))
+      this.abortTransfer("target removed");
+    if (!isVoter(this.conf, this.id)) this.becomeFollower(this.term, null);
+  }
+
+  /** Makes the progress map match the configuration (new peers probe from the log's end). */
+  private syncProgress(): void {
+    const peers = peersOf(this.conf);
+    for (const peer of peers) {
+      const learner = !isVoter(this.conf, peer);
+      const existing = this.progress.get(peer);
+      if (existing !== undefined) {
+        existing.learner = learner;
+        continue;
+      }
+      const progress = new Progress(
+        this.log.lastIndex() + 1,
+        learner,
+        this.config.inflightAppendsMax,
+        this.config.inflightBytesMax,
+      );
+      progress.recentActive = true;
+      this.progress.set(peer, progress);
+      if (this.role === "leader" && peer !== this.id) this.broadcastPending = true;
+    }
+    for (const peer of [...this.progress.keys()]) {
+      if (!peers.includes(peer)) this.progress.delete(peer);
+    }
+  }
+
+  /** The largest index <= `index` whose term is <= `term` (or the snapshot index). */
+  private findConflictByTerm(index: number, term: number): number {
+    let candidate = Math.min(index, this.log.lastIndex());
+    while (candidate > this.log.snapshotIndex) {
+      const candidateTerm = this.log.termAt(candidate);
+      if (candidateTerm === undefined || candidateTerm <= term) break;
+      candidate -= 1;
+    }
+    return candidate;
+  }
+
+  private voterPeers(): RaftPeerId[] {
+    return peersOf(this.conf).filter((peer) => peer !== this.id && isVoter(this.conf, peer));
+  }
+
+  private isPromotable(): boolean {
+    return isVoter(this.conf, this.id) && this.incoming === null;
+  }
+
+  private isSingleVoter(): boolean {
+    return committedIndex(this.conf, (peer) => (peer === this.id ? 1 : 0)) >= 1;
+  }
+
+  private resetElectionDeadline(): void {
+    const timeout = this.config.electionTimeoutMs;
+    this.electionDeadlineMs = this.nowMs + timeout + this.random.int(timeout);
+  }
+
+  private currentHardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private hardStateEquals(other: HardState): boolean {
+    return other.term === this.term && other.vote === this.vote && other.commit === this.log.committed;
+  }
+
+  private send(message: OutgoingMessage): void {
+    this.sendAtTerm(this.term, message);
+  }
+
+  private sendAtTerm(term: number, message: OutgoingMessage): void {
+    assert(message.to !== this.id, "no message to self");
+    this.messages.push({ ...message, from: this.id, term } as RaftMessage);
+  }
+}
+
+function copyConf(conf: ConfState): ConfState {
+  return {
+    voters: [...conf.voters],
+    votersOutgoing: [...conf.votersOutgoing],
+    learners: [...conf.learners],
+    learnersNext: [...conf.learnersNext],
+  };
 }

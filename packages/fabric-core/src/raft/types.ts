@@ -18,7 +18,7 @@ export type RaftPeerId = z.infer<typeof RaftPeerId>;
 
 /** Opaque bytes (an encoded `Proposal`, an encoded `ConfChange`, snapshot data). */
 export const Bytes = z
-  .instanceof(Uint8Array)
+  .custom<Uint8Array>((value) => value instanceof Uint8Array, "expected bytes")
   .refine((bytes) => bytes.length <= limits.frameBytesMax, "bytes over the frame limit");
 
 /**
@@ -318,7 +318,9 @@ export type DropReason =
   | "not-leader"
   | "wrong-recipient"
   | "duplicate"
-  | "stale-snapshot";
+  | "stale-snapshot"
+  | "leader-lease"
+  | "malformed";
 
 export type StepOutcome =
   | { readonly type: "applied" }

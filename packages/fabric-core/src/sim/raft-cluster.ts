@@ -1,0 +1,478 @@
+import {
+  type CommitRule,
+  type ConfState,
+  defaultRaftConfig,
+  type Entry,
+  emptyConfState,
+  type HardState,
+  isJoint,
+  majorityValue,
+  type RaftConfig,
+  type RaftMessage,
+  RaftNode,
+  type Ready,
+  type Snapshot,
+} from "../raft/index.js";
+import { assert, canonicalJson } from "../vocabulary/index.js";
+import { type NetworkFaults, reliableNetwork, SimNetwork } from "./network.js";
+import { SeededRandom } from "./random.js";
+
+/**
+ * N Raft nodes on a virtual clock, over the shared `SimNetwork`, with simulated disks. The
+ * cluster plays the driver: for every Ready it persists (to the simulated disk), sends,
+ * applies to a key-value state machine and advances. A crash throws away everything not on
+ * the disk (including a Ready caught half-way), a restart rebuilds the node from the disk.
+ *
+ * Every step ends with `check()`, which throws `SimViolation` on a broken invariant:
+ * - election safety: at most one leader per term;
+ * - log matching: one (index, term) names one entry everywhere, and logs that agree on an
+ *   entry agree on everything before it (full pairwise check every `pairwiseCheckEvery`);
+ * - leader completeness: a leader's log holds every entry ever applied anywhere;
+ * - state-machine safety: no two nodes apply different entries at an index; each node
+ *   applies in order, each index once per incarnation;
+ * - durability: every applied entry stays on a quorum of disks of the current membership.
+ */
+
+export class SimViolation extends Error {
+  override readonly name = "SimViolation";
+  constructor(
+    message: string,
+    readonly invariant: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The simulated disk: only what a Ready handed over and the driver "fsynced". */
+export interface SimDisk {
+  hardState: HardState;
+  snapshot: Snapshot | null;
+  entries: Entry[];
+  readonly initialConf: ConfState;
+}
+
+/** A state machine command in the simulator: a register write, or a marker with no effect. */
+export type SimCommand =
+  | { readonly op: "put"; readonly key: string; readonly value: string }
+  | { readonly op: "marker"; readonly tag: string };
+
+export interface SimNode {
+  readonly id: string;
+  raft: RaftNode | null;
+  readonly disk: SimDisk;
+  readonly random: SeededRandom;
+  /** Volatile: lost on crash, rebuilt from the snapshot and the log. */
+  kv: Map<string, string>;
+  appliedIndex: number;
+  /** Read states received (context -> index), consumed by clients. */
+  readonly readStates: Map<string, number>;
+  /** Set to crash in the middle of handling the next Ready. */
+  crashDuringReady: "before-persist" | "after-persist" | "after-send" | null;
+  incarnation: number;
+}
+
+export interface RaftClusterOptions {
+  readonly seed: number;
+  readonly voters: readonly string[];
+  /** Nodes that exist but start later (to join as learners). */
+  readonly spares?: readonly string[];
+  readonly config?: Partial<Omit<RaftConfig, "id">>;
+  readonly faults?: NetworkFaults;
+  readonly commitRule?: CommitRule;
+  /** Virtual time per step. */
+  readonly tickMs?: number;
+  readonly pairwiseCheckEvery?: number;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export function encodeSimCommand(command: SimCommand): Uint8Array {
+  return textEncoder.encode(canonicalJson(command, 0));
+}
+
+export function decodeSimCommand(data: Uint8Array): SimCommand {
+  return JSON.parse(textDecoder.decode(data)) as SimCommand;
+}
+
+function entryKey(entry: Entry): string {
+  return `${entry.term}:${entry.kind}:${Buffer.from(entry.data).toString("base64")}`;
+}
+
+function emptyDisk(initialConf: ConfState): SimDisk {
+  return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], initialConf };
+}
+
+function encodeKv(kv: Map<string, string>): Uint8Array {
+  return textEncoder.encode(canonicalJson(Object.fromEntries(kv), 0));
+}
+
+function decodeKv(data: Uint8Array): Map<string, string> {
+  if (data.length === 0) return new Map();
+  return new Map(Object.entries(JSON.parse(textDecoder.decode(data)) as Record<string, string>));
+}
+
+export class RaftCluster {
+  readonly nodes = new Map<string, SimNode>();
+  readonly network: SimNetwork<RaftMessage>;
+  readonly random: SeededRandom;
+  readonly tickMs: number;
+  nowMs = 0;
+  stepCount = 0;
+  /** Global event sequence (client histories use it as their clock). */
+  eventSequence = 0;
+  /** Everything applied anywhere: index -> entry key. Applied implies committed. */
+  readonly committed = new Map<number, string>();
+  committedMax = 0;
+  /** Leader per term ever observed. */
+  readonly leaders = new Map<number, string>();
+  /** Every (index, term) ever persisted -> its entry key. */
+  private readonly persisted = new Map<string, string>();
+  /** Per (leader, term): the committed prefix already verified in its log. */
+  private readonly leaderVerified = new Map<string, number>();
+  private readonly config: RaftConfig;
+  private readonly commitRule: CommitRule | undefined;
+  private readonly pairwiseCheckEvery: number;
+  /** Called for every applied entry (clients hook in here). */
+  onApply: (node: SimNode, entry: Entry) => void = () => {};
+
+  constructor(readonly options: RaftClusterOptions) {
+    this.random = new SeededRandom(options.seed);
+    this.network = new SimNetwork<RaftMessage>(this.random.fork(), options.faults ?? reliableNetwork);
+    this.tickMs = options.tickMs ?? 5;
+    this.pairwiseCheckEvery = options.pairwiseCheckEvery ?? 50;
+    this.commitRule = options.commitRule;
+    this.config = { ...defaultRaftConfig("template"), snapshotIntervalEntries: 64, ...options.config };
+    const initialConf: ConfState = { ...emptyConfState(), voters: [...options.voters].sort() };
+    for (const id of options.voters) this.addNode(id, initialConf, true);
+    for (const id of options.spares ?? []) this.addNode(id, emptyConfState(), false);
+  }
+
+  private addNode(id: string, initialConf: ConfState, start: boolean): void {
+    const node: SimNode = {
+      id,
+      raft: null,
+      disk: emptyDisk(initialConf),
+      random: this.random.fork(),
+      kv: new Map(),
+      appliedIndex: 0,
+      readStates: new Map(),
+      crashDuringReady: null,
+      incarnation: 0,
+    };
+    this.nodes.set(id, node);
+    if (start) this.restart(id);
+  }
+
+  node(id: string): SimNode {
+    const node = this.nodes.get(id);
+    assert(node !== undefined, `unknown node ${id}`);
+    return node;
+  }
+
+  raft(id: string): RaftNode {
+    const raft = this.node(id).raft;
+    assert(raft !== null, `node ${id} is down`);
+    return raft;
+  }
+
+  isUp(id: string): boolean {
+    return this.node(id).raft !== null;
+  }
+
+  upNodes(): SimNode[] {
+    return [...this.nodes.values()].filter((node) => node.raft !== null);
+  }
+
+  /** The node that believes it leads in the highest term, if any. */
+  leader(): string | null {
+    let best: { id: string; term: number } | null = null;
+    for (const node of this.upNodes()) {
+      const status = node.raft!.status();
+      if (status.role === "leader" && (best === null || status.term > best.term))
+        best = { id: node.id, term: status.term };
+    }
+    return best?.id ?? null;
+  }
+
+  nextEvent(): number {
+    this.eventSequence += 1;
+    return this.eventSequence;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Faults.
+
+  crash(id: string): void {
+    const node = this.node(id);
+    if (node.raft === null) return;
+    node.raft = null;
+    node.kv = new Map();
+    node.readStates.clear();
+    node.crashDuringReady = null;
+    this.network.discardFor(id);
+  }
+
+  restart(id: string): void {
+    const node = this.node(id);
+    assert(node.raft === null, `restart of running node ${id}`);
+    const disk = node.disk;
+    const stored = {
+      hardState: { ...disk.hardState },
+      snapshot: disk.snapshot,
+      entries: [...disk.entries],
+      initialConf: disk.initialConf,
+    };
+    const created = RaftNode.create({ ...this.config, id }, stored, node.random, {
+      commitRule: this.commitRule,
+    });
+    assert(created.ok, `restart of ${id} failed: ${created.ok ? "" : JSON.stringify(created.issues)}`);
+    node.raft = created.value;
+    node.kv = disk.snapshot === null ? new Map() : decodeKv(disk.snapshot.data);
+    node.appliedIndex = disk.snapshot?.metadata.index ?? 0;
+    node.incarnation += 1;
+    node.raft.tick(this.nowMs);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Stepping.
+
+  /** One step of virtual time: deliver due messages, tick every node, drain Readies, check. */
+  step(): void {
+    this.nowMs += this.tickMs;
+    this.stepCount += 1;
+    this.deliverDue();
+    for (const node of this.upNodes()) node.raft!.tick(this.nowMs);
+    this.processReadies();
+    this.check();
+  }
+
+  deliverDue(): void {
+    for (const envelope of this.network.takeDue(this.nowMs)) {
+      const node = this.nodes.get(envelope.to);
+      if (node?.raft === null || node === undefined) continue;
+      node.raft.step(envelope.message);
+    }
+  }
+
+  /** Handles Readies until every node is quiet (bounded). */
+  processReadies(): void {
+    for (let round = 0; round < 64; round += 1) {
+      let any = false;
+      for (const node of this.upNodes()) {
+        if (node.raft!.hasReady()) {
+          any = true;
+          this.handleReady(node);
+        }
+      }
+      if (!any) return;
+    }
+  }
+
+  private handleReady(node: SimNode): void {
+    const raft = node.raft!;
+    const ready = raft.ready();
+    if (node.crashDuringReady === "before-persist") return this.crash(node.id);
+    this.persist(node, ready);
+    if (node.crashDuringReady === "after-persist") return this.crash(node.id);
+    for (const message of ready.messages) this.network.send(node.id, message.to, message, this.nowMs);
+    if (node.crashDuringReady === "after-send") return this.crash(node.id);
+    this.apply(node, ready);
+    for (const read of ready.readStates) node.readStates.set(read.context, read.index);
+    if (ready.snapshotRequest !== null) this.takeSnapshot(node, ready.snapshotRequest.index);
+    raft.advance(ready);
+  }
+
+  private persist(node: SimNode, ready: Ready): void {
+    const disk = node.disk;
+    if (ready.snapshot !== null) {
+      disk.snapshot = ready.snapshot;
+      disk.entries = [];
+    }
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      const base = disk.snapshot?.metadata.index ?? 0;
+      assert(first.index > base, "persisted entries follow the snapshot");
+      assert(first.index <= base + disk.entries.length + 1, "persisted entries leave no gap");
+      disk.entries.length = first.index - base - 1;
+      for (const entry of ready.entries) {
+        disk.entries.push(entry);
+        this.checkPersisted(node.id, entry);
+      }
+    }
+    if (ready.hardState !== null) disk.hardState = { ...ready.hardState };
+  }
+
+  private apply(node: SimNode, ready: Ready): void {
+    if (ready.snapshot !== null) {
+      node.kv = decodeKv(ready.snapshot.data);
+      node.appliedIndex = ready.snapshot.metadata.index;
+    }
+    for (const entry of ready.committed) {
+      if (entry.index !== node.appliedIndex + 1) {
+        this.fail("apply-order", `${node.id} applies ${entry.index} after ${node.appliedIndex}`);
+      }
+      node.appliedIndex = entry.index;
+      this.checkApplied(node.id, entry);
+      if (entry.kind === "normal") {
+        const command = decodeSimCommand(entry.data);
+        if (command.op === "put") node.kv.set(command.key, command.value);
+      }
+      this.onApply(node, entry);
+    }
+  }
+
+  private takeSnapshot(node: SimNode, index: number): void {
+    assert(index === node.appliedIndex, "snapshot requested at the applied index");
+    const result = node.raft!.compact(index, encodeKv(node.kv));
+    if (!result.ok) return;
+    const snapshot = result.value;
+    const disk = node.disk;
+    const base = disk.snapshot?.metadata.index ?? 0;
+    disk.entries = disk.entries.slice(index - base);
+    disk.snapshot = snapshot;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Invariants.
+
+  fail(invariant: string, message: string): never {
+    throw new SimViolation(
+      `${invariant}: ${message} (seed ${this.options.seed}, step ${this.stepCount})`,
+      invariant,
+    );
+  }
+
+  private checkPersisted(id: string, entry: Entry): void {
+    const key = `${entry.index}/${entry.term}`;
+    const value = entryKey(entry);
+    const existing = this.persisted.get(key);
+    if (existing === undefined) this.persisted.set(key, value);
+    else if (existing !== value) this.fail("log-matching", `${id} holds a different entry at ${key}`);
+  }
+
+  private checkApplied(id: string, entry: Entry): void {
+    const value = entryKey(entry);
+    const existing = this.committed.get(entry.index);
+    if (existing === undefined) {
+      this.committed.set(entry.index, value);
+      this.committedMax = Math.max(this.committedMax, entry.index);
+    } else if (existing !== value) {
+      this.fail("state-machine-safety", `${id} applies a different entry at ${entry.index}`);
+    }
+  }
+
+  /** Runs every per-step invariant; the expensive ones every `pairwiseCheckEvery` steps. */
+  check(): void {
+    for (const node of this.upNodes()) {
+      const status = node.raft!.status();
+      if (status.role !== "leader") continue;
+      const known = this.leaders.get(status.term);
+      if (known !== undefined && known !== node.id) {
+        this.fail("election-safety", `${known} and ${node.id} both lead term ${status.term}`);
+      }
+      this.leaders.set(status.term, node.id);
+      this.checkLeaderCompleteness(node, status.term);
+    }
+    if (this.stepCount % this.pairwiseCheckEvery === 0) {
+      this.checkLogMatching();
+      this.checkDurability();
+    }
+  }
+
+  private termOnDisk(disk: SimDisk, index: number): number | undefined {
+    const base = disk.snapshot?.metadata.index ?? 0;
+    if (index === base) return disk.snapshot?.metadata.term ?? 0;
+    if (index < base) return undefined;
+    return disk.entries[index - base - 1]?.term;
+  }
+
+  private checkLeaderCompleteness(node: SimNode, term: number): void {
+    const key = `${node.id}/${term}`;
+    const disk = node.disk;
+    const base = disk.snapshot?.metadata.index ?? 0;
+    let verified = Math.max(this.leaderVerified.get(key) ?? 0, base);
+    while (verified < this.committedMax) {
+      const index = verified + 1;
+      const expected = this.committed.get(index);
+      const entry = disk.entries[index - base - 1];
+      if (expected !== undefined) {
+        if (entry === undefined || entryKey(entry) !== expected) {
+          this.fail(
+            "leader-completeness",
+            `leader ${node.id} of term ${term} lacks committed entry ${index}`,
+          );
+        }
+      }
+      verified = index;
+    }
+    this.leaderVerified.set(key, verified);
+  }
+
+  /** Logs that share an (index, term) share every entry before it. */
+  checkLogMatching(): void {
+    const disks = [...this.nodes.values()].map((node) => ({ id: node.id, disk: node.disk }));
+    for (let a = 0; a < disks.length; a += 1) {
+      for (let b = a + 1; b < disks.length; b += 1) {
+        this.checkPair(disks[a]!.id, disks[a]!.disk, disks[b]!.id, disks[b]!.disk);
+      }
+    }
+  }
+
+  private checkPair(idA: string, diskA: SimDisk, idB: string, diskB: SimDisk): void {
+    const baseA = diskA.snapshot?.metadata.index ?? 0;
+    const baseB = diskB.snapshot?.metadata.index ?? 0;
+    const low = Math.max(baseA, baseB) + 1;
+    const high = Math.min(baseA + diskA.entries.length, baseB + diskB.entries.length);
+    let agreeing = false;
+    for (let index = high; index >= low; index -= 1) {
+      const entryA = diskA.entries[index - baseA - 1]!;
+      const entryB = diskB.entries[index - baseB - 1]!;
+      if (!agreeing && entryA.term === entryB.term) agreeing = true;
+      if (agreeing && entryKey(entryA) !== entryKey(entryB)) {
+        this.fail("log-matching", `${idA} and ${idB} agree on a later entry but differ at ${index}`);
+      }
+    }
+  }
+
+  /** Every applied entry is on a quorum of the disks of the latest membership (see below). */
+  checkDurability(): void {
+    const conf = this.latestConf();
+    if (conf === null) return;
+    // In a joint configuration the incoming voters may still be catching up; everything
+    // committed so far is on a majority of the outgoing ones.
+    const voters = isJoint(conf) ? conf.votersOutgoing : conf.voters;
+    const held = majorityValue(voters, (peer) => this.durablePrefix(peer));
+    if (held < this.committedMax) {
+      this.fail("durability", `applied entries up to ${this.committedMax} but a quorum only holds ${held}`);
+    }
+  }
+
+  /** The highest index up to which the peer's disk holds exactly the committed entries. */
+  private durablePrefix(peer: string): number {
+    const node = this.nodes.get(peer);
+    if (node === undefined) return 0;
+    const disk = node.disk;
+    const base = disk.snapshot?.metadata.index ?? 0;
+    let index = base;
+    while (index < this.committedMax) {
+      const entry = disk.entries[index - base];
+      if (entry === undefined) break;
+      const expected = this.committed.get(index + 1);
+      if (expected !== undefined && entryKey(entry) !== expected) break;
+      index += 1;
+    }
+    return index;
+  }
+
+  /** The membership of the most advanced node (by applied index), as it sees it. */
+  latestConf(): ConfState | null {
+    let best: { applied: number; conf: ConfState } | null = null;
+    for (const node of this.upNodes()) {
+      const status = node.raft!.status();
+      if (best === null || status.applied > best.applied)
+        best = { applied: status.applied, conf: status.conf };
+    }
+    return best?.conf ?? null;
+  }
+}
