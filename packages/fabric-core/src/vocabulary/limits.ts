@@ -25,6 +25,10 @@ export const limits = {
   peersMax: 4096,
   /** Content chunk group (16 chunks of 1 KiB, as bao/iroh-blobs). */
   chunkGroupBytes: 16 * 1024,
+  /** Chunk groups one content range request may ask for (4 MiB). */
+  contentGroupsPerRequestMax: 256,
+  /** Content requests one peer may have outstanding at a provider; more are refused as busy. */
+  contentRequestsInflightPerPeerMax: 16,
   /** Witnesses cosigning one checkpoint. */
   witnessesMax: 64,
   /** Workloads in one fabric state. */
@@ -45,3 +49,7 @@ assert(
   "an append must fit in one frame",
 );
 assert(limits.chunkGroupBytes % 1024 === 0, "chunk groups are whole BLAKE3 chunks");
+assert(
+  limits.frameBytesMax > limits.contentGroupsPerRequestMax * limits.chunkGroupBytes,
+  "a content range response must fit in one frame",
+);
