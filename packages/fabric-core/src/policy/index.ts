@@ -1,0 +1,32 @@
+export {
+  defaultPolicyConfig,
+  PolicyConfig,
+  PolicyConfigOverrides,
+  RoleTargets,
+  resolvePolicyConfig,
+} from "./config.js";
+export { decide } from "./decide.js";
+export {
+  Decision,
+  DecisionAction,
+  DecisionOutcome,
+  DecisionRecord,
+  FactValue,
+  ProposedCommand,
+  RuleCode,
+  TargetShape,
+} from "./decision.js";
+export {
+  FlapRecord,
+  LearnerView,
+  MemberStatus,
+  MembershipView,
+  MemberView,
+  OperatorRequest,
+  PolicyHistory,
+  PolicyInputs,
+  RaftView,
+  ShiftRecord,
+} from "./inputs.js";
+export type { CandidateScore } from "./score.js";
+export { scoreWeights } from "./score.js";

@@ -1,0 +1,156 @@
+import { assert, type ControlPlaneRole, shortNodeId } from "../vocabulary/index.js";
+import type { Cluster, NodeFacts } from "./cluster.js";
+import { holdersOf, isControlPlaneNode, orderedRoles } from "./cluster.js";
+import type { TargetShape } from "./decision.js";
+import { nodeFacts, nodeLabel, proposeShift, type RoundOutput, record } from "./round.js";
+import { type CandidateScore, compareScored, scoreCandidate, scoreFacts } from "./score.js";
+
+/** Roles are filled in this order: the voters first, since they carry the quorum. */
+const fillOrder: readonly ControlPlaneRole[] = ["etcd", "api-server", "scheduler", "controller-manager"];
+
+interface Pick {
+  readonly node: NodeFacts;
+  readonly roles: Set<ControlPlaneRole>;
+  readonly replacing: Set<string>;
+  score: CandidateScore;
+  runnerUp: string | null;
+  candidates: number;
+}
+
+/**
+ * Promotions: for each role below its target (counting only healthy holders), choose the best
+ * scored eligible candidates. A candidate must be alive, stable for the stabilization period,
+ * not quarantined, not flapping and allowed by the damper. Nodes already in the control plane
+ * come first (roles co-locate), then workers. All roles a node gains this round go into one
+ * command: one shift per node. Returns the number of promote commands proposed.
+ */
+export function planPromotions(cluster: Cluster, target: TargetShape, output: RoundOutput): number {
+  const picks = new Map<string, Pick>();
+  for (const role of fillOrder) {
+    const holders = holdersOf(cluster, role);
+    const healthy = holders.filter((node) => node.isHealthy);
+    const failed = holders.filter((node) => !node.isHealthy).map((node) => node.id as string);
+    const group = [
+      ...healthy,
+      ...[...picks.values()].filter((pick) => pick.roles.has(role)).map((p) => p.node),
+    ];
+    let need = target.roles[role] - group.length;
+    for (let guard = 0; need > 0; guard += 1) {
+      assert(guard < 100, "a role target is at most 99");
+      const chosen = chooseCandidate(cluster, role, group, picks, output);
+      if (chosen === null) {
+        recordShortfall(cluster, role, need, target.roles[role], output);
+        break;
+      }
+      chosen.roles.add(role);
+      const replaced = failed.shift();
+      if (replaced !== undefined) chosen.replacing.add(replaced);
+      group.push(chosen.node);
+      need -= 1;
+    }
+  }
+  for (const pick of [...picks.values()].sort((left, right) => (left.node.id < right.node.id ? -1 : 1))) {
+    proposePromotion(pick, output);
+  }
+  return picks.size;
+}
+
+function chooseCandidate(
+  cluster: Cluster,
+  role: ControlPlaneRole,
+  group: readonly NodeFacts[],
+  picks: Map<string, Pick>,
+  output: RoundOutput,
+): Pick | null {
+  const scored = cluster.nodes
+    .filter((node) => !node.controlPlaneRoles.has(role) && !picks.get(node.id)?.roles.has(role))
+    .filter((node) => isPromotable(node) && !output.shifted.has(node.id))
+    .map((node) => ({ node, score: scoreCandidate(cluster, node, group) }))
+    .sort((left, right) => {
+      const leftControl = isControlPlaneNode(left.node) || picks.has(left.node.id) ? 0 : 1;
+      const rightControl = isControlPlaneNode(right.node) || picks.has(right.node.id) ? 0 : 1;
+      return leftControl !== rightControl ? leftControl - rightControl : compareScored(left, right);
+    });
+  const best = scored[0];
+  if (best === undefined) return null;
+  const existing = picks.get(best.node.id);
+  const pick = existing ?? {
+    node: best.node,
+    roles: new Set<ControlPlaneRole>(),
+    replacing: new Set<string>(),
+    score: best.score,
+    runnerUp: null,
+    candidates: 0,
+  };
+  if (existing === undefined) {
+    pick.runnerUp = scored[1]?.node.id ?? null;
+    pick.candidates = scored.length;
+    picks.set(best.node.id, pick);
+  }
+  return pick;
+}
+
+/** Alive, stable, unquarantined, not flapping, and the damper allows a shift. */
+export function isPromotable(node: NodeFacts): boolean {
+  return node.isStable && !node.isQuarantined && node.isShiftAllowed;
+}
+
+function proposePromotion(pick: Pick, output: RoundOutput): void {
+  const roles = orderedRoles(pick.roles);
+  assert(roles.length > 0, "a promotion adds a role");
+  assert(isPromotable(pick.node), "only promotable nodes are promoted");
+  const replacing = pick.replacing.size > 0;
+  proposeShift(output, pick.node, {
+    type: "promote",
+    node: pick.node.id,
+    roles,
+    reason: replacing ? "replacing-failed" : "scaling-up",
+  });
+  const replaced = [...pick.replacing].map((id) => shortNodeId(id)).join(",");
+  record(output, {
+    action: "promote",
+    outcome: "proposed",
+    rule: replacing ? "replace-failed" : "scale-up",
+    subject: pick.node.id,
+    message: `promote ${nodeLabel(pick.node)} to ${roles.join(",")}${replacing ? `, replacing ${replaced}` : ""}: best of ${pick.candidates} candidates`,
+    facts: {
+      ...nodeFacts(pick.node),
+      ...scoreFacts(pick.score),
+      added_roles: roles.join(","),
+      replacing: replacing ? replaced : null,
+      caught_up_learner: pick.node.isCaughtUpLearner,
+      candidates: pick.candidates,
+      runner_up: pick.runnerUp === null ? null : shortNodeId(pick.runnerUp),
+    },
+  });
+}
+
+function recordShortfall(
+  cluster: Cluster,
+  role: ControlPlaneRole,
+  need: number,
+  wanted: number,
+  output: RoundOutput,
+): void {
+  const outside = cluster.nodes.filter((node) => !node.controlPlaneRoles.has(role) && !node.isQuarantined);
+  const alive = outside.filter((node) => node.status === "alive" && !node.isFlapping);
+  const unstable = alive.filter((node) => !node.isStable).length;
+  const damped = alive.filter((node) => node.isStable && !node.isShiftAllowed).length;
+  const rule = unstable > 0 ? "stabilization" : damped > 0 ? "hysteresis" : "no-candidate";
+  record(output, {
+    action: "promote",
+    outcome: "held",
+    rule,
+    subject: "cluster",
+    message: `${role} needs ${need} more holder${need === 1 ? "" : "s"} (target ${wanted}) and no candidate is eligible: ${unstable} not yet stable for ${cluster.config.stabilization_ms} ms, ${damped} within the hysteresis window, ${cluster.nodes.filter((node) => node.isQuarantined).length} quarantined`,
+    facts: {
+      role,
+      missing: need,
+      target: wanted,
+      unstable,
+      within_hysteresis: damped,
+      flapping: outside.filter((node) => node.isFlapping).length,
+      stabilization_ms: cluster.config.stabilization_ms,
+    },
+  });
+}
