@@ -1,0 +1,223 @@
+import { z } from "zod";
+import {
+  assert,
+  assertNever,
+  blake3,
+  canonicalJson,
+  DemoteCommand,
+  limits,
+  Millis,
+  NodeId,
+  PromoteCommand,
+  QuarantineCommand,
+  RestoreCommand,
+  type Signer,
+  verifySignature,
+} from "../vocabulary/index.js";
+
+/**
+ * Attestation blocks (docs/attestation.md is the normative description). Every value that is
+ * hashed or signed is the canonical JSON of a zod-validated object: keys sorted, no
+ * whitespace, integers only, ES string escaping (RFC 8785 JCS for these value types), plus a
+ * final newline. Each hashed or signed message starts with a domain-separation line.
+ */
+
+const uint = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const HashHex = z.string().regex(/^[0-9a-f]{64}$/, "a hash is 64 lowercase hex characters");
+export const SignatureHex = z
+  .string()
+  .regex(/^[0-9a-f]{128}$/, "an ed25519 signature is 128 lowercase hex characters");
+
+/** The commands that produce a block: Promote, Demote, Quarantine, Restore. */
+export const RoleCommand = z.discriminatedUnion("type", [
+  PromoteCommand,
+  DemoteCommand,
+  QuarantineCommand,
+  RestoreCommand,
+]);
+export type RoleCommand = z.infer<typeof RoleCommand>;
+
+/**
+ * A C2SP checkpoint origin and signed-note key name: printable ASCII without space or '+'.
+ * It should be unique to the cluster (e.g. `revoada.example/homelab-2026`).
+ */
+export const LogOrigin = z
+  .string()
+  .min(1)
+  .max(limits.nameLengthMax)
+  .regex(/^[!-*,-~]+$/, "an origin is printable ASCII without spaces or '+'");
+
+function isSortedUnique(values: readonly string[]): boolean {
+  return values.every((value, i) => i === 0 || values[i - 1]! < value);
+}
+
+/** The chain's first record: who may sign at the start, and the rules every block obeys. */
+export const GenesisBody = z.strictObject({
+  v: z.literal(1),
+  origin: LogOrigin,
+  /** Founding control-plane members (sorted): the only valid signers until the first promote. */
+  control_plane: z
+    .array(NodeId)
+    .min(1)
+    .max(limits.peersMax)
+    .refine(isSortedUnique, "control_plane is sorted and without duplicates"),
+  /** Operator ed25519 public keys (sorted) that may sign operator-initiated commands. */
+  operators: z.array(NodeId).max(16).refine(isSortedUnique, "operators are sorted and without duplicates"),
+  require_operator_signature: z.boolean(),
+  /** Cosignatures a checkpoint needs; absent means a Raft majority of the control plane minus the signer. */
+  cosignatures_min: z.int().min(0).max(limits.witnessesMax).optional(),
+});
+export type GenesisBody = z.infer<typeof GenesisBody>;
+
+export const BlockBody = z.strictObject({
+  v: z.literal(1),
+  /** 0-based position in the chain; also the block's Merkle leaf index. */
+  sequence: uint,
+  /** BLAKE3 hash of the previous block, or of the genesis record for sequence 0. */
+  prev_hash: HashHex,
+  /** Raft term and index of the committed log entry that carried the command. */
+  term: uint,
+  index: uint.min(1),
+  /** The proposing leader's clock, carried in the log entry (Proposal.issued_at_ms). */
+  committed_at_ms: Millis,
+  proposer: NodeId,
+  origin: z.enum(["policy", "operator"]),
+  force: z.boolean(),
+  command: RoleCommand,
+  operator_signature: SignatureHex.optional(),
+});
+export type BlockBody = z.infer<typeof BlockBody>;
+
+export const GenesisRecord = z.strictObject({
+  kind: z.literal("genesis"),
+  body: GenesisBody,
+  hash: HashHex,
+});
+export type GenesisRecord = z.infer<typeof GenesisRecord>;
+
+export const BlockRecord = z.strictObject({
+  kind: z.literal("block"),
+  body: BlockBody,
+  /** The proposer's signature over the block signing message; null when the entry carried none. */
+  signature: SignatureHex.nullable(),
+  hash: HashHex,
+});
+export type BlockRecord = z.infer<typeof BlockRecord>;
+
+const encoder = new TextEncoder();
+const genesisDomain = encoder.encode("revoada/genesis/v1\n");
+const blockDomain = encoder.encode("revoada/block/v1\n");
+const signatureDomain = encoder.encode("revoada/block-signature/v1\n");
+const operatorDomain = encoder.encode("revoada/operator-command/v1\n");
+
+/** Canonical JSON on one line with a final newline: what every hash and signature covers. */
+export function canonicalLine(value: unknown): string {
+  return canonicalJson(value, 0);
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex");
+}
+
+function fromHex(text: string): Uint8Array {
+  return Buffer.from(text, "hex");
+}
+
+export function genesisHash(body: GenesisBody): string {
+  return hex(blake3(genesisDomain, encoder.encode(canonicalLine(body))));
+}
+
+export function makeGenesis(body: GenesisBody): GenesisRecord {
+  const parsed = GenesisBody.parse(body);
+  return { kind: "genesis", body: parsed, hash: genesisHash(parsed) };
+}
+
+/**
+ * `canonicalLine(body)` for a block body, written field by field in sorted-key order instead
+ * of sorting at run time (the verifier's hot path). A property test holds it equal to
+ * `canonicalLine`; strings go through JSON.stringify so escaping is the canonical one.
+ */
+export function blockBodyLine(body: BlockBody): string {
+  const operator =
+    body.operator_signature === undefined
+      ? ""
+      : `"operator_signature":${JSON.stringify(body.operator_signature)},`;
+  return (
+    `{"command":${commandJson(body.command)},"committed_at_ms":${body.committed_at_ms},"force":${body.force},` +
+    `"index":${body.index},${operator}"origin":${JSON.stringify(body.origin)},"prev_hash":${JSON.stringify(body.prev_hash)},` +
+    `"proposer":${JSON.stringify(body.proposer)},"sequence":${body.sequence},"term":${body.term},"v":${body.v}}\n`
+  );
+}
+
+function commandJson(command: RoleCommand): string {
+  const node = JSON.stringify(command.node);
+  switch (command.type) {
+    case "promote":
+    case "demote":
+      return `{"node":${node},"reason":${JSON.stringify(command.reason)},"roles":${JSON.stringify(command.roles)},"type":"${command.type}"}`;
+    case "quarantine":
+      return `{"node":${node},"reason":${JSON.stringify(command.reason)},"type":"quarantine"}`;
+    case "restore":
+      return `{"node":${node},"type":"restore"}`;
+    default:
+      return assertNever(command);
+  }
+}
+
+/** The bytes the proposing leader signs: domain line || canonical body line. */
+export function blockSigningMessage(bodyLine: string): Uint8Array {
+  return Buffer.concat([signatureDomain, Buffer.from(bodyLine, "utf8")]);
+}
+
+/** BLAKE3(domain line || canonical body line || 64 signature bytes when signed). */
+export function blockHashOf(bodyLine: string, signature: string | null): Uint8Array {
+  if (signature === null) return blake3(blockDomain, Buffer.from(bodyLine, "utf8"));
+  return blake3(blockDomain, Buffer.from(bodyLine, "utf8"), fromHex(signature));
+}
+
+export function signBlockBody(body: BlockBody, signer: Signer): string {
+  assert(body.proposer === signer.nodeId, "the proposer signs its own block");
+  const signature = hex(signer.sign(blockSigningMessage(blockBodyLine(body))));
+  assert(signature.length === 128, "an ed25519 signature is 64 bytes");
+  return signature;
+}
+
+export function makeBlock(body: BlockBody, signature: string | null): BlockRecord {
+  const line = blockBodyLine(body);
+  return { kind: "block", body, signature, hash: hex(blockHashOf(line, signature)) };
+}
+
+export function verifyBlockSignature(body: BlockBody, bodyLine: string, signature: string): boolean {
+  return verifySignature(body.proposer, blockSigningMessage(bodyLine), fromHex(signature));
+}
+
+/**
+ * The canonical line of a block record, built from the body's canonical line without
+ * re-sorting the body (the verifier's hot path). Equal to `canonicalLine(record)`.
+ */
+export function blockRecordLine(bodyLine: string, hash: string, signature: string | null): string {
+  const signatureJson = signature === null ? "null" : `"${signature}"`;
+  return `{"body":${bodyLine.slice(0, -1)},"hash":"${hash}","kind":"block","signature":${signatureJson}}\n`;
+}
+
+/** The bytes an operator key signs for an operator-initiated command. */
+export function operatorSigningMessage(command: RoleCommand): Uint8Array {
+  return Buffer.concat([operatorDomain, encoder.encode(canonicalLine(command))]);
+}
+
+export function signOperatorCommand(command: RoleCommand, operator: Signer): string {
+  return hex(operator.sign(operatorSigningMessage(command)));
+}
+
+/** True when one of `operators` signed `command`. */
+export function verifyOperatorSignature(
+  command: RoleCommand,
+  signature: string,
+  operators: readonly string[],
+): boolean {
+  const message = operatorSigningMessage(command);
+  const signatureBytes = fromHex(signature);
+  return operators.some((operator) => verifySignature(operator, message, signatureBytes));
+}
+
+export { fromHex, hex };

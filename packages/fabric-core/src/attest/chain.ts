@@ -1,0 +1,194 @@
+import { assert, assertUint, isRoleCommand, Proposal, type Signer } from "../vocabulary/index.js";
+import {
+  type BlockBody,
+  type BlockRecord,
+  blockBodyLine,
+  fromHex,
+  type GenesisRecord,
+  makeBlock,
+  type RoleCommand,
+  signBlockBody,
+  verifyBlockSignature,
+  verifyOperatorSignature,
+} from "./block.js";
+import { MerkleTree } from "./merkle.js";
+import { RoleTable } from "./role-table.js";
+
+/**
+ * The attestation chain, derived from the committed Raft log only: feed it every committed
+ * entry in order and it appends exactly one block per committed role command. Nothing here
+ * reads a local clock or key, so every node derives byte-identical blocks.
+ */
+export interface CommittedEntry {
+  readonly term: number;
+  readonly index: number;
+  /** Canonical JSON bytes of a `Proposal` (normal entries); anything else is skipped. */
+  readonly data: Uint8Array;
+  /** Raft entry kind when known; only `normal` entries carry proposals. */
+  readonly kind?: "normal" | "conf-change" | "empty";
+}
+
+/** Where the next block goes: what a leader needs to sign a proposal before proposing it. */
+export interface ChainHead {
+  /** Sequence of the next block (= blocks so far). */
+  readonly sequence: number;
+  /** Hash of the last block, or of genesis. */
+  readonly hash: string;
+  readonly term: number;
+  readonly index: number;
+}
+
+/** Why a block is recorded but would not verify: the chain records it anyway (one per command). */
+export type BlockProblem =
+  | "block-signature-missing"
+  | "block-signature-invalid"
+  | "signer-not-member"
+  | "operator-signature-missing"
+  | "operator-signature-invalid";
+
+export type ApplyOutcome =
+  | {
+      readonly type: "skipped";
+      readonly reason: "not-normal" | "not-a-proposal" | "not-a-role-command" | "already-attested";
+    }
+  | { readonly type: "appended"; readonly block: BlockRecord; readonly problems: readonly BlockProblem[] };
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Parses entry data as a Proposal; undefined when it is not one. */
+export function decodeProposal(data: Uint8Array): Proposal | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
+  const parsed = Proposal.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The block body a role proposal committed at (term, index) becomes after `head`. */
+export function blockBodyFor(head: ChainHead, term: number, index: number, proposal: Proposal): BlockBody {
+  assert(isRoleCommand(proposal.command), "only role commands become blocks");
+  const body: BlockBody = {
+    v: 1,
+    sequence: head.sequence,
+    prev_hash: head.hash,
+    term,
+    index,
+    committed_at_ms: proposal.issued_at_ms,
+    proposer: proposal.proposer,
+    origin: proposal.origin,
+    force: proposal.force,
+    command: proposal.command as RoleCommand,
+  };
+  return proposal.operator_signature === undefined
+    ? body
+    : { ...body, operator_signature: proposal.operator_signature };
+}
+
+/** The head after `block`. */
+export function headAfter(block: BlockRecord): ChainHead {
+  return {
+    sequence: block.body.sequence + 1,
+    hash: block.hash,
+    term: block.body.term,
+    index: block.body.index,
+  };
+}
+
+/**
+ * The leader's duty before proposing a role command at (term, index): sign the block it
+ * will become. `head` is the head after every role entry already in the leader's log
+ * (committed or not), because by Log Matching those entries precede this one in the chain.
+ */
+export function signRoleProposal(
+  head: ChainHead,
+  term: number,
+  index: number,
+  proposal: Proposal,
+  leader: Signer,
+): { readonly proposal: Proposal; readonly block: BlockRecord } {
+  assert(proposal.proposer === leader.nodeId, "the leader proposes in its own name");
+  assert(index > head.index, "a proposal goes after the chain head");
+  const unsigned: Proposal = { ...proposal };
+  delete unsigned.leader_signature;
+  const body = blockBodyFor(head, term, index, unsigned);
+  const signature = signBlockBody(body, leader);
+  return { proposal: { ...unsigned, leader_signature: signature }, block: makeBlock(body, signature) };
+}
+
+export class AttestChain {
+  readonly tree = new MerkleTree();
+  readonly roles: RoleTable;
+  private readonly records: BlockRecord[] = [];
+  private current: ChainHead;
+
+  /**
+   * `verifySignatures: false` skips the Ed25519 checks in `applyCommitted` (a leader
+   * applying blocks it signed itself); membership and operator rules are always checked.
+   */
+  constructor(
+    readonly genesis: GenesisRecord,
+    private readonly options: { readonly verifySignatures: boolean } = { verifySignatures: true },
+  ) {
+    this.roles = new RoleTable(genesis.body.control_plane);
+    this.current = { sequence: 0, hash: genesis.hash, term: 0, index: 0 };
+  }
+
+  get head(): ChainHead {
+    return this.current;
+  }
+
+  get blocks(): readonly BlockRecord[] {
+    return this.records;
+  }
+
+  /** Feeds one committed entry; entries must arrive in log order (replays are skipped). */
+  applyCommitted(entry: CommittedEntry): ApplyOutcome {
+    assertUint(entry.index, "entry index");
+    assertUint(entry.term, "entry term");
+    if (entry.index <= this.current.index) return { type: "skipped", reason: "already-attested" };
+    if (entry.kind !== undefined && entry.kind !== "normal") return { type: "skipped", reason: "not-normal" };
+    const proposal = decodeProposal(entry.data);
+    if (proposal === undefined) return { type: "skipped", reason: "not-a-proposal" };
+    if (!isRoleCommand(proposal.command)) return { type: "skipped", reason: "not-a-role-command" };
+    assert(entry.term >= this.current.term, "committed terms never go backwards");
+    const body = blockBodyFor(this.current, entry.term, entry.index, proposal);
+    const block = makeBlock(body, proposal.leader_signature ?? null);
+    const problems = this.problemsOf(block);
+    this.append(block);
+    return { type: "appended", block, problems };
+  }
+
+  /** Appends a block read back from storage or built by `applyCommitted`; checks the link. */
+  append(block: BlockRecord): void {
+    assert(block.body.sequence === this.current.sequence, "blocks append in sequence");
+    assert(block.body.prev_hash === this.current.hash, "a block links to the chain head");
+    assert(block.body.index > this.current.index, "raft indexes grow along the chain");
+    this.roles.apply(block.body.command);
+    this.tree.append(fromHex(block.hash));
+    this.records.push(block);
+    this.current = headAfter(block);
+    assert(this.tree.size === this.records.length, "one Merkle leaf per block");
+  }
+
+  private problemsOf(block: BlockRecord): BlockProblem[] {
+    const problems: BlockProblem[] = [];
+    const body = block.body;
+    if (!this.roles.isMember(body.proposer)) problems.push("signer-not-member");
+    if (block.signature === null) problems.push("block-signature-missing");
+    else if (
+      this.options.verifySignatures &&
+      !verifyBlockSignature(body, blockBodyLine(body), block.signature)
+    )
+      problems.push("block-signature-invalid");
+    if (body.origin === "operator" && this.genesis.body.require_operator_signature) {
+      if (body.operator_signature === undefined) problems.push("operator-signature-missing");
+      else if (!verifyOperatorSignature(body.command, body.operator_signature, this.genesis.body.operators)) {
+        problems.push("operator-signature-invalid");
+      }
+    }
+    return problems;
+  }
+}

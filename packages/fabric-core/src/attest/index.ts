@@ -1,0 +1,81 @@
+export type { BlockBody, GenesisBody } from "./block.js";
+export {
+  BlockRecord,
+  blockBodyLine,
+  blockHashOf,
+  blockRecordLine,
+  blockSigningMessage,
+  canonicalLine,
+  GenesisRecord,
+  genesisHash,
+  HashHex,
+  LogOrigin,
+  makeBlock,
+  makeGenesis,
+  operatorSigningMessage,
+  RoleCommand,
+  SignatureHex,
+  signBlockBody,
+  signOperatorCommand,
+  verifyBlockSignature,
+  verifyOperatorSignature,
+} from "./block.js";
+export type { ApplyOutcome, BlockProblem, ChainHead, CommittedEntry } from "./chain.js";
+export { AttestChain, blockBodyFor, decodeProposal, headAfter, signRoleProposal } from "./chain.js";
+export type { Checkpoint, CheckpointCheck, CheckpointProblem } from "./checkpoint.js";
+export {
+  checkCheckpointSignatures,
+  checkpointText,
+  defaultCosignaturesMin,
+  formatCheckpointNote,
+  parseCheckpointText,
+  signCheckpoint,
+  withCosignatures,
+} from "./checkpoint.js";
+export type { ChainExport } from "./export.js";
+export {
+  ChainRecord,
+  CheckpointRecord,
+  formatChainExport,
+  parseChainExport,
+  parseRecordLine,
+  recordLine,
+} from "./export.js";
+export {
+  emptyTreeRoot,
+  MerkleTree,
+  merkleLeafHash,
+  merkleNodeHash,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.js";
+export type { NoteParse, NoteSignature, NoteSignatureType, SignedNote } from "./note.js";
+export {
+  cosignNote,
+  formatSignedNote,
+  noteKeyId,
+  noteSignatureType,
+  parseSignedNote,
+  signatureTypeOf,
+  signNote,
+  verifyCosignature,
+  verifyNoteSignature,
+} from "./note.js";
+export type { BundleCheck, InclusionBundle } from "./proof.js";
+export { InclusionBundleSchema, makeInclusionBundle, verifyInclusionBundle } from "./proof.js";
+export { foundingRoles, isControlPlaneMember, nextRoles, RoleTable } from "./role-table.js";
+export type { SampleChain, SampleChainOptions } from "./sample.js";
+export { encodeProposal, generateSampleChain, sampleSigner } from "./sample.js";
+export type { SealerConfig } from "./sealer.js";
+export { Sealer } from "./sealer.js";
+export type {
+  VerifyFailure,
+  VerifyMode,
+  VerifyOptions,
+  VerifyReason,
+  VerifyReport,
+  VerifySummary,
+} from "./verify.js";
+export { verifyChain } from "./verify.js";
+export type { CosignOutcome, CosignRefusal, CosignRequest, WitnessState } from "./witness.js";
+export { Witness } from "./witness.js";

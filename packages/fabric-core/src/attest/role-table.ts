@@ -1,0 +1,116 @@
+import { assert, assertNever, isControlPlaneRole, type NodeRole } from "../vocabulary/index.js";
+import type { RoleCommand } from "./block.js";
+
+/**
+ * Who holds which role, as the chain's own history says: founding control-plane members
+ * from genesis, then every block's command applied in order. The same rules must be used by
+ * the Raft state machine for role commands (docs/attestation.md, "Role table"):
+ *
+ * - promote:    roles := roles ∪ command.roles
+ * - demote:     roles := roles \ command.roles
+ * - quarantine: roles := {quarantined}
+ * - restore:    roles := roles \ {quarantined}, or {worker} when that leaves nothing
+ *
+ * A control-plane member holds a control-plane role and is not quarantined. Membership
+ * history is kept as change points so a checkpoint of any size can ask who was a member.
+ */
+export const foundingRoles: readonly NodeRole[] = ["api-server", "controller-manager", "etcd", "scheduler"];
+
+interface MembershipChange {
+  /** Number of blocks applied when this member set took effect. */
+  readonly size: number;
+  readonly members: ReadonlySet<string>;
+}
+
+export class RoleTable {
+  private readonly roles = new Map<string, readonly NodeRole[]>();
+  private readonly history: MembershipChange[] = [];
+  private applied = 0;
+
+  constructor(foundingMembers: readonly string[]) {
+    assert(foundingMembers.length > 0, "a chain starts with at least one control-plane member");
+    for (const member of foundingMembers) this.roles.set(member, foundingRoles);
+    this.history.push({ size: 0, members: new Set(foundingMembers) });
+    assert(this.members().size === foundingMembers.length, "founding members are distinct");
+  }
+
+  /** Blocks applied so far. */
+  get size(): number {
+    return this.applied;
+  }
+
+  rolesOf(node: string): readonly NodeRole[] {
+    return this.roles.get(node) ?? [];
+  }
+
+  /** The current control-plane members. */
+  members(): ReadonlySet<string> {
+    return this.history[this.history.length - 1]!.members;
+  }
+
+  isMember(node: string): boolean {
+    return this.members().has(node);
+  }
+
+  /** The control-plane members after the first `size` blocks were applied. */
+  membersAt(size: number): ReadonlySet<string> {
+    assert(size <= this.applied, "membership asked beyond the applied blocks");
+    let low = 0;
+    let high = this.history.length - 1;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (this.history[middle]!.size <= size) low = middle;
+      else high = middle - 1;
+    }
+    return this.history[low]!.members;
+  }
+
+  apply(command: RoleCommand): void {
+    const before = this.rolesOf(command.node);
+    const after = nextRoles(before, command);
+    this.roles.set(command.node, after);
+    this.applied += 1;
+    const wasMember = this.isMember(command.node);
+    const isMember = isControlPlaneMember(after);
+    if (wasMember !== isMember) {
+      const members = new Set(this.members());
+      if (isMember) members.add(command.node);
+      else members.delete(command.node);
+      this.history.push({ size: this.applied, members });
+    }
+    assert(this.isMember(command.node) === isMember, "membership follows the roles");
+  }
+
+  /** Every node with roles, keys sorted: the table `chain show` prints and tests compare. */
+  snapshot(): Record<string, NodeRole[]> {
+    const table: Record<string, NodeRole[]> = {};
+    for (const node of [...this.roles.keys()].sort()) table[node] = [...this.rolesOf(node)];
+    return table;
+  }
+}
+
+export function isControlPlaneMember(roles: readonly NodeRole[]): boolean {
+  return !roles.includes("quarantined") && roles.some(isControlPlaneRole);
+}
+
+/** The roles a node holds after `command`, sorted and without duplicates. */
+export function nextRoles(before: readonly NodeRole[], command: RoleCommand): NodeRole[] {
+  switch (command.type) {
+    case "promote":
+      return sortedRoles([...before, ...command.roles]);
+    case "demote":
+      return sortedRoles(before.filter((role) => !command.roles.includes(role)));
+    case "quarantine":
+      return ["quarantined"];
+    case "restore": {
+      const kept = before.filter((role) => role !== "quarantined");
+      return kept.length === 0 ? ["worker"] : sortedRoles(kept);
+    }
+    default:
+      return assertNever(command);
+  }
+}
+
+function sortedRoles(roles: readonly NodeRole[]): NodeRole[] {
+  return [...new Set(roles)].sort();
+}

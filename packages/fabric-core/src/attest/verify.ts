@@ -1,0 +1,355 @@
+import {
+  type BlockRecord,
+  blockBodyLine,
+  blockHashOf,
+  blockRecordLine,
+  canonicalLine,
+  fromHex,
+  type GenesisRecord,
+  genesisHash,
+  hex,
+  verifyBlockSignature,
+  verifyOperatorSignature,
+} from "./block.js";
+import {
+  type CheckpointProblem,
+  checkCheckpointSignatures,
+  defaultCosignaturesMin,
+  parseCheckpointText,
+} from "./checkpoint.js";
+import { parseRecordLine } from "./export.js";
+import { MerkleTree } from "./merkle.js";
+import { parseSignedNote } from "./note.js";
+import { RoleTable } from "./role-table.js";
+
+/**
+ * Verifies an exported chain end to end, offline, and reports the FIRST bad record with a
+ * typed reason. What is checked (docs/attestation.md, "Verifying"): genesis (and a pinned
+ * genesis hash when given), each record's canonical encoding and hash, every link,
+ * sequence, terms and indexes never going backwards, that each proposer was a control-plane
+ * member at that point of the chain's own history, operator signatures when required,
+ * each checkpoint's root against the blocks, its leader signature and its cosignatures.
+ *
+ * `every-block` checks every block's Ed25519 signature. `checkpoints` checks a block's
+ * signature only when no later checkpoint in the export covers it: a covered block is
+ * vouched for by the (verified) checkpoint signature and cosignatures over the Merkle root.
+ */
+export type VerifyMode = "checkpoints" | "every-block";
+
+export type VerifyReason =
+  | "empty-export"
+  | "malformed-record"
+  | "non-canonical-encoding"
+  | "genesis-missing"
+  | "genesis-hash-mismatch"
+  | "genesis-not-trusted"
+  | "block-hash-mismatch"
+  | "sequence-mismatch"
+  | "broken-link"
+  | "term-regressed"
+  | "index-regressed"
+  | "signer-not-member"
+  | "block-signature-missing"
+  | "block-signature-invalid"
+  | "operator-signature-missing"
+  | "operator-signature-invalid"
+  | "checkpoint-malformed"
+  | "checkpoint-origin-mismatch"
+  | "checkpoint-beyond-chain"
+  | "checkpoint-regressed"
+  | "checkpoint-fork"
+  | CheckpointProblem;
+
+export interface VerifyFailure {
+  readonly reason: VerifyReason;
+  readonly message: string;
+  /** 1-based line of the export. */
+  readonly line: number;
+  /** The block's sequence, or for a checkpoint its tree size; null when unknown. */
+  readonly sequence: number | null;
+}
+
+export interface VerifyOptions {
+  readonly mode?: VerifyMode;
+  /** Refuse an export whose genesis hash differs (pin it out of band). */
+  readonly trustedGenesisHash?: string;
+}
+
+export interface VerifySummary {
+  readonly genesisHash: string;
+  readonly origin: string;
+  readonly blocks: number;
+  readonly checkpoints: number;
+  /** Largest tree size covered by a verified, cosigned checkpoint. */
+  readonly sealedSize: number;
+  readonly blockSignaturesChecked: number;
+  readonly checkpointSignaturesChecked: number;
+  readonly headHash: string;
+  readonly roles: Record<string, string[]>;
+}
+
+export type VerifyReport =
+  | { readonly ok: true; readonly summary: VerifySummary }
+  | { readonly ok: false; readonly failure: VerifyFailure; readonly verifiedBlocks: number };
+
+interface WalkState {
+  readonly genesis: GenesisRecord;
+  readonly roles: RoleTable;
+  readonly tree: MerkleTree;
+  readonly coveredSize: number;
+  readonly mode: VerifyMode;
+  headHash: string;
+  term: number;
+  index: number;
+  sealedSize: number;
+  checkpointSize: number;
+  checkpoints: number;
+  blockSignatures: number;
+  checkpointSignatures: number;
+}
+
+type Step = {
+  readonly reason: VerifyReason;
+  readonly message: string;
+  readonly sequence: number | null;
+} | null;
+
+export function verifyChain(text: string, options: VerifyOptions = {}): VerifyReport {
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  else if (lines.length > 0) {
+    return failure("non-canonical-encoding", "the export does not end in a newline", lines.length, null, 0);
+  }
+  if (lines.length === 0) return failure("empty-export", "the export is empty", 1, null, 0);
+  const genesisStep = verifyGenesis(lines[0]!, options);
+  if ("reason" in genesisStep) return failure(genesisStep.reason, genesisStep.message, 1, null, 0);
+  const state: WalkState = {
+    genesis: genesisStep,
+    roles: new RoleTable(genesisStep.body.control_plane),
+    tree: new MerkleTree(),
+    coveredSize: (options.mode ?? "checkpoints") === "checkpoints" ? claimedCheckpointSize(lines) : 0,
+    mode: options.mode ?? "checkpoints",
+    headHash: genesisStep.hash,
+    term: 0,
+    index: 0,
+    sealedSize: 0,
+    checkpointSize: 0,
+    checkpoints: 0,
+    blockSignatures: 0,
+    checkpointSignatures: 0,
+  };
+  for (let i = 1; i < lines.length; i += 1) {
+    const line = lines[i]!;
+    const step = line.startsWith('{"body"') ? verifyBlockLine(state, line) : verifyOtherLine(state, line);
+    if (step !== null) return failure(step.reason, step.message, i + 1, step.sequence, state.tree.size);
+  }
+  return {
+    ok: true,
+    summary: {
+      genesisHash: state.genesis.hash,
+      origin: state.genesis.body.origin,
+      blocks: state.tree.size,
+      checkpoints: state.checkpoints,
+      sealedSize: state.sealedSize,
+      blockSignaturesChecked: state.blockSignatures,
+      checkpointSignaturesChecked: state.checkpointSignatures,
+      headHash: state.headHash,
+      roles: state.roles.snapshot(),
+    },
+  };
+}
+
+function failure(
+  reason: VerifyReason,
+  message: string,
+  line: number,
+  sequence: number | null,
+  verifiedBlocks: number,
+): VerifyReport {
+  return { ok: false, failure: { reason, message, line, sequence }, verifiedBlocks };
+}
+
+function verifyGenesis(
+  line: string,
+  options: VerifyOptions,
+): GenesisRecord | { reason: VerifyReason; message: string } {
+  const parsed = parseRecordLine(line);
+  if (!parsed.ok) return { reason: "malformed-record", message: parsed.issues[0]?.message ?? "bad record" };
+  if (parsed.value.kind !== "genesis")
+    return { reason: "genesis-missing", message: "line 1 is not a genesis record" };
+  const genesis = parsed.value;
+  if (`${line}\n` !== canonicalLine(genesis)) return { reason: "non-canonical-encoding", message: "genesis" };
+  const hash = genesisHash(genesis.body);
+  if (hash !== genesis.hash) return { reason: "genesis-hash-mismatch", message: `computed ${hash}` };
+  if (options.trustedGenesisHash !== undefined && options.trustedGenesisHash !== hash) {
+    return {
+      reason: "genesis-not-trusted",
+      message: `genesis ${hash} is not the pinned ${options.trustedGenesisHash}`,
+    };
+  }
+  return genesis;
+}
+
+/** The largest tree size any checkpoint line claims (a cheap pre-scan; each is verified in turn). */
+function claimedCheckpointSize(lines: readonly string[]): number {
+  let size = 0;
+  for (const line of lines) {
+    if (!line.startsWith('{"kind":"checkpoint"')) continue;
+    const record = parseRecordLine(line);
+    if (!record.ok || record.value.kind !== "checkpoint") continue;
+    const sizeLine = Number(record.value.note.split("\n")[1]);
+    if (Number.isSafeInteger(sizeLine) && sizeLine > size) size = sizeLine;
+  }
+  return size;
+}
+
+function verifyBlockLine(state: WalkState, line: string): Step {
+  const sequence = state.tree.size;
+  const parsed = parseRecordLine(line);
+  if (!parsed.ok)
+    return { reason: "malformed-record", message: parsed.issues[0]?.message ?? "bad record", sequence };
+  if (parsed.value.kind !== "block")
+    return { reason: "malformed-record", message: "expected a block", sequence };
+  const block = parsed.value;
+  const bodyLine = blockBodyLine(block.body);
+  if (blockRecordLine(bodyLine, block.hash, block.signature) !== `${line}\n`) {
+    return {
+      reason: "non-canonical-encoding",
+      message: "the line is not the record's canonical JSON",
+      sequence,
+    };
+  }
+  const hash = hex(blockHashOf(bodyLine, block.signature));
+  if (hash !== block.hash) return { reason: "block-hash-mismatch", message: `computed ${hash}`, sequence };
+  const linkStep = checkLink(state, block, sequence);
+  if (linkStep !== null) return linkStep;
+  const signatureStep = checkSignatures(state, block, bodyLine);
+  if (signatureStep !== null) return signatureStep;
+  state.roles.apply(block.body.command);
+  state.tree.append(fromHex(block.hash));
+  state.headHash = block.hash;
+  state.term = block.body.term;
+  state.index = block.body.index;
+  return null;
+}
+
+function checkLink(state: WalkState, block: BlockRecord, sequence: number): Step {
+  const body = block.body;
+  if (body.sequence !== sequence) {
+    return {
+      reason: "sequence-mismatch",
+      message: `block ${body.sequence} where ${sequence} belongs`,
+      sequence,
+    };
+  }
+  if (body.prev_hash !== state.headHash) {
+    return {
+      reason: "broken-link",
+      message: `prev_hash ${body.prev_hash} is not ${state.headHash}`,
+      sequence,
+    };
+  }
+  if (body.term < state.term) {
+    return { reason: "term-regressed", message: `term ${body.term} after ${state.term}`, sequence };
+  }
+  if (body.index <= state.index) {
+    return { reason: "index-regressed", message: `raft index ${body.index} after ${state.index}`, sequence };
+  }
+  return null;
+}
+
+function checkSignatures(state: WalkState, block: BlockRecord, bodyLine: string): Step {
+  const body = block.body;
+  const sequence = body.sequence;
+  if (!state.roles.isMember(body.proposer)) {
+    return {
+      reason: "signer-not-member",
+      message: `${body.proposer} is not a control-plane member`,
+      sequence,
+    };
+  }
+  if (block.signature === null)
+    return { reason: "block-signature-missing", message: "unsigned block", sequence };
+  if (state.mode === "every-block" || sequence >= state.coveredSize) {
+    state.blockSignatures += 1;
+    if (!verifyBlockSignature(body, bodyLine, block.signature)) {
+      return { reason: "block-signature-invalid", message: `bad signature by ${body.proposer}`, sequence };
+    }
+  }
+  if (body.origin === "operator" && state.genesis.body.require_operator_signature) {
+    if (body.operator_signature === undefined) {
+      return {
+        reason: "operator-signature-missing",
+        message: "operator command without operator signature",
+        sequence,
+      };
+    }
+    if (!verifyOperatorSignature(body.command, body.operator_signature, state.genesis.body.operators)) {
+      return {
+        reason: "operator-signature-invalid",
+        message: "no configured operator key signed it",
+        sequence,
+      };
+    }
+  }
+  return null;
+}
+
+function verifyOtherLine(state: WalkState, line: string): Step {
+  const parsed = parseRecordLine(line);
+  if (!parsed.ok)
+    return { reason: "malformed-record", message: parsed.issues[0]?.message ?? "bad record", sequence: null };
+  if (`${line}\n` !== canonicalLine(parsed.value)) {
+    return {
+      reason: "non-canonical-encoding",
+      message: "the line is not the record's canonical JSON",
+      sequence: null,
+    };
+  }
+  if (parsed.value.kind === "genesis")
+    return { reason: "malformed-record", message: "a second genesis", sequence: null };
+  if (parsed.value.kind === "block") return verifyBlockLine(state, line);
+  return verifyCheckpoint(state, parsed.value.note);
+}
+
+function verifyCheckpoint(state: WalkState, noteText: string): Step {
+  const note = parseSignedNote(noteText);
+  if (!note.ok) return { reason: "checkpoint-malformed", message: note.reason, sequence: null };
+  const checkpoint = parseCheckpointText(note.note.text);
+  if (checkpoint === undefined)
+    return { reason: "checkpoint-malformed", message: "not a checkpoint", sequence: null };
+  const size = checkpoint.size;
+  if (checkpoint.origin !== state.genesis.body.origin) {
+    return { reason: "checkpoint-origin-mismatch", message: checkpoint.origin, sequence: size };
+  }
+  if (size > state.tree.size) {
+    return {
+      reason: "checkpoint-beyond-chain",
+      message: `size ${size} but ${state.tree.size} blocks so far`,
+      sequence: size,
+    };
+  }
+  if (size < state.checkpointSize) {
+    return {
+      reason: "checkpoint-regressed",
+      message: `size ${size} after ${state.checkpointSize}`,
+      sequence: size,
+    };
+  }
+  if (!Buffer.from(state.tree.rootAt(size)).equals(checkpoint.root)) {
+    return {
+      reason: "checkpoint-fork",
+      message: `root for size ${size} differs from the blocks' tree`,
+      sequence: size,
+    };
+  }
+  const members = state.roles.membersAt(size);
+  const cosignaturesMin = state.genesis.body.cosignatures_min ?? defaultCosignaturesMin(members.size);
+  const check = checkCheckpointSignatures(note.note, members, cosignaturesMin);
+  state.checkpointSignatures += note.note.signatures.length;
+  if (!check.ok) return { reason: check.problem, message: check.message, sequence: size };
+  state.checkpointSize = size;
+  state.sealedSize = Math.max(state.sealedSize, size);
+  state.checkpoints += 1;
+  return null;
+}
