@@ -1,2 +1,24 @@
-// The face is being built; see issue 3.
-export {};
+import type { Face } from "@revoada/fabric-core/face";
+import { modelState } from "./model.js";
+import { readKubernetes } from "./reader.js";
+import { validateKubernetes } from "./validate.js";
+import { writeKubernetes } from "./writer.js";
+
+/**
+ * face-kubernetes: Node role patches (applied API-side), kubeadm-shaped static pods, and
+ * workloads as Deployment + Service + ConfigMap, as YAML 1.1-safe multi-document files.
+ */
+export const kubernetesFace: Face = {
+  id: "kubernetes",
+  protocol: "kubernetes",
+  description: "Kubernetes: Node role patches, kubeadm static pods, Deployments/Services/ConfigMaps",
+  writer: { write: writeKubernetes },
+  reader: { read: readKubernetes },
+  model: modelState,
+  validate: validateKubernetes,
+};
+
+export default kubernetesFace;
+export { renderNodePatch } from "./node-patch.js";
+export { renderStaticPod } from "./static-pods.js";
+export { renderConfigMap, renderDeployment, renderService } from "./workload-objects.js";

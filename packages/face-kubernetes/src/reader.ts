@@ -1,0 +1,186 @@
+import type { FaceFile, ReadResult, UnknownField } from "@revoada/fabric-core/face";
+import {
+  type FabricIssue,
+  FabricState,
+  failed,
+  issuesFromZod,
+  type NodeState,
+  ok,
+  type Result,
+  type Workload,
+  workloadKey,
+} from "@revoada/fabric-core/vocabulary";
+import { readNodePatch } from "./node-patch.js";
+import { isProblem, type ObjectProblem } from "./problem.js";
+import { type ConfigMap, type Deployment, FaceObject } from "./schemas.js";
+import { configMapName } from "./workload-objects.js";
+import { readPlacement, readWorkload } from "./workload-read.js";
+import { writeKubernetes } from "./writer.js";
+import { locate, type ParsedDocument, parseDocuments, unexpectedPaths } from "./yaml-documents.js";
+
+/**
+ * The Kubernetes reader: Node patches give the nodes, Deployments (with their ConfigMaps)
+ * the workloads and placements. Static pods and Services are derived, so they are checked,
+ * not read: the reader renders the state it read and reports every field of the input that
+ * the rendering does not reproduce as `unknown`, with its line and column.
+ */
+
+const knownKinds = new Set(["Node", "Pod", "Deployment", "Service", "ConfigMap"]);
+
+interface Source {
+  readonly file: string;
+  readonly document: ParsedDocument;
+}
+
+interface Collected {
+  readonly nodes: Map<string, { node: NodeState; source: Source }>;
+  readonly deployments: Map<string, { deployment: Deployment; source: Source }>;
+  readonly configMaps: Map<string, ConfigMap>;
+  readonly issues: FabricIssue[];
+  readonly unknown: UnknownField[];
+}
+
+function issueAt(
+  source: Source,
+  path: readonly (string | number)[],
+  code: string,
+  message: string,
+): FabricIssue {
+  return { code, message, path: [...path], file: source.file, ...locate(source.document, path) };
+}
+
+function problemIssue(source: Source, found: ObjectProblem): FabricIssue {
+  return issueAt(source, found.problem[0], "unreadable", found.problem[1]);
+}
+
+function kindOf(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object" || !("kind" in value)) return undefined;
+  return typeof value.kind === "string" ? value.kind : undefined;
+}
+
+function collectDocument(collected: Collected, source: Source): void {
+  const kind = kindOf(source.document.value);
+  if (kind === undefined || !knownKinds.has(kind)) {
+    const reason =
+      kind === undefined ? "a document without a kind" : `kind ${kind} is not one this face writes`;
+    collected.unknown.push({ file: source.file, path: [], ...locate(source.document, []), reason });
+    return;
+  }
+  const parsed = FaceObject.safeParse(source.document.value);
+  if (!parsed.success) {
+    for (const issue of issuesFromZod(parsed.error)) {
+      collected.issues.push(issueAt(source, issue.path, issue.code, issue.message));
+    }
+    return;
+  }
+  const object = parsed.data;
+  if (object.kind === "Node") {
+    const node = readNodePatch(object);
+    if (isProblem(node)) collected.issues.push(problemIssue(source, node));
+    else if (collected.nodes.has(node.id))
+      collected.issues.push(issueAt(source, [], "duplicate", "node read twice"));
+    else collected.nodes.set(node.id, { node, source });
+  } else if (object.kind === "Deployment") {
+    const key = `${object.metadata.namespace ?? "default"}/${object.metadata.name}`;
+    if (collected.deployments.has(key))
+      collected.issues.push(issueAt(source, [], "duplicate", `${key} read twice`));
+    else collected.deployments.set(key, { deployment: object, source });
+  } else if (object.kind === "ConfigMap") {
+    collected.configMaps.set(`${object.metadata.namespace ?? "default"}/${object.metadata.name}`, object);
+  }
+}
+
+function assemble(collected: Collected): { state: unknown; sources: Map<string, Source> } {
+  const sources = new Map<string, Source>();
+  const nodes: Record<string, NodeState> = {};
+  for (const [id, { node, source }] of collected.nodes) {
+    nodes[id] = node;
+    sources.set(`nodes/${id}`, source);
+  }
+  const workloads: Record<string, Workload> = {};
+  const placements: Record<string, string[]> = {};
+  for (const [key, { deployment, source }] of collected.deployments) {
+    const namespace = deployment.metadata.namespace ?? "default";
+    const configMap = collected.configMaps.get(`${namespace}/${configMapName(deployment.metadata)}`);
+    const workload = readWorkload(deployment, configMap);
+    if (isProblem(workload)) {
+      collected.issues.push(problemIssue(source, workload));
+      continue;
+    }
+    workloads[key] = workload;
+    sources.set(`workloads/${key}`, source);
+    sources.set(`placements/${key}`, source);
+    const placement = readPlacement(deployment);
+    if (placement !== undefined) placements[workloadKey(workload)] = placement;
+  }
+  return { state: { nodes, workloads, placements, applied: { term: 0, index: 0 } }, sources };
+}
+
+/** A schema issue in the assembled state, pointed at the document it came from. */
+function locateStateIssue(issue: FabricIssue, sources: Map<string, Source>): FabricIssue {
+  const source = sources.get(`${issue.path[0]}/${issue.path[1]}`);
+  if (source === undefined) return issue;
+  return { ...issue, file: source.file, ...locate(source.document, []) };
+}
+
+function reportUnexpected(
+  parsedFiles: Map<string, ParsedDocument[]>,
+  files: readonly FaceFile[],
+  state: FabricState,
+): UnknownField[] {
+  const expected = new Map(
+    writeKubernetes(state, { kind: "cluster" }).files.map((file) => [file.path, file.content]),
+  );
+  const unknown: UnknownField[] = [];
+  for (const file of files) {
+    const documents = parsedFiles.get(file.path);
+    const content = expected.get(file.path);
+    if (documents === undefined || content === file.content) continue;
+    if (content === undefined) {
+      unknown.push({ file: file.path, path: [], reason: "the state read renders no file of this name" });
+      continue;
+    }
+    const rendered = parseDocuments(content, file.path);
+    const renderedDocuments = rendered.ok ? rendered.value : [];
+    for (const [index, document] of documents.entries()) {
+      const paths = unexpectedPaths(document.value, renderedDocuments[index]?.value);
+      for (const path of paths) {
+        const reason = `document ${index + 1}: not understood (the state read renders it differently)`;
+        unknown.push({ file: file.path, path, ...locate(document, path), reason });
+      }
+    }
+  }
+  return unknown;
+}
+
+export async function readKubernetes(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
+  const collected: Collected = {
+    nodes: new Map(),
+    deployments: new Map(),
+    configMaps: new Map(),
+    issues: [],
+    unknown: [],
+  };
+  const parsedFiles = new Map<string, ParsedDocument[]>();
+  for (const file of files) {
+    if (!file.path.endsWith(".yaml")) {
+      collected.unknown.push({ file: file.path, path: [], reason: "not a YAML file" });
+      continue;
+    }
+    const parsed = parseDocuments(file.content, file.path);
+    if (!parsed.ok) {
+      collected.issues.push(...parsed.issues);
+      continue;
+    }
+    parsedFiles.set(file.path, parsed.value);
+    for (const document of parsed.value) collectDocument(collected, { file: file.path, document });
+  }
+  const { state, sources } = assemble(collected);
+  if (collected.issues.length > 0) return failed(collected.issues);
+  const checked = FabricState.safeParse(state);
+  if (!checked.success) {
+    return failed(issuesFromZod(checked.error).map((issue) => locateStateIssue(issue, sources)));
+  }
+  const unknown = [...collected.unknown, ...reportUnexpected(parsedFiles, files, checked.data)];
+  return ok({ state: checked.data, unknown });
+}
