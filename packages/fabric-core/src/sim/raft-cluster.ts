@@ -272,11 +272,20 @@ export class RaftCluster {
   private handleReady(node: SimNode): void {
     const raft = node.raft!;
     const ready = raft.ready();
-    if (node.crashDuringReady === "before-persist") return this.crash(node.id);
+    if (node.crashDuringReady === "before-persist") {
+      this.crash(node.id);
+      return;
+    }
     this.persist(node, ready);
-    if (node.crashDuringReady === "after-persist") return this.crash(node.id);
+    if (node.crashDuringReady === "after-persist") {
+      this.crash(node.id);
+      return;
+    }
     for (const message of ready.messages) this.network.send(node.id, message.to, message, this.nowMs);
-    if (node.crashDuringReady === "after-send") return this.crash(node.id);
+    if (node.crashDuringReady === "after-send") {
+      this.crash(node.id);
+      return;
+    }
     this.apply(node, ready);
     for (const read of ready.readStates) node.readStates.set(read.context, read.index);
     if (ready.snapshotRequest !== null) this.takeSnapshot(node, ready.snapshotRequest.index);
@@ -378,13 +387,6 @@ export class RaftCluster {
       this.checkLogMatching();
       this.checkDurability();
     }
-  }
-
-  private termOnDisk(disk: SimDisk, index: number): number | undefined {
-    const base = disk.snapshot?.metadata.index ?? 0;
-    if (index === base) return disk.snapshot?.metadata.term ?? 0;
-    if (index < base) return undefined;
-    return disk.entries[index - base - 1]?.term;
   }
 
   private checkLeaderCompleteness(node: SimNode, term: number): void {
