@@ -1,2 +1,78 @@
-// The face is being built; see issue 3.
-export {};
+import { systemdFace } from "./systemd-face.js";
+
+export type { UnitEntries, WorkloadFacts } from "./fabric-keys.js";
+export {
+  appliedEntries,
+  collect,
+  entryIssue,
+  entryWords,
+  integerWord,
+  keys as revoadaKeys,
+  missingKeyIssue,
+  nodeFactEntries,
+  readApplied,
+  readNodeFacts,
+  readWorkloadFacts,
+  singleWord,
+  workloadFactEntries,
+} from "./fabric-keys.js";
+export type { PlacedReplica } from "./layout.js";
+export {
+  compareText,
+  droppedUnplaced,
+  fabricTargetName,
+  modelPlacedWorkloads,
+  nodeDirectories,
+  nodesDirectory,
+  nodeTargetName,
+  replicasByNode,
+  replicaUnitBase,
+  sortedNodes,
+} from "./layout.js";
+export {
+  blobDirectory,
+  componentOrder,
+  components,
+  componentUnitEntries,
+  cpuQuota,
+  environmentEntries,
+  fabricTarget,
+  nodeTarget,
+  parseCpuQuota,
+  podmanArgv,
+  podmanPath,
+  readPodmanArgv,
+  readResources,
+  renderedHeader,
+  resourceEntries,
+  systemdFace,
+} from "./systemd-face.js";
+export type { SectionKeys, UnitCheckOptions } from "./unit-check.js";
+export {
+  checkUnitFiles,
+  installSectionKeys,
+  serviceSectionKeys,
+  systemdUnitKeys,
+  unitSectionKeys,
+  wellKnownUnits,
+} from "./unit-check.js";
+export type { UnitDocument, UnitEntry, UnitFile, UnitSection } from "./unit-syntax.js";
+export { lastValue, listValues, parseUnitFile, sectionEntries, stringifyUnitFile } from "./unit-syntax.js";
+export type { ClassifyUnit, UnitReading } from "./unit-tree-reader.js";
+export { readUnitTree } from "./unit-tree-reader.js";
+export type { WordError } from "./unit-values.js";
+export {
+  escapeDollars,
+  escapeSpecifiers,
+  formatEnvironment,
+  formatExecLine,
+  isWordError,
+  joinWords,
+  parseEnvironment,
+  parseExecLine,
+  quoteWord,
+  splitWords,
+  unescapeDollars,
+  unescapeSpecifiers,
+} from "./unit-values.js";
+export default systemdFace;

@@ -1,0 +1,93 @@
+/**
+ * Goal: face-systemd's mapping decisions hold: what it drops is reported, a node's view is
+ * exactly what that node runs, the control-plane chain is ordered, and the reader points at
+ * file:line:column for bad input and lists files it does not understand.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { exampleFabricStates } from "@revoada/fabric-core/face";
+import type { NodeId } from "@revoada/fabric-core/vocabulary";
+import { systemdFace } from "./systemd-face.js";
+
+const mesh = exampleFabricStates.mesh!;
+const cp1 = Object.values(mesh.nodes).find((node) => node.name === "cp-1")!;
+
+describe("face-systemd mapping", () => {
+  it("drops workloads with no placed replica and says why", () => {
+    const { dropped } = systemdFace.writer.write(mesh, { kind: "cluster" });
+    assert.deepEqual(
+      dropped.map((entry) => entry.path),
+      [["workloads", "batch/idle"]],
+    );
+  });
+
+  it("renders one node's view at the top level: its target, components and replicas", () => {
+    const { files } = systemdFace.writer.write(mesh, { kind: "node", node: cp1.id });
+    assert.deepEqual(
+      files.map((file) => file.path),
+      [
+        "revoada-node.target",
+        "revoada-etcd.service",
+        "revoada-kube-apiserver.service",
+        "revoada-kube-scheduler.service",
+        "revoada-kube-controller-manager.service",
+        "revoada.monitoring.node-exporter.0.service",
+      ],
+    );
+    const unknownNode = systemdFace.writer.write(mesh, { kind: "node", node: "0".repeat(64) as NodeId });
+    assert.deepEqual(unknownNode.files, []);
+  });
+
+  it("orders the control plane: apiserver after etcd, scheduler after apiserver", () => {
+    const { files } = systemdFace.writer.write(mesh, { kind: "node", node: cp1.id });
+    const text = (path: string) => files.find((file) => file.path === path)?.content ?? "";
+    assert.match(text("revoada-kube-apiserver.service"), /\nAfter=revoada-etcd\.service\n/);
+    assert.match(text("revoada-kube-apiserver.service"), /\nWants=revoada-etcd\.service\n/);
+    assert.match(text("revoada-kube-scheduler.service"), /\nAfter=revoada-kube-apiserver\.service\n/);
+    assert.match(text("revoada-etcd.service"), /\nRestart=always\n/);
+    assert.match(text("revoada-node.target"), /\nWants=revoada-kube-controller-manager\.service\n/);
+  });
+
+  it("escapes % and $ in ExecStart and quotes Environment=", () => {
+    const { files } = systemdFace.writer.write(mesh, { kind: "cluster" });
+    const web = files.find((file) => file.path === "nodes/worker-1/revoada.default.web.0.service")!.content;
+    assert.match(web, / "--discount=100%%" "--price=\$\$5"\n/);
+    assert.match(web, /\nEnvironment="GREETING=say \\"hi\\""\n/);
+    assert.match(web, /\nEnvironment="PATH_HINT=C:\\\\tmp;#not-a-comment"\n/);
+  });
+
+  it("reader: bad quoting is reported at file:line:column", async () => {
+    const { files } = systemdFace.writer.write(mesh, { kind: "cluster" });
+    const path = "nodes/worker-1/revoada.default.web.0.service";
+    const patched = files.map((file) =>
+      file.path === path
+        ? {
+            ...file,
+            content: file.content.replace("Environment=LOG_LEVEL=info", 'Environment="LOG_LEVEL=info'),
+          }
+        : file,
+    );
+    const result = await systemdFace.reader.read(patched);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const issue = result.issues[0]!;
+    assert.equal(issue.file, path);
+    const lines = patched.find((file) => file.path === path)!.content.split("\n");
+    assert.equal(issue.line, lines.findIndex((line) => line.startsWith('Environment="LOG_LEVEL')) + 1);
+    assert.equal(issue.column, 13 + '"LOG_LEVEL=info'.length);
+  });
+
+  it("reader: foreign files are listed as unknown, not fatal", async () => {
+    const { files } = systemdFace.writer.write(mesh, { kind: "cluster" });
+    const result = await systemdFace.reader.read([
+      ...files,
+      { path: "README.txt", content: "hello" },
+      { path: "nodes/cp-1/custom.service", content: "[Service]\nExecStart=/bin/true\n" },
+    ]);
+    assert.ok(result.ok);
+    assert.deepEqual(
+      result.value.unknown.map((entry) => entry.file),
+      ["README.txt", "nodes/cp-1/custom.service"],
+    );
+  });
+});

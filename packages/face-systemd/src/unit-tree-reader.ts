@@ -1,0 +1,161 @@
+import type { FaceFile, ReadResult, UnknownField } from "@revoada/fabric-core/face";
+import {
+  canonicalJson,
+  emptyFabricState,
+  type FabricIssue,
+  FabricState,
+  failed,
+  ok,
+  type Result,
+} from "@revoada/fabric-core/vocabulary";
+import { readApplied, readNodeFacts } from "./fabric-keys.js";
+import { compareText, fabricTargetName, nodesDirectory, nodeTargetName } from "./layout.js";
+import { parseUnitFile, sectionEntries, type UnitFile } from "./unit-syntax.js";
+
+/**
+ * Reads a cluster render of a units-on-nodes face back into a fabric state: the fabric
+ * target gives the applied position, each `nodes/<dir>/revoada-node.target` a node, and each
+ * other unit is classified by the face (a workload replica, a control-plane component the
+ * node's roles account for, or something unknown). Shared by face-systemd and face-baremetal.
+ */
+
+export type UnitReading =
+  | { readonly kind: "replica"; readonly key: string; readonly replica: number; readonly workload: unknown }
+  | { readonly kind: "component" }
+  | { readonly kind: "unknown"; readonly reason: string };
+
+export type ClassifyUnit = (unit: UnitFile, path: string) => Result<UnitReading>;
+
+interface ReplicaSeen {
+  readonly file: string;
+  readonly workload: unknown;
+  readonly text: string;
+  readonly slots: (string | undefined)[];
+}
+
+function locateStateIssue(issue: FabricIssue, origins: Map<string, string>): FabricIssue {
+  const [area, key] = issue.path;
+  const file = origins.get(`${String(area)}/${String(key)}`) ?? fabricTargetName;
+  return { ...issue, file, line: 1, column: 1 };
+}
+
+export async function readUnitTree(
+  files: readonly FaceFile[],
+  unitSuffixes: readonly string[],
+  classify: ClassifyUnit,
+): Promise<Result<ReadResult>> {
+  const state = emptyFabricState();
+  const raw = state as { nodes: Record<string, unknown>; workloads: Record<string, unknown> };
+  const unknown: UnknownField[] = [];
+  const issues: FabricIssue[] = [];
+  const origins = new Map<string, string>();
+  const replicas = new Map<string, ReplicaSeen>();
+  const byDirectory = new Map<string, FaceFile[]>();
+  for (const file of [...files].sort((a, b) => compareText(a.path, b.path))) {
+    const parts = file.path.split("/");
+    if (parts.length === 1 && file.path === fabricTargetName) {
+      const unit = parseUnitFile(file.content, file.path);
+      if (!unit.ok) return unit;
+      const applied = readApplied(sectionEntries(unit.value, "Unit"), file.path);
+      if (!applied.ok) return applied;
+      state.applied = applied.value;
+    } else if (parts.length === 3 && parts[0] === nodesDirectory) {
+      const list = byDirectory.get(parts[1]!) ?? [];
+      list.push(file);
+      byDirectory.set(parts[1]!, list);
+    } else unknown.push({ file: file.path, path: [], reason: "not a file this face writes" });
+  }
+  for (const [directory, directoryFiles] of byDirectory) {
+    const targetPath = `${nodesDirectory}/${directory}/${nodeTargetName}`;
+    const target = directoryFiles.find((file) => file.path === targetPath);
+    if (target === undefined) {
+      issues.push({ code: "missing_file", message: `no ${nodeTargetName}`, path: [], file: targetPath });
+      continue;
+    }
+    const targetUnit = parseUnitFile(target.content, target.path);
+    if (!targetUnit.ok) return targetUnit;
+    const node = readNodeFacts(sectionEntries(targetUnit.value, "Unit"), target.path);
+    if (!node.ok) return node;
+    const nodeId = String(node.value.id);
+    if (raw.nodes[nodeId] !== undefined) {
+      issues.push({
+        code: "duplicate",
+        message: `node ${nodeId} appears twice`,
+        path: [],
+        file: target.path,
+      });
+    }
+    raw.nodes[nodeId] = node.value;
+    origins.set(`nodes/${nodeId}`, target.path);
+    for (const file of directoryFiles) {
+      if (file === target) continue;
+      if (!unitSuffixes.some((suffix) => file.path.endsWith(suffix))) {
+        unknown.push({ file: file.path, path: [], reason: "not a unit this face writes" });
+        continue;
+      }
+      const unit = parseUnitFile(file.content, file.path);
+      if (!unit.ok) return unit;
+      const reading = classify(unit.value, file.path);
+      if (!reading.ok) return reading;
+      if (reading.value.kind === "unknown") {
+        unknown.push({ file: file.path, path: [], reason: reading.value.reason });
+        continue;
+      }
+      if (reading.value.kind === "component") continue;
+      const issue = recordReplica(replicas, reading.value, file.path, nodeId);
+      if (issue !== undefined) issues.push(issue);
+    }
+  }
+  for (const [key, seen] of replicas) {
+    raw.workloads[key] = seen.workload;
+    origins.set(`workloads/${key}`, seen.file);
+    origins.set(`placements/${key}`, seen.file);
+    const gap = seen.slots.findIndex((slot) => slot === undefined);
+    if (gap >= 0) {
+      issues.push({ code: "gap", message: `${key}: no unit for replica ${gap}`, path: [], file: seen.file });
+    }
+    (state.placements as Record<string, string[]>)[key] = seen.slots.map((slot) => slot ?? "");
+  }
+  if (issues.length > 0) return failed(issues);
+  const parsed = FabricState.safeParse(state);
+  if (!parsed.success) {
+    return failed(
+      parsed.error.issues.map((issue) =>
+        locateStateIssue(
+          { code: issue.code, message: issue.message, path: issue.path.map((part) => String(part)) },
+          origins,
+        ),
+      ),
+    );
+  }
+  return ok({ state: parsed.data, unknown });
+}
+
+function recordReplica(
+  replicas: Map<string, ReplicaSeen>,
+  reading: { key: string; replica: number; workload: unknown },
+  file: string,
+  nodeId: string,
+): FabricIssue | undefined {
+  const text = canonicalJson(reading.workload);
+  let seen = replicas.get(reading.key);
+  if (seen === undefined) {
+    seen = { file, workload: reading.workload, text, slots: [] };
+    replicas.set(reading.key, seen);
+  } else if (seen.text !== text) {
+    return {
+      code: "conflict",
+      message: `${reading.key}: replicas disagree with ${seen.file}`,
+      path: [],
+      file,
+    };
+  }
+  if (reading.replica > 100_000)
+    return { code: "invalid_value", message: "replica index too large", path: [], file };
+  if (seen.slots[reading.replica] !== undefined) {
+    return { code: "duplicate", message: `${reading.key}: replica ${reading.replica} twice`, path: [], file };
+  }
+  for (let slot = seen.slots.length; slot < reading.replica; slot += 1) seen.slots[slot] = undefined;
+  seen.slots[reading.replica] = nodeId;
+  return undefined;
+}
