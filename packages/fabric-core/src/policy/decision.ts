@@ -25,6 +25,7 @@ export const RuleCode = z.enum([
   "quorum-floor",
   "self-demotion",
   "stabilization",
+  "odd-voters",
   // Damper.
   "hysteresis",
   "flapping",

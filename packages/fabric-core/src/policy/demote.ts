@@ -103,7 +103,7 @@ function proposeDemotion(removal: Removal, output: RoundOutput): void {
     outcome: "proposed",
     rule: failed || degraded ? "replace-failed" : "scale-down",
     subject: node.id,
-    message: `demote ${nodeLabel(node)} from ${roles.join(",")}: ${failed ? `${node.status}, replaced` : degraded ? "unhealthy, replaced" : "beyond the target"}`,
+    message: `demote ${nodeLabel(node)} from ${roles.join(",")}: ${failed ? node.status : degraded ? "unhealthy" : "healthy"}, and those roles have more holders than their targets`,
     facts: {
       ...nodeFacts(node),
       removed_roles: roles.join(","),

@@ -1,3 +1,4 @@
+export { applyCommands } from "./apply.js";
 export {
   defaultPolicyConfig,
   PolicyConfig,
@@ -30,3 +31,7 @@ export {
 } from "./inputs.js";
 export type { CandidateScore } from "./score.js";
 export { scoreWeights } from "./score.js";
+export type { MembershipEvent } from "./simulation.js";
+export { nextRoundInputs } from "./simulation.js";
+export type { SyntheticNode, SyntheticScenario, SyntheticWorkload } from "./synthetic.js";
+export { syntheticInputs, syntheticNodeId, syntheticWideNodeId, syntheticWorkload } from "./synthetic.js";

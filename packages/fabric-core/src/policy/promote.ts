@@ -26,10 +26,13 @@ interface Pick {
  */
 export function planPromotions(cluster: Cluster, target: TargetShape, output: RoundOutput): number {
   const picks = new Map<string, Pick>();
+  const deferred = new Set<string>();
+  const shortfalls: Shortfall[] = [];
   for (const role of fillOrder) {
     const holders = holdersOf(cluster, role);
     const healthy = holders.filter((node) => node.isHealthy);
     const failed = holders.filter((node) => !node.isHealthy).map((node) => node.id as string);
+    const growing = failed.length === 0;
     const group = [
       ...healthy,
       ...[...picks.values()].filter((pick) => pick.roles.has(role)).map((p) => p.node),
@@ -37,9 +40,9 @@ export function planPromotions(cluster: Cluster, target: TargetShape, output: Ro
     let need = target.roles[role] - group.length;
     for (let guard = 0; need > 0; guard += 1) {
       assert(guard < 100, "a role target is at most 99");
-      const chosen = chooseCandidate(cluster, role, group, picks, output);
+      const chosen = chooseCandidate(cluster, role, group, { picks, deferred, output });
       if (chosen === null) {
-        recordShortfall(cluster, role, need, target.roles[role], output);
+        shortfalls.push({ role, need, wanted: target.roles[role] });
         break;
       }
       chosen.roles.add(role);
@@ -48,23 +51,61 @@ export function planPromotions(cluster: Cluster, target: TargetShape, output: Ro
       group.push(chosen.node);
       need -= 1;
     }
+    if (role === "etcd" && growing) keepVotersOdd(group.length, target, picks, deferred, output);
   }
+  if (shortfalls.length > 0) recordShortfalls(cluster, shortfalls, output);
   for (const pick of [...picks.values()].sort((left, right) => (left.node.id < right.node.id ? -1 : 1))) {
     proposePromotion(pick, output);
   }
   return picks.size;
 }
 
+interface Shortfall {
+  readonly role: ControlPlaneRole;
+  readonly need: number;
+  readonly wanted: number;
+}
+
+/**
+ * Growing the voter set one node short of an odd count would leave an even count, which
+ * tolerates no more failures and needs more nodes alive (two voters need both): when no failed
+ * voter is being replaced, the last voter pick waits for a second candidate, and that node
+ * takes no other role this round either.
+ */
+function keepVotersOdd(
+  voters: number,
+  target: TargetShape,
+  picks: Map<string, Pick>,
+  deferred: Set<string>,
+  output: RoundOutput,
+): void {
+  if (voters % 2 === 1 || voters >= target.voters) return;
+  const voterPicks = [...picks.values()].filter((pick) => pick.roles.has("etcd"));
+  const last = voterPicks[voterPicks.length - 1];
+  if (last === undefined) return;
+  assert(last.roles.size === 1, "etcd is filled first, so a voter pick holds no other role yet");
+  picks.delete(last.node.id);
+  deferred.add(last.node.id);
+  record(output, {
+    action: "promote",
+    outcome: "held",
+    rule: "odd-voters",
+    subject: last.node.id,
+    message: `promote ${nodeLabel(last.node)} waits: it would make ${voters} voters, an even count, and no second candidate is eligible yet (target ${target.voters})`,
+    facts: { ...nodeFacts(last.node), voters_after: voters, target_voters: target.voters },
+  });
+}
+
 function chooseCandidate(
   cluster: Cluster,
   role: ControlPlaneRole,
   group: readonly NodeFacts[],
-  picks: Map<string, Pick>,
-  output: RoundOutput,
+  round: { picks: Map<string, Pick>; deferred: ReadonlySet<string>; output: RoundOutput },
 ): Pick | null {
+  const { picks, deferred, output } = round;
   const scored = cluster.nodes
     .filter((node) => !node.controlPlaneRoles.has(role) && !picks.get(node.id)?.roles.has(role))
-    .filter((node) => isPromotable(node) && !output.shifted.has(node.id))
+    .filter((node) => isPromotable(node) && !output.shifted.has(node.id) && !deferred.has(node.id))
     .map((node) => ({ node, score: scoreCandidate(cluster, node, group) }))
     .sort((left, right) => {
       const leftControl = isControlPlaneNode(left.node) || picks.has(left.node.id) ? 0 : 1;
@@ -125,31 +166,28 @@ function proposePromotion(pick: Pick, output: RoundOutput): void {
   });
 }
 
-function recordShortfall(
-  cluster: Cluster,
-  role: ControlPlaneRole,
-  need: number,
-  wanted: number,
-  output: RoundOutput,
-): void {
-  const outside = cluster.nodes.filter((node) => !node.controlPlaneRoles.has(role) && !node.isQuarantined);
+function recordShortfalls(cluster: Cluster, shortfalls: readonly Shortfall[], output: RoundOutput): void {
+  const outside = cluster.nodes.filter((node) => !isControlPlaneNode(node) && !node.isQuarantined);
   const alive = outside.filter((node) => node.status === "alive" && !node.isFlapping);
   const unstable = alive.filter((node) => !node.isStable).length;
   const damped = alive.filter((node) => node.isStable && !node.isShiftAllowed).length;
   const rule = unstable > 0 ? "stabilization" : damped > 0 ? "hysteresis" : "no-candidate";
+  const missing = shortfalls.map(
+    (shortfall) => `${shortfall.role} +${shortfall.need} for ${shortfall.wanted}`,
+  );
+  const quarantined = cluster.nodes.filter((node) => node.isQuarantined).length;
   record(output, {
     action: "promote",
     outcome: "held",
     rule,
     subject: "cluster",
-    message: `${role} needs ${need} more holder${need === 1 ? "" : "s"} (target ${wanted}) and no candidate is eligible: ${unstable} not yet stable for ${cluster.config.stabilization_ms} ms, ${damped} within the hysteresis window, ${cluster.nodes.filter((node) => node.isQuarantined).length} quarantined`,
+    message: `short of holders (${missing.join(", ")}) and no further candidate is eligible: ${unstable} worker${unstable === 1 ? "" : "s"} not yet stable for ${cluster.config.stabilization_ms} ms, ${damped} within the hysteresis window, ${quarantined} quarantined`,
     facts: {
-      role,
-      missing: need,
-      target: wanted,
+      missing: missing.join(", "),
       unstable,
       within_hysteresis: damped,
       flapping: outside.filter((node) => node.isFlapping).length,
+      quarantined,
       stabilization_ms: cluster.config.stabilization_ms,
     },
   });

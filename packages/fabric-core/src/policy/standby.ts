@@ -7,7 +7,7 @@ import { compareScored, scoreCandidate } from "./score.js";
 
 /**
  * Warm standbys: the workers the daemon keeps as Raft learners, so a replacement voter is
- * already caught up when it is promoted. Current caught-up learners keep the job (no churn);
+ * already caught up when it is promoted. Current learners keep the job (no churn), caught-up first;
  * the rest are the best scored stable workers. Nothing here is a role shift: learners are a
  * Raft detail, so the daemon adjusts them directly from `Decision.standbys`.
  */
@@ -18,8 +18,9 @@ export function chooseStandbys(cluster: Cluster, target: TargetShape, output: Ro
     .filter((node) => !output.shifted.has(node.id))
     .map((node) => ({ node, score: scoreCandidate(cluster, node, voters) }))
     .sort((left, right) => {
-      const learner = Number(right.node.isCaughtUpLearner) - Number(left.node.isCaughtUpLearner);
-      return learner !== 0 ? learner : compareScored(left, right);
+      const caughtUp = Number(right.node.isCaughtUpLearner) - Number(left.node.isCaughtUpLearner);
+      const learner = Number(right.node.isLearner) - Number(left.node.isLearner);
+      return caughtUp !== 0 ? caughtUp : learner !== 0 ? learner : compareScored(left, right);
     });
   const chosen = pool.slice(0, target.standbys).map((entry) => entry.node.id);
   assert(chosen.length <= target.standbys, "no more standbys than the target");
