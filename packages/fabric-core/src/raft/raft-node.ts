@@ -1,6 +1,6 @@
 import { assert, failed, limits, ok, type Random, type Result } from "../vocabulary/index.js";
 import { decodeConfChange, encodeConfChange } from "./codec.js";
-import { applyConfChange, confEquals } from "./conf-change.js";
+import { applyConfChange, confEquals, emptyConfState } from "./conf-change.js";
 import { readIndexQueueMax, validateRaftConfig } from "./config.js";
 import { RaftLog } from "./log.js";
 import { Progress } from "./progress.js";
@@ -167,14 +167,23 @@ export class RaftNode {
     this.perMessageBytesMax = Math.min(config.inflightBytesMax, Math.floor(limits.frameBytesMax / 2));
     const snapshotIndex = stored.snapshot?.metadata.index ?? 0;
     const snapshotTerm = stored.snapshot?.metadata.term ?? 0;
-    const commit = Math.max(stored.hardState.commit, snapshotIndex);
-    this.log = new RaftLog(snapshotIndex, snapshotTerm, stored.entries, commit);
+    const bootstrap = isBootstrap(stored);
+    const entries = bootstrap ? [bootstrapEntry(stored.initialConf)] : stored.entries;
+    const commit = bootstrap ? 1 : Math.max(stored.hardState.commit, snapshotIndex);
+    this.log = new RaftLog(snapshotIndex, snapshotTerm, entries, commit);
+    if (bootstrap) {
+      // The founding configuration is entry 1, so a node that joins later learns it from
+      // the log; it is not on disk yet, so the first Ready hands it over to persist.
+      this.log.persistedIndex = 0;
+      this.log.unstableFrom = 1;
+    }
     this.snapshot = stored.snapshot;
     this.snapshotRequestedAt = snapshotIndex;
-    this.conf = stored.snapshot?.metadata.conf ?? stored.initialConf;
-    this.term = stored.hardState.term;
+    // Without a snapshot the configuration is rebuilt by applying the log from entry 1.
+    this.conf = copyConf(stored.snapshot?.metadata.conf ?? emptyConfState());
+    this.term = bootstrap ? 1 : stored.hardState.term;
     this.vote = stored.hardState.vote;
-    this.handedHardState = { term: this.term, vote: this.vote, commit };
+    this.handedHardState = { ...stored.hardState };
     this.stepRole = (message) => this.stepFollower(message);
   }
 
@@ -1203,6 +1212,22 @@ export class RaftNode {
     assert(message.to !== this.id, "no message to self");
     this.messages.push({ ...message, from: this.id, term } as RaftMessage);
   }
+}
+
+/** A brand-new founding node: nothing stored, and founding voters given. */
+function isBootstrap(stored: StoredState): boolean {
+  if (stored.snapshot !== null || stored.entries.length > 0) return false;
+  if (stored.hardState.term !== 0) return false;
+  return stored.initialConf.voters.length > 0;
+}
+
+/** Entry 1 of every cluster: the founding membership, the same bytes on every founder. */
+function bootstrapEntry(initialConf: ConfState): Entry {
+  const changes: ConfChange["changes"][number][] = [];
+  for (const voter of [...initialConf.voters].sort()) changes.push({ type: "add-voter", node: voter });
+  for (const learner of [...initialConf.learners].sort())
+    changes.push({ type: "add-learner", node: learner });
+  return { term: 1, index: 1, kind: "conf-change", data: encodeConfChange({ changes }) };
 }
 
 function copyConf(conf: ConfState): ConfState {

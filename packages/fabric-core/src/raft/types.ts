@@ -253,16 +253,19 @@ export const RaftConfig = z
 export type RaftConfig = z.infer<typeof RaftConfig>;
 
 /**
- * What the driver recovered from disk at start. A brand-new node of a new cluster passes
- * `initialConf` with the founding voters; a node that will be added later passes an empty
- * configuration and waits for the leader (it learns the membership from the log or a
- * snapshot). Entries follow the snapshot without gaps.
+ * What the driver recovered from disk at start. A brand-new founding node passes empty
+ * storage and `initialConf` with the founding voters: the core then writes entry 1 (term 1,
+ * committed), a conf-change entry naming them, and hands it over in the first Ready, so the
+ * founding membership lives in the log like every later change and a node that joins later
+ * learns it from there. A node that will be added later passes an empty `initialConf` and
+ * waits for the leader. Entries follow the snapshot without gaps; the membership is the
+ * snapshot's, updated by applying the conf-change entries after it.
  */
 export interface StoredState {
   readonly hardState: HardState;
   readonly snapshot: Snapshot | null;
   readonly entries: readonly Entry[];
-  /** Used when there is no snapshot; ignored otherwise. */
+  /** Only read when the storage is empty (bootstrap of a founding node). */
   readonly initialConf: ConfState;
 }
 

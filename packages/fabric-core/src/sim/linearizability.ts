@@ -135,7 +135,7 @@ function checkRegister(
     if (entry.isCall) {
       const operation = history[entry.operation]!;
       const accepted = operation.kind === "put" || operation.value === state;
-      const nextState = operation.kind === "put" ? operation.value : state;
+      const nextState: string | null = operation.kind === "put" ? operation.value : state;
       if (accepted) {
         linearized[entry.operation] = 1;
         const key = `${Buffer.from(linearized).toString("base64")}|${nextState ?? "\u0000"}`;

@@ -124,6 +124,15 @@ export class RaftCluster {
   /** Everything applied anywhere: index -> entry key. Applied implies committed. */
   readonly committed = new Map<number, string>();
   committedMax = 0;
+  /**
+   * An upper bound of the term in which each applied entry was committed: the lowest term
+   * of a node seen applying it. Leader completeness is checked against leaders of later
+   * terms only (a stale leader of an earlier term may legitimately lack it).
+   */
+  readonly commitTermUpper = new Map<number, number>();
+  /** The membership as of the highest applied index anywhere (all nodes apply the same). */
+  private conf: ConfState | null = null;
+  private confAppliedIndex = -1;
   /** Leader per term ever observed. */
   readonly leaders = new Map<number, string>();
   /** Every (index, term) ever persisted -> its entry key. */
@@ -287,6 +296,10 @@ export class RaftCluster {
       return;
     }
     this.apply(node, ready);
+    if (node.appliedIndex > this.confAppliedIndex) {
+      this.confAppliedIndex = node.appliedIndex;
+      this.conf = raft.status().conf;
+    }
     for (const read of ready.readStates) node.readStates.set(read.context, read.index);
     if (ready.snapshotRequest !== null) this.takeSnapshot(node, ready.snapshotRequest.index);
     raft.advance(ready);
@@ -317,7 +330,9 @@ export class RaftCluster {
       node.kv = decodeKv(ready.snapshot.data);
       node.appliedIndex = ready.snapshot.metadata.index;
     }
+    const term = node.raft!.status().term;
     for (const entry of ready.committed) {
+      this.commitTermUpper.set(entry.index, Math.min(this.commitTermUpper.get(entry.index) ?? term, term));
       if (entry.index !== node.appliedIndex + 1) {
         this.fail("apply-order", `${node.id} applies ${entry.index} after ${node.appliedIndex}`);
       }
@@ -397,14 +412,14 @@ export class RaftCluster {
     while (verified < this.committedMax) {
       const index = verified + 1;
       const expected = this.committed.get(index);
+      const commitTerm = this.commitTermUpper.get(index);
+      if (expected === undefined || commitTerm === undefined || commitTerm >= term) break;
       const entry = disk.entries[index - base - 1];
-      if (expected !== undefined) {
-        if (entry === undefined || entryKey(entry) !== expected) {
-          this.fail(
-            "leader-completeness",
-            `leader ${node.id} of term ${term} lacks committed entry ${index}`,
-          );
-        }
+      if (entry === undefined || entryKey(entry) !== expected) {
+        this.fail(
+          "leader-completeness",
+          `leader ${node.id} of term ${term} lacks entry ${index} committed in term ${commitTerm}`,
+        );
       }
       verified = index;
     }
@@ -467,14 +482,8 @@ export class RaftCluster {
     return index;
   }
 
-  /** The membership of the most advanced node (by applied index), as it sees it. */
+  /** The membership as of the highest index applied anywhere. */
   latestConf(): ConfState | null {
-    let best: { applied: number; conf: ConfState } | null = null;
-    for (const node of this.upNodes()) {
-      const status = node.raft!.status();
-      if (best === null || status.applied > best.applied)
-        best = { applied: status.applied, conf: status.conf };
-    }
-    return best?.conf ?? null;
+    return this.conf;
   }
 }
