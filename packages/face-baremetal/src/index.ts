@@ -1,2 +1,12 @@
-// The face is being built; see issue 3.
-export {};
+import { baremetalFace } from "./baremetal-face.js";
+
+export { baremetalFace, componentImages, formatEntrypoint, parseEntrypoint } from "./baremetal-face.js";
+export {
+  containerSectionKeys,
+  quadletInstallKeys,
+  quadletProvides,
+  quadletSectionKeys,
+  quadletUnitKeys,
+} from "./quadlet-keys.js";
+export { quadletEquivalentService } from "./quadlet-service.js";
+export default baremetalFace;

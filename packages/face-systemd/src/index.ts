@@ -64,6 +64,7 @@ export type { WordError } from "./unit-values.js";
 export {
   escapeDollars,
   escapeSpecifiers,
+  formatArguments,
   formatEnvironment,
   formatExecLine,
   isWordError,

@@ -161,7 +161,7 @@ function checkEntry(
   if (entry.key === "Type" && !typeValues.has(entry.value)) {
     return [issueAt(file, entry, "invalid_value", `Type=${entry.value} is not a service type`)];
   }
-  if (entry.key.startsWith("Exec") && entry.value !== "") {
+  if (section === "Service" && entry.key.startsWith("Exec") && entry.value !== "") {
     const argv = parseExecLine(entry.value);
     if (isWordError(argv)) return [issueAt(file, entry, "invalid_value", argv.message)];
     const program = (argv[0] ?? "").replace(/^[-@:+!]+/, "");

@@ -157,7 +157,12 @@ export function unescapeDollars(text: string): string {
 export function formatExecLine(argv: readonly string[]): string {
   assert(argv.length > 0, "a command line has a program");
   assert(argv[0]!.startsWith("/"), "an Exec program is an absolute path");
-  return joinWords(argv.map((word) => escapeDollars(escapeSpecifiers(word))));
+  return formatArguments(argv);
+}
+
+/** Arguments in systemd command-line format without the absolute-program rule (Quadlet `Exec=`). */
+export function formatArguments(words: readonly string[]): string {
+  return joinWords(words.map((word) => escapeDollars(escapeSpecifiers(word))));
 }
 
 export function parseExecLine(text: string): string[] | WordError {

@@ -1,0 +1,314 @@
+import type { Face, FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
+import {
+  type ControlPlaneRole,
+  type FabricIssue,
+  type FabricState,
+  failed,
+  type NodeState,
+  ok,
+  type Result,
+  type Workload,
+} from "@revoada/fabric-core/vocabulary";
+import {
+  blobDirectory,
+  checkUnitFiles,
+  componentOrder,
+  components,
+  componentUnitEntries,
+  droppedUnplaced,
+  entryIssue,
+  environmentEntries,
+  escapeSpecifiers,
+  fabricTarget,
+  fabricTargetName,
+  formatArguments,
+  isWordError,
+  joinWords,
+  lastValue,
+  listValues,
+  modelPlacedWorkloads,
+  nodeDirectories,
+  nodesDirectory,
+  nodeTarget,
+  nodeTargetName,
+  parseEnvironment,
+  parseExecLine,
+  parseUnitFile,
+  readResources,
+  readUnitTree,
+  readWorkloadFacts,
+  renderedHeader,
+  replicasByNode,
+  replicaUnitBase,
+  resourceEntries,
+  revoadaKeys,
+  sectionEntries,
+  sortedNodes,
+  stringifyUnitFile,
+  type UnitEntries,
+  type UnitFile,
+  type UnitReading,
+  workloadFactEntries,
+} from "@revoada/face-systemd";
+import { quadletProvides, quadletUnitKeys } from "./quadlet-keys.js";
+
+/**
+ * face-baremetal: systemd-orchestrated containers without Kubernetes. Per node, a podman
+ * Quadlet `.container` unit for every workload replica placed there and for every
+ * control-plane component the node holds (run from the upstream images on the host network),
+ * plus the same `revoada-node.target` face-systemd writes, wanting the `.service` units
+ * Quadlet generates. Syntax, fabric facts (`X-Revoada-*` in `[Unit]`, which Quadlet passes
+ * through) and the reader's tree walk are face-systemd's.
+ */
+
+const network = "network-online.target";
+
+interface ComponentImage {
+  readonly image: string;
+  readonly exec: (node: NodeState) => string[];
+  readonly volumes: readonly string[];
+  readonly healthCmd?: string;
+}
+
+export const componentImages: Readonly<Record<ControlPlaneRole, ComponentImage>> = {
+  etcd: {
+    image: "registry.k8s.io/etcd:3.5.21-0",
+    exec: (node) => ["etcd", `--name=${node.name}`, "--data-dir=/var/lib/etcd"],
+    volumes: ["/var/lib/etcd:/var/lib/etcd:Z"],
+    healthCmd: "etcdctl endpoint health",
+  },
+  "api-server": {
+    image: "registry.k8s.io/kube-apiserver:v1.34.0",
+    exec: () => ["kube-apiserver", "--etcd-servers=http://127.0.0.1:2379"],
+    volumes: ["/etc/kubernetes/pki:/etc/kubernetes/pki:ro"],
+  },
+  scheduler: {
+    image: "registry.k8s.io/kube-scheduler:v1.34.0",
+    exec: () => ["kube-scheduler", "--kubeconfig=/etc/kubernetes/scheduler.conf"],
+    volumes: ["/etc/kubernetes/scheduler.conf:/etc/kubernetes/scheduler.conf:ro"],
+  },
+  "controller-manager": {
+    image: "registry.k8s.io/kube-controller-manager:v1.34.0",
+    exec: () => ["kube-controller-manager", "--kubeconfig=/etc/kubernetes/controller-manager.conf"],
+    volumes: ["/etc/kubernetes/controller-manager.conf:/etc/kubernetes/controller-manager.conf:ro"],
+  },
+};
+
+/** `x.service` (systemd face) is `x.container` here; the generated service keeps the name. */
+function containerFileName(serviceName: string): string {
+  return `${serviceName.slice(0, -".service".length)}.container`;
+}
+
+function componentContainer(node: NodeState, role: ControlPlaneRole): string {
+  const spec = componentImages[role];
+  const container: UnitEntries = [
+    ["Image", spec.image],
+    ["ContainerName", `revoada-${role}`],
+    ["Network", "host"],
+    ["Exec", formatArguments(spec.exec(node))],
+    ...spec.volumes.map((volume): [string, string] => ["Volume", volume]),
+    ["Label", joinWords([`io.revoada.component=${role}`])],
+  ];
+  if (spec.healthCmd !== undefined) container.push(["HealthCmd", escapeSpecifiers(spec.healthCmd)]);
+  return stringifyUnitFile({
+    comment: renderedHeader,
+    sections: [
+      { name: "Unit", entries: componentUnitEntries(node, role) },
+      { name: "Container", entries: container },
+      {
+        name: "Service",
+        entries: [
+          ["Restart", "always"],
+          ["RestartSec", "5s"],
+        ],
+      },
+      { name: "Install", entries: [["WantedBy", nodeTargetName]] },
+    ],
+  });
+}
+
+/** `Entrypoint=`: one program as-is, several words (or one starting with `[`) as podman's JSON form. */
+export function formatEntrypoint(command: readonly string[]): string {
+  const single = command.length === 1 && /^[A-Za-z0-9_@./:,+=-]+$/.test(command[0]!);
+  return escapeSpecifiers(single ? command[0]! : JSON.stringify(command)).replaceAll("$", () => "$$");
+}
+
+export function parseEntrypoint(text: string): string[] | string {
+  const raw = text.replaceAll("$$", "$").replaceAll("%%", "%");
+  if (!raw.startsWith("[")) return [raw];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (Array.isArray(parsed) && parsed.every((part) => typeof part === "string")) return parsed;
+  } catch {
+    // Reported below.
+  }
+  return "Entrypoint= is neither a program nor a JSON array of strings";
+}
+
+/** `Volume=` as written in the man page; quoted only when a path holds whitespace or escapes. */
+function volumeValue(volume: string): string {
+  const escaped = escapeSpecifiers(volume);
+  return /[\s\\"']/.test(escaped) ? joinWords([escaped]) : escaped;
+}
+
+function replicaContainer(workload: Workload, replica: number): string {
+  const name = replicaUnitBase(workload, replica);
+  const container: UnitEntries = [
+    ["Image", workload.image],
+    ["ContainerName", name],
+  ];
+  if (workload.command.length > 0) container.push(["Entrypoint", formatEntrypoint(workload.command)]);
+  if (workload.args.length > 0) container.push(["Exec", formatArguments(workload.args)]);
+  container.push(...environmentEntries(workload));
+  for (const port of workload.ports) {
+    container.push(["PublishPort", `${port.container_port}:${port.container_port}/${port.protocol}`]);
+  }
+  for (const blob of workload.config_blobs) {
+    container.push(["Volume", volumeValue(`${blobDirectory}/${blob.hash}:${blob.mount_path}:ro`)]);
+  }
+  container.push([
+    "Label",
+    joinWords([
+      `io.revoada.workload=${workload.namespace}/${workload.name}`,
+      `io.revoada.replica=${replica}`,
+    ]),
+  ]);
+  return stringifyUnitFile({
+    comment: renderedHeader,
+    sections: [
+      {
+        name: "Unit",
+        entries: [
+          [
+            "Description",
+            escapeSpecifiers(`revoada workload ${workload.namespace}/${workload.name} replica ${replica}`),
+          ],
+          ["Wants", network],
+          ["After", network],
+          ["PartOf", nodeTargetName],
+          ...workloadFactEntries(workload, replica),
+        ],
+      },
+      { name: "Container", entries: container },
+      {
+        name: "Service",
+        entries: [["Restart", "on-failure"], ["RestartSec", "5s"], ...resourceEntries(workload)],
+      },
+      { name: "Install", entries: [["WantedBy", nodeTargetName]] },
+    ],
+  });
+}
+
+function renderNodeFiles(
+  node: NodeState,
+  replicas: ReturnType<typeof replicasByNode>,
+  prefix: string,
+): FaceFile[] {
+  const files: FaceFile[] = [];
+  const services: string[] = [];
+  for (const role of componentOrder) {
+    if (!node.roles.includes(role)) continue;
+    const service = components[role].unit;
+    services.push(service);
+    files.push({ path: `${prefix}${containerFileName(service)}`, content: componentContainer(node, role) });
+  }
+  for (const placed of replicas.get(node.id) ?? []) {
+    const base = replicaUnitBase(placed.workload, placed.replica);
+    services.push(`${base}.service`);
+    files.push({
+      path: `${prefix}${base}.container`,
+      content: replicaContainer(placed.workload, placed.replica),
+    });
+  }
+  return [{ path: `${prefix}${nodeTargetName}`, content: nodeTarget(node, services) }, ...files];
+}
+
+function write(state: FabricState, scope: RenderScope): WriteResult {
+  const modelled = modelPlacedWorkloads(state);
+  const replicas = replicasByNode(modelled);
+  const dropped = droppedUnplaced(state);
+  if (scope.kind === "node") {
+    const node = modelled.nodes[scope.node];
+    return { files: node === undefined ? [] : renderNodeFiles(node, replicas, ""), dropped };
+  }
+  const directories = nodeDirectories(modelled);
+  const files: FaceFile[] = [{ path: fabricTargetName, content: fabricTarget(modelled) }];
+  for (const node of sortedNodes(modelled)) {
+    files.push(...renderNodeFiles(node, replicas, `${nodesDirectory}/${directories.get(node.id)}/`));
+  }
+  return { files, dropped };
+}
+
+function classifyContainer(unit: UnitFile, path: string): Result<UnitReading> {
+  const unitEntries = sectionEntries(unit, "Unit");
+  if (lastValue(unitEntries, revoadaKeys.component) !== undefined) return ok({ kind: "component" });
+  if (lastValue(unitEntries, revoadaKeys.workload) === undefined) {
+    return ok({ kind: "unknown", reason: "a unit without X-Revoada-Workload or X-Revoada-Component" });
+  }
+  const facts = readWorkloadFacts(unitEntries, path);
+  if (!facts.ok) return facts;
+  const container = sectionEntries(unit, "Container");
+  const image = lastValue(container, "Image");
+  if (image === undefined)
+    return failed([{ code: "missing_key", message: "missing Image=", path: [], file: path }]);
+  let command: string[] = [];
+  const entrypoint = lastValue(container, "Entrypoint");
+  if (entrypoint !== undefined && entrypoint.value !== "") {
+    const parsed = parseEntrypoint(entrypoint.value);
+    if (typeof parsed === "string") return failed([entryIssue(entrypoint, path, parsed)]);
+    command = parsed;
+  }
+  let args: string[] = [];
+  const exec = lastValue(container, "Exec");
+  if (exec !== undefined) {
+    const words = parseExecLine(exec.value);
+    if (isWordError(words)) return failed([entryIssue(exec, path, words.message, words.offset)]);
+    args = words;
+  }
+  const env: Record<string, string> = {};
+  for (const entry of listValues(container, "Environment")) {
+    const pairs = parseEnvironment(entry.value);
+    if (isWordError(pairs)) return failed([entryIssue(entry, path, pairs.message, pairs.offset)]);
+    for (const [name, value] of pairs) env[name] = value;
+  }
+  const resources = readResources(sectionEntries(unit, "Service"), path);
+  if (!resources.ok) return resources;
+  const { replica, ...rest } = facts.value;
+  const workload = { ...rest, image: image.value, command, args, env, resources: resources.value };
+  return ok({ kind: "replica", key: `${rest.namespace}/${rest.name}`, replica, workload });
+}
+
+/** Quadlet-specific checks beyond the key list: `[Container]` needs `Image=`. */
+function checkContainers(files: readonly FaceFile[]): FabricIssue[] {
+  const issues: FabricIssue[] = [];
+  for (const file of files) {
+    if (!file.path.endsWith(".container")) continue;
+    const unit = parseUnitFile(file.content, file.path);
+    if (!unit.ok) continue;
+    if (lastValue(sectionEntries(unit.value, "Container"), "Image") === undefined) {
+      issues.push({
+        code: "missing_key",
+        message: "[Container] needs Image=",
+        path: [],
+        file: file.path,
+        line: 1,
+        column: 1,
+      });
+    }
+  }
+  return issues;
+}
+
+export const baremetalFace: Face = {
+  id: "baremetal",
+  protocol: "bare-metal-supervisor",
+  description:
+    "podman Quadlet .container units per workload replica and control-plane component, a .target per node",
+  writer: { write },
+  reader: { read: (files) => readUnitTree(files, [".container", ".target"], classifyContainer) },
+  model: modelPlacedWorkloads,
+  validate: async (files) => [
+    ...checkUnitFiles(files, { unitKeys: quadletUnitKeys, provides: quadletProvides }),
+    ...checkContainers(files),
+  ],
+};
