@@ -107,15 +107,12 @@ function parseSignatureLine(line: string): NoteSignature | undefined {
   return { name, keyId: bytes.readUInt32BE(0), signature: new Uint8Array(bytes.subarray(4)) };
 }
 
-/** An Ed25519 note signature (type 0x01) by `signer`, named by its NodeId. */
-export function signNote(text: string, signer: Signer): NoteSignature {
+/** An Ed25519 note signature (type 0x01) by `signer`; the key name is its NodeId unless given. */
+export function signNote(text: string, signer: Signer, name: string = signer.nodeId): NoteSignature {
+  assert(keyNamePattern.test(name), "a key name has no spaces or '+'");
   const publicKey = Buffer.from(signer.nodeId, "hex");
   const signature = signer.sign(Buffer.from(text, "utf8"));
-  return {
-    name: signer.nodeId,
-    keyId: noteKeyId(signer.nodeId, noteSignatureType.ed25519, publicKey),
-    signature,
-  };
+  return { name, keyId: noteKeyId(name, noteSignatureType.ed25519, publicKey), signature };
 }
 
 /** True when `signature` is a valid type-0x01 signature of `text` by the key in `publicKeyHex`. */
@@ -136,17 +133,19 @@ function cosignedMessage(text: string, timestampSeconds: number): Buffer {
 }
 
 /** A `cosignature/v1` (type 0x04) by `signer` over checkpoint `text` at POSIX time `timestampSeconds`. */
-export function cosignNote(text: string, signer: Signer, timestampSeconds: number): NoteSignature {
+export function cosignNote(
+  text: string,
+  signer: Signer,
+  timestampSeconds: number,
+  name: string = signer.nodeId,
+): NoteSignature {
   assertUint(timestampSeconds, "cosignature timestamp");
+  assert(keyNamePattern.test(name), "a key name has no spaces or '+'");
   const publicKey = Buffer.from(signer.nodeId, "hex");
   const signature = Buffer.alloc(8 + 64);
   signature.writeBigUInt64BE(BigInt(timestampSeconds), 0);
   signature.set(signer.sign(cosignedMessage(text, timestampSeconds)), 8);
-  return {
-    name: signer.nodeId,
-    keyId: noteKeyId(signer.nodeId, noteSignatureType.cosignatureV1, publicKey),
-    signature,
-  };
+  return { name, keyId: noteKeyId(name, noteSignatureType.cosignatureV1, publicKey), signature };
 }
 
 /** The cosignature's timestamp when it is valid for `text` and the named key, else undefined. */

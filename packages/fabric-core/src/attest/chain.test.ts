@@ -1,0 +1,249 @@
+// Goal: the chain is a pure function of the committed log: exactly one block per committed
+// role command, byte-identical across independent builders, replays skipped, and problems
+// (unsigned, mis-signed, non-member, operator rules) reported as data. Method: feed
+// hand-made committed entries, including non-role, non-proposal and conf-change entries.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { canonicalJson, loadBlake3, type NodeId, type Proposal } from "../vocabulary/index.js";
+import { type BlockBody, blockBodyLine, canonicalLine, makeGenesis, signOperatorCommand } from "./block.js";
+import { AttestChain, type CommittedEntry, signRoleProposal } from "./chain.js";
+import { formatChainExport } from "./export.js";
+import { nextRoles, RoleTable } from "./role-table.js";
+import { encodeProposal, sampleSigner } from "./sample.js";
+import { verifyChain } from "./verify.js";
+
+await loadBlake3();
+const founders = [sampleSigner(7, "a"), sampleSigner(7, "b"), sampleSigner(7, "c")];
+const worker = sampleSigner(7, "worker");
+const operator = sampleSigner(7, "operator");
+
+function genesis(requireOperatorSignature = false) {
+  return makeGenesis({
+    v: 1,
+    origin: "revoada.example/chain-test",
+    control_plane: founders.map((signer) => signer.nodeId).sort(),
+    operators: [operator.nodeId],
+    require_operator_signature: requireOperatorSignature,
+  });
+}
+
+function proposal(command: Proposal["command"], proposer: NodeId, issuedAtMs: number): Proposal {
+  return { command, proposer, issued_at_ms: issuedAtMs, origin: "policy", force: false };
+}
+
+/** A committed log with role commands signed the way a leader signs them, plus other entries. */
+function committedLog(): CommittedEntry[] {
+  const leader = founders[0]!;
+  const entries: CommittedEntry[] = [{ term: 1, index: 1, kind: "empty", data: new Uint8Array() }];
+  const shadow = new AttestChain(genesis(), { verifySignatures: false });
+  const add = (term: number, index: number, value: Proposal) => {
+    const signed = signRoleProposal(shadow.head, term, index, value, leader);
+    const entry = { term, index, kind: "normal" as const, data: encodeProposal(signed.proposal) };
+    shadow.applyCommitted(entry);
+    entries.push(entry);
+  };
+  add(
+    1,
+    2,
+    proposal(
+      { type: "promote", node: worker.nodeId, roles: ["etcd"], reason: "scaling-up" },
+      leader.nodeId,
+      10,
+    ),
+  );
+  entries.push({
+    term: 1,
+    index: 3,
+    kind: "normal",
+    data: encodeProposal(proposal({ type: "restore", node: worker.nodeId }, leader.nodeId, 11)),
+  });
+  // Index 3 carried an unsigned restore: still exactly one block. Then a workload command.
+  shadow.applyCommitted(entries[entries.length - 1]!);
+  entries.push({
+    term: 1,
+    index: 4,
+    kind: "normal",
+    data: encodeProposal(
+      proposal({ type: "workload-delete", namespace: "default", name: "web" }, leader.nodeId, 12),
+    ),
+  });
+  entries.push({ term: 2, index: 5, kind: "conf-change", data: new TextEncoder().encode("{}") });
+  entries.push({ term: 2, index: 6, data: new TextEncoder().encode("not json") });
+  add(
+    2,
+    7,
+    proposal({ type: "quarantine", node: worker.nodeId, reason: "health-degraded" }, leader.nodeId, 20),
+  );
+  return entries;
+}
+
+describe("attest chain from committed entries", () => {
+  test("one block per committed role command; other entries skipped with a reason", () => {
+    const chain = new AttestChain(genesis());
+    const outcomes = committedLog().map((entry) => chain.applyCommitted(entry));
+    assert.deepEqual(
+      outcomes.map((outcome) =>
+        outcome.type === "skipped" ? outcome.reason : outcome.block.body.command.type,
+      ),
+      [
+        "not-normal",
+        "promote",
+        "restore",
+        "not-a-role-command",
+        "not-normal",
+        "not-a-proposal",
+        "quarantine",
+      ],
+    );
+    assert.equal(chain.blocks.length, 3);
+    const unsigned = outcomes[2]!;
+    assert.ok(unsigned.type === "appended");
+    assert.deepEqual(unsigned.problems, ["block-signature-missing"]);
+    assert.deepEqual(chain.roles.rolesOf(worker.nodeId), ["quarantined"]);
+  });
+
+  test("independent builders derive byte-identical chains; replayed entries are skipped", () => {
+    const log = committedLog();
+    const first = new AttestChain(genesis());
+    const second = new AttestChain(genesis());
+    for (const entry of log) first.applyCommitted(entry);
+    for (const entry of log.slice(0, 3)) second.applyCommitted(entry);
+    // A restart replays entries already attested: nothing changes.
+    for (const entry of log) {
+      const outcome = second.applyCommitted(entry);
+      if (entry.index <= 3) assert.deepEqual(outcome, { type: "skipped", reason: "already-attested" });
+    }
+    const bytes = (chain: AttestChain) => formatChainExport(chain.genesis, chain.blocks, []);
+    assert.equal(bytes(first), bytes(second));
+    assert.equal(first.head.hash, second.head.hash);
+  });
+
+  test("a leader that signed for another position produces a block that reports a bad signature", () => {
+    const leader = founders[1]!;
+    const chain = new AttestChain(genesis());
+    const value = proposal(
+      { type: "promote", node: worker.nodeId, roles: ["etcd"], reason: "scaling-up" },
+      leader.nodeId,
+      5,
+    );
+    const signed = signRoleProposal(chain.head, 1, 9, value, leader);
+    const outcome = chain.applyCommitted({ term: 1, index: 10, data: encodeProposal(signed.proposal) });
+    assert.ok(outcome.type === "appended");
+    assert.deepEqual(outcome.problems, ["block-signature-invalid"]);
+    const good = new AttestChain(genesis());
+    const exact = good.applyCommitted({ term: 1, index: 9, data: encodeProposal(signed.proposal) });
+    assert.ok(exact.type === "appended");
+    assert.deepEqual(exact.problems, []);
+    assert.deepEqual(exact.block, signed.block, "the leader's predicted block is the committed block");
+  });
+
+  test("operator rules: required operator signatures are checked against configured keys", () => {
+    const leader = founders[0]!;
+    const chain = new AttestChain(genesis(true));
+    const command = {
+      type: "promote" as const,
+      node: worker.nodeId,
+      roles: ["etcd" as const],
+      reason: "operator" as const,
+    };
+    const forced: Proposal = { ...proposal(command, leader.nodeId, 1), origin: "operator", force: true };
+    const variants: Proposal[] = [
+      forced,
+      { ...forced, operator_signature: signOperatorCommand(command, worker) },
+      { ...forced, operator_signature: signOperatorCommand(command, operator) },
+    ];
+    const problems = variants.map((value, i) => {
+      const signed = signRoleProposal(chain.head, 1, i + 1, value, leader);
+      const outcome = chain.applyCommitted({ term: 1, index: i + 1, data: encodeProposal(signed.proposal) });
+      assert.ok(outcome.type === "appended");
+      return outcome.problems;
+    });
+    assert.deepEqual(problems, [["operator-signature-missing"], ["operator-signature-invalid"], []]);
+    const report = verifyChain(formatChainExport(chain.genesis, chain.blocks, []), { mode: "every-block" });
+    assert.ok(!report.ok);
+    assert.equal(report.failure.reason, "operator-signature-missing");
+    assert.equal(report.failure.line, 2);
+  });
+
+  test("the fast block encoder equals canonical JSON for any body (property)", () => {
+    const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${length}}$`));
+    const uint = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+    const reason = fc.constantFrom("replacing-failed", "scaling-up", "operator" as const);
+    const roles = fc.uniqueArray(fc.constantFrom("api-server", "etcd", "worker", "quarantined" as const), {
+      minLength: 1,
+      maxLength: 4,
+    });
+    const command = fc.oneof(
+      fc.record({ type: fc.constant("promote" as const), node: hex(64), roles, reason }),
+      fc.record({ type: fc.constant("demote" as const), node: hex(64), roles, reason }),
+      fc.record({ type: fc.constant("quarantine" as const), node: hex(64), reason }),
+      fc.record({ type: fc.constant("restore" as const), node: hex(64) }),
+    );
+    const body = fc.record(
+      {
+        v: fc.constant(1 as const),
+        sequence: uint,
+        prev_hash: hex(64),
+        term: uint,
+        index: uint,
+        committed_at_ms: uint,
+        proposer: hex(64),
+        origin: fc.constantFrom("policy", "operator" as const),
+        force: fc.boolean(),
+        command,
+        operator_signature: hex(128),
+      },
+      {
+        requiredKeys: [
+          "v",
+          "sequence",
+          "prev_hash",
+          "term",
+          "index",
+          "committed_at_ms",
+          "proposer",
+          "origin",
+          "force",
+          "command",
+        ],
+      },
+    );
+    fc.assert(
+      fc.property(body, (value) => {
+        const typed = value as BlockBody;
+        assert.equal(blockBodyLine(typed), canonicalLine(typed));
+        assert.equal(blockBodyLine(typed), canonicalJson(typed, 0));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("role table", () => {
+  test("promote adds, demote removes, quarantine replaces, restore returns to work", () => {
+    const node = worker.nodeId;
+    let roles = nextRoles([], { type: "promote", node, roles: ["worker"], reason: "scaling-up" });
+    roles = nextRoles(roles, { type: "promote", node, roles: ["scheduler", "etcd"], reason: "scaling-up" });
+    assert.deepEqual(roles, ["etcd", "scheduler", "worker"]);
+    roles = nextRoles(roles, { type: "demote", node, roles: ["etcd"], reason: "scaling-down" });
+    assert.deepEqual(roles, ["scheduler", "worker"]);
+    assert.deepEqual(nextRoles(roles, { type: "quarantine", node, reason: "health-degraded" }), [
+      "quarantined",
+    ]);
+    assert.deepEqual(nextRoles(["quarantined"], { type: "restore", node }), ["worker"]);
+  });
+
+  test("membership history answers who was a member after any number of blocks", () => {
+    const table = new RoleTable([founders[0]!.nodeId]);
+    const node = worker.nodeId;
+    table.apply({ type: "restore", node });
+    table.apply({ type: "promote", node, roles: ["etcd"], reason: "scaling-up" });
+    table.apply({ type: "quarantine", node, reason: "health-degraded" });
+    assert.deepEqual(
+      [0, 1, 2, 3].map((size) => table.membersAt(size).has(node)),
+      [false, false, true, false],
+    );
+    assert.ok(table.membersAt(3).has(founders[0]!.nodeId));
+  });
+});
