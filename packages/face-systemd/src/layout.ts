@@ -1,11 +1,8 @@
-import type { DroppedField } from "@revoada/fabric-core/face";
-import {
-  type FabricState,
-  type NodeId,
-  type NodeState,
-  shortNodeId,
-  type Workload,
-} from "@revoada/fabric-core/vocabulary";
+import { compareText, type DroppedField, nodeDirectories, sortedNodes } from "@revoada/fabric-core/face";
+
+export { compareText, nodeDirectories, sortedNodes };
+
+import type { FabricState, NodeId, Workload } from "@revoada/fabric-core/vocabulary";
 
 /**
  * Where units go, shared by face-systemd and face-baremetal: the cluster render puts each
@@ -18,31 +15,6 @@ import {
 export const nodeTargetName = "revoada-node.target";
 export const fabricTargetName = "revoada-fabric.target";
 export const nodesDirectory = "nodes";
-
-const safeSegment = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Nodes sorted by name, then id: the stable order of every per-node output. */
-export function sortedNodes(state: FabricState): NodeState[] {
-  return Object.values(state.nodes).sort((a, b) => compareText(a.name, b.name) || compareText(a.id, b.id));
-}
-
-/** The directory of each node in a cluster render. */
-export function nodeDirectories(state: FabricState): Map<NodeId, string> {
-  const nodes = sortedNodes(state);
-  const counts = new Map<string, number>();
-  for (const node of nodes) counts.set(node.name, (counts.get(node.name) ?? 0) + 1);
-  const directories = new Map<NodeId, string>();
-  for (const node of nodes) {
-    const unique = counts.get(node.name) === 1;
-    if (!safeSegment.test(node.name)) directories.set(node.id, `node-${shortNodeId(node.id)}`);
-    else directories.set(node.id, unique ? node.name : `${node.name}-${shortNodeId(node.id)}`);
-  }
-  return directories;
-}
 
 /** A replica placed on a node. */
 export interface PlacedReplica {

@@ -26,6 +26,7 @@ export type {
   UnknownField,
   WriteResult,
 } from "./contract.js";
+export { compareText, nodeDirectories, sortedNodes } from "./layout.js";
 export type { FaceSource } from "./registry.js";
 export {
   builtinFacePackages,
