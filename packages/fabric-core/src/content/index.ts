@@ -17,6 +17,8 @@ export type {
   ProviderId,
 } from "./blob-fetch.js";
 export { BlobFetch, defaultFetchConfig } from "./blob-fetch.js";
+export type { GcPlan } from "./blob-gc.js";
+export { pinnedBlobs, planGarbageCollection } from "./blob-gc.js";
 export type { Holding, PlannedResponse } from "./blob-serve.js";
 export { planContentResponse } from "./blob-serve.js";
 export type { BlobTree } from "./blob-tree.js";

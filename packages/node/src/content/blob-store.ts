@@ -1,0 +1,317 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type BlobHasher,
+  type BlobTree,
+  buildBlobTree,
+  chunkGroupBytes,
+  type FetchResume,
+  GroupBitfield,
+  groupCountOf,
+  isGroupOf,
+  isOutboardOf,
+  loadBlobHasher,
+  planGarbageCollection,
+} from "@revoada/fabric-core/content";
+import { assert, Blake3Hash } from "@revoada/fabric-core/vocabulary";
+import { fsyncDirectory, writeFileAtomic } from "../fs/durable.js";
+import { hashFile, writeAll } from "./hash-file.js";
+import { hashFileInWorker } from "./hash-in-worker.js";
+
+/**
+ * The content-addressed blob store on disk:
+ *
+ *   <data-dir>/blobs/complete/<hash>            the blob, unaltered
+ *   <data-dir>/blobs/complete/<hash>.outboard   its group chaining values (none for <= 16 KiB)
+ *   <data-dir>/blobs/partial/<hash>.{data,tree,bits}   a download in progress (resumable)
+ *   <data-dir>/blobs/partial/put-*              a put in progress
+ *   <data-dir>/blobs/gc.json                    when each unpinned blob was first seen unpinned
+ *
+ * A blob becomes visible only by the rename of its fully written, fsynced and verified data
+ * into `complete/`, after its outboard; so a reader sees a whole verified blob or nothing. Two
+ * puts of the same bytes write separate temporary files and rename the same content over the
+ * same name, which is safe. Files of 4 MiB or more are hashed in a worker thread.
+ */
+
+export interface StoredBlob {
+  readonly hash: Blake3Hash;
+  readonly size: number;
+}
+
+/** Files at least this large are hashed off the event loop. */
+export const workerHashBytesMin = 4 * 1024 * 1024;
+
+export class BlobStore {
+  readonly completeDir: string;
+  readonly partialDir: string;
+  private readonly gcFile: string;
+
+  private constructor(
+    readonly root: string,
+    readonly hasher: BlobHasher,
+  ) {
+    this.completeDir = join(root, "complete");
+    this.partialDir = join(root, "partial");
+    this.gcFile = join(root, "gc.json");
+  }
+
+  static async open(dataDir: string): Promise<BlobStore> {
+    const store = new BlobStore(join(dataDir, "blobs"), await loadBlobHasher());
+    await mkdir(store.completeDir, { recursive: true });
+    await mkdir(store.partialDir, { recursive: true });
+    return store;
+  }
+
+  blobPath(hash: Blake3Hash): string {
+    return join(this.completeDir, hash);
+  }
+
+  private outboardPath(hash: Blake3Hash): string {
+    return join(this.completeDir, `${hash}.outboard`);
+  }
+
+  /** Stores bytes held in memory. */
+  async put(data: Uint8Array): Promise<StoredBlob> {
+    const temporary = this.temporaryPath();
+    const tree = buildBlobTree(this.hasher, data);
+    const handle = await open(temporary, "wx", 0o644);
+    try {
+      await writeAll(handle, data, 0);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return this.commit(tree, temporary);
+  }
+
+  /** Stores a file's bytes, streaming; large files are hashed in a worker thread. */
+  async putFile(path: string): Promise<StoredBlob> {
+    const temporary = this.temporaryPath();
+    try {
+      const { size } = await stat(path);
+      const tree =
+        size >= workerHashBytesMin
+          ? await hashFileInWorker(path, temporary)
+          : await hashFile(this.hasher, path, temporary);
+      return await this.commit(tree, temporary);
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async has(hash: Blake3Hash): Promise<boolean> {
+    return (await this.stat(hash)) !== null;
+  }
+
+  async stat(hash: Blake3Hash): Promise<StoredBlob | null> {
+    try {
+      const info = await stat(this.blobPath(hash));
+      return { hash, size: info.size };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async read(hash: Blake3Hash): Promise<Uint8Array | null> {
+    try {
+      return await readFile(this.blobPath(hash));
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async outboard(hash: Blake3Hash, size: number): Promise<Uint8Array> {
+    if (groupCountOf(size) === 1) return new Uint8Array(0);
+    return readFile(this.outboardPath(hash));
+  }
+
+  /** Every complete blob, sorted by hash. */
+  async list(): Promise<StoredBlob[]> {
+    const blobs: StoredBlob[] = [];
+    for (const name of (await readdir(this.completeDir)).sort()) {
+      const hash = Blake3Hash.safeParse(name);
+      if (!hash.success) continue;
+      const info = await this.stat(hash.data);
+      if (info !== null) blobs.push(info);
+    }
+    return blobs;
+  }
+
+  async delete(hash: Blake3Hash): Promise<boolean> {
+    const existed = await this.has(hash);
+    await rm(this.blobPath(hash), { force: true });
+    await rm(this.outboardPath(hash), { force: true });
+    await fsyncDirectory(this.completeDir);
+    return existed;
+  }
+
+  /** Re-reads a stored blob and checks that its bytes still hash to its name and outboard. */
+  async verify(hash: Blake3Hash): Promise<"ok" | "missing" | "corrupt"> {
+    const info = await this.stat(hash);
+    if (info === null) return "missing";
+    const path = this.blobPath(hash);
+    const tree =
+      info.size >= workerHashBytesMin ? await hashFileInWorker(path) : await hashFile(this.hasher, path);
+    if (tree.hash !== hash) return "corrupt";
+    const outboard = await this.outboard(hash, info.size).catch(() => null);
+    if (outboard === null || Buffer.compare(outboard, tree.outboard) !== 0) return "corrupt";
+    return "ok";
+  }
+
+  /**
+   * Deletes every blob not in `pins` that has stayed unpinned for `retentionMs`, remembering
+   * the others in gc.json. Returns what it deleted.
+   */
+  async collectGarbage(
+    pins: ReadonlySet<Blake3Hash>,
+    nowMs: number,
+    retentionMs: number,
+  ): Promise<Blake3Hash[]> {
+    const stored = (await this.list()).map((blob) => blob.hash);
+    const previous = await readFile(this.gcFile, "utf8")
+      .then((text) => JSON.parse(text) as Record<string, number>)
+      .catch(() => ({}));
+    const plan = planGarbageCollection({ stored, pins, unpinnedSinceMs: previous, nowMs, retentionMs });
+    for (const hash of plan.collect) await this.delete(hash);
+    await writeFileAtomic(this.gcFile, `${JSON.stringify(plan.unpinnedSinceMs)}\n`);
+    return [...plan.collect];
+  }
+
+  /** The resumable state of a download of `hash` (created empty when there is none). */
+  async openPartial(hash: Blake3Hash): Promise<PartialBlob> {
+    const partial = new PartialBlob(this, hash);
+    await partial.load();
+    return partial;
+  }
+
+  /** Makes a fully written, fsynced, verified file the stored blob `tree.hash`. */
+  async commit(tree: BlobTree, dataPath: string): Promise<StoredBlob> {
+    if (tree.outboard.length > 0) await writeFileAtomic(this.outboardPath(tree.hash), tree.outboard);
+    await rename(dataPath, this.blobPath(tree.hash));
+    await fsyncDirectory(this.completeDir);
+    return { hash: tree.hash, size: tree.size };
+  }
+
+  private temporaryPath(): string {
+    return join(this.partialDir, `put-${process.pid}-${randomBytes(8).toString("hex")}`);
+  }
+}
+
+/**
+ * A download in progress: the data file (groups written at their offsets), the verified tree
+ * (size + outboard, written atomically once known) and the bitfield of written groups. On
+ * reopening, groups the bitfield marks are re-verified from the data file before they are
+ * trusted, so a torn write after a crash costs a re-fetch, never a bad blob.
+ */
+export class PartialBlob {
+  private readonly dataPath: string;
+  private readonly treePath: string;
+  private readonly bitsPath: string;
+  private data: Awaited<ReturnType<typeof open>> | null = null;
+  resume: FetchResume | undefined;
+
+  constructor(
+    private readonly store: BlobStore,
+    readonly hash: Blake3Hash,
+  ) {
+    const base = join(store.partialDir, hash);
+    this.dataPath = `${base}.data`;
+    this.treePath = `${base}.tree`;
+    this.bitsPath = `${base}.bits`;
+  }
+
+  async load(): Promise<void> {
+    this.data = await open(this.dataPath, "a+").then(async (handle) => {
+      await handle.close();
+      return open(this.dataPath, "r+");
+    });
+    const treeBytes = await readFile(this.treePath).catch(() => null);
+    if (treeBytes === null || treeBytes.length < 8) return;
+    const size = Number(Buffer.from(treeBytes).readBigUInt64BE(0));
+    const outboard = new Uint8Array(treeBytes.subarray(8));
+    const groupCount = groupCountOf(size);
+    if (!isOutboardOf(this.hash, groupCount, outboard)) return;
+    const bits = await readFile(this.bitsPath).catch(() => null);
+    const marked = new GroupBitfield(
+      groupCount,
+      bits?.length === Math.ceil(groupCount / 8) ? bits : undefined,
+    );
+    const durable = await this.reverify(size, outboard, marked);
+    this.resume = { size, outboard, durable: durable.bytes };
+  }
+
+  private async reverify(size: number, outboard: Uint8Array, marked: GroupBitfield): Promise<GroupBitfield> {
+    const groupCount = groupCountOf(size);
+    const durable = new GroupBitfield(groupCount);
+    const buffer = Buffer.allocUnsafe(chunkGroupBytes);
+    for (let index = 0; index < groupCount; index += 1) {
+      if (!marked.has(index)) continue;
+      const length = index < groupCount - 1 ? chunkGroupBytes : size - index * chunkGroupBytes;
+      const { bytesRead } = await this.data!.read(buffer, 0, length, index * chunkGroupBytes);
+      const group = buffer.subarray(0, bytesRead);
+      if (
+        bytesRead === length &&
+        isGroupOf(this.store.hasher, this.hash, outboard, groupCount, index, group)
+      ) {
+        durable.maybeSet(index);
+      }
+    }
+    return durable;
+  }
+
+  async saveTree(size: number, outboard: Uint8Array): Promise<void> {
+    const bytes = Buffer.allocUnsafe(8 + outboard.length);
+    bytes.writeBigUInt64BE(BigInt(size), 0);
+    bytes.set(outboard, 8);
+    await writeFileAtomic(this.treePath, bytes);
+  }
+
+  async writeGroup(offset: number, data: Uint8Array): Promise<void> {
+    assert(this.data !== null, "partial blob is open");
+    await writeAll(this.data, data, offset);
+  }
+
+  /** Records which groups are written (not fsynced: reopening re-verifies them anyway). */
+  async saveBits(bitfield: GroupBitfield): Promise<void> {
+    assert(this.data !== null, "partial blob is open");
+    const handle = await open(this.bitsPath, "w");
+    try {
+      await writeAll(handle, bitfield.bytes, 0);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readRange(offset: number, length: number): Promise<Uint8Array> {
+    assert(this.data !== null, "partial blob is open");
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.data.read(buffer, 0, length, offset);
+    return buffer.subarray(0, bytesRead);
+  }
+
+  /** Every group is verified and written: fsync, and move the blob into the store. */
+  async complete(size: number, outboard: Uint8Array): Promise<StoredBlob> {
+    assert(this.data !== null, "partial blob is open");
+    await this.data.truncate(size);
+    await this.data.sync();
+    await this.data.close();
+    this.data = null;
+    const stored = await this.store.commit({ hash: this.hash, size, outboard }, this.dataPath);
+    await rm(this.treePath, { force: true });
+    await rm(this.bitsPath, { force: true });
+    return stored;
+  }
+
+  async close(): Promise<void> {
+    await this.data?.close();
+    this.data = null;
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && "code" in error && error.code === "ENOENT";
+}
