@@ -37,6 +37,8 @@ export {
   ShiftReason,
 } from "./node.js";
 export type { Random } from "./random.js";
+export type { RoleCommand } from "./roles.js";
+export { nextRoles, sortedRoles } from "./roles.js";
 export { schemaCatalog, toJsonSchema } from "./schema-catalog.js";
 export type { Signer } from "./signing.js";
 export { signerFromSeed, verifySignature } from "./signing.js";
