@@ -1,6 +1,15 @@
 import { z } from "zod";
 import { assert, type FabricIssue, failed, issuesFromZod, ok, type Result } from "../vocabulary/index.js";
-import { BlockRecord, canonicalLine, GenesisRecord } from "./block.js";
+import {
+  BlockRecord,
+  blockBodyLine,
+  blockHashOf,
+  blockRecordLine,
+  canonicalLine,
+  GenesisRecord,
+  genesisHash,
+  hex,
+} from "./block.js";
 
 /**
  * The chain export (and the node's durable chain file, byte for byte): UTF-8 JSON Lines,
@@ -88,4 +97,55 @@ export function parseRecordLine(line: string): Result<ChainRecord> {
 
 function issueAt(index: number, message: string): FabricIssue {
   return { code: "custom", message, path: [], line: index + 1, column: 1 };
+}
+
+export type DecodedLine =
+  | { readonly ok: true; readonly record: ChainRecord; readonly bodyLine: string | null }
+  | {
+      readonly ok: false;
+      readonly reason:
+        | "malformed-record"
+        | "non-canonical-encoding"
+        | "block-hash-mismatch"
+        | "genesis-hash-mismatch";
+      readonly message: string;
+    };
+
+/**
+ * Decodes one export line (without its newline) and checks what needs no context: the
+ * schema, that the line is the record's canonical JSON, and that a block's or genesis's
+ * hash is the hash of its content. Links, signatures and membership need the chain.
+ */
+export function decodeRecordLine(line: string): DecodedLine {
+  const parsed = parseRecordLine(line);
+  if (!parsed.ok)
+    return { ok: false, reason: "malformed-record", message: parsed.issues[0]?.message ?? "bad record" };
+  const record = parsed.value;
+  if (record.kind === "block") {
+    const bodyLine = blockBodyLine(record.body);
+    if (blockRecordLine(bodyLine, record.hash, record.signature) !== `${line}\n`) {
+      return {
+        ok: false,
+        reason: "non-canonical-encoding",
+        message: "the line is not the record's canonical JSON",
+      };
+    }
+    const hash = hex(blockHashOf(bodyLine, record.signature));
+    if (hash !== record.hash)
+      return { ok: false, reason: "block-hash-mismatch", message: `computed ${hash}` };
+    return { ok: true, record, bodyLine };
+  }
+  if (canonicalLine(record) !== `${line}\n`) {
+    return {
+      ok: false,
+      reason: "non-canonical-encoding",
+      message: "the line is not the record's canonical JSON",
+    };
+  }
+  if (record.kind === "genesis") {
+    const hash = genesisHash(record.body);
+    if (hash !== record.hash)
+      return { ok: false, reason: "genesis-hash-mismatch", message: `computed ${hash}` };
+  }
+  return { ok: true, record, bodyLine: null };
 }

@@ -32,10 +32,11 @@ export {
   signCheckpoint,
   withCosignatures,
 } from "./checkpoint.js";
-export type { ChainExport } from "./export.js";
+export type { ChainExport, DecodedLine } from "./export.js";
 export {
   ChainRecord,
   CheckpointRecord,
+  decodeRecordLine,
   formatChainExport,
   parseChainExport,
   parseRecordLine,

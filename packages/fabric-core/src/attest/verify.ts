@@ -17,7 +17,7 @@ import {
   defaultCosignaturesMin,
   parseCheckpointText,
 } from "./checkpoint.js";
-import { parseRecordLine } from "./export.js";
+import { decodeRecordLine, parseRecordLine } from "./export.js";
 import { MerkleTree } from "./merkle.js";
 import { parseSignedNote } from "./note.js";
 import { RoleTable } from "./role-table.js";
@@ -173,18 +173,16 @@ function verifyGenesis(
   line: string,
   options: VerifyOptions,
 ): GenesisRecord | { reason: VerifyReason; message: string } {
-  const parsed = parseRecordLine(line);
-  if (!parsed.ok) return { reason: "malformed-record", message: parsed.issues[0]?.message ?? "bad record" };
-  if (parsed.value.kind !== "genesis")
+  const decoded = decodeRecordLine(line);
+  if (!decoded.ok) return { reason: decoded.reason, message: decoded.message };
+  if (decoded.record.kind !== "genesis") {
     return { reason: "genesis-missing", message: "line 1 is not a genesis record" };
-  const genesis = parsed.value;
-  if (`${line}\n` !== canonicalLine(genesis)) return { reason: "non-canonical-encoding", message: "genesis" };
-  const hash = genesisHash(genesis.body);
-  if (hash !== genesis.hash) return { reason: "genesis-hash-mismatch", message: `computed ${hash}` };
-  if (options.trustedGenesisHash !== undefined && options.trustedGenesisHash !== hash) {
+  }
+  const genesis = decoded.record;
+  if (options.trustedGenesisHash !== undefined && options.trustedGenesisHash !== genesis.hash) {
     return {
       reason: "genesis-not-trusted",
-      message: `genesis ${hash} is not the pinned ${options.trustedGenesisHash}`,
+      message: `genesis ${genesis.hash} is not the pinned ${options.trustedGenesisHash}`,
     };
   }
   return genesis;
@@ -205,22 +203,13 @@ function claimedCheckpointSize(lines: readonly string[]): number {
 
 function verifyBlockLine(state: WalkState, line: string): Step {
   const sequence = state.tree.size;
-  const parsed = parseRecordLine(line);
-  if (!parsed.ok)
-    return { reason: "malformed-record", message: parsed.issues[0]?.message ?? "bad record", sequence };
-  if (parsed.value.kind !== "block")
+  const decoded = decodeRecordLine(line);
+  if (!decoded.ok) return { reason: decoded.reason, message: decoded.message, sequence };
+  if (decoded.record.kind !== "block" || decoded.bodyLine === null) {
     return { reason: "malformed-record", message: "expected a block", sequence };
-  const block = parsed.value;
-  const bodyLine = blockBodyLine(block.body);
-  if (blockRecordLine(bodyLine, block.hash, block.signature) !== `${line}\n`) {
-    return {
-      reason: "non-canonical-encoding",
-      message: "the line is not the record's canonical JSON",
-      sequence,
-    };
   }
-  const hash = hex(blockHashOf(bodyLine, block.signature));
-  if (hash !== block.hash) return { reason: "block-hash-mismatch", message: `computed ${hash}`, sequence };
+  const block = decoded.record;
+  const bodyLine = decoded.bodyLine;
   const linkStep = checkLink(state, block, sequence);
   if (linkStep !== null) return linkStep;
   const signatureStep = checkSignatures(state, block, bodyLine);
@@ -296,20 +285,13 @@ function checkSignatures(state: WalkState, block: BlockRecord, bodyLine: string)
 }
 
 function verifyOtherLine(state: WalkState, line: string): Step {
-  const parsed = parseRecordLine(line);
-  if (!parsed.ok)
-    return { reason: "malformed-record", message: parsed.issues[0]?.message ?? "bad record", sequence: null };
-  if (`${line}\n` !== canonicalLine(parsed.value)) {
-    return {
-      reason: "non-canonical-encoding",
-      message: "the line is not the record's canonical JSON",
-      sequence: null,
-    };
-  }
-  if (parsed.value.kind === "genesis")
+  const decoded = decodeRecordLine(line);
+  if (!decoded.ok) return { reason: decoded.reason, message: decoded.message, sequence: null };
+  if (decoded.record.kind === "genesis") {
     return { reason: "malformed-record", message: "a second genesis", sequence: null };
-  if (parsed.value.kind === "block") return verifyBlockLine(state, line);
-  return verifyCheckpoint(state, parsed.value.note);
+  }
+  if (decoded.record.kind === "block") return verifyBlockLine(state, line);
+  return verifyCheckpoint(state, decoded.record.note);
 }
 
 function verifyCheckpoint(state: WalkState, noteText: string): Step {

@@ -1,0 +1,223 @@
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import {
+  AttestChain,
+  type BlockRecord,
+  decodeRecordLine,
+  type GenesisRecord,
+  recordLine,
+  type WitnessState,
+} from "@revoada/fabric-core/attest";
+import { assert } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
+import { StorageCorruptionError, StorageStateError } from "../errors.js";
+import { fsyncDirectorySync, writeFileAtomicSync } from "../fs/durable.js";
+
+/**
+ * The node's durable attestation chain: `chain.jsonl` in the data directory, byte for byte
+ * the export format (docs/attestation.md), so `revoada chain verify --file` reads it as is
+ * and the HTTP API serves it unchanged. Appends are one write and one fdatasync per batch;
+ * nothing is rewritten in place.
+ *
+ * Recovery on open: every line is decoded and re-linked. A damaged tail (a partial last line,
+ * or undecodable lines with no valid record after them: a write torn by a crash) is cut off
+ * and the cut is synced; damage followed by valid records is corruption and refuses to open.
+ * Blocks lost with a torn tail are re-derived from the Raft log, which is the source of truth.
+ *
+ * `witness.json` holds this node's witness state; it is replaced atomically and must be
+ * durable before the cosignature it allowed is sent.
+ */
+export const chainFileName = "chain.jsonl";
+export const witnessFileName = "witness.json";
+
+const WitnessStateFile = z.strictObject({
+  origin: z.string().min(1).max(253),
+  size: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  root: z.string().regex(/^[A-Za-z0-9+/]{43}=$/),
+});
+
+export interface ChainRecovery {
+  /** Bytes cut from a torn tail (0 when the file ended cleanly). */
+  readonly truncatedBytes: number;
+  readonly blocks: number;
+  readonly checkpoints: number;
+}
+
+export class ChainStore {
+  readonly chain: AttestChain;
+  readonly recovery: ChainRecovery;
+  private readonly checkpointNotes: { size: number; note: string }[] = [];
+  private descriptor: number | null;
+  private bytes: number;
+  /** Blocks of `chain` already in the file; the rest await `persistBlocks`. */
+  private storedBlocks = 0;
+
+  private constructor(
+    readonly directory: string,
+    genesis: GenesisRecord,
+  ) {
+    mkdirSync(directory, { recursive: true });
+    const path = this.path;
+    if (!existsSync(path)) createChainFile(directory, path, genesis);
+    this.chain = new AttestChain(genesis, { verifySignatures: false });
+    const replayed = this.replay(readFileSync(path), genesis);
+    this.descriptor = openSync(path, "r+");
+    if (replayed.validBytes < replayed.fileBytes) {
+      ftruncateSync(this.descriptor, replayed.validBytes);
+      fdatasyncSync(this.descriptor);
+    }
+    this.bytes = replayed.validBytes;
+    this.recovery = {
+      truncatedBytes: replayed.fileBytes - replayed.validBytes,
+      blocks: this.chain.blocks.length,
+      checkpoints: this.checkpointNotes.length,
+    };
+  }
+
+  /** Opens (or creates) the chain of `genesis` in `directory`; synchronous, like the WAL. */
+  static open(directory: string, genesis: GenesisRecord): ChainStore {
+    return new ChainStore(directory, genesis);
+  }
+
+  get path(): string {
+    return join(this.directory, chainFileName);
+  }
+
+  get checkpoints(): readonly { readonly size: number; readonly note: string }[] {
+    return this.checkpointNotes;
+  }
+
+  /**
+   * Appends blocks the chain already holds beyond what is stored (the caller feeds committed
+   * entries to `chain.applyCommitted` first) in one write and one fdatasync.
+   */
+  persistBlocks(): number {
+    const stored = this.storedBlocks;
+    const pending = this.chain.blocks.slice(stored);
+    if (pending.length === 0) return 0;
+    this.write(pending.map((block) => recordLine(block)).join(""));
+    this.storedBlocks = this.chain.blocks.length;
+    return pending.length;
+  }
+
+  /** Appends a sealed checkpoint note (its size must not exceed the stored blocks). */
+  appendCheckpoint(size: number, note: string): void {
+    assert(size <= this.storedBlocks, "a checkpoint covers stored blocks only");
+    this.write(recordLine({ kind: "checkpoint", note }));
+    this.checkpointNotes.push({ size, note });
+  }
+
+  /** The export: exactly the file's bytes. */
+  exportText(): string {
+    return readFileSync(this.path, "utf8").slice(0, this.bytes);
+  }
+
+  loadWitnessState(): WitnessState | null {
+    const path = join(this.directory, witnessFileName);
+    if (!existsSync(path)) return null;
+    const parsed = WitnessStateFile.safeParse(JSON.parse(readFileSync(path, "utf8")));
+    if (!parsed.success) throw new StorageCorruptionError(path, 0, "witness state does not validate");
+    return parsed.data;
+  }
+
+  saveWitnessState(state: WitnessState): void {
+    writeFileAtomicSync(
+      join(this.directory, witnessFileName),
+      `${JSON.stringify(WitnessStateFile.parse(state))}\n`,
+      {
+        mode: 0o600,
+      },
+    );
+  }
+
+  close(): void {
+    if (this.descriptor !== null) closeSync(this.descriptor);
+    this.descriptor = null;
+  }
+
+  private write(text: string): void {
+    assert(this.descriptor !== null, "the chain store is open");
+    const data = Buffer.from(text, "utf8");
+    let written = 0;
+    while (written < data.length) {
+      written += writeSync(this.descriptor, data, written, data.length - written, this.bytes + written);
+    }
+    fdatasyncSync(this.descriptor);
+    this.bytes += data.length;
+  }
+
+  private replay(file: Buffer, genesis: GenesisRecord): { validBytes: number; fileBytes: number } {
+    const path = this.path;
+    const expectedGenesis = Buffer.from(recordLine(genesis), "utf8");
+    if (!file.subarray(0, expectedGenesis.length).equals(expectedGenesis)) {
+      throw new StorageStateError(path, "the chain file belongs to a different genesis");
+    }
+    let offset = expectedGenesis.length;
+    while (offset < file.length) {
+      const end = file.indexOf(0x0a, offset);
+      const problem = end < 0 ? "partial last line" : this.replayLine(file.toString("utf8", offset, end));
+      if (problem !== null) {
+        if (hasValidLineAfter(file, offset)) throw new StorageCorruptionError(path, offset, problem);
+        return { validBytes: offset, fileBytes: file.length };
+      }
+      offset = end + 1;
+    }
+    this.storedBlocks = this.chain.blocks.length;
+    return { validBytes: offset, fileBytes: file.length };
+  }
+
+  /** Applies one stored line; returns why it cannot be applied, or null. */
+  private replayLine(line: string): string | null {
+    const decoded = decodeRecordLine(line);
+    if (!decoded.ok) return `${decoded.reason}: ${decoded.message}`;
+    const record = decoded.record;
+    if (record.kind === "genesis") return "a second genesis";
+    if (record.kind === "checkpoint") {
+      const size = Number(record.note.split("\n")[1]);
+      if (!Number.isSafeInteger(size) || size > this.chain.blocks.length)
+        return "checkpoint beyond the blocks";
+      this.checkpointNotes.push({ size, note: record.note });
+      return null;
+    }
+    const linkProblem = linkProblemOf(this.chain, record);
+    if (linkProblem !== null) return linkProblem;
+    this.chain.append(record);
+    this.storedBlocks = this.chain.blocks.length;
+    return null;
+  }
+}
+
+function linkProblemOf(chain: AttestChain, block: BlockRecord): string | null {
+  const head = chain.head;
+  if (block.body.sequence !== head.sequence)
+    return `block ${block.body.sequence} where ${head.sequence} belongs`;
+  if (block.body.prev_hash !== head.hash) return "block does not link to the previous one";
+  if (block.body.index <= head.index) return "raft index does not grow";
+  return null;
+}
+
+/** True when a decodable record starts on any later line: damage in the middle, not a torn tail. */
+function hasValidLineAfter(file: Buffer, offset: number): boolean {
+  let start = file.indexOf(0x0a, offset);
+  while (start >= 0 && start + 1 < file.length) {
+    const end = file.indexOf(0x0a, start + 1);
+    if (end < 0) return false;
+    if (decodeRecordLine(file.toString("utf8", start + 1, end)).ok) return true;
+    start = end;
+  }
+  return false;
+}
+
+function createChainFile(directory: string, path: string, genesis: GenesisRecord): void {
+  writeFileAtomicSync(path, recordLine(genesis));
+  fsyncDirectorySync(directory);
+}
