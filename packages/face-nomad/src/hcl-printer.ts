@@ -1,0 +1,173 @@
+import { assert } from "@revoada/fabric-core/vocabulary";
+
+/**
+ * A deterministic HCL2 printer over a tiny syntax tree: one item per line (a one-line block
+ * with two items is invalid HCL2), two-space indents, lists and maps spread one element per
+ * line. Strings are escaped for HCL templates, except Nomad runtime interpolations such as
+ * `${node.unique.name}` or `${NOMAD_ALLOC_ID}`, which pass through untouched for Nomad to
+ * resolve at run time; any other `${` becomes `$${` and `%{` becomes `%%{`.
+ */
+
+export type HclValue = string | number | boolean | readonly HclValue[] | HclMap;
+
+/** A map attribute (`env = { "KEY" = "value" }`), keys quoted and sorted. */
+export interface HclMap {
+  readonly map: Readonly<Record<string, string>>;
+}
+
+export type HclItem =
+  | { readonly kind: "attribute"; readonly name: string; readonly value: HclValue }
+  | {
+      readonly kind: "block";
+      readonly type: string;
+      readonly labels: readonly string[];
+      readonly body: HclBody;
+    };
+
+export type HclBody = readonly HclItem[];
+
+export function attribute(name: string, value: HclValue): HclItem {
+  return { kind: "attribute", name, value };
+}
+
+export function block(type: string, labels: readonly string[], body: HclBody): HclItem {
+  return { kind: "block", type, labels, body };
+}
+
+/** `${` followed by a runtime variable Nomad resolves itself, up to its closing brace. */
+const runtimeInterpolation = /^\$\{(?:(?:node|attr|meta|device)(?:\.[A-Za-z0-9_-]+)+|NOMAD_[A-Za-z0-9_]+)\}/;
+
+const simpleEscapes: Readonly<Record<string, string>> = {
+  "\\": "\\\\",
+  '"': '\\"',
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+function escapeCharacter(character: string): string {
+  const simple = simpleEscapes[character];
+  if (simple !== undefined) return simple;
+  const code = character.charCodeAt(0);
+  if (code < 0x20 || code === 0x7f) return `\\u${code.toString(16).padStart(4, "0")}`;
+  return character;
+}
+
+/** The body of an HCL quoted template that evaluates to `text` (runtime interpolations kept). */
+export function escapeTemplate(text: string): string {
+  let out = "";
+  let index = 0;
+  while (index < text.length) {
+    const character = text[index]!;
+    const next = text[index + 1];
+    if (character === "$" && next === "{") {
+      const passthrough = runtimeInterpolation.exec(text.slice(index));
+      // A `$` right before an interpolation would form the `$${` escape, so then escape instead.
+      if (passthrough !== null && text[index - 1] !== "$") {
+        out += passthrough[0];
+        index += passthrough[0].length;
+        continue;
+      }
+      out += "$${";
+      index += 2;
+    } else if (character === "%" && next === "{") {
+      out += "%%{";
+      index += 2;
+    } else {
+      out += escapeCharacter(character);
+      index += 1;
+    }
+  }
+  return out;
+}
+
+/** Inverse of `escapeTemplate` on hcl2json output, which keeps `$${` and `%%{` as written. */
+export function unescapeTemplate(text: string): string {
+  if (!text.includes("${") && !text.includes("%{")) return text;
+  let out = "";
+  let index = 0;
+  while (index < text.length) {
+    if (text.startsWith("$${", index)) {
+      out += "${";
+      index += 3;
+    } else if (text.startsWith("%%{", index)) {
+      out += "%{";
+      index += 3;
+    } else {
+      out += text[index]!;
+      index += 1;
+    }
+  }
+  return out;
+}
+
+export function quote(text: string): string {
+  return `"${escapeTemplate(text)}"`;
+}
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+function printValue(value: HclValue, indent: string, lines: string[], prefix: string): void {
+  if (typeof value === "string") lines.push(`${prefix}${quote(value)}`);
+  else if (typeof value === "number") {
+    assert(Number.isSafeInteger(value), "HCL numbers here are safe integers");
+    lines.push(`${prefix}${value}`);
+  } else if (typeof value === "boolean") lines.push(`${prefix}${value}`);
+  else if (Array.isArray(value)) printList(value as readonly HclValue[], indent, lines, prefix);
+  else printMap((value as HclMap).map, indent, lines, prefix);
+}
+
+function printList(values: readonly HclValue[], indent: string, lines: string[], prefix: string): void {
+  if (values.length === 0) {
+    lines.push(`${prefix}[]`);
+    return;
+  }
+  lines.push(`${prefix}[`);
+  for (const value of values) {
+    printValue(value, `${indent}  `, lines, `${indent}  `);
+    lines[lines.length - 1] += ",";
+  }
+  lines.push(`${indent}]`);
+}
+
+function printMap(
+  map: Readonly<Record<string, string>>,
+  indent: string,
+  lines: string[],
+  prefix: string,
+): void {
+  const keys = Object.keys(map).sort();
+  if (keys.length === 0) {
+    lines.push(`${prefix}{}`);
+    return;
+  }
+  lines.push(`${prefix}{`);
+  for (const key of keys) lines.push(`${indent}  ${quote(key)} = ${quote(map[key]!)}`);
+  lines.push(`${indent}}`);
+}
+
+/** Prints a body; the result ends with a newline. Blocks are separated by nothing extra. */
+export function printHcl(body: HclBody): string {
+  const lines: string[] = [];
+  const pending: { item: HclItem | "close"; indent: string }[] = body
+    .map((item) => ({ item, indent: "" }))
+    .reverse();
+  while (pending.length > 0) {
+    const { item, indent } = pending.pop()!;
+    if (item === "close") {
+      lines.push(`${indent}}`);
+      continue;
+    }
+    if (item.kind === "attribute") {
+      assert(identifier.test(item.name), `attribute name ${item.name} is an identifier`);
+      printValue(item.value, indent, lines, `${indent}${item.name} = `);
+      continue;
+    }
+    assert(identifier.test(item.type), `block type ${item.type} is an identifier`);
+    const labels = item.labels.map((label) => ` ${quote(label)}`).join("");
+    lines.push(`${indent}${item.type}${labels} {`);
+    pending.push({ item: "close", indent });
+    for (const child of [...item.body].reverse()) pending.push({ item: child, indent: `${indent}  ` });
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,73 @@
+import type { DroppedField } from "@revoada/fabric-core/face";
+import { type FabricState, type NodeState, workloadKey } from "@revoada/fabric-core/vocabulary";
+import { mebibyte } from "./workload-job.js";
+
+/**
+ * What the Nomad face carries: nodes as agent configurations (name, zone as datacenter,
+ * roles, rack, labels and addresses in client meta), workloads as jobs, placements in job
+ * meta. Lost: what a Nomad client fingerprints itself (capacity), the node version and gossip
+ * generation, the Raft log position, and memory below whole MiB (`MemoryMB` is an integer;
+ * the writer rounds up so a task never gets less than asked for).
+ */
+
+function modelWorkloads(state: FabricState): FabricState["workloads"] {
+  const workloads: FabricState["workloads"] = {};
+  for (const [key, workload] of Object.entries(state.workloads)) {
+    if (key !== workloadKey(workload)) continue;
+    const memory = Math.ceil(workload.resources.memory_bytes / mebibyte) * mebibyte;
+    workloads[key] = { ...workload, resources: { ...workload.resources, memory_bytes: memory } };
+  }
+  return workloads;
+}
+
+export function modelNomad(state: FabricState): FabricState {
+  const nodes: FabricState["nodes"] = {};
+  for (const [id, node] of Object.entries(state.nodes)) {
+    const empty = { cpu_millis: 0, memory_bytes: 0, storage_bytes: 0, pods: 0 };
+    nodes[id as NodeState["id"]] = {
+      ...node,
+      id: id as NodeState["id"],
+      capacity: empty,
+      version: "",
+      generation: 0,
+    };
+  }
+  const workloads = modelWorkloads(state);
+  const placements = Object.fromEntries(
+    Object.entries(state.placements).filter(([key]) => workloads[key] !== undefined),
+  );
+  return { nodes, workloads, placements, applied: { term: 0, index: 0 } };
+}
+
+/** One entry per field `modelNomad` changes, in a stable order. */
+export function droppedByNomad(state: FabricState): DroppedField[] {
+  const dropped: DroppedField[] = [];
+  for (const id of Object.keys(state.nodes).sort()) {
+    const node = state.nodes[id as NodeState["id"]]!;
+    const lost = (["capacity", "version", "generation"] as const).filter((field) =>
+      field === "capacity" ? Object.values(node.capacity).some((value) => value > 0) : Boolean(node[field]),
+    );
+    for (const field of lost) {
+      dropped.push({ path: ["nodes", id, field], reason: "no Nomad agent setting carries it" });
+    }
+  }
+  for (const key of Object.keys(state.workloads).sort()) {
+    const workload = state.workloads[key]!;
+    if (key !== workloadKey(workload))
+      dropped.push({ path: ["workloads", key], reason: "key is not namespace/name" });
+    else if (workload.resources.memory_bytes % mebibyte !== 0) {
+      const reason = "MemoryMB is whole MiB: rounded up";
+      dropped.push({ path: ["workloads", key, "resources", "memory_bytes"], reason });
+    }
+  }
+  for (const key of Object.keys(state.placements).sort()) {
+    const workload = state.workloads[key];
+    if (workload === undefined || key !== workloadKey(workload)) {
+      dropped.push({ path: ["placements", key], reason: "a placement of no written job" });
+    }
+  }
+  if (state.applied.term + state.applied.index > 0) {
+    dropped.push({ path: ["applied"], reason: "Nomad has no place for the Raft log position" });
+  }
+  return dropped;
+}

@@ -1,0 +1,179 @@
+import { isDeepStrictEqual } from "node:util";
+import type { FaceFile, ReadResult, UnknownField } from "@revoada/fabric-core/face";
+import {
+  type FabricIssue,
+  FabricState,
+  failed,
+  issuesFromZod,
+  type NodeState,
+  ok,
+  parseSourceText,
+  type Result,
+  type Workload,
+  workloadKey,
+} from "@revoada/fabric-core/vocabulary";
+import { agentToNode } from "./agent.js";
+import { ApiJob, apiToJob } from "./api-json.js";
+import { parseHclText, readAgentHcl, readJobHcl } from "./hcl-read.js";
+import type { Job } from "./ir.js";
+import { jobProblems } from "./job-check.js";
+import { jobPlacement, jobToWorkload } from "./workload-job.js";
+import { writeNomad } from "./writer.js";
+
+/**
+ * The Nomad reader: jobspecs give the workloads (the API JSON beside each must say the same),
+ * agent configurations give the nodes. Errors carry hcl2json's `file:line,column`; schema
+ * issues are located by walking the HCL text. Anything the reader's own rendering of what it
+ * read does not reproduce is reported as `unknown`.
+ */
+
+export interface ReadFiles {
+  readonly jobs: Map<string, { job: Job; raw: unknown }>;
+  readonly apiJobs: Map<string, Job>;
+  readonly agents: Map<string, { node: NodeState | { problem: string }; raw: unknown }>;
+  readonly issues: FabricIssue[];
+  readonly unknown: UnknownField[];
+}
+
+function jobIssues(file: string, job: Job): FabricIssue[] {
+  return jobProblems(job).map(([path, message]) => ({ code: "nomad", message, path, file }));
+}
+
+/** Parses and checks every file on its own; shared by the reader and the validator. */
+export async function readNomadFiles(files: readonly FaceFile[]): Promise<ReadFiles> {
+  const read: ReadFiles = { jobs: new Map(), apiJobs: new Map(), agents: new Map(), issues: [], unknown: [] };
+  for (const file of files) {
+    if (file.path.endsWith(".nomad.hcl")) {
+      const job = await readJobHcl(file.path, file.content);
+      if (!job.ok) read.issues.push(...job.issues);
+      else {
+        read.issues.push(...jobIssues(file.path, job.value.job));
+        read.jobs.set(file.path, job.value);
+      }
+    } else if (file.path.endsWith(".json")) {
+      const api = parseSourceText(ApiJob, file.content, file.path);
+      if (!api.ok) read.issues.push(...api.issues);
+      else {
+        read.issues.push(...jobIssues(file.path, apiToJob(api.value)));
+        read.apiJobs.set(file.path, apiToJob(api.value));
+      }
+    } else if (file.path.endsWith("/agent.hcl")) {
+      const agent = await readAgentHcl(file.path, file.content);
+      if (!agent.ok) read.issues.push(...agent.issues);
+      else read.agents.set(file.path, { node: agentToNode(agent.value.agent), raw: agent.value.raw });
+    } else {
+      read.unknown.push({ file: file.path, path: [], reason: "not a file the Nomad face writes" });
+    }
+  }
+  for (const [path, { job }] of read.jobs) {
+    const jsonPath = path.replace(/\.nomad\.hcl$/, ".json");
+    const api = read.apiJobs.get(jsonPath);
+    if (api !== undefined && !isDeepStrictEqual(api, job)) {
+      const message = `the API JSON and ${path} describe different jobs`;
+      read.issues.push({ code: "inconsistent", message, path: [], file: jsonPath, line: 1, column: 1 });
+    }
+  }
+  return read;
+}
+
+function assemble(read: ReadFiles): { state: unknown; sources: Map<string, string> } {
+  const sources = new Map<string, string>();
+  const nodes: Record<string, NodeState> = {};
+  for (const [file, { node }] of read.agents) {
+    if ("problem" in node) read.issues.push({ code: "unreadable", message: node.problem, path: [], file });
+    else if (nodes[node.id] !== undefined)
+      read.issues.push({ code: "duplicate", message: "node twice", path: [], file });
+    else {
+      nodes[node.id] = node;
+      sources.set(`nodes/${node.id}`, file);
+    }
+  }
+  const workloads: Record<string, Workload> = {};
+  const placements: Record<string, string[]> = {};
+  for (const [file, { job }] of read.jobs) {
+    if (job.groups.length !== 1 || job.groups[0]!.tasks.length !== 1) {
+      const message = "the Nomad face reads jobs of one group with one task";
+      read.issues.push({ code: "unsupported", message, path: [], file });
+      continue;
+    }
+    const workload = jobToWorkload(job);
+    const key = workloadKey(workload);
+    workloads[key] = workload;
+    for (const part of ["workloads", "placements"]) sources.set(`${part}/${key}`, file);
+    const placement = jobPlacement(job);
+    if (placement !== undefined) placements[key] = placement;
+  }
+  return { state: { nodes, workloads, placements, applied: { term: 0, index: 0 } }, sources };
+}
+
+function flatPaths(
+  actual: unknown,
+  expected: unknown,
+  path: (string | number)[],
+  out: (string | number)[][],
+): void {
+  if (isDeepStrictEqual(actual, expected)) return;
+  const bothObjects =
+    actual !== null && typeof actual === "object" && expected !== null && typeof expected === "object";
+  if (!bothObjects) {
+    out.push(path);
+    return;
+  }
+  const actualRecord = actual as Record<string, unknown>;
+  const expectedRecord = expected as Record<string, unknown>;
+  for (const key of Object.keys(actualRecord)) {
+    const part = Array.isArray(actual) ? Number(key) : key;
+    if (!(key in expectedRecord)) out.push([...path, part]);
+    else flatPaths(actualRecord[key], expectedRecord[key], [...path, part], out);
+  }
+}
+
+async function reportUnexpected(
+  read: ReadFiles,
+  files: readonly FaceFile[],
+  state: FabricState,
+): Promise<UnknownField[]> {
+  const expected = new Map(
+    writeNomad(state, { kind: "cluster" }).files.map((file) => [file.path, file.content]),
+  );
+  const unknown: UnknownField[] = [];
+  for (const file of files) {
+    const content = expected.get(file.path);
+    if (content === file.content) continue;
+    const raw: { readonly raw: unknown } | undefined = read.jobs.get(file.path) ?? read.agents.get(file.path);
+    if (raw === undefined && !read.apiJobs.has(file.path)) continue;
+    if (content === undefined) {
+      unknown.push({ file: file.path, path: [], reason: "the state read renders no file of this name" });
+      continue;
+    }
+    const actualShape = raw === undefined ? JSON.parse(file.content) : raw.raw;
+    const rendered =
+      raw === undefined ? { value: JSON.parse(content) as unknown } : await parseHclText(file.path, content);
+    const paths: (string | number)[][] = [];
+    flatPaths(actualShape, "value" in rendered ? rendered.value : undefined, [], paths);
+    for (const path of paths) {
+      unknown.push({
+        file: file.path,
+        path,
+        reason: "not understood (the state read renders it differently)",
+      });
+    }
+  }
+  return unknown;
+}
+
+export async function readNomad(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
+  const read = await readNomadFiles(files);
+  const { state, sources } = assemble(read);
+  if (read.issues.length > 0) return failed(read.issues);
+  const checked = FabricState.safeParse(state);
+  if (!checked.success) {
+    const issues = issuesFromZod(checked.error).map((issue) => {
+      const file = sources.get(`${issue.path[0]}/${issue.path[1]}`);
+      return file === undefined ? issue : { ...issue, file };
+    });
+    return failed(issues);
+  }
+  const unknown = [...read.unknown, ...(await reportUnexpected(read, files, checked.data))];
+  return ok({ state: checked.data, unknown });
+}

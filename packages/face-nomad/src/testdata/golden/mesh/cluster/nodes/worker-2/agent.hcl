@@ -1,0 +1,18 @@
+name = "worker-2"
+datacenter = "zone-b"
+data_dir = "/opt/nomad/data"
+client {
+  enabled = true
+  meta = {
+    "disk" = "hdd"
+    "revoada.address.api" = "10.0.0.15:7949"
+    "revoada.address.content" = "10.0.0.15:7948"
+    "revoada.address.gossip" = "10.0.0.15:7946"
+    "revoada.address.raft" = "10.0.0.15:7947"
+    "revoada.label.revoada.example/tier" = "general"
+    "revoada.node_id" = "e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5"
+    "revoada.quarantined" = "true"
+    "revoada.rack" = "rack-15"
+    "revoada.roles" = "quarantined"
+  }
+}

@@ -1,0 +1,22 @@
+name = "cp-1"
+datacenter = "zone-a"
+data_dir = "/opt/nomad/data"
+server {
+  enabled = true
+  bootstrap_expect = 3
+}
+client {
+  enabled = false
+  meta = {
+    "disk" = "hdd"
+    "revoada.address.api" = "10.0.0.11:7949"
+    "revoada.address.content" = "10.0.0.11:7948"
+    "revoada.address.gossip" = "10.0.0.11:7946"
+    "revoada.address.raft" = "10.0.0.11:7947"
+    "revoada.control_plane" = "true"
+    "revoada.label.revoada.example/tier" = "general"
+    "revoada.node_id" = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+    "revoada.rack" = "rack-11"
+    "revoada.roles" = "api-server,etcd,scheduler,controller-manager"
+  }
+}

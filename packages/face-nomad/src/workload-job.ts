@@ -1,0 +1,178 @@
+import type { ConfigBlobRef, NodeId, Workload, WorkloadPort } from "@revoada/fabric-core/vocabulary";
+import type { Constraint, Job, Service, TaskGroup } from "./ir.js";
+
+/**
+ * A workload as one Nomad job: one group (count = replicas) with one docker task. Placement
+ * becomes scheduling rules: zones are the job's `datacenters`, labels are `${meta.<key>}`
+ * constraints, control-plane nodes are avoided by a constraint (or, when the workload
+ * tolerates them, merely disfavoured by an affinity), quarantined nodes are always avoided.
+ * What Nomad has no field for (UDP ports, config blob references, the placement chosen by
+ * revoada) is kept in `revoada.*` job meta.
+ */
+
+export const mebibyte = 1024 * 1024;
+export const nodeMeta = {
+  controlPlane: "revoada.control_plane",
+  quarantined: "revoada.quarantined",
+} as const;
+const reservedMetaPrefix = "revoada.";
+const labelMetaPrefix = "revoada.label.";
+
+/** The client meta key of a node label: as-is, unless it would collide with `revoada.*`. */
+export function labelMetaKey(label: string): string {
+  return label.startsWith(reservedMetaPrefix) ? `${labelMetaPrefix}${label}` : label;
+}
+
+/** The node label a client meta key holds, or undefined for revoada's own keys. */
+export function labelOfMetaKey(key: string): string | undefined {
+  if (key.startsWith(labelMetaPrefix)) return key.slice(labelMetaPrefix.length);
+  return key.startsWith(reservedMetaPrefix) ? undefined : key;
+}
+
+const jobMeta = {
+  placement: "revoada.placement",
+  udpPorts: "revoada.udp_ports",
+  configBlobs: "revoada.config_blobs",
+  blobPrefix: "revoada.config_blob.",
+} as const;
+
+const second = 1_000_000_000;
+const restart = { attempts: 2, interval: 1800 * second, delay: 15 * second, mode: "fail" as const };
+const controlPlaneRule = { attribute: `\${meta.${nodeMeta.controlPlane}}`, operator: "!=", value: "true" };
+const quarantineRule = { attribute: `\${meta.${nodeMeta.quarantined}}`, operator: "!=", value: "true" };
+/** Nomad resolves this at scheduling time; it is a plain string here, not a JS template. */
+const nodeDatacenter = ["$", "{node.datacenter}"].join("");
+const labelAttribute = /^\$\{meta\.(.+)\}$/;
+
+function serviceName(workload: Workload, port: WorkloadPort): string {
+  return `${workload.name}-${port.name}`.slice(0, 63).replace(/-+$/, "");
+}
+
+function services(workload: Workload): Service[] {
+  return workload.ports.map((port) => ({
+    name: serviceName(workload, port),
+    port: port.name,
+    provider: "nomad",
+    tags: [],
+    checks: port.protocol === "tcp" ? [{ type: "tcp", interval: 10 * second, timeout: 2 * second }] : [],
+  }));
+}
+
+function jobMetaOf(workload: Workload, placement: readonly NodeId[] | undefined): Record<string, string> {
+  const meta: Record<string, string> = {};
+  if (placement !== undefined) meta[jobMeta.placement] = placement.join(",");
+  const udp = workload.ports.filter((port) => port.protocol === "udp").map((port) => port.name);
+  if (udp.length > 0) meta[jobMeta.udpPorts] = udp.join(",");
+  if (workload.config_blobs.length > 0) {
+    meta[jobMeta.configBlobs] = workload.config_blobs.map((blob) => blob.name).join(",");
+    for (const blob of workload.config_blobs) {
+      meta[`${jobMeta.blobPrefix}${blob.name}.hash`] = blob.hash;
+      meta[`${jobMeta.blobPrefix}${blob.name}.mount_path`] = blob.mount_path;
+    }
+  }
+  return meta;
+}
+
+export function workloadToJob(workload: Workload, placement: readonly NodeId[] | undefined): Job {
+  const { zones, labels, tolerate_control_plane: tolerate } = workload.placement;
+  const constraints: Constraint[] = Object.keys(labels)
+    .sort()
+    .map((key) => ({ attribute: `\${meta.${labelMetaKey(key)}}`, operator: "=", value: labels[key]! }));
+  if (!tolerate) constraints.push(controlPlaneRule);
+  constraints.push(quarantineRule);
+  const group: TaskGroup = {
+    name: workload.name,
+    count: workload.replicas,
+    ports: workload.ports.map((port) => ({ label: port.name, to: port.container_port })),
+    services: services(workload),
+    restart,
+    tasks: [
+      {
+        name: workload.name,
+        driver: "docker",
+        config: {
+          image: workload.image,
+          entrypoint: workload.command,
+          args: workload.args,
+          ports: workload.ports.map((port) => port.name),
+        },
+        env: workload.env,
+        resources: {
+          cpu: workload.resources.cpu_millis,
+          memory_mb: Math.ceil(workload.resources.memory_bytes / mebibyte),
+        },
+      },
+    ],
+  };
+  return {
+    id: workload.name,
+    namespace: workload.namespace,
+    type: "service",
+    datacenters: zones.length > 0 ? zones : ["*"],
+    constraints,
+    affinities: tolerate ? [{ ...controlPlaneRule, weight: 50 }] : [],
+    spreads:
+      workload.replicas > 1 && zones.length > 1
+        ? [{ attribute: nodeDatacenter, weight: 50, targets: [] }]
+        : [],
+    meta: jobMetaOf(workload, placement),
+    groups: [group],
+  };
+}
+
+function readConfigBlobs(meta: Readonly<Record<string, string>>): ConfigBlobRef[] {
+  const names = meta[jobMeta.configBlobs] ?? "";
+  return (names === "" ? [] : names.split(",")).map((name) => ({
+    name,
+    hash: (meta[`${jobMeta.blobPrefix}${name}.hash`] ?? "") as ConfigBlobRef["hash"],
+    mount_path: meta[`${jobMeta.blobPrefix}${name}.mount_path`] ?? "",
+  }));
+}
+
+function isSameRule(constraint: Constraint, rule: Constraint): boolean {
+  return (
+    constraint.attribute === rule.attribute &&
+    constraint.operator === rule.operator &&
+    constraint.value === rule.value
+  );
+}
+
+/** The workload a job describes (schema-checked later, with the whole state). */
+export function jobToWorkload(job: Job): Workload {
+  const group = job.groups[0]!;
+  const task = group.tasks[0]!;
+  const udp = new Set((job.meta[jobMeta.udpPorts] ?? "").split(","));
+  const labels: Record<string, string> = {};
+  for (const constraint of job.constraints) {
+    const match = labelAttribute.exec(constraint.attribute);
+    const label = match === null ? undefined : labelOfMetaKey(match[1]!);
+    if (label !== undefined && constraint.operator === "=") labels[label] = constraint.value;
+  }
+  return {
+    name: job.id,
+    namespace: job.namespace,
+    image: task.config.image,
+    command: task.config.entrypoint,
+    args: task.config.args,
+    env: task.env,
+    ports: group.ports.map((port) => ({
+      name: port.label,
+      container_port: port.to,
+      protocol: udp.has(port.label) ? "udp" : "tcp",
+    })),
+    replicas: group.count,
+    resources: { cpu_millis: task.resources.cpu, memory_bytes: task.resources.memory_mb * mebibyte },
+    config_blobs: readConfigBlobs(job.meta),
+    placement: {
+      zones: job.datacenters.length === 1 && job.datacenters[0] === "*" ? [] : job.datacenters,
+      labels,
+      tolerate_control_plane: !job.constraints.some((constraint) => isSameRule(constraint, controlPlaneRule)),
+    },
+  };
+}
+
+export function jobPlacement(job: Job): NodeId[] | undefined {
+  const text = job.meta[jobMeta.placement];
+  if (text === undefined) return undefined;
+  return (text === "" ? [] : text.split(",")) as NodeId[];
+}

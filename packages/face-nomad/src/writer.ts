@@ -1,0 +1,51 @@
+import type { FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
+import { canonicalJson, type FabricState, type NodeId } from "@revoada/fabric-core/vocabulary";
+import { nodeToAgent, serverCount } from "./agent.js";
+import { jobToApi } from "./api-json.js";
+import { agentHcl, jobHcl } from "./job-hcl.js";
+import { droppedByNomad, modelNomad } from "./model.js";
+import { workloadToJob } from "./workload-job.js";
+
+/**
+ * The Nomad writer. Layout (a node's view is the subset that concerns it):
+ * - `jobs/<namespace>/<name>.nomad.hcl`: the HCL2 jobspec (`nomad job run`);
+ * - `jobs/<namespace>/<name>.json`: the same job as job API JSON (`PUT /v1/jobs`);
+ * - `nodes/<node>/agent.hcl`: the node's agent configuration (server or client).
+ */
+
+const pathSafe = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** Node folder names: the node's name when it is path-safe and unique, else its id. */
+export function agentFolders(state: FabricState): Map<NodeId, string> {
+  const seen = new Map<string, number>();
+  for (const node of Object.values(state.nodes)) seen.set(node.name, (seen.get(node.name) ?? 0) + 1);
+  const folders = new Map<NodeId, string>();
+  for (const [id, node] of Object.entries(state.nodes)) {
+    const usable = pathSafe.test(node.name) && seen.get(node.name) === 1 && !/^[0-9a-f]{64}$/.test(node.name);
+    folders.set(id as NodeId, usable ? node.name : id);
+  }
+  return folders;
+}
+
+export function writeNomad(input: FabricState, scope: RenderScope): WriteResult {
+  const state = modelNomad(input);
+  const files: FaceFile[] = [];
+  const servers = serverCount(state);
+  for (const [id, folder] of agentFolders(state)) {
+    if (scope.kind === "node" && scope.node !== id) continue;
+    files.push({
+      path: `nodes/${folder}/agent.hcl`,
+      content: agentHcl(nodeToAgent(state.nodes[id]!, servers)),
+    });
+  }
+  for (const [key, workload] of Object.entries(state.workloads)) {
+    const placement = state.placements[key];
+    if (scope.kind === "node" && !(placement ?? []).includes(scope.node)) continue;
+    const job = workloadToJob(workload, placement);
+    const stem = `jobs/${workload.namespace}/${workload.name}`;
+    files.push({ path: `${stem}.nomad.hcl`, content: jobHcl(job) });
+    files.push({ path: `${stem}.json`, content: canonicalJson(jobToApi(job)) });
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { files, dropped: droppedByNomad(input) };
+}
