@@ -134,6 +134,8 @@ export class RaftNode {
   private pendingReads: PendingRead[] = [];
   private broadcastPending = false;
   private readHeartbeatPending = false;
+  /** The commit moved: followers hear it with the next batch of appends, not a heartbeat later. */
+  private commitBroadcastPending = false;
 
   // Candidate state.
   private readonly votes = new Map<RaftPeerId, boolean>();
@@ -952,6 +954,7 @@ export class RaftNode {
     }
     this.uncommittedBytes = Math.max(0, this.uncommittedBytes);
     this.log.commitTo(next);
+    this.commitBroadcastPending = true;
     return true;
   }
 
@@ -974,9 +977,31 @@ export class RaftNode {
 
   /** Sends appends while the follower's flow control allows (bounded by in-flight limits). */
   private sendAppends(to: RaftPeerId, progress: Progress): void {
-    for (let sent = 0; sent <= this.config.inflightAppendsMax; sent += 1) {
-      if (!this.maybeSendAppend(to, progress)) return;
-    }
+    this.sendAppendsCounted(to, progress);
+  }
+
+  /** `sendAppends`, returning whether anything was sent. */
+  private sendAppendsCounted(to: RaftPeerId, progress: Progress): boolean {
+    let sent = 0;
+    while (sent <= this.config.inflightAppendsMax && this.maybeSendAppend(to, progress)) sent += 1;
+    return sent > 0;
+  }
+
+  /** An empty append that only carries the new commit index to a caught-up follower. */
+  private maybeSendCommit(to: RaftPeerId, progress: Progress): void {
+    if (progress.state !== "replicate" || progress.isPaused()) return;
+    if (progress.match !== this.log.lastIndex()) return;
+    const prevIndex = this.log.lastIndex();
+    const prevTerm = this.log.termAt(prevIndex);
+    assert(prevTerm !== undefined, "the last entry has a term");
+    this.send({
+      type: "append",
+      to,
+      prevLogIndex: prevIndex,
+      prevLogTerm: prevTerm,
+      entries: [],
+      commit: this.log.committed,
+    });
   }
 
   private maybeSendAppend(to: RaftPeerId, progress: Progress): boolean {
@@ -1053,10 +1078,14 @@ export class RaftNode {
   /** Batched leader work: appends for new proposals and a heartbeat round for new reads. */
   private flushLeaderWork(): void {
     if (this.role !== "leader") return;
-    if (this.broadcastPending) {
+    if (this.broadcastPending || this.commitBroadcastPending) {
+      const commitOnly = !this.broadcastPending;
       this.broadcastPending = false;
+      this.commitBroadcastPending = false;
       for (const [peer, progress] of this.progress) {
-        if (peer !== this.id) this.sendAppends(peer, progress);
+        if (peer === this.id) continue;
+        const sent = commitOnly ? false : this.sendAppendsCounted(peer, progress);
+        if (!sent) this.maybeSendCommit(peer, progress);
       }
     }
     if (this.readHeartbeatPending) this.broadcastHeartbeat();
