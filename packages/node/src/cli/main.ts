@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { registerBlob } from "./commands/blob.js";
 import { registerFace } from "./commands/face.js";
 import { registerMesh } from "./commands/mesh.js";
 import { registerSchema } from "./commands/schema.js";
@@ -11,6 +12,7 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerSchema,
   registerMesh,
   registerFace,
+  registerBlob,
 ];
 
 export function buildProgram(): Command {

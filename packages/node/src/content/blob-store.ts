@@ -124,6 +124,18 @@ export class BlobStore {
     }
   }
 
+  /** Bytes `[offset, offset + length)` of a stored blob (fewer at its end). */
+  async readRange(hash: Blake3Hash, offset: number, length: number): Promise<Uint8Array> {
+    const handle = await open(this.blobPath(hash), "r");
+    try {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async outboard(hash: Blake3Hash, size: number): Promise<Uint8Array> {
     if (groupCountOf(size) === 1) return new Uint8Array(0);
     return readFile(this.outboardPath(hash));

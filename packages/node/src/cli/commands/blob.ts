@@ -1,0 +1,173 @@
+import { copyFile } from "node:fs/promises";
+import type { FetchEvent, FetchStatus } from "@revoada/fabric-core/content";
+import { Blake3Hash, HostPort } from "@revoada/fabric-core/vocabulary";
+import { type Command, Option } from "commander";
+import { fetchBlob } from "../../content/blob-fetcher.js";
+import { BlobStore } from "../../content/blob-store.js";
+import { ContentService } from "../../content/content-service.js";
+import { connectFrameLink, type FrameLink, listenFrameLinks } from "../../content/frame-link.js";
+import { CliError, exitCodes } from "../exit-codes.js";
+import { type OutputFormat, outputOption, render } from "../output.js";
+
+/**
+ * `revoada blob put|get|ls|verify|serve`: the content-addressed store of a data dir, and
+ * peer-to-peer fetches from `--peer host:port` providers (until the daemon finds providers
+ * through gossip). See docs/content.md.
+ */
+
+const dataDirOption = () =>
+  new Option("--data-dir <dir>", "the node's data directory").default("./.revoada/data");
+
+export function registerBlob(program: Command): void {
+  const blob = program.command("blob").description("content-addressed blobs (BLAKE3), fetched peer to peer");
+
+  blob
+    .command("put")
+    .description("store a file; prints its BLAKE3 hash (the same as b3sum)")
+    .argument("<file>", "file to store")
+    .addOption(dataDirOption())
+    .action(async (file: string, options: { dataDir: string }) => {
+      const store = await BlobStore.open(options.dataDir);
+      const stored = await store.putFile(file).catch((error: unknown) => {
+        if (error instanceof Error && "code" in error && error.code === "ENOENT") {
+          throw new CliError(`no such file: ${file}`, exitCodes.notFound);
+        }
+        throw error;
+      });
+      process.stdout.write(`${stored.hash}\n`);
+    });
+
+  blob
+    .command("get")
+    .description("fetch a blob from providers (verified as it streams) and write it to a file")
+    .argument("<hash>", "BLAKE3 hash of the blob")
+    .requiredOption("-o, --out <file>", "where to write the blob")
+    .addOption(new Option("--peer <host:port...>", "a provider to fetch from (repeatable)").default([]))
+    .addOption(dataDirOption())
+    .action(async (hashText: string, options: { out: string; peer: string[]; dataDir: string }) => {
+      const hash = parseHash(hashText);
+      const store = await BlobStore.open(options.dataDir);
+      if (!(await store.has(hash))) await fetchFromPeers(store, hash, options.peer);
+      await copyFile(store.blobPath(hash), options.out);
+    });
+
+  blob
+    .command("ls")
+    .description("list the blobs in the store")
+    .addOption(dataDirOption())
+    .addOption(outputOption("table"))
+    .action(async (options: { dataDir: string; output: OutputFormat }) => {
+      const store = await BlobStore.open(options.dataDir);
+      const blobs = await store.list();
+      process.stdout.write(
+        render(options.output, blobs, () => blobs.map((b) => ({ hash: b.hash, size: b.size }))),
+      );
+    });
+
+  blob
+    .command("verify")
+    .description("re-hash a stored blob; exit 0 if intact, 1 if corrupt, 4 if missing")
+    .argument("<hash>", "BLAKE3 hash of the blob")
+    .addOption(dataDirOption())
+    .action(async (hashText: string, options: { dataDir: string }) => {
+      const hash = parseHash(hashText);
+      const store = await BlobStore.open(options.dataDir);
+      const verdict = await store.verify(hash);
+      if (verdict === "missing")
+        throw new CliError(`no blob ${hash} in ${options.dataDir}`, exitCodes.notFound);
+      if (verdict === "corrupt") throw new CliError(`blob ${hash} is corrupt`, exitCodes.failed);
+      process.stdout.write(`${hash} ok\n`);
+    });
+
+  blob
+    .command("serve")
+    .description("serve the store's blobs to peers until interrupted; prints the listening address")
+    .addOption(new Option("--listen <host:port>", "address to listen on").default("127.0.0.1:0"))
+    .addOption(dataDirOption())
+    .action(async (options: { listen: string; dataDir: string }) => {
+      const { host, port } = parseHostPort(options.listen);
+      const store = await BlobStore.open(options.dataDir);
+      const service = new ContentService(store);
+      const listening = await listenFrameLinks(host, port, (link) => service.serve(link));
+      process.stdout.write(`listening ${host}:${listening.port}\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGTERM", resolve);
+        process.once("SIGINT", resolve);
+      });
+      listening.server.close();
+    });
+}
+
+async function fetchFromPeers(store: BlobStore, hash: Blake3Hash, peers: readonly string[]): Promise<void> {
+  if (peers.length === 0)
+    throw new CliError(`blob ${hash} is not stored here and no --peer was given`, exitCodes.notFound);
+  const providers = new Map<string, { link: FrameLink; complete: boolean | null }>();
+  for (const peer of peers) {
+    const { host, port } = parseHostPort(peer);
+    const link = await connectFrameLink(host, port).catch(() => null);
+    if (link !== null) providers.set(peer, { link, complete: null });
+  }
+  if (providers.size === 0)
+    throw new CliError(`no peer reachable: ${peers.join(", ")}`, exitCodes.unavailable);
+  const progress = new ProgressLine();
+  try {
+    await fetchBlob({
+      store,
+      hash,
+      providers,
+      onProgress: (status, events) => progress.update(status, events),
+    });
+    progress.finish();
+  } catch (error) {
+    progress.finish();
+    throw new CliError(error instanceof Error ? error.message : String(error), exitCodes.failed);
+  } finally {
+    for (const { link } of providers.values()) link.close();
+  }
+}
+
+/** Bytes, rate and providers on stderr: redrawn in place on a terminal, a line a second otherwise. */
+class ProgressLine {
+  private readonly startedMs = Date.now();
+  private lastDrawMs = 0;
+  private text = "";
+
+  update(status: FetchStatus, events: readonly FetchEvent[]): void {
+    for (const event of events) {
+      if (event.type === "provider-banned")
+        process.stderr.write(`\nbanned ${event.provider}: ${event.reason}\n`);
+    }
+    const seconds = Math.max(0.001, (Date.now() - this.startedMs) / 1000);
+    const active = status.providers.filter((p) => !p.banned).length;
+    const total = status.size === null ? "?" : mebibytes(status.size);
+    const rate = status.verifiedBytes / seconds / 1e6;
+    this.text = `${mebibytes(status.verifiedBytes)} / ${total} MiB  ${rate.toFixed(1)} MB/s  providers ${active}/${status.providers.length}`;
+    const now = Date.now();
+    const interval = process.stderr.isTTY ? 100 : 1000;
+    if (now - this.lastDrawMs < interval && !status.done) return;
+    this.lastDrawMs = now;
+    process.stderr.write(process.stderr.isTTY ? `\r${this.text}` : `${this.text}\n`);
+  }
+
+  finish(): void {
+    if (this.text !== "") process.stderr.write(process.stderr.isTTY ? `\r${this.text}\n` : "");
+  }
+}
+
+function mebibytes(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
+}
+
+function parseHash(text: string): Blake3Hash {
+  const parsed = Blake3Hash.safeParse(text);
+  if (!parsed.success)
+    throw new CliError(`not a BLAKE3 hash (64 lowercase hex): ${text}`, exitCodes.invalidInput);
+  return parsed.data;
+}
+
+function parseHostPort(text: string): { host: string; port: number } {
+  if (!HostPort.safeParse(text).success) throw new CliError(`not host:port: ${text}`, exitCodes.usage);
+  const colon = text.lastIndexOf(":");
+  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  return { host, port: Number(text.slice(colon + 1)) };
+}

@@ -1,0 +1,182 @@
+import { randomInt } from "node:crypto";
+import {
+  BlobFetch,
+  type BlobFetchConfig,
+  decodeContentFrame,
+  defaultFetchConfig,
+  encodeContentFrame,
+  type FetchEvent,
+  type FetchReady,
+  type FetchStatus,
+  type Holding,
+} from "@revoada/fabric-core/content";
+import { SeededRandom } from "@revoada/fabric-core/sim";
+import type { Blake3Hash } from "@revoada/fabric-core/vocabulary";
+import type { BlobStore, PartialBlob, StoredBlob } from "./blob-store.js";
+import type { ContentService } from "./content-service.js";
+import type { FrameLink } from "./frame-link.js";
+
+/**
+ * The node driver of one `BlobFetch`: it feeds the core the frames from provider links and a
+ * clock tick, and carries out each `ready()` in order: persist the verified outboard, write
+ * the verified groups at their offsets and record them in the bitfield, send the requests,
+ * then `advance`. When every group is written the partial file is fsynced and renamed into
+ * the store. While it runs, the groups it has made durable are served to other fetchers
+ * through the `ContentService`, if one is given.
+ */
+
+export interface FetchOptions {
+  readonly store: BlobStore;
+  readonly hash: Blake3Hash;
+  /** Links to providers, by provider id; `complete` when known to hold the whole blob. */
+  readonly providers: ReadonlyMap<string, { link: FrameLink; complete: boolean | null }>;
+  readonly service?: ContentService;
+  readonly config?: Partial<Omit<BlobFetchConfig, "hash">>;
+  readonly tickMs?: number;
+  /** Called after every batch with the core's status (progress bars). */
+  readonly onProgress?: (status: FetchStatus, events: readonly FetchEvent[]) => void;
+}
+
+export class FetchFailedError extends Error {
+  override readonly name = "FetchFailedError";
+  constructor(
+    readonly hash: Blake3Hash,
+    readonly reason: string,
+  ) {
+    super(`fetch of ${hash} failed: ${reason}`);
+  }
+}
+
+export async function fetchBlob(options: FetchOptions): Promise<StoredBlob> {
+  const existing = await options.store.stat(options.hash);
+  if (existing !== null) return existing;
+  const partial = await options.store.openPartial(options.hash);
+  const fetch = new BlobFetch(
+    { hash: options.hash, ...defaultFetchConfig, ...options.config },
+    options.store.hasher,
+    new SeededRandom(randomInt(2 ** 31)),
+    partial.resume,
+  );
+  const run = new FetchRun(options, fetch, partial);
+  try {
+    return await run.start();
+  } finally {
+    run.stop();
+    await partial.close();
+  }
+}
+
+class FetchRun {
+  private pumping = false;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly startedMs = Date.now();
+  private resolve!: (blob: StoredBlob) => void;
+  private reject!: (error: Error) => void;
+  private settled = false;
+
+  constructor(
+    private readonly options: FetchOptions,
+    private readonly fetch: BlobFetch,
+    private readonly partial: PartialBlob,
+  ) {}
+
+  start(): Promise<StoredBlob> {
+    const done = new Promise<StoredBlob>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.options.service?.addPartial(this.options.hash, {
+      holding: () => this.holding(),
+      readRange: (offset, length) => this.partial.readRange(offset, length),
+    });
+    for (const [id, { link, complete }] of this.options.providers) {
+      link.onFrame((bytes) => {
+        const decoded = decodeContentFrame(bytes);
+        if (!decoded.ok) this.fetch.removeProvider(id, "sent an undecodable frame");
+        else this.fetch.receive(id, decoded.value);
+        this.pump();
+      });
+      link.onClose((reason) => {
+        this.fetch.removeProvider(id, reason);
+        this.pump();
+      });
+      this.fetch.addProvider(id, complete);
+    }
+    this.timer = setInterval(() => {
+      this.fetch.tick(Date.now() - this.startedMs);
+      this.pump();
+    }, this.options.tickMs ?? 100);
+    this.pump();
+    return done;
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.options.service?.removePartial(this.options.hash);
+  }
+
+  private holding(): Holding | null {
+    const tree = this.fetch.verifiedTree();
+    const durable = this.fetch.durableGroups();
+    if (tree === null || durable === null) return null;
+    return { hash: this.options.hash, size: tree.size, outboard: tree.outboard, durable };
+  }
+
+  /** Carries out ready batches one at a time, in order, until the core has nothing more. */
+  private pump(): void {
+    if (this.pumping || this.settled) return;
+    this.pumping = true;
+    void this.drain()
+      .catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        this.pumping = false;
+        if (!this.settled && this.fetch.hasReady()) this.pump();
+      });
+  }
+
+  private async drain(): Promise<void> {
+    for (let batch = 0; this.fetch.hasReady() && !this.settled; batch += 1) {
+      const ready = this.fetch.ready();
+      await this.persist(ready);
+      for (const request of ready.requests) {
+        const provider = this.options.providers.get(request.provider);
+        provider?.link.send(encodeContentFrame({ message: request.message, payload: new Uint8Array(0) }));
+      }
+      this.fetch.advance(ready);
+      if (ready.writes.length > 0) await this.partial.saveBits(this.fetch.durableGroups()!);
+      this.options.onProgress?.(this.fetch.status(), ready.events);
+      await this.react(ready.events);
+    }
+  }
+
+  private async persist(ready: FetchReady): Promise<void> {
+    if (ready.outboard !== null) await this.partial.saveTree(ready.outboard.size, ready.outboard.outboard);
+    for (const write of ready.writes) await this.partial.writeGroup(write.offset, write.data);
+  }
+
+  private async react(events: readonly FetchEvent[]): Promise<void> {
+    for (const event of events) {
+      if (event.type === "done") {
+        const tree = this.fetch.verifiedTree()!;
+        this.settled = true;
+        this.stop();
+        const stored = await this.partial.complete(tree.size, tree.outboard);
+        this.resolve(stored);
+        return;
+      }
+      if (event.type === "stalled") {
+        const usable = this.fetch.status().providers.filter((p) => !p.banned);
+        if (usable.length === 0)
+          this.fail(new FetchFailedError(this.options.hash, "no provider left that can serve it"));
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stop();
+    this.reject(error);
+  }
+}
