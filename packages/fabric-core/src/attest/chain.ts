@@ -118,6 +118,36 @@ export function signRoleProposal(
   return { proposal: { ...unsigned, leader_signature: signature }, block: makeBlock(body, signature) };
 }
 
+type Derived =
+  | { readonly type: "skipped"; readonly reason: "not-normal" | "not-a-proposal" | "not-a-role-command" }
+  | { readonly type: "block"; readonly block: BlockRecord };
+
+/** The block a committed (or, for a leader, an uncommitted) entry becomes after `head`. */
+function blockForEntry(head: ChainHead, entry: CommittedEntry): Derived {
+  if (entry.kind !== undefined && entry.kind !== "normal") return { type: "skipped", reason: "not-normal" };
+  const proposal = decodeProposal(entry.data);
+  if (proposal === undefined) return { type: "skipped", reason: "not-a-proposal" };
+  if (!isRoleCommand(proposal.command)) return { type: "skipped", reason: "not-a-role-command" };
+  const body = blockBodyFor(head, entry.term, entry.index, proposal);
+  return { type: "block", block: makeBlock(body, proposal.leader_signature ?? null) };
+}
+
+/**
+ * The head after the role entries among `entries` (in log order; those at or below
+ * `head.index` are skipped). A leader passes the entries of its log above the committed
+ * chain head, committed or not, to learn where its next proposal's block goes.
+ */
+export function prospectiveHead(head: ChainHead, entries: readonly CommittedEntry[]): ChainHead {
+  let current = head;
+  for (const entry of entries) {
+    if (entry.index <= current.index) continue;
+    const derived = blockForEntry(current, entry);
+    if (derived.type === "block") current = headAfter(derived.block);
+  }
+  assert(current.sequence >= head.sequence, "a prospective head never moves back");
+  return current;
+}
+
 export class AttestChain {
   readonly tree = new MerkleTree();
   readonly roles: RoleTable;
@@ -149,16 +179,12 @@ export class AttestChain {
     assertUint(entry.index, "entry index");
     assertUint(entry.term, "entry term");
     if (entry.index <= this.current.index) return { type: "skipped", reason: "already-attested" };
-    if (entry.kind !== undefined && entry.kind !== "normal") return { type: "skipped", reason: "not-normal" };
-    const proposal = decodeProposal(entry.data);
-    if (proposal === undefined) return { type: "skipped", reason: "not-a-proposal" };
-    if (!isRoleCommand(proposal.command)) return { type: "skipped", reason: "not-a-role-command" };
+    const derived = blockForEntry(this.current, entry);
+    if (derived.type === "skipped") return derived;
     assert(entry.term >= this.current.term, "committed terms never go backwards");
-    const body = blockBodyFor(this.current, entry.term, entry.index, proposal);
-    const block = makeBlock(body, proposal.leader_signature ?? null);
-    const problems = this.problemsOf(block);
-    this.append(block);
-    return { type: "appended", block, problems };
+    const problems = this.problemsOf(derived.block);
+    this.append(derived.block);
+    return { type: "appended", block: derived.block, problems };
   }
 
   /** Appends a block read back from storage or built by `applyCommitted`; checks the link. */

@@ -21,7 +21,14 @@ export {
   verifyOperatorSignature,
 } from "./block.js";
 export type { ApplyOutcome, BlockProblem, ChainHead, CommittedEntry } from "./chain.js";
-export { AttestChain, blockBodyFor, decodeProposal, headAfter, signRoleProposal } from "./chain.js";
+export {
+  AttestChain,
+  blockBodyFor,
+  decodeProposal,
+  headAfter,
+  prospectiveHead,
+  signRoleProposal,
+} from "./chain.js";
 export type { Checkpoint, CheckpointCheck, CheckpointProblem } from "./checkpoint.js";
 export {
   checkCheckpointSignatures,
