@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerBlob } from "./commands/blob.js";
+import { registerChain } from "./commands/chain.js";
 import { registerFace } from "./commands/face.js";
 import { registerMesh } from "./commands/mesh.js";
 import { registerSchema } from "./commands/schema.js";
@@ -13,6 +14,7 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerMesh,
   registerFace,
   registerBlob,
+  registerChain,
 ];
 
 export function buildProgram(): Command {

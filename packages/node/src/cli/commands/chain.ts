@@ -1,0 +1,303 @@
+import { writeFile } from "node:fs/promises";
+import {
+  type ChainExport,
+  foundingRoles,
+  generateSampleChain,
+  InclusionBundleSchema,
+  makeInclusionBundle,
+  nextRoles,
+  parseChainExport,
+  type VerifyMode,
+  verifyChain,
+  verifyInclusionBundle,
+} from "@revoada/fabric-core/attest";
+import {
+  canonicalJson,
+  formatIssue,
+  loadBlake3,
+  type NodeRole,
+  parseSourceText,
+  shortNodeId,
+} from "@revoada/fabric-core/vocabulary";
+import { type Command, Option } from "commander";
+import { ApiClient } from "../../mesh/api-client.js";
+import { CliError, exitCodes } from "../exit-codes.js";
+import { readInputFile } from "../io.js";
+import { type OutputFormat, outputOption, type Row, render } from "../output.js";
+
+/**
+ * `revoada chain verify|show|prove|verify-proof|sample`: the attestation chain, read from an
+ * export file (docs/attestation.md describes the format) or from a running node's
+ * `GET /v1/chain/export`, which serves the same bytes.
+ */
+
+interface SourceOptions {
+  readonly file?: string;
+  readonly node?: string;
+  readonly token?: string;
+}
+
+const fileOption = () => new Option("--file <export>", "an exported chain (JSON Lines)");
+const nodeOption = () => new Option("--node <host:port>", "read the chain from a running node's HTTP API");
+
+export function registerChain(program: Command): void {
+  const chain = program
+    .command("chain")
+    .description("the attestation chain: every role transition, signed, hash-linked and witnessed");
+  registerVerify(chain);
+  registerShow(chain);
+  registerProve(chain);
+  registerVerifyProof(chain);
+  registerSample(chain);
+}
+
+function registerVerify(chain: Command): void {
+  chain
+    .command("verify")
+    .description("verify a chain end to end; exits 1 naming the first bad record and why")
+    .addOption(fileOption())
+    .addOption(nodeOption())
+    .addOption(
+      new Option(
+        "--mode <mode>",
+        "checkpoints: trust cosigned checkpoints; every-block: check every signature",
+      )
+        .choices(["checkpoints", "every-block"])
+        .default("checkpoints"),
+    )
+    .option("--genesis <hash>", "refuse a chain whose genesis hash differs (pin it out of band)")
+    .addOption(outputOption("table"))
+    .action(async (options: SourceOptions & { mode: VerifyMode; genesis?: string; output: OutputFormat }) => {
+      const text = await readChainText(options);
+      const report = verifyChain(text, {
+        mode: options.mode,
+        ...(options.genesis === undefined ? {} : { trustedGenesisHash: options.genesis }),
+      });
+      if (!report.ok) {
+        const failure = report.failure;
+        const where = failure.sequence === null ? "" : ` (block ${failure.sequence})`;
+        throw new CliError(
+          `line ${failure.line}${where}: ${failure.reason}: ${failure.message}; ${report.verifiedBlocks} block(s) verified before it`,
+          exitCodes.failed,
+        );
+      }
+      const summary = report.summary;
+      process.stdout.write(
+        render(options.output, summary, () => [
+          {
+            origin: summary.origin,
+            blocks: summary.blocks,
+            sealed: summary.sealedSize,
+            checkpoints: summary.checkpoints,
+            block_signatures: summary.blockSignaturesChecked,
+            genesis: summary.genesisHash,
+          },
+        ]),
+      );
+    });
+}
+
+function registerShow(chain: Command): void {
+  chain
+    .command("show")
+    .description("who held which role when (parses only: run `chain verify` to check the chain)")
+    .addOption(fileOption())
+    .addOption(nodeOption())
+    .addOption(outputOption("table"))
+    .action(async (options: SourceOptions & { output: OutputFormat }) => {
+      const parsed = await readChainExport(options);
+      const history = roleHistory(parsed);
+      const columns = [
+        "seq",
+        "raft_index",
+        "term",
+        "committed_at",
+        "command",
+        "node",
+        "roles_after",
+        "proposer",
+        "origin",
+      ];
+      process.stdout.write(render(options.output, history, () => history.blocks.map(historyRow), columns));
+    });
+}
+
+function registerProve(chain: Command): void {
+  chain
+    .command("prove")
+    .description("print an inclusion proof of block INDEX against the first checkpoint that covers it")
+    .argument("<index>", "the block's sequence number (0-based), or a Raft index with --raft-index")
+    .addOption(fileOption())
+    .addOption(nodeOption())
+    .option("--raft-index", "INDEX is the Raft log index of the role command")
+    .action(async (indexText: string, options: SourceOptions & { raftIndex?: boolean }) => {
+      const index = Number(indexText);
+      if (!Number.isSafeInteger(index) || index < 0) {
+        throw new CliError(`INDEX must be a non-negative integer, not "${indexText}"`, exitCodes.usage);
+      }
+      const parsed = await readChainExport(options);
+      const sequence =
+        options.raftIndex === true ? parsed.blocks.findIndex((block) => block.body.index === index) : index;
+      if (sequence < 0 || sequence >= parsed.blocks.length) {
+        throw new CliError(
+          `no block at ${options.raftIndex === true ? "raft index" : "sequence"} ${index}`,
+          exitCodes.notFound,
+        );
+      }
+      const bundle = makeInclusionBundle(parsed, sequence);
+      if (bundle === undefined) {
+        throw new CliError(
+          `block ${sequence} is not covered by a checkpoint yet (not sealed)`,
+          exitCodes.failed,
+        );
+      }
+      process.stdout.write(canonicalJson(bundle));
+    });
+}
+
+function registerVerifyProof(chain: Command): void {
+  chain
+    .command("verify-proof")
+    .description("check an inclusion proof from `chain prove` (offline; trust comes from --key)")
+    .argument("<proof>", "the proof file (JSON)")
+    .addOption(
+      new Option("--key <node-id...>", "a trusted signer/witness public key (NodeId), repeatable").default(
+        [],
+      ),
+    )
+    .addOption(new Option("--cosignatures <k>", "cosignatures required from other trusted keys").default("0"))
+    .action(async (file: string, options: { key: string[]; cosignatures: string }) => {
+      await loadBlake3();
+      const parsed = parseSourceText(InclusionBundleSchema, await readInputFile(file), file);
+      if (!parsed.ok) throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
+      const required = Number(options.cosignatures);
+      if (!Number.isSafeInteger(required) || required < 0) {
+        throw new CliError("--cosignatures must be a non-negative integer", exitCodes.usage);
+      }
+      const check = verifyInclusionBundle(parsed.value, options.key, required);
+      if (!check.ok) throw new CliError(`${check.reason}: ${check.message}`, exitCodes.failed);
+      const trust =
+        options.key.length === 0
+          ? "checkpoint signatures NOT checked (no --key given)"
+          : `checkpoint signed by ${check.signers.map(shortNodeId).join(", ")}, cosigned by ${check.cosigners.map(shortNodeId).join(", ") || "nobody"}`;
+      process.stdout.write(
+        `block ${parsed.value.leaf_index} is in the tree of size ${parsed.value.tree_size}; ${trust}\n`,
+      );
+    });
+}
+
+function registerSample(chain: Command): void {
+  chain
+    .command("sample")
+    .description("write a deterministic sample chain export (for trying the commands, tests and benchmarks)")
+    .requiredOption("--out <file>", "where to write the export")
+    .option("--blocks <count>", "number of role-transition blocks", "200")
+    .option("--seed <seed>", "seed for keys and commands", "1")
+    .option("--checkpoint-every <count>", "blocks per checkpoint", "64")
+    .action(async (options: { out: string; blocks: string; seed: string; checkpointEvery: string }) => {
+      const blocks = positiveInteger(options.blocks, "--blocks");
+      const seed = positiveInteger(options.seed, "--seed");
+      const checkpointEvery = positiveInteger(options.checkpointEvery, "--checkpoint-every");
+      await loadBlake3();
+      const sample = generateSampleChain({ blocks, seed, checkpointEvery });
+      await writeFile(options.out, sample.text);
+      process.stdout.write(`wrote ${blocks} blocks to ${options.out}; genesis ${sample.genesis.hash}\n`);
+    });
+}
+
+function positiveInteger(text: string, name: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1 || value > 10_000_000) {
+    throw new CliError(`${name} must be a whole number from 1 to 10000000`, exitCodes.usage);
+  }
+  return value;
+}
+
+async function readChainText(options: SourceOptions): Promise<string> {
+  await loadBlake3();
+  if ((options.file === undefined) === (options.node === undefined)) {
+    throw new CliError("give exactly one of --file EXPORT or --node HOST:PORT", exitCodes.usage);
+  }
+  if (options.file !== undefined) return readInputFile(options.file);
+  return new ApiClient(options.node!, process.env.REVOADA_TOKEN).text("/v1/chain/export");
+}
+
+async function readChainExport(options: SourceOptions): Promise<ChainExport> {
+  const text = await readChainText(options);
+  const parsed = parseChainExport(text);
+  if (!parsed.ok) {
+    const name = options.file ?? options.node ?? "chain";
+    throw new CliError(
+      parsed.issues.map((issue) => formatIssue({ ...issue, file: name })).join("\n"),
+      exitCodes.invalidInput,
+    );
+  }
+  return parsed.value;
+}
+
+interface HistoryBlock {
+  readonly sequence: number;
+  readonly raft_index: number;
+  readonly term: number;
+  readonly committed_at: string;
+  readonly command: string;
+  readonly node: string;
+  readonly roles_after: readonly NodeRole[];
+  readonly proposer: string;
+  readonly origin: string;
+  readonly force: boolean;
+}
+
+/** Replays the commands to say which roles each node held after every block. */
+function roleHistory(chain: ChainExport): {
+  genesis: { hash: string; origin: string; control_plane: readonly string[] };
+  blocks: HistoryBlock[];
+  roles: Record<string, NodeRole[]>;
+} {
+  const roles = new Map<string, readonly NodeRole[]>(
+    chain.genesis.body.control_plane.map((node) => [node, foundingRoles]),
+  );
+  const blocks = chain.blocks.map((block) => {
+    const body = block.body;
+    const after = nextRoles(roles.get(body.command.node) ?? [], body.command);
+    roles.set(body.command.node, after);
+    return {
+      sequence: body.sequence,
+      raft_index: body.index,
+      term: body.term,
+      committed_at: new Date(body.committed_at_ms).toISOString(),
+      command: body.command.type,
+      node: body.command.node,
+      roles_after: after,
+      proposer: body.proposer,
+      origin: body.force ? `${body.origin} (forced)` : body.origin,
+      force: body.force,
+    };
+  });
+  const table = Object.fromEntries(
+    [...roles.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([node, held]) => [node, [...held]]),
+  );
+  return {
+    genesis: {
+      hash: chain.genesis.hash,
+      origin: chain.genesis.body.origin,
+      control_plane: chain.genesis.body.control_plane,
+    },
+    blocks,
+    roles: table,
+  };
+}
+
+function historyRow(block: HistoryBlock): Row {
+  return {
+    seq: block.sequence,
+    raft_index: block.raft_index,
+    term: block.term,
+    committed_at: block.committed_at,
+    command: block.command,
+    node: shortNodeId(block.node),
+    roles_after: block.roles_after.join(",") || "-",
+    proposer: shortNodeId(block.proposer),
+    origin: block.origin,
+  };
+}
