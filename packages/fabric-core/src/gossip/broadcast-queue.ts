@@ -10,12 +10,19 @@ import type { GossipUpdate } from "./types.js";
  */
 interface QueuedUpdate {
   readonly update: GossipUpdate;
+  /** The update's JSON, computed once. */
+  readonly json: string;
   readonly bytes: number;
   readonly order: number;
   transmits: number;
 }
 
 export const broadcastQueueMax = 1024;
+
+export interface TakenUpdate {
+  readonly update: GossipUpdate;
+  readonly json: string;
+}
 
 export class BroadcastQueue {
   /** Invariant: size <= broadcastQueueMax. */
@@ -37,29 +44,25 @@ export class BroadcastQueue {
   enqueue(subject: string, update: GossipUpdate): void {
     this.items.delete(subject);
     if (this.items.size >= broadcastQueueMax) this.evictMostSent();
-    this.items.set(subject, {
-      update,
-      bytes: utf8Length(JSON.stringify(update)) + 1,
-      order: this.order++,
-      transmits: 0,
-    });
+    const json = JSON.stringify(update);
+    this.items.set(subject, { update, json, bytes: utf8Length(json) + 1, order: this.order++, transmits: 0 });
     assert(this.items.size <= broadcastQueueMax, "broadcast queue over its bound");
   }
 
   /** Takes updates that fit in `bytesMax`, counting a transmission for each. */
-  take(bytesMax: number, countMax: number, transmitsMax: number): GossipUpdate[] {
+  take(bytesMax: number, countMax: number, transmitsMax: number): TakenUpdate[] {
     assert(transmitsMax >= 1, "every update is sent at least once");
     if (this.items.size === 0 || countMax === 0) return [];
     const candidates = [...this.items.entries()].sort(
       ([, a], [, b]) => a.transmits - b.transmits || b.order - a.order,
     );
-    const taken: GossipUpdate[] = [];
+    const taken: TakenUpdate[] = [];
     let bytes = 0;
     for (const [subject, item] of candidates) {
       if (taken.length >= countMax) break;
       if (bytes + item.bytes > bytesMax) continue;
       bytes += item.bytes;
-      taken.push(item.update);
+      taken.push({ update: item.update, json: item.json });
       item.transmits += 1;
       if (item.transmits >= transmitsMax) this.items.delete(subject);
     }

@@ -102,6 +102,7 @@ interface Relay {
 }
 
 const eventsMax = 4096;
+const encoder = new TextEncoder();
 const digestHashPrefix = "revoada-gossip-digest/v1\n";
 
 export function compareLiveness(
@@ -146,6 +147,8 @@ export class GossipNode {
   private readonly queue = new BroadcastQueue();
   private readonly probes = new Map<number, Probe>();
   private readonly relays = new Map<number, Relay>();
+  /** Members with a suspicion running. Invariant: exactly those with `suspicion !== null`. */
+  private readonly suspected = new Set<Member>();
   private readonly graveyard = new Map<string, { generation: number; incarnation: number }>();
   private readonly counters = emptyCounters();
   private packets: OutgoingPacket[] = [];
@@ -358,9 +361,7 @@ export class GossipNode {
     }
     for (const relay of this.relays.values()) next = Math.min(next, relay.expiresAtMs);
     if (!this.leaving) {
-      for (const member of this.members.values()) {
-        if (member.suspicion !== null) next = Math.min(next, member.suspicion.deadlineMs());
-      }
+      for (const member of this.suspected) next = Math.min(next, member.suspicion!.deadlineMs());
     }
     return Math.max(next, this.lastMs);
   }
@@ -612,14 +613,15 @@ export class GossipNode {
     member.generation = generation;
     member.incarnation = incarnation;
     member.suspicion = new Suspicion(generation, incarnation, nowMs, bounds, accuser);
+    this.suspected.add(member);
     this.setStatus(member, "suspect", nowMs);
     this.queue.enqueue(`m:${member.id}`, this.claimAbout(member, accuser));
   }
 
   private expireSuspicions(nowMs: number): void {
-    for (const member of this.members.values()) {
-      if (member.suspicion === null || nowMs < member.suspicion.deadlineMs()) continue;
-      member.suspicion = null;
+    for (const member of [...this.suspected]) {
+      if (nowMs < member.suspicion!.deadlineMs()) continue;
+      this.clearSuspicion(member);
       this.counters.deathsDeclared += 1;
       this.setStatus(member, "dead", nowMs);
       this.queue.enqueue(`m:${member.id}`, this.claimAbout(member, this.id));
@@ -668,7 +670,7 @@ export class GossipNode {
           member.state = new MemberState(member.id, update.generation);
         member.generation = update.generation;
         member.incarnation = update.incarnation;
-        member.suspicion = null;
+        this.clearSuspicion(member);
         this.setStatus(member, update.kind, nowMs);
         this.queue.enqueue(`m:${member.id}`, update);
         return;
@@ -753,7 +755,7 @@ export class GossipNode {
     member.generation = generation;
     member.incarnation = incarnation;
     member.address = address;
-    member.suspicion = null;
+    this.clearSuspicion(member);
     this.setStatus(member, "alive", nowMs);
     this.queue.enqueue(`m:${member.id}`, { kind: "alive", id: member.id, generation, incarnation, address });
   }
@@ -980,7 +982,8 @@ export class GossipNode {
   private advanceClock(nowMs: number): void {
     assert(Number.isSafeInteger(nowMs), "now is an integer");
     assert(nowMs >= this.lastMs, "time went backwards");
-    const lateMs = nowMs - Math.max(this.lastMs, this.nextTickAtMs());
+    // The push round is always scheduled at most one cadence ahead: lateness against it is our own stall.
+    const lateMs = nowMs - Math.max(this.lastMs, Math.min(this.nextPushAtMs, this.nextProbeAtMs));
     this.lastMs = nowMs;
     if (lateMs <= this.config.pauseDetectMs) return;
     this.counters.pausesDetected += 1;
@@ -995,6 +998,11 @@ export class GossipNode {
     this.probes.clear();
     this.relays.clear();
     this.nextProbeAtMs = nowMs + this.config.probeIntervalMs;
+  }
+
+  private clearSuspicion(member: Member): void {
+    member.suspicion = null;
+    this.suspected.delete(member);
   }
 
   private changeHealth(delta: number): void {
@@ -1086,23 +1094,26 @@ export class GossipNode {
 
   /** Sends a message with as many queued updates as fit in one datagram. */
   private sendWithUpdates(to: string, message: DistributiveOmit<GossipMessageWithUpdates, "updates">): void {
-    const base = utf8Length(JSON.stringify({ ...message, updates: [] }));
-    const budget = this.config.datagramBytesMax - base - 8;
-    const updates = this.queue.take(budget, limits.piggybackUpdatesMax, this.transmitsMax());
-    this.send(to, { ...message, updates } as GossipMessageWithUpdates);
+    const base = JSON.stringify({ ...message, updates: [] });
+    assert(base.endsWith("[]}"), "updates are the last field");
+    const budget = this.config.datagramBytesMax - utf8Length(base) - 8;
+    const taken = this.queue.take(budget, limits.piggybackUpdatesMax, this.transmitsMax());
+    // The queue keeps each update's JSON, so the message is assembled rather than encoded again.
+    const json = `${base.slice(0, -2)}${taken.map((item) => item.json).join(",")}]}`;
+    this.sendEncoded(to, message.type, encoder.encode(json));
   }
 
   private send(to: string, message: GossipMessage): void {
-    const bytes = encodeMessage(message);
+    this.sendEncoded(to, message.type, encodeMessage(message));
+  }
+
+  private sendEncoded(to: string, type: GossipMessage["type"], bytes: Uint8Array): void {
     const channel = bytes.length <= this.config.datagramBytesMax ? "datagram" : "stream";
-    assert(
-      channel === "datagram" || message.type.startsWith("sync"),
-      "only sync messages use the stream channel",
-    );
+    assert(channel === "datagram" || type.startsWith("sync"), "only sync messages use the stream channel");
     assert(bytes.length <= gossipLimits.streamBytesMax, "message over the stream limit");
     this.counters.packetsSent += 1;
     this.counters.bytesSent += bytes.length;
-    this.packets.push({ to, channel, type: message.type, bytes });
+    this.packets.push({ to, channel, type, bytes });
   }
 
   private drop(reason: DropReason, from: string): void {
