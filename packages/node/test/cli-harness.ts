@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 /** The node package root: the CLI runs from its TypeScript source there (no build needed). */
@@ -12,13 +12,18 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs `revoada ARGS...` in a child process from source and collects its output and exit code. */
-export function runCli(args: readonly string[]): Promise<CliRun> {
-  const child = spawn(
+/** Starts `revoada ARGS...` in a child process from source (stdio piped). */
+export function spawnCli(args: readonly string[]): ChildProcessWithoutNullStreams {
+  return spawn(
     process.execPath,
     ["--conditions=source", "--import", "tsx", "--input-type=module", "-e", sourceEntry, "revoada", ...args],
     { cwd: nodePackageRoot, stdio: "pipe" },
   );
+}
+
+/** Runs `revoada ARGS...` in a child process from source and collects its output and exit code. */
+export function runCli(args: readonly string[]): Promise<CliRun> {
+  const child = spawnCli(args);
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (text: string) => {
