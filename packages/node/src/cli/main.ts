@@ -3,6 +3,7 @@ import { registerBlob } from "./commands/blob.js";
 import { registerChain } from "./commands/chain.js";
 import { registerFace } from "./commands/face.js";
 import { registerMesh } from "./commands/mesh.js";
+import { registerRender } from "./commands/render.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerStrategy } from "./commands/strategy.js";
 import { CliError, exitCodes } from "./exit-codes.js";
@@ -13,6 +14,7 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerSchema,
   registerMesh,
   registerFace,
+  registerRender,
   registerBlob,
   registerChain,
 ];

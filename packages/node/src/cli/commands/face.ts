@@ -1,30 +1,28 @@
-import { exampleFaces, type FabricFace } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
+import { type KnownFace, listKnownFaces } from "../../faces.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
 
-/** `revoada face list`: the face kinds this build knows, one example face of each. */
+/** `revoada face list`: every face name the registry knows, with what its package says about itself. */
 export function registerFace(program: Command): void {
   const face = program.command("face").description("the faces (output formats) revoada renders");
 
   face
     .command("list")
-    .description("list the face kinds, one example face of each")
+    .description("list the known faces: name, protocol, package, description")
     .addOption(outputOption("table"))
-    .action((options: { output: OutputFormat }) => {
+    .action(async (options: { output: OutputFormat }) => {
+      const faces = await listKnownFaces();
       process.stdout.write(
-        render(options.output, exampleFaces, () => exampleFaces.map(faceRow), [
+        render(options.output, faces, () => faces.map(faceRow), [
           "name",
           "protocol",
-          "details",
+          "package",
+          "description",
         ]),
       );
     });
 }
 
-function faceRow(face: FabricFace): Record<string, string> {
-  const { protocol, ...details } = face.kind;
-  const text = Object.entries(details)
-    .map(([key, value]) => `${key}=${String(value)}`)
-    .join(" ");
-  return { name: face.name, protocol, details: text };
+function faceRow(face: KnownFace): Record<string, string | null> {
+  return { name: face.name, protocol: face.protocol, package: face.package, description: face.description };
 }
