@@ -41,7 +41,8 @@ const restart = { attempts: 2, interval: 1800 * second, delay: 15 * second, mode
 const controlPlaneRule = { attribute: `\${meta.${nodeMeta.controlPlane}}`, operator: "!=", value: "true" };
 const quarantineRule = { attribute: `\${meta.${nodeMeta.quarantined}}`, operator: "!=", value: "true" };
 /** Nomad resolves this at scheduling time; it is a plain string here, not a JS template. */
-const nodeDatacenter = ["$", "{node.datacenter}"].join("");
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a Nomad runtime interpolation, kept verbatim
+const nodeDatacenter = "${node.datacenter}";
 const labelAttribute = /^\$\{meta\.(.+)\}$/;
 
 function serviceName(workload: Workload, port: WorkloadPort): string {

@@ -1,0 +1,210 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Nomad runtime interpolations are what these tests are about
+/**
+ * Goal: the Nomad face's parts behave as documented: HCL -> IR -> API JSON is consistent,
+ * runtime interpolations pass through while other `${`/`%{` are escaped, durations convert
+ * exactly, control-plane roles become server agents, and bad input gets located issues.
+ * Method: the mesh example state and small hand-written jobspecs, read back through hcl2json.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { exampleFabricStates } from "@revoada/fabric-core/face";
+import { type FabricState, formatIssue, type Workload } from "@revoada/fabric-core/vocabulary";
+import { apiToJob, jobToApi } from "./api-json.js";
+import { formatDuration, parseDuration } from "./duration.js";
+import { escapeTemplate } from "./hcl-printer.js";
+import { readJobHcl } from "./hcl-read.js";
+import { nomadFace } from "./index.js";
+
+const mesh = exampleFabricStates.mesh!;
+const cluster = { kind: "cluster" } as const;
+
+function fileText(state: FabricState, path: string): string {
+  const file = nomadFace.writer.write(state, cluster).files.find((candidate) => candidate.path === path);
+  assert.ok(file, `${path} is written`);
+  return file.content;
+}
+
+describe("HCL -> IR -> JSON", () => {
+  it("every jobspec of the mesh reads back to the IR its API JSON encodes", async () => {
+    const files = nomadFace.writer.write(mesh, cluster).files;
+    const jobs = files.filter((file) => file.path.endsWith(".nomad.hcl"));
+    assert.equal(jobs.length, 4);
+    for (const file of jobs) {
+      const read = await readJobHcl(file.path, file.content);
+      assert.ok(read.ok, file.path);
+      const json = files.find((candidate) => candidate.path === file.path.replace(".nomad.hcl", ".json"))!;
+      assert.deepEqual(
+        JSON.parse(JSON.stringify(jobToApi(read.value.job))),
+        JSON.parse(json.content),
+        file.path,
+      );
+      assert.deepEqual(apiToJob(JSON.parse(json.content)), read.value.job);
+    }
+  });
+
+  it("a hand-written jobspec with affinity, spread targets and durations converts to ns", async () => {
+    const text = [
+      'job "api" {',
+      '  datacenters = ["dc1"]',
+      "  affinity {",
+      '    attribute = "${node.class}"',
+      '    value = "fast"',
+      "    weight = 70",
+      "  }",
+      "  spread {",
+      '    attribute = "${meta.rack}"',
+      '    target "r1" {',
+      "      percent = 60",
+      "    }",
+      "  }",
+      '  group "g" {',
+      "    restart {",
+      "      attempts = 3",
+      '      interval = "1h30m"',
+      '      delay = "250ms"',
+      '      mode = "delay"',
+      "    }",
+      '    task "t" {',
+      '      driver = "docker"',
+      "      config {",
+      '        image = "nginx"',
+      "      }",
+      "    }",
+      "  }",
+      "}",
+      "",
+    ].join("\n");
+    const read = await readJobHcl("api.nomad.hcl", text);
+    assert.ok(read.ok);
+    const api = jobToApi(read.value.job).Job;
+    assert.deepEqual(api.Affinities, [
+      { LTarget: "${node.class}", Operand: "=", RTarget: "fast", Weight: 70 },
+    ]);
+    assert.deepEqual(api.Spreads, [
+      { Attribute: "${meta.rack}", Weight: 50, SpreadTarget: [{ Value: "r1", Percent: 60 }] },
+    ]);
+    const restart = api.TaskGroups[0]!.RestartPolicy;
+    assert.deepEqual(restart, {
+      Attempts: 3,
+      Interval: 5_400_000_000_000,
+      Delay: 250_000_000,
+      Mode: "delay",
+    });
+    assert.equal(api.Namespace, "default");
+    assert.equal(api.TaskGroups[0]!.Count, 1);
+  });
+});
+
+describe("interpolation and escaping", () => {
+  it("runtime interpolations pass through, other ${ and %{ are escaped", () => {
+    assert.equal(escapeTemplate("${node.unique.name}"), "${node.unique.name}");
+    assert.equal(escapeTemplate("id-${NOMAD_ALLOC_ID}"), "id-${NOMAD_ALLOC_ID}");
+    assert.equal(escapeTemplate("${attr.unique.network.ip-address}"), "${attr.unique.network.ip-address}");
+    assert.equal(escapeTemplate("${var.x}"), "$${var.x}");
+    assert.equal(escapeTemplate("${foo bar}"), "$${foo bar}");
+    assert.equal(escapeTemplate("100%{x}"), "100%%{x}");
+    assert.equal(escapeTemplate('say "hi"\\\n'), 'say \\"hi\\"\\\\\\n');
+    assert.equal(escapeTemplate("$${node.unique.name}"), "$$${node.unique.name}");
+  });
+
+  it("strings full of $, %, quotes and interpolations survive write -> hcl2json -> read", async () => {
+    const env = {
+      HOST: "${node.unique.name}",
+      MIXED: "pre-${attr.kernel.name}-$${literal}-%{ if }-${var.not_runtime}",
+      DOLLARS: "$ $$ $${ ${",
+      QUOTES: 'a "b" \\c\\ \t',
+    };
+    const workload: Workload = {
+      ...mesh.workloads["default/web"]!,
+      env,
+      args: ["${NOMAD_TASK_DIR}/x", "%{"],
+    };
+    const state: FabricState = { ...mesh, workloads: { "default/web": workload } };
+    const hcl = fileText(state, "jobs/default/web.nomad.hcl");
+    assert.match(hcl, /"HOST" = "\$\{node\.unique\.name\}"/);
+    assert.match(hcl, /"\$\{NOMAD_TASK_DIR\}\/x"/);
+    const json = JSON.parse(fileText(state, "jobs/default/web.json"));
+    assert.equal(json.Job.TaskGroups[0].Tasks[0].Env.HOST, "${node.unique.name}");
+    const read = await nomadFace.reader.read(nomadFace.writer.write(state, cluster).files);
+    assert.ok(read.ok);
+    assert.deepEqual(read.value.state.workloads["default/web"]?.env, env);
+    assert.deepEqual(read.value.state.workloads["default/web"]?.args, workload.args);
+  });
+});
+
+describe("durations", () => {
+  it("convert exactly both ways and refuse fractions", () => {
+    assert.equal(parseDuration("30m"), 1_800_000_000_000);
+    assert.equal(parseDuration("1h30m15s"), 5_415_000_000_000);
+    assert.equal(parseDuration("1.5s"), undefined);
+    assert.equal(parseDuration("10"), undefined);
+    for (const ns of [0, 1, 1_000, 2_000_000_000, 5_415_000_000_000, 90_061_001_001_001]) {
+      assert.equal(parseDuration(formatDuration(ns)), ns);
+    }
+  });
+});
+
+describe("agents", () => {
+  it("control-plane nodes run servers expecting every server; the others run clients", () => {
+    const files = nomadFace.writer.write(mesh, cluster).files;
+    const agent = (name: string) => files.find((file) => file.path === `nodes/${name}/agent.hcl`)!.content;
+    for (const name of ["cp-1", "cp-2", "cp-3"])
+      assert.match(agent(name), /server \{\n {2}enabled = true\n {2}bootstrap_expect = 3\n\}/);
+    assert.match(agent("cp-1"), /client \{\n {2}enabled = false/);
+    assert.match(agent("cp-3"), /client \{\n {2}enabled = true/, "cp-3 also holds the worker role");
+    assert.doesNotMatch(agent("worker-1"), /server/);
+    assert.match(agent("worker-2"), /"revoada.quarantined" = "true"/);
+  });
+});
+
+describe("bad input", () => {
+  it("a syntax error names file, line and column", async () => {
+    const read = await nomadFace.reader.read([
+      { path: "jobs/a/b.nomad.hcl", content: 'job "b" {\n  type = \n}\n' },
+    ]);
+    assert.ok(!read.ok);
+    assert.match(formatIssue(read.issues[0]!), /^jobs\/a\/b\.nomad\.hcl:2:\d+: /);
+  });
+
+  it("duplicate group names are refused with the group's line", async () => {
+    const body =
+      '  group "g" {\n    task "t" {\n      driver = "docker"\n      config {\n        image = "x"\n      }\n    }\n  }\n';
+    const text = `job "j" {\n${body}${body}}\n`;
+    const issues = await nomadFace.validate!([{ path: "jobs/a/j.nomad.hcl", content: text }]);
+    assert.equal(issues.length, 1);
+    assert.match(issues[0]!.message, /duplicate group name/);
+    assert.equal(issues[0]!.line, 2);
+  });
+
+  it("a job API JSON that disagrees with its jobspec is an issue", async () => {
+    const files = nomadFace.writer
+      .write(mesh, cluster)
+      .files.map((file) =>
+        file.path === "jobs/default/web.json"
+          ? { ...file, content: file.content.replace('"Count": 3', '"Count": 4') }
+          : file,
+      );
+    const issues = await nomadFace.validate!(files);
+    assert.deepEqual(
+      issues.map((issue) => issue.code),
+      ["inconsistent"],
+    );
+  });
+
+  it("an attribute the face does not write is reported as unknown", async () => {
+    const files = nomadFace.writer.write(mesh, cluster).files.map((file) =>
+      file.path === "jobs/batch/idle.nomad.hcl"
+        ? {
+            ...file,
+            content: file.content.replace('  type = "service"\n', '  type = "service"\n  priority = 70\n'),
+          }
+        : file,
+    );
+    const read = await nomadFace.reader.read(files);
+    assert.ok(read.ok);
+    assert.deepEqual(
+      read.value.unknown.map((field) => [field.file, field.path]),
+      [["jobs/batch/idle.nomad.hcl", ["job", "idle", 0, "priority"]]],
+    );
+  });
+});
