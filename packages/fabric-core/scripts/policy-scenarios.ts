@@ -2,10 +2,11 @@
 // or <scenario>/<step>/inputs.json for sequences) from compact descriptions. Run it when a
 // scenario changes, then `UPDATE_GOLDEN=1` the golden test and review both diffs like code.
 //   node --conditions=source --import tsx scripts/policy-scenarios.ts
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   decide,
+  joinNode,
   type MembershipEvent,
   nextRoundInputs,
   type PolicyInputs,
@@ -256,7 +257,7 @@ const scenarios: readonly Scenario[] = [
         steps.push({
           atMs: joinMs,
           events: [{ node: id(position), status: "alive" }],
-          edit: (inputs) => withNodes(inputs, position, first),
+          edit: (inputs) => joinNode(inputs, first.state.nodes[id(position)]!),
         });
         steps.push({ atMs: joinMs + 2000 });
       }
@@ -272,7 +273,7 @@ const scenarios: readonly Scenario[] = [
         })),
       });
       // Nodes join the committed state as they appear; until then they are not in it.
-      return sequence(withNodes(first, 1), steps);
+      return sequence(onlyFirstNode(first), steps);
     },
   },
   {
@@ -343,29 +344,31 @@ const scenarios: readonly Scenario[] = [
   },
 ];
 
-/**
- * Keeps only the first `count` nodes in the state and the membership view (nodes join the
- * committed state when they appear). `template` supplies the node states of joiners.
- */
-function withNodes(inputs: PolicyInputs, count: number, template: PolicyInputs = inputs): PolicyInputs {
-  const ids = Array.from({ length: count }, (_, index) => id(index + 1));
-  const nodes = Object.fromEntries(
-    ids.map((nodeId) => [nodeId, inputs.state.nodes[nodeId] ?? template.state.nodes[nodeId]!]),
-  ) as PolicyInputs["state"]["nodes"];
+/** The template with every node but the first taken out of the state and the view. */
+function onlyFirstNode(template: PolicyInputs): PolicyInputs {
+  const first = id(1);
   return {
-    ...inputs,
-    state: { ...inputs.state, nodes },
-    membership: { members: inputs.membership.members.filter((member) => ids.includes(member.id)) },
+    ...template,
+    state: {
+      ...template.state,
+      nodes: { [first]: template.state.nodes[first]! } as PolicyInputs["state"]["nodes"],
+    },
+    membership: { members: template.membership.members.filter((member) => member.id === first) },
   };
 }
 
 const root = new URL("../src/policy/testdata/", import.meta.url).pathname;
 for (const scenario of scenarios) {
   const directory = join(root, scenario.name);
-  rmSync(directory, { recursive: true, force: true });
   mkdirSync(directory, { recursive: true });
   writeFileSync(join(directory, "about.txt"), `${scenario.about}\n`);
   const rounds = scenario.rounds();
+  // Goldens stay (the golden test compares against them); rounds that no longer exist go.
+  for (const entry of readdirSync(directory)) {
+    const index = entry.startsWith("round-") ? Number(entry.slice("round-".length)) : 0;
+    if (index > (rounds.length === 1 ? 0 : rounds.length))
+      rmSync(join(directory, entry), { recursive: true });
+  }
   rounds.forEach((inputs, index) => {
     const target =
       rounds.length === 1 ? directory : join(directory, `round-${String(index + 1).padStart(2, "0")}`);

@@ -39,6 +39,7 @@ export const RuleCode = z.enum([
   "operator-request",
   "operator-round",
   "unknown-node",
+  "no-op",
   // Placement.
   "placement-stable",
   "placement-new",

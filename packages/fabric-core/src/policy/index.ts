@@ -32,6 +32,6 @@ export {
 export type { CandidateScore } from "./score.js";
 export { scoreWeights } from "./score.js";
 export type { MembershipEvent } from "./simulation.js";
-export { nextRoundInputs } from "./simulation.js";
+export { joinNode, nextRoundInputs } from "./simulation.js";
 export type { SyntheticNode, SyntheticScenario, SyntheticWorkload } from "./synthetic.js";
 export { syntheticInputs, syntheticNodeId, syntheticWideNodeId, syntheticWorkload } from "./synthetic.js";

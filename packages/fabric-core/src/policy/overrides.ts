@@ -21,6 +21,10 @@ export function judgeOperatorRequests(cluster: Cluster, output: RoundOutput): nu
       recordUnknown(request, output);
       continue;
     }
+    if (changesNothing(request, node)) {
+      recordVerdict(request, node, "refused", ["no-op"], output);
+      continue;
+    }
     const removesVoter = isVoterRemoval(request, node);
     const broken = brokenRules(cluster, request, node, output);
     if (removesVoter && removedVoters + 1 > removableVoters) broken.push("removal-cap");
@@ -38,6 +42,21 @@ export function judgeOperatorRequests(cluster: Cluster, output: RoundOutput): nu
   }
   assert(proposed <= cluster.inputs.operator_requests.length, "at most one proposal per request");
   return proposed;
+}
+
+/** A request that would change nothing (or, for restore, undo no quarantine) is refused, force or not. */
+function changesNothing(request: OperatorRequest, node: NodeFacts): boolean {
+  const command = request.command;
+  switch (command.type) {
+    case "promote":
+      return command.roles.every((role) => node.state.roles.includes(role));
+    case "demote":
+      return command.roles.every((role) => !node.state.roles.includes(role));
+    case "quarantine":
+      return node.isQuarantined;
+    case "restore":
+      return !node.isQuarantined;
+  }
 }
 
 function isVoterRemoval(request: OperatorRequest, node: NodeFacts): boolean {
@@ -93,7 +112,9 @@ function recordVerdict(
       ? `operator ${what}: breaks no rule, proposed`
       : outcome === "forced"
         ? `operator ${what}: forced past ${broken.join(", ")}`
-        : `operator ${what} refused: breaks ${broken.join(", ")}; repeat with force to override`;
+        : broken[0] === "no-op"
+          ? `operator ${what} refused: it would change nothing (force does not apply)`
+          : `operator ${what} refused: breaks ${broken.join(", ")}; repeat with force to override`;
   record(output, {
     action: command.type,
     outcome,

@@ -52,12 +52,51 @@ export function planPromotions(cluster: Cluster, target: TargetShape, output: Ro
       need -= 1;
     }
     if (role === "etcd" && growing) keepVotersOdd(group.length, target, picks, deferred, output);
+    if (role === "etcd" && !growing) keepRemovalPossible(cluster, holders, picks, deferred, output);
   }
   if (shortfalls.length > 0) recordShortfalls(cluster, shortfalls, output);
   for (const pick of [...picks.values()].sort((left, right) => (left.node.id < right.node.id ? -1 : 1))) {
     proposePromotion(pick, output);
   }
   return picks.size;
+}
+
+/**
+ * A replacement voter is promoted so that the failed one can be removed next round. When that
+ * removal could never pass the (voters - 1) / 2 cap (a lone voter: 1 + 1 voters allow no
+ * removal), promoting would only leave an even voter set that cannot shrink back, so the
+ * voter picks wait.
+ */
+function keepRemovalPossible(
+  cluster: Cluster,
+  holders: readonly NodeFacts[],
+  picks: Map<string, Pick>,
+  deferred: Set<string>,
+  output: RoundOutput,
+): void {
+  const voterPicks = [...picks.values()].filter((pick) => pick.roles.has("etcd"));
+  const failedVoters = holders.filter((node) => !node.isHealthy && node.isVoter).length;
+  const votersAfter = cluster.inputs.raft.voters.length + voterPicks.length;
+  const removable = Math.floor((votersAfter - 1) / 2);
+  if (voterPicks.length === 0 || failedVoters <= removable) return;
+  for (const pick of voterPicks) {
+    assert(pick.roles.size === 1, "etcd is filled first, so a voter pick holds no other role yet");
+    picks.delete(pick.node.id);
+    deferred.add(pick.node.id);
+    record(output, {
+      action: "promote",
+      outcome: "held",
+      rule: "removal-cap",
+      subject: pick.node.id,
+      message: `promote ${nodeLabel(pick.node)} waits: with ${votersAfter} voters only ${removable} may go per round, so the ${failedVoters} failed voter${failedVoters === 1 ? "" : "s"} it would replace could never be removed`,
+      facts: {
+        ...nodeFacts(pick.node),
+        voters_after: votersAfter,
+        removable_voters: removable,
+        failed_voters: failedVoters,
+      },
+    });
+  }
 }
 
 interface Shortfall {

@@ -117,3 +117,17 @@ function nextRaft(
       .map((id) => ({ id, caught_up: previous.raft.learners.some((learner) => learner.id === id) })),
   };
 }
+
+/** A node joins: it enters the committed state as given and gossip reports it alive from now. */
+export function joinNode(inputs: PolicyInputs, node: NodeState): PolicyInputs {
+  const nodes: Record<string, NodeState> = { ...inputs.state.nodes, [node.id]: node };
+  const members = inputs.membership.members.filter((member) => member.id !== node.id);
+  members.push({ id: node.id, status: "alive", phi: 0.5, stable_since_ms: inputs.now_ms });
+  const next: PolicyInputs = {
+    ...inputs,
+    state: { ...inputs.state, nodes: nodes as PolicyInputs["state"]["nodes"] },
+    membership: { members },
+  };
+  assert(next.state.nodes[node.id] !== undefined, "the joiner is in the state");
+  return next;
+}
