@@ -15,7 +15,7 @@ import { encodeSimCommand, RaftCluster, SimViolation } from "./raft-cluster.js";
 /** The bug: commit whatever a quorum holds, ignoring the term of that entry. */
 const countingReplicasRule: CommitRule = (input) => {
   const candidate = committedIndex(input.conf, input.matchOf);
-  return candidate > input.commit ? candidate : input.commit;
+  return Math.max(candidate, input.commit);
 };
 
 const peers = ["s1", "s2", "s3", "s4", "s5"];

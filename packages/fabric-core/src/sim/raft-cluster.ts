@@ -69,6 +69,9 @@ export interface SimNode {
   /** Set to crash in the middle of handling the next Ready. */
   crashDuringReady: "before-persist" | "after-persist" | "after-send" | null;
   incarnation: number;
+  /** A paused process (a GC or VM stall): no ticks, no Readies; messages wait for it. */
+  pausedUntilMs: number;
+  readonly held: RaftMessage[];
 }
 
 export interface RaftClusterOptions {
@@ -167,6 +170,8 @@ export class RaftCluster {
       appliedIndex: 0,
       readStates: new Map(),
       crashDuringReady: null,
+      pausedUntilMs: 0,
+      held: [],
       incarnation: 0,
     };
     this.nodes.set(id, node);
@@ -187,6 +192,11 @@ export class RaftCluster {
 
   isUp(id: string): boolean {
     return this.node(id).raft !== null;
+  }
+
+  /** Running and not paused: what a client or a tick can reach. */
+  activeNodes(): SimNode[] {
+    return this.upNodes().filter((node) => node.pausedUntilMs <= this.nowMs);
   }
 
   upNodes(): SimNode[] {
@@ -216,6 +226,8 @@ export class RaftCluster {
     const node = this.node(id);
     if (node.raft === null) return;
     node.raft = null;
+    node.pausedUntilMs = 0;
+    node.held.length = 0;
     node.kv = new Map();
     node.readStates.clear();
     node.crashDuringReady = null;
@@ -250,8 +262,15 @@ export class RaftCluster {
   step(): void {
     this.nowMs += this.tickMs;
     this.stepCount += 1;
+    for (const node of this.upNodes()) {
+      if (node.held.length > 0 && node.pausedUntilMs <= this.nowMs) {
+        // Resumed: the clock jumps first, then the messages that waited are read.
+        node.raft!.tick(this.nowMs);
+        for (const message of node.held.splice(0)) node.raft!.step(message);
+      }
+    }
     this.deliverDue();
-    for (const node of this.upNodes()) node.raft!.tick(this.nowMs);
+    for (const node of this.activeNodes()) node.raft!.tick(this.nowMs);
     this.processReadies();
     this.check();
   }
@@ -260,6 +279,10 @@ export class RaftCluster {
     for (const envelope of this.network.takeDue(this.nowMs)) {
       const node = this.nodes.get(envelope.to);
       if (node?.raft === null || node === undefined) continue;
+      if (node.pausedUntilMs > this.nowMs) {
+        if (node.held.length < 10_000) node.held.push(envelope.message);
+        continue;
+      }
       node.raft.step(envelope.message);
     }
   }
@@ -268,7 +291,7 @@ export class RaftCluster {
   processReadies(): void {
     for (let round = 0; round < 64; round += 1) {
       let any = false;
-      for (const node of this.upNodes()) {
+      for (const node of this.activeNodes()) {
         if (node.raft!.hasReady()) {
           any = true;
           this.handleReady(node);

@@ -91,13 +91,17 @@ export function replayCommand(options: RaftSimOptions): string {
 
 /** Per-seed knobs, so the sweep covers batching, flow control, snapshots and chunking. */
 function seededConfig(random: SeededRandom): Partial<Omit<RaftConfig, "id">> {
+  const preVote = random.next() < 0.85;
+  const checkQuorum = random.next() < 0.85;
+  const leaseRoll = random.next();
   return {
     entriesPerAppendMax: random.pick([1, 2, 8, 64]),
     inflightAppendsMax: random.pick([1, 2, 4, 64]),
     snapshotIntervalEntries: random.pick([16, 64, 1000]),
     snapshotChunkBytes: random.pick([16, 64, 4096]),
-    preVote: random.next() < 0.85,
-    checkQuorum: random.next() < 0.85,
+    preVote,
+    checkQuorum,
+    leaseReads: checkQuorum && leaseRoll < 0.3,
   };
 }
 
@@ -185,8 +189,12 @@ class Simulation {
     } else if (roll < 85) {
       const down = all.filter((id) => !this.cluster.isUp(id) && this.isStarted(id));
       if (down.length > 0) this.cluster.restart(random.pick(down));
-    } else if (roll < 95) {
+    } else if (roll < 93) {
       if (this.options.membership !== false) this.changeMembership();
+    } else if (roll < 97) {
+      // A process stall (GC, VM pause) of up to three election timeouts.
+      if (up.length > 0)
+        this.cluster.node(random.pick(up)).pausedUntilMs = this.cluster.nowMs + random.int(450);
     } else {
       this.transfer();
     }
@@ -256,15 +264,11 @@ class Simulation {
   }
 
   private issue(client: SimClient): void {
-    const target =
-      this.cluster.leader() ??
-      this.random.pick(
-        this.cluster
-          .upNodes()
-          .map((node) => node.id)
-          .concat(["none"]),
-      );
-    if (target === "none" || !this.cluster.isUp(target)) return;
+    // Clients reach any node that believes it leads, stale leaders of old terms included.
+    const up = this.cluster.activeNodes();
+    if (up.length === 0) return;
+    const leaders = up.filter((node) => node.raft!.status().role === "leader");
+    const target = this.random.pick(leaders.length > 0 && this.random.chance(0.9) ? leaders : up).id;
     const raft = this.cluster.raft(target);
     const key = this.random.pick(this.keys);
     client.sequence += 1;
@@ -360,6 +364,7 @@ class Simulation {
     cluster.network.faults = { dropRate: 0, duplicateRate: 0, delayMsMin: 1, delayMsMax: 5 };
     for (const node of cluster.nodes.values()) {
       node.crashDuringReady = null;
+      node.pausedUntilMs = 0;
       if (node.raft === null && node.incarnation > 0) cluster.restart(node.id);
     }
     const healedAt = cluster.nowMs;
