@@ -8,6 +8,7 @@ import {
   type FetchEvent,
   type FetchReady,
   type FetchStatus,
+  type GroupWrite,
   type Holding,
 } from "@revoada/fabric-core/content";
 import { SeededRandom } from "@revoada/fabric-core/sim";
@@ -136,7 +137,7 @@ class FetchRun {
   }
 
   private async drain(): Promise<void> {
-    for (let batch = 0; this.fetch.hasReady() && !this.settled; batch += 1) {
+    while (this.fetch.hasReady() && !this.settled) {
       const ready = this.fetch.ready();
       await this.persist(ready);
       for (const request of ready.requests) {
@@ -152,7 +153,7 @@ class FetchRun {
 
   private async persist(ready: FetchReady): Promise<void> {
     if (ready.outboard !== null) await this.partial.saveTree(ready.outboard.size, ready.outboard.outboard);
-    for (const write of ready.writes) await this.partial.writeGroup(write.offset, write.data);
+    for (const run of contiguousRuns(ready.writes)) await this.partial.writeGroup(run.offset, run.data);
   }
 
   private async react(events: readonly FetchEvent[]): Promise<void> {
@@ -179,4 +180,30 @@ class FetchRun {
     this.stop();
     this.reject(error);
   }
+}
+
+/**
+ * Joins writes that are adjacent on disk and in memory (the groups of one range response are
+ * slices of one payload) so a 1 MiB response is one pwrite, not 64.
+ */
+export function contiguousRuns(writes: readonly GroupWrite[]): { offset: number; data: Uint8Array }[] {
+  const runs: { offset: number; data: Uint8Array }[] = [];
+  for (const write of [...writes].sort((a, b) => a.offset - b.offset)) {
+    const last = runs.at(-1);
+    const adjacent =
+      last !== undefined &&
+      last.offset + last.data.length === write.offset &&
+      last.data.buffer === write.data.buffer &&
+      last.data.byteOffset + last.data.length === write.data.byteOffset;
+    if (adjacent) {
+      last.data = new Uint8Array(
+        last.data.buffer,
+        last.data.byteOffset,
+        last.data.length + write.data.length,
+      );
+    } else {
+      runs.push({ offset: write.offset, data: write.data });
+    }
+  }
+  return runs;
 }

@@ -224,6 +224,7 @@ export class PartialBlob {
   private readonly treePath: string;
   private readonly bitsPath: string;
   private data: Awaited<ReturnType<typeof open>> | null = null;
+  private bits: Awaited<ReturnType<typeof open>> | null = null;
   resume: FetchResume | undefined;
 
   constructor(
@@ -290,12 +291,8 @@ export class PartialBlob {
   /** Records which groups are written (not fsynced: reopening re-verifies them anyway). */
   async saveBits(bitfield: GroupBitfield): Promise<void> {
     assert(this.data !== null, "partial blob is open");
-    const handle = await open(this.bitsPath, "w");
-    try {
-      await writeAll(handle, bitfield.bytes, 0);
-    } finally {
-      await handle.close();
-    }
+    this.bits ??= await open(this.bitsPath, "w");
+    await writeAll(this.bits, bitfield.bytes, 0);
   }
 
   async readRange(offset: number, length: number): Promise<Uint8Array> {
@@ -312,6 +309,8 @@ export class PartialBlob {
     await this.data.sync();
     await this.data.close();
     this.data = null;
+    await this.bits?.close();
+    this.bits = null;
     const stored = await this.store.commit({ hash: this.hash, size, outboard }, this.dataPath);
     await rm(this.treePath, { force: true });
     await rm(this.bitsPath, { force: true });
@@ -321,6 +320,8 @@ export class PartialBlob {
   async close(): Promise<void> {
     await this.data?.close();
     this.data = null;
+    await this.bits?.close();
+    this.bits = null;
   }
 }
 

@@ -1,3 +1,4 @@
+import { type FileHandle, open } from "node:fs/promises";
 import {
   ContentRequest,
   decodeContentFrame,
@@ -24,6 +25,19 @@ export interface PartialSource {
 }
 
 const sendQueueBytesMax = 8 * 1024 * 1024;
+const openBlobsMax = 16;
+
+interface OpenBlob {
+  readonly size: number;
+  readonly outboard: Uint8Array;
+  readonly handle: FileHandle;
+}
+
+async function readAt(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const buffer = Buffer.allocUnsafe(length);
+  const { bytesRead } = await handle.read(buffer, 0, length, offset);
+  return buffer.subarray(0, bytesRead);
+}
 
 export interface ServiceCounters {
   requests: number;
@@ -34,7 +48,8 @@ export interface ServiceCounters {
 export class ContentService {
   readonly counters: ServiceCounters = { requests: 0, uploadedBytes: 0, refused: 0 };
   private readonly partials = new Map<Blake3Hash, PartialSource>();
-  private readonly outboards = new Map<Blake3Hash, { size: number; outboard: Uint8Array }>();
+  /** Stored blobs being served, kept open (a deleted blob stays readable until evicted). */
+  private readonly openBlobs = new Map<Blake3Hash, OpenBlob>();
 
   constructor(private readonly store: BlobStore) {}
 
@@ -67,6 +82,27 @@ export class ContentService {
     });
   }
 
+  private async openStored(hash: Blake3Hash): Promise<OpenBlob | null> {
+    const stored = await this.store.stat(hash);
+    if (stored === null) return null;
+    const handle = await open(this.store.blobPath(hash), "r").catch(() => null);
+    if (handle === null) return null;
+    const blob = { size: stored.size, outboard: await this.store.outboard(hash, stored.size), handle };
+    if (this.openBlobs.size >= openBlobsMax) {
+      const [oldest, evicted] = this.openBlobs.entries().next().value!;
+      this.openBlobs.delete(oldest);
+      setTimeout(() => void evicted.handle.close(), 10_000);
+    }
+    this.openBlobs.set(hash, blob);
+    return blob;
+  }
+
+  /** Closes the files of the blobs being served. */
+  async close(): Promise<void> {
+    for (const blob of this.openBlobs.values()) await blob.handle.close();
+    this.openBlobs.clear();
+  }
+
   addPartial(hash: Blake3Hash, source: PartialSource): void {
     this.partials.set(hash, source);
   }
@@ -93,17 +129,11 @@ export class ContentService {
   private async sourceOf(
     hash: Blake3Hash,
   ): Promise<{ holding: Holding; read: (offset: number, length: number) => Promise<Uint8Array> } | null> {
-    const stored = await this.store.stat(hash);
-    if (stored !== null) {
-      let tree = this.outboards.get(hash);
-      if (tree === undefined) {
-        tree = { size: stored.size, outboard: await this.store.outboard(hash, stored.size) };
-        if (this.outboards.size >= 64) this.outboards.clear();
-        this.outboards.set(hash, tree);
-      }
+    const open = this.openBlobs.get(hash) ?? (await this.openStored(hash));
+    if (open !== null) {
       return {
-        holding: { hash, size: tree.size, outboard: tree.outboard, durable: null },
-        read: (offset, length) => this.store.readRange(hash, offset, length),
+        holding: { hash, size: open.size, outboard: open.outboard, durable: null },
+        read: (offset, length) => readAt(open.handle, offset, length),
       };
     }
     const partial = this.partials.get(hash);

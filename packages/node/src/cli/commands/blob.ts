@@ -43,12 +43,27 @@ export function registerBlob(program: Command): void {
     .argument("<hash>", "BLAKE3 hash of the blob")
     .requiredOption("-o, --out <file>", "where to write the blob")
     .addOption(new Option("--peer <host:port...>", "a provider to fetch from (repeatable)").default([]))
+    .addOption(new Option("--listen <host:port>", "also serve the groups fetched so far to other peers"))
+    .addOption(
+      new Option("--linger-ms <ms>", "with --listen, keep serving this long after the fetch").default("0"),
+    )
     .addOption(dataDirOption())
-    .action(async (hashText: string, options: { out: string; peer: string[]; dataDir: string }) => {
+    .action(async (hashText: string, options: GetOptions) => {
       const hash = parseHash(hashText);
       const store = await BlobStore.open(options.dataDir);
-      if (!(await store.has(hash))) await fetchFromPeers(store, hash, options.peer);
-      await copyFile(store.blobPath(hash), options.out);
+      const service = new ContentService(store);
+      const listening =
+        options.listen === undefined
+          ? null
+          : await listenFrameLinks(...hostAndPort(options.listen), (link) => service.serve(link));
+      try {
+        if (!(await store.has(hash))) await fetchFromPeers(store, hash, options.peer, service);
+        await copyFile(store.blobPath(hash), options.out);
+        if (listening !== null) await new Promise((resolve) => setTimeout(resolve, Number(options.lingerMs)));
+      } finally {
+        listening?.server.close();
+        if (listening !== null) process.stderr.write(`uploaded ${service.counters.uploadedBytes} bytes\n`);
+      }
     });
 
   blob
@@ -95,35 +110,64 @@ export function registerBlob(program: Command): void {
         process.once("SIGINT", resolve);
       });
       listening.server.close();
+      process.stdout.write(`uploaded ${service.counters.uploadedBytes} bytes\n`);
+      process.exit(0);
     });
 }
 
-async function fetchFromPeers(store: BlobStore, hash: Blake3Hash, peers: readonly string[]): Promise<void> {
-  if (peers.length === 0)
+interface GetOptions {
+  out: string;
+  peer: string[];
+  listen?: string;
+  lingerMs: string;
+  dataDir: string;
+}
+
+async function fetchFromPeers(
+  store: BlobStore,
+  hash: Blake3Hash,
+  peers: readonly string[],
+  service: ContentService,
+): Promise<void> {
+  if (peers.length === 0) {
     throw new CliError(`blob ${hash} is not stored here and no --peer was given`, exitCodes.notFound);
-  const providers = new Map<string, { link: FrameLink; complete: boolean | null }>();
-  for (const peer of peers) {
-    const { host, port } = parseHostPort(peer);
-    const link = await connectFrameLink(host, port).catch(() => null);
-    if (link !== null) providers.set(peer, { link, complete: null });
   }
+  const providers = new Map<string, { link: FrameLink; complete: boolean | null }>();
+  const links = await Promise.all(peers.map((peer) => connectWithRetry(peer)));
+  links.forEach((link, i) => {
+    if (link !== null) providers.set(peers[i]!, { link, complete: null });
+  });
   if (providers.size === 0)
     throw new CliError(`no peer reachable: ${peers.join(", ")}`, exitCodes.unavailable);
   const progress = new ProgressLine();
+  const startedMs = Date.now();
   try {
-    await fetchBlob({
+    const stored = await fetchBlob({
       store,
       hash,
       providers,
+      service,
       onProgress: (status, events) => progress.update(status, events),
     });
     progress.finish();
+    process.stderr.write(`fetched ${stored.hash} (${stored.size} bytes) in ${Date.now() - startedMs} ms\n`);
   } catch (error) {
     progress.finish();
     throw new CliError(error instanceof Error ? error.message : String(error), exitCodes.failed);
   } finally {
     for (const { link } of providers.values()) link.close();
   }
+}
+
+/** Connects, retrying for a moment (a peer of a swarm may still be starting). */
+async function connectWithRetry(peer: string): Promise<FrameLink | null> {
+  const [host, port] = hostAndPort(peer);
+  for (let attempt = 0; attempt < 15; attempt += 1) {
+    const link = await connectFrameLink(host, port).catch(() => null);
+    if (link !== null) return link;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return null;
 }
 
 /** Bytes, rate and providers on stderr: redrawn in place on a terminal, a line a second otherwise. */
@@ -163,6 +207,11 @@ function parseHash(text: string): Blake3Hash {
   if (!parsed.success)
     throw new CliError(`not a BLAKE3 hash (64 lowercase hex): ${text}`, exitCodes.invalidInput);
   return parsed.data;
+}
+
+function hostAndPort(text: string): [string, number] {
+  const { host, port } = parseHostPort(text);
+  return [host, port];
 }
 
 function parseHostPort(text: string): { host: string; port: number } {
