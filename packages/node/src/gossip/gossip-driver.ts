@@ -1,0 +1,297 @@
+import { randomInt } from "node:crypto";
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
+import type { Server } from "node:net";
+import {
+  defaultGossipConfig,
+  type GossipConfig,
+  type GossipEvent,
+  GossipNode,
+  gossipLimits,
+  type MembershipSettings,
+  type MembershipView,
+} from "@revoada/fabric-core/gossip";
+import type { NodeState, Random, Signer } from "@revoada/fabric-core/vocabulary";
+import { connectFrameLink, type FrameLink, listenFrameLinks } from "../content/frame-link.js";
+import { TransportSetupError } from "../errors.js";
+import { envelopeBytes, type Keyring } from "./keyring.js";
+
+/**
+ * Binds the gossip core to sockets and a timer: UDP for probes and pushes (one datagram per
+ * message), TCP for sync messages over one datagram (a one-frame connection each, framed by
+ * the content layer's FrameLink; the authenticated node transport will replace it). Both
+ * listen on the same port number. Every packet and frame is sealed with the cluster keyring;
+ * anything short, unauthenticated or oversized is counted and dropped, and anything
+ * malformed inside a valid envelope is counted by the core. Nothing a peer sends can throw.
+ */
+export interface GossipDriverOptions {
+  readonly signer: Signer;
+  /** Host to bind and advertise (loopback in tests). */
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly keyring: Keyring;
+  readonly seeds: readonly string[];
+  readonly membership: MembershipSettings;
+  /** Bumped on every restart (persisted counter, or the boot time in ms). */
+  readonly generation: number;
+  readonly configure?: (config: GossipConfig) => GossipConfig;
+  readonly onEvent?: (event: GossipEvent) => void;
+}
+
+export interface GossipDriverCounters {
+  datagramsReceived: number;
+  datagramsSent: number;
+  framesReceived: number;
+  framesSent: number;
+  /** Short, wrong magic, unknown key or bad MAC. */
+  unauthenticated: number;
+  oversized: number;
+  sendErrors: number;
+  streamsRefused: number;
+}
+
+const streamConnectionsMax = 64;
+const streamIdleMs = 10_000;
+const timerMaxMs = 1_000;
+
+const cryptoRandom: Random = {
+  next: () => randomInt(2 ** 47) / 2 ** 47,
+  int: (bound) => randomInt(bound),
+};
+
+export function parseHostPort(address: string): { host: string; port: number } | null {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(address);
+  if (match === null) return null;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65_535) return null;
+  return { host: match[1] ?? match[2]!, port };
+}
+
+export class GossipDriver {
+  readonly address: string;
+  private readonly counters: GossipDriverCounters = {
+    datagramsReceived: 0,
+    datagramsSent: 0,
+    framesReceived: 0,
+    framesSent: 0,
+    unauthenticated: 0,
+    oversized: 0,
+    sendErrors: 0,
+    streamsRefused: 0,
+  };
+  private readonly links = new Set<FrameLink>();
+  private timer: NodeJS.Timeout | null = null;
+  private lastMs = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly options: GossipDriverOptions,
+    private readonly core: GossipNode,
+    private readonly udp: UdpSocket,
+    private readonly server: Server,
+    address: string,
+    private readonly datagramBytesMax: number,
+  ) {
+    this.address = address;
+  }
+
+  static async start(options: GossipDriverOptions): Promise<GossipDriver> {
+    for (let attempt = 0; ; attempt += 1) {
+      const pending: FrameLink[] = [];
+      let driver: GossipDriver | null = null;
+      const { server, port } = await listenFrameLinks(options.host, options.port, (link) =>
+        driver === null ? pending.push(link) : driver.acceptLink(link),
+      ).catch((error: unknown) => {
+        throw new TransportSetupError(`${options.host}:${options.port}`, "gossip TCP listen failed", {
+          cause: error,
+        });
+      });
+      const udp = createSocket({ type: options.host.includes(":") ? "udp6" : "udp4" });
+      const bound = await new Promise<Error | null>((resolve) => {
+        udp.once("error", resolve);
+        udp.bind(port, options.host, () => {
+          udp.off("error", resolve);
+          resolve(null);
+        });
+      });
+      if (bound !== null) {
+        server.close();
+        udp.close();
+        if (options.port === 0 && attempt < 5) continue;
+        throw new TransportSetupError(`${options.host}:${port}`, "gossip UDP bind failed", { cause: bound });
+      }
+      driver = GossipDriver.create(options, udp, server, port);
+      for (const link of pending) driver.acceptLink(link);
+      return driver;
+    }
+  }
+
+  private static create(
+    options: GossipDriverOptions,
+    udp: UdpSocket,
+    server: Server,
+    port: number,
+  ): GossipDriver {
+    const address = `${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
+    let config = defaultGossipConfig(
+      { id: options.signer.nodeId, address, generation: options.generation },
+      options.membership,
+    );
+    if (options.configure !== undefined) config = options.configure(config);
+    const created = GossipNode.create(config, options.signer, cryptoRandom, 0);
+    if (!created.ok) {
+      server.close();
+      udp.close();
+      throw new TransportSetupError(
+        address,
+        `invalid gossip config: ${created.issues.map((i) => i.message).join("; ")}`,
+      );
+    }
+    const driver = new GossipDriver(options, created.value, udp, server, address, config.datagramBytesMax);
+    udp.on("message", (message, remote) => driver.onDatagram(message, remote));
+    udp.on("error", () => {
+      driver.counters.sendErrors += 1;
+    });
+    created.value.join(options.seeds, driver.now());
+    driver.flush();
+    return driver;
+  }
+
+  membershipView(): MembershipView {
+    return this.core.membershipView(this.now());
+  }
+
+  metrics(): { readonly core: ReturnType<GossipNode["metrics"]>; readonly driver: GossipDriverCounters } {
+    return { core: this.core.metrics(), driver: { ...this.counters } };
+  }
+
+  setNodeState(state: NodeState): boolean {
+    const accepted = this.core.setNodeState(state, this.now());
+    this.flush();
+    return accepted;
+  }
+
+  setState(key: string, value: string | null): boolean {
+    const accepted = this.core.setState(key, value, this.now());
+    this.flush();
+    return accepted;
+  }
+
+  /** Announces the leave, keeps gossiping it for `lingerMs`, then closes. */
+  async leave(lingerMs = 500): Promise<void> {
+    this.core.leave(this.now());
+    this.flush();
+    await new Promise((resolve) => setTimeout(resolve, lingerMs));
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    for (const link of this.links) link.close();
+    await Promise.all([
+      new Promise<void>((resolve) => this.udp.close(() => resolve())),
+      new Promise<void>((resolve) => this.server.close(() => resolve())),
+    ]);
+  }
+
+  /** Monotonic integer milliseconds since the driver started. */
+  private now(): number {
+    this.lastMs = Math.max(this.lastMs, Math.floor(performance.now() - startMs));
+    return this.lastMs;
+  }
+
+  private onDatagram(message: Buffer, remote: RemoteInfo): void {
+    if (this.closed) return;
+    this.counters.datagramsReceived += 1;
+    if (message.length > this.datagramBytesMax + envelopeBytes) {
+      this.counters.oversized += 1;
+      return;
+    }
+    this.deliver(message, `${remote.address}:${remote.port}`);
+  }
+
+  private acceptLink(link: FrameLink): void {
+    if (this.closed || this.links.size >= streamConnectionsMax) {
+      this.counters.streamsRefused += 1;
+      link.close();
+      return;
+    }
+    this.links.add(link);
+    const idle = setTimeout(() => link.close(), streamIdleMs);
+    link.onClose(() => {
+      clearTimeout(idle);
+      this.links.delete(link);
+    });
+    link.onFrame((frame) => {
+      this.counters.framesReceived += 1;
+      if (frame.length > gossipLimits.streamBytesMax + envelopeBytes) {
+        this.counters.oversized += 1;
+        link.close();
+        return;
+      }
+      this.deliver(frame, link.remote);
+    });
+  }
+
+  private deliver(packet: Uint8Array, from: string): void {
+    const opened = this.options.keyring.open(packet);
+    if (!opened.ok) {
+      this.counters.unauthenticated += 1;
+      return;
+    }
+    this.core.receive(opened.payload, this.now(), from);
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    while (this.core.hasReady()) {
+      const ready = this.core.ready();
+      for (const packet of ready.packets) this.sendPacket(packet.to, packet.channel, packet.bytes);
+      for (const event of ready.events) this.options.onEvent?.(event);
+      this.core.advance(ready);
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    const delayMs = Math.min(timerMaxMs, Math.max(1, this.core.nextTickAtMs() - this.now()));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.closed) return;
+      this.core.tick(this.now());
+      this.flush();
+    }, delayMs);
+  }
+
+  private sendPacket(to: string, channel: "datagram" | "stream", bytes: Uint8Array): void {
+    const target = parseHostPort(to);
+    if (target === null) {
+      this.counters.sendErrors += 1;
+      return;
+    }
+    const sealed = this.options.keyring.seal(bytes);
+    if (channel === "datagram") {
+      this.counters.datagramsSent += 1;
+      this.udp.send(sealed, target.port, target.host, (error) => {
+        if (error) this.counters.sendErrors += 1;
+      });
+      return;
+    }
+    this.counters.framesSent += 1;
+    connectFrameLink(target.host, target.port).then(
+      (link) => {
+        link.send([sealed]);
+        link.close();
+      },
+      () => {
+        this.counters.sendErrors += 1;
+      },
+    );
+  }
+}
+
+const startMs = performance.now();
