@@ -1,0 +1,97 @@
+/**
+ * Goal: the byte encodings the drivers use round-trip exactly and refuse bad input with
+ * issues instead of throwing (a bad frame is dropped with a log line, never a crash).
+ * Method: encode/decode every message shape; feed truncated, non-JSON and wrong-shape bytes.
+ */
+import { strict as assertStrict } from "node:assert";
+import { test } from "node:test";
+import {
+  decodeConfChange,
+  decodeEntry,
+  decodeRaftMessage,
+  decodeSnapshot,
+  encodeConfChange,
+  encodeEntry,
+  encodeRaftMessage,
+  encodeSnapshot,
+  type RaftMessage,
+} from "./index.js";
+
+const data = new Uint8Array([0, 1, 2, 250, 255]);
+const conf = { voters: ["a", "b"], votersOutgoing: [], learners: ["c"], learnersNext: [] };
+const messages: RaftMessage[] = [
+  {
+    type: "requestVote",
+    from: "a",
+    to: "b",
+    term: 3,
+    preVote: true,
+    lastLogIndex: 9,
+    lastLogTerm: 2,
+    transfer: false,
+  },
+  { type: "voteResponse", from: "b", to: "a", term: 3, preVote: false, granted: true },
+  {
+    type: "append",
+    from: "a",
+    to: "b",
+    term: 3,
+    prevLogIndex: 4,
+    prevLogTerm: 2,
+    commit: 4,
+    entries: [{ index: 5, term: 3, kind: "normal", data }],
+  },
+  {
+    type: "appendResponse",
+    from: "b",
+    to: "a",
+    term: 3,
+    success: false,
+    index: 4,
+    hintIndex: 2,
+    hintTerm: 1,
+  },
+  { type: "heartbeat", from: "a", to: "b", term: 3, commit: 4, readRound: 7 },
+  { type: "heartbeatResponse", from: "b", to: "a", term: 3, readRound: 7, lastIndex: 5 },
+  {
+    type: "snapshotChunk",
+    from: "a",
+    to: "b",
+    term: 3,
+    metadata: { index: 9, term: 2, conf },
+    offset: 0,
+    totalBytes: 5,
+    chunk: data,
+  },
+  { type: "snapshotResponse", from: "b", to: "a", term: 3, snapshotIndex: 9, nextOffset: 5, done: true },
+  { type: "timeoutNow", from: "a", to: "b", term: 3 },
+];
+
+test("every message shape round-trips, bytes included", () => {
+  for (const message of messages) {
+    const decoded = decodeRaftMessage(encodeRaftMessage(message));
+    assertStrict.ok(decoded.ok, `${message.type} decodes`);
+    assertStrict.deepEqual(decoded.value, message);
+  }
+});
+
+test("entries, snapshots and conf changes round-trip", () => {
+  const entry = { index: 1, term: 1, kind: "conf-change" as const, data };
+  assertStrict.deepEqual(decodeEntry(encodeEntry(entry)), { ok: true, value: entry });
+  const snapshot = { metadata: { index: 9, term: 2, conf }, data };
+  assertStrict.deepEqual(decodeSnapshot(encodeSnapshot(snapshot)), { ok: true, value: snapshot });
+  const change = { changes: [{ type: "add-voter" as const, node: "d" }] };
+  assertStrict.deepEqual(decodeConfChange(encodeConfChange(change)), { ok: true, value: change });
+});
+
+test("bad frames are refused with issues, never thrown", () => {
+  const good = encodeRaftMessage(messages[2]!);
+  const truncated = decodeRaftMessage(good.subarray(0, good.length - 3));
+  assertStrict.equal(truncated.ok, false);
+  assertStrict.equal(decodeRaftMessage(new Uint8Array([0xff, 0xfe])).ok, false, "not UTF-8");
+  const wrongShape = decodeRaftMessage(new TextEncoder().encode('{"type":"append","term":-1}'));
+  assertStrict.equal(wrongShape.ok, false);
+  if (!wrongShape.ok) assertStrict.ok(wrongShape.issues.length > 0);
+  const unknownType = decodeRaftMessage(new TextEncoder().encode('{"type":"nope"}'));
+  assertStrict.equal(unknownType.ok, false);
+});

@@ -1,0 +1,296 @@
+/**
+ * Goal: the RaftNode's behaviours one at a time: the Ready contract, elections with pre-vote
+ * and check-quorum, fast conflict backtracking, leadership transfer, ReadIndex, snapshots in
+ * chunks, membership changes and restart from storage. Method: a `RaftCluster` from the
+ * simulator on a reliable network (its invariant checks run after every step), with faults
+ * placed by hand and messages counted by type.
+ */
+import { strict as assertStrict } from "node:assert";
+import { test } from "node:test";
+import { encodeSimCommand, RaftCluster, SeededRandom } from "../sim/index.js";
+import { InvariantError } from "../vocabulary/index.js";
+import { defaultRaftConfig, type RaftMessage, RaftNode, type StoredState } from "./index.js";
+
+function run(cluster: RaftCluster, steps: number): void {
+  for (let step = 0; step < steps; step += 1) cluster.step();
+}
+
+function runUntil(cluster: RaftCluster, done: () => boolean, stepsMax = 400): void {
+  for (let step = 0; step < stepsMax && !done(); step += 1) cluster.step();
+  assertStrict.ok(done(), "condition not reached in time");
+}
+
+function leaderOf(cluster: RaftCluster): string {
+  runUntil(cluster, () => cluster.leader() !== null);
+  return cluster.leader()!;
+}
+
+/** Counts sent messages by type (wraps the simulated network). */
+function countMessages(cluster: RaftCluster): Map<string, number> {
+  const counts = new Map<string, number>();
+  const send = cluster.network.send.bind(cluster.network);
+  cluster.network.send = (from: string, to: string, message: RaftMessage, now: number, bytes?: number) => {
+    counts.set(message.type, (counts.get(message.type) ?? 0) + 1);
+    send(from, to, message, now, bytes);
+  };
+  return counts;
+}
+
+function put(cluster: RaftCluster, leader: string, key: string, value: string) {
+  return cluster.raft(leader).propose(encodeSimCommand({ op: "put", key, value }));
+}
+
+function emptyStored(voters: string[]): StoredState {
+  return {
+    hardState: { term: 0, vote: null, commit: 0 },
+    snapshot: null,
+    entries: [],
+    initialConf: { voters, votersOutgoing: [], learners: [], learnersNext: [] },
+  };
+}
+
+test("Ready contract: entries are persisted before the leader counts them, one Ready at a time", () => {
+  const created = RaftNode.create(defaultRaftConfig("solo"), emptyStored(["solo"]), new SeededRandom(1));
+  assertStrict.ok(created.ok);
+  const node = created.value;
+  node.tick(0);
+  const first = node.ready();
+  assertStrict.equal(first.entries[0]?.kind, "conf-change", "the founding membership is entry 1");
+  assertStrict.throws(() => node.ready(), InvariantError, "a second Ready before advance");
+  assertStrict.equal(node.hasReady(), false, "nothing is offered while a Ready is outstanding");
+  node.advance(first);
+  node.campaign();
+  assertStrict.equal(node.status().role, "leader", "a single voter wins at once");
+  const proposal = node.propose(new TextEncoder().encode("x"));
+  assertStrict.equal(proposal.type, "accepted");
+  const withEntries = node.ready();
+  assertStrict.ok(withEntries.entries.length >= 2, "the no-op and the proposal are handed over to persist");
+  assertStrict.equal(withEntries.committed.length, 0, "nothing commits before it is persisted");
+  assertStrict.throws(
+    () => node.advance({ ...withEntries }),
+    InvariantError,
+    "only the outstanding Ready advances",
+  );
+  node.advance(withEntries);
+  const committed = node.ready();
+  assertStrict.deepEqual(
+    committed.committed.map((entry) => entry.kind),
+    ["empty", "normal"],
+    "after advance the persisted entries commit",
+  );
+  assertStrict.equal(committed.hardState?.commit, 3);
+  node.advance(committed);
+});
+
+test("a vote is handed over to persist in the same Ready that sends the vote response", () => {
+  const created = RaftNode.create(defaultRaftConfig("b"), emptyStored(["a", "b", "c"]), new SeededRandom(2));
+  assertStrict.ok(created.ok);
+  const node = created.value;
+  node.tick(0);
+  node.advance(node.ready());
+  node.tick(1000); // Past the election timeout: no leader lease protects anyone.
+  if (node.hasReady()) node.advance(node.ready());
+  const outcome = node.step({
+    type: "requestVote",
+    from: "a",
+    to: "b",
+    term: 5,
+    preVote: false,
+    lastLogIndex: 1,
+    lastLogTerm: 1,
+    transfer: false,
+  });
+  assertStrict.deepEqual(outcome, { type: "applied" });
+  const ready = node.ready();
+  const response = ready.messages.find((message) => message.type === "voteResponse");
+  assertStrict.ok(response?.type === "voteResponse" && response.granted);
+  assertStrict.deepEqual(
+    ready.hardState,
+    { term: 5, vote: "a", commit: 1 },
+    "persisted before the response is sent",
+  );
+  node.advance(ready);
+});
+
+test("pre-vote: a partitioned node does not raise its term and does not disrupt the leader", () => {
+  const cluster = new RaftCluster({ seed: 3, voters: ["a", "b", "c"] });
+  const leader = leaderOf(cluster);
+  const term = cluster.raft(leader).status().term;
+  const lonely = ["a", "b", "c"].find((id) => id !== leader)!;
+  cluster.network.partition([[lonely], ["a", "b", "c"].filter((id) => id !== lonely)]);
+  run(cluster, 400); // 2 s: many election timeouts.
+  assertStrict.equal(cluster.raft(lonely).status().term, term, "pre-votes never won, so no term bump");
+  cluster.network.heal();
+  run(cluster, 100);
+  assertStrict.equal(cluster.raft(leader).status().role, "leader");
+  assertStrict.equal(
+    cluster.raft(leader).status().term,
+    term,
+    "the rejoining node did not force an election",
+  );
+});
+
+test("without pre-vote a partitioned node raises its term on every timeout", () => {
+  const cluster = new RaftCluster({ seed: 3, voters: ["a", "b", "c"], config: { preVote: false } });
+  const leader = leaderOf(cluster);
+  const term = cluster.raft(leader).status().term;
+  const lonely = ["a", "b", "c"].find((id) => id !== leader)!;
+  cluster.network.partition([[lonely], ["a", "b", "c"].filter((id) => id !== lonely)]);
+  run(cluster, 400);
+  assertStrict.ok(cluster.raft(lonely).status().term > term + 2);
+});
+
+test("check-quorum: a leader cut off from its quorum steps down", () => {
+  const cluster = new RaftCluster({ seed: 4, voters: ["a", "b", "c"] });
+  const leader = leaderOf(cluster);
+  cluster.network.partition([[leader], ["a", "b", "c"].filter((id) => id !== leader)]);
+  run(cluster, 70); // 350 ms: more than two election timeouts of 150 ms.
+  assertStrict.equal(cluster.raft(leader).status().role, "follower");
+  const others = ["a", "b", "c"].filter((id) => id !== leader);
+  assertStrict.ok(
+    others.some((id) => cluster.raft(id).status().role === "leader"),
+    "the majority elected a new leader",
+  );
+});
+
+test("fast backtracking: a follower with a long divergent log is repaired in a few round trips", () => {
+  const cluster = new RaftCluster({ seed: 5, voters: ["a", "b", "c"], config: { entriesPerAppendMax: 64 } });
+  const first = leaderOf(cluster);
+  const others = ["a", "b", "c"].filter((id) => id !== first);
+  // The old leader, alone, appends 100 entries nobody else gets.
+  cluster.network.partition([[first], others]);
+  for (let i = 0; i < 100; i += 1) put(cluster, first, "k", `stale-${i}`);
+  run(cluster, 1);
+  runUntil(cluster, () => others.some((id) => cluster.raft(id).status().role === "leader"));
+  const second = others.find((id) => cluster.raft(id).status().role === "leader")!;
+  for (let i = 0; i < 50; i += 1) put(cluster, second, "k", `fresh-${i}`);
+  run(cluster, 10);
+  const counts = countMessages(cluster);
+  cluster.network.heal();
+  runUntil(cluster, () => cluster.node(first).kv.get("k") === "fresh-49");
+  const rejections = counts.get("appendResponse") ?? 0;
+  assertStrict.ok(rejections < 40, `repair took ${rejections} append responses for 100 divergent entries`);
+});
+
+test("leadership transfer: the target is caught up, then leads; proposals wait meanwhile", () => {
+  const cluster = new RaftCluster({ seed: 6, voters: ["a", "b", "c"] });
+  const leader = leaderOf(cluster);
+  const target = ["a", "b", "c"].find((id) => id !== leader)!;
+  const outcome = cluster.raft(leader).transferLeadership(target);
+  assertStrict.deepEqual(outcome, { type: "started", target });
+  assertStrict.equal(put(cluster, leader, "k", "v").type, "rejected", "no proposals while transferring");
+  runUntil(cluster, () => cluster.raft(target).status().role === "leader", 100);
+  assertStrict.equal(cluster.raft(leader).status().role, "follower");
+  assertStrict.equal(
+    cluster.raft(leader).transferLeadership(target).type,
+    "rejected",
+    "a follower cannot transfer",
+  );
+});
+
+test("ReadIndex: answered only after a heartbeat round confirms leadership", () => {
+  const cluster = new RaftCluster({ seed: 7, voters: ["a", "b", "c"] });
+  const leader = leaderOf(cluster);
+  runUntil(cluster, () => cluster.raft(leader).status().commit >= 2);
+  const follower = ["a", "b", "c"].find((id) => id !== leader)!;
+  assertStrict.equal(cluster.raft(follower).readIndex("r0").type, "rejected");
+  put(cluster, leader, "k", "v1");
+  run(cluster, 5);
+  const commit = cluster.raft(leader).status().commit;
+  // Cut the leader off: the read must not be answered from its stale belief.
+  cluster.network.partition([[leader], ["a", "b", "c"].filter((id) => id !== leader)]);
+  assertStrict.equal(cluster.raft(leader).readIndex("r1").type, "accepted");
+  run(cluster, 20);
+  assertStrict.equal(cluster.node(leader).readStates.has("r1"), false, "no quorum answered, no read");
+  cluster.network.heal();
+  const fresh = new RaftCluster({ seed: 8, voters: ["a", "b", "c"] });
+  const freshLeader = leaderOf(fresh);
+  runUntil(fresh, () => fresh.raft(freshLeader).status().commit >= 2);
+  put(fresh, freshLeader, "k", "v1");
+  run(fresh, 5);
+  assertStrict.equal(fresh.raft(freshLeader).readIndex("r2").type, "accepted");
+  runUntil(fresh, () => fresh.node(freshLeader).readStates.has("r2"), 20);
+  assertStrict.ok(fresh.node(freshLeader).readStates.get("r2")! >= commit);
+});
+
+test("snapshots: a follower that missed compacted entries gets a snapshot in chunks", () => {
+  const cluster = new RaftCluster({
+    seed: 9,
+    voters: ["a", "b", "c"],
+    config: { snapshotIntervalEntries: 20, snapshotChunkBytes: 64 },
+  });
+  const leader = leaderOf(cluster);
+  const lagging = ["a", "b", "c"].find((id) => id !== leader)!;
+  cluster.crash(lagging);
+  for (let i = 0; i < 60; i += 1) {
+    put(cluster, leader, `k${i % 7}`, `v${i}`);
+    run(cluster, 1);
+  }
+  run(cluster, 10);
+  assertStrict.ok(cluster.raft(leader).status().snapshotIndex > 20, "the leader compacted its log");
+  const counts = countMessages(cluster);
+  cluster.restart(lagging);
+  runUntil(cluster, () => cluster.node(lagging).appliedIndex === cluster.raft(leader).status().commit);
+  assertStrict.ok((counts.get("snapshotChunk") ?? 0) > 1, "the snapshot went in several chunks");
+  assertStrict.deepEqual(cluster.node(lagging).kv, cluster.node(leader).kv);
+});
+
+test("membership: add a learner, promote it, remove a voter; joint configurations are left", () => {
+  const cluster = new RaftCluster({ seed: 10, voters: ["a", "b", "c"], spares: ["d"] });
+  const leader = leaderOf(cluster);
+  runUntil(cluster, () => cluster.raft(leader).status().commit >= 2);
+  cluster.restart("d");
+  const raft = () => cluster.raft(cluster.leader()!);
+  assertStrict.equal(
+    raft().proposeConfChange({ changes: [{ type: "add-learner", node: "d" }] }).type,
+    "accepted",
+  );
+  runUntil(cluster, () => raft().status().conf.learners.includes("d"));
+  put(cluster, cluster.leader()!, "k", "v");
+  runUntil(cluster, () => cluster.node("d").kv.get("k") === "v");
+  assertStrict.equal(cluster.raft("d").campaign(), undefined);
+  assertStrict.notEqual(cluster.raft("d").status().role, "candidate", "a learner never campaigns");
+  const removed = ["a", "b", "c"].find((id) => id !== leader)!;
+  const change = raft().proposeConfChange({
+    changes: [
+      { type: "add-voter", node: "d" },
+      { type: "remove", node: removed },
+    ],
+  });
+  assertStrict.equal(change.type, "accepted");
+  runUntil(cluster, () => {
+    const conf = raft().status().conf;
+    return conf.votersOutgoing.length === 0 && conf.voters.includes("d");
+  });
+  const conf = raft().status().conf;
+  assertStrict.deepEqual(conf.voters, ["a", "b", "c", "d"].filter((id) => id !== removed).sort());
+  put(cluster, cluster.leader()!, "k", "after");
+  runUntil(cluster, () => cluster.node("d").kv.get("k") === "after");
+});
+
+test("restart: a node recovers its term, vote and log from storage", () => {
+  const cluster = new RaftCluster({ seed: 11, voters: ["a", "b", "c"] });
+  const leader = leaderOf(cluster);
+  put(cluster, leader, "k", "v");
+  run(cluster, 10);
+  const follower = ["a", "b", "c"].find((id) => id !== leader)!;
+  const before = cluster.raft(follower).status();
+  cluster.crash(follower);
+  cluster.restart(follower);
+  const after = cluster.raft(follower).status();
+  assertStrict.equal(after.term, before.term);
+  assertStrict.equal(after.vote, before.vote);
+  assertStrict.equal(after.lastIndex, before.lastIndex);
+  run(cluster, 10);
+  assertStrict.equal(cluster.node(follower).kv.get("k"), "v", "the log is re-applied after restart");
+});
+
+test("create refuses a stored log with a gap", () => {
+  const stored: StoredState = {
+    ...emptyStored(["a"]),
+    hardState: { term: 1, vote: null, commit: 0 },
+    entries: [{ index: 2, term: 1, kind: "normal", data: new Uint8Array() }],
+  };
+  const created = RaftNode.create(defaultRaftConfig("a"), stored, new SeededRandom(1));
+  assertStrict.equal(created.ok, false);
+});
