@@ -1,0 +1,187 @@
+// Goal: the transport delivers between authenticated peers only, survives bad input and
+// reconnects. Method: real sockets on 127.0.0.1 with ports from listen(0); misbehaving peers
+// are real transports with a wrong key or a lying identity, or raw sockets.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { createConnection } from "node:net";
+import { after, describe, test } from "node:test";
+import { type NodeId, ok, type Signer, signerFromSeed } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
+import { createLogger, type Logger } from "../src/daemon/log.js";
+import { jsonCodec, type MessageCodec, type PeerAddress, Transport } from "../src/transport/index.js";
+
+const Ping = z.strictObject({ type: z.literal("ping"), n: z.int().min(0) });
+type Ping = z.infer<typeof Ping>;
+const clusterKey = randomBytes(32);
+const open: Transport<unknown>[] = [];
+
+after(async () => {
+  for (const transport of open) await transport.close();
+});
+
+interface Node<M> {
+  readonly transport: Transport<M>;
+  readonly received: { from: NodeId; message: M }[];
+  readonly lines: string[];
+  readonly address: PeerAddress;
+}
+
+async function startNode<M = Ping>(
+  options: {
+    signer?: Signer;
+    key?: Uint8Array;
+    codec?: MessageCodec<M>;
+    frameBytesMax?: number;
+    port?: number;
+  } = {},
+): Promise<Node<M>> {
+  const received: { from: NodeId; message: M }[] = [];
+  const lines: string[] = [];
+  const logger: Logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+  const transport = new Transport<M>({
+    signer: options.signer ?? signerFromSeed(randomBytes(32)),
+    clusterKey: options.key ?? clusterKey,
+    codec: options.codec ?? (jsonCodec(Ping) as unknown as MessageCodec<M>),
+    onMessage: (from, message) => received.push({ from, message }),
+    logger,
+    backoffMinMs: 5,
+    backoffMaxMs: 50,
+    ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
+  });
+  open.push(transport as Transport<unknown>);
+  const address = await transport.listen({ host: "127.0.0.1", port: options.port ?? 0 });
+  return { transport, received, lines, address };
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function logged(node: Node<unknown>, text: string): boolean {
+  return node.lines.some((line) => line.includes(text));
+}
+
+const rawBytes: MessageCodec<Uint8Array> = {
+  encode: (bytes) => bytes,
+  decode: (bytes) => ok(new Uint8Array(bytes)),
+};
+
+describe("transport", () => {
+  test("authenticated peers exchange messages both ways, replies go over the inbound link", async () => {
+    const a = await startNode();
+    const b = await startNode();
+    a.transport.setPeer(b.transport.nodeId, b.address);
+    assert.equal(a.transport.send(b.transport.nodeId, { type: "ping", n: 1 }), true, "queued while dialing");
+    await waitFor("b receives", () => b.received.length === 1);
+    assert.deepEqual(b.received[0], { from: a.transport.nodeId, message: { type: "ping", n: 1 } });
+    // b has no address for a: its reply rides the connection a opened.
+    assert.equal(b.transport.send(a.transport.nodeId, { type: "ping", n: 2 }), true, "reply routed");
+    await waitFor("a receives", () => a.received.length === 1);
+    assert.equal(a.received[0]?.from, b.transport.nodeId);
+  });
+
+  test("a peer with the wrong cluster key is refused", async () => {
+    const b = await startNode();
+    const intruder = await startNode({ key: randomBytes(32) });
+    intruder.transport.setPeer(b.transport.nodeId, b.address);
+    intruder.transport.send(b.transport.nodeId, { type: "ping", n: 1 });
+    await waitFor(
+      "refusal logged",
+      () =>
+        logged(b as Node<unknown>, "authentication failed: cluster-key") ||
+        logged(intruder as Node<unknown>, "authentication failed: cluster-key"),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(b.received.length, 0, "nothing delivered");
+    assert.equal(intruder.transport.isConnected(b.transport.nodeId), false, "never connected");
+  });
+
+  test("a peer claiming a NodeId it has no key for is refused", async () => {
+    const b = await startNode();
+    const victim = signerFromSeed(randomBytes(32));
+    const impostorKey = signerFromSeed(randomBytes(32));
+    const liar: Signer = { nodeId: victim.nodeId, sign: (message) => impostorKey.sign(message) };
+    const impostor = await startNode({ signer: liar });
+    impostor.transport.setPeer(b.transport.nodeId, b.address);
+    impostor.transport.send(b.transport.nodeId, { type: "ping", n: 1 });
+    await waitFor("refusal logged", () => logged(b as Node<unknown>, "authentication failed: signature"));
+    assert.equal(b.received.length, 0, "nothing delivered");
+    assert.equal(b.transport.isConnected(victim.nodeId), false, "the claimed id is not connected");
+  });
+
+  test("a dialer refuses a listener that is not the peer it called", async () => {
+    const a = await startNode();
+    const other = await startNode();
+    const expected = signerFromSeed(randomBytes(32)).nodeId;
+    a.transport.setPeer(expected, other.address);
+    a.transport.send(expected, { type: "ping", n: 1 });
+    await waitFor("refusal logged", () => logged(a as Node<unknown>, "unexpected peer identity"));
+    assert.equal(other.received.length, 0, "nothing delivered");
+  });
+
+  test("undecodable frames are dropped and logged; the link keeps working", async () => {
+    const b = await startNode();
+    const sender = await startNode<Uint8Array>({ codec: rawBytes });
+    sender.transport.setPeer(b.transport.nodeId, b.address);
+    sender.transport.send(b.transport.nodeId, Buffer.from("{not json"));
+    sender.transport.send(b.transport.nodeId, Buffer.from(JSON.stringify({ type: "ping", n: -1 })));
+    sender.transport.send(b.transport.nodeId, Buffer.from(JSON.stringify({ type: "ping", n: 7 })));
+    await waitFor("valid message delivered", () => b.received.length === 1);
+    assert.deepEqual(b.received[0]?.message, { type: "ping", n: 7 });
+    assert.equal(b.lines.filter((line) => line.includes("undecodable frame dropped")).length, 2);
+    assert.equal(sender.transport.isConnected(b.transport.nodeId), true, "still connected");
+  });
+
+  test("an oversized frame closes the connection; an oversized send is refused locally", async () => {
+    const b = await startNode({ frameBytesMax: 1024 });
+    const sender = await startNode<Uint8Array>({ codec: rawBytes });
+    sender.transport.setPeer(b.transport.nodeId, b.address);
+    sender.transport.send(b.transport.nodeId, Buffer.from(JSON.stringify({ type: "ping", n: 1 })));
+    await waitFor("first delivered", () => b.received.length === 1);
+    sender.transport.send(b.transport.nodeId, Buffer.alloc(4096, 0x20));
+    await waitFor("oversized close logged", () => logged(b as Node<unknown>, "oversized frame"));
+    const small = await startNode<Uint8Array>({ codec: rawBytes, frameBytesMax: 1024 });
+    small.transport.setPeer(b.transport.nodeId, b.address);
+    assert.equal(
+      small.transport.send(b.transport.nodeId, Buffer.alloc(4096)),
+      false,
+      "refused before sending",
+    );
+  });
+
+  test("raw garbage and a huge length before the handshake close the socket", async () => {
+    const b = await startNode();
+    for (const bytes of [
+      Buffer.from("GET / HTTP/1.1\r\n\r\n"),
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+    ]) {
+      const socket = createConnection({ host: "127.0.0.1", port: b.address.port });
+      const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+      socket.on("error", () => undefined);
+      socket.write(bytes);
+      await closed;
+    }
+    assert.equal(b.received.length, 0, "nothing delivered");
+    assert.ok(logged(b as Node<unknown>, "connection refused"), "refusals logged");
+  });
+
+  test("a link reconnects after the peer restarts on the same address", async () => {
+    const a = await startNode();
+    const bSigner = signerFromSeed(randomBytes(32));
+    const b1 = await startNode({ signer: bSigner });
+    a.transport.setPeer(bSigner.nodeId, b1.address);
+    a.transport.send(bSigner.nodeId, { type: "ping", n: 1 });
+    await waitFor("first delivered", () => b1.received.length === 1);
+    await b1.transport.close();
+    await waitFor("a sees the link down", () => !a.transport.isConnected(bSigner.nodeId));
+    const b2 = await startNode({ signer: bSigner, port: b1.address.port });
+    await waitFor("a reconnects", () => a.transport.isConnected(bSigner.nodeId));
+    a.transport.send(bSigner.nodeId, { type: "ping", n: 2 });
+    await waitFor("delivered after restart", () => b2.received.length === 1);
+    assert.deepEqual(b2.received[0]?.message, { type: "ping", n: 2 });
+  });
+});
