@@ -19,6 +19,8 @@ export {
   readIndexQueueMax,
   validateRaftConfig,
 } from "./config.js";
+export type { ApplyOutcome } from "./fabric-state-machine.js";
+export { decodeProposal, encodeProposal, FabricStateMachine } from "./fabric-state-machine.js";
 export type { CommitInput, CommitRule, VoteResult } from "./quorum.js";
 export {
   committedIndex,
