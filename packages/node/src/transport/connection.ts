@@ -108,15 +108,19 @@ export class Connection {
       // Frames written in one turn of the event loop leave in one syscall.
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+      process.nextTick(() => this.flush());
     }
     this.socket.write(header);
     this.socket.write(payload);
     this.socket.write(tag);
     return true;
+  }
+
+  /** Hands corked frames to the kernel now (before a blocking fsync, say). */
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
   }
 
   isClosed(): boolean {
@@ -140,16 +144,19 @@ export class Connection {
 
   private receive(chunk: Buffer): void {
     if (this.phase === "closed") return;
-    const outcome = this.decoder.push(chunk);
-    if (outcome.type === "oversized") {
-      this.close(`oversized frame of ${outcome.length} bytes`);
-      return;
-    }
-    for (const frame of outcome.frames) {
+    this.decoder.push(chunk);
+    // Bounded by the bytes just buffered: every pass consumes a whole frame or stops.
+    for (;;) {
+      const outcome = this.decoder.next();
+      if (outcome.type === "incomplete") return;
+      if (outcome.type === "oversized") {
+        this.close(`oversized frame of ${outcome.length} bytes`);
+        return;
+      }
+      if (this.phase === "open") this.receiveData(outcome.frame);
+      else this.receiveHandshake(outcome.frame);
       // A frame handler may have closed the connection; read the field afresh.
       if (this.isClosed()) return;
-      if (this.phase === "open") this.receiveData(frame);
-      else this.receiveHandshake(frame);
     }
   }
 

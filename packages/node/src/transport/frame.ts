@@ -15,7 +15,8 @@ export function encodeFrame(body: Uint8Array): Buffer {
 }
 
 export type FrameOutcome =
-  | { readonly type: "frames"; readonly frames: readonly Buffer[] }
+  | { readonly type: "frame"; readonly frame: Buffer }
+  | { readonly type: "incomplete" }
   | { readonly type: "oversized"; readonly length: number };
 
 export class FrameDecoder {
@@ -29,21 +30,25 @@ export class FrameDecoder {
     this.frameBytesMax = frameBytesMax;
   }
 
-  /** Feeds bytes from the socket; returns every complete frame body, in order. */
-  push(chunk: Buffer): FrameOutcome {
+  /** Buffers bytes from the socket; take frames with `next`. */
+  push(chunk: Buffer): void {
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
-    const frames: Buffer[] = [];
-    while (this.bufferedBytes >= frameHeaderBytes) {
-      const head = this.contiguous(frameHeaderBytes);
-      const length = head.readUInt32BE(0);
-      if (length > this.frameBytesMax) return { type: "oversized", length };
-      if (this.bufferedBytes < frameHeaderBytes + length) break;
-      const whole = this.contiguous(frameHeaderBytes + length);
-      frames.push(whole.subarray(frameHeaderBytes, frameHeaderBytes + length));
-      this.consume(frameHeaderBytes + length);
-    }
-    return { type: "frames", frames };
+  }
+
+  /**
+   * The next complete frame body. One at a time, so a caller can change the limit between
+   * frames (the handshake's small limit ends with the frame that completes it).
+   */
+  next(): FrameOutcome {
+    if (this.bufferedBytes < frameHeaderBytes) return { type: "incomplete" };
+    const length = this.contiguous(frameHeaderBytes).readUInt32BE(0);
+    if (length > this.frameBytesMax) return { type: "oversized", length };
+    if (this.bufferedBytes < frameHeaderBytes + length) return { type: "incomplete" };
+    const whole = this.contiguous(frameHeaderBytes + length);
+    const frame = whole.subarray(frameHeaderBytes, frameHeaderBytes + length);
+    this.consume(frameHeaderBytes + length);
+    return { type: "frame", frame };
   }
 
   /** Raises or lowers the limit (the handshake runs with a small one). */

@@ -140,6 +140,15 @@ export class Transport<M> {
     return true;
   }
 
+  /**
+   * Hands every written frame to the kernel now instead of at the end of this tick: a
+   * Raft leader flushes its appends before it blocks on its own fsync, so followers write
+   * in parallel with it.
+   */
+  flush(): void {
+    for (const connection of this.connections) connection.flush();
+  }
+
   isConnected(peer: NodeId): boolean {
     return this.links.get(peer)?.connection?.isOpen === true || this.inbound.get(peer)?.isOpen === true;
   }

@@ -1,0 +1,394 @@
+import { performance } from "node:perf_hooks";
+import {
+  decodeRaftMessage,
+  type Entry,
+  encodeRaftMessage,
+  type RaftConfig,
+  type RaftEvent,
+  type RaftMessage,
+  RaftNode,
+  type RaftStatus,
+  type Ready,
+} from "@revoada/fabric-core/raft";
+import { assert, type NodeId, type Random, type Signer } from "@revoada/fabric-core/vocabulary";
+import { type Logger, silentLogger } from "../daemon/log.js";
+import { RaftUnavailableError } from "../errors.js";
+import { type PersistBatch, RaftStorage } from "../storage/index.js";
+import type { MessageCodec, PeerAddress } from "../transport/index.js";
+import { Transport } from "../transport/index.js";
+import { entryToWal, hardStateToWal, snapshotToStored, storedStateFrom } from "./storage-codec.js";
+
+/**
+ * Runs the pure Raft core (`RaftNode`) over real disk, sockets and timers. The loop is the
+ * one `Ready` documents: persist (snapshot, entries, hard state; one fdatasync), send,
+ * apply, then `advance`. Inputs (messages, proposals, ticks) only feed the core and
+ * schedule one pass with `setImmediate`, so everything that arrived in one turn of the event
+ * loop (64 proposals, a burst of append responses) leaves in one Ready: one write, one
+ * fsync (group commit).
+ *
+ * A leader may send its appends before its own fsync (Raft §10.2.1: the leader's entry only
+ * counts toward commit once `advance` reports it persisted); every other message waits for
+ * the fsync, so no vote or acknowledgement ever leaves before what it promises is durable.
+ */
+export interface RaftApplier<R> {
+  /** Every committed entry, in log order, exactly once (including conf-change and empty ones). */
+  apply(entry: Entry): R;
+  /** The application state as of the last applied entry. */
+  snapshot(): Uint8Array;
+  /** Replaces the application state with a snapshot's data. */
+  restore(data: Uint8Array): void;
+}
+
+export interface RaftDriverOptions<R> {
+  readonly config: RaftConfig;
+  readonly signer: Signer;
+  readonly clusterKey: Uint8Array;
+  /** Where the log and snapshots live (created when missing). */
+  readonly dataDirectory: string;
+  readonly listen: PeerAddress;
+  readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  /** The founding voters (all of them, this node included); read only on an empty disk. */
+  readonly initialVoters: readonly NodeId[];
+  readonly applier: RaftApplier<R>;
+  readonly logger?: Logger;
+  /** How often the core's clock advances (default: a fifth of the heartbeat interval, >= 1 ms). */
+  readonly tickIntervalMs?: number;
+  readonly random?: Random;
+  /** WAL segment size (tests use small ones). */
+  readonly segmentBytesMax?: number;
+  /** Told after every applied entry (the process script reports commits with it). */
+  readonly onApplied?: (entry: Entry, result: R) => void;
+  readonly onEvent?: (event: RaftEvent) => void;
+}
+
+interface PendingProposal<R> {
+  readonly term: number;
+  readonly resolve: (value: { index: number; result: R }) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface PendingRead {
+  readonly resolve: (index: number) => void;
+  readonly reject: (error: Error) => void;
+}
+
+const mathRandom: Random = {
+  next: () => Math.random(),
+  int: (bound) => Math.floor(Math.random() * bound),
+};
+
+const raftCodec: MessageCodec<RaftMessage> = { encode: encodeRaftMessage, decode: decodeRaftMessage };
+
+export class RaftDriver<R> {
+  readonly nodeId: NodeId;
+  private readonly node: RaftNode;
+  private readonly storage: RaftStorage;
+  private readonly transport: Transport<RaftMessage>;
+  private readonly options: RaftDriverOptions<R>;
+  private readonly logger: Logger;
+  private readonly proposals = new Map<number, PendingProposal<R>>();
+  private readonly reads = new Map<string, PendingRead>();
+  /** Reads whose index is known, waiting for the applier to reach it. */
+  private readonly readsWaiting: { index: number; read: PendingRead }[] = [];
+  private readonly ticker: NodeJS.Timeout;
+  private readonly started = performance.now();
+  private applied = 0;
+  private readSequence = 0;
+  private scheduled = false;
+  private stopped = false;
+  private listenAddress: PeerAddress | null = null;
+
+  private constructor(options: RaftDriverOptions<R>, node: RaftNode, storage: RaftStorage, applied: number) {
+    this.options = options;
+    this.nodeId = options.signer.nodeId;
+    this.node = node;
+    this.storage = storage;
+    this.applied = applied;
+    this.logger = options.logger ?? silentLogger;
+    this.transport = new Transport<RaftMessage>({
+      signer: options.signer,
+      clusterKey: options.clusterKey,
+      codec: raftCodec,
+      onMessage: (from, message) => this.receive(from, message),
+      logger: this.logger,
+      isPeerAllowed: (peer) => this.isMember(peer),
+    });
+    const tickIntervalMs =
+      options.tickIntervalMs ?? Math.max(1, Math.floor(options.config.heartbeatIntervalMs / 5));
+    this.ticker = setInterval(() => this.tick(), tickIntervalMs);
+  }
+
+  /** Recovers from disk, starts listening and dialing peers, and starts the clock. */
+  static async start<R>(options: RaftDriverOptions<R>): Promise<RaftDriver<R>> {
+    assert(options.config.id === options.signer.nodeId, "the Raft id is the node's NodeId");
+    const { storage, recovery } = RaftStorage.open(
+      options.dataDirectory,
+      options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax },
+    );
+    const stored = storedStateFrom(recovery, options.dataDirectory, options.initialVoters);
+    let applied = 0;
+    if (stored.snapshot !== null) {
+      options.applier.restore(stored.snapshot.data);
+      applied = stored.snapshot.metadata.index;
+    }
+    const created = RaftNode.create(options.config, stored, options.random ?? mathRandom);
+    if (!created.ok) {
+      storage.close();
+      throw new Error(
+        `raft state on disk is unusable: ${created.issues.map((issue) => issue.message).join("; ")}`,
+      );
+    }
+    const driver = new RaftDriver(options, created.value, storage, applied);
+    if (recovery.tornTailBytes > 0) {
+      driver.logger.warn("torn log tail truncated", { bytes: recovery.tornTailBytes });
+    }
+    driver.listenAddress = await driver.transport.listen(options.listen);
+    for (const [peer, address] of options.peers) driver.transport.setPeer(peer, address);
+    driver.schedule();
+    return driver;
+  }
+
+  get address(): PeerAddress {
+    assert(this.listenAddress !== null, "started");
+    return this.listenAddress;
+  }
+
+  status(): RaftStatus {
+    return this.node.status();
+  }
+
+  /** Moves or adds a peer's address (a restarted peer on a new port). */
+  setPeer(peer: NodeId, address: PeerAddress): void {
+    this.transport.setPeer(peer, address);
+  }
+
+  /**
+   * Proposes `data`; resolves with its index and the applier's result once it is applied
+   * here (so it is committed: durable on a quorum). Rejects with RaftUnavailableError when
+   * this node is not the leader or the entry was overwritten by a new leader.
+   */
+  propose(data: Uint8Array): Promise<{ index: number; result: R }> {
+    if (this.stopped) return Promise.reject(new RaftUnavailableError("stopped", null));
+    const outcome = this.node.propose(data);
+    if (outcome.type === "rejected") {
+      const reason =
+        outcome.reason === "not-leader" || outcome.reason === "transferring" ? "notLeader" : "dropped";
+      return Promise.reject(
+        new RaftUnavailableError(reason, outcome.leader, `proposal rejected: ${outcome.reason}`),
+      );
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      this.proposals.set(outcome.index, { term: outcome.term, resolve, reject });
+    });
+  }
+
+  /**
+   * A linearizable read barrier (ReadIndex): resolves with an index once this node has
+   * confirmed it still leads and has applied everything committed before the call; read
+   * the applier's state then.
+   */
+  readIndex(): Promise<number> {
+    if (this.stopped) return Promise.reject(new RaftUnavailableError("stopped", null));
+    this.readSequence += 1;
+    const context = `read-${this.readSequence}`;
+    const outcome = this.node.readIndex(context);
+    if (outcome.type === "rejected") {
+      const reason = outcome.reason === "not-leader" ? "notLeader" : "dropped";
+      return Promise.reject(
+        new RaftUnavailableError(reason, outcome.leader, `read rejected: ${outcome.reason}`),
+      );
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => this.reads.set(context, { resolve, reject }));
+  }
+
+  /** Hands leadership to `target` (or the most caught-up voter); false when not possible. */
+  transferLeadership(target?: NodeId): boolean {
+    const status = this.node.status();
+    if (status.role !== "leader") return false;
+    const chosen = target ?? bestTransferTarget(status);
+    if (chosen === null) return false;
+    const outcome = this.node.transferLeadership(chosen);
+    this.schedule();
+    return outcome.type === "started";
+  }
+
+  /**
+   * Stops the node. A leader first hands leadership over (and waits up to two election
+   * timeouts for it), so the cluster does not wait out an election timeout.
+   */
+  async stop(options: { transfer: boolean } = { transfer: true }): Promise<void> {
+    if (this.stopped) return;
+    if (options.transfer && this.transferLeadership()) {
+      const deadline = performance.now() + 2 * this.options.config.electionTimeoutMs;
+      while (this.node.status().role === "leader" && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    }
+    this.stopped = true;
+    clearInterval(this.ticker);
+    await this.transport.close();
+    this.storage.close();
+    const error = new RaftUnavailableError("stopped", null);
+    for (const pending of this.proposals.values()) pending.reject(error);
+    for (const pending of this.reads.values()) pending.reject(error);
+    for (const waiting of this.readsWaiting) waiting.read.reject(error);
+    this.proposals.clear();
+    this.reads.clear();
+    this.readsWaiting.length = 0;
+  }
+
+  /** Inbound connections are accepted from configured peers and members of the configuration. */
+  private isMember(peer: NodeId): boolean {
+    if (this.options.peers.has(peer) || this.options.initialVoters.includes(peer)) return true;
+    const conf = this.node.status().conf;
+    return conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer);
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.node.tick(performance.now() - this.started);
+    this.schedule();
+  }
+
+  private receive(from: NodeId, message: RaftMessage): void {
+    if (this.stopped) return;
+    if (message.from !== from) {
+      // The transport authenticated `from`; a message naming someone else is forged.
+      this.logger.warn("raft message with a forged sender dropped", { from, claimed: message.from });
+      return;
+    }
+    const outcome = this.node.step(message);
+    if (outcome.type === "dropped" && outcome.reason !== "stale-term") {
+      this.logger.debug("raft message dropped", { from, type: message.type, reason: outcome.reason });
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.processReady();
+    });
+  }
+
+  /** Drains the core: every Ready is persisted, sent, applied and advanced in turn. */
+  private processReady(): void {
+    for (let round = 0; round < 64 && !this.stopped && this.node.hasReady(); round += 1) {
+      const ready = this.node.ready();
+      this.handleReady(ready);
+      this.node.advance(ready);
+    }
+    if (!this.stopped && this.node.hasReady()) this.schedule();
+  }
+
+  private handleReady(ready: Ready): void {
+    const isLeader = this.node.status().role === "leader";
+    const deferred: RaftMessage[] = [];
+    for (const message of ready.messages) {
+      if (isLeader && message.type === "append") this.transport.send(message.to as NodeId, message);
+      else deferred.push(message);
+    }
+    if (isLeader) this.transport.flush();
+    this.persist(ready);
+    for (const message of deferred) this.transport.send(message.to as NodeId, message);
+    if (ready.snapshot !== null) {
+      this.options.applier.restore(ready.snapshot.data);
+      this.applied = ready.snapshot.metadata.index;
+      this.rejectProposalsThrough(this.applied);
+    }
+    for (const entry of ready.committed) this.apply(entry);
+    for (const readState of ready.readStates) this.resolveRead(readState.context, readState.index);
+    this.releaseReads();
+    if (ready.snapshotRequest !== null) this.snapshotAt(ready.snapshotRequest.index);
+    for (const event of ready.events) this.observe(event);
+  }
+
+  private persist(ready: Ready): void {
+    const batch: PersistBatch = {
+      ...(ready.snapshot === null ? {} : { snapshot: snapshotToStored(ready.snapshot) }),
+      ...(ready.entries.length === 0 ? {} : { entries: ready.entries.map(entryToWal) }),
+      ...(ready.hardState === null ? {} : { hardState: hardStateToWal(ready.hardState) }),
+    };
+    if (batch.snapshot === undefined && batch.entries === undefined && batch.hardState === undefined) return;
+    this.storage.persist(batch);
+  }
+
+  private apply(entry: Entry): void {
+    assert(entry.index === this.applied + 1, "entries apply in order, each once");
+    const result = this.options.applier.apply(entry);
+    this.applied = entry.index;
+    this.options.onApplied?.(entry, result);
+    const pending = this.proposals.get(entry.index);
+    if (pending === undefined) return;
+    this.proposals.delete(entry.index);
+    if (pending.term === entry.term) pending.resolve({ index: entry.index, result });
+    else pending.reject(new RaftUnavailableError("dropped", null, "proposal overwritten by a new leader"));
+  }
+
+  private rejectProposalsThrough(index: number): void {
+    for (const [proposalIndex, pending] of this.proposals) {
+      if (proposalIndex > index) continue;
+      this.proposals.delete(proposalIndex);
+      pending.reject(new RaftUnavailableError("dropped", null, "outcome unknown: replaced by a snapshot"));
+    }
+  }
+
+  private resolveRead(context: string, index: number): void {
+    const read = this.reads.get(context);
+    if (read === undefined) return;
+    this.reads.delete(context);
+    this.readsWaiting.push({ index, read });
+  }
+
+  private releaseReads(): void {
+    if (this.readsWaiting.length === 0) return;
+    const waiting = this.readsWaiting.splice(0);
+    for (const item of waiting) {
+      if (item.index <= this.applied) item.read.resolve(item.index);
+      else this.readsWaiting.push(item);
+    }
+  }
+
+  private snapshotAt(index: number): void {
+    assert(index === this.applied, "the core asks for a snapshot at the applied index");
+    const compacted = this.node.compact(index, this.options.applier.snapshot());
+    if (!compacted.ok) {
+      this.logger.warn("snapshot skipped", { index, issues: compacted.issues.map((issue) => issue.message) });
+      return;
+    }
+    this.storage.persist({ snapshot: snapshotToStored(compacted.value) });
+  }
+
+  private observe(event: RaftEvent): void {
+    this.options.onEvent?.(event);
+    if (event.type === "read-dropped") {
+      const read = this.reads.get(event.context);
+      if (read !== undefined) {
+        this.reads.delete(event.context);
+        read.reject(new RaftUnavailableError("dropped", null, `read dropped: ${event.reason}`));
+      }
+      return;
+    }
+    if (event.type === "leader-changed" || event.type === "role-changed") {
+      this.logger.info("raft", { ...event });
+    }
+  }
+}
+
+/** The voter with the highest match index, other than the leader itself. */
+function bestTransferTarget(status: RaftStatus): NodeId | null {
+  let best: NodeId | null = null;
+  let bestMatch = -1;
+  for (const [peer, progress] of Object.entries(status.progress)) {
+    if (peer === status.id || progress.learner) continue;
+    if (progress.match > bestMatch) {
+      best = peer as NodeId;
+      bestMatch = progress.match;
+    }
+  }
+  return best;
+}

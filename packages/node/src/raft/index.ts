@@ -1,0 +1,2 @@
+export type { RaftApplier, RaftDriverOptions } from "./driver.js";
+export { RaftDriver } from "./driver.js";

@@ -1,0 +1,196 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { RaftStatus } from "@revoada/fabric-core/raft";
+import { signerFromSeed } from "@revoada/fabric-core/vocabulary";
+
+/**
+ * Spawns and drives `raft-process.ts` children over their JSON-lines control channel. Used
+ * by the multi-process integration test and by `pnpm bench raft`; not by the daemon.
+ */
+export interface ControlResponse {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly [field: string]: unknown;
+}
+
+const scriptPath = fileURLToPath(new URL("./raft-process.ts", import.meta.url));
+
+export class RaftProcess {
+  readonly nodeId: string;
+  readonly seedHex: string;
+  readonly dataDirectory: string;
+  port = 0;
+  child: ChildProcess | null = null;
+  exited: Promise<void> = Promise.resolve();
+  /** Every `leader` event line seen, newest last. */
+  readonly leaderEvents: { leader: string | null; term: number; atMs: number }[] = [];
+  stderr = "";
+  private readonly pending = new Map<number, (response: ControlResponse) => void>();
+  private nextId = 1;
+
+  constructor(dataDirectory: string) {
+    this.seedHex = randomBytes(32).toString("hex");
+    this.nodeId = signerFromSeed(Buffer.from(this.seedHex, "hex")).nodeId;
+    this.dataDirectory = dataDirectory;
+    mkdirSync(dataDirectory, { recursive: true });
+  }
+
+  /** Starts the process; resolves once it listens. */
+  async start(options: {
+    clusterKeyHex: string;
+    voters: readonly string[];
+    extraArgs?: readonly string[];
+  }): Promise<void> {
+    const args = [
+      "--conditions=source",
+      "--import",
+      "tsx",
+      scriptPath,
+      "--data",
+      this.dataDirectory,
+      "--cluster-key",
+      options.clusterKeyHex,
+      "--seed",
+      this.seedHex,
+      "--listen",
+      "127.0.0.1:0",
+      "--voters",
+      options.voters.join(","),
+      ...(options.extraArgs ?? []),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] });
+    this.child = child;
+    this.stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-20_000);
+    });
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    const started = new Promise<void>((resolve, reject) => {
+      child.once("exit", (code) =>
+        reject(new Error(`raft process exited (${code}) before starting: ${this.stderr}`)),
+      );
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const message = JSON.parse(line) as Record<string, unknown>;
+        if (message.event === "started") {
+          this.port = message.port as number;
+          resolve();
+        } else if (message.event === "leader") {
+          this.leaderEvents.push({
+            leader: message.leader as string | null,
+            term: message.term as number,
+            atMs: performance.now(),
+          });
+        } else if (typeof message.id === "number") {
+          const resolver = this.pending.get(message.id);
+          this.pending.delete(message.id);
+          resolver?.(message as unknown as ControlResponse);
+        }
+      });
+    });
+    await started;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Sends one request; resolves with its answer, or rejects after `timeoutMs`. */
+  request(op: string, fields: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<ControlResponse> {
+    const child = this.child;
+    if (child === null || !this.running) return Promise.reject(new Error("process not running"));
+    const id = this.nextId;
+    this.nextId += 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${op} timed out`));
+      }, timeoutMs);
+      this.pending.set(id, (response) => {
+        clearTimeout(timer);
+        resolve(response);
+      });
+      child.stdin?.write(`${JSON.stringify({ op, id, ...fields })}\n`);
+    });
+  }
+
+  async status(): Promise<RaftStatus | null> {
+    try {
+      const response = await this.request("status", {}, 5000);
+      return response.ok ? (response.status as RaftStatus) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** kill -9: no chance to flush or hand over anything. */
+  async kill(): Promise<void> {
+    if (this.child === null) return;
+    if (this.running) this.child.kill("SIGKILL");
+    await this.exited;
+    for (const resolver of this.pending.values()) resolver({ id: -1, ok: false, reason: "killed" });
+    this.pending.clear();
+    this.child = null;
+  }
+}
+
+export class ProcessCluster {
+  readonly nodes: RaftProcess[];
+  readonly clusterKeyHex = randomBytes(32).toString("hex");
+  private readonly extraArgs: readonly string[];
+
+  constructor(baseDirectory: string, size: number, extraArgs: readonly string[] = []) {
+    this.nodes = [];
+    for (let position = 0; position < size; position += 1) {
+      this.nodes.push(new RaftProcess(join(baseDirectory, `node-${position}`)));
+    }
+    this.extraArgs = extraArgs;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => this.startNode(node)));
+    await this.announcePeers();
+  }
+
+  async restart(node: RaftProcess): Promise<void> {
+    await this.startNode(node);
+    await this.announcePeers();
+  }
+
+  /** Tells every running node every node's current address. */
+  async announcePeers(): Promise<void> {
+    const peers = this.nodes.map((node) => ({ id: node.nodeId, host: "127.0.0.1", port: node.port }));
+    await Promise.all(
+      this.nodes.filter((node) => node.running).map((node) => node.request("peers", { peers })),
+    );
+  }
+
+  /** Polls until one running node is the leader of the highest term seen; returns it. */
+  async waitForLeader(timeoutMs = 30_000, except: RaftProcess | null = null): Promise<RaftProcess> {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      const running = this.nodes.filter((node) => node.running && node !== except);
+      const statuses = await Promise.all(running.map((node) => node.status()));
+      for (const [position, status] of statuses.entries()) {
+        if (status?.role === "leader") return running[position]!;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error("no leader elected in time");
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.kill()));
+  }
+
+  private async startNode(node: RaftProcess): Promise<void> {
+    await node.start({
+      clusterKeyHex: this.clusterKeyHex,
+      voters: this.nodes.map((each) => each.nodeId),
+      extraArgs: this.extraArgs,
+    });
+  }
+}
