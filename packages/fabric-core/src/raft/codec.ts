@@ -38,10 +38,19 @@ function encodeWith(value: unknown): Uint8Array {
   return textEncoder.encode(JSON.stringify(value, replaceBytes));
 }
 
-function decodeWith<S extends z.ZodType>(schema: S, bytes: Uint8Array): Result<z.output<S>> {
+/**
+ * Parses UTF-8 JSON bytes and validates them against `schema`; byte arrays in the
+ * `{"$bytes": ...}` form are revived unless `reviveByteArrays` is false (plain JSON payloads).
+ */
+export function decodeJsonBytes<S extends z.ZodType>(
+  schema: S,
+  bytes: Uint8Array,
+  reviveByteArrays = true,
+): Result<z.output<S>> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(textDecoder.decode(bytes), reviveBytes);
+    const text = textDecoder.decode(bytes);
+    parsed = reviveByteArrays ? JSON.parse(text, reviveBytes) : JSON.parse(text);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return failed([{ code: "invalid_json", message, path: [] }]);
@@ -54,7 +63,7 @@ export function encodeRaftMessage(message: RaftMessage): Uint8Array {
 }
 
 export function decodeRaftMessage(bytes: Uint8Array): Result<RaftMessage> {
-  return decodeWith(RaftMessage, bytes);
+  return decodeJsonBytes(RaftMessage, bytes);
 }
 
 export function encodeEntry(entry: Entry): Uint8Array {
@@ -62,7 +71,7 @@ export function encodeEntry(entry: Entry): Uint8Array {
 }
 
 export function decodeEntry(bytes: Uint8Array): Result<Entry> {
-  return decodeWith(Entry, bytes);
+  return decodeJsonBytes(Entry, bytes);
 }
 
 export function encodeHardState(hardState: HardState): Uint8Array {
@@ -70,7 +79,7 @@ export function encodeHardState(hardState: HardState): Uint8Array {
 }
 
 export function decodeHardState(bytes: Uint8Array): Result<HardState> {
-  return decodeWith(HardState, bytes);
+  return decodeJsonBytes(HardState, bytes);
 }
 
 export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
@@ -78,7 +87,7 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
 }
 
 export function decodeSnapshot(bytes: Uint8Array): Result<Snapshot> {
-  return decodeWith(Snapshot, bytes);
+  return decodeJsonBytes(Snapshot, bytes);
 }
 
 /** Canonical (sorted-key) JSON, so the same change is the same bytes on every node. */
@@ -87,5 +96,5 @@ export function encodeConfChange(change: ConfChange): Uint8Array {
 }
 
 export function decodeConfChange(bytes: Uint8Array): Result<ConfChange> {
-  return decodeWith(ConfChange, bytes);
+  return decodeJsonBytes(ConfChange, bytes);
 }

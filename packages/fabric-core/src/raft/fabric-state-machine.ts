@@ -11,12 +11,12 @@ import {
   nextRoles,
   ok,
   Proposal,
-  parseWith,
   type Result,
   type RoleCommand,
   sortedRoles,
   workloadKey,
 } from "../vocabulary/index.js";
+import { decodeJsonBytes } from "./codec.js";
 import type { Entry } from "./types.js";
 
 /**
@@ -47,7 +47,6 @@ export type ApplyOutcome =
   | { readonly type: "skipped" };
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** The bytes the node proposes: canonical JSON of the proposal. */
 export function encodeProposal(proposal: Proposal): Uint8Array {
@@ -55,15 +54,7 @@ export function encodeProposal(proposal: Proposal): Uint8Array {
 }
 
 export function decodeProposal(bytes: Uint8Array): Result<Proposal> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(textDecoder.decode(bytes));
-  } catch (error) {
-    return failed([
-      { code: "invalid_json", message: error instanceof Error ? error.message : String(error), path: [] },
-    ]);
-  }
-  return parseWith(Proposal, parsed);
+  return decodeJsonBytes(Proposal, bytes, false);
 }
 
 export class FabricStateMachine {
@@ -75,15 +66,7 @@ export class FabricStateMachine {
 
   /** Restores from `snapshot()` bytes (validated). */
   static restore(bytes: Uint8Array): Result<FabricStateMachine> {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(textDecoder.decode(bytes));
-    } catch (error) {
-      return failed([
-        { code: "invalid_json", message: error instanceof Error ? error.message : String(error), path: [] },
-      ]);
-    }
-    const state = parseWith(FabricState, parsed);
+    const state = decodeJsonBytes(FabricState, bytes, false);
     if (!state.ok) return failed(state.issues);
     return ok(new FabricStateMachine(state.value));
   }
