@@ -134,31 +134,29 @@ export function makeGenesis(body: GenesisBody): GenesisRecord {
 
 /**
  * `canonicalLine(body)` for a block body, written field by field in sorted-key order instead
- * of sorting at run time (the verifier's hot path). A property test holds it equal to
- * `canonicalLine`; strings go through JSON.stringify so escaping is the canonical one.
+ * of sorting at run time (the verifier's hot path). Every string field of a valid body is
+ * lowercase hex or an enum value, which JSON writes as is, so quoting them is the canonical
+ * escaping. Only for schema-valid bodies; a property test holds it equal to `canonicalLine`.
  */
 export function blockBodyLine(body: BlockBody): string {
   const operator =
-    body.operator_signature === undefined
-      ? ""
-      : `"operator_signature":${JSON.stringify(body.operator_signature)},`;
+    body.operator_signature === undefined ? "" : `"operator_signature":"${body.operator_signature}",`;
   return (
     `{"command":${commandJson(body.command)},"committed_at_ms":${body.committed_at_ms},"force":${body.force},` +
-    `"index":${body.index},${operator}"origin":${JSON.stringify(body.origin)},"prev_hash":${JSON.stringify(body.prev_hash)},` +
-    `"proposer":${JSON.stringify(body.proposer)},"sequence":${body.sequence},"term":${body.term},"v":${body.v}}\n`
+    `"index":${body.index},${operator}"origin":"${body.origin}","prev_hash":"${body.prev_hash}",` +
+    `"proposer":"${body.proposer}","sequence":${body.sequence},"term":${body.term},"v":${body.v}}\n`
   );
 }
 
 function commandJson(command: RoleCommand): string {
-  const node = JSON.stringify(command.node);
   switch (command.type) {
     case "promote":
     case "demote":
-      return `{"node":${node},"reason":${JSON.stringify(command.reason)},"roles":${JSON.stringify(command.roles)},"type":"${command.type}"}`;
+      return `{"node":"${command.node}","reason":"${command.reason}","roles":["${command.roles.join('","')}"],"type":"${command.type}"}`;
     case "quarantine":
-      return `{"node":${node},"reason":${JSON.stringify(command.reason)},"type":"quarantine"}`;
+      return `{"node":"${command.node}","reason":"${command.reason}","type":"quarantine"}`;
     case "restore":
-      return `{"node":${node},"type":"restore"}`;
+      return `{"node":"${command.node}","type":"restore"}`;
     default:
       return assertNever(command);
   }
@@ -196,8 +194,31 @@ export function verifyBlockSignature(body: BlockBody, bodyLine: string, signatur
  * re-sorting the body (the verifier's hot path). Equal to `canonicalLine(record)`.
  */
 export function blockRecordLine(bodyLine: string, hash: string, signature: string | null): string {
+  return `{"body":${bodyLine.slice(0, -1)}${blockRecordSuffix(hash, signature)}\n`;
+}
+
+/** What follows the body in a block record's canonical line (without the newline). */
+function blockRecordSuffix(hash: string, signature: string | null): string {
   const signatureJson = signature === null ? "null" : `"${signature}"`;
-  return `{"body":${bodyLine.slice(0, -1)},"hash":"${hash}","kind":"block","signature":${signatureJson}}\n`;
+  return `,"hash":"${hash}","kind":"block","signature":${signatureJson}}`;
+}
+
+/**
+ * True when `line` (without its newline) is the canonical line of the record with this body
+ * line, hash and signature; compares in place instead of building the whole line.
+ */
+export function isCanonicalBlockLine(
+  line: string,
+  bodyLine: string,
+  hash: string,
+  signature: string | null,
+): boolean {
+  const prefix = '{"body":';
+  const suffix = blockRecordSuffix(hash, signature);
+  const bodyLength = bodyLine.length - 1;
+  if (line.length !== prefix.length + bodyLength + suffix.length) return false;
+  if (!line.startsWith(prefix) || !line.endsWith(suffix)) return false;
+  return line.startsWith(bodyLine.slice(0, -1), prefix.length);
 }
 
 /** The bytes an operator key signs for an operator-initiated command. */

@@ -6,7 +6,15 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { canonicalJson, loadBlake3, type NodeId, type Proposal } from "../vocabulary/index.js";
-import { type BlockBody, blockBodyLine, canonicalLine, makeGenesis, signOperatorCommand } from "./block.js";
+import {
+  type BlockBody,
+  blockBodyLine,
+  canonicalLine,
+  isCanonicalBlockLine,
+  makeBlock,
+  makeGenesis,
+  signOperatorCommand,
+} from "./block.js";
 import { AttestChain, type CommittedEntry, signRoleProposal } from "./chain.js";
 import { formatChainExport } from "./export.js";
 import { nextRoles, RoleTable } from "./role-table.js";
@@ -214,6 +222,14 @@ describe("attest chain from committed entries", () => {
         const typed = value as BlockBody;
         assert.equal(blockBodyLine(typed), canonicalLine(typed));
         assert.equal(blockBodyLine(typed), canonicalJson(typed, 0));
+        const record = makeBlock(typed, null);
+        const line = canonicalLine(record).slice(0, -1);
+        assert.ok(isCanonicalBlockLine(line, blockBodyLine(typed), record.hash, null));
+        assert.equal(
+          isCanonicalBlockLine(line.replace('"v":1', '"v": 1'), blockBodyLine(typed), record.hash, null),
+          false,
+        );
+        assert.equal(isCanonicalBlockLine(`${line} `, blockBodyLine(typed), record.hash, null), false);
       }),
       { numRuns: 300 },
     );

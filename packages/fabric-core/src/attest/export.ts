@@ -4,12 +4,13 @@ import {
   BlockRecord,
   blockBodyLine,
   blockHashOf,
-  blockRecordLine,
   canonicalLine,
   GenesisRecord,
   genesisHash,
   hex,
+  isCanonicalBlockLine,
 } from "./block.js";
+import { fastDecodeBlockLine } from "./fast-decode.js";
 
 /**
  * The chain export (and the node's durable chain file, byte for byte): UTF-8 JSON Lines,
@@ -117,13 +118,20 @@ export type DecodedLine =
  * hash is the hash of its content. Links, signatures and membership need the chain.
  */
 export function decodeRecordLine(line: string): DecodedLine {
+  const fast = fastDecodeBlockLine(line);
+  if (fast !== undefined) {
+    const hash = hex(blockHashOf(fast.bodyLine, fast.block.signature));
+    if (hash !== fast.block.hash)
+      return { ok: false, reason: "block-hash-mismatch", message: `computed ${hash}` };
+    return { ok: true, record: fast.block, bodyLine: fast.bodyLine };
+  }
   const parsed = parseRecordLine(line);
   if (!parsed.ok)
     return { ok: false, reason: "malformed-record", message: parsed.issues[0]?.message ?? "bad record" };
   const record = parsed.value;
   if (record.kind === "block") {
     const bodyLine = blockBodyLine(record.body);
-    if (blockRecordLine(bodyLine, record.hash, record.signature) !== `${line}\n`) {
+    if (!isCanonicalBlockLine(line, bodyLine, record.hash, record.signature)) {
       return {
         ok: false,
         reason: "non-canonical-encoding",

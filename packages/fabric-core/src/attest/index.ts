@@ -9,6 +9,7 @@ export {
   GenesisRecord,
   genesisHash,
   HashHex,
+  isCanonicalBlockLine,
   LogOrigin,
   makeBlock,
   makeGenesis,

@@ -1,13 +1,7 @@
 import {
   type BlockRecord,
-  blockBodyLine,
-  blockHashOf,
-  blockRecordLine,
-  canonicalLine,
   fromHex,
   type GenesisRecord,
-  genesisHash,
-  hex,
   verifyBlockSignature,
   verifyOperatorSignature,
 } from "./block.js";
