@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import {
+  type ConfChange,
   decodeRaftMessage,
   type Entry,
   encodeRaftMessage,
@@ -87,6 +88,8 @@ export class RaftDriver<R> {
   private readonly options: RaftDriverOptions<R>;
   private readonly logger: Logger;
   private readonly proposals = new Map<number, PendingProposal<R>>();
+  /** Peers given an address through `setPeer` after start. */
+  private readonly addressedPeers = new Set<NodeId>();
   private readonly reads = new Map<string, PendingRead>();
   /** Reads whose index is known, waiting for the applier to reach it. */
   private readonly readsWaiting: { index: number; read: PendingRead }[] = [];
@@ -159,6 +162,7 @@ export class RaftDriver<R> {
 
   /** Moves or adds a peer's address (a restarted peer on a new port). */
   setPeer(peer: NodeId, address: PeerAddress): void {
+    this.addressedPeers.add(peer);
     this.transport.setPeer(peer, address);
   }
 
@@ -175,6 +179,27 @@ export class RaftDriver<R> {
         outcome.reason === "not-leader" || outcome.reason === "transferring" ? "notLeader" : "dropped";
       return Promise.reject(
         new RaftUnavailableError(reason, outcome.leader, `proposal rejected: ${outcome.reason}`),
+      );
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      this.proposals.set(outcome.index, { term: outcome.term, resolve, reject });
+    });
+  }
+
+  /**
+   * Proposes a membership change (learners added, promoted, demoted, removed; several at
+   * once enter a joint configuration, which the core leaves by itself). Resolves once the
+   * change entry is applied here.
+   */
+  proposeConfChange(change: ConfChange): Promise<{ index: number; result: R }> {
+    if (this.stopped) return Promise.reject(new RaftUnavailableError("stopped", null));
+    const outcome = this.node.proposeConfChange(change);
+    if (outcome.type === "rejected") {
+      const reason =
+        outcome.reason === "not-leader" || outcome.reason === "transferring" ? "notLeader" : "dropped";
+      return Promise.reject(
+        new RaftUnavailableError(reason, outcome.leader, `membership change rejected: ${outcome.reason}`),
       );
     }
     this.schedule();
@@ -242,6 +267,9 @@ export class RaftDriver<R> {
   /** Inbound connections are accepted from configured peers and members of the configuration. */
   private isMember(peer: NodeId): boolean {
     if (this.options.peers.has(peer) || this.options.initialVoters.includes(peer)) return true;
+    // A peer the node was told about (gossip saw it alive, cluster-key authenticated) may
+    // connect before the configuration names it: a joining node hears the leader first.
+    if (this.addressedPeers.has(peer)) return true;
     const conf = this.node.status().conf;
     return conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer);
   }
