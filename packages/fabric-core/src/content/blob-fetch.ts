@@ -33,6 +33,13 @@ export interface BlobFetchConfig {
   readonly requestTimeoutMs: number;
   /** How often a partial provider is asked what it holds. */
   readonly haveRefreshMs: number;
+  /** Requests to one complete provider while partial providers (other fetchers) exist. */
+  readonly seedRequestsInflightMax: number;
+  /**
+   * This fetcher's id as the other fetchers know it (its provider id at them), when it serves
+   * them: fetchers split the spans they bring in from a seed by their sorted ids.
+   */
+  readonly selfId?: ProviderId;
   /** Fetch only the groups covering these bytes (the whole blob when absent). */
   readonly range?: { readonly offset: number; readonly length: number };
 }
@@ -42,6 +49,7 @@ export const defaultFetchConfig = {
   requestsInflightPerProvider: 4,
   requestTimeoutMs: 15_000,
   haveRefreshMs: 100,
+  seedRequestsInflightMax: 1,
 } as const;
 
 /** What a previous attempt left on disk: the verified outboard and the durable groups. */
@@ -100,6 +108,10 @@ interface ProviderState {
   /** true: holds the whole blob; false: `have` says which groups; null: not yet asked. */
   complete: boolean | null;
   have: GroupBitfield | null;
+  /** 1 for each span (of `groupsPerRequest` groups) the provider holds whole. */
+  spansHeld: Uint8Array | null;
+  /** 1 for each span of which the provider has asked someone for groups. */
+  spansComing: Uint8Array | null;
   inflight: number;
   banned: boolean;
   haveInflight: boolean;
@@ -136,6 +148,8 @@ export class BlobFetch {
   private spanOrder: number[] = [];
   private nextId = 1;
   private nowMs = 0;
+  /** When a range was last asked for or answered. */
+  private rangeActivityMs = 0;
   private finished = false;
   private stallReported = false;
   private pendingOutboard: FetchReady["outboard"] = null;
@@ -171,6 +185,8 @@ export class BlobFetch {
       id,
       complete,
       have: null,
+      spansHeld: null,
+      spansComing: null,
       inflight: 0,
       banned: false,
       haveInflight: false,
@@ -226,13 +242,15 @@ export class BlobFetch {
         this.receiveHave(provider, request, message.size, message.complete, frame.payload);
         break;
       case "range":
+        this.rangeActivityMs = this.nowMs;
         this.receiveRange(provider, request, message.first_group, message.group_count, frame.payload);
         break;
       case "not-found":
         this.removeProvider(providerId, "does not hold the blob");
         break;
       case "refused":
-        if (message.reason === "unavailable") provider.haveAtMs = null;
+        // Ask again what it holds at the next refresh, not at once (it is still fetching).
+        if (message.reason === "unavailable") provider.haveAtMs = this.nowMs;
         if (message.reason === "bad-request") this.ban(provider, "refused a well-formed request as bad");
         break;
       default:
@@ -353,7 +371,11 @@ export class BlobFetch {
       return;
     }
     provider.complete = complete;
-    provider.have = complete ? null : new GroupBitfield(groupCountOf(size), payload);
+    const half = payload.length / 2;
+    provider.have = complete ? null : new GroupBitfield(groupCountOf(size), payload.subarray(0, half));
+    provider.spansHeld = this.spansHeldBy(provider.have);
+    const coming = complete ? null : new GroupBitfield(groupCountOf(size), payload.subarray(half));
+    provider.spansComing = this.spansTouchedBy(coming);
   }
 
   private receiveRange(
@@ -413,6 +435,41 @@ export class BlobFetch {
       const j = this.random.int(i + 1);
       [this.spanOrder[i], this.spanOrder[j]] = [this.spanOrder[j]!, this.spanOrder[i]!];
     }
+    for (const provider of this.providers.values()) provider.spansHeld = this.spansHeldBy(provider.have);
+  }
+
+  private spansTouchedBy(bitfield: GroupBitfield | null): Uint8Array | null {
+    const tree = this.tree;
+    if (bitfield === null || tree === null) return null;
+    const spanCount = Math.ceil((tree.end - tree.first) / this.config.groupsPerRequest);
+    const touched = new Uint8Array(spanCount);
+    for (let index = tree.first; index < tree.end; index += 1) {
+      if (bitfield.has(index)) touched[Math.floor((index - tree.first) / this.config.groupsPerRequest)] = 1;
+    }
+    return touched;
+  }
+
+  /** Groups asked of some provider and not yet answered (what `have` tells other fetchers). */
+  requestedGroups(): GroupBitfield | null {
+    const tree = this.tree;
+    if (tree === null) return null;
+    const bitfield = new GroupBitfield(tree.groupCount);
+    for (let index = 0; index < tree.groupCount; index += 1)
+      if (this.requested[index] === 1) bitfield.maybeSet(index);
+    return bitfield;
+  }
+
+  private spansHeldBy(have: GroupBitfield | null): Uint8Array | null {
+    const tree = this.tree;
+    if (have === null || tree === null) return null;
+    const spanCount = Math.ceil((tree.end - tree.first) / this.config.groupsPerRequest);
+    const held = new Uint8Array(spanCount);
+    for (let span = 0; span < spanCount; span += 1) {
+      const first = tree.first + span * this.config.groupsPerRequest;
+      const end = Math.min(tree.end, first + this.config.groupsPerRequest);
+      held[span] = have.hasRange(first, end) ? 1 : 0;
+    }
+    return held;
   }
 
   private ban(provider: ProviderState, reason: string): void {
@@ -506,28 +563,109 @@ export class BlobFetch {
     }
   }
 
+  /**
+   * Partial providers first, each with spans it holds whole that are missing here; then
+   * complete providers: alone, with any missing span; among other fetchers, at most
+   * `seedRequestsInflightMax` requests and only for spans none of them holds or has asked
+   * for, split between the fetchers (`seedSpanForSwarm`), so a seed uploads about one copy.
+   */
   private requestSpans(tree: Tree): void {
-    for (const span of this.spanOrder) {
-      if (!this.hasCapacity()) return;
-      const run = this.missingRun(tree, span);
-      if (run === null) continue;
-      const provider = this.pickProvider(run.first, run.end);
-      if (provider === null) continue;
-      provider.inflight += 1;
-      this.requested.fill(1, run.first, run.end);
-      const id = this.issueId();
-      this.send(
-        provider,
-        { provider: provider.id, kind: "range", first: run.first, end: run.end },
-        {
-          type: "range-request",
-          id,
-          hash: this.config.hash,
-          first_group: run.first,
-          group_count: run.end - run.first,
-        },
-      );
+    const providers = [...this.providers.values()].filter((p) => !p.banned && p.complete !== null);
+    const partials = providers.filter((p) => p.complete === false && p.spansHeld !== null);
+    for (const provider of partials) {
+      for (const span of this.spanOrder) {
+        if (provider.inflight >= this.config.requestsInflightPerProvider) break;
+        if (provider.spansHeld![span] !== 1) continue;
+        const run = this.missingRun(tree, span);
+        if (run !== null) this.requestRange(provider, run);
+      }
     }
+    const fetchers = [...this.providers.values()].filter((p) => !p.banned && p.complete !== true);
+    const swarm = fetchers.length > 0;
+    const completeCap = swarm
+      ? Math.min(this.config.seedRequestsInflightMax, this.config.requestsInflightPerProvider)
+      : this.config.requestsInflightPerProvider;
+    const designated = this.designation(fetchers);
+    // Idle: no range in flight for two have refreshes, so what others hold is known.
+    const idle =
+      this.rangesInflight() === 0 && this.nowMs - this.rangeActivityMs >= 2 * this.config.haveRefreshMs;
+    for (const provider of providers) {
+      if (provider.complete !== true) continue;
+      while (provider.inflight < completeCap) {
+        const span = swarm
+          ? this.seedSpanForSwarm(tree, partials, designated, idle)
+          : this.firstMissingSpan(tree);
+        if (span === null) break;
+        this.requestRange(provider, this.missingRun(tree, span)!);
+      }
+    }
+  }
+
+  /**
+   * Which spans this fetcher brings into the swarm from a seed: every `count`-th span from
+   * `index`, `index` being its place among all fetchers (itself and the partial or unknown
+   * providers, by id). Every fetcher computes the same split, so each span leaves the seed
+   * about once; the others get it from whoever brought it in. Without `selfId`, all spans.
+   */
+  private designation(fetchers: readonly ProviderState[]): { index: number; count: number } {
+    const self = this.config.selfId;
+    if (self === undefined) return { index: 0, count: 1 };
+    const ids = [self, ...fetchers.map((p) => p.id)].sort();
+    return { index: ids.indexOf(self), count: ids.length };
+  }
+
+  /**
+   * A span to ask a seed for while other fetchers exist: a designated one that no fetcher
+   * holds or has asked for; once those are done, and only when this fetcher is otherwise idle,
+   * any span nobody holds or has asked for (a designated fetcher may have gone).
+   */
+  private seedSpanForSwarm(
+    tree: Tree,
+    partials: readonly ProviderState[],
+    designated: { index: number; count: number },
+    idle: boolean,
+  ): number | null {
+    let fallback: number | null = null;
+    for (const span of this.spanOrder) {
+      if (this.missingRun(tree, span) === null) continue;
+      let holders = 0;
+      for (const provider of partials) {
+        holders += provider.spansHeld![span]! + (provider.spansComing?.[span] ?? 0);
+      }
+      if (holders > 0) continue;
+      if (span % designated.count === designated.index) return span;
+      fallback ??= span;
+    }
+    return idle ? fallback : null;
+  }
+
+  private firstMissingSpan(tree: Tree): number | null {
+    for (const span of this.spanOrder) if (this.missingRun(tree, span) !== null) return span;
+    return null;
+  }
+
+  private rangesInflight(): number {
+    let count = 0;
+    for (const request of this.inflight.values()) if (request.kind === "range") count += 1;
+    return count;
+  }
+
+  private requestRange(provider: ProviderState, run: { first: number; end: number }): void {
+    this.rangeActivityMs = this.nowMs;
+    provider.inflight += 1;
+    this.requested.fill(1, run.first, run.end);
+    const id = this.issueId();
+    this.send(
+      provider,
+      { provider: provider.id, kind: "range", first: run.first, end: run.end },
+      {
+        type: "range-request",
+        id,
+        hash: this.config.hash,
+        first_group: run.first,
+        group_count: run.end - run.first,
+      },
+    );
   }
 
   /** The first run of groups in `span` that are neither verified nor asked for. */
@@ -540,36 +678,5 @@ export class BlobFetch {
     let end = first;
     while (end < spanEnd && !this.verified!.has(end) && this.requested[end] === 0) end += 1;
     return { first, end };
-  }
-
-  private hasCapacity(): boolean {
-    for (const provider of this.providers.values()) {
-      if (
-        !provider.banned &&
-        provider.complete !== null &&
-        provider.inflight < this.config.requestsInflightPerProvider
-      ) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** A partial provider holding the whole run, else a complete one; the least busy of either. */
-  private pickProvider(first: number, end: number): ProviderState | null {
-    let best: ProviderState | null = null;
-    let bestScore = Number.POSITIVE_INFINITY;
-    for (const provider of this.providers.values()) {
-      if (provider.banned || provider.inflight >= this.config.requestsInflightPerProvider) continue;
-      const holds = provider.complete === true || (provider.have?.hasRange(first, end) ?? false);
-      if (!holds) continue;
-      const score =
-        provider.inflight + (provider.complete === true ? this.config.requestsInflightPerProvider : 0);
-      if (score < bestScore) {
-        best = provider;
-        bestScore = score;
-      }
-    }
-    return best;
   }
 }

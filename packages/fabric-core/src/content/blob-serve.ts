@@ -17,6 +17,8 @@ export interface Holding {
   readonly outboard: Uint8Array;
   /** null when the blob is complete. */
   readonly durable: GroupBitfield | null;
+  /** Groups a partial holder has asked for and not yet received. */
+  readonly requested?: GroupBitfield | null;
 }
 
 export interface PlannedResponse {
@@ -27,10 +29,23 @@ export interface PlannedResponse {
   readonly read: { readonly offset: number; readonly length: number } | null;
 }
 
-export function planContentResponse(request: ContentRequest, holding: Holding | null): PlannedResponse {
+/**
+ * `holding` is null when this node has none of the blob: `not-found`, unless `fetching` says a
+ * download of it has started here (no verified outboard yet): then `refused: unavailable`, so
+ * the asker keeps this node as a future provider.
+ */
+export function planContentResponse(
+  request: ContentRequest,
+  holding: Holding | null,
+  fetching = false,
+): PlannedResponse {
   const { id, hash } = request;
-  if (holding === null)
-    return { message: { type: "not-found", id, hash }, payload: new Uint8Array(0), read: null };
+  if (holding === null) {
+    const message: ContentMessage = fetching
+      ? { type: "refused", id, hash, reason: "unavailable" }
+      : { type: "not-found", id, hash };
+    return { message, payload: new Uint8Array(0), read: null };
+  }
   assert(holding.hash === hash, "holding is of the requested blob");
   switch (request.type) {
     case "outboard-request":
@@ -42,7 +57,8 @@ export function planContentResponse(request: ContentRequest, holding: Holding | 
     case "have-request":
       return {
         message: { type: "have", id, hash, size: holding.size, complete: holding.durable === null },
-        payload: holding.durable === null ? new Uint8Array(0) : holding.durable.bytes.slice(),
+        payload:
+          holding.durable === null ? new Uint8Array(0) : haveBitfields(holding.durable, holding.requested),
         read: null,
       };
     case "range-request":
@@ -79,4 +95,11 @@ function planRange(
     payload: new Uint8Array(0),
     read: { offset, length },
   };
+}
+
+function haveBitfields(durable: GroupBitfield, requested: GroupBitfield | null | undefined): Uint8Array {
+  const payload = new Uint8Array(2 * durable.bytes.length);
+  payload.set(durable.bytes, 0);
+  if (requested !== null && requested !== undefined) payload.set(requested.bytes, durable.bytes.length);
+  return payload;
 }

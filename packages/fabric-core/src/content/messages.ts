@@ -52,7 +52,10 @@ export const OutboardResponse = z.strictObject({
   hash: Blake3Hash,
   size: blobSize,
 });
-/** What a provider holds (payload: its bitfield when `complete` is false). */
+/**
+ * What a provider holds. When `complete` is false the payload is two bitfields: the groups it
+ * holds, then the groups it has asked for (so other fetchers do not ask a seed for them too).
+ */
 export const HaveResponse = z.strictObject({
   type: z.literal("have"),
   id: requestId,
@@ -149,7 +152,7 @@ function payloadProblem(message: ContentMessage, length: number): string | null 
     }
     case "have":
       if (message.complete) return length === 0 ? null : "a complete provider sends no bitfield";
-      return length === Math.ceil(groupCountOf(message.size) / 8) ? null : "bitfield length mismatch";
+      return length === 2 * Math.ceil(groupCountOf(message.size) / 8) ? null : "bitfield length mismatch";
     case "range":
       return length >= 1 && length <= message.group_count * chunkGroupBytes ? null : "range payload length";
     case "outboard-request":

@@ -121,7 +121,13 @@ class FetchRun {
     const tree = this.fetch.verifiedTree();
     const durable = this.fetch.durableGroups();
     if (tree === null || durable === null) return null;
-    return { hash: this.options.hash, size: tree.size, outboard: tree.outboard, durable };
+    return {
+      hash: this.options.hash,
+      size: tree.size,
+      outboard: tree.outboard,
+      durable,
+      requested: this.fetch.requestedGroups(),
+    };
   }
 
   /** Carries out ready batches one at a time, in order, until the core has nothing more. */

@@ -113,7 +113,7 @@ export class ContentService {
 
   private async answer(link: FrameLink, request: ContentRequest): Promise<void> {
     const source = await this.sourceOf(request.hash);
-    const plan = planContentResponse(request, source?.holding ?? null);
+    const plan = planContentResponse(request, source?.holding ?? null, this.partials.has(request.hash));
     let payload = plan.payload;
     if (plan.read !== null && source !== null) {
       payload = await source.read(plan.read.offset, plan.read.length);

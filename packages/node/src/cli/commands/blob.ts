@@ -57,7 +57,8 @@ export function registerBlob(program: Command): void {
           ? null
           : await listenFrameLinks(...hostAndPort(options.listen), (link) => service.serve(link));
       try {
-        if (!(await store.has(hash))) await fetchFromPeers(store, hash, options.peer, service);
+        if (!(await store.has(hash)))
+          await fetchFromPeers(store, hash, options.peer, service, options.listen);
         await copyFile(store.blobPath(hash), options.out);
         if (listening !== null) await new Promise((resolve) => setTimeout(resolve, Number(options.lingerMs)));
       } finally {
@@ -128,6 +129,7 @@ async function fetchFromPeers(
   hash: Blake3Hash,
   peers: readonly string[],
   service: ContentService,
+  selfId: string | undefined,
 ): Promise<void> {
   if (peers.length === 0) {
     throw new CliError(`blob ${hash} is not stored here and no --peer was given`, exitCodes.notFound);
@@ -147,6 +149,8 @@ async function fetchFromPeers(
       hash,
       providers,
       service,
+      // Other fetchers know this one by its --listen address: they split the seed's spans by it.
+      ...(selfId === undefined ? {} : { config: { selfId } }),
       onProgress: (status, events) => progress.update(status, events),
     });
     progress.finish();

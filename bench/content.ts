@@ -1,0 +1,289 @@
+/**
+ * `pnpm bench content`: the content layer's numbers.
+ *
+ * 1. Hashing MB/s on one core: hash-wasm BLAKE3 one-shot, the chunk-group tree the store
+ *    builds (hash-wasm + JS parent nodes), the pure-JS compression alone, and `b3sum` (one
+ *    thread and all threads) on the same bytes when it is installed.
+ * 2. One verified transfer of 1 GiB between two processes on loopback: a `revoada blob serve`
+ *    child seeds it, this process fetches it (every group verified, written, fsynced, renamed).
+ * 3. One seed to 8 fetchers of 256 MiB: `blob serve` plus 8 `blob get --listen` processes that
+ *    also serve each other; total time against one fetcher alone, and the seed's upload
+ *    relative to the blob size.
+ *
+ * Child processes run the built CLI (`packages/node/dist`) when present, else the source
+ * through tsx (slower to start). Times of 2 and 3 include connection setup, not process start
+ * (each fetcher reports its own fetch time; the swarm's total runs from the first fetcher's
+ * start to the last one's end).
+ *
+ * Usage: pnpm bench content [--transfer-mib N] [--swarm-mib N] [--fetchers N] [--hash-mib N]
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import {
+  BlobTreeBuilder,
+  chunkGroupBytes,
+  hashToHex,
+  loadBlobHasher,
+} from "../packages/fabric-core/src/content/index.js";
+import { fetchBlob } from "../packages/node/src/content/blob-fetcher.js";
+import { BlobStore } from "../packages/node/src/content/blob-store.js";
+import { connectFrameLink } from "../packages/node/src/content/frame-link.js";
+import { writeGeneratedFile } from "../packages/node/src/content/generated-file.js";
+import { type Figure, figure, publishBenchReport } from "./report.js";
+
+function argument(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index < 0 ? undefined : Number(process.argv[index + 1]);
+  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : fallback;
+}
+
+const mebibyte = 1024 * 1024;
+const hashMib = argument("hash-mib", 256);
+const transferMib = argument("transfer-mib", 1024);
+const swarmMib = argument("swarm-mib", 256);
+const fetcherCount = argument("fetchers", 8);
+const root = new URL("..", import.meta.url).pathname;
+const scratch = mkdtempSync(join(tmpdir(), "revoada-bench-content-"));
+const builtCli = join(root, "packages/node/dist/cli/main.js");
+const figures: Figure[] = [];
+const notes: string[] = [];
+
+function cliCommand(args: readonly string[]): [string, string[]] {
+  if (existsSync(builtCli)) return [process.execPath, [join(root, "packages/node/bin/revoada.js"), ...args]];
+  const entry = `import { main } from ${JSON.stringify(join(root, "packages/node/src/cli/main.ts"))}; process.exitCode = await main(process.argv);`;
+  return [
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", "--input-type=module", "-e", entry, "revoada", ...args],
+  ];
+}
+
+function startCli(args: readonly string[]): ChildProcess {
+  const [command, commandArgs] = cliCommand(args);
+  return spawn(command, commandArgs, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+function collect(child: ChildProcess): { text: () => string } {
+  let text = "";
+  child.stdout?.setEncoding("utf8").on("data", (part: string) => {
+    text += part;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (part: string) => {
+    text += part;
+  });
+  return { text: () => text };
+}
+
+async function waitForText(
+  output: { text: () => string },
+  pattern: RegExp,
+  what: string,
+): Promise<RegExpExecArray> {
+  for (let attempt = 0; attempt < 6000; attempt += 1) {
+    const match = pattern.exec(output.text());
+    if (match !== null) return match;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}: ${output.text().slice(-500)}`);
+}
+
+function megabytesPerSecond(bytes: number, ms: number): number {
+  return bytes / 1e6 / (ms / 1000);
+}
+
+async function benchHashing(): Promise<void> {
+  const file = join(scratch, "hash.bin");
+  const size = hashMib * mebibyte;
+  await writeGeneratedFile(file, size, 1);
+  const data = new Uint8Array((await import("node:fs")).readFileSync(file));
+  const hasher = await loadBlobHasher();
+  hasher.hash(data.subarray(0, 16 * mebibyte));
+  let started = performance.now();
+  const plain = hashToHex(hasher.hash(data));
+  figures.push(
+    figure(
+      "hash-wasm BLAKE3, one core",
+      megabytesPerSecond(size, performance.now() - started),
+      "MB/s",
+      ">= 650 (anchor B1)",
+    ),
+  );
+  started = performance.now();
+  const builder = new BlobTreeBuilder(hasher);
+  for (let at = 0; at < size; at += mebibyte) builder.update(data.subarray(at, at + mebibyte));
+  const tree = builder.finish();
+  figures.push(
+    figure(
+      "chunk-group tree (store, verify), one core",
+      megabytesPerSecond(size, performance.now() - started),
+      "MB/s",
+    ),
+  );
+  if (tree.hash !== plain) throw new Error("tree root differs from the plain hash");
+  const jsBytes = 16 * mebibyte;
+  started = performance.now();
+  for (let at = 0, group = 0; at + chunkGroupBytes <= jsBytes; at += chunkGroupBytes, group += 1) {
+    // A group one byte short goes through the pure-JS path (as a blob's last group does).
+    hasher.groupChainingValue(group, data.subarray(at, at + chunkGroupBytes - 1));
+  }
+  figures.push(
+    figure(
+      "pure-JS BLAKE3 compression, one core",
+      megabytesPerSecond(jsBytes, performance.now() - started),
+      "MB/s",
+    ),
+  );
+  for (const threads of [1, 0]) {
+    const args = threads === 1 ? ["--num-threads", "1", "--no-names", file] : ["--no-names", file];
+    started = performance.now();
+    const run = spawnSync("b3sum", args, { encoding: "utf8" });
+    const ms = performance.now() - started;
+    if (run.status !== 0) {
+      notes.push("b3sum is not installed (apt-get install b3sum): no native comparison");
+      break;
+    }
+    if (run.stdout.trim() !== plain) throw new Error("b3sum disagrees with hash-wasm");
+    const label =
+      threads === 1 ? "b3sum 1 thread (native, incl. read)" : "b3sum all threads (native, incl. read)";
+    figures.push(figure(label, megabytesPerSecond(size, ms), "MB/s"));
+  }
+  rmSync(file);
+}
+
+async function seedStore(
+  name: string,
+  sizeMib: number,
+): Promise<{ dataDir: string; hash: string; size: number }> {
+  const dataDir = join(scratch, name);
+  const file = join(scratch, `${name}.bin`);
+  const size = sizeMib * mebibyte;
+  await writeGeneratedFile(file, size, sizeMib);
+  const store = await BlobStore.open(dataDir);
+  const { hash } = await store.putFile(file);
+  rmSync(file);
+  return { dataDir, hash, size };
+}
+
+async function startSeed(
+  dataDir: string,
+): Promise<{ child: ChildProcess; address: string; output: { text: () => string } }> {
+  const child = startCli(["blob", "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"]);
+  const output = collect(child);
+  const address = (await waitForText(output, /listening (\S+)/, "the seed to listen"))[1]!;
+  return { child, address, output };
+}
+
+async function stopSeed(seed: { child: ChildProcess; output: { text: () => string } }): Promise<number> {
+  seed.child.kill("SIGTERM");
+  const uploaded = await waitForText(seed.output, /uploaded (\d+) bytes/, "the seed's upload count");
+  return Number(uploaded[1]);
+}
+
+async function benchTransfer(): Promise<void> {
+  const source = await seedStore("transfer-seed", transferMib);
+  const seed = await startSeed(source.dataDir);
+  const target = await BlobStore.open(join(scratch, "transfer-target"));
+  const [host, port] = seed.address.split(":") as [string, string];
+  const link = await connectFrameLink(host, Number(port));
+  const started = performance.now();
+  const stored = await fetchBlob({
+    store: target,
+    hash: source.hash as never,
+    providers: new Map([["seed", { link, complete: true }]]),
+  });
+  const ms = performance.now() - started;
+  link.close();
+  await stopSeed(seed);
+  if (stored.hash !== source.hash || stored.size !== source.size)
+    throw new Error("transfer produced another blob");
+  figures.push(
+    figure(
+      `verified transfer of ${transferMib} MiB, 2 processes`,
+      megabytesPerSecond(source.size, ms),
+      "MB/s",
+      ">= 400",
+    ),
+  );
+  figures.push(figure(`verified transfer of ${transferMib} MiB, time`, ms, "ms"));
+  rmSync(source.dataDir, { recursive: true, force: true });
+  rmSync(join(scratch, "transfer-target"), { recursive: true, force: true });
+}
+
+/** Ports for fetchers to listen on: taken from the kernel, then released for the children. */
+async function freePorts(count: number): Promise<number[]> {
+  const { createServer } = await import("node:net");
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import("node:net").Server>((resolve) => {
+          const server = createServer();
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+async function runFetchers(seedAddress: string, hash: string, count: number, label: string): Promise<number> {
+  const ports = await freePorts(count);
+  const children = ports.map((port, i) => {
+    const peers = [
+      seedAddress,
+      ...ports.filter((other) => other !== port).map((other) => `127.0.0.1:${other}`),
+    ];
+    const child = startCli([
+      "blob",
+      "get",
+      hash,
+      "-o",
+      join(scratch, `${label}-${i}.out`),
+      "--data-dir",
+      join(scratch, `${label}-${i}`),
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--linger-ms",
+      "600000",
+      "--peer",
+      ...peers,
+    ]);
+    return { child, output: collect(child) };
+  });
+  const times = await Promise.all(
+    children.map(async ({ output }) => {
+      const match = await waitForText(output, /fetched \S+ \((\d+) bytes\) in (\d+) ms/, `${label} fetcher`);
+      return { endMs: performance.now(), fetchMs: Number(match[2]) };
+    }),
+  );
+  for (const { child } of children) child.kill("SIGTERM");
+  const firstStart = Math.min(...times.map((t) => t.endMs - t.fetchMs));
+  const lastEnd = Math.max(...times.map((t) => t.endMs));
+  for (let i = 0; i < count; i += 1) rmSync(join(scratch, `${label}-${i}`), { recursive: true, force: true });
+  return lastEnd - firstStart;
+}
+
+async function benchSwarm(): Promise<void> {
+  const source = await seedStore("swarm-seed", swarmMib);
+  const single = await startSeed(source.dataDir);
+  const singleMs = await runFetchers(single.address, source.hash, 1, "single");
+  await stopSeed(single);
+  const swarm = await startSeed(source.dataDir);
+  const swarmMs = await runFetchers(swarm.address, source.hash, fetcherCount, "swarm");
+  const uploaded = await stopSeed(swarm);
+  figures.push(figure(`1 fetcher of ${swarmMib} MiB`, singleMs, "ms"));
+  figures.push(figure(`${fetcherCount} fetchers of ${swarmMib} MiB, all done`, swarmMs, "ms"));
+  figures.push(figure(`${fetcherCount} fetchers / 1 fetcher time`, swarmMs / singleMs, "x", "<= 2.0"));
+  figures.push(figure("seed upload / blob size", uploaded / source.size, "x", "<= 1.5"));
+}
+
+await benchHashing();
+await benchTransfer();
+await benchSwarm();
+rmSync(scratch, { recursive: true, force: true });
+notes.push(existsSync(builtCli) ? "children ran the built CLI" : "children ran the CLI from source (tsx)");
+publishBenchReport({ name: "content", fsyncMode: "real fsync", figures, notes });
+process.exit(0);
