@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from "node:util";
 import type { FabricIssue, Result } from "@revoada/fabric-core/vocabulary";
-import { failed, ok, sortKeysDeep, stringifyYaml } from "@revoada/fabric-core/vocabulary";
-import { Document, isNode, LineCounter, parseAllDocuments, visit } from "yaml";
+import { failed, ok } from "@revoada/fabric-core/vocabulary";
+import { type Document, isNode, LineCounter, parseAllDocuments } from "yaml";
+import { emitCanonical, parseCanonical } from "./yaml-canonical.js";
 
 /**
  * Multi-document YAML with positions: the writer's encoder and the reader's parser, plus the
@@ -10,51 +11,52 @@ import { Document, isNode, LineCounter, parseAllDocuments, visit } from "yaml";
 
 export type PathPart = string | number;
 
-export interface ParsedDocument {
-  readonly value: unknown;
+/** The `yaml` package's view of one document, for positions. */
+interface FullDocument {
   readonly document: Document.Parsed;
   readonly lineCounter: LineCounter;
 }
 
-/**
- * A plain scalar that YAML 1.2 reads as a number but YAML 1.1 as a string (`0o17`); the 1.1
- * stringifier leaves it unquoted, so such documents are re-encoded with it quoted.
- */
-const yaml12OnlyNumber = /^0o[0-7]+$/;
-const unquotedYaml12OnlyNumber = /(?:^|[ :-])0o[0-7]+$/m;
+/** A parsed document; its positions are worked out only when something needs locating. */
+export interface ParsedDocument {
+  readonly value: unknown;
+  readonly full: () => FullDocument | undefined;
+}
 
-function encodeDocument(object: unknown): string {
-  const text = stringifyYaml(object);
-  if (!unquotedYaml12OnlyNumber.test(text)) return text;
-  const document = new Document(sortKeysDeep(object), { version: "1.1" });
-  visit(document, {
-    Scalar(_key, node) {
-      if (typeof node.value === "string" && yaml12OnlyNumber.test(node.value)) node.type = "QUOTE_DOUBLE";
-    },
-  });
-  return document.toString({ lineWidth: 0 });
+/** One YAML document per object: the face's canonical encoding (see yaml-canonical.ts). */
+export function encodeDocuments(objects: readonly Record<string, unknown>[]): string {
+  return objects.map(emitCanonical).join("---\n");
+}
+
+function parseFull(text: string, version: "1.1" | "1.2") {
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, version });
+  const list = (Array.isArray(documents) ? documents : []).filter((document) => document.contents !== null);
+  return { list, lineCounter };
 }
 
 /**
- * One YAML document per object, keys sorted, scalars that any YAML 1.1 or 1.2 parser could
- * read as something else (`on`, `yes`, `0777`, `1.20`, `0o17`) quoted.
- */
-export function encodeDocuments(objects: readonly unknown[]): string {
-  return objects.map(encodeDocument).join("---\n");
-}
-
-/**
- * Parses every document of `text`; syntax errors come back with `file:line:column`. YAML 1.1
- * by default, because that is how the Go parsers in Kubernetes read it.
+ * Parses every document of `text`. Files in the face's canonical subset take the fast path;
+ * anything else goes through the `yaml` package, whose syntax errors come back with
+ * `file:line:column`. YAML 1.1 by default, because that is how the Go parsers in Kubernetes
+ * read it.
  */
 export function parseDocuments(
   text: string,
   file: string,
   version: "1.1" | "1.2" = "1.1",
 ): Result<ParsedDocument[]> {
-  const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, version });
-  const list = Array.isArray(documents) ? documents : [];
+  const canonical = parseCanonical(text);
+  if (canonical !== undefined) {
+    let full: ReturnType<typeof parseFull> | undefined;
+    const lazy = (index: number) => (): FullDocument | undefined => {
+      full ??= parseFull(text, version);
+      const document = full.list[index];
+      return document === undefined ? undefined : { document, lineCounter: full.lineCounter };
+    };
+    return ok(canonical.map((value, index) => ({ value, full: lazy(index) })));
+  }
+  const { list, lineCounter } = parseFull(text, version);
   const issues: FabricIssue[] = [];
   for (const document of list) {
     for (const error of document.errors) {
@@ -64,18 +66,22 @@ export function parseDocuments(
     }
   }
   if (issues.length > 0) return failed(issues);
-  const parsed = list
-    .filter((document) => document.contents !== null)
-    .map((document) => ({ value: document.toJS({ maxAliasCount: 100 }) as unknown, document, lineCounter }));
-  return ok(parsed);
+  return ok(
+    list.map((document) => ({
+      value: document.toJS({ maxAliasCount: 100 }) as unknown,
+      full: () => ({ document, lineCounter }),
+    })),
+  );
 }
 
 /** The 1-based line and column of the deepest node on `path` that exists. */
 export function locate(parsed: ParsedDocument, path: readonly PathPart[]): { line: number; column: number } {
+  const full = parsed.full();
+  if (full === undefined) return { line: 1, column: 1 };
   for (let depth = path.length; depth >= 0; depth -= 1) {
-    const node = depth === 0 ? parsed.document.contents : parsed.document.getIn(path.slice(0, depth), true);
+    const node = depth === 0 ? full.document.contents : full.document.getIn(path.slice(0, depth), true);
     if (isNode(node) && node.range) {
-      const { line, col } = parsed.lineCounter.linePos(node.range[0]);
+      const { line, col } = full.lineCounter.linePos(node.range[0]);
       return { line, column: col };
     }
   }

@@ -1,0 +1,213 @@
+import { assert } from "@revoada/fabric-core/vocabulary";
+
+/**
+ * The face's own YAML encoding: block style, keys sorted, two-space indents, sequences
+ * indented under their key, and a scalar written plain only when every YAML 1.1 and 1.2
+ * parser must read it back as the same string; anything else is double-quoted (JSON string
+ * syntax, which is valid YAML, plus escapes for what YAML treats as line breaks or
+ * non-printable). Values are what JSON holds, minus null: objects, arrays, strings, safe
+ * integers, booleans (undefined members are skipped).
+ *
+ * `parseCanonical` reads exactly this subset back, line by line, an order of magnitude
+ * faster than a general YAML parser; on anything outside the subset it returns undefined and
+ * the caller falls back to the `yaml` package (which also gives positions for errors).
+ */
+
+/** Plain scalars: a letter, `/` or `_` first (or `-` then a letter or `-`), no spaces or indicators. */
+const plainSafe = /^(?:[A-Za-z/_]|-[A-Za-z-])[A-Za-z0-9_./:=@+-]*$/;
+/** Words some YAML 1.1 parser reads as a boolean or null, compared lower-cased. */
+const reservedWords = new Set(["y", "n", "yes", "no", "on", "off", "true", "false", "null"]);
+/** Code points YAML 1.1 reads as line breaks or YAML calls non-printable. */
+const needsEscape = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
+
+function isPlainSafe(text: string): boolean {
+  return plainSafe.test(text) && !text.endsWith(":") && !reservedWords.has(text.toLowerCase());
+}
+
+function quoted(text: string): string {
+  return JSON.stringify(text).replace(
+    needsEscape,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+function scalar(value: string | number | boolean): string {
+  if (typeof value === "string") return isPlainSafe(value) ? value : quoted(value);
+  if (typeof value === "number") {
+    assert(Number.isSafeInteger(value), "canonical YAML holds safe integers only");
+    return String(value);
+  }
+  return value ? "true" : "false";
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** `key:` plus the block below it, or `key: scalar` / `key: {}` / `key: []` on one line. */
+function emitEntry(lines: string[], indent: string, head: string, value: unknown): void {
+  if (Array.isArray(value)) {
+    if (value.length === 0) lines.push(`${head} []`);
+    else {
+      lines.push(head);
+      emitSequence(lines, `${indent}  `, value);
+    }
+  } else if (isRecord(value)) {
+    if (!Object.values(value).some((child) => child !== undefined)) lines.push(`${head} {}`);
+    else {
+      lines.push(head);
+      emitMapping(lines, `${indent}  `, value, `${indent}  `);
+    }
+  } else lines.push(`${head} ${scalar(value as string | number | boolean)}`);
+}
+
+function emitMapping(
+  lines: string[],
+  indent: string,
+  value: Record<string, unknown>,
+  firstPrefix: string,
+): void {
+  let prefix = firstPrefix;
+  for (const key of Object.keys(value).sort()) {
+    const child = value[key];
+    if (child === undefined) continue;
+    emitEntry(lines, indent, `${prefix}${scalar(key)}:`, child);
+    prefix = indent;
+  }
+}
+
+function emitSequence(lines: string[], indent: string, values: readonly unknown[]): void {
+  for (const item of values) {
+    assert(!Array.isArray(item), "canonical YAML has no sequence directly inside a sequence");
+    if (isRecord(item) && Object.values(item).some((child) => child !== undefined)) {
+      emitMapping(lines, `${indent}  `, item, `${indent}- `);
+    } else if (isRecord(item)) lines.push(`${indent}- {}`);
+    else lines.push(`${indent}- ${scalar(item as string | number | boolean)}`);
+  }
+}
+
+/** One document (no `---`), ending with a newline. The top level must be a non-empty object. */
+export function emitCanonical(value: Record<string, unknown>): string {
+  const lines: string[] = [];
+  emitMapping(lines, "", value, "");
+  assert(lines.length > 0, "a document has at least one entry");
+  return `${lines.join("\n")}\n`;
+}
+
+class OutsideSubset extends Error {}
+
+interface Line {
+  readonly indent: number;
+  readonly text: string;
+}
+
+const integer = /^-?(?:0|[1-9][0-9]*)$/;
+
+function parseScalar(text: string): string | number | boolean {
+  if (text.startsWith('"')) {
+    if (!text.endsWith('"') || text.length < 2) throw new OutsideSubset();
+    return JSON.parse(text) as string;
+  }
+  if (text === "true" || text === "false") return text === "true";
+  if (integer.test(text)) {
+    const number = Number(text);
+    if (!Number.isSafeInteger(number)) throw new OutsideSubset();
+    return number;
+  }
+  if (!isPlainSafe(text)) throw new OutsideSubset();
+  return text;
+}
+
+/** Splits `key: rest` (rest may be empty) with the key plain or double-quoted. */
+function splitEntry(text: string): [string, string] {
+  let end: number;
+  if (text.startsWith('"')) {
+    end = text.indexOf('":', 1) + 1;
+    while (end > 0 && text[end - 2] === "\\") end = text.indexOf('":', end) + 1;
+  } else end = text.indexOf(":");
+  if (end <= 0 || (text.length > end + 1 && text[end + 1] !== " ")) throw new OutsideSubset();
+  const key = parseScalar(text.slice(0, end));
+  if (typeof key !== "string") throw new OutsideSubset();
+  return [key, text.slice(end + 2)];
+}
+
+class CanonicalParser {
+  index = 0;
+  constructor(readonly lines: Line[]) {}
+
+  value(rest: string, indent: number): unknown {
+    if (rest === "{}") return {};
+    if (rest === "[]") return [];
+    if (rest !== "") return parseScalar(rest);
+    const next = this.lines[this.index];
+    if (next === undefined || next.indent <= indent) throw new OutsideSubset();
+    return next.text.startsWith("- ") ? this.sequence(next.indent) : this.mapping(next.indent);
+  }
+
+  mapping(indent: number): Record<string, unknown> {
+    const result: Record<string, unknown> = {};
+    for (
+      let line = this.lines[this.index];
+      line !== undefined && line.indent === indent;
+      line = this.lines[this.index]
+    ) {
+      if (line.text.startsWith("- ")) break;
+      const [key, rest] = splitEntry(line.text);
+      if (Object.hasOwn(result, key)) throw new OutsideSubset();
+      this.index += 1;
+      result[key] = this.value(rest, indent);
+    }
+    return result;
+  }
+
+  sequence(indent: number): unknown[] {
+    const result: unknown[] = [];
+    for (
+      let line = this.lines[this.index];
+      line !== undefined && line.indent === indent;
+      line = this.lines[this.index]
+    ) {
+      if (!line.text.startsWith("- ")) break;
+      const item = line.text.slice(2);
+      if (item === "{}" || item.startsWith('"') || !/^[^ ]*: |^[^ ]*:$|^"/.test(item)) {
+        result.push(item === "{}" ? {} : parseScalar(item));
+        this.index += 1;
+        continue;
+      }
+      // `- key: value`: a mapping whose first entry shares the dash's line.
+      this.lines[this.index] = { indent: indent + 2, text: item };
+      result.push(this.mapping(indent + 2));
+    }
+    return result;
+  }
+}
+
+function toLines(text: string): Line[] | undefined {
+  if (!text.endsWith("\n") || text.includes("\r") || text.includes("\t")) return undefined;
+  const lines: Line[] = [];
+  for (const raw of text.slice(0, -1).split("\n")) {
+    const body = raw.trimStart();
+    if (body === "" || body.startsWith("#") || raw.endsWith(" ")) return undefined;
+    lines.push({ indent: raw.length - body.length, text: body });
+  }
+  return lines;
+}
+
+/** The documents of a file in the canonical subset, or undefined when it is not (then parse it in full). */
+export function parseCanonical(text: string): Record<string, unknown>[] | undefined {
+  const documents: Record<string, unknown>[] = [];
+  for (const part of text.split(/^---\n/m)) {
+    const lines = toLines(part);
+    if (lines === undefined || lines.length === 0 || lines[0]!.indent !== 0) return undefined;
+    const parser = new CanonicalParser(lines);
+    try {
+      const document = parser.mapping(0);
+      if (parser.index !== lines.length) return undefined;
+      documents.push(document);
+    } catch (error) {
+      if (error instanceof OutsideSubset || error instanceof SyntaxError) return undefined;
+      throw error;
+    }
+  }
+  return documents;
+}
