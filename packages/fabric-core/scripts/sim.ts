@@ -46,7 +46,9 @@ if (seed !== undefined) {
       operations += report.operations;
       worstRecoveryMs = Math.max(worstRecoveryMs, report.recoveryMs);
     } catch (error) {
-      process.stderr.write(`seed ${current} FAILED\n${error instanceof Error ? error.stack : String(error)}\n`);
+      process.stderr.write(
+        `seed ${current} FAILED\n${error instanceof Error ? error.stack : String(error)}\n`,
+      );
       process.exit(1);
     }
   }

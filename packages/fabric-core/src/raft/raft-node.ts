@@ -354,6 +354,8 @@ export class RaftNode {
     const committed = this.takeCommitted();
     const hardState = this.currentHardState();
     const hardStateChanged = !this.hardStateEquals(this.handedHardState);
+    const voteChanged =
+      hardState.term !== this.handedHardState.term || hardState.vote !== this.handedHardState.vote;
     this.handedHardState = hardState;
     let snapshotRequest = null;
     if (this.log.applied - this.snapshotRequestedAt >= this.config.snapshotIntervalEntries) {
@@ -369,6 +371,7 @@ export class RaftNode {
       readStates: this.readStates,
       snapshotRequest,
       events: this.events,
+      mustSync: entries.length > 0 || this.snapshotToPersist !== null || voteChanged,
     };
     this.snapshotToPersist = null;
     this.messages = [];

@@ -313,6 +313,13 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   readonly snapshotRequest: SnapshotRequest | null;
   readonly events: readonly RaftEvent[];
+  /**
+   * Whether step 1 needs an fsync before the messages go: true when there are entries or a
+   * snapshot, or the term or vote changed. A hard state that only moves `commit` may be
+   * written without waiting for the disk (a commit index lost in a crash is learned again
+   * from the leader), as etcd's MustSync.
+   */
+  readonly mustSync: boolean;
 }
 
 export type DropReason =

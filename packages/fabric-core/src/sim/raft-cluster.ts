@@ -69,6 +69,8 @@ export interface SimNode {
   /** Set to crash in the middle of handling the next Ready. */
   crashDuringReady: "before-persist" | "after-persist" | "after-send" | null;
   incarnation: number;
+  /** A hard state written without fsync (`Ready.mustSync` false); lost on a crash. */
+  unsyncedHardState: HardState | null;
   /** A paused process (a GC or VM stall): no ticks, no Readies; messages wait for it. */
   pausedUntilMs: number;
   readonly held: RaftMessage[];
@@ -172,6 +174,7 @@ export class RaftCluster {
       crashDuringReady: null,
       pausedUntilMs: 0,
       held: [],
+      unsyncedHardState: null,
       incarnation: 0,
     };
     this.nodes.set(id, node);
@@ -228,6 +231,7 @@ export class RaftCluster {
     node.raft = null;
     node.pausedUntilMs = 0;
     node.held.length = 0;
+    node.unsyncedHardState = null;
     node.kv = new Map();
     node.readStates.clear();
     node.crashDuringReady = null;
@@ -345,6 +349,13 @@ export class RaftCluster {
         this.checkPersisted(node.id, entry);
       }
     }
+    if (!ready.mustSync) {
+      // Written but not fsynced: a crash loses it (a WAL's next fsync covers it).
+      if (ready.hardState !== null) node.unsyncedHardState = { ...ready.hardState };
+      return;
+    }
+    if (node.unsyncedHardState !== null) disk.hardState = node.unsyncedHardState;
+    node.unsyncedHardState = null;
     if (ready.hardState !== null) disk.hardState = { ...ready.hardState };
   }
 
