@@ -115,6 +115,44 @@ describe("revoada blob", () => {
     assert.equal(unreachable.code, 5);
   });
 
+  it("get and serve authenticate each other with a cluster key and node identities", async () => {
+    const keyFile = join(scratch, "cluster.key");
+    writeFileSync(keyFile, `${"7e".repeat(32)}\n`);
+    const file = join(scratch, "secret-free.bin");
+    await writeGeneratedFile(file, 200_000, 8);
+    const seedDir = join(scratch, "auth-seed");
+    const hash = (await runCli(["blob", "put", file, "--data-dir", seedDir])).stdout.trim();
+    const server = spawnCli(["blob", "serve", "--data-dir", seedDir, "--cluster-key-file", keyFile]);
+    cleanups.push(() => server.kill("SIGKILL"));
+    let output = "";
+    server.stdout.setEncoding("utf8").on("data", (text: string) => {
+      output += text;
+    });
+    const peer = await waitFor(
+      "blob serve to listen",
+      () => /listening ([0-9a-f]{64}@\S+)/.exec(output)?.[1] ?? null,
+    );
+    const out = join(scratch, "auth-fetched.bin");
+    const getArgs = ["blob", "get", hash, "-o", out, "--peer", peer, "--cluster-key-file", keyFile];
+    const get = await runCli([...getArgs, "--data-dir", join(scratch, "auth-get")]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual(readFileSync(out), readFileSync(file));
+    const plainPeer = await runCli([
+      "blob",
+      "get",
+      hash,
+      "-o",
+      out,
+      "--peer",
+      "127.0.0.1:9",
+      "--cluster-key-file",
+      keyFile,
+      "--data-dir",
+      join(scratch, "auth-bad"),
+    ]);
+    assert.equal(plainPeer.code, 2, "with a cluster key a peer must be named by its NodeId");
+  });
+
   it("resumes after SIGKILL mid-transfer without fetching verified groups again", async () => {
     const size = 8 * 1024 * 1024 + 4321;
     const groupCount = groupCountOf(size);

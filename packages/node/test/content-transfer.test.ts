@@ -3,11 +3,13 @@
 // that serves corrupted bytes (banned, the fetch completes from the others, no bad byte lands
 // on disk). Method: real stores in temp dirs, ContentService providers, fetchBlob fetchers.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { chunkGroupBytes, type FetchEvent } from "@revoada/fabric-core/content";
+import { signerFromSeed } from "@revoada/fabric-core/vocabulary";
 import { fetchBlob } from "../src/content/blob-fetcher.js";
 import { BlobStore } from "../src/content/blob-store.js";
 import { ContentService } from "../src/content/content-service.js";
@@ -17,6 +19,7 @@ import {
   listenFrameLinks,
   memoryLinkPair,
 } from "../src/content/frame-link.js";
+import { TransportContentLinks } from "../src/content/transport-links.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "revoada-transfer-"));
 const closers: (() => void)[] = [];
@@ -155,5 +158,56 @@ describe("content transfer", () => {
       }),
       /no provider left/,
     );
+  });
+
+  it("moves a blob over the authenticated transport, and not to a node without the cluster key", async () => {
+    const clusterKey = randomBytes(32);
+    const data = blobBytes(2 * 1024 * 1024 + 99, 5);
+    const seedStore = await BlobStore.open(join(scratch, "auth-seed"));
+    const stored = await seedStore.put(data);
+    const service = new ContentService(seedStore);
+    const seedLinks = new TransportContentLinks({
+      signer: signerFromSeed(randomBytes(32)),
+      clusterKey,
+      onNewPeer: (link) => service.serve(link),
+    });
+    const address = await seedLinks.listen({ host: "127.0.0.1", port: 0 });
+    closers.push(() => void seedLinks.close());
+
+    const fetcherLinks = new TransportContentLinks({
+      signer: signerFromSeed(randomBytes(32)),
+      clusterKey,
+      onNewPeer: () => {},
+    });
+    closers.push(() => void fetcherLinks.close());
+    const target = await BlobStore.open(join(scratch, "auth-target"));
+    const link = fetcherLinks.linkTo(seedLinks.nodeId, address);
+    await fetchBlob({
+      store: target,
+      hash: stored.hash,
+      providers: new Map([[seedLinks.nodeId, { link, complete: null }]]),
+    });
+    assert.deepEqual(new Uint8Array((await target.read(stored.hash))!), data);
+
+    const outsiderLinks = new TransportContentLinks({
+      signer: signerFromSeed(randomBytes(32)),
+      clusterKey: randomBytes(32),
+      onNewPeer: () => {},
+    });
+    closers.push(() => void outsiderLinks.close());
+    const outsiderStore = await BlobStore.open(join(scratch, "auth-outsider"));
+    const outsiderLink = outsiderLinks.linkTo(seedLinks.nodeId, address);
+    await assert.rejects(
+      fetchBlob({
+        store: outsiderStore,
+        hash: stored.hash,
+        providers: new Map([[seedLinks.nodeId, { link: outsiderLink, complete: null }]]),
+        config: { requestTimeoutMs: 200 },
+        tickMs: 50,
+      }),
+      /no provider left/,
+    );
+    assert.equal(await outsiderStore.has(stored.hash), false);
+    assert.equal(service.counters.requests > 0, true);
   });
 });

@@ -94,7 +94,7 @@ class FetchRun {
       link.onFrame((bytes) => {
         const decoded = decodeContentFrame(bytes);
         if (!decoded.ok) this.fetch.removeProvider(id, "sent an undecodable frame");
-        else this.fetch.receive(id, decoded.value);
+        else if (!isRequest(decoded.value.message.type)) this.fetch.receive(id, decoded.value);
         this.pump();
       });
       link.onClose((reason) => {
@@ -186,6 +186,11 @@ class FetchRun {
     this.stop();
     this.reject(error);
   }
+}
+
+/** Requests travel on the same links (a peer fetching from us): the service answers those. */
+function isRequest(type: string): boolean {
+  return type === "outboard-request" || type === "have-request" || type === "range-request";
 }
 
 /**

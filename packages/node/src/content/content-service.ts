@@ -59,8 +59,9 @@ export class ContentService {
     link.onFrame((bytes) => {
       const decoded = decodeContentFrame(bytes);
       if (!decoded.ok) return link.close();
+      // A link may also carry responses to this node's own fetches: those are not ours.
       const request = ContentRequest.safeParse(decoded.value.message);
-      if (!request.success) return link.close();
+      if (!request.success) return;
       this.counters.requests += 1;
       if (inflight >= limits.contentRequestsInflightPerPeerMax) {
         this.counters.refused += 1;

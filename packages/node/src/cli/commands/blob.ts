@@ -1,11 +1,13 @@
-import { copyFile } from "node:fs/promises";
+import { copyFile, readFile } from "node:fs/promises";
 import type { FetchEvent, FetchStatus } from "@revoada/fabric-core/content";
-import { Blake3Hash, HostPort } from "@revoada/fabric-core/vocabulary";
+import { Blake3Hash, HostPort, NodeId } from "@revoada/fabric-core/vocabulary";
 import { type Command, Option } from "commander";
 import { fetchBlob } from "../../content/blob-fetcher.js";
 import { BlobStore } from "../../content/blob-store.js";
 import { ContentService } from "../../content/content-service.js";
 import { connectFrameLink, type FrameLink, listenFrameLinks } from "../../content/frame-link.js";
+import { TransportContentLinks } from "../../content/transport-links.js";
+import { loadOrCreateIdentity } from "../../identity.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
 
@@ -42,28 +44,32 @@ export function registerBlob(program: Command): void {
     .description("fetch a blob from providers (verified as it streams) and write it to a file")
     .argument("<hash>", "BLAKE3 hash of the blob")
     .requiredOption("-o, --out <file>", "where to write the blob")
-    .addOption(new Option("--peer <host:port...>", "a provider to fetch from (repeatable)").default([]))
+    .addOption(
+      new Option(
+        "--peer <peer...>",
+        "a provider: host:port, or nodeid@host:port with --cluster-key-file",
+      ).default([]),
+    )
     .addOption(new Option("--listen <host:port>", "also serve the groups fetched so far to other peers"))
     .addOption(
       new Option("--linger-ms <ms>", "with --listen, keep serving this long after the fetch").default("0"),
     )
+    .addOption(clusterKeyOption())
     .addOption(dataDirOption())
     .action(async (hashText: string, options: GetOptions) => {
       const hash = parseHash(hashText);
       const store = await BlobStore.open(options.dataDir);
       const service = new ContentService(store);
-      const listening =
-        options.listen === undefined
-          ? null
-          : await listenFrameLinks(...hostAndPort(options.listen), (link) => service.serve(link));
+      const links = await openLinks(options, service);
       try {
-        if (!(await store.has(hash)))
-          await fetchFromPeers(store, hash, options.peer, service, options.listen);
+        if (!(await store.has(hash))) await fetchFromPeers(store, hash, options.peer, service, links);
         await copyFile(store.blobPath(hash), options.out);
-        if (listening !== null) await new Promise((resolve) => setTimeout(resolve, Number(options.lingerMs)));
+        if (options.listen !== undefined)
+          await new Promise((resolve) => setTimeout(resolve, Number(options.lingerMs)));
       } finally {
-        listening?.server.close();
-        if (listening !== null) process.stderr.write(`uploaded ${service.counters.uploadedBytes} bytes\n`);
+        await links.close();
+        if (options.listen !== undefined)
+          process.stderr.write(`uploaded ${service.counters.uploadedBytes} bytes\n`);
       }
     });
 
@@ -99,18 +105,18 @@ export function registerBlob(program: Command): void {
     .command("serve")
     .description("serve the store's blobs to peers until interrupted; prints the listening address")
     .addOption(new Option("--listen <host:port>", "address to listen on").default("127.0.0.1:0"))
+    .addOption(clusterKeyOption())
     .addOption(dataDirOption())
-    .action(async (options: { listen: string; dataDir: string }) => {
-      const { host, port } = parseHostPort(options.listen);
+    .action(async (options: { listen: string; dataDir: string; clusterKeyFile?: string }) => {
       const store = await BlobStore.open(options.dataDir);
       const service = new ContentService(store);
-      const listening = await listenFrameLinks(host, port, (link) => service.serve(link));
-      process.stdout.write(`listening ${host}:${listening.port}\n`);
+      const links = await openLinks(options, service);
+      process.stdout.write(`listening ${links.listening}\n`);
       await new Promise<void>((resolve) => {
         process.once("SIGTERM", resolve);
         process.once("SIGINT", resolve);
       });
-      listening.server.close();
+      await links.close();
       process.stdout.write(`uploaded ${service.counters.uploadedBytes} bytes\n`);
       process.exit(0);
     });
@@ -122,6 +128,97 @@ interface GetOptions {
   listen?: string;
   lingerMs: string;
   dataDir: string;
+  clusterKeyFile?: string;
+}
+
+const clusterKeyOption = () =>
+  new Option(
+    "--cluster-key-file <file>",
+    "authenticate peers with this cluster key (64 hex characters) and the data dir's node identity",
+  );
+
+/**
+ * The links a command fetches and serves over: the authenticated node transport when a
+ * cluster key is given (peers named nodeid@host:port), else plain TCP (host:port; for a
+ * loopback trial only: anyone who can connect may fetch).
+ */
+interface CliLinks {
+  /** How other fetchers name this node (it splits a seed's spans by it), if it serves. */
+  readonly selfId: string | undefined;
+  /** What `serve` prints: host:port, or nodeid@host:port. */
+  readonly listening: string;
+  providers(peers: readonly string[]): Promise<Map<string, { link: FrameLink; complete: boolean | null }>>;
+  close(): Promise<void>;
+}
+
+async function openLinks(
+  options: { listen?: string; dataDir: string; clusterKeyFile?: string },
+  service: ContentService,
+): Promise<CliLinks> {
+  if (options.clusterKeyFile !== undefined)
+    return openAuthenticatedLinks({ ...options, clusterKeyFile: options.clusterKeyFile }, service);
+  const listening =
+    options.listen === undefined
+      ? null
+      : await listenFrameLinks(...hostAndPort(options.listen), (link) => service.serve(link));
+  const address = listening === null ? "" : `${hostAndPort(options.listen!)[0]}:${listening.port}`;
+  const opened: FrameLink[] = [];
+  return {
+    selfId: listening === null ? undefined : address,
+    listening: address,
+    providers: async (peers) => {
+      const providers = new Map<string, { link: FrameLink; complete: boolean | null }>();
+      const links = await Promise.all(peers.map((peer) => connectWithRetry(peer)));
+      links.forEach((link, i) => {
+        if (link === null) return;
+        opened.push(link);
+        providers.set(peers[i]!, { link, complete: null });
+      });
+      return providers;
+    },
+    close: async () => {
+      for (const link of opened) link.close();
+      listening?.server.close();
+    },
+  };
+}
+
+async function openAuthenticatedLinks(
+  options: { listen?: string; dataDir: string; clusterKeyFile: string },
+  service: ContentService,
+): Promise<CliLinks> {
+  const keyText = await readFile(options.clusterKeyFile, "utf8").catch(() => "");
+  if (!/^[0-9a-f]{64}$/.test(keyText.trim())) {
+    throw new CliError(
+      `${options.clusterKeyFile} must hold a 32-byte cluster key as 64 hex characters`,
+      exitCodes.invalidInput,
+    );
+  }
+  const links = new TransportContentLinks({
+    signer: await loadOrCreateIdentity(options.dataDir),
+    clusterKey: Buffer.from(keyText.trim(), "hex"),
+    onNewPeer: (link) => service.serve(link),
+  });
+  const bound = options.listen === undefined ? null : await links.listen(toAddress(options.listen));
+  return {
+    selfId: bound === null ? undefined : links.nodeId,
+    listening: bound === null ? "" : `${links.nodeId}@${bound.host}:${bound.port}`,
+    providers: async (peers) => {
+      const providers = new Map<string, { link: FrameLink; complete: boolean | null }>();
+      for (const peer of peers) {
+        const at = peer.indexOf("@");
+        const nodeId = NodeId.safeParse(peer.slice(0, at));
+        if (at < 0 || !nodeId.success)
+          throw new CliError(`with a cluster key, a peer is nodeid@host:port: ${peer}`, exitCodes.usage);
+        providers.set(nodeId.data, {
+          link: links.linkTo(nodeId.data, toAddress(peer.slice(at + 1))),
+          complete: null,
+        });
+      }
+      return providers;
+    },
+    close: () => links.close(),
+  };
 }
 
 async function fetchFromPeers(
@@ -129,16 +226,12 @@ async function fetchFromPeers(
   hash: Blake3Hash,
   peers: readonly string[],
   service: ContentService,
-  selfId: string | undefined,
+  links: CliLinks,
 ): Promise<void> {
   if (peers.length === 0) {
     throw new CliError(`blob ${hash} is not stored here and no --peer was given`, exitCodes.notFound);
   }
-  const providers = new Map<string, { link: FrameLink; complete: boolean | null }>();
-  const links = await Promise.all(peers.map((peer) => connectWithRetry(peer)));
-  links.forEach((link, i) => {
-    if (link !== null) providers.set(peers[i]!, { link, complete: null });
-  });
+  const providers = await links.providers(peers);
   if (providers.size === 0)
     throw new CliError(`no peer reachable: ${peers.join(", ")}`, exitCodes.unavailable);
   const progress = new ProgressLine();
@@ -149,8 +242,8 @@ async function fetchFromPeers(
       hash,
       providers,
       service,
-      // Other fetchers know this one by its --listen address: they split the seed's spans by it.
-      ...(selfId === undefined ? {} : { config: { selfId } }),
+      // Other fetchers know this one by this id: they split the seed's spans by it.
+      ...(links.selfId === undefined ? {} : { config: { selfId: links.selfId } }),
       onProgress: (status, events) => progress.update(status, events),
     });
     progress.finish();
@@ -158,8 +251,6 @@ async function fetchFromPeers(
   } catch (error) {
     progress.finish();
     throw new CliError(error instanceof Error ? error.message : String(error), exitCodes.failed);
-  } finally {
-    for (const { link } of providers.values()) link.close();
   }
 }
 
@@ -172,6 +263,10 @@ async function connectWithRetry(peer: string): Promise<FrameLink | null> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return null;
+}
+
+function toAddress(text: string): { host: string; port: number } {
+  return parseHostPort(text);
 }
 
 /** Bytes, rate and providers on stderr: redrawn in place on a terminal, a line a second otherwise. */
