@@ -42,27 +42,14 @@ const schedule: readonly (readonly number[])[] = [
   [11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13],
 ];
 
-const state = new Uint32Array(16);
-const message = new Uint32Array(16);
-
-function mix(a: number, b: number, c: number, d: number, x: number, y: number): void {
-  state[a] = (state[a]! + state[b]! + x) | 0;
-  let t = state[d]! ^ state[a]!;
-  state[d] = (t >>> 16) | (t << 16);
-  state[c] = (state[c]! + state[d]!) | 0;
-  t = state[b]! ^ state[c]!;
-  state[b] = (t >>> 12) | (t << 20);
-  state[a] = (state[a]! + state[b]! + y) | 0;
-  t = state[d]! ^ state[a]!;
-  state[d] = (t >>> 8) | (t << 24);
-  state[c] = (state[c]! + state[d]!) | 0;
-  t = state[b]! ^ state[c]!;
-  state[b] = (t >>> 7) | (t << 25);
-}
+/** The message schedule of all 7 rounds, flattened: word indexes, 16 per round. */
+const m = Uint8Array.from(schedule.flat());
+const w = new Int32Array(16);
 
 /**
  * The BLAKE3 compression function, keeping the first 8 output words (a chaining value, or a
  * 32-byte root hash when `flags` has ROOT). `block` is 64 bytes, zero-padded past blockLength.
+ * State words live in locals (not an array) so V8 keeps them in registers.
  */
 function compress(
   chainingValue: Uint32Array,
@@ -76,25 +63,131 @@ function compress(
   assert(Number.isSafeInteger(counter) && counter >= 0, "counter is a safe unsigned integer");
   for (let i = 0; i < 16; i += 1) {
     const at = i * 4;
-    message[i] = block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24);
+    w[i] = block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24);
   }
-  state.set(chainingValue, 0);
-  state.set(iv.subarray(0, 4), 8);
-  state[12] = counter >>> 0;
-  state[13] = Math.floor(counter / 2 ** 32) >>> 0;
-  state[14] = blockLength;
-  state[15] = flags;
-  for (const order of schedule) {
-    mix(0, 4, 8, 12, message[order[0]!]!, message[order[1]!]!);
-    mix(1, 5, 9, 13, message[order[2]!]!, message[order[3]!]!);
-    mix(2, 6, 10, 14, message[order[4]!]!, message[order[5]!]!);
-    mix(3, 7, 11, 15, message[order[6]!]!, message[order[7]!]!);
-    mix(0, 5, 10, 15, message[order[8]!]!, message[order[9]!]!);
-    mix(1, 6, 11, 12, message[order[10]!]!, message[order[11]!]!);
-    mix(2, 7, 8, 13, message[order[12]!]!, message[order[13]!]!);
-    mix(3, 4, 9, 14, message[order[14]!]!, message[order[15]!]!);
+  let s0 = chainingValue[0]! | 0;
+  let s1 = chainingValue[1]! | 0;
+  let s2 = chainingValue[2]! | 0;
+  let s3 = chainingValue[3]! | 0;
+  let s4 = chainingValue[4]! | 0;
+  let s5 = chainingValue[5]! | 0;
+  let s6 = chainingValue[6]! | 0;
+  let s7 = chainingValue[7]! | 0;
+  let s8 = iv[0]! | 0;
+  let s9 = iv[1]! | 0;
+  let s10 = iv[2]! | 0;
+  let s11 = iv[3]! | 0;
+  let s12 = counter | 0;
+  let s13 = Math.floor(counter / 2 ** 32) | 0;
+  let s14 = blockLength | 0;
+  let s15 = flags | 0;
+  for (let round = 0; round < 7; round += 1) {
+    const o = round * 16;
+    s0 = (s0 + s4 + w[m[o + 0]!]!) | 0;
+    s12 ^= s0;
+    s12 = (s12 >>> 16) | (s12 << 16);
+    s8 = (s8 + s12) | 0;
+    s4 ^= s8;
+    s4 = (s4 >>> 12) | (s4 << 20);
+    s0 = (s0 + s4 + w[m[o + 1]!]!) | 0;
+    s12 ^= s0;
+    s12 = (s12 >>> 8) | (s12 << 24);
+    s8 = (s8 + s12) | 0;
+    s4 ^= s8;
+    s4 = (s4 >>> 7) | (s4 << 25);
+    s1 = (s1 + s5 + w[m[o + 2]!]!) | 0;
+    s13 ^= s1;
+    s13 = (s13 >>> 16) | (s13 << 16);
+    s9 = (s9 + s13) | 0;
+    s5 ^= s9;
+    s5 = (s5 >>> 12) | (s5 << 20);
+    s1 = (s1 + s5 + w[m[o + 3]!]!) | 0;
+    s13 ^= s1;
+    s13 = (s13 >>> 8) | (s13 << 24);
+    s9 = (s9 + s13) | 0;
+    s5 ^= s9;
+    s5 = (s5 >>> 7) | (s5 << 25);
+    s2 = (s2 + s6 + w[m[o + 4]!]!) | 0;
+    s14 ^= s2;
+    s14 = (s14 >>> 16) | (s14 << 16);
+    s10 = (s10 + s14) | 0;
+    s6 ^= s10;
+    s6 = (s6 >>> 12) | (s6 << 20);
+    s2 = (s2 + s6 + w[m[o + 5]!]!) | 0;
+    s14 ^= s2;
+    s14 = (s14 >>> 8) | (s14 << 24);
+    s10 = (s10 + s14) | 0;
+    s6 ^= s10;
+    s6 = (s6 >>> 7) | (s6 << 25);
+    s3 = (s3 + s7 + w[m[o + 6]!]!) | 0;
+    s15 ^= s3;
+    s15 = (s15 >>> 16) | (s15 << 16);
+    s11 = (s11 + s15) | 0;
+    s7 ^= s11;
+    s7 = (s7 >>> 12) | (s7 << 20);
+    s3 = (s3 + s7 + w[m[o + 7]!]!) | 0;
+    s15 ^= s3;
+    s15 = (s15 >>> 8) | (s15 << 24);
+    s11 = (s11 + s15) | 0;
+    s7 ^= s11;
+    s7 = (s7 >>> 7) | (s7 << 25);
+    s0 = (s0 + s5 + w[m[o + 8]!]!) | 0;
+    s15 ^= s0;
+    s15 = (s15 >>> 16) | (s15 << 16);
+    s10 = (s10 + s15) | 0;
+    s5 ^= s10;
+    s5 = (s5 >>> 12) | (s5 << 20);
+    s0 = (s0 + s5 + w[m[o + 9]!]!) | 0;
+    s15 ^= s0;
+    s15 = (s15 >>> 8) | (s15 << 24);
+    s10 = (s10 + s15) | 0;
+    s5 ^= s10;
+    s5 = (s5 >>> 7) | (s5 << 25);
+    s1 = (s1 + s6 + w[m[o + 10]!]!) | 0;
+    s12 ^= s1;
+    s12 = (s12 >>> 16) | (s12 << 16);
+    s11 = (s11 + s12) | 0;
+    s6 ^= s11;
+    s6 = (s6 >>> 12) | (s6 << 20);
+    s1 = (s1 + s6 + w[m[o + 11]!]!) | 0;
+    s12 ^= s1;
+    s12 = (s12 >>> 8) | (s12 << 24);
+    s11 = (s11 + s12) | 0;
+    s6 ^= s11;
+    s6 = (s6 >>> 7) | (s6 << 25);
+    s2 = (s2 + s7 + w[m[o + 12]!]!) | 0;
+    s13 ^= s2;
+    s13 = (s13 >>> 16) | (s13 << 16);
+    s8 = (s8 + s13) | 0;
+    s7 ^= s8;
+    s7 = (s7 >>> 12) | (s7 << 20);
+    s2 = (s2 + s7 + w[m[o + 13]!]!) | 0;
+    s13 ^= s2;
+    s13 = (s13 >>> 8) | (s13 << 24);
+    s8 = (s8 + s13) | 0;
+    s7 ^= s8;
+    s7 = (s7 >>> 7) | (s7 << 25);
+    s3 = (s3 + s4 + w[m[o + 14]!]!) | 0;
+    s14 ^= s3;
+    s14 = (s14 >>> 16) | (s14 << 16);
+    s9 = (s9 + s14) | 0;
+    s4 ^= s9;
+    s4 = (s4 >>> 12) | (s4 << 20);
+    s3 = (s3 + s4 + w[m[o + 15]!]!) | 0;
+    s14 ^= s3;
+    s14 = (s14 >>> 8) | (s14 << 24);
+    s9 = (s9 + s14) | 0;
+    s4 ^= s9;
+    s4 = (s4 >>> 7) | (s4 << 25);
   }
-  for (let i = 0; i < 8; i += 1) out[i] = state[i]! ^ state[i + 8]!;
+  out[0] = s0 ^ s8;
+  out[1] = s1 ^ s9;
+  out[2] = s2 ^ s10;
+  out[3] = s3 ^ s11;
+  out[4] = s4 ^ s12;
+  out[5] = s5 ^ s13;
+  out[6] = s6 ^ s14;
+  out[7] = s7 ^ s15;
 }
 
 function wordsToBytes(words: Uint32Array): Uint8Array {
