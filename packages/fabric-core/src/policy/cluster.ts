@@ -45,8 +45,6 @@ export interface NodeFacts {
   readonly isStable: boolean;
   /** The damper allows a shift now. */
   readonly isShiftAllowed: boolean;
-  /** Free share of cpu and memory after committed placements, in [0, 1]. */
-  readonly freeShare: number;
 }
 
 export interface Usage {
@@ -64,8 +62,11 @@ export interface Cluster {
   /** Sorted by id, so every loop over nodes is deterministic. */
   readonly nodes: readonly NodeFacts[];
   readonly byId: ReadonlyMap<string, NodeFacts>;
-  /** Resources used by committed placements, per node id. */
-  readonly usage: ReadonlyMap<string, Usage>;
+  /**
+   * Resources used by committed placements, per node id; computed on first use, since a
+   * steady round (nothing to place, no candidate to score) never needs it. See `usageOf`.
+   */
+  usage: ReadonlyMap<string, Usage> | null;
 }
 
 export function gatherCluster(inputs: PolicyInputs, config: PolicyConfig): Cluster {
@@ -74,7 +75,6 @@ export function gatherCluster(inputs: PolicyInputs, config: PolicyConfig): Clust
   const learners = new Map(inputs.raft.learners.map((learner) => [learner.id as string, learner.caught_up]));
   const lastShift = lastShiftByNode(inputs);
   const flaps = flapCountByNode(inputs, config);
-  const usage = usageByNode(inputs);
   const nodes: NodeFacts[] = [];
   const states: Record<string, NodeState> = inputs.state.nodes;
   for (const id of Object.keys(states).sort()) {
@@ -108,7 +108,6 @@ export function gatherCluster(inputs: PolicyInputs, config: PolicyConfig): Clust
       isHealthy: (status === "alive" || status === "suspect") && !isFlapping,
       isStable: status === "alive" && stableForMs >= config.stabilization_ms && !isFlapping,
       isShiftAllowed: last === null || inputs.now_ms - last >= config.hysteresis_ms,
-      freeShare: freeShareOf(state, usage.get(id)),
     });
   }
   const byId = new Map(nodes.map((node) => [node.id as string, node]));
@@ -121,7 +120,7 @@ export function gatherCluster(inputs: PolicyInputs, config: PolicyConfig): Clust
     self: inputs.self,
     nodes,
     byId,
-    usage,
+    usage: null,
   };
 }
 
@@ -155,9 +154,17 @@ function flapCountByNode(inputs: PolicyInputs, config: PolicyConfig): Map<string
   return counts;
 }
 
+/** Resources used by committed placements, per node id (computed once per round). */
+export function usageOf(cluster: Cluster): ReadonlyMap<string, Usage> {
+  if (cluster.usage === null) cluster.usage = usageByNode(cluster.inputs);
+  return cluster.usage;
+}
+
 function usageByNode(inputs: PolicyInputs): Map<string, Usage> {
   const usage = new Map<string, Usage>();
-  for (const [key, nodes] of Object.entries(inputs.state.placements)) {
+  const placements: Record<string, readonly string[]> = inputs.state.placements;
+  for (const key in placements) {
+    const nodes = placements[key]!;
     const workload = inputs.state.workloads[key];
     if (workload === undefined) continue;
     for (const node of nodes) {
@@ -174,7 +181,10 @@ function usageByNode(inputs: PolicyInputs): Map<string, Usage> {
   return usage;
 }
 
-function freeShareOf(state: NodeState, used: Usage | undefined): number {
+/** Free share of cpu and memory after committed placements, in [0, 1]. */
+export function freeShareOf(cluster: Cluster, node: NodeFacts): number {
+  const state = node.state;
+  const used = usageOf(cluster).get(node.id);
   const cpu = shareLeft(state.capacity.cpu_millis, used?.cpuMillis ?? 0);
   const memory = shareLeft(state.capacity.memory_bytes, used?.memoryBytes ?? 0);
   const share = (cpu + memory) / 2;

@@ -1,7 +1,18 @@
-import { assert, isControlPlaneRole, type NodeId, shortNodeId, type Workload } from "../vocabulary/index.js";
-import type { Cluster, NodeFacts, Usage } from "./cluster.js";
-import { isControlPlaneNode } from "./cluster.js";
+import { assert, type NodeId, shortNodeId, type Workload } from "../vocabulary/index.js";
+import type { Cluster } from "./cluster.js";
 import type { DecisionRecord, RuleCode } from "./decision.js";
+import {
+  bestHost,
+  canHostNew,
+  canKeep,
+  claim,
+  createHostIndex,
+  domainOf,
+  fits,
+  type HostIndex,
+  hostFits,
+  release,
+} from "./placement-hosts.js";
 import { type RoundOutput, record } from "./round.js";
 
 /**
@@ -12,20 +23,20 @@ import { type RoundOutput, record } from "./round.js";
  * still fits; only replicas on dead, left, quarantined or flapping nodes move, plus the fewest
  * moves that bring a zone- or rack-aware workload up to its minimum spread. Replica i keeps
  * slot i, so a replacement lands in the slot it replaces.
+ *
+ * A settled workload (every replica kept, spread met) changes nothing, so those are checked
+ * first in any order; the others are placed in workload-key order, so the result never depends
+ * on the key order of the inputs.
  */
 
 interface Placer {
   readonly cluster: Cluster;
-  /** Nodes that may take new replicas, in id order. */
-  readonly hosts: readonly NodeFacts[];
-  readonly usage: Map<string, Usage>;
-  /** Nodes this round promotes into the control plane or quarantines: placed as they will be. */
-  readonly joiningControlPlane: ReadonlySet<string>;
-  readonly leaving: ReadonlySet<string>;
+  readonly hosts: HostIndex;
   /** Spread domains available per constraint signature (computed on demand). */
   readonly domainsBySignature: Map<string, number>;
   readonly records: DecisionRecord[];
-  stable: number;
+  /** Reused by `isSettled` to count domains without allocating. */
+  readonly domainScratch: string[];
   short: number;
 }
 
@@ -37,34 +48,27 @@ export interface PlacementSummary {
 }
 
 export function planPlacements(cluster: Cluster, output: RoundOutput): PlacementSummary {
-  const joiningControlPlane = new Set<string>();
-  const leaving = new Set<string>();
-  for (const { command } of output.commands) {
-    if (command.type === "promote" && command.roles.some(isControlPlaneRole))
-      joiningControlPlane.add(command.node);
-    if (command.type === "quarantine") leaving.add(command.node);
-  }
   const placer: Placer = {
     cluster,
-    hosts: cluster.nodes.filter((node) => canHostNew(node) && !leaving.has(node.id)),
-    joiningControlPlane,
-    leaving,
-    usage: new Map([...cluster.usage].map(([id, used]) => [id, { ...used }])),
+    hosts: createHostIndex(cluster, output),
     domainsBySignature: new Map(),
     records: [],
-    stable: 0,
+    domainScratch: [],
     short: 0,
   };
-  const keys = Object.keys(cluster.inputs.state.workloads).sort();
+  const workloads: Record<string, Workload> = cluster.inputs.state.workloads;
+  const placements: Record<string, readonly NodeId[]> = cluster.inputs.state.placements;
+  const unsettled: string[] = [];
+  let total = 0;
+  for (const key in workloads) {
+    total += 1;
+    if (!isSettled(placer, workloads[key]!, placements[key] ?? [])) unsettled.push(key);
+  }
   let changed = 0;
-  for (const key of keys) {
-    const workload = cluster.inputs.state.workloads[key]!;
-    const current = cluster.inputs.state.placements[key] ?? [];
-    const next = placeWorkload(placer, key, workload, current);
-    if (sameList(current, next)) {
-      placer.stable += 1;
-      continue;
-    }
+  for (const key of unsettled.sort()) {
+    const current = placements[key] ?? [];
+    const next = placeWorkload(placer, key, workloads[key]!, current);
+    if (sameList(current, next)) continue;
     changed += 1;
     output.commands.push({
       command: { type: "placement", workload: key, nodes: next },
@@ -73,22 +77,39 @@ export function planPlacements(cluster: Cluster, output: RoundOutput): Placement
     });
   }
   output.records.push(...placer.records);
+  const stable = total - changed;
   record(output, {
     action: "place",
     outcome: "noted",
     rule: "placement-stable",
     subject: "cluster",
-    message: `${placer.stable} of ${keys.length} workloads keep their placement; ${changed} change; ${placer.short} short of replicas`,
-    facts: {
-      workloads: keys.length,
-      stable: placer.stable,
-      changed,
-      short: placer.short,
-      hosts: placer.hosts.length,
-    },
+    message: `${stable} of ${total} workloads keep their placement; ${changed} change; ${placer.short} short of replicas`,
+    facts: { workloads: total, stable, changed, short: placer.short },
   });
-  assert(placer.stable + changed === keys.length, "every workload is either stable or changed");
-  return { workloads: keys.length, changed, stable: placer.stable, short: placer.short };
+  assert(changed <= unsettled.length, "only unsettled workloads change");
+  return { workloads: total, changed, stable, short: placer.short };
+}
+
+/**
+ * Every replica kept on a distinct fitting node, the count right, the spread met. No side
+ * effects. This runs for every workload every round, so it avoids allocation: keepable nodes
+ * come from a per-round map, and domains are counted in a small reused array.
+ */
+function isSettled(placer: Placer, workload: Workload, current: readonly NodeId[]): boolean {
+  if (current.length !== workload.replicas) return false;
+  const minimum = minimumDomains(placer, workload);
+  const seen = placer.domainScratch;
+  seen.length = 0;
+  const labelled = hasLabels(workload);
+  for (let index = 0; index < current.length; index += 1) {
+    const id = current[index]!;
+    const facts = placer.hosts.keepable.get(id);
+    if (facts === undefined || !hostFits(facts, workload, labelled)) return false;
+    if (index > 0 && current.length <= 16 && current.indexOf(id) !== index) return false;
+    if (seen.length < minimum && !seen.includes(facts.domain)) seen.push(facts.domain);
+  }
+  if (current.length > 16 && new Set(current).size !== current.length) return false;
+  return minimum <= 1 || seen.length >= minimum;
 }
 
 function placeWorkload(
@@ -102,12 +123,12 @@ function placeWorkload(
   let replaced = 0;
   for (const id of current) {
     const node = placer.cluster.byId.get(id);
-    const keep = node !== undefined && !seen.has(id) && canKeep(placer, node, workload);
+    const keep = node !== undefined && !seen.has(id) && canKeep(placer.hosts, node, workload);
     if (keep) {
       seen.add(id);
       slots.push(id);
     } else {
-      release(placer, id, workload);
+      release(placer.hosts, id, workload);
       slots.push(null);
       replaced += 1;
     }
@@ -132,7 +153,7 @@ function trim(placer: Placer, slots: (NodeId | null)[], workload: Workload): num
   for (let guard = 0; slots.length > workload.replicas; guard += 1) {
     assert(guard < 20_000, "trim is bounded by the replica limit");
     const index = crowdedIndex(placer, slots);
-    release(placer, slots[index]!, workload);
+    release(placer.hosts, slots[index]!, workload);
     slots.splice(index, 1);
     trimmed += 1;
   }
@@ -155,10 +176,10 @@ function evictForSpread(placer: Placer, slots: (NodeId | null)[], workload: Work
   for (let guard = 0; evictions > 0; guard += 1) {
     assert(guard < 20_000, "evictions are bounded by the replica limit");
     const index = crowdedIndex(placer, slots);
-    const domain = domainOf(placer, slots[index]!);
+    const domain = domainOf(placer.hosts, slots[index]!);
     if ((present.get(domain) ?? 0) < 2) break;
     present.set(domain, present.get(domain)! - 1);
-    release(placer, slots[index]!, workload);
+    release(placer.hosts, slots[index]!, workload);
     slots[index] = null;
     evictions -= 1;
     evicted += 1;
@@ -171,129 +192,21 @@ function fillSlots(placer: Placer, slots: (NodeId | null)[], workload: Workload)
   const counts = domainCounts(placer, slots);
   for (let index = 0; index < slots.length; index += 1) {
     if (slots[index] !== null) continue;
-    const chosen = bestHost(placer, workload, used, counts);
+    const chosen = bestHost(placer.hosts, workload, used, counts);
     if (chosen === null) continue;
     slots[index] = chosen.id;
     used.add(chosen.id);
-    const domain = domainOf(placer, chosen.id);
+    const domain = domainOf(placer.hosts, chosen.id);
     counts.set(domain, (counts.get(domain) ?? 0) + 1);
-    claim(placer, chosen.id, workload);
+    claim(placer.hosts, chosen.id, workload);
   }
-}
-
-/** The best host for one more replica: an unused domain first, then the most free share. */
-function bestHost(
-  placer: Placer,
-  workload: Workload,
-  used: ReadonlySet<string>,
-  counts: ReadonlyMap<string, number>,
-): NodeFacts | null {
-  const spreadDomains = placer.cluster.placementPolicy.kind !== "none";
-  let best: NodeFacts | null = null;
-  let bestCrowding = Number.POSITIVE_INFINITY;
-  let bestFree = Number.NEGATIVE_INFINITY;
-  for (const node of placer.hosts) {
-    if (used.has(node.id) || !fits(placer, node, workload) || !hasRoom(placer, node, workload)) continue;
-    const crowding = spreadDomains ? (counts.get(domainOf(placer, node.id)) ?? 0) : 0;
-    const free = freeShareAfter(placer, node, workload);
-    if (crowding < bestCrowding || (crowding === bestCrowding && free > bestFree)) {
-      best = node;
-      bestCrowding = crowding;
-      bestFree = free;
-    }
-  }
-  return best;
-}
-
-function canHostNew(node: NodeFacts): boolean {
-  return node.status === "alive" && !node.isQuarantined && !node.isFlapping && hostsWork(node);
-}
-
-function hostsWork(node: NodeFacts): boolean {
-  return node.isWorker || isControlPlaneNode(node);
-}
-
-function canKeep(placer: Placer, node: NodeFacts, workload: Workload): boolean {
-  const live = node.status === "alive" || node.status === "suspect";
-  const usable = !node.isQuarantined && !node.isFlapping && !placer.leaving.has(node.id);
-  return live && usable && hostsWork(node) && fits(placer, node, workload);
-}
-
-/** The workload's constraints and the latency bound; capacity is checked apart. */
-function fits(placer: Placer, node: NodeFacts, workload: Workload): boolean {
-  const placement = workload.placement;
-  const controlPlane = isControlPlaneNode(node) || placer.joiningControlPlane.has(node.id);
-  if (controlPlane && !placement.tolerate_control_plane) return false;
-  if (placement.zones.length > 0 && !placement.zones.includes(node.state.zone)) return false;
-  for (const label in placement.labels) {
-    if (node.state.labels[label] !== placement.labels[label]) return false;
-  }
-  const policy = placer.cluster.placementPolicy;
-  if (
-    policy.kind === "latency-aware" &&
-    node.latencyP99Ms !== null &&
-    node.latencyP99Ms > policy.max_p99_ms
-  ) {
-    return false;
-  }
-  return true;
-}
-
-function hasRoom(placer: Placer, node: NodeFacts, workload: Workload): boolean {
-  const used = placer.usage.get(node.id);
-  const capacity = node.state.capacity;
-  if ((used?.pods ?? 0) + 1 > capacity.pods) return false;
-  if ((used?.cpuMillis ?? 0) + workload.resources.cpu_millis > capacity.cpu_millis) return false;
-  return (used?.memoryBytes ?? 0) + workload.resources.memory_bytes <= capacity.memory_bytes;
-}
-
-function freeShareAfter(placer: Placer, node: NodeFacts, workload: Workload): number {
-  const used = placer.usage.get(node.id);
-  const capacity = node.state.capacity;
-  const cpu =
-    capacity.cpu_millis === 0
-      ? 0
-      : 1 - ((used?.cpuMillis ?? 0) + workload.resources.cpu_millis) / capacity.cpu_millis;
-  const memory =
-    capacity.memory_bytes === 0
-      ? 0
-      : 1 - ((used?.memoryBytes ?? 0) + workload.resources.memory_bytes) / capacity.memory_bytes;
-  return cpu + memory;
-}
-
-function claim(placer: Placer, id: string, workload: Workload): void {
-  let used = placer.usage.get(id);
-  if (used === undefined) {
-    used = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
-    placer.usage.set(id, used);
-  }
-  used.cpuMillis += workload.resources.cpu_millis;
-  used.memoryBytes += workload.resources.memory_bytes;
-  used.pods += 1;
-}
-
-function release(placer: Placer, id: string, workload: Workload): void {
-  const used = placer.usage.get(id);
-  if (used === undefined) return;
-  used.cpuMillis -= workload.resources.cpu_millis;
-  used.memoryBytes -= workload.resources.memory_bytes;
-  used.pods -= 1;
-}
-
-/** The spread domain of a node: its zone, or zone/rack under rack-aware placement. */
-function domainOf(placer: Placer, id: string): string {
-  const node = placer.cluster.byId.get(id);
-  if (node === undefined) return "";
-  return placer.cluster.placementPolicy.kind === "rack-aware"
-    ? `${node.state.zone}/${node.state.rack}`
-    : node.state.zone;
 }
 
 function domainCounts(placer: Placer, slots: readonly (NodeId | null)[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const slot of slots) {
     if (slot === null) continue;
-    const domain = domainOf(placer, slot);
+    const domain = domainOf(placer.hosts, slot);
     counts.set(domain, (counts.get(domain) ?? 0) + 1);
   }
   return counts;
@@ -307,7 +220,7 @@ function crowdedIndex(placer: Placer, slots: readonly (NodeId | null)[]): number
   for (let index = slots.length - 1; index >= 0; index -= 1) {
     const slot = slots[index];
     if (slot === null || slot === undefined) continue;
-    const count = counts.get(domainOf(placer, slot)) ?? 0;
+    const count = counts.get(domainOf(placer.hosts, slot)) ?? 0;
     if (count > chosenCount) {
       chosen = index;
       chosenCount = count;
@@ -318,6 +231,11 @@ function crowdedIndex(placer: Placer, slots: readonly (NodeId | null)[]): number
 }
 
 /** The policy's minimum number of domains for this workload (1 means no spread rule). */
+function hasLabels(workload: Workload): boolean {
+  for (const _ in workload.placement.labels) return true;
+  return false;
+}
+
 function minimumDomains(placer: Placer, workload: Workload): number {
   const policy = placer.cluster.placementPolicy;
   switch (policy.kind) {
@@ -340,8 +258,10 @@ function availableDomains(placer: Placer, workload: Workload): number {
   const cached = placer.domainsBySignature.get(signature);
   if (cached !== undefined) return cached;
   const domains = new Set<string>();
-  for (const node of placer.hosts) {
-    if (fits(placer, node, workload)) domains.add(domainOf(placer, node.id));
+  for (const node of placer.cluster.nodes) {
+    if (canHostNew(placer.hosts, node) && fits(placer.hosts, node, workload)) {
+      domains.add(domainOf(placer.hosts, node.id));
+    }
   }
   placer.domainsBySignature.set(signature, domains.size);
   return domains.size;

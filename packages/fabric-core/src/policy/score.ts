@@ -1,5 +1,5 @@
 import { assert } from "../vocabulary/index.js";
-import type { Cluster, NodeFacts } from "./cluster.js";
+import { type Cluster, freeShareOf, type NodeFacts } from "./cluster.js";
 import type { FactValue } from "./decision.js";
 
 /**
@@ -36,7 +36,7 @@ export function scoreCandidate(
   const spread = spreadScore(cluster, node, peers);
   const health = 1 - Math.min(node.phi / phiThreshold, 1);
   const stability = Math.min(node.stableForMs / (10 * cluster.config.stabilization_ms), 1);
-  const capacity = node.freeShare;
+  const capacity = freeShareOf(cluster, node);
   const total =
     scoreWeights.standby * standby +
     scoreWeights.spread * spread +
