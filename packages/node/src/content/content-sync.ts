@@ -1,0 +1,79 @@
+import { pinnedBlobs } from "@revoada/fabric-core/content";
+import type { Blake3Hash, FabricState } from "@revoada/fabric-core/vocabulary";
+import { fetchBlob } from "./blob-fetcher.js";
+import type { BlobStore } from "./blob-store.js";
+import type { ContentService } from "./content-service.js";
+import type { FrameLink } from "./frame-link.js";
+
+/**
+ * The background content round, every `sync_cadence_ms`: fetch each blob the committed fabric
+ * state references (workload config blobs) that this node does not hold, from the providers
+ * membership knows of, and collect unreferenced blobs past `gc_retention_ms`. Fetches run on
+ * their own; a round never starts a second fetch of the same blob, and rounds do not overlap.
+ */
+
+export type ProviderLinks = ReadonlyMap<string, { link: FrameLink; complete: boolean | null }>;
+
+export interface ContentSyncOptions {
+  readonly store: BlobStore;
+  readonly service: ContentService;
+  readonly syncCadenceMs: number;
+  readonly gcRetentionMs: number;
+  /** The committed fabric state, as of now. */
+  readonly fabricState: () => FabricState;
+  /** Who may hold `hash` (gossip announcements), as links. */
+  readonly providersOf: (hash: Blake3Hash) => ProviderLinks;
+  readonly nowMs?: () => number;
+  readonly onError?: (hash: Blake3Hash, error: unknown) => void;
+}
+
+export interface SyncRound {
+  readonly started: readonly Blake3Hash[];
+  readonly collected: readonly Blake3Hash[];
+}
+
+export class ContentSync {
+  private readonly active = new Map<Blake3Hash, Promise<unknown>>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private running = false;
+
+  constructor(private readonly options: ContentSyncOptions) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.round(), this.options.syncCadenceMs);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Fetches in progress (tests, status). */
+  fetching(): Blake3Hash[] {
+    return [...this.active.keys()].sort();
+  }
+
+  async round(): Promise<SyncRound> {
+    if (this.running) return { started: [], collected: [] };
+    this.running = true;
+    try {
+      const pins = pinnedBlobs(this.options.fabricState());
+      const started: Blake3Hash[] = [];
+      for (const hash of [...pins].sort()) {
+        if (this.active.has(hash) || (await this.options.store.has(hash))) continue;
+        const providers = this.options.providersOf(hash);
+        if (providers.size === 0) continue;
+        started.push(hash);
+        const fetch = fetchBlob({ store: this.options.store, hash, providers, service: this.options.service })
+          .catch((error: unknown) => this.options.onError?.(hash, error))
+          .finally(() => this.active.delete(hash));
+        this.active.set(hash, fetch);
+      }
+      const now = this.options.nowMs?.() ?? Date.now();
+      const collected = await this.options.store.collectGarbage(pins, now, this.options.gcRetentionMs);
+      return { started, collected };
+    } finally {
+      this.running = false;
+    }
+  }
+}
