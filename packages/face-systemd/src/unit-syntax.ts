@@ -54,11 +54,13 @@ export function parseUnitFile(text: string, file: string): Result<UnitFile> {
   let index = 0;
   while (index < lines.length) {
     const startLine = index + 1;
-    const raw = lines[index]!.replace(/\r$/, "");
+    const line = lines[index]!;
+    const raw = line.endsWith("\r") ? line.slice(0, -1) : line;
     index += 1;
     const indent = raw.length - raw.trimStart().length;
     const trimmed = raw.trim();
-    if (trimmed === "" || trimmed.startsWith("#") || trimmed.startsWith(";")) continue;
+    const first = trimmed.charCodeAt(0);
+    if (trimmed === "" || first === 35 || first === 59) continue;
     let logical = trimmed;
     while (logical.endsWith("\\") && index < lines.length) {
       const next = lines[index]!.replace(/\r$/, "").trim();
@@ -69,7 +71,7 @@ export function parseUnitFile(text: string, file: string): Result<UnitFile> {
         return failed([syntaxIssue(file, startLine, 1, "line too long")]);
     }
     if (logical.endsWith("\\")) logical = logical.slice(0, -1).trimEnd();
-    const header = sectionPattern.exec(logical);
+    const header = logical.startsWith("[") ? sectionPattern.exec(logical) : null;
     if (header !== null) {
       sections.push({ name: header[1]!, line: startLine, entries: [] });
       continue;
@@ -127,8 +129,15 @@ export function stringifyUnitFile(document: UnitDocument): string {
 }
 
 /** The entries of every section named `name` (a section may appear more than once). */
-export function sectionEntries(unit: UnitFile, name: string): UnitEntry[] {
-  return unit.sections.filter((section) => section.name === name).flatMap((section) => section.entries);
+export function sectionEntries(unit: UnitFile, name: string): readonly UnitEntry[] {
+  let found: readonly UnitEntry[] | undefined;
+  let merged: UnitEntry[] | undefined;
+  for (const section of unit.sections) {
+    if (section.name !== name) continue;
+    if (found === undefined) found = section.entries;
+    else merged = [...(merged ?? found), ...section.entries];
+  }
+  return merged ?? found ?? [];
 }
 
 /** Repeated assignments accumulate; an empty assignment resets the list. */

@@ -1,6 +1,6 @@
+import { isDeepStrictEqual } from "node:util";
 import type { FaceFile, ReadResult, UnknownField } from "@revoada/fabric-core/face";
 import {
-  canonicalJson,
   emptyFabricState,
   type FabricIssue,
   FabricState,
@@ -29,7 +29,6 @@ export type ClassifyUnit = (unit: UnitFile, path: string) => Result<UnitReading>
 interface ReplicaSeen {
   readonly file: string;
   readonly workload: unknown;
-  readonly text: string;
   readonly slots: (string | undefined)[];
 }
 
@@ -137,12 +136,11 @@ function recordReplica(
   file: string,
   nodeId: string,
 ): FabricIssue | undefined {
-  const text = canonicalJson(reading.workload);
   let seen = replicas.get(reading.key);
   if (seen === undefined) {
-    seen = { file, workload: reading.workload, text, slots: [] };
+    seen = { file, workload: reading.workload, slots: [] };
     replicas.set(reading.key, seen);
-  } else if (seen.text !== text) {
+  } else if (!isDeepStrictEqual(seen.workload, reading.workload)) {
     return {
       code: "conflict",
       message: `${reading.key}: replicas disagree with ${seen.file}`,

@@ -14,6 +14,9 @@ export interface WordError {
   readonly message: string;
 }
 
+/** Text with no quotes, escapes or odd whitespace: split on spaces and tabs directly. */
+const plainWords = /^(?:[^\s"'\\]+(?:[ \t]+[^\s"'\\]+)*)?$/;
+
 /** A word that needs no quoting: conservative, so the writer quotes anything unusual. */
 const bareWord = /^[A-Za-z0-9_@./:,+=-]+$/;
 
@@ -95,6 +98,7 @@ function readEscape(text: string, index: number): { text: string; length: number
 
 /** Splits a value into words: quotes removed, C escapes resolved. */
 export function splitWords(text: string): string[] | WordError {
+  if (plainWords.test(text)) return text === "" ? [] : text.split(/[ \t]+/);
   const words: string[] = [];
   let current: string | undefined;
   let quote: string | undefined;
@@ -127,6 +131,7 @@ export function splitWords(text: string): string[] | WordError {
 
 /** `%` -> `%%`: a literal percent sign in a key that expands specifiers. */
 export function escapeSpecifiers(text: string): string {
+  if (!text.includes("%")) return text;
   return text.replaceAll("%", "%%");
 }
 
@@ -136,6 +141,7 @@ export function escapeSpecifiers(text: string): string {
  */
 export function unescapeSpecifiers(text: string): { text: string; unresolved: string[] } {
   const unresolved: string[] = [];
+  if (!text.includes("%")) return { text, unresolved };
   const resolved = text.replace(/%(.?)/gs, (match, next: string) => {
     if (next === "%") return "%";
     unresolved.push(match);
@@ -146,10 +152,12 @@ export function unescapeSpecifiers(text: string): { text: string; unresolved: st
 
 /** `$` -> `$$`: a literal dollar sign in an `Exec*=` argument. */
 export function escapeDollars(text: string): string {
+  if (!text.includes("$")) return text;
   return text.replaceAll("$", () => "$$");
 }
 
 export function unescapeDollars(text: string): string {
+  if (!text.includes("$$")) return text;
   return text.replaceAll("$$", "$");
 }
 
