@@ -48,6 +48,17 @@ async function waitFor<T>(what: string, probe: () => T | null | Promise<T | null
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Starts `revoada blob serve ARGS` and resolves with the address it prints. */
+async function startServe(args: readonly string[]): Promise<string> {
+  const server = spawnCli(["blob", "serve", ...args]);
+  cleanups.push(() => server.kill("SIGKILL"));
+  let output = "";
+  server.stdout.setEncoding("utf8").on("data", (text: string) => {
+    output += text;
+  });
+  return waitFor("blob serve to listen", () => /listening (\S+)/.exec(output)?.[1] ?? null);
+}
+
 describe("revoada blob", () => {
   it("put prints the b3sum; ls lists it; verify says ok, then catches corruption", async () => {
     const file = join(scratch, "put.bin");
@@ -79,13 +90,7 @@ describe("revoada blob", () => {
     await writeGeneratedFile(file, 6 * 1024 * 1024 + 7, 6);
     const seedDir = join(scratch, "seed-store");
     const hash = (await runCli(["blob", "put", file, "--data-dir", seedDir])).stdout.trim();
-    const server = spawnCli(["blob", "serve", "--data-dir", seedDir, "--listen", "127.0.0.1:0"]);
-    cleanups.push(() => server.kill("SIGKILL"));
-    let output = "";
-    server.stdout.setEncoding("utf8").on("data", (text: string) => {
-      output += text;
-    });
-    const address = await waitFor("blob serve to listen", () => /listening (\S+)/.exec(output)?.[1] ?? null);
+    const address = await startServe(["--data-dir", seedDir, "--listen", "127.0.0.1:0"]);
     const out = join(scratch, "fetched.bin");
     const get = await runCli([
       "blob",
@@ -122,16 +127,8 @@ describe("revoada blob", () => {
     await writeGeneratedFile(file, 200_000, 8);
     const seedDir = join(scratch, "auth-seed");
     const hash = (await runCli(["blob", "put", file, "--data-dir", seedDir])).stdout.trim();
-    const server = spawnCli(["blob", "serve", "--data-dir", seedDir, "--cluster-key-file", keyFile]);
-    cleanups.push(() => server.kill("SIGKILL"));
-    let output = "";
-    server.stdout.setEncoding("utf8").on("data", (text: string) => {
-      output += text;
-    });
-    const peer = await waitFor(
-      "blob serve to listen",
-      () => /listening ([0-9a-f]{64}@\S+)/.exec(output)?.[1] ?? null,
-    );
+    const peer = await startServe(["--data-dir", seedDir, "--cluster-key-file", keyFile]);
+    assert.match(peer, /^[0-9a-f]{64}@127\.0\.0\.1:\d+$/);
     const out = join(scratch, "auth-fetched.bin");
     const getArgs = ["blob", "get", hash, "-o", out, "--peer", peer, "--cluster-key-file", keyFile];
     const get = await runCli([...getArgs, "--data-dir", join(scratch, "auth-get")]);
