@@ -53,8 +53,20 @@ function escapeCharacter(character: string): string {
   return character;
 }
 
+/** True when no character of `text` needs escaping: the common case, checked without a copy. */
+function isPlainTemplate(text: string): boolean {
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    // Control characters, `"`, `$`, `%` and `\`.
+    if (code < 0x20 || code === 0x7f || code === 0x22 || code === 0x24 || code === 0x25 || code === 0x5c)
+      return false;
+  }
+  return true;
+}
+
 /** The body of an HCL quoted template that evaluates to `text` (runtime interpolations kept). */
 export function escapeTemplate(text: string): string {
+  if (isPlainTemplate(text)) return text;
   let out = "";
   let index = 0;
   while (index < text.length) {

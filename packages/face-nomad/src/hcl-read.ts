@@ -3,6 +3,7 @@ import type { FabricIssue, Result } from "@revoada/fabric-core/vocabulary";
 import { failed, issuesFromZod, ok } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
+import { parseCanonicalHcl } from "./hcl-canonical.js";
 import { unescapeTemplate } from "./hcl-printer.js";
 import type { Agent, Job } from "./ir.js";
 
@@ -13,8 +14,21 @@ import type { Agent, Job } from "./ir.js";
  * produce the IR. hcl2json keeps template text as written, so strings are unescaped here.
  */
 
-/** hcl2json, typed: the parsed body as plain JSON, or the parser's message. */
+/**
+ * HCL text as hcl2json's JSON shape, or the parser's message. Text in the printer's own
+ * subset takes the fast path (`parseCanonicalHcl`); everything else goes through hcl2json.
+ */
 export async function parseHclText(
+  file: string,
+  text: string,
+): Promise<{ value: unknown } | { error: string }> {
+  const canonical = parseCanonicalHcl(text);
+  if (canonical !== undefined) return { value: canonical };
+  return parseHclWithHcl2json(file, text);
+}
+
+/** hcl2json, typed: the parsed body as plain JSON, or the parser's message. */
+export async function parseHclWithHcl2json(
   file: string,
   text: string,
 ): Promise<{ value: unknown } | { error: string }> {

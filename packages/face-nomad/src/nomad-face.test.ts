@@ -7,12 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { exampleFabricStates } from "@revoada/fabric-core/face";
+import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face";
 import { type FabricState, formatIssue, type Workload } from "@revoada/fabric-core/vocabulary";
+import fc from "fast-check";
 import { apiToJob, jobToApi } from "./api-json.js";
 import { formatDuration, parseDuration } from "./duration.js";
+import { parseCanonicalHcl } from "./hcl-canonical.js";
 import { escapeTemplate } from "./hcl-printer.js";
-import { readJobHcl } from "./hcl-read.js";
+import { parseHclWithHcl2json, readJobHcl } from "./hcl-read.js";
 import { nomadFace } from "./index.js";
 
 const mesh = exampleFabricStates.mesh!;
@@ -129,6 +131,44 @@ describe("interpolation and escaping", () => {
     assert.ok(read.ok);
     assert.deepEqual(read.value.state.workloads["default/web"]?.env, env);
     assert.deepEqual(read.value.state.workloads["default/web"]?.args, workload.args);
+  });
+});
+
+describe("the fast HCL reader", () => {
+  async function assertSameAsHcl2json(path: string, text: string): Promise<void> {
+    const fast = parseCanonicalHcl(text);
+    assert.ok(fast !== undefined, `${path} is in the printer's subset`);
+    const reference = await parseHclWithHcl2json(path, text);
+    assert.ok("value" in reference, path);
+    assert.deepEqual(fast, reference.value, path);
+  }
+
+  it("reads every file the writer produces exactly as hcl2json does (generated states)", async () => {
+    const tricky: Workload = {
+      ...mesh.workloads["default/web"]!,
+      env: { A: "${node.unique.name}-$${x}-%%{y}-${var.z}", B: 'q"\\\t\n\u0001 \\u0041' },
+      args: ["$", "$$", "%", "%{", "${NOMAD_ALLOC_ID}"],
+    };
+    const states = [mesh, { ...mesh, workloads: { "default/web": tricky } }];
+    fc.sample(arbitraryFabricState({ nodesMax: 2, workloadsMax: 3 }), { numRuns: 6, seed: 7 }).forEach(
+      (state) => {
+        states.push(state);
+      },
+    );
+    for (const state of states) {
+      for (const file of nomadFace.writer.write(state, cluster).files) {
+        if (file.path.endsWith(".hcl")) await assertSameAsHcl2json(file.path, file.content);
+      }
+    }
+  });
+
+  it("leaves anything outside the subset to hcl2json", () => {
+    assert.equal(parseCanonicalHcl('job "a" {\n  # a comment\n}\n'), undefined);
+    assert.equal(parseCanonicalHcl('x = "${var.y}"\n'), undefined);
+    assert.equal(parseCanonicalHcl("x = 1 + 2\n"), undefined);
+    assert.equal(parseCanonicalHcl("x = <<EOF\nhi\nEOF\n"), undefined);
+    assert.equal(parseCanonicalHcl("a { b = 1 c = 2 }\n"), undefined);
+    assert.deepEqual(parseCanonicalHcl('a "l" {\n  b = [\n    "x",\n  ]\n}\n'), { a: { l: [{ b: ["x"] }] } });
   });
 });
 

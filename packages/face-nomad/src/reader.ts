@@ -18,7 +18,7 @@ import { parseHclText, readAgentHcl, readJobHcl } from "./hcl-read.js";
 import type { Job } from "./ir.js";
 import { jobProblems } from "./job-check.js";
 import { jobPlacement, jobToWorkload } from "./workload-job.js";
-import { writeNomad } from "./writer.js";
+import { renderContext, renderNomadFile } from "./writer.js";
 
 /**
  * The Nomad reader: jobspecs give the workloads (the API JSON beside each must say the same),
@@ -39,6 +39,17 @@ function jobIssues(file: string, job: Job): FabricIssue[] {
   return jobProblems(job).map(([path, message]) => ({ code: "nomad", message, path, file }));
 }
 
+/** Job API JSON: `JSON.parse` and the schema; only a failure pays for the located parse. */
+function readApiJson(file: FaceFile): Result<ApiJob> {
+  try {
+    const checked = ApiJob.safeParse(JSON.parse(file.content));
+    if (checked.success) return ok(checked.data);
+  } catch {
+    // Not JSON: the located parse below names the line and column.
+  }
+  return parseSourceText(ApiJob, file.content, file.path);
+}
+
 /** Parses and checks every file on its own; shared by the reader and the validator. */
 export async function readNomadFiles(files: readonly FaceFile[]): Promise<ReadFiles> {
   const read: ReadFiles = { jobs: new Map(), apiJobs: new Map(), agents: new Map(), issues: [], unknown: [] };
@@ -51,7 +62,7 @@ export async function readNomadFiles(files: readonly FaceFile[]): Promise<ReadFi
         read.jobs.set(file.path, job.value);
       }
     } else if (file.path.endsWith(".json")) {
-      const api = parseSourceText(ApiJob, file.content, file.path);
+      const api = readApiJson(file);
       if (!api.ok) read.issues.push(...api.issues);
       else {
         read.issues.push(...jobIssues(file.path, apiToJob(api.value)));
@@ -90,7 +101,9 @@ function assemble(read: ReadFiles): { state: unknown; sources: Map<string, strin
   }
   const workloads: Record<string, Workload> = {};
   const placements: Record<string, string[]> = {};
-  for (const [file, { job }] of read.jobs) {
+  const jobs: [string, Job][] = [...read.jobs].map(([file, { job }]) => [file, job]);
+  for (const [file, job] of read.apiJobs) if (!read.jobs.has(hclSibling(file))) jobs.push([file, job]);
+  for (const [file, job] of jobs) {
     if (job.groups.length !== 1 || job.groups[0]!.tasks.length !== 1) {
       const message = "the Nomad face reads jobs of one group with one task";
       read.issues.push({ code: "unsupported", message, path: [], file });
@@ -128,27 +141,35 @@ function flatPaths(
   }
 }
 
+/**
+ * Files whose text is not what the state read renders: each differing path of their parsed
+ * shape is `unknown`. A job's API JSON is compared only when it stands alone: beside a
+ * jobspec it was already checked to encode the same job, and its strict schema refuses
+ * fields it does not know.
+ */
 async function reportUnexpected(
   read: ReadFiles,
   files: readonly FaceFile[],
   state: FabricState,
 ): Promise<UnknownField[]> {
-  const expected = new Map(
-    writeNomad(state, { kind: "cluster" }).files.map((file) => [file.path, file.content]),
-  );
+  const context = renderContext(state);
   const unknown: UnknownField[] = [];
   for (const file of files) {
-    const content = expected.get(file.path);
+    const parsed: { readonly raw: unknown } | undefined =
+      read.jobs.get(file.path) ?? read.agents.get(file.path);
+    const standaloneJson = read.apiJobs.has(file.path) && !read.jobs.has(hclSibling(file.path));
+    if (parsed === undefined && !standaloneJson) continue;
+    const content = renderNomadFile(state, file.path, context);
     if (content === file.content) continue;
-    const raw: { readonly raw: unknown } | undefined = read.jobs.get(file.path) ?? read.agents.get(file.path);
-    if (raw === undefined && !read.apiJobs.has(file.path)) continue;
     if (content === undefined) {
       unknown.push({ file: file.path, path: [], reason: "the state read renders no file of this name" });
       continue;
     }
-    const actualShape = raw === undefined ? JSON.parse(file.content) : raw.raw;
+    const actualShape = parsed === undefined ? JSON.parse(file.content) : parsed.raw;
     const rendered =
-      raw === undefined ? { value: JSON.parse(content) as unknown } : await parseHclText(file.path, content);
+      parsed === undefined
+        ? { value: JSON.parse(content) as unknown }
+        : await parseHclText(file.path, content);
     const paths: (string | number)[][] = [];
     flatPaths(actualShape, "value" in rendered ? rendered.value : undefined, [], paths);
     for (const path of paths) {
@@ -160,6 +181,10 @@ async function reportUnexpected(
     }
   }
   return unknown;
+}
+
+function hclSibling(jsonPath: string): string {
+  return jsonPath.replace(/\.json$/, ".nomad.hcl");
 }
 
 export async function readNomad(files: readonly FaceFile[]): Promise<Result<ReadResult>> {

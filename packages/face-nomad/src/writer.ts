@@ -1,8 +1,9 @@
 import type { FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
-import { canonicalJson, type FabricState, type NodeId } from "@revoada/fabric-core/vocabulary";
+import type { FabricState, NodeId } from "@revoada/fabric-core/vocabulary";
 import { nodeToAgent, serverCount } from "./agent.js";
 import { jobToApi } from "./api-json.js";
 import { agentHcl, jobHcl } from "./job-hcl.js";
+import { sortedJson } from "./json-text.js";
 import { droppedByNomad, modelNomad } from "./model.js";
 import { workloadToJob } from "./workload-job.js";
 
@@ -27,6 +28,36 @@ export function agentFolders(state: FabricState): Map<NodeId, string> {
   return folders;
 }
 
+export interface RenderContext {
+  /** Folder name -> node id. */
+  readonly nodeOfFolder: ReadonlyMap<string, NodeId>;
+  readonly servers: number;
+}
+
+export function renderContext(state: FabricState): RenderContext {
+  const nodeOfFolder = new Map([...agentFolders(state)].map(([id, folder]) => [folder, id]));
+  return { nodeOfFolder, servers: serverCount(state) };
+}
+
+/** Renders one file of `state` by its path, or undefined when the state has no such file. */
+export function renderNomadFile(
+  state: FabricState,
+  path: string,
+  context: RenderContext,
+): string | undefined {
+  const agent = /^nodes\/([^/]+)\/agent\.hcl$/.exec(path);
+  if (agent !== null) {
+    const id = context.nodeOfFolder.get(agent[1]!);
+    return id === undefined ? undefined : agentHcl(nodeToAgent(state.nodes[id]!, context.servers));
+  }
+  const job = /^jobs\/([^/]+)\/([^/]+)\.(nomad\.hcl|json)$/.exec(path);
+  const key = job === null ? undefined : `${job[1]}/${job[2]}`;
+  const workload = key === undefined ? undefined : state.workloads[key];
+  if (workload === undefined) return undefined;
+  const ir = workloadToJob(workload, state.placements[key!]);
+  return job![3] === "json" ? sortedJson(jobToApi(ir)) : jobHcl(ir);
+}
+
 export function writeNomad(input: FabricState, scope: RenderScope): WriteResult {
   const state = modelNomad(input);
   const files: FaceFile[] = [];
@@ -44,7 +75,7 @@ export function writeNomad(input: FabricState, scope: RenderScope): WriteResult 
     const job = workloadToJob(workload, placement);
     const stem = `jobs/${workload.namespace}/${workload.name}`;
     files.push({ path: `${stem}.nomad.hcl`, content: jobHcl(job) });
-    files.push({ path: `${stem}.json`, content: canonicalJson(jobToApi(job)) });
+    files.push({ path: `${stem}.json`, content: sortedJson(jobToApi(job)) });
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files, dropped: droppedByNomad(input) };
