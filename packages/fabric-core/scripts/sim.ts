@@ -1,11 +1,13 @@
 import { parseArgs } from "node:util";
-import { runRaftSimulation } from "../src/sim/index.js";
+import { countingReplicasCommitRule, type RaftSimOptions, runRaftSimulation } from "../src/sim/index.js";
 
 /**
  * The Raft simulator from the command line:
  *   pnpm sim --seed 1234              replay one seed (prints its report)
  *   pnpm sim --seeds 1000 [--from 1]  sweep seeds, stop at the first failure
  *   --steps N (fault-phase steps, default 400)  --nodes N (founding voters, default 3)
+ *   --profile leader-churn   the Figure 8 hunting profile (see RaftSimOptions.profile)
+ *   --broken-commit-rule     run with a commit rule that counts earlier-term replicas
  */
 const { values } = parseArgs({
   options: {
@@ -14,6 +16,8 @@ const { values } = parseArgs({
     from: { type: "string", default: "1" },
     steps: { type: "string" },
     nodes: { type: "string" },
+    profile: { type: "string" },
+    "broken-commit-rule": { type: "boolean", default: false },
   },
 });
 
@@ -32,9 +36,16 @@ const nodes = integer(values.nodes, "nodes");
 const seed = integer(values.seed, "seed");
 const seeds = integer(values.seeds, "seeds");
 const from = integer(values.from, "from") ?? 1;
+if (values.profile !== undefined && values.profile !== "mixed" && values.profile !== "leader-churn") {
+  process.stderr.write("--profile is mixed or leader-churn\n");
+  process.exit(2);
+}
+const profile = values.profile as RaftSimOptions["profile"];
+const commitRule = values["broken-commit-rule"] ? countingReplicasCommitRule : undefined;
+const common = { steps, nodes, profile, commitRule };
 
 if (seed !== undefined) {
-  const report = runRaftSimulation({ seed, steps, nodes });
+  const report = runRaftSimulation({ seed, ...common });
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } else {
   const count = seeds ?? 100;
@@ -42,7 +53,7 @@ if (seed !== undefined) {
   let worstRecoveryMs = 0;
   for (let current = from; current < from + count; current += 1) {
     try {
-      const report = runRaftSimulation({ seed: current, steps, nodes });
+      const report = runRaftSimulation({ seed: current, ...common });
       operations += report.operations;
       worstRecoveryMs = Math.max(worstRecoveryMs, report.recoveryMs);
     } catch (error) {

@@ -3,20 +3,18 @@
  * (Ongaro's thesis §3.6.2): a leader that commits an entry of an EARLIER term by counting
  * replicas. Method: a scripted 5-node run drives the exact Figure 8 interleaving, once with
  * the real commit rule (no violation) and once with a deliberately broken copy injected
- * through `RaftNodeOptions.commitRule` (the simulator must throw a `SimViolation`). A seed
- * sweep with the broken rule confirms the random nemesis alone rarely finds it, which is why
- * this scripted scenario exists.
+ * through `RaftNodeOptions.commitRule` (the simulator must throw a `SimViolation`). Then a
+ * seed sweep with the `leader-churn` profile (leader crashes while old-term entries are being
+ * replicated one per append) must find the broken rule on its own, and pass with the real one.
  */
 import { strict as assertStrict } from "node:assert";
 import { test } from "node:test";
-import { type CommitRule, committedIndex } from "../raft/index.js";
+import type { CommitRule } from "../raft/index.js";
 import { encodeSimCommand, RaftCluster, SimViolation } from "./raft-cluster.js";
+import { countingReplicasCommitRule, runRaftSimulation } from "./raft-sim.js";
 
 /** The bug: commit whatever a quorum holds, ignoring the term of that entry. */
-const countingReplicasRule: CommitRule = (input) => {
-  const candidate = committedIndex(input.conf, input.matchOf);
-  return Math.max(candidate, input.commit);
-};
+const countingReplicasRule: CommitRule = countingReplicasCommitRule;
 
 const peers = ["s1", "s2", "s3", "s4", "s5"];
 
@@ -151,4 +149,24 @@ test("a commit rule that counts replicas of an earlier term is caught by the sim
       return true;
     },
   );
+});
+
+test("a seed sweep with the leader-churn profile finds the broken rule on its own", () => {
+  let found: { seed: number; error: SimViolation } | null = null;
+  for (let seed = 1; seed <= 150 && found === null; seed += 1) {
+    try {
+      runRaftSimulation({ seed, profile: "leader-churn", commitRule: countingReplicasCommitRule });
+    } catch (error) {
+      if (!(error instanceof SimViolation)) throw error;
+      found = { seed, error };
+    }
+  }
+  assertStrict.ok(found !== null, "150 seeds did not expose the broken commit rule");
+  assertStrict.match(
+    found.error.message,
+    /--profile leader-churn --broken-commit-rule/,
+    "the replay command is printed",
+  );
+  // The very seeds that exposed it pass with the real rule.
+  for (let seed = 1; seed <= found.seed; seed += 1) runRaftSimulation({ seed, profile: "leader-churn" });
 });

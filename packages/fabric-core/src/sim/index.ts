@@ -5,5 +5,5 @@ export { reliableNetwork, SimNetwork } from "./network.js";
 export type { RaftClusterOptions, SimCommand, SimDisk, SimNode } from "./raft-cluster.js";
 export { decodeSimCommand, encodeSimCommand, RaftCluster, SimViolation } from "./raft-cluster.js";
 export type { RaftSimOptions, RaftSimReport } from "./raft-sim.js";
-export { replayCommand, runRaftSimulation } from "./raft-sim.js";
+export { countingReplicasCommitRule, replayCommand, runRaftSimulation } from "./raft-sim.js";
 export { SeededRandom } from "./random.js";

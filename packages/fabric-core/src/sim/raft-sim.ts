@@ -1,4 +1,4 @@
-import type { CommitRule, ConfChange, RaftConfig } from "../raft/index.js";
+import { type CommitRule, type ConfChange, committedIndex, type RaftConfig } from "../raft/index.js";
 import { assert } from "../vocabulary/index.js";
 import { checkLinearizable, type RegisterOperation } from "./linearizability.js";
 import type { NetworkFaults } from "./network.js";
@@ -27,6 +27,35 @@ export interface RaftSimOptions {
   readonly membership?: boolean;
   readonly commitRule?: CommitRule;
   readonly config?: Partial<Omit<RaftConfig, "id">>;
+  /**
+   * `mixed` (default): every kind of fault. `leader-churn`: 5 voters, one entry per append,
+   * one append in flight, eight clients, no membership changes, and a nemesis that mostly
+   * crashes the leader and restarts nodes quickly: the pattern behind commit-rule bugs such
+   * as Figure 8 (leaders come and go while old-term entries are still being replicated).
+   */
+  readonly profile?: "mixed" | "leader-churn";
+}
+
+/**
+ * A deliberately broken copy of the leader's commit rule, for tests and `pnpm sim
+ * --broken-commit-rule`: it commits whatever a quorum holds, ignoring that entry's term.
+ */
+export const countingReplicasCommitRule: CommitRule = (input) =>
+  Math.max(input.commit, committedIndex(input.conf, input.matchOf));
+
+/** The options a profile implies; explicit options win. */
+function withProfile(options: RaftSimOptions): RaftSimOptions {
+  if (options.profile !== "leader-churn") return options;
+  const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  return {
+    nodes: 5,
+    steps: 1000,
+    clients: 8,
+    membership: false,
+    ...defined,
+    seed: options.seed,
+    config: { entriesPerAppendMax: 1, inflightAppendsMax: 1, ...options.config },
+  };
 }
 
 export interface RaftSimReport {
@@ -84,8 +113,15 @@ function shuffle<T>(random: SeededRandom, items: readonly T[]): T[] {
 
 export function replayCommand(options: RaftSimOptions): string {
   let command = `pnpm sim --seed ${options.seed}`;
-  if (options.steps !== undefined && options.steps !== defaultSteps) command += ` --steps ${options.steps}`;
-  if (options.nodes !== undefined && options.nodes !== 3) command += ` --nodes ${options.nodes}`;
+  if (options.profile !== undefined && options.profile !== "mixed")
+    command += ` --profile ${options.profile}`;
+  const defaults = withProfile({ seed: options.seed, profile: options.profile ?? "mixed" });
+  if (options.steps !== undefined && options.steps !== (defaults.steps ?? defaultSteps)) {
+    command += ` --steps ${options.steps}`;
+  }
+  if (options.nodes !== undefined && options.nodes !== (defaults.nodes ?? 3))
+    command += ` --nodes ${options.nodes}`;
+  if (options.commitRule === countingReplicasCommitRule) command += " --broken-commit-rule";
   return command;
 }
 
@@ -116,7 +152,7 @@ function seededFaults(random: SeededRandom): NetworkFaults {
 
 export function runRaftSimulation(options: RaftSimOptions): RaftSimReport {
   try {
-    return runUnchecked(options);
+    return runUnchecked(withProfile(options));
   } catch (error) {
     if (error instanceof SimViolation) {
       throw new SimViolation(`${error.message}\n  replay: ${replayCommand(options)}`, error.invariant);
@@ -162,6 +198,10 @@ class Simulation {
   // Nemesis.
 
   nemesis(): void {
+    if (this.options.profile === "leader-churn") {
+      this.leaderChurn();
+      return;
+    }
     const random = this.random;
     if (!random.chance(0.04)) return;
     const up = this.cluster.upNodes().map((node) => node.id);
@@ -197,6 +237,26 @@ class Simulation {
         this.cluster.node(random.pick(up)).pausedUntilMs = this.cluster.nowMs + random.int(450);
     } else {
       this.transfer();
+    }
+  }
+
+  private leaderChurn(): void {
+    const random = this.random;
+    if (!random.chance(0.3)) return;
+    const roll = random.int(100);
+    const leader = this.cluster.leader();
+    const down = [...this.cluster.nodes.keys()].filter((id) => !this.cluster.isUp(id) && this.isStarted(id));
+    if (roll < 45) {
+      if (leader !== null) this.cluster.crash(leader);
+    } else if (roll < 80) {
+      if (down.length > 0) this.cluster.restart(random.pick(down));
+    } else if (roll < 90) {
+      const all = [...this.cluster.nodes.keys()].filter((id) => this.isStarted(id));
+      const shuffled = shuffle(random, all);
+      const cut = 1 + random.int(Math.max(1, shuffled.length - 1));
+      this.cluster.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+    } else {
+      this.cluster.network.heal();
     }
   }
 
