@@ -72,7 +72,7 @@ export {
 } from "./note.js";
 export type { BundleCheck, InclusionBundle } from "./proof.js";
 export { InclusionBundleSchema, makeInclusionBundle, verifyInclusionBundle } from "./proof.js";
-export { foundingRoles, isControlPlaneMember, nextRoles, RoleTable } from "./role-table.js";
+export { foundingRoles, isControlPlaneMember, RoleTable } from "./role-table.js";
 export type { SampleChain, SampleChainOptions } from "./sample.js";
 export { encodeProposal, generateSampleChain, sampleSigner } from "./sample.js";
 export type { SealerConfig } from "./sealer.js";

@@ -1,4 +1,4 @@
-import { assert, assertNever, isControlPlaneRole, type NodeRole } from "../vocabulary/index.js";
+import { assert, isControlPlaneRole, type NodeRole, nextRoles } from "../vocabulary/index.js";
 import type { RoleCommand } from "./block.js";
 
 /**
@@ -94,23 +94,3 @@ export function isControlPlaneMember(roles: readonly NodeRole[]): boolean {
 }
 
 /** The roles a node holds after `command`, sorted and without duplicates. */
-export function nextRoles(before: readonly NodeRole[], command: RoleCommand): NodeRole[] {
-  switch (command.type) {
-    case "promote":
-      return sortedRoles([...before, ...command.roles]);
-    case "demote":
-      return sortedRoles(before.filter((role) => !command.roles.includes(role)));
-    case "quarantine":
-      return ["quarantined"];
-    case "restore": {
-      const kept = before.filter((role) => role !== "quarantined");
-      return kept.length === 0 ? ["worker"] : sortedRoles(kept);
-    }
-    default:
-      return assertNever(command);
-  }
-}
-
-function sortedRoles(roles: readonly NodeRole[]): NodeRole[] {
-  return [...new Set(roles)].sort();
-}

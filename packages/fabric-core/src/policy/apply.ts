@@ -1,4 +1,4 @@
-import { assert, assertNever, type FabricState, type NodeRole, type NodeState } from "../vocabulary/index.js";
+import { assert, assertNever, type FabricState, type NodeState, nextRoles } from "../vocabulary/index.js";
 import type { ProposedCommand } from "./decision.js";
 
 /**
@@ -41,26 +41,4 @@ export function applyCommands(state: FabricState, commands: readonly ProposedCom
   }
   assert(Object.keys(next.nodes).length === Object.keys(state.nodes).length, "applying shifts adds no node");
   return next;
-}
-
-type RoleCommand = Extract<
-  ProposedCommand["command"],
-  { type: "promote" | "demote" | "quarantine" | "restore" }
->;
-
-function nextRoles(roles: readonly NodeRole[], command: RoleCommand): NodeRole[] {
-  const order = (set: Set<NodeRole>) => [...set].sort();
-  switch (command.type) {
-    case "promote":
-      return order(new Set([...roles, ...command.roles]));
-    case "demote": {
-      const left = new Set(roles.filter((role) => !command.roles.includes(role)));
-      if (left.size === 0) left.add("worker");
-      return order(left);
-    }
-    case "quarantine":
-      return ["quarantined"];
-    case "restore":
-      return ["worker"];
-  }
 }

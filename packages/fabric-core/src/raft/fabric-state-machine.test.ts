@@ -67,7 +67,7 @@ test("role commands follow the shared role semantics", () => {
   machine.apply(
     log.entry({ type: "promote", node: ids[0]!, roles: ["etcd", "api-server"], reason: "scaling-up" }),
   );
-  assertStrict.deepEqual(machine.state().nodes[ids[0]!]?.roles, ["api-server", "etcd", "worker"]);
+  assertStrict.deepEqual(machine.state().nodes[ids[0]!]?.roles, ["api-server", "etcd"]);
   machine.apply(
     log.entry({
       type: "demote",
@@ -106,7 +106,7 @@ test("joins keep committed roles; removals clear placements; workloads and place
   assertStrict.equal(rejoin.type, "applied");
   assertStrict.deepEqual(
     machine.state().nodes[ids[1]!]?.roles,
-    ["etcd", "worker"],
+    ["etcd"],
     "roles change only by role commands",
   );
   assertStrict.equal(machine.state().nodes[ids[1]!]?.zone, "z2");
