@@ -3,9 +3,12 @@ import { registerBlob } from "./commands/blob.js";
 import { registerChain } from "./commands/chain.js";
 import { registerFace } from "./commands/face.js";
 import { registerMesh } from "./commands/mesh.js";
+import { registerNode } from "./commands/node.js";
+import { registerPolicy } from "./commands/policy.js";
 import { registerRender } from "./commands/render.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerStrategy } from "./commands/strategy.js";
+import { registerUp } from "./commands/up.js";
 import { CliError, exitCodes } from "./exit-codes.js";
 
 /** Every subcommand registers itself here; one file per command group under ./commands. */
@@ -13,10 +16,13 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerStrategy,
   registerSchema,
   registerMesh,
+  registerNode,
+  registerUp,
   registerFace,
   registerRender,
   registerBlob,
   registerChain,
+  registerPolicy,
 ];
 
 export function buildProgram(): Command {

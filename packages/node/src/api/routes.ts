@@ -1,0 +1,202 @@
+import { DecisionRecord } from "@revoada/fabric-core/policy";
+import { controlPlaneRoles, FabricState, type NodeRole, workloadKey } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
+import type { FabricNode } from "../daemon/fabric-node.js";
+import { RaftUnavailableError } from "../errors.js";
+import { findNode } from "../render/index.js";
+import { openApiDocument, type Route, route } from "./http-server.js";
+import {
+  CommittedReply,
+  MeshMember,
+  NodeStatusReply,
+  ProposalRefused,
+  ShiftRequest,
+  WorkloadApplyRequest,
+} from "./schemas.js";
+
+/**
+ * The node's HTTP API. Reads are open; anything that changes state needs the bearer token.
+ * Mutations must reach the leader; a follower answers 421 with the leader's id.
+ */
+export function nodeRoutes(node: FabricNode): Route[] {
+  const routes: Route[] = [
+    route({
+      method: "GET",
+      path: "/v1/status",
+      summary: "this node: identity, roles, Raft position, mesh health, chain height",
+      mutates: false,
+      reply: NodeStatusReply,
+      handle: async () => ({ status: 200, body: statusOf(node) }),
+    }),
+    route({
+      method: "GET",
+      path: "/v1/mesh",
+      summary: "the gossip view: every member with status and phi",
+      mutates: false,
+      reply: z.array(MeshMember),
+      handle: async () => ({ status: 200, body: meshOf(node) }),
+    }),
+    route({
+      method: "GET",
+      path: "/v1/state",
+      summary: "the committed fabric state (add ?consistent=true on the leader for a linearizable read)",
+      mutates: false,
+      reply: FabricState,
+      handle: async ({ query }) => {
+        if (query.get("consistent") === "true") await node.raft.readIndex();
+        return { status: 200, body: node.applier.state() };
+      },
+    }),
+    route({
+      method: "GET",
+      path: "/v1/chain",
+      summary: "the attestation chain export (genesis, blocks, checkpoints; one JSON record per line)",
+      mutates: false,
+      reply: z.string(),
+      contentType: "application/x-ndjson",
+      handle: async () => ({ status: 200, text: node.applier.chain?.exportText() ?? "" }),
+    }),
+    route({
+      method: "GET",
+      path: "/v1/decisions",
+      summary: "recent policy decision records (this node's rounds as leader)",
+      mutates: false,
+      reply: z.array(z.object({ at_ms: z.number(), record: DecisionRecord })),
+      handle: async () => ({ status: 200, body: node.reconciler.decisions.slice(-200) }),
+    }),
+    route({
+      method: "POST",
+      path: "/v1/shifts",
+      summary: "propose a role shift; judged by the policy (force overrides a rule) and attested",
+      mutates: true,
+      body: ShiftRequest,
+      reply: z.union([CommittedReply, ProposalRefused]),
+      handle: async ({ body }) => shift(node, body),
+    }),
+    route({
+      method: "POST",
+      path: "/v1/workloads",
+      summary: "apply (create or replace) a workload",
+      mutates: true,
+      body: WorkloadApplyRequest,
+      reply: z.union([CommittedReply, ProposalRefused]),
+      handle: async ({ body }) => propose(node, { type: "workload-upsert", workload: body }),
+    }),
+    route({
+      method: "DELETE",
+      path: "/v1/workloads/{namespace}/{name}",
+      summary: "delete a workload",
+      mutates: true,
+      reply: z.union([CommittedReply, ProposalRefused]),
+      handle: async ({ params }) => {
+        const key = workloadKey({ namespace: params.namespace ?? "", name: params.name ?? "" });
+        if (node.applier.state().workloads[key] === undefined) {
+          return { status: 404, body: { error: `no workload ${key}` } };
+        }
+        return propose(node, { type: "workload-delete", namespace: params.namespace!, name: params.name! });
+      },
+    }),
+    route({
+      method: "GET",
+      path: "/metrics",
+      summary: "Prometheus metrics",
+      mutates: false,
+      reply: z.string(),
+      contentType: "text/plain; version=0.0.4",
+      handle: async () => ({ status: 200, text: node.metrics.render() }),
+    }),
+  ];
+  routes.push(
+    route({
+      method: "GET",
+      path: "/openapi.json",
+      summary: "this API's OpenAPI 3.1 document, generated from its zod schemas",
+      mutates: false,
+      reply: z.unknown(),
+      handle: async () => ({ status: 200, body: openApiDocument(routes, "revoada node API") }),
+    }),
+  );
+  return routes;
+}
+
+export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
+  const raft = node.raft.status();
+  const state = node.applier.state();
+  const counts = { alive: 0, suspect: 0, dead: 0 };
+  for (const member of node.gossip.membershipView().members) {
+    if (member.status !== "left") counts[member.status] += 1;
+  }
+  return {
+    id: node.nodeId,
+    name: node.config.name,
+    roles: state.nodes[node.nodeId]?.roles ?? [],
+    raft: {
+      term: raft.term,
+      state: raft.role,
+      leader: raft.leader,
+      commit_index: raft.commit,
+      applied_index: raft.applied,
+      voters: [...raft.conf.voters],
+      learners: [...raft.conf.learners],
+    },
+    members: counts,
+    chain_height: node.applier.chain?.chain.blocks.length ?? 0,
+    last_decision: node.reconciler.lastDecision,
+    face: node.face.id,
+    uptime_ms: Date.now() - node.startedAtMs,
+  };
+}
+
+function meshOf(node: FabricNode): z.input<typeof MeshMember>[] {
+  const state = node.applier.state();
+  return node.gossip.membershipView().members.map((member) => ({
+    id: member.id,
+    name: member.state?.name ?? member.id.slice(0, 8),
+    status: member.status,
+    phi: member.phi ?? 0,
+    roles: state.nodes[member.id as keyof typeof state.nodes]?.roles ?? member.state?.roles ?? [],
+    addresses: { ...(member.state?.addresses ?? {}) },
+    zone: member.state?.zone ?? "",
+  }));
+}
+
+async function shift(node: FabricNode, request: ShiftRequest) {
+  const found = findNode(node.applier.state(), request.node);
+  if (found === undefined) return { status: 404, body: { error: `no node ${request.node}` } };
+  if (found === "ambiguous") return { status: 400, body: { error: `${request.node} matches several nodes` } };
+  if (node.raft.status().role !== "leader") return notLeader(node);
+  const roles: NodeRole[] = request.roles ?? [...controlPlaneRoles];
+  const command =
+    request.action === "promote" || request.action === "demote"
+      ? { type: request.action, node: found.id, roles, reason: "operator" as const }
+      : request.action === "quarantine"
+        ? { type: "quarantine" as const, node: found.id, reason: "operator" as const }
+        : { type: "restore" as const, node: found.id };
+  const outcome = await node.reconciler.enqueueOperator({ command, force: request.force });
+  if (outcome.type === "refused") {
+    return {
+      status: 409,
+      body: { error: `refused: ${outcome.message}`, rule: outcome.rule, leader: node.raft.status().leader },
+    };
+  }
+  return { status: 200, body: { index: outcome.index, term: outcome.term, command: outcome.command } };
+}
+
+async function propose(node: FabricNode, command: Parameters<FabricNode["reconciler"]["proposeCommand"]>[0]) {
+  if (node.raft.status().role !== "leader") return notLeader(node);
+  try {
+    const committed = await node.reconciler.proposeCommand(command, "operator", false);
+    return { status: 200, body: { ...committed, command } };
+  } catch (error) {
+    if (error instanceof RaftUnavailableError) return notLeader(node);
+    throw error;
+  }
+}
+
+function notLeader(node: FabricNode) {
+  const leader = node.raft.status().leader;
+  return {
+    status: 421,
+    body: { error: "this node is not the leader; send mutations to the leader", leader },
+  };
+}

@@ -1,0 +1,50 @@
+import { formatIssue } from "@revoada/fabric-core/vocabulary";
+import type { Command } from "commander";
+import { createApiServer } from "../../api/http-server.js";
+import { nodeRoutes } from "../../api/routes.js";
+import { loadNodeConfig } from "../../daemon/config.js";
+import { FabricNode } from "../../daemon/fabric-node.js";
+import { createLogger } from "../../daemon/log.js";
+import { parseHostPort } from "../../gossip/gossip-driver.js";
+import { CliError, exitCodes } from "../exit-codes.js";
+
+/** `revoada node --config node.yaml`: runs the daemon until SIGTERM or SIGINT. */
+export function registerNode(program: Command): void {
+  program
+    .command("node")
+    .description("run a revoada node (the daemon) until SIGTERM/SIGINT, which stop it gracefully")
+    .requiredOption("--config <file>", "node config (YAML or JSON)")
+    .action(async (options: { config: string }) => {
+      const loaded = await loadNodeConfig(options.config).catch((error: unknown) => {
+        throw new CliError(`cannot read ${options.config}: ${String(error)}`, exitCodes.notFound);
+      });
+      if (!loaded.ok) throw new CliError(loaded.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
+      const logger = createLogger({
+        level: loaded.value.config.log_level,
+        component: loaded.value.config.name,
+      });
+      const node = await FabricNode.start({ loaded: loaded.value, logger });
+      const api = parseHostPort(loaded.value.config.listen.api);
+      if (api === null) throw new CliError("listen.api is not host:port", exitCodes.invalidInput);
+      const server = createApiServer({
+        routes: nodeRoutes(node),
+        token: loaded.value.apiToken,
+        logger: logger.child("api"),
+      });
+      await new Promise<void>((resolve) => server.listen(api.port, api.host, resolve));
+      node.apiServer = server;
+      logger.info("api listening", { address: loaded.value.config.listen.api });
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          void node.stop().then(resolve, (error: unknown) => {
+            logger.error("graceful stop failed", {
+              error: error instanceof Error ? error.message : String(error),
+            });
+            resolve();
+          });
+        };
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+    });
+}
