@@ -31,8 +31,24 @@ function quoted(text: string): string {
   );
 }
 
+/**
+ * Encoded strings, memoised: keys, label values, images and flags repeat across thousands
+ * of documents. Bounded; cleared when full (it only ever holds pure function results).
+ */
+const encodedStrings = new Map<string, string>();
+const encodedStringsMax = 65_536;
+
+function encodeString(text: string): string {
+  const cached = encodedStrings.get(text);
+  if (cached !== undefined) return cached;
+  const encoded = isPlainSafe(text) ? text : quoted(text);
+  if (encodedStrings.size >= encodedStringsMax) encodedStrings.clear();
+  encodedStrings.set(text, encoded);
+  return encoded;
+}
+
 function scalar(value: string | number | boolean): string {
-  if (typeof value === "string") return isPlainSafe(value) ? value : quoted(value);
+  if (typeof value === "string") return encodeString(value);
   if (typeof value === "number") {
     assert(Number.isSafeInteger(value), "canonical YAML holds safe integers only");
     return String(value);
@@ -118,14 +134,29 @@ function parseScalar(text: string): string | number | boolean {
   return text;
 }
 
+/** The index just past the double-quoted string that opens `text`, or -1. */
+function quotedEnd(text: string): number {
+  for (let index = 1; index < text.length; index += 1) {
+    if (text[index] === "\\") index += 1;
+    else if (text[index] === '"') return index + 1;
+  }
+  return -1;
+}
+
+/** Where the key of a `key: rest` / `key:` line ends (at its colon), or -1 for a bare scalar. */
+function keyEnd(text: string): number {
+  // A plain key has no spaces and does not end with `:`, so its own colons never end it.
+  const spaced = text.indexOf(": ");
+  const plainEnd = spaced >= 0 ? spaced : text.endsWith(":") ? text.length - 1 : -1;
+  const end = text.startsWith('"') ? quotedEnd(text) : plainEnd;
+  if (end <= 0 || text[end] !== ":") return -1;
+  return end === text.length - 1 || text[end + 1] === " " ? end : -1;
+}
+
 /** Splits `key: rest` (rest may be empty) with the key plain or double-quoted. */
 function splitEntry(text: string): [string, string] {
-  let end: number;
-  if (text.startsWith('"')) {
-    end = text.indexOf('":', 1) + 1;
-    while (end > 0 && text[end - 2] === "\\") end = text.indexOf('":', end) + 1;
-  } else end = text.indexOf(":");
-  if (end <= 0 || (text.length > end + 1 && text[end + 1] !== " ")) throw new OutsideSubset();
+  const end = keyEnd(text);
+  if (end < 0) throw new OutsideSubset();
   const key = parseScalar(text.slice(0, end));
   if (typeof key !== "string") throw new OutsideSubset();
   return [key, text.slice(end + 2)];
@@ -169,7 +200,7 @@ class CanonicalParser {
     ) {
       if (!line.text.startsWith("- ")) break;
       const item = line.text.slice(2);
-      if (item === "{}" || item.startsWith('"') || !/^[^ ]*: |^[^ ]*:$|^"/.test(item)) {
+      if (keyEnd(item) < 0) {
         result.push(item === "{}" ? {} : parseScalar(item));
         this.index += 1;
         continue;
