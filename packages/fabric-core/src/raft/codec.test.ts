@@ -5,6 +5,7 @@
  */
 import { strict as assertStrict } from "node:assert";
 import { test } from "node:test";
+import fc from "fast-check";
 import {
   decodeConfChange,
   decodeEntry,
@@ -94,4 +95,60 @@ test("bad frames are refused with issues, never thrown", () => {
   if (!wrongShape.ok) assertStrict.ok(wrongShape.issues.length > 0);
   const unknownType = decodeRaftMessage(new TextEncoder().encode('{"type":"nope"}'));
   assertStrict.equal(unknownType.ok, false);
+});
+
+test("the older all-JSON form (base64 byte arrays) still decodes", () => {
+  const legacy = new TextEncoder().encode(
+    JSON.stringify({
+      metadata: { index: 9, term: 2, conf },
+      data: { $bytes: Buffer.from(data).toString("base64") },
+    }),
+  );
+  assertStrict.deepEqual(decodeSnapshot(legacy), {
+    ok: true,
+    value: { metadata: { index: 9, term: 2, conf }, data },
+  });
+});
+
+test("frames that lie about lengths are refused", () => {
+  const good = encodeRaftMessage(messages[2]!);
+  const headerTooLong = good.slice();
+  new DataView(headerTooLong.buffer).setUint32(1, good.length);
+  assertStrict.equal(decodeRaftMessage(headerTooLong).ok, false, "header length beyond the frame");
+  const blobOutside = good.subarray(0, good.length - 1);
+  const refused = decodeRaftMessage(blobOutside);
+  assertStrict.equal(refused.ok, false, "a byte reference beyond the payload area");
+  assertStrict.equal(
+    decodeRaftMessage(new Uint8Array([0, 0, 0])).ok,
+    false,
+    "shorter than the header length field",
+  );
+});
+
+test("property: appends with arbitrary entry bytes round-trip", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }),
+      fc.nat(1000),
+      (payloads, commit) => {
+        const message: RaftMessage = {
+          type: "append",
+          from: "a",
+          to: "b",
+          term: 7,
+          prevLogIndex: 10,
+          prevLogTerm: 6,
+          commit,
+          entries: payloads.map((bytes, i) => ({
+            index: 11 + i,
+            term: 7,
+            kind: "normal" as const,
+            data: bytes,
+          })),
+        };
+        assertStrict.deepEqual(decodeRaftMessage(encodeRaftMessage(message)), { ok: true, value: message });
+      },
+    ),
+    { seed: 11, numRuns: 200 },
+  );
 });

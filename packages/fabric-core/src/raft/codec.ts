@@ -1,29 +1,115 @@
 import type { z } from "zod";
-import { canonicalJson, failed, parseWith, type Result } from "../vocabulary/index.js";
+import { canonicalJson, type FabricIssue, failed, parseWith, type Result } from "../vocabulary/index.js";
 import { ConfChange, Entry, HardState, RaftMessage, Snapshot } from "./types.js";
 
 /**
  * Byte encodings of the core's schemas, for the transport (messages) and the storage driver
- * (entries, hard state, snapshots). JSON with byte arrays as `{"$bytes": "<base64>"}`; every
- * decode validates against the zod schema and returns issues instead of throwing, so a bad
- * frame is dropped with a log line, never a crash.
+ * (entries, hard state, snapshots). Every decode validates against the zod schema and
+ * returns issues instead of throwing, so a bad frame is dropped with a log line, never a
+ * crash.
+ *
+ * Format: `0x00`, a big-endian u32 header length, a JSON header, then the raw byte payloads
+ * one after another. In the header every byte array is `{"$blob":[offset,length]}` into the
+ * payload area, so entry data travels without base64 and the JSON stays small. Decoders
+ * also read the older all-JSON form (`{"$bytes":"<base64>"}`, first byte `{`), which
+ * snapshots written by earlier builds use.
  */
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
+const binaryMarker = 0x00;
+const headerOffset = 5;
 
-function replaceBytes(this: unknown, key: string, value: unknown): unknown {
-  const holder = this as Record<string, unknown>;
-  const original = holder[key];
-  if (original instanceof Uint8Array) {
-    return {
-      $bytes: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString("base64"),
-    };
-  }
-  return value;
+interface BlobReference {
+  readonly $blob: readonly [number, number];
 }
 
-function reviveBytes(_key: string, value: unknown): unknown {
+/** Collects byte payloads while a header is built. */
+class BlobWriter {
+  readonly blobs: Uint8Array[] = [];
+  private offset = 0;
+
+  reference(bytes: Uint8Array): BlobReference {
+    const reference: BlobReference = { $blob: [this.offset, bytes.length] };
+    this.blobs.push(bytes);
+    this.offset += bytes.length;
+    return reference;
+  }
+
+  frame(header: unknown): Uint8Array {
+    const json = textEncoder.encode(JSON.stringify(header));
+    const frame = new Uint8Array(headerOffset + json.length + this.offset);
+    frame[0] = binaryMarker;
+    new DataView(frame.buffer).setUint32(1, json.length);
+    frame.set(json, headerOffset);
+    let position = headerOffset + json.length;
+    for (const blob of this.blobs) {
+      frame.set(blob, position);
+      position += blob.length;
+    }
+    return frame;
+  }
+}
+
+type Decoded =
+  | { readonly ok: true; readonly header: unknown; readonly payload: Uint8Array }
+  | { readonly ok: false; readonly issues: FabricIssue[] };
+
+function issue(code: string, message: string): FabricIssue[] {
+  return [{ code, message, path: [] }];
+}
+
+/** Splits a frame into its parsed JSON header and its payload area. */
+function readFrame(bytes: Uint8Array): Decoded {
+  try {
+    if (bytes[0] !== binaryMarker) {
+      return {
+        ok: true,
+        header: JSON.parse(textDecoder.decode(bytes), reviveBase64),
+        payload: new Uint8Array(0),
+      };
+    }
+    if (bytes.length < headerOffset)
+      return { ok: false, issues: issue("truncated", "frame shorter than its header length") };
+    const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
+    if (headerLength > bytes.length - headerOffset)
+      return { ok: false, issues: issue("truncated", "header beyond the frame") };
+    const header = JSON.parse(textDecoder.decode(bytes.subarray(headerOffset, headerOffset + headerLength)));
+    return { ok: true, header, payload: bytes.subarray(headerOffset + headerLength) };
+  } catch (error) {
+    return {
+      ok: false,
+      issues: issue("invalid_json", error instanceof Error ? error.message : String(error)),
+    };
+  }
+}
+
+/** The bytes a `$blob` reference points at (copied), or null when it is not a valid one. */
+function resolveBlob(reference: unknown, payload: Uint8Array): Uint8Array | null {
+  if (typeof reference !== "object" || reference === null) return null;
+  const blob = (reference as { $blob?: unknown }).$blob;
+  if (!Array.isArray(blob) || blob.length !== 2) return null;
+  const [offset, length] = blob as [unknown, unknown];
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) return null;
+  const start = offset as number;
+  const size = length as number;
+  if (start < 0 || size < 0 || start + size > payload.length) return null;
+  return new Uint8Array(payload.subarray(start, start + size));
+}
+
+/** Replaces the `$blob` reference at `record[key]` (if any) by its bytes; false if invalid. */
+function reviveField(record: unknown, key: string, payload: Uint8Array): boolean {
+  if (typeof record !== "object" || record === null) return true;
+  const holder = record as Record<string, unknown>;
+  const value = holder[key];
+  if (value instanceof Uint8Array || typeof value !== "object" || value === null) return true;
+  const bytes = resolveBlob(value, payload);
+  if (bytes === null) return false;
+  holder[key] = bytes;
+  return true;
+}
+
+function reviveBase64(_key: string, value: unknown): unknown {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     const record = value as Record<string, unknown>;
     const encoded = record.$bytes;
@@ -34,60 +120,74 @@ function reviveBytes(_key: string, value: unknown): unknown {
   return value;
 }
 
-function encodeWith(value: unknown): Uint8Array {
-  return textEncoder.encode(JSON.stringify(value, replaceBytes));
-}
-
-/**
- * Parses UTF-8 JSON bytes and validates them against `schema`; byte arrays in the
- * `{"$bytes": ...}` form are revived unless `reviveByteArrays` is false (plain JSON payloads).
- */
-export function decodeJsonBytes<S extends z.ZodType>(
+function decodeFramed<S extends z.ZodType>(
   schema: S,
   bytes: Uint8Array,
-  reviveByteArrays = true,
+  revive: (header: unknown, payload: Uint8Array) => boolean,
 ): Result<z.output<S>> {
+  const frame = readFrame(bytes);
+  if (!frame.ok) return failed(frame.issues);
+  if (!revive(frame.header, frame.payload))
+    return failed(issue("invalid_blob", "a byte reference points outside the frame"));
+  return parseWith(schema, frame.header);
+}
+
+/** Parses UTF-8 JSON bytes (no byte arrays inside) and validates them against `schema`. */
+export function decodeJsonBytes<S extends z.ZodType>(schema: S, bytes: Uint8Array): Result<z.output<S>> {
   let parsed: unknown;
   try {
-    const text = textDecoder.decode(bytes);
-    parsed = reviveByteArrays ? JSON.parse(text, reviveBytes) : JSON.parse(text);
+    parsed = JSON.parse(textDecoder.decode(bytes));
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return failed([{ code: "invalid_json", message, path: [] }]);
+    return failed(issue("invalid_json", error instanceof Error ? error.message : String(error)));
   }
   return parseWith(schema, parsed);
 }
 
 export function encodeRaftMessage(message: RaftMessage): Uint8Array {
-  return encodeWith(message);
+  const writer = new BlobWriter();
+  if (message.type === "append") {
+    const entries = message.entries.map((entry) => ({ ...entry, data: writer.reference(entry.data) }));
+    return writer.frame({ ...message, entries });
+  }
+  if (message.type === "snapshotChunk")
+    return writer.frame({ ...message, chunk: writer.reference(message.chunk) });
+  return writer.frame(message);
 }
 
 export function decodeRaftMessage(bytes: Uint8Array): Result<RaftMessage> {
-  return decodeJsonBytes(RaftMessage, bytes);
+  return decodeFramed(RaftMessage, bytes, (header, payload) => {
+    if (typeof header !== "object" || header === null) return true;
+    const record = header as { type?: unknown; entries?: unknown };
+    if (record.type === "snapshotChunk") return reviveField(header, "chunk", payload);
+    if (record.type !== "append" || !Array.isArray(record.entries)) return true;
+    return record.entries.every((entry) => reviveField(entry, "data", payload));
+  });
 }
 
 export function encodeEntry(entry: Entry): Uint8Array {
-  return encodeWith(entry);
+  const writer = new BlobWriter();
+  return writer.frame({ ...entry, data: writer.reference(entry.data) });
 }
 
 export function decodeEntry(bytes: Uint8Array): Result<Entry> {
-  return decodeJsonBytes(Entry, bytes);
+  return decodeFramed(Entry, bytes, (header, payload) => reviveField(header, "data", payload));
 }
 
 export function encodeHardState(hardState: HardState): Uint8Array {
-  return encodeWith(hardState);
+  return new BlobWriter().frame(hardState);
 }
 
 export function decodeHardState(bytes: Uint8Array): Result<HardState> {
-  return decodeJsonBytes(HardState, bytes);
+  return decodeFramed(HardState, bytes, () => true);
 }
 
 export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
-  return encodeWith(snapshot);
+  const writer = new BlobWriter();
+  return writer.frame({ ...snapshot, data: writer.reference(snapshot.data) });
 }
 
 export function decodeSnapshot(bytes: Uint8Array): Result<Snapshot> {
-  return decodeJsonBytes(Snapshot, bytes);
+  return decodeFramed(Snapshot, bytes, (header, payload) => reviveField(header, "data", payload));
 }
 
 /** Canonical (sorted-key) JSON, so the same change is the same bytes on every node. */

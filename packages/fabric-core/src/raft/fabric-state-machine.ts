@@ -54,7 +54,7 @@ export function encodeProposal(proposal: Proposal): Uint8Array {
 }
 
 export function decodeProposal(bytes: Uint8Array): Result<Proposal> {
-  return decodeJsonBytes(Proposal, bytes, false);
+  return decodeJsonBytes(Proposal, bytes);
 }
 
 export class FabricStateMachine {
@@ -66,7 +66,7 @@ export class FabricStateMachine {
 
   /** Restores from `snapshot()` bytes (validated). */
   static restore(bytes: Uint8Array): Result<FabricStateMachine> {
-    const state = decodeJsonBytes(FabricState, bytes, false);
+    const state = decodeJsonBytes(FabricState, bytes);
     if (!state.ok) return failed(state.issues);
     return ok(new FabricStateMachine(state.value));
   }
