@@ -5,7 +5,6 @@ import {
   generateSampleChain,
   InclusionBundleSchema,
   makeInclusionBundle,
-  nextRoles,
   parseChainExport,
   type VerifyMode,
   verifyChain,
@@ -16,6 +15,7 @@ import {
   formatIssue,
   loadBlake3,
   type NodeRole,
+  nextRoles,
   parseSourceText,
   shortNodeId,
 } from "@revoada/fabric-core/vocabulary";
