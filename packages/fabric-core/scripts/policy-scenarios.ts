@@ -1,5 +1,6 @@
 // Writes the policy engine's golden scenario inputs (src/policy/testdata/<scenario>/inputs.json,
-// or <scenario>/<step>/inputs.json for sequences) from compact descriptions. Run it when a
+// or <scenario>/<step>/inputs.json for sequences) from compact descriptions, and the example
+// examples/policy-inputs.json. Run it when a
 // scenario changes, then `UPDATE_GOLDEN=1` the golden test and review both diffs like code.
 //   node --conditions=source --import tsx scripts/policy-scenarios.ts
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -376,4 +377,8 @@ for (const scenario of scenarios) {
     writeFileSync(join(target, "inputs.json"), canonicalJson(inputs));
   });
   process.stdout.write(`${scenario.name}: ${rounds.length} round${rounds.length === 1 ? "" : "s"}\n`);
+  // The zone-loss round doubles as the example `revoada policy explain --state` reads.
+  if (scenario.name === "zone-loss") {
+    writeFileSync(new URL("../../../examples/policy-inputs.json", import.meta.url), canonicalJson(rounds[0]));
+  }
 }

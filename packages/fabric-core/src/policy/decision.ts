@@ -47,6 +47,7 @@ export const RuleCode = z.enum([
   "placement-policy",
   "placement-trim",
   "placement-short",
+  "placement-stacked",
 ]);
 export type RuleCode = z.infer<typeof RuleCode>;
 

@@ -156,9 +156,13 @@ describe("placement", () => {
       { name: "db", replicas: 3, zones: ["zone-b"], labels: { disk: "ssd" } },
       { name: "agent", replicas: 4, tolerateControlPlane: true },
     ]);
-    assert.deepEqual(placed(decision, "db"), ["w2"], "only w2 is in zone-b with an ssd");
+    assert.deepEqual(
+      placed(decision, "db"),
+      ["w2", "w2", "w2"],
+      "only w2 is in zone-b with an ssd: replicas share it",
+    );
     assert.ok(
-      decision.records.some((entry) => entry.rule === "placement-short" && entry.subject === "default/db"),
+      decision.records.some((entry) => entry.rule === "placement-stacked" && entry.subject === "default/db"),
     );
     assert.equal(placed(decision, "agent")!.length, 4, "a tolerant workload may use the control-plane node");
   });
@@ -172,7 +176,29 @@ describe("placement", () => {
       { name: "big", replicas: 1, cpuMillis: 900, placedOn: ["w1"] },
       { name: "next", replicas: 2, cpuMillis: 200 },
     ]);
-    assert.deepEqual(placed(decision, "next"), ["w2"], "w1 has 100 millicores left, too few for 200");
+    assert.deepEqual(placed(decision, "next"), ["w2", "w2"], "w1 has 100 millicores left, too few for 200");
+    const short = round({ kind: "none" }, workers, [
+      { name: "big", replicas: 1, cpuMillis: 900, placedOn: ["w1"] },
+      { name: "next", replicas: 6, cpuMillis: 200 },
+    ]);
+    assert.equal(placed(short, "next")!.length, 5, "w2 fits five replicas of 200 in 1000 millicores");
+    assert.ok(short.records.some((entry) => entry.rule === "placement-short"));
+  });
+
+  it("keeps stacked replicas where they are until a distinct node fits, and never drops one", () => {
+    const alone = round(
+      { kind: "spread" },
+      [{ name: "w1", zone: "zone-a" }],
+      [{ name: "web", replicas: 2, placedOn: ["w1", "w1"] }],
+    );
+    assert.equal(placed(alone, "web"), null, "no distinct node: the stacked replica stays");
+    assert.ok(alone.records.some((entry) => entry.rule === "placement-stacked" && entry.outcome === "held"));
+    const spare = round({ kind: "spread" }, threeZones, [
+      { name: "web", replicas: 2, placedOn: ["w1", "w1"] },
+    ]);
+    const nodes = placed(spare, "web")!;
+    assert.equal(nodes[0], "w1");
+    assert.notEqual(nodes[1], "w1", "a distinct node exists: the second replica moves there");
   });
 
   it("trims replicas beyond the count from the most crowded zone", () => {

@@ -18,7 +18,8 @@ import { type RoundOutput, record } from "./round.js";
 /**
  * Workload placement. Replicas run on distinct worker nodes (control-plane nodes only for
  * workloads that tolerate them) that satisfy the workload's zones and labels, have capacity,
- * and, under a latency-aware policy, are not measured slower than `max_p99_ms`. Placement is
+ * and, under a latency-aware policy, are not measured slower than `max_p99_ms`; when too few
+ * distinct nodes fit, replicas share nodes rather than not run (and the record says so). Placement is
  * stable: a replica stays where it is while its node is alive (or suspect), unquarantined and
  * still fits; only replicas on dead, left, quarantined or flapping nodes move, plus the fewest
  * moves that bring a zone- or rack-aware workload up to its minimum spread. Replica i keeps
@@ -119,42 +120,60 @@ function placeWorkload(
   current: readonly NodeId[],
 ): NodeId[] {
   const slots: (NodeId | null)[] = [];
+  // A second replica on the same node: its slot looks for a distinct host, and stays where it
+  // is when there is none (stacked), so a replica is never dropped for want of a spare node.
+  const stacked: (NodeId | null)[] = [];
   const seen = new Set<string>();
   let replaced = 0;
   for (const id of current) {
     const node = placer.cluster.byId.get(id);
-    const keep = node !== undefined && !seen.has(id) && canKeep(placer.hosts, node, workload);
-    if (keep) {
-      seen.add(id);
-      slots.push(id);
-    } else {
+    const keepable = node !== undefined && canKeep(placer.hosts, node, workload);
+    slots.push(keepable && !seen.has(id) ? id : null);
+    stacked.push(keepable && seen.has(id) ? id : null);
+    if (!keepable) {
       release(placer.hosts, id, workload);
-      slots.push(null);
       replaced += 1;
     }
+    seen.add(id);
   }
-  const trimmed = trim(placer, slots, workload);
-  while (slots.length < workload.replicas) slots.push(null);
+  const trimmed = trim(placer, slots, stacked, workload);
+  while (slots.length < workload.replicas) {
+    slots.push(null);
+    stacked.push(null);
+  }
   const evicted = evictForSpread(placer, slots, workload);
-  fillSlots(placer, slots, workload);
+  fillSlots(placer, slots, stacked, workload);
   const next = slots.filter((slot): slot is NodeId => slot !== null);
   recordWorkload(placer, key, workload, current, next, { replaced, trimmed, evicted });
   assert(next.length <= workload.replicas, "never more replicas than asked");
-  assert(new Set(next).size === next.length, "replicas land on distinct nodes");
+  assert(stacked.length === slots.length, "every slot has its stacked fallback entry");
   return next;
 }
 
-/** Drops replicas beyond the count, from the most crowded domain first, last slot first. */
-function trim(placer: Placer, slots: (NodeId | null)[], workload: Workload): number {
+/** Drops replicas beyond the count: empty slots first, then the most crowded domain, last slot first. */
+function trim(
+  placer: Placer,
+  slots: (NodeId | null)[],
+  stacked: (NodeId | null)[],
+  workload: Workload,
+): number {
   let trimmed = 0;
   for (let index = slots.length - 1; index >= 0 && slots.length > workload.replicas; index -= 1) {
-    if (slots[index] === null) slots.splice(index, 1);
+    if (slots[index] !== null) continue;
+    const fallback = stacked[index];
+    if (fallback !== null && fallback !== undefined) {
+      release(placer.hosts, fallback, workload);
+      trimmed += 1;
+    }
+    slots.splice(index, 1);
+    stacked.splice(index, 1);
   }
   for (let guard = 0; slots.length > workload.replicas; guard += 1) {
     assert(guard < 20_000, "trim is bounded by the replica limit");
     const index = crowdedIndex(placer, slots);
     release(placer.hosts, slots[index]!, workload);
     slots.splice(index, 1);
+    stacked.splice(index, 1);
     trimmed += 1;
   }
   return trimmed;
@@ -187,13 +206,30 @@ function evictForSpread(placer: Placer, slots: (NodeId | null)[], workload: Work
   return evicted;
 }
 
-function fillSlots(placer: Placer, slots: (NodeId | null)[], workload: Workload): void {
+/**
+ * Fills empty slots: a distinct host when one fits; otherwise the slot's stacked replica stays
+ * put; otherwise, as a last resort, a host that already runs a replica of this workload.
+ */
+function fillSlots(
+  placer: Placer,
+  slots: (NodeId | null)[],
+  stacked: readonly (NodeId | null)[],
+  workload: Workload,
+): void {
   const used = new Set<string>(slots.filter((slot): slot is NodeId => slot !== null));
   const counts = domainCounts(placer, slots);
+  const nobody = new Set<string>();
   for (let index = 0; index < slots.length; index += 1) {
     if (slots[index] !== null) continue;
-    const chosen = bestHost(placer.hosts, workload, used, counts);
+    const fallback = stacked[index] ?? null;
+    const distinct = bestHost(placer.hosts, workload, used, counts);
+    if (distinct === null && fallback !== null) {
+      slots[index] = fallback;
+      continue;
+    }
+    const chosen = distinct ?? bestHost(placer.hosts, workload, nobody, counts);
     if (chosen === null) continue;
+    if (fallback !== null) release(placer.hosts, fallback, workload);
     slots[index] = chosen.id;
     used.add(chosen.id);
     const domain = domainOf(placer.hosts, chosen.id);
@@ -285,24 +321,31 @@ function recordWorkload(
 ): void {
   const changed = !sameList(before, after);
   const short = after.length < workload.replicas;
+  const stacked = after.length - new Set(after).size;
   if (short) placer.short += 1;
-  if (!changed && !short) return;
+  if (!changed && !short && stacked === 0) return;
   const rule: RuleCode = short
     ? "placement-short"
-    : moves.replaced > 0
-      ? "placement-replace"
-      : moves.evicted > 0
-        ? "placement-policy"
-        : moves.trimmed > 0
-          ? "placement-trim"
-          : "placement-new";
+    : stacked > 0
+      ? "placement-stacked"
+      : moves.replaced > 0
+        ? "placement-replace"
+        : moves.evicted > 0
+          ? "placement-policy"
+          : moves.trimmed > 0
+            ? "placement-trim"
+            : "placement-new";
   const list = (ids: readonly NodeId[]) => ids.map((id) => shortNodeId(id)).join(",");
   placer.records.push({
     action: "place",
     outcome: changed ? "proposed" : "held",
     rule,
     subject: key,
-    message: placementMessage(rule, key, workload, after.length),
+    message: placementMessage(rule, key, workload, after.length, {
+      before: list(before),
+      after: list(after),
+      replaced: moves.replaced,
+    }),
     facts: {
       replicas: workload.replicas,
       placed: after.length,
@@ -311,21 +354,31 @@ function recordWorkload(
       replaced: moves.replaced,
       evicted: moves.evicted,
       trimmed: moves.trimmed,
+      stacked,
     },
   });
 }
 
-function placementMessage(rule: RuleCode, key: string, workload: Workload, placed: number): string {
+function placementMessage(
+  rule: RuleCode,
+  key: string,
+  workload: Workload,
+  placed: number,
+  moves: { before: string; after: string; replaced: number },
+): string {
+  const change = `[${moves.before}] -> [${moves.after}]`;
   switch (rule) {
     case "placement-short":
-      return `${key}: only ${placed} of ${workload.replicas} replicas fit (no more distinct nodes with room that satisfy its constraints)`;
+      return `${key}: only ${placed} of ${workload.replicas} replicas fit (no more nodes with room that satisfy its constraints) ${change}`;
+    case "placement-stacked":
+      return `${key}: too few distinct nodes fit, so some replicas share a node ${change}`;
     case "placement-replace":
-      return `${key}: replicas on dead, quarantined or no longer fitting nodes move`;
+      return `${key}: ${moves.replaced} replica${moves.replaced === 1 ? "" : "s"} on dead, quarantined or no longer fitting nodes move ${change}`;
     case "placement-policy":
-      return `${key}: replicas move to reach the placement policy's minimum spread`;
+      return `${key}: replicas move to reach the placement policy's minimum spread ${change}`;
     case "placement-trim":
-      return `${key}: replicas beyond ${workload.replicas} are removed`;
+      return `${key}: replicas beyond ${workload.replicas} are removed ${change}`;
     default:
-      return `${key}: ${placed} replica${placed === 1 ? "" : "s"} placed`;
+      return `${key}: ${placed} replica${placed === 1 ? "" : "s"} placed ${change}`;
   }
 }
