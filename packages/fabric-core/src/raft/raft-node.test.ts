@@ -294,3 +294,19 @@ test("create refuses a stored log with a gap", () => {
   const created = RaftNode.create(defaultRaftConfig("a"), stored, new SeededRandom(1));
   assertStrict.equal(created.ok, false);
 });
+
+test("the outbox is bounded when the driver stops taking Readies", () => {
+  const created = RaftNode.create(defaultRaftConfig("b"), emptyStored(["a", "b", "c"]), new SeededRandom(3));
+  assertStrict.ok(created.ok);
+  const node = created.value;
+  node.tick(0);
+  node.advance(node.ready());
+  for (let i = 0; i < 70_000; i += 1) {
+    node.step({ type: "heartbeat", from: "a", to: "b", term: 2, commit: 1, readRound: i });
+  }
+  const ready = node.ready();
+  assertStrict.equal(ready.messages.length, 65_536);
+  const dropped = ready.events.filter((event) => event.type === "message-dropped");
+  assertStrict.equal(dropped.length, 1, "one event, not one per dropped message");
+  node.advance(ready);
+});

@@ -91,6 +91,12 @@ interface PendingRead {
 const committedPerReadyMax = 4096;
 /** A snapshot bigger than this is refused (it could not be held in memory anyway). */
 const snapshotBytesMax = 1024 * 1024 * 1024;
+/**
+ * Messages waiting for the next Ready. A driver that stops calling `ready()` while messages
+ * keep arriving would otherwise grow it without bound; past this, outgoing messages are
+ * dropped (Raft tolerates loss) and one `message-dropped` event says so.
+ */
+const outboxMessagesMax = 65_536;
 /** Heartbeat rounds whose send time is remembered for lease reads. */
 const roundHistoryMax = 64;
 
@@ -160,6 +166,7 @@ export class RaftNode {
   private handedHardState: HardState;
   private snapshotRequestedAt: number;
   private outstanding: Ready | null = null;
+  private outboxFullReported = false;
 
   private constructor(config: RaftConfig, stored: StoredState, random: Random, options: RaftNodeOptions) {
     this.id = config.id;
@@ -374,6 +381,7 @@ export class RaftNode {
       mustSync: entries.length > 0 || this.snapshotToPersist !== null || voteChanged,
     };
     this.snapshotToPersist = null;
+    this.outboxFullReported = false;
     this.messages = [];
     this.readStates = [];
     this.events = [];
@@ -1242,6 +1250,13 @@ export class RaftNode {
 
   private sendAtTerm(term: number, message: OutgoingMessage): void {
     assert(message.to !== this.id, "no message to self");
+    if (this.messages.length >= outboxMessagesMax) {
+      if (!this.outboxFullReported) {
+        this.outboxFullReported = true;
+        this.events.push({ type: "message-dropped", messageType: message.type, reason: "outbox-full" });
+      }
+      return;
+    }
     this.messages.push({ ...message, from: this.id, term } as RaftMessage);
   }
 }

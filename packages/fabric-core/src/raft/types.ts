@@ -330,7 +330,8 @@ export type DropReason =
   | "duplicate"
   | "stale-snapshot"
   | "leader-lease"
-  | "malformed";
+  | "malformed"
+  | "outbox-full";
 
 export type StepOutcome =
   | { readonly type: "applied" }
