@@ -5,7 +5,8 @@
  *
  * - Throughput and latency in one process: 3 `RaftNode`s, messages passed in memory through
  *   the wire codec (encode + decode, as the transport does), Readies "persisted" into arrays;
- *   1 and 64 closed-loop proposers of a ~200-byte canonical-JSON Proposal. Wall clock.
+ *   1 and 64 closed-loop proposers of a ~200-byte canonical-JSON Proposal, and 64 readers
+ *   using ReadIndex (reads batch into one heartbeat round). Wall clock.
  * - Failover and transfer on the simulator's virtual clock (homelab timings: T = 150 ms,
  *   heartbeat 25 ms, pre-vote, check-quorum; 1-2 ms network delay; 1 ms ticks): time from
  *   a leader crash, or from a transfer request, until a new leader commits an entry.
@@ -40,8 +41,15 @@ const payload = encodeProposal({
   force: false,
 });
 
-/** Closed-loop proposers against an in-memory 3-node group; returns commits/s and latencies. */
-function throughput(proposers: number, durationMs: number): { perSecond: number; latencies: number[] } {
+/**
+ * Closed-loop clients against an in-memory 3-node group: writers propose, readers ask for a
+ * ReadIndex (answered after one batched heartbeat round). Returns operations/s and latencies.
+ */
+function throughput(
+  proposers: number,
+  durationMs: number,
+  mode: "write" | "read" = "write",
+): { perSecond: number; latencies: number[] } {
   const nodes = new Map<string, RaftNode>();
   for (const id of peers) {
     const created = RaftNode.create(
@@ -59,7 +67,8 @@ function throughput(proposers: number, durationMs: number): { perSecond: number;
   }
   const disks = new Map<string, unknown[]>(peers.map((id) => [id, []]));
   const inbox: Uint8Array[] = [];
-  const pending = new Map<number, number>();
+  const pending = new Map<number | string, number>();
+  let readSequence = 0;
   const latencies: number[] = [];
   let committed = 0;
   const start = performance.now();
@@ -74,6 +83,13 @@ function throughput(proposers: number, durationMs: number): { perSecond: number;
           disks.get(id)!.push(ready.entries, ready.hardState);
           for (const message of ready.messages) inbox.push(encodeRaftMessage(message));
           if (node.status().role === "leader") {
+            for (const read of ready.readStates) {
+              const sentAt = pending.get(read.context);
+              if (sentAt === undefined) continue;
+              pending.delete(read.context);
+              latencies.push(performance.now() - sentAt);
+              committed += 1;
+            }
             for (const entry of ready.committed) {
               const sentAt = pending.get(entry.index);
               if (sentAt === undefined) continue;
@@ -103,6 +119,14 @@ function throughput(proposers: number, durationMs: number): { perSecond: number;
   let measuredFromCommits = committed;
   while (performance.now() - measureFrom < durationMs) {
     while (pending.size < proposers) {
+      if (mode === "read") {
+        readSequence += 1;
+        const context = `r${readSequence}`;
+        const outcome = leader.readIndex(context);
+        if (outcome.type !== "accepted") throw new Error(`read rejected: ${outcome.reason}`);
+        pending.set(context, performance.now());
+        continue;
+      }
       const outcome = leader.propose(payload);
       if (outcome.type !== "accepted") throw new Error(`proposal rejected: ${outcome.reason}`);
       pending.set(outcome.index, performance.now());
@@ -188,6 +212,12 @@ for (const proposers of [1, 64]) {
     ),
   );
 }
+log("ReadIndex with 64 readers...");
+const reads = throughput(64, durationMs, "read");
+figures.push(
+  figure("in-memory ReadIndex reads/s, 64 readers", Math.round(reads.perSecond), "reads/s", ">= 50 000 (C4)"),
+);
+figures.push(figure("in-memory ReadIndex latency p50, 64 readers", percentile(reads.latencies, 50), "ms"));
 const trials = quick ? 50 : 500;
 log(`failover, ${trials} virtual trials...`);
 const failover = failovers(trials);
