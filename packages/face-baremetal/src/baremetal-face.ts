@@ -1,8 +1,7 @@
-import type { Face, FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
+import type { Face, FaceFile } from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
   type FabricIssue,
-  type FabricState,
   failed,
   type NodeState,
   ok,
@@ -11,44 +10,34 @@ import {
 } from "@revoada/fabric-core/vocabulary";
 import {
   blobDirectory,
+  type ContainerFields,
   checkUnitFiles,
-  componentOrder,
-  components,
+  classifyReplicaUnit,
   componentUnitEntries,
-  droppedUnplaced,
   entryIssue,
   environmentEntries,
   escapeSpecifiers,
-  fabricTarget,
-  fabricTargetName,
   formatArguments,
   isWordError,
   joinWords,
   lastValue,
-  listValues,
   modelPlacedWorkloads,
-  nodeDirectories,
-  nodesDirectory,
-  nodeTarget,
   nodeTargetName,
-  parseEnvironment,
+  type PlacedReplica,
   parseExecLine,
   parseUnitFile,
-  readResources,
+  readEnvironment,
   readUnitTree,
-  readWorkloadFacts,
   renderedHeader,
-  replicasByNode,
+  renderNodeUnits,
   replicaUnitBase,
+  replicaUnitEntries,
   resourceEntries,
-  revoadaKeys,
   sectionEntries,
-  sortedNodes,
   stringifyUnitFile,
   type UnitEntries,
   type UnitFile,
-  type UnitReading,
-  workloadFactEntries,
+  writeUnitTree,
 } from "@revoada/face-systemd";
 import { quadletProvides, quadletUnitKeys } from "./quadlet-keys.js";
 
@@ -61,7 +50,7 @@ import { quadletProvides, quadletUnitKeys } from "./quadlet-keys.js";
  * through) and the reader's tree walk are face-systemd's.
  */
 
-const network = "network-online.target";
+const _network = "network-online.target";
 
 interface ComponentImage {
   readonly image: string;
@@ -95,7 +84,7 @@ export const componentImages: Readonly<Record<ControlPlaneRole, ComponentImage>>
 };
 
 /** `x.service` (systemd face) is `x.container` here; the generated service keeps the name. */
-function containerFileName(serviceName: string): string {
+function _containerFileName(serviceName: string): string {
   return `${serviceName.slice(0, -".service".length)}.container`;
 }
 
@@ -178,16 +167,7 @@ function replicaContainer(workload: Workload, replica: number): string {
     sections: [
       {
         name: "Unit",
-        entries: [
-          [
-            "Description",
-            escapeSpecifiers(`revoada workload ${workload.namespace}/${workload.name} replica ${replica}`),
-          ],
-          ["Wants", network],
-          ["After", network],
-          ["PartOf", nodeTargetName],
-          ...workloadFactEntries(workload, replica),
-        ],
+        entries: replicaUnitEntries(workload, replica),
       },
       { name: "Container", entries: container },
       {
@@ -199,54 +179,16 @@ function replicaContainer(workload: Workload, replica: number): string {
   });
 }
 
-function renderNodeFiles(
-  node: NodeState,
-  replicas: ReturnType<typeof replicasByNode>,
-  prefix: string,
-): FaceFile[] {
-  const files: FaceFile[] = [];
-  const services: string[] = [];
-  for (const role of componentOrder) {
-    if (!node.roles.includes(role)) continue;
-    const service = components[role].unit;
-    services.push(service);
-    files.push({ path: `${prefix}${containerFileName(service)}`, content: componentContainer(node, role) });
-  }
-  for (const placed of replicas.get(node.id) ?? []) {
-    const base = replicaUnitBase(placed.workload, placed.replica);
-    services.push(`${base}.service`);
-    files.push({
-      path: `${prefix}${base}.container`,
-      content: replicaContainer(placed.workload, placed.replica),
-    });
-  }
-  return [{ path: `${prefix}${nodeTargetName}`, content: nodeTarget(node, services) }, ...files];
+function renderNodeFiles(node: NodeState, replicas: readonly PlacedReplica[], prefix: string): FaceFile[] {
+  return renderNodeUnits(node, replicas, prefix, {
+    suffix: ".container",
+    component: componentContainer,
+    replica: replicaContainer,
+  });
 }
 
-function write(state: FabricState, scope: RenderScope): WriteResult {
-  const modelled = modelPlacedWorkloads(state);
-  const replicas = replicasByNode(modelled);
-  const dropped = droppedUnplaced(state);
-  if (scope.kind === "node") {
-    const node = modelled.nodes[scope.node];
-    return { files: node === undefined ? [] : renderNodeFiles(node, replicas, ""), dropped };
-  }
-  const directories = nodeDirectories(modelled);
-  const files: FaceFile[] = [{ path: fabricTargetName, content: fabricTarget(modelled) }];
-  for (const node of sortedNodes(modelled)) {
-    files.push(...renderNodeFiles(node, replicas, `${nodesDirectory}/${directories.get(node.id)}/`));
-  }
-  return { files, dropped };
-}
-
-function classifyContainer(unit: UnitFile, path: string): Result<UnitReading> {
-  const unitEntries = sectionEntries(unit, "Unit");
-  if (lastValue(unitEntries, revoadaKeys.component) !== undefined) return ok({ kind: "component" });
-  if (lastValue(unitEntries, revoadaKeys.workload) === undefined) {
-    return ok({ kind: "unknown", reason: "a unit without X-Revoada-Workload or X-Revoada-Component" });
-  }
-  const facts = readWorkloadFacts(unitEntries, path);
-  if (!facts.ok) return facts;
+/** The container fields of a replica `.container`: Image=, Entrypoint=, Exec=, Environment=. */
+function readQuadletContainer(unit: UnitFile, path: string): Result<ContainerFields> {
   const container = sectionEntries(unit, "Container");
   const image = lastValue(container, "Image");
   if (image === undefined)
@@ -265,17 +207,9 @@ function classifyContainer(unit: UnitFile, path: string): Result<UnitReading> {
     if (isWordError(words)) return failed([entryIssue(exec, path, words.message, words.offset)]);
     args = words;
   }
-  const env: Record<string, string> = {};
-  for (const entry of listValues(container, "Environment")) {
-    const pairs = parseEnvironment(entry.value);
-    if (isWordError(pairs)) return failed([entryIssue(entry, path, pairs.message, pairs.offset)]);
-    for (const [name, value] of pairs) env[name] = value;
-  }
-  const resources = readResources(sectionEntries(unit, "Service"), path);
-  if (!resources.ok) return resources;
-  const { replica, ...rest } = facts.value;
-  const workload = { ...rest, image: image.value, command, args, env, resources: resources.value };
-  return ok({ kind: "replica", key: `${rest.namespace}/${rest.name}`, replica, workload });
+  const env = readEnvironment(container, path);
+  if (!env.ok) return env;
+  return ok({ image: image.value, command, args, env: env.value });
 }
 
 /** Quadlet-specific checks beyond the key list: `[Container]` needs `Image=`. */
@@ -304,8 +238,13 @@ export const baremetalFace: Face = {
   protocol: "bare-metal-supervisor",
   description:
     "podman Quadlet .container units per workload replica and control-plane component, a .target per node",
-  writer: { write },
-  reader: { read: (files) => readUnitTree(files, [".container", ".target"], classifyContainer) },
+  writer: { write: (state, scope) => writeUnitTree(state, scope, renderNodeFiles) },
+  reader: {
+    read: (files) =>
+      readUnitTree(files, [".container", ".target"], (unit, path) =>
+        classifyReplicaUnit(unit, path, readQuadletContainer),
+      ),
+  },
   model: modelPlacedWorkloads,
   validate: async (files) => [
     ...checkUnitFiles(files, { unitKeys: quadletUnitKeys, provides: quadletProvides }),

@@ -1,5 +1,6 @@
 import { systemdFace } from "./systemd-face.js";
 
+export { componentOrder, components, componentUnitEntries } from "./components.js";
 export type { UnitEntries, WorkloadFacts } from "./fabric-keys.js";
 export {
   appliedEntries,
@@ -31,22 +32,12 @@ export {
 } from "./layout.js";
 export {
   blobDirectory,
-  componentOrder,
-  components,
-  componentUnitEntries,
-  cpuQuota,
-  environmentEntries,
-  fabricTarget,
-  nodeTarget,
-  parseCpuQuota,
   podmanArgv,
   podmanPath,
   readPodmanArgv,
-  readResources,
-  renderedHeader,
-  resourceEntries,
   systemdFace,
 } from "./systemd-face.js";
+export { fabricTarget, nodeTarget, renderedHeader } from "./targets.js";
 export type { SectionKeys, UnitCheckOptions } from "./unit-check.js";
 export {
   checkUnitFiles,
@@ -60,6 +51,8 @@ export type { UnitDocument, UnitEntry, UnitFile, UnitSection } from "./unit-synt
 export { lastValue, listValues, parseUnitFile, sectionEntries, stringifyUnitFile } from "./unit-syntax.js";
 export type { ClassifyUnit, UnitReading } from "./unit-tree-reader.js";
 export { readUnitTree } from "./unit-tree-reader.js";
+export type { NodeUnitRenderers, RenderNodeFiles } from "./unit-tree-writer.js";
+export { renderNodeUnits, writeUnitTree } from "./unit-tree-writer.js";
 export type { WordError } from "./unit-values.js";
 export {
   escapeDollars,
@@ -76,4 +69,15 @@ export {
   unescapeDollars,
   unescapeSpecifiers,
 } from "./unit-values.js";
+export type { ContainerFields } from "./workload-units.js";
+export {
+  classifyReplicaUnit,
+  cpuQuota,
+  environmentEntries,
+  parseCpuQuota,
+  readEnvironment,
+  readResources,
+  replicaUnitEntries,
+  resourceEntries,
+} from "./workload-units.js";
 export default systemdFace;

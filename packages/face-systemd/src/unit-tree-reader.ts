@@ -109,7 +109,7 @@ export async function readUnitTree(
     raw.workloads[key] = seen.workload;
     origins.set(`workloads/${key}`, seen.file);
     origins.set(`placements/${key}`, seen.file);
-    const gap = seen.slots.findIndex((slot) => slot === undefined);
+    const gap = seen.slots.indexOf(undefined);
     if (gap >= 0) {
       issues.push({ code: "gap", message: `${key}: no unit for replica ${gap}`, path: [], file: seen.file });
     }

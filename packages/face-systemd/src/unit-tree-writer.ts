@@ -1,0 +1,82 @@
+import type { FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
+import type { ControlPlaneRole, FabricState, NodeState, Workload } from "@revoada/fabric-core/vocabulary";
+import { componentOrder, components } from "./components.js";
+import {
+  droppedUnplaced,
+  fabricTargetName,
+  modelPlacedWorkloads,
+  nodeDirectories,
+  nodesDirectory,
+  nodeTargetName,
+  type PlacedReplica,
+  replicasByNode,
+  replicaUnitBase,
+  sortedNodes,
+} from "./layout.js";
+import { fabricTarget, nodeTarget } from "./targets.js";
+
+export interface NodeUnitRenderers {
+  /** `.service` or `.container`: the file suffix; the node target always wants `.service` names. */
+  readonly suffix: string;
+  readonly component: (node: NodeState, role: ControlPlaneRole) => string;
+  readonly replica: (workload: Workload, replica: number) => string;
+}
+
+/** One node's files: its target first, then control-plane components in start order, then replicas. */
+export function renderNodeUnits(
+  node: NodeState,
+  replicas: readonly PlacedReplica[],
+  prefix: string,
+  renderers: NodeUnitRenderers,
+): FaceFile[] {
+  const files: FaceFile[] = [];
+  const services: string[] = [];
+  for (const role of componentOrder) {
+    if (!node.roles.includes(role)) continue;
+    const base = components[role].unit.slice(0, -".service".length);
+    services.push(`${base}.service`);
+    files.push({ path: `${prefix}${base}${renderers.suffix}`, content: renderers.component(node, role) });
+  }
+  for (const placed of replicas) {
+    const base = replicaUnitBase(placed.workload, placed.replica);
+    services.push(`${base}.service`);
+    files.push({
+      path: `${prefix}${base}${renderers.suffix}`,
+      content: renderers.replica(placed.workload, placed.replica),
+    });
+  }
+  return [{ path: `${prefix}${nodeTargetName}`, content: nodeTarget(node, services) }, ...files];
+}
+
+/** Renders one node's files (target first), each path prefixed with `prefix`. */
+export type RenderNodeFiles = (
+  node: NodeState,
+  replicas: readonly PlacedReplica[],
+  prefix: string,
+) => FaceFile[];
+
+/**
+ * The write half shared by face-systemd and face-baremetal: the modelled state (placed
+ * workloads only), `revoada-fabric.target` plus `nodes/<dir>/...` for the cluster, or one
+ * node's files at the top level for a node view.
+ */
+export function writeUnitTree(
+  state: FabricState,
+  scope: RenderScope,
+  renderNode: RenderNodeFiles,
+): WriteResult {
+  const modelled = modelPlacedWorkloads(state);
+  const replicas = replicasByNode(modelled);
+  const dropped = droppedUnplaced(state);
+  if (scope.kind === "node") {
+    const node = modelled.nodes[scope.node];
+    return { files: node === undefined ? [] : renderNode(node, replicas.get(node.id) ?? [], ""), dropped };
+  }
+  const directories = nodeDirectories(modelled);
+  const files: FaceFile[] = [{ path: fabricTargetName, content: fabricTarget(modelled) }];
+  for (const node of sortedNodes(modelled)) {
+    const prefix = `${nodesDirectory}/${directories.get(node.id)}/`;
+    files.push(...renderNode(node, replicas.get(node.id) ?? [], prefix));
+  }
+  return { files, dropped };
+}
