@@ -709,6 +709,9 @@ export class RaftNode {
       case "snapshotResponse": {
         const progress = this.progress.get(message.from);
         if (progress === undefined) return dropped("unknown-peer");
+        // An acknowledgement beyond this log is a broken peer; it must not move the commit.
+        if (message.type === "appendResponse" && message.index > this.log.lastIndex())
+          return dropped("malformed");
         progress.recentActive = true;
         if (message.type === "appendResponse") this.handleAppendResponse(message, progress);
         else if (message.type === "heartbeatResponse") this.handleHeartbeatResponse(message, progress);
