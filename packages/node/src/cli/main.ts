@@ -1,6 +1,8 @@
+import { loadBlake3 } from "@revoada/fabric-core/vocabulary";
 import { Command, CommanderError } from "commander";
 import { registerBlob } from "./commands/blob.js";
 import { registerChain } from "./commands/chain.js";
+import { registerDemo } from "./commands/demo.js";
 import { registerFace } from "./commands/face.js";
 import { registerMesh } from "./commands/mesh.js";
 import { registerNode } from "./commands/node.js";
@@ -18,6 +20,7 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerMesh,
   registerNode,
   registerUp,
+  registerDemo,
   registerFace,
   registerRender,
   registerBlob,
@@ -44,6 +47,8 @@ function applyExitOverride(command: Command): void {
 /** Runs the CLI and returns the exit code (never calls process.exit, so tests can call it). */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
+  // Hashing is synchronous once the WASM BLAKE3 is instantiated; every command may need it.
+  await loadBlake3();
   try {
     await program.parseAsync([...argv]);
     return exitCodes.ok;

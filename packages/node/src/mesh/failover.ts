@@ -1,0 +1,125 @@
+import { verifyChain } from "@revoada/fabric-core/attest";
+import type { NodeId } from "@revoada/fabric-core/vocabulary";
+import {
+  chainOf,
+  etcdHolders,
+  findLeader,
+  type MeshNodeHandle,
+  meshOf,
+  snapshotFiles,
+  stateOf,
+  statusOf,
+  waitFor,
+} from "./observe.js";
+
+/**
+ * One failover, measured from outside: `kill` a control-plane node (`kill -9` of its
+ * process), then time each step the mesh takes to heal, in ms from the kill:
+ * - elected: a surviving node leads (only when the victim led);
+ * - declared: every survivor's gossip view holds the victim dead;
+ * - promoted: the committed state has a full control plane again without the victim;
+ * - attested: the chain on the leader holds the Promote block of the replacement;
+ * - rendered: the replacement's output directory holds its new control-plane files.
+ */
+export interface FailoverSteps {
+  readonly victim: string;
+  readonly victimWasLeader: boolean;
+  readonly replacement: string | null;
+  readonly electedMs: number | null;
+  readonly declaredMs: number | null;
+  readonly promotedMs: number | null;
+  readonly attestedMs: number | null;
+  readonly renderedMs: number | null;
+}
+
+export interface FailoverOptions {
+  readonly nodes: readonly MeshNodeHandle[];
+  readonly victim: MeshNodeHandle;
+  readonly kill: () => Promise<void> | void;
+  readonly timeoutMs: number;
+}
+
+export async function measureFailover(options: FailoverOptions): Promise<FailoverSteps> {
+  const { victim } = options;
+  const survivors = options.nodes.filter((node) => node !== victim);
+  const before = await stateOf(survivors[0]!);
+  const victimStatus = await statusOf(victim);
+  if (before === undefined || victimStatus === undefined) throw new Error("the mesh is not answering");
+  const victimId = victimStatus.id as NodeId;
+  const wantVoters = etcdHolders(before).length;
+  const chainBefore = (await chainOf(survivors[0]!))?.split("\n").length ?? 0;
+  const filesBefore = new Map(
+    await Promise.all(survivors.map(async (n) => [n.name, await snapshotFiles(n.outputDir)] as const)),
+  );
+  const victimWasLeader = victimStatus.raft.state === "leader";
+  const start = performance.now();
+  await options.kill();
+  const since = () => Math.round(performance.now() - start);
+  const timeout = options.timeoutMs;
+
+  const elected = victimWasLeader
+    ? await waitFor(async () => ((await findLeader(survivors)) === undefined ? undefined : since()), timeout)
+    : null;
+  const declared = await waitFor(async () => {
+    const views = await Promise.all(survivors.map((node) => meshOf(node)));
+    const all = views.every((view) => view?.some((m) => m.id === victimId && m.status === "dead") === true);
+    return all ? since() : undefined;
+  }, timeout);
+  const promotion = await waitFor(async () => {
+    const leader = await findLeader(survivors);
+    const state = leader === undefined ? undefined : await stateOf(leader.node);
+    if (state === undefined) return undefined;
+    const holders = etcdHolders(state);
+    if (holders.includes(victimId) || holders.length < wantVoters) return undefined;
+    const replacement = holders.find((id) => !etcdHolders(before).includes(id));
+    return { at: since(), replacement, leader: leader!.node, state };
+  }, timeout);
+  let attested: number | undefined;
+  let rendered: number | undefined;
+  let replacementName: string | null = null;
+  if (promotion !== undefined && promotion.replacement !== undefined) {
+    const replacementId = promotion.replacement;
+    replacementName = promotion.state.nodes[replacementId]?.name ?? null;
+    attested = await waitFor(async () => {
+      const text = await chainOf(promotion.leader);
+      if (text === undefined || text.split("\n").length <= chainBefore) return undefined;
+      return text.includes(`"node":"${replacementId}"`) && text.includes('"type":"promote"')
+        ? since()
+        : undefined;
+    }, timeout);
+    const handle = survivors.find((node) => node.name === replacementName);
+    if (handle !== undefined) {
+      const previous = filesBefore.get(handle.name) ?? new Map<string, string>();
+      rendered = await waitFor(async () => {
+        const files = await snapshotFiles(handle.outputDir);
+        const gained = [...files.keys()].some((path) => !previous.has(path));
+        return gained ? since() : undefined;
+      }, timeout);
+    }
+  }
+  return {
+    victim: victim.name,
+    victimWasLeader,
+    replacement: replacementName,
+    electedMs: elected ?? null,
+    declaredMs: declared ?? null,
+    promotedMs: promotion?.at ?? null,
+    attestedMs: attested ?? null,
+    renderedMs: rendered ?? null,
+  };
+}
+
+/** Verifies the chain a node serves; returns a one-line verdict. */
+export async function verifyServedChain(node: MeshNodeHandle): Promise<{ ok: boolean; line: string }> {
+  const text = await chainOf(node);
+  if (text === undefined || text.length === 0) return { ok: false, line: "no chain served" };
+  const report = verifyChain(text, { mode: "every-block" });
+  if (report.ok) {
+    const s = report.summary;
+    return {
+      ok: true,
+      line: `chain verifies: ${s.blocks} blocks, ${s.checkpoints} checkpoints, genesis ${s.genesisHash.slice(0, 16)}`,
+    };
+  }
+  return { ok: false, line: `chain does not verify: ${report.failure.reason}: ${report.failure.message}` };
+}

@@ -1,0 +1,104 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { FabricState, type NodeId } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
+import { MeshMember, NodeStatusReply } from "../api/schemas.js";
+import type { ApiClient } from "./api-client.js";
+
+/**
+ * Polling helpers that watch a running mesh from the outside, as an operator would: through
+ * each node's API and its rendered output directory. The demo and the failover benchmark
+ * time every step of a failover with them.
+ */
+export interface MeshNodeHandle {
+  readonly name: string;
+  readonly client: ApiClient;
+  readonly outputDir: string;
+}
+
+export async function statusOf(node: MeshNodeHandle): Promise<NodeStatusReply | undefined> {
+  return node.client.get("/v1/status", NodeStatusReply).catch(() => undefined);
+}
+
+export async function stateOf(node: MeshNodeHandle): Promise<FabricState | undefined> {
+  return node.client.get("/v1/state", FabricState).catch(() => undefined);
+}
+
+export async function meshOf(node: MeshNodeHandle): Promise<MeshMember[] | undefined> {
+  return node.client.get("/v1/mesh", z.array(MeshMember)).catch(() => undefined);
+}
+
+export async function chainOf(node: MeshNodeHandle): Promise<string | undefined> {
+  return node.client.text("/v1/chain").catch(() => undefined);
+}
+
+/** Polls `probe` every `intervalMs` until it returns a value, or gives up after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 10,
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Voters of the control plane as the committed state says: nodes holding `etcd`. */
+export function etcdHolders(state: FabricState): NodeId[] {
+  return Object.values(state.nodes)
+    .filter((node) => node.roles.includes("etcd"))
+    .map((node) => node.id)
+    .sort();
+}
+
+/** The first live node whose status names itself leader. */
+export async function findLeader(
+  nodes: readonly MeshNodeHandle[],
+): Promise<{ node: MeshNodeHandle; status: NodeStatusReply } | undefined> {
+  for (const node of nodes) {
+    const status = await statusOf(node);
+    if (status?.raft.state === "leader") return { node, status };
+  }
+  return undefined;
+}
+
+/** path -> sha256 of every file under `directory` (the rendered view). */
+export async function snapshotFiles(directory: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const walk = async (current: string): Promise<void> => {
+    const entries = await readdir(current, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) {
+        const bytes = await readFile(path);
+        files.set(relative(directory, path), createHash("sha256").update(bytes).digest("hex"));
+      }
+    }
+  };
+  await walk(directory);
+  return files;
+}
+
+export interface FileChanges {
+  readonly added: string[];
+  readonly removed: string[];
+  readonly changed: string[];
+}
+
+export function diffFiles(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+): FileChanges {
+  const added = [...after.keys()].filter((path) => !before.has(path)).sort();
+  const removed = [...before.keys()].filter((path) => !after.has(path)).sort();
+  const changed = [...after.keys()]
+    .filter((path) => before.has(path) && before.get(path) !== after.get(path))
+    .sort();
+  return { added, removed, changed };
+}
