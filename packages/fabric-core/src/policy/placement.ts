@@ -100,17 +100,28 @@ function isSettled(placer: Placer, workload: Workload, current: readonly NodeId[
   if (current.length !== workload.replicas) return false;
   const minimum = minimumDomains(placer, workload);
   const seen = placer.domainScratch;
-  seen.length = 0;
+  let domains = 0;
   const labelled = hasLabels(workload);
   for (let index = 0; index < current.length; index += 1) {
     const id = current[index]!;
     const facts = placer.hosts.keepable.get(id);
     if (facts === undefined || !hostFits(facts, workload, labelled)) return false;
     if (index > 0 && current.length <= 16 && current.indexOf(id) !== index) return false;
-    if (seen.length < minimum && !seen.includes(facts.domain)) seen.push(facts.domain);
+    if (domains < minimum && !isAmong(seen, domains, facts.domain)) {
+      seen[domains] = facts.domain;
+      domains += 1;
+    }
   }
   if (current.length > 16 && new Set(current).size !== current.length) return false;
-  return minimum <= 1 || seen.length >= minimum;
+  return minimum <= 1 || domains >= minimum;
+}
+
+/** Whether `value` is among the first `count` entries of `values`. */
+function isAmong(values: readonly string[], count: number, value: string): boolean {
+  for (let index = 0; index < count; index += 1) {
+    if (values[index] === value) return true;
+  }
+  return false;
 }
 
 function placeWorkload(
