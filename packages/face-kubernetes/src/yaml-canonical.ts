@@ -117,7 +117,8 @@ interface Line {
   readonly text: string;
 }
 
-const integer = /^-?(?:0|[1-9][0-9]*)$/;
+/** Integers as JavaScript prints them: no leading zeros, no `-0`. */
+const integer = /^(?:0|-?[1-9][0-9]*)$/;
 
 function parseScalar(text: string): string | number | boolean {
   if (text.startsWith('"')) {

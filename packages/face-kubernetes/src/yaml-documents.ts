@@ -20,6 +20,8 @@ interface FullDocument {
 /** A parsed document; its positions are worked out only when something needs locating. */
 export interface ParsedDocument {
   readonly value: unknown;
+  /** Read by the fast path: the text is in the face's canonical YAML subset. */
+  readonly canonical: boolean;
   readonly full: () => FullDocument | undefined;
 }
 
@@ -54,7 +56,7 @@ export function parseDocuments(
       const document = full.list[index];
       return document === undefined ? undefined : { document, lineCounter: full.lineCounter };
     };
-    return ok(canonical.map((value, index) => ({ value, full: lazy(index) })));
+    return ok(canonical.map((value, index) => ({ value, canonical: true, full: lazy(index) })));
   }
   const { list, lineCounter } = parseFull(text, version);
   const issues: FabricIssue[] = [];
@@ -69,6 +71,7 @@ export function parseDocuments(
   return ok(
     list.map((document) => ({
       value: document.toJS({ maxAliasCount: 100 }) as unknown,
+      canonical: false,
       full: () => ({ document, lineCounter }),
     })),
   );
