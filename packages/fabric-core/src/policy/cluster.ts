@@ -154,6 +154,24 @@ function flapCountByNode(inputs: PolicyInputs, config: PolicyConfig): Map<string
   return counts;
 }
 
+/** Adds (`sign` 1) or removes (`sign` -1) one replica's resources from a node's usage. */
+export function addUsage(
+  usage: Map<string, Usage>,
+  id: string,
+  resources: { readonly cpu_millis: number; readonly memory_bytes: number },
+  sign: 1 | -1,
+): void {
+  let used = usage.get(id);
+  if (used === undefined) {
+    used = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
+    usage.set(id, used);
+  }
+  used.cpuMillis += sign * resources.cpu_millis;
+  used.memoryBytes += sign * resources.memory_bytes;
+  used.pods += sign;
+  assert(used.pods >= 0, "released more replicas than were placed");
+}
+
 /** Resources used by committed placements, per node id (computed once per round). */
 export function usageOf(cluster: Cluster): ReadonlyMap<string, Usage> {
   if (cluster.usage === null) cluster.usage = usageByNode(cluster.inputs);
@@ -167,16 +185,7 @@ function usageByNode(inputs: PolicyInputs): Map<string, Usage> {
     const nodes = placements[key]!;
     const workload = inputs.state.workloads[key];
     if (workload === undefined) continue;
-    for (const node of nodes) {
-      let used = usage.get(node);
-      if (used === undefined) {
-        used = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
-        usage.set(node, used);
-      }
-      used.cpuMillis += workload.resources.cpu_millis;
-      used.memoryBytes += workload.resources.memory_bytes;
-      used.pods += 1;
-    }
+    for (const node of nodes) addUsage(usage, node, workload.resources, 1);
   }
   return usage;
 }

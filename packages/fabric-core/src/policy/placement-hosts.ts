@@ -1,6 +1,6 @@
 import { assert, isControlPlaneRole, type Workload } from "../vocabulary/index.js";
 import type { Cluster, NodeFacts, Usage } from "./cluster.js";
-import { isControlPlaneNode, usageOf } from "./cluster.js";
+import { addUsage, isControlPlaneNode, usageOf } from "./cluster.js";
 import type { RoundOutput } from "./round.js";
 
 /**
@@ -227,25 +227,14 @@ function freeShareOf(index: HostIndex, node: NodeFacts): number {
 }
 
 export function claim(index: HostIndex, id: string, workload: Workload): void {
-  const usage = usageMap(index);
-  let used = usage.get(id);
-  if (used === undefined) {
-    used = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
-    usage.set(id, used);
-  }
-  used.cpuMillis += workload.resources.cpu_millis;
-  used.memoryBytes += workload.resources.memory_bytes;
-  used.pods += 1;
+  addUsage(usageMap(index), id, workload.resources, 1);
   reposition(index, id);
 }
 
 export function release(index: HostIndex, id: string, workload: Workload): void {
-  const used = usageMap(index).get(id);
-  if (used === undefined) return;
-  used.cpuMillis -= workload.resources.cpu_millis;
-  used.memoryBytes -= workload.resources.memory_bytes;
-  used.pods -= 1;
-  assert(used.pods >= 0, "released more replicas than were placed");
+  const usage = usageMap(index);
+  if (!usage.has(id)) return;
+  addUsage(usage, id, workload.resources, -1);
   reposition(index, id);
 }
 

@@ -80,9 +80,7 @@ function keepRemovalPossible(
   const removable = Math.floor((votersAfter - 1) / 2);
   if (voterPicks.length === 0 || failedVoters <= removable) return;
   for (const pick of voterPicks) {
-    assert(pick.roles.size === 1, "etcd is filled first, so a voter pick holds no other role yet");
-    picks.delete(pick.node.id);
-    deferred.add(pick.node.id);
+    withdrawVoterPick(pick, picks, deferred);
     record(output, {
       action: "promote",
       outcome: "held",
@@ -97,6 +95,14 @@ function keepRemovalPossible(
       },
     });
   }
+}
+
+/** Takes a voter pick back; the node takes no other role this round either. */
+function withdrawVoterPick(pick: Pick, picks: Map<string, Pick>, deferred: Set<string>): void {
+  assert(pick.roles.size === 1, "etcd is filled first, so a voter pick holds no other role yet");
+  picks.delete(pick.node.id);
+  deferred.add(pick.node.id);
+  assert(!picks.has(pick.node.id), "a withdrawn pick is gone");
 }
 
 interface Shortfall {
@@ -122,9 +128,7 @@ function keepVotersOdd(
   const voterPicks = [...picks.values()].filter((pick) => pick.roles.has("etcd"));
   const last = voterPicks[voterPicks.length - 1];
   if (last === undefined) return;
-  assert(last.roles.size === 1, "etcd is filled first, so a voter pick holds no other role yet");
-  picks.delete(last.node.id);
-  deferred.add(last.node.id);
+  withdrawVoterPick(last, picks, deferred);
   record(output, {
     action: "promote",
     outcome: "held",
