@@ -19,7 +19,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
@@ -280,10 +280,14 @@ async function benchSwarm(): Promise<void> {
   figures.push(figure("seed upload / blob size", uploaded / source.size, "x", "<= 1.5"));
 }
 
+const loadAtStart = loadavg()[0]!;
 await benchHashing();
 await benchTransfer();
 await benchSwarm();
 rmSync(scratch, { recursive: true, force: true });
+notes.push(
+  `1-minute load average: ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at the end (2 cores)`,
+);
 notes.push(existsSync(builtCli) ? "children ran the built CLI" : "children ran the CLI from source (tsx)");
 publishBenchReport({ name: "content", fsyncMode: "real fsync", figures, notes });
 process.exit(0);

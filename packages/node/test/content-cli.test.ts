@@ -114,6 +114,8 @@ describe("revoada blob", () => {
       out,
       "--peer",
       "127.0.0.1:1",
+      "--connect-timeout-ms",
+      "300",
       "--data-dir",
       join(scratch, "x"),
     ]);

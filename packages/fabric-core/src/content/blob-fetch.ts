@@ -119,6 +119,7 @@ interface ProviderState {
   uploadedBytes: number;
   /** Requests that timed out; a provider that keeps not answering is dropped. */
   timeouts: number;
+  readonly addedAtMs: number;
 }
 
 interface Inflight {
@@ -193,6 +194,7 @@ export class BlobFetch {
       haveAtMs: null,
       uploadedBytes: 0,
       timeouts: 0,
+      addedAtMs: this.nowMs,
     });
     this.stallReported = false;
     this.schedule();
@@ -580,7 +582,12 @@ export class BlobFetch {
         if (run !== null) this.requestRange(provider, run);
       }
     }
-    const fetchers = [...this.providers.values()].filter((p) => !p.banned && p.complete !== true);
+    const usable = [...this.providers.values()].filter((p) => !p.banned);
+    // Until every provider has said what it holds, a seed cannot be told from a fetcher
+    // (for a few refreshes at most: a provider that never answers must not stall the fetch).
+    const grace = 5 * this.config.haveRefreshMs;
+    if (usable.some((p) => p.complete === null && this.nowMs - p.addedAtMs < grace)) return;
+    const fetchers = usable.filter((p) => p.complete === false);
     const swarm = fetchers.length > 0;
     const completeCap = swarm
       ? Math.min(this.config.seedRequestsInflightMax, this.config.requestsInflightPerProvider)

@@ -54,6 +54,12 @@ export function registerBlob(program: Command): void {
     .addOption(
       new Option("--linger-ms <ms>", "with --listen, keep serving this long after the fetch").default("0"),
     )
+    .addOption(
+      new Option(
+        "--connect-timeout-ms <ms>",
+        "keep trying to reach a plain host:port peer this long",
+      ).default("10000"),
+    )
     .addOption(clusterKeyOption())
     .addOption(dataDirOption())
     .action(async (hashText: string, options: GetOptions) => {
@@ -129,6 +135,7 @@ interface GetOptions {
   lingerMs: string;
   dataDir: string;
   clusterKeyFile?: string;
+  connectTimeoutMs: string;
 }
 
 const clusterKeyOption = () =>
@@ -152,7 +159,7 @@ interface CliLinks {
 }
 
 async function openLinks(
-  options: { listen?: string; dataDir: string; clusterKeyFile?: string },
+  options: { listen?: string; dataDir: string; clusterKeyFile?: string; connectTimeoutMs?: string },
   service: ContentService,
 ): Promise<CliLinks> {
   if (options.clusterKeyFile !== undefined)
@@ -168,7 +175,8 @@ async function openLinks(
     listening: address,
     providers: async (peers) => {
       const providers = new Map<string, { link: FrameLink; complete: boolean | null }>();
-      const links = await Promise.all(peers.map((peer) => connectWithRetry(peer)));
+      const timeoutMs = Number(options.connectTimeoutMs ?? "10000");
+      const links = await Promise.all(peers.map((peer) => connectWithRetry(peer, timeoutMs)));
       links.forEach((link, i) => {
         if (link === null) return;
         opened.push(link);
@@ -254,12 +262,13 @@ async function fetchFromPeers(
   }
 }
 
-/** Connects, retrying for a moment (a peer of a swarm may still be starting). */
-async function connectWithRetry(peer: string): Promise<FrameLink | null> {
+/** Connects, retrying until `timeoutMs` (a peer of a swarm may still be starting). */
+async function connectWithRetry(peer: string, timeoutMs: number): Promise<FrameLink | null> {
   const [host, port] = hostAndPort(peer);
-  for (let attempt = 0; attempt < 15; attempt += 1) {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; attempt < 10_000; attempt += 1) {
     const link = await connectFrameLink(host, port).catch(() => null);
-    if (link !== null) return link;
+    if (link !== null || Date.now() >= deadline) return link;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return null;
