@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from "node:util";
 import type { FaceFile, ReadResult, UnknownField } from "@revoada/fabric-core/face";
 import {
   emptyFabricState,
@@ -130,6 +129,21 @@ export async function readUnitTree(
   return ok({ state: parsed.data, unknown });
 }
 
+/** Deep equality of JSON-shaped data (what classifiers build): cheaper than util.isDeepStrictEqual. */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = Object.keys(left);
+  if (keys.length !== Object.keys(right).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(right, key) || !sameData(left[key], right[key])) return false;
+  }
+  return true;
+}
+
 function recordReplica(
   replicas: Map<string, ReplicaSeen>,
   reading: { key: string; replica: number; workload: unknown },
@@ -140,7 +154,7 @@ function recordReplica(
   if (seen === undefined) {
     seen = { file, workload: reading.workload, slots: [] };
     replicas.set(reading.key, seen);
-  } else if (!isDeepStrictEqual(seen.workload, reading.workload)) {
+  } else if (!sameData(seen.workload, reading.workload)) {
     return {
       code: "conflict",
       message: `${reading.key}: replicas disagree with ${seen.file}`,

@@ -17,6 +17,9 @@ export interface WordError {
 /** Text with no quotes, escapes or odd whitespace: split on spaces and tabs directly. */
 const plainWords = /^(?:[^\s"'\\]+(?:[ \t]+[^\s"'\\]+)*)?$/;
 
+/** One word: unquoted runs, "..." and '...' with escapes inside, and escapes, glued together. */
+const wordTokens = /(?:[^\s"'\\]+|"(?:[^"\\]|\\[^])*"|'(?:[^'\\]|\\[^])*'|\\[^])+/g;
+
 /** A word that needs no quoting: conservative, so the writer quotes anything unusual. */
 const bareWord = /^[A-Za-z0-9_@./:,+=-]+$/;
 
@@ -99,6 +102,26 @@ function readEscape(text: string, index: number): { text: string; length: number
 /** Splits a value into words: quotes removed, C escapes resolved. */
 export function splitWords(text: string): string[] | WordError {
   if (plainWords.test(text)) return text === "" ? [] : text.split(/[ \t]+/);
+  const tokens = text.match(wordTokens);
+  if (tokens !== null && tokens.join("").length === text.replace(/[ \t\n\r]+/g, "").length) {
+    // Whole text is well-formed tokens: only tokens with quotes or escapes need the slow path.
+    const words: string[] = [];
+    for (const token of tokens) {
+      if (!/["'\\]/.test(token)) {
+        words.push(token);
+        continue;
+      }
+      const unquoted = splitWordsSlowly(token);
+      if (!Array.isArray(unquoted)) return splitWordsSlowly(text);
+      words.push(...unquoted);
+    }
+    return words;
+  }
+  return splitWordsSlowly(text);
+}
+
+/** Character by character: the reference implementation, and the one that reports offsets. */
+function splitWordsSlowly(text: string): string[] | WordError {
   const words: string[] = [];
   let current: string | undefined;
   let quote: string | undefined;
