@@ -18,7 +18,7 @@ export interface WordError {
 const plainWords = /^(?:[^\s"'\\]+(?:[ \t]+[^\s"'\\]+)*)?$/;
 
 /** One word: unquoted runs, "..." and '...' with escapes inside, and escapes, glued together. */
-const wordTokens = /(?:[^\s"'\\]+|"(?:[^"\\]|\\[^])*"|'(?:[^'\\]|\\[^])*'|\\[^])+/g;
+const wordTokens = /(?:[^\s"'\\]+|"(?:[^"\\]|\\[\s\S])*"|'(?:[^'\\]|\\[\s\S])*'|\\[\s\S])+/g;
 
 /** A word that needs no quoting: conservative, so the writer quotes anything unusual. */
 const bareWord = /^[A-Za-z0-9_@./:,+=-]+$/;
