@@ -99,6 +99,8 @@ export class RaftDriver<R> {
   private readSequence = 0;
   private scheduled = false;
   private stopped = false;
+  /** A Ready's fdatasync is in flight; the next Ready waits for it. */
+  private persisting = false;
   private listenAddress: PeerAddress | null = null;
 
   private constructor(options: RaftDriverOptions<R>, node: RaftNode, storage: RaftStorage, applied: number) {
@@ -253,6 +255,8 @@ export class RaftDriver<R> {
     }
     this.stopped = true;
     clearInterval(this.ticker);
+    // Let an in-flight fdatasync finish before the log file is closed.
+    while (this.persisting) await new Promise((resolve) => setTimeout(resolve, 1));
     await this.transport.close();
     this.storage.close();
     const error = new RaftUnavailableError("stopped", null);
@@ -303,17 +307,15 @@ export class RaftDriver<R> {
     });
   }
 
-  /** Drains the core: every Ready is persisted, sent, applied and advanced in turn. */
+  /**
+   * Takes one Ready and persists it; the rest (send, apply, advance) runs when the
+   * fdatasync returns. Meanwhile the event loop keeps stepping messages and proposals into
+   * the core, so the next Ready carries everything that arrived during the sync: the
+   * batch grows with the disk's latency (group commit).
+   */
   private processReady(): void {
-    for (let round = 0; round < 64 && !this.stopped && this.node.hasReady(); round += 1) {
-      const ready = this.node.ready();
-      this.handleReady(ready);
-      this.node.advance(ready);
-    }
-    if (!this.stopped && this.node.hasReady()) this.schedule();
-  }
-
-  private handleReady(ready: Ready): void {
+    if (this.stopped || this.persisting || !this.node.hasReady()) return;
+    const ready = this.node.ready();
     const isLeader = this.node.status().role === "leader";
     const deferred: RaftMessage[] = [];
     for (const message of ready.messages) {
@@ -321,7 +323,26 @@ export class RaftDriver<R> {
       else deferred.push(message);
     }
     if (isLeader) this.transport.flush();
-    this.persist(ready);
+    const batch = persistBatchOf(ready);
+    if (batch === null) {
+      this.finishReady(ready, deferred);
+      return;
+    }
+    this.persisting = true;
+    this.storage.persistAsync(batch, (error) => {
+      this.persisting = false;
+      if (error !== null) {
+        // After a failed fsync the page cache cannot be trusted (fsyncgate): stop hard.
+        this.logger.error("raft log fsync failed; stopping the process", { error });
+        process.exit(70);
+      }
+      this.finishReady(ready, deferred);
+    });
+  }
+
+  /** After the Ready is durable: send, apply, serve reads, snapshot, advance. */
+  private finishReady(ready: Ready, deferred: readonly RaftMessage[]): void {
+    if (this.stopped) return;
     for (const message of deferred) this.transport.send(message.to as NodeId, message);
     if (ready.snapshot !== null) {
       this.options.applier.restore(ready.snapshot.data);
@@ -333,16 +354,8 @@ export class RaftDriver<R> {
     this.releaseReads();
     if (ready.snapshotRequest !== null) this.snapshotAt(ready.snapshotRequest.index);
     for (const event of ready.events) this.observe(event);
-  }
-
-  private persist(ready: Ready): void {
-    const batch: PersistBatch = {
-      ...(ready.snapshot === null ? {} : { snapshot: snapshotToStored(ready.snapshot) }),
-      ...(ready.entries.length === 0 ? {} : { entries: ready.entries.map(entryToWal) }),
-      ...(ready.hardState === null ? {} : { hardState: hardStateToWal(ready.hardState) }),
-    };
-    if (batch.snapshot === undefined && batch.entries === undefined && batch.hardState === undefined) return;
-    this.storage.persist(batch);
+    this.node.advance(ready);
+    this.schedule();
   }
 
   private apply(entry: Entry): void {
@@ -405,6 +418,15 @@ export class RaftDriver<R> {
       this.logger.info("raft", { ...event });
     }
   }
+}
+
+function persistBatchOf(ready: Ready): PersistBatch | null {
+  if (ready.snapshot === null && ready.entries.length === 0 && ready.hardState === null) return null;
+  return {
+    ...(ready.snapshot === null ? {} : { snapshot: snapshotToStored(ready.snapshot) }),
+    ...(ready.entries.length === 0 ? {} : { entries: ready.entries.map(entryToWal) }),
+    ...(ready.hardState === null ? {} : { hardState: hardStateToWal(ready.hardState) }),
+  };
 }
 
 /** The voter with the highest match index, other than the leader itself. */

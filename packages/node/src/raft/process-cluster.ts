@@ -45,7 +45,10 @@ export class RaftProcess {
     voters: readonly string[];
     extraArgs?: readonly string[];
   }): Promise<void> {
+    // REVOADA_RAFT_NODE_FLAGS adds Node flags to every child (e.g. "--cpu-prof" when profiling).
+    const nodeFlags = (process.env.REVOADA_RAFT_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
     const args = [
+      ...nodeFlags,
       "--conditions=source",
       "--import",
       "tsx",

@@ -81,6 +81,26 @@ export class RaftStorage {
     }
   }
 
+  /**
+   * Group commit without blocking the event loop: entries and hard state are written now
+   * and `done` runs once fdatasync returned. A batch with a snapshot takes the synchronous
+   * path (rare: a snapshot from the leader). One call in flight at a time.
+   */
+  persistAsync(batch: PersistBatch, done: (error: Error | null) => void): void {
+    if (batch.snapshot !== undefined) {
+      this.persist(batch);
+      setImmediate(() => done(null));
+      return;
+    }
+    this.wal.appendAsync(
+      {
+        ...(batch.entries === undefined ? {} : { entries: batch.entries }),
+        ...(batch.hardState === undefined ? {} : { hardState: batch.hardState }),
+      },
+      done,
+    );
+  }
+
   get walSegmentCount(): number {
     return this.wal.segmentCount;
   }

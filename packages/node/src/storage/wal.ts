@@ -1,5 +1,6 @@
 import {
   closeSync,
+  fdatasync,
   fdatasyncSync,
   ftruncateSync,
   mkdirSync,
@@ -91,6 +92,8 @@ export class WriteAheadLog {
   private descriptor: number;
   private segmentBytes: number;
   private closed = false;
+  /** An asynchronous fdatasync is in flight. */
+  private syncing = false;
 
   private constructor(
     directory: string,
@@ -158,6 +161,31 @@ export class WriteAheadLog {
 
   /** Writes the batch with one write and one fdatasync; returns only once it is durable. */
   append(batch: WalBatch): void {
+    assert(!this.syncing, "append while an asynchronous append is in flight");
+    if (this.write(batch)) fdatasyncSync(this.descriptor);
+  }
+
+  /**
+   * The same, with the fdatasync on libuv's thread pool so the event loop keeps receiving
+   * while the disk works; `done` runs once the batch is durable. One at a time: the next
+   * append, compaction or close waits for `done`. A failed fdatasync is passed on; the
+   * caller must treat it as fatal (the page cache can no longer be trusted).
+   */
+  appendAsync(batch: WalBatch, done: (error: Error | null) => void): void {
+    assert(!this.syncing, "one asynchronous append at a time");
+    if (!this.write(batch)) {
+      setImmediate(() => done(null));
+      return;
+    }
+    this.syncing = true;
+    fdatasync(this.descriptor, (error) => {
+      this.syncing = false;
+      done(error);
+    });
+  }
+
+  /** Writes the records (page cache only) and updates the state; false when there was nothing. */
+  private write(batch: WalBatch): boolean {
     assert(!this.closed, "append to a closed log");
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -168,12 +196,12 @@ export class WriteAheadLog {
     if (batch.hardState !== undefined) {
       bytes += encodeRecord(RecordType.hardState, encodeHardState(batch.hardState), chunks);
     }
-    if (bytes === 0) return;
+    if (bytes === 0) return false;
     if (this.segmentBytes + bytes > this.segmentBytesMax) this.roll(false);
     writeAll(this.descriptor, Buffer.concat(chunks, bytes));
-    fdatasyncSync(this.descriptor);
     this.segmentBytes += bytes;
     this.applyToState(batch);
+    return true;
   }
 
   /**
@@ -183,6 +211,7 @@ export class WriteAheadLog {
    */
   compact(): number {
     assert(!this.closed, "compact of a closed log");
+    assert(!this.syncing, "compact while an append is in flight");
     // Without a newer mark than the oldest segment's, every entry is still needed.
     if (this.segments[0]!.snapshotIndexAtStart === this.state.snapshot.index) return 0;
     this.roll(true);
@@ -199,6 +228,7 @@ export class WriteAheadLog {
 
   close(): void {
     if (this.closed) return;
+    assert(!this.syncing, "close while an append is in flight");
     this.closed = true;
     closeSync(this.descriptor);
   }
