@@ -99,6 +99,7 @@ export class RaftDriver<R> {
   private readSequence = 0;
   private scheduled = false;
   private stopped = false;
+  private role: RaftStatus["role"] = "follower";
   /** A Ready's fdatasync is in flight; the next Ready waits for it. */
   private persisting = false;
   private listenAddress: PeerAddress | null = null;
@@ -316,7 +317,11 @@ export class RaftDriver<R> {
   private processReady(): void {
     if (this.stopped || this.persisting || !this.node.hasReady()) return;
     const ready = this.node.ready();
-    const isLeader = this.node.status().role === "leader";
+    // The last role change in this Ready is the current role (cheaper than status()).
+    for (const event of ready.events) {
+      if (event.type === "role-changed") this.role = event.role;
+    }
+    const isLeader = this.role === "leader";
     const deferred: RaftMessage[] = [];
     for (const message of ready.messages) {
       if (isLeader && message.type === "append") this.transport.send(message.to as NodeId, message);

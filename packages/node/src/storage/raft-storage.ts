@@ -49,7 +49,8 @@ export class RaftStorage {
     const { wal, recovery } = WriteAheadLog.open(join(directory, "wal"), options);
     const snapshots = new SnapshotStore(join(directory, "snap"));
     const snapshot = recovery.snapshot.index === 0 ? null : snapshots.load(recovery.snapshot);
-    if (snapshot !== null) snapshots.prune(snapshot.mark);
+    // Snapshot files the log does not name (a crash before their mark) are removed.
+    snapshots.prune(snapshot?.mark ?? { index: 0, term: 0 });
     const storage = new RaftStorage(directory, wal, snapshots, recovery.snapshot.index);
     return {
       storage,
