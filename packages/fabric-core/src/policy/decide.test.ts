@@ -3,7 +3,7 @@
 // simulation world, assertions on commands, records and rule codes.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { canonicalJson, homelabStrategy, type NodeRole } from "../vocabulary/index.js";
+import { canonicalJson, homelabStrategy, type NodeRole, type PlacementPolicy } from "../vocabulary/index.js";
 import {
   Decision,
   decide,
@@ -175,6 +175,45 @@ describe("role shifts", () => {
     );
     const promoted = decision.commands.find(({ command }) => command.type === "promote");
     assert.equal(promoted?.command.type === "promote" ? promoted.command.node : null, id(5));
+  });
+
+  it("spreads masters by the placement policy: a new rack, or the lowest measured latency", () => {
+    const promotedUnder = (placement: PlacementPolicy, workers: readonly SyntheticNode[]) => {
+      const decision = decide(
+        syntheticInputs({
+          nowMs: 60_000,
+          self: "cp-1",
+          formation: "quorum-3m",
+          strategy: { ...homelabStrategy, placement },
+          nodes: [
+            { name: "cp-1", zone: "zone-a", rack: "r1", roles: master },
+            { name: "cp-2", zone: "zone-a", rack: "r2", roles: master },
+            { name: "cp-3", zone: "zone-a", rack: "r3", roles: master, status: "dead", sinceMs: 59_000 },
+            ...workers,
+          ],
+        }),
+      );
+      const promoted = decision.commands.find(({ command }) => command.type === "promote");
+      return promoted?.command.type === "promote" ? promoted.command.node : null;
+    };
+    const racks = [
+      { name: "w-1", zone: "zone-a", rack: "r1", roles: worker },
+      { name: "w-2", zone: "zone-a", rack: "r3", roles: worker },
+    ];
+    assert.equal(
+      promotedUnder({ kind: "rack-aware", min_racks: 3 }, racks),
+      id(5),
+      "r3 has no live master left",
+    );
+    const latencies = [
+      { name: "w-1", zone: "zone-a", roles: worker, latencyP99Ms: 30 },
+      { name: "w-2", zone: "zone-a", roles: worker, latencyP99Ms: 2 },
+    ];
+    assert.equal(
+      promotedUnder({ kind: "latency-aware", max_p99_ms: 10 }, latencies),
+      id(5),
+      "w-1 is above max_p99_ms",
+    );
   });
 
   it("keeps a live majority of voters through a rolling restart of every master (anchors R3)", () => {
