@@ -7,8 +7,8 @@
  *
  * Prints one JSON line `{"type":"ready","id","address"}`, then answers stdin commands, one
  * JSON line each: `view`, `metrics`, `roles a,b` (advertise new roles), `leave` (leave and
- * exit). With `--events`, member status changes are printed as they happen with the wall
- * clock (`{"type":"event","wallMs",...}`), so a parent can time detection across processes.
+ * exit). With `--events`, member status and state changes are printed as they happen with
+ * the wall clock (`{"type":"event","wallMs",...}`), so a parent can time them across processes.
  */
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
@@ -59,7 +59,9 @@ const driver = await GossipDriver.start({
   membership,
   generation,
   onEvent: (event: GossipEvent) => {
-    if (values.events && event.type === "member-status") print({ type: "event", wallMs: Date.now(), event });
+    if (!values.events) return;
+    if (event.type === "member-status" || event.type === "state-changed")
+      print({ type: "event", wallMs: Date.now(), event });
   },
 });
 

@@ -32,8 +32,8 @@ export interface AgentEvent {
   readonly event: {
     readonly type: string;
     readonly id: string;
-    readonly status: string;
-    readonly generation: number;
+    readonly status?: string;
+    readonly generation?: number;
   };
 }
 

@@ -149,6 +149,8 @@ export class GossipNode {
   private readonly relays = new Map<number, Relay>();
   /** Members with a suspicion running. Invariant: exactly those with `suspicion !== null`. */
   private readonly suspected = new Set<Member>();
+  /** Addresses we told our alive claim, and when (rate limit of `tellAlive`). */
+  private readonly toldMs = new Map<string, number>();
   private readonly graveyard = new Map<string, { generation: number; incarnation: number }>();
   private readonly counters = emptyCounters();
   private packets: OutgoingPacket[] = [];
@@ -237,7 +239,7 @@ export class GossipNode {
       this.drop("left", message.address);
       return;
     }
-    if ("updates" in message) this.mergeUpdates(message.updates, nowMs);
+    if ("updates" in message) this.mergeUpdates(message.updates, message.address, nowMs);
     this.noticeSender(message.from, message.address, nowMs);
     switch (message.type) {
       case "ping":
@@ -506,7 +508,6 @@ export class GossipNode {
     if (member.status === "alive") {
       this.counters.suspicionsRaised += 1;
       this.startSuspicion(member, member.generation, member.incarnation, this.id, nowMs);
-      this.notifyAccused(member, nowMs);
     } else if (member.suspicion?.confirm(this.id) === true) {
       this.queue.enqueue(`m:${member.id}`, this.claimAbout(member, this.id));
     }
@@ -614,13 +615,17 @@ export class GossipNode {
     member.incarnation = incarnation;
     member.suspicion = new Suspicion(generation, incarnation, nowMs, bounds, accuser);
     this.suspected.add(member);
+    this.notifyAccused(member, nowMs);
     this.setStatus(member, "suspect", nowMs);
     this.queue.enqueue(`m:${member.id}`, this.claimAbout(member, accuser));
   }
 
   private expireSuspicions(nowMs: number): void {
     for (const member of [...this.suspected]) {
-      if (nowMs < member.suspicion!.deadlineMs()) continue;
+      if (nowMs < member.suspicion!.deadlineMs()) {
+        this.notifyAccused(member, nowMs);
+        continue;
+      }
       this.clearSuspicion(member);
       this.counters.deathsDeclared += 1;
       this.setStatus(member, "dead", nowMs);
@@ -628,16 +633,17 @@ export class GossipNode {
     }
   }
 
-  private mergeUpdates(updates: readonly GossipUpdate[], nowMs: number): void {
+  private mergeUpdates(updates: readonly GossipUpdate[], replyTo: string, nowMs: number): void {
     for (const update of updates) {
       if (update.kind === "state") this.applyDelta(update.delta, nowMs, true);
-      else this.mergeMember(update, nowMs, true);
+      else this.mergeMember(update, nowMs, true, replyTo);
     }
   }
 
-  private mergeMember(update: MemberUpdate, nowMs: number, confirm: boolean): void {
+  /** `replyTo`: where the claim came from, told directly when it is wrong about this node. */
+  private mergeMember(update: MemberUpdate, nowMs: number, confirm: boolean, replyTo: string | null): void {
     if (update.id === this.id) {
-      this.mergeAboutSelf(update);
+      this.mergeAboutSelf(update, replyTo, nowMs);
       return;
     }
     const member = this.members.get(update.id);
@@ -698,20 +704,30 @@ export class GossipNode {
     this.startSuspicion(member, generation, incarnation, accuser, nowMs);
   }
 
-  /** Someone claims something about this node: refute anything but our own newest alive. */
-  private mergeAboutSelf(update: MemberUpdate): void {
-    if (this.leaving) return;
-    if (update.generation < this.self.generation) {
-      if (update.kind !== "alive") this.enqueueSelfAlive();
-      return;
-    }
-    if (update.generation > this.self.generation) return;
+  /**
+   * Someone claims something about this node: refute anything but our own newest alive, and
+   * tell whoever passed on a wrong claim directly (Lifeguard's buddy system: the holders of a
+   * suspicion ping the suspect, so each learns the refutation even if the epidemic misses it).
+   */
+  private mergeAboutSelf(update: MemberUpdate, replyTo: string | null, nowMs: number): void {
+    if (this.leaving || update.generation > this.self.generation) return;
     if (update.kind === "alive") {
-      if (update.incarnation > this.self.incarnation) this.refute(update.incarnation, update.id);
+      const newer = update.generation === this.self.generation && update.incarnation > this.self.incarnation;
+      if (newer) this.refute(update.incarnation, update.id);
       return;
     }
-    if (update.incarnation < this.self.incarnation) return;
-    this.refute(update.incarnation, update.kind === "left" ? update.id : update.accuser);
+    const current = update.generation === this.self.generation && update.incarnation >= this.self.incarnation;
+    if (current) this.refute(update.incarnation, update.kind === "left" ? update.id : update.accuser);
+    if (replyTo !== null) this.tellAlive(replyTo, nowMs);
+  }
+
+  /** Sends our newest alive claim to `to`, at most once per probe interval per address. */
+  private tellAlive(to: string, nowMs: number): void {
+    const last = this.toldMs.get(to);
+    if (last !== undefined && nowMs - last < this.config.probeIntervalMs) return;
+    if (this.toldMs.size >= limits.peersMax) this.toldMs.clear();
+    this.toldMs.set(to, nowMs);
+    this.send(to, { type: "push", ...this.header(), updates: [this.selfAlive()] });
   }
 
   private refute(incarnation: number, accuser: string): void {
@@ -721,9 +737,7 @@ export class GossipNode {
     this.enqueueSelfAlive();
     this.emit({ type: "refuted", incarnation: this.self.incarnation, accuser });
     const known = this.members.get(accuser);
-    if (known !== undefined && known.id !== this.id) {
-      this.send(known.address, { type: "push", ...this.header(), updates: [this.selfAlive()] });
-    }
+    if (known !== undefined && known.id !== this.id) this.tellAlive(known.address, this.lastMs);
   }
 
   private addMember(
@@ -893,13 +907,13 @@ export class GossipNode {
         // A digest names no accuser: a suspect entry only says the member lived at that incarnation.
         case "alive":
         case "suspect":
-          this.mergeMember({ kind: "alive", ...liveness, address: entry.address }, nowMs, false);
+          this.mergeMember({ kind: "alive", ...liveness, address: entry.address }, nowMs, false, null);
           break;
         case "dead":
-          this.mergeMember({ kind: "dead", ...liveness, accuser: from }, nowMs, false);
+          this.mergeMember({ kind: "dead", ...liveness, accuser: from }, nowMs, false, null);
           break;
         case "left":
-          this.mergeMember({ kind: "left", ...liveness }, nowMs, false);
+          this.mergeMember({ kind: "left", ...liveness }, nowMs, false, null);
           break;
         default:
           assertNever(entry.status);

@@ -137,7 +137,7 @@ export function defaultGossipConfig(
     indirectChecks: 3,
     fanout: 3,
     retransmitMult: 4,
-    suspicionMult: 2,
+    suspicionMult: 1.5,
     suspicionMaxMult: 6,
     awarenessMax: 8,
     phiThreshold: membership.phi_threshold,

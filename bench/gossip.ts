@@ -1,0 +1,316 @@
+/**
+ * `pnpm bench gossip [--quick]`: the membership layer's figures (anchors §6 M1-M6), from the
+ * deterministic simulator and from >= 10 real processes on loopback.
+ *
+ * Simulator (1-3 ms delivery jitter, homelab strategy: cadence 100 ms, phi 8, ceiling 300 ms):
+ *   - M1 detection: crash one node of N = 50, time until every live node declares it dead;
+ *   - M3 propagation: one node of N = 100 advertises new roles, time until all 100 have it;
+ *   - M4 steady-state bytes/s per node at N = 100 (envelope included);
+ *   - M2 false deaths per node-hour at 20% loss (N = 50), and with one node stalling 2 s
+ *     every minute on top (N = 20), healthy nodes and the stalled node counted apart;
+ *   - M5 mass restart at N = 100, M6 full sync of a fresh node into N = 100.
+ * Real processes (`gossip-agent.ts`, 10 of them): detection after `kill -9`, propagation of a
+ * role change, steady bytes/s per node.
+ */
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { GossipCluster } from "../packages/fabric-core/src/sim/gossip-cluster.js";
+import type { NetworkFaults } from "../packages/fabric-core/src/sim/network.js";
+import { SeededRandom } from "../packages/fabric-core/src/sim/random.js";
+import { type AgentEvent, AgentProcess, waitFor } from "../packages/node/scripts/gossip-agents.js";
+import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
+
+const quick = process.argv.includes("--quick");
+const scale = quick ? 0.25 : 1;
+const jitter: NetworkFaults = { dropRate: 0, duplicateRate: 0, delayMsMin: 1, delayMsMax: 3 };
+const figures: Figure[] = [];
+const notes: string[] = [];
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function detectionInSimulator(): void {
+  const trials = Math.max(10, Math.round(100 * scale));
+  const deadAt = new Map<number, number>();
+  let target = -1;
+  const cluster = new GossipCluster({
+    size: 50,
+    seed: 501,
+    faults: jitter,
+    onEvent: (observer, event, nowMs) => {
+      if (event.type !== "member-status" || event.status !== "dead") return;
+      if (cluster.indexOf(event.id) === target && !deadAt.has(observer)) deadAt.set(observer, nowMs);
+    },
+  });
+  cluster.start();
+  cluster.runUntilTrue(() => cluster.converged(), 30_000);
+  cluster.runFor(10_000);
+  const random = new SeededRandom(9);
+  const samples: number[] = [];
+  for (let trial = 0; trial < trials; trial += 1) {
+    const victim = 3 + random.int(47);
+    target = victim;
+    deadAt.clear();
+    const crashedAt = cluster.nowMs;
+    cluster.crash(victim);
+    const live = cluster.liveIndexes();
+    cluster.runUntilTrue(() => live.every((index) => deadAt.has(index)), 30_000, 5);
+    samples.push(Math.max(...live.map((index) => deadAt.get(index) ?? Number.POSITIVE_INFINITY)) - crashedAt);
+    target = -1;
+    cluster.restart(victim);
+    cluster.runUntilTrue(() => cluster.converged(), 30_000);
+    cluster.runFor(5_000);
+  }
+  figures.push(figure("sim N=50 detection p50", percentile(samples, 50), "ms", "<= 1000 ms"));
+  figures.push(figure("sim N=50 detection p99", percentile(samples, 99), "ms", "<= 2000 ms"));
+  notes.push(`simulated detection: ${samples.length} crashes at N = 50, max ${Math.max(...samples)} ms`);
+}
+
+function propagationInSimulator(): void {
+  const trials = Math.max(10, Math.round(50 * scale));
+  const seenAt = new Map<number, number>();
+  let target = -1;
+  const cluster = new GossipCluster({
+    size: 100,
+    seed: 1001,
+    faults: jitter,
+    onEvent: (observer, event, nowMs) => {
+      if (event.type !== "state-changed" || observer === target) return;
+      if (cluster.indexOf(event.id) === target && !seenAt.has(observer)) seenAt.set(observer, nowMs);
+    },
+  });
+  cluster.start();
+  cluster.runUntilTrue(() => cluster.converged(), 30_000);
+  cluster.runFor(20_000);
+  const before = cluster.members.map((member) => cluster.bytesSentBy(member.index));
+  cluster.runFor(30_000);
+  const rates = cluster.members.map(
+    (member) => (cluster.bytesSentBy(member.index) - before[member.index]!) / 30,
+  );
+  const mean = rates.reduce((sum, rate) => sum + rate, 0) / rates.length;
+  figures.push(figure("sim N=100 steady bytes/s per node (mean)", Math.round(mean), "B/s", "<= 20000 B/s"));
+  figures.push(
+    figure("sim N=100 steady bytes/s per node (max)", Math.round(Math.max(...rates)), "B/s", "<= 20000 B/s"),
+  );
+  const random = new SeededRandom(11);
+  const samples: number[] = [];
+  for (let trial = 0; trial < trials; trial += 1) {
+    target = random.int(100);
+    seenAt.clear();
+    const changedAt = cluster.nowMs;
+    cluster.setRoles(target, trial % 2 === 0 ? ["etcd", "api-server"] : ["worker"]);
+    cluster.runUntilTrue(() => seenAt.size >= 99, 10_000, 5);
+    samples.push(seenAt.size >= 99 ? Math.max(...seenAt.values()) - changedAt : Number.POSITIVE_INFINITY);
+    target = -1;
+    cluster.runFor(2_000);
+  }
+  figures.push(figure("sim N=100 role change to 100% p50", percentile(samples, 50), "ms", "<= 1000 ms"));
+  figures.push(figure("sim N=100 role change to 100% p99", percentile(samples, 99), "ms", "<= 1000 ms"));
+  const joinAt = cluster.nowMs;
+  cluster.restart(50);
+  const fresh = cluster.members[50]!;
+  const synced = () =>
+    cluster.members.every((member) => {
+      const owner = member.core?.stateVersionOf(member.signer.nodeId);
+      const seen = fresh.core?.stateVersionOf(member.signer.nodeId);
+      return (
+        owner !== undefined &&
+        owner !== null &&
+        seen?.version === owner.version &&
+        seen.generation === owner.generation
+      );
+    });
+  cluster.runUntilTrue(synced, 30_000, 5);
+  figures.push(figure("sim N=100 full sync of a fresh node", cluster.nowMs - joinAt, "ms", "<= 500 ms"));
+  cluster.runFor(5_000);
+  for (const member of cluster.members) cluster.crash(member.index);
+  cluster.runFor(500);
+  const restartAt = cluster.nowMs;
+  for (const member of cluster.members) cluster.restart(member.index);
+  cluster.runUntilTrue(() => cluster.converged(), 60_000, 10);
+  figures.push(figure("sim N=100 mass restart to one view", cluster.nowMs - restartAt, "ms", "<= 5000 ms"));
+}
+
+function falseDeathsInSimulator(): void {
+  const minutes = Math.max(2, Math.round(10 * scale));
+  const lossy = new GossipCluster({ size: 50, seed: 2001, faults: { ...jitter, dropRate: 0.2 } });
+  lossy.start();
+  lossy.runUntilTrue(() => lossy.converged(), 30_000);
+  const started = lossy.falseDeaths.length;
+  lossy.runFor(minutes * 60_000);
+  const nodeHours = (50 * minutes) / 60;
+  const deaths = lossy.falseDeaths.length - started;
+  figures.push(figure("sim N=50 20% loss false deaths per node-hour", deaths / nodeHours, "/node-h", "0"));
+  notes.push(
+    `20% loss: ${deaths} false deaths in ${nodeHours.toFixed(1)} simulated node-hours (N = 50, ${minutes} min)`,
+  );
+
+  const stallMinutes = Math.max(2, Math.round(10 * scale));
+  const stalls = new GossipCluster({ size: 20, seed: 2002, faults: { ...jitter, dropRate: 0.2 } });
+  stalls.start();
+  stalls.runUntilTrue(() => stalls.converged(), 30_000);
+  const random = new SeededRandom(13);
+  for (let minute = 0; minute < stallMinutes; minute += 1) {
+    stalls.stall(random.int(20), 2_000);
+    stalls.runFor(60_000);
+  }
+  const healthy = stalls.falseDeaths.filter((death) => !death.targetStalled).length;
+  const ofStalled = stalls.falseDeaths.filter((death) => death.targetStalled).length;
+  const stallHours = (20 * stallMinutes) / 60;
+  figures.push(
+    figure(
+      "sim N=20 20% loss + 2 s stall/min: healthy deaths per node-hour",
+      healthy / stallHours,
+      "/node-h",
+      "0",
+    ),
+  );
+  notes.push(
+    `stall soak: ${stallMinutes} stalls of 2 s at N = 20 with 20% loss; healthy nodes declared dead ${healthy} times; the stalled node itself declared dead by ${ofStalled} observer(s) in total (it refutes on waking: a 2 s silence is longer than the detection time)`,
+  );
+}
+
+/** When agent `index` first reported `what` ("dead" or "state-changed") about `id`; Infinity if never. */
+function firstEventMs(
+  events: readonly { agent: number; event: AgentEvent }[],
+  index: number,
+  id: string,
+  what: string,
+): number {
+  const found = events.find(
+    (entry) =>
+      entry.agent === index &&
+      entry.event.event.id === id &&
+      (entry.event.event.type === what || entry.event.event.status === what),
+  );
+  return found?.event.wallMs ?? Number.POSITIVE_INFINITY;
+}
+
+async function realProcesses(): Promise<void> {
+  const count = 10;
+  const key = randomBytes(32).toString("hex");
+  const identities = Array.from({ length: count }, () => randomBytes(32).toString("hex"));
+  const agents: AgentProcess[] = [];
+  const events: { agent: number; event: AgentEvent }[] = [];
+  const watch = (agent: AgentProcess, index: number) =>
+    agent.onEvent((event) => events.push({ agent: index, event }));
+  try {
+    agents.push(
+      await AgentProcess.spawn({ keys: key, identity: identities[0]!, generation: 1, events: true }),
+    );
+    watch(agents[0]!, 0);
+    for (let index = 1; index < count; index += 1) {
+      const agent = await AgentProcess.spawn({
+        keys: key,
+        identity: identities[index]!,
+        generation: 1,
+        seeds: [agents[0]!.address],
+        events: true,
+      });
+      watch(agent, index);
+      agents.push(agent);
+    }
+    const converged = async () => {
+      for (const agent of agents) {
+        const view = await agent.view();
+        if (view.length !== count || view.some((member) => member.status !== "alive")) return false;
+      }
+      return true;
+    };
+    await waitFor(converged, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const before = await Promise.all(agents.map((agent) => agent.request("metrics")));
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const after = await Promise.all(agents.map((agent) => agent.request("metrics")));
+    const rates = after.map((metrics, index) => {
+      const sent = (m: Record<string, unknown>) => {
+        const core = m.core as { bytesSent: number; packetsSent: number };
+        return core.bytesSent + 40 * core.packetsSent;
+      };
+      return (sent(metrics) - sent(before[index]!)) / 10;
+    });
+    figures.push(
+      figure(
+        "real N=10 steady bytes/s per node (max)",
+        Math.round(Math.max(...rates)),
+        "B/s",
+        "<= 20000 B/s",
+      ),
+    );
+
+    const detections: number[] = [];
+    const trials = Math.max(5, Math.round(20 * scale));
+    for (let trial = 0; trial < trials; trial += 1) {
+      const victim = 1 + (trial % (count - 1));
+      const victimId = agents[victim]!.id;
+      events.length = 0;
+      const killedAt = Date.now();
+      agents[victim]!.kill9();
+      const survivors = agents.map((_, index) => index).filter((index) => index !== victim);
+      const deadSeen = () =>
+        Promise.resolve(
+          survivors.every((index) => Number.isFinite(firstEventMs(events, index, victimId, "dead"))),
+        );
+      await waitFor(deadSeen, 30_000, 20);
+      const times = survivors.map((index) => firstEventMs(events, index, victimId, "dead"));
+      detections.push(Math.max(...times) - killedAt);
+      const reborn = await AgentProcess.spawn({
+        keys: key,
+        identity: identities[victim]!,
+        generation: trial + 2,
+        seeds: [agents[0]!.address],
+        events: true,
+      });
+      watch(reborn, victim);
+      agents[victim] = reborn;
+      await waitFor(converged, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    figures.push(figure("real N=10 kill -9 detection p50", percentile(detections, 50), "ms", "<= 1000 ms"));
+    figures.push(figure("real N=10 kill -9 detection p99", percentile(detections, 99), "ms", "<= 2000 ms"));
+    notes.push(
+      `real processes: ${detections.length} kill -9 trials, detection max ${Math.max(...detections)} ms`,
+    );
+
+    const propagations: number[] = [];
+    for (let trial = 0; trial < trials; trial += 1) {
+      const source = trial % count;
+      const sourceId = agents[source]!.id;
+      events.length = 0;
+      const changedAt = Date.now();
+      await agents[source]!.request(`roles ${trial % 2 === 0 ? "etcd,api-server" : "worker"}`);
+      const others = agents.map((_, index) => index).filter((index) => index !== source);
+      const seen = () =>
+        Promise.resolve(
+          others.every((index) => Number.isFinite(firstEventMs(events, index, sourceId, "state-changed"))),
+        );
+      await waitFor(seen, 10_000, 5);
+      const times = others.map((index) => firstEventMs(events, index, sourceId, "state-changed"));
+      propagations.push(Math.max(...times) - changedAt);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    figures.push(
+      figure("real N=10 role change to all p50", percentile(propagations, 50), "ms", "<= 1000 ms"),
+    );
+    figures.push(
+      figure("real N=10 role change to all p99", percentile(propagations, 99), "ms", "<= 1000 ms"),
+    );
+  } finally {
+    await Promise.all(agents.map((agent) => agent.stop()));
+  }
+}
+
+const started = performance.now();
+log("simulator: detection at N = 50");
+detectionInSimulator();
+log("simulator: bandwidth, propagation, full sync and mass restart at N = 100");
+propagationInSimulator();
+log("simulator: false deaths at 20% loss");
+falseDeathsInSimulator();
+log("real processes: 10 agents on loopback");
+await realProcesses();
+notes.push(
+  `strategy: homelab (gossip_cadence_ms 100, phi_threshold 8, failure_detector_timeout_ms 300); ${quick ? "quick run" : "full run"} in ${Math.round((performance.now() - started) / 1000)} s`,
+);
+publishBenchReport({ name: "gossip", fsyncMode: "not applicable", figures, notes });
