@@ -58,7 +58,7 @@ function kindOf(value: unknown): string | undefined {
   return typeof value.kind === "string" ? value.kind : undefined;
 }
 
-function collectDocument(collected: Collected, source: Source): void {
+function collectDocument(collected: Collected, source: Source, checkShapes: boolean): void {
   const kind = kindOf(source.document.value);
   if (kind === undefined || !knownKinds.has(kind)) {
     const reason =
@@ -66,14 +66,17 @@ function collectDocument(collected: Collected, source: Source): void {
     collected.unknown.push({ file: source.file, path: [], ...locate(source.document, []), reason });
     return;
   }
-  const parsed = FaceObject.safeParse(source.document.value);
-  if (!parsed.success) {
-    for (const issue of issuesFromZod(parsed.error)) {
-      collected.issues.push(issueAt(source, issue.path, issue.code, issue.message));
+  let object = source.document.value as FaceObject;
+  if (checkShapes) {
+    const parsed = FaceObject.safeParse(source.document.value);
+    if (!parsed.success) {
+      for (const issue of issuesFromZod(parsed.error)) {
+        collected.issues.push(issueAt(source, issue.path, issue.code, issue.message));
+      }
+      return;
     }
-    return;
+    object = parsed.data;
   }
-  const object = parsed.data;
   if (object.kind === "Node") {
     const node = readNodePatch(object);
     if (isProblem(node)) collected.issues.push(problemIssue(source, node));
@@ -153,14 +156,41 @@ function reportUnexpected(
   return unknown;
 }
 
+function emptyCollected(): Collected {
+  return { nodes: new Map(), deployments: new Map(), configMaps: new Map(), issues: [], unknown: [] };
+}
+
+/**
+ * The fast path: read the documents without checking their shapes, then prove them right by
+ * rendering the state read back to exactly the bytes given. Equal bytes mean every document
+ * is what the writer produces for a schema-valid state, so the per-document checks could not
+ * have found anything. Anything else (a difference, a throw on a malformed document) returns
+ * undefined and the caller reads again with every check on.
+ */
+function readTrusted(
+  files: readonly FaceFile[],
+  parsedFiles: Map<string, ParsedDocument[]>,
+): FabricState | undefined {
+  try {
+    const collected = emptyCollected();
+    for (const [file, documents] of parsedFiles) {
+      for (const document of documents) collectDocument(collected, { file, document }, false);
+    }
+    const { state } = assemble(collected);
+    if (collected.issues.length > 0 || collected.unknown.length > 0) return undefined;
+    const checked = FabricState.safeParse(state);
+    if (!checked.success) return undefined;
+    const expected = new Map(
+      writeKubernetes(checked.data, { kind: "cluster" }).files.map((file) => [file.path, file.content]),
+    );
+    return files.every((file) => expected.get(file.path) === file.content) ? checked.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function readKubernetes(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
-  const collected: Collected = {
-    nodes: new Map(),
-    deployments: new Map(),
-    configMaps: new Map(),
-    issues: [],
-    unknown: [],
-  };
+  const collected = emptyCollected();
   const parsedFiles = new Map<string, ParsedDocument[]>();
   for (const file of files) {
     if (!file.path.endsWith(".yaml")) {
@@ -168,12 +198,16 @@ export async function readKubernetes(files: readonly FaceFile[]): Promise<Result
       continue;
     }
     const parsed = parseDocuments(file.content, file.path);
-    if (!parsed.ok) {
-      collected.issues.push(...parsed.issues);
-      continue;
-    }
-    parsedFiles.set(file.path, parsed.value);
-    for (const document of parsed.value) collectDocument(collected, { file: file.path, document });
+    if (!parsed.ok) collected.issues.push(...parsed.issues);
+    else parsedFiles.set(file.path, parsed.value);
+  }
+  if (collected.issues.length > 0) return failed(collected.issues);
+  if (collected.unknown.length === 0) {
+    const trusted = readTrusted(files, parsedFiles);
+    if (trusted !== undefined) return ok({ state: trusted, unknown: [] });
+  }
+  for (const [file, documents] of parsedFiles) {
+    for (const document of documents) collectDocument(collected, { file, document }, true);
   }
   const { state, sources } = assemble(collected);
   if (collected.issues.length > 0) return failed(collected.issues);

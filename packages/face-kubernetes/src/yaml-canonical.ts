@@ -14,14 +14,46 @@ import { assert } from "@revoada/fabric-core/vocabulary";
  */
 
 /** Plain scalars: a letter, `/` or `_` first (or `-` then a letter or `-`), no spaces or indicators. */
-const plainSafe = /^(?:[A-Za-z/_]|-[A-Za-z-])[A-Za-z0-9_./:=@+-]*$/;
 /** Words some YAML 1.1 parser reads as a boolean or null, compared lower-cased. */
 const reservedWords = new Set(["y", "n", "yes", "no", "on", "off", "true", "false", "null"]);
 /** Code points YAML 1.1 reads as line breaks or YAML calls non-printable. */
 const needsEscape = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
 
+function isLetter(code: number): boolean {
+  return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+}
+
+/** Letters, digits and `_ . / : = @ + -`. */
+function isPlainCharacter(code: number): boolean {
+  if (isLetter(code) || (code >= 0x30 && code <= 0x39)) return true;
+  // _ . / : = @ + -
+  return (
+    code === 0x5f ||
+    code === 0x2e ||
+    code === 0x2f ||
+    code === 0x3a ||
+    code === 0x3d ||
+    code === 0x40 ||
+    code === 0x2b ||
+    code === 0x2d
+  );
+}
+
+/**
+ * Plain-safe: a letter, `/` or `_` first (or `-` followed by a letter or `-`), then only
+ * plain characters, not ending in `:`, and not a YAML 1.1 boolean or null word.
+ */
 function isPlainSafe(text: string): boolean {
-  return plainSafe.test(text) && !text.endsWith(":") && !reservedWords.has(text.toLowerCase());
+  const first = text.charCodeAt(0);
+  if (first === 0x2d) {
+    const second = text.charCodeAt(1);
+    if (!(isLetter(second) || second === 0x2d)) return false;
+  } else if (!(isLetter(first) || first === 0x2f || first === 0x5f)) return false;
+  for (let index = 1; index < text.length; index += 1) {
+    if (!isPlainCharacter(text.charCodeAt(index))) return false;
+  }
+  if (text.charCodeAt(text.length - 1) === 0x3a) return false;
+  return text.length > 5 || !reservedWords.has(text.toLowerCase());
 }
 
 function quoted(text: string): string {
@@ -31,24 +63,8 @@ function quoted(text: string): string {
   );
 }
 
-/**
- * Encoded strings, memoised: keys, label values, images and flags repeat across thousands
- * of documents. Bounded; cleared when full (it only ever holds pure function results).
- */
-const encodedStrings = new Map<string, string>();
-const encodedStringsMax = 65_536;
-
-function encodeString(text: string): string {
-  const cached = encodedStrings.get(text);
-  if (cached !== undefined) return cached;
-  const encoded = isPlainSafe(text) ? text : quoted(text);
-  if (encodedStrings.size >= encodedStringsMax) encodedStrings.clear();
-  encodedStrings.set(text, encoded);
-  return encoded;
-}
-
 function scalar(value: string | number | boolean): string {
-  if (typeof value === "string") return encodeString(value);
+  if (typeof value === "string") return isPlainSafe(value) ? value : quoted(value);
   if (typeof value === "number") {
     assert(Number.isSafeInteger(value), "canonical YAML holds safe integers only");
     return String(value);
@@ -60,54 +76,58 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** `key:` plus the block below it, or `key: scalar` / `key: {}` / `key: []` on one line. */
-function emitEntry(lines: string[], indent: string, head: string, value: unknown): void {
-  if (Array.isArray(value)) {
-    if (value.length === 0) lines.push(`${head} []`);
-    else {
-      lines.push(head);
-      emitSequence(lines, `${indent}  `, value);
-    }
-  } else if (isRecord(value)) {
-    if (!Object.values(value).some((child) => child !== undefined)) lines.push(`${head} {}`);
-    else {
-      lines.push(head);
-      emitMapping(lines, `${indent}  `, value, `${indent}  `);
-    }
-  } else lines.push(`${head} ${scalar(value as string | number | boolean)}`);
+function hasMembers(value: Record<string, unknown>): boolean {
+  for (const key in value) if (value[key] !== undefined) return true;
+  return false;
 }
 
-function emitMapping(
-  lines: string[],
-  indent: string,
-  value: Record<string, unknown>,
-  firstPrefix: string,
-): void {
+/** The text accumulates in one string: V8 concatenates in place, with no arrays to collect. */
+interface Output {
+  text: string;
+}
+
+/** `key:` plus the block below it, or `key: scalar` / `key: {}` / `key: []` on one line. */
+function emitEntry(out: Output, indent: string, head: string, value: unknown): void {
+  if (Array.isArray(value)) {
+    if (value.length === 0) out.text += `${head} []\n`;
+    else {
+      out.text += `${head}\n`;
+      emitSequence(out, `${indent}  `, value);
+    }
+  } else if (isRecord(value)) {
+    if (!hasMembers(value)) out.text += `${head} {}\n`;
+    else {
+      out.text += `${head}\n`;
+      emitMapping(out, `${indent}  `, value, `${indent}  `);
+    }
+  } else out.text += `${head} ${scalar(value as string | number | boolean)}\n`;
+}
+
+function emitMapping(out: Output, indent: string, value: Record<string, unknown>, firstPrefix: string): void {
   let prefix = firstPrefix;
   for (const key of Object.keys(value).sort()) {
     const child = value[key];
     if (child === undefined) continue;
-    emitEntry(lines, indent, `${prefix}${scalar(key)}:`, child);
+    emitEntry(out, indent, `${prefix}${scalar(key)}:`, child);
     prefix = indent;
   }
 }
 
-function emitSequence(lines: string[], indent: string, values: readonly unknown[]): void {
+function emitSequence(out: Output, indent: string, values: readonly unknown[]): void {
   for (const item of values) {
     assert(!Array.isArray(item), "canonical YAML has no sequence directly inside a sequence");
-    if (isRecord(item) && Object.values(item).some((child) => child !== undefined)) {
-      emitMapping(lines, `${indent}  `, item, `${indent}- `);
-    } else if (isRecord(item)) lines.push(`${indent}- {}`);
-    else lines.push(`${indent}- ${scalar(item as string | number | boolean)}`);
+    if (isRecord(item) && hasMembers(item)) emitMapping(out, `${indent}  `, item, `${indent}- `);
+    else if (isRecord(item)) out.text += `${indent}- {}\n`;
+    else out.text += `${indent}- ${scalar(item as string | number | boolean)}\n`;
   }
 }
 
 /** One document (no `---`), ending with a newline. The top level must be a non-empty object. */
 export function emitCanonical(value: Record<string, unknown>): string {
-  const lines: string[] = [];
-  emitMapping(lines, "", value, "");
-  assert(lines.length > 0, "a document has at least one entry");
-  return `${lines.join("\n")}\n`;
+  const out: Output = { text: "" };
+  emitMapping(out, "", value, "");
+  assert(out.text.length > 0, "a document has at least one entry");
+  return out.text;
 }
 
 class OutsideSubset extends Error {}
