@@ -199,8 +199,10 @@ function evictForSpread(placer: Placer, slots: (NodeId | null)[], workload: Work
   if (minimum <= 1) return 0;
   const present = domainCounts(placer, slots);
   if (present.size >= minimum) return 0;
-  const required = Math.min(minimum, availableDomains(placer, workload));
   const empty = slots.filter((slot) => slot === null).length;
+  // Enough empty slots to reach the minimum: the refill spreads them, nothing need move.
+  if (present.size + empty >= minimum) return 0;
+  const required = Math.min(minimum, availableDomains(placer, workload));
   let evictions = required - present.size - empty;
   let evicted = 0;
   for (let guard = 0; evictions > 0; guard += 1) {
