@@ -80,7 +80,25 @@ const mathRandom: Random = {
 
 const raftCodec: MessageCodec<RaftMessage> = { encode: encodeRaftMessage, decode: decodeRaftMessage };
 
+/** Counters for metrics and benchmarks (monotonic since start). */
+export interface RaftDriverCounters {
+  readies: number;
+  syncs: number;
+  entriesPersisted: number;
+  messagesSent: number;
+  messagesReceived: number;
+  appendEntriesReceived: number;
+}
+
 export class RaftDriver<R> {
+  readonly counters: RaftDriverCounters = {
+    readies: 0,
+    syncs: 0,
+    entriesPersisted: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    appendEntriesReceived: 0,
+  };
   readonly nodeId: NodeId;
   private readonly node: RaftNode;
   private readonly storage: RaftStorage;
@@ -292,6 +310,8 @@ export class RaftDriver<R> {
       this.logger.warn("raft message with a forged sender dropped", { from, claimed: message.from });
       return;
     }
+    this.counters.messagesReceived += 1;
+    if (message.type === "append") this.counters.appendEntriesReceived += message.entries.length;
     const outcome = this.node.step(message);
     if (outcome.type === "dropped" && outcome.reason !== "stale-term") {
       this.logger.debug("raft message dropped", { from, type: message.type, reason: outcome.reason });
@@ -317,6 +337,8 @@ export class RaftDriver<R> {
   private processReady(): void {
     if (this.stopped || this.persisting || !this.node.hasReady()) return;
     const ready = this.node.ready();
+    this.counters.readies += 1;
+    this.counters.messagesSent += ready.messages.length;
     // The last role change in this Ready is the current role (cheaper than status()).
     for (const event of ready.events) {
       if (event.type === "role-changed") this.role = event.role;
@@ -334,6 +356,8 @@ export class RaftDriver<R> {
       return;
     }
     this.persisting = true;
+    this.counters.syncs += 1;
+    this.counters.entriesPersisted += ready.entries.length;
     this.storage.persistAsync(batch, (error) => {
       this.persisting = false;
       if (error !== null) {

@@ -1,2 +1,2 @@
-export type { RaftApplier, RaftDriverOptions } from "./driver.js";
+export type { RaftApplier, RaftDriverCounters, RaftDriverOptions } from "./driver.js";
 export { RaftDriver } from "./driver.js";

@@ -166,7 +166,7 @@ async function handleRequest(
       return;
     }
     case "status":
-      emit({ id: request.id, ok: true, status: driver.status() });
+      emit({ id: request.id, ok: true, status: driver.status(), counters: driver.counters });
       return;
     case "read": {
       const index = await driver.readIndex();
