@@ -310,3 +310,31 @@ test("the outbox is bounded when the driver stops taking Readies", () => {
   assertStrict.equal(dropped.length, 1, "one event, not one per dropped message");
   node.advance(ready);
 });
+
+test("a rejected vote request with a higher term does not hold the election timer back", () => {
+  // Without pre-vote, a node that cannot win (its log is behind) keeps raising the term. If
+  // seeing a higher term restarted everyone's timer, such a node with a fast clock would
+  // prevent every election (found by the simulator with clock drift).
+  const config = { ...defaultRaftConfig("b"), preVote: false, checkQuorum: false };
+  const created = RaftNode.create(config, emptyStored(["a", "b", "c"]), new SeededRandom(5));
+  assertStrict.ok(created.ok);
+  const node = created.value;
+  node.tick(0);
+  node.advance(node.ready());
+  node.tick(140);
+  node.step({
+    type: "requestVote",
+    from: "a",
+    to: "b",
+    term: 9,
+    preVote: false,
+    lastLogIndex: 0,
+    lastLogTerm: 0,
+    transfer: false,
+  });
+  assertStrict.equal(node.status().term, 9);
+  assertStrict.equal(node.status().vote, null, "a candidate with a shorter log gets no vote");
+  node.tick(300); // The timer armed at 0 fires before 2T = 300.
+  assertStrict.equal(node.status().role, "candidate");
+  assertStrict.equal(node.status().term, 10);
+});

@@ -560,7 +560,10 @@ export class RaftNode {
     this.stepRole = (message) => this.stepFollower(message);
     this.progress.clear();
     this.votes.clear();
-    this.resetElectionDeadline();
+    // A follower that only saw a higher term keeps its timer running (Raft §5.2: the timer
+    // restarts on hearing from a leader, granting a vote or campaigning). Otherwise a node
+    // that cannot win, with a fast clock, would hold everyone else's timers back forever.
+    if (previousRole !== "follower" || leader !== null) this.resetElectionDeadline();
     if (leader !== null) this.lastLeaderContactMs = this.nowMs;
     if (previousRole !== "follower") this.events.push({ type: "role-changed", role: "follower", term });
     if (previousLeader !== leader) this.events.push({ type: "leader-changed", leader, term });

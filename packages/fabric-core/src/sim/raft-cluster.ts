@@ -69,6 +69,8 @@ export interface SimNode {
   /** Set to crash in the middle of handling the next Ready. */
   crashDuringReady: "before-persist" | "after-persist" | "after-send" | null;
   incarnation: number;
+  /** How fast this node's clock runs against virtual time (1 = exact). */
+  clockRate: number;
   /** A hard state written without fsync (`Ready.mustSync` false); lost on a crash. */
   unsyncedHardState: HardState | null;
   /** A paused process (a GC or VM stall): no ticks, no Readies; messages wait for it. */
@@ -147,6 +149,11 @@ export class RaftCluster {
   private readonly config: RaftConfig;
   private readonly commitRule: CommitRule | undefined;
   private readonly pairwiseCheckEvery: number;
+  /** The node's own clock: virtual time scaled by its rate (clock drift). */
+  clockOf(node: SimNode): number {
+    return Math.floor(this.nowMs * node.clockRate);
+  }
+
   /** Called for every applied entry (clients hook in here). */
   onApply: (node: SimNode, entry: Entry) => void = () => {};
 
@@ -175,6 +182,7 @@ export class RaftCluster {
       pausedUntilMs: 0,
       held: [],
       unsyncedHardState: null,
+      clockRate: 1,
       incarnation: 0,
     };
     this.nodes.set(id, node);
@@ -256,7 +264,7 @@ export class RaftCluster {
     node.kv = disk.snapshot === null ? new Map() : decodeKv(disk.snapshot.data);
     node.appliedIndex = disk.snapshot?.metadata.index ?? 0;
     node.incarnation += 1;
-    node.raft.tick(this.nowMs);
+    node.raft.tick(this.clockOf(node));
   }
 
   // -------------------------------------------------------------------------------------
@@ -269,12 +277,12 @@ export class RaftCluster {
     for (const node of this.upNodes()) {
       if (node.held.length > 0 && node.pausedUntilMs <= this.nowMs) {
         // Resumed: the clock jumps first, then the messages that waited are read.
-        node.raft!.tick(this.nowMs);
+        node.raft!.tick(this.clockOf(node));
         for (const message of node.held.splice(0)) node.raft!.step(message);
       }
     }
     this.deliverDue();
-    for (const node of this.activeNodes()) node.raft!.tick(this.nowMs);
+    for (const node of this.activeNodes()) node.raft!.tick(this.clockOf(node));
     this.processReadies();
     this.check();
   }

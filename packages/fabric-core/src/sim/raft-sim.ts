@@ -189,6 +189,8 @@ class Simulation {
       commitRule: options.commitRule,
     });
     this.random = this.cluster.random.fork();
+    // Clock drift: each node's clock runs up to 3% fast or slow (the lease margin is T/5).
+    for (const node of this.cluster.nodes.values()) node.clockRate = 0.97 + setup.int(61) / 1000;
     this.keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`);
     for (let i = 0; i < (options.clients ?? 4); i += 1)
       this.clients.push({ id: `c${i}`, sequence: 0, pending: null });
