@@ -40,6 +40,8 @@ describe("revoada policy explain", () => {
       "explain",
       "--state",
       stateFile,
+      "--strategy",
+      join(examples, "homelab-strategy.yaml"),
       "--formation",
       "cluster-3m-nw",
       "--rounds",

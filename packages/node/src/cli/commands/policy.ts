@@ -4,6 +4,7 @@ import {
   type FabricState,
   FabricState as FabricStateSchema,
   type FabricStrategy,
+  FabricStrategy as FabricStrategySchema,
   Formation,
   formatIssue,
   homelabStrategy,
@@ -26,12 +27,14 @@ import { formatTable, type OutputFormat, outputOption, type Row } from "../outpu
  * the rule behind it. The file is either `PolicyInputs` (what the leader gathers for a round:
  * state, membership, Raft view, history, clock) or a bare `FabricState`, which is explained
  * as if every node were alive and long stable, the first etcd holder the leader, with the
- * homelab strategy and the formation given by `--formation`.
+ * strategy given by `--strategy` (homelab by default) and the formation by `--formation`.
  */
 
 export interface ExplainOptions {
   readonly formation: Formation;
   readonly nowMs: number;
+  /** The strategy for a bare FabricState (inputs files carry their own). */
+  readonly strategy: FabricStrategy;
 }
 
 /** Reads PolicyInputs, or a FabricState turned into inputs; issues carry file:line:column. */
@@ -45,17 +48,13 @@ export function policyInputsFromText(
   if (!("membership" in shape.value) && !("raft" in shape.value)) {
     const state = parseSourceText(FabricStateSchema, text, file);
     if (!state.ok) return state;
-    return { ok: true, value: inputsForState(state.value, homelabStrategy, options) };
+    return { ok: true, value: inputsForState(state.value, options) };
   }
   return parseSourceText(PolicyInputs, text, file);
 }
 
 /** Every node alive since 0, voters = etcd holders, the first voter leads with a quorum. */
-export function inputsForState(
-  state: FabricState,
-  strategy: FabricStrategy,
-  options: ExplainOptions,
-): PolicyInputs {
+export function inputsForState(state: FabricState, options: ExplainOptions): PolicyInputs {
   const nodes: NodeState[] = Object.values(state.nodes);
   const ids = nodes.map((node) => node.id).sort();
   const voters = nodes
@@ -68,7 +67,7 @@ export function inputsForState(
   return {
     now_ms: options.nowMs,
     self,
-    strategy,
+    strategy: options.strategy,
     formation: options.formation,
     state,
     membership: { members: ids.map((id) => ({ id, status: "alive", phi: 0.5, stable_since_ms: 0 })) },
@@ -122,6 +121,7 @@ export function explainText(inputs: PolicyInputs, decision: Decision): string {
 
 interface ExplainFlags {
   state: string;
+  strategy?: string;
   formation: Formation;
   now: number;
   rounds: number;
@@ -138,9 +138,20 @@ function positiveInteger(what: string, minimum: number) {
   };
 }
 
+async function strategyFrom(file: string): Promise<FabricStrategy> {
+  const parsed = parseSourceText(FabricStrategySchema, await readInputFile(file), file);
+  if (!parsed.ok) throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
+  return parsed.value;
+}
+
 async function explain(flags: ExplainFlags): Promise<void> {
+  const strategy = flags.strategy === undefined ? homelabStrategy : await strategyFrom(flags.strategy);
   const text = await readInputFile(flags.state);
-  const parsed = policyInputsFromText(text, flags.state, { formation: flags.formation, nowMs: flags.now });
+  const parsed = policyInputsFromText(text, flags.state, {
+    formation: flags.formation,
+    nowMs: flags.now,
+    strategy,
+  });
   if (!parsed.ok) throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
   const decisions = explainRounds(parsed.value, flags.rounds);
   const data = flags.rounds === 1 ? decisions[0] : decisions;
@@ -188,6 +199,7 @@ export function registerPolicy(program: Command): void {
         .choices(Formation.options)
         .default("quorum-3m"),
     )
+    .option("--strategy <file>", "strategy for a bare FabricState (default: the prescribed homelab strategy)")
     .option("--now <ms>", "clock for a bare FabricState, in ms", positiveInteger("--now", 0), 86_400_000)
     .option(
       "--rounds <count>",
