@@ -1,4 +1,4 @@
-import { assert } from "../vocabulary/assert.js";
+import { assert } from "../vocabulary/index.js";
 import { utf8Length } from "./codec.js";
 import type { GossipUpdate } from "./types.js";
 

@@ -1,10 +1,17 @@
 import { createHash } from "node:crypto";
-import { assert, assertNever } from "../vocabulary/assert.js";
-import { failed, ok, parseWith, type Result } from "../vocabulary/issue.js";
-import { limits } from "../vocabulary/limits.js";
-import type { NodeState } from "../vocabulary/node.js";
-import type { Random } from "../vocabulary/random.js";
-import { type Signer, verifySignature } from "../vocabulary/signing.js";
+import {
+  assert,
+  assertNever,
+  failed,
+  limits,
+  type NodeState,
+  ok,
+  parseWith,
+  type Random,
+  type Result,
+  type Signer,
+  verifySignature,
+} from "../vocabulary/index.js";
 import { BroadcastQueue } from "./broadcast-queue.js";
 import { decodeMessage, encodeMessage, utf8Length } from "./codec.js";
 import { PhiAccrualDetector } from "./phi-accrual.js";

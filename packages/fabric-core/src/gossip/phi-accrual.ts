@@ -1,4 +1,4 @@
-import { assert } from "../vocabulary/assert.js";
+import { assert } from "../vocabulary/index.js";
 
 /**
  * The phi-accrual failure detector (Hayashibara et al.; the Akka/Cassandra shape): it keeps

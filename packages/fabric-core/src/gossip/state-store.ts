@@ -1,5 +1,4 @@
-import { assert } from "../vocabulary/assert.js";
-import { NodeState } from "../vocabulary/node.js";
+import { assert, NodeState } from "../vocabulary/index.js";
 import { gossipLimits, type StateDelta, type StateRecord } from "./types.js";
 
 /**

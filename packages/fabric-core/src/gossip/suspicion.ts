@@ -1,4 +1,4 @@
-import { assert } from "../vocabulary/assert.js";
+import { assert } from "../vocabulary/index.js";
 
 /**
  * Lifeguard's dynamic suspicion (LHA-Suspicion): a suspicion starts with a long timeout and

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { limits } from "../vocabulary/limits.js";
-import type { NodeState } from "../vocabulary/node.js";
+import { limits, type NodeState } from "../vocabulary/index.js";
 
 /**
  * The public vocabulary of the gossip core: its configuration, its wire messages (zod

@@ -9,9 +9,14 @@ import {
   type MembershipSettings,
   type StateVerifier,
 } from "../gossip/index.js";
-import { assert } from "../vocabulary/assert.js";
-import type { NodeRole, NodeState } from "../vocabulary/node.js";
-import { type Signer, signerFromSeed, verifySignature } from "../vocabulary/signing.js";
+import {
+  assert,
+  type NodeRole,
+  type NodeState,
+  type Signer,
+  signerFromSeed,
+  verifySignature,
+} from "../vocabulary/index.js";
 import { type NetworkFaults, reliableNetwork, SimNetwork } from "./network.js";
 import { SeededRandom } from "./random.js";
 

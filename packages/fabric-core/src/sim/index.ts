@@ -1,3 +1,5 @@
+export type { GossipClusterOptions, SimGossipMember, SimGossipPacket } from "./gossip-cluster.js";
+export { GossipCluster } from "./gossip-cluster.js";
 export type { LinearizabilityVerdict, RegisterOperation } from "./linearizability.js";
 export { checkLinearizable } from "./linearizability.js";
 export type { Envelope, NetworkFaults } from "./network.js";
