@@ -1,6 +1,5 @@
-import type { FabricState } from "../vocabulary/fabric-state.js";
-import { type NodeId, shortNodeId } from "../vocabulary/ids.js";
-import type { NodeState } from "../vocabulary/node.js";
+import type { FabricState, NodeState } from "../vocabulary/index.js";
+import { type NodeId, shortNodeId } from "../vocabulary/index.js";
 
 /**
  * Per-node folder names shared by faces with per-node files (`nodes/<dir>/`) and by

@@ -1,6 +1,5 @@
-import type { FaceProtocol } from "../vocabulary/face-kind.js";
-import type { FabricIssue, Result } from "../vocabulary/issue.js";
-import { failed, ok } from "../vocabulary/issue.js";
+import type { FabricIssue, FaceProtocol, Result } from "../vocabulary/index.js";
+import { failed, ok } from "../vocabulary/index.js";
 import type { Face } from "./contract.js";
 
 /**

@@ -1,6 +1,5 @@
 import fc from "fast-check";
-import { FabricState } from "../../vocabulary/fabric-state.js";
-import { NodeRole } from "../../vocabulary/node.js";
+import { FabricState, NodeRole } from "../../vocabulary/index.js";
 
 /**
  * fast-check arbitraries for the fabric state. Every generated value is passed through the

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { FabricState } from "../../vocabulary/fabric-state.js";
-import { formatIssue } from "../../vocabulary/issue.js";
+import { FabricState, formatIssue } from "../../vocabulary/index.js";
 import type { Face, FaceFile, RenderScope, WriteResult } from "../contract.js";
 
 /**

@@ -1,4 +1,4 @@
-import { FabricState } from "../../vocabulary/fabric-state.js";
+import { FabricState } from "../../vocabulary/index.js";
 
 /**
  * Named example states every face renders into its golden files. `mesh` is the one the

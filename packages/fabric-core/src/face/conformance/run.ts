@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { FabricState } from "../../vocabulary/fabric-state.js";
-import type { NodeId } from "../../vocabulary/ids.js";
+import type { FabricState, NodeId } from "../../vocabulary/index.js";
 import type { Face, RenderScope } from "../contract.js";
 import { arbitraryFabricState } from "./arbitraries.js";
 import {
