@@ -338,3 +338,39 @@ test("a rejected vote request with a higher term does not hold the election time
   assertStrict.equal(node.status().role, "candidate");
   assertStrict.equal(node.status().term, 10);
 });
+
+test("lease reads: a cut-off leader stops answering from its lease before anyone else can lead", () => {
+  // The lease may answer without a quorum round only while no other leader can exist: until
+  // T - margin after the heartbeats a quorum acknowledged. Method: cut the leader off, keep
+  // asking it for reads every step until it steps down, and check that no read asked after
+  // partition time + T - margin was answered (a lease that trusts the last contact, or
+  // never expires, answers them).
+  const cluster = new RaftCluster({ seed: 12, voters: ["a", "b", "c"], config: { leaseReads: true } });
+  const leader = leaderOf(cluster);
+  put(cluster, leader, "x", "1");
+  run(cluster, 20);
+  assertStrict.equal(cluster.raft(leader).readIndex("warm").type, "accepted");
+  run(cluster, 1);
+  assertStrict.ok(cluster.node(leader).readStates.has("warm"), "a valid lease answers at once");
+  const config = defaultRaftConfig(leader);
+  const partitionedAt = cluster.clockOf(cluster.node(leader));
+  const leaseEnd = partitionedAt + config.electionTimeoutMs - config.leaseSafetyMarginMs;
+  cluster.network.partition([[leader], ["a", "b", "c"].filter((id) => id !== leader)]);
+  const askedAt = new Map<string, number>();
+  for (let step = 0; step < 200 && cluster.raft(leader).status().role === "leader"; step += 1) {
+    const context = `r${step}`;
+    if (cluster.raft(leader).readIndex(context).type === "accepted") {
+      askedAt.set(context, cluster.clockOf(cluster.node(leader)));
+    }
+    cluster.step();
+  }
+  assertStrict.notEqual(cluster.raft(leader).status().role, "leader", "check-quorum deposed it");
+  const late = [...askedAt].filter(
+    ([context, at]) => at >= leaseEnd && cluster.node(leader).readStates.has(context),
+  );
+  assertStrict.deepEqual(late, [], "no read asked after the lease ended was answered");
+  assertStrict.ok(
+    [...askedAt.values()].some((at) => at >= leaseEnd),
+    "the leader was still asked after its lease",
+  );
+});

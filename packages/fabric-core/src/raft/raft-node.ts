@@ -320,8 +320,11 @@ export class RaftNode {
   /**
    * A linearizable read: the answer (in `Ready.readStates`) is the commit index once a
    * quorum confirmed this node still leads; serve the read after applying up to it.
+   * With lease reads on, pass the current time: the lease is judged against the clock, and
+   * after a process pause the last tick is stale (the same as calling `tick(nowMs)` first).
    */
-  readIndex(context: string): ReadIndexOutcome {
+  readIndex(context: string, nowMs?: number): ReadIndexOutcome {
+    if (nowMs !== undefined) this.tick(nowMs);
     if (this.role !== "leader") return { type: "rejected", reason: "not-leader", leader: this.leader };
     if (this.log.termAt(this.log.committed) !== this.term) {
       return { type: "rejected", reason: "no-commit-in-term", leader: this.leader };
