@@ -92,21 +92,75 @@ function nonEmpty<T>(values: readonly T[]): T[] | undefined {
   return values.length > 0 ? [...values] : undefined;
 }
 
-function nonEmptyMap(map: Readonly<Record<string, string>>): Record<string, string> | undefined {
-  return Object.keys(map).length > 0 ? { ...map } : undefined;
+/** A copy with keys in code-unit order, or undefined when empty. */
+function sortedMap(map: Readonly<Record<string, string>>): Record<string, string> | undefined {
+  const keys = Object.keys(map);
+  if (keys.length === 0) return undefined;
+  const sorted: Record<string, string> = {};
+  for (const key of keys.sort()) sorted[key] = map[key]!;
+  return sorted;
 }
 
+function taskToApi(task: Job["groups"][number]["tasks"][number]) {
+  const { cpu, memory_mb: memory } = task.resources;
+  return {
+    Config: {
+      args: nonEmpty(task.config.args),
+      entrypoint: nonEmpty(task.config.entrypoint),
+      image: task.config.image,
+      ports: nonEmpty(task.config.ports),
+    },
+    Driver: task.driver,
+    Env: sortedMap(task.env),
+    Name: task.name,
+    Resources:
+      cpu > 0 || memory > 0
+        ? { CPU: cpu > 0 ? cpu : undefined, MemoryMB: memory > 0 ? memory : undefined }
+        : undefined,
+  };
+}
+
+function groupToApi(group: Job["groups"][number]) {
+  return {
+    Count: group.count,
+    Name: group.name,
+    Networks:
+      group.ports.length > 0
+        ? [{ DynamicPorts: group.ports.map((port) => ({ Label: port.label, To: port.to })) }]
+        : undefined,
+    RestartPolicy: {
+      Attempts: group.restart.attempts,
+      Delay: group.restart.delay,
+      Interval: group.restart.interval,
+      Mode: group.restart.mode,
+    },
+    Services: nonEmpty(
+      group.services.map((service) => ({
+        Checks: nonEmpty(
+          service.checks.map((check) => ({
+            Interval: check.interval,
+            Path: check.path,
+            Timeout: check.timeout,
+            Type: check.type,
+          })),
+        ),
+        Name: service.name,
+        PortLabel: service.port,
+        Provider: service.provider,
+        Tags: nonEmpty(service.tags),
+      })),
+    ),
+    Tasks: group.tasks.map(taskToApi),
+  };
+}
+
+/**
+ * Objects are built with their keys already in code-unit order (and maps copied sorted), so
+ * plain `JSON.stringify` gives canonical, byte-stable text (`apiJobText`).
+ */
 export function jobToApi(job: Job): ApiJob {
   return {
     Job: {
-      ID: job.id,
-      Name: job.id,
-      Namespace: job.namespace,
-      Type: job.type,
-      Datacenters: [...job.datacenters],
-      Constraints: nonEmpty(
-        job.constraints.map((c) => ({ LTarget: c.attribute, Operand: c.operator, RTarget: c.value })),
-      ),
       Affinities: nonEmpty(
         job.affinities.map((a) => ({
           LTarget: a.attribute,
@@ -115,64 +169,30 @@ export function jobToApi(job: Job): ApiJob {
           Weight: a.weight,
         })),
       ),
+      Constraints: nonEmpty(
+        job.constraints.map((c) => ({ LTarget: c.attribute, Operand: c.operator, RTarget: c.value })),
+      ),
+      Datacenters: [...job.datacenters],
+      ID: job.id,
+      Meta: sortedMap(job.meta),
+      Name: job.id,
+      Namespace: job.namespace,
       Spreads: nonEmpty(
         job.spreads.map((s) => ({
           Attribute: s.attribute,
+          SpreadTarget: nonEmpty(s.targets.map((t) => ({ Percent: t.percent, Value: t.value }))),
           Weight: s.weight,
-          SpreadTarget: nonEmpty(s.targets.map((t) => ({ Value: t.value, Percent: t.percent }))),
         })),
       ),
-      Meta: nonEmptyMap(job.meta),
-      TaskGroups: job.groups.map((group) => ({
-        Name: group.name,
-        Count: group.count,
-        Networks:
-          group.ports.length > 0
-            ? [{ DynamicPorts: group.ports.map((port) => ({ Label: port.label, To: port.to })) }]
-            : undefined,
-        Services: nonEmpty(
-          group.services.map((service) => ({
-            Name: service.name,
-            PortLabel: service.port,
-            Provider: service.provider,
-            Tags: nonEmpty(service.tags),
-            Checks: nonEmpty(
-              service.checks.map((check) => ({
-                Type: check.type,
-                Path: check.path,
-                Interval: check.interval,
-                Timeout: check.timeout,
-              })),
-            ),
-          })),
-        ),
-        RestartPolicy: {
-          Attempts: group.restart.attempts,
-          Interval: group.restart.interval,
-          Delay: group.restart.delay,
-          Mode: group.restart.mode,
-        },
-        Tasks: group.tasks.map((task) => ({
-          Name: task.name,
-          Driver: task.driver,
-          Config: {
-            image: task.config.image,
-            entrypoint: nonEmpty(task.config.entrypoint),
-            args: nonEmpty(task.config.args),
-            ports: nonEmpty(task.config.ports),
-          },
-          Env: nonEmptyMap(task.env),
-          Resources:
-            task.resources.cpu > 0 || task.resources.memory_mb > 0
-              ? {
-                  CPU: task.resources.cpu > 0 ? task.resources.cpu : undefined,
-                  MemoryMB: task.resources.memory_mb > 0 ? task.resources.memory_mb : undefined,
-                }
-              : undefined,
-        })),
-      })),
+      TaskGroups: job.groups.map(groupToApi),
+      Type: job.type,
     },
   };
+}
+
+/** The API JSON text of a job: two-space indent, keys sorted, trailing newline. */
+export function apiJobText(job: Job): string {
+  return `${JSON.stringify(jobToApi(job), null, 2)}\n`;
 }
 
 export function apiToJob(api: ApiJob): Job {

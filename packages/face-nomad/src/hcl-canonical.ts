@@ -15,11 +15,22 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const integer = /^-?(?:0|[1-9][0-9]*)$/;
 const simpleEscapes: Readonly<Record<string, string>> = { "\\": "\\", '"': '"', n: "\n", r: "\r", t: "\t" };
 
+const special = /["\\$%]/g;
+
 /** Reads a quoted string starting at `text[start] === '"'`; returns its value and the index after it. */
 function readString(text: string, start: number): [string, number] {
   let out = "";
   let index = start + 1;
   while (index < text.length) {
+    // Copy the run of ordinary characters up to the next one that needs a decision.
+    special.lastIndex = index;
+    const found = special.exec(text);
+    const stop = found === null ? text.length : found.index;
+    if (stop > index) {
+      out += text.slice(index, stop);
+      index = stop;
+      continue;
+    }
     const character = text[index]!;
     if (character === '"') return [out, index + 1];
     if (character === "\\") {

@@ -31,6 +31,8 @@ export interface ReadFiles {
   readonly jobs: Map<string, { job: Job; raw: unknown }>;
   readonly apiJobs: Map<string, Job>;
   readonly agents: Map<string, { node: NodeState | { problem: string }; raw: unknown }>;
+  /** API JSON beside a jobspec, left unparsed (reader only): checked once the state is known. */
+  readonly twins: Map<string, FaceFile>;
   readonly issues: FabricIssue[];
   readonly unknown: UnknownField[];
 }
@@ -51,9 +53,21 @@ function readApiJson(file: FaceFile): Result<ApiJob> {
 }
 
 /** Parses and checks every file on its own; shared by the reader and the validator. */
-export async function readNomadFiles(files: readonly FaceFile[]): Promise<ReadFiles> {
-  const read: ReadFiles = { jobs: new Map(), apiJobs: new Map(), agents: new Map(), issues: [], unknown: [] };
+export async function readNomadFiles(files: readonly FaceFile[], deferTwins = false): Promise<ReadFiles> {
+  const read: ReadFiles = {
+    jobs: new Map(),
+    apiJobs: new Map(),
+    agents: new Map(),
+    twins: new Map(),
+    issues: [],
+    unknown: [],
+  };
+  const paths = new Set(files.map((file) => file.path));
   for (const file of files) {
+    if (deferTwins && file.path.endsWith(".json") && paths.has(hclSibling(file.path))) {
+      read.twins.set(file.path, file);
+      continue;
+    }
     if (file.path.endsWith(".nomad.hcl")) {
       const job = await readJobHcl(file.path, file.content);
       if (!job.ok) read.issues.push(...job.issues);
@@ -187,8 +201,33 @@ function hclSibling(jsonPath: string): string {
   return jsonPath.replace(/\.json$/, ".nomad.hcl");
 }
 
+/**
+ * API JSON beside a jobspec: when its text is what the state read renders it is consistent by
+ * construction; otherwise it is parsed, checked and compared with the jobspec's job.
+ */
+function checkTwins(read: ReadFiles, state: FabricState): FabricIssue[] {
+  const context = renderContext(state);
+  const issues: FabricIssue[] = [];
+  for (const [path, file] of read.twins) {
+    if (renderNomadFile(state, path, context) === file.content) continue;
+    const api = readApiJson(file);
+    if (!api.ok) {
+      issues.push(...api.issues);
+      continue;
+    }
+    const job = apiToJob(api.value);
+    issues.push(...jobIssues(path, job));
+    read.apiJobs.set(path, job);
+    if (!isDeepStrictEqual(job, read.jobs.get(hclSibling(path))?.job)) {
+      const message = `the API JSON and ${hclSibling(path)} describe different jobs`;
+      issues.push({ code: "inconsistent", message, path: [], file: path, line: 1, column: 1 });
+    }
+  }
+  return issues;
+}
+
 export async function readNomad(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
-  const read = await readNomadFiles(files);
+  const read = await readNomadFiles(files, true);
   const { state, sources } = assemble(read);
   if (read.issues.length > 0) return failed(read.issues);
   const checked = FabricState.safeParse(state);
@@ -199,6 +238,8 @@ export async function readNomad(files: readonly FaceFile[]): Promise<Result<Read
     });
     return failed(issues);
   }
+  const twinIssues = checkTwins(read, checked.data);
+  if (twinIssues.length > 0) return failed(twinIssues);
   const unknown = [...read.unknown, ...(await reportUnexpected(read, files, checked.data))];
   return ok({ state: checked.data, unknown });
 }

@@ -1,9 +1,8 @@
 import type { FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
 import type { FabricState, NodeId } from "@revoada/fabric-core/vocabulary";
 import { nodeToAgent, serverCount } from "./agent.js";
-import { jobToApi } from "./api-json.js";
+import { apiJobText } from "./api-json.js";
 import { agentHcl, jobHcl } from "./job-hcl.js";
-import { sortedJson } from "./json-text.js";
 import { droppedByNomad, modelNomad } from "./model.js";
 import { workloadToJob } from "./workload-job.js";
 
@@ -55,7 +54,7 @@ export function renderNomadFile(
   const workload = key === undefined ? undefined : state.workloads[key];
   if (workload === undefined) return undefined;
   const ir = workloadToJob(workload, state.placements[key!]);
-  return job![3] === "json" ? sortedJson(jobToApi(ir)) : jobHcl(ir);
+  return job![3] === "json" ? apiJobText(ir) : jobHcl(ir);
 }
 
 export function writeNomad(input: FabricState, scope: RenderScope): WriteResult {
@@ -75,7 +74,7 @@ export function writeNomad(input: FabricState, scope: RenderScope): WriteResult 
     const job = workloadToJob(workload, placement);
     const stem = `jobs/${workload.namespace}/${workload.name}`;
     files.push({ path: `${stem}.nomad.hcl`, content: jobHcl(job) });
-    files.push({ path: `${stem}.json`, content: sortedJson(jobToApi(job)) });
+    files.push({ path: `${stem}.json`, content: apiJobText(job) });
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files, dropped: droppedByNomad(input) };
