@@ -1189,7 +1189,25 @@ export class RaftNode {
     this.syncProgress();
     if (this.transferTarget !== null && !isVoter(this.conf, this.transferTarget))
       this.abortTransfer("target removed");
-    if (!isVoter(this.conf, this.id)) this.becomeFollower(this.term, null);
+    if (!isVoter(this.conf, this.id)) this.handOverAndStepDown();
+  }
+
+  /**
+   * The leader is no longer a voter: it hands over to a caught-up voter at once (so the
+   * cluster does not wait out an election timeout), then steps down.
+   */
+  private handOverAndStepDown(): void {
+    let successor: RaftPeerId | null = null;
+    for (const [peer, progress] of this.progress) {
+      if (peer === this.id || !isVoter(this.conf, peer)) continue;
+      if (progress.match === this.log.lastIndex()) {
+        successor = peer;
+        break;
+      }
+    }
+    if (successor !== null) this.send({ type: "timeoutNow", to: successor });
+    this.becomeFollower(this.term, null);
+    assert(this.role === "follower", "a removed leader steps down");
   }
 
   /** Makes the progress map match the configuration (new peers probe from the log's end). */
