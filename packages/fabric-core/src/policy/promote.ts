@@ -51,8 +51,16 @@ export function planPromotions(cluster: Cluster, target: TargetShape, output: Ro
       group.push(chosen.node);
       need -= 1;
     }
-    if (role === "etcd" && growing) keepVotersOdd(group.length, target, picks, deferred, output);
-    if (role === "etcd" && !growing) keepRemovalPossible(cluster, holders, picks, deferred, output);
+    if (role !== "etcd") continue;
+    const withdrawn = growing
+      ? keepVotersOdd(group.length, target, picks, deferred, output)
+      : keepRemovalPossible(cluster, holders, picks, deferred, output);
+    if (withdrawn > 0) {
+      const earlier = shortfalls.findIndex((shortfall) => shortfall.role === role);
+      const missing = withdrawn + (earlier >= 0 ? shortfalls[earlier]!.need : 0);
+      if (earlier >= 0) shortfalls.splice(earlier, 1);
+      shortfalls.push({ role, need: missing, wanted: target.roles[role] });
+    }
   }
   if (shortfalls.length > 0) recordShortfalls(cluster, shortfalls, output);
   for (const pick of [...picks.values()].sort((left, right) => (left.node.id < right.node.id ? -1 : 1))) {
@@ -73,12 +81,12 @@ function keepRemovalPossible(
   picks: Map<string, Pick>,
   deferred: Set<string>,
   output: RoundOutput,
-): void {
+): number {
   const voterPicks = [...picks.values()].filter((pick) => pick.roles.has("etcd"));
   const failedVoters = holders.filter((node) => !node.isHealthy && node.isVoter).length;
   const votersAfter = cluster.inputs.raft.voters.length + voterPicks.length;
   const removable = Math.floor((votersAfter - 1) / 2);
-  if (voterPicks.length === 0 || failedVoters <= removable) return;
+  if (voterPicks.length === 0 || failedVoters <= removable) return 0;
   for (const pick of voterPicks) {
     withdrawVoterPick(pick, picks, deferred);
     record(output, {
@@ -95,6 +103,7 @@ function keepRemovalPossible(
       },
     });
   }
+  return voterPicks.length;
 }
 
 /** Takes a voter pick back; the node takes no other role this round either. */
@@ -123,11 +132,11 @@ function keepVotersOdd(
   picks: Map<string, Pick>,
   deferred: Set<string>,
   output: RoundOutput,
-): void {
-  if (voters % 2 === 1 || voters >= target.voters) return;
+): number {
+  if (voters % 2 === 1 || voters >= target.voters) return 0;
   const voterPicks = [...picks.values()].filter((pick) => pick.roles.has("etcd"));
   const last = voterPicks[voterPicks.length - 1];
-  if (last === undefined) return;
+  if (last === undefined) return 0;
   withdrawVoterPick(last, picks, deferred);
   record(output, {
     action: "promote",
@@ -137,6 +146,7 @@ function keepVotersOdd(
     message: `promote ${nodeLabel(last.node)} waits: it would make ${voters} voters, an even count, and no second candidate is eligible yet (target ${target.voters})`,
     facts: { ...nodeFacts(last.node), voters_after: voters, target_voters: target.voters },
   });
+  return 1;
 }
 
 function chooseCandidate(
