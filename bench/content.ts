@@ -16,6 +16,7 @@
  * start to the last one's end).
  *
  * Usage: pnpm bench content [--transfer-mib N] [--swarm-mib N] [--fetchers N] [--hash-mib N]
+ *        [--only hashing|transfer|swarm]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -45,6 +46,9 @@ const hashMib = argument("hash-mib", 256);
 const transferMib = argument("transfer-mib", 1024);
 const swarmMib = argument("swarm-mib", 256);
 const fetcherCount = argument("fetchers", 8);
+/** `--only hashing|transfer|swarm` runs one part. */
+const onlyIndex = process.argv.indexOf("--only");
+const only = onlyIndex < 0 ? null : (process.argv[onlyIndex + 1] ?? null);
 const root = new URL("..", import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), "revoada-bench-content-"));
 const builtCli = join(root, "packages/node/dist/cli/main.js");
@@ -281,9 +285,9 @@ async function benchSwarm(): Promise<void> {
 }
 
 const loadAtStart = loadavg()[0]!;
-await benchHashing();
-await benchTransfer();
-await benchSwarm();
+if (only === null || only === "hashing") await benchHashing();
+if (only === null || only === "transfer") await benchTransfer();
+if (only === null || only === "swarm") await benchSwarm();
 rmSync(scratch, { recursive: true, force: true });
 notes.push(
   `1-minute load average: ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at the end (2 cores)`,

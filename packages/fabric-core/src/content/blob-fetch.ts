@@ -112,6 +112,8 @@ interface ProviderState {
   spansHeld: Uint8Array | null;
   /** 1 for each span of which the provider has asked someone for groups. */
   spansComing: Uint8Array | null;
+  /** Once seen fetching, a provider stays a fetcher (not a seed) after it completes. */
+  wasPartial: boolean;
   inflight: number;
   banned: boolean;
   haveInflight: boolean;
@@ -188,6 +190,7 @@ export class BlobFetch {
       have: null,
       spansHeld: null,
       spansComing: null,
+      wasPartial: false,
       inflight: 0,
       banned: false,
       haveInflight: false,
@@ -373,8 +376,11 @@ export class BlobFetch {
       return;
     }
     provider.complete = complete;
+    if (!complete) provider.wasPartial = true;
     const half = payload.length / 2;
-    provider.have = complete ? null : new GroupBitfield(groupCountOf(size), payload.subarray(0, half));
+    provider.have = complete
+      ? this.fullIfFetcher(provider, groupCountOf(size))
+      : new GroupBitfield(groupCountOf(size), payload.subarray(0, half));
     provider.spansHeld = this.spansHeldBy(provider.have);
     const coming = complete ? null : new GroupBitfield(groupCountOf(size), payload.subarray(half));
     provider.spansComing = this.spansTouchedBy(coming);
@@ -459,6 +465,11 @@ export class BlobFetch {
     for (let index = 0; index < tree.groupCount; index += 1)
       if (this.requested[index] === 1) bitfield.maybeSet(index);
     return bitfield;
+  }
+
+  /** A fetcher that has completed holds everything: it keeps serving as a fetcher. */
+  private fullIfFetcher(provider: ProviderState, groupCount: number): GroupBitfield | null {
+    return provider.wasPartial ? GroupBitfield.full(groupCount) : null;
   }
 
   private spansHeldBy(have: GroupBitfield | null): Uint8Array | null {
@@ -573,7 +584,7 @@ export class BlobFetch {
    */
   private requestSpans(tree: Tree): void {
     const providers = [...this.providers.values()].filter((p) => !p.banned && p.complete !== null);
-    const partials = providers.filter((p) => p.complete === false && p.spansHeld !== null);
+    const partials = providers.filter((p) => p.wasPartial && p.spansHeld !== null);
     for (const provider of partials) {
       for (const span of this.spanOrder) {
         if (provider.inflight >= this.config.requestsInflightPerProvider) break;
@@ -587,17 +598,18 @@ export class BlobFetch {
     // (for a few refreshes at most: a provider that never answers must not stall the fetch).
     const grace = 5 * this.config.haveRefreshMs;
     if (usable.some((p) => p.complete === null && this.nowMs - p.addedAtMs < grace)) return;
-    const fetchers = usable.filter((p) => p.complete === false);
+    const fetchers = usable.filter((p) => p.wasPartial);
     const swarm = fetchers.length > 0;
     const completeCap = swarm
       ? Math.min(this.config.seedRequestsInflightMax, this.config.requestsInflightPerProvider)
       : this.config.requestsInflightPerProvider;
     const designated = this.designation(fetchers);
-    // Idle: no range in flight for two have refreshes, so what others hold is known.
+    // Idle: no range in flight for ten have refreshes: whoever should bring a span in is
+    // not doing it (a departed fetcher drops out of the split by itself; this is for a hung one).
     const idle =
-      this.rangesInflight() === 0 && this.nowMs - this.rangeActivityMs >= 2 * this.config.haveRefreshMs;
+      this.rangesInflight() === 0 && this.nowMs - this.rangeActivityMs >= 10 * this.config.haveRefreshMs;
     for (const provider of providers) {
-      if (provider.complete !== true) continue;
+      if (provider.complete !== true || provider.wasPartial) continue;
       while (provider.inflight < completeCap) {
         const span = swarm
           ? this.seedSpanForSwarm(tree, partials, designated, idle)
