@@ -926,8 +926,9 @@ export class GossipNode {
           assertNever(entry.status);
       }
     }
-    this.sendDeltas(address, entries);
+    // Our digest first: it introduces the members the deltas are about.
     if (reply) this.sendDigest(address, false);
+    this.sendDeltas(address, entries);
   }
 
   /** Deltas of every live member the peer's digest is behind on, up to one stream message. */
