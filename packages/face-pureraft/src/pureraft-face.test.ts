@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { exampleFabricStates } from "@revoada/fabric-core/face";
-import { encodeRaftMessage } from "@revoada/fabric-core/raft";
+import { decodeRaftMessage } from "@revoada/fabric-core/raft";
 import { canonicalJson } from "@revoada/fabric-core/vocabulary";
 import { pureraftFace, statePath } from "./pureraft-face.js";
 import { raftRpcJsonSchema } from "./raft-rpc-schema.js";
@@ -69,20 +69,21 @@ describe("face-pureraft", () => {
       assert.ok(text.includes(`"${type}"`), type);
     }
     assert.ok(text.includes('"contentEncoding":"base64"'));
-    const wire = JSON.parse(
-      new TextDecoder().decode(
-        encodeRaftMessage({
-          type: "append",
-          from: "a",
-          to: "b",
-          term: 2,
-          prevLogIndex: 1,
-          prevLogTerm: 1,
-          entries: [{ term: 2, index: 2, kind: "normal", data: new Uint8Array([1, 2, 3]) }],
-          commit: 1,
-        }),
-      ),
-    ) as { entries: { data: unknown }[] };
-    assert.deepEqual(wire.entries[0]?.data, { $bytes: "AQID" });
+    assert.ok(text.includes('"$blob"'));
+    // The all-JSON form the schema documents is one the real decoder accepts.
+    const json = JSON.stringify({
+      type: "append",
+      from: "a",
+      to: "b",
+      term: 2,
+      prevLogIndex: 1,
+      prevLogTerm: 1,
+      entries: [{ term: 2, index: 2, kind: "normal", data: { $bytes: "AQID" } }],
+      commit: 1,
+    });
+    const decoded = decodeRaftMessage(new TextEncoder().encode(json));
+    assert.ok(decoded.ok, JSON.stringify(decoded));
+    assert.equal(decoded.value.type, "append");
+    if (decoded.value.type === "append") assert.deepEqual([...decoded.value.entries[0]!.data], [1, 2, 3]);
   });
 });

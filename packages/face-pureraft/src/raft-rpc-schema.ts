@@ -4,16 +4,34 @@ import { z } from "zod";
 
 /**
  * JSON Schemas (draft 2020-12) generated from the zod schemas that are the source of truth:
- * the Raft RPCs exactly as `encodeRaftMessage` puts them on the wire (byte arrays as
- * `{"$bytes": "<base64>"}`), log entries and hard state, and the fabric state itself.
+ * the Raft RPCs as JSON (the header of `encodeRaftMessage`'s binary frame, or the all-JSON
+ * form its decoder also reads), log entries, hard state and snapshots, and the fabric state.
  */
 
+/**
+ * Byte arrays in the two JSON forms `decodeRaftMessage` reads: the header of a binary frame
+ * (`0x00`, big-endian u32 header length, JSON header, then the raw payloads) points into the
+ * payload area with `{"$blob": [offset, length]}`; the all-JSON form carries base64 in
+ * `{"$bytes": "..."}` (what tooling without a frame parser writes).
+ */
 const bytesJsonSchema = {
-  type: "object",
-  description: "opaque bytes, base64-encoded",
-  properties: { $bytes: { type: "string", contentEncoding: "base64" } },
-  required: ["$bytes"],
-  additionalProperties: false,
+  description: "opaque bytes: {$blob: [offset, length]} in a binary frame's JSON header, or {$bytes: base64}",
+  oneOf: [
+    {
+      type: "object",
+      properties: {
+        $blob: { type: "array", items: { type: "integer", minimum: 0 }, minItems: 2, maxItems: 2 },
+      },
+      required: ["$blob"],
+      additionalProperties: false,
+    },
+    {
+      type: "object",
+      properties: { $bytes: { type: "string", contentEncoding: "base64" } },
+      required: ["$bytes"],
+      additionalProperties: false,
+    },
+  ],
 };
 
 function toJsonSchema(schema: z.ZodType): Record<string, unknown> {
@@ -36,7 +54,8 @@ export function raftRpcJsonSchema(): Record<string, unknown> {
   cachedRpc ??= {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     title: "revoada Raft RPCs",
-    description: "Wire messages between Raft peers (JSON, byte arrays as {$bytes: base64}).",
+    description:
+      "Raft messages between peers: the JSON header of a binary frame (byte arrays as {$blob: [offset, length]} into the payloads after it) or the all-JSON form (byte arrays as {$bytes: base64}).",
     oneOf: [{ $ref: "#/$defs/RaftMessage" }],
     $defs: {
       RaftMessage: stripSchemaKey(toJsonSchema(RaftMessage)),
