@@ -131,4 +131,15 @@ test("3 processes survive kill -9 of the leader and of a follower without losing
   assert.ok(acknowledged.size >= 120, `enough acknowledged writes (${acknowledged.size})`);
   const restarted = await firstLeader.status();
   assert.ok((restarted?.snapshotIndex ?? 0) > 0, "the restarted node recovered through snapshots");
+
+  // A graceful stop of the leader hands leadership over before the process exits.
+  const stopping = await cluster.waitForLeader();
+  const stopped = await stopping.request("stop", {}, 30_000);
+  assert.ok(stopped.ok, "stop answered");
+  await stopping.exited;
+  const successor = await cluster.waitForLeader(30_000, stopping);
+  assert.notEqual(successor, stopping, "leadership moved on");
+  const before = acknowledged.size;
+  await proposeMany(10, 2);
+  assert.equal(acknowledged.size, before + 10, "the two remaining nodes keep committing");
 });

@@ -166,7 +166,12 @@ export class RaftDriver<R> {
     if (recovery.tornTailBytes > 0) {
       driver.logger.warn("torn log tail truncated", { bytes: recovery.tornTailBytes });
     }
-    driver.listenAddress = await driver.transport.listen(options.listen);
+    try {
+      driver.listenAddress = await driver.transport.listen(options.listen);
+    } catch (error) {
+      await driver.stop({ transfer: false });
+      throw error;
+    }
     for (const [peer, address] of options.peers) driver.transport.setPeer(peer, address);
     driver.schedule();
     return driver;

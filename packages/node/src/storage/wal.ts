@@ -7,6 +7,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -154,7 +155,7 @@ export class WriteAheadLog {
       return { wal, recovery };
     }
     const descriptor = openSync(last.path, "a");
-    const segmentBytes = readFileSync(last.path).length;
+    const segmentBytes = statSync(last.path).size;
     const wal = new WriteAheadLog(directory, options, segments, { replay, segmentBytes, descriptor });
     return { wal, recovery };
   }
