@@ -168,29 +168,31 @@ function timeToCommit(cluster: RaftCluster, act: () => void, stepsMax: number): 
   throw new Error("no commit within the bound");
 }
 
-function failovers(trials: number): number[] {
+/** Per trial: a settled homelab cluster, then `act` on its leader; the time to a new commit. */
+function trialsOf(
+  trials: number,
+  seedBase: number,
+  act: (cluster: RaftCluster, leader: string) => void,
+): number[] {
   const samples: number[] = [];
   for (let trial = 0; trial < trials; trial += 1) {
-    const cluster = homelabCluster(1000 + trial);
+    const cluster = homelabCluster(seedBase + trial);
     for (let step = 0; step < 600 && cluster.leader() === null; step += 1) cluster.step();
     for (let step = 0; step < 100 + (trial % 25); step += 1) cluster.step();
     const leader = cluster.leader()!;
-    samples.push(timeToCommit(cluster, () => cluster.crash(leader), 5000));
+    samples.push(timeToCommit(cluster, () => act(cluster, leader), 5000));
   }
   return samples;
 }
 
+function failovers(trials: number): number[] {
+  return trialsOf(trials, 1000, (cluster, leader) => cluster.crash(leader));
+}
+
 function transfers(trials: number): number[] {
-  const samples: number[] = [];
-  for (let trial = 0; trial < trials; trial += 1) {
-    const cluster = homelabCluster(5000 + trial);
-    for (let step = 0; step < 600 && cluster.leader() === null; step += 1) cluster.step();
-    for (let step = 0; step < 100 + (trial % 25); step += 1) cluster.step();
-    const leader = cluster.leader()!;
-    const target = peers.find((id) => id !== leader)!;
-    samples.push(timeToCommit(cluster, () => cluster.raft(leader).transferLeadership(target), 5000));
-  }
-  return samples;
+  return trialsOf(trials, 5000, (cluster, leader) => {
+    cluster.raft(leader).transferLeadership(peers.find((id) => id !== leader)!);
+  });
 }
 
 const durationMs = quick ? 500 : 2000;

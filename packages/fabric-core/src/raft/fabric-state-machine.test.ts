@@ -8,40 +8,21 @@
 import { strict as assertStrict } from "node:assert";
 import { test } from "node:test";
 import fc from "fast-check";
+import { exampleFabricStates } from "../face/index.js";
 import type { Command, NodeId, NodeState, Proposal, Workload } from "../vocabulary/index.js";
 import { encodeProposal, FabricStateMachine } from "./fabric-state-machine.js";
 import type { Entry } from "./types.js";
 
-const ids = ["a", "b", "c", "d"].map((letter) => letter.repeat(64) as NodeId);
+// Fixtures come from the face conformance kit's example "mesh" state.
+const mesh = exampleFabricStates.mesh!;
+const meshNode = Object.values(mesh.nodes)[0]!;
+const workload: Workload = mesh.workloads["default/web"]!;
+const ids = Object.keys(mesh.nodes).slice(0, 4) as NodeId[];
 
+/** A node advertising itself with no roles. */
 function node(id: NodeId, generation = 1): NodeState {
-  return {
-    id,
-    name: `node-${id.slice(0, 4)}`,
-    addresses: {},
-    roles: [],
-    capacity: { cpu_millis: 4000, memory_bytes: 8e9, storage_bytes: 1e11, pods: 110 },
-    zone: "z1",
-    rack: "r1",
-    labels: {},
-    version: "0.1.0",
-    generation,
-  };
+  return { ...meshNode, id, roles: [], generation };
 }
-
-const workload: Workload = {
-  name: "web",
-  namespace: "default",
-  image: "nginx:1.27",
-  command: [],
-  args: [],
-  env: {},
-  ports: [],
-  replicas: 2,
-  resources: { cpu_millis: 100, memory_bytes: 1e8 },
-  config_blobs: [],
-  placement: { zones: [], labels: {}, tolerate_control_plane: false },
-};
 
 function proposal(command: Command): Proposal {
   return { command, proposer: ids[0]!, issued_at_ms: 1000, origin: "policy", force: false };
