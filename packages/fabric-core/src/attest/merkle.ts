@@ -69,7 +69,10 @@ class Level {
     this.count += 1;
   }
 
-  /** A view of hash `index`; the bytes never change once written. */
+  /**
+   * A view of hash `index` into the level's storage (the bytes never change once written).
+   * Views never leave the tree: a view keeps, and a structured clone copies, the whole level.
+   */
   at(index: number): Uint8Array {
     assert(index < this.count, "a stored subtree");
     return this.bytes.subarray(index * hashBytes, (index + 1) * hashBytes);
@@ -102,10 +105,10 @@ export class MerkleTree {
     return index;
   }
 
-  /** The leaf hash (SHA-256(0x00 || data)) at `index`. */
+  /** The leaf hash (SHA-256(0x00 || data)) at `index` (a copy). */
   leafHash(index: number): Uint8Array {
     assert(index < this.size, "leaf index inside the tree");
-    return this.levels[0]!.at(index);
+    return this.levels[0]!.at(index).slice();
   }
 
   /** Root of the tree made of the first `size` leaves (RFC 9162 MTH(D[0:size])). */
@@ -113,7 +116,7 @@ export class MerkleTree {
     assertUint(size, "tree size");
     assert(size <= this.size, "tree size beyond the leaves held");
     if (size === 0) return emptyTreeRoot();
-    return this.rangeHash(0, size);
+    return this.rangeHash(0, size).slice();
   }
 
   /** RFC 9162 PATH(index, D[0:size]): sibling hashes from the leaf up. */
@@ -134,7 +137,7 @@ export class MerkleTree {
         low += k;
       }
     }
-    return proof.reverse();
+    return proof.reverse().map((hash) => hash.slice());
   }
 
   /** RFC 9162 PROOF(oldSize, D[0:newSize]): shows the old tree is a prefix of the new one. */
@@ -161,7 +164,7 @@ export class MerkleTree {
       }
     }
     if (!complete) proof.push(this.rangeHash(low, high));
-    return proof.reverse();
+    return proof.reverse().map((hash) => hash.slice());
   }
 
   /**

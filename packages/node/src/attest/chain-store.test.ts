@@ -124,19 +124,6 @@ describe("chain store", () => {
     assert.throws(() => ChainStore.open(store.directory, other.genesis), StorageStateError);
   });
 
-  test("witness state round trips through an atomic write", () => {
-    const store = filledStore();
-    assert.equal(store.loadWitnessState(), null);
-    const state = {
-      origin: sample.genesis.body.origin,
-      size: 16,
-      root: Buffer.alloc(32, 3).toString("base64"),
-    };
-    store.saveWitnessState(state);
-    assert.deepEqual(store.loadWitnessState(), state);
-    store.close();
-  });
-
   test("a chain rebuilt from stored blocks accepts the next committed entries", () => {
     const store = filledStore();
     store.close();

@@ -15,10 +15,8 @@ import {
   decodeRecordLine,
   type GenesisRecord,
   recordLine,
-  type WitnessState,
 } from "@revoada/fabric-core/attest";
 import { assert } from "@revoada/fabric-core/vocabulary";
-import { z } from "zod";
 import { StorageCorruptionError, StorageStateError } from "../errors.js";
 import { fsyncDirectorySync, writeFileAtomicSync } from "../fs/durable.js";
 
@@ -32,18 +30,9 @@ import { fsyncDirectorySync, writeFileAtomicSync } from "../fs/durable.js";
  * or undecodable lines with no valid record after them: a write torn by a crash) is cut off
  * and the cut is synced; damage followed by valid records is corruption and refuses to open.
  * Blocks lost with a torn tail are re-derived from the Raft log, which is the source of truth.
- *
- * `witness.json` holds this node's witness state; it is replaced atomically and must be
- * durable before the cosignature it allowed is sent.
+ * This node's witness state lives beside it in `witness-store.ts`.
  */
 export const chainFileName = "chain.jsonl";
-export const witnessFileName = "witness.json";
-
-const WitnessStateFile = z.strictObject({
-  origin: z.string().min(1).max(253),
-  size: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
-  root: z.string().regex(/^[A-Za-z0-9+/]{43}=$/),
-});
 
 export interface ChainRecovery {
   /** Bytes cut from a torn tail (0 when the file ended cleanly). */
@@ -109,10 +98,14 @@ export class ChainStore {
     return pending.length;
   }
 
-  /** Appends a sealed checkpoint note (its size must not exceed the stored blocks). */
-  appendCheckpoint(size: number, note: string): void {
+  /**
+   * Appends a sealed checkpoint note (its size must not exceed the stored blocks). With
+   * `sync: false` the note rides the next fdatasync (group commit): a crash before it may lose
+   * the note, and the leader then seals that size again (witnesses cosign the same root twice).
+   */
+  appendCheckpoint(size: number, note: string, options: { readonly sync: boolean } = { sync: true }): void {
     assert(size <= this.storedBlocks, "a checkpoint covers stored blocks only");
-    this.write(recordLine({ kind: "checkpoint", note }));
+    this.write(recordLine({ kind: "checkpoint", note }), options.sync);
     this.checkpointNotes.push({ size, note });
   }
 
@@ -121,37 +114,19 @@ export class ChainStore {
     return readFileSync(this.path, "utf8").slice(0, this.bytes);
   }
 
-  loadWitnessState(): WitnessState | null {
-    const path = join(this.directory, witnessFileName);
-    if (!existsSync(path)) return null;
-    const parsed = WitnessStateFile.safeParse(JSON.parse(readFileSync(path, "utf8")));
-    if (!parsed.success) throw new StorageCorruptionError(path, 0, "witness state does not validate");
-    return parsed.data;
-  }
-
-  saveWitnessState(state: WitnessState): void {
-    writeFileAtomicSync(
-      join(this.directory, witnessFileName),
-      `${JSON.stringify(WitnessStateFile.parse(state))}\n`,
-      {
-        mode: 0o600,
-      },
-    );
-  }
-
   close(): void {
     if (this.descriptor !== null) closeSync(this.descriptor);
     this.descriptor = null;
   }
 
-  private write(text: string): void {
+  private write(text: string, sync = true): void {
     assert(this.descriptor !== null, "the chain store is open");
     const data = Buffer.from(text, "utf8");
     let written = 0;
     while (written < data.length) {
       written += writeSync(this.descriptor, data, written, data.length - written, this.bytes + written);
     }
-    fdatasyncSync(this.descriptor);
+    if (sync) fdatasyncSync(this.descriptor);
     this.bytes += data.length;
   }
 
