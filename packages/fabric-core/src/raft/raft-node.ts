@@ -967,7 +967,7 @@ export class RaftNode {
       termAt: (index) => this.log.termAt(index) ?? 0,
     });
     if (next <= previous) return false;
-    assert(next <= this.log.persistedIndex || next <= this.log.lastIndex(), "commit within the log");
+    assert(next <= this.log.lastIndex(), "commit within the log");
     for (let index = previous + 1; index <= next; index += 1) {
       const entry = this.log.entryAt(index);
       if (entry !== undefined && entry.term === this.term) this.uncommittedBytes -= entry.data.length;
@@ -995,13 +995,11 @@ export class RaftNode {
   // -------------------------------------------------------------------------------------
   // Leader sending.
 
-  /** Sends appends while the follower's flow control allows (bounded by in-flight limits). */
-  private sendAppends(to: RaftPeerId, progress: Progress): void {
-    this.sendAppendsCounted(to, progress);
-  }
-
-  /** `sendAppends`, returning whether anything was sent. */
-  private sendAppendsCounted(to: RaftPeerId, progress: Progress): boolean {
+  /**
+   * Sends appends while the follower's flow control allows (bounded by in-flight limits);
+   * returns whether anything was sent.
+   */
+  private sendAppends(to: RaftPeerId, progress: Progress): boolean {
     let sent = 0;
     while (sent <= this.config.inflightAppendsMax && this.maybeSendAppend(to, progress)) sent += 1;
     return sent > 0;
@@ -1104,7 +1102,7 @@ export class RaftNode {
       this.commitBroadcastPending = false;
       for (const [peer, progress] of this.progress) {
         if (peer === this.id) continue;
-        const sent = commitOnly ? false : this.sendAppendsCounted(peer, progress);
+        const sent = commitOnly ? false : this.sendAppends(peer, progress);
         if (!sent) this.maybeSendCommit(peer, progress);
       }
     }
