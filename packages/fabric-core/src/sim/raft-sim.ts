@@ -94,6 +94,8 @@ interface PendingGet {
   readonly context: string;
   readonly callAt: number;
   readonly deadlineMs: number;
+  /** The highest index applied anywhere (so committed) when the read was asked. */
+  readonly committedAtCall: number;
 }
 
 interface SimClient {
@@ -350,7 +352,17 @@ class Simulation {
     const outcome = raft.readIndex(context);
     if (outcome.type !== "accepted") return;
     const incarnation = this.cluster.node(target).incarnation;
-    client.pending = { kind: "get", key, node: target, incarnation, context, callAt, deadlineMs };
+    const committedAtCall = this.cluster.committedMax;
+    client.pending = {
+      kind: "get",
+      key,
+      node: target,
+      incarnation,
+      context,
+      callAt,
+      deadlineMs,
+      committedAtCall,
+    };
   }
 
   private resolve(client: SimClient): void {
@@ -379,7 +391,16 @@ class Simulation {
       return;
     }
     const index = node.readStates.get(pending.context);
-    if (index === undefined || node.appliedIndex < index) return;
+    if (index === undefined) return;
+    if (index < pending.committedAtCall) {
+      // A read must see every write committed before it was asked: its index may not be
+      // below what was already committed (and applied somewhere) at that moment.
+      this.cluster.fail(
+        "read-index",
+        `read ${pending.context} at ${pending.node} answered index ${index}, below ${pending.committedAtCall} committed before it`,
+      );
+    }
+    if (node.appliedIndex < index) return;
     node.readStates.delete(pending.context);
     this.record(
       pending.key,
