@@ -272,19 +272,16 @@ function located(file: string, text: string, error: z.ZodError): FabricIssue[] {
   return issuesFromZod(error).map((issue) => ({ ...issue, file, ...locateInHcl(text, issue.path) }));
 }
 
-/** A jobspec's text as the IR, plus hcl2json's raw shape (for the unknown-field diff). */
-export async function readJobHcl(file: string, text: string): Promise<Result<{ job: Job; raw: unknown }>> {
+/** A jobspec's text as the IR. */
+export async function readJobHcl(file: string, text: string): Promise<Result<{ job: Job }>> {
   const parsed = await parseHclText(file, text);
   if ("error" in parsed) return failed(diagnosticIssues(file, parsed.error));
   const checked = HclJobFile.safeParse(parsed.value);
   if (!checked.success) return failed(located(file, text, checked.error));
-  return ok({ job: jobToIr(checked.data), raw: parsed.value });
+  return ok({ job: jobToIr(checked.data) });
 }
 
-export async function readAgentHcl(
-  file: string,
-  text: string,
-): Promise<Result<{ agent: Agent; raw: unknown }>> {
+export async function readAgentHcl(file: string, text: string): Promise<Result<{ agent: Agent }>> {
   const parsed = await parseHclText(file, text);
   if ("error" in parsed) return failed(diagnosticIssues(file, parsed.error));
   const checked = HclAgentFile.safeParse(parsed.value);
@@ -298,5 +295,5 @@ export async function readAgentHcl(
     ...(server === undefined ? {} : { server }),
     client: body.client[0]!,
   };
-  return ok({ agent, raw: parsed.value });
+  return ok({ agent });
 }

@@ -28,9 +28,9 @@ import { renderContext, renderNomadFile } from "./writer.js";
  */
 
 export interface ReadFiles {
-  readonly jobs: Map<string, { job: Job; raw: unknown }>;
+  readonly jobs: Map<string, { job: Job }>;
   readonly apiJobs: Map<string, Job>;
-  readonly agents: Map<string, { node: NodeState | { problem: string }; raw: unknown }>;
+  readonly agents: Map<string, { node: NodeState | { problem: string } }>;
   /** API JSON beside a jobspec, left unparsed (reader only): checked once the state is known. */
   readonly twins: Map<string, FaceFile>;
   readonly issues: FabricIssue[];
@@ -85,7 +85,7 @@ export async function readNomadFiles(files: readonly FaceFile[], deferTwins = fa
     } else if (file.path.endsWith("/agent.hcl")) {
       const agent = await readAgentHcl(file.path, file.content);
       if (!agent.ok) read.issues.push(...agent.issues);
-      else read.agents.set(file.path, { node: agentToNode(agent.value.agent), raw: agent.value.raw });
+      else read.agents.set(file.path, { node: agentToNode(agent.value.agent) });
     } else {
       read.unknown.push({ file: file.path, path: [], reason: "not a file the Nomad face writes" });
     }
@@ -169,23 +169,24 @@ async function reportUnexpected(
   const context = renderContext(state);
   const unknown: UnknownField[] = [];
   for (const file of files) {
-    const parsed: { readonly raw: unknown } | undefined =
-      read.jobs.get(file.path) ?? read.agents.get(file.path);
+    const hcl = read.jobs.has(file.path) || read.agents.has(file.path);
     const standaloneJson = read.apiJobs.has(file.path) && !read.jobs.has(hclSibling(file.path));
-    if (parsed === undefined && !standaloneJson) continue;
+    if (!hcl && !standaloneJson) continue;
     const content = renderNomadFile(state, file.path, context);
     if (content === file.content) continue;
     if (content === undefined) {
       unknown.push({ file: file.path, path: [], reason: "the state read renders no file of this name" });
       continue;
     }
-    const actualShape = parsed === undefined ? JSON.parse(file.content) : parsed.raw;
-    const rendered =
-      parsed === undefined
-        ? { value: JSON.parse(content) as unknown }
-        : await parseHclText(file.path, content);
+    // Shapes are parsed again here, for the few files that differ, rather than kept for all.
+    const actual = hcl
+      ? await parseHclText(file.path, file.content)
+      : { value: JSON.parse(file.content) as unknown };
+    const rendered = hcl ? await parseHclText(file.path, content) : { value: JSON.parse(content) as unknown };
     const paths: (string | number)[][] = [];
-    flatPaths(actualShape, "value" in rendered ? rendered.value : undefined, [], paths);
+    const shape = (parsed: { value: unknown } | { error: string }): unknown =>
+      "value" in parsed ? parsed.value : undefined;
+    flatPaths(shape(actual), shape(rendered), [], paths);
     for (const path of paths) {
       unknown.push({
         file: file.path,
