@@ -243,7 +243,7 @@ describe("verifyChain reports the first bad record with the right reason", () =>
     const cosigners = sample.founders.slice(1).map((signer) => cosignNote(note.text, signer, 1_780_000_000));
     const forkedNote = formatCheckpointNote(withCosignatures(note, cosigners));
     const all = lines(sample.text);
-    const at = all.findIndex((line) => line === JSON.stringify({ kind: "checkpoint", note: target.note }));
+    const at = all.indexOf(JSON.stringify({ kind: "checkpoint", note: target.note }));
     assert.ok(at > 0);
     const tampered = join([
       ...all.slice(0, at),
@@ -268,7 +268,7 @@ describe("verifyChain reports the first bad record with the right reason", () =>
     const sample = samples[0]!;
     const target = sample.checkpoints[1]!;
     const all = lines(sample.text);
-    const at = all.findIndex((line) => line === JSON.stringify({ kind: "checkpoint", note: target.note }));
+    const at = all.indexOf(JSON.stringify({ kind: "checkpoint", note: target.note }));
     const parsed = parseSignedNote(target.note);
     assert.ok(parsed.ok);
     const replace = (note: string) =>
