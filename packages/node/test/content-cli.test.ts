@@ -48,6 +48,11 @@ async function waitFor<T>(what: string, probe: () => T | null | Promise<T | null
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** `revoada blob get HASH -o OUT --peer PEER --data-dir DIR EXTRA...` */
+function blobGet(hash: string, out: string, peer: string, dataDir: string, extra: readonly string[] = []) {
+  return runCli(["blob", "get", hash, "-o", out, "--peer", peer, "--data-dir", dataDir, ...extra]);
+}
+
 /** Starts `revoada blob serve ARGS` and resolves with the address it prints. */
 async function startServe(args: readonly string[]): Promise<string> {
   const server = spawnCli(["blob", "serve", ...args]);
@@ -92,32 +97,13 @@ describe("revoada blob", () => {
     const hash = (await runCli(["blob", "put", file, "--data-dir", seedDir])).stdout.trim();
     const address = await startServe(["--data-dir", seedDir, "--listen", "127.0.0.1:0"]);
     const out = join(scratch, "fetched.bin");
-    const get = await runCli([
-      "blob",
-      "get",
-      hash,
-      "-o",
-      out,
-      "--peer",
-      address,
-      "--data-dir",
-      join(scratch, "get-store"),
-    ]);
+    const get = await blobGet(hash, out, address, join(scratch, "get-store"));
     assert.equal(get.code, 0, get.stderr);
     assert.deepEqual(readFileSync(out), readFileSync(file));
     assert.match(get.stderr, /6\.0 \/ 6\.0 MiB +[\d.]+ MB\/s +providers 1\/1/);
-    const unreachable = await runCli([
-      "blob",
-      "get",
-      "a".repeat(64),
-      "-o",
-      out,
-      "--peer",
-      "127.0.0.1:1",
+    const unreachable = await blobGet("a".repeat(64), out, "127.0.0.1:1", join(scratch, "x"), [
       "--connect-timeout-ms",
       "300",
-      "--data-dir",
-      join(scratch, "x"),
     ]);
     assert.equal(unreachable.code, 5);
   });
@@ -132,22 +118,12 @@ describe("revoada blob", () => {
     const peer = await startServe(["--data-dir", seedDir, "--cluster-key-file", keyFile]);
     assert.match(peer, /^[0-9a-f]{64}@127\.0\.0\.1:\d+$/);
     const out = join(scratch, "auth-fetched.bin");
-    const getArgs = ["blob", "get", hash, "-o", out, "--peer", peer, "--cluster-key-file", keyFile];
-    const get = await runCli([...getArgs, "--data-dir", join(scratch, "auth-get")]);
+    const get = await blobGet(hash, out, peer, join(scratch, "auth-get"), ["--cluster-key-file", keyFile]);
     assert.equal(get.code, 0, get.stderr);
     assert.deepEqual(readFileSync(out), readFileSync(file));
-    const plainPeer = await runCli([
-      "blob",
-      "get",
-      hash,
-      "-o",
-      out,
-      "--peer",
-      "127.0.0.1:9",
+    const plainPeer = await blobGet(hash, out, "127.0.0.1:9", join(scratch, "auth-bad"), [
       "--cluster-key-file",
       keyFile,
-      "--data-dir",
-      join(scratch, "auth-bad"),
     ]);
     assert.equal(plainPeer.code, 2, "with a cluster key a peer must be named by its NodeId");
   });
@@ -208,17 +184,7 @@ describe("revoada blob", () => {
     const honest = new ContentService(honestStore);
     const listening = await listenFrameLinks("127.0.0.1", 0, (link) => honest.serve(link));
     cleanups.push(() => listening.server.close());
-    const second = await runCli([
-      "blob",
-      "get",
-      hash,
-      "-o",
-      out,
-      "--peer",
-      `127.0.0.1:${listening.port}`,
-      "--data-dir",
-      dataDir,
-    ]);
+    const second = await blobGet(hash, out, `127.0.0.1:${listening.port}`, dataDir);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(readFileSync(out), readFileSync(file));
     assert.equal(
