@@ -5,8 +5,8 @@
 // timeout 150 ms, heartbeat 25 ms, pre-vote and check-quorum on.
 //
 // Flags: --seconds N (per throughput phase, default 8), --trials N (default 50).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ProcessCluster, type RaftProcess } from "../packages/node/src/raft/process-cluster.js";
@@ -27,11 +27,40 @@ interface Throughput {
   readonly seconds: number;
   readonly latenciesMs: number[];
   readonly failures: number;
+  /** CPU time (user + system) of the 3 node processes and this client, in ms. */
+  readonly cpuMs: number;
+  /** Entries per fdatasync at the leader (its group-commit batch). */
+  readonly entriesPerSync: number;
+}
+
+/** User + system CPU time of a child process, in ms (Linux /proc, clock ticks of 10 ms). */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+function clusterCpuMs(): number {
+  const own = process.cpuUsage();
+  let total = (own.user + own.system) / 1000;
+  for (const node of cluster.nodes) total += processCpuMs(node.child?.pid);
+  return total;
+}
+
+async function leaderCounters(leader: RaftProcess): Promise<{ syncs: number; entriesPersisted: number }> {
+  const response = await leader.request("status");
+  return response.counters as { syncs: number; entriesPersisted: number };
 }
 
 async function throughput(leader: RaftProcess, proposers: number, durationMs: number): Promise<Throughput> {
   const latenciesMs: number[] = [];
   let failures = 0;
+  const countersBefore = await leaderCounters(leader);
+  const cpuBefore = clusterCpuMs();
   const start = performance.now();
   const deadline = start + durationMs;
   const proposer = async () => {
@@ -45,7 +74,12 @@ async function throughput(leader: RaftProcess, proposers: number, durationMs: nu
   };
   await Promise.all(Array.from({ length: proposers }, proposer));
   const seconds = (performance.now() - start) / 1000;
-  return { commits: latenciesMs.length, seconds, latenciesMs, failures };
+  const cpuMs = clusterCpuMs() - cpuBefore;
+  const countersAfter = await leaderCounters(leader);
+  const syncs = countersAfter.syncs - countersBefore.syncs;
+  const entriesPerSync =
+    (countersAfter.entriesPersisted - countersBefore.entriesPersisted) / Math.max(1, syncs);
+  return { commits: latenciesMs.length, seconds, latenciesMs, failures, cpuMs, entriesPerSync };
 }
 
 /** kill -9 the leader; time until any surviving node acknowledges a proposal. */
@@ -111,6 +145,13 @@ async function main(): Promise<void> {
           "ms",
           proposers === 64 ? "<= 10" : undefined,
         ),
+      );
+      const cpuPerCommitUs = (result.cpuMs * 1000) / Math.max(1, result.commits);
+      const ceiling = Math.round((cpus().length * 1e6) / cpuPerCommitUs);
+      figures.push(figure(`CPU per commit, ${proposers} proposer(s)`, cpuPerCommitUs, "us"));
+      figures.push(figure(`CPU-bound ceiling, ${proposers} proposer(s)`, ceiling, "1/s"));
+      figures.push(
+        figure(`entries per fsync, leader, ${proposers} proposer(s)`, result.entriesPerSync, "entries"),
       );
       if (result.failures > 0)
         notes.push(`${result.failures} proposals refused with ${proposers} proposer(s)`);

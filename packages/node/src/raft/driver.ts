@@ -118,6 +118,9 @@ export class RaftDriver<R> {
   private scheduled = false;
   private stopped = false;
   private role: RaftStatus["role"] = "follower";
+  /** Term and vote of the last hard state written (a change of either must be synced). */
+  private syncedTerm = 0;
+  private syncedVote: string | null = null;
   /** A Ready's fdatasync is in flight; the next Ready waits for it. */
   private persisting = false;
   private listenAddress: PeerAddress | null = null;
@@ -163,6 +166,8 @@ export class RaftDriver<R> {
       );
     }
     const driver = new RaftDriver(options, created.value, storage, applied);
+    driver.syncedTerm = recovery.hardState.term;
+    driver.syncedVote = recovery.hardState.vote;
     if (recovery.tornTailBytes > 0) {
       driver.logger.warn("torn log tail truncated", { bytes: recovery.tornTailBytes });
     }
@@ -360,18 +365,35 @@ export class RaftDriver<R> {
       this.finishReady(ready, deferred);
       return;
     }
+    // Like etcd's MustSync: entries, a snapshot, a new term or a vote must be durable before
+    // anything depending on them leaves; a hard state that only moves the commit index need
+    // not be (a lost commit index is learned again from the leader), so it is written
+    // without waiting for the disk.
+    const hardState = ready.hardState;
+    const mustSync =
+      ready.entries.length > 0 ||
+      ready.snapshot !== null ||
+      (hardState !== null && (hardState.term !== this.syncedTerm || hardState.vote !== this.syncedVote));
+    if (hardState !== null) {
+      this.syncedTerm = hardState.term;
+      this.syncedVote = hardState.vote;
+    }
     this.persisting = true;
-    this.counters.syncs += 1;
+    if (mustSync) this.counters.syncs += 1;
     this.counters.entriesPersisted += ready.entries.length;
-    this.storage.persistAsync(batch, (error) => {
-      this.persisting = false;
-      if (error !== null) {
-        // After a failed fsync the page cache cannot be trusted (fsyncgate): stop hard.
-        this.logger.error("raft log fsync failed; stopping the process", { error });
-        process.exit(70);
-      }
-      this.finishReady(ready, deferred);
-    });
+    this.storage.persistAsync(
+      batch,
+      (error) => {
+        this.persisting = false;
+        if (error !== null) {
+          // After a failed fsync the page cache cannot be trusted (fsyncgate): stop hard.
+          this.logger.error("raft log fsync failed; stopping the process", { error });
+          process.exit(70);
+        }
+        this.finishReady(ready, deferred);
+      },
+      mustSync,
+    );
   }
 
   /** After the Ready is durable: send, apply, serve reads, snapshot, advance. */

@@ -85,9 +85,10 @@ export class RaftStorage {
   /**
    * Group commit without blocking the event loop: entries and hard state are written now
    * and `done` runs once fdatasync returned. A batch with a snapshot takes the synchronous
-   * path (rare: a snapshot from the leader). One call in flight at a time.
+   * path (rare: a snapshot from the leader). One call in flight at a time. `sync` false
+   * skips the fdatasync (see `WriteAheadLog.appendAsync`).
    */
-  persistAsync(batch: PersistBatch, done: (error: Error | null) => void): void {
+  persistAsync(batch: PersistBatch, done: (error: Error | null) => void, sync = true): void {
     if (batch.snapshot !== undefined) {
       this.persist(batch);
       setImmediate(() => done(null));
@@ -99,6 +100,7 @@ export class RaftStorage {
         ...(batch.hardState === undefined ? {} : { hardState: batch.hardState }),
       },
       done,
+      sync,
     );
   }
 

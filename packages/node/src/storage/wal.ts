@@ -170,11 +170,13 @@ export class WriteAheadLog {
    * The same, with the fdatasync on libuv's thread pool so the event loop keeps receiving
    * while the disk works; `done` runs once the batch is durable. One at a time: the next
    * append, compaction or close waits for `done`. A failed fdatasync is passed on; the
-   * caller must treat it as fatal (the page cache can no longer be trusted).
+   * caller must treat it as fatal (the page cache can no longer be trusted). With `sync`
+   * false the records only reach the page cache (a commit-index-only hard state: losing it
+   * is safe, the index is learned again from the leader).
    */
-  appendAsync(batch: WalBatch, done: (error: Error | null) => void): void {
+  appendAsync(batch: WalBatch, done: (error: Error | null) => void, sync = true): void {
     assert(!this.syncing, "one asynchronous append at a time");
-    if (!this.write(batch)) {
+    if (!this.write(batch) || !sync) {
       setImmediate(() => done(null));
       return;
     }
