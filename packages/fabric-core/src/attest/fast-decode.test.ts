@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { loadBlake3, NodeRole, ShiftReason } from "../vocabulary/index.js";
-import { BlockRecord, blockBodyLine, canonicalLine } from "./block.js";
+import { canonicalJson, loadBlake3, NodeRole, ShiftReason } from "../vocabulary/index.js";
+import { BlockRecord, blockBodyLine, canonicalLine, isCanonicalBlockLine } from "./block.js";
 import { parseRecordLine } from "./export.js";
 import { fastDecodeBlockLine } from "./fast-decode.js";
 
@@ -67,7 +67,7 @@ function generalDecode(line: string): BlockRecord | undefined {
 }
 
 describe("fast block decoding", () => {
-  test("decodes every valid canonical block line exactly as the schema does (property)", () => {
+  test("decodes every valid canonical block line exactly as the schema does; encoders agree (property)", () => {
     fc.assert(
       fc.property(record, (value) => {
         const valid = BlockRecord.parse(value);
@@ -75,7 +75,16 @@ describe("fast block decoding", () => {
         const fast = fastDecodeBlockLine(line);
         assert.ok(fast !== undefined, line);
         assert.deepEqual(fast.block, valid);
+        // The hand-written encoders agree with generic canonical JSON.
         assert.equal(fast.bodyLine, blockBodyLine(valid.body));
+        assert.equal(blockBodyLine(valid.body), canonicalLine(valid.body));
+        assert.equal(blockBodyLine(valid.body), canonicalJson(valid.body, 0));
+        assert.ok(isCanonicalBlockLine(line, fast.bodyLine, valid.hash, valid.signature));
+        assert.equal(
+          isCanonicalBlockLine(line.replace('"v":1', '"v": 1'), fast.bodyLine, valid.hash, valid.signature),
+          false,
+        );
+        assert.equal(isCanonicalBlockLine(`${line} `, fast.bodyLine, valid.hash, valid.signature), false);
       }),
       { numRuns: 400 },
     );
