@@ -6,11 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { exampleFabricStates } from "@revoada/fabric-core/face";
+import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face";
 import { type FabricState, formatIssue, type NodeId } from "@revoada/fabric-core/vocabulary";
+import fc from "fast-check";
 import { parse } from "yaml";
 import { kubernetesFace } from "./index.js";
 import { formatMemory, parseCpu, parseMemory } from "./quantity.js";
+import { readKubernetesChecked } from "./reader.js";
 
 const mesh = exampleFabricStates.mesh!;
 const cluster = { kind: "cluster" } as const;
@@ -211,5 +213,18 @@ describe("quantities", () => {
     assert.equal(parseCpu("2"), 2000);
     assert.equal(parseCpu("0.5"), undefined);
     assert.equal(parseMemory("1G"), 1e9);
+  });
+});
+
+describe("the reader's fast path", () => {
+  it("gives what the fully checked reader gives (generated states)", async () => {
+    const states = fc.sample(arbitraryFabricState(), { numRuns: 12, seed: 11 });
+    for (const state of [mesh, ...states]) {
+      const written = kubernetesFace.writer.write(state, cluster).files;
+      const fast = await kubernetesFace.reader.read(written);
+      const checked = await readKubernetesChecked(written);
+      assert.ok(fast.ok && checked.ok);
+      assert.deepEqual(fast.value, checked.value);
+    }
   });
 });

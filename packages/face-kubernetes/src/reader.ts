@@ -189,7 +189,11 @@ function readTrusted(
   }
 }
 
-export async function readKubernetes(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
+/** Parses every file; YAML syntax errors are collected as issues, other files as unknown. */
+function parseFiles(files: readonly FaceFile[]): {
+  collected: Collected;
+  parsedFiles: Map<string, ParsedDocument[]>;
+} {
   const collected = emptyCollected();
   const parsedFiles = new Map<string, ParsedDocument[]>();
   for (const file of files) {
@@ -201,11 +205,31 @@ export async function readKubernetes(files: readonly FaceFile[]): Promise<Result
     if (!parsed.ok) collected.issues.push(...parsed.issues);
     else parsedFiles.set(file.path, parsed.value);
   }
+  return { collected, parsedFiles };
+}
+
+export async function readKubernetes(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
+  const { collected, parsedFiles } = parseFiles(files);
   if (collected.issues.length > 0) return failed(collected.issues);
   if (collected.unknown.length === 0) {
     const trusted = readTrusted(files, parsedFiles);
     if (trusted !== undefined) return ok({ state: trusted, unknown: [] });
   }
+  return readChecked(collected, parsedFiles, files);
+}
+
+/** The reader with every check on (schemas, located issues, unknown fields): no fast path. */
+export async function readKubernetesChecked(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
+  const { collected, parsedFiles } = parseFiles(files);
+  if (collected.issues.length > 0) return failed(collected.issues);
+  return readChecked(collected, parsedFiles, files);
+}
+
+function readChecked(
+  collected: Collected,
+  parsedFiles: Map<string, ParsedDocument[]>,
+  files: readonly FaceFile[],
+): Result<ReadResult> {
   for (const [file, documents] of parsedFiles) {
     for (const document of documents) collectDocument(collected, { file, document }, true);
   }

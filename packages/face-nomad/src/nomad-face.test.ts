@@ -16,6 +16,7 @@ import { parseCanonicalHcl } from "./hcl-canonical.js";
 import { escapeTemplate } from "./hcl-printer.js";
 import { parseHclWithHcl2json, readJobHcl } from "./hcl-read.js";
 import { nomadFace } from "./index.js";
+import { readNomadChecked } from "./reader.js";
 
 const mesh = exampleFabricStates.mesh!;
 const cluster = { kind: "cluster" } as const;
@@ -246,5 +247,18 @@ describe("bad input", () => {
       read.value.unknown.map((field) => [field.file, field.path]),
       [["jobs/batch/idle.nomad.hcl", ["job", "idle", 0, "priority"]]],
     );
+  });
+});
+
+describe("the reader's fast path", () => {
+  it("gives what the fully checked reader gives (generated states)", async () => {
+    const states = fc.sample(arbitraryFabricState(), { numRuns: 12, seed: 11 });
+    for (const state of [mesh, ...states]) {
+      const written = nomadFace.writer.write(state, cluster).files;
+      const fast = await nomadFace.reader.read(written);
+      const checked = await readNomadChecked(written);
+      assert.ok(fast.ok && checked.ok);
+      assert.deepEqual(fast.value, checked.value);
+    }
   });
 });

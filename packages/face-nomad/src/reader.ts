@@ -14,7 +14,9 @@ import {
 } from "@revoada/fabric-core/vocabulary";
 import { agentToNode } from "./agent.js";
 import { ApiJob, apiToJob } from "./api-json.js";
+import { parseCanonicalHcl } from "./hcl-canonical.js";
 import { parseHclText, readAgentHcl, readJobHcl } from "./hcl-read.js";
+import { agentFromShape, jobFromShape } from "./hcl-trusted.js";
 import type { Job } from "./ir.js";
 import { jobProblems } from "./job-check.js";
 import { jobPlacement, jobToWorkload } from "./workload-job.js";
@@ -54,14 +56,7 @@ function readApiJson(file: FaceFile): Result<ApiJob> {
 
 /** Parses and checks every file on its own; shared by the reader and the validator. */
 export async function readNomadFiles(files: readonly FaceFile[], deferTwins = false): Promise<ReadFiles> {
-  const read: ReadFiles = {
-    jobs: new Map(),
-    apiJobs: new Map(),
-    agents: new Map(),
-    twins: new Map(),
-    issues: [],
-    unknown: [],
-  };
+  const read = emptyRead();
   const paths = new Set(files.map((file) => file.path));
   for (const file of files) {
     if (deferTwins && file.path.endsWith(".json") && paths.has(hclSibling(file.path))) {
@@ -227,7 +222,56 @@ function checkTwins(read: ReadFiles, state: FabricState): FabricIssue[] {
   return issues;
 }
 
+function emptyRead(): ReadFiles {
+  return {
+    jobs: new Map(),
+    apiJobs: new Map(),
+    agents: new Map(),
+    twins: new Map(),
+    issues: [],
+    unknown: [],
+  };
+}
+
+/**
+ * The fast path: files in the printer's own HCL subset go straight to the IR (no schemas,
+ * `hcl-trusted.ts`), and the result is trusted only if the state read renders to exactly the
+ * bytes given, every file. Anything else returns undefined and the caller reads again with
+ * every check on.
+ */
+function readTrusted(files: readonly FaceFile[]): FabricState | undefined {
+  const read = emptyRead();
+  try {
+    for (const file of files) {
+      if (file.path.endsWith(".json")) continue;
+      const shape = parseCanonicalHcl(file.content);
+      if (shape === undefined) return undefined;
+      if (file.path.endsWith(".nomad.hcl")) read.jobs.set(file.path, { job: jobFromShape(shape) });
+      else if (file.path.endsWith("/agent.hcl"))
+        read.agents.set(file.path, { node: agentToNode(agentFromShape(shape)) });
+      else return undefined;
+    }
+    for (const [path, { job }] of read.jobs) read.issues.push(...jobIssues(path, job));
+    const { state } = assemble(read);
+    if (read.issues.length > 0) return undefined;
+    const checked = FabricState.safeParse(state);
+    if (!checked.success) return undefined;
+    const context = renderContext(checked.data);
+    const same = files.every((file) => renderNomadFile(checked.data, file.path, context) === file.content);
+    return same ? checked.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function readNomad(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
+  const trusted = readTrusted(files);
+  if (trusted !== undefined) return ok({ state: trusted, unknown: [] });
+  return readNomadChecked(files);
+}
+
+/** The reader with every check on (schemas, located issues, unknown fields): no fast path. */
+export async function readNomadChecked(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
   const read = await readNomadFiles(files, true);
   const { state, sources } = assemble(read);
   if (read.issues.length > 0) return failed(read.issues);
