@@ -8,7 +8,7 @@ import { loadBlake3, type NodeId, type Proposal } from "../vocabulary/index.js";
 import { makeGenesis, signOperatorCommand } from "./block.js";
 import { AttestChain, type CommittedEntry, signRoleProposal } from "./chain.js";
 import { formatChainExport } from "./export.js";
-import { nextRoles, RoleTable } from "./role-table.js";
+import { RoleTable } from "./role-table.js";
 import { encodeProposal, sampleSigner } from "./sample.js";
 import { verifyChain } from "./verify.js";
 
@@ -167,20 +167,6 @@ describe("attest chain from committed entries", () => {
 });
 
 describe("role table", () => {
-  test("promote adds, demote removes, quarantine replaces, restore returns to work", () => {
-    const node = worker.nodeId;
-    let roles = nextRoles([], { type: "promote", node, roles: ["worker"], reason: "scaling-up" });
-    roles = nextRoles(roles, { type: "promote", node, roles: ["scheduler", "etcd"], reason: "scaling-up" });
-    assert.deepEqual(roles, ["etcd", "scheduler", "worker"]);
-    roles = nextRoles(roles, { type: "demote", node, roles: ["etcd"], reason: "scaling-down" });
-    assert.deepEqual(roles, ["scheduler", "worker"]);
-    assert.deepEqual(nextRoles(roles, { type: "quarantine", node, reason: "health-degraded" }), [
-      "quarantined",
-    ]);
-    assert.deepEqual(nextRoles(["quarantined"], { type: "restore", node }), ["worker"]);
-    assert.deepEqual(nextRoles(["etcd", "quarantined"], { type: "restore", node }), ["etcd"]);
-  });
-
   test("membership history answers who was a member after any number of blocks", () => {
     const table = new RoleTable([founders[0]!.nodeId]);
     const node = worker.nodeId;
