@@ -374,3 +374,21 @@ test("lease reads: a cut-off leader stops answering from its lease before anyone
     "the leader was still asked after its lease",
   );
 });
+
+test("ReadIndex asked before the new leader's first commit waits for it, then answers", () => {
+  const cluster = new RaftCluster({ seed: 13, voters: ["a", "b", "c"] });
+  const first = leaderOf(cluster);
+  put(cluster, first, "x", "1");
+  run(cluster, 20);
+  const committedBefore = cluster.raft(first).status().commit;
+  const next = ["a", "b", "c"].find((id) => id !== first)!;
+  cluster.raft(first).transferLeadership(next);
+  runUntil(cluster, () => cluster.raft(next).status().role === "leader", 100);
+  // Right after winning, the new leader has not committed its no-op yet.
+  const status = cluster.raft(next).status();
+  assertStrict.ok(status.commit < status.lastIndex, "the no-op is not committed yet");
+  assertStrict.deepEqual(cluster.raft(next).readIndex("early"), { type: "accepted" });
+  runUntil(cluster, () => cluster.node(next).readStates.has("early"), 20);
+  const index = cluster.node(next).readStates.get("early")!;
+  assertStrict.ok(index > committedBefore, "the answer covers the new leader's no-op");
+});

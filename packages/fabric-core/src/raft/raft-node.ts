@@ -138,6 +138,8 @@ export class RaftNode {
   private heartbeatRound = 0;
   private readonly roundSentMs = new Map<number, number>();
   private pendingReads: PendingRead[] = [];
+  /** Reads asked before this leader committed an entry of its term. */
+  private readsAwaitingTermCommit: string[] = [];
   private broadcastPending = false;
   private readHeartbeatPending = false;
   /** The commit moved: followers hear it with the next batch of appends, not a heartbeat later. */
@@ -326,20 +328,32 @@ export class RaftNode {
   readIndex(context: string, nowMs?: number): ReadIndexOutcome {
     if (nowMs !== undefined) this.tick(nowMs);
     if (this.role !== "leader") return { type: "rejected", reason: "not-leader", leader: this.leader };
-    if (this.log.termAt(this.log.committed) !== this.term) {
-      return { type: "rejected", reason: "no-commit-in-term", leader: this.leader };
-    }
-    if (this.pendingReads.length >= readIndexQueueMax) {
+    if (this.pendingReads.length + this.readsAwaitingTermCommit.length >= readIndexQueueMax) {
       return { type: "rejected", reason: "queue-full", leader: this.leader };
     }
+    if (this.log.termAt(this.log.committed) !== this.term) {
+      // A new leader's commit index may lag what earlier leaders committed; the read waits
+      // until this leader commits its first entry (its no-op), as etcd does.
+      this.readsAwaitingTermCommit.push(context);
+      return { type: "accepted" };
+    }
+    this.startRead(context);
+    return { type: "accepted" };
+  }
+
+  /** Answers at once (single voter, valid lease) or joins the next heartbeat round. */
+  private startRead(context: string): void {
+    assert(
+      this.log.termAt(this.log.committed) === this.term,
+      "reads start once the leader committed in its term",
+    );
     const index = this.log.committed;
     if (this.isSingleVoter() || this.isLeaseValid()) {
       this.readStates.push({ context, index });
-      return { type: "accepted" };
+      return;
     }
     this.pendingReads.push({ context, index, round: this.heartbeatRound + 1 });
     this.readHeartbeatPending = true;
-    return { type: "accepted" };
   }
 
   // -------------------------------------------------------------------------------------
@@ -975,6 +989,11 @@ export class RaftNode {
     this.uncommittedBytes = Math.max(0, this.uncommittedBytes);
     this.log.commitTo(next);
     this.commitBroadcastPending = true;
+    if (this.readsAwaitingTermCommit.length > 0 && this.log.termAt(next) === this.term) {
+      const waiting = this.readsAwaitingTermCommit;
+      this.readsAwaitingTermCommit = [];
+      for (const context of waiting) this.startRead(context);
+    }
     return true;
   }
 
@@ -1137,7 +1156,10 @@ export class RaftNode {
   private dropPendingReads(reason: string): void {
     for (const read of this.pendingReads)
       this.events.push({ type: "read-dropped", context: read.context, reason });
+    for (const context of this.readsAwaitingTermCommit)
+      this.events.push({ type: "read-dropped", context, reason });
     this.pendingReads = [];
+    this.readsAwaitingTermCommit = [];
   }
 
   // -------------------------------------------------------------------------------------

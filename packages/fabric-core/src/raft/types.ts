@@ -360,6 +360,7 @@ export type ReadIndexOutcome =
   | { readonly type: "accepted" }
   | {
       readonly type: "rejected";
+      /** `no-commit-in-term` is no longer returned: such reads now wait for that commit. */
       readonly reason: "not-leader" | "no-commit-in-term" | "queue-full";
       readonly leader: RaftPeerId | null;
     };
