@@ -64,7 +64,10 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
         content: `127.0.0.1:${ports[i * 4 + 2]!}`,
         api: `127.0.0.1:${ports[i * 4 + 3]!}`,
       },
-      seeds: i === 0 ? [] : [gossipAddress(0)],
+      // Every other node is a seed, so any node (the founder too) can rejoin after a restart.
+      seeds: Array.from({ length: plan.nodes }, (_, j) => j)
+        .filter((j) => j !== i)
+        .map(gossipAddress),
       bootstrap: i === 0,
       cluster_key_file: "../cluster.key",
       api_token_file: "../api.token",

@@ -1,0 +1,264 @@
+// Goal: the daemon does what an operator relies on, with real node processes on loopback:
+// a cold start forms a control plane; kill -9 of a control-plane follower and of the
+// leader are both healed (replacement promoted, attested, rendered); a killed node
+// restarts with its identity and data and rejoins; a node with the wrong cluster key never
+// joins; mutations need the token; SIGTERM leaves every rendered file whole.
+// Method: one 5-node mesh driven through its HTTP API and output directories, waiting on
+// conditions (never on fixed timings) with generous limits for a loaded CI machine.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { verifyChain } from "@revoada/fabric-core/attest";
+import { loadBlake3, type NodeId } from "@revoada/fabric-core/vocabulary";
+import { CommittedReply } from "../src/api/schemas.js";
+import { sampleWorkload } from "../src/cli/commands/demo.js";
+import { ApiClient } from "../src/mesh/api-client.js";
+import { measureFailover } from "../src/mesh/failover.js";
+import type { MeshFile } from "../src/mesh/mesh-file.js";
+import { createMeshLayout } from "../src/mesh/mesh-setup.js";
+import {
+  chainOf,
+  etcdHolders,
+  findLeader,
+  type MeshNodeHandle,
+  meshOf,
+  stateOf,
+  statusOf,
+  waitFor,
+} from "../src/mesh/observe.js";
+import { type NodeProcess, startNodeProcess, stopNodeProcess } from "../src/mesh/supervisor.js";
+import { readManifest } from "../src/render/index.js";
+
+const patienceMs = 90_000;
+let directory = "";
+let mesh: MeshFile;
+let token = "";
+const processes = new Map<string, NodeProcess>();
+let nodes: MeshNodeHandle[] = [];
+
+function isRunning(name: string): boolean {
+  const child = processes.get(name)?.child;
+  return child !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+function running(): MeshNodeHandle[] {
+  return nodes.filter((node) => isRunning(node.name));
+}
+
+function start(name: string): void {
+  const entry = mesh.nodes.find((node) => node.name === name)!;
+  processes.set(name, startNodeProcess(name, entry.config, directory));
+}
+
+async function healthyShape(members: readonly MeshNodeHandle[], voters: number) {
+  return waitFor(
+    async () => {
+      const leader = await findLeader(members);
+      if (leader === undefined) return undefined;
+      const state = await stateOf(leader.node);
+      if (state === undefined) return undefined;
+      return etcdHolders(state).length === voters ? { leader, state } : undefined;
+    },
+    patienceMs,
+    100,
+  );
+}
+
+before(async () => {
+  await loadBlake3();
+  directory = await mkdtemp(join(tmpdir(), "revoada-e2e-"));
+  ({ mesh } = await createMeshLayout({ directory, nodes: 5, faceId: "kubernetes" }));
+  token = (await readFile(mesh.token_file, "utf8")).trim();
+  nodes = mesh.nodes.map((node) => ({
+    name: node.name,
+    client: new ApiClient(node.api, token, 3000),
+    outputDir: join(directory, node.name, "out"),
+  }));
+  for (const node of mesh.nodes) start(node.name);
+});
+
+after(async () => {
+  await Promise.all([...processes.values()].map((process_) => stopNodeProcess(process_, 5000)));
+  await rm(directory, { recursive: true, force: true });
+});
+
+describe("a 5-node mesh of real processes", () => {
+  test("forms a control plane of three voters from a cold start, and renders it", async () => {
+    const formed = await healthyShape(nodes, 3);
+    assert.ok(formed, "three etcd holders were committed");
+    const everyone = await waitFor(async () => {
+      const state = await stateOf(formed.leader.node);
+      return state !== undefined && Object.keys(state.nodes).length === 5 ? state : undefined;
+    }, patienceMs);
+    assert.ok(everyone, "every node joined the fabric state");
+    const status = await statusOf(formed.leader.node);
+    assert.equal(status?.raft.voters.length, 3, "the Raft voters are the etcd holders");
+    const holder = nodes.find((n) => formed.state.nodes[etcdHolders(formed.state)[0]!]?.name === n.name)!;
+    const rendered = await waitFor(async () => {
+      const directory_ = join(holder.outputDir, "nodes", holder.name, "manifests");
+      const files: string[] = await readdir(directory_).catch(() => []);
+      return files.includes("etcd.yaml") ? files : undefined;
+    }, patienceMs);
+    assert.ok(rendered, "a control-plane node renders its static pods");
+  });
+
+  test("refuses mutations without the token", async () => {
+    const leader = await findLeader(nodes);
+    assert.ok(leader);
+    const anonymous = new ApiClient(mesh.nodes.find((n) => n.name === leader.node.name)!.api);
+    await assert.rejects(anonymous.post("/v1/workloads", sampleWorkload, CommittedReply), /bearer token/);
+    const wrong = new ApiClient(
+      mesh.nodes.find((n) => n.name === leader.node.name)!.api,
+      "x".repeat(token.length),
+    );
+    await assert.rejects(wrong.post("/v1/workloads", sampleWorkload, CommittedReply), /bearer token/);
+    const committed = await leader.node.client.post("/v1/workloads", sampleWorkload, CommittedReply);
+    assert.ok(committed.index > 0);
+    const placed = await waitFor(async () => {
+      const state = await stateOf(leader.node);
+      return state?.placements["default/web"]?.length === 2 ? true : undefined;
+    }, patienceMs);
+    assert.ok(placed, "the workload was placed on two nodes");
+  });
+
+  test("heals kill -9 of a control-plane follower: replaced, attested, rendered", async () => {
+    const formed = await healthyShape(nodes, 3);
+    assert.ok(formed);
+    const victimId = etcdHolders(formed.state).find((id) => id !== formed.leader.status.id)!;
+    const victim = nodes.find((n) => n.name === formed.state.nodes[victimId as NodeId]?.name)!;
+    const steps = await measureFailover({
+      nodes,
+      victim,
+      timeoutMs: patienceMs,
+      kill: () => {
+        processes.get(victim.name)?.child?.kill("SIGKILL");
+      },
+    });
+    assert.equal(steps.victimWasLeader, false);
+    assert.notEqual(steps.declaredMs, null, "every survivor declared the victim dead");
+    assert.notEqual(steps.promotedMs, null, "a replacement was promoted and committed");
+    assert.notEqual(steps.attestedMs, null, "the promotion is in the chain");
+    assert.notEqual(steps.renderedMs, null, "the replacement rendered its control-plane files");
+  });
+
+  test("heals kill -9 of the leader, and the chain still verifies", async () => {
+    const survivors = running();
+    const formed = await healthyShape(survivors, 3);
+    assert.ok(formed);
+    const steps = await measureFailover({
+      nodes: survivors,
+      victim: formed.leader.node,
+      timeoutMs: patienceMs,
+      kill: () => {
+        processes.get(formed.leader.node.name)?.child?.kill("SIGKILL");
+      },
+    });
+    assert.equal(steps.victimWasLeader, true);
+    assert.notEqual(steps.electedMs, null, "a new leader was elected");
+    assert.notEqual(steps.promotedMs, null);
+    assert.notEqual(steps.attestedMs, null);
+    const remaining = survivors.filter((n) => n.name !== formed.leader.node.name);
+    const leader = await findLeader(remaining);
+    assert.ok(leader);
+    const chains = await Promise.all(remaining.map((node) => chainOf(node)));
+    const report = verifyChain(chains[0]!, { mode: "every-block" });
+    assert.ok(report.ok, JSON.stringify(!report.ok && report.failure));
+    assert.ok(report.summary.blocks >= 4, "founding promotions plus two replacements are attested");
+    const settled = await waitFor(async () => {
+      const texts = await Promise.all(remaining.map((node) => chainOf(node)));
+      return texts.every((text) => text === texts[0]) ? texts : undefined;
+    }, patienceMs);
+    assert.ok(settled, "every surviving node holds the byte-identical chain");
+  });
+
+  test("a killed node restarts with its identity and data and rejoins", async () => {
+    const dead = nodes.filter((n) => !isRunning(n.name));
+    assert.equal(dead.length, 2);
+    const identities = await Promise.all(
+      dead.map((n) => readFile(join(directory, n.name, "data", "identity.key"), "utf8")),
+    );
+    for (const node of dead) start(node.name);
+    for (const [i, node] of dead.entries()) {
+      const status = await waitFor(() => statusOf(node), patienceMs);
+      assert.ok(status, `${node.name} answers again`);
+      const key = await readFile(join(directory, node.name, "data", "identity.key"), "utf8");
+      assert.equal(key, identities[i], "the identity key is reused");
+      const alive = await waitFor(async () => {
+        const views = await Promise.all(nodes.map((n) => meshOf(n)));
+        return views.every((view) => view?.some((m) => m.id === status.id && m.status === "alive"))
+          ? true
+          : undefined;
+      }, patienceMs);
+      assert.ok(alive, `${node.name} is alive in every view`);
+      const caughtUp = await waitFor(async () => {
+        const leader = await findLeader(nodes);
+        const own = await statusOf(node);
+        if (leader === undefined || own === undefined) return undefined;
+        return own.raft.applied_index >= leader.status.raft.commit_index ? true : undefined;
+      }, patienceMs);
+      assert.ok(caughtUp, `${node.name} caught up with the log`);
+    }
+  });
+
+  test("a node with the wrong cluster key never joins", async () => {
+    const outsider = await mkdtemp(join(tmpdir(), "revoada-outsider-"));
+    const layout = await createMeshLayout({ directory: outsider, nodes: 1, faceId: "kubernetes" });
+    const config = (await readFile(layout.configs[0]!, "utf8"))
+      .replace("bootstrap: true", "bootstrap: false")
+      .replace("seeds: []", `seeds:\n  - ${await seedOf()}`);
+    await writeFile(layout.configs[0]!, config);
+    const intruder = startNodeProcess("node-1", layout.configs[0]!, outsider);
+    try {
+      const intruderClient: MeshNodeHandle = {
+        name: "intruder",
+        client: new ApiClient(layout.mesh.nodes[0]!.api, undefined, 3000),
+        outputDir: join(outsider, "node-1", "out"),
+      };
+      const status = await waitFor(() => statusOf(intruderClient), patienceMs);
+      assert.ok(status, "the intruder runs");
+      // Let gossip rounds pass: its packets fail authentication, so nobody learns of it.
+      await waitFor(
+        async () => (((await meshOf(nodes[0]!))?.length ?? 0) >= 5 ? true : undefined),
+        patienceMs,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const views = await Promise.all(nodes.map((n) => meshOf(n)));
+      for (const view of views)
+        assert.ok(!view?.some((m) => m.id === status.id), "the intruder is in no view");
+      const state = await stateOf(nodes[0]!);
+      assert.equal(state?.nodes[status.id as NodeId], undefined, "the intruder is not in the fabric state");
+    } finally {
+      await stopNodeProcess(intruder, 5000);
+      await rm(outsider, { recursive: true, force: true });
+    }
+  });
+
+  test("SIGTERM stops a node gracefully and leaves every rendered file whole", async () => {
+    const victim = nodes[nodes.length - 1]!;
+    await stopNodeProcess(processes.get(victim.name)!, 20_000);
+    assert.equal(processes.get(victim.name)?.child?.exitCode, 0, "a graceful stop exits 0");
+    const manifest = await readManifest(victim.outputDir);
+    assert.ok(manifest, "the ownership manifest is there");
+    for (const [path, hash] of Object.entries(manifest.files)) {
+      const bytes = await readFile(join(victim.outputDir, path));
+      assert.equal(
+        createHash("sha256").update(bytes).digest("hex"),
+        hash,
+        `${path} matches its manifest hash`,
+      );
+    }
+    const leftovers = (await readdir(victim.outputDir, { recursive: true })).filter((f) =>
+      String(f).includes(".tmp-"),
+    );
+    assert.deepEqual(leftovers, [], "no temporary file is left behind");
+  });
+});
+
+async function seedOf(): Promise<string> {
+  const config = await readFile(mesh.nodes[0]!.config, "utf8");
+  const match = /gossip: (127\.0\.0\.1:\d+)/.exec(config);
+  return match?.[1] ?? "";
+}
