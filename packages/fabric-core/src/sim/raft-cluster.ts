@@ -27,10 +27,13 @@ import { SeededRandom } from "./random.js";
  * - election safety: at most one leader per term;
  * - log matching: one (index, term) names one entry everywhere, and logs that agree on an
  *   entry agree on everything before it (full pairwise check every `pairwiseCheckEvery`);
- * - leader completeness: a leader's log holds every entry ever applied anywhere;
+ * - leader completeness: a leader's log holds every entry applied anywhere that was
+ *   committed in an earlier term than the leader's;
  * - state-machine safety: no two nodes apply different entries at an index; each node
  *   applies in order, each index once per incarnation;
- * - durability: every applied entry stays on a quorum of disks of the current membership.
+ * - durability (every `pairwiseCheckEvery` steps): every applied entry stays on a quorum of
+ *   disks of the latest membership.
+ * Nodes can also pause (no ticks, messages held) and run their clocks at their own rate.
  */
 
 export class SimViolation extends Error {

@@ -7,11 +7,13 @@ import { SeededRandom } from "./random.js";
 
 /**
  * One seeded run of the Raft simulator: a fault phase (partitions of every shape, message
- * drop/duplicate/delay/reorder, crashes at any point of the Ready cycle, restarts,
- * membership changes and leadership transfers while clients write and read), then a heal
- * phase that must elect a leader and commit within a bounded virtual time (liveness), then
- * a linearizability check of the clients' history. The cluster checks its invariants after
- * every step; any violation throws `SimViolation` whose message carries the replay command.
+ * drop/duplicate/delay/reorder, crashes at any point of the Ready cycle, restarts, process
+ * pauses, clock drift, membership changes and leadership transfers while clients write and
+ * read), then a heal phase that must elect a leader and commit within a bounded virtual
+ * time (liveness), then a linearizability check of the clients' history. The cluster checks
+ * its invariants after every step, and every answered read is checked against what was
+ * committed before it was asked; any violation throws `SimViolation` whose message carries
+ * the replay command.
  */
 
 export interface RaftSimOptions {
