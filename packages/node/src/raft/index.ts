@@ -1,2 +1,3 @@
 export type { RaftApplier, RaftDriverCounters, RaftDriverOptions } from "./driver.js";
 export { RaftDriver } from "./driver.js";
+export { FabricApplier } from "./fabric-applier.js";
