@@ -12,6 +12,7 @@ import {
   proveLiveness,
   type Result,
 } from "@revoada/fabric-core/vocabulary";
+import { PolicyConfigOverrides } from "@revoada/fabric-core/policy";
 import { z } from "zod";
 import { logLevels } from "./log.js";
 
@@ -49,6 +50,8 @@ export const NodeConfig = z.strictObject({
   labels: Labels,
   capacity: Capacity,
   log_level: z.enum(logLevels),
+  /** Overrides of the policy defaults derived from the strategy (hysteresis, flap damping, ...). */
+  policy: PolicyConfigOverrides.optional(),
 });
 export type NodeConfig = z.infer<typeof NodeConfig>;
 

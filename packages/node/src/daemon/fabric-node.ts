@@ -122,6 +122,7 @@ export class FabricNode {
       view: () => gossip.membershipView(),
       ownState: () => holder.node!.ownState(config.bootstrap ? [...foundingRoles] : ["worker"]),
       founder: config.bootstrap,
+      policy: config.policy,
     });
     const node = new FabricNode(
       config,

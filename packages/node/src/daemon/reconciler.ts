@@ -6,6 +6,7 @@ import {
   decide,
   type MembershipView,
   type OperatorRequest,
+  type PolicyConfigOverrides,
   type PolicyInputs,
   type ProposedCommand,
 } from "@revoada/fabric-core/policy";
@@ -49,6 +50,7 @@ export interface ReconcilerContext {
   /** This node's own advertisement (used when it founds the cluster). */
   readonly ownState: () => NodeState;
   readonly founder: boolean;
+  readonly policy: PolicyConfigOverrides | undefined;
 }
 
 export interface PendingOperatorRequest {
@@ -203,6 +205,7 @@ export class Reconciler {
       },
       history: memory.snapshot(nowMs),
       operator_requests: [...operatorRequests],
+      ...(this.context.policy === undefined ? {} : { config: this.context.policy }),
     };
   }
 

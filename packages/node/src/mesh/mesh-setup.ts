@@ -25,6 +25,8 @@ export interface MeshPlan {
   readonly formation?: Formation;
   /** Zones assigned round-robin, so zone-aware placement has something to spread over. */
   readonly zones?: readonly string[];
+  /** Policy overrides written into every node's config. */
+  readonly policy?: NodeConfig["policy"];
 }
 
 /** Face ids users type (`--face kubernetes`) and the FabricFace each stands for. */
@@ -79,6 +81,7 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       labels: {},
       capacity: { cpu_millis: 4000, memory_bytes: 8 * 2 ** 30, storage_bytes: 100 * 2 ** 30, pods: 110 },
       log_level: "info",
+      ...(plan.policy === undefined ? {} : { policy: plan.policy }),
     };
     const configPath = join(nodeDirectory, "node.yaml");
     await writeFile(configPath, stringifyYaml(config));

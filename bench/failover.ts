@@ -1,0 +1,170 @@
+// pnpm bench failover [--trials N] [--nodes N]: kill -9 control-plane members of a real
+// 5-node mesh (homelab strategy) over and over, alternating the leader and a follower, and
+// time each step of the healing from outside (docs/benchmarks.md, issue 8).
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadBlake3, type NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
+import { ApiClient } from "../packages/node/src/mesh/api-client.js";
+import { type FailoverSteps, measureFailover } from "../packages/node/src/mesh/failover.js";
+import { createMeshLayout } from "../packages/node/src/mesh/mesh-setup.js";
+import {
+  etcdHolders,
+  findLeader,
+  type MeshNodeHandle,
+  meshOf,
+  stateOf,
+  statusOf,
+  waitFor,
+} from "../packages/node/src/mesh/observe.js";
+import { type NodeProcess, startNodeProcess, stopNodeProcess } from "../packages/node/src/mesh/supervisor.js";
+import { figure, percentile, publishBenchReport } from "./report.js";
+
+const { values } = parseArgs({
+  options: { trials: { type: "string", default: "30" }, nodes: { type: "string", default: "5" } },
+});
+const trials = Number(values.trials);
+const count = Number(values.nodes);
+
+await loadBlake3();
+const directory = await mkdtemp(join(tmpdir(), "revoada-bench-failover-"));
+// Flap damping would (rightly) quarantine a node killed every few seconds; the benchmark
+// measures failover itself, so it raises the flap threshold out of the way.
+const { mesh } = await createMeshLayout({
+  directory,
+  nodes: count,
+  faceId: "kubernetes",
+  policy: { flap_threshold: 1000 },
+});
+const token = (await readFile(mesh.token_file, "utf8")).trim();
+const processes = new Map<string, NodeProcess>();
+const start = (name: string) => {
+  const entry = mesh.nodes.find((n) => n.name === name)!;
+  processes.set(name, startNodeProcess(name, entry.config, directory));
+};
+const nodes: MeshNodeHandle[] = mesh.nodes.map((n) => ({
+  name: n.name,
+  client: new ApiClient(n.api, token, 2000),
+  outputDir: join(directory, n.name, "out"),
+}));
+for (const n of mesh.nodes) start(n.name);
+
+async function healthy(): Promise<boolean> {
+  const ready = await waitFor(
+    async () => {
+      const leader = await findLeader(nodes);
+      if (leader === undefined) return undefined;
+      const state = await stateOf(leader.node);
+      if (state === undefined || etcdHolders(state).length !== 3) return undefined;
+      const views = await Promise.all(nodes.map((n) => meshOf(n)));
+      const allAlive = views.every(
+        (v) => v !== undefined && v.filter((m) => m.status === "alive").length === count,
+      );
+      const caughtUp = await Promise.all(nodes.map((n) => statusOf(n)));
+      const applied = caughtUp.every(
+        (s) => s !== undefined && s.raft.applied_index >= leader.status.raft.commit_index - 1,
+      );
+      return allAlive && applied && Object.keys(state.nodes).length === count ? true : undefined;
+    },
+    120_000,
+    100,
+  );
+  return ready === true;
+}
+
+const results: FailoverSteps[] = [];
+try {
+  if (!(await healthy())) throw new Error("the mesh did not form");
+  for (let trial = 0; trial < trials; trial += 1) {
+    const leader = await findLeader(nodes);
+    const state = leader === undefined ? undefined : await stateOf(leader.node);
+    if (leader === undefined || state === undefined) throw new Error("no leader between trials");
+    const killLeader = trial % 2 === 0;
+    const victimId = killLeader ? leader.status.id : etcdHolders(state).find((id) => id !== leader.status.id);
+    const victim = nodes.find((n) => n.name === state.nodes[victimId as NodeId]?.name)!;
+    const steps = await measureFailover({
+      nodes,
+      victim,
+      timeoutMs: 30_000,
+      kill: () => {
+        processes.get(victim.name)?.child?.kill("SIGKILL");
+      },
+    });
+    results.push(steps);
+    process.stderr.write(
+      `trial ${trial + 1}/${trials}: ${steps.victimWasLeader ? "leader" : "follower"} ${victim.name} -> ` +
+        `elected ${steps.electedMs ?? "-"} declared ${steps.declaredMs} promoted ${steps.promotedMs} attested ${steps.attestedMs} rendered ${steps.renderedMs} ms\n`,
+    );
+    await processes.get(victim.name)?.exited;
+    start(victim.name);
+    if (!(await healthy())) throw new Error(`the mesh did not recover after trial ${trial + 1}`);
+  }
+} finally {
+  await Promise.all([...processes.values()].map((p) => stopNodeProcess(p, 5000)));
+  await rm(directory, { recursive: true, force: true });
+}
+
+const series = (pick: (s: FailoverSteps) => number | null, only?: (s: FailoverSteps) => boolean) =>
+  results
+    .filter((s) => only?.(s) ?? true)
+    .map(pick)
+    .filter((v): v is number => v !== null);
+const stats = (label: string, values_: number[], target?: string) => [
+  figure(`${label} p50`, percentile(values_, 50), "ms"),
+  figure(`${label} p99`, percentile(values_, 99), "ms", target),
+];
+const missing = results.filter((s) => s.renderedMs === null).length;
+publishBenchReport({
+  name: "failover",
+  fsyncMode: "real fsync",
+  figures: [
+    figure("trials", results.length, "count"),
+    figure("trials that did not heal", missing, "count", "0"),
+    ...stats(
+      "new leader elected (leader kills)",
+      series(
+        (s) => s.electedMs,
+        (s) => s.victimWasLeader,
+      ),
+    ),
+    ...stats(
+      "failure declared everywhere",
+      series((s) => s.declaredMs),
+    ),
+    ...stats(
+      "replacement promoted+committed",
+      series((s) => s.promotedMs),
+    ),
+    ...stats(
+      "promotion attested",
+      series((s) => s.attestedMs),
+    ),
+    ...stats(
+      "files rendered on the promoted node",
+      series((s) => s.renderedMs),
+      "<= 2000 ms",
+    ),
+    ...stats(
+      "end to end, leader kills",
+      series(
+        (s) => s.renderedMs,
+        (s) => s.victimWasLeader,
+      ),
+      "<= 2000 ms",
+    ),
+    ...stats(
+      "end to end, follower kills",
+      series(
+        (s) => s.renderedMs,
+        (s) => !s.victimWasLeader,
+      ),
+      "<= 2000 ms",
+    ),
+  ],
+  notes: [
+    `${count} node processes on loopback, homelab strategy (election 150 ms, gossip 100 ms, detector 300 ms, reconcile 500 ms)`,
+    "times are from the kill to the observation through each node's HTTP API and output directory, polled every 10 ms",
+    "flap damping raised (flap_threshold 1000) so a node killed every few seconds is not quarantined",
+  ],
+});
