@@ -8,13 +8,15 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { exampleFabricStates } from "@revoada/fabric-core/face";
 import type { Workload } from "@revoada/fabric-core/vocabulary";
 import { parse } from "yaml";
+import { kubernetesFace } from "./index.js";
 import { renderConfigMap, renderDeployment, renderService } from "./workload-objects.js";
 
 const referenceDir = fileURLToPath(new URL("./testdata/kubectl", import.meta.url));
@@ -119,4 +121,47 @@ describe("kubectl reference objects", () => {
       }
     });
   }
+});
+
+describe("kubectl kustomize", () => {
+  it("builds the mesh render: the API-side objects, and each node's static pods", (context) => {
+    if (!kubectlAvailable()) {
+      context.skip("kubectl not installed");
+      return;
+    }
+    const directory = mkdtempSync(join(tmpdir(), "kustomize-"));
+    try {
+      const files = kubernetesFace.writer.write(exampleFabricStates.mesh!, { kind: "cluster" }).files;
+      for (const file of files) {
+        mkdirSync(join(directory, file.path, ".."), { recursive: true });
+        writeFileSync(join(directory, file.path), file.content);
+      }
+      // Static pods of different nodes share names, so each node's manifests build on their own.
+      const groups = new Map<string, string[]>();
+      for (const file of files) {
+        const group = file.path.startsWith("nodes/") ? file.path.split("/").slice(0, 2).join("/") : "api";
+        groups.set(group, [...(groups.get(group) ?? []), file.path]);
+      }
+      for (const [group, paths] of groups) {
+        writeFileSync(
+          join(directory, "kustomization.yaml"),
+          `resources:\n${paths.map((path) => `  - ${path}\n`).join("")}`,
+        );
+        const run = spawnSync("kubectl", ["kustomize", directory], {
+          encoding: "utf8",
+          env: { ...process.env, KUBECONFIG: "/dev/null" },
+        });
+        assert.equal(run.status, 0, `${group}: ${run.stderr}`);
+        assert.equal(
+          run.stdout.match(/^kind: /gm)?.length,
+          paths.reduce(
+            (count, path) => count + files.find((file) => file.path === path)!.content.split("---\n").length,
+            0,
+          ),
+        );
+      }
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
 });
