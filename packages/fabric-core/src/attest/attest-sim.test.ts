@@ -1,20 +1,22 @@
 // Goal (A5): in the deterministic Raft simulator, with crashes and leader changes, every
 // committed role command has exactly one block, every node derives the identical chain,
 // the chain verifies with every block signature checked, and replaying it reproduces the
-// role table of the replicated state machine. Method: three voters; the current leader
-// proposes role commands signed for the position they will take (term, next index, and the
-// head after every role entry already in its log) plus non-role commands; nodes crash and
-// restart (the leader often) under a seeded schedule; each node feeds its committed entries
-// to its own chain (durable: it survives the crash, as the chain store does) and to a
-// volatile state machine that is rebuilt from the log after a restart.
+// role table of the Raft state machine (`FabricStateMachine`). Method: three voters; the
+// current leader first gets every node joined (founders with their genesis roles, workers
+// with none), then proposes role commands signed for the position they will take (term,
+// next index, and the head after every role entry already in its log) mixed with non-role
+// commands; nodes crash and restart (the leader often) on a seeded schedule; each node feeds
+// its committed entries to its own chain (durable: it survives the crash, as the chain store
+// does) and to a state machine that is rebuilt from the log after a restart.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Entry } from "../raft/index.js";
+import { type Entry, FabricStateMachine } from "../raft/index.js";
 import { RaftCluster, SeededRandom } from "../sim/index.js";
-import { loadBlake3, type NodeId, type NodeRole, type Proposal, type Signer } from "../vocabulary/index.js";
+import { loadBlake3, type NodeId, type NodeState, type Proposal, type Signer } from "../vocabulary/index.js";
 import { makeGenesis, type RoleCommand } from "./block.js";
 import { AttestChain, decodeProposal, prospectiveHead, signRoleProposal } from "./chain.js";
 import { formatChainExport } from "./export.js";
+import { foundingRoles } from "./role-table.js";
 import { encodeProposal, sampleSigner } from "./sample.js";
 import { verifyChain } from "./verify.js";
 
@@ -31,36 +33,35 @@ const genesis = makeGenesis({
   require_operator_signature: false,
 });
 
-/**
- * The replicated state machine's role table, written independently of `RoleTable`: it is
- * what the Raft state machine must do with role commands (docs/attestation.md, "Role table").
- */
-class ReferenceStateMachine {
-  readonly roles = new Map<string, NodeRole[]>(
-    genesis.body.control_plane.map((id) => [id, ["api-server", "controller-manager", "etcd", "scheduler"]]),
-  );
-
-  apply(command: RoleCommand): void {
-    const before = this.roles.get(command.node) ?? [];
-    let after: NodeRole[];
-    if (command.type === "promote") after = [...before, ...command.roles];
-    else if (command.type === "demote") after = before.filter((role) => !command.roles.includes(role));
-    else if (command.type === "quarantine") after = ["quarantined"];
-    else
-      after =
-        before.filter((role) => role !== "quarantined").length > 0
-          ? before.filter((role) => role !== "quarantined")
-          : ["worker"];
-    this.roles.set(command.node, [...new Set(after)].sort());
-  }
-
-  table(): Record<string, NodeRole[]> {
-    return Object.fromEntries([...this.roles.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
-  }
+interface NodeMachine {
+  incarnation: number;
+  machine: FabricStateMachine;
+  rejectedRoleCommands: number;
 }
 
+function joinState(id: NodeId, roles: NodeState["roles"]): NodeState {
+  return {
+    id,
+    name: id.slice(0, 8),
+    addresses: {},
+    roles,
+    capacity: { cpu_millis: 1000, memory_bytes: 1 << 30, storage_bytes: 1 << 30, pods: 10 },
+    zone: "z",
+    rack: "r",
+    labels: {},
+    version: "test",
+    generation: 1,
+  };
+}
+
+/** Everyone the chain talks about must be known to the state machine first. */
+const joins: NodeState[] = [
+  ...voters.map((id) => joinState(keys.get(id)!.nodeId, [...foundingRoles])),
+  ...workers.map((worker) => joinState(worker.nodeId, [])),
+];
+
 function randomCommand(random: SeededRandom): RoleCommand | null {
-  const node = workers[random.int(workers.length)]!.nodeId as NodeId;
+  const node = workers[random.int(workers.length)]!.nodeId;
   switch (random.int(5)) {
     case 0:
       return {
@@ -80,32 +81,40 @@ function randomCommand(random: SeededRandom): RoleCommand | null {
   }
 }
 
+function isRole(proposal: Proposal): proposal is Proposal & { command: RoleCommand } {
+  return ["promote", "demote", "quarantine", "restore"].includes(proposal.command.type);
+}
+
 function runScenario(seed: number): void {
   const cluster = new RaftCluster({ seed, voters, config: { snapshotIntervalEntries: 100_000_000 } });
   const random = new SeededRandom(seed * 7919);
   const chains = new Map(voters.map((id) => [id, new AttestChain(genesis)]));
-  const machines = new Map(
-    voters.map((id) => [id, { incarnation: 0, machine: new ReferenceStateMachine() }]),
+  const machines = new Map<string, NodeMachine>(
+    voters.map((id) => [id, { incarnation: 0, machine: new FabricStateMachine(), rejectedRoleCommands: 0 }]),
   );
   const problems: string[] = [];
   cluster.onApply = (node, entry) => {
     const state = machines.get(node.id)!;
     if (state.incarnation !== node.incarnation) {
       state.incarnation = node.incarnation;
-      state.machine = new ReferenceStateMachine();
+      state.machine = new FabricStateMachine();
+      state.rejectedRoleCommands = 0;
     }
+    const outcome = state.machine.apply(entry);
     const proposal = entry.kind === "normal" ? decodeProposal(entry.data) : undefined;
-    if (proposal !== undefined && isRole(proposal)) state.machine.apply(proposal.command);
-    const outcome = chains.get(node.id)!.applyCommitted(entry);
-    if (outcome.type === "appended" && outcome.problems.length > 0)
-      problems.push(`${node.id}@${entry.index}: ${outcome.problems}`);
+    if (outcome.type === "rejected" && proposal !== undefined && isRole(proposal))
+      state.rejectedRoleCommands += 1;
+    const appended = chains.get(node.id)!.applyCommitted(entry);
+    if (appended.type === "appended" && appended.problems.length > 0) {
+      problems.push(`${node.id}@${entry.index}: ${appended.problems}`);
+    }
   };
   let proposed = 0;
   for (let step = 0; step < 2500; step += 1) {
     cluster.step();
     const leader = cluster.leader();
     if (leader !== null && step % 9 === 0)
-      proposed += proposeFrom(cluster, leader, chains.get(leader)!, random) ? 1 : 0;
+      proposed += proposeFrom(cluster, leader, machines, chains.get(leader)!, random) ? 1 : 0;
     injectFaults(cluster, leader, random, step);
   }
   for (const id of voters) if (!cluster.isUp(id)) cluster.restart(id);
@@ -113,27 +122,32 @@ function runScenario(seed: number): void {
   assertConverged(cluster, chains, machines, proposed, problems);
 }
 
-function isRole(proposal: Proposal): proposal is Proposal & { command: RoleCommand } {
-  return ["promote", "demote", "quarantine", "restore"].includes(proposal.command.type);
-}
-
-/** The leader signs the block its proposal will become, then proposes it. */
+/** Joins until the leader's state machine knows everyone; then a role command, signed for its position. */
 function proposeFrom(
   cluster: RaftCluster,
   leader: string,
+  machines: Map<string, NodeMachine>,
   chain: AttestChain,
   random: SeededRandom,
 ): boolean {
   const raft = cluster.raft(leader);
   const status = raft.status();
   const signer = keys.get(leader)!;
-  const command = randomCommand(random);
   const base = {
     proposer: signer.nodeId,
     issued_at_ms: cluster.nowMs,
     origin: "policy" as const,
     force: false,
   };
+  const known = machines.get(leader)!.machine.state().nodes;
+  const missing = joins.find((state) => known[state.id] === undefined);
+  if (missing !== undefined) {
+    return (
+      raft.propose(encodeProposal({ ...base, command: { type: "node-join", state: missing } })).type ===
+      "accepted"
+    );
+  }
+  const command = randomCommand(random);
   if (command === null) {
     const other: Proposal = {
       ...base,
@@ -165,7 +179,7 @@ function injectFaults(cluster: RaftCluster, leader: string | null, random: Seede
 function assertConverged(
   cluster: RaftCluster,
   chains: Map<string, AttestChain>,
-  machines: Map<string, { machine: ReferenceStateMachine }>,
+  machines: Map<string, NodeMachine>,
   proposed: number,
   problems: readonly string[],
 ): void {
@@ -184,21 +198,30 @@ function assertConverged(
   const exports = voters.map((id) => formatChainExport(genesis, chains.get(id)!.blocks, []));
   for (const [i, id] of voters.entries()) {
     const chain = chains.get(id)!;
+    const { machine, rejectedRoleCommands } = machines.get(id)!;
     assert.deepEqual(
       chain.blocks.map((block) => block.body.index),
       roleIndexes,
       `${id}: one block per role command`,
     );
     assert.equal(exports[i], exports[0], `${id} holds the same chain as a`);
-    assert.deepEqual(
-      chain.roles.snapshot(),
-      machines.get(id)!.machine.table(),
-      `${id}: replay equals the state machine`,
-    );
+    assert.equal(rejectedRoleCommands, 0, `${id}: the state machine applied every role command`);
+    const nodes = machine.state().nodes;
+    assert.equal(Object.keys(nodes).length, joins.length);
+    for (const [node, state] of Object.entries(nodes)) {
+      assert.deepEqual(
+        chain.roles.rolesOf(node),
+        state.roles,
+        `${id}: replayed roles of ${node} equal the state machine's`,
+      );
+    }
   }
   const report = verifyChain(exports[0]!, { mode: "every-block", trustedGenesisHash: genesis.hash });
   assert.ok(report.ok, report.ok ? "" : JSON.stringify(report.failure));
-  assert.deepEqual(report.summary.roles, machines.get("a")!.machine.table());
+  const nodes: Record<string, NodeState> = machines.get("a")!.machine.state().nodes;
+  for (const [node, roles] of Object.entries(report.summary.roles)) {
+    assert.deepEqual(roles, nodes[node]?.roles);
+  }
   const terms = new Set(chains.get("a")!.blocks.map((block) => block.body.term));
   assert.ok(terms.size >= 3, `blocks from several leaders' terms (${[...terms]})`);
 }

@@ -3,18 +3,17 @@ import type { RoleCommand } from "./block.js";
 
 /**
  * Who holds which role, as the chain's own history says: founding control-plane members
- * from genesis, then every block's command applied in order. The same rules must be used by
- * the Raft state machine for role commands (docs/attestation.md, "Role table"):
- *
- * - promote:    roles := roles ∪ command.roles
- * - demote:     roles := roles \ command.roles
- * - quarantine: roles := {quarantined}
- * - restore:    roles := roles \ {quarantined}, or {worker} when that leaves nothing
+ * from genesis, then every block's command applied in order with the vocabulary's
+ * `nextRoles`, the one definition the Raft state machine and the policy engine also use
+ * (docs/attestation.md, "Role table"). A node no block has touched yet is a `worker`, as the
+ * state machine makes a node that joins without roles.
  *
  * A control-plane member holds a control-plane role and is not quarantined. Membership
  * history is kept as change points so a checkpoint of any size can ask who was a member.
  */
 export const foundingRoles: readonly NodeRole[] = ["api-server", "controller-manager", "etcd", "scheduler"];
+
+const untouchedRoles: readonly NodeRole[] = ["worker"];
 
 interface MembershipChange {
   /** Number of blocks applied when this member set took effect. */
@@ -39,8 +38,9 @@ export class RoleTable {
     return this.applied;
   }
 
+  /** The node's roles; `worker` for a node no block has touched. */
   rolesOf(node: string): readonly NodeRole[] {
-    return this.roles.get(node) ?? [];
+    return this.roles.get(node) ?? untouchedRoles;
   }
 
   /** The current control-plane members. */
@@ -81,7 +81,7 @@ export class RoleTable {
     assert(this.isMember(command.node) === isMember, "membership follows the roles");
   }
 
-  /** Every node with roles, keys sorted: the table `chain show` prints and tests compare. */
+  /** Every node a block touched (and the founders), keys sorted: what `chain show` prints. */
   snapshot(): Record<string, NodeRole[]> {
     const table: Record<string, NodeRole[]> = {};
     for (const node of [...this.roles.keys()].sort()) table[node] = [...this.rolesOf(node)];
@@ -92,5 +92,3 @@ export class RoleTable {
 export function isControlPlaneMember(roles: readonly NodeRole[]): boolean {
   return !roles.includes("quarantined") && roles.some(isControlPlaneRole);
 }
-
-/** The roles a node holds after `command`, sorted and without duplicates. */

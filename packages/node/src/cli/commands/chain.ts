@@ -1,11 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import {
   type ChainExport,
-  foundingRoles,
   generateSampleChain,
   InclusionBundleSchema,
   makeInclusionBundle,
   parseChainExport,
+  RoleTable,
   type VerifyMode,
   verifyChain,
   verifyInclusionBundle,
@@ -15,7 +15,6 @@ import {
   formatIssue,
   loadBlake3,
   type NodeRole,
-  nextRoles,
   parseSourceText,
   shortNodeId,
 } from "@revoada/fabric-core/vocabulary";
@@ -254,13 +253,10 @@ function roleHistory(chain: ChainExport): {
   blocks: HistoryBlock[];
   roles: Record<string, NodeRole[]>;
 } {
-  const roles = new Map<string, readonly NodeRole[]>(
-    chain.genesis.body.control_plane.map((node) => [node, foundingRoles]),
-  );
+  const roles = new RoleTable(chain.genesis.body.control_plane);
   const blocks = chain.blocks.map((block) => {
     const body = block.body;
-    const after = nextRoles(roles.get(body.command.node) ?? [], body.command);
-    roles.set(body.command.node, after);
+    roles.apply(body.command);
     return {
       sequence: body.sequence,
       raft_index: body.index,
@@ -268,15 +264,13 @@ function roleHistory(chain: ChainExport): {
       committed_at: new Date(body.committed_at_ms).toISOString(),
       command: body.command.type,
       node: body.command.node,
-      roles_after: after,
+      roles_after: [...roles.rolesOf(body.command.node)],
       proposer: body.proposer,
       origin: body.force ? `${body.origin} (forced)` : body.origin,
       force: body.force,
     };
   });
-  const table = Object.fromEntries(
-    [...roles.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([node, held]) => [node, [...held]]),
-  );
+  const table = roles.snapshot();
   return {
     genesis: {
       hash: chain.genesis.hash,
