@@ -13,6 +13,7 @@
  * role change, steady bytes/s per node.
  */
 import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { GossipCluster } from "../packages/fabric-core/src/sim/gossip-cluster.js";
 import type { NetworkFaults } from "../packages/fabric-core/src/sim/network.js";
@@ -309,7 +310,11 @@ propagationInSimulator();
 log("simulator: false deaths at 20% loss");
 falseDeathsInSimulator();
 log("real processes: 10 agents on loopback");
+const loadBefore = loadavg()[0]!;
 await realProcesses();
+notes.push(
+  `load average (1 min) around the real-process runs: ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after, on this machine's cores, shared with other work`,
+);
 notes.push(
   `strategy: homelab (gossip_cadence_ms 100, phi_threshold 8, failure_detector_timeout_ms 300); ${quick ? "quick run" : "full run"} in ${Math.round((performance.now() - started) / 1000)} s`,
 );
