@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face";
-import { type FabricState, formatIssue, type NodeId } from "@revoada/fabric-core/vocabulary";
+import { FabricState, formatIssue, type NodeId } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
 import { parse } from "yaml";
 import { kubernetesFace } from "./index.js";
@@ -226,5 +226,43 @@ describe("the reader's fast path", () => {
       assert.ok(fast.ok && checked.ok);
       assert.deepEqual(fast.value, checked.value);
     }
+  });
+});
+
+describe("states outside the generator's comfort zone", () => {
+  it("odd node names, duplicate names and non-Kubernetes labels still round-trip", async () => {
+    const [first, second] = Object.values(mesh.nodes);
+    const odd: FabricState = FabricState.parse({
+      ...mesh,
+      nodes: {
+        [first!.id]: {
+          ...first!,
+          name: "Node_A",
+          labels: { "a/b/c": "x", "Upper.Example/k": "y", "ok.example/k": "not a label value!" },
+        },
+        [second!.id]: { ...second!, name: "node-a", zone: "zone with spaces" },
+      },
+      workloads: {},
+      placements: {},
+    });
+    const written = kubernetesFace.writer.write(odd, cluster);
+    const paths = written.files.map((file) => file.path).filter((path) => path.startsWith("cluster/"));
+    assert.deepEqual(paths, [
+      `cluster/nodes/node-a-${first!.id}.patch.yaml`,
+      `cluster/nodes/node-a-${second!.id}.patch.yaml`,
+    ]);
+    const patch = parse(written.files[0]!.content);
+    assert.equal(patch.metadata.name, "node-a");
+    assert.equal(patch.metadata.annotations["revoada.io/node-name"], "Node_A");
+    assert.deepEqual(JSON.parse(patch.metadata.annotations["revoada.io/labels"]), {
+      "Upper.Example/k": "y",
+      "a/b/c": "x",
+      "ok.example/k": "not a label value!",
+    });
+    assert.deepEqual(await kubernetesFace.validate!(written.files), []);
+    const read = await kubernetesFace.reader.read(written.files);
+    assert.ok(read.ok, read.ok ? "" : read.issues.map(formatIssue).join("\n"));
+    assert.deepEqual(read.value.unknown, []);
+    assert.deepEqual(read.value.state, kubernetesFace.model(odd));
   });
 });

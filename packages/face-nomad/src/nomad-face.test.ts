@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face";
-import { type FabricState, formatIssue, type Workload } from "@revoada/fabric-core/vocabulary";
+import { FabricState, formatIssue, type Workload } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
 import { apiToJob, jobToApi } from "./api-json.js";
 import { formatDuration, parseDuration } from "./duration.js";
@@ -260,5 +260,44 @@ describe("the reader's fast path", () => {
       assert.ok(fast.ok && checked.ok);
       assert.deepEqual(fast.value, checked.value);
     }
+  });
+});
+
+describe("states outside the generator's comfort zone", () => {
+  it("duplicate node names, revoada.* labels and odd memory still round-trip to the model", async () => {
+    const [first, second] = Object.values(mesh.nodes);
+    const web = mesh.workloads["default/web"]!;
+    const odd: FabricState = FabricState.parse({
+      ...mesh,
+      nodes: {
+        [first!.id]: { ...first!, name: "twin", labels: { "revoada.tier": "gold" } },
+        [second!.id]: { ...second!, name: "twin" },
+      },
+      workloads: {
+        "default/web": {
+          ...web,
+          resources: { cpu_millis: 1, memory_bytes: 1_000_001 },
+          placement: { ...web.placement, labels: { "revoada.tier": "gold" } },
+        },
+      },
+      placements: { "default/web": [first!.id] },
+    });
+    const written = nomadFace.writer.write(odd, cluster);
+    const agents = written.files.map((file) => file.path).filter((path) => path.endsWith("agent.hcl"));
+    assert.deepEqual(agents, [`nodes/${first!.id}/agent.hcl`, `nodes/${second!.id}/agent.hcl`]);
+    const hcl = written.files.find((file) => file.path === "jobs/default/web.nomad.hcl")!.content;
+    assert.match(hcl, /attribute = "\$\{meta\.revoada\.label\.revoada\.tier\}"/);
+    assert.match(hcl, /memory = 1\n/);
+    assert.ok(
+      written.dropped.some(
+        (entry) => entry.path.join(".") === "workloads.default/web.resources.memory_bytes",
+      ),
+    );
+    assert.deepEqual(await nomadFace.validate!(written.files), []);
+    const read = await nomadFace.reader.read(written.files);
+    assert.ok(read.ok);
+    assert.deepEqual(read.value.unknown, []);
+    assert.deepEqual(read.value.state, nomadFace.model(odd));
+    assert.equal(read.value.state.workloads["default/web"]!.resources.memory_bytes, 1_048_576);
   });
 });
