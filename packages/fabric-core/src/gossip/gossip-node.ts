@@ -109,6 +109,8 @@ interface Relay {
 }
 
 const eventsMax = 4096;
+/** Every this many sync rounds, seeds missing from the view are contacted. */
+const seedRetryRounds = 5;
 const encoder = new TextEncoder();
 const digestHashPrefix = "revoada-gossip-digest/v1\n";
 
@@ -166,6 +168,7 @@ export class GossipNode {
   private ring: string[] | null = null;
   private seeds: readonly string[] = [];
   private seq = 0;
+  private syncRounds = 0;
   private health = 0;
   private leaving = false;
   /** Invariant: lastMs never decreases. */
@@ -647,7 +650,13 @@ export class GossipNode {
     }
   }
 
-  /** `replyTo`: where the claim came from, told directly when it is wrong about this node. */
+  /**
+   * `confirm`: the update is first-hand gossip (true) rather than a digest entry (false): it
+   * may confirm a suspicion, and it cannot bring back a member we removed at the same
+   * liveness. A digest can: it comes from a live peer's full view, and after a partition
+   * longer than the grace that is how the two sides find each other again.
+   * `replyTo`: where the claim came from, told directly when it is wrong about this node.
+   */
   private mergeMember(update: MemberUpdate, nowMs: number, confirm: boolean, replyTo: string | null): void {
     if (update.id === this.id) {
       this.mergeAboutSelf(update, replyTo, nowMs);
@@ -655,8 +664,10 @@ export class GossipNode {
     }
     const member = this.members.get(update.id);
     if (member === undefined) {
-      if (update.kind === "alive")
-        this.addMember(update.id, update.address, update.generation, update.incarnation, nowMs);
+      if (update.kind !== "alive") return;
+      const grave = this.graveyard.get(update.id);
+      if (confirm && grave !== undefined && compareLiveness(update, grave) <= 0) return;
+      this.addMember(update.id, update.address, update.generation, update.incarnation, nowMs);
       return;
     }
     const order = compareLiveness(update, member);
@@ -754,8 +765,6 @@ export class GossipNode {
     incarnation: number,
     nowMs: number,
   ): void {
-    const grave = this.graveyard.get(id);
-    if (grave !== undefined && compareLiveness({ generation, incarnation }, grave) <= 0) return;
     if (this.members.size >= limits.peersMax) return;
     this.graveyard.delete(id);
     const member = this.newMember(id, address, generation, incarnation, nowMs);
@@ -884,6 +893,8 @@ export class GossipNode {
     this.nextSyncAtMs = nowMs + this.config.antiEntropyIntervalMs;
     this.collectGarbage(nowMs);
     if (this.leaving) return;
+    this.syncRounds += 1;
+    this.reconnect(nowMs);
     const [peer] = this.pickMembers(1, (member) => member.status === "alive");
     if (peer === undefined) return;
     this.counters.syncRounds += 1;
@@ -893,6 +904,21 @@ export class GossipNode {
       hash: this.digestHash(),
       count: this.members.size,
     });
+  }
+
+  /**
+   * Heals partitions (serf's reconnect): tell one random dead member that we hold it dead (if
+   * it lives, it refutes to us and both sides merge), and now and then send our digest to a
+   * seed that is not an alive member of our view (after a partition longer than the grace).
+   */
+  private reconnect(nowMs: number): void {
+    const [dead] = this.pickMembers(1, (member) => member.status === "dead");
+    if (dead !== undefined) this.notifyAccused(dead, nowMs);
+    if (this.syncRounds % seedRetryRounds !== 0 || this.seeds.length === 0) return;
+    const alive = new Set<string>();
+    for (const member of this.members.values()) if (member.status === "alive") alive.add(member.address);
+    const absent = this.seeds.filter((seed) => !alive.has(seed));
+    if (absent.length > 0) this.sendDigest(absent[this.random.int(absent.length)]!, true);
   }
 
   private maybeJoin(nowMs: number): void {
@@ -916,8 +942,10 @@ export class GossipNode {
         case "suspect":
           this.mergeMember({ kind: "alive", ...liveness, address: entry.address }, nowMs, false, null);
           break;
+        // A death we did not see ourselves becomes a suspicion (memberlist's push-pull rule):
+        // after a partition heals, each side's stale "dead" would otherwise kill the other.
         case "dead":
-          this.mergeMember({ kind: "dead", ...liveness, accuser: from }, nowMs, false, null);
+          this.mergeMember({ kind: "suspect", ...liveness, accuser: from }, nowMs, false, null);
           break;
         case "left":
           this.mergeMember({ kind: "left", ...liveness }, nowMs, false, null);

@@ -144,6 +144,33 @@ describe("gossip simulation under 20% packet loss", () => {
   });
 });
 
+describe("gossip simulation across a partition", () => {
+  for (const [name, durationMs] of [
+    ["short", 5_000],
+    ["longer than the dead-member grace", 70_000],
+  ] as const) {
+    it(`each side declares the other dead, and one view returns after a ${name} partition heals`, () => {
+      const cluster = new GossipCluster({ size: 10, seed: 31, faults: jitter });
+      cluster.start();
+      assert.ok(cluster.runUntilTrue(() => cluster.converged(), boundMs));
+      const addresses = cluster.members.map((member) => member.address);
+      cluster.network.partition([addresses.slice(0, 5), addresses.slice(5)]);
+      assert.ok(
+        cluster.runUntilTrue(
+          () => cluster.statusOf(0, 9) === "dead" && cluster.statusOf(9, 0) === "dead",
+          boundMs,
+        ),
+      );
+      cluster.runFor(durationMs);
+      cluster.network.heal();
+      assert.ok(
+        cluster.runUntilTrue(() => cluster.converged(), 60_000),
+        "the sides did not find each other",
+      );
+    });
+  }
+});
+
 describe("gossip simulation replays", () => {
   it("the same seed gives the same bytes on the wire", () => {
     const run = () => {
