@@ -298,7 +298,7 @@ export type RaftEvent =
 /**
  * The core's output. Handle it in this order, then call `advance(ready)`:
  * 1. persist `snapshot` (if any), then `entries` (an entry at an index already on disk
- *    replaces it and everything after it), then `hardState`, and fsync;
+ *    replaces it and everything after it), then `hardState`, and fsync when `mustSync`;
  * 2. send `messages`;
  * 3. if `snapshot` is set, restore the state machine from it; apply `committed` in order;
  * 4. serve `readStates` whose index is applied; handle `snapshotRequest`.
