@@ -3,6 +3,7 @@ import { controlPlaneRoles, FabricState, type NodeRole, workloadKey } from "@rev
 import { z } from "zod";
 import type { FabricNode } from "../daemon/fabric-node.js";
 import { RaftUnavailableError } from "../errors.js";
+import { faultInjectionEnabled, partitionInEffect, setPartition } from "../faults.js";
 import { findNode } from "../render/index.js";
 import { openApiDocument, type Route, route } from "./http-server.js";
 import {
@@ -106,6 +107,7 @@ export function nodeRoutes(node: FabricNode): Route[] {
       handle: async () => ({ status: 200, text: node.metrics.render() }),
     }),
   ];
+  if (faultInjectionEnabled) routes.push(partitionRoute(node));
   routes.push(
     route({
       method: "GET",
@@ -199,4 +201,31 @@ function notLeader(node: FabricNode) {
     status: 421,
     body: { error: "this node is not the leader; send mutations to the leader", leader },
   };
+}
+
+const PartitionRequest = z.strictObject({ peers: z.array(z.string().min(1).max(64)).max(64) });
+const PartitionReply = z.object({ peers: z.array(z.string()), addresses: z.array(z.string()) });
+
+/**
+ * Test-only (REVOADA_FAULT_INJECTION=1): drop all traffic with the named nodes, as a
+ * network partition would; an empty list heals it.
+ */
+function partitionRoute(node: FabricNode): Route {
+  return route({
+    method: "POST",
+    path: "/v1/debug/partition",
+    summary: "fault injection (only with REVOADA_FAULT_INJECTION=1): cut this node off from the named nodes",
+    mutates: true,
+    body: PartitionRequest,
+    reply: PartitionReply,
+    handle: async ({ body }) => {
+      const members = node.gossip.membershipView().members;
+      const chosen = members.filter((m) => body.peers.some((p) => p === m.id || p === m.state?.name));
+      setPartition(
+        chosen.map((m) => m.id),
+        chosen.map((m) => m.address),
+      );
+      return { status: 200, body: partitionInEffect() };
+    },
+  });
 }

@@ -13,6 +13,7 @@ import {
 import type { NodeState, Random, Signer } from "@revoada/fabric-core/vocabulary";
 import { connectFrameLink, type FrameLink, listenFrameLinks } from "../content/frame-link.js";
 import { TransportSetupError } from "../errors.js";
+import { faultInjectionEnabled, isAddressBlocked, isPeerBlocked } from "../faults.js";
 import { envelopeBytes, type Keyring } from "./keyring.js";
 
 /**
@@ -241,6 +242,7 @@ export class GossipDriver {
       this.counters.unauthenticated += 1;
       return;
     }
+    if (isPeerBlocked(senderOf(opened.payload))) return;
     this.core.receive(opened.payload, this.now(), from);
     this.flush();
   }
@@ -268,6 +270,7 @@ export class GossipDriver {
   }
 
   private sendPacket(to: string, channel: "datagram" | "stream", bytes: Uint8Array): void {
+    if (isAddressBlocked(to)) return;
     const target = parseHostPort(to);
     if (target === null) {
       this.counters.sendErrors += 1;
@@ -295,3 +298,10 @@ export class GossipDriver {
 }
 
 const startMs = performance.now();
+
+/** The claimed sender of a gossip payload, only for fault injection (the core authenticates it). */
+function senderOf(payload: Uint8Array): string {
+  if (!faultInjectionEnabled) return "";
+  const match = /"from":"([0-9a-f]{64})"/.exec(Buffer.from(payload).toString("utf8"));
+  return match?.[1] ?? "";
+}

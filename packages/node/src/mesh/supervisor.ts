@@ -17,11 +17,17 @@ export interface NodeProcess {
   exited: Promise<number | null>;
 }
 
-export function startNodeProcess(name: string, config: string, meshDir: string): NodeProcess {
+export function startNodeProcess(
+  name: string,
+  config: string,
+  meshDir: string,
+  env: Readonly<Record<string, string>> = {},
+): NodeProcess {
   const log = createWriteStream(join(meshDir, name, "node.log"), { flags: "a" });
   const child = spawn(process.execPath, [revoadaBin, "node", "--config", config], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: false,
+    env: { ...process.env, ...env },
   });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });

@@ -2,6 +2,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { assert, limits, type NodeId, type Signer } from "@revoada/fabric-core/vocabulary";
 import { type Logger, silentLogger } from "../daemon/log.js";
 import { TransportSetupError } from "../errors.js";
+import { isPeerBlocked } from "../faults.js";
 import type { MessageCodec } from "./codec.js";
 import { Connection, type ConnectionEvents, type ConnectionSettings } from "./connection.js";
 import { frameTagBytes } from "./handshake.js";
@@ -126,7 +127,7 @@ export class Transport<M> {
    * treat a drop as a lost packet.
    */
   send(peer: NodeId, message: M): boolean {
-    if (this.closed) return false;
+    if (this.closed || isPeerBlocked(peer)) return false;
     const payload = this.options.codec.encode(message);
     if (payload.length + frameTagBytes > this.frameBytesMax) {
       this.logger.warn("message over the frame limit not sent", { peer, bytes: payload.length });
@@ -230,6 +231,7 @@ export class Transport<M> {
       });
       return;
     }
+    if (isPeerBlocked(peer)) return;
     try {
       this.options.onMessage(peer, decoded.value);
     } catch (error) {
