@@ -199,7 +199,7 @@ export class Reconciler {
       membership: membershipFrom(view, state, this.context.self.nodeId, nowMs),
       raft: {
         leader: this.context.self.nodeId,
-        quorum_visible: status.role === "leader",
+        quorum_visible: quorumVisible(status, this.context.self.nodeId),
         voters: status.conf.voters as NodeId[],
         learners: status.conf.learners.map((id) => ({ id: id as NodeId, caught_up: caughtUp(status, id) })),
       },
@@ -296,6 +296,13 @@ export function membershipFrom(
     });
   }
   return { members };
+}
+
+/** Check-quorum's view: the leader heard recently from a majority of voters (itself included). */
+function quorumVisible(status: RaftStatus, self: NodeId): boolean {
+  if (status.role !== "leader") return false;
+  const heard = status.conf.voters.filter((id) => id === self || status.progress[id]?.recentActive === true);
+  return heard.length * 2 > status.conf.voters.length;
 }
 
 function caughtUp(status: RaftStatus, id: string): boolean {
