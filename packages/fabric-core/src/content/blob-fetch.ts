@@ -598,7 +598,9 @@ export class BlobFetch {
     // (for a few refreshes at most: a provider that never answers must not stall the fetch).
     const grace = 5 * this.config.haveRefreshMs;
     if (usable.some((p) => p.complete === null && this.nowMs - p.addedAtMs < grace)) return;
-    const fetchers = usable.filter((p) => p.wasPartial);
+    // Every provider not known to be a seed may be a fetcher, whether or not it has started:
+    // counting it from the start keeps the split the same at every fetcher while others join.
+    const fetchers = usable.filter((p) => p.complete !== true || p.wasPartial);
     const swarm = fetchers.length > 0;
     const completeCap = swarm
       ? Math.min(this.config.seedRequestsInflightMax, this.config.requestsInflightPerProvider)

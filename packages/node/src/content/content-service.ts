@@ -104,6 +104,15 @@ export class ContentService {
     this.openBlobs.clear();
   }
 
+  /**
+   * Says a download of `hash` is about to start here, so peers asking meanwhile hear
+   * `unavailable` (ask again later) rather than `not-found` (drop this node).
+   */
+  expect(hash: Blake3Hash): void {
+    if (this.partials.has(hash)) return;
+    this.partials.set(hash, { holding: () => null, readRange: () => Promise.resolve(new Uint8Array(0)) });
+  }
+
   addPartial(hash: Blake3Hash, source: PartialSource): void {
     this.partials.set(hash, source);
   }

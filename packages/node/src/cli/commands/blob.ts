@@ -66,6 +66,7 @@ export function registerBlob(program: Command): void {
       const hash = parseHash(hashText);
       const store = await BlobStore.open(options.dataDir);
       const service = new ContentService(store);
+      service.expect(hash);
       const links = await openLinks(options, service);
       try {
         if (!(await store.has(hash))) await fetchFromPeers(store, hash, options.peer, service, links);
