@@ -1,5 +1,5 @@
 /**
- * `pnpm bench gossip [--quick]`: the membership layer's figures (anchors §6 M1-M6), from the
+ * `pnpm bench gossip [--quick] [--sim-only | --real-only]`: the membership layer's figures (anchors §6 M1-M6), from the
  * deterministic simulator and from >= 10 real processes on loopback.
  *
  * Simulator (1-3 ms delivery jitter, homelab strategy: cadence 100 ms, phi 8, ceiling 300 ms):
@@ -188,49 +188,104 @@ function firstEventMs(
   return found?.event.wallMs ?? Number.POSITIVE_INFINITY;
 }
 
-async function realProcesses(): Promise<void> {
-  const count = 10;
-  const key = randomBytes(32).toString("hex");
-  const identities = Array.from({ length: count }, () => randomBytes(32).toString("hex"));
-  const agents: AgentProcess[] = [];
-  const events: { agent: number; event: AgentEvent }[] = [];
-  const watch = (agent: AgentProcess, index: number) =>
-    agent.onEvent((event) => events.push({ agent: index, event }));
-  try {
-    agents.push(
-      await AgentProcess.spawn({ keys: key, identity: identities[0]!, generation: 1, events: true }),
-    );
-    watch(agents[0]!, 0);
-    for (let index = 1; index < count; index += 1) {
-      const agent = await AgentProcess.spawn({
-        keys: key,
-        identity: identities[index]!,
-        generation: 1,
-        seeds: [agents[0]!.address],
-        events: true,
-      });
-      watch(agent, index);
-      agents.push(agent);
+/** Ten agents on loopback, their events collected with the wall clock. */
+class AgentCluster {
+  readonly agents: AgentProcess[] = [];
+  readonly events: { agent: number; event: AgentEvent }[] = [];
+  private readonly key = randomBytes(32).toString("hex");
+  private readonly identities: string[];
+
+  constructor(readonly count: number) {
+    this.identities = Array.from({ length: count }, () => randomBytes(32).toString("hex"));
+  }
+
+  async start(): Promise<void> {
+    for (let index = 0; index < this.count; index += 1) {
+      const seeds = index === 0 ? [] : [this.agents[0]!.address];
+      this.agents.push(await this.spawn(index, 1, seeds));
     }
-    const converged = async () => {
-      for (const agent of agents) {
-        const view = await agent.view();
-        if (view.length !== count || view.some((member) => member.status !== "alive")) return false;
-      }
-      return true;
+    await waitFor(() => this.converged(), 30_000);
+  }
+
+  async converged(): Promise<boolean> {
+    for (const agent of this.agents) {
+      const view = await agent.view();
+      if (view.length !== this.count || view.some((member) => member.status !== "alive")) return false;
+    }
+    return true;
+  }
+
+  /** Bytes each agent sent per second over `seconds` (envelope included). */
+  async bytesPerSecond(seconds: number): Promise<number[]> {
+    const sent = (metrics: Record<string, unknown>) => {
+      const core = metrics.core as { bytesSent: number; packetsSent: number };
+      return core.bytesSent + 40 * core.packetsSent;
     };
-    await waitFor(converged, 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const before = await Promise.all(agents.map((agent) => agent.request("metrics")));
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
-    const after = await Promise.all(agents.map((agent) => agent.request("metrics")));
-    const rates = after.map((metrics, index) => {
-      const sent = (m: Record<string, unknown>) => {
-        const core = m.core as { bytesSent: number; packetsSent: number };
-        return core.bytesSent + 40 * core.packetsSent;
-      };
-      return (sent(metrics) - sent(before[index]!)) / 10;
+    const before = await Promise.all(this.agents.map((agent) => agent.request("metrics")));
+    await sleep(seconds * 1_000);
+    const after = await Promise.all(this.agents.map((agent) => agent.request("metrics")));
+    return after.map((metrics, index) => (sent(metrics) - sent(before[index]!)) / seconds);
+  }
+
+  /** Kills one agent with SIGKILL, times its death everywhere, restarts it (next generation). */
+  async detectionTrial(trial: number): Promise<number> {
+    const victim = 1 + (trial % (this.count - 1));
+    const victimId = this.agents[victim]!.id;
+    this.events.length = 0;
+    const killedAt = Date.now();
+    this.agents[victim]!.kill9();
+    const survivors = this.agents.map((_, index) => index).filter((index) => index !== victim);
+    const times = () => survivors.map((index) => firstEventMs(this.events, index, victimId, "dead"));
+    await waitFor(() => Promise.resolve(times().every(Number.isFinite)), 30_000, 20);
+    const detectionMs = Math.max(...times()) - killedAt;
+    this.agents[victim] = await this.spawn(victim, trial + 2, [this.agents[0]!.address]);
+    await waitFor(() => this.converged(), 30_000);
+    await sleep(1_000);
+    return detectionMs;
+  }
+
+  /** One agent advertises new roles; the time until every other agent has applied them. */
+  async propagationTrial(trial: number): Promise<number> {
+    const source = trial % this.count;
+    const sourceId = this.agents[source]!.id;
+    this.events.length = 0;
+    const changedAt = Date.now();
+    await this.agents[source]!.request(`roles ${trial % 2 === 0 ? "etcd,api-server" : "worker"}`);
+    const others = this.agents.map((_, index) => index).filter((index) => index !== source);
+    const times = () => others.map((index) => firstEventMs(this.events, index, sourceId, "state-changed"));
+    await waitFor(() => Promise.resolve(times().every(Number.isFinite)), 10_000, 5);
+    await sleep(500);
+    return Math.max(...times()) - changedAt;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.agents.map((agent) => agent.stop()));
+  }
+
+  private async spawn(index: number, generation: number, seeds: string[]): Promise<AgentProcess> {
+    const agent = await AgentProcess.spawn({
+      keys: this.key,
+      identity: this.identities[index]!,
+      generation,
+      seeds,
+      events: true,
     });
+    agent.onEvent((event) => this.events.push({ agent: index, event }));
+    return agent;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function realProcesses(): Promise<void> {
+  const cluster = new AgentCluster(10);
+  const trials = Math.max(5, Math.round(20 * scale));
+  try {
+    await cluster.start();
+    await sleep(3_000);
+    const rates = await cluster.bytesPerSecond(10);
     figures.push(
       figure(
         "real N=10 steady bytes/s per node (max)",
@@ -239,58 +294,15 @@ async function realProcesses(): Promise<void> {
         "<= 20000 B/s",
       ),
     );
-
     const detections: number[] = [];
-    const trials = Math.max(5, Math.round(20 * scale));
-    for (let trial = 0; trial < trials; trial += 1) {
-      const victim = 1 + (trial % (count - 1));
-      const victimId = agents[victim]!.id;
-      events.length = 0;
-      const killedAt = Date.now();
-      agents[victim]!.kill9();
-      const survivors = agents.map((_, index) => index).filter((index) => index !== victim);
-      const deadSeen = () =>
-        Promise.resolve(
-          survivors.every((index) => Number.isFinite(firstEventMs(events, index, victimId, "dead"))),
-        );
-      await waitFor(deadSeen, 30_000, 20);
-      const times = survivors.map((index) => firstEventMs(events, index, victimId, "dead"));
-      detections.push(Math.max(...times) - killedAt);
-      const reborn = await AgentProcess.spawn({
-        keys: key,
-        identity: identities[victim]!,
-        generation: trial + 2,
-        seeds: [agents[0]!.address],
-        events: true,
-      });
-      watch(reborn, victim);
-      agents[victim] = reborn;
-      await waitFor(converged, 30_000);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
+    for (let trial = 0; trial < trials; trial += 1) detections.push(await cluster.detectionTrial(trial));
     figures.push(figure("real N=10 kill -9 detection p50", percentile(detections, 50), "ms", "<= 1000 ms"));
     figures.push(figure("real N=10 kill -9 detection p99", percentile(detections, 99), "ms", "<= 2000 ms"));
     notes.push(
-      `real processes: ${detections.length} kill -9 trials, detection max ${Math.max(...detections)} ms`,
+      `real kill -9 detection, ${detections.length} trials (ms, sorted): ${[...detections].sort((a, b) => a - b).join(", ")}`,
     );
-
     const propagations: number[] = [];
-    for (let trial = 0; trial < trials; trial += 1) {
-      const source = trial % count;
-      const sourceId = agents[source]!.id;
-      events.length = 0;
-      const changedAt = Date.now();
-      await agents[source]!.request(`roles ${trial % 2 === 0 ? "etcd,api-server" : "worker"}`);
-      const others = agents.map((_, index) => index).filter((index) => index !== source);
-      const seen = () =>
-        Promise.resolve(
-          others.every((index) => Number.isFinite(firstEventMs(events, index, sourceId, "state-changed"))),
-        );
-      await waitFor(seen, 10_000, 5);
-      const times = others.map((index) => firstEventMs(events, index, sourceId, "state-changed"));
-      propagations.push(Math.max(...times) - changedAt);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    for (let trial = 0; trial < trials; trial += 1) propagations.push(await cluster.propagationTrial(trial));
     figures.push(
       figure("real N=10 role change to all p50", percentile(propagations, 50), "ms", "<= 1000 ms"),
     );
@@ -298,20 +310,26 @@ async function realProcesses(): Promise<void> {
       figure("real N=10 role change to all p99", percentile(propagations, 99), "ms", "<= 1000 ms"),
     );
   } finally {
-    await Promise.all(agents.map((agent) => agent.stop()));
+    await cluster.stop();
   }
 }
 
 const started = performance.now();
-log("simulator: detection at N = 50");
-detectionInSimulator();
-log("simulator: bandwidth, propagation, full sync and mass restart at N = 100");
-propagationInSimulator();
-log("simulator: false deaths at 20% loss");
-falseDeathsInSimulator();
-log("real processes: 10 agents on loopback");
+const simulator = !process.argv.includes("--real-only");
+const real = !process.argv.includes("--sim-only");
+if (simulator) {
+  log("simulator: detection at N = 50");
+  detectionInSimulator();
+  log("simulator: bandwidth, propagation, full sync and mass restart at N = 100");
+  propagationInSimulator();
+  log("simulator: false deaths at 20% loss");
+  falseDeathsInSimulator();
+}
 const loadBefore = loadavg()[0]!;
-await realProcesses();
+if (real) {
+  log("real processes: 10 agents on loopback");
+  await realProcesses();
+}
 notes.push(
   `load average (1 min) around the real-process runs: ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after, on this machine's cores, shared with other work`,
 );

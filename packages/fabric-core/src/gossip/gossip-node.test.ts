@@ -244,3 +244,18 @@ describe("GossipNode", () => {
     for (const observer of peers.slice(0, 2)) assert.equal(statusOf(observer, peers[2]!), "left");
   });
 });
+
+describe("GossipNode large values", () => {
+  it("spreads a value too big for a datagram by anti-entropy", () => {
+    const { mesh, peers } = cluster(3);
+    const big = "x".repeat(3_000);
+    assert.ok(peers[0]!.node.setState("content/big", big, mesh.nowMs));
+    mesh.run(5_000);
+    for (const observer of peers.slice(1)) {
+      const seen = observer.node
+        .membershipView(mesh.nowMs)
+        .members.find((m) => m.id === peers[0]!.signer.nodeId)!;
+      assert.equal(seen.keys["content/big"], big);
+    }
+  });
+});

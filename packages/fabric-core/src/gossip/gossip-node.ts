@@ -326,8 +326,12 @@ export class GossipNode {
     const base = queued?.kind === "state" ? queued.delta.fromVersion : before;
     let delta = this.self.state.deltaSince(base, this.updateBytesMax() / 2);
     if (delta.toVersion !== record.version) delta = this.self.state.deltaSince(before, this.updateBytesMax());
-    this.queue.enqueue(`s:${this.id}`, { kind: "state", delta });
-    this.pushNow(nowMs);
+    const update: GossipUpdate = { kind: "state", delta };
+    // A change too big to ride in a datagram spreads by anti-entropy (over the stream channel) only.
+    if (utf8Length(JSON.stringify(update)) <= this.updateBytesMax()) {
+      this.queue.enqueue(`s:${this.id}`, update);
+      this.pushNow(nowMs);
+    }
     this.emit({ type: "state-changed", id: this.id, keys: [key] });
     return true;
   }
