@@ -50,7 +50,7 @@ export function nodeRoutes(node: FabricNode): Route[] {
     }),
     route({
       method: "GET",
-      path: "/v1/chain",
+      path: "/v1/chain/export",
       summary: "the attestation chain export (genesis, blocks, checkpoints; one JSON record per line)",
       mutates: false,
       reply: z.string(),

@@ -30,7 +30,7 @@ export async function meshOf(node: MeshNodeHandle): Promise<MeshMember[] | undef
 }
 
 export async function chainOf(node: MeshNodeHandle): Promise<string | undefined> {
-  return node.client.text("/v1/chain").catch(() => undefined);
+  return node.client.text("/v1/chain/export").catch(() => undefined);
 }
 
 /** Polls `probe` every `intervalMs` until it returns a value, or gives up after `timeoutMs`. */
