@@ -101,6 +101,27 @@ describe("revoada chain", () => {
     assert.match(untrusted.stderr, /checkpoint-untrusted/);
   });
 
+  it("prove-consistency prints a proof between two checkpoints that verify-proof accepts", async () => {
+    const proofFile = join(scratch, "consistency.json");
+    const proof = await runCli(["chain", "prove-consistency", "32", "96", "--file", exportFile]);
+    assert.equal(proof.code, 0, proof.stderr);
+    writeFileSync(proofFile, proof.stdout);
+    const genesis = JSON.parse(readFileSync(exportFile, "utf8").split("\n")[0]!) as {
+      body: { control_plane: string[] };
+    };
+    const keys = genesis.body.control_plane.flatMap((key) => ["--key", key]);
+    const checked = await runCli(["chain", "verify-proof", proofFile, ...keys, "--cosignatures", "1"]);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stdout, /prefix of the newer one's; checkpoint signed by/);
+    const bundle = JSON.parse(proof.stdout) as { proof: string[] };
+    const tampered = join(scratch, "consistency-tampered.json");
+    writeFileSync(tampered, proof.stdout.replace(bundle.proof[0]!, bundle.proof[1]!));
+    const refused = await runCli(["chain", "verify-proof", tampered]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /consistency-invalid/);
+    assert.equal((await runCli(["chain", "prove-consistency", "33", "96", "--file", exportFile])).code, 4);
+  });
+
   it("prove by raft index; exit codes for missing blocks, files and nodes", async () => {
     const byRaft = await runCli(["chain", "prove", "1", "--raft-index", "--file", exportFile]);
     assert.equal(byRaft.code, 0, byRaft.stderr);

@@ -70,8 +70,15 @@ export {
   verifyCosignature,
   verifyNoteSignature,
 } from "./note.js";
-export type { BundleCheck, InclusionBundle } from "./proof.js";
-export { InclusionBundleSchema, makeInclusionBundle, verifyInclusionBundle } from "./proof.js";
+export type { BundleCheck, ConsistencyBundle, ConsistencyCheck, InclusionBundle } from "./proof.js";
+export {
+  ConsistencyBundleSchema,
+  InclusionBundleSchema,
+  makeConsistencyBundle,
+  makeInclusionBundle,
+  verifyConsistencyBundle,
+  verifyInclusionBundle,
+} from "./proof.js";
 export { foundingRoles, isControlPlaneMember, RoleTable } from "./role-table.js";
 export type { SampleChain, SampleChainOptions } from "./sample.js";
 export { encodeProposal, generateSampleChain, sampleSigner } from "./sample.js";

@@ -1,13 +1,16 @@
 import { writeFile } from "node:fs/promises";
 import {
   type ChainExport,
+  ConsistencyBundleSchema,
   generateSampleChain,
   InclusionBundleSchema,
+  makeConsistencyBundle,
   makeInclusionBundle,
   parseChainExport,
   RoleTable,
   type VerifyMode,
   verifyChain,
+  verifyConsistencyBundle,
   verifyInclusionBundle,
 } from "@revoada/fabric-core/attest";
 import {
@@ -19,6 +22,7 @@ import {
   shortNodeId,
 } from "@revoada/fabric-core/vocabulary";
 import { type Command, Option } from "commander";
+import { z } from "zod";
 import { ApiClient } from "../../mesh/api-client.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
@@ -46,6 +50,7 @@ export function registerChain(program: Command): void {
   registerVerify(chain);
   registerShow(chain);
   registerProve(chain);
+  registerProveConsistency(chain);
   registerVerifyProof(chain);
   registerSample(chain);
 }
@@ -154,10 +159,44 @@ function registerProve(chain: Command): void {
     });
 }
 
+function registerProveConsistency(chain: Command): void {
+  chain
+    .command("prove-consistency")
+    .description("print a consistency proof between the export's checkpoints of sizes OLD and NEW")
+    .argument("<old>", "tree size of the older checkpoint")
+    .argument("<new>", "tree size of the newer checkpoint")
+    .addOption(fileOption())
+    .addOption(nodeOption())
+    .action(async (oldText: string, newText: string, options: SourceOptions) => {
+      const [oldSize, newSize] = [Number(oldText), Number(newText)];
+      if (
+        !Number.isSafeInteger(oldSize) ||
+        !Number.isSafeInteger(newSize) ||
+        oldSize < 0 ||
+        oldSize > newSize
+      ) {
+        throw new CliError("OLD and NEW are checkpoint sizes with OLD <= NEW", exitCodes.usage);
+      }
+      const parsed = await readChainExport(options);
+      const bundle = makeConsistencyBundle(parsed, oldSize, newSize);
+      if (bundle === undefined) {
+        throw new CliError(
+          `the chain has no checkpoints of sizes ${oldSize} and ${newSize}`,
+          exitCodes.notFound,
+        );
+      }
+      process.stdout.write(canonicalJson(bundle));
+    });
+}
+
+const ProofFile = z.discriminatedUnion("kind", [InclusionBundleSchema, ConsistencyBundleSchema]);
+
 function registerVerifyProof(chain: Command): void {
   chain
     .command("verify-proof")
-    .description("check an inclusion proof from `chain prove` (offline; trust comes from --key)")
+    .description(
+      "check a proof from `chain prove` or `chain prove-consistency` (offline; trust comes from --key)",
+    )
     .argument("<proof>", "the proof file (JSON)")
     .addOption(
       new Option("--key <node-id...>", "a trusted signer/witness public key (NodeId), repeatable").default(
@@ -167,21 +206,27 @@ function registerVerifyProof(chain: Command): void {
     .addOption(new Option("--cosignatures <k>", "cosignatures required from other trusted keys").default("0"))
     .action(async (file: string, options: { key: string[]; cosignatures: string }) => {
       await loadBlake3();
-      const parsed = parseSourceText(InclusionBundleSchema, await readInputFile(file), file);
+      const parsed = parseSourceText(ProofFile, await readInputFile(file), file);
       if (!parsed.ok) throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
       const required = Number(options.cosignatures);
       if (!Number.isSafeInteger(required) || required < 0) {
         throw new CliError("--cosignatures must be a non-negative integer", exitCodes.usage);
       }
-      const check = verifyInclusionBundle(parsed.value, options.key, required);
+      const bundle = parsed.value;
+      const check =
+        bundle.kind === "revoada-inclusion-proof"
+          ? verifyInclusionBundle(bundle, options.key, required)
+          : verifyConsistencyBundle(bundle, options.key, required);
       if (!check.ok) throw new CliError(`${check.reason}: ${check.message}`, exitCodes.failed);
       const trust =
         options.key.length === 0
           ? "checkpoint signatures NOT checked (no --key given)"
           : `checkpoint signed by ${check.signers.map(shortNodeId).join(", ")}, cosigned by ${check.cosigners.map(shortNodeId).join(", ") || "nobody"}`;
-      process.stdout.write(
-        `block ${parsed.value.leaf_index} is in the tree of size ${parsed.value.tree_size}; ${trust}\n`,
-      );
+      const claim =
+        bundle.kind === "revoada-inclusion-proof"
+          ? `block ${bundle.leaf_index} is in the tree of size ${bundle.tree_size}`
+          : "the older checkpoint's tree is a prefix of the newer one's";
+      process.stdout.write(`${claim}; ${trust}\n`);
     });
 }
 
