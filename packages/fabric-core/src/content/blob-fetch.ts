@@ -149,6 +149,9 @@ export class BlobFetch {
   /** 1 for a group asked of some provider and not yet answered. */
   private requested = new Uint8Array(0);
   private spanOrder: number[] = [];
+  /** Verified groups per span, and in the wanted range: what `missingRun`/`checkDone` consult. */
+  private spanVerified = new Uint32Array(0);
+  private wantedVerified = 0;
   private nextId = 1;
   private nowMs = 0;
   /** When a range was last asked for or answered. */
@@ -176,6 +179,7 @@ export class BlobFetch {
       this.adoptTree(resume.size, resume.outboard);
       this.durable = new GroupBitfield(groupCount, resume.durable);
       this.verified = new GroupBitfield(groupCount, resume.durable);
+      this.recountVerified();
       this.checkDone();
     }
   }
@@ -356,7 +360,7 @@ export class BlobFetch {
     this.pendingOutboard = { size, outboard };
     this.events.push({ type: "outboard-verified", size, groupCount: groupCountOf(size) });
     // The empty blob has no bytes to fetch: its id alone verified it.
-    if (size === 0 && this.verified!.maybeSet(0)) this.writes.push({ index: 0, offset: 0, data: payload });
+    if (size === 0 && this.markVerified(0)) this.writes.push({ index: 0, offset: 0, data: payload });
   }
 
   private receiveHave(
@@ -415,11 +419,33 @@ export class BlobFetch {
       at += length;
       provider.uploadedBytes += length;
       if (isLast) tree.size = (tree.groupCount - 1) * chunkGroupBytes + length;
-      if (this.verified!.maybeSet(index)) {
+      if (this.markVerified(index)) {
         this.writes.push({ index, offset: index * chunkGroupBytes, data });
       }
     }
     if (at !== payload.length) this.ban(provider, "sent bytes past the range");
+  }
+
+  /** Marks a group verified; keeps the per-span and wanted counts that spare full scans. */
+  private markVerified(index: number): boolean {
+    const tree = this.tree!;
+    if (!this.verified!.maybeSet(index)) return false;
+    if (index >= tree.first && index < tree.end) {
+      this.wantedVerified += 1;
+      this.spanVerified[Math.floor((index - tree.first) / this.config.groupsPerRequest)]! += 1;
+    }
+    return true;
+  }
+
+  private recountVerified(): void {
+    const tree = this.tree!;
+    this.wantedVerified = 0;
+    this.spanVerified.fill(0);
+    for (let index = tree.first; index < tree.end; index += 1) {
+      if (!this.verified!.has(index)) continue;
+      this.wantedVerified += 1;
+      this.spanVerified[Math.floor((index - tree.first) / this.config.groupsPerRequest)]! += 1;
+    }
   }
 
   private isGroup(index: number, data: Uint8Array): boolean {
@@ -438,6 +464,8 @@ export class BlobFetch {
     this.durable ??= new GroupBitfield(groupCount);
     this.requested = new Uint8Array(groupCount);
     const spanCount = Math.ceil((wanted.end - wanted.first) / this.config.groupsPerRequest);
+    this.spanVerified = new Uint32Array(spanCount);
+    this.recountVerified();
     this.spanOrder = Array.from({ length: spanCount }, (_, span) => span);
     for (let i = spanCount - 1; i > 0; i -= 1) {
       const j = this.random.int(i + 1);
@@ -511,7 +539,8 @@ export class BlobFetch {
   private checkDone(): void {
     const tree = this.tree;
     if (this.finished || tree === null || this.verified === null) return;
-    for (let index = tree.first; index < tree.end; index += 1) if (!this.verified.has(index)) return;
+    if (this.wantedVerified < tree.end - tree.first) return;
+    assert(this.verified.hasRange(tree.first, tree.end), "the wanted count matches the bitfield");
     this.finished = true;
     this.events.push({ type: "done", size: tree.size });
   }
@@ -693,6 +722,7 @@ export class BlobFetch {
   private missingRun(tree: Tree, span: number): { first: number; end: number } | null {
     const spanFirst = tree.first + span * this.config.groupsPerRequest;
     const spanEnd = Math.min(tree.end, spanFirst + this.config.groupsPerRequest);
+    if (this.spanVerified[span] === spanEnd - spanFirst) return null;
     let first = spanFirst;
     while (first < spanEnd && (this.verified!.has(first) || this.requested[first] === 1)) first += 1;
     if (first === spanEnd) return null;
