@@ -16,6 +16,7 @@ import { type ConfigMap, type Deployment, FaceObject } from "./schemas.js";
 import { configMapName } from "./workload-objects.js";
 import { readPlacement, readWorkload } from "./workload-read.js";
 import { writeKubernetes } from "./writer.js";
+import { parseCanonical } from "./yaml-canonical.js";
 import { locate, type ParsedDocument, parseDocuments, unexpectedPaths } from "./yaml-documents.js";
 
 /**
@@ -93,7 +94,14 @@ function collectDocument(collected: Collected, source: Source, checkShapes: bool
   }
 }
 
-function assemble(collected: Collected): { state: unknown; sources: Map<string, Source> } {
+interface Assembled {
+  readonly nodes: Record<string, NodeState>;
+  readonly workloads: Record<string, Workload>;
+  readonly placements: Record<string, string[]>;
+  readonly applied: { readonly term: 0; readonly index: 0 };
+}
+
+function assemble(collected: Collected): { state: Assembled; sources: Map<string, Source> } {
   const sources = new Map<string, Source>();
   const nodes: Record<string, NodeState> = {};
   for (const [id, { node, source }] of collected.nodes) {
@@ -161,23 +169,31 @@ function emptyCollected(): Collected {
 }
 
 /**
- * The fast path: read the documents without checking their shapes, then prove them right by
- * rendering the state read back to exactly the bytes given. Equal bytes mean every document
- * is what the writer produces for a schema-valid state, so the per-document checks could not
- * have found anything. Anything else (a difference, a throw on a malformed document) returns
- * undefined and the caller reads again with every check on.
+ * The fast path: read each file's documents without checking their shapes (file by file, so
+ * the parsed documents die young), then prove the result right by rendering the state read
+ * back to exactly the bytes given. Equal bytes mean every document is what the writer emits
+ * for a schema-valid state, so the skipped checks could not have found anything. Anything
+ * else (a difference, a file outside the canonical subset, a throw on a malformed document)
+ * returns undefined and the caller reads again with every check on.
  */
-function readTrusted(
-  files: readonly FaceFile[],
-  parsedFiles: Map<string, ParsedDocument[]>,
-): FabricState | undefined {
+function readTrusted(files: readonly FaceFile[]): FabricState | undefined {
   try {
-    const collected = emptyCollected();
-    for (const [file, documents] of parsedFiles) {
-      for (const document of documents) collectDocument(collected, { file, document }, false);
+    const state = { nodes: {}, workloads: {}, placements: {}, applied: { term: 0, index: 0 } } as Assembled;
+    for (const file of files) {
+      const documents = file.path.endsWith(".yaml") ? parseCanonical(file.content) : undefined;
+      if (documents === undefined) return undefined;
+      const collected = emptyCollected();
+      for (const value of documents) {
+        const document = { value, canonical: true, full: () => undefined };
+        collectDocument(collected, { file: file.path, document }, false);
+      }
+      const part = assemble(collected).state;
+      if (collected.issues.length > 0 || collected.unknown.length > 0) return undefined;
+      for (const kind of ["nodes", "workloads", "placements"] as const) {
+        for (const key of Object.keys(part[kind])) if (Object.hasOwn(state[kind], key)) return undefined;
+        Object.assign(state[kind], part[kind]);
+      }
     }
-    const { state } = assemble(collected);
-    if (collected.issues.length > 0 || collected.unknown.length > 0) return undefined;
     const checked = FabricState.safeParse(state);
     if (!checked.success) return undefined;
     const expected = new Map(
@@ -209,13 +225,9 @@ function parseFiles(files: readonly FaceFile[]): {
 }
 
 export async function readKubernetes(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
-  const { collected, parsedFiles } = parseFiles(files);
-  if (collected.issues.length > 0) return failed(collected.issues);
-  if (collected.unknown.length === 0) {
-    const trusted = readTrusted(files, parsedFiles);
-    if (trusted !== undefined) return ok({ state: trusted, unknown: [] });
-  }
-  return readChecked(collected, parsedFiles, files);
+  const trusted = readTrusted(files);
+  if (trusted !== undefined) return ok({ state: trusted, unknown: [] });
+  return readKubernetesChecked(files);
 }
 
 /** The reader with every check on (schemas, located issues, unknown fields): no fast path. */

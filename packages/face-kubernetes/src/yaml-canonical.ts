@@ -132,11 +132,6 @@ export function emitCanonical(value: Record<string, unknown>): string {
 
 class OutsideSubset extends Error {}
 
-interface Line {
-  readonly indent: number;
-  readonly text: string;
-}
-
 /** Integers as JavaScript prints them: no leading zeros, no `-0`. */
 const integer = /^(?:0|-?[1-9][0-9]*)$/;
 
@@ -183,28 +178,61 @@ function splitEntry(text: string): [string, string] {
   return [key, text.slice(end + 2)];
 }
 
+/**
+ * Lines are kept as offsets into the source (content start, end, indent) rather than as
+ * strings, so reading ten thousand files allocates only the keys and values it returns.
+ */
 class CanonicalParser {
   index = 0;
-  constructor(readonly lines: Line[]) {}
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  readonly indents: number[] = [];
+
+  constructor(readonly source: string) {}
+
+  /** Splits the source into lines; false when a line is outside the subset's layout. */
+  scan(from: number, to: number): boolean {
+    for (let lineStart = from; lineStart < to; ) {
+      let lineEnd = this.source.indexOf("\n", lineStart);
+      if (lineEnd < 0 || lineEnd > to) lineEnd = to;
+      let content = lineStart;
+      while (content < lineEnd && this.source.charCodeAt(content) === 0x20) content += 1;
+      const first = this.source.charCodeAt(content);
+      if (content === lineEnd || first === 0x23 || this.source.charCodeAt(lineEnd - 1) === 0x20) return false;
+      this.starts.push(content);
+      this.ends.push(lineEnd);
+      this.indents.push(content - lineStart);
+      lineStart = lineEnd + 1;
+    }
+    return true;
+  }
+
+  text(start: number, end: number): string {
+    return this.source.slice(start, end);
+  }
+
+  isItem(line: number): boolean {
+    const start = this.starts[line]!;
+    return this.source.charCodeAt(start) === 0x2d && this.source.charCodeAt(start + 1) === 0x20;
+  }
 
   value(rest: string, indent: number): unknown {
     if (rest === "{}") return {};
     if (rest === "[]") return [];
     if (rest !== "") return parseScalar(rest);
-    const next = this.lines[this.index];
-    if (next === undefined || next.indent <= indent) throw new OutsideSubset();
-    return next.text.startsWith("- ") ? this.sequence(next.indent) : this.mapping(next.indent);
+    const next = this.index;
+    if (next >= this.starts.length || this.indents[next]! <= indent) throw new OutsideSubset();
+    return this.isItem(next) ? this.sequence(this.indents[next]!) : this.mapping(this.indents[next]!);
   }
 
   mapping(indent: number): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    for (
-      let line = this.lines[this.index];
-      line !== undefined && line.indent === indent;
-      line = this.lines[this.index]
+    while (
+      this.index < this.starts.length &&
+      this.indents[this.index] === indent &&
+      !this.isItem(this.index)
     ) {
-      if (line.text.startsWith("- ")) break;
-      const [key, rest] = splitEntry(line.text);
+      const [key, rest] = splitEntry(this.text(this.starts[this.index]!, this.ends[this.index]!));
       if (Object.hasOwn(result, key)) throw new OutsideSubset();
       this.index += 1;
       result[key] = this.value(rest, indent);
@@ -214,52 +242,46 @@ class CanonicalParser {
 
   sequence(indent: number): unknown[] {
     const result: unknown[] = [];
-    for (
-      let line = this.lines[this.index];
-      line !== undefined && line.indent === indent;
-      line = this.lines[this.index]
+    while (
+      this.index < this.starts.length &&
+      this.indents[this.index] === indent &&
+      this.isItem(this.index)
     ) {
-      if (!line.text.startsWith("- ")) break;
-      const item = line.text.slice(2);
+      const itemStart = this.starts[this.index]! + 2;
+      const item = this.text(itemStart, this.ends[this.index]!);
       if (keyEnd(item) < 0) {
         result.push(item === "{}" ? {} : parseScalar(item));
         this.index += 1;
         continue;
       }
       // `- key: value`: a mapping whose first entry shares the dash's line.
-      this.lines[this.index] = { indent: indent + 2, text: item };
+      this.starts[this.index] = itemStart;
+      this.indents[this.index] = indent + 2;
       result.push(this.mapping(indent + 2));
     }
     return result;
   }
 }
 
-function toLines(text: string): Line[] | undefined {
-  if (!text.endsWith("\n") || text.includes("\r") || text.includes("\t")) return undefined;
-  const lines: Line[] = [];
-  for (const raw of text.slice(0, -1).split("\n")) {
-    const body = raw.trimStart();
-    if (body === "" || body.startsWith("#") || raw.endsWith(" ")) return undefined;
-    lines.push({ indent: raw.length - body.length, text: body });
-  }
-  return lines;
-}
-
 /** The documents of a file in the canonical subset, or undefined when it is not (then parse it in full). */
 export function parseCanonical(text: string): Record<string, unknown>[] | undefined {
+  if (!text.endsWith("\n") || text.includes("\r") || text.includes("\t")) return undefined;
   const documents: Record<string, unknown>[] = [];
-  for (const part of text.split(/^---\n/m)) {
-    const lines = toLines(part);
-    if (lines === undefined || lines.length === 0 || lines[0]!.indent !== 0) return undefined;
-    const parser = new CanonicalParser(lines);
+  let from = 0;
+  while (from < text.length) {
+    const separator = text.indexOf("\n---\n", from - 1);
+    const to = separator < 0 ? text.length - 1 : separator;
+    const parser = new CanonicalParser(text);
+    if (!parser.scan(from, to) || parser.starts.length === 0 || parser.indents[0] !== 0) return undefined;
     try {
       const document = parser.mapping(0);
-      if (parser.index !== lines.length) return undefined;
+      if (parser.index !== parser.starts.length) return undefined;
       documents.push(document);
     } catch (error) {
       if (error instanceof OutsideSubset || error instanceof SyntaxError) return undefined;
       throw error;
     }
+    from = separator < 0 ? text.length : separator + 5;
   }
   return documents;
 }
