@@ -51,7 +51,14 @@ export interface GossipDriverCounters {
   streamsRefused: number;
 }
 
-const streamConnectionsMax = 64;
+/**
+ * Inbound sync connections at once. A frame is read whole before its MAC can be checked (the
+ * FrameLink allows up to `limits.frameBytesMax`), so this bounds what unauthenticated peers
+ * can make us buffer: 16 x 16 MiB.
+ */
+const streamConnectionsMax = 16;
+/** Outbound sync connections in flight; more are dropped (anti-entropy retries next round). */
+const streamSendsMax = 16;
 const streamIdleMs = 10_000;
 const timerMaxMs = 1_000;
 
@@ -82,6 +89,7 @@ export class GossipDriver {
   };
   private readonly links = new Set<FrameLink>();
   private timer: NodeJS.Timeout | null = null;
+  private streamSends = 0;
   private lastMs = 0;
   private closed = false;
 
@@ -284,16 +292,25 @@ export class GossipDriver {
       });
       return;
     }
+    if (this.streamSends >= streamSendsMax) {
+      this.counters.sendErrors += 1;
+      return;
+    }
+    this.streamSends += 1;
     this.counters.framesSent += 1;
-    connectFrameLink(target.host, target.port).then(
-      (link) => {
-        link.send([sealed]);
-        link.close();
-      },
-      () => {
-        this.counters.sendErrors += 1;
-      },
-    );
+    connectFrameLink(target.host, target.port)
+      .then(
+        (link) => {
+          link.send([sealed]);
+          link.close();
+        },
+        () => {
+          this.counters.sendErrors += 1;
+        },
+      )
+      .finally(() => {
+        this.streamSends -= 1;
+      });
   }
 }
 
