@@ -172,6 +172,14 @@ describe("a 5-node mesh of real processes", () => {
       return texts.every((text) => text === texts[0]) ? texts : undefined;
     }, patienceMs);
     assert.ok(settled, "every surviving node holds the byte-identical chain");
+    const sealed = await waitFor(async () => {
+      const text = await chainOf(leader.node);
+      const checked = text === undefined ? undefined : verifyChain(text, { mode: "checkpoints" });
+      if (checked === undefined || !checked.ok) return undefined;
+      const summary = checked.summary;
+      return summary.checkpoints > 0 && summary.sealedSize === summary.blocks ? summary : undefined;
+    }, patienceMs);
+    assert.ok(sealed, "witnesses cosigned checkpoints that seal every block");
   });
 
   test("a killed node restarts with its identity and data and rejoins", async () => {

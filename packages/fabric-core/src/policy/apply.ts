@@ -33,6 +33,7 @@ export function applyCommands(state: FabricState, commands: readonly ProposedCom
       case "node-remove":
       case "workload-upsert":
       case "workload-delete":
+      case "attest-checkpoint":
         assert(false, `the policy never proposes ${command.type}`);
         break;
       default:

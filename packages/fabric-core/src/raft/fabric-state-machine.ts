@@ -122,6 +122,9 @@ export class FabricStateMachine {
       case "workload-upsert":
         state.workloads[workloadKey(command.workload)] = structuredClone(command.workload);
         return null;
+      case "attest-checkpoint":
+        // Attestation only: the chain records it, the fabric state does not change.
+        return null;
       case "workload-delete": {
         const key = workloadKey(command);
         if (state.workloads[key] === undefined) return "unknown workload";

@@ -40,6 +40,17 @@ export const PlacementCommand = z.strictObject({
   nodes: z.array(NodeId).max(10_000),
 });
 
+/**
+ * A sealed attestation checkpoint (C2SP-style signed note with witness cosignatures),
+ * carried through the log so every node's chain holds the same checkpoints. It changes no
+ * fabric state.
+ */
+export const AttestCheckpointCommand = z.strictObject({
+  type: z.literal("attest-checkpoint"),
+  size: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+  note: z.string().min(1).max(65_536),
+});
+
 export const Command = z.discriminatedUnion("type", [
   PromoteCommand,
   DemoteCommand,
@@ -50,6 +61,7 @@ export const Command = z.discriminatedUnion("type", [
   WorkloadUpsertCommand,
   WorkloadDeleteCommand,
   PlacementCommand,
+  AttestCheckpointCommand,
 ]);
 export type Command = z.infer<typeof Command>;
 export type CommandType = Command["type"];

@@ -1,6 +1,7 @@
 export { assert, assertNever, assertUint, InvariantError } from "./assert.js";
 export type { CommandType } from "./command.js";
 export {
+  AttestCheckpointCommand,
   Command,
   DemoteCommand,
   isRoleCommand,

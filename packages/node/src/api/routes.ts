@@ -2,6 +2,7 @@ import { DecisionRecord } from "@revoada/fabric-core/policy";
 import { controlPlaneRoles, FabricState, type NodeRole, workloadKey } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import type { FabricNode } from "../daemon/fabric-node.js";
+import { CosignReply, CosignRequestBody } from "../daemon/sealing.js";
 import { RaftUnavailableError } from "../errors.js";
 import { faultInjectionEnabled, partitionInEffect, setPartition } from "../faults.js";
 import { findNode } from "../render/index.js";
@@ -95,6 +96,19 @@ export function nodeRoutes(node: FabricNode): Route[] {
           return { status: 404, body: { error: `no workload ${key}` } };
         }
         return propose(node, { type: "workload-delete", namespace: params.namespace!, name: params.name! });
+      },
+    }),
+    route({
+      method: "POST",
+      path: "/v1/attest/cosign",
+      summary: "witness: cosign a checkpoint consistent with the last one this node cosigned",
+      mutates: true,
+      body: CosignRequestBody,
+      reply: CosignReply,
+      handle: async ({ body }) => {
+        const reply = node.sealing.cosign(body);
+        const status = reply.ok ? 200 : reply.refusal === "conflict" ? 409 : 422;
+        return { status, body: reply };
       },
     }),
     route({

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { PolicyConfigOverrides } from "@revoada/fabric-core/policy";
 import {
   Capacity,
   FabricFace,
@@ -12,7 +13,6 @@ import {
   proveLiveness,
   type Result,
 } from "@revoada/fabric-core/vocabulary";
-import { PolicyConfigOverrides } from "@revoada/fabric-core/policy";
 import { z } from "zod";
 import { logLevels } from "./log.js";
 

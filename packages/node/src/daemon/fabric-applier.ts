@@ -77,7 +77,9 @@ export class FabricApplier implements RaftApplier<AppliedEntry> {
       });
     }
     const decoded = entry.kind === "normal" ? decodeProposal(entry.data) : undefined;
-    return { state, chain, proposal: decoded?.ok === true ? decoded.value : null };
+    const proposal = decoded?.ok === true ? decoded.value : null;
+    if (proposal?.command.type === "attest-checkpoint") this.recordCheckpoint(proposal.command);
+    return { state, chain, proposal };
   }
 
   snapshot(): Uint8Array {
@@ -105,6 +107,15 @@ export class FabricApplier implements RaftApplier<AppliedEntry> {
 
   close(): void {
     this.chainStore?.close();
+  }
+
+  /** A sealed checkpoint from the log; replays (after a restart) are skipped. */
+  private recordCheckpoint(command: { readonly size: number; readonly note: string }): void {
+    const store = this.chainStore;
+    if (store === null) return;
+    const latest = store.checkpoints.at(-1)?.size ?? 0;
+    if (command.size <= latest || command.size > store.chain.blocks.length) return;
+    store.appendCheckpoint(command.size, command.note);
   }
 
   /** Log entry 1 founds the cluster: its voters are the genesis control plane. */

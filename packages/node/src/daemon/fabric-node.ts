@@ -25,6 +25,7 @@ import { PolicyMemory } from "./history.js";
 import type { Logger } from "./log.js";
 import { MetricsRegistry, trackEventLoopDelay } from "./metrics.js";
 import { Reconciler } from "./reconciler.js";
+import { Sealing } from "./sealing.js";
 
 /**
  * The revoada daemon: membership (gossip), consensus (Raft), attestation (the chain the
@@ -59,6 +60,7 @@ export class FabricNode {
     readonly memory: PolicyMemory,
     readonly logger: Logger,
     readonly generation: number,
+    readonly sealing: Sealing,
   ) {}
 
   get nodeId(): NodeId {
@@ -124,6 +126,18 @@ export class FabricNode {
       founder: config.bootstrap,
       policy: config.policy,
     });
+    const sealing = new Sealing({
+      signer,
+      applier,
+      dataDirectory: config.data_dir,
+      sealIntervalMs: config.strategy.attestation.seal_interval_ms,
+      logger: logger.child("seal"),
+      token: options.loaded.apiToken,
+      witnesses: () => alivePeers(gossip, signer.nodeId),
+      proposeCheckpoint: async (size, note) => {
+        await reconciler.proposeCommand({ type: "attest-checkpoint", size, note }, "policy", false);
+      },
+    });
     const node = new FabricNode(
       config,
       signer,
@@ -135,12 +149,20 @@ export class FabricNode {
       memory,
       logger,
       generation,
+      sealing,
     );
     holder.node = node;
     node.defineMetrics();
     node.advertise();
     node.timers.push(setInterval(() => void reconciler.round(), config.strategy.reconciliation.millis));
     node.timers.push(setInterval(() => node.advertise(), 1000));
+    const sealTickMs = Math.max(20, Math.floor(config.strategy.attestation.seal_interval_ms / 10));
+    node.timers.push(
+      setInterval(
+        () => void sealing.leaderTick(raft.status().role === "leader").catch(() => undefined),
+        sealTickMs,
+      ),
+    );
     node.scheduleRender();
     await writeFile(join(config.data_dir, "node.pid"), `${process.pid}\n`);
     logger.info("node started", {
@@ -183,6 +205,7 @@ export class FabricNode {
     this.logger.debug("gossip closed");
     await this.rendering;
     this.apiServer?.close();
+    this.sealing.close();
     this.applier.close();
     await rm(join(this.config.data_dir, "node.pid"), { force: true });
     this.logger.info("stopped");
@@ -286,6 +309,18 @@ export class FabricNode {
     });
     trackEventLoopDelay(m);
   }
+}
+
+/** Alive peers at the API address gossip advertises (witness candidates). */
+function alivePeers(gossip: GossipDriver, self: NodeId): { id: NodeId; api: string }[] {
+  const peers: { id: NodeId; api: string }[] = [];
+  for (const member of gossip.membershipView().members) {
+    const api = member.state?.addresses.api;
+    if (member.id !== self && member.status === "alive" && api !== undefined) {
+      peers.push({ id: member.id as NodeId, api });
+    }
+  }
+  return peers;
 }
 
 /** The restart counter advertised in gossip, so a restarted node's state wins over its old one. */
