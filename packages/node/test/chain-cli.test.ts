@@ -4,6 +4,8 @@
 // and the proof and check the first bad record is named.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -120,6 +122,25 @@ describe("revoada chain", () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /consistency-invalid/);
     assert.equal((await runCli(["chain", "prove-consistency", "33", "96", "--file", exportFile])).code, 4);
+  });
+
+  it("reads the chain from a node's GET /v1/chain/export with --node", async () => {
+    const text = readFileSync(exportFile, "utf8");
+    const server = createServer((request, response) => {
+      response.writeHead(request.url === "/v1/chain/export" ? 200 : 404, { "content-type": "text/plain" });
+      response.end(request.url === "/v1/chain/export" ? text : "");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const verified = await runCli(["chain", "verify", "--node", `127.0.0.1:${port}`, "-o", "json"]);
+      assert.equal(verified.code, 0, verified.stderr);
+      assert.equal((JSON.parse(verified.stdout) as { blocks: number }).blocks, 120);
+      const shown = await runCli(["chain", "show", "--node", `127.0.0.1:${port}`, "-o", "json"]);
+      assert.equal(shown.code, 0, shown.stderr);
+    } finally {
+      server.close();
+    }
   });
 
   it("prove by raft index; exit codes for missing blocks, files and nodes", async () => {
