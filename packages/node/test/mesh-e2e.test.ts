@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { verifyChain } from "@revoada/fabric-core/attest";
 import { loadBlake3, type NodeId } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
 import { CommittedReply } from "../src/api/schemas.js";
 import { sampleWorkload } from "../src/cli/commands/demo.js";
 import { ApiClient } from "../src/mesh/api-client.js";
@@ -122,6 +123,44 @@ describe("a 5-node mesh of real processes", () => {
       return state?.placements["default/web"]?.length === 2 ? true : undefined;
     }, patienceMs);
     assert.ok(placed, "the workload was placed on two nodes");
+  });
+
+  test("fetches a workload's config blob peer to peer before rendering the workload", async () => {
+    const leader = await findLeader(nodes);
+    assert.ok(leader);
+    const data = Buffer.from("server { listen 80; }\n");
+    const stored = await leader.node.client.post(
+      "/v1/blobs",
+      { data_base64: data.toString("base64") },
+      z.object({ hash: z.string(), size: z.number() }),
+    );
+    assert.equal(stored.size, data.length);
+    const workload = {
+      ...sampleWorkload,
+      name: "configured",
+      replicas: 1,
+      config_blobs: [{ name: "nginx-conf", hash: stored.hash, mount_path: "/etc/nginx/conf.d/default.conf" }],
+    };
+    await leader.node.client.post("/v1/workloads", workload, CommittedReply);
+    const target = await waitFor(async () => {
+      const state = await stateOf(leader.node);
+      const placed = state?.placements["default/configured"]?.[0];
+      return placed === undefined ? undefined : nodes.find((n) => n.name === state?.nodes[placed]?.name);
+    }, patienceMs);
+    assert.ok(target, "the workload was placed");
+    const fetched = await waitFor(
+      () =>
+        target.client
+          .get(`/v1/blobs/${stored.hash}`, z.object({ hash: z.string(), size: z.number() }))
+          .catch(() => undefined),
+      patienceMs,
+    );
+    assert.equal(fetched?.size, data.length, "the node running it fetched the blob from its peers");
+    const rendered = await waitFor(async () => {
+      const files: string[] = await readdir(join(target.outputDir, "workloads", "default")).catch(() => []);
+      return files.includes("configured.yaml") ? true : undefined;
+    }, patienceMs);
+    assert.ok(rendered, "the workload rendered once its blob was there");
   });
 
   test("heals kill -9 of a control-plane follower: replaced, attested, rendered", async () => {

@@ -28,10 +28,10 @@ export interface RouteRequest<Body> {
   readonly body: Body;
 }
 
+/** A reply: the route's own shape, an error (any non-2xx status), or plain text. */
 export type RouteReply<T> =
-  | { readonly status: number; readonly body: T }
+  | { readonly status: number; readonly body: T | ErrorBody }
   | { readonly status: number; readonly text: string };
-
 export function route<Body extends z.ZodType, Reply extends z.ZodType>(
   definition: Route<Body, Reply>,
 ): Route {
@@ -45,7 +45,9 @@ export const ErrorReply = z.object({
     .optional(),
 });
 
-const bodyBytesMax = 4 * 1024 * 1024;
+export type ErrorBody = z.input<typeof ErrorReply> & Readonly<Record<string, unknown>>;
+
+const bodyBytesMax = 5 * 1024 * 1024;
 
 export interface ApiServerOptions {
   readonly routes: readonly Route[];

@@ -1,5 +1,11 @@
 import { DecisionRecord } from "@revoada/fabric-core/policy";
-import { controlPlaneRoles, FabricState, type NodeRole, workloadKey } from "@revoada/fabric-core/vocabulary";
+import {
+  Blake3Hash,
+  controlPlaneRoles,
+  FabricState,
+  type NodeRole,
+  workloadKey,
+} from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import type { FabricNode } from "../daemon/fabric-node.js";
 import { CosignReply, CosignRequestBody } from "../daemon/sealing.js";
@@ -96,6 +102,42 @@ export function nodeRoutes(node: FabricNode): Route[] {
           return { status: 404, body: { error: `no workload ${key}` } };
         }
         return propose(node, { type: "workload-delete", namespace: params.namespace!, name: params.name! });
+      },
+    }),
+    route({
+      method: "GET",
+      path: "/v1/blobs",
+      summary: "the blobs this node holds (BLAKE3 hash and size)",
+      mutates: false,
+      reply: z.array(BlobInfo),
+      handle: async () => ({ status: 200, body: await node.content.store.list() }),
+    }),
+    route({
+      method: "GET",
+      path: "/v1/blobs/{hash}",
+      summary: "whether this node holds a blob, and its size",
+      mutates: false,
+      reply: BlobInfo,
+      handle: async ({ params }) => {
+        const hash = Blake3Hash.safeParse(params.hash);
+        if (!hash.success) return { status: 400, body: { error: "not a BLAKE3 hash" } };
+        const stored = await node.content.store.stat(hash.data);
+        return stored === null
+          ? { status: 404, body: { error: "not held here" } }
+          : { status: 200, body: stored };
+      },
+    }),
+    route({
+      method: "POST",
+      path: "/v1/blobs",
+      summary: "store a small blob (base64, up to 3 MiB) on this node; peers fetch it by hash",
+      mutates: true,
+      body: BlobUpload,
+      reply: BlobInfo,
+      handle: async ({ body }) => {
+        const stored = await node.content.store.put(new Uint8Array(Buffer.from(body.data_base64, "base64")));
+        await node.content.announce();
+        return { status: 200, body: stored };
       },
     }),
     route({
@@ -216,6 +258,14 @@ function notLeader(node: FabricNode) {
     body: { error: "this node is not the leader; send mutations to the leader", leader },
   };
 }
+
+const BlobInfo = z.object({ hash: z.string(), size: z.number() });
+const BlobUpload = z.strictObject({
+  data_base64: z
+    .string()
+    .max(4 * 1024 * 1024)
+    .base64(),
+});
 
 const PartitionRequest = z.strictObject({ peers: z.array(z.string().min(1).max(64)).max(64) });
 const PartitionReply = z.object({ peers: z.array(z.string()), addresses: z.array(z.string()) });

@@ -7,6 +7,7 @@ import type { GossipEvent } from "@revoada/fabric-core/gossip";
 import { raftConfigFromStrategy } from "@revoada/fabric-core/raft";
 import {
   canonicalJson,
+  type FabricState,
   loadBlake3,
   type NodeId,
   type NodeState,
@@ -20,6 +21,7 @@ import { loadOrCreateIdentity } from "../identity.js";
 import { RaftDriver } from "../raft/index.js";
 import { renderToDirectory } from "../render/index.js";
 import type { LoadedConfig, NodeConfig } from "./config.js";
+import { NodeContent } from "./content.js";
 import { type AppliedEntry, FabricApplier } from "./fabric-applier.js";
 import { PolicyMemory } from "./history.js";
 import type { Logger } from "./log.js";
@@ -61,6 +63,7 @@ export class FabricNode {
     readonly logger: Logger,
     readonly generation: number,
     readonly sealing: Sealing,
+    readonly content: NodeContent,
   ) {}
 
   get nodeId(): NodeId {
@@ -138,6 +141,17 @@ export class FabricNode {
         await reconciler.proposeCommand({ type: "attest-checkpoint", size, note }, "policy", false);
       },
     });
+    const content = await NodeContent.start({
+      dataDirectory: config.data_dir,
+      signer,
+      clusterKey,
+      listen: config.listen.content,
+      syncCadenceMs: config.strategy.content.sync_cadence_ms,
+      gcRetentionMs: config.strategy.content.gc_retention_ms,
+      gossip: () => gossip,
+      fabricState: () => applier.state(),
+      logger: logger.child("content"),
+    });
     const node = new FabricNode(
       config,
       signer,
@@ -150,6 +164,7 @@ export class FabricNode {
       logger,
       generation,
       sealing,
+      content,
     );
     holder.node = node;
     node.defineMetrics();
@@ -202,7 +217,8 @@ export class FabricNode {
     this.logger.debug("raft stopped");
     await this.gossip.leave().catch(() => undefined);
     await this.gossip.close();
-    this.logger.debug("gossip closed");
+    await this.content.close();
+    this.logger.debug("gossip and content closed");
     await this.rendering;
     this.apiServer?.close();
     this.sealing.close();
@@ -267,8 +283,14 @@ export class FabricNode {
 
   private async render(): Promise<void> {
     this.advertise();
-    const state = this.applier.state();
-    if (state.nodes[this.nodeId] === undefined) return;
+    const committed = this.applier.state();
+    if (committed.nodes[this.nodeId] === undefined) return;
+    // A workload whose config blobs are not here yet is rendered once they are fetched.
+    const waiting = await this.content.missingFor(committed, this.nodeId);
+    const state = waiting.size === 0 ? committed : withoutWorkloads(committed, waiting);
+    if (waiting.size > 0) {
+      void this.content.sync.round().then(() => this.scheduleRenderLater());
+    }
     const output = this.face.writer.write(state, { kind: "node", node: this.nodeId });
     const report = await renderToDirectory(this.config.output_dir, this.face.id, output.files);
     this.renders += 1;
@@ -282,6 +304,10 @@ export class FabricNode {
     }
   }
 
+  private scheduleRenderLater(): void {
+    setTimeout(() => this.scheduleRender(), this.config.strategy.content.sync_cadence_ms);
+  }
+
   private defineMetrics(): void {
     const m = this.metrics;
     const term = m.gauge("revoada_raft_term", "current Raft term");
@@ -293,6 +319,8 @@ export class FabricNode {
     const decisions = m.gauge("revoada_policy_decisions", "decision records kept");
     const height = m.gauge("revoada_attestation_height", "blocks in the attestation chain");
     const renders = m.gauge("revoada_renders", "face renders done");
+    const served = m.gauge("revoada_blob_bytes_served", "blob bytes uploaded to peers");
+    const fetching = m.gauge("revoada_blob_fetches_active", "blob fetches in progress");
     m.onCollect(() => {
       const status = this.raft.status();
       term(status.term);
@@ -306,6 +334,8 @@ export class FabricNode {
       decisions(this.reconciler.decisions.length);
       height(this.applier.chain?.chain.blocks.length ?? 0);
       renders(this.renders);
+      served(this.content.counters().servedBytes);
+      fetching(this.content.sync.fetching().length);
     });
     trackEventLoopDelay(m);
   }
@@ -321,6 +351,13 @@ function alivePeers(gossip: GossipDriver, self: NodeId): { id: NodeId; api: stri
     }
   }
   return peers;
+}
+
+/** The state without the given workloads (and their placements). */
+function withoutWorkloads(state: FabricState, keys: ReadonlySet<string>): FabricState {
+  const workloads = Object.fromEntries(Object.entries(state.workloads).filter(([key]) => !keys.has(key)));
+  const placements = Object.fromEntries(Object.entries(state.placements).filter(([key]) => !keys.has(key)));
+  return { ...state, workloads, placements };
 }
 
 /** The restart counter advertised in gossip, so a restarted node's state wins over its old one. */

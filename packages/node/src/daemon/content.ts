@@ -1,0 +1,129 @@
+import type { Blake3Hash, FabricState, NodeId, Signer } from "@revoada/fabric-core/vocabulary";
+import { BlobStore } from "../content/blob-store.js";
+import { ContentService } from "../content/content-service.js";
+import { ContentSync, type ProviderLinks } from "../content/content-sync.js";
+import { TransportContentLinks } from "../content/transport-links.js";
+import type { GossipDriver } from "../gossip/gossip-driver.js";
+import { parseHostPort } from "../gossip/gossip-driver.js";
+import type { Logger } from "./log.js";
+
+/**
+ * The content layer in the daemon: the blob store, serving peers over the authenticated
+ * transport, announcing held blobs through gossip (one `blob/<hash>` key each, value = size),
+ * and the background round that fetches every blob the committed state references.
+ * Secret values never travel this way: blobs are configs and manifests, addressed by hash.
+ */
+export const blobKeyPrefix = "blob/";
+
+export interface NodeContentOptions {
+  readonly dataDirectory: string;
+  readonly signer: Signer;
+  readonly clusterKey: Uint8Array;
+  readonly listen: string;
+  readonly syncCadenceMs: number;
+  readonly gcRetentionMs: number;
+  readonly gossip: () => GossipDriver;
+  readonly fabricState: () => FabricState;
+  readonly logger: Logger;
+}
+
+export class NodeContent {
+  private announced = new Set<string>();
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    readonly store: BlobStore,
+    readonly service: ContentService,
+    private readonly links: TransportContentLinks,
+    readonly sync: ContentSync,
+    private readonly options: NodeContentOptions,
+  ) {
+    this.timer = setInterval(() => void this.announce(), options.syncCadenceMs);
+  }
+
+  static async start(options: NodeContentOptions): Promise<NodeContent> {
+    const store = await BlobStore.open(options.dataDirectory);
+    const service = new ContentService(store);
+    const links = new TransportContentLinks({
+      signer: options.signer,
+      clusterKey: options.clusterKey,
+      onNewPeer: (link) => service.serve(link),
+      logger: options.logger,
+    });
+    const address = parseHostPort(options.listen);
+    if (address === null) throw new Error(`listen.content: not host:port: ${options.listen}`);
+    await links.listen(address);
+    const holder: { content?: NodeContent } = {};
+    const sync = new ContentSync({
+      store,
+      service,
+      syncCadenceMs: options.syncCadenceMs,
+      gcRetentionMs: options.gcRetentionMs,
+      fabricState: options.fabricState,
+      providersOf: (hash) => holder.content?.providersOf(hash) ?? new Map(),
+      onError: (hash, error) =>
+        options.logger.warn("blob fetch failed", {
+          hash,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    });
+    const content = new NodeContent(store, service, links, sync, options);
+    holder.content = content;
+    sync.start();
+    await content.announce();
+    return content;
+  }
+
+  /** Blobs referenced by workloads placed on `node` that this node does not hold yet. */
+  async missingFor(state: FabricState, node: NodeId): Promise<Set<string>> {
+    const missing = new Set<string>();
+    for (const [key, workload] of Object.entries(state.workloads)) {
+      if (!(state.placements[key] ?? []).includes(node)) continue;
+      for (const blob of workload.config_blobs) {
+        if (!(await this.store.has(blob.hash))) missing.add(key);
+      }
+    }
+    return missing;
+  }
+
+  /** Providers of `hash` from gossip: alive members announcing it, reached over the transport. */
+  private providersOf(hash: Blake3Hash): ProviderLinks {
+    const providers = new Map<
+      string,
+      { link: ReturnType<TransportContentLinks["linkTo"]>; complete: boolean | null }
+    >();
+    for (const member of this.options.gossip().membershipView().members) {
+      if (member.status !== "alive" || member.id === this.options.signer.nodeId) continue;
+      if (member.keys[`${blobKeyPrefix}${hash}`] === undefined) continue;
+      const address = member.state?.addresses.content;
+      const parsed = address === undefined ? null : parseHostPort(address);
+      if (parsed === null) continue;
+      providers.set(member.id, { link: this.links.linkTo(member.id as NodeId, parsed), complete: true });
+    }
+    return providers;
+  }
+
+  /** Keeps the gossip announcements equal to the blobs held. */
+  async announce(): Promise<void> {
+    const held = new Map((await this.store.list()).map((blob) => [blob.hash as string, blob.size]));
+    const gossip = this.options.gossip();
+    for (const [hash, size] of held) {
+      if (!this.announced.has(hash)) gossip.setState(`${blobKeyPrefix}${hash}`, String(size));
+    }
+    for (const hash of this.announced) {
+      if (!held.has(hash)) gossip.setState(`${blobKeyPrefix}${hash}`, null);
+    }
+    this.announced = new Set(held.keys());
+  }
+
+  counters(): { servedBytes: number; requests: number } {
+    return { servedBytes: this.service.counters.uploadedBytes, requests: this.service.counters.requests };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.sync.stop();
+    await this.service.close();
+    await this.links.close();
+  }
+}
