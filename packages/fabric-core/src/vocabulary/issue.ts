@@ -42,7 +42,8 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown): Resul
 
 /** `file:line:column: path: message`, the shape compilers and linters print. */
 export function formatIssue(issue: FabricIssue): string {
-  const where = issue.file === undefined ? "" : `${issue.file}:${issue.line ?? 0}:${issue.column ?? 0}: `;
+  const position = issue.line === undefined ? "" : `:${issue.line}:${issue.column ?? 1}`;
+  const where = issue.file === undefined ? "" : `${issue.file}${position}: `;
   const path = issue.path.length === 0 ? "" : `${issue.path.join(".")}: `;
   return `${where}${path}${issue.message}`;
 }
