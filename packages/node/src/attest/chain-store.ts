@@ -34,6 +34,11 @@ import { fsyncDirectorySync, writeFileAtomicSync } from "../fs/durable.js";
  */
 export const chainFileName = "chain.jsonl";
 
+export interface ChainStoreOptions {
+  /** Check each new block's leader signature in `applyCommitted` (default true). */
+  readonly verifySignatures?: boolean;
+}
+
 export interface ChainRecovery {
   /** Bytes cut from a torn tail (0 when the file ended cleanly). */
   readonly truncatedBytes: number;
@@ -53,11 +58,14 @@ export class ChainStore {
   private constructor(
     readonly directory: string,
     genesis: GenesisRecord,
+    options: ChainStoreOptions,
   ) {
     mkdirSync(directory, { recursive: true });
     const path = this.path;
     if (!existsSync(path)) createChainFile(directory, path, genesis);
-    this.chain = new AttestChain(genesis, { verifySignatures: false });
+    // Stored blocks are re-linked, not re-verified (`append`); `applyCommitted` checks the
+    // leader's signature of each new block unless told not to (a leader's own blocks).
+    this.chain = new AttestChain(genesis, { verifySignatures: options.verifySignatures ?? true });
     const replayed = this.replay(readFileSync(path), genesis);
     this.descriptor = openSync(path, "r+");
     if (replayed.validBytes < replayed.fileBytes) {
@@ -73,8 +81,8 @@ export class ChainStore {
   }
 
   /** Opens (or creates) the chain of `genesis` in `directory`; synchronous, like the WAL. */
-  static open(directory: string, genesis: GenesisRecord): ChainStore {
-    return new ChainStore(directory, genesis);
+  static open(directory: string, genesis: GenesisRecord, options: ChainStoreOptions = {}): ChainStore {
+    return new ChainStore(directory, genesis, options);
   }
 
   get path(): string {
