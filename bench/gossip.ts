@@ -325,14 +325,14 @@ if (simulator) {
   log("simulator: false deaths at 20% loss");
   falseDeathsInSimulator();
 }
-const loadBefore = loadavg()[0]!;
 if (real) {
   log("real processes: 10 agents on loopback");
+  const loadBefore = loadavg()[0]!;
   await realProcesses();
+  notes.push(
+    `load average (1 min) around the real-process runs: ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after, on this machine's cores, shared with other work`,
+  );
 }
-notes.push(
-  `load average (1 min) around the real-process runs: ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after, on this machine's cores, shared with other work`,
-);
 notes.push(
   `strategy: homelab (gossip_cadence_ms 100, phi_threshold 8, failure_detector_timeout_ms 300); ${quick ? "quick run" : "full run"} in ${Math.round((performance.now() - started) / 1000)} s`,
 );
