@@ -167,8 +167,10 @@ class FetchRun {
       if (event.type === "done") {
         const tree = this.fetch.verifiedTree()!;
         this.settled = true;
-        this.stop();
+        // Keep answering as a partial holder until the blob is in the store: in between, a
+        // peer asking would otherwise hear "not found" and drop this node.
         const stored = await this.partial.complete(tree.size, tree.outboard);
+        this.stop();
         this.resolve(stored);
         return;
       }

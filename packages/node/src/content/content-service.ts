@@ -1,5 +1,6 @@
 import { type FileHandle, open } from "node:fs/promises";
 import {
+  type ContentFrame,
   ContentRequest,
   decodeContentFrame,
   encodeContentFrame,
@@ -49,7 +50,7 @@ export class ContentService {
   readonly counters: ServiceCounters = { requests: 0, uploadedBytes: 0, refused: 0 };
   private readonly partials = new Map<Blake3Hash, PartialSource>();
   /** Stored blobs being served, kept open (a deleted blob stays readable until evicted). */
-  private readonly openBlobs = new Map<Blake3Hash, OpenBlob>();
+  private readonly openBlobs = new Map<Blake3Hash, Promise<OpenBlob | null>>();
 
   constructor(private readonly store: BlobStore) {}
 
@@ -83,24 +84,35 @@ export class ContentService {
     });
   }
 
-  private async openStored(hash: Blake3Hash): Promise<OpenBlob | null> {
+  private openStored(hash: Blake3Hash): Promise<OpenBlob | null> {
+    const existing = this.openBlobs.get(hash);
+    if (existing !== undefined) return existing;
+    const opening = this.openBlob(hash);
+    if (this.openBlobs.size >= openBlobsMax) {
+      const [oldest, evicted] = this.openBlobs.entries().next().value!;
+      this.openBlobs.delete(oldest);
+      // Answers in progress may still read it: close a little later.
+      setTimeout(() => void evicted.then((blob) => blob?.handle.close()), 10_000);
+    }
+    this.openBlobs.set(hash, opening);
+    // Not stored (yet): forget the miss, so the blob is found once it is.
+    void opening.then((blob) => {
+      if (blob === null && this.openBlobs.get(hash) === opening) this.openBlobs.delete(hash);
+    });
+    return opening;
+  }
+
+  private async openBlob(hash: Blake3Hash): Promise<OpenBlob | null> {
     const stored = await this.store.stat(hash);
     if (stored === null) return null;
     const handle = await open(this.store.blobPath(hash), "r").catch(() => null);
     if (handle === null) return null;
-    const blob = { size: stored.size, outboard: await this.store.outboard(hash, stored.size), handle };
-    if (this.openBlobs.size >= openBlobsMax) {
-      const [oldest, evicted] = this.openBlobs.entries().next().value!;
-      this.openBlobs.delete(oldest);
-      setTimeout(() => void evicted.handle.close(), 10_000);
-    }
-    this.openBlobs.set(hash, blob);
-    return blob;
+    return { size: stored.size, outboard: await this.store.outboard(hash, stored.size), handle };
   }
 
   /** Closes the files of the blobs being served. */
   async close(): Promise<void> {
-    for (const blob of this.openBlobs.values()) await blob.handle.close();
+    for (const blob of this.openBlobs.values()) await (await blob)?.handle.close();
     this.openBlobs.clear();
   }
 
@@ -122,24 +134,37 @@ export class ContentService {
   }
 
   private async answer(link: FrameLink, request: ContentRequest): Promise<void> {
-    const source = await this.sourceOf(request.hash);
-    const plan = planContentResponse(request, source?.holding ?? null, this.partials.has(request.hash));
-    let payload = plan.payload;
-    if (plan.read !== null && source !== null) {
-      payload = await source.read(plan.read.offset, plan.read.length);
-      if (payload.length !== plan.read.length) throw new Error("short read of a stored blob");
-    }
+    const response = (await this.respond(request)) ?? (await this.respond(request));
+    const { id, hash } = request;
+    const frame = response ?? {
+      message: { type: "refused", id, hash, reason: "unavailable" },
+      payload: new Uint8Array(0),
+    };
     for (let wait = 0; link.queuedBytes() > sendQueueBytesMax && wait < 10_000; wait += 1) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    this.counters.uploadedBytes += plan.read === null ? 0 : payload.length;
-    link.send(encodeContentFrame({ message: plan.message, payload }));
+    if (frame.message.type === "range") this.counters.uploadedBytes += frame.payload.length;
+    link.send(encodeContentFrame(frame));
+  }
+
+  /**
+   * The response to `request`, or null when reading failed: a download that completed (and
+   * moved its file into the store) between the lookup and the read. The caller asks once more
+   * and then refuses as `unavailable`; one failed read never closes the link.
+   */
+  private async respond(request: ContentRequest): Promise<ContentFrame | null> {
+    const source = await this.sourceOf(request.hash);
+    const plan = planContentResponse(request, source?.holding ?? null, this.partials.has(request.hash));
+    if (plan.read === null || source === null) return { message: plan.message, payload: plan.payload };
+    const payload = await source.read(plan.read.offset, plan.read.length).catch(() => null);
+    if (payload === null || payload.length !== plan.read.length) return null;
+    return { message: plan.message, payload };
   }
 
   private async sourceOf(
     hash: Blake3Hash,
   ): Promise<{ holding: Holding; read: (offset: number, length: number) => Promise<Uint8Array> } | null> {
-    const open = this.openBlobs.get(hash) ?? (await this.openStored(hash));
+    const open = await this.openStored(hash);
     if (open !== null) {
       return {
         holding: { hash, size: open.size, outboard: open.outboard, durable: null },

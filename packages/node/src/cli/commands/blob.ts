@@ -288,7 +288,9 @@ class ProgressLine {
   update(status: FetchStatus, events: readonly FetchEvent[]): void {
     for (const event of events) {
       if (event.type === "provider-banned")
-        process.stderr.write(`\nbanned ${event.provider}: ${event.reason}\n`);
+        process.stderr.write(`banned ${event.provider}: ${event.reason}\n`);
+      if (event.type === "provider-removed")
+        process.stderr.write(`dropped ${event.provider}: ${event.reason}\n`);
     }
     const seconds = Math.max(0.001, (Date.now() - this.startedMs) / 1000);
     const active = status.providers.filter((p) => !p.banned).length;
