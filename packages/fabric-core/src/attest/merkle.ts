@@ -199,6 +199,32 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }
 
+/**
+ * The RFC 9162 verification walk shared by inclusion and consistency checks: `fn` is the
+ * index of the node being rebuilt and `sn` the last index of its level; both halve per level.
+ */
+class PathWalk {
+  constructor(
+    public fn: number,
+    public sn: number,
+  ) {}
+
+  /** The next proof hash is the node's left sibling (or the node is its level's last). */
+  siblingIsLeft(): boolean {
+    return this.fn % 2 === 1 || this.fn === this.sn;
+  }
+
+  /** Skips the levels where the node is a left child without a right sibling. */
+  skipLoneLevels(): void {
+    while (this.fn % 2 === 0 && this.fn !== 0) this.up();
+  }
+
+  up(): void {
+    this.fn = Math.floor(this.fn / 2);
+    this.sn = Math.floor(this.sn / 2);
+  }
+}
+
 /** RFC 9162 §2.1.3.2: true when `proof` shows `leafHash` at `index` in the tree with `root`. */
 export function verifyInclusion(
   index: number,
@@ -209,24 +235,19 @@ export function verifyInclusion(
 ): boolean {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
   if (proof.length > depthMax) return false;
-  let fn = index;
-  let sn = size - 1;
+  const walk = new PathWalk(index, size - 1);
   let hash = leafHash;
   for (const sibling of proof) {
-    if (sibling.length !== hashBytes || sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
+    if (sibling.length !== hashBytes || walk.sn === 0) return false;
+    if (walk.siblingIsLeft()) {
       hash = merkleNodeHash(sibling, hash);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
-      }
+      walk.skipLoneLevels();
     } else {
       hash = merkleNodeHash(hash, sibling);
     }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    walk.up();
   }
-  return sn === 0 && equalBytes(hash, root);
+  return walk.sn === 0 && equalBytes(hash, root);
 }
 
 /** RFC 9162 §2.1.4.2: true when `proof` shows the tree (oldSize, oldRoot) is a prefix of (newSize, newRoot). */
@@ -244,28 +265,20 @@ export function verifyConsistency(
   if (oldSize === 0) return proof.length === 0;
   const path = isPowerOfTwo(oldSize) ? [oldRoot, ...proof] : [...proof];
   if (path.length === 0 || path.some((hash) => hash.length !== hashBytes)) return false;
-  let fn = oldSize - 1;
-  let sn = newSize - 1;
-  while (fn % 2 === 1) {
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
+  const walk = new PathWalk(oldSize - 1, newSize - 1);
+  while (walk.fn % 2 === 1) walk.up();
   let oldHash = path[0]!;
   let newHash = path[0]!;
   for (const sibling of path.slice(1)) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
+    if (walk.sn === 0) return false;
+    if (walk.siblingIsLeft()) {
       oldHash = merkleNodeHash(sibling, oldHash);
       newHash = merkleNodeHash(sibling, newHash);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
-      }
+      walk.skipLoneLevels();
     } else {
       newHash = merkleNodeHash(newHash, sibling);
     }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    walk.up();
   }
-  return sn === 0 && equalBytes(oldHash, oldRoot) && equalBytes(newHash, newRoot);
+  return walk.sn === 0 && equalBytes(oldHash, oldRoot) && equalBytes(newHash, newRoot);
 }
