@@ -228,40 +228,59 @@ describe("verifyChain reports the first bad record with the right reason", () =>
     );
   });
 
-  test("a forked checkpoint: validly signed and cosigned, but for a different tree", () => {
+  test("a forked checkpoint: validly signed and cosigned, but for a different tree (property)", () => {
     const sample = samples[0]!;
-    const target = sample.checkpoints[3]!;
-    const forkedTree = new MerkleTree();
-    sample.blocks.slice(0, target.size).forEach((block, i) => {
-      forkedTree.append(Buffer.from(i === 5 ? "0".repeat(64) : block.hash, "hex"));
-    });
-    const leader = sample.founders[0]!;
-    const note = signCheckpoint(
-      { origin: sample.genesis.body.origin, size: target.size, root: forkedTree.rootAt() },
-      leader,
-    );
-    const cosigners = sample.founders.slice(1).map((signer) => cosignNote(note.text, signer, 1_780_000_000));
-    const forkedNote = formatCheckpointNote(withCosignatures(note, cosigners));
-    const all = lines(sample.text);
-    const at = all.indexOf(JSON.stringify({ kind: "checkpoint", note: target.note }));
-    assert.ok(at > 0);
-    const tampered = join([
-      ...all.slice(0, at),
-      JSON.stringify({ kind: "checkpoint", note: forkedNote }),
-      ...all.slice(at + 1),
-    ]);
-    for (const mode of modes) expectFailure(tampered, mode, ["checkpoint-fork"], at + 1);
-    // A witness that cosigned the real checkpoint refuses the fork (split-view defence).
-    const witness = new Witness(sample.founders[1]!, sample.genesis.body.origin, null);
     const members = new Set(sample.genesis.body.control_plane);
-    assert.ok(witness.cosign({ note: target.note, oldSize: 0, proof: [] }, members, 0).ok);
-    const refused = witness.cosign(
-      { note: formatCheckpointNote(note), oldSize: target.size, proof: [] },
-      members,
-      0,
+    const all = lines(sample.text);
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.nat(),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.constantFrom(...modes),
+        (pick, leaf, bytes, mode) => {
+          const target = sample.checkpoints[pick % sample.checkpoints.length]!;
+          const forkedAt = leaf % target.size;
+          fc.pre(Buffer.from(bytes).toString("hex") !== sample.blocks[forkedAt]!.hash);
+          const forkedTree = new MerkleTree();
+          for (const [i, block] of sample.blocks.slice(0, target.size).entries()) {
+            forkedTree.append(i === forkedAt ? bytes : Buffer.from(block.hash, "hex"));
+          }
+          const leader = sample.founders[pick % sample.founders.length]!;
+          const note = signCheckpoint(
+            { origin: sample.genesis.body.origin, size: target.size, root: forkedTree.rootAt() },
+            leader,
+          );
+          const cosigners = sample.founders
+            .filter((signer) => signer !== leader)
+            .map((signer) => cosignNote(note.text, signer, 1_780_000_000));
+          const forkedNote = formatCheckpointNote(withCosignatures(note, cosigners));
+          const at = all.indexOf(JSON.stringify({ kind: "checkpoint", note: target.note }));
+          assert.ok(at > 0);
+          const tampered = join([
+            ...all.slice(0, at),
+            JSON.stringify({ kind: "checkpoint", note: forkedNote }),
+            ...all.slice(at + 1),
+          ]);
+          expectFailure(tampered, mode, ["checkpoint-fork"], at + 1);
+          // A witness that cosigned the real checkpoint refuses the fork (split-view defence).
+          const witness = new Witness(
+            cosigners.length > 0 ? sample.founders.find((signer) => signer !== leader)! : leader,
+            sample.genesis.body.origin,
+            null,
+          );
+          assert.ok(witness.cosign({ note: target.note, oldSize: 0, proof: [] }, members, 0).ok);
+          const refused = witness.cosign(
+            { note: formatCheckpointNote(note), oldSize: target.size, proof: [] },
+            members,
+            0,
+          );
+          assert.ok(!refused.ok);
+          assert.equal(refused.refusal, "fork");
+        },
+      ),
+      { numRuns: 60 },
     );
-    assert.ok(!refused.ok);
-    assert.equal(refused.refusal, "fork");
   });
 
   test("missing, invalid and non-member checkpoint signatures", () => {
