@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadBlake3, type NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
+import { resolvePolicyConfig } from "../packages/fabric-core/src/policy/index.js";
+import { homelabStrategy, loadBlake3, type NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
 import { ApiClient } from "../packages/node/src/mesh/api-client.js";
 import { type FailoverSteps, measureFailover } from "../packages/node/src/mesh/failover.js";
 import { createMeshLayout } from "../packages/node/src/mesh/mesh-setup.js";
@@ -28,6 +29,8 @@ const trials = Number(values.trials);
 const count = Number(values.nodes);
 
 await loadBlake3();
+const policyDefaults = resolvePolicyConfig(homelabStrategy, undefined);
+const settleMs = policyDefaults.hysteresis_ms + policyDefaults.stabilization_ms;
 const directory = await mkdtemp(join(tmpdir(), "revoada-bench-failover-"));
 // Flap damping would (rightly) quarantine a node killed every few seconds; the benchmark
 // measures failover itself, so it raises the flap threshold out of the way.
@@ -77,9 +80,13 @@ const results: FailoverSteps[] = [];
 try {
   if (!(await healthy())) throw new Error("the mesh did not form");
   for (let trial = 0; trial < trials; trial += 1) {
-    const leader = await findLeader(nodes);
-    const state = leader === undefined ? undefined : await stateOf(leader.node);
-    if (leader === undefined || state === undefined) throw new Error("no leader between trials");
+    const current = await waitFor(async () => {
+      const found = await findLeader(nodes);
+      const known = found === undefined ? undefined : await stateOf(found.node);
+      return found === undefined || known === undefined ? undefined : { found, known };
+    }, 30_000);
+    if (current === undefined) throw new Error("no leader between trials");
+    const { found: leader, known: state } = current;
     const killLeader = trial % 2 === 0;
     const victimId = killLeader ? leader.status.id : etcdHolders(state).find((id) => id !== leader.status.id);
     const victim = nodes.find((n) => n.name === state.nodes[victimId as NodeId]?.name)!;
@@ -99,6 +106,10 @@ try {
     await processes.get(victim.name)?.exited;
     start(victim.name);
     if (!(await healthy())) throw new Error(`the mesh did not recover after trial ${trial + 1}`);
+    // Let the restarted node outlive the stabilization period and the last shift the
+    // hysteresis window, as in a mesh that has been steady; else the damper (rightly) holds
+    // the next replacement and the figure measures the damper, not the failover.
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
   }
 } finally {
   await Promise.all([...processes.values()].map((p) => stopNodeProcess(p, 5000)));
@@ -166,5 +177,6 @@ publishBenchReport({
     `${count} node processes on loopback, homelab strategy (election 150 ms, gossip 100 ms, detector 300 ms, reconcile 500 ms)`,
     "times are from the kill to the observation through each node's HTTP API and output directory, polled every 10 ms",
     "flap damping raised (flap_threshold 1000) so a node killed every few seconds is not quarantined",
+    `between trials the mesh settles ${settleMs} ms (hysteresis + stabilization) after it is whole again`,
   ],
 });

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Signer, signerFromSeed } from "@revoada/fabric-core/vocabulary";
+import { writeFileAtomic } from "./fs/durable.js";
 
 /**
  * The node's ed25519 identity: created on first start, persisted as `identity.key` (the
@@ -22,9 +23,6 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<Signer> {
   }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const seed = randomBytes(32);
-  const temporary = `${path}.tmp-${process.pid}`;
-  await writeFile(temporary, `${seed.toString("hex")}\n`, { mode: 0o600, flag: "wx" });
-  await chmod(temporary, 0o600);
-  await rename(temporary, path);
+  await writeFileAtomic(path, `${seed.toString("hex")}\n`, { mode: 0o600 });
   return signerFromSeed(seed);
 }

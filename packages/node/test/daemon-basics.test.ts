@@ -3,7 +3,7 @@
 // mutations without the token and publishes an OpenAPI document, and node configs fail
 // with field paths, line:column and liveness reasons.
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { createApiServer, openApiDocument, route } from "../src/api/http-server.
 import { loadNodeConfig } from "../src/daemon/config.js";
 import { createLogger, silentLogger } from "../src/daemon/log.js";
 import { MetricsRegistry } from "../src/daemon/metrics.js";
+import { identityFileName, loadOrCreateIdentity } from "../src/identity.js";
 import { createMeshLayout } from "../src/mesh/mesh-setup.js";
 
 describe("structured logs", () => {
@@ -108,6 +109,18 @@ describe("typed HTTP API", () => {
     assert.ok(document.paths["/v1/items"]?.post?.requestBody);
     assert.ok(document.paths["/v1/items"]?.post?.security);
     assert.equal(document.paths["/v1/items/{id}"]?.get?.security, undefined);
+  });
+});
+
+describe("node identity", () => {
+  it("is created once with 0600 permissions and reused on restart", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "revoada-identity-"));
+    const first = await loadOrCreateIdentity(dir);
+    const mode = (await stat(join(dir, identityFileName))).mode & 0o777;
+    assert.equal(mode, 0o600);
+    const again = await loadOrCreateIdentity(dir);
+    assert.equal(again.nodeId, first.nodeId);
+    assert.match(first.nodeId, /^[0-9a-f]{64}$/);
   });
 });
 

@@ -104,6 +104,14 @@ describe("a 5-node mesh of real processes", () => {
       return files.includes("etcd.yaml") ? files : undefined;
     }, patienceMs);
     assert.ok(rendered, "a control-plane node renders its static pods");
+    const metrics = await formed.leader.node.client.text("/metrics");
+    assert.match(metrics, /^revoada_raft_is_leader 1$/m, "the leader's metrics say it leads");
+    assert.match(metrics, /^revoada_gossip_members\{status="alive"\} 5$/m);
+    assert.match(metrics, /^revoada_event_loop_delay_ms\{quantile="0.99"\} /m);
+    const openapi = JSON.parse(await formed.leader.node.client.text("/openapi.json")) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    assert.ok(openapi.paths["/v1/shifts"]?.post, "the OpenAPI document lists the shift endpoint");
   });
 
   test("refuses mutations without the token", async () => {

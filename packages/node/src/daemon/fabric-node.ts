@@ -15,6 +15,7 @@ import {
   shortNodeId,
 } from "@revoada/fabric-core/vocabulary";
 import { loadConfiguredFace } from "../faces.js";
+import { writeFileAtomic } from "../fs/durable.js";
 import { GossipDriver, parseHostPort } from "../gossip/gossip-driver.js";
 import { Keyring } from "../gossip/keyring.js";
 import { loadOrCreateIdentity } from "../identity.js";
@@ -75,6 +76,7 @@ export class FabricNode {
     const logger = options.logger;
     await loadBlake3();
     await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
+    await lockDataDirectory(config.data_dir);
     const signer = await loadOrCreateIdentity(config.data_dir);
     const generation = await nextGeneration(config.data_dir);
     const face = await loadConfiguredFace(config.face, config.face_module);
@@ -179,7 +181,7 @@ export class FabricNode {
       ),
     );
     node.scheduleRender();
-    await writeFile(join(config.data_dir, "node.pid"), `${process.pid}\n`);
+
     logger.info("node started", {
       id: signer.nodeId,
       short: shortNodeId(signer.nodeId),
@@ -360,11 +362,34 @@ function withoutWorkloads(state: FabricState, keys: ReadonlySet<string>): Fabric
   return { ...state, workloads, placements };
 }
 
+/**
+ * One process per data directory: two would interleave writes to the same log. The pid file
+ * is the lock; a pid file left by a killed process (its pid no longer runs) is taken over.
+ */
+async function lockDataDirectory(dataDir: string): Promise<void> {
+  const path = join(dataDir, "node.pid");
+  const previous = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
+  if (Number.isSafeInteger(previous) && previous !== process.pid && isRunning(previous)) {
+    throw new Error(`${dataDir} is in use by a running node (pid ${previous})`);
+  }
+  await rm(path, { force: true });
+  await writeFile(path, `${process.pid}\n`, { flag: "wx" });
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error instanceof Error && "code" in error && error.code === "EPERM";
+  }
+}
+
 /** The restart counter advertised in gossip, so a restarted node's state wins over its old one. */
 async function nextGeneration(dataDir: string): Promise<number> {
   const path = join(dataDir, "generation");
   const previous = Number.parseInt(await readFile(path, "utf8").catch(() => "0"), 10);
   const next = (Number.isSafeInteger(previous) ? previous : 0) + 1;
-  await writeFile(path, `${next}\n`);
+  await writeFileAtomic(path, `${next}\n`);
   return next;
 }

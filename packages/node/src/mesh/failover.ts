@@ -42,7 +42,9 @@ export interface FailoverOptions {
 export async function measureFailover(options: FailoverOptions): Promise<FailoverSteps> {
   const { victim } = options;
   const survivors = options.nodes.filter((node) => node !== victim);
-  const before = await stateOf(survivors[0]!);
+  // The leader's state is the committed truth; a follower's may lag behind it.
+  const currentLeader = await findLeader(options.nodes);
+  const before = await stateOf(currentLeader?.node ?? survivors[0]!);
   const victimStatus = await statusOf(victim);
   if (before === undefined || victimStatus === undefined) throw new Error("the mesh is not answering");
   const victimId = victimStatus.id as NodeId;
@@ -71,13 +73,18 @@ export async function measureFailover(options: FailoverOptions): Promise<Failove
     if (state === undefined) return undefined;
     const holders = etcdHolders(state);
     if (holders.includes(victimId) || holders.length < wantVoters) return undefined;
-    const replacement = holders.find((id) => !etcdHolders(before).includes(id));
+    const replacement = holders.find((id) => !etcdHolders(before).includes(id)) ?? null;
     return { at: since(), replacement, leader: leader!.node, state };
   }, timeout);
   let attested: number | undefined;
   let rendered: number | undefined;
   let replacementName: string | null = null;
-  if (promotion !== undefined && promotion.replacement !== undefined) {
+  if (promotion !== undefined && promotion.replacement === null) {
+    throw new Error(
+      `no new control-plane member after the kill: before ${etcdHolders(before).join(",")}, after ${etcdHolders(promotion.state).join(",")}`,
+    );
+  }
+  if (promotion !== undefined && promotion.replacement !== null) {
     const replacementId = promotion.replacement;
     replacementName = promotion.state.nodes[replacementId]?.name ?? null;
     attested = await waitFor(async () => {
