@@ -1,5 +1,5 @@
 /**
- * `pnpm bench gossip [--quick] [--sim-only | --real-only]`: the membership layer's figures (anchors §6 M1-M6), from the
+ * `pnpm bench gossip [--quick] [--sim-only | --real-only] [--loss-minutes M]`: the membership layer's figures (anchors §6 M1-M6), from the
  * deterministic simulator and from >= 10 real processes on loopback.
  *
  * Simulator (1-3 ms delivery jitter, homelab strategy: cadence 100 ms, phi 8, ceiling 300 ms):
@@ -134,7 +134,8 @@ function propagationInSimulator(): void {
 }
 
 function falseDeathsInSimulator(): void {
-  const minutes = Math.max(2, Math.round(10 * scale));
+  const flag = process.argv.indexOf("--loss-minutes");
+  const minutes = flag > 0 ? Number(process.argv[flag + 1]) : Math.max(2, Math.round(10 * scale));
   const lossy = new GossipCluster({ size: 50, seed: 2001, faults: { ...jitter, dropRate: 0.2 } });
   lossy.start();
   lossy.runUntilTrue(() => lossy.converged(), 30_000);
