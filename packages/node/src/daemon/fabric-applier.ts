@@ -15,6 +15,7 @@ import {
 import { canonicalJson, type FabricState, type NodeId, type Proposal } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { ChainStore, chainFileName } from "../attest/chain-store.js";
+import { StorageCorruptionError } from "../errors.js";
 import type { RaftApplier } from "../raft/index.js";
 import type { Logger } from "./log.js";
 
@@ -91,16 +92,20 @@ export class FabricApplier implements RaftApplier<AppliedEntry> {
   }
 
   restore(data: Uint8Array): void {
-    const payload = SnapshotPayload.parse(JSON.parse(new TextDecoder().decode(data)));
-    const machine = FabricStateMachine.restore(new TextEncoder().encode(payload.state));
-    if (!machine.ok) throw new Error(`snapshot state does not validate: ${machine.issues[0]?.message ?? ""}`);
+    const payload = SnapshotPayload.safeParse(parseJson(new TextDecoder().decode(data)));
+    if (!payload.success) throw new StorageCorruptionError("raft snapshot", 0, "not a fabric snapshot");
+    const machine = FabricStateMachine.restore(new TextEncoder().encode(payload.data.state));
+    if (!machine.ok) {
+      const reason = machine.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+      throw new StorageCorruptionError("raft snapshot", 0, `snapshot state is not a fabric state: ${reason}`);
+    }
     this.machine = machine.value;
-    if (payload.chain !== null) {
+    if (payload.data.chain !== null) {
       // The snapshot's chain is at least as long as anything local (it covers a later index).
       this.chainStore?.close();
       mkdirSync(this.chainDirectory, { recursive: true });
       rmSync(join(this.chainDirectory, chainFileName), { force: true });
-      writeFileSync(join(this.chainDirectory, chainFileName), payload.chain);
+      writeFileSync(join(this.chainDirectory, chainFileName), payload.data.chain);
       this.chainStore = this.openExistingChain();
     }
   }
@@ -145,5 +150,13 @@ export class FabricApplier implements RaftApplier<AppliedEntry> {
     const parsed = parseChainExport(`${firstLine}\n`);
     if (!parsed.ok) throw new Error(`${path}: the first record is not a valid genesis`);
     return ChainStore.open(this.chainDirectory, parsed.value.genesis);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
