@@ -46,7 +46,7 @@ export interface BlobFetchConfig {
 
 export const defaultFetchConfig = {
   groupsPerRequest: 64,
-  requestsInflightPerProvider: 4,
+  requestsInflightPerProvider: 8,
   requestTimeoutMs: 15_000,
   haveRefreshMs: 100,
   seedRequestsInflightMax: 1,
