@@ -24,7 +24,6 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import {
   type AttestChain,
   type CommittedEntry,
-  encodeProposal,
   formatCheckpointNote,
   type GenesisRecord,
   generateSampleChain,
@@ -42,6 +41,7 @@ import {
   Witness,
 } from "../packages/fabric-core/src/attest/index.js";
 import {
+  encodeProposal,
   loadBlake3,
   type NodeId,
   type Proposal,

@@ -16,13 +16,12 @@ import { performance } from "node:perf_hooks";
 import {
   decodeRaftMessage,
   defaultRaftConfig,
-  encodeProposal,
   encodeRaftMessage,
   type RaftMessage,
   RaftNode,
 } from "../packages/fabric-core/src/raft/index.js";
 import { encodeSimCommand, RaftCluster, SeededRandom } from "../packages/fabric-core/src/sim/index.js";
-import type { NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
+import { encodeProposal, type NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 
 const quick = process.argv.includes("--quick");

@@ -12,12 +12,20 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type Entry, FabricStateMachine } from "../raft/index.js";
 import { RaftCluster, SeededRandom } from "../sim/index.js";
-import { loadBlake3, type NodeId, type NodeState, type Proposal, type Signer } from "../vocabulary/index.js";
+import {
+  decodeProposal,
+  encodeProposal,
+  loadBlake3,
+  type NodeId,
+  type NodeState,
+  type Proposal,
+  type Signer,
+} from "../vocabulary/index.js";
 import { makeGenesis, type RoleCommand } from "./block.js";
-import { AttestChain, decodeProposal, prospectiveHead, signRoleProposal } from "./chain.js";
+import { AttestChain, prospectiveHead, signRoleProposal } from "./chain.js";
 import { formatChainExport } from "./export.js";
 import { foundingRoles } from "./role-table.js";
-import { encodeProposal, sampleSigner } from "./sample.js";
+import { sampleSigner } from "./sample.js";
 import { verifyChain } from "./verify.js";
 
 await loadBlake3();
@@ -101,7 +109,7 @@ function runScenario(seed: number): void {
       state.rejectedRoleCommands = 0;
     }
     const outcome = state.machine.apply(entry);
-    const proposal = entry.kind === "normal" ? decodeProposal(entry.data) : undefined;
+    const proposal = entry.kind === "normal" ? proposalOf(entry.data) : undefined;
     if (outcome.type === "rejected" && proposal !== undefined && isRole(proposal))
       state.rejectedRoleCommands += 1;
     const appended = chains.get(node.id)!.applyCommitted(entry);
@@ -188,7 +196,7 @@ function assertConverged(
   assert.equal(applied, cluster.committedMax, "every node applied everything committed");
   const log = cluster.node("a").disk.entries.slice(0, applied);
   const roleIndexes = log.flatMap((entry) => {
-    const proposal = entry.kind === "normal" ? decodeProposal(entry.data) : undefined;
+    const proposal = entry.kind === "normal" ? proposalOf(entry.data) : undefined;
     return proposal !== undefined && isRole(proposal) ? [entry.index] : [];
   });
   assert.ok(
@@ -232,3 +240,8 @@ describe("attestation in the Raft simulator", () => {
       runScenario(seed));
   }
 });
+
+function proposalOf(data: Uint8Array): Proposal | undefined {
+  const decoded = decodeProposal(data);
+  return decoded.ok ? decoded.value : undefined;
+}

@@ -4,12 +4,12 @@
 // hand-made committed entries, including non-role, non-proposal and conf-change entries.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { loadBlake3, type NodeId, type Proposal } from "../vocabulary/index.js";
+import { encodeProposal, loadBlake3, type NodeId, type Proposal } from "../vocabulary/index.js";
 import { makeGenesis, signOperatorCommand } from "./block.js";
 import { AttestChain, type CommittedEntry, signRoleProposal } from "./chain.js";
 import { formatChainExport } from "./export.js";
 import { RoleTable } from "./role-table.js";
-import { encodeProposal, sampleSigner } from "./sample.js";
+import { sampleSigner } from "./sample.js";
 import { verifyChain } from "./verify.js";
 
 await loadBlake3();

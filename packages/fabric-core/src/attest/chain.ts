@@ -1,4 +1,11 @@
-import { assert, assertUint, isRoleCommand, Proposal, type Signer } from "../vocabulary/index.js";
+import {
+  assert,
+  assertUint,
+  decodeProposal,
+  isRoleCommand,
+  type Proposal,
+  type Signer,
+} from "../vocabulary/index.js";
 import {
   type BlockBody,
   type BlockRecord,
@@ -54,18 +61,6 @@ export type ApplyOutcome =
   | { readonly type: "appended"; readonly block: BlockRecord; readonly problems: readonly BlockProblem[] };
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** Parses entry data as a Proposal; undefined when it is not one. */
-export function decodeProposal(data: Uint8Array): Proposal | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(data));
-  } catch {
-    return undefined;
-  }
-  const parsed = Proposal.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
-}
 
 /** The block body a role proposal committed at (term, index) becomes after `head`. */
 export function blockBodyFor(head: ChainHead, term: number, index: number, proposal: Proposal): BlockBody {
@@ -125,7 +120,8 @@ type Derived =
 /** The block a committed (or, for a leader, an uncommitted) entry becomes after `head`. */
 function blockForEntry(head: ChainHead, entry: CommittedEntry): Derived {
   if (entry.kind !== undefined && entry.kind !== "normal") return { type: "skipped", reason: "not-normal" };
-  const proposal = decodeProposal(entry.data);
+  const decoded = decodeProposal(entry.data);
+  const proposal = decoded.ok ? decoded.value : undefined;
   if (proposal === undefined) return { type: "skipped", reason: "not-a-proposal" };
   if (!isRoleCommand(proposal.command)) return { type: "skipped", reason: "not-a-role-command" };
   const body = blockBodyFor(head, entry.term, entry.index, proposal);

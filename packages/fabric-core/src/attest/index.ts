@@ -25,7 +25,6 @@ export type { ApplyOutcome, BlockProblem, ChainHead, CommittedEntry } from "./ch
 export {
   AttestChain,
   blockBodyFor,
-  decodeProposal,
   headAfter,
   prospectiveHead,
   signRoleProposal,
@@ -81,7 +80,7 @@ export {
 } from "./proof.js";
 export { foundingRoles, isControlPlaneMember, RoleTable } from "./role-table.js";
 export type { SampleChain, SampleChainOptions } from "./sample.js";
-export { encodeProposal, generateSampleChain, sampleSigner } from "./sample.js";
+export { generateSampleChain, sampleSigner } from "./sample.js";
 export type { SealerConfig } from "./sealer.js";
 export { Sealer } from "./sealer.js";
 export type {

@@ -2,6 +2,7 @@ import {
   assert,
   blake3,
   canonicalJson,
+  encodeProposal,
   type NodeId,
   type Proposal,
   type Signer,
@@ -107,10 +108,6 @@ export function generateSampleChain(options: SampleChainOptions): SampleChain {
     outsider: sampleSigner(seed, "outsider"),
     chain,
   };
-}
-
-export function encodeProposal(proposal: Proposal): Uint8Array {
-  return new TextEncoder().encode(canonicalJson(proposal, 0));
 }
 
 function sampleProposal(

@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { loadBlake3, type Proposal, type Signer } from "../vocabulary/index.js";
+import { encodeProposal, loadBlake3, type Proposal, type Signer } from "../vocabulary/index.js";
 import { type BlockBody, makeBlock, signBlockBody } from "./block.js";
 import { AttestChain, signRoleProposal } from "./chain.js";
 import { formatCheckpointNote, signCheckpoint, withCosignatures } from "./checkpoint.js";
 import { formatChainExport } from "./export.js";
 import { MerkleTree } from "./merkle.js";
 import { cosignNote, parseSignedNote } from "./note.js";
-import { encodeProposal, generateSampleChain, type SampleChain } from "./sample.js";
+import { generateSampleChain, type SampleChain } from "./sample.js";
 import { type VerifyMode, type VerifyReason, verifyChain } from "./verify.js";
 import { Witness } from "./witness.js";
 

@@ -9,8 +9,15 @@ import { strict as assertStrict } from "node:assert";
 import { test } from "node:test";
 import fc from "fast-check";
 import { exampleFabricStates } from "../face/index.js";
-import type { Command, NodeId, NodeState, Proposal, Workload } from "../vocabulary/index.js";
-import { encodeProposal, FabricStateMachine } from "./fabric-state-machine.js";
+import {
+  type Command,
+  encodeProposal,
+  type NodeId,
+  type NodeState,
+  type Proposal,
+  type Workload,
+} from "../vocabulary/index.js";
+import { FabricStateMachine } from "./fabric-state-machine.js";
 import type { Entry } from "./types.js";
 
 // Fixtures come from the face conformance kit's example "mesh" state.

@@ -3,6 +3,7 @@ import {
   assertNever,
   type Command,
   canonicalJson,
+  decodeProposal,
   emptyFabricState,
   FabricState,
   failed,
@@ -10,7 +11,6 @@ import {
   type NodeState,
   nextRoles,
   ok,
-  Proposal,
   type Result,
   type RoleCommand,
   sortedRoles,
@@ -46,17 +46,6 @@ export type ApplyOutcome =
   | { readonly type: "rejected"; readonly reason: string }
   | { readonly type: "skipped" };
 
-const textEncoder = new TextEncoder();
-
-/** The bytes the node proposes: canonical JSON of the proposal. */
-export function encodeProposal(proposal: Proposal): Uint8Array {
-  return textEncoder.encode(canonicalJson(proposal, 0));
-}
-
-export function decodeProposal(bytes: Uint8Array): Result<Proposal> {
-  return decodeJsonBytes(Proposal, bytes);
-}
-
 export class FabricStateMachine {
   private current: FabricState;
 
@@ -78,7 +67,7 @@ export class FabricStateMachine {
 
   /** Canonical JSON bytes: the same state always gives the same bytes. */
   snapshot(): Uint8Array {
-    return textEncoder.encode(canonicalJson(this.current, 0));
+    return new TextEncoder().encode(canonicalJson(this.current, 0));
   }
 
   /** Applies one committed entry, in log order, exactly once. */

@@ -20,7 +20,7 @@ export {
   validateRaftConfig,
 } from "./config.js";
 export type { ApplyOutcome } from "./fabric-state-machine.js";
-export { decodeProposal, encodeProposal, FabricStateMachine } from "./fabric-state-machine.js";
+export { FabricStateMachine } from "./fabric-state-machine.js";
 export type { CommitInput, CommitRule, VoteResult } from "./quorum.js";
 export {
   committedIndex,

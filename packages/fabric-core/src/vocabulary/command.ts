@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { NodeId } from "./ids.js";
+import { failed, parseWith, type Result } from "./issue.js";
 import { NodeRole, NodeState, ShiftReason } from "./node.js";
+import { canonicalJson } from "./source-text.js";
 import { Workload } from "./workload.js";
 
 /** The commands carried by the consensus log, discriminated by `type`. */
@@ -102,3 +104,22 @@ export const Proposal = z.strictObject({
     .optional(),
 });
 export type Proposal = z.infer<typeof Proposal>;
+
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The bytes a node proposes (and the chain derives blocks from): canonical JSON of the proposal. */
+export function encodeProposal(proposal: Proposal): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(proposal, 0));
+}
+
+/** Log entry bytes back to a Proposal; issues name what is wrong. */
+export function decodeProposal(bytes: Uint8Array): Result<Proposal> {
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8Decoder.decode(bytes));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return failed([{ code: "invalid_json", message, path: [] }]);
+  }
+  return parseWith(Proposal, json);
+}

@@ -4,6 +4,8 @@ export {
   AttestCheckpointCommand,
   Command,
   DemoteCommand,
+  decodeProposal,
+  encodeProposal,
   isRoleCommand,
   NodeJoinCommand,
   NodeRemoveCommand,

@@ -10,11 +10,10 @@ import { after, describe, test } from "node:test";
 import {
   AttestChain,
   type CommittedEntry,
-  encodeProposal,
   generateSampleChain,
   verifyChain,
 } from "@revoada/fabric-core/attest";
-import { loadBlake3 } from "@revoada/fabric-core/vocabulary";
+import { encodeProposal, loadBlake3 } from "@revoada/fabric-core/vocabulary";
 import { StorageCorruptionError, StorageStateError } from "../errors.js";
 import { ChainStore, chainFileName } from "./chain-store.js";
 

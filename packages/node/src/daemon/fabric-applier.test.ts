@@ -8,8 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { signRoleProposal } from "@revoada/fabric-core/attest";
-import { encodeConfChange, encodeProposal } from "@revoada/fabric-core/raft";
-import { loadBlake3, type NodeState, type Proposal, signerFromSeed } from "@revoada/fabric-core/vocabulary";
+import { encodeConfChange } from "@revoada/fabric-core/raft";
+import {
+  encodeProposal,
+  loadBlake3,
+  type NodeState,
+  type Proposal,
+  signerFromSeed,
+} from "@revoada/fabric-core/vocabulary";
 import { StorageCorruptionError } from "../errors.js";
 import { FabricApplier } from "./fabric-applier.js";
 import { silentLogger } from "./log.js";

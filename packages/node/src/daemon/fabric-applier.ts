@@ -7,12 +7,17 @@ import {
 } from "@revoada/fabric-core/attest";
 import {
   decodeConfChange,
-  decodeProposal,
   type Entry,
   FabricStateMachine,
   type ApplyOutcome as StateOutcome,
 } from "@revoada/fabric-core/raft";
-import { canonicalJson, type FabricState, type NodeId, type Proposal } from "@revoada/fabric-core/vocabulary";
+import {
+  canonicalJson,
+  decodeProposal,
+  type FabricState,
+  type NodeId,
+  type Proposal,
+} from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { ChainStore, chainFileName } from "../attest/chain-store.js";
 import { StorageCorruptionError } from "../errors.js";

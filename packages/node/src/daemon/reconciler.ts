@@ -10,9 +10,10 @@ import {
   type PolicyInputs,
   type ProposedCommand,
 } from "@revoada/fabric-core/policy";
-import { type ConfChange, encodeProposal, type RaftStatus } from "@revoada/fabric-core/raft";
+import type { ConfChange, RaftStatus } from "@revoada/fabric-core/raft";
 import {
   type Command,
+  encodeProposal,
   type FabricState,
   type FabricStrategy,
   type Formation,
