@@ -101,9 +101,19 @@ describe("parseSourceText", () => {
 
 describe("stringifyYaml", () => {
   it("quotes scalars that YAML 1.1 readers would turn into booleans, octals or floats", () => {
-    const value = { a: "on", b: "yes", c: "no", d: "0777", e: "1.20", f: "off", g: "y", h: "true" };
+    const value = {
+      a: "on",
+      b: "yes",
+      c: "no",
+      d: "0777",
+      e: "1.20",
+      f: "off",
+      g: "y",
+      h: "true",
+      i: "0o17",
+    };
     const text = stringifyYaml(value);
-    for (const scalar of ["on", "yes", "no", "0777", "1.20", "off", "true"]) {
+    for (const scalar of ["on", "yes", "no", "0777", "1.20", "off", "true", "0o17"]) {
       assert.ok(text.includes(`"${scalar}"`) || text.includes(`'${scalar}'`), `${scalar} unquoted:\n${text}`);
     }
     assert.deepEqual(parseYaml(text, { version: "1.1" }), value);

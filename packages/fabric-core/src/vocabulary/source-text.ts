@@ -1,4 +1,4 @@
-import { isNode, LineCounter, parseDocument, stringify } from "yaml";
+import { Document, isNode, LineCounter, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { type FabricIssue, failed, issuesFromZod, ok, type Result } from "./issue.js";
 
@@ -80,5 +80,15 @@ export interface YamlOptions {
  */
 export function stringifyYaml(value: unknown, options: YamlOptions = {}): string {
   const data = options.keepKeyOrder === true ? value : sortKeysDeep(value);
-  return stringify(data, { version: "1.1", lineWidth: 0, aliasDuplicateObjects: false });
+  const document = new Document(data, { version: "1.1", aliasDuplicateObjects: false });
+  // YAML 1.1 mode quotes what 1.1 parsers would read as non-strings; a YAML 1.2 parser
+  // (Go's yaml.v3) also reads `0o17` as a number, so quote those too.
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === "string" && yaml12OnlyNumber.test(node.value)) node.type = "QUOTE_DOUBLE";
+    },
+  });
+  return document.toString({ lineWidth: 0 });
 }
+
+const yaml12OnlyNumber = /^[-+]?0o[0-7]+$/;
