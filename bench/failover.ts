@@ -1,15 +1,14 @@
 // pnpm bench failover [--trials N] [--nodes N]: kill -9 control-plane members of a real
 // 5-node mesh (homelab strategy) over and over, alternating the leader and a follower, and
 // time each step of the healing from outside (docs/benchmarks.md, issue 8).
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { resolvePolicyConfig } from "../packages/fabric-core/src/policy/index.js";
 import { homelabStrategy, loadBlake3, type NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
-import { ApiClient } from "../packages/node/src/mesh/api-client.js";
 import { type FailoverSteps, measureFailover } from "../packages/node/src/mesh/failover.js";
-import { createMeshLayout } from "../packages/node/src/mesh/mesh-setup.js";
+import { LocalMesh } from "../packages/node/src/mesh/local-mesh.js";
 import {
   etcdHolders,
   findLeader,
@@ -19,7 +18,6 @@ import {
   statusOf,
   waitFor,
 } from "../packages/node/src/mesh/observe.js";
-import { type NodeProcess, startNodeProcess, stopNodeProcess } from "../packages/node/src/mesh/supervisor.js";
 import { figure, percentile, publishBenchReport } from "./report.js";
 
 const { values } = parseArgs({
@@ -34,24 +32,13 @@ const settleMs = policyDefaults.hysteresis_ms + policyDefaults.stabilization_ms;
 const directory = await mkdtemp(join(tmpdir(), "revoada-bench-failover-"));
 // Flap damping would (rightly) quarantine a node killed every few seconds; the benchmark
 // measures failover itself, so it raises the flap threshold out of the way.
-const { mesh } = await createMeshLayout({
+const local = await LocalMesh.start({
   directory,
   nodes: count,
   faceId: "kubernetes",
   policy: { flap_threshold: 1000 },
 });
-const token = (await readFile(mesh.token_file, "utf8")).trim();
-const processes = new Map<string, NodeProcess>();
-const start = (name: string) => {
-  const entry = mesh.nodes.find((n) => n.name === name)!;
-  processes.set(name, startNodeProcess(name, entry.config, directory));
-};
-const nodes: MeshNodeHandle[] = mesh.nodes.map((n) => ({
-  name: n.name,
-  client: new ApiClient(n.api, token, 2000),
-  outputDir: join(directory, n.name, "out"),
-}));
-for (const n of mesh.nodes) start(n.name);
+const nodes = local.nodes;
 
 async function healthy(): Promise<boolean> {
   const ready = await waitFor(
@@ -94,17 +81,14 @@ try {
       nodes,
       victim,
       timeoutMs: 30_000,
-      kill: () => {
-        processes.get(victim.name)?.child?.kill("SIGKILL");
-      },
+      kill: () => local.kill(victim.name),
     });
     results.push(steps);
     process.stderr.write(
       `trial ${trial + 1}/${trials}: ${steps.victimWasLeader ? "leader" : "follower"} ${victim.name} -> ` +
         `elected ${steps.electedMs ?? "-"} declared ${steps.declaredMs} promoted ${steps.promotedMs} attested ${steps.attestedMs} rendered ${steps.renderedMs} ms\n`,
     );
-    await processes.get(victim.name)?.exited;
-    start(victim.name);
+    local.startNode(victim.name);
     if (!(await healthy())) throw new Error(`the mesh did not recover after trial ${trial + 1}`);
     // Let the restarted node outlive the stabilization period and the last shift the
     // hysteresis window, as in a mesh that has been steady; else the damper (rightly) holds
@@ -112,7 +96,7 @@ try {
     await new Promise((resolve) => setTimeout(resolve, settleMs));
   }
 } finally {
-  await Promise.all([...processes.values()].map((p) => stopNodeProcess(p, 5000)));
+  await local.stopAll(5000);
   await rm(directory, { recursive: true, force: true });
 }
 

@@ -18,6 +18,7 @@ import { CommittedReply } from "../src/api/schemas.js";
 import { sampleWorkload } from "../src/cli/commands/demo.js";
 import { ApiClient } from "../src/mesh/api-client.js";
 import { measureFailover } from "../src/mesh/failover.js";
+import { LocalMesh } from "../src/mesh/local-mesh.js";
 import type { MeshFile } from "../src/mesh/mesh-file.js";
 import { createMeshLayout } from "../src/mesh/mesh-setup.js";
 import {
@@ -30,29 +31,18 @@ import {
   statusOf,
   waitFor,
 } from "../src/mesh/observe.js";
-import { type NodeProcess, startNodeProcess, stopNodeProcess } from "../src/mesh/supervisor.js";
+import { startNodeProcess, stopNodeProcess } from "../src/mesh/supervisor.js";
 import { readManifest } from "../src/render/index.js";
 
 const patienceMs = 90_000;
+let local: LocalMesh;
 let directory = "";
 let mesh: MeshFile;
 let token = "";
-const processes = new Map<string, NodeProcess>();
-let nodes: MeshNodeHandle[] = [];
-
-function isRunning(name: string): boolean {
-  const child = processes.get(name)?.child;
-  return child !== undefined && child.exitCode === null && child.signalCode === null;
-}
-
-function running(): MeshNodeHandle[] {
-  return nodes.filter((node) => isRunning(node.name));
-}
-
-function start(name: string): void {
-  const entry = mesh.nodes.find((node) => node.name === name)!;
-  processes.set(name, startNodeProcess(name, entry.config, directory));
-}
+let nodes: readonly MeshNodeHandle[] = [];
+const isRunning = (name: string) => local.isRunning(name);
+const running = () => local.running();
+const start = (name: string) => local.startNode(name);
 
 async function healthyShape(members: readonly MeshNodeHandle[], voters: number) {
   return waitFor(
@@ -71,18 +61,12 @@ async function healthyShape(members: readonly MeshNodeHandle[], voters: number) 
 before(async () => {
   await loadBlake3();
   directory = await mkdtemp(join(tmpdir(), "revoada-e2e-"));
-  ({ mesh } = await createMeshLayout({ directory, nodes: 5, faceId: "kubernetes" }));
-  token = (await readFile(mesh.token_file, "utf8")).trim();
-  nodes = mesh.nodes.map((node) => ({
-    name: node.name,
-    client: new ApiClient(node.api, token, 3000),
-    outputDir: join(directory, node.name, "out"),
-  }));
-  for (const node of mesh.nodes) start(node.name);
+  local = await LocalMesh.start({ directory, nodes: 5, faceId: "kubernetes" });
+  ({ mesh, token, nodes } = local);
 });
 
 after(async () => {
-  await Promise.all([...processes.values()].map((process_) => stopNodeProcess(process_, 5000)));
+  await local.stopAll(5000);
   await rm(directory, { recursive: true, force: true });
 });
 
@@ -180,9 +164,7 @@ describe("a 5-node mesh of real processes", () => {
       nodes,
       victim,
       timeoutMs: patienceMs,
-      kill: () => {
-        processes.get(victim.name)?.child?.kill("SIGKILL");
-      },
+      kill: () => local.kill(victim.name),
     });
     assert.equal(steps.victimWasLeader, false);
     assert.notEqual(steps.declaredMs, null, "every survivor declared the victim dead");
@@ -199,9 +181,7 @@ describe("a 5-node mesh of real processes", () => {
       nodes: survivors,
       victim: formed.leader.node,
       timeoutMs: patienceMs,
-      kill: () => {
-        processes.get(formed.leader.node.name)?.child?.kill("SIGKILL");
-      },
+      kill: () => local.kill(formed.leader.node.name),
     });
     assert.equal(steps.victimWasLeader, true);
     assert.notEqual(steps.electedMs, null, "a new leader was elected");
@@ -293,8 +273,7 @@ describe("a 5-node mesh of real processes", () => {
 
   test("SIGTERM stops a node gracefully and leaves every rendered file whole", async () => {
     const victim = nodes[nodes.length - 1]!;
-    await stopNodeProcess(processes.get(victim.name)!, 20_000);
-    assert.equal(processes.get(victim.name)?.child?.exitCode, 0, "a graceful stop exits 0");
+    assert.equal(await local.stopNode(victim.name, 20_000), 0, "a graceful stop exits 0");
     const manifest = await readManifest(victim.outputDir);
     assert.ok(manifest, "the ownership manifest is there");
     for (const [path, hash] of Object.entries(manifest.files)) {

@@ -5,15 +5,13 @@
 // Method: a 5-node mesh of real processes with REVOADA_FAULT_INJECTION=1, driven through the
 // API; every wait is on a condition, with generous limits for a loaded CI machine.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadBlake3, type NodeId } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
-import { ApiClient } from "../src/mesh/api-client.js";
-import type { MeshFile } from "../src/mesh/mesh-file.js";
-import { createMeshLayout } from "../src/mesh/mesh-setup.js";
+import { LocalMesh } from "../src/mesh/local-mesh.js";
 import {
   chainOf,
   etcdHolders,
@@ -24,13 +22,11 @@ import {
   statusOf,
   waitFor,
 } from "../src/mesh/observe.js";
-import { type NodeProcess, startNodeProcess, stopNodeProcess } from "../src/mesh/supervisor.js";
 
 const patienceMs = 90_000;
 let directory = "";
-let mesh: MeshFile;
-const processes = new Map<string, NodeProcess>();
-let nodes: MeshNodeHandle[] = [];
+let local: LocalMesh;
+let nodes: readonly MeshNodeHandle[] = [];
 const Partition = z.object({ peers: z.array(z.string()), addresses: z.array(z.string()) });
 
 async function formed() {
@@ -56,23 +52,12 @@ async function partition(side: readonly MeshNodeHandle[], others: readonly MeshN
 before(async () => {
   await loadBlake3();
   directory = await mkdtemp(join(tmpdir(), "revoada-faults-"));
-  ({ mesh } = await createMeshLayout({ directory, nodes: 5, faceId: "systemd" }));
-  const token = (await readFile(mesh.token_file, "utf8")).trim();
-  nodes = mesh.nodes.map((node) => ({
-    name: node.name,
-    client: new ApiClient(node.api, token, 3000),
-    outputDir: join(directory, node.name, "out"),
-  }));
-  for (const node of mesh.nodes) {
-    processes.set(
-      node.name,
-      startNodeProcess(node.name, node.config, directory, { REVOADA_FAULT_INJECTION: "1" }),
-    );
-  }
+  local = await LocalMesh.start({ directory, nodes: 5, faceId: "systemd" }, { REVOADA_FAULT_INJECTION: "1" });
+  nodes = local.nodes;
 });
 
 after(async () => {
-  await Promise.all([...processes.values()].map((p) => stopNodeProcess(p, 5000)));
+  await local.stopAll(5000);
   await rm(directory, { recursive: true, force: true });
 });
 
@@ -134,14 +119,13 @@ describe("a mesh under faults", () => {
     assert.ok(start);
     const flapper = nodes.find((n) => !etcdHolders(start.state).includes(idOf(start.state, n.name)))!;
     const id = idOf(start.state, flapper.name);
-    const child = processes.get(flapper.name)!.child!;
     const leader = start.leader.node;
     const quarantined = await waitFor(
       async () => {
         // Pause the process long enough to be suspected, then let it come back.
-        child.kill("SIGSTOP");
+        local.signal(flapper.name, "SIGSTOP");
         await new Promise((resolve) => setTimeout(resolve, 1200));
-        child.kill("SIGCONT");
+        local.signal(flapper.name, "SIGCONT");
         await new Promise((resolve) => setTimeout(resolve, 800));
         const state = await stateOf((await findLeader(nodes))?.node ?? leader);
         return state?.nodes[id]?.roles.includes("quarantined") === true ? true : undefined;

@@ -1,12 +1,12 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { shortNodeId, type Workload } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
 import { CommittedReply } from "../../api/schemas.js";
-import { ApiClient } from "../../mesh/api-client.js";
 import { measureFailover, verifyServedChain } from "../../mesh/failover.js";
-import { createMeshLayout, faceByCliName } from "../../mesh/mesh-setup.js";
+import { LocalMesh } from "../../mesh/local-mesh.js";
+import { faceByCliName } from "../../mesh/mesh-setup.js";
 import {
   diffFiles,
   etcdHolders,
@@ -16,7 +16,6 @@ import {
   stateOf,
   waitFor,
 } from "../../mesh/observe.js";
-import { type NodeProcess, startNodeProcess, stopNodeProcess } from "../../mesh/supervisor.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 
 /**
@@ -70,16 +69,8 @@ const step = (started: number, text: string) =>
 
 async function runDemo(directory: string, count: number, face: string): Promise<boolean> {
   const started = performance.now();
-  const { mesh } = await createMeshLayout({ directory, nodes: count, faceId: face });
-  const token = (await readFile(mesh.token_file, "utf8")).trim();
-  const processes: NodeProcess[] = mesh.nodes.map((node) =>
-    startNodeProcess(node.name, node.config, directory),
-  );
-  const nodes: MeshNodeHandle[] = mesh.nodes.map((node) => ({
-    name: node.name,
-    client: new ApiClient(node.api, token, 2000),
-    outputDir: join(directory, node.name, "out"),
-  }));
+  const local = await LocalMesh.start({ directory, nodes: count, faceId: face });
+  const nodes = local.nodes;
   try {
     step(started, `started ${count} node processes (face: ${face}) in ${directory}`);
     const formed = await waitFor(
@@ -127,15 +118,12 @@ async function runDemo(directory: string, count: number, face: string): Promise<
     const before = new Map(
       await Promise.all(nodes.map(async (n) => [n.name, await snapshotFiles(n.outputDir)] as const)),
     );
-    const victimIndex = nodes.indexOf(leader.node);
     step(started, `kill -9 the Raft leader ${leader.node.name} (${shortNodeId(leader.status.id)})`);
     const steps = await measureFailover({
       nodes,
       victim: leader.node,
       timeoutMs: 30_000,
-      kill: () => {
-        processes[victimIndex]!.child?.kill("SIGKILL");
-      },
+      kill: () => local.kill(leader.node.name),
     });
     const show = (label: string, ms: number | null) =>
       say(`           ${label.padEnd(34)} ${ms === null ? "did not happen" : `${ms} ms`}`);
@@ -145,7 +133,7 @@ async function runDemo(directory: string, count: number, face: string): Promise<
     show("promotion attested in the chain", steps.attestedMs);
     show("control-plane files rendered on it", steps.renderedMs);
 
-    const survivors = nodes.filter((_, i) => i !== victimIndex);
+    const survivors = nodes.filter((node) => node !== leader.node);
     const newLeader = await findLeader(survivors);
     const verdict =
       newLeader === undefined ? { ok: false, line: "no leader" } : await verifyServedChain(newLeader.node);
@@ -164,7 +152,7 @@ async function runDemo(directory: string, count: number, face: string): Promise<
     step(started, healed ? "the mesh healed by itself" : "the mesh did not heal");
     return healed && verdict.ok;
   } finally {
-    await Promise.all(processes.map((p) => stopNodeProcess(p)));
+    await local.stopAll();
     step(started, "stopped every node");
   }
 }

@@ -1,0 +1,78 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ApiClient } from "./api-client.js";
+import type { MeshFile } from "./mesh-file.js";
+import { createMeshLayout, type MeshPlan } from "./mesh-setup.js";
+import type { MeshNodeHandle } from "./observe.js";
+import { type NodeProcess, startNodeProcess, stopNodeProcess } from "./supervisor.js";
+
+/**
+ * A local mesh of node processes, as the demo, the end-to-end tests and the failover
+ * benchmark drive it: lay it out, start every node, reach each through its API and output
+ * directory, kill and restart nodes, stop them all.
+ */
+export class LocalMesh {
+  readonly nodes: readonly MeshNodeHandle[];
+  private readonly processes = new Map<string, NodeProcess>();
+
+  private constructor(
+    readonly directory: string,
+    readonly mesh: MeshFile,
+    readonly token: string,
+    private readonly env: Readonly<Record<string, string>>,
+  ) {
+    this.nodes = mesh.nodes.map((node) => ({
+      name: node.name,
+      client: new ApiClient(node.api, token, 3000),
+      outputDir: join(directory, node.name, "out"),
+    }));
+  }
+
+  /** Lays the mesh out in `plan.directory` and starts every node. */
+  static async start(plan: MeshPlan, env: Readonly<Record<string, string>> = {}): Promise<LocalMesh> {
+    const { mesh } = await createMeshLayout(plan);
+    const token = (await readFile(mesh.token_file, "utf8")).trim();
+    const local = new LocalMesh(plan.directory, mesh, token, env);
+    for (const node of mesh.nodes) local.startNode(node.name);
+    return local;
+  }
+
+  startNode(name: string): void {
+    const entry = this.mesh.nodes.find((node) => node.name === name);
+    if (entry === undefined) throw new Error(`no node ${name} in this mesh`);
+    this.processes.set(name, startNodeProcess(name, entry.config, this.directory, this.env));
+  }
+
+  isRunning(name: string): boolean {
+    const child = this.processes.get(name)?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  running(): MeshNodeHandle[] {
+    return this.nodes.filter((node) => this.isRunning(node.name));
+  }
+
+  /** `kill -9`; resolves once the process is gone. */
+  async kill(name: string): Promise<void> {
+    const process_ = this.processes.get(name);
+    process_?.child?.kill("SIGKILL");
+    await process_?.exited;
+  }
+
+  /** Sends `signal` (SIGSTOP/SIGCONT pause and resume a node). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    this.processes.get(name)?.child?.kill(signal);
+  }
+
+  /** Graceful stop of one node (SIGTERM, SIGKILL after `graceMs`); its exit code. */
+  async stopNode(name: string, graceMs = 10_000): Promise<number | null> {
+    const process_ = this.processes.get(name);
+    if (process_ === undefined) return null;
+    await stopNodeProcess(process_, graceMs);
+    return process_.child?.exitCode ?? null;
+  }
+
+  async stopAll(graceMs = 10_000): Promise<void> {
+    await Promise.all([...this.processes.values()].map((process_) => stopNodeProcess(process_, graceMs)));
+  }
+}
