@@ -1,9 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
-import { NodeStatusReply } from "../../api/schemas.js";
-import { ApiClient } from "../../mesh/api-client.js";
-import { createMeshLayout, faceByCliName } from "../../mesh/mesh-setup.js";
-import { type NodeProcess, startNodeProcess, stopNodeProcess } from "../../mesh/supervisor.js";
+import { LocalMesh } from "../../mesh/local-mesh.js";
+import { faceByCliName } from "../../mesh/mesh-setup.js";
+import { statusOf } from "../../mesh/observe.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { formatTable } from "../output.js";
 import { statusRow } from "./mesh.js";
@@ -29,39 +27,30 @@ export function registerUp(program: Command): void {
       if (!Number.isSafeInteger(count) || count < 1 || count > 64) {
         throw new CliError("--nodes must be between 1 and 64", exitCodes.usage);
       }
-      const { mesh } = await createMeshLayout({ directory: options.dir, nodes: count, faceId: options.face });
-      const token = (await readFile(mesh.token_file, "utf8")).trim();
-      const processes = mesh.nodes.map((node) => startNodeProcess(node.name, node.config, options.dir));
-      const clients = mesh.nodes.map((node) => new ApiClient(node.api, token, 1000));
+      const local = await LocalMesh.start({ directory: options.dir, nodes: count, faceId: options.face });
       process.stderr.write(
         `started ${count} nodes in ${options.dir} (logs: ${options.dir}/<node>/node.log); Ctrl-C stops them\n`,
       );
-      await liveView(processes, clients, options.view);
+      await liveView(local, options.view);
     });
 }
 
-async function liveView(
-  processes: readonly NodeProcess[],
-  clients: readonly ApiClient[],
-  tty: boolean,
-): Promise<void> {
+async function liveView(local: LocalMesh, tty: boolean): Promise<void> {
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       if (stopping) return;
       stopping = true;
       process.stderr.write("\nstopping the mesh (SIGTERM, graceful)...\n");
-      void Promise.all(processes.map((p) => stopNodeProcess(p))).then(() => resolve());
+      void local.stopAll().then(() => resolve());
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
   let previous = "";
   while (!stopping) {
-    const statuses = await Promise.all(
-      clients.map((c) => c.get("/v1/status", NodeStatusReply).catch(() => undefined)),
-    );
-    const table = formatTable(statuses.map((status, i) => statusRow(status, processes[i]!.name)));
+    const statuses = await Promise.all(local.nodes.map((node) => statusOf(node)));
+    const table = formatTable(statuses.map((status, i) => statusRow(status, local.nodes[i]!.name)));
     if (tty && process.stdout.isTTY) {
       process.stdout.write(
         `\x1b[H\x1b[2J${new Date().toISOString()}  revoada mesh (Ctrl-C to stop)\n\n${table}`,
