@@ -67,6 +67,8 @@ export class RaftProcess {
     ];
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] });
     this.child = child;
+    // A killed process's stdin fails with EPIPE; `request` reports it through its callback.
+    child.stdin?.on("error", () => undefined);
     this.stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString()).slice(-20_000);
@@ -116,7 +118,12 @@ export class RaftProcess {
         clearTimeout(timer);
         resolve(response);
       });
-      child.stdin?.write(`${JSON.stringify({ op, id, ...fields })}\n`);
+      child.stdin?.write(`${JSON.stringify({ op, id, ...fields })}\n`, (error) => {
+        if (error === null || error === undefined) return;
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new Error(`${op}: the process is gone (${error.message})`));
+      });
     });
   }
 
