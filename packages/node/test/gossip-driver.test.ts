@@ -53,7 +53,13 @@ describe("gossip keyring", () => {
   });
 
   it("parses hex keys and refuses bad ones", () => {
-    assert.ok(Keyring.parse(`${oldKey.toString("hex")},${newKey.toString("hex")}`));
+    const parsed = Keyring.parse(`${oldKey.toString("hex")},${newKey.toString("hex")}`);
+    // Both keys are in the ring: packets sealed with either open.
+    for (const key of [oldKey, newKey]) {
+      const opened = parsed.open(Keyring.create([key]).seal(Buffer.from("hello")));
+      assert.ok(opened.ok, "a packet sealed with a parsed key opens");
+      assert.equal(Buffer.from(opened.payload).toString(), "hello");
+    }
     assert.throws(() => Keyring.parse("abcd"));
     assert.throws(() => Keyring.parse(""));
   });

@@ -17,10 +17,13 @@ import { writeGeneratedFile } from "./generated-file.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "revoada-store-"));
 
+/** The Debian tool's answer, for a cross-check; CI installs it (scripts/setup-system.sh) and must have it. */
 function b3sum(path: string): string | null {
   try {
     return execFileSync("b3sum", ["--no-names", path], { encoding: "utf8" }).trim();
-  } catch {
+  } catch (error) {
+    if (process.env.CI === "true")
+      throw new Error("b3sum is missing in CI (scripts/setup-system.sh installs it)", { cause: error });
     return null;
   }
 }

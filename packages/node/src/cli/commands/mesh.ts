@@ -56,7 +56,7 @@ async function anyLiveStatus(
   throw new CliError("no node of the mesh answers", exitCodes.unavailable);
 }
 
-/** Mutations go to the leader (any node would forward, but the leader answers fastest). */
+/** Mutations go to the leader: a follower answers 421 (not the leader) instead of forwarding. */
 async function leaderClient(list: readonly ApiClient[]): Promise<ApiClient> {
   const { status } = await anyLiveStatus(list);
   for (const client of list) {
