@@ -3,7 +3,8 @@
 // mutations without the token and publishes an OpenAPI document, and node configs fail
 // with field paths, line:column and liveness reasons.
 import assert from "node:assert/strict";
-import { mkdtemp, stat, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { createLogger, silentLogger } from "../src/daemon/log.js";
 import { MetricsRegistry } from "../src/daemon/metrics.js";
 import { identityFileName, loadOrCreateIdentity } from "../src/identity.js";
 import { createMeshLayout } from "../src/mesh/mesh-setup.js";
+import { revoadaBin } from "../src/mesh/supervisor.js";
 
 describe("structured logs", () => {
   it("writes one JSON object per line and redacts secret-looking fields", () => {
@@ -175,5 +177,25 @@ describe("node config", () => {
     const loaded = await loadNodeConfig(configs[0]!);
     assert.equal(loaded.ok, false);
     assert.deepEqual(!loaded.ok ? loaded.issues.map((i) => i.path) : [], [["cluster_key_file"]]);
+  });
+});
+
+describe("revoada node start-up", () => {
+  it("refuses a data directory another running node holds, and exits instead of hanging", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "revoada-lock-"));
+    const { configs } = await createMeshLayout({ directory: dir, nodes: 1, faceId: "systemd" });
+    await mkdir(join(dir, "node-1", "data"), { recursive: true });
+    // This test process is alive: its pid in the lock file means "in use".
+    await writeFile(join(dir, "node-1", "data", "node.pid"), `${process.pid}\n`);
+    const run = spawnSync(process.execPath, [revoadaBin, "node", "--config", configs[0]!], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /in use by a running node \(pid \d+\)/);
+    assert.equal(
+      (await readFile(join(dir, "node-1", "data", "node.pid"), "utf8")).trim(),
+      String(process.pid),
+    );
   });
 });

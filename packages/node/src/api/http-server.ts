@@ -80,6 +80,10 @@ export function createApiServer(options: ApiServerOptions): Server {
       return;
     }
     const params = extractParams(match.pattern, url.pathname);
+    if (params === undefined) {
+      send(response, 400, { error: "malformed percent-encoding in the path" });
+      return;
+    }
     let body: unknown;
     if (match.route.body !== undefined) {
       const raw = await readBody(request);
@@ -152,12 +156,16 @@ function compilePath(path: string): PathPattern {
   return { regex: new RegExp(`^${source}$`), names };
 }
 
-function extractParams(pattern: PathPattern, pathname: string): Record<string, string> {
+function extractParams(pattern: PathPattern, pathname: string): Record<string, string> | undefined {
   const match = pattern.regex.exec(pathname);
   const params: Record<string, string> = {};
-  pattern.names.forEach((name, i) => {
-    params[name] = decodeURIComponent(match?.[i + 1] ?? "");
-  });
+  try {
+    pattern.names.forEach((name, i) => {
+      params[name] = decodeURIComponent(match?.[i + 1] ?? "");
+    });
+  } catch {
+    return undefined;
+  }
   return params;
 }
 

@@ -51,7 +51,16 @@ export function nodeRoutes(node: FabricNode): Route[] {
       mutates: false,
       reply: FabricState,
       handle: async ({ query }) => {
-        if (query.get("consistent") === "true") await node.raft.readIndex();
+        if (query.get("consistent") === "true") {
+          const read = await node.raft.readIndex().then(
+            () => true,
+            (error: unknown) => {
+              if (error instanceof RaftUnavailableError) return false;
+              throw error;
+            },
+          );
+          if (!read) return notLeader(node);
+        }
         return { status: 200, body: node.applier.state() };
       },
     }),
@@ -98,6 +107,7 @@ export function nodeRoutes(node: FabricNode): Route[] {
       reply: z.union([CommittedReply, ProposalRefused]),
       handle: async ({ params }) => {
         const key = workloadKey({ namespace: params.namespace ?? "", name: params.name ?? "" });
+        if (node.raft.status().role !== "leader") return notLeader(node);
         if (node.applier.state().workloads[key] === undefined) {
           return { status: 404, body: { error: `no workload ${key}` } };
         }
@@ -219,10 +229,10 @@ function meshOf(node: FabricNode): z.input<typeof MeshMember>[] {
 }
 
 async function shift(node: FabricNode, request: ShiftRequest) {
+  if (node.raft.status().role !== "leader") return notLeader(node);
   const found = findNode(node.applier.state(), request.node);
   if (found === undefined) return { status: 404, body: { error: `no node ${request.node}` } };
   if (found === "ambiguous") return { status: 400, body: { error: `${request.node} matches several nodes` } };
-  if (node.raft.status().role !== "leader") return notLeader(node);
   const roles: NodeRole[] = request.roles ?? [...controlPlaneRoles];
   const command =
     request.action === "promote" || request.action === "demote"
@@ -231,6 +241,7 @@ async function shift(node: FabricNode, request: ShiftRequest) {
         ? { type: "quarantine" as const, node: found.id, reason: "operator" as const }
         : { type: "restore" as const, node: found.id };
   const outcome = await node.reconciler.enqueueOperator({ command, force: request.force });
+  if (outcome.type === "refused" && outcome.rule === "not-leader") return notLeader(node);
   if (outcome.type === "refused") {
     return {
       status: 409,

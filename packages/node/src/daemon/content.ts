@@ -38,7 +38,13 @@ export class NodeContent {
     readonly sync: ContentSync,
     private readonly options: NodeContentOptions,
   ) {
-    this.timer = setInterval(() => void this.announce(), options.syncCadenceMs);
+    this.timer = setInterval(() => {
+      this.announce().catch((error: unknown) =>
+        options.logger.warn("blob announcement failed", {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
+    }, options.syncCadenceMs);
   }
 
   static async start(options: NodeContentOptions): Promise<NodeContent> {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type ApplyOutcome as ChainOutcome,
@@ -21,6 +21,7 @@ import {
 import { z } from "zod";
 import { ChainStore, chainFileName } from "../attest/chain-store.js";
 import { StorageCorruptionError } from "../errors.js";
+import { writeFileAtomicSync } from "../fs/durable.js";
 import type { RaftApplier } from "../raft/index.js";
 import type { Logger } from "./log.js";
 
@@ -109,8 +110,7 @@ export class FabricApplier implements RaftApplier<AppliedEntry> {
       // The snapshot's chain is at least as long as anything local (it covers a later index).
       this.chainStore?.close();
       mkdirSync(this.chainDirectory, { recursive: true });
-      rmSync(join(this.chainDirectory, chainFileName), { force: true });
-      writeFileSync(join(this.chainDirectory, chainFileName), payload.data.chain);
+      writeFileAtomicSync(join(this.chainDirectory, chainFileName), payload.data.chain);
       this.chainStore = this.openExistingChain();
     }
   }

@@ -214,6 +214,7 @@ export class FabricNode {
     if (this.stopping) return;
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.reconciler.close();
     this.logger.info("stopping", { leader: this.raft.status().role === "leader" });
     await this.raft.stop({ transfer: true });
     this.logger.debug("raft stopped");
@@ -222,6 +223,7 @@ export class FabricNode {
     await this.content.close();
     this.logger.debug("gossip and content closed");
     await this.rendering;
+    this.apiServer?.closeAllConnections();
     this.apiServer?.close();
     this.sealing.close();
     this.applier.close();
@@ -273,6 +275,7 @@ export class FabricNode {
     this.renderScheduled = true;
     setTimeout(() => {
       this.renderScheduled = false;
+      if (this.stopping) return;
       this.rendering = this.rendering
         .then(() => this.render())
         .catch((error: unknown) => {
@@ -291,7 +294,14 @@ export class FabricNode {
     const waiting = await this.content.missingFor(committed, this.nodeId);
     const state = waiting.size === 0 ? committed : withoutWorkloads(committed, waiting);
     if (waiting.size > 0) {
-      void this.content.sync.round().then(() => this.scheduleRenderLater());
+      this.content.sync
+        .round()
+        .catch((error: unknown) =>
+          this.logger.warn("content sync failed", {
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        )
+        .finally(() => this.scheduleRenderLater());
     }
     const output = this.face.writer.write(state, { kind: "node", node: this.nodeId });
     const report = await renderToDirectory(this.config.output_dir, this.face.id, output.files);

@@ -23,6 +23,7 @@ import {
   type Proposal,
   type Signer,
 } from "@revoada/fabric-core/vocabulary";
+import { RaftUnavailableError } from "../errors.js";
 import type { RaftDriver } from "../raft/index.js";
 import type { AppliedEntry, FabricApplier } from "./fabric-applier.js";
 import type { PolicyMemory } from "./history.js";
@@ -128,13 +129,32 @@ export class Reconciler {
         });
       }
     }
-    for (const proposed of decision.commands) {
-      const committed = await this.execute(proposed);
-      const pending = operators.find(
-        (p) => proposed.origin === "operator" && sameTarget(proposed.command, p.request.command),
-      );
-      pending?.resolve({ type: "committed", ...committed, command: proposed.command });
+    // Every queued request is answered exactly once, whatever happens below.
+    const unanswered = new Set(operators.filter((pending) => isAccepted(decision, pending)));
+    try {
+      for (const proposed of decision.commands) {
+        const committed = await this.execute(proposed);
+        for (const pending of [...unanswered]) {
+          if (proposed.origin !== "operator" || !sameTarget(proposed.command, pending.request.command))
+            continue;
+          pending.resolve({ type: "committed", ...committed, command: proposed.command });
+          unanswered.delete(pending);
+        }
+      }
+    } finally {
+      for (const pending of unanswered) {
+        pending.resolve({
+          type: "refused",
+          rule: "not-leader",
+          message: "leadership or the log moved on before it committed",
+        });
+      }
     }
+  }
+
+  /** Refuses every queued operator request (the node is stopping). */
+  close(): void {
+    this.refuseQueued("not-leader", "this node is stopping");
   }
 
   /** Waits (briefly) until everything in the leader's log is applied. */
@@ -258,7 +278,11 @@ export class Reconciler {
     let proposal: Proposal = { command, proposer: self.nodeId, issued_at_ms: Date.now(), origin, force };
     const chain = applier.chain;
     if (isRoleCommand(command) && chain !== null) {
-      await this.quiesce();
+      // The signature covers the block this entry becomes after the chain head: exact only
+      // when nothing is in flight, so refuse rather than sign a guess.
+      if (!(await this.quiesce())) {
+        throw new RaftUnavailableError("dropped", raft.status().leader, "the log did not settle");
+      }
       const status = raft.status();
       proposal = signRoleProposal(
         chain.chain.head,
@@ -268,8 +292,9 @@ export class Reconciler {
         self,
       ).proposal;
     }
+    const term = raft.status().term;
     const { index } = await raft.propose(encodeProposal(proposal));
-    return { index, term: raft.status().term };
+    return { index, term };
   }
 
   private refuseQueued(rule: string, message: string): void {
@@ -309,6 +334,12 @@ function quorumVisible(status: RaftStatus, self: NodeId): boolean {
 function caughtUp(status: RaftStatus, id: string): boolean {
   const progress = status.progress[id];
   return progress !== undefined && progress.match + 64 >= status.commit;
+}
+
+function isAccepted(decision: Decision, pending: PendingOperatorRequest): boolean {
+  return decision.commands.some(
+    (proposed) => proposed.origin === "operator" && sameTarget(proposed.command, pending.request.command),
+  );
 }
 
 function targetOf(command: Command): string {

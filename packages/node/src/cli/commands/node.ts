@@ -1,3 +1,5 @@
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { formatIssue } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
 import { createApiServer } from "../../api/http-server.js";
@@ -23,15 +25,45 @@ export function registerNode(program: Command): void {
         level: loaded.value.config.log_level,
         component: loaded.value.config.name,
       });
-      const node = await FabricNode.start({ loaded: loaded.value, logger });
+      let node: FabricNode;
+      try {
+        node = await FabricNode.start({ loaded: loaded.value, logger });
+      } catch (error) {
+        // Drivers that did start hold sockets and timers: end the process, do not hang.
+        const message = error instanceof Error ? error.message : String(error);
+        const pidFile = join(loaded.value.config.data_dir, "node.pid");
+        const owner = await readFile(pidFile, "utf8").catch(() => "");
+        if (Number.parseInt(owner, 10) === process.pid) await rm(pidFile, { force: true });
+        process.stderr.write(`error: cannot start the node: ${message}\n`, () =>
+          process.exit(exitCodes.failed),
+        );
+        return new Promise<never>(() => undefined);
+      }
       const api = parseHostPort(loaded.value.config.listen.api);
-      if (api === null) throw new CliError("listen.api is not host:port", exitCodes.invalidInput);
       const server = createApiServer({
         routes: nodeRoutes(node),
         token: loaded.value.apiToken,
         logger: logger.child("api"),
       });
-      await new Promise<void>((resolve) => server.listen(api.port, api.host, resolve));
+      const listening =
+        api === null
+          ? Promise.reject(new Error("listen.api is not host:port"))
+          : new Promise<void>((resolve, reject) => {
+              server.once("error", reject);
+              server.listen(api.port, api.host, resolve);
+            });
+      const failed = await listening.then(
+        () => null,
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      if (failed !== null) {
+        await node.stop();
+        process.stderr.write(
+          `error: the API cannot listen on ${loaded.value.config.listen.api}: ${failed}\n`,
+          () => process.exit(exitCodes.failed),
+        );
+        return new Promise<never>(() => undefined);
+      }
       node.apiServer = server;
       logger.info("api listening", { address: loaded.value.config.listen.api });
       await new Promise<void>((resolve) => {
