@@ -4,6 +4,7 @@ import {
   decodeRaftMessage,
   type Entry,
   encodeRaftMessage,
+  type ProposeOutcome,
   type RaftConfig,
   type RaftEvent,
   type RaftMessage,
@@ -204,18 +205,7 @@ export class RaftDriver<R> {
    */
   propose(data: Uint8Array): Promise<{ index: number; result: R }> {
     if (this.stopped) return Promise.reject(new RaftUnavailableError("stopped", null));
-    const outcome = this.node.propose(data);
-    if (outcome.type === "rejected") {
-      const reason =
-        outcome.reason === "not-leader" || outcome.reason === "transferring" ? "notLeader" : "dropped";
-      return Promise.reject(
-        new RaftUnavailableError(reason, outcome.leader, `proposal rejected: ${outcome.reason}`),
-      );
-    }
-    this.schedule();
-    return new Promise((resolve, reject) => {
-      this.proposals.set(outcome.index, { term: outcome.term, resolve, reject });
-    });
+    return this.awaitApplied(this.node.propose(data), "proposal");
   }
 
   /**
@@ -225,12 +215,16 @@ export class RaftDriver<R> {
    */
   proposeConfChange(change: ConfChange): Promise<{ index: number; result: R }> {
     if (this.stopped) return Promise.reject(new RaftUnavailableError("stopped", null));
-    const outcome = this.node.proposeConfChange(change);
+    return this.awaitApplied(this.node.proposeConfChange(change), "membership change");
+  }
+
+  /** A proposal's promise: rejected now, or settled when its entry is applied (or lost). */
+  private awaitApplied(outcome: ProposeOutcome, what: string): Promise<{ index: number; result: R }> {
     if (outcome.type === "rejected") {
       const reason =
         outcome.reason === "not-leader" || outcome.reason === "transferring" ? "notLeader" : "dropped";
       return Promise.reject(
-        new RaftUnavailableError(reason, outcome.leader, `membership change rejected: ${outcome.reason}`),
+        new RaftUnavailableError(reason, outcome.leader, `${what} rejected: ${outcome.reason}`),
       );
     }
     this.schedule();
