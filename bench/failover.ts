@@ -12,7 +12,6 @@ import { LocalMesh } from "../packages/node/src/mesh/local-mesh.js";
 import {
   etcdHolders,
   findLeader,
-  type MeshNodeHandle,
   meshOf,
   stateOf,
   statusOf,

@@ -60,8 +60,6 @@ export type ApplyOutcome =
     }
   | { readonly type: "appended"; readonly block: BlockRecord; readonly problems: readonly BlockProblem[] };
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
 /** The block body a role proposal committed at (term, index) becomes after `head`. */
 export function blockBodyFor(head: ChainHead, term: number, index: number, proposal: Proposal): BlockBody {
   assert(isRoleCommand(proposal.command), "only role commands become blocks");

@@ -1,7 +1,6 @@
 import {
   assert,
   blake3,
-  canonicalJson,
   encodeProposal,
   type NodeId,
   type Proposal,

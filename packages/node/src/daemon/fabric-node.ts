@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { foundingRoles } from "@revoada/fabric-core/attest";
@@ -27,6 +27,7 @@ import { type AppliedEntry, FabricApplier } from "./fabric-applier.js";
 import { PolicyMemory } from "./history.js";
 import type { Logger } from "./log.js";
 import { MetricsRegistry, trackEventLoopDelay } from "./metrics.js";
+import { lockDataDirectory, unlockDataDirectory } from "./pid-file.js";
 import { Reconciler } from "./reconciler.js";
 import { Sealing } from "./sealing.js";
 
@@ -227,7 +228,7 @@ export class FabricNode {
     this.apiServer?.close();
     this.sealing.close();
     this.applier.close();
-    await rm(join(this.config.data_dir, "node.pid"), { force: true });
+    await unlockDataDirectory(this.config.data_dir);
     this.logger.info("stopped");
   }
 
@@ -370,29 +371,6 @@ function withoutWorkloads(state: FabricState, keys: ReadonlySet<string>): Fabric
   const workloads = Object.fromEntries(Object.entries(state.workloads).filter(([key]) => !keys.has(key)));
   const placements = Object.fromEntries(Object.entries(state.placements).filter(([key]) => !keys.has(key)));
   return { ...state, workloads, placements };
-}
-
-/**
- * One process per data directory: two would interleave writes to the same log. The pid file
- * is the lock; a pid file left by a killed process (its pid no longer runs) is taken over.
- */
-async function lockDataDirectory(dataDir: string): Promise<void> {
-  const path = join(dataDir, "node.pid");
-  const previous = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-  if (Number.isSafeInteger(previous) && previous !== process.pid && isRunning(previous)) {
-    throw new Error(`${dataDir} is in use by a running node (pid ${previous})`);
-  }
-  await rm(path, { force: true });
-  await writeFile(path, `${process.pid}\n`, { flag: "wx" });
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error instanceof Error && "code" in error && error.code === "EPERM";
-  }
 }
 
 /** The restart counter advertised in gossip, so a restarted node's state wins over its old one. */

@@ -7,15 +7,7 @@ import { CommittedReply } from "../../api/schemas.js";
 import { measureFailover, verifyServedChain } from "../../mesh/failover.js";
 import { LocalMesh } from "../../mesh/local-mesh.js";
 import { faceByCliName } from "../../mesh/mesh-setup.js";
-import {
-  diffFiles,
-  etcdHolders,
-  findLeader,
-  type MeshNodeHandle,
-  snapshotFiles,
-  stateOf,
-  waitFor,
-} from "../../mesh/observe.js";
+import { diffFiles, etcdHolders, findLeader, snapshotFiles, stateOf, waitFor } from "../../mesh/observe.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 
 /**

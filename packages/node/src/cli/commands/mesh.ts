@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import {
   FabricState,
   formatIssue,
@@ -10,6 +11,7 @@ import {
 import { type Command, Option } from "commander";
 import { z } from "zod";
 import { CommittedReply, MeshMember, NodeStatusReply, type ShiftRequest } from "../../api/schemas.js";
+import { runningPidOf } from "../../daemon/pid-file.js";
 import { ApiClient } from "../../mesh/api-client.js";
 import { type MeshFile, readMeshFile } from "../../mesh/mesh-file.js";
 import { CliError, exitCodes } from "../exit-codes.js";
@@ -209,23 +211,11 @@ export function registerMesh(program: Command): void {
       const mesh = await loadMesh(options.dir);
       const entry = mesh.nodes.find((n) => n.name === node);
       if (entry === undefined) throw new CliError(`no node ${node} in ${options.dir}`, exitCodes.notFound);
-      const pid = await readPid(options.dir, entry.name);
+      const pid = await runningPidOf(join(options.dir, entry.name, "data"));
       if (pid === undefined) throw new CliError(`${node} is not running`, exitCodes.notFound);
       process.kill(pid, "SIGKILL");
       process.stdout.write(`killed ${node} (pid ${pid})\n`);
     });
-}
-
-export async function readPid(dir: string, node: string): Promise<number | undefined> {
-  const text = await readFile(`${dir}/${node}/data/node.pid`, "utf8").catch(() => undefined);
-  const pid = text === undefined ? Number.NaN : Number.parseInt(text, 10);
-  if (!Number.isSafeInteger(pid)) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
 }
 
 export function statusRow(

@@ -1,5 +1,3 @@
-import { readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
 import { formatIssue } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
 import { createApiServer } from "../../api/http-server.js";
@@ -7,6 +5,7 @@ import { nodeRoutes } from "../../api/routes.js";
 import { loadNodeConfig } from "../../daemon/config.js";
 import { FabricNode } from "../../daemon/fabric-node.js";
 import { createLogger } from "../../daemon/log.js";
+import { unlockDataDirectory } from "../../daemon/pid-file.js";
 import { parseHostPort } from "../../gossip/gossip-driver.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 
@@ -31,9 +30,7 @@ export function registerNode(program: Command): void {
       } catch (error) {
         // Drivers that did start hold sockets and timers: end the process, do not hang.
         const message = error instanceof Error ? error.message : String(error);
-        const pidFile = join(loaded.value.config.data_dir, "node.pid");
-        const owner = await readFile(pidFile, "utf8").catch(() => "");
-        if (Number.parseInt(owner, 10) === process.pid) await rm(pidFile, { force: true });
+        await unlockDataDirectory(loaded.value.config.data_dir);
         process.stderr.write(`error: cannot start the node: ${message}\n`, () =>
           process.exit(exitCodes.failed),
         );
