@@ -7,6 +7,7 @@ import {
   emptyFabricState,
   FabricState,
   failed,
+  type NodeId,
   type NodeRole,
   type NodeState,
   nextRoles,
@@ -63,6 +64,16 @@ export class FabricStateMachine {
   /** The current state (a copy: callers cannot change the replicated state). */
   state(): FabricState {
     return structuredClone(this.current);
+  }
+
+  /** One node's committed state (a copy), without copying the whole state. */
+  node(id: NodeId): NodeState | undefined {
+    const node = this.current.nodes[id];
+    return node === undefined ? undefined : structuredClone(node);
+  }
+
+  hasWorkload(key: string): boolean {
+    return this.current.workloads[key] !== undefined;
   }
 
   /** Canonical JSON bytes: the same state always gives the same bytes. */

@@ -3,6 +3,7 @@ import {
   Blake3Hash,
   controlPlaneRoles,
   FabricState,
+  type NodeId,
   type NodeRole,
   workloadKey,
 } from "@revoada/fabric-core/vocabulary";
@@ -108,7 +109,7 @@ export function nodeRoutes(node: FabricNode): Route[] {
       handle: async ({ params }) => {
         const key = workloadKey({ namespace: params.namespace ?? "", name: params.name ?? "" });
         if (node.raft.status().role !== "leader") return notLeader(node);
-        if (node.applier.state().workloads[key] === undefined) {
+        if (!node.applier.hasWorkload(key)) {
           return { status: 404, body: { error: `no workload ${key}` } };
         }
         return propose(node, { type: "workload-delete", namespace: params.namespace!, name: params.name! });
@@ -189,7 +190,6 @@ export function nodeRoutes(node: FabricNode): Route[] {
 
 export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
   const raft = node.raft.status();
-  const state = node.applier.state();
   const counts = { alive: 0, suspect: 0, dead: 0 };
   for (const member of node.gossip.membershipView().members) {
     if (member.status !== "left") counts[member.status] += 1;
@@ -197,7 +197,7 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
   return {
     id: node.nodeId,
     name: node.config.name,
-    roles: state.nodes[node.nodeId]?.roles ?? [],
+    roles: node.applier.node(node.nodeId)?.roles ?? [],
     raft: {
       term: raft.term,
       state: raft.role,
@@ -216,13 +216,12 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
 }
 
 function meshOf(node: FabricNode): z.input<typeof MeshMember>[] {
-  const state = node.applier.state();
   return node.gossip.membershipView().members.map((member) => ({
     id: member.id,
     name: member.state?.name ?? member.id.slice(0, 8),
     status: member.status,
     phi: member.phi ?? 0,
-    roles: state.nodes[member.id as keyof typeof state.nodes]?.roles ?? member.state?.roles ?? [],
+    roles: node.applier.node(member.id as NodeId)?.roles ?? member.state?.roles ?? [],
     addresses: { ...(member.state?.addresses ?? {}) },
     zone: member.state?.zone ?? "",
   }));

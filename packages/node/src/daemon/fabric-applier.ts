@@ -16,6 +16,7 @@ import {
   decodeProposal,
   type FabricState,
   type NodeId,
+  type NodeState,
   type Proposal,
 } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
@@ -62,6 +63,15 @@ export class FabricApplier implements RaftApplier<AppliedEntry> {
 
   state(): FabricState {
     return this.machine.state();
+  }
+
+  /** One node's committed state, without copying the whole state (hot paths: status, gossip). */
+  node(id: NodeId): NodeState | undefined {
+    return this.machine.node(id);
+  }
+
+  hasWorkload(key: string): boolean {
+    return this.machine.hasWorkload(key);
   }
 
   apply(entry: Entry): AppliedEntry {

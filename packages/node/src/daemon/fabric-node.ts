@@ -195,7 +195,7 @@ export class FabricNode {
 
   /** This node's advertisement: its addresses and capacity, with its committed roles. */
   ownState(fallbackRoles: NodeState["roles"]): NodeState {
-    const committed = this.applier.state().nodes[this.nodeId];
+    const committed = this.applier.node(this.nodeId);
     return {
       id: this.nodeId,
       name: this.config.name,
