@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { arbitraryFabricState, exampleFabricStates, type FaceFile } from "@revoada/fabric-core/face";
+import type { FaceFile } from "@revoada/fabric-core/face";
+import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import type { FabricState } from "@revoada/fabric-core/vocabulary";
 import { systemdAnalyzeAvailability, unitsByDirectory, verifyUnits } from "@revoada/face-systemd/testing";
 import fc from "fast-check";

@@ -3,7 +3,7 @@
  * modelled subset over generated states, byte stability, its Quadlet key validator).
  */
 import { fileURLToPath } from "node:url";
-import { runFaceConformance } from "@revoada/fabric-core/face";
+import { runFaceConformance } from "@revoada/fabric-core/face/conformance";
 import { baremetalFace } from "./baremetal-face.js";
 
 runFaceConformance(baremetalFace, {

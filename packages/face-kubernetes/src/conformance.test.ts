@@ -4,7 +4,7 @@
  * validator (kubernetes-models + client-node unknown-field check) accepting every output.
  */
 import { fileURLToPath } from "node:url";
-import { runFaceConformance } from "@revoada/fabric-core/face";
+import { runFaceConformance } from "@revoada/fabric-core/face/conformance";
 import { kubernetesFace } from "./index.js";
 
 runFaceConformance(kubernetesFace, {

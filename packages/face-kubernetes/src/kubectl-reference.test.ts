@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { exampleFabricStates } from "@revoada/fabric-core/face";
+import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import type { Workload } from "@revoada/fabric-core/vocabulary";
 import { parse } from "yaml";
 import { kubernetesFace } from "./index.js";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face";
+import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { FabricState, formatIssue, type NodeId } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
 import { parse } from "yaml";

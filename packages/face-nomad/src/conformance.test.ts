@@ -4,7 +4,7 @@
  * backslashes), byte stability, and the validator accepting every output.
  */
 import { fileURLToPath } from "node:url";
-import { runFaceConformance } from "@revoada/fabric-core/face";
+import { runFaceConformance } from "@revoada/fabric-core/face/conformance";
 import { nomadFace } from "./index.js";
 
 runFaceConformance(nomadFace, { goldenDir: fileURLToPath(new URL("./testdata/golden", import.meta.url)) });

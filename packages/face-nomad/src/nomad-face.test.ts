@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face";
+import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { FabricState, formatIssue, type Workload } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
 import { apiToJob, jobToApi } from "./api-json.js";

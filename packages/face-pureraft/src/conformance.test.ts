@@ -3,7 +3,7 @@
  * over generated states, byte stability, validator).
  */
 import { fileURLToPath } from "node:url";
-import { runFaceConformance } from "@revoada/fabric-core/face";
+import { runFaceConformance } from "@revoada/fabric-core/face/conformance";
 import { pureraftFace } from "./pureraft-face.js";
 
 runFaceConformance(pureraftFace, { goldenDir: fileURLToPath(new URL("./testdata/golden", import.meta.url)) });

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { exampleFabricStates } from "@revoada/fabric-core/face";
+import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { decodeRaftMessage } from "@revoada/fabric-core/raft";
 import { canonicalJson } from "@revoada/fabric-core/vocabulary";
 import { pureraftFace, statePath } from "./pureraft-face.js";

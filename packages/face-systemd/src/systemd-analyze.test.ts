@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face";
+import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import type { FabricState } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
 import { systemdFace } from "./systemd-face.js";

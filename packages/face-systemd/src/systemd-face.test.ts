@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { exampleFabricStates } from "@revoada/fabric-core/face";
+import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import type { NodeId } from "@revoada/fabric-core/vocabulary";
 import { systemdFace } from "./systemd-face.js";
 

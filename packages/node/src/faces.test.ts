@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { exampleFabricStates } from "@revoada/fabric-core/face";
+import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { listKnownFaces, loadConfiguredFace, loadFace } from "./faces.js";
 import { renderToDirectory } from "./render/render-directory.js";
 

@@ -1,20 +1,3 @@
-export type { FabricStateArbitraryOptions, FaceConformanceOptions } from "./conformance/index.js";
-export {
-  arbitraryDnsLabel,
-  arbitraryFabricState,
-  arbitraryHex64,
-  arbitraryLabels,
-  arbitraryPrintable,
-  checkByteStable,
-  checkDropped,
-  checkFileShape,
-  checkNoTimestamps,
-  checkRoundTrip,
-  checkValidates,
-  exampleFabricStates,
-  reverseKeyOrder,
-  runFaceConformance,
-} from "./conformance/index.js";
 export type {
   DroppedField,
   Face,

@@ -8,7 +8,7 @@
 import { strict as assertStrict } from "node:assert";
 import { test } from "node:test";
 import fc from "fast-check";
-import { exampleFabricStates } from "../face/index.js";
+import { exampleFabricStates } from "../face/conformance/index.js";
 import {
   type Command,
   encodeProposal,
