@@ -45,8 +45,14 @@ export { nextRoles, sortedRoles } from "./roles.js";
 export { schemaCatalog, toJsonSchema } from "./schema-catalog.js";
 export type { Signer } from "./signing.js";
 export { signerFromSeed, verifySignature } from "./signing.js";
-export type { YamlOptions } from "./source-text.js";
-export { canonicalJson, parseSourceText, sortKeysDeep, stringifyYaml } from "./source-text.js";
+export type { SourceTextOptions, YamlOptions } from "./source-text.js";
+export {
+  canonicalJson,
+  parseSourceText,
+  sortKeysDeep,
+  sourceTextCharsMax,
+  stringifyYaml,
+} from "./source-text.js";
 export type { LivenessError, LivenessProof } from "./strategy.js";
 export {
   AttestationConfig,
@@ -54,6 +60,7 @@ export {
   ContentConfig,
   FabricStrategy,
   homelabStrategy,
+  livenessIssues,
   MembershipConfig,
   PlacementPolicy,
   prescribedStrategies,

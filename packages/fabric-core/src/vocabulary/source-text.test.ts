@@ -99,6 +99,64 @@ describe("parseSourceText", () => {
   });
 });
 
+describe("parseSourceText on hostile input", () => {
+  // Goal: no input makes the parser throw or expand without bound; each comes back as an
+  // issue. Method: an alias bomb, text over the cap, a schema-valid value that a `check`
+  // refuses, and nesting deep enough to exhaust the parser's stack.
+  it("refuses an alias bomb as an issue instead of throwing", () => {
+    const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (const [name, previous] of [
+      ["b", "a"],
+      ["c", "b"],
+      ["d", "c"],
+      ["e", "d"],
+    ] as const) {
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(", ")}]`);
+    }
+    const result = parseSourceText(FabricStrategy, `${levels.join("\n")}\n`, "bomb.yaml");
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(result.issues.length, 1);
+    assert.equal(result.issues[0]!.code, "alias-limit");
+    assert.match(formatIssue(result.issues[0]!), /^bomb\.yaml:1:1: YAML aliases expand past the limit/);
+  });
+
+  it("refuses text over the cap before parsing it", () => {
+    const text = stringifyYaml(homelabStrategy);
+    assert.ok(parseSourceText(FabricStrategy, text, "s.yaml", { charsMax: text.length }).ok);
+    const result = parseSourceText(FabricStrategy, `${text}#`, "s.yaml", { charsMax: text.length });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(result.issues[0]!.code, "too-large");
+    assert.match(result.issues[0]!.message, new RegExp(`over the limit of ${text.length}`));
+  });
+
+  it("locates the issues a check returns, like schema issues", () => {
+    const text = stringifyYaml({ ...homelabStrategy, reconciliation: { millis: 0 } });
+    const result = parseSourceText(FabricStrategy, text, "s.yaml", {
+      check: (strategy) =>
+        strategy.reconciliation.millis === 0
+          ? [{ code: "zero", message: "zero", path: ["reconciliation", "millis"] }]
+          : [],
+    });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const expectedLine = text.split("\n").findIndex((line) => line.includes("millis")) + 1;
+    assert.deepEqual(
+      { line: result.issues[0]!.line, file: result.issues[0]!.file },
+      { line: expectedLine, file: "s.yaml" },
+    );
+  });
+
+  it("returns a bounded list of issues for pathological nesting", () => {
+    const result = parseSourceText(FabricStrategy, "[".repeat(100_000), "deep.yaml");
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.ok(result.issues.length >= 1);
+    assert.ok(result.issues.length <= 50, `${result.issues.length} issues`);
+  });
+});
+
 describe("stringifyYaml", () => {
   it("quotes scalars that YAML 1.1 readers would turn into booleans, octals or floats", () => {
     const value = {

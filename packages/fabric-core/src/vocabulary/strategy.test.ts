@@ -12,6 +12,7 @@ import {
   FabricStrategy,
   homelabStrategy,
   type LivenessError,
+  livenessIssues,
   prescribedStrategies,
   proveLiveness,
 } from "./strategy.js";
@@ -129,6 +130,34 @@ describe("proveLiveness", () => {
       zeroAndEven.map((e) => e.code),
       ["zero-reconciliation-cadence", "even-quorum"],
     );
+  });
+
+  it("names the field of every rule, located at its line:column in a file", () => {
+    // The README promises field path and file:line:column for exit 3; liveness is exit 3 too.
+    const text = stringifyYaml(
+      withChanges((s) => {
+        s.reconciliation.millis = 0;
+        s.consensus.kind.quorum_size = 2;
+      }),
+    );
+    const lineOf = (key: string) =>
+      text.split("\n").findIndex((line) => line.trimStart().startsWith(`${key}:`)) + 1;
+    const result = parseSourceText(FabricStrategy, text, "live.yaml", { check: livenessIssues });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(
+      result.issues.map((issue) => [issue.code, issue.path.join("."), issue.file, issue.line]),
+      [
+        ["zero-reconciliation-cadence", "reconciliation.millis", "live.yaml", lineOf("millis")],
+        ["even-quorum", "consensus.kind.quorum_size", "live.yaml", lineOf("quorum_size")],
+        ["quorum-too-small", "consensus.kind.quorum_size", "live.yaml", lineOf("quorum_size")],
+      ],
+    );
+    const slow = withChanges((s) => {
+      s.membership.failure_detector_timeout_ms = 900;
+    });
+    assert.deepEqual(livenessIssues(slow)[0]?.path, ["membership", "failure_detector_timeout_ms"]);
+    assert.deepEqual(livenessIssues(homelabStrategy), []);
   });
 
   it("accepts any odd quorum >= 3 with a faster detector", () => {

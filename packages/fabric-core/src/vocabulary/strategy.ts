@@ -74,16 +74,36 @@ export const FabricStrategy = z.strictObject({
 });
 export type FabricStrategy = z.infer<typeof FabricStrategy>;
 
+/**
+ * A violated liveness rule. `path` names the field to change (the first of the fields the
+ * rule relates), so a file's error can carry its line and column like a schema issue
+ * (`parseSourceText(FabricStrategy, text, file, { check: livenessIssues })`).
+ */
 export type LivenessError =
-  | { readonly code: "zero-reconciliation-cadence"; readonly message: string }
+  | {
+      readonly code: "zero-reconciliation-cadence";
+      readonly message: string;
+      readonly path: readonly ["reconciliation", "millis"];
+    }
   | {
       readonly code: "detector-not-faster-than-reconciliation";
       readonly message: string;
+      readonly path: readonly ["membership", "failure_detector_timeout_ms"];
       readonly failureDetectorTimeoutMs: number;
       readonly reconciliationMs: number;
     }
-  | { readonly code: "even-quorum"; readonly message: string; readonly quorumSize: number }
-  | { readonly code: "quorum-too-small"; readonly message: string; readonly quorumSize: number };
+  | {
+      readonly code: "even-quorum";
+      readonly message: string;
+      readonly path: readonly ["consensus", "kind", "quorum_size"];
+      readonly quorumSize: number;
+    }
+  | {
+      readonly code: "quorum-too-small";
+      readonly message: string;
+      readonly path: readonly ["consensus", "kind", "quorum_size"];
+      readonly quorumSize: number;
+    };
 
 export type LivenessProof =
   | { readonly live: true; readonly summary: string }
@@ -102,12 +122,14 @@ export function proveLiveness(strategy: FabricStrategy): LivenessProof {
   if (reconciliationMs === 0) {
     errors.push({
       code: "zero-reconciliation-cadence",
+      path: ["reconciliation", "millis"],
       message:
         "reconciliation cadence is 0 ms: the reconciler would never run (or spin); use a positive value",
     });
   } else if (detectorMs >= reconciliationMs) {
     errors.push({
       code: "detector-not-faster-than-reconciliation",
+      path: ["membership", "failure_detector_timeout_ms"],
       message: `failure detector timeout (${detectorMs} ms) must be shorter than the reconciliation cadence (${reconciliationMs} ms), or a round can act on a failure it has not yet seen`,
       failureDetectorTimeoutMs: detectorMs,
       reconciliationMs,
@@ -116,6 +138,7 @@ export function proveLiveness(strategy: FabricStrategy): LivenessProof {
   if (quorumSize % 2 === 0) {
     errors.push({
       code: "even-quorum",
+      path: ["consensus", "kind", "quorum_size"],
       message: `quorum size ${quorumSize} is even: it tolerates no more failures than ${quorumSize - 1} and can split votes; use an odd size`,
       quorumSize,
     });
@@ -123,6 +146,7 @@ export function proveLiveness(strategy: FabricStrategy): LivenessProof {
   if (quorumSize < 3) {
     errors.push({
       code: "quorum-too-small",
+      path: ["consensus", "kind", "quorum_size"],
       message: `quorum size ${quorumSize} is below 3: the cluster cannot survive the loss of a single voter`,
       quorumSize,
     });
@@ -133,6 +157,12 @@ export function proveLiveness(strategy: FabricStrategy): LivenessProof {
     live: true,
     summary: `strategy ${strategy.name} is live: ${quorumSize} voters tolerate ${tolerated} failure${tolerated === 1 ? "" : "s"}; failures are detected in ${detectorMs} ms, before the next ${reconciliationMs} ms reconciliation round`,
   };
+}
+
+/** The liveness errors of a strategy (none when it is live), as located-issue input. */
+export function livenessIssues(strategy: FabricStrategy): readonly LivenessError[] {
+  const proof = proveLiveness(strategy);
+  return proof.live ? [] : proof.errors;
 }
 
 /** The prescribed strategy for a three-node homelab. */

@@ -11,7 +11,8 @@ import { registerRender } from "./commands/render.js";
 import { registerSchema } from "./commands/schema.js";
 import { registerStrategy } from "./commands/strategy.js";
 import { registerUp } from "./commands/up.js";
-import { CliError, exitCodes } from "./exit-codes.js";
+import { CliError, type ExitCode, exitCodes } from "./exit-codes.js";
+import { errnoCode } from "./io.js";
 
 /** Every subcommand registers itself here; one file per command group under ./commands. */
 const registrations: readonly ((program: Command) => void)[] = [
@@ -44,6 +45,16 @@ function applyExitOverride(command: Command): void {
   command.commands.forEach(applyExitOverride);
 }
 
+const errnoExitCodes: Readonly<Record<string, ExitCode>> = {
+  ENOENT: exitCodes.notFound,
+  ENOTDIR: exitCodes.notFound,
+  EISDIR: exitCodes.invalidInput,
+  ECONNREFUSED: exitCodes.unavailable,
+  ECONNRESET: exitCodes.unavailable,
+  EHOSTUNREACH: exitCodes.unavailable,
+  ETIMEDOUT: exitCodes.unavailable,
+};
+
 /** Runs the CLI and returns the exit code (never calls process.exit, so tests can call it). */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
@@ -61,6 +72,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof CliError) {
       process.stderr.write(`error: ${error.message}\n`);
       return error.exitCode;
+    }
+    // An OS error no command mapped (a file read deep in a loader, a socket): one line and
+    // the exit code of its kind, not a stack trace.
+    const code = errnoCode(error);
+    if (code !== undefined) {
+      process.stderr.write(`error: ${(error as Error).message}\n`);
+      return errnoExitCodes[code] ?? exitCodes.failed;
     }
     throw error;
   }

@@ -262,7 +262,7 @@ async function readChainText(options: SourceOptions): Promise<string> {
   if ((options.file === undefined) === (options.node === undefined)) {
     throw new CliError("give exactly one of --file EXPORT or --node HOST:PORT", exitCodes.usage);
   }
-  if (options.file !== undefined) return readInputFile(options.file);
+  if (options.file !== undefined) return readInputFile(options.file, "chain");
   return new ApiClient(options.node!, process.env.REVOADA_TOKEN).text("/v1/chain/export");
 }
 

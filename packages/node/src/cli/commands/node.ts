@@ -8,6 +8,7 @@ import { createLogger } from "../../daemon/log.js";
 import { unlockDataDirectory } from "../../daemon/pid-file.js";
 import { parseHostPort } from "../../gossip/gossip-driver.js";
 import { CliError, exitCodes } from "../exit-codes.js";
+import { fileError, readInputFile } from "../io.js";
 
 /** `revoada node --config node.yaml`: runs the daemon until SIGTERM or SIGINT. */
 export function registerNode(program: Command): void {
@@ -16,8 +17,10 @@ export function registerNode(program: Command): void {
     .description("run a revoada node (the daemon) until SIGTERM/SIGINT, which stop it gracefully")
     .requiredOption("--config <file>", "node config (YAML or JSON)")
     .action(async (options: { config: string }) => {
+      // The file checks and the size cap of every CLI input, before the loader parses it.
+      await readInputFile(options.config);
       const loaded = await loadNodeConfig(options.config).catch((error: unknown) => {
-        throw new CliError(`cannot read ${options.config}: ${String(error)}`, exitCodes.notFound);
+        throw fileError(options.config, error);
       });
       if (!loaded.ok) throw new CliError(loaded.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
       const logger = createLogger({

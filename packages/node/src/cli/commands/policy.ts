@@ -146,7 +146,7 @@ async function strategyFrom(file: string): Promise<FabricStrategy> {
 
 async function explain(flags: ExplainFlags): Promise<void> {
   const strategy = flags.strategy === undefined ? homelabStrategy : await strategyFrom(flags.strategy);
-  const text = await readInputFile(flags.state);
+  const text = await readInputFile(flags.state, "state");
   const parsed = policyInputsFromText(text, flags.state, {
     formation: flags.formation,
     nowMs: flags.now,

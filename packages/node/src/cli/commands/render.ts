@@ -34,7 +34,7 @@ async function faceNamed(name: string): Promise<Face> {
 }
 
 async function stateFrom(file: string): Promise<FabricState> {
-  const parsed = parseSourceText(FabricStateSchema, await readInputFile(file), file);
+  const parsed = parseSourceText(FabricStateSchema, await readInputFile(file, "state"), file);
   if (!parsed.ok) throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
   return parsed.value;
 }

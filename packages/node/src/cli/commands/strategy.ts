@@ -1,6 +1,7 @@
 import {
   FabricStrategy,
   formatIssue,
+  livenessIssues,
   parseSourceText,
   prescribedStrategies,
   proveLiveness,
@@ -21,15 +22,15 @@ export function registerStrategy(program: Command): void {
     .argument("<file>", "strategy file (YAML or JSON)")
     .action(async (file: string) => {
       const text = await readInputFile(file);
-      const parsed = parseSourceText(FabricStrategy, text, file);
+      // Liveness errors are located like schema errors: field path and file:line:column.
+      const parsed = parseSourceText(FabricStrategy, text, file, {
+        check: (value) => livenessIssues(value).map((error) => ({ ...error, message: `${error.code}: ${error.message}` })),
+      });
       if (!parsed.ok) {
         throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
       }
       const proof = proveLiveness(parsed.value);
-      if (!proof.live) {
-        const lines = proof.errors.map((error) => `${file}: ${error.code}: ${error.message}`);
-        throw new CliError(lines.join("\n"), exitCodes.invalidInput);
-      }
+      if (!proof.live) throw new CliError(`${file}: not live`, exitCodes.invalidInput);
       process.stdout.write(`${proof.summary}\n`);
     });
 
