@@ -55,7 +55,10 @@ describe("bad input files", () => {
     // Valid YAML (a comment pads it), so only the cap can refuse it.
     writeFileSync(large, `${text}#${"x".repeat(inputBytesMax.document)}\n`);
     const run = await runCli(["strategy", "check", large]);
-    assertInvalidInput(run, new RegExp(`is too large .*the limit for this input is ${inputBytesMax.document} bytes`));
+    assertInvalidInput(
+      run,
+      new RegExp(`is too large .*the limit for this input is ${inputBytesMax.document} bytes`),
+    );
   });
 
   it("strategy check on bytes that are not UTF-8 exits 3", async () => {

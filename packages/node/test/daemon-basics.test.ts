@@ -88,7 +88,7 @@ describe("typed HTTP API", () => {
         headers: { authorization: "Bearer wrong-token-of-same-size" },
       });
       assert.equal(wrong.status, 401);
-      const auth = { authorization: "Bearer a-very-secret-token" };
+      const auth = { authorization: "Bearer a-very-secret-token", "content-type": "application/json" };
       const bad = await fetch(`${base}/v1/items`, { method: "POST", body: '{"value":-1}', headers: auth });
       assert.equal(bad.status, 400);
       const badBody = (await bad.json()) as { issues: { path: string[] }[] };

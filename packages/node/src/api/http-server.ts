@@ -47,23 +47,62 @@ export const ErrorReply = z.object({
 
 export type ErrorBody = z.input<typeof ErrorReply> & Readonly<Record<string, unknown>>;
 
-const bodyBytesMax = 5 * 1024 * 1024;
+/** Largest request body (documented in docs/daemon.md); checked on Content-Length first. */
+export const bodyBytesMax = 5 * 1024 * 1024;
+
+/**
+ * How long a client may hold a connection without progress, and how many it may hold. An
+ * infrastructure API answers in milliseconds, so a slow or idle client is cut off early
+ * instead of keeping sockets for Node's defaults (60 s headers, 5 min request). A socket that
+ * never sends a request is cut at the headers timeout (408); a response in progress (a large
+ * export, an event stream) is not limited.
+ */
+export interface ApiServerLimits {
+  /** Time to receive the request headers, from the connection (or the previous request). */
+  readonly headersTimeoutMs: number;
+  /** Time to receive the whole request (headers and body). */
+  readonly requestTimeoutMs: number;
+  /** An open connection with no request in progress is closed after this long. */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections at once; more are closed as they arrive. */
+  readonly connectionsMax: number;
+}
+
+export const defaultApiServerLimits: ApiServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  connectionsMax: 256,
+};
 
 export interface ApiServerOptions {
   readonly routes: readonly Route[];
   readonly token: string;
   readonly logger: Logger;
+  readonly limits?: Partial<ApiServerLimits>;
 }
 
 export function createApiServer(options: ApiServerOptions): Server {
   const compiled = options.routes.map((r) => ({ route: r, pattern: compilePath(r.path) }));
   const tokenBytes = Buffer.from(options.token);
-  return createServer((request, response) => {
-    void dispatch(request, response).catch((error: unknown) => {
-      options.logger.error("api handler failed", { error: error instanceof Error ? error : String(error) });
-      if (!response.headersSent) send(response, 500, { error: "internal error" });
-    });
-  });
+  const limits = { ...defaultApiServerLimits, ...options.limits };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two request timeouts on this interval (30 s by default).
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (request, response) => {
+      void dispatch(request, response).catch((error: unknown) => {
+        options.logger.error("api handler failed", { error: error instanceof Error ? error : String(error) });
+        if (!response.headersSent) send(response, 500, { error: "internal error" });
+      });
+    },
+  );
+  server.maxConnections = limits.connectionsMax;
+  return server;
 
   async function dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://localhost");
@@ -86,12 +125,22 @@ export function createApiServer(options: ApiServerOptions): Server {
     }
     let body: unknown;
     if (match.route.body !== undefined) {
-      const raw = await readBody(request);
+      if (!isJsonContentType(request.headers["content-type"])) {
+        send(response, 415, { error: "the body must be JSON (content-type: application/json)" });
+        return;
+      }
+      const declaredBytes = Number(request.headers["content-length"] ?? 0);
+      const raw = declaredBytes > bodyBytesMax ? undefined : await readBody(request);
       if (raw === undefined) {
+        response.setHeader("connection", "close");
         send(response, 413, { error: `request body exceeds ${bodyBytesMax} bytes` });
         return;
       }
       const json = safeJson(raw);
+      if (json === undefined) {
+        send(response, 400, { error: "body is not JSON" });
+        return;
+      }
       const parsed = match.route.body.safeParse(json);
       if (!parsed.success) {
         const issues = issuesFromZod(parsed.error).map((i) => ({ path: [...i.path], message: i.message }));
@@ -122,6 +171,13 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.end(canonicalJson(body));
 }
 
+/** `application/json` or a `+json` type, with any parameters (`; charset=utf-8`). */
+function isJsonContentType(header: string | undefined): boolean {
+  const type = header?.split(";")[0]?.trim().toLowerCase() ?? "";
+  return type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+/** The parsed body, or undefined when it is not JSON (JSON itself has no undefined). */
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
