@@ -21,7 +21,10 @@ export function registerUp(program: Command): void {
         .default("kubernetes"),
     )
     .option("--dir <dir>", "mesh directory (data, rendered files, logs)", "./mesh")
-    .option("--no-view", "do not draw the live view (print one line per change)")
+    .option(
+      "--no-view",
+      "do not draw the live view: print one line per node whose health, roles, Raft role, leader, term or members changed",
+    )
     .action(async (options: { nodes: string; face: string; dir: string; view: boolean }) => {
       const count = Number.parseInt(options.nodes, 10);
       if (!Number.isSafeInteger(count) || count < 1 || count > 64) {
@@ -35,7 +38,7 @@ export function registerUp(program: Command): void {
     });
 }
 
-async function liveView(local: LocalMesh, tty: boolean): Promise<void> {
+async function liveView(local: LocalMesh, view: boolean): Promise<void> {
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
@@ -47,19 +50,51 @@ async function liveView(local: LocalMesh, tty: boolean): Promise<void> {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  let previous = "";
+  const mode: ViewMode = view && process.stdout.isTTY ? "screen" : "changes";
+  let previous: readonly MeshRow[] = [];
   while (!stopping) {
     const statuses = await Promise.all(local.nodes.map((node) => statusOf(node)));
-    const table = formatTable(statuses.map((status, i) => statusRow(status, local.nodes[i]!.name)));
-    if (tty && process.stdout.isTTY) {
-      process.stdout.write(
-        `\x1b[H\x1b[2J${new Date().toISOString()}  revoada mesh (Ctrl-C to stop)\n\n${table}`,
-      );
-    } else if (table !== previous) {
-      process.stdout.write(`${table}\n`);
-    }
-    previous = table;
+    const rows = statuses.map((status, i) => statusRow(status, local.nodes[i]!.name));
+    process.stdout.write(viewTick(mode, previous, rows, new Date().toISOString()));
+    previous = rows;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   await stopped;
+}
+
+export type MeshRow = Readonly<Record<string, string | number>>;
+export type ViewMode = "screen" | "changes";
+
+/**
+ * Columns that describe the mesh's shape. The others (commit index, chain height) move on
+ * every tick of a live mesh, so `--no-view` leaves them to `revoada status`.
+ */
+const shapeColumns = ["health", "roles", "raft", "leader", "term", "members", "last_decision"] as const;
+
+/**
+ * What one poll prints: "screen" redraws the whole table (a terminal's live view);
+ * "changes" prints one line per node whose shape changed since the previous poll, and
+ * nothing when none did (logs, pipes, `--no-view`).
+ */
+export function viewTick(
+  mode: ViewMode,
+  previous: readonly MeshRow[],
+  rows: readonly MeshRow[],
+  at: string,
+): string {
+  if (mode === "screen") {
+    return `\x1b[H\x1b[2J${at}  revoada mesh (Ctrl-C to stop)\n\n${formatTable(rows.map((row) => ({ ...row })))}`;
+  }
+  const lines: string[] = [];
+  for (const row of rows) {
+    const before = previous.find((candidate) => candidate.node === row.node);
+    const changed = shapeColumns.flatMap((column) => {
+      const now = row[column] ?? "-";
+      if (before === undefined) return [`${column}=${now}`];
+      const then = before[column] ?? "-";
+      return then === now ? [] : [`${column} ${then} -> ${now}`];
+    });
+    if (changed.length > 0) lines.push(`${at} ${row.node}: ${changed.join(", ")}\n`);
+  }
+  return lines.join("");
 }
