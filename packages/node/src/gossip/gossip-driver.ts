@@ -12,6 +12,7 @@ import {
 } from "@revoada/fabric-core/gossip";
 import type { NodeState, Random, Signer } from "@revoada/fabric-core/vocabulary";
 import { connectFrameLink, type FrameLink, listenFrameLinks } from "../content/frame-link.js";
+import type { Logger } from "../daemon/log.js";
 import { TransportSetupError } from "../errors.js";
 import { faultInjectionEnabled, isAddressBlocked, isPeerBlocked } from "../faults.js";
 import { envelopeBytes, type Keyring } from "./keyring.js";
@@ -37,6 +38,55 @@ export interface GossipDriverOptions {
   readonly generation: number;
   readonly configure?: (config: GossipConfig) => GossipConfig;
   readonly onEvent?: (event: GossipEvent) => void;
+  /** Where rejected packets are reported: one warn line per `rejectLogIntervalMs` at most. */
+  readonly logger?: Logger;
+  /** Defaults to `rejectLogIntervalMsDefault` (one minute). */
+  readonly rejectLogIntervalMs?: number;
+}
+
+/**
+ * Why a packet from the gossip port was thrown away. The first four are the keyring's
+ * (`short`, `bad-magic`, `unknown-key`, `bad-mac`: not from this cluster), `oversized` is the
+ * driver's size check, and the last three are the core's verdict on a packet that did open
+ * with the cluster key (a peer with the key sending garbage or forgeries).
+ */
+export const rejectReasons = [
+  "short",
+  "bad-magic",
+  "unknown-key",
+  "bad-mac",
+  "oversized",
+  "malformed",
+  "bad-signature",
+  "state-over-limit",
+] as const;
+export type RejectReason = (typeof rejectReasons)[number];
+
+export const rejectLogIntervalMsDefault = 60_000;
+
+/**
+ * Admits one report per interval and counts the ones it held back, so a flood of garbage
+ * costs one log line per interval, and that line says how many it stands for.
+ */
+export class ReportThrottle {
+  private nextReportAtMs = Number.NEGATIVE_INFINITY;
+  private held = 0;
+
+  constructor(private readonly intervalMs: number) {
+    if (!(intervalMs >= 0)) throw new RangeError("a report interval is a non-negative number of ms");
+  }
+
+  /** Whether to report at `nowMs`; `suppressed` counts the reports held back before this one. */
+  admit(nowMs: number): { readonly report: true; readonly suppressed: number } | { readonly report: false } {
+    if (nowMs < this.nextReportAtMs) {
+      this.held += 1;
+      return { report: false };
+    }
+    const suppressed = this.held;
+    this.held = 0;
+    this.nextReportAtMs = nowMs + this.intervalMs;
+    return { report: true, suppressed };
+  }
 }
 
 export interface GossipDriverCounters {
@@ -87,6 +137,11 @@ export class GossipDriver {
     sendErrors: 0,
     streamsRefused: 0,
   };
+  private readonly rejected = Object.fromEntries(rejectReasons.map((reason) => [reason, 0])) as Record<
+    RejectReason,
+    number
+  >;
+  private readonly rejectLog: ReportThrottle;
   private readonly links = new Set<FrameLink>();
   private timer: NodeJS.Timeout | null = null;
   private streamSends = 0;
@@ -102,6 +157,7 @@ export class GossipDriver {
     private readonly datagramBytesMax: number,
   ) {
     this.address = address;
+    this.rejectLog = new ReportThrottle(options.rejectLogIntervalMs ?? rejectLogIntervalMsDefault);
   }
 
   static async start(options: GossipDriverOptions): Promise<GossipDriver> {
@@ -174,6 +230,14 @@ export class GossipDriver {
     return { core: this.core.metrics(), driver: { ...this.counters } };
   }
 
+  /**
+   * Packets thrown away since start, by reason: the counters behind
+   * `revoada_gossip_packets_rejected_total{reason}` on `/metrics`.
+   */
+  rejectedPackets(): Readonly<Record<RejectReason, number>> {
+    return { ...this.rejected };
+  }
+
   setNodeState(state: NodeState): boolean {
     const accepted = this.core.setNodeState(state, this.now());
     this.flush();
@@ -214,11 +278,13 @@ export class GossipDriver {
   private onDatagram(message: Buffer, remote: RemoteInfo): void {
     if (this.closed) return;
     this.counters.datagramsReceived += 1;
+    const from = `${remote.address}:${remote.port}`;
     if (message.length > this.datagramBytesMax + envelopeBytes) {
       this.counters.oversized += 1;
+      this.reject("oversized", from, message.length);
       return;
     }
-    this.deliver(message, `${remote.address}:${remote.port}`);
+    this.deliver(message, from);
   }
 
   private acceptLink(link: FrameLink): void {
@@ -237,6 +303,7 @@ export class GossipDriver {
       this.counters.framesReceived += 1;
       if (frame.length > gossipLimits.streamBytesMax + envelopeBytes) {
         this.counters.oversized += 1;
+        this.reject("oversized", link.remote, frame.length);
         link.close();
         return;
       }
@@ -248,6 +315,7 @@ export class GossipDriver {
     const opened = this.options.keyring.open(packet);
     if (!opened.ok) {
       this.counters.unauthenticated += 1;
+      this.reject(opened.reason, from, packet.length);
       return;
     }
     if (isPeerBlocked(senderOf(opened.payload))) return;
@@ -255,12 +323,30 @@ export class GossipDriver {
     this.flush();
   }
 
+  /** Counts a rejected packet and reports it, one warn line per interval at most. */
+  private reject(reason: RejectReason, from: string, bytes: number | null): void {
+    this.rejected[reason] += 1;
+    const admitted = this.rejectLog.admit(this.now());
+    if (!admitted.report) return;
+    this.options.logger?.warn("gossip packet rejected", {
+      reason,
+      from,
+      ...(bytes === null ? {} : { bytes }),
+      rejected_total: Object.values(this.rejected).reduce((sum, count) => sum + count, 0),
+      suppressed_since_last_line: admitted.suppressed,
+    });
+  }
+
   private flush(): void {
     if (this.closed) return;
     while (this.core.hasReady()) {
       const ready = this.core.ready();
       for (const packet of ready.packets) this.sendPacket(packet.to, packet.channel, packet.bytes);
-      for (const event of ready.events) this.options.onEvent?.(event);
+      for (const event of ready.events) {
+        if (event.type === "dropped" && isRejectReason(event.reason))
+          this.reject(event.reason, event.from, null);
+        this.options.onEvent?.(event);
+      }
       this.core.advance(ready);
     }
     this.schedule();
@@ -315,6 +401,10 @@ export class GossipDriver {
 }
 
 const startMs = performance.now();
+
+function isRejectReason(reason: string): reason is RejectReason {
+  return (rejectReasons as readonly string[]).includes(reason);
+}
 
 /** The claimed sender of a gossip payload, only for fault injection (the core authenticates it). */
 function senderOf(payload: Uint8Array): string {
