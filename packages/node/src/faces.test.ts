@@ -1,18 +1,31 @@
 /**
  * Goal: a face is found at run time by name, and a face from a package the core has never
- * heard of can be registered by naming it in config — no core change.
- * Method: write a tiny face package (package.json + index.js, plain ESM) into a temp
- * directory, load it by path and by a configured name, render with it; check that unknown
- * names list the known faces and that a module that is not a face is refused.
+ * heard of is selected by its bare name once installed (project `node_modules`, a plugin
+ * directory, a faces config entry) — no core change; `revoada face new` scaffolds a package
+ * that passes the conformance kit and renders by bare name as it is.
+ * Method: write tiny face packages (package.json + index.js, plain ESM, declaring the face by
+ * the `revoada.face` field or by keyword) into a temp directory, load them by path, package
+ * name, discovered name and configured name, render with them; check that unknown names list
+ * the known faces and that a module that is not a face is refused. Then run the CLI: scaffold
+ * a face into a plugin directory, run the new package's own conformance test, and render and
+ * read through it by its bare name.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
-import { listKnownFaces, loadConfiguredFace, loadFace } from "./faces.js";
+import { runCli } from "../test/cli-harness.js";
+import { faceOptionsFromEnvironment, listKnownFaces, loadConfiguredFace, loadFace } from "./faces.js";
 import { renderToDirectory } from "./render/render-directory.js";
+
+const run = promisify(execFile);
+const stateFile = fileURLToPath(new URL("../../../examples/fabric-state.yaml", import.meta.url));
+const fabricCoreDirectory = fileURLToPath(new URL("../../fabric-core", import.meta.url));
 
 const pluginSource = `
 const face = {
@@ -44,7 +57,30 @@ before(async () => {
   );
   await writeFile(join(pluginDirectory, "index.js"), pluginSource);
   await writeFile(join(root, "not-a-face.js"), "export const hello = 1;\n");
+  const modules = join(root, "node_modules");
+  await writePackage(
+    join(modules, "@acme", "face-rows"),
+    "@acme/face-rows",
+    { revoada: { face: "rows" } },
+    "acme-rows",
+  );
+  await writePackage(
+    join(modules, "revoada-face-tally"),
+    "revoada-face-tally",
+    { keywords: ["revoada-face"] },
+    "tally",
+  );
+  await writePackage(join(modules, "face-bad"), "face-bad", { revoada: { face: "Bad Name" } }, "bad");
+  await writePackage(join(root, "plugins", "face-far"), "face-far", { revoada: { face: "far" } }, "far");
 });
+
+/** A face package at `directory` that declares itself through `declaration` (package.json fields). */
+async function writePackage(directory: string, name: string, declaration: object, id: string): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  const manifest = { name, version: "1.0.0", type: "module", exports: "./index.js", ...declaration };
+  await writeFile(join(directory, "package.json"), JSON.stringify(manifest));
+  await writeFile(join(directory, "index.js"), pluginSource.replace('id: "acme-lines"', `id: "${id}"`));
+}
 
 after(async () => {
   await rm(root, { recursive: true, force: true });
@@ -72,18 +108,66 @@ describe("face registry at run time", () => {
     const written = byName.face.writer.write(exampleFabricStates.mesh!, { kind: "cluster" });
     await renderToDirectory(out, byName.face.id, written.files);
     assert.equal(await readFile(join(out, "nodes.txt"), "utf8"), "cp-1\ncp-2\ncp-3\nworker-1\nworker-2\n");
-    const listed = await listKnownFaces({ configured });
+    const listed = (await listKnownFaces({ configured, baseDirectory: join(root, "plugins") })).faces;
     assert.deepEqual(
       listed.map((face) => face.name),
-      ["baremetal", "kubernetes", "nomad", "pureraft", "systemd", "lines"],
+      ["baremetal", "kubernetes", "nomad", "pureraft", "systemd", "lines", "rows", "tally"],
     );
-    assert.deepEqual(listed.at(-1), {
+    assert.deepEqual(listed[5], {
       name: "lines",
       package: pluginDirectory,
       protocol: "pure-raft",
       description: "one line per node (test plugin)",
       available: true,
+      from: "config (options)",
     });
+  });
+
+  it("finds installed face packages by bare name: the revoada.face field, the keyword, plugin directories", async () => {
+    const rows = await loadFace("rows", { baseDirectory: join(root, "plugins") });
+    assert.ok(rows.ok, JSON.stringify(rows));
+    assert.equal(rows.face.id, "acme-rows");
+    const tally = await loadFace("tally", { baseDirectory: root });
+    assert.ok(tally.ok && tally.face.id === "tally", JSON.stringify(tally));
+    const hidden = await loadFace("far", { baseDirectory: root });
+    assert.equal(hidden.ok, false, "a plugin directory is searched only when configured");
+    const plugins = [join(root, "plugins")];
+    const far = await loadFace("far", { baseDirectory: root, pluginDirectories: plugins });
+    assert.ok(far.ok && far.face.id === "far", JSON.stringify(far));
+    const listing = await listKnownFaces({ baseDirectory: root, pluginDirectories: plugins });
+    const from = Object.fromEntries(listing.faces.map((face) => [face.name, face.from]));
+    assert.equal(from.rows, `installed ${join(root, "node_modules")}`);
+    assert.equal(from.far, `plugin directory ${join(root, "plugins")}`);
+    assert.equal(from.systemd, "built-in");
+    assert.ok(listing.faces.every((face) => face.available));
+    assert.deepEqual(
+      listing.issues.map((issue) => [issue.file, issue.path.join(".")]),
+      [[join(root, "node_modules", "face-bad", "package.json"), "revoada.face"]],
+      "a package that declares a face badly is reported with its file and field",
+    );
+  });
+
+  it("the faces config maps names and plugin directories relative to itself; REVOADA_FACE_PATH adds directories", async () => {
+    const directory = join(root, "conf");
+    await mkdir(directory, { recursive: true });
+    const config = "faces:\n  lines: ../node_modules/@acme/face-lines\nplugin_directories:\n  - ../plugins\n";
+    await writeFile(join(directory, "revoada-faces.yaml"), config);
+    const options = await faceOptionsFromEnvironment(directory, {});
+    assert.ok(options.ok, JSON.stringify(options));
+    assert.ok((await loadFace("lines", options.value)).ok);
+    assert.ok((await loadFace("far", options.value)).ok);
+    const listed = await listKnownFaces(options.value);
+    assert.equal(
+      listed.faces.find((face) => face.name === "lines")?.from,
+      `config ${join(directory, "revoada-faces.yaml")}`,
+    );
+    const fromPath = await faceOptionsFromEnvironment(root, { REVOADA_FACE_PATH: "plugins" });
+    assert.ok(fromPath.ok && (await loadFace("far", fromPath.value)).ok);
+    await writeFile(join(directory, "bad.yaml"), "faces:\n  Bad Name: ./x\n");
+    const bad = await faceOptionsFromEnvironment(directory, { REVOADA_FACES_CONFIG: "bad.yaml" });
+    assert.equal(bad.ok, false);
+    if (bad.ok) return;
+    assert.equal(bad.issues[0]?.line, 2, JSON.stringify(bad.issues));
   });
 
   it("an unknown name is an error listing the known faces", async () => {
@@ -115,5 +199,70 @@ describe("face registry at run time", () => {
     assert.ok(face.ok && face.face.id === "systemd");
     const plugin = await loadConfiguredFace({ name: "x", kind: { protocol: "pure-raft" } }, pluginDirectory);
     assert.ok(plugin.ok && plugin.face.id === "acme-lines");
+  });
+});
+
+describe("revoada face new", () => {
+  it("scaffolds a face that passes the conformance kit, is found by bare name and renders", async () => {
+    const plugins = join(root, "scaffolded");
+    await mkdir(plugins, { recursive: true });
+    const created = await runCli(["face", "new", "compose", "--dir", plugins]);
+    assert.equal(created.code, 0, created.stderr);
+    const directory = join(plugins, "face-compose");
+    const manifest = JSON.parse(await readFile(join(directory, "package.json"), "utf8")) as {
+      revoada: { face: string };
+    };
+    assert.equal(manifest.revoada.face, "compose");
+    // Outside the workspace the package depends on fabric-core by file: link; link it as an install would.
+    await mkdir(join(directory, "node_modules", "@revoada"), { recursive: true });
+    await symlink(fabricCoreDirectory, join(directory, "node_modules", "@revoada", "fabric-core"));
+    await symlink(
+      await realpath(join(fabricCoreDirectory, "node_modules", "zod")),
+      join(directory, "node_modules", "zod"),
+    );
+    const tsx = import.meta.resolve("tsx");
+    const conformance = await run(
+      process.execPath,
+      ["--conditions=source", "--import", tsx, "--test", "--test-reporter=tap", "src/conformance.test.ts"],
+      // Without NODE_TEST_CONTEXT the child reports as a top-level run (TAP on stdout).
+      { cwd: directory, env: { ...process.env, NODE_TEST_CONTEXT: undefined } },
+    );
+    assert.match(conformance.stdout, /^# fail 0$/m);
+    assert.match(conformance.stdout, /^# pass [1-9]\d*$/m);
+    assert.equal(
+      (await runCli(["face", "new", "compose", "--dir", plugins])).code,
+      1,
+      "an existing package is refused",
+    );
+    assert.equal((await runCli(["face", "new", "Compose", "--dir", plugins])).code, 2);
+
+    process.env.REVOADA_FACE_PATH = plugins;
+    try {
+      const listed = await runCli(["face", "list", "-o", "json"]);
+      const faces = JSON.parse(listed.stdout) as { name: string; protocol: string; from: string }[];
+      assert.deepEqual(
+        faces.find((face) => face.name === "compose"),
+        {
+          available: true,
+          description: "the fabric state as one small JSON file per node and per workload",
+          from: `plugin directory ${plugins}`,
+          name: "compose",
+          package: "face-compose",
+          protocol: "compose",
+        },
+      );
+      const out = join(root, "compose-out");
+      const rendered = await runCli(["render", "--face", "compose", "--state", stateFile, "--out", out]);
+      assert.equal(rendered.code, 0, rendered.stderr);
+      const node = JSON.parse(await readFile(join(out, "nodes", "cp-1", "node.json"), "utf8")) as {
+        name: string;
+      };
+      assert.equal(node.name, "cp-1");
+      const read = await runCli(["read", "--face", "compose", out, "-o", "json"]);
+      assert.equal(read.code, 0, read.stderr);
+      assert.match(read.stdout, /"cp-1"/);
+    } finally {
+      delete process.env.REVOADA_FACE_PATH;
+    }
   });
 });

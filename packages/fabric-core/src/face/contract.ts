@@ -1,4 +1,4 @@
-import type { FabricIssue, FabricState, FaceProtocol, NodeId, Result } from "../vocabulary/index.js";
+import type { FabricIssue, FabricState, NodeId, Result } from "../vocabulary/index.js";
 
 /**
  * The face contract: a face turns the one fabric state into the files an orchestrator
@@ -56,7 +56,12 @@ export interface FaceReader {
 export interface Face {
   /** Registry name: `kubernetes`, `nomad`, `systemd`, `pureraft`, `baremetal`, or a plugin's. */
   readonly id: string;
-  readonly protocol: FaceProtocol;
+  /**
+   * The kind of orchestrator it serves: an open name, lowercase letters, digits and `-`
+   * (`kubernetes`, `nomad`, `systemd`, `pure-raft`, `bare-metal-supervisor`, `docker-compose`,
+   * ...); `checkFaceShape` validates it with `faceProtocolPattern`.
+   */
+  readonly protocol: string;
   readonly description: string;
   readonly writer: FaceWriter;
   readonly reader: FaceReader;

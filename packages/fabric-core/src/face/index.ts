@@ -10,11 +10,16 @@ export type {
   WriteResult,
 } from "./contract.js";
 export { compareText, nodeDirectories, sortedNodes } from "./layout.js";
-export type { FaceSource } from "./registry.js";
+export type { FaceDeclaration, FaceNameMap, FaceSource } from "./registry.js";
 export {
   builtinFacePackages,
   checkFaceShape,
+  FaceName,
+  faceDeclaration,
   faceFromModule,
+  faceKeyword,
+  faceNamePattern,
+  faceProtocolPattern,
   knownFaceNames,
   resolveFaceSource,
   unknownFaceIssue,
