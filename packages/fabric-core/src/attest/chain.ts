@@ -119,10 +119,14 @@ type Derived =
 function blockForEntry(head: ChainHead, entry: CommittedEntry): Derived {
   if (entry.kind !== undefined && entry.kind !== "normal") return { type: "skipped", reason: "not-normal" };
   const decoded = decodeProposal(entry.data);
-  const proposal = decoded.ok ? decoded.value : undefined;
-  if (proposal === undefined) return { type: "skipped", reason: "not-a-proposal" };
+  return blockForProposal(head, entry.term, entry.index, decoded.ok ? decoded.value : null);
+}
+
+/** The block an already decoded proposal at (term, index) becomes after `head`. */
+function blockForProposal(head: ChainHead, term: number, index: number, proposal: Proposal | null): Derived {
+  if (proposal === null) return { type: "skipped", reason: "not-a-proposal" };
   if (!isRoleCommand(proposal.command)) return { type: "skipped", reason: "not-a-role-command" };
-  const body = blockBodyFor(head, entry.term, entry.index, proposal);
+  const body = blockBodyFor(head, term, index, proposal);
   return { type: "block", block: makeBlock(body, proposal.leader_signature ?? null) };
 }
 
@@ -170,10 +174,23 @@ export class AttestChain {
 
   /** Feeds one committed entry; entries must arrive in log order (replays are skipped). */
   applyCommitted(entry: CommittedEntry): ApplyOutcome {
+    if (entry.kind !== undefined && entry.kind !== "normal") return this.applyDecoded(entry, null);
+    const decoded = decodeProposal(entry.data);
+    return this.applyDecoded(entry, decoded.ok ? decoded.value : null);
+  }
+
+  /**
+   * Feeds one committed entry whose proposal the caller already decoded (null: not a normal
+   * entry, or not a proposal), so a state machine that drives the chain decodes each entry once.
+   */
+  applyDecoded(
+    entry: { readonly term: number; readonly index: number },
+    proposal: Proposal | null,
+  ): ApplyOutcome {
     assertUint(entry.index, "entry index");
     assertUint(entry.term, "entry term");
     if (entry.index <= this.current.index) return { type: "skipped", reason: "already-attested" };
-    const derived = blockForEntry(this.current, entry);
+    const derived = blockForProposal(this.current, entry.term, entry.index, proposal);
     if (derived.type === "skipped") return derived;
     assert(entry.term >= this.current.term, "committed terms never go backwards");
     const problems = this.problemsOf(derived.block);

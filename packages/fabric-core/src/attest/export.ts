@@ -62,6 +62,29 @@ export function formatChainExport(
   return lines.join("");
 }
 
+/**
+ * Writes an export in log order: genesis, then blocks, each checkpoint after the number of
+ * blocks the chain held when it was recorded (`afterBlocks`), which is how a node's chain
+ * file grows, so a chain rebuilt from a snapshot writes the same bytes as one that grew.
+ */
+export function formatChainLog(
+  genesis: GenesisRecord,
+  blocks: readonly BlockRecord[],
+  checkpoints: readonly { readonly note: string; readonly afterBlocks: number }[],
+): string {
+  const lines: string[] = [recordLine(genesis)];
+  let next = 0;
+  for (let count = 0; count <= blocks.length; count += 1) {
+    while (next < checkpoints.length && checkpoints[next]!.afterBlocks === count) {
+      lines.push(recordLine({ kind: "checkpoint", note: checkpoints[next]!.note }));
+      next += 1;
+    }
+    if (count < blocks.length) lines.push(recordLine(blocks[count]!));
+  }
+  assert(next === checkpoints.length, "checkpoints are in log order, within the chain");
+  return lines.join("");
+}
+
 /** Parses an export's records (schemas only: no hashes or signatures are checked here). */
 export function parseChainExport(text: string): Result<ChainExport> {
   const lines = text.split("\n");

@@ -45,6 +45,7 @@ export {
   CheckpointRecord,
   decodeRecordLine,
   formatChainExport,
+  formatChainLog,
   parseChainExport,
   parseRecordLine,
   recordLine,

@@ -34,6 +34,8 @@ export function applyCommands(state: FabricState, commands: readonly ProposedCom
       case "workload-upsert":
       case "workload-delete":
       case "attest-checkpoint":
+      case "shift-procedure":
+      case "member-flap":
         assert(false, `the policy never proposes ${command.type}`);
         break;
       default:

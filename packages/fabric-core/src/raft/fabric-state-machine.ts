@@ -12,6 +12,7 @@ import {
   type NodeState,
   nextRoles,
   ok,
+  type Proposal,
   type Result,
   type RoleCommand,
   sortedRoles,
@@ -83,15 +84,29 @@ export class FabricStateMachine {
 
   /** Applies one committed entry, in log order, exactly once. */
   apply(entry: Entry): ApplyOutcome {
+    if (entry.kind !== "normal") return this.applyDecoded(entry, null);
+    const decoded = decodeProposal(entry.data);
+    return this.applyDecoded(entry, decoded.ok ? decoded.value : null);
+  }
+
+  /**
+   * Applies one committed entry whose proposal the caller decoded (null for a normal entry:
+   * malformed), so the fabric machine decodes each entry once.
+   */
+  applyDecoded(entry: Pick<Entry, "term" | "index" | "kind">, proposal: Proposal | null): ApplyOutcome {
     assert(entry.index === this.current.applied.index + 1, "entries apply in order, each once");
     assert(entry.term >= this.current.applied.term, "terms never go back along the log");
     this.current.applied = { term: entry.term, index: entry.index };
     if (entry.kind !== "normal") return { type: "skipped" };
-    const decoded = decodeProposal(entry.data);
-    if (!decoded.ok) return { type: "rejected", reason: "malformed proposal" };
-    const reason = this.applyCommand(decoded.value.command);
+    if (proposal === null) return { type: "rejected", reason: "malformed proposal" };
+    const reason = this.applyCommand(proposal.command);
     if (reason !== null) return { type: "rejected", reason };
-    return { type: "applied", command: decoded.value.command.type };
+    return { type: "applied", command: proposal.command.type };
+  }
+
+  /** The last applied entry's position. */
+  appliedPosition(): { readonly term: number; readonly index: number } {
+    return { ...this.current.applied };
   }
 
   /** Moves the applied position over entries covered by a Raft snapshot of another kind. */
@@ -123,7 +138,10 @@ export class FabricStateMachine {
         state.workloads[workloadKey(command.workload)] = structuredClone(command.workload);
         return null;
       case "attest-checkpoint":
-        // Attestation only: the chain records it, the fabric state does not change.
+      case "shift-procedure":
+      case "member-flap":
+        // Attestation and procedure records: the fabric machine keeps them; the fabric
+        // state (what faces render) does not change.
         return null;
       case "workload-delete": {
         const key = workloadKey(command);

@@ -1,3 +1,12 @@
+export type {
+  FabricClusterOptions,
+  FabricRunStats,
+  FabricSimNode,
+  OperatorOutcome,
+} from "./fabric-cluster.js";
+export { FabricCluster } from "./fabric-cluster.js";
+export type { FabricSimOptions, FabricSimProfile, FabricSimReport } from "./fabric-sim.js";
+export { fabricSimProfiles, runFabricSimulation } from "./fabric-sim.js";
 export type { GossipClusterOptions, SimGossipMember, SimGossipPacket } from "./gossip-cluster.js";
 export { GossipCluster } from "./gossip-cluster.js";
 export type { LinearizabilityVerdict, RegisterOperation } from "./linearizability.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NodeId } from "./ids.js";
+import { Millis, NodeId } from "./ids.js";
 import { failed, parseWith, type Result } from "./issue.js";
 import { NodeRole, NodeState, ShiftReason } from "./node.js";
 import { canonicalJson } from "./source-text.js";
@@ -53,6 +53,38 @@ export const AttestCheckpointCommand = z.strictObject({
   note: z.string().min(1).max(65_536),
 });
 
+/** The four role commands: the ones the attestation chain records one block for. */
+export const RoleCommandSchema = z.discriminatedUnion("type", [
+  PromoteCommand,
+  DemoteCommand,
+  QuarantineCommand,
+  RestoreCommand,
+]);
+
+/**
+ * Opens or abandons a role shift's procedure (fabric/execute.ts). A shift that touches the
+ * Raft voters takes several committed steps (learner, voter, then the role command; or the
+ * role command, then leaving the voters); the committed `begin` is the intent any later
+ * leader resumes from, `abort` closes it without the shift.
+ */
+export const ShiftProcedureCommand = z.strictObject({
+  type: z.literal("shift-procedure"),
+  step: z.enum(["begin", "abort"]),
+  shift: RoleCommandSchema,
+  /** Why an abort was committed (the procedure could not finish). */
+  reason: z.string().max(256).optional(),
+});
+
+/**
+ * A member's alive -> suspect/dead transition as the leader's gossip saw it: the damper's
+ * flap history is replicated, so a new leader does not start counting afresh.
+ */
+export const MemberFlapCommand = z.strictObject({
+  type: z.literal("member-flap"),
+  node: NodeId,
+  at_ms: Millis,
+});
+
 export const Command = z.discriminatedUnion("type", [
   PromoteCommand,
   DemoteCommand,
@@ -64,6 +96,8 @@ export const Command = z.discriminatedUnion("type", [
   WorkloadDeleteCommand,
   PlacementCommand,
   AttestCheckpointCommand,
+  ShiftProcedureCommand,
+  MemberFlapCommand,
 ]);
 export type Command = z.infer<typeof Command>;
 export type CommandType = Command["type"];

@@ -7,6 +7,13 @@ export const NodeId = z
   .brand<"NodeId">();
 export type NodeId = z.infer<typeof NodeId>;
 
+const nodeIdPattern = /^[0-9a-f]{64}$/;
+
+/** The guard at the seams where ids arrive as plain strings (Raft peers, gossip members). */
+export function isNodeId(value: string): value is NodeId {
+  return nodeIdPattern.test(value);
+}
+
 /** The short display form, like git's abbreviated hashes: the first 8 hex characters. */
 export function shortNodeId(id: NodeId | string): string {
   return id.slice(0, 8);

@@ -7,6 +7,7 @@ export {
   decodeProposal,
   encodeProposal,
   isRoleCommand,
+  MemberFlapCommand,
   NodeJoinCommand,
   NodeRemoveCommand,
   PlacementCommand,
@@ -14,7 +15,9 @@ export {
   Proposal,
   QuarantineCommand,
   RestoreCommand,
+  RoleCommandSchema,
   roleCommandTypes,
+  ShiftProcedureCommand,
   WorkloadDeleteCommand,
   WorkloadUpsertCommand,
 } from "./command.js";
@@ -23,7 +26,7 @@ export type { FaceProtocol } from "./face-kind.js";
 export { exampleFaces, FabricFace, FaceKind, k8sV134Face } from "./face-kind.js";
 export { Formation, formationDescriptions, largestOddAtMost, votersFor } from "./formation.js";
 export { blake3, blake3Hex, isBlake3Loaded, loadBlake3 } from "./hash.js";
-export { Blake3Hash, DnsLabel, Millis, NodeId, shortNodeId } from "./ids.js";
+export { Blake3Hash, DnsLabel, isNodeId, Millis, NodeId, shortNodeId } from "./ids.js";
 export type { FabricIssue, Result } from "./issue.js";
 export { failed, formatIssue, issuesFromZod, ok, parseWith } from "./issue.js";
 export { limits } from "./limits.js";

@@ -1,0 +1,270 @@
+// Goal: the executor names the one right next step from committed state alone: membership
+// mechanics first, then the open procedure's step (or its abort), then the policy's first
+// shift as a `begin`; it waits while not leading or before its term's first entry applied.
+// Method: machines built from hand-made logs, a real Raft status with the progress each case
+// needs, and gossip views written out.
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import type { MemberView as GossipMember, MembershipView as GossipView } from "../gossip/index.js";
+import {
+  defaultRaftConfig,
+  emptyConfState,
+  type ProgressStatus,
+  RaftNode,
+  type RaftStatus,
+} from "../raft/index.js";
+import { SeededRandom } from "../sim/index.js";
+import { homelabStrategy, loadBlake3, type NodeId, type Signer } from "../vocabulary/index.js";
+import { type ExecuteInputs, execute, type Step } from "./execute.js";
+import type { FabricMachine } from "./machine.js";
+import { foundedLog, nodeState, TestLog, testSigners } from "./test-log.js";
+
+before(async () => {
+  await loadBlake3();
+});
+
+const leaderId = testSigners[0]!.nodeId;
+const cp = ["api-server", "controller-manager", "etcd", "scheduler"] as const;
+
+/** A real Raft status (every field the core reports), set to lead `term` at `commit`. */
+function leaderStatus(
+  term: number,
+  commit: number,
+  progress: Record<string, Partial<ProgressStatus>> = {},
+): RaftStatus {
+  const created = RaftNode.create(
+    defaultRaftConfig(leaderId),
+    {
+      hardState: { term: 0, vote: null, commit: 0 },
+      snapshot: null,
+      entries: [],
+      initialConf: { ...emptyConfState(), voters: [leaderId] },
+    },
+    new SeededRandom(1),
+  );
+  assert.ok(created.ok);
+  const base = created.value.status();
+  const full: Record<string, ProgressStatus> = {};
+  for (const [id, partial] of Object.entries(progress)) {
+    full[id] = {
+      match: 0,
+      next: 1,
+      state: "replicate",
+      inflightMessages: 0,
+      inflightBytes: 0,
+      recentActive: true,
+      learner: false,
+      ...(base.progress[leaderId] ?? {}),
+      ...partial,
+    } as ProgressStatus;
+  }
+  return { ...base, role: "leader", term, leader: leaderId, commit, lastIndex: commit, progress: full };
+}
+
+function member(signer: Signer, status: GossipMember["status"] = "alive"): GossipMember {
+  return {
+    id: signer.nodeId,
+    address: "127.0.0.1:7946",
+    status,
+    phi: 0,
+    stableSinceMs: 0,
+    generation: 1,
+    incarnation: 1,
+    state: nodeState(signer),
+    keys: {},
+  };
+}
+
+function view(members: readonly GossipMember[], atMs = 5_000): GossipView {
+  return { self: leaderId, atMs, members };
+}
+
+function inputs(machine: FabricMachine, overrides: Partial<ExecuteInputs> = {}): ExecuteInputs {
+  const applied = machine.applied();
+  return {
+    self: leaderId,
+    nowMs: 5_000,
+    machine,
+    raft: leaderStatus(applied.term, applied.index),
+    gossip: view(testSigners.slice(1, 4).map((signer) => member(signer))),
+    ownState: nodeState(testSigners[0]!, [...cp]),
+    strategy: homelabStrategy,
+    formation: "quorum-3m",
+    operatorRequests: [],
+    flaps: [],
+    ...overrides,
+  };
+}
+
+function stepOf(input: ExecuteInputs): Step {
+  return execute(input).step;
+}
+
+function commandsOf(step: Step): string[] {
+  assert.equal(step.type, "propose", JSON.stringify(step));
+  return step.type === "propose" ? step.commands.map((proposed) => proposed.command.type) : [];
+}
+
+/** The log with node 1 mid-promotion (its procedure begun). */
+function promoting(): {
+  log: TestLog;
+  node: NodeId;
+  shift: { type: "promote"; node: NodeId; roles: (typeof cp)[number][]; reason: "scaling-up" };
+} {
+  const log = foundedLog();
+  const node = testSigners[1]!.nodeId;
+  const shift = { type: "promote" as const, node, roles: [...cp], reason: "scaling-up" as const };
+  log.propose({ type: "shift-procedure", step: "begin", shift });
+  return { log, node, shift };
+}
+
+describe("execute", () => {
+  it("waits when not leading, and until an entry of its own term has applied", () => {
+    const log = foundedLog();
+    const follower = { ...leaderStatus(1, 8), role: "follower" as const, leader: testSigners[1]!.nodeId };
+    assert.equal(stepOf(inputs(log.machine, { raft: follower })).type, "wait");
+    const newTerm = stepOf(inputs(log.machine, { raft: leaderStatus(2, 8) }));
+    assert.deepEqual(newTerm, { type: "wait", reason: "no entry of this leader's term has applied yet" });
+  });
+
+  it("records the founder, then alive members as nodes, then as learners", () => {
+    const founding = new TestLog();
+    founding.conf([{ type: "add-voter", node: leaderId }]);
+    founding.empty();
+    const own = stepOf(inputs(founding.machine));
+    assert.equal(own.type, "propose");
+    assert.deepEqual(own.type === "propose" ? own.commands[0]!.command : null, {
+      type: "node-join",
+      state: nodeState(testSigners[0]!, [...cp]),
+    });
+    const log = foundedLog();
+    const joining = stepOf(
+      inputs(log.machine, { gossip: view([...testSigners.slice(1, 5)].map((signer) => member(signer))) }),
+    );
+    assert.deepEqual(commandsOf(joining), ["node-join"], "node 4 is new");
+    log.propose({ type: "node-join", state: nodeState(testSigners[4]!) });
+    const learners = stepOf(
+      inputs(log.machine, { gossip: view([...testSigners.slice(1, 5)].map((signer) => member(signer))) }),
+    );
+    assert.equal(learners.type, "conf-change");
+    assert.deepEqual(learners.type === "conf-change" ? learners.change.changes : null, [
+      { type: "add-learner", node: testSigners[4]!.nodeId },
+    ]);
+  });
+
+  it("commits the flaps this leader saw, for known nodes only", () => {
+    const log = foundedLog();
+    const step = stepOf(
+      inputs(log.machine, {
+        flaps: [
+          { node: testSigners[2]!.nodeId, at_ms: 99_000 },
+          { node: testSigners[4]!.nodeId, at_ms: 99_000 },
+        ],
+      }),
+    );
+    assert.equal(step.type, "propose");
+    assert.deepEqual(step.type === "propose" ? step.commands.map((proposed) => proposed.command) : null, [
+      { type: "member-flap", node: testSigners[2]!.nodeId, at_ms: 99_000 },
+    ]);
+  });
+
+  it("steps a promotion: add-voter once the learner caught up, never before; aborts a dead one", () => {
+    const { log, node } = promoting();
+    const applied = log.machine.applied();
+    const lagging = stepOf(
+      inputs(log.machine, { raft: leaderStatus(applied.term, 500, { [node]: { match: 10 } }) }),
+    );
+    assert.equal(lagging.type, "wait");
+    const caughtUp = stepOf(
+      inputs(log.machine, {
+        raft: leaderStatus(applied.term, applied.index, { [node]: { match: applied.index } }),
+      }),
+    );
+    assert.deepEqual(caughtUp.type === "conf-change" ? caughtUp.change.changes : caughtUp, [
+      { type: "add-voter", node },
+    ]);
+    const dead = stepOf(
+      inputs(log.machine, {
+        gossip: view([member(testSigners[1]!, "dead"), member(testSigners[2]!), member(testSigners[3]!)]),
+      }),
+    );
+    assert.equal(dead.type, "propose");
+    const abort = dead.type === "propose" ? dead.commands[0]!.command : null;
+    assert.equal(abort?.type === "shift-procedure" ? abort.step : null, "abort");
+  });
+
+  it("aborts a promotion that did not join the voters in time", () => {
+    const { log, node } = promoting();
+    const applied = log.machine.applied();
+    const late = stepOf(
+      inputs(log.machine, {
+        nowMs: log.clockMs + 31_000,
+        raft: leaderStatus(applied.term, 500, { [node]: { match: 10 } }),
+      }),
+    );
+    assert.equal(late.type, "propose");
+    assert.match(late.type === "propose" ? late.why : "", /within 30000 ms/);
+  });
+
+  it("waits while the joint configuration is left, then proposes the role command with the procedure's origin", () => {
+    const { log, node, shift } = promoting();
+    log.conf([{ type: "add-voter", node }]);
+    assert.deepEqual(stepOf(inputs(log.machine)), {
+      type: "wait",
+      reason: "the joint configuration is being left",
+    });
+    log.conf([]);
+    const command = stepOf(inputs(log.machine));
+    assert.equal(command.type, "propose");
+    assert.deepEqual(command.type === "propose" ? command.commands : null, [
+      { command: shift, origin: "policy", force: false },
+    ]);
+  });
+
+  it("takes a quarantined voter out of the voters: a learner when alive, removed when dead", () => {
+    const log = foundedLog();
+    const node = testSigners[1]!.nodeId;
+    log.conf([{ type: "add-voter", node }]);
+    log.conf([]);
+    const shift = { type: "quarantine" as const, node, reason: "operator" as const };
+    log.propose({ type: "shift-procedure", step: "begin", shift }, "operator", true);
+    log.propose(shift, "operator", true);
+    const alive = stepOf(inputs(log.machine));
+    assert.deepEqual(alive.type === "conf-change" ? alive.change.changes : alive, [
+      { type: "add-learner", node },
+    ]);
+    const dead = stepOf(
+      inputs(log.machine, {
+        gossip: view([member(testSigners[1]!, "dead"), member(testSigners[2]!), member(testSigners[3]!)]),
+      }),
+    );
+    assert.deepEqual(dead.type === "conf-change" ? dead.change.changes : dead, [{ type: "remove", node }]);
+  });
+
+  it("opens a procedure for the policy's first shift instead of proposing the shift itself", () => {
+    const log = foundedLog();
+    const applied = log.machine.applied();
+    const progress = Object.fromEntries(
+      testSigners.slice(1, 4).map((signer) => [signer.nodeId, { match: applied.index, learner: true }]),
+    );
+    const execution = execute(
+      inputs(log.machine, {
+        raft: leaderStatus(applied.term, applied.index, progress),
+        gossip: view(
+          testSigners.slice(1, 4).map((signer) => ({ ...member(signer), stableSinceMs: 0 })),
+          5_000,
+        ),
+      }),
+    );
+    assert.notEqual(execution.decision, null);
+    const step = execution.step;
+    assert.equal(step.type, "propose", JSON.stringify(execution.decision?.records));
+    const begin = step.type === "propose" ? step.commands[0]!.command : null;
+    assert.equal(begin?.type, "shift-procedure");
+    assert.equal(
+      begin?.type === "shift-procedure" ? `${begin.step} ${begin.shift.type}` : null,
+      "begin promote",
+    );
+    assert.equal(step.type === "propose" ? step.commands.length : 0, 1, "one shift at a time");
+  });
+});

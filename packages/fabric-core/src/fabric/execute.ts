@@ -1,0 +1,309 @@
+import type { MemberView as GossipMember, MembershipView as GossipView } from "../gossip/index.js";
+import {
+  type Decision,
+  decide,
+  type FlapRecord,
+  type MembershipView,
+  type OperatorRequest,
+  type PolicyConfigOverrides,
+  type PolicyInputs,
+  type ProposedCommand,
+} from "../policy/index.js";
+import { type ConfChange, type ConfState, isJoint, type RaftStatus } from "../raft/index.js";
+import {
+  type FabricState,
+  type FabricStrategy,
+  type Formation,
+  isNodeId,
+  isRoleCommand,
+  type NodeId,
+  type NodeState,
+  type RoleCommand,
+} from "../vocabulary/index.js";
+import type { FabricMachine } from "./machine.js";
+import type { Procedure } from "./procedure.js";
+
+/**
+ * The leader's executor, sans IO: given the committed machine, this leader's Raft status and
+ * its gossip view, it names the ONE next step to propose (or why to wait). The driver proposes
+ * the step, and calls `execute` again when the step's entries have applied (or on a gossip
+ * event, an operator request or a timer): no polling, no waiting for the log to settle.
+ *
+ * Steps, in order of precedence:
+ * 1. membership mechanics: the founder records itself; flaps this leader saw are committed
+ *    (the damper's history is replicated); alive members become fabric nodes, then learners;
+ * 2. the oldest open procedure's next step (`procedure.ts`): add-learner / add-voter /
+ *    the role command / leave the voters, or abort when it cannot finish;
+ * 3. otherwise the policy decides: its first role shift opens a procedure (`begin`), and
+ *    non-role commands (placements) are proposed when no shift is wanted.
+ *
+ * Why this is safe to resume: every step is computed from committed state only, and a leader
+ * executes nothing until an entry of its own term has applied (so nothing a previous leader
+ * left in the log is still pending). A role command is then signed against the committed
+ * chain head, which is exact because the executor has at most one step in flight.
+ */
+export interface ExecutorConfig {
+  /** A procedure that has not reached its role command within this long is aborted. */
+  readonly procedureTimeoutMs: number;
+  /** Members admitted as learners per step. */
+  readonly admitBatchMax: number;
+  /** A learner is caught up when its match is within this many entries of the commit index. */
+  readonly caughtUpLagMax: number;
+}
+
+export const defaultExecutorConfig: ExecutorConfig = {
+  procedureTimeoutMs: 30_000,
+  admitBatchMax: 64,
+  caughtUpLagMax: 64,
+};
+
+export interface ExecuteInputs {
+  readonly self: NodeId;
+  /** The leader's clock (wall time in the daemon, virtual time in the simulator). */
+  readonly nowMs: number;
+  readonly machine: FabricMachine;
+  readonly raft: RaftStatus;
+  readonly gossip: GossipView;
+  /** This node's own advertisement (what it records when it founds the cluster). */
+  readonly ownState: NodeState;
+  readonly strategy: FabricStrategy;
+  readonly formation: Formation;
+  readonly policy?: PolicyConfigOverrides;
+  readonly operatorRequests: readonly OperatorRequest[];
+  /** Flaps this leader's gossip saw and has not committed yet. */
+  readonly flaps: readonly FlapRecord[];
+  readonly config?: Partial<ExecutorConfig>;
+}
+
+export type Step =
+  | { readonly type: "wait"; readonly reason: string }
+  /** Normal entries; at most one role command, which the driver signs for its block. */
+  | { readonly type: "propose"; readonly commands: readonly ProposedCommand[]; readonly why: string }
+  | { readonly type: "conf-change"; readonly change: ConfChange; readonly why: string };
+
+export interface Execution {
+  readonly step: Step;
+  /** The policy's round, when this execution ran one (records name every rule and reason). */
+  readonly decision: Decision | null;
+}
+
+export function execute(inputs: ExecuteInputs): Execution {
+  const { raft, machine } = inputs;
+  if (raft.role !== "leader") return waiting(`not the leader (leader: ${raft.leader ?? "unknown"})`);
+  if (machine.applied().term < raft.term) return waiting("no entry of this leader's term has applied yet");
+  const config = { ...defaultExecutorConfig, ...inputs.config };
+  const admission = admissionStep(inputs, config);
+  if (admission !== null) return { step: admission, decision: null };
+  const open = machine.procedures()[0];
+  if (open !== undefined) return { step: procedureStep(inputs, open, config), decision: null };
+  const decision = decide(policyInputsFrom(inputs));
+  return { step: stepFromDecision(decision), decision };
+}
+
+function waiting(reason: string): Execution {
+  return { step: { type: "wait", reason }, decision: null };
+}
+
+/** Membership mechanics, not policy: who is a fabric node and who holds the log. */
+function admissionStep(inputs: ExecuteInputs, config: ExecutorConfig): Step | null {
+  const { machine, self } = inputs;
+  if (machine.node(self) === undefined) {
+    return {
+      type: "propose",
+      commands: [policyCommand({ type: "node-join", state: inputs.ownState })],
+      why: "the founder records itself",
+    };
+  }
+  const records: ProposedCommand[] = [];
+  for (const flap of inputs.flaps) {
+    if (machine.node(flap.node) !== undefined) {
+      records.push(policyCommand({ type: "member-flap", node: flap.node, at_ms: flap.at_ms }));
+    }
+  }
+  const alive = aliveMembers(inputs.gossip, self);
+  for (const member of alive) {
+    if (machine.node(member.id) === undefined) {
+      records.push(policyCommand({ type: "node-join", state: { ...member.state, roles: ["worker"] } }));
+    }
+  }
+  if (records.length > 0) return { type: "propose", commands: records, why: "membership records" };
+  const conf = machine.configuration();
+  if (isJoint(conf)) return null;
+  const inConf = new Set([...conf.voters, ...conf.learners]);
+  const learners = alive.filter((member) => !inConf.has(member.id)).slice(0, config.admitBatchMax);
+  if (learners.length === 0) return null;
+  return {
+    type: "conf-change",
+    change: { changes: learners.map((member) => ({ type: "add-learner" as const, node: member.id })) },
+    why: "alive members hold the log as learners",
+  };
+}
+
+/** The next step of an open procedure, computed from committed state only. */
+function procedureStep(inputs: ExecuteInputs, procedure: Procedure, config: ExecutorConfig): Step {
+  const conf = inputs.machine.configuration();
+  const node = procedure.shift.node;
+  if (isJoint(conf)) return { type: "wait", reason: "the joint configuration is being left" };
+  const alive = isAlive(inputs, node);
+  switch (procedure.phase) {
+    case "join-voters": {
+      if (!alive) return abort(procedure, "the node is not alive");
+      if (inputs.nowMs - procedure.begun_at_ms > config.procedureTimeoutMs) {
+        return abort(procedure, `it did not join the voters within ${config.procedureTimeoutMs} ms`);
+      }
+      if (!conf.learners.includes(node) && !conf.voters.includes(node)) {
+        return membership(procedure, { type: "add-learner", node }, "the node holds the log first");
+      }
+      if (!caughtUp(inputs.raft, node, config.caughtUpLagMax)) {
+        return { type: "wait", reason: `${node} is catching up as a learner` };
+      }
+      return membership(procedure, { type: "add-voter", node }, "the node becomes a voter");
+    }
+    case "command":
+      if (procedure.shift.type === "promote" && !alive) return abort(procedure, "the node is not alive");
+      return {
+        type: "propose",
+        commands: [{ command: procedure.shift, origin: procedure.origin, force: procedure.force }],
+        why: `${procedure.shift.type} ${node}`,
+      };
+    case "leave-voters":
+      if (conf.voters.length === 1 && conf.voters[0] === node) {
+        return { type: "wait", reason: "the last voter cannot leave the voters" };
+      }
+      return membership(
+        procedure,
+        { type: alive ? "add-learner" : "remove", node },
+        alive ? "the node leaves the voters (stays a learner)" : "the dead node leaves the configuration",
+      );
+    default:
+      return { type: "wait", reason: "unknown phase" };
+  }
+}
+
+function membership(procedure: Procedure, item: ConfChange["changes"][number], why: string): Step {
+  return { type: "conf-change", change: { changes: [item] }, why: `${procedure.shift.type}: ${why}` };
+}
+
+function abort(procedure: Procedure, reason: string): Step {
+  return {
+    type: "propose",
+    commands: [
+      policyCommand({
+        type: "shift-procedure",
+        step: "abort",
+        shift: procedure.shift,
+        reason: reason.slice(0, 256),
+      }),
+    ],
+    why: `abort ${procedure.shift.type} ${procedure.shift.node}: ${reason}`,
+  };
+}
+
+/** The policy's round as one step: its first role shift opens a procedure. */
+function stepFromDecision(decision: Decision): Step {
+  const shift = decision.commands.find((proposed) => isRoleCommand(proposed.command));
+  if (shift !== undefined) {
+    const command = shift.command as RoleCommand;
+    return {
+      type: "propose",
+      commands: [
+        {
+          command: { type: "shift-procedure", step: "begin", shift: command },
+          origin: shift.origin,
+          force: shift.force,
+        },
+      ],
+      why: `begin ${command.type} ${command.node}`,
+    };
+  }
+  if (decision.commands.length > 0) {
+    return { type: "propose", commands: decision.commands, why: "placements" };
+  }
+  return {
+    type: "wait",
+    reason: decision.acting ? "the fabric has the shape the policy wants" : "the policy does not act",
+  };
+}
+
+function policyCommand(command: ProposedCommand["command"]): ProposedCommand {
+  return { command, origin: "policy", force: false };
+}
+
+type AliveMember = GossipMember & { readonly id: NodeId; readonly state: NodeState };
+
+/** Alive members (other than self) that advertise a node state. */
+function aliveMembers(view: GossipView, self: NodeId): AliveMember[] {
+  const members: AliveMember[] = [];
+  for (const member of view.members) {
+    if (member.status !== "alive" || member.state === null || member.id === self) continue;
+    const id = member.id;
+    if (isNodeId(id) && member.state.id === id) members.push({ ...member, id, state: member.state });
+  }
+  return members;
+}
+
+function isAlive(inputs: ExecuteInputs, node: NodeId): boolean {
+  if (node === inputs.self) return true;
+  return inputs.gossip.members.some((member) => member.id === node && member.status === "alive");
+}
+
+function caughtUp(status: RaftStatus, node: string, lagMax: number): boolean {
+  const progress = status.progress[node];
+  return progress !== undefined && progress.match + lagMax >= status.commit;
+}
+
+/** Everything one policy round reads, gathered from the machine, Raft and gossip. */
+export function policyInputsFrom(inputs: ExecuteInputs): PolicyInputs {
+  const { machine, raft, self, nowMs } = inputs;
+  const state = machine.state();
+  const conf = machine.configuration();
+  const config = { ...defaultExecutorConfig, ...inputs.config };
+  return {
+    now_ms: nowMs,
+    self,
+    strategy: inputs.strategy,
+    formation: inputs.formation,
+    state,
+    membership: membershipFrom(inputs.gossip, state, self, nowMs),
+    raft: {
+      leader: raft.role === "leader" ? self : null,
+      quorum_visible: quorumVisible(raft, conf, self),
+      voters: conf.voters.filter(isNodeId),
+      learners: conf.learners
+        .filter(isNodeId)
+        .map((id) => ({ id, caught_up: caughtUp(raft, id, config.caughtUpLagMax) })),
+    },
+    history: machine.history(nowMs),
+    operator_requests: [...inputs.operatorRequests],
+    ...(inputs.policy === undefined ? {} : { config: inputs.policy }),
+  };
+}
+
+/** Gossip's view on the policy's terms, with times moved onto the caller's clock. */
+export function membershipFrom(
+  view: GossipView,
+  state: FabricState,
+  self: NodeId,
+  nowMs: number,
+): MembershipView {
+  const members: MembershipView["members"] = [];
+  for (const member of view.members) {
+    const id = member.id;
+    if (!isNodeId(id)) continue;
+    if (state.nodes[id] === undefined && id !== self) continue;
+    members.push({
+      id,
+      status: member.status,
+      phi: Math.min(member.phi ?? 0, 1e6),
+      stable_since_ms: Math.max(0, nowMs - Math.max(0, view.atMs - member.stableSinceMs)),
+    });
+  }
+  return { members };
+}
+
+/** Check-quorum's view: the leader heard recently from a majority of voters (itself included). */
+function quorumVisible(status: RaftStatus, conf: ConfState, self: NodeId): boolean {
+  if (status.role !== "leader") return false;
+  const heard = conf.voters.filter((id) => id === self || status.progress[id]?.recentActive === true);
+  return heard.length * 2 > conf.voters.length;
+}

@@ -1,0 +1,489 @@
+import { z } from "zod";
+import {
+  AttestChain,
+  type ApplyOutcome as ChainOutcome,
+  formatChainLog,
+  type GenesisRecord,
+  makeGenesis,
+  parseChainExport,
+} from "../attest/index.js";
+import type { FlapRecord, PolicyHistory, ShiftRecord } from "../policy/index.js";
+import {
+  applyConfChange,
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  emptyConfState,
+  FabricStateMachine,
+  type ApplyOutcome as StateOutcome,
+} from "../raft/index.js";
+import {
+  assert,
+  type Command,
+  canonicalJson,
+  decodeProposal,
+  FabricState,
+  failed,
+  isRoleCommand,
+  Millis,
+  NodeId,
+  type NodeState,
+  ok,
+  type Proposal,
+  type Result,
+  type RoleCommand,
+} from "../vocabulary/index.js";
+import {
+  isSettledVoter,
+  isVoterIn,
+  openingPhase,
+  Procedure,
+  type ProcedureEvent,
+  phaseAfterCommand,
+} from "./procedure.js";
+
+/**
+ * The fabric's one replicated state machine. Every committed Raft entry is decoded once and
+ * drives, in log order and deterministically:
+ * - the fabric state (nodes, roles, workloads, placements: what faces render);
+ * - the Raft configuration as committed (conf-change entries), which procedures read;
+ * - the attestation chain (one block per role command, founded by entry 1) and its sealed
+ *   checkpoints, in the order they committed;
+ * - the policy's history: role shifts with the leader's clock, flaps the leader committed,
+ *   operator holds (an operator's quarantine, lifted only by a restore);
+ * - the open role-shift procedures (`procedure.ts`).
+ * All of it is in the snapshot, so a node restored from one (or any new leader) holds exactly
+ * what every other node holds at that index. Nothing here reads a clock: time is the
+ * `issued_at_ms` the leader put in each proposal.
+ */
+export interface FabricMachineOptions {
+  /** The chain's log origin (C2SP checkpoint origin line). */
+  readonly origin: string;
+  readonly requireOperatorSignature: boolean;
+  /** History older than this (against the newest committed clock) changes no decision. */
+  readonly historyHorizonMs?: number;
+}
+
+export const defaultHistoryHorizonMs = 10 * 60_000;
+const historyRecordsMax = 4096;
+
+export interface MachineOutcome {
+  readonly index: number;
+  readonly term: number;
+  readonly kind: Entry["kind"];
+  /** The decoded proposal of a normal entry (null: not one, or malformed). */
+  readonly proposal: Proposal | null;
+  readonly state: StateOutcome;
+  readonly chain: ChainOutcome | null;
+  /** The chain founded by this entry (log entry 1). */
+  readonly founded: GenesisRecord | null;
+  /** A sealed checkpoint recorded by this entry. */
+  readonly checkpoint: { readonly size: number; readonly note: string } | null;
+  readonly procedure: ProcedureEvent | null;
+  /** Why a procedure record was refused (a deterministic no-op on every node). */
+  readonly procedureRejected: string | null;
+}
+
+export interface CheckpointEntry {
+  readonly size: number;
+  readonly note: string;
+  /** Blocks in the chain when it was recorded: where it sits in the chain file. */
+  readonly afterBlocks: number;
+}
+
+const HistorySnapshot = z.strictObject({
+  clock_ms: Millis,
+  shifts: z.array(
+    z.strictObject({
+      node: NodeId,
+      at_ms: Millis,
+      type: z.enum(["promote", "demote", "quarantine", "restore"]),
+    }),
+  ),
+  flaps: z.array(z.strictObject({ node: NodeId, at_ms: Millis })),
+  holds: z.array(NodeId),
+});
+
+const MachineSnapshot = z.strictObject({
+  v: z.literal(1),
+  state: FabricState,
+  chain: z.string().nullable(),
+  history: HistorySnapshot,
+  procedures: z.array(Procedure),
+});
+
+/** The daemon's snapshot before the fabric machine: state and chain only. */
+const LegacySnapshot = z.strictObject({ state: z.string(), chain: z.string().nullable() });
+
+export class FabricMachine {
+  private fabric: FabricStateMachine;
+  private conf: ConfState;
+  private attest: AttestChain | null = null;
+  private sealed: CheckpointEntry[] = [];
+  private shifts: ShiftRecord[] = [];
+  private flaps: FlapRecord[] = [];
+  private readonly holds = new Set<NodeId>();
+  private clockMs = 0;
+  private readonly open = new Map<NodeId, Procedure>();
+  private readonly horizonMs: number;
+
+  constructor(
+    private readonly options: FabricMachineOptions,
+    conf: ConfState = emptyConfState(),
+    state?: FabricState,
+  ) {
+    this.fabric = new FabricStateMachine(state);
+    this.conf = conf;
+    this.horizonMs = options.historyHorizonMs ?? defaultHistoryHorizonMs;
+  }
+
+  /**
+   * Rebuilds a machine from `snapshot()` bytes and the Raft configuration of the same
+   * snapshot. Reads the pre-machine snapshot format too (history and procedures empty).
+   */
+  static restore(options: FabricMachineOptions, bytes: Uint8Array, conf: ConfState): Result<FabricMachine> {
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch (error) {
+      return failed([
+        { code: "invalid_json", message: error instanceof Error ? error.message : "bad JSON", path: [] },
+      ]);
+    }
+    const legacy = LegacySnapshot.safeParse(json);
+    if (legacy.success) {
+      const state = FabricState.safeParse(parseJsonText(legacy.data.state));
+      if (!state.success)
+        return failed([{ code: "custom", message: "legacy snapshot state", path: ["state"] }]);
+      return FabricMachine.assemble(options, conf, {
+        v: 1,
+        state: state.data,
+        chain: legacy.data.chain,
+        history: { clock_ms: 0, shifts: [], flaps: [], holds: [] },
+        procedures: [],
+      });
+    }
+    const parsed = MachineSnapshot.safeParse(json);
+    if (!parsed.success) {
+      return failed(
+        parsed.error.issues.map((issue) => ({
+          code: issue.code,
+          message: issue.message,
+          path: issue.path.map((part) => (typeof part === "symbol" ? String(part) : part)),
+        })),
+      );
+    }
+    return FabricMachine.assemble(options, conf, parsed.data);
+  }
+
+  private static assemble(
+    options: FabricMachineOptions,
+    conf: ConfState,
+    snapshot: z.infer<typeof MachineSnapshot>,
+  ): Result<FabricMachine> {
+    const machine = new FabricMachine(options, conf, snapshot.state);
+    if (snapshot.chain !== null) {
+      const parsed = parseChainExport(snapshot.chain);
+      if (!parsed.ok) return failed(parsed.issues);
+      // Blocks from a snapshot were checked when they were derived: re-linked, not re-verified.
+      const chain = new AttestChain(parsed.value.genesis);
+      for (const block of parsed.value.blocks) chain.append(block);
+      machine.attest = chain;
+      machine.sealed = parsed.value.checkpoints.map((checkpoint) => ({
+        size: checkpointSizeOf(checkpoint.note),
+        note: checkpoint.note,
+        afterBlocks: checkpoint.afterBlocks,
+      }));
+    }
+    machine.clockMs = snapshot.history.clock_ms;
+    machine.shifts = [...snapshot.history.shifts];
+    machine.flaps = [...snapshot.history.flaps];
+    for (const hold of snapshot.history.holds) machine.holds.add(hold);
+    for (const procedure of snapshot.procedures) machine.open.set(procedure.shift.node, procedure);
+    return ok(machine);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads.
+
+  /** The committed fabric state (a copy). */
+  state(): FabricState {
+    return this.fabric.state();
+  }
+
+  /** One node's committed state (a copy), without copying the whole state. */
+  node(id: NodeId): NodeState | undefined {
+    return this.fabric.node(id);
+  }
+
+  hasWorkload(key: string): boolean {
+    return this.fabric.hasWorkload(key);
+  }
+
+  /** Where the machine is: the last applied entry. */
+  applied(): { readonly term: number; readonly index: number } {
+    return this.fabric.appliedPosition();
+  }
+
+  /** The Raft configuration as of the applied index. */
+  configuration(): ConfState {
+    return this.conf;
+  }
+
+  get chain(): AttestChain | null {
+    return this.attest;
+  }
+
+  get checkpoints(): readonly CheckpointEntry[] {
+    return this.sealed;
+  }
+
+  /** The chain export in log order: byte for byte what the node's chain file holds. */
+  chainExport(): string | null {
+    return this.attest === null ? null : formatChainLog(this.attest.genesis, this.attest.blocks, this.sealed);
+  }
+
+  procedures(): readonly Procedure[] {
+    return [...this.open.values()].sort((a, b) => a.begun_index - b.begun_index);
+  }
+
+  procedureFor(node: NodeId): Procedure | undefined {
+    return this.open.get(node);
+  }
+
+  operatorHolds(): readonly NodeId[] {
+    return [...this.holds].sort();
+  }
+
+  /** The damper's memory as the policy reads it, at the caller's clock. */
+  history(nowMs: number): PolicyHistory {
+    const horizon = nowMs - this.horizonMs;
+    return {
+      recent_shifts: this.shifts.filter((shift) => shift.at_ms > horizon),
+      recent_flaps: this.flaps.filter((flap) => flap.at_ms > horizon),
+      operator_holds: [...this.holds].sort(),
+    };
+  }
+
+  /** Canonical JSON: the same machine always gives the same bytes. */
+  snapshot(): Uint8Array {
+    const snapshot: z.infer<typeof MachineSnapshot> = {
+      v: 1,
+      state: this.fabric.state(),
+      chain: this.chainExport(),
+      history: {
+        clock_ms: this.clockMs,
+        shifts: this.shifts,
+        flaps: this.flaps,
+        holds: [...this.holds].sort(),
+      },
+      procedures: this.procedures() as Procedure[],
+    };
+    return new TextEncoder().encode(canonicalJson(snapshot, 0));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Applying.
+
+  /** Applies one committed entry, in log order, exactly once. */
+  apply(entry: Entry): MachineOutcome {
+    if (entry.kind === "conf-change") return this.applyConfEntry(entry);
+    const decoded = entry.kind === "normal" ? decodeProposal(entry.data) : null;
+    const proposal = decoded?.ok === true ? decoded.value : null;
+    const state = this.fabric.applyDecoded(entry, decoded === null ? null : proposal);
+    const chain = this.attest?.applyDecoded(entry, proposal) ?? null;
+    let checkpoint: MachineOutcome["checkpoint"] = null;
+    let procedure: ProcedureEvent | null = null;
+    let procedureRejected: string | null = null;
+    if (proposal !== null) {
+      this.clockMs = Math.max(this.clockMs, proposal.issued_at_ms);
+      const command = proposal.command;
+      if (command.type === "attest-checkpoint") checkpoint = this.recordCheckpoint(command);
+      else if (command.type === "member-flap") this.recordFlap(command.node, command.at_ms);
+      else if (command.type === "shift-procedure") {
+        const result = this.stepProcedure(command, proposal, entry);
+        procedure = result.event;
+        procedureRejected = result.rejected;
+      } else if (command.type === "node-remove") {
+        procedure = this.close(command.node, "aborted", "the node was removed");
+      } else if (isRoleCommand(command) && state.type === "applied") {
+        const shift = command as RoleCommand;
+        this.recordShift(shift, proposal);
+        procedure = this.afterRoleCommand(shift);
+      }
+      this.prune();
+    }
+    return {
+      index: entry.index,
+      term: entry.term,
+      kind: entry.kind,
+      proposal,
+      state,
+      chain,
+      founded: null,
+      checkpoint,
+      procedure,
+      procedureRejected,
+    };
+  }
+
+  private applyConfEntry(entry: Entry): MachineOutcome {
+    const state = this.fabric.applyDecoded(entry, null);
+    const change = decodeConfChange(entry.data);
+    let founded: GenesisRecord | null = null;
+    if (change.ok) {
+      if (this.attest === null && entry.index === 1) founded = this.found(change.value.changes);
+      // The same rule as the Raft core: a change that does not apply leaves the configuration.
+      const next = applyConfChange(this.conf, change.value);
+      if (next.ok) this.conf = next.conf;
+    }
+    const chain = this.attest?.applyDecoded(entry, null) ?? null;
+    return {
+      index: entry.index,
+      term: entry.term,
+      kind: entry.kind,
+      proposal: null,
+      state,
+      chain,
+      founded,
+      checkpoint: null,
+      procedure: this.afterConfChange(),
+      procedureRejected: null,
+    };
+  }
+
+  /** Log entry 1 founds the cluster: its voters are the genesis control plane. */
+  private found(changes: readonly { readonly type: string; readonly node: string }[]): GenesisRecord | null {
+    const founders = changes
+      .filter((item) => item.type === "add-voter")
+      .map((item) => item.node)
+      .sort();
+    const parsed = z.array(NodeId).min(1).safeParse(founders);
+    if (!parsed.success) return null;
+    const genesis = makeGenesis({
+      v: 1,
+      origin: this.options.origin,
+      control_plane: parsed.data,
+      operators: [],
+      require_operator_signature: this.options.requireOperatorSignature,
+    });
+    this.attest = new AttestChain(genesis);
+    return genesis;
+  }
+
+  private recordCheckpoint(command: {
+    readonly size: number;
+    readonly note: string;
+  }): MachineOutcome["checkpoint"] {
+    const chain = this.attest;
+    if (chain === null) return null;
+    const latest = this.sealed.at(-1)?.size ?? 0;
+    if (command.size <= latest || command.size > chain.blocks.length) return null;
+    this.sealed.push({ size: command.size, note: command.note, afterBlocks: chain.blocks.length });
+    return { size: command.size, note: command.note };
+  }
+
+  private recordFlap(node: NodeId, atMs: number): void {
+    if (this.fabric.node(node) === undefined) return;
+    this.flaps.push({ node, at_ms: atMs });
+  }
+
+  private recordShift(shift: RoleCommand, proposal: Proposal): void {
+    this.shifts.push({ node: shift.node, at_ms: proposal.issued_at_ms, type: shift.type });
+    if (shift.type === "quarantine" && proposal.origin === "operator") this.holds.add(shift.node);
+    if (shift.type === "restore") this.holds.delete(shift.node);
+  }
+
+  /** History older than the horizon (against the newest committed clock) is dropped. */
+  private prune(): void {
+    const horizon = this.clockMs - this.horizonMs;
+    if (
+      this.shifts.length > 0 &&
+      (this.shifts[0]!.at_ms <= horizon || this.shifts.length > historyRecordsMax)
+    ) {
+      this.shifts = this.shifts.filter((shift) => shift.at_ms > horizon).slice(-historyRecordsMax);
+    }
+    if (this.flaps.length > 0 && (this.flaps[0]!.at_ms <= horizon || this.flaps.length > historyRecordsMax)) {
+      this.flaps = this.flaps.filter((flap) => flap.at_ms > horizon).slice(-historyRecordsMax);
+    }
+  }
+
+  private stepProcedure(
+    command: Extract<Command, { type: "shift-procedure" }>,
+    proposal: Proposal,
+    entry: Entry,
+  ): { event: ProcedureEvent | null; rejected: string | null } {
+    const node = command.shift.node;
+    const existing = this.open.get(node);
+    if (command.step === "abort") {
+      if (existing === undefined || existing.shift.type !== command.shift.type) {
+        return { event: null, rejected: "no such procedure in flight" };
+      }
+      return { event: this.close(node, "aborted", command.reason ?? "aborted"), rejected: null };
+    }
+    if (existing !== undefined) return { event: null, rejected: "a procedure for this node is in flight" };
+    if (this.fabric.node(node) === undefined) return { event: null, rejected: "unknown node" };
+    const procedure: Procedure = {
+      shift: command.shift,
+      origin: proposal.origin,
+      force: proposal.force,
+      begun_term: entry.term,
+      begun_index: entry.index,
+      begun_at_ms: proposal.issued_at_ms,
+      phase: openingPhase(command.shift, this.conf),
+    };
+    this.open.set(node, procedure);
+    return { event: { type: "opened", procedure }, rejected: null };
+  }
+
+  /** A role command committed: the procedure waiting for it moves on (or completes). */
+  private afterRoleCommand(shift: RoleCommand): ProcedureEvent | null {
+    const procedure = this.open.get(shift.node);
+    if (procedure === undefined || procedure.phase !== "command" || procedure.shift.type !== shift.type) {
+      return null;
+    }
+    const next = phaseAfterCommand(procedure.shift, this.conf);
+    if (next === null) return this.close(shift.node, "completed", "the role command committed");
+    const advanced: Procedure = { ...procedure, phase: next };
+    this.open.set(shift.node, advanced);
+    return { type: "advanced", procedure: advanced };
+  }
+
+  /** A configuration committed: procedures waiting on the voters move on. */
+  private afterConfChange(): ProcedureEvent | null {
+    let event: ProcedureEvent | null = null;
+    for (const procedure of this.procedures()) {
+      const node = procedure.shift.node;
+      if (procedure.phase === "join-voters" && isSettledVoter(this.conf, node)) {
+        const advanced: Procedure = { ...procedure, phase: "command" };
+        this.open.set(node, advanced);
+        event = { type: "advanced", procedure: advanced };
+      } else if (procedure.phase === "leave-voters" && !isVoterIn(this.conf, node)) {
+        event = this.close(node, "completed", "the node left the voters");
+      }
+    }
+    return event;
+  }
+
+  private close(node: NodeId, outcome: "completed" | "aborted", reason: string): ProcedureEvent | null {
+    const procedure = this.open.get(node);
+    if (procedure === undefined) return null;
+    this.open.delete(node);
+    return { type: "closed", procedure, outcome, reason };
+  }
+}
+
+/** A signed checkpoint note's tree size: its second line (C2SP tlog-checkpoint). */
+function checkpointSizeOf(note: string): number {
+  const size = Number(note.split("\n")[1]);
+  assert(Number.isSafeInteger(size) && size >= 0, "a checkpoint note names its tree size");
+  return size;
+}
+
+function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,76 @@
+import { z } from "zod";
+import type { ConfState } from "../raft/index.js";
+import { Millis, type RoleCommand, RoleCommandSchema } from "../vocabulary/index.js";
+
+/**
+ * A role shift that touches the Raft voters is a procedure of several committed steps. Its
+ * state lives in the replicated `FabricMachine` (and so in every snapshot), which is what
+ * lets any leader resume it where the last one stopped:
+ *
+ *   promote with etcd:   begin -> [add-learner] -> add-voter (joint, left by the core) -> Promote
+ *   demote etcd/quarantine of a voter: begin -> the role command -> learner (alive) / remove (dead)
+ *   any other shift:     begin -> the role command
+ *
+ * The phase moves only when an entry applies, so it is the same on every node at the same
+ * applied index. `fabric/execute.ts` reads it to decide the next step.
+ */
+export const ProcedurePhase = z.enum([
+  /** The node becomes a Raft voter before its Promote commits. */
+  "join-voters",
+  /** The role command (signed, attested) is next. */
+  "command",
+  /** The role command committed; the node leaves the voters next. */
+  "leave-voters",
+]);
+export type ProcedurePhase = z.infer<typeof ProcedurePhase>;
+
+export const Procedure = z.strictObject({
+  shift: RoleCommandSchema,
+  origin: z.enum(["policy", "operator"]),
+  force: z.boolean(),
+  /** Where the `begin` record committed, and the leader's clock in it. */
+  begun_term: z.int().min(0),
+  begun_index: z.int().min(1),
+  begun_at_ms: Millis,
+  phase: ProcedurePhase,
+});
+export type Procedure = z.infer<typeof Procedure>;
+
+export type ProcedureEvent =
+  | { readonly type: "opened"; readonly procedure: Procedure }
+  | { readonly type: "advanced"; readonly procedure: Procedure }
+  | {
+      readonly type: "closed";
+      readonly procedure: Procedure;
+      readonly outcome: "completed" | "aborted";
+      readonly reason: string;
+    };
+
+/** A promotion that adds `etcd` needs the node among the Raft voters first. */
+export function joinsVoters(shift: RoleCommand): boolean {
+  return shift.type === "promote" && shift.roles.includes("etcd");
+}
+
+/** A demotion of `etcd` or a quarantine takes the node out of the voters after the command. */
+export function leavesVoters(shift: RoleCommand): boolean {
+  return (shift.type === "demote" && shift.roles.includes("etcd")) || shift.type === "quarantine";
+}
+
+export function isVoterIn(conf: ConfState, node: string): boolean {
+  return conf.voters.includes(node) || conf.votersOutgoing.includes(node);
+}
+
+/** A settled (not joint) configuration in which `node` votes. */
+export function isSettledVoter(conf: ConfState, node: string): boolean {
+  return conf.votersOutgoing.length === 0 && conf.voters.includes(node);
+}
+
+/** The phase a procedure opens in, given the configuration when its `begin` commits. */
+export function openingPhase(shift: RoleCommand, conf: ConfState): ProcedurePhase {
+  return joinsVoters(shift) && !isSettledVoter(conf, shift.node) ? "join-voters" : "command";
+}
+
+/** After its role command commits: leave the voters, or done (null). */
+export function phaseAfterCommand(shift: RoleCommand, conf: ConfState): ProcedurePhase | null {
+  return leavesVoters(shift) && isVoterIn(conf, shift.node) ? "leave-voters" : null;
+}

@@ -1,0 +1,102 @@
+import { createHash } from "node:crypto";
+import { signRoleProposal } from "../attest/index.js";
+import { type ConfChange, type Entry, encodeConfChange } from "../raft/index.js";
+import {
+  type Command,
+  encodeProposal,
+  isRoleCommand,
+  type NodeState,
+  type Proposal,
+  type Signer,
+  signerFromSeed,
+} from "../vocabulary/index.js";
+import { FabricMachine, type MachineOutcome } from "./machine.js";
+
+/**
+ * Test support (not exported from the layer): committed logs built by hand, applied to a
+ * `FabricMachine` the way Raft would, with the leader (signer 0) signing role commands.
+ */
+export const testSigners: readonly Signer[] = [0, 1, 2, 3, 4].map((index) =>
+  signerFromSeed(createHash("sha256").update(`revoada-machine-test/${index}`).digest()),
+);
+
+export function nodeState(signer: Signer, roles: NodeState["roles"] = ["worker"]): NodeState {
+  return {
+    id: signer.nodeId,
+    name: `node-${signer.nodeId.slice(0, 4)}`,
+    addresses: { gossip: "127.0.0.1:7946" },
+    roles,
+    capacity: { cpu_millis: 2000, memory_bytes: 2 ** 32, storage_bytes: 2 ** 36, pods: 110 },
+    zone: "zone-a",
+    rack: "rack-1",
+    labels: {},
+    version: "0.1.0",
+    generation: 1,
+  };
+}
+
+/** A committed log built by hand, applied to a machine as it grows (the leader is signer 0). */
+export class TestLog {
+  readonly entries: Entry[] = [];
+  readonly outcomes: MachineOutcome[] = [];
+  term = 1;
+  clockMs = 1_000;
+
+  constructor(readonly machine: FabricMachine = newMachine()) {}
+
+  private push(entry: Omit<Entry, "index" | "term">): MachineOutcome {
+    const full = { ...entry, index: this.entries.length + 1, term: this.term } as Entry;
+    this.entries.push(full);
+    const outcome = this.machine.apply(full);
+    this.outcomes.push(outcome);
+    return outcome;
+  }
+
+  conf(changes: ConfChange["changes"]): MachineOutcome {
+    return this.push({ kind: "conf-change", data: encodeConfChange({ changes }) });
+  }
+
+  propose(command: Command, origin: Proposal["origin"] = "policy", force = false): MachineOutcome {
+    this.clockMs += 10;
+    let proposal: Proposal = {
+      command,
+      proposer: testSigners[0]!.nodeId,
+      issued_at_ms: this.clockMs,
+      origin,
+      force,
+    };
+    const chain = this.machine.chain;
+    if (chain !== null && isRoleCommand(command)) {
+      proposal = signRoleProposal(
+        chain.head,
+        this.term,
+        this.entries.length + 1,
+        proposal,
+        testSigners[0]!,
+      ).proposal;
+    }
+    return this.push({ kind: "normal", data: encodeProposal(proposal) });
+  }
+
+  empty(): MachineOutcome {
+    return this.push({ kind: "empty", data: new Uint8Array() });
+  }
+}
+
+export function newMachine(): FabricMachine {
+  return new FabricMachine({ origin: "revoada.test/machine", requireOperatorSignature: false });
+}
+
+/** Founder (signer 0) bootstrapped, nodes 1..3 joined as workers and learners. */
+export function foundedLog(): TestLog {
+  const log = new TestLog();
+  log.conf([{ type: "add-voter", node: testSigners[0]!.nodeId }]);
+  log.empty();
+  log.propose({
+    type: "node-join",
+    state: nodeState(testSigners[0]!, ["api-server", "controller-manager", "etcd", "scheduler"]),
+  });
+  for (const signer of testSigners.slice(1, 4)) log.propose({ type: "node-join", state: nodeState(signer) });
+  log.conf(testSigners.slice(1, 4).map((signer) => ({ type: "add-learner" as const, node: signer.nodeId })));
+  return log;
+}

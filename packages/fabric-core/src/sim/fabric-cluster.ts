@@ -1,0 +1,564 @@
+import { createHash } from "node:crypto";
+import { foundingRoles, signRoleProposal } from "../attest/index.js";
+import {
+  type Execution,
+  execute,
+  FabricMachine,
+  type FabricMachineOptions,
+  type MachineOutcome,
+  type Step,
+} from "../fabric/index.js";
+import type { GossipEvent } from "../gossip/index.js";
+import type { FlapRecord, OperatorRequest, PolicyConfigOverrides } from "../policy/index.js";
+import { type Entry, type RaftStatus, raftConfigFromStrategy } from "../raft/index.js";
+import {
+  assert,
+  canonicalJson,
+  encodeProposal,
+  type FabricStrategy,
+  type Formation,
+  homelabStrategy,
+  isNodeId,
+  isRoleCommand,
+  type NodeId,
+  type NodeRole,
+  type Proposal,
+  type RoleCommand,
+} from "../vocabulary/index.js";
+import { GossipCluster } from "./gossip-cluster.js";
+import { type NetworkFaults, reliableNetwork } from "./network.js";
+import { RaftCluster, SimViolation } from "./raft-cluster.js";
+
+/**
+ * The whole fabric in the deterministic simulator: on every node a gossip core, a Raft core,
+ * the `FabricMachine` fed by the committed log, and on the leader the executor running the
+ * policy. One seeded random source and one virtual clock drive it all, so a failing seed
+ * replays exactly (`pnpm sim:fabric --seed N --profile P`).
+ *
+ * The driver here is the daemon's, minus sockets: it runs `execute` when the leader's last
+ * step applied, when gossip reports a member change, when an operator asks, and at the
+ * strategy's reconciliation cadence; it keeps at most one step in flight and signs a role
+ * command against the committed chain head.
+ *
+ * Invariants, checked as entries apply and after every step (besides the Raft cluster's own):
+ * - one-procedure-per-node: no `begin` ever finds a procedure for its node in flight;
+ * - attested-once: every committed role command appends exactly one block, with a valid
+ *   leader signature from a control-plane member, and nothing else appends one;
+ * - voter-floor: a procedure taking a node out of the voters never leaves fewer voters than
+ *   the target of the decision that began it (promotions come before demotions);
+ * - holds: the policy never restores a node an operator quarantined (a hold survives
+ *   restarts and leader changes because it is replicated state);
+ * - machine agreement: nodes at the same applied index hold byte-identical machines (state,
+ *   chain, history, holds, procedures), checked every `agreementCheckEvery` steps.
+ */
+export interface FabricClusterOptions {
+  readonly seed: number;
+  readonly size: number;
+  readonly strategy?: FabricStrategy;
+  readonly formation?: Formation;
+  readonly policy?: PolicyConfigOverrides;
+  readonly faults?: NetworkFaults;
+  /** Virtual time per step (default 5 ms). */
+  readonly tickMs?: number;
+  readonly agreementCheckEvery?: number;
+  /**
+   * A deliberately broken driver, to show the invariants catch it (tests, and
+   * `pnpm sim:fabric --sabotage`): `double-begin` proposes every `begin` twice;
+   * `stale-chain-head` signs role commands against the genesis instead of the chain head.
+   */
+  readonly sabotage?: "double-begin" | "stale-chain-head";
+}
+
+export interface FabricSimNode {
+  readonly index: number;
+  readonly id: NodeId;
+  machine: FabricMachine;
+  /** The Raft incarnation the machine was built for (a restart replays into a new one). */
+  incarnation: number;
+  /** The executor's step in flight: its term and the highest index it proposed. */
+  inFlight: { readonly term: number; readonly index: number } | null;
+  /** Flaps this node's gossip saw while leading, not yet committed. */
+  flaps: FlapRecord[];
+  /** Set when something happened that the executor should look at. */
+  wake: boolean;
+  lastRoundMs: number;
+  advertised: string;
+  /** The last execution while leading (settling checks read its decision). */
+  lastExecution: Execution | null;
+}
+
+export interface OperatorOutcome {
+  readonly request: OperatorRequest;
+  readonly outcome: "begun" | "refused";
+  readonly rule: string;
+  readonly atMs: number;
+}
+
+/** What happened in a run, for tests and reports. */
+export interface FabricRunStats {
+  executions: number;
+  steps: Record<Step["type"], number>;
+  proceduresOpened: number;
+  proceduresCompleted: number;
+  proceduresAborted: number;
+  blocks: number;
+}
+
+export class FabricCluster {
+  readonly raft: RaftCluster;
+  readonly gossip: GossipCluster;
+  readonly nodes: FabricSimNode[] = [];
+  readonly strategy: FabricStrategy;
+  readonly formation: Formation;
+  readonly operatorOutcomes: OperatorOutcome[] = [];
+  readonly stats: FabricRunStats = {
+    executions: 0,
+    steps: { wait: 0, propose: 0, "conf-change": 0 },
+    proceduresOpened: 0,
+    proceduresCompleted: 0,
+    proceduresAborted: 0,
+    blocks: 0,
+  };
+  /** Told of every execution (replays print them). */
+  trace: ((node: FabricSimNode, execution: Execution) => void) | null = null;
+  private readonly operatorQueue: OperatorRequest[] = [];
+  private readonly machineOptions: FabricMachineOptions;
+  /** Index -> checked already (invariants on committed entries run once per index). */
+  private checkedThrough = 0;
+  /** The voter target of the decision that began each procedure ("type node" -> voters). */
+  private readonly procedureTargets = new Map<string, number>();
+  private readonly byId = new Map<string, number>();
+  private readonly agreementCheckEvery: number;
+
+  constructor(readonly options: FabricClusterOptions) {
+    assert(options.size >= 1, "a fabric has at least one node");
+    this.strategy = options.strategy ?? homelabStrategy;
+    this.formation = options.formation ?? "quorum-3m";
+    this.agreementCheckEvery = options.agreementCheckEvery ?? 50;
+    this.machineOptions = { origin: `revoada.sim/${this.strategy.name}`, requireOperatorSignature: false };
+    this.gossip = new GossipCluster({
+      size: options.size,
+      seed: options.seed,
+      faults: options.faults ?? reliableNetwork,
+      membership: this.strategy.membership,
+      seedCount: Math.min(3, options.size),
+      onEvent: (observer, event, nowMs) => this.onGossipEvent(observer, event, nowMs),
+    });
+    const ids = this.gossip.members.map((member) => member.signer.nodeId);
+    const raftConfig = raftConfigFromStrategy(ids[0]!, this.strategy);
+    assert(raftConfig.ok, "the strategy gives a valid Raft config");
+    const { id: _template, ...config } = raftConfig.value;
+    this.raft = new RaftCluster({
+      seed: options.seed + 1,
+      voters: [ids[0]!],
+      spares: ids.slice(1),
+      config: { ...config, snapshotIntervalEntries: 1_000_000 },
+      faults: options.faults ?? reliableNetwork,
+      tickMs: options.tickMs ?? 5,
+    });
+    this.raft.onApply = (simNode, entry) => this.onApply(simNode.id, simNode.incarnation, entry);
+    for (const [index, id] of ids.entries()) {
+      this.byId.set(id, index);
+      this.nodes.push({
+        index,
+        id,
+        machine: new FabricMachine(this.machineOptions),
+        incarnation: index === 0 ? 1 : 0,
+        inFlight: null,
+        flaps: [],
+        wake: true,
+        lastRoundMs: 0,
+        advertised: "",
+        lastExecution: null,
+      });
+    }
+    this.gossip.start();
+    for (const id of ids.slice(1)) this.raft.restart(id);
+  }
+
+  get nowMs(): number {
+    return this.raft.nowMs;
+  }
+
+  node(index: number): FabricSimNode {
+    const node = this.nodes[index];
+    assert(node !== undefined, `no node ${index}`);
+    return node;
+  }
+
+  isUp(index: number): boolean {
+    return this.raft.isUp(this.node(index).id);
+  }
+
+  /** The index of the node that leads in the highest term, if any. */
+  leaderIndex(): number | null {
+    const leader = this.raft.leader();
+    return leader === null ? null : (this.byId.get(leader) ?? null);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Faults and operators.
+
+  crash(index: number): void {
+    const node = this.node(index);
+    this.raft.crash(node.id);
+    this.gossip.crash(index);
+    node.inFlight = null;
+    node.flaps = [];
+  }
+
+  restart(index: number): void {
+    const node = this.node(index);
+    if (this.raft.isUp(node.id)) this.crash(index);
+    this.raft.restart(node.id);
+    this.gossip.restart(index);
+    node.machine = new FabricMachine(this.machineOptions);
+    node.incarnation = this.raft.node(node.id).incarnation;
+    node.advertised = "";
+    node.wake = true;
+  }
+
+  /** Cuts the network (Raft and gossip alike) into the given groups of node indexes. */
+  partition(groups: readonly (readonly number[])[]): void {
+    this.raft.network.partition(groups.map((group) => group.map((index) => this.node(index).id)));
+    this.gossip.network.partition(
+      groups.map((group) => group.map((index) => this.gossip.members[index]!.address)),
+    );
+  }
+
+  heal(): void {
+    this.raft.network.heal();
+    this.gossip.network.heal();
+  }
+
+  /** An operator's role command, judged by the policy on the leader's next round. */
+  operator(command: RoleCommand, force = false): void {
+    this.operatorQueue.push({ command, force });
+    for (const node of this.nodes) node.wake = true;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Running.
+
+  step(): void {
+    this.raft.step();
+    this.gossip.runUntil(this.raft.nowMs);
+    for (const node of this.nodes) {
+      if (!this.raft.isUp(node.id)) continue;
+      this.advertise(node);
+      this.drive(node);
+    }
+    this.raft.processReadies();
+    this.check();
+  }
+
+  runFor(durationMs: number): void {
+    const end = this.nowMs + durationMs;
+    while (this.nowMs < end) this.step();
+  }
+
+  /** Runs until `predicate` holds or `limitMs` passes; returns whether it held. */
+  runUntil(predicate: () => boolean, limitMs: number): boolean {
+    const end = this.nowMs + limitMs;
+    while (this.nowMs < end) {
+      if (predicate()) return true;
+      this.step();
+    }
+    return predicate();
+  }
+
+  /** The committed state as the highest applied node holds it. */
+  mostAdvanced(): FabricSimNode {
+    let best = this.nodes[0]!;
+    for (const node of this.nodes) {
+      if (node.machine.applied().index > best.machine.applied().index) best = node;
+    }
+    return best;
+  }
+
+  /** Voters of the committed configuration, as the most advanced machine holds it. */
+  committedVoters(): readonly string[] {
+    return this.mostAdvanced().machine.configuration().voters;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The driver (what the daemon does with sockets and timers).
+
+  private drive(node: FabricSimNode): void {
+    const raft = this.raft.raft(node.id);
+    const status = raft.status();
+    if (status.role !== "leader") {
+      node.inFlight = null;
+      node.flaps = [];
+      return;
+    }
+    const applied = node.machine.applied().index;
+    if (node.inFlight !== null) {
+      if (node.inFlight.term !== status.term) node.inFlight = null;
+      else if (applied >= node.inFlight.index) {
+        node.inFlight = null;
+        node.wake = true;
+      } else return;
+    }
+    const cadence = this.strategy.reconciliation.millis;
+    if (!node.wake && this.nowMs - node.lastRoundMs < cadence) return;
+    node.wake = false;
+    const execution = this.executeOn(node, status);
+    this.stats.executions += 1;
+    this.stats.steps[execution.step.type] += 1;
+    if (execution.decision !== null) node.lastRoundMs = this.nowMs;
+    this.answerOperators(execution);
+    this.trace?.(node, execution);
+    node.lastExecution = execution;
+    this.carryOut(node, execution.step, execution, status.term);
+  }
+
+  private executeOn(node: FabricSimNode, status: RaftStatus): Execution {
+    const member = this.gossip.members[node.index]!;
+    const core = member.core;
+    assert(core !== null, "a running node has a gossip core");
+    return execute({
+      self: node.id,
+      nowMs: this.nowMs,
+      machine: node.machine,
+      raft: status,
+      gossip: core.membershipView(this.nowMs),
+      ownState: {
+        id: node.id,
+        name: `node-${node.index}`,
+        addresses: { gossip: member.address },
+        roles: node.index === 0 ? [...foundingRoles] : ["worker"],
+        capacity: { cpu_millis: 2000, memory_bytes: 4 * 2 ** 30, storage_bytes: 64 * 2 ** 30, pods: 110 },
+        zone: `zone-${node.index % 3}`,
+        rack: `rack-${node.index % 7}`,
+        labels: {},
+        version: "0.1.0",
+        generation: member.generation,
+      },
+      strategy: this.strategy,
+      formation: this.formation,
+      ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
+      operatorRequests: [...this.operatorQueue],
+      flaps: node.flaps,
+    });
+  }
+
+  /** Refused operator requests are answered now; an accepted one when its procedure begins. */
+  private answerOperators(execution: Execution): void {
+    const decision = execution.decision;
+    if (decision === null) return;
+    for (const request of [...this.operatorQueue]) {
+      const subject = request.command.node;
+      const refusal = decision.records.find(
+        (record) =>
+          record.outcome === "refused" &&
+          record.subject === subject &&
+          record.action === request.command.type,
+      );
+      const accepted = decision.commands.some(
+        (proposed) =>
+          proposed.origin === "operator" &&
+          proposed.command.type === request.command.type &&
+          "node" in proposed.command &&
+          proposed.command.node === subject,
+      );
+      if (accepted) continue;
+      this.operatorQueue.splice(this.operatorQueue.indexOf(request), 1);
+      this.operatorOutcomes.push({
+        request,
+        outcome: "refused",
+        rule: refusal?.rule ?? "operator-request",
+        atMs: this.nowMs,
+      });
+    }
+    if (execution.step.type !== "propose") return;
+    for (const proposed of execution.step.commands) {
+      const command = proposed.command;
+      if (command.type !== "shift-procedure" || command.step !== "begin") continue;
+      this.procedureTargets.set(`${command.shift.type} ${command.shift.node}`, decision.target.voters);
+      if (proposed.origin !== "operator") continue;
+      const position = this.operatorQueue.findIndex(
+        (request) =>
+          request.command.type === command.shift.type && request.command.node === command.shift.node,
+      );
+      if (position < 0) continue;
+      const [request] = this.operatorQueue.splice(position, 1);
+      this.operatorOutcomes.push({ request: request!, outcome: "begun", rule: "accepted", atMs: this.nowMs });
+    }
+  }
+
+  private carryOut(node: FabricSimNode, step: Step, _execution: Execution, term: number): void {
+    const raft = this.raft.raft(node.id);
+    if (step.type === "wait") return;
+    if (step.type === "conf-change") {
+      const outcome = raft.proposeConfChange(step.change);
+      if (outcome.type === "accepted") node.inFlight = { term: outcome.term, index: outcome.index };
+      return;
+    }
+    let last = 0;
+    for (const proposed of step.commands) {
+      let proposal: Proposal = {
+        command: proposed.command,
+        proposer: node.id,
+        issued_at_ms: this.nowMs,
+        origin: proposed.origin,
+        force: proposed.force,
+      };
+      const chain = node.machine.chain;
+      if (isRoleCommand(proposed.command) && chain !== null) {
+        // One step in flight and every earlier term's entry applied: the committed chain
+        // head is the head this block follows.
+        const status = raft.status();
+        const head =
+          this.options.sabotage === "stale-chain-head"
+            ? { sequence: 0, hash: chain.genesis.hash, term: 0, index: 0 }
+            : chain.head;
+        const signer = this.gossip.members[node.index]!.signer;
+        proposal = signRoleProposal(head, status.term, status.lastIndex + 1, proposal, signer).proposal;
+      }
+      const outcome = raft.propose(encodeProposal(proposal));
+      if (outcome.type !== "accepted") return;
+      last = outcome.index;
+      const command = proposed.command;
+      if (
+        this.options.sabotage === "double-begin" &&
+        command.type === "shift-procedure" &&
+        command.step === "begin"
+      ) {
+        const again = raft.propose(encodeProposal(proposal));
+        if (again.type === "accepted") last = again.index;
+      }
+    }
+    if (step.commands.some((proposed) => proposed.command.type === "member-flap")) node.flaps = [];
+    if (last > 0) node.inFlight = { term, index: last };
+  }
+
+  private advertise(node: FabricSimNode): void {
+    const roles: NodeRole[] = node.machine.node(node.id)?.roles ?? ["worker"];
+    const text = roles.join(",");
+    if (text === node.advertised || this.gossip.members[node.index]!.core === null) return;
+    node.advertised = text;
+    this.gossip.setRoles(node.index, roles);
+  }
+
+  private onGossipEvent(observer: number, event: GossipEvent, nowMs: number): void {
+    if (event.type !== "member-status") return;
+    const node = this.nodes[observer];
+    if (node === undefined) return;
+    node.wake = true;
+    const flapped = event.previous === "alive" && (event.status === "suspect" || event.status === "dead");
+    if (!flapped || !isNodeId(event.id) || !this.raft.isUp(node.id)) return;
+    if (this.raft.raft(node.id).status().role === "leader") node.flaps.push({ node: event.id, at_ms: nowMs });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Applying and checking.
+
+  private onApply(id: string, incarnation: number, entry: Entry): void {
+    const index = this.byId.get(id);
+    assert(index !== undefined, "a Raft node is a fabric node");
+    const node = this.nodes[index]!;
+    if (node.incarnation !== incarnation) {
+      node.machine = new FabricMachine(this.machineOptions);
+      node.incarnation = incarnation;
+    }
+    const holdsBefore = node.machine.operatorHolds();
+    const confBefore = node.machine.configuration();
+    const outcome = node.machine.apply(entry);
+    if (outcome.procedure !== null) node.wake = true;
+    if (entry.index <= this.checkedThrough) return;
+    this.checkedThrough = entry.index;
+    this.checkCommitted(node, outcome, holdsBefore, confBefore.voters.length);
+  }
+
+  private checkCommitted(
+    node: FabricSimNode,
+    outcome: MachineOutcome,
+    holdsBefore: readonly NodeId[],
+    votersBefore: number,
+  ): void {
+    const command = outcome.proposal?.command;
+    if (outcome.procedureRejected === "a procedure for this node is in flight") {
+      this.fail("one-procedure-per-node", `entry ${outcome.index} began a second procedure for a node`);
+    }
+    const roleCommitted = command !== undefined && isRoleCommand(command) && outcome.state.type === "applied";
+    const appended = outcome.chain?.type === "appended" ? outcome.chain : null;
+    if (roleCommitted && node.machine.chain !== null) {
+      if (appended === null || appended.block.body.index !== outcome.index) {
+        this.fail("attested-once", `role command at ${outcome.index} appended no block`);
+      }
+      if (appended.problems.length > 0) {
+        this.fail("attested-once", `block for ${outcome.index} has problems: ${appended.problems.join(",")}`);
+      }
+      this.stats.blocks += 1;
+    } else if (appended !== null && !(command !== undefined && isRoleCommand(command))) {
+      this.fail("attested-once", `entry ${outcome.index} appended a block without a role command`);
+    }
+    const restored =
+      (command?.type === "restore" && outcome.proposal?.origin === "policy" && command.node) ||
+      (command?.type === "shift-procedure" &&
+        command.step === "begin" &&
+        command.shift.type === "restore" &&
+        outcome.proposal?.origin === "policy" &&
+        command.shift.node);
+    if (typeof restored === "string" && holdsBefore.includes(restored as NodeId)) {
+      this.fail("holds", `the policy restored ${restored}, which an operator holds`);
+    }
+    const event = outcome.procedure;
+    if (event?.type === "opened") this.stats.proceduresOpened += 1;
+    if (event?.type === "closed") {
+      if (event.outcome === "completed") this.stats.proceduresCompleted += 1;
+      else this.stats.proceduresAborted += 1;
+    }
+    if (
+      outcome.kind === "conf-change" &&
+      event?.type === "closed" &&
+      event.procedure.phase === "leave-voters"
+    ) {
+      const conf = node.machine.configuration();
+      const target = this.procedureTargets.get(`${event.procedure.shift.type} ${event.procedure.shift.node}`);
+      if (target !== undefined && conf.voters.length < Math.min(target, votersBefore)) {
+        this.fail(
+          "voter-floor",
+          `${event.procedure.shift.type} left ${conf.voters.length} voters, below the target ${target}`,
+        );
+      }
+    }
+  }
+
+  /** Machines at the same applied index are byte-identical (the deep check, every N steps). */
+  private check(): void {
+    if (this.raft.stepCount % this.agreementCheckEvery !== 0) return;
+    const digests = new Map<number, { id: string; digest: string }>();
+    for (const node of this.nodes) {
+      if (!this.raft.isUp(node.id)) continue;
+      const index = node.machine.applied().index;
+      const digest = sha256Hex(node.machine.snapshot());
+      const seen = digests.get(index);
+      if (seen === undefined) digests.set(index, { id: node.id, digest });
+      else if (seen.digest !== digest) {
+        this.fail(
+          "machine-agreement",
+          `${seen.id.slice(0, 8)} and ${node.id.slice(0, 8)} differ at index ${index}`,
+        );
+      }
+    }
+  }
+
+  fail(invariant: string, message: string): never {
+    throw new SimViolation(
+      `${invariant}: ${message} (seed ${this.options.seed}, step ${this.raft.stepCount})`,
+      invariant,
+    );
+  }
+
+  /** A compact digest of the committed outcome, for determinism checks. */
+  fingerprint(): string {
+    const node = this.mostAdvanced();
+    return canonicalJson({ applied: node.machine.applied(), digest: sha256Hex(node.machine.snapshot()) }, 0);
+  }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
