@@ -1,7 +1,13 @@
-import type { Face, FaceFile } from "@revoada/fabric-core/face";
+import {
+  controlPlaneComponent,
+  type Face,
+  type FaceFile,
+  kubernetesPkiDirectory,
+} from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
   type FabricIssue,
+  type FabricState,
   failed,
   type NodeState,
   ok,
@@ -50,55 +56,39 @@ import { quadletProvides, quadletUnitKeys } from "./quadlet-keys.js";
  * through) and the reader's tree walk are face-systemd's.
  */
 
-const _network = "network-online.target";
+/** etcd's health check: the client endpoint with kubeadm's health-check client certificate. */
+const etcdHealthCmd = [
+  "etcdctl",
+  "--endpoints=https://127.0.0.1:2379",
+  `--cacert=${kubernetesPkiDirectory}/etcd/ca.crt`,
+  `--cert=${kubernetesPkiDirectory}/etcd/healthcheck-client.crt`,
+  `--key=${kubernetesPkiDirectory}/etcd/healthcheck-client.key`,
+  "endpoint",
+  "health",
+].join(" ");
 
-interface ComponentImage {
-  readonly image: string;
-  readonly exec: (node: NodeState) => string[];
-  readonly volumes: readonly string[];
-  readonly healthCmd?: string;
-}
-
-export const componentImages: Readonly<Record<ControlPlaneRole, ComponentImage>> = {
-  etcd: {
-    image: "registry.k8s.io/etcd:3.5.21-0",
-    exec: (node) => ["etcd", `--name=${node.name}`, "--data-dir=/var/lib/etcd"],
-    volumes: ["/var/lib/etcd:/var/lib/etcd:Z"],
-    healthCmd: "etcdctl endpoint health",
-  },
-  "api-server": {
-    image: "registry.k8s.io/kube-apiserver:v1.34.0",
-    exec: () => ["kube-apiserver", "--etcd-servers=http://127.0.0.1:2379"],
-    volumes: ["/etc/kubernetes/pki:/etc/kubernetes/pki:ro"],
-  },
-  scheduler: {
-    image: "registry.k8s.io/kube-scheduler:v1.34.0",
-    exec: () => ["kube-scheduler", "--kubeconfig=/etc/kubernetes/scheduler.conf"],
-    volumes: ["/etc/kubernetes/scheduler.conf:/etc/kubernetes/scheduler.conf:ro"],
-  },
-  "controller-manager": {
-    image: "registry.k8s.io/kube-controller-manager:v1.34.0",
-    exec: () => ["kube-controller-manager", "--kubeconfig=/etc/kubernetes/controller-manager.conf"],
-    volumes: ["/etc/kubernetes/controller-manager.conf:/etc/kubernetes/controller-manager.conf:ro"],
-  },
-};
-
-/** `x.service` (systemd face) is `x.container` here; the generated service keeps the name. */
-function _containerFileName(serviceName: string): string {
-  return `${serviceName.slice(0, -".service".length)}.container`;
-}
-
-function componentContainer(node: NodeState, role: ControlPlaneRole): string {
-  const spec = componentImages[role];
+/**
+ * A control-plane component as a Quadlet container: the shared image and command line
+ * (`controlPlaneComponent`, the same the Kubernetes static pods carry) with the program as
+ * `Entrypoint=` and its flags as `Exec=`, like a pod's `command`, on the host network with
+ * the same host paths mounted.
+ */
+function componentContainer(state: FabricState, node: NodeState, role: ControlPlaneRole): string {
+  const component = controlPlaneComponent(state, node, role);
+  const [program, ...flags] = component.command;
   const container: UnitEntries = [
-    ["Image", spec.image],
+    ["Image", component.image],
     ["ContainerName", `revoada-${role}`],
     ["Network", "host"],
-    ["Exec", formatArguments(spec.exec(node))],
-    ...spec.volumes.map((volume): [string, string] => ["Volume", volume]),
+    ["Entrypoint", formatEntrypoint([program!])],
+    ["Exec", formatArguments(flags)],
+    ...component.mounts.map((mount): [string, string] => [
+      "Volume",
+      escapeSpecifiers(`${mount.path}:${mount.path}${mount.readOnly ? ":ro" : ""}`),
+    ]),
     ["Label", joinWords([`io.revoada.component=${role}`])],
   ];
-  if (spec.healthCmd !== undefined) container.push(["HealthCmd", escapeSpecifiers(spec.healthCmd)]);
+  if (role === "etcd") container.push(["HealthCmd", escapeSpecifiers(etcdHealthCmd)]);
   return stringifyUnitFile({
     comment: renderedHeader,
     sections: [
@@ -179,8 +169,13 @@ function replicaContainer(workload: Workload, replica: number): string {
   });
 }
 
-function renderNodeFiles(node: NodeState, replicas: readonly PlacedReplica[], prefix: string): FaceFile[] {
-  return renderNodeUnits(node, replicas, prefix, {
+function renderNodeFiles(
+  state: FabricState,
+  node: NodeState,
+  replicas: readonly PlacedReplica[],
+  prefix: string,
+): FaceFile[] {
+  return renderNodeUnits(state, node, replicas, prefix, {
     suffix: ".container",
     component: componentContainer,
     replica: replicaContainer,

@@ -1,6 +1,6 @@
 import { baremetalFace } from "./baremetal-face.js";
 
-export { baremetalFace, componentImages, formatEntrypoint, parseEntrypoint } from "./baremetal-face.js";
+export { baremetalFace, formatEntrypoint, parseEntrypoint } from "./baremetal-face.js";
 export {
   containerSectionKeys,
   quadletInstallKeys,

@@ -1,6 +1,7 @@
 import type { Face } from "@revoada/fabric-core/face";
 import { modelState } from "./model.js";
 import { readKubernetes } from "./reader.js";
+import { kubernetesContainerEnvironments } from "./runtime.js";
 import { validateKubernetes } from "./validate.js";
 import { writeKubernetes } from "./writer.js";
 
@@ -16,6 +17,7 @@ export const kubernetesFace: Face = {
   reader: { read: readKubernetes },
   model: modelState,
   validate: validateKubernetes,
+  containerEnvironments: kubernetesContainerEnvironments,
 };
 
 export default kubernetesFace;

@@ -1,4 +1,5 @@
 import type { NodeId, Workload, WorkloadPort } from "@revoada/fabric-core/vocabulary";
+import { escapeKubernetesExpansion } from "./expansion.js";
 import { annotationKeys, labelKeys, managerName, taintKeys } from "./names.js";
 import { formatCpu, formatMemory } from "./quantity.js";
 import type { ConfigMap, Container, Deployment, PodSpec, Service, Toleration } from "./schemas.js";
@@ -7,8 +8,9 @@ import type { ConfigMap, Container, Deployment, PodSpec, Service, Toleration } f
  * A workload as Deployment + Service (when it has ports) + ConfigMap (when it references
  * config blobs), shaped like `kubectl create deployment|service|configmap` output.
  *
- * Strings (command, args, env values) pass through verbatim: like Nomad's `${...}`, a
- * `$(VAR)` in them is Kubernetes' own runtime expansion and is left for the kubelet.
+ * Strings (command, args, env values) are written with every `$` doubled (`expansion.ts`), so
+ * the kubelet's `$(VAR)` expansion gives the container exactly the state's strings, the same
+ * environment and command line every other face gives it.
  */
 
 export const configBlobsMountPath = "/etc/revoada/config-blobs";
@@ -30,12 +32,12 @@ function container(workload: Workload): Container {
   if (workload.resources.memory_bytes > 0) requests.memory = formatMemory(workload.resources.memory_bytes);
   const env = Object.keys(workload.env)
     .sort()
-    .map((name) => ({ name, value: workload.env[name]! }));
+    .map((name) => ({ name, value: escapeKubernetesExpansion(workload.env[name]!) }));
   return {
     name: workload.name,
     image: workload.image,
-    command: workload.command.length > 0 ? workload.command : undefined,
-    args: workload.args.length > 0 ? workload.args : undefined,
+    command: workload.command.length > 0 ? workload.command.map(escapeKubernetesExpansion) : undefined,
+    args: workload.args.length > 0 ? workload.args.map(escapeKubernetesExpansion) : undefined,
     env: env.length > 0 ? env : undefined,
     ports:
       workload.ports.length > 0

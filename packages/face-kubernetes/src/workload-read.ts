@@ -1,4 +1,5 @@
 import type { ConfigBlobRef, NodeId, Workload, WorkloadPort } from "@revoada/fabric-core/vocabulary";
+import { unescapeKubernetesExpansion } from "./expansion.js";
 import { annotationKeys, labelKeys, taintKeys } from "./names.js";
 import { isProblem, type ObjectProblem, problem } from "./problem.js";
 import { parseCpu, parseMemory } from "./quantity.js";
@@ -85,9 +86,11 @@ export function readWorkload(
     name: deployment.metadata.name,
     namespace: deployment.metadata.namespace ?? "default",
     image: container.image,
-    command: container.command ?? [],
-    args: container.args ?? [],
-    env: Object.fromEntries((container.env ?? []).map((variable) => [variable.name, variable.value])),
+    command: (container.command ?? []).map(unescapeKubernetesExpansion),
+    args: (container.args ?? []).map(unescapeKubernetesExpansion),
+    env: Object.fromEntries(
+      (container.env ?? []).map((variable) => [variable.name, unescapeKubernetesExpansion(variable.value)]),
+    ),
     ports,
     replicas: deployment.spec.replicas,
     resources,

@@ -1,4 +1,5 @@
-import type { ControlPlaneRole, NodeState } from "@revoada/fabric-core/vocabulary";
+import { controlPlaneComponent } from "@revoada/fabric-core/face";
+import type { ControlPlaneRole, FabricState, NodeState } from "@revoada/fabric-core/vocabulary";
 import { keys, type UnitEntries } from "./fabric-keys.js";
 import { nodeTargetName } from "./layout.js";
 import { escapeSpecifiers } from "./unit-values.js";
@@ -7,12 +8,16 @@ import { escapeSpecifiers } from "./unit-values.js";
  * Control-plane components as units: the unit name per role, the start order, the program
  * and the `After=`/`Wants=` chain (kube-apiserver after etcd, the scheduler and the
  * controller-manager after kube-apiserver, when the node holds both; otherwise after the
- * network). Shared by face-systemd (`.service`) and face-baremetal (`.container`).
+ * network). Shared by face-systemd (`.service`) and face-baremetal (`.container`). The
+ * command lines (every flag, the etcd membership) come from `controlPlaneComponent` in
+ * `@revoada/fabric-core/face`, the same the Kubernetes static pods carry.
  */
+
+/** Where the host binaries live for `.service` units. */
+export const componentBinaryDirectory = "/usr/bin";
 
 interface ComponentSpec {
   readonly unit: string;
-  readonly argv: (node: NodeState) => string[];
   readonly type: "simple" | "notify";
   /** The component it runs after, when the node also holds that role. */
   readonly after?: ControlPlaneRole;
@@ -22,27 +27,29 @@ export const components: Readonly<Record<ControlPlaneRole, ComponentSpec>> = {
   etcd: {
     unit: "revoada-etcd.service",
     type: "notify",
-    argv: (node) => ["/usr/bin/etcd", `--name=${node.name}`, "--data-dir=/var/lib/etcd"],
   },
   "api-server": {
     unit: "revoada-kube-apiserver.service",
     type: "simple",
     after: "etcd",
-    argv: () => ["/usr/bin/kube-apiserver", "--etcd-servers=http://127.0.0.1:2379"],
   },
   scheduler: {
     unit: "revoada-kube-scheduler.service",
     type: "simple",
     after: "api-server",
-    argv: () => ["/usr/bin/kube-scheduler", "--kubeconfig=/etc/kubernetes/scheduler.conf"],
   },
   "controller-manager": {
     unit: "revoada-kube-controller-manager.service",
     type: "simple",
     after: "api-server",
-    argv: () => ["/usr/bin/kube-controller-manager", "--kubeconfig=/etc/kubernetes/controller-manager.conf"],
   },
 };
+
+/** A component's `ExecStart=` argv: the host binary, then the shared flags. */
+export function componentArgv(state: FabricState, node: NodeState, role: ControlPlaneRole): string[] {
+  const [program, ...flags] = controlPlaneComponent(state, node, role).command;
+  return [`${componentBinaryDirectory}/${program}`, ...flags];
+}
 
 /** Start order: etcd first, then the API server, then what talks to it. */
 export const componentOrder: readonly ControlPlaneRole[] = [

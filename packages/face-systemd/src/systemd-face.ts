@@ -1,13 +1,14 @@
 import type { Face, FaceFile } from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
+  type FabricState,
   failed,
   type NodeState,
   ok,
   type Result,
   type Workload,
 } from "@revoada/fabric-core/vocabulary";
-import { components, componentUnitEntries } from "./components.js";
+import { componentArgv, components, componentUnitEntries } from "./components.js";
 import { entryIssue } from "./fabric-keys.js";
 import {
   compareText,
@@ -42,7 +43,7 @@ import {
 export const podmanPath = "/usr/bin/podman";
 export const blobDirectory = "/var/lib/revoada/blobs";
 
-function componentUnit(node: NodeState, role: ControlPlaneRole): string {
+function componentUnit(state: FabricState, node: NodeState, role: ControlPlaneRole): string {
   const spec = components[role];
   return stringifyUnitFile({
     comment: renderedHeader,
@@ -52,7 +53,7 @@ function componentUnit(node: NodeState, role: ControlPlaneRole): string {
         name: "Service",
         entries: [
           ["Type", spec.type],
-          ["ExecStart", formatExecLine(spec.argv(node))],
+          ["ExecStart", formatExecLine(componentArgv(state, node, role))],
           ["Restart", "always"],
           ["RestartSec", "5s"],
         ],
@@ -100,8 +101,13 @@ function replicaUnit(workload: Workload, replica: number): string {
   });
 }
 
-function renderNodeFiles(node: NodeState, replicas: readonly PlacedReplica[], prefix: string): FaceFile[] {
-  return renderNodeUnits(node, replicas, prefix, {
+function renderNodeFiles(
+  state: FabricState,
+  node: NodeState,
+  replicas: readonly PlacedReplica[],
+  prefix: string,
+): FaceFile[] {
+  return renderNodeUnits(state, node, replicas, prefix, {
     suffix: ".service",
     component: componentUnit,
     replica: replicaUnit,

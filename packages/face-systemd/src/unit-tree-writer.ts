@@ -18,12 +18,13 @@ import { fabricTarget, nodeTarget } from "./targets.js";
 export interface NodeUnitRenderers {
   /** `.service` or `.container`: the file suffix; the node target always wants `.service` names. */
   readonly suffix: string;
-  readonly component: (node: NodeState, role: ControlPlaneRole) => string;
+  readonly component: (state: FabricState, node: NodeState, role: ControlPlaneRole) => string;
   readonly replica: (workload: Workload, replica: number) => string;
 }
 
 /** One node's files: its target first, then control-plane components in start order, then replicas. */
 export function renderNodeUnits(
+  state: FabricState,
   node: NodeState,
   replicas: readonly PlacedReplica[],
   prefix: string,
@@ -35,7 +36,10 @@ export function renderNodeUnits(
     if (!node.roles.includes(role)) continue;
     const base = components[role].unit.slice(0, -".service".length);
     services.push(`${base}.service`);
-    files.push({ path: `${prefix}${base}${renderers.suffix}`, content: renderers.component(node, role) });
+    files.push({
+      path: `${prefix}${base}${renderers.suffix}`,
+      content: renderers.component(state, node, role),
+    });
   }
   for (const placed of replicas) {
     const base = replicaUnitBase(placed.workload, placed.replica);
@@ -50,6 +54,7 @@ export function renderNodeUnits(
 
 /** Renders one node's files (target first), each path prefixed with `prefix`. */
 export type RenderNodeFiles = (
+  state: FabricState,
   node: NodeState,
   replicas: readonly PlacedReplica[],
   prefix: string,
@@ -70,13 +75,16 @@ export function writeUnitTree(
   const dropped = droppedUnplaced(state);
   if (scope.kind === "node") {
     const node = modelled.nodes[scope.node];
-    return { files: node === undefined ? [] : renderNode(node, replicas.get(node.id) ?? [], ""), dropped };
+    return {
+      files: node === undefined ? [] : renderNode(modelled, node, replicas.get(node.id) ?? [], ""),
+      dropped,
+    };
   }
   const directories = nodeDirectories(modelled);
   const files: FaceFile[] = [{ path: fabricTargetName, content: fabricTarget(modelled) }];
   for (const node of sortedNodes(modelled)) {
     const prefix = `${nodesDirectory}/${directories.get(node.id)}/`;
-    files.push(...renderNode(node, replicas.get(node.id) ?? [], prefix));
+    files.push(...renderNode(modelled, node, replicas.get(node.id) ?? [], prefix));
   }
   return { files, dropped };
 }

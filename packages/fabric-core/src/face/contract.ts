@@ -69,4 +69,15 @@ export interface Face {
   model(state: FabricState): FabricState;
   /** Checks rendered files against the target's own rules; empty means valid. */
   validate?(files: readonly FaceFile[]): Promise<readonly FabricIssue[]>;
+  /**
+   * For faces that run containers: the environment the orchestrator gives each workload's
+   * containers when it runs these cluster-scope files, with its own run-time expansion and
+   * escapes applied (Kubernetes' `$(VAR)`/`$$`, systemd's `Environment=` quoting and `%`
+   * specifiers), keyed `namespace/name`. The conformance kit checks that it equals the state's
+   * `env` for every workload written, so one state gives one environment in every face.
+   */
+  containerEnvironments?(files: readonly FaceFile[]): Promise<Result<ContainerEnvironments>>;
 }
+
+/** Workload key (`namespace/name`) -> environment variable name -> value. */
+export type ContainerEnvironments = Readonly<Record<string, Readonly<Record<string, string>>>>;

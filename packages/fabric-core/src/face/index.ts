@@ -1,4 +1,5 @@
 export type {
+  ContainerEnvironments,
   DroppedField,
   Face,
   FaceFile,
@@ -9,6 +10,28 @@ export type {
   UnknownField,
   WriteResult,
 } from "./contract.js";
+export type {
+  ControlPlaneComponent,
+  EtcdClusterState,
+  HostPathMount,
+} from "./control-plane.js";
+export {
+  advertiseHost,
+  apiServerPort,
+  bareHost,
+  componentImage,
+  componentOfRole,
+  controlPlaneComponent,
+  controlPlaneImageRegistry,
+  controlPlaneVersions,
+  etcdClientPort,
+  etcdClusterState,
+  etcdDataDirectory,
+  etcdMemberName,
+  etcdMembers,
+  etcdPeerPort,
+  kubernetesPkiDirectory,
+} from "./control-plane.js";
 export { compareText, nodeDirectories, sortedNodes } from "./layout.js";
 export type { FaceDeclaration, FaceNameMap, FaceSource } from "./registry.js";
 export {

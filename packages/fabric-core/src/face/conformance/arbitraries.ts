@@ -47,9 +47,38 @@ export function arbitraryDnsLabel(lengthMax = 20): fc.Arbitrary<string> {
   });
 }
 
-/** Printable ASCII, including characters that need escaping in systemd, YAML, HCL and JSON. */
+/**
+ * Sequences that mean something to some target at run time or in its syntax: Kubernetes'
+ * `$(VAR)` and `$$`, shell and Nomad `${...}`, systemd `%` specifiers and `$VAR`, escapes,
+ * quotes and comment starters. Mixed into generated strings so the properties meet them often,
+ * not once in a thousand runs.
+ */
+const meaningfulSequences = [
+  "$$",
+  "$(",
+  "$(HOME)",
+  "$HOME",
+  "${",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Nomad run-time variable, meant literally
+  "${NOMAD_ALLOC_ID}",
+  "%%",
+  "%n",
+  "\\",
+  "\\n",
+  '"',
+  "'",
+  "#",
+  ";",
+  " ",
+];
+
+/** Printable ASCII, including characters and sequences that need escaping in systemd, YAML, HCL, JSON and Kubernetes. */
 export function arbitraryPrintable(lengthMax = 24): fc.Arbitrary<string> {
-  return fc.string({ unit: "grapheme-ascii", maxLength: lengthMax });
+  const piece = fc.oneof(
+    { weight: 3, arbitrary: fc.string({ unit: "grapheme-ascii", maxLength: 4 }) },
+    { weight: 1, arbitrary: fc.constantFrom(...meaningfulSequences) },
+  );
+  return fc.array(piece, { maxLength: 8 }).map((pieces) => pieces.join("").slice(0, lengthMax));
 }
 
 /** A Kubernetes-valid label key (optional DNS prefix) and value. */

@@ -107,3 +107,31 @@ export async function checkRoundTrip(face: Face, state: FabricState): Promise<vo
   assert.deepEqual(read.value.unknown, [], "the reader understands everything the writer produced");
   assert.deepEqual(read.value.state, modelled, "read(write(state)).state equals model(state)");
 }
+
+/**
+ * One state, one environment: where the face says how its orchestrator reads the files at run
+ * time (`containerEnvironments`), every workload the writer wrote gets exactly the state's
+ * `env`, whatever `$`, `%`, quotes or backslashes the values hold.
+ */
+export async function checkContainerEnvironments(face: Face, state: FabricState): Promise<void> {
+  if (face.containerEnvironments === undefined) return;
+  const written = face.writer.write(state, cluster);
+  const result = await face.containerEnvironments(written.files);
+  if (!result.ok)
+    assert.fail(
+      `containerEnvironments rejected the writer's output:\n${result.issues.map(formatIssue).join("\n")}`,
+    );
+  const modelled = face.model(state);
+  assert.deepEqual(
+    Object.keys(result.value).sort(),
+    Object.keys(modelled.workloads).sort(),
+    "an environment for every workload written, and only those",
+  );
+  for (const [key, environment] of Object.entries(result.value)) {
+    assert.deepEqual(
+      environment,
+      state.workloads[key]?.env,
+      `${key}: the container sees the state's environment`,
+    );
+  }
+}

@@ -8,6 +8,7 @@ export {
 } from "./arbitraries.js";
 export {
   checkByteStable,
+  checkContainerEnvironments,
   checkDropped,
   checkFileShape,
   checkNoTimestamps,

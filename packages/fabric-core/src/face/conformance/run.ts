@@ -7,6 +7,7 @@ import type { Face, RenderScope } from "../contract.js";
 import { arbitraryFabricState } from "./arbitraries.js";
 import {
   checkByteStable,
+  checkContainerEnvironments,
   checkFileShape,
   checkNoTimestamps,
   checkRoundTrip,
@@ -87,6 +88,11 @@ function describeExample(face: Face, name: string, state: FabricState, goldenDir
     it("reads back to model(state)", async () => {
       await checkRoundTrip(face, state);
     });
+    if (face.containerEnvironments !== undefined) {
+      it("gives every written workload's containers the state's environment", async () => {
+        await checkContainerEnvironments(face, state);
+      });
+    }
   });
 }
 
@@ -113,9 +119,10 @@ export function runFaceConformance(face: Face, options: FaceConformanceOptions):
     });
     for (const [name, state] of Object.entries(examples))
       describeExample(face, name, state, options.goldenDir);
-    it(`property: read(write(s)) = model(s), byte-stable, valid (${numRuns} runs, seed ${seed})`, async () => {
+    it(`property: read(write(s)) = model(s), same container environment, byte-stable, valid (${numRuns} runs, seed ${seed})`, async () => {
       const property = fc.asyncProperty(arbitrary, fc.nat(), async (state, pick) => {
         await checkRoundTrip(face, state);
+        await checkContainerEnvironments(face, state);
         const written = checkByteStable(face, state);
         await checkValidates(face, written.files);
         const nodeIds = Object.keys(state.nodes).sort() as NodeId[];

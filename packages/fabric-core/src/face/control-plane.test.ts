@@ -1,0 +1,88 @@
+/**
+ * Goal: the shared control-plane command lines start one etcd cluster and a complete API
+ * server: every etcd member lists every member in --initial-cluster, exactly one member
+ * founds it (`new`) and the others join (`existing`), the API server talks to every member,
+ * and images carry the pinned versions.
+ * Method: build the components for the example mesh (three etcd members) and a single-node
+ * state, and read the flags back out of the command lines.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ControlPlaneRole, FabricState, NodeState } from "../vocabulary/index.js";
+import { exampleFabricStates } from "./conformance/index.js";
+import { controlPlaneComponent, controlPlaneVersions, etcdMembers } from "./control-plane.js";
+
+function flag(command: readonly string[], name: string): string | undefined {
+  const prefix = `--${name}=`;
+  const found = command.filter((word) => word.startsWith(prefix));
+  assert.ok(found.length <= 1, `--${name} given once`);
+  return found[0]?.slice(prefix.length);
+}
+
+function nodesWith(state: FabricState, role: ControlPlaneRole): NodeState[] {
+  return Object.values(state.nodes).filter((node) => node.roles.includes(role));
+}
+
+describe("control-plane components", () => {
+  const mesh = exampleFabricStates.mesh!;
+
+  it("etcd members form one cluster: one founder, the others join, all list all", () => {
+    const members = nodesWith(mesh, "etcd");
+    assert.equal(members.length, 3);
+    const expected = etcdMembers(mesh)
+      .map((node) => `${node.name}=https://${node.addresses.api!.split(":")[0]}:2380`)
+      .join(",");
+    const states = members.map((node) => {
+      const command = controlPlaneComponent(mesh, node, "etcd").command;
+      assert.equal(command[0], "etcd");
+      assert.equal(flag(command, "initial-cluster"), expected, `${node.name} lists every member`);
+      assert.equal(flag(command, "name"), node.name);
+      return flag(command, "initial-cluster-state");
+    });
+    assert.deepEqual(states.sort(), ["existing", "existing", "new"]);
+  });
+
+  it("a single etcd member founds its cluster", () => {
+    const single = exampleFabricStates["single-node"]!;
+    const [node] = nodesWith(single, "etcd");
+    assert.ok(node !== undefined);
+    const command = controlPlaneComponent(single, node, "etcd").command;
+    assert.equal(flag(command, "initial-cluster-state"), "new");
+    assert.equal(flag(command, "initial-cluster")?.split(",").length, 1);
+  });
+
+  it("the API server has its required flags and every etcd member as a server", () => {
+    const [node] = nodesWith(mesh, "api-server");
+    assert.ok(node !== undefined);
+    const command = controlPlaneComponent(mesh, node, "api-server").command;
+    for (const required of [
+      "etcd-servers",
+      "service-account-issuer",
+      "service-account-key-file",
+      "service-account-signing-key-file",
+      "service-cluster-ip-range",
+      "tls-cert-file",
+      "tls-private-key-file",
+      "client-ca-file",
+      "etcd-cafile",
+      "etcd-certfile",
+      "etcd-keyfile",
+    ]) {
+      assert.ok(flag(command, required) !== undefined, `--${required}`);
+    }
+    assert.equal(flag(command, "etcd-servers")?.split(",").length, 3);
+  });
+
+  it("images carry the pinned versions", () => {
+    const [node] = nodesWith(mesh, "api-server");
+    assert.ok(node !== undefined);
+    assert.equal(
+      controlPlaneComponent(mesh, node, "api-server").image,
+      `registry.k8s.io/kube-apiserver:${controlPlaneVersions.kubernetes}`,
+    );
+    assert.equal(
+      controlPlaneComponent(mesh, node, "etcd").image,
+      `registry.k8s.io/etcd:${controlPlaneVersions.etcd}`,
+    );
+  });
+});

@@ -1,0 +1,246 @@
+import { type ControlPlaneRole, type FabricState, type NodeState, shortNodeId } from "../vocabulary/index.js";
+import { compareText } from "./layout.js";
+
+/**
+ * The control-plane components every face runs, in one place: versions, images, and the
+ * complete command line of each component (kubeadm's static pod flags, from
+ * `cmd/kubeadm/app/phases/controlplane/manifests.go` and `.../phases/etcd/local.go`), derived
+ * from the state alone. face-kubernetes puts them in static pods, face-systemd in `ExecStart=`,
+ * face-baremetal in Quadlet `Exec=`, so the three start the same control plane.
+ *
+ * etcd membership: every etcd member lists every etcd member in `--initial-cluster`. The
+ * founding member (the first etcd member by name, then id, as `kubeadm init` founds with one
+ * member) starts with `--initial-cluster-state=new`; every other member joins an existing
+ * cluster (`existing`, after `etcdctl member add`, as `kubeadm join --control-plane` does).
+ * etcd reads these flags only on a member's first start (an existing data dir wins).
+ */
+
+export const controlPlaneVersions = {
+  kubernetes: "v1.34.1",
+  etcd: "3.6.4-0",
+} as const;
+
+export const controlPlaneImageRegistry = "registry.k8s.io";
+export const kubernetesPkiDirectory = "/etc/kubernetes/pki";
+export const etcdDataDirectory = "/var/lib/etcd";
+export const etcdClientPort = 2379;
+export const etcdPeerPort = 2380;
+export const apiServerPort = 6443;
+
+/** The component (program and image) that plays each control-plane role. */
+export const componentOfRole: Readonly<Record<ControlPlaneRole, string>> = {
+  "api-server": "kube-apiserver",
+  etcd: "etcd",
+  scheduler: "kube-scheduler",
+  "controller-manager": "kube-controller-manager",
+};
+
+export interface HostPathMount {
+  readonly name: string;
+  readonly path: string;
+  readonly type: "DirectoryOrCreate" | "FileOrCreate";
+  readonly readOnly: boolean;
+}
+
+export interface ControlPlaneComponent {
+  readonly role: ControlPlaneRole;
+  /** The program and image name: `etcd`, `kube-apiserver`, ... */
+  readonly name: string;
+  readonly image: string;
+  /** The full command line: the program name, then its flags in sorted order. */
+  readonly command: readonly string[];
+  /** Host paths the component reads or writes (kubeconfigs, certificates, data). */
+  readonly mounts: readonly HostPathMount[];
+}
+
+export type EtcdClusterState = "new" | "existing";
+
+const memberNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** The host a node advertises: its API address's host, else any address's, else loopback. */
+export function advertiseHost(node: NodeState): string {
+  const address =
+    node.addresses.api ?? node.addresses.raft ?? node.addresses.gossip ?? node.addresses.content;
+  if (address === undefined) return "127.0.0.1";
+  return address.slice(0, address.lastIndexOf(":"));
+}
+
+/** The host without IPv6 brackets, for flags that take a bare IP. */
+export function bareHost(host: string): string {
+  return host.startsWith("[") ? host.slice(1, -1) : host;
+}
+
+/** A node's etcd member name: its name when that is safe in `--initial-cluster`, else `node-<short id>`. */
+export function etcdMemberName(node: NodeState): string {
+  return memberNamePattern.test(node.name) ? node.name : `node-${shortNodeId(node.id)}`;
+}
+
+/** The nodes holding the etcd role, by name then id: the founding member first. */
+export function etcdMembers(state: FabricState): NodeState[] {
+  return Object.values(state.nodes)
+    .filter((node) => node.roles.includes("etcd"))
+    .sort((a, b) => compareText(etcdMemberName(a), etcdMemberName(b)) || compareText(a.id, b.id));
+}
+
+/** `new` for the founding member, `existing` for every member that joins it. */
+export function etcdClusterState(state: FabricState, node: NodeState): EtcdClusterState {
+  return etcdMembers(state)[0]?.id === node.id ? "new" : "existing";
+}
+
+function peerUrl(node: NodeState): string {
+  return `https://${advertiseHost(node)}:${etcdPeerPort}`;
+}
+
+function mount(name: string, path: string, type: HostPathMount["type"], readOnly = true): HostPathMount {
+  return { name, path, type, readOnly };
+}
+
+const pki = kubernetesPkiDirectory;
+
+function etcdFlags(state: FabricState, node: NodeState): string[] {
+  const host = advertiseHost(node);
+  const members = etcdMembers(state);
+  const cluster = (members.some((member) => member.id === node.id) ? members : [...members, node]).map(
+    (member) => `${etcdMemberName(member)}=${peerUrl(member)}`,
+  );
+  return [
+    `--advertise-client-urls=https://${host}:${etcdClientPort}`,
+    `--cert-file=${pki}/etcd/server.crt`,
+    "--client-cert-auth=true",
+    `--data-dir=${etcdDataDirectory}`,
+    "--feature-gates=InitialCorruptCheck=true",
+    `--initial-advertise-peer-urls=${peerUrl(node)}`,
+    `--initial-cluster=${cluster.join(",")}`,
+    `--initial-cluster-state=${etcdClusterState(state, node)}`,
+    `--key-file=${pki}/etcd/server.key`,
+    `--listen-client-urls=https://127.0.0.1:${etcdClientPort},https://${host}:${etcdClientPort}`,
+    "--listen-metrics-urls=http://127.0.0.1:2381",
+    `--listen-peer-urls=https://${host}:${etcdPeerPort}`,
+    `--name=${etcdMemberName(node)}`,
+    `--peer-cert-file=${pki}/etcd/peer.crt`,
+    "--peer-client-cert-auth=true",
+    `--peer-key-file=${pki}/etcd/peer.key`,
+    `--peer-trusted-ca-file=${pki}/etcd/ca.crt`,
+    "--snapshot-count=10000",
+    `--trusted-ca-file=${pki}/etcd/ca.crt`,
+  ];
+}
+
+function apiServerFlags(state: FabricState, node: NodeState): string[] {
+  const etcdServers = etcdMembers(state).map((peer) => `https://${advertiseHost(peer)}:${etcdClientPort}`);
+  return [
+    `--advertise-address=${bareHost(advertiseHost(node))}`,
+    "--allow-privileged=true",
+    "--authorization-mode=Node,RBAC",
+    `--client-ca-file=${pki}/ca.crt`,
+    "--enable-admission-plugins=NodeRestriction",
+    "--enable-bootstrap-token-auth=true",
+    `--etcd-cafile=${pki}/etcd/ca.crt`,
+    `--etcd-certfile=${pki}/apiserver-etcd-client.crt`,
+    `--etcd-keyfile=${pki}/apiserver-etcd-client.key`,
+    `--etcd-servers=${etcdServers.length > 0 ? etcdServers.join(",") : `https://127.0.0.1:${etcdClientPort}`}`,
+    `--kubelet-client-certificate=${pki}/apiserver-kubelet-client.crt`,
+    `--kubelet-client-key=${pki}/apiserver-kubelet-client.key`,
+    "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+    `--proxy-client-cert-file=${pki}/front-proxy-client.crt`,
+    `--proxy-client-key-file=${pki}/front-proxy-client.key`,
+    "--requestheader-allowed-names=front-proxy-client",
+    `--requestheader-client-ca-file=${pki}/front-proxy-ca.crt`,
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-username-headers=X-Remote-User",
+    `--secure-port=${apiServerPort}`,
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${pki}/sa.pub`,
+    `--service-account-signing-key-file=${pki}/sa.key`,
+    "--service-cluster-ip-range=10.96.0.0/12",
+    `--tls-cert-file=${pki}/apiserver.crt`,
+    `--tls-private-key-file=${pki}/apiserver.key`,
+  ];
+}
+
+const controllerManagerConfig = "/etc/kubernetes/controller-manager.conf";
+const schedulerConfig = "/etc/kubernetes/scheduler.conf";
+
+function controllerManagerFlags(): string[] {
+  return [
+    `--authentication-kubeconfig=${controllerManagerConfig}`,
+    `--authorization-kubeconfig=${controllerManagerConfig}`,
+    "--bind-address=127.0.0.1",
+    `--client-ca-file=${pki}/ca.crt`,
+    "--cluster-name=kubernetes",
+    `--cluster-signing-cert-file=${pki}/ca.crt`,
+    `--cluster-signing-key-file=${pki}/ca.key`,
+    "--controllers=*,bootstrapsigner,tokencleaner",
+    `--kubeconfig=${controllerManagerConfig}`,
+    "--leader-elect=true",
+    `--requestheader-client-ca-file=${pki}/front-proxy-ca.crt`,
+    `--root-ca-file=${pki}/ca.crt`,
+    `--service-account-private-key-file=${pki}/sa.key`,
+    "--use-service-account-credentials=true",
+  ];
+}
+
+function schedulerFlags(): string[] {
+  return [
+    `--authentication-kubeconfig=${schedulerConfig}`,
+    `--authorization-kubeconfig=${schedulerConfig}`,
+    "--bind-address=127.0.0.1",
+    `--kubeconfig=${schedulerConfig}`,
+    "--leader-elect=true",
+  ];
+}
+
+const componentMounts: Readonly<Record<ControlPlaneRole, readonly HostPathMount[]>> = {
+  etcd: [
+    mount("etcd-certs", `${pki}/etcd`, "DirectoryOrCreate", false),
+    mount("etcd-data", etcdDataDirectory, "DirectoryOrCreate", false),
+  ],
+  "api-server": [
+    mount("ca-certs", "/etc/ssl/certs", "DirectoryOrCreate"),
+    mount("etc-ca-certificates", "/etc/ca-certificates", "DirectoryOrCreate"),
+    mount("k8s-certs", pki, "DirectoryOrCreate"),
+  ],
+  "controller-manager": [
+    mount("ca-certs", "/etc/ssl/certs", "DirectoryOrCreate"),
+    mount("k8s-certs", pki, "DirectoryOrCreate"),
+    mount("kubeconfig", controllerManagerConfig, "FileOrCreate"),
+  ],
+  scheduler: [mount("kubeconfig", schedulerConfig, "FileOrCreate")],
+};
+
+function componentFlags(state: FabricState, node: NodeState, role: ControlPlaneRole): string[] {
+  switch (role) {
+    case "etcd":
+      return etcdFlags(state, node);
+    case "api-server":
+      return apiServerFlags(state, node);
+    case "controller-manager":
+      return controllerManagerFlags();
+    case "scheduler":
+      return schedulerFlags();
+  }
+}
+
+/** The image of a role's component at the pinned version. */
+export function componentImage(role: ControlPlaneRole): string {
+  const name = componentOfRole[role];
+  const version = role === "etcd" ? controlPlaneVersions.etcd : controlPlaneVersions.kubernetes;
+  return `${controlPlaneImageRegistry}/${name}:${version}`;
+}
+
+/** Everything a face needs to start `role` on `node`, derived from the state alone. */
+export function controlPlaneComponent(
+  state: FabricState,
+  node: NodeState,
+  role: ControlPlaneRole,
+): ControlPlaneComponent {
+  const name = componentOfRole[role];
+  return {
+    role,
+    name,
+    image: componentImage(role),
+    command: [name, ...componentFlags(state, node, role)],
+    mounts: componentMounts[role],
+  };
+}
