@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { countingReplicasCommitRule, type RaftSimOptions, runRaftSimulation } from "../src/sim/index.js";
+import { countingReplicasCommitRule, runRaftSimulation } from "../src/sim/index.js";
+import { type RaftSimProfile, raftSimProfiles } from "../src/sim/raft-sim.js";
 
 /**
  * The Raft simulator from the command line:
@@ -7,6 +8,7 @@ import { countingReplicasCommitRule, type RaftSimOptions, runRaftSimulation } fr
  *   pnpm sim --seeds 1000 [--from 1]  sweep seeds, stop at the first failure
  *   --steps N (fault-phase steps, default 400)  --nodes N (founding voters, default 3)
  *   --profile leader-churn   the Figure 8 hunting profile (see RaftSimOptions.profile)
+ *   --profile disk-rollback  mixed faults plus nodes restarted from older copies of their disk
  *   --broken-commit-rule     run with a commit rule that counts earlier-term replicas
  */
 const { values } = parseArgs({
@@ -36,11 +38,11 @@ const nodes = integer(values.nodes, "nodes");
 const seed = integer(values.seed, "seed");
 const seeds = integer(values.seeds, "seeds");
 const from = integer(values.from, "from") ?? 1;
-if (values.profile !== undefined && values.profile !== "mixed" && values.profile !== "leader-churn") {
-  process.stderr.write("--profile is mixed or leader-churn\n");
+if (values.profile !== undefined && !raftSimProfiles.includes(values.profile as RaftSimProfile)) {
+  process.stderr.write(`--profile is one of ${raftSimProfiles.join(", ")}\n`);
   process.exit(2);
 }
-const profile = values.profile as RaftSimOptions["profile"];
+const profile = values.profile as RaftSimProfile | undefined;
 const commitRule = values["broken-commit-rule"] ? countingReplicasCommitRule : undefined;
 const common = { steps, nodes, profile, commitRule };
 

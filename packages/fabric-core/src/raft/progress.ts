@@ -22,6 +22,14 @@ export class Progress {
   /** Snapshot state: the index of the snapshot being sent and the next byte offset. */
   pendingSnapshot = 0;
   snapshotOffset = 0;
+  /**
+   * The match index acknowledged by the follower's previous start, still to be verified on
+   * the new one (0 when nothing is pending). A new start whose log lacks it lost entries it
+   * had acknowledged: its disk went backwards.
+   */
+  acknowledgedBeforeRestart = 0;
+  /** The follower lost acknowledged entries; followers are told until it holds them again. */
+  rolledBack = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   /** Highest heartbeat round the follower answered (ReadIndex) and that round's send time. */
@@ -93,6 +101,32 @@ export class Progress {
     this.inflightBytesTotal = 0;
   }
 
+  /**
+   * The follower started again (a new generation). Its acknowledgements came from the
+   * previous start, and a disk that went backwards no longer holds them, so nothing it
+   * holds is assumed: `match` drops to 0 (heartbeats then carry no commit index to it) and
+   * the leader probes at the old match, which a faithful disk confirms in one round trip.
+   */
+  restart(): void {
+    const acknowledged = Math.max(this.match, this.acknowledgedBeforeRestart);
+    this.match = 0;
+    this.acknowledgedBeforeRestart = acknowledged;
+    this.next = acknowledged + 1;
+    this.resetState("probe");
+    this.matchAtHeartbeat = -1;
+    assert(this.match < this.next, "restart keeps match < next");
+    assert(this.state === "probe", "a restarted follower is probed");
+  }
+
+  /**
+   * A rejection of the probe at `rejected` from the follower's new start: true when it
+   * rejects an index it acknowledged before restarting (it lost acknowledged entries).
+   */
+  isLostAcknowledgement(rejected: number): boolean {
+    if (this.state !== "probe" || this.next - 1 !== rejected) return false;
+    return rejected > this.match && rejected <= this.acknowledgedBeforeRestart;
+  }
+
   /** Records that an append ending at `lastIndex` was sent. */
   sentAppend(lastIndex: number, entryCount: number, bytes: number): void {
     if (this.state === "replicate") {
@@ -116,6 +150,11 @@ export class Progress {
       this.match = index;
       updated = true;
       this.probeSent = false;
+    }
+    if (this.match >= this.acknowledgedBeforeRestart) {
+      // Everything acknowledged before the restart is held again.
+      this.acknowledgedBeforeRestart = 0;
+      this.rolledBack = false;
     }
     this.next = Math.max(this.next, index + 1);
     this.freeInflightTo(index);
@@ -172,6 +211,7 @@ export class Progress {
       inflightBytes: this.inflightBytesTotal,
       recentActive: this.recentActive,
       learner: this.learner,
+      rolledBack: this.rolledBack,
     };
   }
 }

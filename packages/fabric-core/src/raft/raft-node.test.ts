@@ -106,7 +106,7 @@ test("a vote is handed over to persist in the same Ready that sends the vote res
   assertStrict.ok(response?.type === "voteResponse" && response.granted);
   assertStrict.deepEqual(
     ready.hardState,
-    { term: 5, vote: "a", commit: 1 },
+    { term: 5, vote: "a", commit: 1, generation: 1 },
     "persisted before the response is sent",
   );
   node.advance(ready);

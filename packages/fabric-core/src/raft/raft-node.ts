@@ -21,6 +21,7 @@ import type {
   DropReason,
   Entry,
   EntryKind,
+  Generation,
   HardState,
   HeartbeatMessage,
   HeartbeatResponseMessage,
@@ -36,6 +37,8 @@ import type {
   ReadState,
   Ready,
   RequestVoteMessage,
+  RollbackReason,
+  RollbackRecoveryStatus,
   Snapshot,
   SnapshotChunkMessage,
   SnapshotMetadata,
@@ -57,10 +60,15 @@ import type {
  * role's step function, set only by `becomeFollower` / `becomeCandidate` / `becomeLeader`.
  */
 
-/** Test hooks; production passes nothing. */
 export interface RaftNodeOptions {
-  /** Replaces the leader's commit rule (the Figure 8 test injects a broken copy). */
+  /** Test hook: replaces the leader's commit rule (the Figure 8 test injects a broken copy). */
   readonly commitRule?: CommitRule;
+  /**
+   * This start's generation nonce (an unsigned 32-bit number the driver draws at every
+   * start; the simulator passes the incarnation number). It tells two starts from copies of
+   * one data directory apart when they reach the same generation count. Default 0.
+   */
+  readonly incarnationNonce?: number;
 }
 
 type LocalMessage =
@@ -122,6 +130,12 @@ export class RaftNode {
 
   private term: number;
   private vote: RaftPeerId | null;
+  /** This start's generation; `count` is persisted with the hard state. */
+  private generation: Generation;
+  /** The newest generation seen from each peer (in memory: a restart forgets them). */
+  private readonly peerGenerations = new Map<RaftPeerId, Generation>();
+  /** Set while catching up after a detected rollback of the data directory: no votes, no campaigns. */
+  private rollback: { readonly reason: RollbackReason; targetCommit: number | null } | null = null;
   private leader: RaftPeerId | null = null;
   private role: RaftRole = "follower";
   private conf: ConfState;
@@ -194,6 +208,12 @@ export class RaftNode {
     this.conf = copyConf(stored.snapshot?.metadata.conf ?? emptyConfState());
     this.term = bootstrap ? 1 : stored.hardState.term;
     this.vote = stored.hardState.vote;
+    const nonce = options.incarnationNonce ?? 0;
+    assert(Number.isSafeInteger(nonce) && nonce >= 0, "the incarnation nonce is an unsigned integer");
+    // A new start is a new generation; the first Ready persists it before any message leaves.
+    this.generation = { count: (stored.hardState.generation ?? 0) + 1, nonce };
+    const rollback = stored.hardState.rollback;
+    if (rollback !== undefined) this.rollback = { reason: rollback, targetCommit: null };
     this.handedHardState = { ...stored.hardState };
     this.stepRole = (message) => this.stepFollower(message);
   }
@@ -275,6 +295,8 @@ export class RaftNode {
   step(message: RaftMessage): StepOutcome {
     if (message.to !== this.id) return dropped("wrong-recipient");
     if (message.from === this.id) return dropped("wrong-recipient");
+    const fromOlderLife = this.observeGenerations(message);
+    if (fromOlderLife !== null) return fromOlderLife;
     if (message.term > this.term) {
       const outcome = this.stepHigherTerm(message);
       if (outcome !== null) return outcome;
@@ -379,7 +401,10 @@ export class RaftNode {
     const hardState = this.currentHardState();
     const hardStateChanged = !this.hardStateEquals(this.handedHardState);
     const voteChanged =
-      hardState.term !== this.handedHardState.term || hardState.vote !== this.handedHardState.vote;
+      hardState.term !== this.handedHardState.term ||
+      hardState.vote !== this.handedHardState.vote ||
+      hardState.generation !== this.handedHardState.generation ||
+      hardState.rollback !== this.handedHardState.rollback;
     this.handedHardState = hardState;
     let snapshotRequest = null;
     if (this.log.applied - this.snapshotRequestedAt >= this.config.snapshotIntervalEntries) {
@@ -476,6 +501,8 @@ export class RaftNode {
       snapshotIndex: this.log.snapshotIndex,
       conf: copyConf(this.conf),
       transferTarget: this.transferTarget,
+      generation: this.generation.count,
+      rollback: this.rollbackStatus(),
       progress,
     };
   }
@@ -538,6 +565,11 @@ export class RaftNode {
   }
 
   private handleRequestVote(message: RequestVoteMessage): StepOutcome {
+    if (this.rollback !== null) {
+      // This node may have voted in this term before its disk went back: no vote until caught up.
+      this.send({ type: "voteResponse", to: message.from, preVote: message.preVote, granted: false });
+      return applied;
+    }
     const future = message.preVote && message.term > this.term;
     const canVote = this.vote === message.from || (this.vote === null && this.leader === null) || future;
     const upToDate = this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
@@ -677,15 +709,28 @@ export class RaftNode {
 
   private stepFollower(message: RaftMessage): StepOutcome {
     switch (message.type) {
-      case "append":
+      case "append": {
         this.heardFromLeader(message.from);
-        return this.handleAppend(message);
-      case "heartbeat":
+        if (message.rolledBack === true) this.detectRollback("acknowledged-entries-lost", message.from, 0);
+        if (this.rollback !== null && this.rollback.targetCommit === null)
+          this.rollback.targetCommit = message.commit;
+        const outcome = this.handleAppend(message);
+        this.maybeFinishRollback(message.rolledBack === true);
+        return outcome;
+      }
+      case "heartbeat": {
         this.heardFromLeader(message.from);
-        return this.handleHeartbeat(message);
-      case "snapshotChunk":
+        if (message.rolledBack === true) this.detectRollback("acknowledged-entries-lost", message.from, 0);
+        const outcome = this.handleHeartbeat(message);
+        this.maybeFinishRollback(message.rolledBack === true);
+        return outcome;
+      }
+      case "snapshotChunk": {
         this.heardFromLeader(message.from);
-        return this.handleSnapshotChunk(message);
+        const outcome = this.handleSnapshotChunk(message);
+        this.maybeFinishRollback(false);
+        return outcome;
+      }
       case "timeoutNow":
         if (!this.isPromotable()) return dropped("unknown-peer");
         this.stepLocal({ type: "hup", transfer: true });
@@ -830,7 +875,14 @@ export class RaftNode {
   }
 
   private handleHeartbeat(message: HeartbeatMessage): StepOutcome {
-    this.log.commitTo(Math.min(message.commit, this.log.lastIndex()));
+    // A heartbeat's commit index is not checked against this log: the leader caps it at what
+    // this node acknowledged. Acknowledgements of another start (the leader has not yet seen
+    // this generation) may name entries a rolled-back disk no longer holds, so only a
+    // heartbeat addressed to this start moves the commit.
+    const recipient = message.recipientGeneration;
+    if (recipient === undefined || isSameGeneration(recipient, this.generation)) {
+      this.log.commitTo(Math.min(message.commit, this.log.lastIndex()));
+    }
     this.send({
       type: "heartbeatResponse",
       to: message.from,
@@ -914,6 +966,16 @@ export class RaftNode {
 
   private handleAppendResponse(message: AppendResponseMessage, progress: Progress): void {
     if (!message.success) {
+      if (!progress.rolledBack && progress.isLostAcknowledgement(message.index)) {
+        // This start of the follower lacks an entry its previous start acknowledged.
+        progress.rolledBack = true;
+        this.events.push({
+          type: "follower-rolled-back",
+          peer: message.from,
+          acknowledged: progress.acknowledgedBeforeRestart,
+          rejected: message.index,
+        });
+      }
       const probeIndex = this.findConflictByTerm(message.hintIndex, message.hintTerm);
       if (progress.maybeDecrease(message.index, probeIndex)) {
         if (progress.state === "replicate") progress.becomeProbe();
@@ -1163,6 +1225,90 @@ export class RaftNode {
   }
 
   // -------------------------------------------------------------------------------------
+  // Generations: noticing a data directory that went backwards.
+
+  /**
+   * Learns from the generations a message carries. A recipient generation newer than this
+   * start means this node's data directory went backwards. A sender generation newer than
+   * the one remembered is a restart: its acknowledgements are verified again. A message
+   * from an older life of the sender (delayed across a restart, or from a rolled-back node
+   * that has not learnt it yet) moves no progress and wins no vote; returns its outcome.
+   */
+  private observeGenerations(message: RaftMessage): StepOutcome | null {
+    const recipient = message.recipientGeneration;
+    if (recipient !== undefined && isNewerGeneration(recipient, this.generation)) {
+      this.detectRollback("newer-generation-seen", message.from, recipient.count);
+    }
+    const sender = message.generation;
+    if (sender === undefined) return null;
+    const known = this.peerGenerations.get(message.from);
+    if (known === undefined || sender.count > known.count) {
+      this.peerGenerations.set(message.from, sender);
+      if (known !== undefined) this.progress.get(message.from)?.restart();
+      return null;
+    }
+    if (isSameGeneration(sender, known)) return null;
+    if (message.type === "requestVote") {
+      // The answer names the newer generation, so the sender learns its disk went back.
+      this.send({ type: "voteResponse", to: message.from, preVote: message.preVote, granted: false });
+    }
+    const isResponse =
+      message.type === "appendResponse" ||
+      message.type === "heartbeatResponse" ||
+      message.type === "snapshotResponse" ||
+      message.type === "voteResponse";
+    if (isResponse || message.type === "requestVote") return dropped("stale-generation");
+    return null;
+  }
+
+  /**
+   * This node's data directory went backwards (restored from an older copy): its term and
+   * vote may be older than ones it already gave, so it neither votes nor campaigns until it
+   * has caught up with a leader's commit index. A generation seen by a peer is passed, so
+   * this start takes a generation past it.
+   */
+  private detectRollback(reason: RollbackReason, by: RaftPeerId, seenCount: number): void {
+    if (reason === "newer-generation-seen") {
+      const count = Math.max(this.generation.count, seenCount) + 1;
+      this.generation = { count, nonce: this.generation.nonce };
+    }
+    if (this.rollback !== null) return;
+    this.rollback = { reason, targetCommit: null };
+    if (this.role === "leader" || this.role === "candidate" || this.role === "pre-candidate") {
+      this.becomeFollower(this.term, null);
+    }
+    this.events.push({
+      type: "rollback-detected",
+      reason,
+      generation: this.generation.count,
+      by,
+      term: this.term,
+      commit: this.log.committed,
+    });
+    assert(this.rollback !== null, "a detected rollback is recorded");
+  }
+
+  /**
+   * Votes again once the commit index reached the leader's commit heard after the rollback,
+   * and the leader no longer says entries are missing (`flagged`).
+   */
+  private maybeFinishRollback(flagged: boolean): void {
+    const rollback = this.rollback;
+    if (rollback === null || rollback.targetCommit === null || flagged) return;
+    if (this.log.committed < rollback.targetCommit) return;
+    this.rollback = null;
+    // The leader of this term won it; recording the vote for it means no restart of this node
+    // can give a vote in this term to anyone else (its earlier life may have voted in it).
+    if (this.vote === null && this.leader !== null) this.vote = this.leader;
+    this.events.push({ type: "rollback-recovered", commit: this.log.committed, term: this.term });
+  }
+
+  private rollbackStatus(): RollbackRecoveryStatus | null {
+    if (this.rollback === null) return null;
+    return { reason: this.rollback.reason, targetCommit: this.rollback.targetCommit };
+  }
+
+  // -------------------------------------------------------------------------------------
   // Helpers.
 
   private proposeEntry(data: Uint8Array, kind: EntryKind): ProposeOutcome {
@@ -1271,7 +1417,7 @@ export class RaftNode {
   }
 
   private isPromotable(): boolean {
-    return isVoter(this.conf, this.id) && this.incoming === null;
+    return isVoter(this.conf, this.id) && this.incoming === null && this.rollback === null;
   }
 
   private isSingleVoter(): boolean {
@@ -1284,10 +1430,19 @@ export class RaftNode {
   }
 
   private currentHardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed };
+    const hardState: HardState = {
+      term: this.term,
+      vote: this.vote,
+      commit: this.log.committed,
+      generation: this.generation.count,
+    };
+    if (this.rollback !== null) hardState.rollback = this.rollback.reason;
+    return hardState;
   }
 
   private hardStateEquals(other: HardState): boolean {
+    if (other.generation !== this.generation.count) return false;
+    if (other.rollback !== this.rollback?.reason) return false;
     return other.term === this.term && other.vote === this.vote && other.commit === this.log.committed;
   }
 
@@ -1304,8 +1459,24 @@ export class RaftNode {
       }
       return;
     }
-    this.messages.push({ ...message, from: this.id, term } as RaftMessage);
+    const stamped = { ...message, from: this.id, term, generation: this.generation } as RaftMessage;
+    const seen = this.peerGenerations.get(message.to);
+    if (seen !== undefined) stamped.recipientGeneration = seen;
+    if (stamped.type === "append" || stamped.type === "heartbeat") {
+      if (this.progress.get(message.to)?.rolledBack === true) stamped.rolledBack = true;
+    }
+    this.messages.push(stamped);
   }
+}
+
+function isSameGeneration(a: Generation, b: Generation): boolean {
+  return a.count === b.count && a.nonce === b.nonce;
+}
+
+/** `seen` is a later life than `own`: a higher count, or the same count from another start. */
+function isNewerGeneration(seen: Generation, own: Generation): boolean {
+  if (seen.count > own.count) return true;
+  return seen.count === own.count && seen.nonce !== own.nonce;
 }
 
 /** A brand-new founding node: nothing stored, and founding voters given. */

@@ -37,6 +37,14 @@ export const Entry = z.strictObject({
 });
 export type Entry = z.infer<typeof Entry>;
 
+/**
+ * How a node learnt that its data directory went backwards:
+ * - `newer-generation-seen`: a peer had seen a newer generation of this node;
+ * - `acknowledged-entries-lost`: the leader saw it reject an entry it had acknowledged.
+ */
+export const RollbackReason = z.enum(["newer-generation-seen", "acknowledged-entries-lost"]);
+export type RollbackReason = z.infer<typeof RollbackReason>;
+
 /** What must be on stable storage before any message that depends on it is sent. */
 export const HardState = z.strictObject({
   term: uint,
@@ -44,6 +52,18 @@ export const HardState = z.strictObject({
   vote: RaftPeerId.nullable(),
   /** Highest index known committed (may lag; never ahead of the persisted log). */
   commit: uint,
+  /**
+   * The data directory's generation: raised by one at every start (and past what any peer
+   * has seen after a detected rollback), persisted before the first message of that start
+   * leaves. A copy of an older data directory carries an older generation; see `Generation`.
+   * Absent in hard states written before generations existed (read as 0).
+   */
+  generation: uint.optional(),
+  /**
+   * Set from the moment this node learns its data directory went backwards until it has
+   * caught up with a leader: it does not vote meanwhile, also after a restart.
+   */
+  rollback: RollbackReason.optional(),
 });
 export type HardState = z.infer<typeof HardState>;
 
@@ -95,6 +115,20 @@ export const Snapshot = z.strictObject({
 });
 export type Snapshot = z.infer<typeof Snapshot>;
 
+/**
+ * One start of one data directory: the persisted generation `count` and a `nonce` the
+ * driver draws at every start (random in production, the incarnation number in the
+ * simulator). Peers remember the newest generation they saw from each node. Two starts from
+ * one data directory never share a count unless the directory went backwards (a restored
+ * backup or VM snapshot), so a peer that saw a higher count, or the same count with another
+ * nonce, has seen a newer life of this node: the node's disk was rolled back.
+ */
+export const Generation = z.strictObject({
+  count: uint,
+  nonce: uint,
+});
+export type Generation = z.infer<typeof Generation>;
+
 // ---------------------------------------------------------------------------------------
 // Wire messages. Every message carries the sender's term; `from`/`to` are peer ids.
 
@@ -102,6 +136,10 @@ const header = {
   from: RaftPeerId,
   to: RaftPeerId,
   term: uint,
+  /** The sender's generation (absent only from builds before generations existed). */
+  generation: Generation.optional(),
+  /** The newest generation the sender has seen from the recipient, when it saw any. */
+  recipientGeneration: Generation.optional(),
 };
 
 /** A (pre-)vote request. A pre-vote carries the term the sender WOULD campaign in. */
@@ -130,6 +168,11 @@ export const AppendMessage = z.strictObject({
   prevLogTerm: uint,
   entries: z.array(Entry).max(limits.entriesPerAppendMax),
   commit: uint,
+  /**
+   * Set by a leader whose follower rejected an entry it had acknowledged before it
+   * restarted: the follower's log went backwards (see docs/raft.md, "Disks that go back").
+   */
+  rolledBack: z.boolean().optional(),
 });
 
 /**
@@ -154,6 +197,8 @@ export const HeartbeatMessage = z.strictObject({
   commit: uint,
   /** The ReadIndex round this heartbeat confirms leadership for; 0 when none. */
   readRound: uint,
+  /** As on `append`: the recipient's log went backwards. */
+  rolledBack: z.boolean().optional(),
 });
 
 export const HeartbeatResponseMessage = z.strictObject({
@@ -293,6 +338,29 @@ export type RaftEvent =
   | { readonly type: "snapshot-installed"; readonly index: number; readonly term: number }
   | { readonly type: "transfer-aborted"; readonly target: RaftPeerId; readonly reason: string }
   | { readonly type: "read-dropped"; readonly context: string; readonly reason: string }
+  | {
+      /** This node learnt that its data directory went backwards; it stops voting. */
+      readonly type: "rollback-detected";
+      readonly reason: RollbackReason;
+      /** The generation now in use (raised past what peers saw, for `newer-generation-seen`). */
+      readonly generation: number;
+      readonly by: RaftPeerId;
+      readonly term: number;
+      readonly commit: number;
+    }
+  | {
+      /** This node, rolled back, caught up with a leader's commit; it votes again. */
+      readonly type: "rollback-recovered";
+      readonly commit: number;
+      readonly term: number;
+    }
+  | {
+      /** Leader: a follower no longer holds entries it acknowledged before it restarted. */
+      readonly type: "follower-rolled-back";
+      readonly peer: RaftPeerId;
+      readonly acknowledged: number;
+      readonly rejected: number;
+    }
   | { readonly type: "message-dropped"; readonly messageType: RaftMessageType; readonly reason: DropReason };
 
 /**
@@ -331,7 +399,8 @@ export type DropReason =
   | "stale-snapshot"
   | "leader-lease"
   | "malformed"
-  | "outbox-full";
+  | "outbox-full"
+  | "stale-generation";
 
 export type StepOutcome =
   | { readonly type: "applied" }
@@ -373,6 +442,16 @@ export interface ProgressStatus {
   readonly inflightBytes: number;
   readonly recentActive: boolean;
   readonly learner: boolean;
+  /** The follower lost entries it had acknowledged (its disk went back); cleared once repaired. */
+  readonly rolledBack: boolean;
+}
+
+
+/** A node that found its data directory rolled back: it neither votes nor campaigns meanwhile. */
+export interface RollbackRecoveryStatus {
+  readonly reason: RollbackReason;
+  /** The leader's commit index this node must reach to vote again (null until a leader is heard). */
+  readonly targetCommit: number | null;
 }
 
 /** Plain data, safe to serialize (the HTTP API and metrics print it). */
@@ -389,6 +468,10 @@ export interface RaftStatus {
   readonly snapshotIndex: number;
   readonly conf: ConfState;
   readonly transferTarget: RaftPeerId | null;
+  /** This start's data-directory generation (see `Generation`). */
+  readonly generation: number;
+  /** Set while this node catches up after a detected rollback of its data directory. */
+  readonly rollback: RollbackRecoveryStatus | null;
   /** Only on the leader: one entry per peer (including itself). */
   readonly progress: Readonly<Record<RaftPeerId, ProgressStatus>>;
 }

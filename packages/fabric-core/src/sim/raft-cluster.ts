@@ -1,6 +1,7 @@
 import {
   type CommitRule,
   type ConfState,
+  committedIndex,
   defaultRaftConfig,
   type Entry,
   emptyConfState,
@@ -33,7 +34,8 @@ import { SeededRandom } from "./random.js";
  *   applies in order, each index once per incarnation;
  * - durability (every `pairwiseCheckEvery` steps): every applied entry stays on a quorum of
  *   disks of the latest membership.
- * Nodes can also pause (no ticks, messages held) and run their clocks at their own rate.
+ * Nodes can also pause (no ticks, messages held) and run their clocks at their own rate, and
+ * restart from an older copy of their disk (`rollBack`: a restored backup or VM snapshot).
  */
 
 export class SimViolation extends Error {
@@ -79,7 +81,34 @@ export interface SimNode {
   /** A paused process (a GC or VM stall): no ticks, no Readies; messages wait for it. */
   pausedUntilMs: number;
   readonly held: RaftMessage[];
+  /** Cold copies of the disk, one taken at each crash (oldest first), for `rollBack`. */
+  readonly backups: SimBackup[];
+  /** The step of the last restart. */
+  startedAtStep: number;
 }
+
+/** A copy of a stopped node's disk and the step it was taken at. */
+export interface SimBackup {
+  readonly disk: SimDisk;
+  readonly takenAtStep: number;
+}
+
+/** Counts of the disk-rollback fault and of what the nodes reported about it. */
+export interface RollbackCounts {
+  /** Nodes restarted from a copy of their disk. */
+  restored: number;
+  /** Of those, copies older than the disk they replaced (fewer entries or fewer starts). */
+  restoredOlder: number;
+  /** `rollback-detected` events (the restored node learnt it went back). */
+  detected: number;
+  /** `rollback-recovered` events (it caught up and votes again). */
+  recovered: number;
+  /** `follower-rolled-back` events (a leader saw acknowledged entries missing). */
+  noticedByLeader: number;
+}
+
+/** Backups kept per node. */
+const backupsMax = 4;
 
 export interface RaftClusterOptions {
   readonly seed: number;
@@ -109,6 +138,19 @@ function entryKey(entry: Entry): string {
   return `${entry.term}:${entry.kind}:${Buffer.from(entry.data).toString("base64")}`;
 }
 
+function copyDisk(disk: SimDisk): SimDisk {
+  return {
+    hardState: { ...disk.hardState },
+    snapshot: disk.snapshot,
+    entries: [...disk.entries],
+    initialConf: disk.initialConf,
+  };
+}
+
+function lastIndexOf(disk: SimDisk): number {
+  return (disk.snapshot?.metadata.index ?? 0) + disk.entries.length;
+}
+
 function emptyDisk(initialConf: ConfState): SimDisk {
   return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], initialConf };
 }
@@ -120,6 +162,23 @@ function encodeKv(kv: Map<string, string>): Uint8Array {
 function decodeKv(data: Uint8Array): Map<string, string> {
   if (data.length === 0) return new Map();
   return new Map(Object.entries(JSON.parse(textDecoder.decode(data)) as Record<string, string>));
+}
+
+/**
+ * How far `disk` holds the expected entry at every index (an index compacted into its
+ * snapshot counts as held: a snapshot covers committed entries only), up to `target`.
+ */
+function heldPrefix(disk: SimDisk, target: number, expected: (index: number) => string | undefined): number {
+  const base = disk.snapshot?.metadata.index ?? 0;
+  let index = base;
+  while (index < target) {
+    const entry = disk.entries[index - base];
+    if (entry === undefined) break;
+    const key = expected(index + 1);
+    if (key !== undefined && entryKey(entry) !== key) break;
+    index += 1;
+  }
+  return index;
 }
 
 export class RaftCluster {
@@ -145,6 +204,15 @@ export class RaftCluster {
   private confAppliedIndex = -1;
   /** Leader per term ever observed. */
   readonly leaders = new Map<number, string>();
+  readonly rollbacks: RollbackCounts = {
+    restored: 0,
+    restoredOlder: 0,
+    detected: 0,
+    recovered: 0,
+    noticedByLeader: 0,
+  };
+  /** The last node restored from an older disk copy, and the commit index it must reach. */
+  private restoredCatchingUp: { readonly id: string; readonly commit: number } | null = null;
   /** Every (index, term) ever persisted -> its entry key. */
   private readonly persisted = new Map<string, string>();
   /** Per (leader, term): the committed prefix already verified in its log. */
@@ -187,6 +255,8 @@ export class RaftCluster {
       unsyncedHardState: null,
       clockRate: 1,
       incarnation: 0,
+      backups: [],
+      startedAtStep: 0,
     };
     this.nodes.set(id, node);
     if (start) this.restart(id);
@@ -247,6 +317,85 @@ export class RaftCluster {
     node.readStates.clear();
     node.crashDuringReady = null;
     this.network.discardFor(id);
+    node.backups.push({ disk: copyDisk(node.disk), takenAtStep: this.stepCount });
+    if (node.backups.length > backupsMax) node.backups.shift();
+  }
+
+  /**
+   * The "disk rolls back" fault: a stopped node gets an older copy of its disk back (an
+   * operator restoring a backup or a VM snapshot) and restarts from it. Raft cannot survive
+   * losing what a quorum needs, so the fault is only injected when the rest of the cluster
+   * would still hold, on a quorum, every committed entry and every entry the node's current
+   * disk holds (a leader may already count its acknowledgement of those); one restored
+   * node at a time (a restored node does not vote until it caught up, so several at once
+   * may leave no quorum to elect the leader they need); and only while the other voters
+   * kept running since the copy was taken, so they remember what the node's later lives
+   * told them: the condition under which the fabric detects a rollback (docs/raft.md).
+   * Returns whether it rolled back; otherwise the node stays down.
+   */
+  rollBack(id: string, copy: SimBackup): boolean {
+    const node = this.node(id);
+    assert(node.raft === null, `roll back of running node ${id}`);
+    assert(copy.takenAtStep <= this.stepCount, "a copy from the past");
+    if (this.isRestoredNodeCatchingUp()) return false;
+    if (!this.othersRanSince(id, copy.takenAtStep)) return false;
+    const backup = copy.disk;
+    if (!this.isRollbackSurvivable(node, backup)) return false;
+    const older =
+      lastIndexOf(backup) < lastIndexOf(node.disk) ||
+      (backup.hardState.generation ?? 0) < (node.disk.hardState.generation ?? 0);
+    if (older) this.rollbacks.restoredOlder += 1;
+    node.disk.hardState = { ...backup.hardState };
+    node.disk.snapshot = backup.snapshot;
+    node.disk.entries = [...backup.entries];
+    this.rollbacks.restored += 1;
+    this.restart(id);
+    this.restoredCatchingUp = { id, commit: this.committedMax };
+    return true;
+  }
+
+  /** Every other voter of the latest configuration is running and was started by `step`. */
+  private othersRanSince(id: string, step: number): boolean {
+    const conf = this.latestConf();
+    if (conf === null) return false;
+    const voters = [...conf.voters, ...conf.votersOutgoing].filter((voter) => voter !== id);
+    return voters.every((voter) => this.isUp(voter) && this.node(voter).startedAtStep <= step);
+  }
+
+  /** The last restored node is down, refuses to vote, or has not applied what was committed at its restore. */
+  isRestoredNodeCatchingUp(): boolean {
+    const restored = this.restoredCatchingUp;
+    if (restored === null) return false;
+    const node = this.node(restored.id);
+    const raft = node.raft;
+    if (raft === null || raft.status().rollback !== null || node.appliedIndex < restored.commit) return true;
+    this.restoredCatchingUp = null;
+    return false;
+  }
+
+  private isRollbackSurvivable(node: SimNode, backup: SimDisk): boolean {
+    const current = node.disk;
+    const target = Math.max(this.committedMax, lastIndexOf(current));
+    const expected = (index: number): string | undefined => {
+      const committed = this.committed.get(index);
+      if (committed !== undefined) return committed;
+      const base = current.snapshot?.metadata.index ?? 0;
+      const entry = current.entries[index - base - 1];
+      return entry === undefined ? undefined : entryKey(entry);
+    };
+    const heldBy = (peer: string): number => {
+      const disk = peer === node.id ? backup : this.nodes.get(peer)?.disk;
+      return disk === undefined ? 0 : heldPrefix(disk, target, expected);
+    };
+    const confs: ConfState[] = [];
+    const latest = this.latestConf();
+    if (latest !== null) confs.push(latest);
+    for (const up of this.upNodes()) {
+      const status = up.raft!.status();
+      if (status.role === "leader") confs.push(status.conf);
+    }
+    if (confs.length === 0) return false;
+    return confs.every((conf) => committedIndex(conf, heldBy) >= target);
   }
 
   restart(id: string): void {
@@ -259,14 +408,18 @@ export class RaftCluster {
       entries: [...disk.entries],
       initialConf: disk.initialConf,
     };
+    // The incarnation number is the start's nonce: it is not on the disk, so it tells apart
+    // two starts from copies of one disk that reach the same generation count.
+    node.incarnation += 1;
     const created = RaftNode.create({ ...this.config, id }, stored, node.random, {
       commitRule: this.commitRule,
+      incarnationNonce: node.incarnation,
     });
     assert(created.ok, `restart of ${id} failed: ${created.ok ? "" : JSON.stringify(created.issues)}`);
     node.raft = created.value;
     node.kv = disk.snapshot === null ? new Map() : decodeKv(disk.snapshot.data);
     node.appliedIndex = disk.snapshot?.metadata.index ?? 0;
-    node.incarnation += 1;
+    node.startedAtStep = this.stepCount;
     node.raft.tick(this.clockOf(node));
   }
 
@@ -319,6 +472,7 @@ export class RaftCluster {
   private handleReady(node: SimNode): void {
     const raft = node.raft!;
     const ready = raft.ready();
+    this.countRollbackEvents(ready);
     if (node.crashDuringReady === "before-persist") {
       this.crash(node.id);
       return;
@@ -341,6 +495,14 @@ export class RaftCluster {
     for (const read of ready.readStates) node.readStates.set(read.context, read.index);
     if (ready.snapshotRequest !== null) this.takeSnapshot(node, ready.snapshotRequest.index);
     raft.advance(ready);
+  }
+
+  private countRollbackEvents(ready: Ready): void {
+    for (const event of ready.events) {
+      if (event.type === "rollback-detected") this.rollbacks.detected += 1;
+      else if (event.type === "rollback-recovered") this.rollbacks.recovered += 1;
+      else if (event.type === "follower-rolled-back") this.rollbacks.noticedByLeader += 1;
+    }
   }
 
   private persist(node: SimNode, ready: Ready): void {

@@ -2,7 +2,13 @@ import { type CommitRule, type ConfChange, committedIndex, type RaftConfig } fro
 import { assert } from "../vocabulary/index.js";
 import { checkLinearizable, type RegisterOperation } from "./linearizability.js";
 import type { NetworkFaults } from "./network.js";
-import { encodeSimCommand, RaftCluster, SimViolation } from "./raft-cluster.js";
+import {
+  encodeSimCommand,
+  RaftCluster,
+  type RollbackCounts,
+  type SimNode,
+  SimViolation,
+} from "./raft-cluster.js";
 import { SeededRandom } from "./random.js";
 
 /**
@@ -34,9 +40,15 @@ export interface RaftSimOptions {
    * one append in flight, eight clients, no membership changes, and a nemesis that mostly
    * crashes the leader and restarts nodes quickly: the pattern behind commit-rule bugs such
    * as Figure 8 (leaders come and go while old-term entries are still being replicated).
+   * `disk-rollback`: the mixed faults plus "disk rolls back": a node restarts from an older
+   * copy of its disk (`RaftCluster.rollBack`), and after healing every restored node must
+   * have caught up and voted again.
    */
-  readonly profile?: "mixed" | "leader-churn";
+  readonly profile?: RaftSimProfile;
 }
+
+export type RaftSimProfile = "mixed" | "leader-churn" | "disk-rollback";
+export const raftSimProfiles: readonly RaftSimProfile[] = ["mixed", "leader-churn", "disk-rollback"];
 
 /**
  * A deliberately broken copy of the leader's commit rule, for tests and `pnpm sim
@@ -47,8 +59,9 @@ export const countingReplicasCommitRule: CommitRule = (input) =>
 
 /** The options a profile implies; explicit options win. */
 function withProfile(options: RaftSimOptions): RaftSimOptions {
-  if (options.profile !== "leader-churn") return options;
   const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  if (options.profile === "disk-rollback") return { steps: 600, ...defined, seed: options.seed };
+  if (options.profile !== "leader-churn") return options;
   return {
     nodes: 5,
     steps: 1000,
@@ -72,6 +85,8 @@ export interface RaftSimReport {
   /** Virtual ms from healing all faults to the first committed entry of a leader. */
   readonly recoveryMs: number;
   readonly messages: number;
+  /** The disk-rollback fault: disks restored, and what the nodes reported about it. */
+  readonly rollbacks: RollbackCounts;
 }
 
 const defaultSteps = 400;
@@ -210,21 +225,22 @@ class Simulation {
     }
     const random = this.random;
     if (!random.chance(0.04)) return;
+    if (this.options.profile === "disk-rollback") {
+      if (random.chance(0.4)) {
+        this.rollBackDisk();
+        return;
+      }
+      // The rest of the cluster keeps running while a restored node catches up (see rollBack).
+      if (this.cluster.isRestoredNodeCatchingUp()) {
+        this.networkFault(random.int(50));
+        return;
+      }
+    }
     const up = this.cluster.upNodes().map((node) => node.id);
     const all = [...this.cluster.nodes.keys()];
     const roll = random.int(100);
-    if (roll < 15) {
-      const shuffled = shuffle(random, all);
-      const cut = 1 + random.int(Math.max(1, shuffled.length - 1));
-      this.cluster.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-    } else if (roll < 25) {
-      const from = random.pick(all);
-      const to = random.pick(all);
-      if (from !== to) this.cluster.network.cut(from, to);
-    } else if (roll < 32) {
-      this.bridge(all);
-    } else if (roll < 50) {
-      this.cluster.network.heal();
+    if (roll < 50) {
+      this.networkFault(roll);
     } else if (roll < 62) {
       if (up.length > 0) this.cluster.crash(random.pick(up));
     } else if (roll < 68) {
@@ -246,6 +262,25 @@ class Simulation {
     }
   }
 
+  /** Partitions (`roll` < 15), one-way cuts (< 25), bridges (< 32), or heals (< 50). */
+  private networkFault(roll: number): void {
+    const random = this.random;
+    const all = [...this.cluster.nodes.keys()];
+    if (roll < 15) {
+      const shuffled = shuffle(random, all);
+      const cut = 1 + random.int(Math.max(1, shuffled.length - 1));
+      this.cluster.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+    } else if (roll < 25) {
+      const from = random.pick(all);
+      const to = random.pick(all);
+      if (from !== to) this.cluster.network.cut(from, to);
+    } else if (roll < 32) {
+      this.bridge(all);
+    } else {
+      this.cluster.network.heal();
+    }
+  }
+
   private leaderChurn(): void {
     const random = this.random;
     if (!random.chance(0.3)) return;
@@ -264,6 +299,37 @@ class Simulation {
     } else {
       this.cluster.network.heal();
     }
+  }
+
+  /** Stops a node (if running) and restarts it from one of its older disk copies. */
+  private rollBackDisk(): void {
+    // A stopped node's newest copy is its current disk: only older ones roll it back.
+    const olderCopies = (node: SimNode) => (node.raft === null ? node.backups.slice(0, -1) : node.backups);
+    const candidates = [...this.cluster.nodes.values()].filter(
+      (node) => olderCopies(node).length > 0 && this.isStarted(node.id),
+    );
+    if (candidates.length === 0) return;
+    const node = this.random.pick(candidates);
+    // Chosen before the crash below adds the current disk as the newest copy.
+    const backup = this.random.pick(olderCopies(node));
+    if (node.raft !== null) this.cluster.crash(node.id);
+    this.cluster.rollBack(node.id, backup);
+  }
+
+  /**
+   * After a rollback every voter of the leader's configuration has caught up and votes
+   * again (a node removed meanwhile hears from no leader and may stay as it is).
+   */
+  checkRollbacksRecovered(): void {
+    const cluster = this.cluster;
+    for (let step = 0; step < healStepsMax; step += 1) {
+      const leader = cluster.leader();
+      const voters = leader === null ? [] : cluster.raft(leader).status().conf.voters;
+      const refusing = voters.filter((id) => cluster.isUp(id) && cluster.raft(id).status().rollback !== null);
+      if (leader !== null && refusing.length === 0) return;
+      cluster.step();
+    }
+    cluster.fail("liveness", "a rolled-back node still refuses to vote after healing");
   }
 
   private isStarted(id: string): boolean {
@@ -502,6 +568,7 @@ function runUnchecked(options: RaftSimOptions): RaftSimReport {
   }
   const recoveryMs = simulation.heal();
   simulation.converge();
+  simulation.checkRollbacksRecovered();
   cluster.checkLogMatching();
   cluster.checkDurability();
   simulation.closeHistory();
@@ -525,5 +592,6 @@ function runUnchecked(options: RaftSimOptions): RaftSimReport {
     linearizability: verdict.result === "ok" ? "ok" : "unknown",
     recoveryMs,
     messages,
+    rollbacks: { ...cluster.rollbacks },
   };
 }
