@@ -1,3 +1,4 @@
+import { advertiseHost, compareText } from "@revoada/fabric-core/face";
 import {
   type FabricState,
   isControlPlaneRole,
@@ -10,8 +11,10 @@ import { labelMetaKey, labelOfMetaKey, nodeMeta } from "./workload-job.js";
 
 /**
  * Control-plane roles as Nomad agent configuration: a node holding any control-plane role
- * runs a Nomad server (`bootstrap_expect` = the number of such nodes); a node with the
- * worker role, or no control-plane role, runs a client. Client `meta` carries the node's
+ * runs a Nomad server (`bootstrap_expect` = the number of such nodes, `server_join.retry_join`
+ * = every server's serf address, so the servers find each other and elect a leader); a node
+ * with the worker role, or no control-plane role, runs a client (`server_join.retry_join` =
+ * every server's RPC address, on client-only nodes). Client `meta` carries the node's
  * labels and what Nomad has no field for (`revoada.*`: id, roles, rack, addresses), and the
  * `revoada.control_plane` / `revoada.quarantined` flags that job constraints test.
  */
@@ -23,11 +26,31 @@ function holdsControlPlane(node: NodeState): boolean {
   return node.roles.some(isControlPlaneRole);
 }
 
-export function serverCount(state: FabricState): number {
-  return Object.values(state.nodes).filter(holdsControlPlane).length;
+/** Nomad's default serf (server gossip) and RPC ports. */
+export const serfPort = 4648;
+export const rpcPort = 4647;
+
+/** The committed server membership every agent file is written from. */
+export interface ServerMembership {
+  readonly count: number;
+  /** Every server's serf address, sorted by node name then id. */
+  readonly serf: readonly string[];
+  /** Every server's RPC address, in the same order. */
+  readonly rpc: readonly string[];
 }
 
-export function nodeToAgent(node: NodeState, servers: number): Agent {
+export function serverMembership(state: FabricState): ServerMembership {
+  const servers = Object.values(state.nodes)
+    .filter(holdsControlPlane)
+    .sort((a, b) => compareText(a.name, b.name) || compareText(a.id, b.id));
+  return {
+    count: servers.length,
+    serf: servers.map((server) => `${advertiseHost(server)}:${serfPort}`),
+    rpc: servers.map((server) => `${advertiseHost(server)}:${rpcPort}`),
+  };
+}
+
+export function nodeToAgent(node: NodeState, servers: ServerMembership): Agent {
   const meta: Record<string, string> = {};
   for (const [key, value] of Object.entries(node.labels)) {
     meta[labelMetaKey(key)] = value;
@@ -46,8 +69,20 @@ export function nodeToAgent(node: NodeState, servers: number): Agent {
     name: node.name,
     ...(node.zone === "" ? {} : { datacenter: node.zone }),
     data_dir: agentDataDir,
-    ...(controlPlane ? { server: { enabled: true, bootstrap_expect: Math.max(1, servers) } } : {}),
-    client: { enabled: !controlPlane || node.roles.includes("worker"), meta },
+    ...(controlPlane
+      ? {
+          server: {
+            enabled: true,
+            bootstrap_expect: Math.max(1, servers.count),
+            ...(servers.serf.length > 0 ? { server_join: { retry_join: [...servers.serf] } } : {}),
+          },
+        }
+      : {}),
+    client: {
+      enabled: !controlPlane || node.roles.includes("worker"),
+      meta,
+      ...(!controlPlane && servers.rpc.length > 0 ? { server_join: { retry_join: [...servers.rpc] } } : {}),
+    },
   };
 }
 

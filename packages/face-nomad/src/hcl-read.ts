@@ -185,12 +185,24 @@ export const HclJobFile = z
   .object({ job: labelled(HclJobBody, "job") })
   .refine((file) => Object.keys(file.job).length === 1, "a jobspec file holds exactly one job");
 
+const HclServerJoin = single(z.object({ retry_join: z.array(HclString).min(1) }), "server_join").default([]);
+
 export const HclAgentFile = z.object({
   name: HclString,
   datacenter: HclString.optional(),
   data_dir: HclString,
-  server: single(z.object({ enabled: z.boolean(), bootstrap_expect: z.int().min(1) }), "server").default([]),
-  client: single(z.object({ enabled: z.boolean(), meta: HclMap.default({}) }), "client").min(1),
+  server: single(
+    z.object({
+      enabled: z.boolean(),
+      bootstrap_expect: z.int().min(1),
+      server_join: HclServerJoin,
+    }),
+    "server",
+  ).default([]),
+  client: single(
+    z.object({ enabled: z.boolean(), meta: HclMap.default({}), server_join: HclServerJoin }),
+    "client",
+  ).min(1),
 });
 
 const nomadRestartDefaults = {
@@ -288,12 +300,23 @@ export async function readAgentHcl(file: string, text: string): Promise<Result<{
   if (!checked.success) return failed(located(file, text, checked.error));
   const body = checked.data;
   const server = body.server[0];
+  const client = body.client[0]!;
+  const join = (blocks: readonly { retry_join: string[] }[]) =>
+    blocks[0] === undefined ? {} : { server_join: { retry_join: blocks[0].retry_join } };
   const agent: Agent = {
     name: body.name,
     ...(body.datacenter === undefined ? {} : { datacenter: body.datacenter }),
     data_dir: body.data_dir,
-    ...(server === undefined ? {} : { server }),
-    client: body.client[0]!,
+    ...(server === undefined
+      ? {}
+      : {
+          server: {
+            enabled: server.enabled,
+            bootstrap_expect: server.bootstrap_expect,
+            ...join(server.server_join),
+          },
+        }),
+    client: { enabled: client.enabled, meta: client.meta, ...join(client.server_join) },
   };
   return ok({ agent });
 }

@@ -188,7 +188,23 @@ export function agentFromShape(shape: unknown): Agent {
     data_dir: text(body.data_dir),
     ...(server === undefined
       ? {}
-      : { server: { enabled: server.enabled === true, bootstrap_expect: integer(server.bootstrap_expect) } }),
-    client: { enabled: client.enabled, meta: textMap(client.meta) },
+      : {
+          server: {
+            enabled: server.enabled === true,
+            bootstrap_expect: integer(server.bootstrap_expect),
+            ...serverJoinFromShape(server.server_join),
+          },
+        }),
+    client: {
+      enabled: client.enabled,
+      meta: textMap(client.meta),
+      ...serverJoinFromShape(client.server_join),
+    },
   };
+}
+
+function serverJoinFromShape(value: unknown): { server_join?: { retry_join: string[] } } {
+  const join = single(value);
+  if (join === undefined) return {};
+  return { server_join: { retry_join: list(join.retry_join).map(text) } };
 }

@@ -104,12 +104,22 @@ export const Job = z.strictObject({
 });
 export type Job = z.infer<typeof Job>;
 
+/** `server_join { retry_join = [...] }`: the addresses an agent joins (serf for servers, RPC for clients). */
+export const ServerJoin = z.strictObject({ retry_join: z.array(z.string().min(1)).min(1) });
+export type ServerJoin = z.infer<typeof ServerJoin>;
+
 /** A Nomad agent's configuration: server on control-plane nodes, client elsewhere. */
 export const Agent = z.strictObject({
   name: z.string().min(1),
   datacenter: z.string().optional(),
   data_dir: z.string().min(1),
-  server: z.strictObject({ enabled: z.boolean(), bootstrap_expect: z.int().min(1) }).optional(),
-  client: z.strictObject({ enabled: z.boolean(), meta: StringMap }),
+  server: z
+    .strictObject({
+      enabled: z.boolean(),
+      bootstrap_expect: z.int().min(1),
+      server_join: ServerJoin.optional(),
+    })
+    .optional(),
+  client: z.strictObject({ enabled: z.boolean(), meta: StringMap, server_join: ServerJoin.optional() }),
 });
 export type Agent = z.infer<typeof Agent>;

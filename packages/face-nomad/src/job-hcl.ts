@@ -1,6 +1,6 @@
 import { formatDuration } from "./duration.js";
 import { attribute, block, type HclBody, type HclItem, printHcl } from "./hcl-printer.js";
-import type { Agent, Check, Job, Port, RestartPolicy, Service, Task, TaskGroup } from "./ir.js";
+import type { Agent, Check, Job, Port, RestartPolicy, ServerJoin, Service, Task, TaskGroup } from "./ir.js";
 
 /**
  * The IR as an HCL2 jobspec (`nomad job run web.nomad.hcl`) and the agent as an HCL agent
@@ -154,6 +154,10 @@ export function jobHcl(job: Job): string {
   return printHcl(jobBody(job));
 }
 
+function serverJoinBlock(join: ServerJoin | undefined): HclItem[] {
+  return join === undefined ? [] : [block("server_join", [], [attribute("retry_join", join.retry_join)])];
+}
+
 export function agentHcl(agent: Agent): string {
   const body: HclItem[] = [attribute("name", agent.name)];
   if (agent.datacenter !== undefined) body.push(attribute("datacenter", agent.datacenter));
@@ -166,6 +170,7 @@ export function agentHcl(agent: Agent): string {
         [
           attribute("enabled", agent.server.enabled),
           attribute("bootstrap_expect", agent.server.bootstrap_expect),
+          ...serverJoinBlock(agent.server.server_join),
         ],
       ),
     );
@@ -174,7 +179,11 @@ export function agentHcl(agent: Agent): string {
     block(
       "client",
       [],
-      [attribute("enabled", agent.client.enabled), ...optionalMap("meta", agent.client.meta)],
+      [
+        attribute("enabled", agent.client.enabled),
+        ...optionalMap("meta", agent.client.meta),
+        ...serverJoinBlock(agent.client.server_join),
+      ],
     ),
   );
   return printHcl(body);

@@ -186,14 +186,23 @@ describe("durations", () => {
 });
 
 describe("agents", () => {
-  it("control-plane nodes run servers expecting every server; the others run clients", () => {
+  it("control-plane nodes run servers expecting and joining every server; the others run clients joining them", () => {
     const files = nomadFace.writer.write(mesh, cluster).files;
     const agent = (name: string) => files.find((file) => file.path === `nodes/${name}/agent.hcl`)!.content;
-    for (const name of ["cp-1", "cp-2", "cp-3"])
-      assert.match(agent(name), /server \{\n {2}enabled = true\n {2}bootstrap_expect = 3\n\}/);
+    const serf = '"10.0.0.11:4648",\n      "10.0.0.12:4648",\n      "10.0.0.13:4648",';
+    const rpc = '"10.0.0.11:4647",\n      "10.0.0.12:4647",\n      "10.0.0.13:4647",';
+    for (const name of ["cp-1", "cp-2", "cp-3"]) {
+      assert.ok(
+        agent(name).includes(
+          `server {\n  enabled = true\n  bootstrap_expect = 3\n  server_join {\n    retry_join = [\n      ${serf}\n    ]\n  }\n}`,
+        ),
+        `${name}: a server that expects and joins the three servers`,
+      );
+    }
     assert.match(agent("cp-1"), /client \{\n {2}enabled = false/);
     assert.match(agent("cp-3"), /client \{\n {2}enabled = true/, "cp-3 also holds the worker role");
-    assert.doesNotMatch(agent("worker-1"), /server/);
+    assert.doesNotMatch(agent("worker-1"), /server \{/);
+    assert.ok(agent("worker-1").includes(`server_join {\n    retry_join = [\n      ${rpc}\n    ]\n  }`));
     assert.match(agent("worker-2"), /"revoada.quarantined" = "true"/);
   });
 });

@@ -1,6 +1,6 @@
 import type { FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
 import type { FabricState, NodeId } from "@revoada/fabric-core/vocabulary";
-import { nodeToAgent, serverCount } from "./agent.js";
+import { nodeToAgent, type ServerMembership, serverMembership } from "./agent.js";
 import { apiJobText } from "./api-json.js";
 import { agentHcl, jobHcl } from "./job-hcl.js";
 import { droppedByNomad, modelNomad } from "./model.js";
@@ -30,12 +30,12 @@ export function agentFolders(state: FabricState): Map<NodeId, string> {
 export interface RenderContext {
   /** Folder name -> node id. */
   readonly nodeOfFolder: ReadonlyMap<string, NodeId>;
-  readonly servers: number;
+  readonly servers: ServerMembership;
 }
 
 export function renderContext(state: FabricState): RenderContext {
   const nodeOfFolder = new Map([...agentFolders(state)].map(([id, folder]) => [folder, id]));
-  return { nodeOfFolder, servers: serverCount(state) };
+  return { nodeOfFolder, servers: serverMembership(state) };
 }
 
 /** Renders one file of `state` by its path, or undefined when the state has no such file. */
@@ -60,7 +60,7 @@ export function renderNomadFile(
 export function writeNomad(input: FabricState, scope: RenderScope): WriteResult {
   const state = modelNomad(input);
   const files: FaceFile[] = [];
-  const servers = serverCount(state);
+  const servers = serverMembership(state);
   for (const [id, folder] of agentFolders(state)) {
     if (scope.kind === "node" && scope.node !== id) continue;
     files.push({

@@ -4,6 +4,13 @@ data_dir = "/opt/nomad/data"
 server {
   enabled = true
   bootstrap_expect = 3
+  server_join {
+    retry_join = [
+      "10.0.0.11:4648",
+      "10.0.0.12:4648",
+      "10.0.0.13:4648",
+    ]
+  }
 }
 client {
   enabled = false

@@ -14,4 +14,11 @@ client {
     "revoada.rack" = "rack-14"
     "revoada.roles" = "worker"
   }
+  server_join {
+    retry_join = [
+      "10.0.0.11:4647",
+      "10.0.0.12:4647",
+      "10.0.0.13:4647",
+    ]
+  }
 }

@@ -15,4 +15,11 @@ client {
     "revoada.rack" = "rack-15"
     "revoada.roles" = "quarantined"
   }
+  server_join {
+    retry_join = [
+      "10.0.0.11:4647",
+      "10.0.0.12:4647",
+      "10.0.0.13:4647",
+    ]
+  }
 }

@@ -3,6 +3,11 @@ data_dir = "/opt/nomad/data"
 server {
   enabled = true
   bootstrap_expect = 1
+  server_join {
+    retry_join = [
+      "10.0.0.21:4648",
+    ]
+  }
 }
 client {
   enabled = true
