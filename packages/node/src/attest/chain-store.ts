@@ -14,6 +14,7 @@ import {
   type BlockRecord,
   decodeRecordLine,
   type GenesisRecord,
+  parseChainExport,
   recordLine,
 } from "@revoada/fabric-core/attest";
 import { assert } from "@revoada/fabric-core/vocabulary";
@@ -177,6 +178,15 @@ export class ChainStore {
     this.storedBlocks = this.chain.blocks.length;
     return null;
   }
+}
+
+/** The genesis on the first line of a chain file (the rest is checked by `ChainStore.open`). */
+export function readChainGenesis(path: string): GenesisRecord {
+  const text = readFileSync(path, "utf8");
+  const firstLine = text.slice(0, text.indexOf("\n") + 1);
+  const parsed = parseChainExport(firstLine);
+  if (!parsed.ok) throw new StorageCorruptionError(path, 0, "the first record is not a valid genesis");
+  return parsed.value.genesis;
 }
 
 function linkProblemOf(chain: AttestChain, block: BlockRecord): string | null {

@@ -1,14 +1,16 @@
-// Goal: the daemon's applier drives the fabric state and the attestation chain from the
-// same entries, founds the chain on log entry 1, and a snapshot carries both so a node that
-// joins after compaction holds the identical chain. Method: apply a founding entry and a
-// signed promote, snapshot, restore elsewhere, compare bytes; garbage snapshots are refused.
+// Goal: the daemon's applier drives the fabric machine and keeps the chain file in step with
+// it: founded on log entry 1, one block per role command, a snapshot that carries everything
+// (a node that joins after compaction holds the identical chain file), and a restart that
+// replays the log over an existing file appends nothing twice. Method: apply a founding
+// entry and a signed promote, snapshot, restore elsewhere, compare bytes; replay into a new
+// applier on the same directory; garbage snapshots are refused.
 import assert from "node:assert/strict";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { signRoleProposal } from "@revoada/fabric-core/attest";
-import { encodeConfChange } from "@revoada/fabric-core/raft";
+import { type Entry, emptyConfState, encodeConfChange } from "@revoada/fabric-core/raft";
 import {
   encodeProposal,
   loadBlake3,
@@ -38,14 +40,12 @@ function nodeState(id: string, name: string, roles: NodeState["roles"]): NodeSta
   };
 }
 
+const machineOptions = { origin: "revoada.local/test", requireOperatorSignature: false };
+const founderConf = { ...emptyConfState(), voters: [founder.nodeId] };
+
 test("applier: chain founded on entry 1, one block per role command, snapshots carry both", async () => {
   await loadBlake3();
-  const applier = new FabricApplier(
-    await mkdtemp(join(tmpdir(), "applier-")),
-    "revoada.local/test",
-    false,
-    silentLogger,
-  );
+  const applier = new FabricApplier(await mkdtemp(join(tmpdir(), "applier-")), machineOptions, silentLogger);
   applier.apply({
     index: 1,
     term: 1,
@@ -88,19 +88,80 @@ test("applier: chain founded on entry 1, one block per role command, snapshots c
   const bytes = applier.snapshot();
   const elsewhere = new FabricApplier(
     await mkdtemp(join(tmpdir(), "applier-")),
-    "revoada.local/test",
-    false,
+    machineOptions,
     silentLogger,
   );
-  elsewhere.restore(bytes);
+  elsewhere.restore(bytes, { index: 4, term: 1, conf: founderConf });
   assert.deepEqual(elsewhere.snapshot(), bytes, "byte-identical after restore");
   assert.equal(
     elsewhere.chain?.exportText(),
     applier.chain.exportText(),
     "the chain travels with the snapshot",
   );
-  assert.throws(() => elsewhere.restore(Buffer.from("{}")), StorageCorruptionError);
-  assert.throws(() => elsewhere.restore(Buffer.from("not json")), StorageCorruptionError);
+  const metadata = { index: 5, term: 1, conf: founderConf };
+  assert.throws(() => elsewhere.restore(Buffer.from("{}"), metadata), StorageCorruptionError);
+  assert.throws(() => elsewhere.restore(Buffer.from("not json"), metadata), StorageCorruptionError);
   applier.close();
   elsewhere.close();
+});
+
+test("applier: a restart replays the log over the chain file without appending twice", async () => {
+  await loadBlake3();
+  const directory = await mkdtemp(join(tmpdir(), "applier-"));
+  const entries: Entry[] = [
+    {
+      index: 1,
+      term: 1,
+      kind: "conf-change",
+      data: encodeConfChange({ changes: [{ type: "add-voter", node: founder.nodeId }] }),
+    },
+  ];
+  const first = new FabricApplier(directory, machineOptions, silentLogger);
+  first.apply(entries[0]!);
+  const proposals: Proposal[] = [
+    {
+      command: { type: "node-join", state: nodeState(founder.nodeId, "a", ["etcd"]) },
+      proposer: founder.nodeId,
+      issued_at_ms: 1,
+      origin: "policy",
+      force: false,
+    },
+    {
+      command: { type: "node-join", state: nodeState(worker.nodeId, "b", []) },
+      proposer: founder.nodeId,
+      issued_at_ms: 2,
+      origin: "policy",
+      force: false,
+    },
+  ];
+  for (const proposal of proposals) {
+    const entry: Entry = {
+      index: entries.length + 1,
+      term: 1,
+      kind: "normal",
+      data: encodeProposal(proposal),
+    };
+    entries.push(entry);
+    first.apply(entry);
+  }
+  const promote: Proposal = {
+    command: { type: "promote", node: worker.nodeId, roles: ["etcd"], reason: "scaling-up" },
+    proposer: founder.nodeId,
+    issued_at_ms: 3,
+    origin: "policy",
+    force: false,
+  };
+  const signed = signRoleProposal(first.machine.chain!.head, 1, 4, promote, founder).proposal;
+  entries.push({ index: 4, term: 1, kind: "normal", data: encodeProposal(signed) });
+  first.apply(entries[3]!);
+  first.close();
+  const file = join(directory, "chain.jsonl");
+  const before = await readFile(file, "utf8");
+  assert.equal(before.split("\n").length - 1, 2, "genesis and one block");
+
+  const second = new FabricApplier(directory, machineOptions, silentLogger);
+  for (const entry of entries) second.apply(entry);
+  second.close();
+  assert.equal(await readFile(file, "utf8"), before, "the replay appended nothing");
+  assert.equal(second.machine.chainExport(), before, "the file is the machine's chain, byte for byte");
 });

@@ -1,177 +1,152 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import {
-  type ApplyOutcome as ChainOutcome,
-  makeGenesis,
-  parseChainExport,
-} from "@revoada/fabric-core/attest";
-import {
-  decodeConfChange,
-  type Entry,
-  FabricStateMachine,
-  type ApplyOutcome as StateOutcome,
-} from "@revoada/fabric-core/raft";
-import {
-  canonicalJson,
-  decodeProposal,
-  type FabricState,
-  type NodeId,
-  type NodeState,
-  type Proposal,
-} from "@revoada/fabric-core/vocabulary";
-import { z } from "zod";
-import { ChainStore, chainFileName } from "../attest/chain-store.js";
+import type { GenesisRecord } from "@revoada/fabric-core/attest";
+import { FabricMachine, type FabricMachineOptions, type MachineOutcome } from "@revoada/fabric-core/fabric";
+import type { Entry, SnapshotMetadata } from "@revoada/fabric-core/raft";
+import type { FabricState, NodeId, NodeState } from "@revoada/fabric-core/vocabulary";
+import { ChainStore, chainFileName, readChainGenesis } from "../attest/chain-store.js";
 import { StorageCorruptionError } from "../errors.js";
 import { writeFileAtomicSync } from "../fs/durable.js";
 import type { RaftApplier } from "../raft/index.js";
 import type { Logger } from "./log.js";
 
 /**
- * What the node's Raft log drives: the fabric state machine and the attestation chain, fed
- * the same committed entries in the same order, so the chain replays to the state's role
- * table on every node. The genesis of the chain is the founding membership (log entry 1:
- * its voters are the founding control plane), so every node derives the same genesis
- * without being told.
+ * The thin driver of the `FabricMachine` (fabric-core/fabric): Raft hands it every committed
+ * entry, the machine decodes and applies it once, and this driver does the IO the outcome
+ * asks for: the chain file (`chain.jsonl`, byte for byte the machine's chain in log order)
+ * gets the new block or sealed checkpoint, fsynced before the next entry applies. A Raft
+ * snapshot is the machine's snapshot; restoring one rewrites the chain file from it.
  *
- * A Raft snapshot carries both: the state and the chain export, so a node that joins after
- * compaction still holds the whole, identical chain.
+ * The chain file is derived state (the log is the source of truth): after a restart the
+ * machine re-derives every block, and blocks the file already holds are checked, not
+ * appended again; a file that disagrees with the log is rewritten from the machine.
  */
-export interface AppliedEntry {
-  readonly state: StateOutcome;
-  readonly chain: ChainOutcome | null;
-  readonly proposal: Proposal | null;
-}
-
-const SnapshotPayload = z.strictObject({ state: z.string(), chain: z.string().nullable() });
-
-export class FabricApplier implements RaftApplier<AppliedEntry> {
-  private machine = new FabricStateMachine();
-  private chainStore: ChainStore | null;
+export class FabricApplier implements RaftApplier<MachineOutcome> {
+  private machineState: FabricMachine;
+  private store: ChainStore | null;
 
   constructor(
     private readonly chainDirectory: string,
-    private readonly origin: string,
-    private readonly requireOperatorSignature: boolean,
+    private readonly machineOptions: FabricMachineOptions,
     private readonly logger: Logger,
   ) {
-    this.chainStore = existsSync(join(chainDirectory, chainFileName)) ? this.openExistingChain() : null;
+    this.machineState = new FabricMachine(machineOptions);
+    const path = join(chainDirectory, chainFileName);
+    this.store = existsSync(path) ? ChainStore.open(chainDirectory, readChainGenesis(path)) : null;
   }
 
+  /** The replicated machine (reads only: it changes only through committed entries). */
+  get machine(): FabricMachine {
+    return this.machineState;
+  }
+
+  /** The durable chain file, in step with the machine's chain. */
   get chain(): ChainStore | null {
-    return this.chainStore;
+    return this.store;
   }
 
   state(): FabricState {
-    return this.machine.state();
+    return this.machineState.state();
   }
 
   /** One node's committed state, without copying the whole state (hot paths: status, gossip). */
   node(id: NodeId): NodeState | undefined {
-    return this.machine.node(id);
+    return this.machineState.node(id);
   }
 
   hasWorkload(key: string): boolean {
-    return this.machine.hasWorkload(key);
+    return this.machineState.hasWorkload(key);
   }
 
-  apply(entry: Entry): AppliedEntry {
-    if (this.chainStore === null && entry.kind === "conf-change") this.maybeFound(entry);
-    const state = this.machine.apply(entry);
-    const chain =
-      this.chainStore === null
-        ? null
-        : this.chainStore.chain.applyCommitted({
-            term: entry.term,
-            index: entry.index,
-            data: entry.data,
-            kind: entry.kind,
-          });
-    if (chain?.type === "appended") this.chainStore?.persistBlocks();
-    if (chain?.type === "appended" && chain.problems.length > 0) {
-      this.logger.warn("attested block has problems", {
-        index: entry.index,
-        problems: chain.problems.join(","),
-      });
+  apply(entry: Entry): MachineOutcome {
+    const outcome = this.machineState.apply(entry);
+    if (outcome.founded !== null) this.found(outcome.founded);
+    if (outcome.chain?.type === "appended") {
+      if (outcome.chain.problems.length > 0) {
+        this.logger.warn("attested block has problems", {
+          index: entry.index,
+          problems: outcome.chain.problems.join(","),
+        });
+      }
+      this.persistBlock(outcome.chain.block.body.sequence);
     }
-    const decoded = entry.kind === "normal" ? decodeProposal(entry.data) : undefined;
-    const proposal = decoded?.ok === true ? decoded.value : null;
-    if (proposal?.command.type === "attest-checkpoint") this.recordCheckpoint(proposal.command);
-    return { state, chain, proposal };
+    if (outcome.checkpoint !== null) this.persistCheckpoint();
+    return outcome;
   }
 
   snapshot(): Uint8Array {
-    const payload = {
-      state: new TextDecoder().decode(this.machine.snapshot()),
-      chain: this.chainStore?.exportText() ?? null,
-    };
-    return new TextEncoder().encode(canonicalJson(payload, 0));
+    return this.machineState.snapshot();
   }
 
-  restore(data: Uint8Array): void {
-    const payload = SnapshotPayload.safeParse(parseJson(new TextDecoder().decode(data)));
-    if (!payload.success) throw new StorageCorruptionError("raft snapshot", 0, "not a fabric snapshot");
-    const machine = FabricStateMachine.restore(new TextEncoder().encode(payload.data.state));
-    if (!machine.ok) {
-      const reason = machine.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
-      throw new StorageCorruptionError("raft snapshot", 0, `snapshot state is not a fabric state: ${reason}`);
+  restore(data: Uint8Array, metadata: SnapshotMetadata): void {
+    const restored = FabricMachine.restore(this.machineOptions, data, metadata.conf);
+    if (!restored.ok) {
+      const reason = restored.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+      throw new StorageCorruptionError("raft snapshot", 0, `not a fabric snapshot: ${reason}`);
     }
-    this.machine = machine.value;
-    if (payload.data.chain !== null) {
-      // The snapshot's chain is at least as long as anything local (it covers a later index).
-      this.chainStore?.close();
-      mkdirSync(this.chainDirectory, { recursive: true });
-      writeFileAtomicSync(join(this.chainDirectory, chainFileName), payload.data.chain);
-      this.chainStore = this.openExistingChain();
-    }
+    this.machineState = restored.value;
+    // The snapshot's chain covers a later index than anything local: the file follows it.
+    if (restored.value.chain !== null) this.rewriteChainFile();
   }
 
   close(): void {
-    this.chainStore?.close();
+    this.store?.close();
   }
 
-  /** A sealed checkpoint from the log; replays (after a restart) are skipped. */
-  private recordCheckpoint(command: { readonly size: number; readonly note: string }): void {
-    const store = this.chainStore;
-    if (store === null) return;
-    const latest = store.checkpoints.at(-1)?.size ?? 0;
-    if (command.size <= latest || command.size > store.chain.blocks.length) return;
-    store.appendCheckpoint(command.size, command.note);
-  }
-
-  /** Log entry 1 founds the cluster: its voters are the genesis control plane. */
-  private maybeFound(entry: Entry): void {
-    if (entry.index !== 1) return;
-    const change = decodeConfChange(entry.data);
-    if (!change.ok) return;
-    const founders = change.value.changes
-      .filter((item) => item.type === "add-voter")
-      .map((item) => item.node as NodeId)
-      .sort();
-    if (founders.length === 0) return;
-    const genesis = makeGenesis({
-      v: 1,
-      origin: this.origin,
-      control_plane: founders,
-      operators: [],
-      require_operator_signature: this.requireOperatorSignature,
+  /** Log entry 1 founded the chain: the file starts with its genesis. */
+  private found(genesis: GenesisRecord): void {
+    if (this.store !== null && this.store.chain.genesis.hash === genesis.hash) return;
+    if (this.store !== null) {
+      this.logger.warn("chain file belongs to another genesis; rewriting it from the log", {
+        file: this.store.path,
+      });
+      this.rewriteChainFile();
+      return;
+    }
+    this.store = ChainStore.open(this.chainDirectory, genesis);
+    this.logger.info("attestation chain founded", {
+      genesis: genesis.hash,
+      founders: genesis.body.control_plane.length,
     });
-    this.chainStore = ChainStore.open(this.chainDirectory, genesis);
-    this.logger.info("attestation chain founded", { genesis: genesis.hash, founders: founders.length });
   }
 
-  private openExistingChain(): ChainStore {
-    const path = join(this.chainDirectory, chainFileName);
-    const firstLine = readFileSync(path, "utf8").split("\n")[0] ?? "";
-    const parsed = parseChainExport(`${firstLine}\n`);
-    if (!parsed.ok) throw new Error(`${path}: the first record is not a valid genesis`);
-    return ChainStore.open(this.chainDirectory, parsed.value.genesis);
+  /** Appends block `sequence` unless the file holds it already (a replay after a restart). */
+  private persistBlock(sequence: number): void {
+    const block = this.machineState.chain?.blocks[sequence];
+    const store = this.store;
+    if (block === undefined || store === null) return;
+    const stored = store.chain.blocks[sequence];
+    if (stored === undefined && store.chain.blocks.length === sequence) {
+      store.chain.append(block);
+      store.persistBlocks();
+    } else if (stored?.hash !== block.hash) {
+      this.logger.warn("chain file disagrees with the log; rewriting it", { sequence });
+      this.rewriteChainFile();
+    }
   }
-}
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+  private persistCheckpoint(): void {
+    const store = this.store;
+    const ordinal = this.machineState.checkpoints.length - 1;
+    const checkpoint = this.machineState.checkpoints[ordinal];
+    if (store === null || checkpoint === undefined) return;
+    const stored = store.checkpoints[ordinal];
+    if (stored === undefined && store.checkpoints.length === ordinal) {
+      store.appendCheckpoint(checkpoint.size, checkpoint.note);
+    } else if (stored?.note !== checkpoint.note) {
+      this.logger.warn("chain file checkpoints disagree with the log; rewriting it", { ordinal });
+      this.rewriteChainFile();
+    }
+  }
+
+  /** The file becomes the machine's chain export (atomically) and is reopened. */
+  private rewriteChainFile(): void {
+    const text = this.machineState.chainExport();
+    const genesis = this.machineState.chain?.genesis;
+    if (text === null || genesis === undefined) return;
+    this.store?.close();
+    mkdirSync(this.chainDirectory, { recursive: true });
+    writeFileAtomicSync(join(this.chainDirectory, chainFileName), text);
+    this.store = ChainStore.open(this.chainDirectory, genesis);
   }
 }

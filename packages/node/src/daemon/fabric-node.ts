@@ -2,18 +2,21 @@ import { mkdir, readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { foundingRoles } from "@revoada/fabric-core/attest";
+import type { MachineOutcome } from "@revoada/fabric-core/fabric";
 import type { Face } from "@revoada/fabric-core/face";
 import type { GossipEvent } from "@revoada/fabric-core/gossip";
-import { raftConfigFromStrategy } from "@revoada/fabric-core/raft";
+import { type RaftConfig, type RaftEvent, raftConfigFromStrategy } from "@revoada/fabric-core/raft";
 import {
   canonicalJson,
   type FabricState,
+  isNodeId,
   loadBlake3,
   type NodeId,
   type NodeState,
   type Signer,
   shortNodeId,
 } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
 import { loadConfiguredFace } from "../faces.js";
 import { writeFileAtomic } from "../fs/durable.js";
 import { GossipDriver, parseHostPort } from "../gossip/gossip-driver.js";
@@ -23,8 +26,8 @@ import { RaftDriver } from "../raft/index.js";
 import { renderToDirectory } from "../render/index.js";
 import type { LoadedConfig, NodeConfig } from "./config.js";
 import { NodeContent } from "./content.js";
-import { type AppliedEntry, FabricApplier } from "./fabric-applier.js";
-import { PolicyMemory } from "./history.js";
+import { EventQueue, type NodeEvent } from "./events.js";
+import { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
 import { MetricsRegistry, trackEventLoopDelay } from "./metrics.js";
 import { lockDataDirectory, unlockDataDirectory } from "./pid-file.js";
@@ -32,18 +35,57 @@ import { Reconciler } from "./reconciler.js";
 import { Sealing } from "./sealing.js";
 
 /**
- * The revoada daemon: membership (gossip), consensus (Raft), attestation (the chain the
- * log drives), policy (the leader's reconciler) and the face renderer, wired to sockets,
- * disk and timers. Every node renders its own view of the committed state on each change.
+ * The revoada daemon: membership (gossip), consensus (Raft) driving the fabric machine
+ * (state, chain, history, procedures), the leader's reconciler (the executor's driver),
+ * sealing, content and the face renderer, wired to sockets, disk and timers.
+ *
+ * Start runs in named stages (data directory, face, machine and Raft, gossip, content, then
+ * the node and its timers); everything that happens afterwards arrives as a `NodeEvent` on
+ * one queue and is handled in order by `handle`. A walk of one promotion: the reconciler
+ * asks `execute` for a step and proposes it -> Raft commits -> `FabricApplier.apply` feeds the
+ * machine -> an `applied` event -> the reconciler's next step, and a render of the new state.
  */
 export interface FabricNodeOptions {
   readonly loaded: LoadedConfig;
   readonly logger: Logger;
 }
 
+/** What the data-directory stage leaves: the lock is held, the identity loaded. */
+interface DataDirectory {
+  readonly signer: Signer;
+  /** This start's count (advertised in gossip, so a restarted node's state wins). */
+  readonly generation: number;
+}
+
+/** The parts a node is assembled from. */
+interface NodeParts {
+  readonly config: NodeConfig;
+  readonly apiToken: string;
+  readonly logger: Logger;
+  readonly disk: DataDirectory;
+  readonly face: Face;
+  readonly applier: FabricApplier;
+  readonly raft: RaftDriver<MachineOutcome>;
+  readonly gossip: GossipDriver;
+  readonly content: NodeContent;
+  readonly events: EventQueue;
+}
+
 export class FabricNode {
   readonly metrics = new MetricsRegistry();
   readonly startedAtMs = Date.now();
+  readonly config: NodeConfig;
+  readonly signer: Signer;
+  readonly generation: number;
+  readonly face: Face;
+  readonly applier: FabricApplier;
+  readonly raft: RaftDriver<MachineOutcome>;
+  readonly gossip: GossipDriver;
+  readonly content: NodeContent;
+  readonly reconciler: Reconciler;
+  readonly sealing: Sealing;
+  readonly logger: Logger;
+  private readonly events: EventQueue;
   private readonly timers: NodeJS.Timeout[] = [];
   private renderScheduled = false;
   private rendering: Promise<void> = Promise.resolve();
@@ -53,100 +95,68 @@ export class FabricNode {
   lastRender: { readonly at_ms: number; readonly written: number; readonly removed: number } | null = null;
   apiServer: Server | null = null;
 
-  private constructor(
-    readonly config: NodeConfig,
-    readonly signer: Signer,
-    readonly face: Face,
-    readonly applier: FabricApplier,
-    readonly raft: RaftDriver<AppliedEntry>,
-    readonly gossip: GossipDriver,
-    readonly reconciler: Reconciler,
-    readonly memory: PolicyMemory,
-    readonly logger: Logger,
-    readonly generation: number,
-    readonly sealing: Sealing,
-    readonly content: NodeContent,
-  ) {}
+  private constructor(parts: NodeParts) {
+    this.config = parts.config;
+    this.logger = parts.logger;
+    this.signer = parts.disk.signer;
+    this.generation = parts.disk.generation;
+    this.face = parts.face;
+    this.applier = parts.applier;
+    this.raft = parts.raft;
+    this.gossip = parts.gossip;
+    this.content = parts.content;
+    this.events = parts.events;
+    this.reconciler = new Reconciler({
+      self: this.signer,
+      raft: this.raft,
+      applier: this.applier,
+      strategy: this.config.strategy,
+      formation: this.config.formation,
+      logger: this.logger.child("policy"),
+      view: () => this.gossip.membershipView(),
+      ownState: () => this.ownState(),
+      policy: this.config.policy,
+    });
+    this.sealing = new Sealing({
+      signer: this.signer,
+      applier: this.applier,
+      dataDirectory: this.config.data_dir,
+      sealIntervalMs: this.config.strategy.attestation.seal_interval_ms,
+      logger: this.logger.child("seal"),
+      token: parts.apiToken,
+      witnesses: () => alivePeers(this.gossip, this.nodeId),
+      proposeCheckpoint: async (size, note) => {
+        await this.reconciler.proposeCommand({ type: "attest-checkpoint", size, note }, "policy", false);
+      },
+    });
+  }
 
   get nodeId(): NodeId {
     return this.signer.nodeId;
   }
 
   static async start(options: FabricNodeOptions): Promise<FabricNode> {
-    const { config, clusterKey } = options.loaded;
+    const { config, clusterKey, apiToken } = options.loaded;
     const logger = options.logger;
     await loadBlake3();
-    await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
-    await lockDataDirectory(config.data_dir);
-    const signer = await loadOrCreateIdentity(config.data_dir);
-    const generation = await nextGeneration(config.data_dir);
-    const face = await loadConfiguredFace(config.face, config.face_module);
-    if (!face.ok) throw new Error(face.issues.map((issue) => issue.message).join("; "));
-    const raftConfig = raftConfigFromStrategy(signer.nodeId, config.strategy);
+    const disk = await openDataDirectory(config);
+    const face = await loadFace(config);
+    const raftConfig = raftConfigFromStrategy(disk.signer.nodeId, config.strategy);
     if (!raftConfig.ok) throw new Error(raftConfig.issues.map((issue) => issue.message).join("; "));
+    const events = new EventQueue();
     const applier = new FabricApplier(
       join(config.data_dir, "chain"),
-      `revoada.local/${config.strategy.name}`,
-      config.strategy.attestation.require_operator_signature,
+      {
+        origin: `revoada.local/${config.strategy.name}`,
+        requireOperatorSignature: config.strategy.attestation.require_operator_signature,
+      },
       logger.child("attest"),
     );
-    const memory = new PolicyMemory(10 * 60_000);
-    const holder: { node?: FabricNode } = {};
-    const raftListen = parseHostPort(config.listen.raft);
-    if (raftListen === null) throw new Error(`listen.raft: not host:port: ${config.listen.raft}`);
-    const raft = await RaftDriver.start<AppliedEntry>({
-      config: raftConfig.value,
-      signer,
-      clusterKey,
-      dataDirectory: join(config.data_dir, "raft"),
-      listen: raftListen,
-      peers: new Map(),
-      initialVoters: config.bootstrap ? [signer.nodeId] : [],
-      applier,
-      logger: logger.child("raft"),
-      onApplied: (_entry, result) => holder.node?.onApplied(result),
-      onEvent: (event) => holder.node?.onRaftEvent(event.type),
-    });
-    const gossipListen = parseHostPort(config.listen.gossip);
-    if (gossipListen === null) throw new Error(`listen.gossip: not host:port: ${config.listen.gossip}`);
-    const gossip = await GossipDriver.start({
-      signer,
-      host: gossipListen.host,
-      port: gossipListen.port,
-      keyring: Keyring.create([clusterKey]),
-      seeds: config.seeds,
-      membership: config.strategy.membership,
-      generation,
-      onEvent: (event) => holder.node?.onGossipEvent(event),
-    });
-    const reconciler = new Reconciler({
-      self: signer,
-      raft,
-      applier,
-      memory,
-      strategy: config.strategy,
-      formation: config.formation,
-      logger: logger.child("policy"),
-      view: () => gossip.membershipView(),
-      ownState: () => holder.node!.ownState(config.bootstrap ? [...foundingRoles] : ["worker"]),
-      founder: config.bootstrap,
-      policy: config.policy,
-    });
-    const sealing = new Sealing({
-      signer,
-      applier,
-      dataDirectory: config.data_dir,
-      sealIntervalMs: config.strategy.attestation.seal_interval_ms,
-      logger: logger.child("seal"),
-      token: options.loaded.apiToken,
-      witnesses: () => alivePeers(gossip, signer.nodeId),
-      proposeCheckpoint: async (size, note) => {
-        await reconciler.proposeCommand({ type: "attest-checkpoint", size, note }, "policy", false);
-      },
-    });
+    const raft = await startRaft(config, clusterKey, disk, raftConfig.value, applier, events, logger);
+    const gossip = await startGossip(config, clusterKey, disk, events);
     const content = await NodeContent.start({
       dataDirectory: config.data_dir,
-      signer,
+      signer: disk.signer,
       clusterKey,
       listen: config.listen.content,
       syncCadenceMs: config.strategy.content.sync_cadence_ms,
@@ -155,52 +165,43 @@ export class FabricNode {
       fabricState: () => applier.state(),
       logger: logger.child("content"),
     });
-    const node = new FabricNode(
+    const node = new FabricNode({
       config,
-      signer,
-      face.face,
+      apiToken,
+      logger,
+      disk,
+      face,
       applier,
       raft,
       gossip,
-      reconciler,
-      memory,
-      logger,
-      generation,
-      sealing,
       content,
-    );
-    holder.node = node;
+      events,
+    });
     node.defineMetrics();
     node.advertise();
-    node.timers.push(setInterval(() => void reconciler.round(), config.strategy.reconciliation.millis));
-    node.timers.push(setInterval(() => node.advertise(), 1000));
-    const sealTickMs = Math.max(20, Math.floor(config.strategy.attestation.seal_interval_ms / 10));
-    node.timers.push(
-      setInterval(
-        () => void sealing.leaderTick(raft.status().role === "leader").catch(() => undefined),
-        sealTickMs,
-      ),
-    );
+    node.startTimers();
+    events.start((event) => node.handle(event));
     node.scheduleRender();
-
     logger.info("node started", {
-      id: signer.nodeId,
-      short: shortNodeId(signer.nodeId),
-      face: face.face.id,
-      generation,
+      id: disk.signer.nodeId,
+      short: shortNodeId(disk.signer.nodeId),
+      face: face.id,
+      generation: disk.generation,
       bootstrap: config.bootstrap,
+      strategy: config.strategy.name,
     });
     return node;
   }
 
   /** This node's advertisement: its addresses and capacity, with its committed roles. */
-  ownState(fallbackRoles: NodeState["roles"]): NodeState {
+  ownState(): NodeState {
     const committed = this.applier.node(this.nodeId);
+    const fallback: NodeState["roles"] = this.config.bootstrap ? [...foundingRoles] : ["worker"];
     return {
       id: this.nodeId,
       name: this.config.name,
       addresses: { ...this.config.listen },
-      roles: committed?.roles ?? fallbackRoles,
+      roles: committed?.roles ?? fallback,
       capacity: this.config.capacity,
       zone: this.config.zone,
       rack: this.config.rack,
@@ -215,6 +216,7 @@ export class FabricNode {
     if (this.stopping) return;
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.events.stop();
     this.reconciler.close();
     this.logger.info("stopping", { leader: this.raft.status().role === "leader" });
     await this.raft.stop({ transfer: true });
@@ -232,25 +234,68 @@ export class FabricNode {
     this.logger.info("stopped");
   }
 
-  private onApplied(result: AppliedEntry): void {
-    if (result.proposal !== null) this.memory.noteCommitted(result.proposal);
-    if (result.state.type === "applied") this.scheduleRender();
+  /** The one place events are handled, in the order they happened. */
+  private handle(event: NodeEvent): void {
+    try {
+      switch (event.type) {
+        case "applied":
+          this.reconciler.onApplied(event.outcome);
+          if (event.outcome.state.type === "applied" || event.outcome.kind === "conf-change")
+            this.scheduleRender();
+          return;
+        case "raft":
+          this.onRaftEvent(event.event);
+          return;
+        case "gossip":
+          this.onGossipEvent(event.event);
+          return;
+        case "tick":
+          this.reconciler.run();
+          return;
+      }
+    } catch (error) {
+      this.logger.error("event handling failed", {
+        event: event.type,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
-  private onRaftEvent(type: string): void {
-    if (type === "leader-changed" || type === "role-changed") void this.reconciler.round();
+  private onRaftEvent(event: RaftEvent): void {
+    if (event.type === "leader-changed" || event.type === "role-changed") this.reconciler.run();
   }
 
   private onGossipEvent(event: GossipEvent): void {
     if (event.type === "member-status") {
-      if (event.previous === "alive" && (event.status === "suspect" || event.status === "dead")) {
-        this.memory.noteFlap(event.id as NodeId, Date.now());
+      if (
+        event.previous === "alive" &&
+        (event.status === "suspect" || event.status === "dead") &&
+        isNodeId(event.id)
+      ) {
+        this.reconciler.noteFlap(event.id, Date.now());
       }
       this.updatePeers();
-      void this.reconciler.round();
+      this.reconciler.run();
     } else if (event.type === "state-changed") {
       this.updatePeers();
+      this.reconciler.run();
     }
+  }
+
+  private startTimers(): void {
+    const strategy = this.config.strategy;
+    this.timers.push(setInterval(() => this.events.push({ type: "tick" }), strategy.reconciliation.millis));
+    this.timers.push(setInterval(() => this.advertise(), 1000));
+    const sealTickMs = Math.max(20, Math.floor(strategy.attestation.seal_interval_ms / 10));
+    this.timers.push(
+      setInterval(() => {
+        this.sealing.leaderTick(this.raft.status().role === "leader").catch((error: unknown) => {
+          this.logger.warn("sealing failed", {
+            error: error instanceof Error ? error.message : String(error),
+          });
+        });
+      }, sealTickMs),
+    );
   }
 
   /** Raft peers come from gossip: every member's advertised Raft address. */
@@ -258,13 +303,14 @@ export class FabricNode {
     for (const member of this.gossip.membershipView().members) {
       const address = member.state?.addresses.raft;
       const parsed = address === undefined ? null : parseHostPort(address);
-      if (parsed !== null && member.id !== this.nodeId) this.raft.setPeer(member.id as NodeId, parsed);
+      if (parsed !== null && member.id !== this.nodeId && isNodeId(member.id))
+        this.raft.setPeer(member.id, parsed);
     }
   }
 
   /** Re-advertises when the committed roles (or anything else) changed. */
   private advertise(): void {
-    const state = this.ownState(this.config.bootstrap ? [...foundingRoles] : ["worker"]);
+    const state = this.ownState();
     const text = canonicalJson(state);
     if (text === this.advertised) return;
     this.advertised = text;
@@ -328,7 +374,8 @@ export class FabricNode {
     const commit = m.gauge("revoada_raft_commit_index", "Raft commit index");
     const lag = m.gauge("revoada_raft_apply_lag", "committed entries not yet applied");
     const peers = m.gauge("revoada_gossip_members", "members by status in this node's view");
-    const shifts = m.gauge("revoada_shifts_executed", "role shifts this node executed as leader");
+    const shifts = m.gauge("revoada_shifts_executed", "role commands this node proposed as leader");
+    const procedures = m.gauge("revoada_procedures_open", "role-shift procedures in flight (replicated)");
     const decisions = m.gauge("revoada_policy_decisions", "decision records kept");
     const height = m.gauge("revoada_attestation_height", "blocks in the attestation chain");
     const renders = m.gauge("revoada_renders", "face renders done");
@@ -344,6 +391,7 @@ export class FabricNode {
       for (const member of this.gossip.membershipView().members) counts[member.status] += 1;
       for (const [status_, count] of Object.entries(counts)) peers(count, { status: status_ });
       shifts(this.reconciler.shiftsExecuted);
+      procedures(this.applier.machine.procedures().length);
       decisions(this.reconciler.decisions.length);
       height(this.applier.chain?.chain.blocks.length ?? 0);
       renders(this.renders);
@@ -354,13 +402,80 @@ export class FabricNode {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Start stages.
+
+/** Stage 1: the data directory exists, is locked for this process, and holds the identity. */
+async function openDataDirectory(config: NodeConfig): Promise<DataDirectory> {
+  await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
+  await lockDataDirectory(config.data_dir);
+  const signer = await loadOrCreateIdentity(config.data_dir);
+  const generation = await nextGeneration(config.data_dir);
+  return { signer, generation };
+}
+
+/** Stage 2: the face this node renders through, by name or module. */
+async function loadFace(config: NodeConfig): Promise<Face> {
+  const face = await loadConfiguredFace(config.face, config.face_module);
+  if (!face.ok) throw new Error(face.issues.map((issue) => issue.message).join("; "));
+  return face.face;
+}
+
+/** Stage 3: Raft over the machine's applier; its outcomes and events go to the queue. */
+async function startRaft(
+  config: NodeConfig,
+  clusterKey: Uint8Array,
+  disk: DataDirectory,
+  raftConfig: RaftConfig,
+  applier: FabricApplier,
+  events: EventQueue,
+  logger: Logger,
+): Promise<RaftDriver<MachineOutcome>> {
+  const listen = parseHostPort(config.listen.raft);
+  if (listen === null) throw new Error(`listen.raft: not host:port: ${config.listen.raft}`);
+  return RaftDriver.start<MachineOutcome>({
+    config: raftConfig,
+    signer: disk.signer,
+    clusterKey,
+    dataDirectory: join(config.data_dir, "raft"),
+    listen,
+    peers: new Map(),
+    initialVoters: config.bootstrap ? [disk.signer.nodeId] : [],
+    applier,
+    logger: logger.child("raft"),
+    onApplied: (_entry, outcome) => events.push({ type: "applied", outcome }),
+    onEvent: (event) => events.push({ type: "raft", event }),
+  });
+}
+
+/** Stage 4: gossip on the cluster key, advertising this start's generation. */
+async function startGossip(
+  config: NodeConfig,
+  clusterKey: Uint8Array,
+  disk: DataDirectory,
+  events: EventQueue,
+): Promise<GossipDriver> {
+  const listen = parseHostPort(config.listen.gossip);
+  if (listen === null) throw new Error(`listen.gossip: not host:port: ${config.listen.gossip}`);
+  return GossipDriver.start({
+    signer: disk.signer,
+    host: listen.host,
+    port: listen.port,
+    keyring: Keyring.create([clusterKey]),
+    seeds: config.seeds,
+    membership: config.strategy.membership,
+    generation: disk.generation,
+    onEvent: (event) => events.push({ type: "gossip", event }),
+  });
+}
+
 /** Alive peers at the API address gossip advertises (witness candidates). */
 function alivePeers(gossip: GossipDriver, self: NodeId): { id: NodeId; api: string }[] {
   const peers: { id: NodeId; api: string }[] = [];
   for (const member of gossip.membershipView().members) {
     const api = member.state?.addresses.api;
-    if (member.id !== self && member.status === "alive" && api !== undefined) {
-      peers.push({ id: member.id as NodeId, api });
+    if (member.id !== self && member.status === "alive" && api !== undefined && isNodeId(member.id)) {
+      peers.push({ id: member.id, api });
     }
   }
   return peers;
@@ -373,11 +488,14 @@ function withoutWorkloads(state: FabricState, keys: ReadonlySet<string>): Fabric
   return { ...state, workloads, placements };
 }
 
+const GenerationFile = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
 /** The restart counter advertised in gossip, so a restarted node's state wins over its old one. */
 async function nextGeneration(dataDir: string): Promise<number> {
   const path = join(dataDir, "generation");
-  const previous = Number.parseInt(await readFile(path, "utf8").catch(() => "0"), 10);
-  const next = (Number.isSafeInteger(previous) ? previous : 0) + 1;
+  const text = await readFile(path, "utf8").catch(() => "0");
+  const previous = GenerationFile.safeParse(text.trim());
+  const next = (previous.success ? previous.data : 0) + 1;
   await writeFileAtomic(path, `${next}\n`);
   return next;
 }

@@ -76,8 +76,13 @@ export async function snapshotFiles(directory: string): Promise<Map<string, stri
       const path = join(current, entry.name);
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile()) {
-        const bytes = await readFile(path);
-        files.set(relative(directory, path), createHash("sha256").update(bytes).digest("hex"));
+        // A render in progress writes a temp file and renames it: it may be gone by now.
+        const bytes = await readFile(path).catch((error: unknown) => {
+          if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined;
+          throw error;
+        });
+        if (bytes !== undefined)
+          files.set(relative(directory, path), createHash("sha256").update(bytes).digest("hex"));
       }
     }
   };

@@ -11,6 +11,7 @@ import {
   RaftNode,
   type RaftStatus,
   type Ready,
+  type SnapshotMetadata,
 } from "@revoada/fabric-core/raft";
 import { assert, type NodeId, type Random, type Signer } from "@revoada/fabric-core/vocabulary";
 import { type Logger, silentLogger } from "../daemon/log.js";
@@ -37,8 +38,8 @@ export interface RaftApplier<R> {
   apply(entry: Entry): R;
   /** The application state as of the last applied entry. */
   snapshot(): Uint8Array;
-  /** Replaces the application state with a snapshot's data. */
-  restore(data: Uint8Array): void;
+  /** Replaces the application state with a snapshot's data (and its Raft metadata: index, term, configuration). */
+  restore(data: Uint8Array, metadata: SnapshotMetadata): void;
 }
 
 export interface RaftDriverOptions<R> {
@@ -395,7 +396,7 @@ export class RaftDriver<R> {
     if (this.stopped) return;
     for (const message of deferred) this.transport.send(message.to as NodeId, message);
     if (ready.snapshot !== null) {
-      this.options.applier.restore(ready.snapshot.data);
+      this.options.applier.restore(ready.snapshot.data, ready.snapshot.metadata);
       this.applied = ready.snapshot.metadata.index;
       this.rejectProposalsThrough(this.applied);
     }
@@ -466,6 +467,23 @@ export class RaftDriver<R> {
     }
     if (event.type === "leader-changed" || event.type === "role-changed") {
       this.logger.info("raft", { ...event });
+      return;
+    }
+    if (event.type === "rollback-detected") {
+      this.logger.warn(
+        "raft: this node's data directory went backwards (restored from an older copy); " +
+          "it does not vote or campaign until it has caught up with the leader",
+        { ...event },
+      );
+    } else if (event.type === "rollback-recovered") {
+      this.logger.info("raft: caught up after the data directory went backwards; voting again", {
+        ...event,
+      });
+    } else if (event.type === "follower-rolled-back") {
+      this.logger.warn(
+        "raft: a follower lost entries it had acknowledged (its data directory went backwards); repairing its log",
+        { ...event },
+      );
     }
   }
 }

@@ -24,7 +24,8 @@ export function registerStrategy(program: Command): void {
       const text = await readInputFile(file);
       // Liveness errors are located like schema errors: field path and file:line:column.
       const parsed = parseSourceText(FabricStrategy, text, file, {
-        check: (value) => livenessIssues(value).map((error) => ({ ...error, message: `${error.code}: ${error.message}` })),
+        check: (value) =>
+          livenessIssues(value).map((error) => ({ ...error, message: `${error.code}: ${error.message}` })),
       });
       if (!parsed.ok) {
         throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
