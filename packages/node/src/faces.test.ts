@@ -18,7 +18,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import type { FaceFile } from "@revoada/fabric-core/face";
 import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
+import { parseEntrypoint } from "@revoada/face-baremetal";
+import { isWordError, lastValue, parseExecLine, parseUnitFile, sectionEntries } from "@revoada/face-systemd";
+import { parse as parseYaml } from "yaml";
 import { runCli } from "../test/cli-harness.js";
 import { faceOptionsFromEnvironment, listKnownFaces, loadConfiguredFace, loadFace } from "./faces.js";
 import { renderToDirectory } from "./render/render-directory.js";
@@ -264,5 +268,91 @@ describe("revoada face new", () => {
     } finally {
       delete process.env.REVOADA_FACE_PATH;
     }
+  });
+});
+
+/** `nodes/<node>/<component>` -> command line, from each face's control-plane files. */
+type CommandLines = Map<string, readonly string[]>;
+
+function unitValue(file: FaceFile, section: string, key: string): string {
+  const unit = parseUnitFile(file.content, file.path);
+  assert.ok(unit.ok, file.path);
+  const entry = lastValue(sectionEntries(unit.value, section), key);
+  assert.ok(entry !== undefined, `${file.path}: ${key}=`);
+  return entry.value;
+}
+
+function words(text: string): string[] {
+  const parsed = parseExecLine(text);
+  assert.ok(!isWordError(parsed), text);
+  return parsed;
+}
+
+function commandLines(
+  files: readonly FaceFile[],
+  pattern: RegExp,
+  read: (file: FaceFile) => string[],
+): CommandLines {
+  const lines: CommandLines = new Map();
+  for (const file of files) {
+    const match = pattern.exec(file.path);
+    if (match !== null && !file.content.includes("X-Revoada-Workload"))
+      lines.set(`${match[1]}/${match[2]}`, read(file));
+  }
+  return lines;
+}
+
+describe("the control plane in every face", () => {
+  it("Kubernetes static pods, systemd units and Quadlet containers start each component with the same command line", async () => {
+    const options = { baseDirectory: root, configured: {} };
+    const [kubernetes, systemd, baremetal] = await Promise.all(
+      ["kubernetes", "systemd", "baremetal"].map((name) => loadFace(name, options)),
+    );
+    assert.ok(kubernetes?.ok && systemd?.ok && baremetal?.ok);
+    const mesh = exampleFabricStates.mesh!;
+    const cluster = { kind: "cluster" } as const;
+    const pods = commandLines(
+      kubernetes.face.writer.write(mesh, cluster).files,
+      /^nodes\/([^/]+)\/manifests\/(etcd|kube-[a-z-]+)\.yaml$/,
+      (file) =>
+        (parseYaml(file.content) as { spec: { containers: { command: string[] }[] } }).spec.containers[0]!
+          .command,
+    );
+    const services = commandLines(
+      systemd.face.writer.write(mesh, cluster).files,
+      /^nodes\/([^/]+)\/revoada-(etcd|kube-[a-z-]+)\.service$/,
+      (file) => {
+        const [program, ...flags] = words(unitValue(file, "Service", "ExecStart"));
+        return [program!.slice(program!.lastIndexOf("/") + 1), ...flags];
+      },
+    );
+    const containers = commandLines(
+      baremetal.face.writer.write(mesh, cluster).files,
+      /^nodes\/([^/]+)\/revoada-(etcd|kube-[a-z-]+)\.container$/,
+      (file) => {
+        const entrypoint = parseEntrypoint(unitValue(file, "Container", "Entrypoint"));
+        assert.ok(Array.isArray(entrypoint));
+        return [...entrypoint, ...words(unitValue(file, "Container", "Exec"))];
+      },
+    );
+    assert.equal(
+      pods.size,
+      9,
+      "the mesh's components: all four on cp-1 and cp-2, etcd on cp-3",
+    );
+    assert.deepEqual([...services.keys()].sort(), [...pods.keys()].sort());
+    assert.deepEqual([...containers.keys()].sort(), [...pods.keys()].sort());
+    for (const [key, command] of pods) {
+      assert.deepEqual(services.get(key), command, `${key}: systemd runs what the static pod runs`);
+      assert.deepEqual(containers.get(key), command, `${key}: Quadlet runs what the static pod runs`);
+    }
+    const etcdStates = [...pods]
+      .filter(([key]) => key.endsWith("/etcd"))
+      .map(([, command]) => command.find((word) => word.startsWith("--initial-cluster-state=")));
+    assert.deepEqual(etcdStates.sort(), [
+      "--initial-cluster-state=existing",
+      "--initial-cluster-state=existing",
+      "--initial-cluster-state=new",
+    ]);
   });
 });
