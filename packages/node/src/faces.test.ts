@@ -335,11 +335,7 @@ describe("the control plane in every face", () => {
         return [...entrypoint, ...words(unitValue(file, "Container", "Exec"))];
       },
     );
-    assert.equal(
-      pods.size,
-      9,
-      "the mesh's components: all four on cp-1 and cp-2, etcd on cp-3",
-    );
+    assert.equal(pods.size, 9, "the mesh's components: all four on cp-1 and cp-2, etcd on cp-3");
     assert.deepEqual([...services.keys()].sort(), [...pods.keys()].sort());
     assert.deepEqual([...containers.keys()].sort(), [...pods.keys()].sort());
     for (const [key, command] of pods) {
