@@ -343,6 +343,31 @@ const scenarios: readonly Scenario[] = [
         [{ atMs: 600_500 }],
       ),
   },
+  {
+    name: "readme-walkthrough",
+    about:
+      "The README's walk-through after `revoada kill node-1` healed: node-4 took node-1's seat, node-5 is the last worker. Quarantining node-5 would leave no node to take a workload; quarantining node-4 would force node-5's promotion, with the same result. Both are refused without force, and say why.",
+    rounds: () => [
+      syntheticInputs({
+        nowMs: 600_000,
+        self: "node-2",
+        formation: "quorum-3m",
+        nodes: [
+          { name: "node-1", zone: "zone-a", roles: controlPlane, status: "dead", sinceMs: 595_000 },
+          { name: "node-2", zone: "zone-b", roles: controlPlane },
+          { name: "node-3", zone: "zone-c", roles: controlPlane },
+          { name: "node-4", zone: "zone-a", roles: controlPlane, sinceMs: 400_000 },
+          { name: "node-5", zone: "zone-b", roles: worker },
+        ],
+        voters: ["node-2", "node-3", "node-4"],
+        workloads: [{ name: "web", replicas: 2, placedOn: ["node-5"] }],
+        requests: [
+          { command: { type: "quarantine", node: id(5), reason: "operator" }, force: false },
+          { command: { type: "quarantine", node: id(4), reason: "operator" }, force: false },
+        ],
+      }),
+    ],
+  },
 ];
 
 /** The template with every node but the first taken out of the state and the view. */

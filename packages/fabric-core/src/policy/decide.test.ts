@@ -262,11 +262,25 @@ describe("operator overrides", () => {
       },
       force: false,
     });
-    const refused = base([demote(2), demote(3)]);
+    // Two workers stand by, so one demotion keeps the control plane at its target.
+    const withWorkers = (requests: PolicyInputs["operator_requests"]) =>
+      decide(
+        syntheticInputs({
+          nowMs: 60_000,
+          self: "cp-1",
+          formation: "quorum-3m",
+          nodes: masters(3, [
+            { name: "w-1", zone: "zone-a", roles: worker },
+            { name: "w-2", zone: "zone-b", roles: worker },
+          ]),
+          requests,
+        }),
+      );
+    const refused = withWorkers([demote(2), demote(3)]);
     assert.equal(refused.commands.length, 1);
     assert.equal(refused.records[1]!.outcome, "refused");
     assert.equal(refused.records[1]!.rule, "removal-cap");
-    const forced = base([demote(2), { ...demote(3), force: true }]);
+    const forced = withWorkers([demote(2), { ...demote(3), force: true }]);
     const operatorCommands = forced.commands.filter((proposed) => proposed.origin === "operator");
     assert.equal(operatorCommands.length, 2);
     assert.equal(operatorCommands[1]!.force, true);

@@ -39,7 +39,7 @@ export function decide(inputs: PolicyInputs): Decision {
       records: output.records,
     };
   }
-  const operatorShifts = judgeOperatorRequests(cluster, output);
+  const operatorShifts = judgeOperatorRequests(cluster, output, target);
   if (operatorShifts > 0) {
     record(output, {
       action: "none",

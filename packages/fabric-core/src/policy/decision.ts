@@ -24,6 +24,9 @@ export const RuleCode = z.enum([
   "removal-cap",
   "quorum-floor",
   "self-demotion",
+  // Capacity: what an operator shift would leave behind.
+  "control-plane-target",
+  "no-workload-host",
   "stabilization",
   "odd-voters",
   // Damper.

@@ -1,6 +1,7 @@
 import { assert, isControlPlaneRole, shortNodeId } from "../vocabulary/index.js";
+import { guardCapacity } from "./capacity-guard.js";
 import type { Cluster, NodeFacts } from "./cluster.js";
-import type { RuleCode } from "./decision.js";
+import type { RuleCode, TargetShape } from "./decision.js";
 import type { OperatorRequest } from "./inputs.js";
 import { nodeFacts, type RoundOutput, record } from "./round.js";
 
@@ -10,11 +11,12 @@ import { nodeFacts, type RoundOutput, record } from "./round.js";
  * breaks some is proposed only with `force` (the record names every rule broken) and refused
  * otherwise. Returns the number of requests proposed.
  */
-export function judgeOperatorRequests(cluster: Cluster, output: RoundOutput): number {
+export function judgeOperatorRequests(cluster: Cluster, output: RoundOutput, target: TargetShape): number {
   const voterCount = cluster.inputs.raft.voters.length;
   const removableVoters = Math.floor(Math.max(0, voterCount - 1) / 2);
   let removedVoters = 0;
   let proposed = 0;
+  const taken = new Set<string>();
   for (const request of cluster.inputs.operator_requests) {
     const node = cluster.byId.get(request.command.node);
     if (node === undefined) {
@@ -30,14 +32,17 @@ export function judgeOperatorRequests(cluster: Cluster, output: RoundOutput): nu
     if (removesVoter && removedVoters + 1 > removableVoters) broken.push("removal-cap");
     if (removesVoter && voterCount - removedVoters - 1 < cluster.config.min_quorum)
       broken.push("quorum-floor");
+    const guard = guardCapacity(cluster, target, request, node, taken);
+    broken.push(...guard.broken);
     if (broken.length > 0 && !request.force) {
-      recordVerdict(request, node, "refused", broken, output);
+      recordVerdict(request, node, "refused", broken, output, guard.reasons);
       continue;
     }
     if (removesVoter) removedVoters += 1;
+    for (const id of guard.takes) taken.add(id);
     output.commands.push({ command: request.command, origin: "operator", force: request.force });
     output.shifted.add(node.id);
-    recordVerdict(request, node, broken.length > 0 ? "forced" : "proposed", broken, output);
+    recordVerdict(request, node, broken.length > 0 ? "forced" : "proposed", broken, output, guard.reasons);
     proposed += 1;
   }
   assert(proposed <= cluster.inputs.operator_requests.length, "at most one proposal per request");
@@ -104,17 +109,19 @@ function recordVerdict(
   outcome: "proposed" | "forced" | "refused",
   broken: readonly RuleCode[],
   output: RoundOutput,
+  reasons: readonly string[] = [],
 ): void {
   const command = request.command;
   const what = `${command.type} ${node.state.name} (${shortNodeId(node.id)})`;
+  const why = reasons.length > 0 ? `: ${reasons.join("; ")}` : "";
   const message =
     outcome === "proposed"
       ? `operator ${what}: breaks no rule, proposed`
       : outcome === "forced"
-        ? `operator ${what}: forced past ${broken.join(", ")}`
+        ? `operator ${what}: forced past ${broken.join(", ")}${why}`
         : broken[0] === "no-op"
           ? `operator ${what} refused: it would change nothing (force does not apply)`
-          : `operator ${what} refused: breaks ${broken.join(", ")}; repeat with force to override`;
+          : `operator ${what} refused: breaks ${broken.join(", ")}${why}; repeat with force to override`;
   record(output, {
     action: command.type,
     outcome,
