@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import {
   type ConfChange,
@@ -157,10 +158,14 @@ export class RaftDriver<R> {
     const stored = storedStateFrom(recovery, options.dataDirectory, options.initialVoters);
     let applied = 0;
     if (stored.snapshot !== null) {
-      options.applier.restore(stored.snapshot.data);
+      options.applier.restore(stored.snapshot.data, stored.snapshot.metadata);
       applied = stored.snapshot.metadata.index;
     }
-    const created = RaftNode.create(options.config, stored, options.random ?? mathRandom);
+    // A fresh nonce per start tells this start from one of a restored copy of this data
+    // directory that reaches the same generation count (docs/raft.md, "Disks that go back").
+    const created = RaftNode.create(options.config, stored, options.random ?? mathRandom, {
+      incarnationNonce: randomInt(0, 0xffff_ffff),
+    });
     if (!created.ok) {
       storage.close();
       throw new Error(
@@ -366,6 +371,7 @@ export class RaftDriver<R> {
     // without waiting for the disk.
     const hardState = ready.hardState;
     const mustSync =
+      ready.mustSync ||
       ready.entries.length > 0 ||
       ready.snapshot !== null ||
       (hardState !== null && (hardState.term !== this.syncedTerm || hardState.vote !== this.syncedVote));

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { RaftStatus } from "@revoada/fabric-core/raft";
+import type { RaftEvent, RaftStatus } from "@revoada/fabric-core/raft";
 import { signerFromSeed } from "@revoada/fabric-core/vocabulary";
 
 /**
@@ -28,6 +28,8 @@ export class RaftProcess {
   exited: Promise<void> = Promise.resolve();
   /** Every `leader` event line seen, newest last. */
   readonly leaderEvents: { leader: string | null; term: number; atMs: number }[] = [];
+  /** Every `rollback` event line seen (the core's rollback events), oldest first. */
+  readonly rollbackEvents: RaftEvent[] = [];
   stderr = "";
   private readonly pending = new Map<number, (response: ControlResponse) => void>();
   private nextId = 1;
@@ -89,6 +91,8 @@ export class RaftProcess {
             term: message.term as number,
             atMs: performance.now(),
           });
+        } else if (message.event === "rollback") {
+          this.rollbackEvents.push(message.detail as RaftEvent);
         } else if (typeof message.id === "number") {
           const resolver = this.pending.get(message.id);
           this.pending.delete(message.id);
@@ -134,6 +138,15 @@ export class RaftProcess {
     } catch {
       return null;
     }
+  }
+
+  /** A clean stop (a leader hands over first); resolves once the process exited. */
+  async stop(): Promise<void> {
+    if (this.child === null) return;
+    if (this.running) await this.request("stop", {}, 10_000).catch(() => undefined);
+    if (this.running) this.child.kill("SIGKILL");
+    await this.exited;
+    this.child = null;
   }
 
   /** kill -9: no chance to flush or hand over anything. */

@@ -17,8 +17,9 @@ import { type RaftApplier, RaftDriver } from "./driver.js";
  *   [--voters ID,ID,...]  [--election-ms 150]  [--snapshot-interval 10000]  [--segment-bytes N]
  *
  * Control channel: JSON lines on stdin, answers (with the request's `id`) and events as JSON
- * lines on stdout. The applier is a register of proposed strings: `applied` lists them, so
- * a test can check that every acknowledged proposal is on every node.
+ * lines on stdout (`leader` changes; `rollback` for the data-directory rollback events). The
+ * applier is a register of proposed strings: `applied` lists them, so a test can check that
+ * every acknowledged proposal is on every node.
  */
 const Request = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("propose"), id: z.int(), data: z.string().max(65_536) }),
@@ -124,6 +125,13 @@ async function main(): Promise<void> {
     ...(values["segment-bytes"] === undefined ? {} : { segmentBytesMax: Number(values["segment-bytes"]) }),
     onEvent: (event) => {
       if (event.type === "leader-changed") emit({ event: "leader", leader: event.leader, term: event.term });
+      if (
+        event.type === "rollback-detected" ||
+        event.type === "rollback-recovered" ||
+        event.type === "follower-rolled-back"
+      ) {
+        emit({ event: "rollback", detail: event });
+      }
     },
   });
   emit({ event: "started", nodeId: signer.nodeId, host: driver.address.host, port: driver.address.port });

@@ -33,7 +33,24 @@ export function entryFromWal(entry: WalEntry, file: string): Entry {
 }
 
 export function hardStateToWal(hardState: HardState): WalHardState {
-  return { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+  const wal = {
+    term: hardState.term,
+    vote: hardState.vote,
+    commit: hardState.commit,
+    generation: hardState.generation ?? 0,
+  };
+  return hardState.rollback === undefined ? wal : { ...wal, rollback: hardState.rollback };
+}
+
+function hardStateFromWal(hardState: WalHardState): HardState {
+  const core: HardState = {
+    term: hardState.term,
+    vote: hardState.vote,
+    commit: hardState.commit,
+    generation: hardState.generation ?? 0,
+  };
+  if (hardState.rollback !== undefined) core.rollback = hardState.rollback;
+  return core;
 }
 
 export function snapshotToStored(snapshot: Snapshot): StoredSnapshot {
@@ -61,9 +78,8 @@ export function storedStateFrom(
     }
     snapshot = decoded.value;
   }
-  const hardState = recovery.hardState;
   return {
-    hardState: { term: hardState.term, vote: hardState.vote, commit: hardState.commit },
+    hardState: hardStateFromWal(recovery.hardState),
     snapshot,
     entries: recovery.entries.map((entry) => entryFromWal(entry, directory)),
     initialConf: { voters: [...initialVoters].sort(), votersOutgoing: [], learners: [], learnersNext: [] },

@@ -66,6 +66,39 @@ describe("write-ahead log", () => {
     reopened.wal.close();
   });
 
+  test("the hard state keeps the data-directory generation and a rollback being repaired", () => {
+    // Records without the generation (written before it existed) still read back.
+    const directory = freshDirectory();
+    const { wal } = WriteAheadLog.open(directory);
+    wal.append({ hardState: { term: 1, vote: null, commit: 0 } });
+    wal.close();
+    assert.deepEqual(WriteAheadLog.open(directory).recovery.hardState, { term: 1, vote: null, commit: 0 });
+    const reopened = WriteAheadLog.open(directory);
+    reopened.wal.append({
+      hardState: {
+        term: 3,
+        vote: "b".repeat(64),
+        commit: 2,
+        generation: 7,
+        rollback: "newer-generation-seen",
+      },
+    });
+    reopened.wal.close();
+    const restored = WriteAheadLog.open(directory);
+    assert.deepEqual(restored.recovery.hardState, {
+      term: 3,
+      vote: "b".repeat(64),
+      commit: 2,
+      generation: 7,
+      rollback: "newer-generation-seen",
+    });
+    restored.wal.append({ hardState: { term: 3, vote: null, commit: 4, generation: 7 } });
+    restored.wal.close();
+    const cleared = WriteAheadLog.open(directory);
+    assert.deepEqual(cleared.recovery.hardState, { term: 3, vote: null, commit: 4, generation: 7 });
+    cleared.wal.close();
+  });
+
   test("a conflicting append truncates the suffix it replaces", () => {
     const directory = freshDirectory();
     const { wal } = WriteAheadLog.open(directory);

@@ -44,7 +44,21 @@ export interface WalHardState {
   readonly term: number;
   readonly vote: string | null;
   readonly commit: number;
+  /** The data directory's generation (0 in records written before generations existed). */
+  readonly generation?: number;
+  /** Set while the node catches up after finding its data directory rolled back. */
+  readonly rollback?: WalRollback;
 }
+
+/** How the node learnt its data directory went back (the Raft core's `RollbackReason`). */
+export type WalRollback = "newer-generation-seen" | "acknowledged-entries-lost";
+const rollbackCodes: readonly (WalRollback | undefined)[] = [
+  undefined,
+  "newer-generation-seen",
+  "acknowledged-entries-lost",
+];
+/** The generation (u64) and rollback code (u8) after the vote; absent in older records. */
+const hardStateExtensionBytes = 9;
 
 export interface SnapshotMark {
   readonly index: number;
@@ -429,11 +443,17 @@ function decodeEntry(payload: Buffer): WalEntry | null {
 function encodeHardState(hardState: WalHardState): Buffer {
   const vote = Buffer.from(hardState.vote ?? "", "utf8");
   assert(vote.length <= 1024, "vote is a node id");
-  const payload = Buffer.allocUnsafe(18 + vote.length);
+  const extended = hardState.generation !== undefined || hardState.rollback !== undefined;
+  const payload = Buffer.allocUnsafe(18 + vote.length + (extended ? hardStateExtensionBytes : 0));
   writeUint64(payload, hardState.term, 0);
   writeUint64(payload, hardState.commit, 8);
   payload.writeUInt16LE(vote.length, 16);
   payload.set(vote, 18);
+  if (!extended) return payload;
+  writeUint64(payload, hardState.generation ?? 0, 18 + vote.length);
+  const rollbackCode = rollbackCodes.indexOf(hardState.rollback);
+  assert(rollbackCode >= 0, "a known rollback reason");
+  payload.writeUInt8(rollbackCode, 26 + vote.length);
   return payload;
 }
 
@@ -442,9 +462,18 @@ function decodeHardState(payload: Buffer): WalHardState | null {
   const term = readUint64(payload, 0);
   const commit = readUint64(payload, 8);
   const voteLength = payload.readUInt16LE(16);
-  if (Number.isNaN(term) || Number.isNaN(commit) || payload.length !== 18 + voteLength) return null;
-  const vote = voteLength === 0 ? null : payload.toString("utf8", 18);
-  return { term, vote, commit };
+  if (Number.isNaN(term) || Number.isNaN(commit)) return null;
+  const extended = payload.length === 18 + voteLength + hardStateExtensionBytes;
+  if (payload.length !== 18 + voteLength && !extended) return null;
+  const vote = voteLength === 0 ? null : payload.toString("utf8", 18, 18 + voteLength);
+  if (!extended) return { term, vote, commit };
+  const generation = readUint64(payload, 18 + voteLength);
+  const rollbackCode = payload.readUInt8(26 + voteLength);
+  if (Number.isNaN(generation) || rollbackCode >= rollbackCodes.length) return null;
+  const rollback = rollbackCodes[rollbackCode];
+  return rollback === undefined
+    ? { term, vote, commit, generation }
+    : { term, vote, commit, generation, rollback };
 }
 
 function encodeMark(mark: SnapshotMark): Buffer {
