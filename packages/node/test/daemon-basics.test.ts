@@ -168,6 +168,11 @@ describe("node config", () => {
     const codes = !loaded.ok ? loaded.issues.map((i) => i.code) : [];
     assert.deepEqual(codes, ["even-quorum"]);
     assert.match(!loaded.ok ? loaded.issues[0]!.message : "", /quorum size 4 is even/);
+    // Located like a schema error: the field path and the line:column of the config file.
+    const issue = !loaded.ok ? loaded.issues[0] : undefined;
+    assert.deepEqual(issue?.path, ["strategy", "consensus", "kind", "quorum_size"]);
+    assert.equal(issue?.file, configs[0]);
+    assert.ok((issue?.line ?? 0) > 1, `a line number: ${JSON.stringify(issue)}`);
   });
 
   it("refuses a missing or malformed cluster key", async () => {

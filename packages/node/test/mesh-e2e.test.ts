@@ -92,6 +92,9 @@ describe("a 5-node mesh of real processes", () => {
     assert.match(metrics, /^revoada_raft_is_leader 1$/m, "the leader's metrics say it leads");
     assert.match(metrics, /^revoada_gossip_members\{status="alive"\} 5$/m);
     assert.match(metrics, /^revoada_event_loop_delay_ms\{quantile="0.99"\} /m);
+    assert.match(metrics, /^revoada_procedures_open 0$/m, "formed: no role-shift procedure in flight");
+    assert.match(metrics, /^revoada_gossip_packets_rejected_total\{reason="[a-z-]+"\} 0$/m);
+    assert.match(metrics, /^revoada_raft_follower_lag\{peer="[0-9a-f]{64}"\} \d+$/m);
     const openapi = JSON.parse(await formed.leader.node.client.text("/openapi.json")) as {
       paths: Record<string, Record<string, unknown>>;
     };

@@ -9,8 +9,8 @@ import {
   Formation,
   HostPort,
   Labels,
+  livenessIssues,
   parseSourceText,
-  proveLiveness,
   type Result,
 } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
@@ -68,20 +68,18 @@ export interface LoadedConfig {
  */
 export async function loadNodeConfig(path: string): Promise<Result<LoadedConfig>> {
   const text = await readFile(path, "utf8");
-  const parsed = parseSourceText(NodeConfig, text, path);
+  // A strategy that cannot prove liveness is refused at the field and line:column at fault.
+  const parsed = parseSourceText(NodeConfig, text, path, {
+    check: (value) =>
+      livenessIssues(value.strategy).map((error) => ({
+        code: error.code,
+        message: `strategy fails proveLiveness: ${error.message}`,
+        path: ["strategy", ...error.path],
+      })),
+  });
   if (!parsed.ok) return parsed;
   const base = dirname(resolve(path));
   const config = resolvePaths(parsed.value, base);
-  const proof = proveLiveness(config.strategy);
-  if (!proof.live) {
-    const issues: FabricIssue[] = proof.errors.map((error) => ({
-      code: error.code,
-      message: `strategy fails proveLiveness: ${error.message}`,
-      path: ["strategy"],
-      file: path,
-    }));
-    return { ok: false, issues };
-  }
   const secrets = await readSecrets(config, path);
   if (!secrets.ok) return secrets;
   return { ok: true, value: { config, ...secrets.value } };

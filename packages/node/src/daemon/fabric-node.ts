@@ -31,6 +31,7 @@ import { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
 import { MetricsRegistry, trackEventLoopDelay } from "./metrics.js";
 import { lockDataDirectory, unlockDataDirectory } from "./pid-file.js";
+import { defineRaftMetrics } from "./raft-metrics.js";
 import { Reconciler } from "./reconciler.js";
 import { Sealing } from "./sealing.js";
 
@@ -153,7 +154,7 @@ export class FabricNode {
       logger.child("attest"),
     );
     const raft = await startRaft(config, clusterKey, disk, raftConfig.value, applier, events, logger);
-    const gossip = await startGossip(config, clusterKey, disk, events);
+    const gossip = await startGossip(config, clusterKey, disk, events, logger);
     const content = await NodeContent.start({
       dataDirectory: config.data_dir,
       signer: disk.signer,
@@ -381,6 +382,10 @@ export class FabricNode {
     const renders = m.gauge("revoada_renders", "face renders done");
     const served = m.gauge("revoada_blob_bytes_served", "blob bytes uploaded to peers");
     const fetching = m.gauge("revoada_blob_fetches_active", "blob fetches in progress");
+    const rejected = m.gauge(
+      "revoada_gossip_packets_rejected_total",
+      "packets refused on the gossip port since start, by reason (bad key, replay, oversized, malformed...)",
+    );
     m.onCollect(() => {
       const status = this.raft.status();
       term(status.term);
@@ -397,7 +402,10 @@ export class FabricNode {
       renders(this.renders);
       served(this.content.counters().servedBytes);
       fetching(this.content.sync.fetching().length);
+      for (const [reason, count] of Object.entries(this.gossip.rejectedPackets()))
+        rejected(count, { reason });
     });
+    defineRaftMetrics(m, () => this.raft.status());
     trackEventLoopDelay(m);
   }
 }
@@ -454,6 +462,7 @@ async function startGossip(
   clusterKey: Uint8Array,
   disk: DataDirectory,
   events: EventQueue,
+  logger: Logger,
 ): Promise<GossipDriver> {
   const listen = parseHostPort(config.listen.gossip);
   if (listen === null) throw new Error(`listen.gossip: not host:port: ${config.listen.gossip}`);
@@ -465,6 +474,7 @@ async function startGossip(
     seeds: config.seeds,
     membership: config.strategy.membership,
     generation: disk.generation,
+    logger: logger.child("gossip"),
     onEvent: (event) => events.push({ type: "gossip", event }),
   });
 }
