@@ -76,6 +76,20 @@ test("every message shape round-trips, bytes included", () => {
   }
 });
 
+test("the generations and the rolled-back flag a message carries round-trip", () => {
+  const generations = {
+    generation: { count: 4, nonce: 0xffff_fffe },
+    recipientGeneration: { count: 9, nonce: 1 },
+  };
+  for (const message of messages) {
+    const stamped = { ...message, ...generations } as RaftMessage;
+    if (stamped.type === "append" || stamped.type === "heartbeat") stamped.rolledBack = true;
+    const decoded = decodeRaftMessage(encodeRaftMessage(stamped));
+    assertStrict.ok(decoded.ok, `${message.type} with generations decodes`);
+    assertStrict.deepEqual(decoded.value, stamped);
+  }
+});
+
 test("entries, snapshots and conf changes round-trip", () => {
   const entry = { index: 1, term: 1, kind: "conf-change" as const, data };
   assertStrict.deepEqual(decodeEntry(encodeEntry(entry)), { ok: true, value: entry });
