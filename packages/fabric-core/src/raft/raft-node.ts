@@ -132,7 +132,7 @@ export class RaftNode {
   private vote: RaftPeerId | null;
   /** This start's generation; `count` is persisted with the hard state. */
   private generation: Generation;
-  /** The newest generation seen from each peer (in memory: a restart forgets them). */
+  /** The newest generation seen from each peer (in memory: a restart forgets them; at most `limits.peersMax`). */
   private readonly peerGenerations = new Map<RaftPeerId, Generation>();
   /** Set while catching up after a detected rollback of the data directory: no votes, no campaigns. */
   private rollback: { readonly reason: RollbackReason; targetCommit: number | null } | null = null;
@@ -1242,6 +1242,7 @@ export class RaftNode {
     const sender = message.generation;
     if (sender === undefined) return null;
     const known = this.peerGenerations.get(message.from);
+    if (known === undefined && this.peerGenerations.size >= limits.peersMax) return null;
     if (known === undefined || sender.count > known.count) {
       this.peerGenerations.set(message.from, sender);
       if (known !== undefined) this.progress.get(message.from)?.restart();
