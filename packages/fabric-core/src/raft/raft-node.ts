@@ -400,7 +400,7 @@ export class RaftNode {
     const committed = this.takeCommitted();
     const hardState = this.currentHardState();
     const hardStateChanged = !this.hardStateEquals(this.handedHardState);
-    const voteChanged =
+    const durableStateChanged =
       hardState.term !== this.handedHardState.term ||
       hardState.vote !== this.handedHardState.vote ||
       hardState.generation !== this.handedHardState.generation ||
@@ -420,7 +420,7 @@ export class RaftNode {
       readStates: this.readStates,
       snapshotRequest,
       events: this.events,
-      mustSync: entries.length > 0 || this.snapshotToPersist !== null || voteChanged,
+      mustSync: entries.length > 0 || this.snapshotToPersist !== null || durableStateChanged,
     };
     this.snapshotToPersist = null;
     this.outboxFullReported = false;
