@@ -1,5 +1,5 @@
 import type { Face } from "@revoada/fabric-core/face";
-import { modelState } from "./model.js";
+import { kubernetesLost, modelState } from "./model.js";
 import { readKubernetes } from "./reader.js";
 import { kubernetesContainerEnvironments } from "./runtime.js";
 import { validateKubernetes } from "./validate.js";
@@ -16,6 +16,7 @@ export const kubernetesFace: Face = {
   writer: { write: writeKubernetes },
   reader: { read: readKubernetes },
   model: modelState,
+  lost: kubernetesLost,
   validate: validateKubernetes,
   containerEnvironments: kubernetesContainerEnvironments,
 };

@@ -1,4 +1,4 @@
-import type { DroppedField } from "@revoada/fabric-core/face";
+import type { DroppedField, LostField } from "@revoada/fabric-core/face";
 import type { FabricState, NodeRole, NodeState } from "@revoada/fabric-core/vocabulary";
 import { NodeRole as NodeRoleSchema, workloadKey } from "@revoada/fabric-core/vocabulary";
 
@@ -9,6 +9,14 @@ import { NodeRole as NodeRoleSchema, workloadKey } from "@revoada/fabric-core/vo
  * kubelet reports about itself (capacity, version), the gossip generation, and the Raft log
  * position, which no Kubernetes object holds.
  */
+
+/** What no Kubernetes object written here carries: read back as absent (`revoada read`). */
+export const kubernetesLost: readonly LostField[] = [
+  { path: ["nodes", "*", "capacity"], reason: "node capacity is reported by the kubelet" },
+  { path: ["nodes", "*", "version"], reason: "the node version is reported by the kubelet" },
+  { path: ["nodes", "*", "generation"], reason: "the gossip generation has no Node field" },
+  { path: ["applied"], reason: "no Kubernetes object holds the Raft log position" },
+];
 
 const zeroCapacity = { cpu_millis: 0, memory_bytes: 0, storage_bytes: 0, pods: 0 };
 

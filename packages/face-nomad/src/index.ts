@@ -1,5 +1,5 @@
 import type { Face } from "@revoada/fabric-core/face";
-import { modelNomad } from "./model.js";
+import { modelNomad, nomadLost } from "./model.js";
 import { readNomad } from "./reader.js";
 import { validateNomad } from "./validate.js";
 import { writeNomad } from "./writer.js";
@@ -15,6 +15,7 @@ export const nomadFace: Face = {
   writer: { write: writeNomad },
   reader: { read: readNomad },
   model: modelNomad,
+  lost: nomadLost,
   validate: validateNomad,
 };
 

@@ -1,4 +1,4 @@
-import type { DroppedField } from "@revoada/fabric-core/face";
+import type { DroppedField, LostField } from "@revoada/fabric-core/face";
 import { type FabricState, type NodeState, workloadKey } from "@revoada/fabric-core/vocabulary";
 import { mebibyte } from "./workload-job.js";
 
@@ -9,6 +9,19 @@ import { mebibyte } from "./workload-job.js";
  * generation, the Raft log position, and memory below whole MiB (`MemoryMB` is an integer;
  * the writer rounds up so a task never gets less than asked for).
  */
+
+/** What no Nomad file written here carries (read back as absent), and what it rounds. */
+export const nomadLost: readonly LostField[] = [
+  { path: ["nodes", "*", "capacity"], reason: "a Nomad client fingerprints its own resources" },
+  { path: ["nodes", "*", "version"], reason: "no Nomad agent setting carries it" },
+  { path: ["nodes", "*", "generation"], reason: "no Nomad agent setting carries it" },
+  { path: ["applied"], reason: "Nomad has no place for the Raft log position" },
+  {
+    path: ["workloads", "*", "resources", "memory_bytes"],
+    reason: "MemoryMB is whole MiB: rounded up",
+    approximate: true,
+  },
+];
 
 function modelWorkloads(state: FabricState): FabricState["workloads"] {
   const workloads: FabricState["workloads"] = {};

@@ -83,9 +83,12 @@ export function droppedUnplaced(state: FabricState): DroppedField[] {
       dropped.push({ path: ["workloads", key], reason: "placed on a node the state does not know" });
     }
   }
+  const kept = modelPlacedWorkloads(state).placements;
   for (const key of Object.keys(state.placements).sort(compareText)) {
     if (state.workloads[key] === undefined) {
       dropped.push({ path: ["placements", key], reason: "placement of a workload the state does not know" });
+    } else if (kept[key] === undefined) {
+      dropped.push({ path: ["placements", key], reason: "the placement of a workload no unit carries" });
     }
   }
   return dropped;

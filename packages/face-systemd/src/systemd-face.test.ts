@@ -17,7 +17,10 @@ describe("face-systemd mapping", () => {
     const { dropped } = systemdFace.writer.write(mesh, { kind: "cluster" });
     assert.deepEqual(
       dropped.map((entry) => entry.path),
-      [["workloads", "batch/idle"]],
+      [
+        ["workloads", "batch/idle"],
+        ["placements", "batch/idle"],
+      ],
     );
   });
 

@@ -352,3 +352,54 @@ describe("the control plane in every face", () => {
     ]);
   });
 });
+
+describe("revoada read says what the face cannot represent", () => {
+  it("kubernetes: lost fields are absent (not zeros), listed on stderr, in YAML comments and in JSON", async () => {
+    const out = join(root, "k8s-loss");
+    const rendered = await runCli(["render", "--face", "kubernetes", "--state", stateFile, "--out", out]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    assert.match(rendered.stderr, /^dropped: nodes\.[0-9a-f]{64}\.capacity: /m);
+    const json = await runCli(["read", "--face", "kubernetes", out, "-o", "json"]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.match(
+      json.stderr,
+      /^lost: nodes\.\*\.capacity \(5 fields, absent\): node capacity is reported by the kubelet$/m,
+    );
+    assert.match(json.stderr, /^lost: applied \(1 field, absent\): /m);
+    const document = JSON.parse(json.stdout) as {
+      state: { nodes: Record<string, Record<string, unknown>>; applied?: unknown };
+      lost: { path: string[]; reason: string }[];
+      ignored: unknown[];
+    };
+    const nodes = Object.values(document.state.nodes);
+    assert.equal(nodes.length, 5);
+    for (const node of nodes) {
+      assert.equal(typeof node.name, "string", "what the face carries is there");
+      assert.ok(
+        !("capacity" in node) && !("version" in node) && !("generation" in node),
+        "lost fields are absent",
+      );
+    }
+    assert.ok(!("applied" in document.state));
+    assert.equal(document.lost.length, 5 * 3 + 1);
+    assert.deepEqual(document.lost.at(-1), {
+      path: ["applied"],
+      reason: "no Kubernetes object holds the Raft log position",
+    });
+    assert.deepEqual(document.ignored, []);
+    const yaml = await runCli(["read", "--face", "kubernetes", out, "-o", "yaml"]);
+    assert.match(yaml.stdout, /^# lost: nodes\.\*\.version \(5 fields, absent\): /m);
+    assert.doesNotMatch(yaml.stdout, /capacity:|generation:|applied:/);
+  });
+
+  it("systemd carries every node field: nothing is reported lost", async () => {
+    const out = join(root, "systemd-loss");
+    assert.equal((await runCli(["render", "--face", "systemd", "--state", stateFile, "--out", out])).code, 0);
+    const read = await runCli(["read", "--face", "systemd", out, "-o", "json"]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.doesNotMatch(read.stderr, /lost:/);
+    const document = JSON.parse(read.stdout) as { state: { applied: { index: number } }; lost: unknown[] };
+    assert.deepEqual(document.lost, []);
+    assert.equal(document.state.applied.index, 1042);
+  });
+});

@@ -18,6 +18,19 @@ export interface DroppedField {
   readonly reason: string;
 }
 
+/**
+ * A field the face's files never carry, declared once per face: `path` is a pattern into the
+ * state (`"*"` matches any key of a map, e.g. `["nodes", "*", "capacity"]`). A read of the
+ * files has no value there: the reader puts the schema's zero in `state`, and `revoada read`
+ * shows the field as absent and says why. `approximate` marks a field that is carried, but
+ * rounded (what is read back is close, not equal).
+ */
+export interface LostField {
+  readonly path: readonly string[];
+  readonly reason: string;
+  readonly approximate?: boolean;
+}
+
 /** Something in the files the Reader did not understand (and ignored). */
 export interface UnknownField {
   readonly file: string;
@@ -67,6 +80,12 @@ export interface Face {
   readonly reader: FaceReader;
   /** The subset of a state this face models: `read(write(s)).state` equals `model(s)`. */
   model(state: FabricState): FabricState;
+  /**
+   * The fields this face cannot represent (see `LostField`); none when absent. The conformance
+   * kit checks it against the writer's `dropped` list: a lost field whose value `model` changed
+   * is reported dropped, and every dropped field is a declared loss or an entry `model` removed.
+   */
+  readonly lost?: readonly LostField[];
   /** Checks rendered files against the target's own rules; empty means valid. */
   validate?(files: readonly FaceFile[]): Promise<readonly FabricIssue[]>;
   /**

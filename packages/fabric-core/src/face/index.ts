@@ -5,6 +5,7 @@ export type {
   FaceFile,
   FaceReader,
   FaceWriter,
+  LostField,
   ReadResult,
   RenderScope,
   UnknownField,
@@ -33,6 +34,7 @@ export {
   kubernetesPkiDirectory,
 } from "./control-plane.js";
 export { compareText, nodeDirectories, sortedNodes } from "./layout.js";
+export { anyKey, lostFields, matchesLostPattern, withoutLost } from "./loss.js";
 export type { FaceDeclaration, FaceNameMap, FaceSource } from "./registry.js";
 export {
   builtinFacePackages,

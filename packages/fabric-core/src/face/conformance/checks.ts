@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { FabricState, formatIssue } from "../../vocabulary/index.js";
 import type { Face, FaceFile, RenderScope, WriteResult } from "../contract.js";
+import { lostFields, matchesLostPattern } from "../loss.js";
 
 /**
  * The individual conformance checks. Each throws an `AssertionError` naming what broke;
@@ -132,6 +134,74 @@ export async function checkContainerEnvironments(face: Face, state: FabricState)
       environment,
       state.workloads[key]?.env,
       `${key}: the container sees the state's environment`,
+    );
+  }
+}
+
+type Path = readonly (string | number)[];
+
+function valueAt(value: unknown, path: Path): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string, unknown>)[String(key)];
+  }
+  return current;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** The shortest paths at which two values differ (a key on one side only, or unequal leaves). */
+function differingPaths(before: unknown, after: unknown, path: Path = []): Path[] {
+  if (!isRecord(before) || !isRecord(after)) return isDeepStrictEqual(before, after) ? [] : [path];
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return keys.flatMap((key) =>
+    Object.hasOwn(before, key) && Object.hasOwn(after, key)
+      ? differingPaths(before[key], after[key], [...path, key])
+      : [[...path, key]],
+  );
+}
+
+function isPrefix(prefix: Path, path: Path): boolean {
+  return prefix.length <= path.length && prefix.every((key, index) => String(key) === String(path[index]));
+}
+
+/**
+ * Loss is said, and said the same way twice: what the face declares it cannot represent
+ * (`face.lost`, what `revoada read` reports) agrees with what its writer reports dropped for
+ * this state, and `model` changes nothing the writer did not report.
+ *   - every dropped path is a declared loss, or an entry `model` removed altogether;
+ *   - every declared loss whose value `model` changed is reported dropped;
+ *   - every difference between the state and `model(state)` lies under a dropped path.
+ */
+export function checkLossReport(face: Face, state: FabricState): void {
+  const lost = face.lost ?? [];
+  for (const entry of lost) {
+    assert.ok(entry.path.length > 0 && entry.reason.length > 0, "a lost entry has a path and a reason");
+  }
+  const dropped = face.writer.write(state, cluster).dropped;
+  const modelled = face.model(state);
+  for (const field of dropped) {
+    const declared = lost.some((entry) => matchesLostPattern(entry.path, field.path));
+    const removed = valueAt(modelled, field.path) === undefined;
+    assert.ok(
+      declared || removed,
+      `dropped ${field.path.join(".")}: neither declared in face.lost nor removed by model`,
+    );
+  }
+  for (const field of lostFields(state, lost)) {
+    if (isDeepStrictEqual(valueAt(state, field.path), valueAt(modelled, field.path))) continue;
+    assert.ok(
+      dropped.some((entry) => isPrefix(entry.path, field.path)),
+      `${field.path.join(".")} is lost (${field.reason}) but the writer does not report it dropped`,
+    );
+  }
+  for (const path of differingPaths(state, modelled)) {
+    assert.ok(
+      dropped.some((entry) => isPrefix(entry.path, path)),
+      `model changes ${path.join(".")} but the writer does not report it dropped`,
     );
   }
 }

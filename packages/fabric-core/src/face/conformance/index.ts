@@ -11,6 +11,7 @@ export {
   checkContainerEnvironments,
   checkDropped,
   checkFileShape,
+  checkLossReport,
   checkNoTimestamps,
   checkRoundTrip,
   checkValidates,

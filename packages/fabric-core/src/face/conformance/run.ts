@@ -9,6 +9,7 @@ import {
   checkByteStable,
   checkContainerEnvironments,
   checkFileShape,
+  checkLossReport,
   checkNoTimestamps,
   checkRoundTrip,
   checkValidates,
@@ -88,6 +89,9 @@ function describeExample(face: Face, name: string, state: FabricState, goldenDir
     it("reads back to model(state)", async () => {
       await checkRoundTrip(face, state);
     });
+    it("reports as lost exactly what the writer drops", () => {
+      checkLossReport(face, state);
+    });
     if (face.containerEnvironments !== undefined) {
       it("gives every written workload's containers the state's environment", async () => {
         await checkContainerEnvironments(face, state);
@@ -119,9 +123,10 @@ export function runFaceConformance(face: Face, options: FaceConformanceOptions):
     });
     for (const [name, state] of Object.entries(examples))
       describeExample(face, name, state, options.goldenDir);
-    it(`property: read(write(s)) = model(s), same container environment, byte-stable, valid (${numRuns} runs, seed ${seed})`, async () => {
+    it(`property: read(write(s)) = model(s), loss said, same container environment, byte-stable, valid (${numRuns} runs, seed ${seed})`, async () => {
       const property = fc.asyncProperty(arbitrary, fc.nat(), async (state, pick) => {
         await checkRoundTrip(face, state);
+        checkLossReport(face, state);
         await checkContainerEnvironments(face, state);
         const written = checkByteStable(face, state);
         await checkValidates(face, written.files);

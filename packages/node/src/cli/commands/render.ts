@@ -1,10 +1,19 @@
 import { resolve } from "node:path";
-import type { DroppedField, Face, UnknownField, WriteResult } from "@revoada/fabric-core/face";
+import {
+  type DroppedField,
+  type Face,
+  type LostField,
+  lostFields,
+  type UnknownField,
+  type WriteResult,
+  withoutLost,
+} from "@revoada/fabric-core/face";
 import {
   type FabricState,
   FabricState as FabricStateSchema,
   formatIssue,
   parseSourceText,
+  stringifyYaml,
 } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
 import { loadFace } from "../../faces.js";
@@ -23,7 +32,10 @@ import { type OutputFormat, outputOption, render } from "../output.js";
 /**
  * `revoada render`: the fabric state through a face into a directory (one node's view with
  * `--node`, every node in its own folder with `--all`, the whole cluster's files otherwise);
- * `revoada read`: a cluster render back to a fabric state.
+ * `revoada read`: a cluster render back to a fabric state, saying what the face cannot
+ * represent: those fields are absent from the output (not zeros), listed on stderr (`lost:`),
+ * as comments at the top of `-o yaml`, and under `lost` in `-o json`
+ * (`{ state, lost, ignored }`).
  */
 
 async function faceNamed(name: string): Promise<Face> {
@@ -48,6 +60,19 @@ function warnUnknown(directory: string, unknown: readonly UnknownField[]): void 
     const where = entry.line === undefined ? "" : `:${entry.line}:${entry.column ?? 1}`;
     process.stderr.write(`ignored: ${directory}/${entry.file}${where}: ${entry.reason}\n`);
   }
+}
+
+/** One line per declared loss that applies to this state: `nodes.*.capacity (5 fields): why`. */
+function lostSummary(state: FabricState, lost: readonly LostField[]): string[] {
+  const lines: string[] = [];
+  for (const entry of lost) {
+    const count = lostFields(state, [entry]).length;
+    if (count === 0) continue;
+    const kind = entry.approximate === true ? "rounded" : "absent";
+    const fields = count === 1 ? "1 field" : `${count} fields`;
+    lines.push(`${entry.path.join(".")} (${fields}, ${kind}): ${entry.reason}`);
+  }
+  return lines;
 }
 
 interface RenderOptions {
@@ -122,8 +147,17 @@ async function readAction(directory: string, options: { face: string; output: Ou
   }
   warnUnknown(directory.replace(/\/$/, ""), result.value.unknown);
   const state = result.value.state;
+  const lostLines = lostSummary(state, face.lost ?? []);
+  for (const line of lostLines) process.stderr.write(`lost: ${line}\n`);
+  const known = withoutLost(state, face.lost);
+  if (options.output === "yaml") {
+    const header = lostLines.map((line) => `# lost: ${line}\n`).join("");
+    process.stdout.write(`${header}${stringifyYaml(known)}`);
+    return;
+  }
+  const document = { state: known, lost: lostFields(state, face.lost), ignored: result.value.unknown };
   process.stdout.write(
-    render(options.output, state, () =>
+    render(options.output, document, () =>
       Object.values(state.nodes).map((node) => ({
         node: node.name,
         id: node.id.slice(0, 8),
@@ -151,7 +185,9 @@ export function registerRender(program: Command): void {
 
   program
     .command("read")
-    .description("read a face's cluster render back into a fabric state")
+    .description(
+      "read a face's cluster render back into a fabric state; what the face cannot represent is absent and listed (lost:)",
+    )
     .requiredOption("--face <name>", "face name (revoada face list), package name or path")
     .argument("<dir>", "directory written by `revoada render` (without --node/--all)")
     .addOption(outputOption("yaml"))
