@@ -28,10 +28,14 @@ export interface RouteRequest<Body> {
   readonly body: Body;
 }
 
-/** A reply: the route's own shape, an error (any non-2xx status), or plain text. */
+/**
+ * A reply: the route's own shape, an error (any non-2xx status), plain text, or a handler
+ * that takes the response over (the console's files and its event stream).
+ */
 export type RouteReply<T> =
   | { readonly status: number; readonly body: T | ErrorBody }
-  | { readonly status: number; readonly text: string };
+  | { readonly status: number; readonly text: string }
+  | { readonly status: number; readonly stream: (response: ServerResponse, request: IncomingMessage) => void };
 export function route<Body extends z.ZodType, Reply extends z.ZodType>(
   definition: Route<Body, Reply>,
 ): Route {
@@ -150,6 +154,10 @@ export function createApiServer(options: ApiServerOptions): Server {
       body = parsed.data;
     }
     const reply = await match.route.handle({ params, query: url.searchParams, body });
+    if ("stream" in reply) {
+      reply.stream(response, request);
+      return;
+    }
     if ("text" in reply) {
       response.writeHead(reply.status, {
         "content-type": match.route.contentType ?? "text/plain; charset=utf-8",

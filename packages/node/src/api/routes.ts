@@ -13,6 +13,7 @@ import { CosignReply, CosignRequestBody } from "../daemon/sealing.js";
 import { RaftUnavailableError } from "../errors.js";
 import { faultInjectionEnabled, partitionInEffect, setPartition } from "../faults.js";
 import { findNode } from "../render/index.js";
+import { consoleRoutes } from "../ui/console-routes.js";
 import { openApiDocument, type Route, route } from "./http-server.js";
 import {
   CommittedReply,
@@ -174,6 +175,7 @@ export function nodeRoutes(node: FabricNode): Route[] {
       handle: async () => ({ status: 200, text: node.metrics.render() }),
     }),
   ];
+  routes.push(...consoleRoutes(node));
   if (faultInjectionEnabled) routes.push(partitionRoute(node));
   routes.push(
     route({
@@ -215,7 +217,7 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
   };
 }
 
-function meshOf(node: FabricNode): z.input<typeof MeshMember>[] {
+export function meshOf(node: FabricNode): z.input<typeof MeshMember>[] {
   return node.gossip.membershipView().members.map((member) => ({
     id: member.id,
     name: member.state?.name ?? member.id.slice(0, 8),
