@@ -306,6 +306,11 @@ export async function faceOptionsFromEnvironment(
   return { ok: true, value: { baseDirectory: cwd, configured, pluginDirectories, configFile } };
 }
 
+/** The options given, else the registry the environment configures. */
+async function optionsOrEnvironment(options: FaceLoadOptions | undefined): Promise<Result<FaceLoadOptions>> {
+  return options === undefined ? faceOptionsFromEnvironment() : { ok: true, value: options };
+}
+
 function discoveredNames(discovery: Discovery): FaceNameMap {
   return Object.fromEntries(discovery.faces.map((face) => [face.name, face.directory]));
 }
@@ -342,13 +347,9 @@ async function loadSource(
  * (`faceOptionsFromEnvironment`).
  */
 export async function loadFace(name: string, options?: FaceLoadOptions): Promise<FaceLoadResult> {
-  let resolvedOptions: FaceLoadOptions;
-  if (options !== undefined) resolvedOptions = options;
-  else {
-    const fromEnvironment = await faceOptionsFromEnvironment();
-    if (!fromEnvironment.ok) return { ok: false, kind: "invalid", issues: fromEnvironment.issues };
-    resolvedOptions = fromEnvironment.value;
-  }
+  const given = await optionsOrEnvironment(options);
+  if (!given.ok) return { ok: false, kind: "invalid", issues: given.issues };
+  const resolvedOptions = given.value;
   const configured = resolvedOptions.configured ?? {};
   const baseDirectory = resolvedOptions.baseDirectory ?? process.cwd();
   const quick = resolveFaceSource(name, configured);
@@ -392,13 +393,9 @@ function originText(origin: DiscoveryOrigin): string {
 
 /** Every face found (built-in, configured, installed, in plugin directories), each loaded to describe itself. */
 export async function listKnownFaces(options?: FaceLoadOptions): Promise<FaceListing> {
-  let resolvedOptions: FaceLoadOptions;
-  if (options !== undefined) resolvedOptions = options;
-  else {
-    const fromEnvironment = await faceOptionsFromEnvironment();
-    if (!fromEnvironment.ok) return { faces: [], issues: fromEnvironment.issues };
-    resolvedOptions = fromEnvironment.value;
-  }
+  const given = await optionsOrEnvironment(options);
+  if (!given.ok) return { faces: [], issues: given.issues };
+  const resolvedOptions = given.value;
   const configured = resolvedOptions.configured ?? {};
   const discovery = await discoverFaces(
     resolvedOptions.baseDirectory ?? process.cwd(),
