@@ -1,0 +1,130 @@
+import {
+  advertiseHost,
+  componentOfRole,
+  type EtcdClusterState,
+  etcdClientPort,
+  etcdClusterState,
+  etcdMemberName,
+  etcdMembers,
+  etcdPeerPort,
+} from "@revoada/fabric-core/face";
+import { assert, type FabricState, type NodeState } from "@revoada/fabric-core/vocabulary";
+import type { ComponentSpec } from "./process-runtime.js";
+
+/**
+ * The etcd member this machine runs under the `process` runtime, as a `ComponentSpec`.
+ *
+ * Member names, the founding rule (`new` for the first etcd member, `existing` for every
+ * joiner) and the component's name come from `fabric-core/face/control-plane.ts`, the one
+ * source of truth the faces use. Its flag list is not reused as is: it fixes the ports
+ * (2379/2380/2381, so several members cannot share a host), speaks https with kubeadm's
+ * certificate paths, and carries `--feature-gates`, an etcd 3.6 flag that Debian's etcd
+ * 3.4.23 refuses. Here the addresses are given as host:port and the URLs are plain http:
+ * TLS on peer and client URLs comes with the PKI distribution, a later step.
+ */
+
+export interface EtcdComponentOptions {
+  /** The member name (`etcdMemberName(node)` for a fabric node). */
+  readonly name: string;
+  readonly dataDirectory: string;
+  /** host:port the member listens on and advertises for peers. */
+  readonly peerAddress: string;
+  /** host:port the member listens on and advertises for clients. */
+  readonly clientAddress: string;
+  /** Every member's name and peer URL, this member's included (for a joiner: what `member add` returned). */
+  readonly initialCluster: readonly { readonly name: string; readonly peerUrl: string }[];
+  readonly clusterState: EtcdClusterState;
+  /** The etcd program (default `etcd`, looked up on PATH). */
+  readonly command?: string;
+  /** The component name, also its log file name (default `etcd`). */
+  readonly componentName?: string;
+}
+
+const hostPortPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** `http://host:port` of a host:port address (IPv6 hosts in brackets). */
+export function httpUrl(address: string): string {
+  const match = hostPortPattern.exec(address);
+  assert(match !== null, `not a host:port address: ${address}`);
+  const port = Number(match[2]);
+  assert(port > 0 && port <= 65_535, `port out of range in ${address}`);
+  return `http://${address}`;
+}
+
+export function etcdComponentSpec(options: EtcdComponentOptions): ComponentSpec {
+  const peerUrl = httpUrl(options.peerAddress);
+  const clientUrl = httpUrl(options.clientAddress);
+  assert(options.initialCluster.length > 0, "an etcd member needs an initial cluster");
+  assert(
+    options.initialCluster.some((member) => member.name === options.name && member.peerUrl === peerUrl),
+    `--initial-cluster does not list ${options.name}=${peerUrl}`,
+  );
+  assert(
+    options.initialCluster.every((member) => !/[,=\s]/.test(member.name)),
+    "an --initial-cluster member name holds ',', '=' or a space",
+  );
+  const cluster = options.initialCluster.map((member) => `${member.name}=${member.peerUrl}`).join(",");
+  return {
+    name: options.componentName ?? componentOfRole.etcd,
+    command: options.command ?? componentOfRole.etcd,
+    args: [
+      `--advertise-client-urls=${clientUrl}`,
+      `--data-dir=${options.dataDirectory}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=${cluster}`,
+      `--initial-cluster-state=${options.clusterState}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--name=${options.name}`,
+      "--snapshot-count=10000",
+    ],
+  };
+}
+
+export interface EtcdNodeAddresses {
+  readonly peerAddress: string;
+  readonly clientAddress: string;
+}
+
+/** The default addresses: the node's advertised host with etcd's standard ports. */
+export function standardEtcdAddresses(node: NodeState): EtcdNodeAddresses {
+  const host = advertiseHost(node);
+  return { peerAddress: `${host}:${etcdPeerPort}`, clientAddress: `${host}:${etcdClientPort}` };
+}
+
+/**
+ * The etcd member of `node` as the committed state describes it: name from
+ * `etcdMemberName`, `new` or `existing` from `etcdClusterState`, and `--initial-cluster`
+ * from every etcd holder. A joining member should rather be given the cluster `member add`
+ * returned (`initialClusterOf` in etcd-membership.ts): pass it as `initialCluster`.
+ */
+export function etcdComponentForNode(
+  state: FabricState,
+  node: NodeState,
+  options: {
+    readonly dataDirectory: string;
+    readonly addressesOf?: (node: NodeState) => EtcdNodeAddresses;
+    readonly initialCluster?: EtcdComponentOptions["initialCluster"];
+    readonly command?: string;
+  },
+): ComponentSpec {
+  const addressesOf = options.addressesOf ?? standardEtcdAddresses;
+  const members = etcdMembers(state);
+  const holders = members.some((member) => member.id === node.id) ? members : [...members, node];
+  const initialCluster =
+    options.initialCluster ??
+    holders.map((member) => ({
+      name: etcdMemberName(member),
+      peerUrl: httpUrl(addressesOf(member).peerAddress),
+    }));
+  const addresses = addressesOf(node);
+  return etcdComponentSpec({
+    name: etcdMemberName(node),
+    dataDirectory: options.dataDirectory,
+    peerAddress: addresses.peerAddress,
+    clientAddress: addresses.clientAddress,
+    initialCluster,
+    clusterState: etcdClusterState(state, node),
+    ...(options.command === undefined ? {} : { command: options.command }),
+  });
+}
