@@ -52,17 +52,18 @@ export async function fetchBlob(options: FetchOptions): Promise<StoredBlob> {
   const existing = await options.store.stat(options.hash);
   if (existing !== null) return existing;
   const partial = await options.store.openPartial(options.hash);
-  const fetch = new BlobFetch(
-    { hash: options.hash, ...defaultFetchConfig, ...options.config },
-    options.store.hasher,
-    new SeededRandom(randomInt(2 ** 31)),
-    partial.resume,
-  );
-  const run = new FetchRun(options, fetch, partial);
+  let run: FetchRun | undefined;
   try {
+    const fetch = new BlobFetch(
+      { hash: options.hash, ...defaultFetchConfig, ...options.config },
+      options.store.hasher,
+      new SeededRandom(randomInt(2 ** 31)),
+      partial.resume,
+    );
+    run = new FetchRun(options, fetch, partial);
     return await run.start();
   } finally {
-    run.stop();
+    run?.stop();
     await partial.close();
   }
 }

@@ -242,6 +242,16 @@ export class PartialBlob {
       await handle.close();
       return open(this.dataPath, "r+");
     });
+    try {
+      await this.loadResume();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Reads the tree and bitfield a previous download left, and re-verifies its marked groups. */
+  private async loadResume(): Promise<void> {
     const treeBytes = await readFile(this.treePath).catch(() => null);
     if (treeBytes === null || treeBytes.length < 8) return;
     const size = Number(Buffer.from(treeBytes).readBigUInt64BE(0));
@@ -302,7 +312,13 @@ export class PartialBlob {
   /** Records which groups are written (not fsynced: reopening re-verifies them anyway). */
   async saveBits(bitfield: GroupBitfield): Promise<void> {
     assert(this.data !== null, "partial blob is open");
-    this.bits ??= await open(this.bitsPath, "w");
+    if (this.bits === null) {
+      const opened = await open(this.bitsPath, "w");
+      // Two saves racing to open: keep one handle, close the other rather than drop it.
+      if (this.bits === null && this.data !== null) this.bits = opened;
+      else await opened.close();
+    }
+    if (this.bits === null) return;
     await writeAll(this.bits, bitfield.bytes, 0);
   }
 

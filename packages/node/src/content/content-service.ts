@@ -27,6 +27,14 @@ export interface PartialSource {
 
 const sendQueueBytesMax = 8 * 1024 * 1024;
 const openBlobsMax = 16;
+/** A stored blob nobody asked for this long has its file closed (reopened on the next ask). */
+const idleCloseMsDefault = 5_000;
+/** An evicted blob's file stays open this long for answers still reading it. */
+const evictedCloseMs = 10_000;
+
+export interface ContentServiceOptions {
+  readonly idleCloseMs?: number;
+}
 
 interface OpenBlob {
   readonly size: number;
@@ -40,6 +48,12 @@ async function readAt(handle: FileHandle, offset: number, length: number): Promi
   return buffer.subarray(0, bytesRead);
 }
 
+/** Closes a blob's file once its opening settles; a failed or missing open has nothing to close. */
+async function closeOpened(opening: Promise<OpenBlob | null>): Promise<void> {
+  const blob = await opening.catch(() => null);
+  await blob?.handle.close().catch(() => undefined);
+}
+
 export interface ServiceCounters {
   requests: number;
   uploadedBytes: number;
@@ -49,10 +63,24 @@ export interface ServiceCounters {
 export class ContentService {
   readonly counters: ServiceCounters = { requests: 0, uploadedBytes: 0, refused: 0 };
   private readonly partials = new Map<Blake3Hash, PartialSource>();
-  /** Stored blobs being served, kept open (a deleted blob stays readable until evicted). */
+  /**
+   * Stored blobs being served, kept open while in use (a deleted blob stays readable until
+   * closed). Every file this service opens is closed by it: when idle, when evicted, or by
+   * `close()`; never left to the garbage collector, even for a service dropped without
+   * `close()` (the idle sweep still holds it and closes the files).
+   */
   private readonly openBlobs = new Map<Blake3Hash, Promise<OpenBlob | null>>();
+  private readonly lastUsedMs = new Map<Blake3Hash, number>();
+  private readonly evicted = new Set<Promise<OpenBlob | null>>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly idleCloseMs: number;
 
-  constructor(private readonly store: BlobStore) {}
+  constructor(
+    private readonly store: BlobStore,
+    options: ContentServiceOptions = {},
+  ) {
+    this.idleCloseMs = options.idleCloseMs ?? idleCloseMsDefault;
+  }
 
   /** Serves `link` until it closes. */
   serve(link: FrameLink): void {
@@ -85,16 +113,23 @@ export class ContentService {
   }
 
   private openStored(hash: Blake3Hash): Promise<OpenBlob | null> {
+    this.lastUsedMs.set(hash, Date.now());
     const existing = this.openBlobs.get(hash);
     if (existing !== undefined) return existing;
     const opening = this.openBlob(hash);
     if (this.openBlobs.size >= openBlobsMax) {
       const [oldest, evicted] = this.openBlobs.entries().next().value!;
       this.openBlobs.delete(oldest);
+      this.lastUsedMs.delete(oldest);
       // Answers in progress may still read it: close a little later.
-      setTimeout(() => void evicted.then((blob) => blob?.handle.close()), 10_000);
+      this.evicted.add(evicted);
+      setTimeout(() => {
+        this.evicted.delete(evicted);
+        void closeOpened(evicted);
+      }, evictedCloseMs).unref();
     }
     this.openBlobs.set(hash, opening);
+    this.startSweep();
     // Not stored (yet): forget the miss, so the blob is found once it is.
     void opening.then((blob) => {
       if (blob === null && this.openBlobs.get(hash) === opening) this.openBlobs.delete(hash);
@@ -107,13 +142,42 @@ export class ContentService {
     if (stored === null) return null;
     const handle = await open(this.store.blobPath(hash), "r").catch(() => null);
     if (handle === null) return null;
-    return { size: stored.size, outboard: await this.store.outboard(hash, stored.size), handle };
+    try {
+      return { size: stored.size, outboard: await this.store.outboard(hash, stored.size), handle };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 
-  /** Closes the files of the blobs being served. */
+  /** Closes the files of blobs nobody asked for within `idleCloseMs`; stops when none is open. */
+  private startSweep(): void {
+    if (this.sweepTimer !== null) return;
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [hash, opening] of [...this.openBlobs]) {
+        if (now - (this.lastUsedMs.get(hash) ?? 0) < this.idleCloseMs) continue;
+        this.openBlobs.delete(hash);
+        this.lastUsedMs.delete(hash);
+        void closeOpened(opening);
+      }
+      if (this.openBlobs.size === 0) this.stopSweep();
+    }, this.idleCloseMs).unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  /** Closes the files of the blobs being served (evicted ones too). */
   async close(): Promise<void> {
-    for (const blob of this.openBlobs.values()) await (await blob)?.handle.close();
+    this.stopSweep();
+    const opened = [...this.openBlobs.values(), ...this.evicted];
     this.openBlobs.clear();
+    this.lastUsedMs.clear();
+    this.evicted.clear();
+    for (const opening of opened) await closeOpened(opening);
   }
 
   /**

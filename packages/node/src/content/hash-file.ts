@@ -10,7 +10,13 @@ export const readStepBytes = 1024 * 1024;
  */
 export async function hashFile(hasher: BlobHasher, sourcePath: string, copyTo?: string): Promise<BlobTree> {
   const source = await open(sourcePath, "r");
-  const target = copyTo === undefined ? null : await open(copyTo, "wx", 0o644);
+  const target =
+    copyTo === undefined
+      ? null
+      : await open(copyTo, "wx", 0o644).catch(async (error: unknown) => {
+          await source.close();
+          throw error;
+        });
   try {
     const builder = new BlobTreeBuilder(hasher);
     const buffer = Buffer.allocUnsafe(readStepBytes);
