@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomic } from "../fs/durable.js";
 import { ApiClient } from "./api-client.js";
-import type { MeshFile } from "./mesh-file.js";
+import { type MeshFile, meshFileName } from "./mesh-file.js";
 import { createMeshLayout, type MeshPlan } from "./mesh-setup.js";
 import type { MeshNodeHandle } from "./observe.js";
 import { type NodeProcess, startNodeProcess, stopNodeProcess } from "./supervisor.js";
@@ -14,6 +15,8 @@ import { type NodeProcess, startNodeProcess, stopNodeProcess } from "./superviso
 export class LocalMesh {
   readonly nodes: readonly MeshNodeHandle[];
   private readonly processes = new Map<string, NodeProcess>();
+  /** mesh.json rewrites, one at a time, in the order the pids changed. */
+  private pidsWritten: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly directory: string,
@@ -34,13 +37,37 @@ export class LocalMesh {
     const token = (await readFile(mesh.token_file, "utf8")).trim();
     const local = new LocalMesh(plan.directory, mesh, token, env);
     for (const node of mesh.nodes) local.startNode(node.name);
+    await local.pidsRecorded();
     return local;
   }
 
   startNode(name: string): void {
     const entry = this.mesh.nodes.find((node) => node.name === name);
     if (entry === undefined) throw new Error(`no node ${name} in this mesh`);
-    this.processes.set(name, startNodeProcess(name, entry.config, this.directory, this.env));
+    const started = startNodeProcess(name, entry.config, this.directory, this.env);
+    this.processes.set(name, started);
+    this.recordPids();
+    void started.exited.then(() => this.recordPids());
+  }
+
+  /** Resolves once mesh.json names the pid of every running node (and null for the others). */
+  async pidsRecorded(): Promise<void> {
+    await this.pidsWritten;
+  }
+
+  /** Rewrites mesh.json with the pid of each running node, so `revoada status` and operators see them. */
+  private recordPids(): void {
+    this.pidsWritten = this.pidsWritten
+      .then(async () => {
+        const nodes = this.mesh.nodes.map((node) => {
+          const child = this.processes.get(node.name)?.child;
+          const running = child !== undefined && child.exitCode === null && child.signalCode === null;
+          return { ...node, pid: running ? (child.pid ?? null) : null };
+        });
+        const text = `${JSON.stringify({ ...this.mesh, nodes }, null, 2)}\n`;
+        await writeFileAtomic(join(this.directory, meshFileName), text);
+      })
+      .catch(() => undefined);
   }
 
   isRunning(name: string): boolean {
@@ -74,5 +101,7 @@ export class LocalMesh {
 
   async stopAll(graceMs = 10_000): Promise<void> {
     await Promise.all([...this.processes.values()].map((process_) => stopNodeProcess(process_, graceMs)));
+    this.recordPids();
+    await this.pidsRecorded();
   }
 }
