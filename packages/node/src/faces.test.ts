@@ -403,3 +403,29 @@ describe("revoada read says what the face cannot represent", () => {
     assert.equal(document.state.applied.index, 1042);
   });
 });
+
+describe("a faces config that does not parse", () => {
+  it("render exits 3 naming file:line:column, face list too", async () => {
+    const config = join(root, "broken-faces.yaml");
+    await writeFile(config, "faces:\n  compose: ./x\nplugin_directories: nope\n");
+    process.env.REVOADA_FACES_CONFIG = config;
+    try {
+      const render = await runCli([
+        "render",
+        "--face",
+        "compose",
+        "--state",
+        stateFile,
+        "--out",
+        join(root, "z"),
+      ]);
+      assert.equal(render.code, 3, render.stderr);
+      assert.match(render.stderr, /broken-faces\.yaml:3:\d+: plugin_directories/);
+      const list = await runCli(["face", "list"]);
+      assert.equal(list.code, 3, list.stderr);
+      assert.match(list.stderr, /broken-faces\.yaml:3:\d+/);
+    } finally {
+      delete process.env.REVOADA_FACES_CONFIG;
+    }
+  });
+});

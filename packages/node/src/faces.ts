@@ -55,7 +55,8 @@ export interface FaceLoadOptions {
 }
 
 export type FaceLoadFailure = {
-  readonly kind: "unknown" | "invalid";
+  /** `unknown`: no face by that name; `invalid`: it loads but is no face; `config`: the faces config is bad. */
+  readonly kind: "unknown" | "invalid" | "config";
   readonly issues: readonly FabricIssue[];
 };
 
@@ -348,7 +349,7 @@ async function loadSource(
  */
 export async function loadFace(name: string, options?: FaceLoadOptions): Promise<FaceLoadResult> {
   const given = await optionsOrEnvironment(options);
-  if (!given.ok) return { ok: false, kind: "invalid", issues: given.issues };
+  if (!given.ok) return { ok: false, kind: "config", issues: given.issues };
   const resolvedOptions = given.value;
   const configured = resolvedOptions.configured ?? {};
   const baseDirectory = resolvedOptions.baseDirectory ?? process.cwd();

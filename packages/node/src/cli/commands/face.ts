@@ -34,7 +34,7 @@ export function registerFace(program: Command): void {
         ]),
       );
       if (faces.length === 0 && listing.issues.length > 0)
-        throw new CliError("no faces", exitCodes.invalidInput);
+        throw new CliError("the faces config does not parse", exitCodes.invalidInput);
     });
 
   face

@@ -41,8 +41,13 @@ import { type OutputFormat, outputOption, render } from "../output.js";
 async function faceNamed(name: string): Promise<Face> {
   const loaded = await loadFace(name);
   if (loaded.ok) return loaded.face;
-  const message = loaded.issues.map((issue) => issue.message).join("\n");
-  throw new CliError(message, loaded.kind === "unknown" ? exitCodes.notFound : exitCodes.failed);
+  const message = loaded.issues
+    .map((issue) => (issue.file === undefined ? issue.message : formatIssue(issue)))
+    .join("\n");
+  const exitCode = { unknown: exitCodes.notFound, invalid: exitCodes.failed, config: exitCodes.invalidInput }[
+    loaded.kind
+  ];
+  throw new CliError(message, exitCode);
 }
 
 async function stateFrom(file: string): Promise<FabricState> {
