@@ -31,14 +31,15 @@ function leaderStatus(
   term: number,
   commit: number,
   progress: Record<string, Partial<ProgressStatus>> = {},
+  id: NodeId = leaderId,
 ): RaftStatus {
   const created = RaftNode.create(
-    defaultRaftConfig(leaderId),
+    defaultRaftConfig(id),
     {
       hardState: { term: 0, vote: null, commit: 0 },
       snapshot: null,
       entries: [],
-      initialConf: { ...emptyConfState(), voters: [leaderId] },
+      initialConf: { ...emptyConfState(), voters: [id] },
     },
     new SeededRandom(1),
   );
@@ -58,7 +59,7 @@ function leaderStatus(
       ...partial,
     } as ProgressStatus;
   }
-  return { ...base, role: "leader", term, leader: leaderId, commit, lastIndex: commit, progress: full };
+  return { ...base, role: "leader", term, leader: id, commit, lastIndex: commit, progress: full };
 }
 
 function member(signer: Signer, status: GossipMember["status"] = "alive"): GossipMember {
@@ -239,6 +240,85 @@ describe("execute", () => {
       }),
     );
     assert.deepEqual(dead.type === "conf-change" ? dead.change.changes : dead, [{ type: "remove", node }]);
+  });
+
+  it("with etcd managed: adopts the founder's member, then steps member add, promote and remove", () => {
+    const log = foundedLog();
+    const etcd = { config: { manageEtcd: true } };
+    const adopt = stepOf(inputs(log.machine, etcd));
+    assert.deepEqual(adopt.type === "actuate" ? adopt.action : adopt, { kind: "etcd-adopt", node: leaderId });
+    log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });
+    const node = testSigners[1]!.nodeId;
+    const shift = { type: "promote" as const, node, roles: [...cp], reason: "scaling-up" as const };
+    log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
+    log.conf([{ type: "add-voter", node }]);
+    log.conf([]);
+    const add = stepOf(inputs(log.machine, etcd));
+    assert.deepEqual(add.type === "actuate" ? add.action : add, { kind: "etcd-add-learner", node });
+    log.propose({ type: "etcd-member", node, event: "added", member_id: "2" });
+    const promote = stepOf(inputs(log.machine, etcd));
+    assert.deepEqual(promote.type === "actuate" ? promote.action : promote, {
+      kind: "etcd-promote",
+      node,
+      member_id: "2",
+    });
+    // A dead learner's promotion is abandoned; its leftover member is then removed.
+    const dead = stepOf(
+      inputs(log.machine, {
+        ...etcd,
+        gossip: view([member(testSigners[1]!, "dead"), member(testSigners[2]!), member(testSigners[3]!)]),
+      }),
+    );
+    assert.equal(dead.type === "propose" ? dead.commands[0]!.command.type : dead.type, "shift-procedure");
+    log.propose({ type: "shift-procedure", step: "abort", shift, reason: "dead" });
+    const cleanup = stepOf(inputs(log.machine, etcd));
+    assert.deepEqual(cleanup.type === "actuate" ? cleanup.action : cleanup, {
+      kind: "etcd-remove",
+      node,
+      member_id: "2",
+    });
+  });
+
+  it("with etcd managed, a shift that touches the voters begins with etcd: true", () => {
+    const log = foundedLog();
+    log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });
+    const applied = log.machine.applied();
+    const progress = Object.fromEntries(
+      testSigners.slice(1, 4).map((signer) => [signer.nodeId, { match: applied.index, learner: true }]),
+    );
+    const step = stepOf(
+      inputs(log.machine, {
+        config: { manageEtcd: true },
+        raft: leaderStatus(applied.term, applied.index, progress),
+        gossip: view(
+          testSigners.slice(1, 4).map((signer) => ({ ...member(signer), stableSinceMs: 0 })),
+          5_000,
+        ),
+      }),
+    );
+    const begin = step.type === "propose" ? step.commands[0]!.command : null;
+    assert.equal(begin?.type === "shift-procedure" ? begin.etcd : undefined, true);
+  });
+
+  it("a leader that is not a control-plane member hands over instead of signing a role command", () => {
+    const { log, node, shift } = promoting();
+    log.conf([{ type: "add-voter", node }]);
+    log.conf([]);
+    assert.equal(log.machine.procedureFor(node)?.phase, "command");
+    // Node 1 became a voter and then the leader, before its own Promote committed.
+    const applied = log.machine.applied();
+    const asNode1 = inputs(log.machine, {
+      self: node,
+      raft: leaderStatus(applied.term, applied.index, {}, node),
+      gossip: view([member(testSigners[0]!), member(testSigners[2]!), member(testSigners[3]!)]),
+    });
+    assert.deepEqual(stepOf(asNode1), {
+      type: "transfer",
+      to: leaderId,
+      why: `${shift.type} ${node}: signed by a control-plane member, not this leader`,
+    });
+    // The member leader signs it.
+    assert.equal(stepOf(inputs(log.machine)).type, "propose");
   });
 
   it("opens a procedure for the policy's first shift instead of proposing the shift itself", () => {

@@ -21,7 +21,7 @@ import {
   type RoleCommand,
 } from "../vocabulary/index.js";
 import type { FabricMachine } from "./machine.js";
-import type { Procedure } from "./procedure.js";
+import { joinsVoters, leavesVoters, type Procedure } from "./procedure.js";
 
 /**
  * The leader's executor, sans IO: given the committed machine, this leader's Raft status and
@@ -33,7 +33,8 @@ import type { Procedure } from "./procedure.js";
  * 1. membership mechanics: the founder records itself; flaps this leader saw are committed
  *    (the damper's history is replicated); alive members become fabric nodes, then learners;
  * 2. the oldest open procedure's next step (`procedure.ts`): add-learner / add-voter /
- *    the role command / leave the voters, or abort when it cannot finish;
+ *    etcd member add and promote / the role command / leave the voters / etcd member remove,
+ *    or abort when it cannot finish;
  * 3. otherwise the policy decides: its first role shift opens a procedure (`begin`), and
  *    non-role commands (placements) are proposed when no shift is wanted.
  *
@@ -41,6 +42,12 @@ import type { Procedure } from "./procedure.js";
  * executes nothing until an entry of its own term has applied (so nothing a previous leader
  * left in the log is still pending). A role command is then signed against the committed
  * chain head, which is exact because the executor has at most one step in flight.
+ *
+ * With `manageEtcd`, the etcd steps are `actuate` steps: the driver makes the etcd call (the
+ * only IO here) and then proposes an `etcd-member` record of what etcd answered; the record,
+ * not the call, moves the procedure. A call that fails or is refused (a learner not yet in
+ * sync) commits nothing and the step is asked again later. Etcd members of nodes that no
+ * longer hold `etcd` (an aborted promotion, a founder not yet recorded) are reconciled too.
  */
 export interface ExecutorConfig {
   /** A procedure that has not reached its role command within this long is aborted. */
@@ -49,13 +56,27 @@ export interface ExecutorConfig {
   readonly admitBatchMax: number;
   /** A learner is caught up when its match is within this many entries of the commit index. */
   readonly caughtUpLagMax: number;
+  /** The fabric runs a real etcd whose membership follows the etcd role. */
+  readonly manageEtcd: boolean;
 }
 
 export const defaultExecutorConfig: ExecutorConfig = {
   procedureTimeoutMs: 30_000,
   admitBatchMax: 64,
   caughtUpLagMax: 64,
+  manageEtcd: false,
 };
+
+/** An etcd membership call the driver makes; it commits an `etcd-member` record of the answer. */
+export type EtcdAction =
+  /** `member add --learner` for the node's advertised peer URL (idempotent). */
+  | { readonly kind: "etcd-add-learner"; readonly node: NodeId }
+  /** `member promote` (etcd refuses until the learner is in sync: then nothing is committed). */
+  | { readonly kind: "etcd-promote"; readonly node: NodeId; readonly member_id: string }
+  /** `member remove`; a null id (never added) only commits the record. */
+  | { readonly kind: "etcd-remove"; readonly node: NodeId; readonly member_id: string | null }
+  /** Find the node's existing voting member (the founder's) and record it. */
+  | { readonly kind: "etcd-adopt"; readonly node: NodeId };
 
 export interface ExecuteInputs {
   readonly self: NodeId;
@@ -79,7 +100,15 @@ export type Step =
   | { readonly type: "wait"; readonly reason: string }
   /** Normal entries; at most one role command, which the driver signs for its block. */
   | { readonly type: "propose"; readonly commands: readonly ProposedCommand[]; readonly why: string }
-  | { readonly type: "conf-change"; readonly change: ConfChange; readonly why: string };
+  | { readonly type: "conf-change"; readonly change: ConfChange; readonly why: string }
+  /** An etcd call, then its record (see `EtcdAction`). */
+  | { readonly type: "actuate"; readonly action: EtcdAction; readonly why: string }
+  /**
+   * Hand leadership to `to`: a role command is next, and this leader is not a control-plane
+   * member of the chain (a voter whose own promotion has not committed yet), so its
+   * signature would not count; a member leads the shift instead.
+   */
+  | { readonly type: "transfer"; readonly to: NodeId; readonly why: string };
 
 export interface Execution {
   readonly step: Step;
@@ -95,9 +124,59 @@ export function execute(inputs: ExecuteInputs): Execution {
   const admission = admissionStep(inputs, config);
   if (admission !== null) return { step: admission, decision: null };
   const open = machine.procedures()[0];
-  if (open !== undefined) return { step: procedureStep(inputs, open, config), decision: null };
+  if (open !== undefined)
+    return { step: signable(inputs, procedureStep(inputs, open, config)), decision: null };
+  if (config.manageEtcd) {
+    const etcd = etcdReconcileStep(inputs);
+    if (etcd !== null) return { step: etcd, decision: null };
+  }
   const decision = decide(policyInputsFrom(inputs));
-  return { step: stepFromDecision(decision), decision };
+  return { step: stepFromDecision(decision, config), decision };
+}
+
+/**
+ * A role command is signed by the leader for its block, and the chain counts only a
+ * control-plane member's signature: a leader that is not one hands over to an alive member
+ * voter instead (when there is none, it signs, and the chain records the problem).
+ */
+function signable(inputs: ExecuteInputs, step: Step): Step {
+  if (step.type !== "propose" || !step.commands.some((proposed) => isRoleCommand(proposed.command)))
+    return step;
+  const chain = inputs.machine.chain;
+  if (chain === null || chain.roles.isMember(inputs.self)) return step;
+  const to = inputs.machine
+    .configuration()
+    .voters.filter(isNodeId)
+    .find((voter) => voter !== inputs.self && chain.roles.isMember(voter) && isAlive(inputs, voter));
+  if (to === undefined) return step;
+  return { type: "transfer", to, why: `${step.why}: signed by a control-plane member, not this leader` };
+}
+
+/**
+ * With no procedure open, etcd's members follow the etcd role: a holder without a recorded
+ * member (the founder) is adopted, a recorded member whose node no longer holds the role
+ * (an aborted promotion left a learner) is removed.
+ */
+function etcdReconcileStep(inputs: ExecuteInputs): Step | null {
+  const { machine } = inputs;
+  const recorded = new Map(machine.etcdMembers().map((member) => [member.node, member]));
+  for (const voter of machine.configuration().voters.filter(isNodeId)) {
+    if (recorded.has(voter) || machine.node(voter)?.roles.includes("etcd") !== true) continue;
+    return {
+      type: "actuate",
+      action: { kind: "etcd-adopt", node: voter },
+      why: "record the etcd member of an etcd holder",
+    };
+  }
+  for (const member of recorded.values()) {
+    if (machine.node(member.node)?.roles.includes("etcd") === true) continue;
+    return {
+      type: "actuate",
+      action: { kind: "etcd-remove", node: member.node, member_id: member.member_id },
+      why: "remove the etcd member of a node that does not hold etcd",
+    };
+  }
+  return null;
 }
 
 function waiting(reason: string): Execution {
@@ -159,6 +238,34 @@ function procedureStep(inputs: ExecuteInputs, procedure: Procedure, config: Exec
       }
       return membership(procedure, { type: "add-voter", node }, "the node becomes a voter");
     }
+    case "etcd-add":
+      if (!alive) return abort(procedure, "the node is not alive");
+      if (inputs.nowMs - procedure.begun_at_ms > config.procedureTimeoutMs) {
+        return abort(procedure, `it did not join etcd within ${config.procedureTimeoutMs} ms`);
+      }
+      return {
+        type: "actuate",
+        action: { kind: "etcd-add-learner", node },
+        why: "the node's etcd joins as a learner",
+      };
+    case "etcd-promote": {
+      if (!alive) return abort(procedure, "the node is not alive");
+      const member = inputs.machine.etcdMembers().find((candidate) => candidate.node === node);
+      if (member === undefined) return abort(procedure, "no etcd member was recorded for the node");
+      return {
+        type: "actuate",
+        action: { kind: "etcd-promote", node, member_id: member.member_id },
+        why: "the etcd learner becomes a voting member",
+      };
+    }
+    case "etcd-remove": {
+      const member = inputs.machine.etcdMembers().find((candidate) => candidate.node === node);
+      return {
+        type: "actuate",
+        action: { kind: "etcd-remove", node, member_id: member?.member_id ?? null },
+        why: "the node's etcd member leaves",
+      };
+    }
     case "command":
       if (procedure.shift.type === "promote" && !alive) return abort(procedure, "the node is not alive");
       return {
@@ -200,15 +307,16 @@ function abort(procedure: Procedure, reason: string): Step {
 }
 
 /** The policy's round as one step: its first role shift opens a procedure. */
-function stepFromDecision(decision: Decision): Step {
+function stepFromDecision(decision: Decision, config: ExecutorConfig): Step {
   const shift = decision.commands.find((proposed) => isRoleCommand(proposed.command));
   if (shift !== undefined) {
     const command = shift.command as RoleCommand;
+    const etcd = config.manageEtcd && (joinsVoters(command) || leavesVoters(command));
     return {
       type: "propose",
       commands: [
         {
-          command: { type: "shift-procedure", step: "begin", shift: command },
+          command: { type: "shift-procedure", step: "begin", shift: command, ...(etcd ? { etcd } : {}) },
           origin: shift.origin,
           force: shift.force,
         },

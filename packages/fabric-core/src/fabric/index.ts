@@ -1,6 +1,6 @@
-export type { ExecuteInputs, Execution, ExecutorConfig, Step } from "./execute.js";
+export type { EtcdAction, ExecuteInputs, Execution, ExecutorConfig, Step } from "./execute.js";
 export { defaultExecutorConfig, execute, membershipFrom, policyInputsFrom } from "./execute.js";
-export type { CheckpointEntry, FabricMachineOptions, MachineOutcome } from "./machine.js";
+export type { CheckpointEntry, EtcdMemberState, FabricMachineOptions, MachineOutcome } from "./machine.js";
 export { defaultHistoryHorizonMs, FabricMachine } from "./machine.js";
 export type { ProcedureEvent, ProcedurePhase } from "./procedure.js";
 export { joinsVoters, leavesVoters, Procedure } from "./procedure.js";

@@ -79,6 +79,54 @@ describe("FabricMachine", () => {
     assert.deepEqual(log.machine.operatorHolds(), [node], "an operator's quarantine is a hold");
   });
 
+  it("walks an etcd promotion: join-voters -> etcd-add -> etcd-promote -> command, and records the members", () => {
+    const log = foundedLog();
+    const node = testSigners[1]!.nodeId;
+    const shift = { type: "promote" as const, node, roles: [...roles], reason: "scaling-up" as const };
+    log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
+    log.conf([{ type: "add-voter", node }]);
+    log.conf([]);
+    assert.equal(log.machine.procedureFor(node)?.phase, "etcd-add");
+    log.propose({ type: "etcd-member", node, event: "added", member_id: "8e9e05c52164694d" });
+    assert.equal(log.machine.procedureFor(node)?.phase, "etcd-promote");
+    assert.deepEqual(log.machine.etcdMembers(), [{ node, member_id: "8e9e05c52164694d", learner: true }]);
+    log.propose({ type: "etcd-member", node, event: "promoted", member_id: "8e9e05c52164694d" });
+    assert.equal(log.machine.procedureFor(node)?.phase, "command");
+    const promoted = log.propose(shift);
+    assert.equal(promoted.procedure?.type, "closed");
+    assert.deepEqual(log.machine.etcdMembers(), [{ node, member_id: "8e9e05c52164694d", learner: false }]);
+  });
+
+  it("walks an etcd demotion of a dead voter: Demote -> remove from the voters -> etcd member remove", () => {
+    const log = foundedLog();
+    const node = testSigners[2]!.nodeId;
+    log.conf([{ type: "add-voter", node }]);
+    log.conf([]);
+    log.propose({ type: "etcd-member", node, event: "promoted", member_id: "a1" });
+    const shift = {
+      type: "demote" as const,
+      node,
+      roles: ["etcd" as const],
+      reason: "replacing-failed" as const,
+    };
+    log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
+    log.propose(shift);
+    assert.equal(log.machine.procedureFor(node)?.phase, "leave-voters");
+    log.conf([{ type: "remove", node }]);
+    log.conf([]);
+    assert.equal(log.machine.procedureFor(node)?.phase, "etcd-remove");
+    const removed = log.propose({ type: "etcd-member", node, event: "removed", member_id: "a1" });
+    assert.equal(removed.procedure?.type, "closed");
+    assert.deepEqual(log.machine.etcdMembers(), []);
+    const restored = FabricMachine.restore(
+      { origin: "revoada.test/machine", requireOperatorSignature: false },
+      log.machine.snapshot(),
+      log.machine.configuration(),
+    );
+    assert.ok(restored.ok);
+    assert.deepEqual(restored.value.snapshot(), log.machine.snapshot());
+  });
+
   it("refuses a second procedure for a node, and an abort of none, deterministically", () => {
     const log = foundedLog();
     const node = testSigners[2]!.nodeId;

@@ -36,10 +36,14 @@ import {
 import {
   isSettledVoter,
   isVoterIn,
+  leavesVoters,
   openingPhase,
   Procedure,
   type ProcedureEvent,
+  type ProcedurePhase,
   phaseAfterCommand,
+  phaseAfterJoiningVoters,
+  phaseAfterLeavingVoters,
 } from "./procedure.js";
 
 /**
@@ -51,7 +55,8 @@ import {
  *   checkpoints, in the order they committed;
  * - the policy's history: role shifts with the leader's clock, flaps the leader committed,
  *   operator holds (an operator's quarantine, lifted only by a restore);
- * - the open role-shift procedures (`procedure.ts`).
+ * - the open role-shift procedures (`procedure.ts`) and, when the fabric manages a real
+ *   etcd, its members as the leader committed them (`etcd-member` records).
  * All of it is in the snapshot, so a node restored from one (or any new leader) holds exactly
  * what every other node holds at that index. Nothing here reads a clock: time is the
  * `issued_at_ms` the leader put in each proposal.
@@ -104,12 +109,20 @@ const HistorySnapshot = z.strictObject({
   holds: z.array(NodeId),
 });
 
+const EtcdMemberState = z.strictObject({
+  node: NodeId,
+  member_id: z.string().regex(/^[0-9a-f]{1,16}$/),
+  learner: z.boolean(),
+});
+export type EtcdMemberState = z.infer<typeof EtcdMemberState>;
+
 const MachineSnapshot = z.strictObject({
   v: z.literal(1),
   state: FabricState,
   chain: z.string().nullable(),
   history: HistorySnapshot,
   procedures: z.array(Procedure),
+  etcd_members: z.array(EtcdMemberState),
 });
 
 /** The daemon's snapshot before the fabric machine: state and chain only. */
@@ -125,6 +138,7 @@ export class FabricMachine {
   private readonly holds = new Set<NodeId>();
   private clockMs = 0;
   private readonly open = new Map<NodeId, Procedure>();
+  private readonly etcd = new Map<NodeId, EtcdMemberState>();
   private readonly horizonMs: number;
 
   constructor(
@@ -161,6 +175,7 @@ export class FabricMachine {
         chain: legacy.data.chain,
         history: { clock_ms: 0, shifts: [], flaps: [], holds: [] },
         procedures: [],
+        etcd_members: [],
       });
     }
     const parsed = MachineSnapshot.safeParse(json);
@@ -200,6 +215,7 @@ export class FabricMachine {
     machine.flaps = [...snapshot.history.flaps];
     for (const hold of snapshot.history.holds) machine.holds.add(hold);
     for (const procedure of snapshot.procedures) machine.open.set(procedure.shift.node, procedure);
+    for (const member of snapshot.etcd_members) machine.etcd.set(member.node, member);
     return ok(machine);
   }
 
@@ -251,6 +267,11 @@ export class FabricMachine {
     return this.open.get(node);
   }
 
+  /** The etcd members the leader committed (sorted by node). */
+  etcdMembers(): readonly EtcdMemberState[] {
+    return [...this.etcd.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  }
+
   operatorHolds(): readonly NodeId[] {
     return [...this.holds].sort();
   }
@@ -278,6 +299,7 @@ export class FabricMachine {
         holds: [...this.holds].sort(),
       },
       procedures: this.procedures() as Procedure[],
+      etcd_members: this.etcdMembers() as EtcdMemberState[],
     };
     return new TextEncoder().encode(canonicalJson(snapshot, 0));
   }
@@ -300,6 +322,7 @@ export class FabricMachine {
       const command = proposal.command;
       if (command.type === "attest-checkpoint") checkpoint = this.recordCheckpoint(command);
       else if (command.type === "member-flap") this.recordFlap(command.node, command.at_ms);
+      else if (command.type === "etcd-member") procedure = this.recordEtcdMember(command);
       else if (command.type === "shift-procedure") {
         const result = this.stepProcedure(command, proposal, entry);
         procedure = result.event;
@@ -430,7 +453,8 @@ export class FabricMachine {
       begun_term: entry.term,
       begun_index: entry.index,
       begun_at_ms: proposal.issued_at_ms,
-      phase: openingPhase(command.shift, this.conf),
+      phase: openingPhase(command.shift, this.conf, command.etcd === true),
+      etcd: command.etcd === true,
     };
     this.open.set(node, procedure);
     return { event: { type: "opened", procedure }, rejected: null };
@@ -442,11 +466,39 @@ export class FabricMachine {
     if (procedure === undefined || procedure.phase !== "command" || procedure.shift.type !== shift.type) {
       return null;
     }
-    const next = phaseAfterCommand(procedure.shift, this.conf);
+    let next = phaseAfterCommand(procedure.shift, this.conf);
+    // Not (or no longer) a Raft voter, but still an etcd member: only the etcd step is left.
+    if (next === null && procedure.etcd && leavesVoters(shift) && this.etcd.has(shift.node))
+      next = "etcd-remove";
     if (next === null) return this.close(shift.node, "completed", "the role command committed");
-    const advanced: Procedure = { ...procedure, phase: next };
-    this.open.set(shift.node, advanced);
+    return this.advance(procedure, next);
+  }
+
+  private advance(procedure: Procedure, phase: ProcedurePhase): ProcedureEvent {
+    const advanced: Procedure = { ...procedure, phase };
+    this.open.set(procedure.shift.node, advanced);
     return { type: "advanced", procedure: advanced };
+  }
+
+  /** What the leader did to etcd's membership: the member table, and the procedure waiting on it. */
+  private recordEtcdMember(command: Extract<Command, { type: "etcd-member" }>): ProcedureEvent | null {
+    if (command.event === "removed") this.etcd.delete(command.node);
+    else
+      this.etcd.set(command.node, {
+        node: command.node,
+        member_id: command.member_id,
+        learner: command.event === "added",
+      });
+    const procedure = this.open.get(command.node);
+    if (procedure === undefined) return null;
+    if (procedure.phase === "etcd-add" && command.event === "added")
+      return this.advance(procedure, "etcd-promote");
+    if (procedure.phase === "etcd-promote" && command.event === "promoted")
+      return this.advance(procedure, "command");
+    if (procedure.phase === "etcd-remove" && command.event === "removed") {
+      return this.close(command.node, "completed", "the etcd member was removed");
+    }
+    return null;
   }
 
   /** A configuration committed: procedures waiting on the voters move on. */
@@ -455,11 +507,13 @@ export class FabricMachine {
     for (const procedure of this.procedures()) {
       const node = procedure.shift.node;
       if (procedure.phase === "join-voters" && isSettledVoter(this.conf, node)) {
-        const advanced: Procedure = { ...procedure, phase: "command" };
-        this.open.set(node, advanced);
-        event = { type: "advanced", procedure: advanced };
+        event = this.advance(procedure, phaseAfterJoiningVoters(procedure));
       } else if (procedure.phase === "leave-voters" && !isVoterIn(this.conf, node)) {
-        event = this.close(node, "completed", "the node left the voters");
+        const next = phaseAfterLeavingVoters(procedure);
+        event =
+          next === null
+            ? this.close(node, "completed", "the node left the voters")
+            : this.advance(procedure, next);
       }
     }
     return event;

@@ -7,20 +7,30 @@ import { Millis, type RoleCommand, RoleCommandSchema } from "../vocabulary/index
  * state lives in the replicated `FabricMachine` (and so in every snapshot), which is what
  * lets any leader resume it where the last one stopped:
  *
- *   promote with etcd:   begin -> [add-learner] -> add-voter (joint, left by the core) -> Promote
+ *   promote with etcd:   begin -> [add-learner] -> add-voter (joint, left by the core)
+ *                        -> [etcd: member add --learner -> member promote] -> Promote
  *   demote etcd/quarantine of a voter: begin -> the role command -> learner (alive) / remove (dead)
+ *                        -> [etcd: member remove]
  *   any other shift:     begin -> the role command
  *
+ * The etcd steps (in brackets) are there when the fabric manages a real etcd (`etcd: true`
+ * in the begin record): the leader does the etcd call, then commits what etcd answered.
  * The phase moves only when an entry applies, so it is the same on every node at the same
  * applied index. `fabric/execute.ts` reads it to decide the next step.
  */
 export const ProcedurePhase = z.enum([
   /** The node becomes a Raft voter before its Promote commits. */
   "join-voters",
+  /** The node becomes an etcd learner member (`member add --learner`). */
+  "etcd-add",
+  /** The etcd learner is promoted to a voting member once in sync. */
+  "etcd-promote",
   /** The role command (signed, attested) is next. */
   "command",
   /** The role command committed; the node leaves the voters next. */
   "leave-voters",
+  /** The node's etcd member is removed. */
+  "etcd-remove",
 ]);
 export type ProcedurePhase = z.infer<typeof ProcedurePhase>;
 
@@ -33,6 +43,8 @@ export const Procedure = z.strictObject({
   begun_index: z.int().min(1),
   begun_at_ms: Millis,
   phase: ProcedurePhase,
+  /** The shift also changes the live etcd cluster's membership. */
+  etcd: z.boolean(),
 });
 export type Procedure = z.infer<typeof Procedure>;
 
@@ -66,11 +78,23 @@ export function isSettledVoter(conf: ConfState, node: string): boolean {
 }
 
 /** The phase a procedure opens in, given the configuration when its `begin` commits. */
-export function openingPhase(shift: RoleCommand, conf: ConfState): ProcedurePhase {
-  return joinsVoters(shift) && !isSettledVoter(conf, shift.node) ? "join-voters" : "command";
+export function openingPhase(shift: RoleCommand, conf: ConfState, etcd: boolean): ProcedurePhase {
+  if (!joinsVoters(shift)) return "command";
+  if (!isSettledVoter(conf, shift.node)) return "join-voters";
+  return etcd ? "etcd-add" : "command";
+}
+
+/** The node became a settled Raft voter: the etcd member next, or the command. */
+export function phaseAfterJoiningVoters(procedure: Procedure): ProcedurePhase {
+  return procedure.etcd ? "etcd-add" : "command";
 }
 
 /** After its role command commits: leave the voters, or done (null). */
 export function phaseAfterCommand(shift: RoleCommand, conf: ConfState): ProcedurePhase | null {
   return leavesVoters(shift) && isVoterIn(conf, shift.node) ? "leave-voters" : null;
+}
+
+/** After the node left the Raft voters: remove its etcd member, or done (null). */
+export function phaseAfterLeavingVoters(procedure: Procedure): ProcedurePhase | null {
+  return procedure.etcd ? "etcd-remove" : null;
 }

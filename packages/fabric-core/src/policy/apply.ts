@@ -36,6 +36,7 @@ export function applyCommands(state: FabricState, commands: readonly ProposedCom
       case "attest-checkpoint":
       case "shift-procedure":
       case "member-flap":
+      case "etcd-member":
         assert(false, `the policy never proposes ${command.type}`);
         break;
       default:

@@ -140,6 +140,7 @@ export class FabricStateMachine {
       case "attest-checkpoint":
       case "shift-procedure":
       case "member-flap":
+      case "etcd-member":
         // Attestation and procedure records: the fabric machine keeps them; the fabric
         // state (what faces render) does not change.
         return null;

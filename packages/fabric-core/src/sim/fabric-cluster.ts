@@ -25,6 +25,7 @@ import {
   type Proposal,
   type RoleCommand,
 } from "../vocabulary/index.js";
+import { SimEtcd } from "./etcd-model.js";
 import { GossipCluster } from "./gossip-cluster.js";
 import { type NetworkFaults, reliableNetwork } from "./network.js";
 import { RaftCluster, SimViolation } from "./raft-cluster.js";
@@ -67,6 +68,10 @@ export interface FabricClusterOptions {
    * `stale-chain-head` signs role commands against the genesis instead of the chain head.
    */
   readonly sabotage?: "double-begin" | "stale-chain-head";
+  /** The fabric manages a (modelled) etcd: shifts add, promote and remove etcd members. */
+  readonly manageEtcd?: boolean;
+  /** Probability an etcd call fails (with `manageEtcd`). */
+  readonly etcdFailRate?: number;
 }
 
 export interface FabricSimNode {
@@ -85,6 +90,8 @@ export interface FabricSimNode {
   advertised: string;
   /** The last execution while leading (settling checks read its decision). */
   lastExecution: Execution | null;
+  /** When the executor runs next without a wake-up (cadence, or an etcd call to retry). */
+  nextRunAtMs: number;
 }
 
 export interface OperatorOutcome {
@@ -113,7 +120,7 @@ export class FabricCluster {
   readonly operatorOutcomes: OperatorOutcome[] = [];
   readonly stats: FabricRunStats = {
     executions: 0,
-    steps: { wait: 0, propose: 0, "conf-change": 0 },
+    steps: { wait: 0, propose: 0, "conf-change": 0, actuate: 0, transfer: 0 },
     proceduresOpened: 0,
     proceduresCompleted: 0,
     proceduresAborted: 0,
@@ -121,6 +128,8 @@ export class FabricCluster {
   };
   /** Told of every execution (replays print them). */
   trace: ((node: FabricSimNode, execution: Execution) => void) | null = null;
+  /** The modelled etcd cluster (with `manageEtcd`). */
+  readonly etcd: SimEtcd | null;
   private readonly operatorQueue: OperatorRequest[] = [];
   private readonly machineOptions: FabricMachineOptions;
   /** Index -> checked already (invariants on committed entries run once per index). */
@@ -170,8 +179,13 @@ export class FabricCluster {
         lastRoundMs: 0,
         advertised: "",
         lastExecution: null,
+        nextRunAtMs: 0,
       });
     }
+    this.etcd =
+      options.manageEtcd === true
+        ? new SimEtcd(this.raft.random.fork(), ids[0]!, { syncMs: 150, failRate: options.etcdFailRate ?? 0 })
+        : null;
     this.gossip.start();
     for (const id of ids.slice(1)) this.raft.restart(id);
   }
@@ -300,9 +314,9 @@ export class FabricCluster {
         node.wake = true;
       } else return;
     }
-    const cadence = this.strategy.reconciliation.millis;
-    if (!node.wake && this.nowMs - node.lastRoundMs < cadence) return;
+    if (!node.wake && this.nowMs < node.nextRunAtMs) return;
     node.wake = false;
+    node.nextRunAtMs = this.nowMs + this.strategy.reconciliation.millis;
     const execution = this.executeOn(node, status);
     this.stats.executions += 1;
     this.stats.steps[execution.step.type] += 1;
@@ -340,6 +354,7 @@ export class FabricCluster {
       ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
       operatorRequests: [...this.operatorQueue],
       flaps: node.flaps,
+      config: { manageEtcd: this.etcd !== null },
     });
   }
 
@@ -393,6 +408,33 @@ export class FabricCluster {
     if (step.type === "conf-change") {
       const outcome = raft.proposeConfChange(step.change);
       if (outcome.type === "accepted") node.inFlight = { term: outcome.term, index: outcome.index };
+      return;
+    }
+    if (step.type === "transfer") {
+      raft.transferLeadership(step.to);
+      node.nextRunAtMs = this.nowMs + 50;
+      return;
+    }
+    if (step.type === "actuate") {
+      // The etcd call, then its record; a refused or failed call is asked again shortly.
+      const etcd = this.etcd;
+      assert(etcd !== null, "etcd steps only when the fabric manages etcd");
+      const votingBefore = etcd.votingNodes().length;
+      const result = etcd.call(step.action, this.nowMs, (id) => this.raft.isUp(id));
+      this.checkEtcdFloor(node, step.action.node, votingBefore, etcd.votingNodes().length);
+      if (!result.ok) {
+        node.nextRunAtMs = this.nowMs + 50;
+        return;
+      }
+      const proposal: Proposal = {
+        command: result.record,
+        proposer: node.id,
+        issued_at_ms: this.nowMs,
+        origin: "policy",
+        force: false,
+      };
+      const outcome = raft.propose(encodeProposal(proposal));
+      if (outcome.type === "accepted") node.inFlight = { term, index: outcome.index };
       return;
     }
     let last = 0;
@@ -523,6 +565,23 @@ export class FabricCluster {
           `${event.procedure.shift.type} left ${conf.voters.length} voters, below the target ${target}`,
         );
       }
+    }
+  }
+
+  /**
+   * etcd-floor: a procedure's etcd member removal never takes etcd's voting members below the
+   * target of the decision that began it (promotions come first, in etcd as in Raft).
+   */
+  private checkEtcdFloor(node: FabricSimNode, subject: NodeId, before: number, after: number): void {
+    if (after >= before) return;
+    const procedure = node.machine.procedureFor(subject);
+    if (procedure === undefined) return;
+    const target = this.procedureTargets.get(`${procedure.shift.type} ${procedure.shift.node}`);
+    if (target !== undefined && after < Math.min(target, before)) {
+      this.fail(
+        "etcd-floor",
+        `removing ${subject.slice(0, 8)} left ${after} etcd voting members, below ${target}`,
+      );
     }
   }
 

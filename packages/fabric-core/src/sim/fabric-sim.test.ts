@@ -158,6 +158,42 @@ describe("procedures", () => {
   });
 });
 
+describe("etcd membership follows the etcd role", () => {
+  it("a leader kill is healed in Raft and in etcd: member add, promote, remove, one step at a time", () => {
+    const cluster = new FabricCluster({ seed: 41, size: 5, manageEtcd: true });
+    const etcd = cluster.etcd!;
+    const voters = () => [...cluster.mostAdvanced().machine.configuration().voters].sort().join(",");
+    const formed = cluster.runUntil(
+      () => etcd.votingNodes().length === 3 && etcd.votingNodes().join(",") === voters(),
+      20_000,
+    );
+    assert.ok(formed, "three etcd voting members, the Raft voters");
+    const leader = cluster.leaderIndex()!;
+    const dead = cluster.node(leader).id;
+    cluster.crash(leader);
+    const healed = cluster.runUntil(() => {
+      const machine = cluster.mostAdvanced().machine;
+      return (
+        machine.procedures().length === 0 &&
+        !etcd.votingNodes().includes(dead) &&
+        etcd.votingNodes().length === 3 &&
+        etcd.learnerNodes().length === 0 &&
+        etcd.votingNodes().join(",") === voters()
+      );
+    }, 20_000);
+    assert.ok(
+      healed,
+      `etcd follows: voting ${etcd.votingNodes().length}, learners ${etcd.learnerNodes().length}`,
+    );
+    const recorded = cluster.mostAdvanced().machine.etcdMembers();
+    assert.deepEqual(
+      recorded.map((member) => member.node).sort(),
+      etcd.votingNodes(),
+      "the committed etcd members are etcd's",
+    );
+  });
+});
+
 describe("operator holds", () => {
   it("survive a leader change and a restart of every node: the policy never restores the node", () => {
     const cluster = formed(31);

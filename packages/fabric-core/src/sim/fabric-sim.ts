@@ -15,7 +15,7 @@ import { SeededRandom } from "./random.js";
  * Replay one seed: `pnpm sim:fabric --seed N --profile P` (prints the report, or the
  * violation).
  */
-export const fabricSimProfiles = ["leader-kill", "operator", "partition", "lossy", "mixed"] as const;
+export const fabricSimProfiles = ["leader-kill", "operator", "partition", "lossy", "etcd", "mixed"] as const;
 export type FabricSimProfile = (typeof fabricSimProfiles)[number];
 
 export interface FabricSimOptions {
@@ -59,6 +59,8 @@ export function runFabricSimulation(options: FabricSimOptions): FabricSimReport 
     seed: options.seed,
     size,
     ...(options.sabotage === undefined ? {} : { sabotage: options.sabotage }),
+    // etcd: the fabric manages a modelled etcd whose calls fail one time in ten.
+    ...(profile === "etcd" ? { manageEtcd: true, etcdFailRate: 0.1 } : {}),
     ...(profile === "lossy" || (profile === "mixed" && random.chance(0.5)) ? { faults: lossyLinks } : {}),
   });
   const formed = cluster.runUntil(() => settled(cluster), 20_000);
@@ -128,9 +130,30 @@ function settled(cluster: FabricCluster): boolean {
   if (conf.votersOutgoing.length > 0 || conf.voters.length + conf.learners.length < cluster.nodes.length)
     return false;
   const applied = machine.applied().index;
-  return cluster.nodes.every(
+  const caughtUp = cluster.nodes.every(
     (other) => cluster.isUp(other.index) && other.machine.applied().index === applied,
   );
+  return caughtUp && etcdAgrees(cluster);
+}
+
+/** etcd's voting members are the Raft voters and the etcd holders, with no learner left over. */
+function etcdAgrees(cluster: FabricCluster): boolean {
+  const etcd = cluster.etcd;
+  if (etcd === null) return true;
+  const machine = cluster.mostAdvanced().machine;
+  const voting = etcd.votingNodes().join(",");
+  const holders = Object.values(machine.state().nodes)
+    .filter((node) => node.roles.includes("etcd"))
+    .map((node) => node.id)
+    .sort()
+    .join(",");
+  const recorded = machine
+    .etcdMembers()
+    .filter((member) => !member.learner)
+    .map((member) => member.node)
+    .join(",");
+  const voters = [...machine.configuration().voters].sort().join(",");
+  return etcd.learnerNodes().length === 0 && voting === holders && voting === voters && recorded === voting;
 }
 
 /** One fault (or none) of the profile's kind; returns how many were injected. */
@@ -149,7 +172,9 @@ function nemesis(cluster: FabricCluster, profile: FabricSimProfile, random: Seed
         ? random.pick(["partition", "heal", "heal"] as const)
         : profile === "operator"
           ? random.pick(["leader-kill", "none", "none"] as const)
-          : random.pick(["leader-kill", "kill"] as const);
+          : profile === "etcd"
+            ? random.pick(["leader-kill", "kill", "none"] as const)
+            : random.pick(["leader-kill", "kill"] as const);
   switch (kind) {
     case "leader-kill": {
       const leader = cluster.leaderIndex();

@@ -73,6 +73,21 @@ export const ShiftProcedureCommand = z.strictObject({
   shift: RoleCommandSchema,
   /** Why an abort was committed (the procedure could not finish). */
   reason: z.string().max(256).optional(),
+  /** The fabric manages a real etcd: the shift also adds (learner, promote) or removes the etcd member. */
+  etcd: z.boolean().optional(),
+});
+
+/**
+ * What the leader did to the live etcd cluster's membership, committed after etcd answered
+ * (`member add --learner`, `member promote`, `member remove`), so every node knows the etcd
+ * members and any later leader resumes the procedure from there.
+ */
+export const EtcdMemberCommand = z.strictObject({
+  type: z.literal("etcd-member"),
+  node: NodeId,
+  event: z.enum(["added", "promoted", "removed"]),
+  /** etcd's member id: a uint64 as lowercase hex (never a JS number). */
+  member_id: z.string().regex(/^[0-9a-f]{1,16}$/),
 });
 
 /**
@@ -98,6 +113,7 @@ export const Command = z.discriminatedUnion("type", [
   AttestCheckpointCommand,
   ShiftProcedureCommand,
   MemberFlapCommand,
+  EtcdMemberCommand,
 ]);
 export type Command = z.infer<typeof Command>;
 export type CommandType = Command["type"];

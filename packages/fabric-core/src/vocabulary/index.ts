@@ -5,6 +5,7 @@ export {
   Command,
   DemoteCommand,
   decodeProposal,
+  EtcdMemberCommand,
   encodeProposal,
   isRoleCommand,
   MemberFlapCommand,

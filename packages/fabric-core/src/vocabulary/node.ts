@@ -34,6 +34,9 @@ export const NodeAddresses = z.strictObject({
   raft: HostPort.optional(),
   content: HostPort.optional(),
   api: HostPort.optional(),
+  /** Where this node's etcd member listens for peers and clients, when the fabric runs etcd here. */
+  etcd_peer: HostPort.optional(),
+  etcd_client: HostPort.optional(),
 });
 export type NodeAddresses = z.infer<typeof NodeAddresses>;
 

@@ -183,6 +183,17 @@ export class Reconciler {
   private carryOut(step: Step, term: number): void {
     if (step.type === "wait") return;
     const { raft } = this.context;
+    if (step.type === "transfer") {
+      // The new leader's role-changed event runs the executor there; here, a retry later in
+      // case the transfer did not happen.
+      if (!raft.transferLeadership(step.to))
+        this.context.logger.warn("leadership transfer refused", { to: step.to });
+      return;
+    }
+    if (step.type === "actuate") {
+      this.context.logger.error("an etcd step without an etcd actuator", { action: step.action.kind });
+      return;
+    }
     let pending: Promise<unknown>[] = [];
     try {
       if (step.type === "conf-change") {
