@@ -203,6 +203,13 @@ describe("face registry at run time", () => {
     assert.ok(face.ok && face.face.id === "systemd");
     const plugin = await loadConfiguredFace({ name: "x", kind: { protocol: "pure-raft" } }, pluginDirectory);
     assert.ok(plugin.ok && plugin.face.id === "acme-lines");
+    process.env.REVOADA_FACE_PATH = join(root, "plugins");
+    try {
+      const byName = await loadConfiguredFace({ name: "x", kind: { protocol: "pure-raft" } }, "far");
+      assert.ok(byName.ok && byName.face.id === "far", "face_module may be a face found in a plugin directory");
+    } finally {
+      delete process.env.REVOADA_FACE_PATH;
+    }
   });
 });
 
