@@ -206,7 +206,10 @@ describe("face registry at run time", () => {
     process.env.REVOADA_FACE_PATH = join(root, "plugins");
     try {
       const byName = await loadConfiguredFace({ name: "x", kind: { protocol: "pure-raft" } }, "far");
-      assert.ok(byName.ok && byName.face.id === "far", "face_module may be a face found in a plugin directory");
+      assert.ok(
+        byName.ok && byName.face.id === "far",
+        "face_module may be a face found in a plugin directory",
+      );
     } finally {
       delete process.env.REVOADA_FACE_PATH;
     }
