@@ -220,16 +220,21 @@ export class ProcessRuntime {
     const stamp = new Date(this.timers.now()).toISOString();
     await appendFile(logPath, `--- revoada ${stamp}: starting ${spec.name} (${program})\n`);
     const log = await open(logPath, "a");
-    let child: ChildProcess;
     try {
-      child = spawn(program, [...spec.args], {
-        cwd: spec.workingDirectory,
-        env: { ...process.env, ...spec.env },
-        stdio: ["ignore", log.fd, log.fd],
-      });
+      this.spawnComponent(component, program, log.fd);
     } finally {
       await log.close();
     }
+  }
+
+  /** Spawns and watches the process in one synchronous step, so no exit goes unseen. */
+  private spawnComponent(component: Supervised, program: string, logFd: number): void {
+    const { spec } = component;
+    const child = spawn(program, [...spec.args], {
+      cwd: spec.workingDirectory,
+      env: { ...process.env, ...spec.env },
+      stdio: ["ignore", logFd, logFd],
+    });
     component.child = child;
     component.startedAtMs = this.timers.now();
     component.exited = new Promise((settle) => {
