@@ -1,5 +1,5 @@
 import { assert, type NodeId, shortNodeId, type Workload } from "../vocabulary/index.js";
-import type { Cluster } from "./cluster.js";
+import { type Cluster, isControlPlaneNode } from "./cluster.js";
 import type { DecisionRecord, RuleCode } from "./decision.js";
 import {
   bestHost,
@@ -349,6 +349,7 @@ function recordWorkload(
             ? "placement-trim"
             : "placement-new";
   const list = (ids: readonly NodeId[]) => ids.map((id) => shortNodeId(id)).join(",");
+  const why = short ? shortfallReason(placer, workload, after) : null;
   placer.records.push({
     action: "place",
     outcome: changed ? "proposed" : "held",
@@ -358,8 +359,10 @@ function recordWorkload(
       before: list(before),
       after: list(after),
       replaced: moves.replaced,
+      why: why?.text ?? "",
     }),
     facts: {
+      ...(why === null ? {} : { constraint: why.constraint }),
       replicas: workload.replicas,
       placed: after.length,
       before: list(before),
@@ -377,12 +380,12 @@ function placementMessage(
   key: string,
   workload: Workload,
   placed: number,
-  moves: { before: string; after: string; replaced: number },
+  moves: { before: string; after: string; replaced: number; why: string },
 ): string {
   const change = `[${moves.before}] -> [${moves.after}]`;
   switch (rule) {
     case "placement-short":
-      return `${key}: only ${placed} of ${workload.replicas} replicas fit (no more nodes with room that satisfy its constraints) ${change}`;
+      return `${key}: only ${placed} of ${workload.replicas} replicas fit: ${moves.why} ${change}`;
     case "placement-stacked":
       return `${key}: too few distinct nodes fit, so some replicas share a node ${change}`;
     case "placement-replace":
@@ -394,4 +397,42 @@ function placementMessage(
     default:
       return `${key}: ${placed} replica${placed === 1 ? "" : "s"} placed ${change}`;
   }
+}
+
+/**
+ * Why a workload is short of replicas: every node is counted under the first constraint that
+ * keeps it out (down or quarantined, control plane, zones, labels, latency, room), and the
+ * constraint that keeps out the most nodes is named, so an operator knows what to change.
+ */
+function shortfallReason(
+  placer: Placer,
+  workload: Workload,
+  after: readonly NodeId[],
+): { readonly constraint: string; readonly text: string } {
+  const placement = workload.placement;
+  const counts = new Map<string, number>();
+  const count = (constraint: string) => counts.set(constraint, (counts.get(constraint) ?? 0) + 1);
+  for (const node of placer.cluster.nodes) {
+    if (!canHostNew(placer.hosts, node)) count("down or quarantined");
+    else if (isControlPlaneNode(node) && !placement.tolerate_control_plane)
+      count("control plane (tolerate_control_plane is false)");
+    else if (placement.zones.length > 0 && !placement.zones.includes(node.state.zone))
+      count(`outside zones ${placement.zones.join(",")}`);
+    else if (!fits(placer.hosts, node, workload)) count("labels or latency do not match");
+    else if (!after.includes(node.id)) count("no room (cpu, memory or pods)");
+  }
+  const ranked = [...counts.entries()].sort(
+    (left, right) => right[1] - left[1] || (left[0] < right[0] ? -1 : 1),
+  );
+  assert(ranked.length <= 5, "five kinds of constraint");
+  const nodes = placer.cluster.nodes.length;
+  const parts = ranked.map(([constraint, n]) => `${n} ${constraint}`);
+  const constraint = ranked[0]?.[0] ?? "no nodes";
+  return {
+    constraint,
+    text:
+      nodes === 0
+        ? "the fabric has no nodes"
+        : `of ${nodes} node${nodes === 1 ? "" : "s"}: ${parts.join(", ")}`,
+  };
 }
