@@ -8,7 +8,7 @@ import {
   Workload,
   workloadKey,
 } from "@revoada/fabric-core/vocabulary";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { CommittedReply, MeshMember, NodeStatusReply, type ShiftRequest } from "../../api/schemas.js";
 import { runningPidOf } from "../../daemon/pid-file.js";
@@ -88,6 +88,12 @@ export function registerMesh(program: Command): void {
         status: status ?? null,
       }));
       process.stdout.write(render(options.output, data, () => rows));
+      const unplaced = await unplacedReplicas(list);
+      if (unplaced.length > 0) {
+        // On stderr for json/yaml, so the document on stdout keeps its shape.
+        const stream = options.output === "table" ? process.stdout : process.stderr;
+        stream.write(`\nUNPLACED REPLICAS\n${unplaced.map((line) => `  ! ${line}`).join("\n")}\n`);
+      }
     });
 
   program
@@ -115,7 +121,9 @@ export function registerMesh(program: Command): void {
 
   const shift = program
     .command("shift")
-    .description("propose a role shift through the log (attested like any other)");
+    .description(
+      "propose a role shift through the log, judged by the policy (shift promote|demote|quarantine|restore NODE)",
+    );
   for (const action of ["promote", "demote", "quarantine", "restore"] as const) {
     shift
       .command(action)
@@ -145,7 +153,9 @@ export function registerMesh(program: Command): void {
       );
   }
 
-  const workload = program.command("workload").description("apply or delete workloads");
+  const workload = program
+    .command("workload")
+    .description("workloads: workload apply FILE, workload ls, workload delete NAMESPACE/NAME");
   workload
     .command("apply")
     .description("apply a workload file (YAML or JSON, the Workload schema)")
@@ -153,14 +163,31 @@ export function registerMesh(program: Command): void {
     .addOption(dirOption())
     .addOption(apiOption())
     .addOption(outputOption())
-    .action(async (file: string, options: Target & { output: OutputFormat }) => {
+    .addOption(
+      new Option(
+        "--wait-ms <ms>",
+        "wait this long for the policy to place every replica; exit 1 naming the constraint when it cannot (0: do not wait)",
+      )
+        .default(15_000)
+        .argParser(millisecondsOption("--wait-ms")),
+    )
+    .action(async (file: string, options: Target & { output: OutputFormat; waitMs: number }) => {
       const parsed = parseSourceText(Workload, await readInputFile(file), file);
       if (!parsed.ok) throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
       const leader = await leaderClient((await clients(options)).clients);
+      const seen = await leader.get("/v1/decisions", z.array(PlacementRecord)).catch(() => []);
       const reply = await leader.post("/v1/workloads", parsed.value, CommittedReply);
+      const key = workloadKey(parsed.value);
+      const since = seen.at(-1)?.at_ms ?? 0;
+      const placed =
+        options.waitMs > 0 ? await awaitPlacement(leader, key, reply.index, since, options.waitMs) : null;
       process.stdout.write(
-        render(options.output, reply, () => [
-          { workload: workloadKey(parsed.value), committed_index: reply.index },
+        render(options.output, { ...reply, placed_on: placed }, () => [
+          {
+            workload: key,
+            committed_index: reply.index,
+            ...(placed === null ? {} : { placed_on: placed.join(",") || "-" }),
+          },
         ]),
       );
     });
@@ -195,6 +222,7 @@ export function registerMesh(program: Command): void {
         workload: key,
         image: w.image,
         replicas: w.replicas,
+        placed: `${(state.placements[key] ?? []).length}/${w.replicas}`,
         placed_on: (state.placements[key] ?? [])
           .map((id) => state.nodes[id]?.name ?? shortNodeId(id))
           .join(","),
@@ -216,6 +244,93 @@ export function registerMesh(program: Command): void {
       process.kill(pid, "SIGKILL");
       process.stdout.write(`killed ${node} (pid ${pid})\n`);
     });
+}
+
+/** `--wait-ms`-style options: a whole number of milliseconds, or a usage error that says so. */
+export function millisecondsOption(flag: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === "" || !Number.isFinite(parsed)) {
+      throw new InvalidArgumentError(`${flag}: ${JSON.stringify(value)} is not a number`);
+    }
+    if (!Number.isSafeInteger(parsed) || parsed < 0) {
+      throw new InvalidArgumentError(`${flag}: ${value} is not a whole number of milliseconds >= 0`);
+    }
+    return parsed;
+  };
+}
+
+const PlacementRecord = z.object({
+  at_ms: z.number(),
+  record: z.object({ action: z.string(), rule: z.string(), subject: z.string(), message: z.string() }),
+});
+
+/**
+ * Waits until the committed state places every replica of `key` (resolves with the node
+ * names), or the leader's policy records (in a round after `sinceMs`, the leader's clock) that
+ * they do not all fit: a CliError that quotes the record, which names the constraint that keeps
+ * how many nodes out.
+ */
+async function awaitPlacement(
+  leader: ApiClient,
+  key: string,
+  index: number,
+  sinceMs: number,
+  waitMs: number,
+): Promise<string[]> {
+  const deadline = Date.now() + waitMs;
+  let last = "";
+  for (;;) {
+    const state = await leader.get("/v1/state", FabricState).catch(() => undefined);
+    const workload = state?.workloads[key];
+    const placed = state?.placements[key] ?? [];
+    if (state !== undefined && workload !== undefined && state.applied.index >= index) {
+      if (placed.length >= workload.replicas) {
+        return placed.map((id) => state.nodes[id]?.name ?? shortNodeId(id));
+      }
+      const records = await leader.get("/v1/decisions", z.array(PlacementRecord)).catch(() => []);
+      const short = records.findLast(
+        (entry) =>
+          entry.at_ms > sinceMs && entry.record.subject === key && entry.record.rule === "placement-short",
+      );
+      if (short !== undefined) {
+        throw new CliError(
+          `${key} is committed (index ${index}) but cannot be placed: ${short.record.message}`,
+          exitCodes.failed,
+        );
+      }
+      last = `${placed.length} of ${workload.replicas} replicas placed`;
+    }
+    if (Date.now() >= deadline) {
+      throw new CliError(
+        `${key} is committed (index ${index}) but not placed within ${waitMs} ms${last === "" ? "" : ` (${last})`}; see revoada policy explain`,
+        exitCodes.failed,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Workloads with fewer placed replicas than they ask for, with the policy's reason when it gave one. */
+async function unplacedReplicas(list: readonly ApiClient[]): Promise<string[]> {
+  const live = await anyLiveStatus(list).catch(() => undefined);
+  if (live === undefined) return [];
+  const state = await live.client.get("/v1/state", FabricState).catch(() => undefined);
+  if (state === undefined) return [];
+  const leader = list.length > 1 ? await leaderClient(list).catch(() => live.client) : live.client;
+  const records = await leader.get("/v1/decisions", z.array(PlacementRecord)).catch(() => []);
+  const lines: string[] = [];
+  for (const [key, workload] of Object.entries(state.workloads).sort(([a], [b]) => a.localeCompare(b))) {
+    const placed = (state.placements[key] ?? []).length;
+    if (placed >= workload.replicas) continue;
+    const reason = records.findLast(
+      (entry) => entry.record.subject === key && entry.record.rule === "placement-short",
+    );
+    lines.push(
+      `${key}: ${placed} of ${workload.replicas} replicas placed${reason === undefined ? "" : ` (${reason.record.message})`}`,
+    );
+  }
+  return lines;
 }
 
 export function statusRow(
