@@ -219,7 +219,7 @@ async function scaffoldFace(name: string, parent: string, packageName: string): 
   const fabricCore = root === undefined ? `file:${fabricCoreRoot}` : "workspace:*";
   await writeFile(
     join(target, "package.json"),
-    canonicalJsonKeepOrder(manifestFor(name, packageName, fabricCore, root === undefined, zod)),
+    canonicalJsonKeepOrder(manifestFor(name, packageName, fabricCore, root === undefined, zod), true),
   );
   const base =
     root === undefined ? undefined : relative(target, join(root, "tsconfig.base.json")).split(sep).join("/");
@@ -230,7 +230,34 @@ async function scaffoldFace(name: string, parent: string, packageName: string): 
   return target;
 }
 
-/** JSON as written by hand: the caller's key order, two-space indent, final newline. */
-function canonicalJsonKeepOrder(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+const jsonLineWidth = 110;
+
+/**
+ * JSON the way the repository's formatter (Biome) writes it, so a scaffold inside the repo
+ * passes `pnpm lint`: the caller's key order, two-space indent, objects one key per line,
+ * arrays on one line when they fit in 110 columns (never in package.json, as npm writes it),
+ * a final newline.
+ */
+function canonicalJsonKeepOrder(value: unknown, expandArrays = false): string {
+  return `${formatJson(value, "", 0, expandArrays)}\n`;
+}
+
+function formatJson(value: unknown, indent: string, column: number, expandArrays: boolean): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    const flat = `[${value.map((item) => JSON.stringify(item)).join(", ")}]`;
+    const primitive = value.every((item) => item === null || typeof item !== "object");
+    if (value.length === 0 || (primitive && !expandArrays && column + flat.length <= jsonLineWidth))
+      return flat;
+    const items = value.map((item) => `${inner}${formatJson(item, inner, inner.length, expandArrays)}`);
+    return `[\n${items.join(",\n")}\n${indent}]`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return "{}";
+  const lines = entries.map(([key, item]) => {
+    const prefix = `${inner}${JSON.stringify(key)}: `;
+    return `${prefix}${formatJson(item, inner, prefix.length, expandArrays)}`;
+  });
+  return `{\n${lines.join(",\n")}\n${indent}}`;
 }
