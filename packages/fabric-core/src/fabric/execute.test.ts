@@ -321,6 +321,36 @@ describe("execute", () => {
     assert.equal(stepOf(inputs(log.machine)).type, "propose");
   });
 
+  it("refuses, forced or not, a shift that leaves no alive control-plane member among the voters", () => {
+    const log = foundedLog();
+    const execution = execute(
+      inputs(log.machine, {
+        operatorRequests: [
+          { command: { type: "quarantine", node: leaderId, reason: "operator" }, force: true },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      execution.refused.map((refusal) => [refusal.rule, refusal.shift.type, refusal.shift.node]),
+      [["last-control-plane-member", "quarantine", leaderId]],
+    );
+    assert.notEqual(
+      execution.step.type === "propose" ? execution.step.commands[0]?.command.type : "",
+      "shift-procedure",
+    );
+  });
+
+  it("a voter that does not hold etcd leaves the voters when the policy wants no shift", () => {
+    const log = foundedLog();
+    const node = testSigners[1]!.nodeId;
+    log.conf([{ type: "add-voter", node }]);
+    log.conf([]);
+    const step = stepOf(inputs(log.machine));
+    assert.deepEqual(step.type === "conf-change" ? step.change.changes : step, [
+      { type: "add-learner", node },
+    ]);
+  });
+
   it("opens a procedure for the policy's first shift instead of proposing the shift itself", () => {
     const log = foundedLog();
     const applied = log.machine.applied();

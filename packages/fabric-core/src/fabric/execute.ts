@@ -1,3 +1,4 @@
+import { isControlPlaneMember } from "../attest/index.js";
 import type { MemberView as GossipMember, MembershipView as GossipView } from "../gossip/index.js";
 import {
   type Decision,
@@ -18,6 +19,7 @@ import {
   isRoleCommand,
   type NodeId,
   type NodeState,
+  nextRoles,
   type RoleCommand,
 } from "../vocabulary/index.js";
 import type { FabricMachine } from "./machine.js";
@@ -114,6 +116,14 @@ export interface Execution {
   readonly step: Step;
   /** The policy's round, when this execution ran one (records name every rule and reason). */
   readonly decision: Decision | null;
+  /** Shifts the policy accepted that the executor will not begin (a rule even force does not break). */
+  readonly refused: readonly ExecutorRefusal[];
+}
+
+export interface ExecutorRefusal {
+  readonly shift: RoleCommand;
+  readonly rule: "last-control-plane-member";
+  readonly message: string;
 }
 
 export function execute(inputs: ExecuteInputs): Execution {
@@ -122,16 +132,44 @@ export function execute(inputs: ExecuteInputs): Execution {
   if (machine.applied().term < raft.term) return waiting("no entry of this leader's term has applied yet");
   const config = { ...defaultExecutorConfig, ...inputs.config };
   const admission = admissionStep(inputs, config);
-  if (admission !== null) return { step: admission, decision: null };
+  if (admission !== null) return { step: admission, decision: null, refused: [] };
   const open = machine.procedures()[0];
   if (open !== undefined)
-    return { step: signable(inputs, procedureStep(inputs, open, config)), decision: null };
+    return { step: signable(inputs, procedureStep(inputs, open, config)), decision: null, refused: [] };
   if (config.manageEtcd) {
     const etcd = etcdReconcileStep(inputs);
-    if (etcd !== null) return { step: etcd, decision: null };
+    if (etcd !== null) return { step: etcd, decision: null, refused: [] };
   }
   const decision = decide(policyInputsFrom(inputs));
-  return { step: stepFromDecision(decision, config), decision };
+  const refused = decision.commands
+    .map((proposed) => proposed.command)
+    .filter((command): command is RoleCommand => isRoleCommand(command))
+    .flatMap((shift) => lastMemberRefusal(inputs, shift));
+  return { step: stepFromDecision(decision, config, inputs, refused), decision, refused };
+}
+
+/**
+ * Blocks are signed by a control-plane member of the chain. A shift that takes the role away
+ * from the last alive member among the Raft voters would leave no leader able to sign the
+ * next block, so it is refused, forced or not.
+ */
+function lastMemberRefusal(inputs: ExecuteInputs, shift: RoleCommand): ExecutorRefusal[] {
+  const chain = inputs.machine.chain;
+  if (chain === null || !chain.roles.isMember(shift.node)) return [];
+  const roles = inputs.machine.node(shift.node)?.roles ?? [];
+  if (isControlPlaneMember(nextRoles(roles, shift))) return [];
+  const others = inputs.machine
+    .configuration()
+    .voters.filter(isNodeId)
+    .some((voter) => voter !== shift.node && chain.roles.isMember(voter) && isAlive(inputs, voter));
+  if (others) return [];
+  return [
+    {
+      shift,
+      rule: "last-control-plane-member",
+      message: `${shift.type} of ${shift.node.slice(0, 8)} would leave no alive control-plane member among the voters to sign the chain's next block`,
+    },
+  ];
 }
 
 /**
@@ -168,8 +206,10 @@ function etcdReconcileStep(inputs: ExecuteInputs): Step | null {
       why: "record the etcd member of an etcd holder",
     };
   }
+  const voting = [...recorded.values()].filter((member) => !member.learner).length;
   for (const member of recorded.values()) {
     if (machine.node(member.node)?.roles.includes("etcd") === true) continue;
+    if (!member.learner && voting < 2) continue;
     return {
       type: "actuate",
       action: { kind: "etcd-remove", node: member.node, member_id: member.member_id },
@@ -180,7 +220,7 @@ function etcdReconcileStep(inputs: ExecuteInputs): Step | null {
 }
 
 function waiting(reason: string): Execution {
-  return { step: { type: "wait", reason }, decision: null };
+  return { step: { type: "wait", reason }, decision: null, refused: [] };
 }
 
 /** Membership mechanics, not policy: who is a fabric node and who holds the log. */
@@ -274,9 +314,10 @@ function procedureStep(inputs: ExecuteInputs, procedure: Procedure, config: Exec
         why: `${procedure.shift.type} ${node}`,
       };
     case "leave-voters":
-      if (conf.voters.length === 1 && conf.voters[0] === node) {
-        return { type: "wait", reason: "the last voter cannot leave the voters" };
-      }
+      // A forced quarantine of the only voter: the command stands, the node stays the voter
+      // (there is no other), and the procedure ends so that others can run.
+      if (conf.voters.length === 1 && conf.voters[0] === node)
+        return abort(procedure, "the last voter cannot leave the voters");
       return membership(
         procedure,
         { type: alive ? "add-learner" : "remove", node },
@@ -307,8 +348,16 @@ function abort(procedure: Procedure, reason: string): Step {
 }
 
 /** The policy's round as one step: its first role shift opens a procedure. */
-function stepFromDecision(decision: Decision, config: ExecutorConfig): Step {
-  const shift = decision.commands.find((proposed) => isRoleCommand(proposed.command));
+function stepFromDecision(
+  decision: Decision,
+  config: ExecutorConfig,
+  inputs: ExecuteInputs,
+  refused: readonly ExecutorRefusal[],
+): Step {
+  const shift = decision.commands.find(
+    (proposed) =>
+      isRoleCommand(proposed.command) && !refused.some((refusal) => refusal.shift === proposed.command),
+  );
   if (shift !== undefined) {
     const command = shift.command as RoleCommand;
     const etcd = config.manageEtcd && (joinsVoters(command) || leavesVoters(command));
@@ -324,12 +373,33 @@ function stepFromDecision(decision: Decision, config: ExecutorConfig): Step {
       why: `begin ${command.type} ${command.node}`,
     };
   }
-  if (decision.commands.length > 0) {
-    return { type: "propose", commands: decision.commands, why: "placements" };
-  }
+  const stray = strayVoterStep(inputs);
+  if (stray !== null) return stray;
+  const placements = decision.commands.filter((proposed) => !isRoleCommand(proposed.command));
+  if (placements.length > 0) return { type: "propose", commands: placements, why: "placements" };
   return {
     type: "wait",
     reason: decision.acting ? "the fabric has the shape the policy wants" : "the policy does not act",
+  };
+}
+
+/**
+ * The Raft voters follow the etcd role: with no shift wanted, a voter that does not hold
+ * `etcd` (a forced quarantine of the only voter left it there, or a promotion aborted after
+ * add-voter) leaves the voters, as long as another voter remains.
+ */
+function strayVoterStep(inputs: ExecuteInputs): Step | null {
+  const conf = inputs.machine.configuration();
+  if (conf.voters.length < 2) return null;
+  const stray = conf.voters
+    .filter(isNodeId)
+    .find((voter) => inputs.machine.node(voter)?.roles.includes("etcd") !== true);
+  if (stray === undefined) return null;
+  const alive = isAlive(inputs, stray);
+  return {
+    type: "conf-change",
+    change: { changes: [{ type: alive ? "add-learner" : "remove", node: stray }] },
+    why: "a voter that does not hold etcd leaves the voters",
   };
 }
 

@@ -1,4 +1,11 @@
-export type { EtcdAction, ExecuteInputs, Execution, ExecutorConfig, Step } from "./execute.js";
+export type {
+  EtcdAction,
+  ExecuteInputs,
+  Execution,
+  ExecutorConfig,
+  ExecutorRefusal,
+  Step,
+} from "./execute.js";
 export { defaultExecutorConfig, execute, membershipFrom, policyInputsFrom } from "./execute.js";
 export type { CheckpointEntry, EtcdMemberState, FabricMachineOptions, MachineOutcome } from "./machine.js";
 export { defaultHistoryHorizonMs, FabricMachine } from "./machine.js";

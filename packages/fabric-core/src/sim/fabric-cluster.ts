@@ -377,12 +377,15 @@ export class FabricCluster {
           "node" in proposed.command &&
           proposed.command.node === subject,
       );
-      if (accepted) continue;
+      const executorRefusal = execution.refused.find(
+        (refused) => refused.shift.type === request.command.type && refused.shift.node === subject,
+      );
+      if (accepted && executorRefusal === undefined) continue;
       this.operatorQueue.splice(this.operatorQueue.indexOf(request), 1);
       this.operatorOutcomes.push({
         request,
         outcome: "refused",
-        rule: refusal?.rule ?? "operator-request",
+        rule: executorRefusal?.rule ?? refusal?.rule ?? "operator-request",
         atMs: this.nowMs,
       });
     }

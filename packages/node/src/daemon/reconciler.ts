@@ -274,6 +274,11 @@ export class Reconciler {
           isRoleCommand(proposed.command) &&
           keyOf(proposed.command as RoleCommand) === key,
       );
+      const executorRefusal = execution.refused.find((refused) => keyOf(refused.shift) === key);
+      if (executorRefusal !== undefined) {
+        pending.resolve(refusal(executorRefusal.rule, executorRefusal.message));
+        continue;
+      }
       if (accepted) {
         waiting.push(pending);
         continue;
