@@ -76,6 +76,7 @@ before(async () => {
   );
   await writePackage(join(modules, "face-bad"), "face-bad", { revoada: { face: "Bad Name" } }, "bad");
   await writePackage(join(root, "plugins", "face-far"), "face-far", { revoada: { face: "far" } }, "far");
+  await writePackage(join(root, "plugins", "@acme", "face-remote"), "@acme/face-remote", {}, "remote");
 });
 
 /** A face package at `directory` that declares itself through `declaration` (package.json fields). */
@@ -138,6 +139,14 @@ describe("face registry at run time", () => {
     const plugins = [join(root, "plugins")];
     const far = await loadFace("far", { baseDirectory: root, pluginDirectories: plugins });
     assert.ok(far.ok && far.face.id === "far", JSON.stringify(far));
+    const byPackage = await loadFace("@acme/face-remote", {
+      baseDirectory: root,
+      pluginDirectories: plugins,
+    });
+    assert.ok(
+      byPackage.ok && byPackage.face.id === "remote",
+      "a package name is looked up in plugin directories too",
+    );
     const listing = await listKnownFaces({ baseDirectory: root, pluginDirectories: plugins });
     const from = Object.fromEntries(listing.faces.map((face) => [face.name, face.from]));
     assert.equal(from.rows, `installed ${join(root, "node_modules")}`);

@@ -137,10 +137,16 @@ async function packageEntry(directory: string): Promise<string> {
   return candidates[0]!;
 }
 
-/** Finds `node_modules/<name>` from `directory` upwards (for packages the node does not depend on). */
-async function findPackageDirectory(name: string, directory: string): Promise<string | undefined> {
-  for (const modules of nodeModulesDirectories(directory)) {
-    const candidate = join(modules, name);
+/** Where packages the node does not depend on are looked up. */
+interface SearchRoots {
+  readonly baseDirectory: string;
+  readonly pluginDirectories: readonly string[];
+}
+
+/** Finds package `name` in a `node_modules` from the base directory upwards, then in the plugin directories. */
+async function findPackageDirectory(name: string, roots: SearchRoots): Promise<string | undefined> {
+  for (const { folder } of searchFolders(roots.baseDirectory, roots.pluginDirectories)) {
+    const candidate = join(folder, name);
     if (await isDirectory(candidate)) return candidate;
   }
   return undefined;
@@ -166,17 +172,17 @@ async function importFile(path: string): Promise<unknown> {
   return tsImport(url, import.meta.url);
 }
 
-async function importSpecifier(specifier: string, baseDirectory: string): Promise<unknown> {
+async function importSpecifier(specifier: string, roots: SearchRoots): Promise<unknown> {
   if (isPath(specifier)) {
     const path = specifier.startsWith("file:")
       ? new URL(specifier).pathname
-      : resolve(baseDirectory, specifier);
+      : resolve(roots.baseDirectory, specifier);
     return importFile((await isDirectory(path)) ? await packageEntry(path) : path);
   }
   try {
     return await import(specifier);
   } catch (error) {
-    const directory = await findPackageDirectory(specifier, baseDirectory);
+    const directory = await findPackageDirectory(specifier, roots);
     if (directory === undefined) throw error;
     return importFile(await packageEntry(directory));
   }
@@ -321,11 +327,11 @@ async function loadSource(
   name: string,
   configured: FaceNameMap,
   discovered: FaceNameMap,
-  baseDirectory: string,
+  roots: SearchRoots,
 ): Promise<FaceLoadResult> {
   let loaded: unknown;
   try {
-    loaded = await importSpecifier(source.specifier, baseDirectory);
+    loaded = await importSpecifier(source.specifier, roots);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
     const issue: FabricIssue = {
@@ -353,14 +359,15 @@ export async function loadFace(name: string, options?: FaceLoadOptions): Promise
   const resolvedOptions = given.value;
   const configured = resolvedOptions.configured ?? {};
   const baseDirectory = resolvedOptions.baseDirectory ?? process.cwd();
+  const pluginDirectories = resolvedOptions.pluginDirectories ?? [];
   const quick = resolveFaceSource(name, configured);
   const needsDiscovery = !quick.ok || quick.value.kind === "module";
   const discovered = needsDiscovery
-    ? discoveredNames(await discoverFaces(baseDirectory, resolvedOptions.pluginDirectories ?? []))
+    ? discoveredNames(await discoverFaces(baseDirectory, pluginDirectories))
     : {};
   const source = needsDiscovery ? resolveFaceSource(name, configured, discovered) : quick;
   if (!source.ok) return { ok: false, kind: "unknown", issues: source.issues };
-  return loadSource(source.value, name, configured, discovered, baseDirectory);
+  return loadSource(source.value, name, configured, discovered, { baseDirectory, pluginDirectories });
 }
 
 /**
