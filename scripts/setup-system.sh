@@ -1,12 +1,15 @@
 #!/bin/sh
 # Installs the Debian tools the tests use (systemd-analyze for the systemd faces, b3sum to
-# cross-check BLAKE3 hashes, chromium for the web console's browser tests), only
+# cross-check BLAKE3 hashes, chromium for the web console's browser tests, etcd 3.4 server and
+# etcdctl for the actuator tests), only
 # when missing: apt-get update once, then apt-get install -y. Needs root (or sudo).
 set -eu
 missing=""
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 command -v b3sum >/dev/null 2>&1 || missing="$missing b3sum"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
+command -v etcd >/dev/null 2>&1 || missing="$missing etcd-server"
+command -v etcdctl >/dev/null 2>&1 || missing="$missing etcd-client"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=""; fi
 echo "setup-system: installing$missing" >&2

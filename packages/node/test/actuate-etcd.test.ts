@@ -20,7 +20,9 @@ import {
   etcdctlEndpointHealth,
   etcdctlEndpointStatus,
   etcdctlMembership,
+  hexId,
   initialClusterOf,
+  quoteIntegers,
 } from "../src/actuate/etcd-membership.js";
 import { locateProgram, ProcessRuntime } from "../src/actuate/process-runtime.js";
 
@@ -200,6 +202,19 @@ test("a learner joins a live etcd, is promoted, then removed while the survivor 
     await runtime.stop();
   }
   assert.ok(runtime.status().every((component) => component.state === "stopped"));
+});
+
+test("uint64 member ids survive etcdctl's JSON as hex strings", () => {
+  // etcdctl printed this member as `9e737febb6b99eee` in its table output and as the bare
+  // JSON integer below, which JSON.parse would round to 11417610130673999000.
+  const text = '{"header":{"member_id":11417610130673999598},"name":"a 12 \\" 3","ratio":1.5,"list":[-2,7]}';
+  assert.equal(
+    quoteIntegers(text),
+    '{"header":{"member_id":"11417610130673999598"},"name":"a 12 \\" 3","ratio":1.5,"list":["-2","7"]}',
+  );
+  assert.equal(hexId("11417610130673999598"), "9e737febb6b99eee");
+  assert.equal(hexId("18446744073709551615"), "ffffffffffffffff");
+  assert.throws(() => hexId("18446744073709551616"), /uint64/);
 });
 
 test("etcd's refusals and an unreachable endpoint are told apart", async () => {
