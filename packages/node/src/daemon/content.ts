@@ -1,4 +1,10 @@
-import type { Blake3Hash, FabricState, NodeId, Signer } from "@revoada/fabric-core/vocabulary";
+import {
+  type Blake3Hash,
+  type FabricState,
+  isNodeId,
+  type NodeId,
+  type Signer,
+} from "@revoada/fabric-core/vocabulary";
 import { BlobStore } from "../content/blob-store.js";
 import { ContentService } from "../content/content-service.js";
 import { ContentSync, type ProviderLinks } from "../content/content-sync.js";
@@ -99,12 +105,13 @@ export class NodeContent {
       { link: ReturnType<TransportContentLinks["linkTo"]>; complete: boolean | null }
     >();
     for (const member of this.options.gossip().membershipView().members) {
-      if (member.status !== "alive" || member.id === this.options.signer.nodeId) continue;
+      const id = member.id;
+      if (member.status !== "alive" || id === this.options.signer.nodeId || !isNodeId(id)) continue;
       if (member.keys[`${blobKeyPrefix}${hash}`] === undefined) continue;
       const address = member.state?.addresses.content;
       const parsed = address === undefined ? null : parseHostPort(address);
       if (parsed === null) continue;
-      providers.set(member.id, { link: this.links.linkTo(member.id as NodeId, parsed), complete: true });
+      providers.set(id, { link: this.links.linkTo(id, parsed), complete: true });
     }
     return providers;
   }

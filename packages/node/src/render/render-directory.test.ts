@@ -96,6 +96,24 @@ describe("renderToDirectory", () => {
     assert.equal((await readManifest(directory))?.files["nodes/b/db.service"], undefined);
   });
 
+  it("does not trust a manifest that names paths outside the directory: nothing is removed on its word", async () => {
+    await renderToDirectory(directory, "systemd", first);
+    const outside = join(directory, "..", `outside-${Date.now()}.txt`);
+    await writeFile(outside, "not revoada's\n");
+    const tampered = {
+      version: 1,
+      face: "systemd",
+      files: { "../outside.txt": "0".repeat(64), "nodes/b/db.service": "0".repeat(64) },
+    };
+    await writeFile(join(directory, manifestName), JSON.stringify(tampered));
+    assert.equal(await readManifest(directory), undefined, "the manifest is refused");
+    const report = await renderToDirectory(directory, "systemd", first.slice(0, 2));
+    assert.deepEqual(report.removed, [], "an untrusted manifest owns nothing");
+    assert.equal(await readFile(outside, "utf8"), "not revoada's\n");
+    assert.equal(await readFile(join(directory, "nodes/b/db.service"), "utf8"), first[2]!.content);
+    await rm(outside);
+  });
+
   it("never touches files it does not own, even in folders it renders into", async () => {
     await mkdir(join(directory, "nodes/a"), { recursive: true });
     await writeFile(join(directory, "notes.txt"), "mine\n");

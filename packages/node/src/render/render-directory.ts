@@ -3,6 +3,7 @@ import { lstat, mkdir, readdir, readFile, rmdir, unlink } from "node:fs/promises
 import { dirname, join, relative, sep } from "node:path";
 import { compareText, type FaceFile } from "@revoada/fabric-core/face";
 import { assert, canonicalJson } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
 import { fsyncDirectory, writeFileAtomic } from "../fs/durable.js";
 
 /**
@@ -17,12 +18,21 @@ import { fsyncDirectory, writeFileAtomic } from "../fs/durable.js";
 
 export const manifestName = ".revoada-manifest.json";
 
-export interface RenderManifest {
-  readonly version: 1;
-  readonly face: string;
+/**
+ * The manifest decides what a render may delete, so it is read like any input: a manifest
+ * whose paths are not safe relative paths (`..`, absolute) or whose hashes are not sha256 is
+ * not trusted, and nothing is removed on its word.
+ */
+const RenderManifestSchema = z.strictObject({
+  version: z.literal(1),
+  face: z.string().max(256),
   /** Owned relative paths and the sha256 of the bytes written. */
-  readonly files: Readonly<Record<string, string>>;
-}
+  files: z.record(
+    z.string().max(4096).refine(isSafePath, "not a safe relative path"),
+    z.string().regex(/^[0-9a-f]{64}$/),
+  ),
+});
+export type RenderManifest = z.infer<typeof RenderManifestSchema>;
 
 export interface RenderReport {
   readonly directory: string;
@@ -49,24 +59,27 @@ function sha256(content: string | Uint8Array): string {
   return createHash("sha256").update(content).digest("hex");
 }
 
-function checkPath(path: string): void {
+function isSafePath(path: string): boolean {
   const segments = path.split("/");
   const safe = path.length > 0 && !path.startsWith("/") && !path.includes("\\") && path !== manifestName;
-  if (!safe || segments.some((segment) => segment === "" || segment === "." || segment === "..")) {
-    throw new RenderPathError(path);
-  }
+  return safe && !segments.some((segment) => segment === "" || segment === "." || segment === "..");
+}
+
+function checkPath(path: string): void {
+  if (!isSafePath(path)) throw new RenderPathError(path);
 }
 
 export async function readManifest(directory: string): Promise<RenderManifest | undefined> {
   const text = await readFile(join(directory, manifestName), "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
+  let json: unknown;
   try {
-    const parsed = JSON.parse(text) as RenderManifest;
-    if (parsed.version !== 1 || typeof parsed.files !== "object" || parsed.files === null) return undefined;
-    return parsed;
+    json = JSON.parse(text);
   } catch {
     return undefined;
   }
+  const parsed = RenderManifestSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
 }
 
 async function existingBytes(path: string): Promise<Buffer | undefined | "not-a-file"> {
