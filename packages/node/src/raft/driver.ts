@@ -14,7 +14,7 @@ import {
   type Ready,
   type SnapshotMetadata,
 } from "@revoada/fabric-core/raft";
-import { assert, type NodeId, type Random, type Signer } from "@revoada/fabric-core/vocabulary";
+import { assert, isNodeId, type NodeId, type Random, type Signer } from "@revoada/fabric-core/vocabulary";
 import { type Logger, silentLogger } from "../daemon/log.js";
 import { RaftUnavailableError } from "../errors.js";
 import { type PersistBatch, RaftStorage } from "../storage/index.js";
@@ -356,7 +356,7 @@ export class RaftDriver<R> {
     const isLeader = this.role === "leader";
     const deferred: RaftMessage[] = [];
     for (const message of ready.messages) {
-      if (isLeader && message.type === "append") this.transport.send(message.to as NodeId, message);
+      if (isLeader && message.type === "append") this.send(message);
       else deferred.push(message);
     }
     if (isLeader) this.transport.flush();
@@ -400,7 +400,7 @@ export class RaftDriver<R> {
   /** After the Ready is durable: send, apply, serve reads, snapshot, advance. */
   private finishReady(ready: Ready, deferred: readonly RaftMessage[]): void {
     if (this.stopped) return;
-    for (const message of deferred) this.transport.send(message.to as NodeId, message);
+    for (const message of deferred) this.send(message);
     if (ready.snapshot !== null) {
       this.options.applier.restore(ready.snapshot.data, ready.snapshot.metadata);
       this.applied = ready.snapshot.metadata.index;
@@ -413,6 +413,13 @@ export class RaftDriver<R> {
     for (const event of ready.events) this.observe(event);
     this.node.advance(ready);
     this.schedule();
+  }
+
+  /** Raft peers are NodeIds (the transport authenticates them as such); anything else is a bug, not a cast. */
+  private send(message: RaftMessage): void {
+    const to = message.to;
+    if (isNodeId(to)) this.transport.send(to, message);
+    else this.logger.error("raft message to a peer that is not a node id dropped", { to });
   }
 
   private apply(entry: Entry): void {
@@ -508,9 +515,9 @@ function bestTransferTarget(status: RaftStatus): NodeId | null {
   let best: NodeId | null = null;
   let bestMatch = -1;
   for (const [peer, progress] of Object.entries(status.progress)) {
-    if (peer === status.id || progress.learner) continue;
+    if (peer === status.id || progress.learner || !isNodeId(peer)) continue;
     if (progress.match > bestMatch) {
-      best = peer as NodeId;
+      best = peer;
       bestMatch = progress.match;
     }
   }
