@@ -1,6 +1,7 @@
 import type { Face } from "@revoada/fabric-core/face";
 import { modelNomad, nomadLost } from "./model.js";
 import { readNomad } from "./reader.js";
+import { nomadContainerEnvironments } from "./runtime.js";
 import { validateNomad } from "./validate.js";
 import { writeNomad } from "./writer.js";
 
@@ -17,6 +18,7 @@ export const nomadFace: Face = {
   model: modelNomad,
   lost: nomadLost,
   validate: validateNomad,
+  containerEnvironments: nomadContainerEnvironments,
 };
 
 export default nomadFace;

@@ -1,13 +1,15 @@
 import type { DroppedField, LostField } from "@revoada/fabric-core/face";
 import { type FabricState, type NodeState, workloadKey } from "@revoada/fabric-core/vocabulary";
+import { isInterpolated } from "./runtime.js";
 import { mebibyte } from "./workload-job.js";
 
 /**
  * What the Nomad face carries: nodes as agent configurations (name, zone as datacenter,
  * roles, rack, labels and addresses in client meta), workloads as jobs, placements in job
  * meta. Lost: what a Nomad client fingerprints itself (capacity), the node version and gossip
- * generation, the Raft log position, and memory below whole MiB (`MemoryMB` is an integer;
- * the writer rounds up so a task never gets less than asked for).
+ * generation, the Raft log position, memory below whole MiB (`MemoryMB` is an integer;
+ * the writer rounds up so a task never gets less than asked for), and env values holding
+ * `${...}`, which Nomad would resolve at run time (`runtime.ts`).
  */
 
 /** What no Nomad file written here carries (read back as absent), and what it rounds. */
@@ -28,7 +30,10 @@ function modelWorkloads(state: FabricState): FabricState["workloads"] {
   for (const [key, workload] of Object.entries(state.workloads)) {
     if (key !== workloadKey(workload)) continue;
     const memory = Math.ceil(workload.resources.memory_bytes / mebibyte) * mebibyte;
-    workloads[key] = { ...workload, resources: { ...workload.resources, memory_bytes: memory } };
+    const env = Object.fromEntries(
+      Object.entries(workload.env).filter(([, value]) => !isInterpolated(value)),
+    );
+    workloads[key] = { ...workload, env, resources: { ...workload.resources, memory_bytes: memory } };
   }
   return workloads;
 }
@@ -68,9 +73,17 @@ export function droppedByNomad(state: FabricState): DroppedField[] {
     const workload = state.workloads[key]!;
     if (key !== workloadKey(workload))
       dropped.push({ path: ["workloads", key], reason: "key is not namespace/name" });
-    else if (workload.resources.memory_bytes % mebibyte !== 0) {
-      const reason = "MemoryMB is whole MiB: rounded up";
-      dropped.push({ path: ["workloads", key, "resources", "memory_bytes"], reason });
+    else {
+      for (const name of Object.keys(workload.env).sort()) {
+        if (!isInterpolated(workload.env[name]!)) continue;
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Nomad's interpolation syntax, named in prose
+        const reason = "Nomad resolves ${...} in env values at run time and has no escape for it";
+        dropped.push({ path: ["workloads", key, "env", name], reason });
+      }
+      if (workload.resources.memory_bytes % mebibyte !== 0) {
+        const reason = "MemoryMB is whole MiB: rounded up";
+        dropped.push({ path: ["workloads", key, "resources", "memory_bytes"], reason });
+      }
     }
   }
   for (const key of Object.keys(state.placements).sort()) {

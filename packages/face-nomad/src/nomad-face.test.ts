@@ -110,7 +110,7 @@ describe("interpolation and escaping", () => {
     assert.equal(escapeTemplate("$${node.unique.name}"), "$$${node.unique.name}");
   });
 
-  it("strings full of $, %, quotes and interpolations survive write -> hcl2json -> read", async () => {
+  it("env values holding ${...} are dropped, said (Nomad would resolve them); other strings survive write -> hcl2json -> read", async () => {
     const env = {
       HOST: "${node.unique.name}",
       MIXED: "pre-${attr.kernel.name}-$${literal}-%{ if }-${var.not_runtime}",
@@ -123,15 +123,27 @@ describe("interpolation and escaping", () => {
       args: ["${NOMAD_TASK_DIR}/x", "%{"],
     };
     const state: FabricState = { ...mesh, workloads: { "default/web": workload } };
+    const written = nomadFace.writer.write(state, cluster);
+    assert.deepEqual(
+      written.dropped.filter((entry) => entry.path[2] === "env").map((entry) => entry.path.join(".")),
+      ["workloads.default/web.env.HOST", "workloads.default/web.env.MIXED"],
+    );
     const hcl = fileText(state, "jobs/default/web.nomad.hcl");
-    assert.match(hcl, /"HOST" = "\$\{node\.unique\.name\}"/);
-    assert.match(hcl, /"\$\{NOMAD_TASK_DIR\}\/x"/);
+    assert.doesNotMatch(hcl, /"HOST" =/);
+    assert.match(hcl, /"\$\{NOMAD_TASK_DIR\}\/x"/, "args keep Nomad's run-time interpolation");
     const json = JSON.parse(fileText(state, "jobs/default/web.json"));
-    assert.equal(json.Job.TaskGroups[0].Tasks[0].Env.HOST, "${node.unique.name}");
-    const read = await nomadFace.reader.read(nomadFace.writer.write(state, cluster).files);
+    assert.equal(json.Job.TaskGroups[0].Tasks[0].Env.HOST, undefined);
+    assert.equal(json.Job.TaskGroups[0].Tasks[0].Env.DOLLARS, "$ $$ $${ ${");
+    const read = await nomadFace.reader.read(written.files);
     assert.ok(read.ok);
-    assert.deepEqual(read.value.state.workloads["default/web"]?.env, env);
+    assert.deepEqual(read.value.state.workloads["default/web"]?.env, {
+      DOLLARS: env.DOLLARS,
+      QUOTES: env.QUOTES,
+    });
     assert.deepEqual(read.value.state.workloads["default/web"]?.args, workload.args);
+    const environments = await nomadFace.containerEnvironments!(written.files);
+    assert.ok(environments.ok);
+    assert.deepEqual(environments.value["default/web"], { DOLLARS: env.DOLLARS, QUOTES: env.QUOTES });
   });
 });
 

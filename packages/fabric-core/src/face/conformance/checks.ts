@@ -112,8 +112,9 @@ export async function checkRoundTrip(face: Face, state: FabricState): Promise<vo
 
 /**
  * One state, one environment: where the face says how its orchestrator reads the files at run
- * time (`containerEnvironments`), every workload the writer wrote gets exactly the state's
- * `env`, whatever `$`, `%`, quotes or backslashes the values hold.
+ * time (`containerEnvironments`), every workload the writer wrote gets exactly its modelled
+ * `env`, whatever `$`, `%`, quotes or backslashes the values hold. `checkLossReport` holds the
+ * model to the state: a variable the face cannot pass on is reported dropped, never changed.
  */
 export async function checkContainerEnvironments(face: Face, state: FabricState): Promise<void> {
   if (face.containerEnvironments === undefined) return;
@@ -132,7 +133,7 @@ export async function checkContainerEnvironments(face: Face, state: FabricState)
   for (const [key, environment] of Object.entries(result.value)) {
     assert.deepEqual(
       environment,
-      state.workloads[key]?.env,
+      modelled.workloads[key]?.env,
       `${key}: the container sees the state's environment`,
     );
   }
