@@ -1,3 +1,4 @@
+import { nodeAddressKinds } from "@revoada/fabric-core/face";
 import {
   canonicalJson,
   isControlPlaneRole,
@@ -24,7 +25,7 @@ import type { NodePatch, Taint } from "./schemas.js";
  * Only the fields revoada owns appear; a demoted node's next patch simply omits them.
  */
 
-const addressKinds = ["gossip", "raft", "content", "api"] as const satisfies readonly (keyof NodeAddresses)[];
+const addressKinds = nodeAddressKinds;
 const labelsAnnotation = "revoada.io/labels";
 
 function nodeLabels(node: NodeState, roles: readonly NodeRole[]): Record<string, string> {

@@ -3,7 +3,7 @@ import {
   bareHost,
   componentOfRole,
   controlPlaneComponent,
-  etcdClientPort,
+  etcdClientAddress,
   type HostPathMount,
 } from "@revoada/fabric-core/face";
 import {
@@ -73,7 +73,7 @@ function etcd(node: NodeState): ComponentShape {
       readinessProbe: httpProbe("127.0.0.1", "/readyz", 2381, "HTTP", { periodSeconds: 1 }),
       startupProbe: httpProbe("127.0.0.1", "/readyz", 2381, "HTTP", { failureThreshold: 24 }),
     },
-    annotations: { [annotationKeys.etcdClientUrls]: `https://${advertiseHost(node)}:${etcdClientPort}` },
+    annotations: { [annotationKeys.etcdClientUrls]: `https://${etcdClientAddress(node)}` },
   };
 }
 

@@ -1,4 +1,4 @@
-import { advertiseHost, compareText } from "@revoada/fabric-core/face";
+import { advertiseHost, compareText, nodeAddressKinds } from "@revoada/fabric-core/face";
 import {
   type FabricState,
   isControlPlaneRole,
@@ -19,7 +19,7 @@ import { labelMetaKey, labelOfMetaKey, nodeMeta } from "./workload-job.js";
  * `revoada.control_plane` / `revoada.quarantined` flags that job constraints test.
  */
 
-const addressKinds = ["gossip", "raft", "content", "api"] as const satisfies readonly (keyof NodeAddresses)[];
+const addressKinds = nodeAddressKinds;
 export const agentDataDir = "/opt/nomad/data";
 
 function holdsControlPlane(node: NodeState): boolean {

@@ -1,3 +1,4 @@
+import { compareText, nodeAddressKinds } from "@revoada/fabric-core/face";
 import {
   type FabricIssue,
   failed,
@@ -41,7 +42,8 @@ export const keys = {
   tolerateControlPlane: "X-Revoada-Tolerate-Control-Plane",
 } as const;
 
-const addressKinds = ["api", "content", "gossip", "raft"] as const;
+/** Address kinds in code-unit order (the order the `X-Revoada-Node-Address=` lines take). */
+const addressKinds = [...nodeAddressKinds].sort(compareText);
 
 function sortedEntries<T>(record: Readonly<Record<string, T>>): [string, T][] {
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -73,6 +73,32 @@ describe("control-plane components", () => {
     assert.equal(flag(command, "etcd-servers")?.split(",").length, 3);
   });
 
+  it("etcd uses a node's etcd_peer and etcd_client addresses when it has them", () => {
+    const [first, ...others] = nodesWith(mesh, "etcd");
+    assert.ok(first !== undefined);
+    const moved = {
+      ...first,
+      addresses: { ...first.addresses, etcd_peer: "10.9.0.1:12380", etcd_client: "10.9.0.1:12379" },
+    };
+    const state: FabricState = { ...mesh, nodes: { ...mesh.nodes, [first.id]: moved } };
+    const etcd = controlPlaneComponent(state, moved, "etcd").command;
+    assert.equal(flag(etcd, "listen-peer-urls"), "https://10.9.0.1:12380");
+    assert.equal(flag(etcd, "advertise-client-urls"), "https://10.9.0.1:12379");
+    assert.equal(flag(etcd, "listen-client-urls"), "https://127.0.0.1:12379,https://10.9.0.1:12379");
+    const other = others[0];
+    assert.ok(other !== undefined);
+    assert.match(
+      flag(controlPlaneComponent(state, other, "etcd").command, "initial-cluster") ?? "",
+      /=https:\/\/10\.9\.0\.1:12380(,|$)/,
+    );
+    const [apiNode] = nodesWith(state, "api-server");
+    assert.ok(apiNode !== undefined);
+    assert.match(
+      flag(controlPlaneComponent(state, apiNode, "api-server").command, "etcd-servers") ?? "",
+      /https:\/\/10\.9\.0\.1:12379/,
+    );
+  });
+
   it("images carry the pinned versions", () => {
     const [node] = nodesWith(mesh, "api-server");
     assert.ok(node !== undefined);

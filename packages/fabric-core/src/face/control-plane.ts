@@ -8,6 +8,9 @@ import { compareText } from "./layout.js";
  * from the state alone. face-kubernetes puts them in static pods, face-systemd in `ExecStart=`,
  * face-baremetal in Quadlet `Exec=`, so the three start the same control plane.
  *
+ * etcd addresses: a node's `etcd_peer`/`etcd_client` addresses when it has them, else its
+ * advertised host on 2380/2379.
+ *
  * etcd membership: every etcd member lists every etcd member in `--initial-cluster`. The
  * founding member (the first etcd member by name, then id, as `kubeadm init` founds with one
  * member) starts with `--initial-cluster-state=new`; every other member joins an existing
@@ -65,6 +68,10 @@ export function advertiseHost(node: NodeState): string {
   return address.slice(0, address.lastIndexOf(":"));
 }
 
+function portOf(address: string): string {
+  return address.slice(address.lastIndexOf(":") + 1);
+}
+
 /** The host without IPv6 brackets, for flags that take a bare IP. */
 export function bareHost(host: string): string {
   return host.startsWith("[") ? host.slice(1, -1) : host;
@@ -87,8 +94,18 @@ export function etcdClusterState(state: FabricState, node: NodeState): EtcdClust
   return etcdMembers(state)[0]?.id === node.id ? "new" : "existing";
 }
 
+/** Where a node's etcd member talks to its peers: its `etcd_peer` address, else its host on 2380. */
+export function etcdPeerAddress(node: NodeState): string {
+  return node.addresses.etcd_peer ?? `${advertiseHost(node)}:${etcdPeerPort}`;
+}
+
+/** Where a node's etcd member serves clients: its `etcd_client` address, else its host on 2379. */
+export function etcdClientAddress(node: NodeState): string {
+  return node.addresses.etcd_client ?? `${advertiseHost(node)}:${etcdClientPort}`;
+}
+
 function peerUrl(node: NodeState): string {
-  return `https://${advertiseHost(node)}:${etcdPeerPort}`;
+  return `https://${etcdPeerAddress(node)}`;
 }
 
 function mount(name: string, path: string, type: HostPathMount["type"], readOnly = true): HostPathMount {
@@ -98,13 +115,13 @@ function mount(name: string, path: string, type: HostPathMount["type"], readOnly
 const pki = kubernetesPkiDirectory;
 
 function etcdFlags(state: FabricState, node: NodeState): string[] {
-  const host = advertiseHost(node);
+  const client = etcdClientAddress(node);
   const members = etcdMembers(state);
   const cluster = (members.some((member) => member.id === node.id) ? members : [...members, node]).map(
     (member) => `${etcdMemberName(member)}=${peerUrl(member)}`,
   );
   return [
-    `--advertise-client-urls=https://${host}:${etcdClientPort}`,
+    `--advertise-client-urls=https://${client}`,
     `--cert-file=${pki}/etcd/server.crt`,
     "--client-cert-auth=true",
     `--data-dir=${etcdDataDirectory}`,
@@ -113,9 +130,9 @@ function etcdFlags(state: FabricState, node: NodeState): string[] {
     `--initial-cluster=${cluster.join(",")}`,
     `--initial-cluster-state=${etcdClusterState(state, node)}`,
     `--key-file=${pki}/etcd/server.key`,
-    `--listen-client-urls=https://127.0.0.1:${etcdClientPort},https://${host}:${etcdClientPort}`,
+    `--listen-client-urls=https://127.0.0.1:${portOf(client)},https://${client}`,
     "--listen-metrics-urls=http://127.0.0.1:2381",
-    `--listen-peer-urls=https://${host}:${etcdPeerPort}`,
+    `--listen-peer-urls=${peerUrl(node)}`,
     `--name=${etcdMemberName(node)}`,
     `--peer-cert-file=${pki}/etcd/peer.crt`,
     "--peer-client-cert-auth=true",
@@ -127,7 +144,7 @@ function etcdFlags(state: FabricState, node: NodeState): string[] {
 }
 
 function apiServerFlags(state: FabricState, node: NodeState): string[] {
-  const etcdServers = etcdMembers(state).map((peer) => `https://${advertiseHost(peer)}:${etcdClientPort}`);
+  const etcdServers = etcdMembers(state).map((peer) => `https://${etcdClientAddress(peer)}`);
   return [
     `--advertise-address=${bareHost(advertiseHost(node))}`,
     "--allow-privileged=true",

@@ -25,15 +25,17 @@ export {
   controlPlaneComponent,
   controlPlaneImageRegistry,
   controlPlaneVersions,
+  etcdClientAddress,
   etcdClientPort,
   etcdClusterState,
   etcdDataDirectory,
   etcdMemberName,
   etcdMembers,
+  etcdPeerAddress,
   etcdPeerPort,
   kubernetesPkiDirectory,
 } from "./control-plane.js";
-export { compareText, nodeDirectories, sortedNodes } from "./layout.js";
+export { compareText, nodeAddressKinds, nodeDirectories, sortedNodes } from "./layout.js";
 export { anyKey, lostFields, matchesLostPattern, withoutLost } from "./loss.js";
 export type { FaceDeclaration, FaceNameMap, FaceSource } from "./registry.js";
 export {

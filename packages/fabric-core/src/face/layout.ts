@@ -1,5 +1,5 @@
 import type { FabricState, NodeState } from "../vocabulary/index.js";
-import { type NodeId, shortNodeId } from "../vocabulary/index.js";
+import { NodeAddresses, type NodeId, shortNodeId } from "../vocabulary/index.js";
 
 /**
  * Per-node folder names shared by faces with per-node files (`nodes/<dir>/`) and by
@@ -9,6 +9,13 @@ import { type NodeId, shortNodeId } from "../vocabulary/index.js";
  */
 
 const safeSegment = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/**
+ * Every kind of node address the vocabulary knows, in schema order (`gossip`, `raft`, `content`,
+ * `api`, then the etcd ones): faces that carry addresses iterate this, so a kind added to
+ * `NodeAddresses` is carried everywhere instead of silently dropped.
+ */
+export const nodeAddressKinds = Object.keys(NodeAddresses.shape) as readonly (keyof NodeAddresses)[];
 
 /** Code-unit order, independent of locale: the order every byte-stable output uses. */
 export function compareText(a: string, b: string): number {

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { FabricState, NodeRole } from "../../vocabulary/index.js";
+import { nodeAddressKinds } from "../layout.js";
 
 /**
  * fast-check arbitraries for the fabric state. Every generated value is passed through the
@@ -111,7 +112,10 @@ const rolesInEnumOrder = fc
 function arbitraryNodeFields() {
   return fc.record({
     addresses: fc.record(
-      { gossip: hostPort, raft: hostPort, content: hostPort, api: hostPort },
+      Object.fromEntries(nodeAddressKinds.map((kind) => [kind, hostPort])) as Record<
+        (typeof nodeAddressKinds)[number],
+        typeof hostPort
+      >,
       { requiredKeys: [] },
     ),
     roles: rolesInEnumOrder,
