@@ -157,7 +157,9 @@ async function raftRows(node: FabricNode): Promise<RaftRow[]> {
       const name = state.nodes[id as NodeId]?.name ?? member?.state?.name ?? shortNodeId(id as NodeId);
       const api = member?.state?.addresses.api ?? state.nodes[id as NodeId]?.addresses.api ?? "";
       if (id === node.nodeId) {
-        const { uptime_ms: _uptime, ...status } = NodeStatusReply.parse(statusOf(node));
+        const own = NodeStatusReply.safeParse(statusOf(node));
+        if (!own.success) return { id, name, api, reachable: true, status: null };
+        const { uptime_ms: _uptime, ...status } = own.data;
         return { id, name, api, reachable: true, status };
       }
       if (api === "" || member?.status === "dead" || member?.status === "left") {
