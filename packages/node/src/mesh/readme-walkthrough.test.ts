@@ -9,7 +9,7 @@
 // of a live node from mesh.json. Conditions are waited on, never fixed timings.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -174,4 +174,39 @@ test("the README's walk-through, run in order, ends with a healthy mesh and a pl
   const final = await healthyState();
   assert.ok(final, "the walk-through ends with a healthy mesh");
   assert.equal(final.state.placements["default/web"]?.length, 2, "and a placed workload");
+
+  // Past the README: force the quarantine of the last worker. Nothing can be placed now, and
+  // both `workload apply` (exit 1) and `status` say so, naming the constraint.
+  const worker = Object.values(final.state.nodes).find(
+    (node) => node.name !== killed && node.roles.length === 1 && node.roles[0] === "worker",
+  );
+  assert.ok(worker, "a worker is left");
+  const forced = await run(["shift", "quarantine", worker.name, "--force", "--dir", directory]);
+  assert.equal(forced.code, 0, forced.stderr);
+  const second = join(directory, "api.yaml");
+  await writeFile(
+    second,
+    (await readFile(join(repositoryRoot, "examples/workload.yaml"), "utf8")).replace(
+      "name: web",
+      "name: api",
+    ),
+  );
+  const apply = await run(["workload", "apply", second, "--dir", directory]);
+  assert.equal(apply.code, 1, `apply fails when nothing can be placed\n${apply.stdout}${apply.stderr}`);
+  assert.match(apply.stderr, /default\/api is committed \(index \d+\) but cannot be placed/);
+  assert.match(apply.stderr, /control plane \(tolerate_control_plane is false\)/, "it names the constraint");
+  const status = await waitFor(
+    async () => {
+      const shown = await run(["status", "--dir", directory]);
+      return /default\/web: 0 of 2 replicas placed/.test(shown.stdout) ? shown : undefined;
+    },
+    patienceMs,
+    500,
+  );
+  assert.ok(status, "status shows the unplaced replicas");
+  assert.match(status.stdout, /UNPLACED REPLICAS/);
+  assert.match(
+    status.stdout,
+    /default\/api: 0 of 2 replicas placed \(default\/api: only 0 of 2 replicas fit: of 5 nodes/,
+  );
 });
