@@ -77,7 +77,11 @@ export type EtcdAction =
   | { readonly kind: "etcd-promote"; readonly node: NodeId; readonly member_id: string }
   /** `member remove`; a null id (never added) only commits the record. */
   | { readonly kind: "etcd-remove"; readonly node: NodeId; readonly member_id: string | null }
-  /** Find the node's existing voting member (the founder's) and record it. */
+  /**
+   * Record the member of an etcd holder that has none recorded: found by name or peer URL
+   * (the founder's), or added as a learner (a holder that came back after its member was
+   * removed; the reconciliation promotes it once in sync).
+   */
   | { readonly kind: "etcd-adopt"; readonly node: NodeId };
 
 export interface ExecuteInputs {
@@ -200,10 +204,20 @@ function etcdReconcileStep(inputs: ExecuteInputs): Step | null {
   const recorded = new Map(machine.etcdMembers().map((member) => [member.node, member]));
   for (const voter of machine.configuration().voters.filter(isNodeId)) {
     if (recorded.has(voter) || machine.node(voter)?.roles.includes("etcd") !== true) continue;
+    if (!isAlive(inputs, voter)) continue;
     return {
       type: "actuate",
       action: { kind: "etcd-adopt", node: voter },
-      why: "record the etcd member of an etcd holder",
+      why: "an etcd holder without a recorded member: find it, or add it",
+    };
+  }
+  for (const member of recorded.values()) {
+    if (!member.learner || !isAlive(inputs, member.node)) continue;
+    if (machine.node(member.node)?.roles.includes("etcd") !== true) continue;
+    return {
+      type: "actuate",
+      action: { kind: "etcd-promote", node: member.node, member_id: member.member_id },
+      why: "an etcd holder's learner member becomes a voting member",
     };
   }
   const voting = [...recorded.values()].filter((member) => !member.learner).length;
@@ -278,16 +292,30 @@ function procedureStep(inputs: ExecuteInputs, procedure: Procedure, config: Exec
       }
       return membership(procedure, { type: "add-voter", node }, "the node becomes a voter");
     }
-    case "etcd-add":
+    case "etcd-add": {
       if (!alive) return abort(procedure, "the node is not alive");
       if (inputs.nowMs - procedure.begun_at_ms > config.procedureTimeoutMs) {
         return abort(procedure, `it did not join etcd within ${config.procedureTimeoutMs} ms`);
+      }
+      // etcd refuses `member add` while a voting member is down ("unhealthy cluster"), and
+      // removing a dead member costs no fault tolerance: it goes first (etcd's own
+      // procedure for replacing a failed member).
+      const dead = inputs.machine
+        .etcdMembers()
+        .find((member) => !member.learner && member.node !== node && !isAlive(inputs, member.node));
+      if (dead !== undefined) {
+        return {
+          type: "actuate",
+          action: { kind: "etcd-remove", node: dead.node, member_id: dead.member_id },
+          why: "a dead etcd member is removed before a new one is added",
+        };
       }
       return {
         type: "actuate",
         action: { kind: "etcd-add-learner", node },
         why: "the node's etcd joins as a learner",
       };
+    }
     case "etcd-promote": {
       if (!alive) return abort(procedure, "the node is not alive");
       const member = inputs.machine.etcdMembers().find((candidate) => candidate.node === node);

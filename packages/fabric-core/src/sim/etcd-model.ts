@@ -7,12 +7,16 @@ import type { SeededRandom } from "./random.js";
  * whole-fabric simulator. It keeps etcd 3.4's rules that matter to the procedure: one
  * learner at a time, `member promote` refused until the learner is in sync (here: its node
  * is up and has been a learner for `syncMs`), a membership change needs a quorum of the
- * voting members up, and `member add` of a peer already present returns that member. Calls
- * also fail at random (`failRate`), like a timeout.
+ * voting members up, `member add` is refused while any voting member is down (the strict
+ * reconfiguration check: "unhealthy cluster"), and `member add` of a peer already present
+ * returns that member. Calls also fail at random (`failRate`), like a timeout.
  */
 export type EtcdCallResult =
   | { readonly ok: true; readonly record: Extract<Command, { type: "etcd-member" }> }
-  | { readonly ok: false; readonly reason: "not-ready" | "unavailable" | "too-many-learners" };
+  | {
+      readonly ok: false;
+      readonly reason: "not-ready" | "unavailable" | "unhealthy" | "too-many-learners";
+    };
 
 interface ModelMember {
   readonly id: string;
@@ -33,6 +37,11 @@ export class SimEtcd {
   ) {
     const id = this.newId();
     this.members.set(id, { id, node: founder, learner: false, addedAtMs: 0 });
+  }
+
+  /** Voting members whose node is up. */
+  liveVoting(isUp: (node: NodeId) => boolean): number {
+    return [...this.members.values()].filter((member) => !member.learner && isUp(member.node)).length;
   }
 
   /** Voting members' nodes (sorted). */
@@ -63,6 +72,8 @@ export class SimEtcd {
       case "etcd-add-learner": {
         if (existing !== undefined)
           return record(action.node, existing.learner ? "added" : "promoted", existing.id);
+        // etcd's strict reconfiguration check: every voting member connected, or no add.
+        if (up < voting.length) return { ok: false, reason: "unhealthy" };
         if ([...this.members.values()].some((member) => member.learner))
           return { ok: false, reason: "too-many-learners" };
         const id = this.newId();
@@ -83,8 +94,9 @@ export class SimEtcd {
         return record(action.node, "removed", action.member_id ?? "0");
       }
       case "etcd-adopt":
-        if (existing === undefined) return { ok: false, reason: "not-ready" };
-        return record(action.node, existing.learner ? "added" : "promoted", existing.id);
+        if (existing !== undefined)
+          return record(action.node, existing.learner ? "added" : "promoted", existing.id);
+        return this.call({ kind: "etcd-add-learner", node: action.node }, nowMs, isUp);
       default:
         return { ok: false, reason: "unavailable" };
     }

@@ -422,9 +422,10 @@ export class FabricCluster {
       // The etcd call, then its record; a refused or failed call is asked again shortly.
       const etcd = this.etcd;
       assert(etcd !== null, "etcd steps only when the fabric manages etcd");
-      const votingBefore = etcd.votingNodes().length;
-      const result = etcd.call(step.action, this.nowMs, (id) => this.raft.isUp(id));
-      this.checkEtcdFloor(node, step.action.node, votingBefore, etcd.votingNodes().length);
+      const isUp = (id: NodeId) => this.raft.isUp(id);
+      const votingBefore = etcd.liveVoting(isUp);
+      const result = etcd.call(step.action, this.nowMs, isUp);
+      this.checkEtcdFloor(node, step.action.node, votingBefore, etcd.liveVoting(isUp));
       if (!result.ok) {
         node.nextRunAtMs = this.nowMs + 50;
         return;
@@ -572,8 +573,9 @@ export class FabricCluster {
   }
 
   /**
-   * etcd-floor: a procedure's etcd member removal never takes etcd's voting members below the
-   * target of the decision that began it (promotions come first, in etcd as in Raft).
+   * etcd-floor: a procedure's etcd member removal never takes etcd's live voting members below
+   * the target of the decision that began it (promotions come first, in etcd as in Raft; a
+   * dead member's removal takes no live member away).
    */
   private checkEtcdFloor(node: FabricSimNode, subject: NodeId, before: number, after: number): void {
     if (after >= before) return;

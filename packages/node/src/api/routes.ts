@@ -16,6 +16,7 @@ import { findNode } from "../render/index.js";
 import { consoleRoutes } from "../ui/console-routes.js";
 import { openApiDocument, type Route, route } from "./http-server.js";
 import {
+  type ActuatorReply,
   CommittedReply,
   MeshMember,
   NodeStatusReply,
@@ -208,12 +209,40 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
       applied_index: raft.applied,
       voters: [...raft.conf.voters],
       learners: [...raft.conf.learners],
+      data_generation: raft.generation,
+      rollback:
+        raft.rollback === null
+          ? null
+          : { reason: raft.rollback.reason, target_commit: raft.rollback.targetCommit },
     },
     members: counts,
     chain_height: node.applier.chain?.chain.blocks.length ?? 0,
+    procedures: node.applier.machine.procedures().map((procedure) => ({
+      shift: procedure.shift.type,
+      node: procedure.shift.node,
+      phase: procedure.phase,
+      origin: procedure.origin,
+      begun_index: procedure.begun_index,
+    })),
+    actuator: actuatorOf(node),
     last_decision: node.reconciler.lastDecision,
     face: node.face.id,
     uptime_ms: Date.now() - node.startedAtMs,
+  };
+}
+
+function actuatorOf(node: FabricNode): z.input<typeof ActuatorReply> | null {
+  const status = node.actuation?.status() ?? null;
+  if (status === null) return null;
+  return {
+    runtime: status.runtime,
+    summary: status.summary,
+    components: status.components.map((component) => ({
+      name: component.name,
+      state: component.state,
+      pid: "pid" in component ? component.pid : null,
+      detail: component.state === "unavailable" ? component.reason : null,
+    })),
   };
 }
 

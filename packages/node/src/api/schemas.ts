@@ -24,6 +24,33 @@ export const RaftStatusReply = z.object({
   applied_index: z.number(),
   voters: z.array(z.string()),
   learners: z.array(z.string()),
+  /** This start's data-directory generation (docs/raft.md, "Disks that go back"). */
+  data_generation: z.number(),
+  /** Set while this node, restored from an older copy of its data, catches up before voting. */
+  rollback: z.object({ reason: z.string(), target_commit: z.number().nullable() }).nullable(),
+});
+
+/** A role shift in flight, as the replicated machine holds it (docs/fabric-machine.md). */
+export const ProcedureReply = z.object({
+  shift: z.string(),
+  node: z.string(),
+  phase: z.string(),
+  origin: z.string(),
+  begun_index: z.number(),
+});
+
+/** What the actuator runs on this host (docs/actuators.md); null when the node only renders files. */
+export const ActuatorReply = z.object({
+  runtime: z.string(),
+  summary: z.string(),
+  components: z.array(
+    z.object({
+      name: z.string(),
+      state: z.string(),
+      pid: z.number().nullable(),
+      detail: z.string().nullable(),
+    }),
+  ),
 });
 
 export const NodeStatusReply = z.object({
@@ -33,6 +60,8 @@ export const NodeStatusReply = z.object({
   raft: RaftStatusReply,
   members: z.object({ alive: z.number(), suspect: z.number(), dead: z.number() }),
   chain_height: z.number(),
+  procedures: z.array(ProcedureReply),
+  actuator: ActuatorReply.nullable(),
   last_decision: z.string().nullable(),
   face: z.string(),
   uptime_ms: z.number(),

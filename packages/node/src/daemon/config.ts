@@ -17,6 +17,27 @@ import { z } from "zod";
 import { logLevels } from "./log.js";
 
 /**
+ * The actuator: `runtime` makes the host run what the face rendered (`process`: child
+ * processes; `kubelet`: static pods plus the Node's labels through the API server at
+ * `kubeconfig`; `systemd`: systemctl). With `etcd`, the fabric runs a real etcd member on
+ * this node at these addresses and keeps etcd's membership following the etcd role
+ * (member add --learner, promote, remove; `process` runtime only).
+ */
+export const ActuatorConfig = z.strictObject({
+  runtime: z.enum(["process", "kubelet", "systemd"]),
+  etcd: z
+    .strictObject({
+      peer: HostPort,
+      client: HostPort,
+      /** The etcd member's data directory (default: `<data_dir>/etcd`). */
+      data_dir: z.string().min(1).optional(),
+    })
+    .optional(),
+  kubeconfig: z.string().min(1).optional(),
+});
+export type ActuatorConfig = z.infer<typeof ActuatorConfig>;
+
+/**
  * `node.yaml`: everything a node needs to start. Secrets (cluster key, API token) are read
  * from files named here, never written into the config itself, so configs can be shared
  * and logged. Relative paths resolve against the config file's directory.
@@ -52,6 +73,8 @@ export const NodeConfig = z.strictObject({
   log_level: z.enum(logLevels),
   /** Overrides of the policy defaults derived from the strategy (hysteresis, flap damping, ...). */
   policy: PolicyConfigOverrides.optional(),
+  /** How the node makes the host match what it renders (docs/actuators.md); absent: files only. */
+  actuator: ActuatorConfig.optional(),
 });
 export type NodeConfig = z.infer<typeof NodeConfig>;
 
@@ -97,6 +120,22 @@ function resolvePaths(config: NodeConfig, base: string): NodeConfig {
     cluster_key_file: at(config.cluster_key_file),
     api_token_file: at(config.api_token_file),
     ...(relativeModule ? { face_module: at(faceModule) } : {}),
+    ...(config.actuator === undefined ? {} : { actuator: resolveActuator(config.actuator, config, at) }),
+  };
+}
+
+function resolveActuator(
+  actuator: ActuatorConfig,
+  config: NodeConfig,
+  at: (path: string) => string,
+): ActuatorConfig {
+  const etcd = actuator.etcd;
+  return {
+    ...actuator,
+    ...(actuator.kubeconfig === undefined ? {} : { kubeconfig: at(actuator.kubeconfig) }),
+    ...(etcd === undefined
+      ? {}
+      : { etcd: { ...etcd, data_dir: at(etcd.data_dir ?? `${config.data_dir}/etcd`) } }),
   };
 }
 

@@ -24,6 +24,7 @@ import { Keyring } from "../gossip/keyring.js";
 import { loadOrCreateIdentity } from "../identity.js";
 import { RaftDriver } from "../raft/index.js";
 import { renderToDirectory } from "../render/index.js";
+import { NodeActuation } from "./actuation.js";
 import type { LoadedConfig, NodeConfig } from "./config.js";
 import { NodeContent } from "./content.js";
 import { EventQueue, type NodeEvent } from "./events.js";
@@ -85,6 +86,8 @@ export class FabricNode {
   readonly content: NodeContent;
   readonly reconciler: Reconciler;
   readonly sealing: Sealing;
+  /** Makes the host match the committed state (docs/actuators.md); null: files only. */
+  readonly actuation: NodeActuation | null;
   readonly logger: Logger;
   private readonly events: EventQueue;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -107,6 +110,19 @@ export class FabricNode {
     this.gossip = parts.gossip;
     this.content = parts.content;
     this.events = parts.events;
+    const actuator = this.config.actuator;
+    this.actuation =
+      actuator === undefined
+        ? null
+        : NodeActuation.create({
+            config: actuator,
+            self: this.signer.nodeId,
+            founder: this.config.bootstrap,
+            logDirectory: join(this.config.data_dir, "components"),
+            outputDirectory: this.config.output_dir,
+            machine: () => this.applier.machine,
+            logger: this.logger.child("actuate"),
+          });
     this.reconciler = new Reconciler({
       self: this.signer,
       raft: this.raft,
@@ -117,6 +133,7 @@ export class FabricNode {
       view: () => this.gossip.membershipView(),
       ownState: () => this.ownState(),
       policy: this.config.policy,
+      etcd: this.actuation?.managesEtcd === true ? this.actuation : null,
     });
     this.sealing = new Sealing({
       signer: this.signer,
@@ -201,7 +218,12 @@ export class FabricNode {
     return {
       id: this.nodeId,
       name: this.config.name,
-      addresses: { ...this.config.listen },
+      addresses: {
+        ...this.config.listen,
+        ...(this.config.actuator?.etcd === undefined
+          ? {}
+          : { etcd_peer: this.config.actuator.etcd.peer, etcd_client: this.config.actuator.etcd.client }),
+      },
       roles: committed?.roles ?? fallback,
       capacity: this.config.capacity,
       zone: this.config.zone,
@@ -227,6 +249,7 @@ export class FabricNode {
     await this.content.close();
     this.logger.debug("gossip and content closed");
     await this.rendering;
+    await this.actuation?.stop();
     this.apiServer?.closeAllConnections();
     this.apiServer?.close();
     this.sealing.close();
@@ -353,6 +376,8 @@ export class FabricNode {
     }
     const output = this.face.writer.write(state, { kind: "node", node: this.nodeId });
     const report = await renderToDirectory(this.config.output_dir, this.face.id, output.files);
+    // What was rendered is what the host runs (the runtime reads the files or the state).
+    void this.actuation?.reconcile();
     this.renders += 1;
     this.lastRender = { at_ms: Date.now(), written: report.written.length, removed: report.removed.length };
     if (report.written.length > 0 || report.removed.length > 0) {

@@ -1,5 +1,11 @@
 import { signRoleProposal } from "@revoada/fabric-core/attest";
-import { type Execution, execute, type MachineOutcome, type Step } from "@revoada/fabric-core/fabric";
+import {
+  type EtcdAction,
+  type Execution,
+  execute,
+  type MachineOutcome,
+  type Step,
+} from "@revoada/fabric-core/fabric";
 import type { MembershipView as GossipView } from "@revoada/fabric-core/gossip";
 import type {
   DecisionRecord,
@@ -49,6 +55,10 @@ export interface ReconcilerContext {
   /** This node's own advertisement (recorded when it founds the cluster). */
   readonly ownState: () => NodeState;
   readonly policy: PolicyConfigOverrides | undefined;
+  /** The etcd calls of the executor's etcd steps, when the fabric runs etcd (null: it does not). */
+  readonly etcd: {
+    perform(action: EtcdAction): Promise<Extract<Command, { type: "etcd-member" }> | null>;
+  } | null;
 }
 
 interface PendingOperatorRequest {
@@ -69,6 +79,8 @@ export class Reconciler {
   private readonly accepted = new Map<string, PendingOperatorRequest>();
   private flaps: FlapRecord[] = [];
   private inFlight: { readonly term: number; readonly index: number } | null = null;
+  /** An etcd call of this leader is in progress (its record is proposed when it answers). */
+  private actuating = false;
   private lastRecorded = "";
   private closed = false;
   readonly decisions: { readonly at_ms: number; readonly record: DecisionRecord }[] = [];
@@ -114,7 +126,7 @@ export class Reconciler {
 
   /** One executor step, if none is in flight; cheap when there is nothing to do. */
   run(): void {
-    if (this.closed) return;
+    if (this.closed || this.actuating) return;
     const { raft, applier } = this.context;
     const status = raft.status();
     if (this.inFlight !== null) {
@@ -141,6 +153,7 @@ export class Reconciler {
         ...(this.context.policy === undefined ? {} : { policy: this.context.policy }),
         operatorRequests: this.operatorQueue.map((pending) => pending.request),
         flaps: this.flaps,
+        config: { manageEtcd: this.context.etcd !== null },
       });
     } catch (error) {
       this.context.logger.error("executor failed", {
@@ -191,7 +204,7 @@ export class Reconciler {
       return;
     }
     if (step.type === "actuate") {
-      this.context.logger.error("an etcd step without an etcd actuator", { action: step.action.kind });
+      this.actuate(step.action, term);
       return;
     }
     let pending: Promise<unknown>[] = [];
@@ -219,6 +232,44 @@ export class Reconciler {
         setImmediate(() => this.run());
       });
     }
+  }
+
+  /**
+   * The etcd call of an executor step, then its record; nothing is committed when etcd is not
+   * ready (a learner not in sync) or refuses, and the step is asked again shortly.
+   */
+  private actuate(action: EtcdAction, term: number): void {
+    const etcd = this.context.etcd;
+    if (etcd === null) {
+      this.context.logger.error("an etcd step without an etcd actuator", { action: action.kind });
+      return;
+    }
+    this.actuating = true;
+    const retry = (delayMs: number) => setTimeout(() => this.run(), delayMs).unref();
+    etcd
+      .perform(action)
+      .then((record) => {
+        this.actuating = false;
+        const status = this.context.raft.status();
+        if (record === null) return retry(500);
+        if (status.role !== "leader" || status.term !== term) return this.run();
+        const pending = this.context.raft.propose(
+          encodeProposal(this.proposalOf({ command: record, origin: "policy", force: false })),
+        );
+        this.inFlight = { term, index: this.context.raft.status().lastIndex };
+        pending.catch(() => {
+          this.inFlight = null;
+          retry(100);
+        });
+      })
+      .catch((error: unknown) => {
+        this.actuating = false;
+        this.context.logger.warn("etcd call failed; retrying", {
+          action: action.kind,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        retry(1000);
+      });
   }
 
   /** The proposal for one command; a role command carries the leader's signature of its block. */

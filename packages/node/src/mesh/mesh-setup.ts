@@ -27,6 +27,11 @@ export interface MeshPlan {
   readonly zones?: readonly string[];
   /** Policy overrides written into every node's config. */
   readonly policy?: NodeConfig["policy"];
+  /**
+   * The actuator runtime of every node; `etcd: true` also gives each node an etcd member on
+   * its own loopback ports, managed by the fabric (docs/actuators.md).
+   */
+  readonly actuator?: { readonly runtime: "process" | "kubelet" | "systemd"; readonly etcd?: boolean };
 }
 
 /** Face ids users type (`--face kubernetes`) and the FabricFace each stands for. */
@@ -47,9 +52,10 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
   const tokenFile = join(directory, "api.token");
   await writeFile(keyFile, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
   await writeFile(tokenFile, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
-  const ports = await freePorts(plan.nodes * 4);
+  const portsPerNode = plan.actuator?.etcd === true ? 6 : 4;
+  const ports = await freePorts(plan.nodes * portsPerNode);
   const zones = plan.zones ?? ["zone-a", "zone-b", "zone-c"];
-  const gossipAddress = (i: number) => `127.0.0.1:${ports[i * 4]!}`;
+  const gossipAddress = (i: number) => `127.0.0.1:${ports[i * portsPerNode]!}`;
   const configs: string[] = [];
   const entries: MeshFile["nodes"] = [];
   for (let i = 0; i < plan.nodes; i += 1) {
@@ -62,9 +68,9 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       output_dir: "out",
       listen: {
         gossip: gossipAddress(i),
-        raft: `127.0.0.1:${ports[i * 4 + 1]!}`,
-        content: `127.0.0.1:${ports[i * 4 + 2]!}`,
-        api: `127.0.0.1:${ports[i * 4 + 3]!}`,
+        raft: `127.0.0.1:${ports[i * portsPerNode + 1]!}`,
+        content: `127.0.0.1:${ports[i * portsPerNode + 2]!}`,
+        api: `127.0.0.1:${ports[i * portsPerNode + 3]!}`,
       },
       // Every other node is a seed, so any node (the founder too) can rejoin after a restart.
       seeds: Array.from({ length: plan.nodes }, (_, j) => j)
@@ -82,6 +88,21 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       capacity: { cpu_millis: 4000, memory_bytes: 8 * 2 ** 30, storage_bytes: 100 * 2 ** 30, pods: 110 },
       log_level: "info",
       ...(plan.policy === undefined ? {} : { policy: plan.policy }),
+      ...(plan.actuator === undefined
+        ? {}
+        : {
+            actuator: {
+              runtime: plan.actuator.runtime,
+              ...(plan.actuator.etcd === true
+                ? {
+                    etcd: {
+                      peer: `127.0.0.1:${ports[i * portsPerNode + 4]!}`,
+                      client: `127.0.0.1:${ports[i * portsPerNode + 5]!}`,
+                    },
+                  }
+                : {}),
+            },
+          }),
     };
     const configPath = join(nodeDirectory, "node.yaml");
     await writeFile(configPath, stringifyYaml(config));

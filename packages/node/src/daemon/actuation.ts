@@ -1,0 +1,241 @@
+import { readFile, rename } from "node:fs/promises";
+import type { EtcdAction, FabricMachine } from "@revoada/fabric-core/fabric";
+import { etcdMemberName } from "@revoada/fabric-core/face";
+import type { Command, NodeId, NodeState } from "@revoada/fabric-core/vocabulary";
+import { etcdComponentSpec, httpUrl } from "../actuate/etcd-component.js";
+import { type EtcdMembership, etcdctlMembership } from "../actuate/etcd-membership.js";
+import type { ComponentSpec } from "../actuate/process-runtime.js";
+import {
+  controlPlaneProcessSpecs,
+  createRuntime,
+  type Runtime,
+  type RuntimeStatus,
+} from "../actuate/runtime.js";
+import { writeFileAtomic } from "../fs/durable.js";
+import type { ActuatorConfig } from "./config.js";
+import type { Logger } from "./log.js";
+
+/**
+ * The node's actuation (docs/actuators.md): after the committed state changes, the host is
+ * made to match it through the configured runtime, and, when the fabric runs etcd, this
+ * node's etcd member is started or stopped as the committed etcd membership says:
+ * - the founder, holding `etcd` before any member is recorded, starts a one-member cluster
+ *   (`--initial-cluster-state=new`);
+ * - a node whose member the leader added (`etcd-member added`) starts it as a learner of the
+ *   recorded cluster (`existing`), before its Promote, so it is in sync when promoted;
+ * - a node whose member was removed stops it and moves its data directory aside (etcd
+ *   refuses a removed member's data).
+ * The spec of a started member never changes (etcd reads `--initial-cluster` only once), so a
+ * later membership change does not restart it.
+ *
+ * On the leader, `perform` makes the executor's etcd calls (member add / promote / remove,
+ * or finding the founder's member) against the recorded voting members' client URLs and
+ * returns the `etcd-member` record to commit, or null when etcd is not ready yet.
+ */
+type EtcdMemberRecord = Extract<Command, { type: "etcd-member" }>;
+
+/** `<etcd data dir>.member` names the member the data belongs to; the founder's, before its id is recorded. */
+const founderMarker = "founder";
+
+export interface NodeActuationOptions {
+  readonly config: ActuatorConfig;
+  readonly self: NodeId;
+  /** This node founds the cluster (its etcd member is the first). */
+  readonly founder: boolean;
+  readonly logDirectory: string;
+  readonly outputDirectory: string;
+  readonly machine: () => FabricMachine;
+  readonly logger: Logger;
+  /** The etcd client (tests pass another). */
+  readonly membership?: (endpoints: readonly string[]) => EtcdMembership;
+}
+
+export class NodeActuation {
+  private readonly runtime: Runtime | null;
+  private etcdSpec: ComponentSpec | null = null;
+  private running: Promise<void> = Promise.resolve();
+  private pending = false;
+  private stopped = false;
+
+  private constructor(
+    private readonly options: NodeActuationOptions,
+    runtime: Runtime | null,
+  ) {
+    this.runtime = runtime;
+  }
+
+  static create(options: NodeActuationOptions): NodeActuation {
+    const created = createRuntime(options.config.runtime, {
+      logDirectory: options.logDirectory,
+      ...(options.config.kubeconfig === undefined ? {} : { kubeconfigPath: options.config.kubeconfig }),
+    });
+    if (!created.ok) throw new Error(created.issues.map((issue) => issue.message).join("; "));
+    return new NodeActuation(options, created.value);
+  }
+
+  /** The fabric runs etcd here: the leader's executor manages etcd's membership. */
+  get managesEtcd(): boolean {
+    return this.options.config.etcd !== undefined && this.options.config.runtime === "process";
+  }
+
+  status(): RuntimeStatus | null {
+    return this.runtime?.status() ?? null;
+  }
+
+  /** Makes the host match the committed state (serialized; a call during a run runs once more after it). */
+  reconcile(): Promise<void> {
+    if (this.stopped) return this.running;
+    if (this.pending) return this.running;
+    this.pending = true;
+    this.running = this.running
+      .then(async () => {
+        this.pending = false;
+        await this.reconcileOnce();
+      })
+      .catch((error: unknown) => {
+        this.options.logger.error("actuation failed", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+    await this.runtime?.stop();
+  }
+
+  /** The leader's etcd call for one executor step; the record to commit, or null (not ready). */
+  async perform(action: EtcdAction): Promise<EtcdMemberRecord | null> {
+    const machine = this.options.machine();
+    const node = machine.node(action.node);
+    if (node === undefined) return null;
+    const endpoints = this.clientUrls(machine, action.kind === "etcd-adopt" ? [node] : []);
+    if (endpoints.length === 0) return null;
+    const etcd = (this.options.membership ?? ((urls) => etcdctlMembership({ endpoints: urls })))(endpoints);
+    switch (action.kind) {
+      case "etcd-add-learner": {
+        const peer = node.addresses.etcd_peer;
+        if (peer === undefined) throw new Error(`${node.name} advertises no etcd peer address`);
+        const member = await etcd.addLearner(etcdMemberName(node), httpUrl(peer));
+        return record(action.node, member.isLearner ? "added" : "promoted", member.id);
+      }
+      case "etcd-promote": {
+        const outcome = await etcd.promote(action.member_id);
+        return outcome === "promoted" ? record(action.node, "promoted", action.member_id) : null;
+      }
+      case "etcd-remove":
+        if (action.member_id !== null) await etcd.remove(action.member_id);
+        return record(action.node, "removed", action.member_id ?? "0");
+      case "etcd-adopt": {
+        const peer = node.addresses.etcd_peer;
+        const name = etcdMemberName(node);
+        const found = (await etcd.list()).find(
+          (candidate) =>
+            candidate.name === name || (peer !== undefined && candidate.peerUrls.includes(httpUrl(peer))),
+        );
+        if (found !== undefined) return record(action.node, found.isLearner ? "added" : "promoted", found.id);
+        // A holder whose member was removed (it was down): it comes back as a new learner.
+        if (peer === undefined) return null;
+        const added = await etcd.addLearner(name, httpUrl(peer));
+        return record(action.node, added.isLearner ? "added" : "promoted", added.id);
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** Client URLs of the recorded voting members (and of `extra` nodes). */
+  private clientUrls(machine: FabricMachine, extra: readonly NodeState[]): string[] {
+    const nodes = machine
+      .etcdMembers()
+      .filter((member) => !member.learner)
+      .map((member) => machine.node(member.node))
+      .filter((node): node is NodeState => node !== undefined);
+    const urls = new Set<string>();
+    for (const node of [...nodes, ...extra]) {
+      const client = node.addresses.etcd_client;
+      if (client !== undefined) urls.add(httpUrl(client));
+    }
+    return [...urls].sort();
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const machine = this.options.machine();
+    const self = machine.node(this.options.self);
+    if (self === undefined || this.runtime === null) return;
+    if (this.managesEtcd) await this.followEtcdMembership(machine, self);
+    const components = [...controlPlaneProcessSpecs(machine.state(), self, null)];
+    if (this.etcdSpec !== null) components.push(this.etcdSpec);
+    const outcome = await this.runtime.apply({
+      state: machine.state(),
+      nodeId: this.options.self,
+      outputDirectory: this.options.outputDirectory,
+      components,
+    });
+    if (!outcome.applied) this.options.logger.warn("the runtime refused", { reason: outcome.reason });
+  }
+
+  /** Starts, keeps or stops this node's etcd member as the committed membership says. */
+  private async followEtcdMembership(machine: FabricMachine, self: NodeState): Promise<void> {
+    const etcd = this.options.config.etcd;
+    if (etcd === undefined) return;
+    const members = machine.etcdMembers();
+    const mine = members.find((member) => member.node === self.id);
+    const founding = members.length === 0 && this.options.founder && self.roles.includes("etcd");
+    const dataDirectory = etcd.data_dir ?? "";
+    const markerPath = `${dataDirectory}.member`;
+    const marker = (await readFile(markerPath, "utf8").catch(() => "")).trim();
+    // The founder's member got its id recorded (adopted): the same data, now under its id.
+    if (mine !== undefined && marker === founderMarker)
+      await writeFileAtomic(markerPath, `${mine.member_id}\n`);
+    if (this.etcdSpec !== null) {
+      if (mine !== undefined || founding) return;
+      this.etcdSpec = null;
+      await this.runtime?.apply({
+        state: machine.state(),
+        nodeId: self.id,
+        outputDirectory: this.options.outputDirectory,
+        components: [],
+      });
+      const aside = `${dataDirectory}.removed-${Date.now()}`;
+      await rename(dataDirectory, aside).catch(() => undefined);
+      this.options.logger.info("etcd member removed: stopped, data moved aside", { aside });
+      return;
+    }
+    if (mine === undefined && !founding) return;
+    // A data directory left by an earlier member (removed while this node was down) would
+    // start that removed member: a new member starts from an empty directory.
+    const memberId = mine?.member_id ?? founderMarker;
+    if (marker !== memberId && !(marker === founderMarker && mine !== undefined)) {
+      await rename(dataDirectory, `${dataDirectory}.stale-${Date.now()}`).catch(() => undefined);
+      await writeFileAtomic(markerPath, `${memberId}\n`);
+    }
+    const cluster = founding
+      ? [self]
+      : members
+          .map((member) => machine.node(member.node))
+          .filter((node): node is NodeState => node !== undefined && node.addresses.etcd_peer !== undefined);
+    if (!cluster.some((node) => node.id === self.id)) cluster.push(self);
+    this.etcdSpec = etcdComponentSpec({
+      name: etcdMemberName(self),
+      dataDirectory: etcd.data_dir ?? "",
+      peerAddress: etcd.peer,
+      clientAddress: etcd.client,
+      initialCluster: cluster.map((node) => ({
+        name: etcdMemberName(node),
+        peerUrl: httpUrl(node.id === self.id ? etcd.peer : (node.addresses.etcd_peer ?? "")),
+      })),
+      clusterState: founding ? "new" : "existing",
+    });
+    this.options.logger.info("etcd member starting", {
+      state: founding ? "new" : "existing",
+      members: cluster.length,
+    });
+  }
+}
+
+function record(node: NodeId, event: EtcdMemberRecord["event"], memberId: string): EtcdMemberRecord {
+  return { type: "etcd-member", node, event, member_id: memberId };
+}
