@@ -25,6 +25,7 @@ import { isWordError, lastValue, parseExecLine, parseUnitFile, sectionEntries } 
 import { parse as parseYaml } from "yaml";
 import { runCli } from "../test/cli-harness.js";
 import { faceOptionsFromEnvironment, listKnownFaces, loadConfiguredFace, loadFace } from "./faces.js";
+import { fabricFaceFor } from "./mesh/mesh-setup.js";
 import { renderToDirectory } from "./render/render-directory.js";
 
 const run = promisify(execFile);
@@ -284,6 +285,15 @@ describe("revoada face new", () => {
       const read = await runCli(["read", "--face", "compose", out, "-o", "json"]);
       assert.equal(read.code, 0, read.stderr);
       assert.match(read.stdout, /"cp-1"/);
+      // A node config names the add-on face by its protocol, with no face_module.
+      const configured = await loadConfiguredFace({ name: "compose", kind: { protocol: "compose" } });
+      assert.ok(configured.ok, JSON.stringify(configured));
+      assert.equal(configured.ok && configured.face.id, "compose");
+      // `revoada up --face compose` lays out nodes that name it the same way.
+      assert.deepEqual(await fabricFaceFor("compose"), { name: "compose", kind: { protocol: "compose" } });
+      const unknown = await runCli(["up", "--face", "no-such-face", "--dir", join(root, "no-mesh")]);
+      assert.equal(unknown.code, 4, unknown.stderr);
+      assert.match(unknown.stderr, /unknown face no-such-face/);
     } finally {
       delete process.env.REVOADA_FACE_PATH;
     }

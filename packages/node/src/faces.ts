@@ -17,6 +17,7 @@ import {
   type FabricFace,
   type FabricIssue,
   type FaceProtocol,
+  isBuiltInFaceKind,
   parseSourceText,
   type Result,
 } from "@revoada/fabric-core/vocabulary";
@@ -372,10 +373,12 @@ export async function loadFace(name: string, options?: FaceLoadOptions): Promise
 
 /**
  * The face a node config names: `face_module` (a face name, package name or path) when given,
- * else the built-in package for its protocol. The registry comes from the environment.
+ * else the built-in package for a built-in protocol, else the add-on face of that name (found
+ * like `--face NAME`). The registry comes from the environment.
  */
 export async function loadConfiguredFace(face: FabricFace, faceModule?: string): Promise<FaceLoadResult> {
-  return loadFace(faceModule ?? packageByProtocol[face.kind.protocol]);
+  const kind = face.kind;
+  return loadFace(faceModule ?? (isBuiltInFaceKind(kind) ? packageByProtocol[kind.protocol] : kind.protocol));
 }
 
 export interface KnownFace {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parse as parseYaml } from "yaml";
-import { exampleFaces, FabricFace, type FaceProtocol, k8sV134Face } from "./face-kind.js";
+import { exampleFaces, FabricFace, type FaceProtocol, isBuiltInFaceKind, k8sV134Face } from "./face-kind.js";
 import { parseWith } from "./issue.js";
 import { canonicalJson, parseSourceText, stringifyYaml } from "./source-text.js";
 
@@ -68,7 +68,24 @@ describe("face kinds", () => {
     });
     const back = parseSourceText(FabricFace, stringifyYaml(face), "f.yaml");
     assert.ok(back.ok);
-    assert.equal(back.ok && back.value.kind.protocol === "kubernetes" && back.value.kind.version, "1.20");
+    const kind = back.ok ? back.value.kind : undefined;
+    assert.equal(
+      kind !== undefined && isBuiltInFaceKind(kind) && kind.protocol === "kubernetes" && kind.version,
+      "1.20",
+    );
+  });
+
+  it("takes an add-on face by name, with options of its own, but not a built-in protocol without its parameters", () => {
+    const compose = FabricFace.safeParse({
+      name: "compose",
+      kind: { protocol: "compose", options: { version: "3.9" } },
+    });
+    assert.ok(compose.success);
+    assert.equal(compose.success && isBuiltInFaceKind(compose.data.kind), false);
+    const bare = FabricFace.safeParse({ name: "k", kind: { protocol: "kubernetes" } });
+    assert.equal(bare.success, false, "kubernetes needs its version and certified_cncf");
+    const badName = FabricFace.safeParse({ name: "x", kind: { protocol: "Compose Face" } });
+    assert.equal(badName.success, false);
   });
 
   it("is the prescribed face k8s-v1.34", () => {
@@ -78,8 +95,10 @@ describe("face kinds", () => {
     });
   });
 
-  it("rejects an unknown protocol and a missing tag with the field path", () => {
-    const unknown = parseWith(FabricFace, { name: "x", kind: { protocol: "swarm" } });
+  it("takes an unknown protocol as an add-on face; rejects a bad name and a missing tag with the field path", () => {
+    const addOn = parseWith(FabricFace, { name: "x", kind: { protocol: "swarm" } });
+    assert.equal(addOn.ok, true, "protocols are open: an add-on face is found by name");
+    const unknown = parseWith(FabricFace, { name: "x", kind: { protocol: "Swarm Mode" } });
     assert.equal(unknown.ok, false);
     assert.deepEqual(!unknown.ok && unknown.issues[0]!.path, ["kind", "protocol"]);
     const missing = parseWith(FabricFace, { name: "x", kind: { version: "1.34" } });

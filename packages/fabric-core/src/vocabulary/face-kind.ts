@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { limits } from "./limits.js";
 
-/** What kind of orchestrator a face serves; internally tagged by `protocol`. */
-export const FaceKind = z.discriminatedUnion("protocol", [
+/** The built-in faces' kinds, each with its own parameters; internally tagged by `protocol`. */
+export const BuiltInFaceKind = z.discriminatedUnion("protocol", [
   z.strictObject({
     protocol: z.literal("kubernetes"),
     version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "a Kubernetes version like 1.34"),
@@ -13,8 +13,40 @@ export const FaceKind = z.discriminatedUnion("protocol", [
   z.strictObject({ protocol: z.literal("pure-raft") }),
   z.strictObject({ protocol: z.literal("bare-metal-supervisor") }),
 ]);
+export type BuiltInFaceKind = z.infer<typeof BuiltInFaceKind>;
+/** The protocols the built-in faces serve (each maps to its package). */
+export type FaceProtocol = BuiltInFaceKind["protocol"];
+export const builtInFaceProtocols: readonly FaceProtocol[] = [
+  "kubernetes",
+  "nomad",
+  "systemd",
+  "pure-raft",
+  "bare-metal-supervisor",
+];
+
+/**
+ * An add-on face (a package found by name, `revoada face new`): its protocol is the face's
+ * name, resolved by the node's face registry, with flat options of its own.
+ */
+export const AddOnFaceKind = z.strictObject({
+  protocol: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,62}$/, "a face protocol is a lowercase name: letters, digits and '-'")
+    .refine(
+      (protocol) => !(builtInFaceProtocols as readonly string[]).includes(protocol),
+      "a built-in protocol takes its own parameters (kubernetes: version, certified_cncf; nomad: version; systemd: user_units)",
+    ),
+  options: z.record(z.string().max(63), z.union([z.string().max(1024), z.number(), z.boolean()])).optional(),
+});
+export type AddOnFaceKind = z.infer<typeof AddOnFaceKind>;
+
+/** What kind of orchestrator a face serves: a built-in one, or an add-on face by name. */
+export const FaceKind = z.union([BuiltInFaceKind, AddOnFaceKind]);
 export type FaceKind = z.infer<typeof FaceKind>;
-export type FaceProtocol = FaceKind["protocol"];
+
+export function isBuiltInFaceKind(kind: FaceKind): kind is BuiltInFaceKind {
+  return (builtInFaceProtocols as readonly string[]).includes(kind.protocol);
+}
 
 export const FabricFace = z.strictObject({
   name: z.string().min(1).max(limits.nameLengthMax),

@@ -24,7 +24,16 @@ export {
 } from "./command.js";
 export { emptyFabricState, FabricState } from "./fabric-state.js";
 export type { FaceProtocol } from "./face-kind.js";
-export { exampleFaces, FabricFace, FaceKind, k8sV134Face } from "./face-kind.js";
+export {
+  AddOnFaceKind,
+  BuiltInFaceKind,
+  builtInFaceProtocols,
+  exampleFaces,
+  FabricFace,
+  FaceKind,
+  isBuiltInFaceKind,
+  k8sV134Face,
+} from "./face-kind.js";
 export { Formation, formationDescriptions, largestOddAtMost, votersFor } from "./formation.js";
 export { blake3, blake3Hex, isBlake3Loaded, loadBlake3 } from "./hash.js";
 export { Blake3Hash, DnsLabel, isNodeId, Millis, NodeId, shortNodeId } from "./ids.js";

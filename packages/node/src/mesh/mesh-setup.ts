@@ -4,13 +4,14 @@ import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import {
   exampleFaces,
-  type FabricFace,
+  FabricFace,
   type FabricStrategy,
   type Formation,
   homelabStrategy,
   stringifyYaml,
 } from "@revoada/fabric-core/vocabulary";
 import type { NodeConfig } from "../daemon/config.js";
+import { loadFace } from "../faces.js";
 import { type MeshFile, meshFileName } from "./mesh-file.js";
 
 /**
@@ -43,9 +44,22 @@ export const faceByCliName: Readonly<Record<string, FabricFace>> = {
   baremetal: exampleFaces[4]!,
 };
 
+/**
+ * The FabricFace a `--face NAME` stands for: a built-in face, or an add-on face found by name
+ * in the face registry (installed packages, plugin directories, the faces config).
+ */
+export async function fabricFaceFor(name: string): Promise<FabricFace | undefined> {
+  const builtIn = faceByCliName[name];
+  if (builtIn !== undefined) return builtIn;
+  const parsed = FabricFace.safeParse({ name, kind: { protocol: name } });
+  if (!parsed.success) return undefined;
+  const loaded = await loadFace(name);
+  return loaded.ok ? parsed.data : undefined;
+}
+
 export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile; configs: string[] }> {
   const directory = resolve(plan.directory);
-  const face = faceByCliName[plan.faceId];
+  const face = await fabricFaceFor(plan.faceId);
   if (face === undefined) throw new Error(`unknown face ${plan.faceId}`);
   await mkdir(directory, { recursive: true, mode: 0o700 });
   const keyFile = join(directory, "cluster.key");

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { CommittedReply } from "../../api/schemas.js";
 import { measureFailover, verifyServedChain } from "../../mesh/failover.js";
 import { LocalMesh } from "../../mesh/local-mesh.js";
-import { faceByCliName } from "../../mesh/mesh-setup.js";
+import { fabricFaceFor, faceByCliName } from "../../mesh/mesh-setup.js";
 import { diffFiles, etcdHolders, findLeader, snapshotFiles, stateOf, waitFor } from "../../mesh/observe.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 
@@ -42,7 +42,7 @@ export function registerDemo(program: Command): void {
       if (!Number.isSafeInteger(count) || count < 4 || count > 16) {
         throw new CliError("--nodes must be between 4 and 16", exitCodes.usage);
       }
-      if (faceByCliName[options.face] === undefined) {
+      if ((await fabricFaceFor(options.face)) === undefined) {
         throw new CliError(
           `unknown face ${options.face}; known: ${Object.keys(faceByCliName).join(", ")}`,
           exitCodes.notFound,

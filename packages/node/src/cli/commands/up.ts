@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import { LocalMesh } from "../../mesh/local-mesh.js";
-import { faceByCliName } from "../../mesh/mesh-setup.js";
+import { fabricFaceFor, faceByCliName } from "../../mesh/mesh-setup.js";
 import { statusOf } from "../../mesh/observe.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { formatTable } from "../output.js";
@@ -15,27 +15,57 @@ export function registerUp(program: Command): void {
     .command("up")
     .description("start a local mesh of N node processes on loopback and show it live until Ctrl-C")
     .option("--nodes <n>", "number of nodes", "5")
-    .addOption(
-      new Option("--face <face>", "face every node renders")
-        .choices(Object.keys(faceByCliName))
-        .default("kubernetes"),
+    .option(
+      "--face <face>",
+      `face every node renders: ${Object.keys(faceByCliName).join(", ")}, or an add-on face by name (revoada face list)`,
+      "kubernetes",
     )
+    .addOption(
+      new Option("--runtime <runtime>", "make each host run what it renders (docs/actuators.md)").choices([
+        "process",
+        "kubelet",
+        "systemd",
+      ]),
+    )
+    .option("--etcd", "with --runtime process: every node runs a real etcd member the fabric manages")
     .option("--dir <dir>", "mesh directory (data, rendered files, logs)", "./mesh")
     .option(
       "--no-view",
       "do not draw the live view: print one line per node whose health, roles, Raft role, leader, term or members changed",
     )
-    .action(async (options: { nodes: string; face: string; dir: string; view: boolean }) => {
-      const count = Number.parseInt(options.nodes, 10);
-      if (!Number.isSafeInteger(count) || count < 1 || count > 64) {
-        throw new CliError("--nodes must be between 1 and 64", exitCodes.usage);
-      }
-      const local = await LocalMesh.start({ directory: options.dir, nodes: count, faceId: options.face });
-      process.stderr.write(
-        `started ${count} nodes in ${options.dir} (logs: ${options.dir}/<node>/node.log); Ctrl-C stops them\n`,
-      );
-      await liveView(local, options.view);
-    });
+    .action(
+      async (options: {
+        nodes: string;
+        face: string;
+        dir: string;
+        view: boolean;
+        runtime?: "process" | "kubelet" | "systemd";
+        etcd?: boolean;
+      }) => {
+        const count = Number.parseInt(options.nodes, 10);
+        if (!Number.isSafeInteger(count) || count < 1 || count > 64) {
+          throw new CliError("--nodes must be between 1 and 64", exitCodes.usage);
+        }
+        if ((await fabricFaceFor(options.face)) === undefined) {
+          throw new CliError(`unknown face ${options.face}; see revoada face list`, exitCodes.notFound);
+        }
+        if (options.etcd === true && options.runtime !== "process") {
+          throw new CliError("--etcd needs --runtime process", exitCodes.usage);
+        }
+        const local = await LocalMesh.start({
+          directory: options.dir,
+          nodes: count,
+          faceId: options.face,
+          ...(options.runtime === undefined
+            ? {}
+            : { actuator: { runtime: options.runtime, etcd: options.etcd === true } }),
+        });
+        process.stderr.write(
+          `started ${count} nodes in ${options.dir} (logs: ${options.dir}/<node>/node.log); Ctrl-C stops them\n`,
+        );
+        await liveView(local, options.view);
+      },
+    );
 }
 
 async function liveView(local: LocalMesh, view: boolean): Promise<void> {
