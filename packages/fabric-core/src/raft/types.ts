@@ -446,7 +446,6 @@ export interface ProgressStatus {
   readonly rolledBack: boolean;
 }
 
-
 /** A node that found its data directory rolled back: it neither votes nor campaigns meanwhile. */
 export interface RollbackRecoveryStatus {
   readonly reason: RollbackReason;
