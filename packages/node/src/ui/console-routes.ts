@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
+import { DecisionRecord } from "@revoada/fabric-core/policy";
 import { type NodeId, shortNodeId } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { type Route, route } from "../api/http-server.js";
@@ -12,7 +13,7 @@ import {
   blobRows,
   type ConsoleTopics,
   chainTopic,
-  DecisionsTopic,
+  type DecisionsTopic,
   decisionsTopic,
   type RaftRow,
 } from "./console-topics.js";
@@ -184,7 +185,7 @@ async function decisionsFromLeader(node: FabricNode): Promise<DecisionsTopic | u
   const api = leader?.state?.addresses.api;
   if (api === undefined) return undefined;
   const records = await new ApiClient(api, undefined, peerTimeoutMs)
-    .get("/v1/decisions", z.array(DecisionsTopic.shape.acted.element))
+    .get("/v1/decisions", z.array(z.object({ at_ms: z.number(), record: DecisionRecord })))
     .catch(() => undefined);
   if (records === undefined) return undefined;
   return decisionsTopic(leader?.state?.name ?? shortNodeId(raft.leader as NodeId), records);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { generateSampleChain } from "@revoada/fabric-core/attest";
 import { loadBlake3 } from "@revoada/fabric-core/vocabulary";
-import { chainTopic } from "./console-topics.js";
+import { chainTopic, decisionsTopic } from "./console-topics.js";
 
 test("the chain topic lists every shift and checkpoint, verified, and names the first problem of a tampered chain", async () => {
   await loadBlake3();
@@ -40,4 +40,39 @@ test("the chain topic lists every shift and checkpoint, verified, and names the 
   assert.equal(tampered.verified, false);
   assert.match(tampered.verdict, new RegExp(`at line ${index + 1}:`), tampered.verdict);
   assert.equal(chainTopic("").verdict, "no chain yet");
+});
+
+test("decisions: repeated records collapse into one row with a count, notes come from the latest round only", () => {
+  const record = (
+    rule: "placement-stacked" | "no-workload-host" | "shape-satisfied",
+    outcome: "held" | "refused" | "noted",
+  ) => ({
+    action: "place" as const,
+    outcome,
+    rule,
+    subject: "default/web",
+    message: `${rule} ${outcome}`,
+    facts: {},
+  });
+  const topic = decisionsTopic("node-1", [
+    { at_ms: 1, record: record("placement-stacked", "held") },
+    { at_ms: 1, record: record("shape-satisfied", "noted") },
+    { at_ms: 2, record: record("placement-stacked", "held") },
+    { at_ms: 3, record: record("no-workload-host", "refused") },
+    { at_ms: 4, record: record("placement-stacked", "held") },
+    { at_ms: 4, record: record("shape-satisfied", "noted") },
+  ]);
+  assert.deepEqual(
+    topic.acted.map((entry) => [entry.at_ms, entry.record.rule, entry.repeats]),
+    [
+      [2, "placement-stacked", 2],
+      [3, "no-workload-host", 1],
+      [4, "placement-stacked", 1],
+    ],
+  );
+  assert.deepEqual(
+    topic.latest_round.map((entry) => entry.rule),
+    ["shape-satisfied"],
+  );
+  assert.equal(topic.source, "node-1");
 });

@@ -40,7 +40,8 @@ export const StateTopic = FabricState;
  */
 export const DecisionsTopic = z.object({
   source: z.string(),
-  acted: z.array(z.object({ at_ms: z.number(), record: DecisionRecord })),
+  /** `repeats`: rounds in a row that made the same record (shown once, with the latest time). */
+  acted: z.array(z.object({ at_ms: z.number(), record: DecisionRecord, repeats: z.number() })),
   latest_round: z.array(DecisionRecord),
 });
 export type DecisionsTopic = z.infer<typeof DecisionsTopic>;
@@ -179,8 +180,26 @@ export function decisionsTopic(
   source: string,
   decisions: readonly { at_ms: number; record: DecisionRecord }[],
 ): DecisionsTopic {
-  const acted = decisions.filter((entry) => entry.record.outcome !== "noted").slice(-decisionRowsMax);
+  const acted: DecisionsTopic["acted"] = [];
+  for (const entry of decisions) {
+    if (entry.record.outcome === "noted") continue;
+    const previous = acted.at(-1);
+    if (previous !== undefined && sameRecord(previous.record, entry.record)) {
+      acted[acted.length - 1] = { ...entry, repeats: previous.repeats + 1 };
+    } else {
+      acted.push({ ...entry, repeats: 1 });
+    }
+  }
   const lastAt = decisions.at(-1)?.at_ms;
   const latest = decisions.filter((entry) => entry.record.outcome === "noted" && entry.at_ms === lastAt);
-  return { source, acted, latest_round: latest.map((entry) => entry.record) };
+  return { source, acted: acted.slice(-decisionRowsMax), latest_round: latest.map((entry) => entry.record) };
+}
+
+function sameRecord(left: DecisionRecord, right: DecisionRecord): boolean {
+  return (
+    left.outcome === right.outcome &&
+    left.rule === right.rule &&
+    left.subject === right.subject &&
+    left.message === right.message
+  );
 }

@@ -405,7 +405,7 @@ function renderPolicy(): void {
     const record = entry.record;
     const tone = record.outcome === "refused" ? "bad" : record.outcome === "held" ? "warn" : "ok";
     return [
-      time(entry.at_ms),
+      entry.repeats > 1 ? `${time(entry.at_ms)} (×${entry.repeats} rounds)` : time(entry.at_ms),
       badge(record.outcome, tone),
       record.action,
       el("code", {}, record.rule),
