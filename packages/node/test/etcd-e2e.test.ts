@@ -19,6 +19,7 @@ import { type EtcdMember, etcdctlMembership } from "../src/actuate/etcd-membersh
 import type { NodeStatusReply } from "../src/api/schemas.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
 import { findLeader, type MeshNodeHandle, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
+import { runCli } from "./cli-harness.js";
 
 const run = promisify(execFile);
 const patienceMs = 120_000;
@@ -146,6 +147,33 @@ describe("a real etcd follows the fabric's etcd role", () => {
     assert.equal(value.trim(), "survives");
     const machine = healed.leader.status.procedures;
     assert.deepEqual(machine, [], "no procedure left open");
+  });
+
+  test("revoada etcd status shows the fabric's members beside etcd's, and the metrics count the calls", async () => {
+    const shown = await runCli(["etcd", "status", "--dir", directory, "-o", "json"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const report = JSON.parse(shown.stdout) as {
+      committed: { name: string; learner: boolean }[];
+      etcd: { members: { name: string; isLearner: boolean }[]; health: { healthy: boolean }[] };
+    };
+    const fabric = report.committed.map((member) => `${member.name}:${member.learner}`).sort();
+    const etcd = report.etcd.members.map((member) => `${member.name}:${member.isLearner}`).sort();
+    assert.deepEqual(fabric, etcd, "etcd's members are the ones the fabric committed");
+    assert.equal(etcd.length, 3);
+    assert.ok(
+      report.etcd.health.every((entry) => entry.healthy),
+      "every member healthy",
+    );
+    const table = await runCli(["etcd", "status", "--dir", directory]);
+    assert.match(table.stdout, /MEMBER\s+ID\s+ETCD\s+FABRIC\s+HEALTHY/);
+    const leader = await findLeader(local.running());
+    assert.ok(leader, "a leader");
+    const metrics = await leader.node.client.text("/metrics");
+    assert.match(metrics, /^revoada_etcd_members\{role="voter"\} 3$/m);
+    assert.match(
+      metrics,
+      /^revoada_etcd_calls_total\{action="etcd-add-learner",outcome="committed"\} [1-9]/m,
+    );
   });
 
   test("SIGTERM stops the etcd members the nodes run", async () => {

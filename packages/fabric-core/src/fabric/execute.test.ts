@@ -279,6 +279,31 @@ describe("execute", () => {
     });
   });
 
+  it("with etcd managed, a dead voting member is removed before a new member is added", () => {
+    const log = foundedLog();
+    const etcd = { config: { manageEtcd: true } };
+    log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });
+    const dead = testSigners[2]!.nodeId;
+    log.conf([{ type: "add-voter", node: dead }]);
+    log.conf([]);
+    log.propose({ type: "etcd-member", node: dead, event: "promoted", member_id: "3" });
+    const node = testSigners[1]!.nodeId;
+    const shift = { type: "promote" as const, node, roles: [...cp], reason: "replacing-failed" as const };
+    log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
+    log.conf([{ type: "add-voter", node }]);
+    log.conf([]);
+    const gossip = view([member(testSigners[1]!), member(testSigners[2]!, "dead"), member(testSigners[3]!)]);
+    const first = stepOf(inputs(log.machine, { ...etcd, gossip }));
+    assert.deepEqual(first.type === "actuate" ? first.action : first, {
+      kind: "etcd-remove",
+      node: dead,
+      member_id: "3",
+    });
+    log.propose({ type: "etcd-member", node: dead, event: "removed", member_id: "3" });
+    const then = stepOf(inputs(log.machine, { ...etcd, gossip }));
+    assert.deepEqual(then.type === "actuate" ? then.action : then, { kind: "etcd-add-learner", node });
+  });
+
   it("with etcd managed, a shift that touches the voters begins with etcd: true", () => {
     const log = foundedLog();
     log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });

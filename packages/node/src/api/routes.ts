@@ -5,6 +5,7 @@ import {
   FabricState,
   type NodeId,
   type NodeRole,
+  shortNodeId,
   workloadKey,
 } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
@@ -18,6 +19,7 @@ import { openApiDocument, type Route, route } from "./http-server.js";
 import {
   type ActuatorReply,
   CommittedReply,
+  EtcdMembersReply,
   MeshMember,
   NodeStatusReply,
   ProposalRefused,
@@ -75,6 +77,14 @@ export function nodeRoutes(node: FabricNode): Route[] {
       reply: z.string(),
       contentType: "application/x-ndjson",
       handle: async () => ({ status: 200, text: node.applier.chain?.exportText() ?? "" }),
+    }),
+    route({
+      method: "GET",
+      path: "/v1/etcd",
+      summary: "the etcd members the fabric committed, with their nodes' etcd addresses",
+      mutates: false,
+      reply: EtcdMembersReply,
+      handle: async () => ({ status: 200, body: etcdMembersOf(node) }),
     }),
     route({
       method: "GET",
@@ -228,6 +238,24 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
     last_decision: node.reconciler.lastDecision,
     face: node.face.id,
     uptime_ms: Date.now() - node.startedAtMs,
+  };
+}
+
+function etcdMembersOf(node: FabricNode): EtcdMembersReply {
+  const machine = node.applier.machine;
+  return {
+    managed: node.actuation?.managesEtcd === true,
+    members: machine.etcdMembers().map((member) => {
+      const state = machine.node(member.node);
+      return {
+        node: member.node,
+        name: state?.name ?? shortNodeId(member.node),
+        member_id: member.member_id,
+        learner: member.learner,
+        peer: state?.addresses.etcd_peer ?? null,
+        client: state?.addresses.etcd_client ?? null,
+      };
+    }),
   };
 }
 

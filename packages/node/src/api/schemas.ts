@@ -30,6 +30,23 @@ export const RaftStatusReply = z.object({
   rollback: z.object({ reason: z.string(), target_commit: z.number().nullable() }).nullable(),
 });
 
+/** The etcd members the fabric committed (`etcd-member` records), with the addresses their nodes advertise. */
+export const EtcdMembersReply = z.object({
+  /** This node runs an etcd member the fabric manages. */
+  managed: z.boolean(),
+  members: z.array(
+    z.object({
+      node: z.string(),
+      name: z.string(),
+      member_id: z.string(),
+      learner: z.boolean(),
+      peer: z.string().nullable(),
+      client: z.string().nullable(),
+    }),
+  ),
+});
+export type EtcdMembersReply = z.infer<typeof EtcdMembersReply>;
+
 /** A role shift in flight, as the replicated machine holds it (docs/fabric-machine.md). */
 export const ProcedureReply = z.object({
   shift: z.string(),

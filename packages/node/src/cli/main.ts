@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { registerBlob } from "./commands/blob.js";
 import { registerChain } from "./commands/chain.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerEtcd } from "./commands/etcd.js";
 import { registerFace } from "./commands/face.js";
 import { registerMesh } from "./commands/mesh.js";
 import { registerNode } from "./commands/node.js";
@@ -27,6 +28,7 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerBlob,
   registerChain,
   registerPolicy,
+  registerEtcd,
 ];
 
 export function buildProgram(): Command {

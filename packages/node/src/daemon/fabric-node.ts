@@ -407,6 +407,11 @@ export class FabricNode {
     const renders = m.gauge("revoada_renders", "face renders done");
     const served = m.gauge("revoada_blob_bytes_served", "blob bytes uploaded to peers");
     const fetching = m.gauge("revoada_blob_fetches_active", "blob fetches in progress");
+    const etcdMembers = m.gauge("revoada_etcd_members", "etcd members the fabric committed, by role");
+    const etcdCalls = m.gauge(
+      "revoada_etcd_calls_total",
+      "etcd membership calls this node made as leader, by action and outcome",
+    );
     const rejected = m.gauge(
       "revoada_gossip_packets_rejected_total",
       "packets refused on the gossip port since start, by reason (bad key, replay, oversized, malformed...)",
@@ -429,6 +434,13 @@ export class FabricNode {
       fetching(this.content.sync.fetching().length);
       for (const [reason, count] of Object.entries(this.gossip.rejectedPackets()))
         rejected(count, { reason });
+      const recorded = this.applier.machine.etcdMembers();
+      etcdMembers(recorded.filter((member) => !member.learner).length, { role: "voter" });
+      etcdMembers(recorded.filter((member) => member.learner).length, { role: "learner" });
+      for (const [key, count] of this.reconciler.etcdCalls) {
+        const [action, outcome] = key.split(" ");
+        etcdCalls(count, { action: action ?? "", outcome: outcome ?? "" });
+      }
     });
     defineRaftMetrics(m, () => this.raft.status());
     trackEventLoopDelay(m);

@@ -87,6 +87,8 @@ export class Reconciler {
   lastDecision: string | null = null;
   lastStep: Step | null = null;
   shiftsExecuted = 0;
+  /** etcd calls this node made as leader, by "action outcome" (committed, not-ready, failed). */
+  readonly etcdCalls = new Map<string, number>();
 
   constructor(private readonly context: ReconcilerContext) {}
 
@@ -246,11 +248,16 @@ export class Reconciler {
     }
     this.actuating = true;
     const retry = (delayMs: number) => setTimeout(() => this.run(), delayMs).unref();
+    const count = (outcome: string) => {
+      const key = `${action.kind} ${outcome}`;
+      this.etcdCalls.set(key, (this.etcdCalls.get(key) ?? 0) + 1);
+    };
     etcd
       .perform(action)
       .then((record) => {
         this.actuating = false;
         const status = this.context.raft.status();
+        count(record === null ? "not-ready" : "committed");
         if (record === null) return retry(500);
         if (status.role !== "leader" || status.term !== term) return this.run();
         const pending = this.context.raft.propose(
@@ -264,6 +271,7 @@ export class Reconciler {
       })
       .catch((error: unknown) => {
         this.actuating = false;
+        count("failed");
         this.context.logger.warn("etcd call failed; retrying", {
           action: action.kind,
           error: error instanceof Error ? error.message : String(error),

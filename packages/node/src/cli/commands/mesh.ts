@@ -22,13 +22,14 @@ import { type OutputFormat, outputOption, render } from "../output.js";
  * Commands against a running mesh: `status`, `shift`, `workload`, `kill`. They find the
  * nodes through `--dir` (the directory `revoada up` created) or talk to one `--api`.
  */
-interface Target {
+export interface Target {
   dir: string;
   api?: string;
 }
 
-const dirOption = () => new Option("--dir <dir>", "mesh directory created by `revoada up`").default("./mesh");
-const apiOption = () =>
+export const dirOption = () =>
+  new Option("--dir <dir>", "mesh directory created by `revoada up`").default("./mesh");
+export const apiOption = () =>
   new Option("--api <host:port>", "talk to this node's API instead of the mesh directory");
 
 export async function loadMesh(dir: string): Promise<MeshFile> {
@@ -37,7 +38,7 @@ export async function loadMesh(dir: string): Promise<MeshFile> {
   return mesh.value;
 }
 
-async function clients(target: Target): Promise<{ clients: ApiClient[]; mesh?: MeshFile }> {
+export async function clients(target: Target): Promise<{ clients: ApiClient[]; mesh?: MeshFile }> {
   if (target.api !== undefined) {
     const token = await readFile(`${target.dir}/api.token`, "utf8").catch(() => process.env.REVOADA_TOKEN);
     return { clients: [new ApiClient(target.api, token?.trim())] };
@@ -48,7 +49,7 @@ async function clients(target: Target): Promise<{ clients: ApiClient[]; mesh?: M
 }
 
 /** The first node that answers; status of a dead node is not an error for `status`. */
-async function anyLiveStatus(
+export async function anyLiveStatus(
   list: readonly ApiClient[],
 ): Promise<{ client: ApiClient; status: NodeStatusReply }> {
   for (const client of list) {
