@@ -35,7 +35,10 @@ export interface RouteRequest<Body> {
 export type RouteReply<T> =
   | { readonly status: number; readonly body: T | ErrorBody }
   | { readonly status: number; readonly text: string }
-  | { readonly status: number; readonly stream: (response: ServerResponse, request: IncomingMessage) => void };
+  | {
+      readonly status: number;
+      readonly stream: (response: ServerResponse, request: IncomingMessage) => void;
+    };
 export function route<Body extends z.ZodType, Reply extends z.ZodType>(
   definition: Route<Body, Reply>,
 ): Route {
