@@ -180,16 +180,18 @@ export class AttestChain {
   }
 
   /**
-   * Feeds one committed entry whose proposal the caller already decoded (null: not a normal
-   * entry, or not a proposal), so a state machine that drives the chain decodes each entry once.
+   * Feeds one committed entry whose proposal the caller already decoded (null: not a
+   * proposal; entries of another kind than `normal` are skipped as such), so a state machine
+   * that drives the chain decodes each entry once.
    */
   applyDecoded(
-    entry: { readonly term: number; readonly index: number },
+    entry: { readonly term: number; readonly index: number; readonly kind?: CommittedEntry["kind"] },
     proposal: Proposal | null,
   ): ApplyOutcome {
     assertUint(entry.index, "entry index");
     assertUint(entry.term, "entry term");
     if (entry.index <= this.current.index) return { type: "skipped", reason: "already-attested" };
+    if (entry.kind !== undefined && entry.kind !== "normal") return { type: "skipped", reason: "not-normal" };
     const derived = blockForProposal(this.current, entry.term, entry.index, proposal);
     if (derived.type === "skipped") return derived;
     assert(entry.term >= this.current.term, "committed terms never go backwards");
