@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -25,6 +24,7 @@ import {
   quoteIntegers,
 } from "../src/actuate/etcd-membership.js";
 import { locateProgram, ProcessRuntime } from "../src/actuate/process-runtime.js";
+import { freePorts } from "../src/mesh/mesh-setup.js";
 
 const run = promisify(execFile);
 let directory = "";
@@ -43,27 +43,6 @@ before(async () => {
 after(async () => {
   await rm(directory, { recursive: true, force: true });
 });
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolvePort, reject) => {
-          const server = createServer();
-          server.once("error", reject);
-          server.listen(0, "127.0.0.1", () => resolvePort(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    assert(typeof address === "object" && address !== null);
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
-  return ports;
-}
 
 /** Retries `attempt` until it returns a value (not undefined), at most `attempts` times. */
 async function eventually<T>(

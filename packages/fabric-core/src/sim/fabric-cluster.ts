@@ -26,7 +26,7 @@ import {
   type RoleCommand,
 } from "../vocabulary/index.js";
 import { SimEtcd } from "./etcd-model.js";
-import { GossipCluster } from "./gossip-cluster.js";
+import { GossipCluster, simNodeState } from "./gossip-cluster.js";
 import { type NetworkFaults, reliableNetwork } from "./network.js";
 import { RaftCluster, SimViolation } from "./raft-cluster.js";
 
@@ -337,18 +337,7 @@ export class FabricCluster {
       machine: node.machine,
       raft: status,
       gossip: core.membershipView(this.nowMs),
-      ownState: {
-        id: node.id,
-        name: `node-${node.index}`,
-        addresses: { gossip: member.address },
-        roles: node.index === 0 ? [...foundingRoles] : ["worker"],
-        capacity: { cpu_millis: 2000, memory_bytes: 4 * 2 ** 30, storage_bytes: 64 * 2 ** 30, pods: 110 },
-        zone: `zone-${node.index % 3}`,
-        rack: `rack-${node.index % 7}`,
-        labels: {},
-        version: "0.1.0",
-        generation: member.generation,
-      },
+      ownState: simNodeState(member, node.index === 0 ? [...foundingRoles] : ["worker"]),
       strategy: this.strategy,
       formation: this.formation,
       ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),

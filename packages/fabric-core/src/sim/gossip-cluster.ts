@@ -92,6 +92,22 @@ function cachingVerifier(): StateVerifier {
   };
 }
 
+/** The node state a simulated member advertises (zones and racks spread by index). */
+export function simNodeState(member: SimGossipMember, roles: NodeRole[]): NodeState {
+  return {
+    id: member.signer.nodeId,
+    name: `node-${member.index}`,
+    addresses: { gossip: member.address },
+    roles,
+    capacity: { cpu_millis: 2000, memory_bytes: 4 * 2 ** 30, storage_bytes: 64 * 2 ** 30, pods: 110 },
+    zone: `zone-${member.index % 3}`,
+    rack: `rack-${member.index % 7}`,
+    labels: {},
+    version: "0.1.0",
+    generation: member.generation,
+  };
+}
+
 export class GossipCluster {
   readonly network: SimNetwork<SimGossipPacket>;
   readonly members: SimGossipMember[] = [];
@@ -271,18 +287,7 @@ export class GossipCluster {
   }
 
   private nodeStateOf(member: SimGossipMember): NodeState {
-    return {
-      id: member.signer.nodeId,
-      name: `node-${member.index}`,
-      addresses: { gossip: member.address },
-      roles: member.roles,
-      capacity: { cpu_millis: 2000, memory_bytes: 4 * 2 ** 30, storage_bytes: 64 * 2 ** 30, pods: 110 },
-      zone: `zone-${member.index % 3}`,
-      rack: `rack-${member.index % 7}`,
-      labels: {},
-      version: "0.1.0",
-      generation: member.generation,
-    } as NodeState;
+    return simNodeState(member, member.roles);
   }
 
   private nextEventAtMs(): number | undefined {

@@ -129,7 +129,7 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
 }
 
 /** Distinct free loopback ports, found by binding port 0 (held open until all are found). */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: count },
