@@ -3,7 +3,7 @@ import {
   Blake3Hash,
   controlPlaneRoles,
   FabricState,
-  type NodeId,
+  isNodeId,
   type NodeRole,
   shortNodeId,
   workloadKey,
@@ -280,7 +280,8 @@ export function meshOf(node: FabricNode): z.input<typeof MeshMember>[] {
     name: member.state?.name ?? member.id.slice(0, 8),
     status: member.status,
     phi: member.phi ?? 0,
-    roles: node.applier.node(member.id as NodeId)?.roles ?? member.state?.roles ?? [],
+    roles:
+      (isNodeId(member.id) ? node.applier.node(member.id)?.roles : undefined) ?? member.state?.roles ?? [],
     addresses: { ...(member.state?.addresses ?? {}) },
     zone: member.state?.zone ?? "",
   }));

@@ -1,5 +1,5 @@
 import { verifyChain } from "@revoada/fabric-core/attest";
-import type { NodeId } from "@revoada/fabric-core/vocabulary";
+import { isNodeId } from "@revoada/fabric-core/vocabulary";
 import {
   chainOf,
   etcdHolders,
@@ -47,7 +47,8 @@ export async function measureFailover(options: FailoverOptions): Promise<Failove
   const before = await stateOf(currentLeader?.node ?? survivors[0]!);
   const victimStatus = await statusOf(victim);
   if (before === undefined || victimStatus === undefined) throw new Error("the mesh is not answering");
-  const victimId = victimStatus.id as NodeId;
+  const victimId = victimStatus.id;
+  if (!isNodeId(victimId)) throw new Error(`the victim's status names no node id: ${victimId}`);
   const wantVoters = etcdHolders(before).length;
   const chainBefore = (await chainOf(survivors[0]!))?.split("\n").length ?? 0;
   const filesBefore = new Map(

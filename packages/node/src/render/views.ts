@@ -5,7 +5,7 @@ import {
   nodeDirectories,
   sortedNodes,
 } from "@revoada/fabric-core/face";
-import type { FabricState, NodeId, NodeState } from "@revoada/fabric-core/vocabulary";
+import { type FabricState, isNodeId, type NodeState } from "@revoada/fabric-core/vocabulary";
 
 /**
  * Node views for `revoada render`: one node's files, or every node's files each under its
@@ -19,7 +19,7 @@ export interface NodeViewFiles {
 
 /** Finds a node by full id, by name, or by a unique id prefix of at least 4 characters. */
 export function findNode(state: FabricState, wanted: string): NodeState | "ambiguous" | undefined {
-  const exact = state.nodes[wanted as NodeId];
+  const exact = isNodeId(wanted) ? state.nodes[wanted] : undefined;
   if (exact !== undefined) return exact;
   const byName = Object.values(state.nodes).filter((node) => node.name === wanted);
   if (byName.length === 1) return byName[0];

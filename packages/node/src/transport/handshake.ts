@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { assert, type NodeId, type Signer, verifySignature } from "@revoada/fabric-core/vocabulary";
+import { assert, isNodeId, type NodeId, type Signer, verifySignature } from "@revoada/fabric-core/vocabulary";
 
 /**
  * The mutual authentication that opens every connection (docs/transport.md):
@@ -45,10 +45,9 @@ export function encodeHello(hello: Hello): Buffer {
 
 export function decodeHello(bytes: Buffer): Hello | null {
   if (bytes.length !== helloBytes || bytes.readUInt8(0) !== helloKind) return null;
-  return {
-    nodeId: bytes.subarray(1, 33).toString("hex") as NodeId,
-    nonce: Buffer.from(bytes.subarray(33, 33 + nonceBytes)),
-  };
+  const nodeId = bytes.subarray(1, 33).toString("hex");
+  if (!isNodeId(nodeId)) return null;
+  return { nodeId, nonce: Buffer.from(bytes.subarray(33, 33 + nonceBytes)) };
 }
 
 export function transcriptOf(dialer: Hello, acceptor: Hello): Buffer {

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { DecisionRecord } from "@revoada/fabric-core/policy";
-import { type NodeId, shortNodeId } from "@revoada/fabric-core/vocabulary";
+import { isNodeId, shortNodeId } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { type Route, route } from "../api/http-server.js";
 import { meshOf, statusOf } from "../api/routes.js";
@@ -155,8 +155,9 @@ async function raftRows(node: FabricNode): Promise<RaftRow[]> {
   return Promise.all(
     ids.map(async (id): Promise<RaftRow> => {
       const member = members.get(id);
-      const name = state.nodes[id as NodeId]?.name ?? member?.state?.name ?? shortNodeId(id as NodeId);
-      const api = member?.state?.addresses.api ?? state.nodes[id as NodeId]?.addresses.api ?? "";
+      const committed = isNodeId(id) ? state.nodes[id] : undefined;
+      const name = committed?.name ?? member?.state?.name ?? shortNodeId(id);
+      const api = member?.state?.addresses.api ?? committed?.addresses.api ?? "";
       if (id === node.nodeId) {
         const own = NodeStatusReply.safeParse(statusOf(node));
         if (!own.success) return { id, name, api, reachable: true, status: null };
@@ -188,5 +189,5 @@ async function decisionsFromLeader(node: FabricNode): Promise<DecisionsTopic | u
     .get("/v1/decisions", z.array(z.object({ at_ms: z.number(), record: DecisionRecord })))
     .catch(() => undefined);
   if (records === undefined) return undefined;
-  return decisionsTopic(leader?.state?.name ?? shortNodeId(raft.leader as NodeId), records);
+  return decisionsTopic(leader?.state?.name ?? shortNodeId(raft.leader), records);
 }
