@@ -529,14 +529,14 @@ export class FabricCluster {
     } else if (appended !== null && !(command !== undefined && isRoleCommand(command))) {
       this.fail("attested-once", `entry ${outcome.index} appended a block without a role command`);
     }
+    const byPolicy = outcome.proposal?.origin === "policy";
     const restored =
-      (command?.type === "restore" && outcome.proposal?.origin === "policy" && command.node) ||
-      (command?.type === "shift-procedure" &&
-        command.step === "begin" &&
-        command.shift.type === "restore" &&
-        outcome.proposal?.origin === "policy" &&
-        command.shift.node);
-    if (typeof restored === "string" && holdsBefore.includes(restored as NodeId)) {
+      command?.type === "restore"
+        ? command.node
+        : command?.type === "shift-procedure" && command.step === "begin" && command.shift.type === "restore"
+          ? command.shift.node
+          : undefined;
+    if (byPolicy && restored !== undefined && holdsBefore.includes(restored)) {
       this.fail("holds", `the policy restored ${restored}, which an operator holds`);
     }
     const event = outcome.procedure;
