@@ -9,6 +9,7 @@ import { connectFrameLink, type FrameLink, listenFrameLinks } from "../../conten
 import { TransportContentLinks } from "../../content/transport-links.js";
 import { loadOrCreateIdentity } from "../../identity.js";
 import { CliError, exitCodes } from "../exit-codes.js";
+import { wholeNumber } from "../numbers.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
 
 /**
@@ -72,7 +73,9 @@ export function registerBlob(program: Command): void {
         if (!(await store.has(hash))) await fetchFromPeers(store, hash, options.peer, service, links);
         await copyFile(store.blobPath(hash), options.out);
         if (options.listen !== undefined)
-          await new Promise((resolve) => setTimeout(resolve, Number(options.lingerMs)));
+          await new Promise((resolve) =>
+            setTimeout(resolve, wholeNumber("--linger-ms", options.lingerMs, 0)),
+          );
       } finally {
         await links.close();
         if (options.listen !== undefined)
@@ -176,7 +179,7 @@ async function openLinks(
     listening: address,
     providers: async (peers) => {
       const providers = new Map<string, { link: FrameLink; complete: boolean | null }>();
-      const timeoutMs = Number(options.connectTimeoutMs ?? "10000");
+      const timeoutMs = wholeNumber("--connect-timeout-ms", options.connectTimeoutMs ?? "10000", 1);
       const links = await Promise.all(peers.map((peer) => connectWithRetry(peer, timeoutMs)));
       links.forEach((link, i) => {
         if (link === null) return;

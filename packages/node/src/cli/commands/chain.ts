@@ -26,6 +26,7 @@ import { z } from "zod";
 import { ApiClient } from "../../mesh/api-client.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
+import { wholeNumber } from "../numbers.js";
 import { type OutputFormat, outputOption, type Row, render } from "../output.js";
 
 /**
@@ -208,10 +209,7 @@ function registerVerifyProof(chain: Command): void {
       await loadBlake3();
       const parsed = parseSourceText(ProofFile, await readInputFile(file), file);
       if (!parsed.ok) throw new CliError(parsed.issues.map(formatIssue).join("\n"), exitCodes.invalidInput);
-      const required = Number(options.cosignatures);
-      if (!Number.isSafeInteger(required) || required < 0) {
-        throw new CliError("--cosignatures must be a non-negative integer", exitCodes.usage);
-      }
+      const required = wholeNumber("--cosignatures", options.cosignatures, 0);
       const bundle = parsed.value;
       const check =
         bundle.kind === "revoada-inclusion-proof"

@@ -9,6 +9,7 @@ import { LocalMesh } from "../../mesh/local-mesh.js";
 import { fabricFaceFor, faceByCliName } from "../../mesh/mesh-setup.js";
 import { diffFiles, etcdHolders, findLeader, snapshotFiles, stateOf, waitFor } from "../../mesh/observe.js";
 import { CliError, exitCodes } from "../exit-codes.js";
+import { wholeNumber } from "../numbers.js";
 
 /**
  * `revoada demo`: the guided tour. Five nodes form a control plane, a workload is placed,
@@ -38,10 +39,7 @@ export function registerDemo(program: Command): void {
     .option("--dir <dir>", "keep the mesh here instead of a temporary directory")
     .option("--nodes <n>", "number of nodes (at least 4, so a replacement exists)", "5")
     .action(async (options: { face: string; dir?: string; nodes: string }) => {
-      const count = Number.parseInt(options.nodes, 10);
-      if (!Number.isSafeInteger(count) || count < 4 || count > 16) {
-        throw new CliError("--nodes must be between 4 and 16", exitCodes.usage);
-      }
+      const count = wholeNumber("--nodes", options.nodes, 4, 16);
       if ((await fabricFaceFor(options.face)) === undefined) {
         throw new CliError(
           `unknown face ${options.face}; known: ${Object.keys(faceByCliName).join(", ")}`,

@@ -16,6 +16,7 @@ import { ApiClient } from "../../mesh/api-client.js";
 import { type MeshFile, readMeshFile } from "../../mesh/mesh-file.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
+import { wholeNumberProblem } from "../numbers.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
 
 /**
@@ -250,14 +251,9 @@ export function registerMesh(program: Command): void {
 /** `--wait-ms`-style options: a whole number of milliseconds, or a usage error that says so. */
 export function millisecondsOption(flag: string): (value: string) => number {
   return (value) => {
-    const parsed = Number(value);
-    if (value.trim() === "" || !Number.isFinite(parsed)) {
-      throw new InvalidArgumentError(`${flag}: ${JSON.stringify(value)} is not a number`);
-    }
-    if (!Number.isSafeInteger(parsed) || parsed < 0) {
-      throw new InvalidArgumentError(`${flag}: ${value} is not a whole number of milliseconds >= 0`);
-    }
-    return parsed;
+    const problem = wholeNumberProblem(flag, value, 0);
+    if (problem !== null) throw new InvalidArgumentError(problem);
+    return Number(value);
   };
 }
 

@@ -3,6 +3,7 @@ import { LocalMesh } from "../../mesh/local-mesh.js";
 import { fabricFaceFor, faceByCliName } from "../../mesh/mesh-setup.js";
 import { statusOf } from "../../mesh/observe.js";
 import { CliError, exitCodes } from "../exit-codes.js";
+import { wholeNumber } from "../numbers.js";
 import { formatTable } from "../output.js";
 import { statusRow } from "./mesh.js";
 
@@ -42,10 +43,7 @@ export function registerUp(program: Command): void {
         runtime?: "process" | "kubelet" | "systemd";
         etcd?: boolean;
       }) => {
-        const count = Number.parseInt(options.nodes, 10);
-        if (!Number.isSafeInteger(count) || count < 1 || count > 64) {
-          throw new CliError("--nodes must be between 1 and 64", exitCodes.usage);
-        }
+        const count = wholeNumber("--nodes", options.nodes, 1, 64);
         if ((await fabricFaceFor(options.face)) === undefined) {
           throw new CliError(`unknown face ${options.face}; see revoada face list`, exitCodes.notFound);
         }
