@@ -31,6 +31,13 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerEtcd,
 ];
 
+/** A command group's line in `revoada --help` names its subcommands (unless it already does). */
+function nameSubcommands(command: Command): void {
+  const names = command.commands.map((sub) => sub.name());
+  if (names.length === 0 || names.every((name) => command.description().includes(name))) return;
+  command.description(`${command.description()} (${names.join(", ")})`);
+}
+
 export function buildProgram(): Command {
   const program = new Command("revoada")
     .description("revoada: a cluster that manages its own shape (consensus-driven control-plane roles)")
@@ -39,6 +46,7 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const register of registrations) register(program);
   program.commands.forEach(applyExitOverride);
+  program.commands.forEach(nameSubcommands);
   return program;
 }
 
