@@ -69,6 +69,26 @@ async function healthy(members: readonly MeshNodeHandle[]) {
   );
 }
 
+/**
+ * A mutation sent to whoever leads when it is sent: on a loaded machine leadership can move
+ * between finding the leader and posting (421), and the API does not forward.
+ */
+async function postToLeader<T>(path: string, body: unknown, reply: z.ZodType<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const leader = await findLeader(local.running());
+    if (leader !== undefined) {
+      try {
+        return await leader.node.client.post(path, body, reply);
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw lastError instanceof Error ? lastError : new Error(`no leader took ${path}`);
+}
+
 async function openConsole(name: string): Promise<Page> {
   const page = await context.newPage();
   page.setDefaultTimeout(patienceMs);
@@ -194,13 +214,13 @@ describe("the web console on a real 5-node mesh", () => {
   test("every view shows the mesh as the API reports it, and a screenshot of each is written", async () => {
     const formed = await healthy(local.nodes);
     assert.ok(formed);
-    await formed.leader.node.client.post("/v1/workloads", sampleWorkload, CommittedReply);
+    await postToLeader("/v1/workloads", sampleWorkload, CommittedReply);
     const placed = await waitFor(async () => {
       const state = await stateOf(formed.leader.node);
       return state?.placements["default/web"]?.length === 2 ? state : undefined;
     }, patienceMs);
     assert.ok(placed, "the workload was placed");
-    const blob = await formed.leader.node.client.post(
+    const blob = await postToLeader(
       "/v1/blobs",
       { data_base64: Buffer.from("console blob").toString("base64") },
       z.object({ hash: z.string(), size: z.number() }),

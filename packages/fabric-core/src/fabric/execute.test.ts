@@ -376,6 +376,28 @@ describe("execute", () => {
     ]);
   });
 
+  it("counts a voter that acknowledged everything committed as heard, also right after check-quorum cleared recentActive", () => {
+    const log = foundedLog();
+    const [a, b] = [testSigners[1]!.nodeId, testSigners[2]!.nodeId];
+    log.conf([{ type: "add-voter", node: a }]);
+    log.conf([]);
+    log.conf([{ type: "add-voter", node: b }]);
+    log.conf([]);
+    const applied = log.machine.applied();
+    const cleared = { recentActive: false, match: applied.index };
+    const heard = execute(
+      inputs(log.machine, {
+        raft: leaderStatus(applied.term, applied.index, { [a]: cleared, [b]: cleared }),
+      }),
+    );
+    assert.equal(heard.decision?.acting, true, "caught-up voters count: the leader acts");
+    const behind = { recentActive: false, match: 1 };
+    const cutOff = execute(
+      inputs(log.machine, { raft: leaderStatus(applied.term, applied.index, { [a]: behind, [b]: behind }) }),
+    );
+    assert.equal(cutOff.decision?.acting, false, "voters neither heard nor caught up: the leader is cut off");
+  });
+
   it("opens a procedure for the policy's first shift instead of proposing the shift itself", () => {
     const log = foundedLog();
     const applied = log.machine.applied();

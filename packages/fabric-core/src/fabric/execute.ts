@@ -510,6 +510,17 @@ export function membershipFrom(
 /** Check-quorum's view: the leader heard recently from a majority of voters (itself included). */
 function quorumVisible(status: RaftStatus, conf: ConfState, self: NodeId): boolean {
   if (status.role !== "leader") return false;
-  const heard = conf.voters.filter((id) => id === self || status.progress[id]?.recentActive === true);
+  // `recentActive` is cleared at every check-quorum window, so right after a reset (and right
+  // after an election) it undercounts: a voter that acknowledged everything committed has
+  // answered this leader too. A leader cut off from its quorum commits nothing new, so what it
+  // decides there never takes effect, and it steps down at its next check.
+  const heard = conf.voters.filter((id) => {
+    const progress = status.progress[id];
+    return (
+      id === self ||
+      progress?.recentActive === true ||
+      (progress !== undefined && progress.match >= status.commit)
+    );
+  });
   return heard.length * 2 > conf.voters.length;
 }

@@ -139,6 +139,7 @@ export class Reconciler {
     if (status.role !== "leader") {
       this.flaps = [];
       this.refuseQueued("not-leader", `this node is not the leader (leader: ${status.leader ?? "unknown"})`);
+      this.refuseNotBegun();
       return;
     }
     let execution: Execution;
@@ -369,6 +370,20 @@ export class Reconciler {
     }
     if (this.decisions.length > decisionsKept)
       this.decisions.splice(0, this.decisions.length - decisionsKept);
+  }
+
+  /**
+   * Leadership moved: an accepted request whose procedure has not begun (its `begin` not
+   * committed) is answered now; one whose procedure runs is answered when its role command
+   * commits, whoever leads then.
+   */
+  private refuseNotBegun(): void {
+    const machine = this.context.applier.machine;
+    for (const [key, pending] of this.accepted) {
+      if (machine.procedureFor(pending.request.command.node) !== undefined) continue;
+      this.accepted.delete(key);
+      pending.resolve(refusal("not-leader", "leadership moved before the shift began; send it again"));
+    }
   }
 
   private refuseQueued(rule: string, message: string): void {
