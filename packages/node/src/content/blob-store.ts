@@ -14,7 +14,8 @@ import {
   loadBlobHasher,
   planGarbageCollection,
 } from "@revoada/fabric-core/content";
-import { assert, Blake3Hash } from "@revoada/fabric-core/vocabulary";
+import { assert, Blake3Hash, Millis } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
 import { fsyncDirectory, writeFileAtomic } from "../fs/durable.js";
 import { hashFile, writeAll } from "./hash-file.js";
 import { hashFileInWorker } from "./hash-in-worker.js";
@@ -41,6 +42,9 @@ export interface StoredBlob {
 
 /** Files at least this large are hashed off the event loop. */
 export const workerHashBytesMin = 4 * 1024 * 1024;
+
+/** `gc.json`: when each unpinned blob was first seen unpinned. */
+const GcStateFile = z.record(Blake3Hash, Millis);
 
 export class BlobStore {
   readonly completeDir: string;
@@ -184,8 +188,10 @@ export class BlobStore {
     retentionMs: number,
   ): Promise<Blake3Hash[]> {
     const stored = (await this.list()).map((blob) => blob.hash);
+    // The file decides what is deleted, so it is read like any input: anything that is not a
+    // map of blob hashes to times is ignored (every unpinned blob starts its retention anew).
     const previous = await readFile(this.gcFile, "utf8")
-      .then((text) => JSON.parse(text) as Record<string, number>)
+      .then((text) => GcStateFile.parse(JSON.parse(text)))
       .catch(() => ({}));
     const plan = planGarbageCollection({ stored, pins, unpinnedSinceMs: previous, nowMs, retentionMs });
     for (const hash of plan.collect) await this.delete(hash);
