@@ -36,6 +36,7 @@ type EtcdMemberRecord = Extract<Command, { type: "etcd-member" }>;
 
 /** `<etcd data dir>.member` names the member the data belongs to; the founder's, before its id is recorded. */
 const founderMarker = "founder";
+const etcdCallTimeoutMs = 1500;
 
 export interface NodeActuationOptions {
   readonly config: ActuatorConfig;
@@ -45,6 +46,8 @@ export interface NodeActuationOptions {
   readonly logDirectory: string;
   readonly outputDirectory: string;
   readonly machine: () => FabricMachine;
+  /** Whether gossip sees a node alive: etcd calls go to live members only (etcdctl waits out its dial timeout on a dead endpoint). */
+  readonly alive: (node: NodeId) => boolean;
   readonly logger: Logger;
   /** The etcd client (tests pass another). */
   readonly membership?: (endpoints: readonly string[]) => EtcdMembership;
@@ -113,7 +116,12 @@ export class NodeActuation {
     if (node === undefined) return null;
     const endpoints = this.clientUrls(machine, action.kind === "etcd-adopt" ? [node] : []);
     if (endpoints.length === 0) return null;
-    const etcd = (this.options.membership ?? ((urls) => etcdctlMembership({ endpoints: urls })))(endpoints);
+    // A short timeout: a call that meets etcd without a leader (its leader's host just died)
+    // is retried by the executor sooner than etcdctl's 5 s default would give up.
+    const etcd = (
+      this.options.membership ??
+      ((urls) => etcdctlMembership({ endpoints: urls, timeoutMs: etcdCallTimeoutMs }))
+    )(endpoints);
     switch (action.kind) {
       case "etcd-add-learner": {
         const peer = node.addresses.etcd_peer;
@@ -146,11 +154,11 @@ export class NodeActuation {
     }
   }
 
-  /** Client URLs of the recorded voting members (and of `extra` nodes). */
+  /** Client URLs of the recorded voting members gossip sees alive (and of `extra` nodes). */
   private clientUrls(machine: FabricMachine, extra: readonly NodeState[]): string[] {
     const nodes = machine
       .etcdMembers()
-      .filter((member) => !member.learner)
+      .filter((member) => !member.learner && this.options.alive(member.node))
       .map((member) => machine.node(member.node))
       .filter((node): node is NodeState => node !== undefined);
     const urls = new Set<string>();

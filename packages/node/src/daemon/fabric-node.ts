@@ -121,6 +121,11 @@ export class FabricNode {
             logDirectory: join(this.config.data_dir, "components"),
             outputDirectory: this.config.output_dir,
             machine: () => this.applier.machine,
+            alive: (id) =>
+              id === this.nodeId ||
+              this.gossip
+                .membershipView()
+                .members.some((member) => member.id === id && member.status === "alive"),
             logger: this.logger.child("actuate"),
           });
     this.reconciler = new Reconciler({
