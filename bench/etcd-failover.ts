@@ -26,7 +26,7 @@ import {
   statusOf,
   waitFor,
 } from "../packages/node/src/mesh/observe.js";
-import { figure, percentile, publishBenchReport } from "./report.js";
+import { figure, latencyFigures, publishBenchReport } from "./report.js";
 
 const { values } = parseArgs({ options: { trials: { type: "string", default: "20" } } });
 const trials = Number(values.trials);
@@ -200,10 +200,7 @@ try {
 
 const series = (pick: (trial: Trial) => number | null) =>
   results.map(pick).filter((value): value is number => value !== null);
-const stats = (label: string, values_: number[], target?: string) => [
-  figure(`${label} p50`, percentile(values_, 50), "ms"),
-  figure(`${label} p99`, percentile(values_, 99), "ms", target),
-];
+const stats = latencyFigures;
 publishBenchReport({
   name: "etcd-failover",
   fsyncMode: "real fsync",

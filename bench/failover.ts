@@ -17,7 +17,7 @@ import {
   statusOf,
   waitFor,
 } from "../packages/node/src/mesh/observe.js";
-import { figure, percentile, publishBenchReport } from "./report.js";
+import { figure, latencyFigures, publishBenchReport } from "./report.js";
 
 const { values } = parseArgs({
   options: { trials: { type: "string", default: "30" }, nodes: { type: "string", default: "5" } },
@@ -104,10 +104,7 @@ const series = (pick: (s: FailoverSteps) => number | null, only?: (s: FailoverSt
     .filter((s) => only?.(s) ?? true)
     .map(pick)
     .filter((v): v is number => v !== null);
-const stats = (label: string, values_: number[], target?: string) => [
-  figure(`${label} p50`, percentile(values_, 50), "ms"),
-  figure(`${label} p99`, percentile(values_, 99), "ms", target),
-];
+const stats = latencyFigures;
 const missing = results.filter((s) => s.renderedMs === null).length;
 publishBenchReport({
   name: "failover",

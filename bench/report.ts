@@ -64,6 +64,14 @@ export function publishBenchReport(report: BenchReport): void {
   writeFileSync(join(directory, `${report.name}.json`), `${JSON.stringify(json, null, 2)}\n`);
 }
 
+/** `label p50` and `label p99` of a sample of milliseconds (the p99 with the target). */
+export function latencyFigures(label: string, values: readonly number[], target?: string): Figure[] {
+  return [
+    figure(`${label} p50`, percentile(values, 50), "ms"),
+    figure(`${label} p99`, percentile(values, 99), "ms", target),
+  ];
+}
+
 /** p-th percentile (0..100) of a sample, nearest-rank. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
