@@ -79,6 +79,62 @@ async function etcdctl(endpoints: readonly string[], ...args: string[]): Promise
   return stdout;
 }
 
+const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+
+/**
+ * Writes `/revoada/load/<n>` in a bounded loop through etcd's JSON gateway
+ * (`/v3/kv/put`), round-robin over the endpoints, and records each acknowledged write's value.
+ */
+function writeThrough(endpoints: readonly string[]): { stop(): Promise<Map<string, string>> } {
+  const acknowledged = new Map<string, string>();
+  let stopped = false;
+  const loop = (async () => {
+    for (let n = 0; n < 5_000 && !stopped; n += 1) {
+      // One key per write: a write whose answer was lost may still have committed, so only
+      // keys written once can be checked exactly.
+      const key = `/revoada/load/${n}`;
+      const value = `v${n}`;
+      const endpoint = endpoints[n % endpoints.length]!;
+      const answer = await fetch(`${endpoint}/v3/kv/put`, {
+        method: "POST",
+        body: JSON.stringify({ key: base64(key), value: base64(value) }),
+        signal: AbortSignal.timeout(2000),
+      }).catch(() => undefined);
+      if (answer?.ok === true && "header" in ((await answer.json().catch(() => ({}))) as object)) {
+        acknowledged.set(key, value);
+      } else await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return acknowledged;
+    },
+  };
+}
+
+/** Every key under `prefix` and its value, read through the JSON gateway (`/v3/kv/range`). */
+async function readPrefix(endpoints: readonly string[], prefix: string): Promise<Map<string, string>> {
+  const end = `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`;
+  for (const endpoint of endpoints) {
+    const answer = await fetch(`${endpoint}/v3/kv/range`, {
+      method: "POST",
+      body: JSON.stringify({ key: base64(prefix), range_end: base64(end) }),
+      signal: AbortSignal.timeout(3000),
+    }).catch(() => undefined);
+    if (answer?.ok !== true) continue;
+    const body = (await answer.json()) as { kvs?: { key: string; value: string }[] };
+    return new Map(
+      (body.kvs ?? []).map((kv) => [
+        Buffer.from(kv.key, "base64").toString("utf8"),
+        Buffer.from(kv.value, "base64").toString("utf8"),
+      ]),
+    );
+  }
+  throw new Error("no etcd endpoint answered the read");
+}
+
 function etcdComponent(status: NodeStatusReply | undefined) {
   return status?.actuator?.components.find((component) => component.name === "etcd");
 }
@@ -128,10 +184,13 @@ describe("a real etcd follows the fabric's etcd role", () => {
     const victimStatus = await statusOf(victim);
     const etcdPid = etcdComponent(victimStatus)?.pid ?? null;
     assert.ok(etcdPid !== null, "the leader runs an etcd member");
-    // The whole host goes: the daemon and the etcd it runs.
+    // A client writes through the failover, to every member in turn, and keeps what etcd
+    // acknowledged; the whole host then goes: the daemon and the etcd it runs.
+    const writer = writeThrough(endpoints);
     process.kill(etcdPid, "SIGKILL");
     await local.kill(victim.name);
     const healed = await etcdFollowsRoles(local.nodes, [victim.name]);
+    const acknowledged = await writer.stop();
     assert.ok(healed, "etcd's voting members are again the three etcd holders");
     assert.ok(!healed.listed.some((member) => member.name === victim.name), "the dead member was removed");
     assert.ok(
@@ -145,6 +204,14 @@ describe("a real etcd follows the fabric's etcd role", () => {
       "--print-value-only",
     );
     assert.equal(value.trim(), "survives");
+    assert.ok(
+      acknowledged.size >= 10,
+      `the client wrote through the failover (${acknowledged.size} acknowledged)`,
+    );
+    const stored = await readPrefix(etcdHolders(healed.state).map(clientUrl), "/revoada/load/");
+    for (const [key, written] of acknowledged) {
+      assert.equal(stored.get(key), written, `acknowledged ${key} reads back its value`);
+    }
     const machine = healed.leader.status.procedures;
     assert.deepEqual(machine, [], "no procedure left open");
   });
