@@ -194,6 +194,45 @@ describe("etcd membership follows the etcd role", () => {
   });
 });
 
+describe("etcd: five members, two hosts lost at once", () => {
+  it("5 -> kill 2 -> 5: the dead members are removed first, two replacements added and promoted", () => {
+    for (const seed of [51, 52, 53]) {
+      const cluster = new FabricCluster({
+        seed,
+        size: 7,
+        manageEtcd: true,
+        policy: { role_targets: { etcd: 5 } },
+      });
+      const etcd = cluster.etcd!;
+      const voters = () => [...cluster.mostAdvanced().machine.configuration().voters].sort().join(",");
+      const formed = cluster.runUntil(
+        () => etcd.votingNodes().length === 5 && etcd.votingNodes().join(",") === voters(),
+        30_000,
+      );
+      assert.ok(formed, `seed ${seed}: five etcd voting members, the Raft voters`);
+      const leader = cluster.node(cluster.leaderIndex()!).id;
+      const victims = cluster.nodes
+        .filter((node) => etcd.votingNodes().includes(node.id) && node.id !== leader)
+        .slice(0, 2);
+      for (const victim of victims) cluster.crash(victim.index);
+      const healed = cluster.runUntil(() => {
+        const voting = etcd.votingNodes();
+        return (
+          voting.length === 5 &&
+          etcd.learnerNodes().length === 0 &&
+          victims.every((victim) => !voting.includes(victim.id)) &&
+          voting.join(",") === voters() &&
+          cluster.mostAdvanced().machine.procedures().length === 0
+        );
+      }, 60_000);
+      assert.ok(
+        healed,
+        `seed ${seed}: etcd back to five voting members (${etcd.votingNodes().length}), without the dead`,
+      );
+    }
+  });
+});
+
 describe("operator holds", () => {
   it("survive a leader change and a restart of every node: the policy never restores the node", () => {
     const cluster = formed(31);
