@@ -12,7 +12,7 @@ import { loadBlake3 } from "../src/vocabulary/index.js";
  *   pnpm sim:fabric --seed 7 --profile mixed     replay one seed (prints its report)
  *   pnpm sim:fabric --seeds 200 [--from 1]       sweep seeds of every profile (or --profile P)
  *   --nodes N (default 5)  --fault-ms N (default 20000)
- *   --sabotage double-begin|stale-chain-head     a broken driver the invariants must catch
+ *   --sabotage double-begin|stale-chain-head|etcd-remove-live-first   a broken driver the invariants must catch
  * Exit 0 when every run kept its invariants and settled, 1 on the first violation.
  */
 const { values } = parseArgs({
@@ -46,7 +46,7 @@ const profileText = values.profile;
 if (profileText !== undefined && !(fabricSimProfiles as readonly string[]).includes(profileText)) {
   usage(`--profile is one of ${fabricSimProfiles.join(", ")}`);
 }
-const sabotages = ["double-begin", "stale-chain-head"] as const;
+const sabotages = ["double-begin", "stale-chain-head", "etcd-remove-live-first"] as const;
 const sabotage = sabotages.find((name) => name === values.sabotage);
 if (values.sabotage !== undefined && sabotage === undefined) usage(`--sabotage is ${sabotages.join(" or ")}`);
 const nodes = integer(values.nodes, "nodes");

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { foundingRoles, signRoleProposal } from "../attest/index.js";
 import {
+  type EtcdAction,
   type Execution,
   execute,
   FabricMachine,
@@ -65,9 +66,10 @@ export interface FabricClusterOptions {
   /**
    * A deliberately broken driver, to show the invariants catch it (tests, and
    * `pnpm sim:fabric --sabotage`): `double-begin` proposes every `begin` twice;
-   * `stale-chain-head` signs role commands against the genesis instead of the chain head.
+   * `stale-chain-head` signs role commands against the genesis instead of the chain head;
+   * `etcd-remove-live-first` removes a live etcd voting member where a promotion adds one.
    */
-  readonly sabotage?: "double-begin" | "stale-chain-head";
+  readonly sabotage?: "double-begin" | "stale-chain-head" | "etcd-remove-live-first";
   /** The fabric manages a (modelled) etcd: shifts add, promote and remove etcd members. */
   readonly manageEtcd?: boolean;
   /** Probability an etcd call fails (with `manageEtcd`). */
@@ -413,7 +415,7 @@ export class FabricCluster {
       assert(etcd !== null, "etcd steps only when the fabric manages etcd");
       const isUp = (id: NodeId) => this.raft.isUp(id);
       const votingBefore = etcd.liveVoting(isUp);
-      const result = etcd.call(step.action, this.nowMs, isUp);
+      const result = etcd.call(this.sabotagedEtcdAction(step.action, node), this.nowMs, isUp);
       this.checkEtcdFloor(node, step.action.node, votingBefore, etcd.liveVoting(isUp));
       if (!result.ok) {
         node.nextRunAtMs = this.nowMs + 50;
@@ -466,6 +468,18 @@ export class FabricCluster {
     }
     if (step.commands.some((proposed) => proposed.command.type === "member-flap")) node.flaps = [];
     if (last > 0) node.inFlight = { term, index: last };
+  }
+
+  /** `etcd-remove-live-first`: a promotion's member add is replaced by removing a live voting member. */
+  private sabotagedEtcdAction(action: EtcdAction, leader: FabricSimNode): EtcdAction {
+    if (this.options.sabotage !== "etcd-remove-live-first" || action.kind !== "etcd-add-learner")
+      return action;
+    const live = leader.machine
+      .etcdMembers()
+      .find((member) => !member.learner && member.node !== leader.id && this.raft.isUp(member.node));
+    return live === undefined
+      ? action
+      : { kind: "etcd-remove", node: action.node, member_id: live.member_id };
   }
 
   private advertise(node: FabricSimNode): void {

@@ -62,6 +62,13 @@ describe("the invariants catch a broken driver", () => {
     );
   });
 
+  it("removing a live etcd member where a promotion adds one is an etcd-floor violation", () => {
+    assert.throws(
+      () => runFabricSimulation({ seed: 1, profile: "etcd", sabotage: "etcd-remove-live-first" }),
+      (error: unknown) => error instanceof SimViolation && error.invariant === "etcd-floor",
+    );
+  });
+
   it("a role command signed against a stale chain head is an attested-once violation", () => {
     assert.throws(
       () => runFabricSimulation({ seed: 1, profile: "leader-kill", sabotage: "stale-chain-head" }),
