@@ -28,6 +28,15 @@ export function checkpointText(checkpoint: Checkpoint): string {
   return `${checkpoint.origin}\n${checkpoint.size}\n${root}\n`;
 }
 
+/**
+ * The tree size a checkpoint note (or its text) names on its second line, without checking
+ * anything else; null when that line is not a size.
+ */
+export function checkpointNoteSize(note: string): number | null {
+  const size = Number(note.split("\n")[1]);
+  return Number.isSafeInteger(size) && size >= 0 ? size : null;
+}
+
 /** Parses the checkpoint text (exactly three lines: revoada writes no extension lines). */
 export function parseCheckpointText(text: string): Checkpoint | undefined {
   const lines = text.split("\n");

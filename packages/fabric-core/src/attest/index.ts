@@ -32,6 +32,7 @@ export {
 export type { Checkpoint, CheckpointCheck, CheckpointProblem } from "./checkpoint.js";
 export {
   checkCheckpointSignatures,
+  checkpointNoteSize,
   checkpointText,
   defaultCosignaturesMin,
   formatCheckpointNote,

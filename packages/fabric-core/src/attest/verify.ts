@@ -8,6 +8,7 @@ import {
 import {
   type CheckpointProblem,
   checkCheckpointSignatures,
+  checkpointNoteSize,
   defaultCosignaturesMin,
   parseCheckpointText,
 } from "./checkpoint.js";
@@ -189,8 +190,8 @@ function claimedCheckpointSize(lines: readonly string[]): number {
     if (!line.startsWith('{"kind":"checkpoint"')) continue;
     const record = parseRecordLine(line);
     if (!record.ok || record.value.kind !== "checkpoint") continue;
-    const sizeLine = Number(record.value.note.split("\n")[1]);
-    if (Number.isSafeInteger(sizeLine) && sizeLine > size) size = sizeLine;
+    const sizeLine = checkpointNoteSize(record.value.note);
+    if (sizeLine !== null && sizeLine > size) size = sizeLine;
   }
   return size;
 }

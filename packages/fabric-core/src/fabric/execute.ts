@@ -21,6 +21,7 @@ import {
   type NodeState,
   nextRoles,
   type RoleCommand,
+  shortNodeId,
 } from "../vocabulary/index.js";
 import type { FabricMachine } from "./machine.js";
 import { joinsVoters, leavesVoters, type Procedure } from "./procedure.js";
@@ -134,7 +135,7 @@ export function execute(inputs: ExecuteInputs): Execution {
   const { raft, machine } = inputs;
   if (raft.role !== "leader") return waiting(`not the leader (leader: ${raft.leader ?? "unknown"})`);
   if (machine.applied().term < raft.term) return waiting("no entry of this leader's term has applied yet");
-  const config = { ...defaultExecutorConfig, ...inputs.config };
+  const config = configOf(inputs);
   const admission = admissionStep(inputs, config);
   if (admission !== null) return { step: admission, decision: null, refused: [] };
   const open = machine.procedures()[0];
@@ -144,7 +145,7 @@ export function execute(inputs: ExecuteInputs): Execution {
     const etcd = etcdReconcileStep(inputs);
     if (etcd !== null) return { step: etcd, decision: null, refused: [] };
   }
-  const decision = decide(policyInputsFrom(inputs));
+  const decision = decide(policyInputsFrom(inputs, config));
   const refused = decision.commands
     .map((proposed) => proposed.command)
     .filter((command): command is RoleCommand => isRoleCommand(command))
@@ -162,16 +163,12 @@ function lastMemberRefusal(inputs: ExecuteInputs, shift: RoleCommand): ExecutorR
   if (chain === null || !chain.roles.isMember(shift.node)) return [];
   const roles = inputs.machine.node(shift.node)?.roles ?? [];
   if (isControlPlaneMember(nextRoles(roles, shift))) return [];
-  const others = inputs.machine
-    .configuration()
-    .voters.filter(isNodeId)
-    .some((voter) => voter !== shift.node && chain.roles.isMember(voter) && isAlive(inputs, voter));
-  if (others) return [];
+  if (aliveMemberVoter(inputs, shift.node) !== undefined) return [];
   return [
     {
       shift,
       rule: "last-control-plane-member",
-      message: `${shift.type} of ${shift.node.slice(0, 8)} would leave no alive control-plane member among the voters to sign the chain's next block`,
+      message: `${shift.type} of ${shortNodeId(shift.node)} would leave no alive control-plane member among the voters to sign the chain's next block`,
     },
   ];
 }
@@ -186,12 +183,22 @@ function signable(inputs: ExecuteInputs, step: Step): Step {
     return step;
   const chain = inputs.machine.chain;
   if (chain === null || chain.roles.isMember(inputs.self)) return step;
-  const to = inputs.machine
-    .configuration()
-    .voters.filter(isNodeId)
-    .find((voter) => voter !== inputs.self && chain.roles.isMember(voter) && isAlive(inputs, voter));
+  const to = aliveMemberVoter(inputs, inputs.self);
   if (to === undefined) return step;
   return { type: "transfer", to, why: `${step.why}: signed by a control-plane member, not this leader` };
+}
+
+/** A Raft voter other than `except` that gossip sees alive and the chain counts as a control-plane member. */
+function aliveMemberVoter(inputs: ExecuteInputs, except: NodeId): NodeId | undefined {
+  const chain = inputs.machine.chain;
+  return inputs.machine
+    .configuration()
+    .voters.filter(isNodeId)
+    .find((voter) => voter !== except && chain?.roles.isMember(voter) === true && isAlive(inputs, voter));
+}
+
+function configOf(inputs: ExecuteInputs): ExecutorConfig {
+  return { ...defaultExecutorConfig, ...inputs.config };
 }
 
 /**
@@ -459,11 +466,13 @@ function caughtUp(status: RaftStatus, node: string, lagMax: number): boolean {
 }
 
 /** Everything one policy round reads, gathered from the machine, Raft and gossip. */
-export function policyInputsFrom(inputs: ExecuteInputs): PolicyInputs {
+export function policyInputsFrom(
+  inputs: ExecuteInputs,
+  config: ExecutorConfig = configOf(inputs),
+): PolicyInputs {
   const { machine, raft, self, nowMs } = inputs;
   const state = machine.state();
   const conf = machine.configuration();
-  const config = { ...defaultExecutorConfig, ...inputs.config };
   return {
     now_ms: nowMs,
     self,

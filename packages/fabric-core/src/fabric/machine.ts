@@ -2,6 +2,7 @@ import { z } from "zod";
 import {
   AttestChain,
   type ApplyOutcome as ChainOutcome,
+  checkpointNoteSize,
   formatChainLog,
   type GenesisRecord,
   makeGenesis,
@@ -18,7 +19,6 @@ import {
   type ApplyOutcome as StateOutcome,
 } from "../raft/index.js";
 import {
-  assert,
   type Command,
   canonicalJson,
   decodeProposal,
@@ -30,6 +30,7 @@ import {
   type NodeState,
   ok,
   type Proposal,
+  parseWith,
   type Result,
   type RoleCommand,
 } from "../vocabulary/index.js";
@@ -166,29 +167,22 @@ export class FabricMachine {
     }
     const legacy = LegacySnapshot.safeParse(json);
     if (legacy.success) {
-      const state = FabricState.safeParse(parseJsonText(legacy.data.state));
-      if (!state.success)
-        return failed([{ code: "custom", message: "legacy snapshot state", path: ["state"] }]);
+      // The old applier's state field is `FabricStateMachine.snapshot()` text.
+      const state = FabricStateMachine.restore(new TextEncoder().encode(legacy.data.state));
+      if (!state.ok)
+        return failed(state.issues.map((issue) => ({ ...issue, path: ["state", ...issue.path] })));
       return FabricMachine.assemble(options, conf, {
         v: 1,
-        state: state.data,
+        state: state.value.state(),
         chain: legacy.data.chain,
         history: { clock_ms: 0, shifts: [], flaps: [], holds: [] },
         procedures: [],
         etcd_members: [],
       });
     }
-    const parsed = MachineSnapshot.safeParse(json);
-    if (!parsed.success) {
-      return failed(
-        parsed.error.issues.map((issue) => ({
-          code: issue.code,
-          message: issue.message,
-          path: issue.path.map((part) => (typeof part === "symbol" ? String(part) : part)),
-        })),
-      );
-    }
-    return FabricMachine.assemble(options, conf, parsed.data);
+    const parsed = parseWith(MachineSnapshot, json);
+    if (!parsed.ok) return parsed;
+    return FabricMachine.assemble(options, conf, parsed.value);
   }
 
   private static assemble(
@@ -204,11 +198,14 @@ export class FabricMachine {
       const chain = new AttestChain(parsed.value.genesis);
       for (const block of parsed.value.blocks) chain.append(block);
       machine.attest = chain;
-      machine.sealed = parsed.value.checkpoints.map((checkpoint) => ({
-        size: checkpointSizeOf(checkpoint.note),
-        note: checkpoint.note,
-        afterBlocks: checkpoint.afterBlocks,
-      }));
+      for (const checkpoint of parsed.value.checkpoints) {
+        const size = checkpointNoteSize(checkpoint.note);
+        if (size === null)
+          return failed([
+            { code: "custom", message: "a checkpoint note names no tree size", path: ["chain"] },
+          ]);
+        machine.sealed.push({ size, note: checkpoint.note, afterBlocks: checkpoint.afterBlocks });
+      }
     }
     machine.clockMs = snapshot.history.clock_ms;
     machine.shifts = [...snapshot.history.shifts];
@@ -524,20 +521,5 @@ export class FabricMachine {
     if (procedure === undefined) return null;
     this.open.delete(node);
     return { type: "closed", procedure, outcome, reason };
-  }
-}
-
-/** A signed checkpoint note's tree size: its second line (C2SP tlog-checkpoint). */
-function checkpointSizeOf(note: string): number {
-  const size = Number(note.split("\n")[1]);
-  assert(Number.isSafeInteger(size) && size >= 0, "a checkpoint note names its tree size");
-  return size;
-}
-
-function parseJsonText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

@@ -326,7 +326,7 @@ export class FabricCluster {
     this.answerOperators(execution);
     this.trace?.(node, execution);
     node.lastExecution = execution;
-    this.carryOut(node, execution.step, execution, status.term);
+    this.carryOut(node, execution.step, status.term);
   }
 
   private executeOn(node: FabricSimNode, status: RaftStatus): Execution {
@@ -396,7 +396,7 @@ export class FabricCluster {
     }
   }
 
-  private carryOut(node: FabricSimNode, step: Step, _execution: Execution, term: number): void {
+  private carryOut(node: FabricSimNode, step: Step, term: number): void {
     const raft = this.raft.raft(node.id);
     if (step.type === "wait") return;
     if (step.type === "conf-change") {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import {
   AttestChain,
   type BlockRecord,
+  checkpointNoteSize,
   decodeRecordLine,
   type GenesisRecord,
   parseChainExport,
@@ -35,11 +36,6 @@ import { fsyncDirectorySync, writeFileAtomicSync } from "../fs/durable.js";
  */
 export const chainFileName = "chain.jsonl";
 
-export interface ChainStoreOptions {
-  /** Check each new block's leader signature in `applyCommitted` (default true). */
-  readonly verifySignatures?: boolean;
-}
-
 export interface ChainRecovery {
   /** Bytes cut from a torn tail (0 when the file ended cleanly). */
   readonly truncatedBytes: number;
@@ -59,14 +55,13 @@ export class ChainStore {
   private constructor(
     readonly directory: string,
     genesis: GenesisRecord,
-    options: ChainStoreOptions,
   ) {
     mkdirSync(directory, { recursive: true });
     const path = this.path;
     if (!existsSync(path)) createChainFile(directory, path, genesis);
-    // Stored blocks are re-linked, not re-verified (`append`); `applyCommitted` checks the
-    // leader's signature of each new block unless told not to (a leader's own blocks).
-    this.chain = new AttestChain(genesis, { verifySignatures: options.verifySignatures ?? true });
+    // Stored blocks are re-linked, not re-verified (`append`): the fabric machine checked
+    // each block's signature when it derived it.
+    this.chain = new AttestChain(genesis);
     const replayed = this.replay(readFileSync(path), genesis);
     this.descriptor = openSync(path, "r+");
     if (replayed.validBytes < replayed.fileBytes) {
@@ -82,8 +77,8 @@ export class ChainStore {
   }
 
   /** Opens (or creates) the chain of `genesis` in `directory`; synchronous, like the WAL. */
-  static open(directory: string, genesis: GenesisRecord, options: ChainStoreOptions = {}): ChainStore {
-    return new ChainStore(directory, genesis, options);
+  static open(directory: string, genesis: GenesisRecord): ChainStore {
+    return new ChainStore(directory, genesis);
   }
 
   get path(): string {
@@ -94,9 +89,15 @@ export class ChainStore {
     return this.checkpointNotes;
   }
 
+  /** Appends `block` (the next one of the chain) and stores it: one write, one fdatasync. */
+  appendBlock(block: BlockRecord): void {
+    this.chain.append(block);
+    this.persistBlocks();
+  }
+
   /**
-   * Appends blocks the chain already holds beyond what is stored (the caller feeds committed
-   * entries to `chain.applyCommitted` first) in one write and one fdatasync.
+   * Appends blocks the chain already holds beyond what is stored (fed to `chain.append` or
+   * `chain.applyCommitted` first) in one write and one fdatasync.
    */
   persistBlocks(): number {
     const stored = this.storedBlocks;
@@ -166,9 +167,8 @@ export class ChainStore {
     const record = decoded.record;
     if (record.kind === "genesis") return "a second genesis";
     if (record.kind === "checkpoint") {
-      const size = Number(record.note.split("\n")[1]);
-      if (!Number.isSafeInteger(size) || size > this.chain.blocks.length)
-        return "checkpoint beyond the blocks";
+      const size = checkpointNoteSize(record.note);
+      if (size === null || size > this.chain.blocks.length) return "checkpoint beyond the blocks";
       this.checkpointNotes.push({ size, note: record.note });
       return null;
     }

@@ -56,6 +56,8 @@ export interface NodeActuationOptions {
 export class NodeActuation {
   private readonly runtime: Runtime | null;
   private etcdSpec: ComponentSpec | null = null;
+  /** The running member was started as the founder's, before its id was recorded. */
+  private startedAsFounder = false;
   private running: Promise<void> = Promise.resolve();
   private pending = false;
   private stopped = false;
@@ -173,53 +175,64 @@ export class NodeActuation {
     const machine = this.options.machine();
     const self = machine.node(this.options.self);
     if (self === undefined || this.runtime === null) return;
-    if (this.managesEtcd) await this.followEtcdMembership(machine, self);
-    const components = [...controlPlaneProcessSpecs(machine.state(), self, null)];
+    const removed = this.managesEtcd && (await this.followEtcdMembership(machine, self));
+    const state = machine.state();
+    const components = [...controlPlaneProcessSpecs(state, self, null)];
     if (this.etcdSpec !== null) components.push(this.etcdSpec);
     const outcome = await this.runtime.apply({
-      state: machine.state(),
+      state,
       nodeId: this.options.self,
       outputDirectory: this.options.outputDirectory,
       components,
     });
     if (!outcome.applied) this.options.logger.warn("the runtime refused", { reason: outcome.reason });
+    // The runtime stopped the removed member above (apply waits for it): its data goes aside.
+    if (removed) await this.moveEtcdDataAside("removed");
   }
 
-  /** Starts, keeps or stops this node's etcd member as the committed membership says. */
-  private async followEtcdMembership(machine: FabricMachine, self: NodeState): Promise<void> {
+  /** etcd refuses a removed member's data: it is kept beside, never reused. */
+  private async moveEtcdDataAside(why: "removed" | "stale"): Promise<void> {
+    const dataDirectory = this.options.config.etcd?.data_dir ?? "";
+    const aside = `${dataDirectory}.${why}-${Date.now()}`;
+    await rename(dataDirectory, aside).catch(() => undefined);
+    this.options.logger.info(`etcd member data moved aside (${why})`, { aside });
+  }
+
+  /**
+   * Decides this node's etcd member as the committed membership says: starts it (sets
+   * `etcdSpec`), keeps it, or drops it; true when it was just removed (the caller's apply
+   * stops it, then its data goes aside).
+   */
+  private async followEtcdMembership(machine: FabricMachine, self: NodeState): Promise<boolean> {
     const etcd = this.options.config.etcd;
-    if (etcd === undefined) return;
+    if (etcd === undefined) return false;
     const members = machine.etcdMembers();
     const mine = members.find((member) => member.node === self.id);
     const founding = members.length === 0 && this.options.founder && self.roles.includes("etcd");
     const dataDirectory = etcd.data_dir ?? "";
     const markerPath = `${dataDirectory}.member`;
-    const marker = (await readFile(markerPath, "utf8").catch(() => "")).trim();
-    // The founder's member got its id recorded (adopted): the same data, now under its id.
-    if (mine !== undefined && marker === founderMarker)
-      await writeFileAtomic(markerPath, `${mine.member_id}\n`);
     if (this.etcdSpec !== null) {
-      if (mine !== undefined || founding) return;
+      // The founder's member got its id recorded (adopted): the same data, now under its id.
+      if (mine !== undefined && this.startedAsFounder) {
+        await writeFileAtomic(markerPath, `${mine.member_id}\n`);
+        this.startedAsFounder = false;
+      }
+      if (mine !== undefined || founding) return false;
       this.etcdSpec = null;
-      await this.runtime?.apply({
-        state: machine.state(),
-        nodeId: self.id,
-        outputDirectory: this.options.outputDirectory,
-        components: [],
-      });
-      const aside = `${dataDirectory}.removed-${Date.now()}`;
-      await rename(dataDirectory, aside).catch(() => undefined);
-      this.options.logger.info("etcd member removed: stopped, data moved aside", { aside });
-      return;
+      return true;
     }
-    if (mine === undefined && !founding) return;
-    // A data directory left by an earlier member (removed while this node was down) would
-    // start that removed member: a new member starts from an empty directory.
+    if (mine === undefined && !founding) return false;
+    const marker = (await readFile(markerPath, "utf8").catch(() => "")).trim();
     const memberId = mine?.member_id ?? founderMarker;
-    if (marker !== memberId && !(marker === founderMarker && mine !== undefined)) {
-      await rename(dataDirectory, `${dataDirectory}.stale-${Date.now()}`).catch(() => undefined);
+    if (marker === founderMarker && mine !== undefined) {
+      await writeFileAtomic(markerPath, `${mine.member_id}\n`);
+    } else if (marker !== memberId) {
+      // A data directory left by an earlier member (removed while this node was down) would
+      // start that removed member: a new member starts from an empty directory.
+      await this.moveEtcdDataAside("stale");
       await writeFileAtomic(markerPath, `${memberId}\n`);
     }
+    this.startedAsFounder = founding;
     const cluster = founding
       ? [self]
       : members
@@ -228,7 +241,7 @@ export class NodeActuation {
     if (!cluster.some((node) => node.id === self.id)) cluster.push(self);
     this.etcdSpec = etcdComponentSpec({
       name: etcdMemberName(self),
-      dataDirectory: etcd.data_dir ?? "",
+      dataDirectory,
       peerAddress: etcd.peer,
       clientAddress: etcd.client,
       initialCluster: cluster.map((node) => ({
@@ -241,6 +254,7 @@ export class NodeActuation {
       state: founding ? "new" : "existing",
       members: cluster.length,
     });
+    return false;
   }
 }
 

@@ -116,10 +116,8 @@ export class FabricApplier implements RaftApplier<MachineOutcome> {
     const store = this.store;
     if (block === undefined || store === null) return;
     const stored = store.chain.blocks[sequence];
-    if (stored === undefined && store.chain.blocks.length === sequence) {
-      store.chain.append(block);
-      store.persistBlocks();
-    } else if (stored?.hash !== block.hash) {
+    if (stored === undefined && store.chain.blocks.length === sequence) store.appendBlock(block);
+    else if (stored?.hash !== block.hash) {
       this.logger.warn("chain file disagrees with the log; rewriting it", { sequence });
       this.rewriteChainFile();
     }
