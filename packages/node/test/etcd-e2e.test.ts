@@ -9,7 +9,7 @@
 // (daemon and its etcd) killed with SIGKILL.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -135,6 +135,15 @@ async function readPrefix(endpoints: readonly string[], prefix: string): Promise
   throw new Error("no etcd endpoint answered the read");
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function etcdComponent(status: NodeStatusReply | undefined) {
   return status?.actuator?.components.find((component) => component.name === "etcd");
 }
@@ -243,6 +252,29 @@ describe("a real etcd follows the fabric's etcd role", () => {
     );
   });
 
+  test("an operator's quarantine of an etcd holder removes its member: its etcd stops, its data moves aside", async () => {
+    const before = await etcdFollowsRoles(local.running());
+    assert.ok(before, "settled");
+    const holder = etcdHolders(before.state).find((node) => node.name !== before.leader.node.name)!;
+    const handle = local.nodes.find((node) => node.name === holder.name)!;
+    const pid = etcdComponent(await statusOf(handle))?.pid ?? null;
+    assert.ok(pid !== null, `${holder.name} runs an etcd member`);
+    const shift = await runCli(["shift", "quarantine", holder.name, "--force", "--dir", directory]);
+    assert.equal(shift.code, 0, shift.stderr);
+    const after = await etcdFollowsRoles(local.running(), [holder.name]);
+    assert.ok(after, "etcd's voting members are the three holders again, without the quarantined node");
+    assert.ok(!after.listed.some((member) => member.name === holder.name), "its member was removed");
+    const stopped = await waitFor(async () => (isAlive(pid) ? undefined : true), patienceMs, 100);
+    assert.equal(stopped, true, "its etcd process was stopped");
+    const dataParent = join(directory, holder.name, "data");
+    const aside = (await readdir(dataParent)).filter((name) => name.startsWith("etcd.removed-"));
+    assert.equal(
+      aside.length,
+      1,
+      `its etcd data was moved aside (${(await readdir(dataParent)).join(", ")})`,
+    );
+  });
+
   test("SIGTERM stops the etcd members the nodes run", async () => {
     const pids: number[] = [];
     for (const node of local.running()) {
@@ -251,14 +283,7 @@ describe("a real etcd follows the fabric's etcd role", () => {
     }
     assert.ok(pids.length >= 3, "the etcd holders run members");
     await local.stopAll(10_000);
-    const alive = pids.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const alive = pids.filter(isAlive);
     assert.deepEqual(alive, [], "no etcd member outlives its node's SIGTERM");
   });
 });
