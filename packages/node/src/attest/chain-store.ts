@@ -36,6 +36,15 @@ import { fsyncDirectorySync, writeFileAtomicSync } from "../fs/durable.js";
  */
 export const chainFileName = "chain.jsonl";
 
+export interface ChainStoreOptions {
+  /**
+   * Check each new block's leader signature in `chain.applyCommitted` (default true); a
+   * leader applying blocks it signed itself may skip it (the attest benchmark does). The
+   * daemon appends blocks the fabric machine already checked (`appendBlock`).
+   */
+  readonly verifySignatures?: boolean;
+}
+
 export interface ChainRecovery {
   /** Bytes cut from a torn tail (0 when the file ended cleanly). */
   readonly truncatedBytes: number;
@@ -55,13 +64,13 @@ export class ChainStore {
   private constructor(
     readonly directory: string,
     genesis: GenesisRecord,
+    options: ChainStoreOptions,
   ) {
     mkdirSync(directory, { recursive: true });
     const path = this.path;
     if (!existsSync(path)) createChainFile(directory, path, genesis);
-    // Stored blocks are re-linked, not re-verified (`append`): the fabric machine checked
-    // each block's signature when it derived it.
-    this.chain = new AttestChain(genesis);
+    // Stored blocks are re-linked, not re-verified (`append`).
+    this.chain = new AttestChain(genesis, { verifySignatures: options.verifySignatures ?? true });
     const replayed = this.replay(readFileSync(path), genesis);
     this.descriptor = openSync(path, "r+");
     if (replayed.validBytes < replayed.fileBytes) {
@@ -77,8 +86,8 @@ export class ChainStore {
   }
 
   /** Opens (or creates) the chain of `genesis` in `directory`; synchronous, like the WAL. */
-  static open(directory: string, genesis: GenesisRecord): ChainStore {
-    return new ChainStore(directory, genesis);
+  static open(directory: string, genesis: GenesisRecord, options: ChainStoreOptions = {}): ChainStore {
+    return new ChainStore(directory, genesis, options);
   }
 
   get path(): string {
