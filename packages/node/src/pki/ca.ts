@@ -1,0 +1,183 @@
+// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect
+// metadata polyfill loaded first.
+import "reflect-metadata";
+import { createHash, randomBytes, webcrypto } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import * as x509 from "@peculiar/x509";
+import { writeFileAtomic } from "../fs/durable.js";
+
+/**
+ * The cluster CA: one ECDSA P-256 key and a self-signed certificate created at bootstrap.
+ * It issues the etcd peer/server/client certificates of promoted nodes and the API's server
+ * certificate. P-256 rather than ed25519 because Go's TLS (etcd 3.4) and every browser
+ * accept it in certificates. The fingerprint is kubeadm's `--discovery-token-ca-cert-hash`
+ * form: sha256 over the CA certificate's SubjectPublicKeyInfo, so a re-issued CA certificate
+ * with the same key keeps its pin.
+ */
+export interface ClusterCa {
+  readonly certPem: string;
+  /** PKCS#8 PEM; absent on a node that holds only the certificate (it can verify, not issue). */
+  readonly keyPem: string | undefined;
+  readonly fingerprint: string;
+}
+
+export type CertificateUsage = "server" | "client" | "peer";
+
+export interface CertificateRequest {
+  readonly commonName: string;
+  readonly dnsNames?: readonly string[];
+  readonly ipAddresses?: readonly string[];
+  readonly usage: CertificateUsage;
+  readonly validDays?: number;
+}
+
+export interface IssuedCertificate {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+const caValidDays = 3650;
+const defaultValidDays = 365;
+const dayMs = 86_400_000;
+// Certificates are valid from a little before now, so a peer whose clock is slightly behind
+// does not refuse a certificate issued a moment ago.
+const backdateMs = 5 * 60_000;
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+const subtle = webcrypto.subtle;
+
+export async function createClusterCa(commonName: string): Promise<ClusterCa> {
+  const keys = await subtle.generateKey(algorithm, true, ["sign", "verify"]);
+  const now = Date.now();
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serialNumber(),
+    name: distinguishedName(commonName),
+    notBefore: new Date(now - backdateMs),
+    notAfter: new Date(now + caValidDays * dayMs),
+    keys,
+    signingAlgorithm: algorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const certPem = certificate.toString("pem");
+  return { certPem, keyPem: await privateKeyPem(keys.privateKey), fingerprint: caFingerprint(certPem) };
+}
+
+/** Writes the certificate (0644) and, when held, the private key (0600), each atomically. */
+export async function writeClusterCa(ca: ClusterCa, certPath: string, keyPath: string): Promise<void> {
+  await writeFileAtomic(certPath, ca.certPem, { mode: 0o644 });
+  if (ca.keyPem !== undefined) await writeFileAtomic(keyPath, ca.keyPem, { mode: 0o600 });
+}
+
+export async function loadClusterCa(certPath: string, keyPath?: string): Promise<ClusterCa> {
+  const certPem = await readFile(certPath, "utf8");
+  const keyPem = keyPath === undefined ? undefined : await readFile(keyPath, "utf8");
+  const fingerprint = caFingerprint(certPem);
+  if (keyPem !== undefined) await importPrivateKey(keyPem, `${keyPath}`);
+  return { certPem, keyPem, fingerprint };
+}
+
+/** `sha256:<hex>` over the certificate's SubjectPublicKeyInfo DER. Throws on a non-certificate. */
+export function caFingerprint(certPem: string): string {
+  const certificate = parseCertificate(certPem, "CA certificate");
+  const spki = Buffer.from(certificate.publicKey.rawData);
+  return `sha256:${createHash("sha256").update(spki).digest("hex")}`;
+}
+
+export async function issueCertificate(
+  ca: ClusterCa,
+  request: CertificateRequest,
+): Promise<IssuedCertificate> {
+  if (ca.keyPem === undefined)
+    throw new Error("this node holds the CA certificate without its key: it cannot issue");
+  const caCertificate = parseCertificate(ca.certPem, "CA certificate");
+  const caKey = await importPrivateKey(ca.keyPem, "CA key");
+  const keys = await subtle.generateKey(algorithm, true, ["sign", "verify"]);
+  const now = Date.now();
+  const names: x509.JsonGeneralName[] = [
+    ...(request.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
+    ...(request.ipAddresses ?? []).map((value) => {
+      if (isIP(value) === 0) throw new Error(`${value} is not an IP address`);
+      return { type: "ip" as const, value };
+    }),
+  ];
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
+    subject: distinguishedName(request.commonName),
+    issuer: caCertificate.subject,
+    notBefore: new Date(now - backdateMs),
+    notAfter: new Date(now + (request.validDays ?? defaultValidDays) * dayMs),
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    signingAlgorithm: algorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
+      new x509.ExtendedKeyUsageExtension(extendedUsages(request.usage), false),
+      ...(names.length === 0 ? [] : [new x509.SubjectAlternativeNameExtension(names, false)]),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caCertificate, false),
+    ],
+  });
+  return { certPem: certificate.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+/** True when `certPem` was signed by the CA and is valid at `at`. */
+export async function issuedBy(ca: ClusterCa, certPem: string, at = new Date()): Promise<boolean> {
+  const certificate = parseCertificate(certPem, "certificate");
+  const caCertificate = parseCertificate(ca.certPem, "CA certificate");
+  return certificate.verify({ publicKey: caCertificate.publicKey, date: at });
+}
+
+function extendedUsages(usage: CertificateUsage): string[] {
+  const server = x509.ExtendedKeyUsage.serverAuth;
+  const client = x509.ExtendedKeyUsage.clientAuth;
+  if (usage === "server") return [server];
+  if (usage === "client") return [client];
+  return [server, client];
+}
+
+function parseCertificate(pem: string, what: string): x509.X509Certificate {
+  try {
+    return new x509.X509Certificate(pem);
+  } catch {
+    throw new Error(`${what} is not a PEM X.509 certificate`);
+  }
+}
+
+async function importPrivateKey(pem: string, what: string): Promise<CryptoKey> {
+  try {
+    return await subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(pem), algorithm, false, ["sign"]);
+  } catch {
+    // The message names the file, never the key's bytes.
+    throw new Error(`${what} is not a PKCS#8 PEM P-256 private key`);
+  }
+}
+
+async function privateKeyPem(key: CryptoKey): Promise<string> {
+  const der = await subtle.exportKey("pkcs8", key);
+  return x509.PemConverter.encode(der, "PRIVATE KEY");
+}
+
+function serialNumber(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive, as RFC 5280 asks
+  return bytes.toString("hex");
+}
+
+function distinguishedName(commonName: string): string {
+  if (!/^[A-Za-z0-9 ._:@-]{1,64}$/.test(commonName)) {
+    throw new Error(
+      `certificate common name ${JSON.stringify(commonName)} has characters a DN would need escaped`,
+    );
+  }
+  return `CN=${commonName}, O=revoada`;
+}
