@@ -14,6 +14,7 @@ import {
   type Result,
 } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
+import { type ClusterCa, loadClusterCa } from "../pki/ca.js";
 import { logLevels } from "./log.js";
 
 /**
@@ -75,6 +76,16 @@ export const NodeConfig = z.strictObject({
   policy: PolicyConfigOverrides.optional(),
   /** How the node makes the host match what it renders (docs/actuators.md); absent: files only. */
   actuator: ActuatorConfig.optional(),
+  /**
+   * The cluster CA (docs/control-plane.md): the certificate pins TLS peers; the key, where a
+   * node holds it, lets that node issue etcd and API certificates when it leads.
+   */
+  pki: z
+    .strictObject({
+      ca_cert_file: z.string().min(1),
+      ca_key_file: z.string().min(1).optional(),
+    })
+    .optional(),
 });
 export type NodeConfig = z.infer<typeof NodeConfig>;
 
@@ -82,6 +93,8 @@ export interface LoadedConfig {
   readonly config: NodeConfig;
   readonly clusterKey: Buffer;
   readonly apiToken: string;
+  /** Loaded from `pki`; undefined when the config names no CA. */
+  readonly clusterCa: ClusterCa | undefined;
 }
 
 /**
@@ -120,6 +133,14 @@ function resolvePaths(config: NodeConfig, base: string): NodeConfig {
     cluster_key_file: at(config.cluster_key_file),
     api_token_file: at(config.api_token_file),
     ...(relativeModule ? { face_module: at(faceModule) } : {}),
+    ...(config.pki === undefined
+      ? {}
+      : {
+          pki: {
+            ca_cert_file: at(config.pki.ca_cert_file),
+            ...(config.pki.ca_key_file === undefined ? {} : { ca_key_file: at(config.pki.ca_key_file) }),
+          },
+        }),
     ...(config.actuator === undefined ? {} : { actuator: resolveActuator(config.actuator, config, at) }),
   };
 }
@@ -142,7 +163,7 @@ function resolveActuator(
 async function readSecrets(
   config: NodeConfig,
   configPath: string,
-): Promise<Result<{ clusterKey: Buffer; apiToken: string }>> {
+): Promise<Result<{ clusterKey: Buffer; apiToken: string; clusterCa: ClusterCa | undefined }>> {
   const issues: FabricIssue[] = [];
   const keyText = await readFile(config.cluster_key_file, "utf8").catch(() => undefined);
   const tokenText = await readFile(config.api_token_file, "utf8").catch(() => undefined);
@@ -164,6 +185,20 @@ async function readSecrets(
       file: configPath,
     });
   }
+  let clusterCa: ClusterCa | undefined;
+  if (config.pki !== undefined) {
+    const { ca_cert_file: certFile, ca_key_file: keyFile } = config.pki;
+    try {
+      clusterCa = await loadClusterCa(certFile, keyFile);
+    } catch (error) {
+      issues.push({
+        code: "cluster-ca",
+        message: `cluster CA: ${error instanceof Error ? error.message : String(error)}`,
+        path: ["pki"],
+        file: configPath,
+      });
+    }
+  }
   if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, value: { clusterKey: Buffer.from(keyHex, "hex"), apiToken: token } };
+  return { ok: true, value: { clusterKey: Buffer.from(keyHex, "hex"), apiToken: token, clusterCa } };
 }

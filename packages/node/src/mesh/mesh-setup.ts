@@ -12,6 +12,7 @@ import {
 } from "@revoada/fabric-core/vocabulary";
 import type { NodeConfig } from "../daemon/config.js";
 import { loadFace } from "../faces.js";
+import { createClusterCa, writeClusterCa } from "../pki/ca.js";
 import { type MeshFile, meshFileName } from "./mesh-file.js";
 
 /**
@@ -33,7 +34,20 @@ export interface MeshPlan {
    * its own loopback ports, managed by the fabric (docs/actuators.md).
    */
   readonly actuator?: { readonly runtime: "process" | "kubelet" | "systemd"; readonly etcd?: boolean };
+  /**
+   * Where the nodes listen. Absent: 127.0.0.1 on free ports. Present: node `i` listens on
+   * `hostOf(i)` on fixed ports (each host has its own address, as in network namespaces:
+   * src/netns/), and mesh.json names `apiOf(i)` as its API, the address a client outside the
+   * hosts reaches it by.
+   */
+  readonly addresses?: {
+    readonly hostOf: (index: number) => string;
+    readonly apiOf: (index: number) => string;
+  };
 }
+
+/** The ports every host of an address plan listens on: gossip, raft, content, api, etcd peer, etcd client. */
+export const hostPorts = [7946, 7947, 7948, 7949, 2380, 2379] as const;
 
 /** Face ids users type (`--face kubernetes`) and the FabricFace each stands for. */
 export const faceByCliName: Readonly<Record<string, FabricFace>> = {
@@ -66,10 +80,22 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
   const tokenFile = join(directory, "api.token");
   await writeFile(keyFile, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
   await writeFile(tokenFile, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+  // Every node of a local mesh holds the CA key: any of them may lead, and the leader issues.
+  await writeClusterCa(
+    await createClusterCa("revoada-cluster-ca"),
+    join(directory, "ca.crt"),
+    join(directory, "ca.key"),
+  );
   const portsPerNode = plan.actuator?.etcd === true ? 6 : 4;
-  const ports = await freePorts(plan.nodes * portsPerNode);
+  const addresses = plan.addresses;
+  const ports =
+    addresses === undefined
+      ? await freePorts(plan.nodes * portsPerNode)
+      : Array.from({ length: plan.nodes }, () => hostPorts.slice(0, portsPerNode)).flat();
+  const hostOf = (i: number) => addresses?.hostOf(i) ?? "127.0.0.1";
+  const listenAddress = (i: number, slot: number) => `${hostOf(i)}:${ports[i * portsPerNode + slot]!}`;
   const zones = plan.zones ?? ["zone-a", "zone-b", "zone-c"];
-  const gossipAddress = (i: number) => `127.0.0.1:${ports[i * portsPerNode]!}`;
+  const gossipAddress = (i: number) => listenAddress(i, 0);
   const configs: string[] = [];
   const entries: MeshFile["nodes"] = [];
   for (let i = 0; i < plan.nodes; i += 1) {
@@ -82,9 +108,9 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       output_dir: "out",
       listen: {
         gossip: gossipAddress(i),
-        raft: `127.0.0.1:${ports[i * portsPerNode + 1]!}`,
-        content: `127.0.0.1:${ports[i * portsPerNode + 2]!}`,
-        api: `127.0.0.1:${ports[i * portsPerNode + 3]!}`,
+        raft: listenAddress(i, 1),
+        content: listenAddress(i, 2),
+        api: listenAddress(i, 3),
       },
       // Every other node is a seed, so any node (the founder too) can rejoin after a restart.
       seeds: Array.from({ length: plan.nodes }, (_, j) => j)
@@ -93,6 +119,7 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       bootstrap: i === 0,
       cluster_key_file: "../cluster.key",
       api_token_file: "../api.token",
+      pki: { ca_cert_file: "../ca.crt", ca_key_file: "../ca.key" },
       strategy: plan.strategy ?? homelabStrategy,
       formation: plan.formation ?? "quorum-3m",
       face,
@@ -110,8 +137,8 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
               ...(plan.actuator.etcd === true
                 ? {
                     etcd: {
-                      peer: `127.0.0.1:${ports[i * portsPerNode + 4]!}`,
-                      client: `127.0.0.1:${ports[i * portsPerNode + 5]!}`,
+                      peer: listenAddress(i, 4),
+                      client: listenAddress(i, 5),
                     },
                   }
                 : {}),
@@ -121,7 +148,7 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
     const configPath = join(nodeDirectory, "node.yaml");
     await writeFile(configPath, stringifyYaml(config));
     configs.push(configPath);
-    entries.push({ name, config: configPath, api: config.listen.api, pid: null });
+    entries.push({ name, config: configPath, api: addresses?.apiOf(i) ?? config.listen.api, pid: null });
   }
   const mesh: MeshFile = { version: 1, face: plan.faceId, token_file: tokenFile, nodes: entries };
   await writeFile(join(directory, meshFileName), `${JSON.stringify(mesh, null, 2)}\n`);
