@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { verifyChain } from "../attest/index.js";
 import { emptyConfState } from "../raft/index.js";
-import { canonicalJson, loadBlake3 } from "../vocabulary/index.js";
+import { canonicalJson, type EtcdCredential, loadBlake3 } from "../vocabulary/index.js";
 import { FabricMachine } from "./machine.js";
 import { foundedLog, TestLog, testSigners } from "./test-log.js";
 
@@ -95,6 +95,29 @@ describe("FabricMachine", () => {
     const promoted = log.propose(shift);
     assert.equal(promoted.procedure?.type, "closed");
     assert.deepEqual(log.machine.etcdMembers(), [{ node, member_id: "8e9e05c52164694d", learner: false }]);
+  });
+
+  it("keeps an added member's TLS credential through its promotion and in the snapshot; forgets it on removal", () => {
+    const log = foundedLog();
+    const node = testSigners[1]!.nodeId;
+    const credential = { blob: "ab".repeat(32), serial: "7f01" } as unknown as EtcdCredential;
+    log.propose({ type: "etcd-member", node, event: "added", member_id: "c1", credential });
+    log.propose({ type: "etcd-member", node, event: "promoted", member_id: "c1" });
+    assert.deepEqual(log.machine.etcdMembers(), [{ node, member_id: "c1", learner: false, credential }]);
+    const restored = FabricMachine.restore(
+      { origin: "revoada.test/machine", requireOperatorSignature: false },
+      log.machine.snapshot(),
+      log.machine.configuration(),
+    );
+    assert.ok(restored.ok);
+    assert.deepEqual(restored.value.etcdMembers()[0]?.credential, credential);
+    log.propose({ type: "etcd-member", node, event: "removed", member_id: "c1" });
+    log.propose({ type: "etcd-member", node, event: "added", member_id: "c2" });
+    assert.deepEqual(
+      log.machine.etcdMembers(),
+      [{ node, member_id: "c2", learner: true }],
+      "a re-added member has no stale credential",
+    );
   });
 
   it("walks an etcd demotion of a dead voter: Demote -> remove from the voters -> etcd member remove", () => {

@@ -22,6 +22,7 @@ import {
   type Command,
   canonicalJson,
   decodeProposal,
+  EtcdCredential,
   FabricState,
   failed,
   isRoleCommand,
@@ -114,6 +115,8 @@ const EtcdMemberState = z.strictObject({
   node: NodeId,
   member_id: z.string().regex(/^[0-9a-f]{1,16}$/),
   learner: z.boolean(),
+  /** The member's TLS credential, when the leader issued one with the add. */
+  credential: EtcdCredential.optional(),
 });
 export type EtcdMemberState = z.infer<typeof EtcdMemberState>;
 
@@ -480,12 +483,16 @@ export class FabricMachine {
   /** What the leader did to etcd's membership: the member table, and the procedure waiting on it. */
   private recordEtcdMember(command: Extract<Command, { type: "etcd-member" }>): ProcedureEvent | null {
     if (command.event === "removed") this.etcd.delete(command.node);
-    else
+    else {
+      // A promotion keeps the credential the add carried.
+      const credential = command.credential ?? this.etcd.get(command.node)?.credential;
       this.etcd.set(command.node, {
         node: command.node,
         member_id: command.member_id,
         learner: command.event === "added",
+        ...(credential === undefined ? {} : { credential }),
       });
+    }
     const procedure = this.open.get(command.node);
     if (procedure === undefined) return null;
     if (procedure.phase === "etcd-add" && command.event === "added")

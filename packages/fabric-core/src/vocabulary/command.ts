@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Millis, NodeId } from "./ids.js";
+import { Blake3Hash, Millis, NodeId } from "./ids.js";
 import { failed, parseWith, type Result } from "./issue.js";
 import { NodeRole, NodeState, ShiftReason } from "./node.js";
 import { canonicalJson } from "./source-text.js";
@@ -78,6 +78,18 @@ export const ShiftProcedureCommand = z.strictObject({
 });
 
 /**
+ * The TLS credential the leader issued for a new etcd member: a content blob holding the
+ * certificate and its private key sealed to the member's node (docs/control-plane.md), and
+ * the certificate's serial, so status and revocation name it. Only the node it was sealed
+ * to can open the key; the blob travels like any other.
+ */
+export const EtcdCredential = z.strictObject({
+  blob: Blake3Hash,
+  serial: z.string().regex(/^[0-9a-f]{1,40}$/),
+});
+export type EtcdCredential = z.infer<typeof EtcdCredential>;
+
+/**
  * What the leader did to the live etcd cluster's membership, committed after etcd answered
  * (`member add --learner`, `member promote`, `member remove`), so every node knows the etcd
  * members and any later leader resumes the procedure from there.
@@ -88,6 +100,7 @@ export const EtcdMemberCommand = z.strictObject({
   event: z.enum(["added", "promoted", "removed"]),
   /** etcd's member id: a uint64 as lowercase hex (never a JS number). */
   member_id: z.string().regex(/^[0-9a-f]{1,16}$/),
+  credential: EtcdCredential.optional(),
 });
 
 /**

@@ -5,6 +5,7 @@ export {
   Command,
   DemoteCommand,
   decodeProposal,
+  EtcdCredential,
   EtcdMemberCommand,
   encodeProposal,
   isRoleCommand,
