@@ -1,6 +1,6 @@
 /**
- * Goal: the gossip driver's authentication holds on real sockets: the keyring seals and
- * opens, rotates (a ring whose second key is the peer's first still talks to it), and
+ * Goal: the gossip driver's authentication holds on real sockets: the keyring encrypts and
+ * opens, rotates, refuses a retired key by its id (a ring whose second key is the peer's first still talks to it), and
  * refuses short, unknown-key and bad-MAC packets; a packet sealed with the right key but
  * carrying a forged state record, or an old signed record replayed over a newer one, is
  * counted and changes nothing; oversized datagrams are counted and dropped.
@@ -26,6 +26,7 @@ describe("gossip keyring", () => {
     assert.equal(sealed.length, 5 + envelopeBytes);
     const opened = ring.open(sealed);
     assert.ok(opened.ok && Buffer.from(opened.payload).toString() === "hello");
+    assert.equal(opened.keyId, ring.keys.primary.id);
   });
 
   it("accepts every key of the ring while rotating", () => {
@@ -50,6 +51,35 @@ describe("gossip keyring", () => {
     const tampered = ring.seal(Buffer.from("payload"));
     tampered[tampered.length - 1]! ^= 1;
     assert.deepEqual(ring.open(tampered), { ok: false, reason: "bad-mac" });
+  });
+
+  it("encrypts: the payload is not in the packet, and the same payload seals differently each time", () => {
+    const ring = Keyring.create([oldKey]);
+    const payload = Buffer.from(JSON.stringify({ type: "ping", from: "cleartext-member-name" }));
+    const first = ring.seal(payload);
+    assert.equal(first.includes(Buffer.from("cleartext-member-name")), false);
+    assert.equal(first.equals(ring.seal(payload)), false, "fresh nonce per packet");
+    assert.equal(first.subarray(4, 8).toString("hex"), ring.keys.primary.id, "the key id is in the envelope");
+  });
+
+  it("refuses a packet under a retired key, naming the key id", () => {
+    const ring = Keyring.create([oldKey]);
+    const newId = Keyring.create([newKey]).keys.primary.id;
+    const oldId = ring.keys.primary.id;
+    assert.ok(ring.keys.install(newKey).ok);
+    assert.ok(ring.keys.promote(newId).ok);
+    assert.ok(
+      ring.open(Keyring.create([oldKey]).seal(Buffer.from("x"))).ok,
+      "still accepted before retiring",
+    );
+    assert.ok(ring.keys.retire(oldId).ok);
+    assert.deepEqual(ring.open(Keyring.create([oldKey]).seal(Buffer.from("x"))), {
+      ok: false,
+      reason: "retired-key",
+      keyId: oldId,
+    });
+    assert.deepEqual(ring.keys.summary(), { primary: newId, accepted: [], retired: [oldId] });
+    assert.equal(ring.keys.install(oldKey).ok, false, "a retired key cannot come back");
   });
 
   it("parses hex keys and refuses bad ones", () => {

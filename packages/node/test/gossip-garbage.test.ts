@@ -78,4 +78,52 @@ describe("garbage on the gossip port", { timeout: 60_000 }, () => {
     assert.equal(reports[0]!.reason, "bad-magic");
     assert.match(String(reports[0]!.from), /^127\.0\.0\.1:\d+$/);
   });
+
+  it("refuses packets under a retired key: counted, one line per interval naming the key id", async () => {
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const ring = Keyring.create([oldKey]);
+    assert.ok(ring.keys.install(newKey).ok && ring.keys.promote(Keyring.create([newKey]).keys.primary.id).ok);
+    const oldId = Keyring.create([oldKey]).keys.primary.id;
+    assert.ok(ring.keys.retire(oldId).ok);
+    const retiredLines: Record<string, unknown>[] = [];
+    const retiredLogger = createLogger({
+      level: "info",
+      write: (line) => retiredLines.push(JSON.parse(line)),
+    });
+    const member = await GossipDriver.start({
+      signer: signerFromSeed(randomBytes(32)),
+      host: "127.0.0.1",
+      port: 0,
+      keyring: ring,
+      seeds: [],
+      membership: homelabStrategy.membership,
+      generation: 1,
+      logger: retiredLogger,
+    });
+    try {
+      const target = parseHostPort(member.address)!;
+      const socket = createSocket("udp4");
+      const stale = Keyring.create([oldKey]);
+      for (let i = 0; i < 5; i += 1) {
+        const packet = stale.seal(
+          Buffer.from(JSON.stringify({ type: "push", from: "a".repeat(64), updates: [] })),
+        );
+        await new Promise((resolve) => socket.send(packet, target.port, target.host, resolve));
+      }
+      socket.close();
+      assert.ok(await waitFor(() => Promise.resolve(member.rejectedPackets()["retired-key"] === 5), 10_000));
+      const reports = retiredLines.filter((line) => line.msg === "gossip packet under a retired key refused");
+      assert.equal(reports.length, 1, JSON.stringify(retiredLines));
+      assert.equal(reports[0]!.key_id, oldId);
+      assert.equal(reports[0]!.level, "warn");
+      const text = JSON.stringify(retiredLines);
+      assert.ok(
+        !text.includes(oldKey.toString("hex")) && !text.includes(newKey.toString("hex")),
+        "no key logged",
+      );
+    } finally {
+      await member.close();
+    }
+  });
 });

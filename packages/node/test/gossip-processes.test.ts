@@ -76,7 +76,7 @@ describe("gossip across processes on loopback", { timeout: 120_000 }, () => {
     const hostile = [
       Buffer.from(ping),
       strangers.seal(Buffer.from(ping)),
-      Buffer.from("RVG1garbage"),
+      Buffer.from("RVG2garbage"),
       randomBytes(1_300),
       Buffer.alloc(0),
     ];

@@ -8,6 +8,8 @@ import { after, describe, test } from "node:test";
 import { type NodeId, ok, type Signer, signerFromSeed } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { createLogger, type Logger } from "../src/daemon/log.js";
+import { type ClusterKeys, KeySet } from "../src/keys/key-set.js";
+import type { FrameProtection } from "../src/transport/handshake.js";
 import { jsonCodec, type MessageCodec, type PeerAddress, Transport } from "../src/transport/index.js";
 
 const Ping = z.strictObject({ type: z.literal("ping"), n: z.int().min(0) });
@@ -29,7 +31,8 @@ interface Node<M> {
 async function startNode<M = Ping>(
   options: {
     signer?: Signer;
-    key?: Uint8Array;
+    key?: ClusterKeys;
+    frameProtection?: FrameProtection;
     codec?: MessageCodec<M>;
     frameBytesMax?: number;
     port?: number;
@@ -47,6 +50,7 @@ async function startNode<M = Ping>(
     backoffMinMs: 5,
     backoffMaxMs: 50,
     ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
+    ...(options.frameProtection === undefined ? {} : { frameProtection: options.frameProtection }),
   });
   open.push(transport as Transport<unknown>);
   const address = await transport.listen({ host: "127.0.0.1", port: options.port ?? 0 });
@@ -188,7 +192,8 @@ describe("transport", () => {
   test("a data frame altered on the wire closes the connection; the link recovers", async () => {
     const b = await startNode();
     // A TCP proxy that flips one byte of the first data frame a sends after the handshake.
-    const handshakeBytes = 4 + 65 + 4 + 97;
+    // The dialer's hello (101 bytes) and auth (97), each behind its 4-byte length.
+    const handshakeBytes = 4 + 101 + 4 + 97;
     let tamper = true;
     const sockets: Socket[] = [];
     const proxy = createServer((inbound) => {
@@ -216,8 +221,9 @@ describe("transport", () => {
     a.transport.setPeer(b.transport.nodeId, { host: "127.0.0.1", port: proxyAddress.port });
     await waitFor("a connects through the proxy", () => a.transport.isConnected(b.transport.nodeId));
     a.transport.send(b.transport.nodeId, { type: "ping", n: 1 });
-    await waitFor("tampered frame refused", () => logged(b as Node<unknown>, "frame tag mismatch"));
+    await waitFor("tampered frame refused", () => logged(b as Node<unknown>, "frame failed to open"));
     assert.equal(b.received.length, 0, "the altered frame is not delivered");
+    assert.equal(b.transport.refusals()["frame-open-failed"], 1, "the refusal is counted");
     // Frames written while the refused connection was closing are lost, like packets:
     // resend until one arrives over the redialed link.
     const resend = setInterval(() => a.transport.send(b.transport.nodeId, { type: "ping", n: 2 }), 50);
@@ -229,5 +235,89 @@ describe("transport", () => {
     assert.deepEqual(b.received[0]?.message, { type: "ping", n: 2 });
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  });
+
+  test("frames are encrypted on the wire (and only authenticated with mac frames)", async () => {
+    // A proxy records what a sends; the message carries a marker that must not appear in the
+    // clear. With `mac` frames (the pre-encryption format) it does, so the check can fail.
+    const marker = "cleartext-marker-5f1c";
+    const codec: MessageCodec<Uint8Array> = rawBytes;
+    for (const frameProtection of ["aead", "mac"] as const) {
+      const b = await startNode<Uint8Array>({ codec, frameProtection });
+      const recorded: Buffer[] = [];
+      const proxy = createServer((inbound) => {
+        const outbound = createConnection({ host: "127.0.0.1", port: b.address.port });
+        inbound.on("data", (chunk: Buffer) => {
+          recorded.push(Buffer.from(chunk));
+          outbound.write(chunk);
+        });
+        outbound.on("data", (chunk: Buffer) => inbound.write(chunk));
+        for (const socket of [inbound, outbound]) socket.on("error", () => undefined);
+        inbound.on("close", () => outbound.destroy());
+        outbound.on("close", () => inbound.destroy());
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", () => resolve()));
+      const port = (proxy.address() as { port: number }).port;
+      const a = await startNode<Uint8Array>({ codec, frameProtection });
+      a.transport.setPeer(b.transport.nodeId, { host: "127.0.0.1", port });
+      a.transport.send(b.transport.nodeId, Buffer.from(`${marker} ${marker}`));
+      await waitFor("delivered", () => b.received.length === 1);
+      assert.equal(Buffer.from(b.received[0]!.message).toString(), `${marker} ${marker}`);
+      const wire = Buffer.concat(recorded);
+      assert.equal(
+        wire.includes(marker),
+        frameProtection === "mac",
+        `marker in the clear with ${frameProtection}`,
+      );
+      await a.transport.close();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+  });
+
+  test("cluster key rotation: both keys accepted meanwhile, a retired key refused by its id", async () => {
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const oldId = KeySet.create([oldKey]).primary.id;
+    const bKeys = KeySet.create([oldKey]);
+    const b = await startNode({ key: bKeys });
+    const aKeys = KeySet.create([oldKey]);
+    const a = await startNode({ key: aKeys });
+    a.transport.setPeer(b.transport.nodeId, b.address);
+    a.transport.send(b.transport.nodeId, { type: "ping", n: 1 });
+    await waitFor("delivered under the old key", () => b.received.length === 1);
+    // Install everywhere, then promote on a only: a proves itself with the new key, b still
+    // with the old one; each accepts the other's.
+    assert.deepEqual(bKeys.install(newKey), { ok: true, changed: true });
+    assert.deepEqual(aKeys.install(newKey), { ok: true, changed: true });
+    assert.ok(aKeys.promote(KeySet.create([newKey]).primary.id).ok);
+    const c = await startNode({ key: KeySet.create([newKey]) });
+    c.transport.setPeer(b.transport.nodeId, b.address);
+    c.transport.send(b.transport.nodeId, { type: "ping", n: 2 });
+    await waitFor("a new-key-only peer is accepted during the rotation", () => b.received.length === 2);
+    assert.ok(bKeys.promote(KeySet.create([newKey]).primary.id).ok);
+    // Retiring the old key closes the session it authenticated (a's link, opened under it);
+    // a redials under the new key.
+    assert.ok(aKeys.retire(oldId).ok);
+    assert.ok(bKeys.retire(oldId).ok);
+    await waitFor("a redials and is connected", () => a.transport.isConnected(b.transport.nodeId));
+    a.transport.send(b.transport.nodeId, { type: "ping", n: 3 });
+    await waitFor("delivered after the retirement", () => b.received.some((r) => r.message.n === 3));
+    // A node holding only the retired key is refused, and the refusal names the key id.
+    const stale = await startNode({ key: oldKey });
+    stale.transport.setPeer(b.transport.nodeId, b.address);
+    stale.transport.send(b.transport.nodeId, { type: "ping", n: 4 });
+    await waitFor("refused by name", () =>
+      logged(
+        b as Node<unknown>,
+        `authentication failed: retired-cluster-key (the peer's cluster key ${oldId} is retired here)`,
+      ),
+    );
+    assert.ok((b.transport.refusals()["retired-cluster-key"] ?? 0) >= 1, "counted");
+    assert.equal(stale.transport.isConnected(b.transport.nodeId), false);
+    assert.ok(!b.received.some((r) => r.message.n === 4), "nothing from the stale node delivered");
+    assert.ok(
+      !b.lines.some((line) => line.includes(oldKey.toString("hex"))),
+      "the key itself is never logged",
+    );
   });
 });

@@ -21,8 +21,9 @@ import { envelopeBytes, type Keyring } from "./keyring.js";
  * Binds the gossip core to sockets and a timer: UDP for probes and pushes (one datagram per
  * message), TCP for sync messages over one datagram (a one-frame connection each, framed by
  * the content layer's FrameLink; the authenticated node transport will replace it). Both
- * listen on the same port number. Every packet and frame is sealed with the cluster keyring;
- * anything short, unauthenticated or oversized is counted and dropped, and anything
+ * listen on the same port number. Every packet and frame is encrypted and authenticated with
+ * the cluster keyring (AES-256-GCM, keyring.ts); anything short, unauthenticated, under a
+ * retired key or oversized is counted and dropped, and anything
  * malformed inside a valid envelope is counted by the core. Nothing a peer sends can throw.
  */
 export interface GossipDriverOptions {
@@ -45,8 +46,9 @@ export interface GossipDriverOptions {
 }
 
 /**
- * Why a packet from the gossip port was thrown away. The first four are the keyring's
- * (`short`, `bad-magic`, `unknown-key`, `bad-mac`: not from this cluster), `oversized` is the
+ * Why a packet from the gossip port was thrown away. The first five are the keyring's
+ * (`short`, `bad-magic`, `unknown-key`, `bad-mac`: not from this cluster; `retired-key`: from
+ * a member that missed a key rotation, logged with the key's id), `oversized` is the
  * driver's size check, and the last three are the core's verdict on a packet that did open
  * with the cluster key (a peer with the key sending garbage or forgeries).
  */
@@ -54,6 +56,7 @@ export const rejectReasons = [
   "short",
   "bad-magic",
   "unknown-key",
+  "retired-key",
   "bad-mac",
   "oversized",
   "malformed",
@@ -94,7 +97,7 @@ export interface GossipDriverCounters {
   datagramsSent: number;
   framesReceived: number;
   framesSent: number;
-  /** Short, wrong magic, unknown key or bad MAC. */
+  /** Short, wrong magic, unknown or retired key, or a packet that fails to open. */
   unauthenticated: number;
   oversized: number;
   sendErrors: number;
@@ -142,6 +145,8 @@ export class GossipDriver {
     number
   >;
   private readonly rejectLog: ReportThrottle;
+  /** Packets under a retired key get their own line (a member missed a rotation: say which key). */
+  private readonly retiredLog: ReportThrottle;
   private readonly links = new Set<FrameLink>();
   private timer: NodeJS.Timeout | null = null;
   private streamSends = 0;
@@ -158,6 +163,7 @@ export class GossipDriver {
   ) {
     this.address = address;
     this.rejectLog = new ReportThrottle(options.rejectLogIntervalMs ?? rejectLogIntervalMsDefault);
+    this.retiredLog = new ReportThrottle(options.rejectLogIntervalMs ?? rejectLogIntervalMsDefault);
   }
 
   static async start(options: GossipDriverOptions): Promise<GossipDriver> {
@@ -315,7 +321,8 @@ export class GossipDriver {
     const opened = this.options.keyring.open(packet);
     if (!opened.ok) {
       this.counters.unauthenticated += 1;
-      this.reject(opened.reason, from, packet.length);
+      if (opened.reason === "retired-key") this.rejectRetired(opened.keyId, from, packet.length);
+      else this.reject(opened.reason, from, packet.length);
       return;
     }
     if (isPeerBlocked(senderOf(opened.payload))) return;
@@ -333,6 +340,22 @@ export class GossipDriver {
       from,
       ...(bytes === null ? {} : { bytes }),
       rejected_total: Object.values(this.rejected).reduce((sum, count) => sum + count, 0),
+      suppressed_since_last_line: admitted.suppressed,
+    });
+  }
+
+  /** Counts a packet under a retired key and names the key (its id; never the key). */
+  private rejectRetired(keyId: string, from: string, bytes: number): void {
+    this.rejected["retired-key"] += 1;
+    const admitted = this.retiredLog.admit(this.now());
+    if (!admitted.report) return;
+    this.options.logger?.warn("gossip packet under a retired key refused", {
+      reason: "retired-key",
+      key_id: keyId,
+      from,
+      bytes,
+      hint: "the sender missed a key rotation (revoada keys rotate); give it the current gossip key",
+      retired_key_total: this.rejected["retired-key"],
       suppressed_since_last_line: admitted.suppressed,
     });
   }

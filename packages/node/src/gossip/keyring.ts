@@ -1,41 +1,46 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { type KeyId, KeySet } from "../keys/key-set.js";
 
 /**
- * The cluster keyring that authenticates every gossip packet (HMAC-SHA256), with rotation
- * the memberlist way: a list of 32-byte keys, the first used for sending, all accepted for
- * receiving. To rotate: add the new key everywhere (second position), make it first
- * everywhere, then remove the old one.
+ * The cluster keyring that encrypts and authenticates every gossip packet (AES-256-GCM),
+ * with rotation the memberlist way: a primary key (sends), accepted keys (received too) and
+ * the ids of retired keys (refused by name). To rotate (`revoada keys rotate --gossip`):
+ * install the new key everywhere, promote it everywhere, then retire the old one.
  *
- * Envelope: "RVG1" | key id (4 bytes: SHA-256(key)[0..4]) | HMAC-SHA256(key, "RVG1" | key
- * id | payload) (32 bytes) | payload. The sender's identity is inside the payload (every
- * gossip message names its sender), so it is covered by the MAC. Packets are not encrypted.
+ * Envelope: "RVG2" (4) | key id (4: SHA-256(key)[0..4]) | nonce (12, random) | ciphertext |
+ * tag (16); the first 20 bytes are the AEAD's associated data. The sender's identity is
+ * inside the payload (every gossip message names its sender), so it is encrypted and
+ * covered by the tag. Random 96-bit nonces are safe well past 2^32 packets per key (NIST
+ * SP 800-38D's bound), which a rotation schedule stays far below.
  */
-export const envelopeBytes = 40;
-const magic = Buffer.from("RVG1", "ascii");
-const keyBytes = 32;
+export const envelopeBytes = 36;
+const magic = Buffer.from("RVG2", "ascii");
+const headerBytes = 20;
+const tagBytes = 16;
 
 export type OpenOutcome =
-  | { readonly ok: true; readonly payload: Uint8Array }
-  | { readonly ok: false; readonly reason: "short" | "bad-magic" | "unknown-key" | "bad-mac" };
+  | { readonly ok: true; readonly payload: Uint8Array; readonly keyId: KeyId }
+  | { readonly ok: false; readonly reason: "short" | "bad-magic" | "unknown-key" | "bad-mac" }
+  | { readonly ok: false; readonly reason: "retired-key"; readonly keyId: KeyId };
 
 export class Keyring {
-  private readonly keys: readonly { readonly key: Buffer; readonly id: Buffer }[];
+  /** The live key set: rotation steps on it take effect on the next packet. */
+  readonly keys: KeySet;
 
-  private constructor(keys: readonly Uint8Array[]) {
-    this.keys = keys.map((key) => ({ key: Buffer.from(key), id: keyId(key) }));
+  private constructor(keys: KeySet) {
+    this.keys = keys;
   }
 
-  /** Keys as raw 32-byte values; the first one signs outgoing packets. */
+  /** Keys as raw 32-byte values; the first one seals outgoing packets. */
   static create(keys: readonly Uint8Array[]): Keyring {
-    if (keys.length === 0) throw new RangeError("a keyring needs at least one key");
-    for (const key of keys) {
-      if (key.length !== keyBytes)
-        throw new RangeError(`a cluster key is ${keyBytes} bytes, not ${key.length}`);
-    }
+    return new Keyring(KeySet.create(keys));
+  }
+
+  static of(keys: KeySet): Keyring {
     return new Keyring(keys);
   }
 
-  /** Keys as 64-character hex strings, comma-separated (the form in config files and env). */
+  /** Keys as 64-character hex strings, comma-separated (the form in tools and env). */
   static parse(text: string): Keyring {
     const parts = text
       .split(",")
@@ -48,9 +53,16 @@ export class Keyring {
   }
 
   seal(payload: Uint8Array): Buffer {
-    const primary = this.keys[0]!;
-    const tag = mac(primary.key, primary.id, payload);
-    const packet = Buffer.concat([magic, primary.id, tag, payload]);
+    const primary = this.keys.primary;
+    const header = Buffer.allocUnsafe(headerBytes);
+    magic.copy(header, 0);
+    primary.idBytes.copy(header, 4);
+    randomBytes(12).copy(header, 8);
+    const cipher = createCipheriv("aes-256-gcm", primary.key, header.subarray(8, 20), {
+      authTagLength: tagBytes,
+    });
+    cipher.setAAD(header);
+    const packet = Buffer.concat([header, cipher.update(payload), cipher.final(), cipher.getAuthTag()]);
     if (packet.length !== payload.length + envelopeBytes) throw new Error("envelope size drifted");
     return packet;
   }
@@ -59,23 +71,25 @@ export class Keyring {
     if (packet.length < envelopeBytes) return { ok: false, reason: "short" };
     const bytes = Buffer.from(packet.buffer, packet.byteOffset, packet.length);
     if (!bytes.subarray(0, 4).equals(magic)) return { ok: false, reason: "bad-magic" };
-    const id = bytes.subarray(4, 8);
-    const received = bytes.subarray(8, 40);
-    const payload = bytes.subarray(40);
-    let known = false;
-    for (const entry of this.keys) {
-      if (!entry.id.equals(id)) continue;
-      known = true;
-      if (timingSafeEqual(mac(entry.key, entry.id, payload), received)) return { ok: true, payload };
+    const found = this.keys.lookup(bytes.subarray(4, 8));
+    if (found.type === "retired")
+      return { ok: false, reason: "retired-key", keyId: bytes.subarray(4, 8).toString("hex") };
+    if (found.type === "unknown") return { ok: false, reason: "unknown-key" };
+    const decipher = createDecipheriv("aes-256-gcm", found.entry.key, bytes.subarray(8, 20), {
+      authTagLength: tagBytes,
+    });
+    decipher.setAAD(bytes.subarray(0, headerBytes));
+    decipher.setAuthTag(bytes.subarray(bytes.length - tagBytes));
+    const first = decipher.update(bytes.subarray(headerBytes, bytes.length - tagBytes));
+    try {
+      const last = decipher.final();
+      return {
+        ok: true,
+        payload: last.length === 0 ? first : Buffer.concat([first, last]),
+        keyId: found.entry.id,
+      };
+    } catch {
+      return { ok: false, reason: "bad-mac" };
     }
-    return { ok: false, reason: known ? "bad-mac" : "unknown-key" };
   }
-}
-
-function keyId(key: Uint8Array): Buffer {
-  return createHash("sha256").update(key).digest().subarray(0, 4);
-}
-
-function mac(key: Buffer, id: Buffer, payload: Uint8Array): Buffer {
-  return createHmac("sha256", key).update(magic).update(id).update(payload).digest();
 }

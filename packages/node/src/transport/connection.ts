@@ -1,31 +1,35 @@
 import type { Socket } from "node:net";
 import { assert, type NodeId, type Signer } from "@revoada/fabric-core/vocabulary";
+import type { KeySet } from "../keys/key-set.js";
 import { FrameDecoder, frameHeaderBytes } from "./frame.js";
 import {
   authBytes,
   decodeHello,
   encodeAuth,
-  encodeHello,
-  frameTag,
+  FrameCipher,
+  type FrameProtection,
   frameTagBytes,
-  freshNonce,
+  freshHello,
   type HandshakeRole,
   type Hello,
   helloBytes,
+  type LocalHello,
+  peerKeyVerdict,
   sessionKeys,
-  tagsEqual,
   transcriptOf,
   verifyAuth,
 } from "./handshake.js";
 
 /**
- * One TCP connection: the handshake (handshake.ts), then MAC-tagged data frames in both
+ * One TCP connection: the handshake (handshake.ts), then AEAD-sealed data frames in both
  * directions. Knows nothing about messages: it hands verified payloads to `onPayload`.
  * Every failure ends in `onClose(reason)` exactly once and destroys the socket.
  */
 export interface ConnectionSettings {
   readonly signer: Signer;
-  readonly clusterKey: Uint8Array;
+  /** The cluster keys this node proves itself with (the primary) and accepts (all held). */
+  readonly clusterKeys: KeySet;
+  readonly protection: FrameProtection;
   readonly frameBytesMax: number;
   readonly handshakeTimeoutMs: number;
   /** The dialer knows whom it called; a different NodeId is refused. */
@@ -54,14 +58,13 @@ export class Connection {
   private readonly settings: ConnectionSettings;
   private readonly events: ConnectionEvents;
   private readonly decoder: FrameDecoder;
-  private readonly localHello: Hello;
+  /** The dialer's is made at once; the acceptor's answers the dialer's (it may pick its key). */
+  private localHello: LocalHello | null;
   private phase: Phase = "hello";
   private remoteHello: Hello | null = null;
   private transcript: Buffer | null = null;
-  private sendKey: Buffer | null = null;
-  private receiveKey: Buffer | null = null;
-  private sendSequence = 0;
-  private receiveSequence = 0;
+  private sendCipher: FrameCipher | null = null;
+  private receiveCipher: FrameCipher | null = null;
   private corked = false;
   private readonly handshakeTimer: NodeJS.Timeout;
 
@@ -72,7 +75,8 @@ export class Connection {
     this.events = events;
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
     this.decoder = new FrameDecoder(handshakeFrameBytesMax);
-    this.localHello = { nodeId: settings.signer.nodeId, nonce: freshNonce() };
+    this.localHello =
+      role === "dialer" ? freshHello(settings.signer.nodeId, settings.clusterKeys.primary.idBytes) : null;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("error", (error) => this.close(`socket error: ${error.message}`));
@@ -84,26 +88,30 @@ export class Connection {
   /** The dialer speaks first, once connected. */
   start(): void {
     assert(this.role === "dialer", "only the dialer starts the handshake");
-    this.writeRaw(encodeHello(this.localHello));
+    this.writeRaw(this.localHello!.bytes);
   }
 
   get peer(): NodeId | null {
     return this.phase === "open" ? (this.remoteHello?.nodeId ?? null) : null;
   }
 
+  /** The id of the cluster key the peer authenticated with (hex), once known. */
+  get peerKeyId(): string | null {
+    return this.remoteHello?.keyId.toString("hex") ?? null;
+  }
+
   get isOpen(): boolean {
     return this.phase === "open";
   }
 
-  /** Queues one MAC-tagged frame; false when closed or when the peer stopped reading. */
+  /** Queues one sealed frame; false when closed or when the peer stopped reading. */
   write(payload: Uint8Array): boolean {
     if (this.phase !== "open") return false;
     if (this.socket.writableLength > socketQueueBytesMax) return false;
     assert(payload.length + frameTagBytes <= this.settings.frameBytesMax, "payload fits a frame");
     const header = Buffer.allocUnsafe(frameHeaderBytes);
-    header.writeUInt32BE(payload.length + frameTagBytes, 0);
-    const tag = frameTag(this.sendKey!, this.sendSequence, payload);
-    this.sendSequence += 1;
+    const [body, tag] = this.sendCipher!.seal(payload);
+    header.writeUInt32BE(body.length + frameTagBytes, 0);
     if (!this.corked) {
       // Frames written in one turn of the event loop leave in one syscall.
       this.corked = true;
@@ -111,7 +119,7 @@ export class Connection {
       process.nextTick(() => this.flush());
     }
     this.socket.write(header);
-    this.socket.write(payload);
+    this.socket.write(body);
     this.socket.write(tag);
     return true;
   }
@@ -168,23 +176,29 @@ export class Connection {
         return;
       }
       this.remoteHello = hello;
+      const protection = this.settings.protection;
       if (this.role === "acceptor") {
         if (!this.settings.isPeerAllowed(hello.nodeId)) {
           this.close("peer not allowed");
           return;
         }
-        this.transcript = transcriptOf(hello, this.localHello);
-        this.writeRaw(encodeHello(this.localHello));
-        this.writeRaw(
-          encodeAuth("acceptor", this.transcript, this.settings.clusterKey, this.settings.signer),
-        );
+        if (!this.acceptsPeerKey(hello)) return;
+        // Answer with the key the dialer proved itself with (held here, so not retired): a
+        // peer that already dropped the key this node still sends with can connect mid-rotation.
+        this.localHello = freshHello(this.settings.signer.nodeId, hello.keyId);
+        this.transcript = transcriptOf(protection, hello, this.localHello);
+        const ownKey = this.ownKey();
+        if (ownKey === null) return;
+        this.writeRaw(this.localHello.bytes);
+        this.writeRaw(encodeAuth("acceptor", this.transcript, ownKey, this.settings.signer));
       } else {
         const expected = this.settings.expectedPeer;
         if (expected !== null && hello.nodeId !== expected) {
           this.close("unexpected peer identity");
           return;
         }
-        this.transcript = transcriptOf(this.localHello, hello);
+        if (!this.acceptsPeerKey(hello)) return;
+        this.transcript = transcriptOf(protection, this.localHello!, hello);
       }
       this.phase = "auth";
       return;
@@ -195,23 +209,56 @@ export class Connection {
       frame,
       peerRole,
       this.transcript!,
-      this.settings.clusterKey,
-      this.remoteHello!.nodeId,
+      this.settings.clusterKeys,
+      this.remoteHello!,
     );
     if (verdict !== "ok") {
-      this.close(`authentication failed: ${verdict}`);
+      this.close(`authentication failed: ${verdict}${this.keyNote(verdict)}`);
       return;
     }
     if (this.role === "dialer") {
-      this.writeRaw(encodeAuth("dialer", this.transcript!, this.settings.clusterKey, this.settings.signer));
+      const ownKey = this.ownKey();
+      if (ownKey === null) return;
+      this.writeRaw(encodeAuth("dialer", this.transcript!, ownKey, this.settings.signer));
     }
     this.open();
   }
 
+  /** Refuses a peer whose hello names a cluster key this node does not hold (or retired). */
+  private acceptsPeerKey(hello: Hello): boolean {
+    const verdict = peerKeyVerdict(this.settings.clusterKeys, hello);
+    if (verdict === "ok") return true;
+    this.close(`authentication failed: ${verdict}${this.keyNote(verdict)}`);
+    return false;
+  }
+
+  private keyNote(verdict: string): string {
+    const id = this.remoteHello?.keyId.toString("hex") ?? "?";
+    if (verdict === "retired-cluster-key") return ` (the peer's cluster key ${id} is retired here)`;
+    if (verdict === "cluster-key")
+      return ` (the peer's cluster key ${id} is not held here, or its proof is wrong)`;
+    return "";
+  }
+
+  /** The key this side's hello named (its primary when the connection started). */
+  private ownKey(): Buffer | null {
+    const found = this.settings.clusterKeys.lookup(this.localHello!.keyId);
+    if (found.type === "key") return found.entry.key;
+    this.close("own cluster key retired during the handshake");
+    return null;
+  }
+
   private open(): void {
-    const keys = sessionKeys(this.transcript!, this.settings.clusterKey);
-    this.sendKey = this.role === "dialer" ? keys.dialerToAcceptor : keys.acceptorToDialer;
-    this.receiveKey = this.role === "dialer" ? keys.acceptorToDialer : keys.dialerToAcceptor;
+    const keys = sessionKeys(this.transcript!, this.localHello!, this.remoteHello!);
+    if (keys === null) {
+      this.close("authentication failed: malformed (unusable ephemeral key)");
+      return;
+    }
+    const protection = this.settings.protection;
+    const sendKey = this.role === "dialer" ? keys.dialerToAcceptor : keys.acceptorToDialer;
+    const receiveKey = this.role === "dialer" ? keys.acceptorToDialer : keys.dialerToAcceptor;
+    this.sendCipher = new FrameCipher(sendKey, protection);
+    this.receiveCipher = new FrameCipher(receiveKey, protection);
     this.decoder.setLimit(this.settings.frameBytesMax);
     clearTimeout(this.handshakeTimer);
     this.phase = "open";
@@ -223,15 +270,13 @@ export class Connection {
       this.close("frame shorter than its tag");
       return;
     }
-    const payload = frame.subarray(0, frame.length - frameTagBytes);
-    const tag = frame.subarray(frame.length - frameTagBytes);
-    const expected = frameTag(this.receiveKey!, this.receiveSequence, payload);
-    // A bad tag means the stream was altered or injected into: nothing after it is trusted.
-    if (!tagsEqual(expected, tag)) {
-      this.close("frame tag mismatch");
+    const payload = this.receiveCipher!.open(frame);
+    // A frame that does not open was altered, injected, replayed or reordered: nothing after
+    // it is trusted.
+    if (payload === null) {
+      this.close("frame failed to open");
       return;
     }
-    this.receiveSequence += 1;
     this.events.onPayload(this, payload);
   }
 }

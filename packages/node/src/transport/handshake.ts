@@ -1,62 +1,108 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+  timingSafeEqual,
+} from "node:crypto";
 import { assert, isNodeId, type NodeId, type Signer, verifySignature } from "@revoada/fabric-core/vocabulary";
+import type { KeySet } from "../keys/key-set.js";
 
 /**
  * The mutual authentication that opens every connection (docs/transport.md):
  *
- *   dialer   -> acceptor  hello(dialer id, dialer nonce)
- *   acceptor -> dialer    hello(acceptor id, acceptor nonce), auth("acceptor")
+ *   dialer   -> acceptor  hello(dialer id, nonce, ephemeral X25519 key, cluster key id)
+ *   acceptor -> dialer    hello(acceptor id, ...), auth("acceptor")
  *   dialer   -> acceptor  auth("dialer")
  *
- * transcript = "revoada-transport-v1" || dialer id || dialer nonce || acceptor id || acceptor nonce
- * auth(role) = HMAC-SHA256(cluster key, role || transcript) || ed25519 signature of (role || transcript)
+ * transcript = "revoada-transport-v2/<protection>" || dialer hello || acceptor hello
+ * auth(role) = HMAC-SHA256(the cluster key its hello names, role || transcript)
+ *              || ed25519 signature of (role || transcript)
  *
- * The HMAC proves the peer holds the cluster key, the signature proves it holds the private
- * key of the NodeId it claims; the fresh nonces of both sides make a recorded handshake
- * useless, and the role label stops one side's proof being reflected back as the other's.
- * Both sides then derive one frame-MAC key per direction from the transcript.
+ * The HMAC proves the peer holds a cluster key this node accepts (the primary or another
+ * accepted key of the set, so a rotation needs no downtime; a retired key is refused by
+ * name), the signature proves it holds the private key of the NodeId it claims, and both
+ * cover the ephemeral keys. The session keys, one per direction, come from HKDF over the
+ * X25519 secret of the two ephemeral keys, salted with the transcript's hash: forward
+ * secret (a stolen cluster key or identity does not open recorded sessions) and bound to
+ * this handshake. Every data frame is then sealed with AES-256-GCM under a counter nonce.
  */
 export const nonceBytes = 32;
-export const helloBytes = 1 + 32 + nonceBytes;
+export const ephemeralKeyBytes = 32;
+export const keyIdBytes = 4;
+export const helloBytes = 1 + 32 + nonceBytes + ephemeralKeyBytes + keyIdBytes;
 export const authBytes = 1 + 32 + 64;
+/** The AEAD tag (or, with `mac` frames, the truncated HMAC) that ends every data frame. */
 export const frameTagBytes = 16;
 const helloKind = 1;
 const authKind = 2;
-const protocolLabel = Buffer.from("revoada-transport-v1", "ascii");
+const x25519SpkiPrefix = Buffer.from("302a300506032b656e032100", "hex");
 
 export type HandshakeRole = "dialer" | "acceptor";
+
+/**
+ * How data frames are protected. `aead` (the default, and what the daemon uses) encrypts and
+ * authenticates; `mac` only authenticates (HMAC-SHA256 tag, the pre-encryption format) and
+ * exists for benchmarks that measure what encryption costs. Both ends must agree: the mode
+ * is part of the transcript, so a mismatch fails the handshake.
+ */
+export type FrameProtection = "aead" | "mac";
 
 export interface Hello {
   readonly nodeId: NodeId;
   readonly nonce: Buffer;
+  readonly ephemeralPublic: Buffer;
+  /** The id of the cluster key this side's auth is keyed with (its primary). */
+  readonly keyId: Buffer;
+  /** The encoded hello, as it went on the wire (the transcript is made of these). */
+  readonly bytes: Buffer;
 }
 
-export function freshNonce(): Buffer {
-  return randomBytes(nonceBytes);
+export interface LocalHello extends Hello {
+  readonly ephemeralPrivate: KeyObject;
 }
 
-export function encodeHello(hello: Hello): Buffer {
+export function freshHello(nodeId: NodeId, keyId: Buffer): LocalHello {
+  assert(keyId.length === keyIdBytes, "a key id is 4 bytes");
+  const ephemeral = generateKeyPairSync("x25519");
+  const ephemeralPublic = ephemeral.publicKey
+    .export({ format: "der", type: "spki" })
+    .subarray(x25519SpkiPrefix.length);
+  const nonce = randomBytes(nonceBytes);
   const bytes = Buffer.allocUnsafe(helloBytes);
   bytes.writeUInt8(helloKind, 0);
-  Buffer.from(hello.nodeId, "hex").copy(bytes, 1);
-  hello.nonce.copy(bytes, 33);
-  return bytes;
+  Buffer.from(nodeId, "hex").copy(bytes, 1);
+  nonce.copy(bytes, 33);
+  ephemeralPublic.copy(bytes, 33 + nonceBytes);
+  keyId.copy(bytes, 33 + nonceBytes + ephemeralKeyBytes);
+  return { nodeId, nonce, ephemeralPublic, keyId, bytes, ephemeralPrivate: ephemeral.privateKey };
 }
 
 export function decodeHello(bytes: Buffer): Hello | null {
   if (bytes.length !== helloBytes || bytes.readUInt8(0) !== helloKind) return null;
   const nodeId = bytes.subarray(1, 33).toString("hex");
   if (!isNodeId(nodeId)) return null;
-  return { nodeId, nonce: Buffer.from(bytes.subarray(33, 33 + nonceBytes)) };
+  const copy = Buffer.from(bytes);
+  return {
+    nodeId,
+    nonce: copy.subarray(33, 33 + nonceBytes),
+    ephemeralPublic: copy.subarray(33 + nonceBytes, 33 + nonceBytes + ephemeralKeyBytes),
+    keyId: copy.subarray(33 + nonceBytes + ephemeralKeyBytes),
+    bytes: copy,
+  };
 }
 
-export function transcriptOf(dialer: Hello, acceptor: Hello): Buffer {
+export function transcriptOf(protection: FrameProtection, dialer: Hello, acceptor: Hello): Buffer {
   return Buffer.concat([
-    protocolLabel,
-    Buffer.from(dialer.nodeId, "hex"),
-    dialer.nonce,
-    Buffer.from(acceptor.nodeId, "hex"),
-    acceptor.nonce,
+    Buffer.from(`revoada-transport-v2/${protection}`, "ascii"),
+    dialer.bytes,
+    acceptor.bytes,
   ]);
 }
 
@@ -64,6 +110,7 @@ function labelled(role: HandshakeRole, transcript: Buffer): Buffer {
   return Buffer.concat([Buffer.from(role, "ascii"), transcript]);
 }
 
+/** The proof of `role`, keyed with `clusterKey` (the key its own hello names). */
 export function encodeAuth(
   role: HandshakeRole,
   transcript: Buffer,
@@ -81,42 +128,119 @@ export function encodeAuth(
   return bytes;
 }
 
-export type AuthVerdict = "ok" | "malformed" | "cluster-key" | "signature";
+export type AuthVerdict = "ok" | "malformed" | "cluster-key" | "retired-cluster-key" | "signature";
 
-/** Checks the peer's proof for `role`; `claimed` is the NodeId from its hello. */
+/** Whether this node accepts the cluster key a peer's hello names (before any proof is read). */
+export function peerKeyVerdict(keys: KeySet, peer: Hello): "ok" | "cluster-key" | "retired-cluster-key" {
+  const found = keys.lookup(peer.keyId);
+  return found.type === "key" ? "ok" : found.type === "retired" ? "retired-cluster-key" : "cluster-key";
+}
+
+/** Checks the peer's proof for `role`; `peer` is its hello (claimed NodeId and key id). */
 export function verifyAuth(
   bytes: Buffer,
   role: HandshakeRole,
   transcript: Buffer,
-  clusterKey: Uint8Array,
-  claimed: NodeId,
+  keys: KeySet,
+  peer: Hello,
 ): AuthVerdict {
   if (bytes.length !== authBytes || bytes.readUInt8(0) !== authKind) return "malformed";
+  const found = keys.lookup(peer.keyId);
+  if (found.type === "retired") return "retired-cluster-key";
+  if (found.type === "unknown") return "cluster-key";
   const message = labelled(role, transcript);
-  const expected = createHmac("sha256", clusterKey).update(message).digest();
+  const expected = createHmac("sha256", found.entry.key).update(message).digest();
   if (!timingSafeEqual(expected, bytes.subarray(1, 33))) return "cluster-key";
-  if (!verifySignature(claimed, message, bytes.subarray(33, 97))) return "signature";
+  if (!verifySignature(peer.nodeId, message, bytes.subarray(33, 97))) return "signature";
   return "ok";
 }
 
-/** Frame-MAC keys, one per direction, bound to this handshake's transcript. */
+/**
+ * The two session keys, one per direction: HKDF-SHA256 over the X25519 secret of the two
+ * ephemeral keys, salted with SHA-256(transcript). Null when the peer's ephemeral key is not
+ * a usable X25519 point (a low-order point gives an all-zero secret, which OpenSSL refuses).
+ */
 export function sessionKeys(
   transcript: Buffer,
-  clusterKey: Uint8Array,
-): { dialerToAcceptor: Buffer; acceptorToDialer: Buffer } {
+  local: LocalHello,
+  remote: Hello,
+): { dialerToAcceptor: Buffer; acceptorToDialer: Buffer } | null {
+  let shared: Buffer;
+  try {
+    const publicKey = createPublicKey({
+      key: Buffer.concat([x25519SpkiPrefix, remote.ephemeralPublic]),
+      format: "der",
+      type: "spki",
+    });
+    shared = diffieHellman({ privateKey: local.ephemeralPrivate, publicKey });
+  } catch {
+    return null;
+  }
+  if (shared.every((byte) => byte === 0)) return null;
+  const salt = createHash("sha256").update(transcript).digest();
   const derive = (label: string) =>
-    createHmac("sha256", clusterKey).update(label).update(transcript).digest();
+    Buffer.from(hkdfSync("sha256", shared, salt, `revoada-transport-v2 ${label}`, 32));
   return { dialerToAcceptor: derive("dialer-to-acceptor"), acceptorToDialer: derive("acceptor-to-dialer") };
 }
 
-/** The tag appended to a data frame: HMAC-SHA256(key, sequence || payload), first 16 bytes. */
-export function frameTag(key: Buffer, sequence: number, payload: Uint8Array): Buffer {
-  const counter = Buffer.allocUnsafe(8);
-  counter.writeUInt32BE(Math.floor(sequence / 2 ** 32), 0);
-  counter.writeUInt32BE(sequence % 2 ** 32, 4);
-  return createHmac("sha256", key).update(counter).update(payload).digest().subarray(0, frameTagBytes);
+/**
+ * One direction of a session: seals (or opens) frames in order. The nonce is the frame's
+ * sequence number (u64, big-endian, after 4 zero bytes), never reused under one key because
+ * every session has fresh keys and each direction its own. A frame that does not open
+ * (altered, injected, replayed, reordered) ends the session: nothing after it is trusted.
+ */
+export class FrameCipher {
+  private sequence = 0;
+
+  constructor(
+    private readonly key: Buffer,
+    private readonly protection: FrameProtection,
+  ) {
+    assert(key.length === 32, "a session key is 32 bytes");
+  }
+
+  /** The frame body for `payload`: [ciphertext, tag] (with `mac`: [payload, tag]). */
+  seal(payload: Uint8Array): [Uint8Array, Buffer] {
+    const nonce = this.nextNonce();
+    if (this.protection === "mac") return [payload, macTag(this.key, nonce, payload)];
+    const cipher = createCipheriv("aes-256-gcm", this.key, nonce, { authTagLength: frameTagBytes });
+    const first = cipher.update(payload);
+    const last = cipher.final();
+    const ciphertext = last.length === 0 ? first : Buffer.concat([first, last]);
+    return [ciphertext, cipher.getAuthTag()];
+  }
+
+  /** The payload of a frame body, or null when it does not open. */
+  open(frame: Buffer): Buffer | null {
+    if (frame.length < frameTagBytes) return null;
+    const body = frame.subarray(0, frame.length - frameTagBytes);
+    const tag = frame.subarray(frame.length - frameTagBytes);
+    const nonce = this.nextNonce();
+    if (this.protection === "mac") {
+      const expected = macTag(this.key, nonce, body);
+      return timingSafeEqual(expected, tag) ? body : null;
+    }
+    const decipher = createDecipheriv("aes-256-gcm", this.key, nonce, { authTagLength: frameTagBytes });
+    decipher.setAuthTag(tag);
+    const first = decipher.update(body);
+    try {
+      const last = decipher.final();
+      return last.length === 0 ? first : Buffer.concat([first, last]);
+    } catch {
+      return null;
+    }
+  }
+
+  private nextNonce(): Buffer {
+    const nonce = Buffer.alloc(12);
+    nonce.writeUInt32BE(Math.floor(this.sequence / 2 ** 32), 4);
+    nonce.writeUInt32BE(this.sequence % 2 ** 32, 8);
+    this.sequence += 1;
+    assert(Number.isSafeInteger(this.sequence), "a session sends fewer than 2^53 frames");
+    return nonce;
+  }
 }
 
-export function tagsEqual(left: Buffer, right: Buffer): boolean {
-  return left.length === right.length && timingSafeEqual(left, right);
+function macTag(key: Buffer, nonce: Buffer, payload: Uint8Array): Buffer {
+  return createHmac("sha256", key).update(nonce).update(payload).digest().subarray(0, frameTagBytes);
 }

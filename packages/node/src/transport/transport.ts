@@ -3,20 +3,21 @@ import { assert, limits, type NodeId, type Signer } from "@revoada/fabric-core/v
 import { type Logger, silentLogger } from "../daemon/log.js";
 import { TransportSetupError } from "../errors.js";
 import { isPeerBlocked } from "../faults.js";
+import { type ClusterKeys, type KeySet, keySetOf } from "../keys/key-set.js";
 import type { MessageCodec } from "./codec.js";
 import { Connection, type ConnectionEvents, type ConnectionSettings } from "./connection.js";
-import { frameTagBytes } from "./handshake.js";
+import { type FrameProtection, frameTagBytes } from "./handshake.js";
 
 /**
- * Authenticated node-to-node TCP (docs/transport.md), generic over the message type: a
+ * Authenticated, encrypted node-to-node TCP (docs/transport.md), generic over the message type: a
  * `MessageCodec<M>` turns messages into frame payloads and validates them on the way in.
  *
  * Each configured peer gets one outbound link that this node dials and keeps dialing (with
  * exponential backoff) while the transport runs; `send(peer, message)` writes to it, or
  * queues (bounded) while it reconnects. Inbound connections deliver to `onMessage`; they
  * also carry replies to a peer this node has no address for. Nothing that arrives from the
- * network throws: a refused handshake, a bad tag or an oversized frame closes that
- * connection, an undecodable payload is dropped; each is logged.
+ * network throws: a refused handshake, a frame that fails to open or an oversized frame closes
+ * that connection (counted in `refusals()`), an undecodable payload is dropped; each is logged.
  */
 export interface PeerAddress {
   readonly host: string;
@@ -25,8 +26,13 @@ export interface PeerAddress {
 
 export interface TransportOptions<M> {
   readonly signer: Signer;
-  /** The shared cluster secret (at least 16 bytes). */
-  readonly clusterKey: Uint8Array;
+  /**
+   * The shared cluster secret: one 32-byte key, or a live `KeySet` (the daemon's, rotated by
+   * `revoada keys rotate`; retiring a key closes the sessions it authenticated).
+   */
+  readonly clusterKey: ClusterKeys;
+  /** `aead` (default): frames encrypted; `mac`: authenticated only, for benchmarks (handshake.ts). */
+  readonly frameProtection?: FrameProtection;
   readonly codec: MessageCodec<M>;
   readonly onMessage: (from: NodeId, message: M) => void;
   /** Which authenticated NodeIds may connect in (default: any holder of the cluster key). */
@@ -41,6 +47,32 @@ export interface TransportOptions<M> {
   readonly handshakeTimeoutMs?: number;
   /** Called when a link to a peer opens or closes (metrics, tests). */
   readonly onPeerState?: (peer: NodeId, connected: boolean) => void;
+}
+
+/**
+ * Why connections were closed against this node's will: a frame that failed to open or was
+ * oversized (after the handshake), or a refused handshake by verdict. The process-wide sum
+ * over every transport is `transportRefusals()` (the daemon's `/metrics`).
+ */
+export type RefusalCounts = Record<string, number>;
+const processRefusals: RefusalCounts = {};
+
+export function transportRefusals(): Readonly<RefusalCounts> {
+  return { ...processRefusals };
+}
+
+/** The counter key of a close reason, or null when the close is not a refusal. */
+function refusalOf(reason: string, authenticated: boolean): string | null {
+  if (reason.startsWith("oversized")) return "oversized-frame";
+  if (authenticated) return reason.startsWith("frame") ? "frame-open-failed" : null;
+  if (reason.startsWith("authentication failed: ")) return reason.slice(23).split(" ")[0] ?? "authentication";
+  if (
+    reason === "peer not allowed" ||
+    reason === "unexpected peer identity" ||
+    reason.startsWith("malformed")
+  )
+    return reason.replaceAll(" ", "-");
+  return null;
 }
 
 interface OutboundLink {
@@ -61,13 +93,26 @@ export class Transport<M> {
   private readonly connections = new Set<Connection>();
   private server: Server | null = null;
   private closed = false;
+  private readonly clusterKeys: KeySet;
+  private readonly refused: RefusalCounts = {};
 
   constructor(options: TransportOptions<M>) {
-    assert(options.clusterKey.length >= 16, "a cluster key of at least 16 bytes");
     this.options = options;
+    this.clusterKeys = keySetOf(options.clusterKey);
     this.logger = options.logger ?? silentLogger;
     this.frameBytesMax = options.frameBytesMax ?? limits.frameBytesMax;
     assert(this.frameBytesMax > frameTagBytes, "frames hold more than their tag");
+    // A retired key no longer vouches for anyone: sessions it opened are closed and redialed.
+    this.clusterKeys.onRetire((id) => {
+      for (const connection of [...this.connections]) {
+        if (connection.peerKeyId === id) connection.close(`cluster key ${id} retired`);
+      }
+    });
+  }
+
+  /** Connections this transport closed as refusals, by reason (see `RefusalCounts`). */
+  refusals(): Readonly<RefusalCounts> {
+    return { ...this.refused };
   }
 
   get nodeId(): NodeId {
@@ -169,7 +214,8 @@ export class Transport<M> {
   private settings(expectedPeer: NodeId | null): ConnectionSettings {
     return {
       signer: this.options.signer,
-      clusterKey: this.options.clusterKey,
+      clusterKeys: this.clusterKeys,
+      protection: this.options.frameProtection ?? "aead",
       frameBytesMax: this.frameBytesMax,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 5000,
       expectedPeer,
@@ -247,6 +293,11 @@ export class Transport<M> {
     authenticated: boolean,
   ): void {
     this.connections.delete(connection);
+    const refusal = refusalOf(reason, authenticated);
+    if (refusal !== null) {
+      this.refused[refusal] = (this.refused[refusal] ?? 0) + 1;
+      processRefusals[refusal] = (processRefusals[refusal] ?? 0) + 1;
+    }
     const peer = connection.peer ?? link?.peer ?? null;
     if (authenticated) {
       const faulty = reason.startsWith("oversized") || reason.startsWith("frame");
