@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 
 /**
@@ -24,6 +24,20 @@ export interface BenchReport {
   readonly fsyncMode: "real fsync" | "no fsync" | "not applicable";
   readonly figures: readonly Figure[];
   readonly notes?: readonly string[];
+}
+
+/** The 1-, 5- and 15-minute load averages when the benchmark started (this module loaded). */
+const loadAtStart = loadavg();
+
+/** The machine is shared: every report records the load average at its start and its end. */
+export function loadDescription(): { start: number[]; end: number[]; text: string } {
+  const end = loadavg();
+  const round = (values: number[]) => values.map((value) => Math.round(value * 100) / 100);
+  return {
+    start: round(loadAtStart),
+    end: round(end),
+    text: `load average (1/5/15 min) ${round(loadAtStart).join(" ")} at the start, ${round(end).join(" ")} at the end, ${cpus().length} cores`,
+  };
 }
 
 export function machineDescription(): {
@@ -56,11 +70,18 @@ export function publishBenchReport(report: BenchReport): void {
       `${f.name.padEnd(width)}  ${value.padStart(12)}  ${f.unit.padEnd(10)}  ${f.target ?? ""}`.trimEnd(),
     );
   }
+  const load = loadDescription();
+  lines.push(load.text);
   for (const note of report.notes ?? []) lines.push(`note: ${note}`);
   process.stdout.write(`${lines.join("\n")}\n`);
   const directory = join(process.cwd(), "bench-results");
   mkdirSync(directory, { recursive: true });
-  const json = { ...report, machine, recordedAt: new Date().toISOString() };
+  const json = {
+    ...report,
+    machine,
+    load: { start: load.start, end: load.end },
+    recordedAt: new Date().toISOString(),
+  };
   writeFileSync(join(directory, `${report.name}.json`), `${JSON.stringify(json, null, 2)}\n`);
 }
 

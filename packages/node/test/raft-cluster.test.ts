@@ -18,6 +18,8 @@ const cluster = new ProcessCluster(baseDirectory, 3, [
   "40",
   "--segment-bytes",
   "8192",
+  "--http",
+  "127.0.0.1:0",
 ]);
 
 after(async () => {
@@ -156,4 +158,24 @@ test("3 processes survive kill -9 of the leader and of a follower without losing
   const before = acknowledged.size;
   await proposeMany(10, 2);
   assert.equal(acknowledged.size, before + 10, "the two remaining nodes keep committing");
+});
+
+test("the HTTP client API commits on the leader and refuses on a follower with the leader's id", async () => {
+  const leader = await cluster.waitForLeader();
+  const follower = cluster.nodes.find((node) => node !== leader && node.running)!;
+  const post = (node: RaftProcess, path: string, body: Uint8Array) =>
+    fetch(`http://127.0.0.1:${node.httpPort}${path}`, { method: "POST", body });
+  const value = `http-${Date.now()}`;
+  const committed = await post(leader, "/v1/propose", Buffer.from(value));
+  assert.equal(committed.status, 200);
+  const { index } = (await committed.json()) as { index: number };
+  assert.ok(Number.isInteger(index) && index > 0, "answered with the entry's index");
+  const applied = await leader.request("applied");
+  assert.ok((applied.values as string[]).includes(value), "the body is the applied entry");
+
+  const refused = await post(follower, "/v1/propose", Buffer.from("x"));
+  assert.equal(refused.status, 503);
+  assert.deepEqual(await refused.json(), { reason: "notLeader", leader: leader.nodeId });
+  assert.equal((await post(leader, "/v1/propose", Buffer.alloc(65_537))).status, 413);
+  assert.equal((await post(leader, "/v1/other", Buffer.from("x"))).status, 404);
 });

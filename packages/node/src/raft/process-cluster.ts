@@ -24,6 +24,8 @@ export class RaftProcess {
   readonly seedHex: string;
   readonly dataDirectory: string;
   port = 0;
+  /** The client HTTP API's port when the cluster was started with `--http` (else 0). */
+  httpPort = 0;
   child: ChildProcess | null = null;
   exited: Promise<void> = Promise.resolve();
   /** Every `leader` event line seen, newest last. */
@@ -84,6 +86,7 @@ export class RaftProcess {
         const message = JSON.parse(line) as Record<string, unknown>;
         if (message.event === "started") {
           this.port = message.port as number;
+          this.httpPort = typeof message.httpPort === "number" ? message.httpPort : 0;
           resolve();
         } else if (message.event === "leader") {
           this.leaderEvents.push({

@@ -1,3 +1,4 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { defaultRaftConfig, type Entry } from "@revoada/fabric-core/raft";
@@ -15,6 +16,12 @@ import { type RaftApplier, RaftDriver } from "./driver.js";
  *
  *   --data DIR  --cluster-key HEX  --listen HOST:PORT  [--seed HEX]  [--peer ID=HOST:PORT]...
  *   [--voters ID,ID,...]  [--election-ms 150]  [--snapshot-interval 10000]  [--segment-bytes N]
+ *   [--http HOST:PORT]
+ *
+ * With --http the node also serves its client API over HTTP/1.1 (keep-alive), the path
+ * `pnpm bench raft` drives: `POST /v1/propose` with the entry's bytes as the body (at most
+ * 64 KiB) answers 200 `{"index":N}` once the entry is committed and applied here, or 503
+ * `{"reason":"notLeader","leader":ID|null}` (or `dropped`, `stopped`).
  *
  * Control channel: JSON lines on stdin, answers (with the request's `id`) and events as JSON
  * lines on stdout (`leader` changes; `rollback` for the data-directory rollback events). The
@@ -88,6 +95,7 @@ async function main(): Promise<void> {
       "election-ms": { type: "string", default: "150" },
       "snapshot-interval": { type: "string", default: "10000" },
       "segment-bytes": { type: "string" },
+      http: { type: "string" },
     },
   });
   if (values.data === undefined || values["cluster-key"] === undefined) {
@@ -134,12 +142,75 @@ async function main(): Promise<void> {
       }
     },
   });
-  emit({ event: "started", nodeId: signer.nodeId, host: driver.address.host, port: driver.address.port });
+  const httpPort = values.http === undefined ? null : await serveHttp(parseAddress(values.http), driver);
+  emit({
+    event: "started",
+    nodeId: signer.nodeId,
+    host: driver.address.host,
+    port: driver.address.port,
+    httpPort,
+  });
   const lines = createInterface({ input: process.stdin });
   lines.on("line", (line) => handleLine(line, driver, applier));
   lines.on("close", () => {
     void driver.stop({ transfer: false }).then(() => process.exit(0));
   });
+}
+
+const maxProposalBytes = 65_536;
+
+/** The client API over HTTP (keep-alive): `POST /v1/propose`; resolves with the bound port. */
+function serveHttp(address: PeerAddress, driver: RaftDriver<number>): Promise<number> {
+  const server = createServer({ keepAliveTimeout: 60_000 }, (request, response) => {
+    if (request.method !== "POST" || request.url !== "/v1/propose") {
+      answer(response, 404, { reason: "not found: POST /v1/propose is the only route" });
+      request.resume();
+      return;
+    }
+    readBody(request, (body) => {
+      if (body === null) {
+        answer(response, 413, { reason: `a proposal is at most ${maxProposalBytes} bytes` });
+        return;
+      }
+      driver.propose(body).then(
+        ({ index }) => answer(response, 200, { index }),
+        (error: unknown) => {
+          const unavailable = error instanceof RaftUnavailableError;
+          answer(response, unavailable ? 503 : 500, {
+            reason: unavailable ? error.reason : "error",
+            leader: unavailable ? error.leaderHint : null,
+          });
+        },
+      );
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host, () => {
+      const bound = server.address();
+      resolve(typeof bound === "object" && bound !== null ? bound.port : address.port);
+    });
+  });
+}
+
+/** The request body, or null once it exceeds maxProposalBytes (the rest is drained). */
+function readBody(request: IncomingMessage, done: (body: Buffer | null) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  request.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= maxProposalBytes) chunks.push(chunk);
+  });
+  request.on("end", () => done(size > maxProposalBytes ? null : Buffer.concat(chunks, size)));
+}
+
+function answer(response: ServerResponse, status: number, body: Record<string, unknown>): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  response.end(text);
 }
 
 function handleLine(line: string, driver: RaftDriver<number>, applier: RegisterApplier): void {
