@@ -1,4 +1,10 @@
-import type { FaceFile, ReadResult, UnknownField } from "@revoada/fabric-core/face";
+import {
+  defaultKubernetesRelease,
+  type FaceFile,
+  type KubernetesRelease,
+  type ReadResult,
+  type UnknownField,
+} from "@revoada/fabric-core/face";
 import {
   type FabricIssue,
   FabricState,
@@ -138,9 +144,10 @@ function reportUnexpected(
   parsedFiles: Map<string, ParsedDocument[]>,
   files: readonly FaceFile[],
   state: FabricState,
+  release: KubernetesRelease,
 ): UnknownField[] {
   const expected = new Map(
-    writeKubernetes(state, { kind: "cluster" }).files.map((file) => [file.path, file.content]),
+    writeKubernetes(state, { kind: "cluster" }, release).files.map((file) => [file.path, file.content]),
   );
   const unknown: UnknownField[] = [];
   for (const file of files) {
@@ -176,7 +183,7 @@ function emptyCollected(): Collected {
  * else (a difference, a file outside the canonical subset, a throw on a malformed document)
  * returns undefined and the caller reads again with every check on.
  */
-function readTrusted(files: readonly FaceFile[]): FabricState | undefined {
+function readTrusted(files: readonly FaceFile[], release: KubernetesRelease): FabricState | undefined {
   try {
     const state = { nodes: {}, workloads: {}, placements: {}, applied: { term: 0, index: 0 } } as Assembled;
     for (const file of files) {
@@ -197,7 +204,10 @@ function readTrusted(files: readonly FaceFile[]): FabricState | undefined {
     const checked = FabricState.safeParse(state);
     if (!checked.success) return undefined;
     const expected = new Map(
-      writeKubernetes(checked.data, { kind: "cluster" }).files.map((file) => [file.path, file.content]),
+      writeKubernetes(checked.data, { kind: "cluster" }, release).files.map((file) => [
+        file.path,
+        file.content,
+      ]),
     );
     return files.every((file) => expected.get(file.path) === file.content) ? checked.data : undefined;
   } catch {
@@ -224,23 +234,31 @@ function parseFiles(files: readonly FaceFile[]): {
   return { collected, parsedFiles };
 }
 
-export async function readKubernetes(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
-  const trusted = readTrusted(files);
+/** Reads a cluster render of Kubernetes `release` (what differs from its render is `unknown`). */
+export async function readKubernetes(
+  files: readonly FaceFile[],
+  release: KubernetesRelease = defaultKubernetesRelease,
+): Promise<Result<ReadResult>> {
+  const trusted = readTrusted(files, release);
   if (trusted !== undefined) return ok({ state: trusted, unknown: [] });
-  return readKubernetesChecked(files);
+  return readKubernetesChecked(files, release);
 }
 
 /** The reader with every check on (schemas, located issues, unknown fields): no fast path. */
-export async function readKubernetesChecked(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
+export async function readKubernetesChecked(
+  files: readonly FaceFile[],
+  release: KubernetesRelease = defaultKubernetesRelease,
+): Promise<Result<ReadResult>> {
   const { collected, parsedFiles } = parseFiles(files);
   if (collected.issues.length > 0) return failed(collected.issues);
-  return readChecked(collected, parsedFiles, files);
+  return readChecked(collected, parsedFiles, files, release);
 }
 
 function readChecked(
   collected: Collected,
   parsedFiles: Map<string, ParsedDocument[]>,
   files: readonly FaceFile[],
+  release: KubernetesRelease,
 ): Result<ReadResult> {
   for (const [file, documents] of parsedFiles) {
     for (const document of documents) collectDocument(collected, { file, document }, true);
@@ -251,6 +269,6 @@ function readChecked(
   if (!checked.success) {
     return failed(issuesFromZod(checked.error).map((issue) => locateStateIssue(issue, sources)));
   }
-  const unknown = [...collected.unknown, ...reportUnexpected(parsedFiles, files, checked.data)];
+  const unknown = [...collected.unknown, ...reportUnexpected(parsedFiles, files, checked.data, release)];
   return ok({ state: checked.data, unknown });
 }

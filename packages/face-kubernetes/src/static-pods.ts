@@ -3,8 +3,10 @@ import {
   bareHost,
   componentOfRole,
   controlPlaneComponent,
+  defaultKubernetesRelease,
   etcdClientAddress,
   type HostPathMount,
+  type KubernetesRelease,
 } from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
@@ -64,15 +66,31 @@ function apiServer(node: NodeState): ComponentShape {
   };
 }
 
-function etcd(node: NodeState): ComponentShape {
+/**
+ * etcd's probes as kubeadm of `release` writes them: `/livez` and `/readyz` from 1.31 (etcd
+ * 3.5.11+), before it `/health` with and without serializable reads and no readiness probe.
+ */
+function etcdProbes(release: KubernetesRelease): ComponentShape["probes"] {
+  if (release.etcdProbes === "health") {
+    return {
+      livenessProbe: httpProbe("127.0.0.1", "/health?exclude=NOSPACE&serializable=true", 2381, "HTTP"),
+      startupProbe: httpProbe("127.0.0.1", "/health?serializable=false", 2381, "HTTP", {
+        failureThreshold: 24,
+      }),
+    };
+  }
+  return {
+    livenessProbe: httpProbe("127.0.0.1", "/livez", 2381, "HTTP"),
+    readinessProbe: httpProbe("127.0.0.1", "/readyz", 2381, "HTTP", { periodSeconds: 1 }),
+    startupProbe: httpProbe("127.0.0.1", "/readyz", 2381, "HTTP", { failureThreshold: 24 }),
+  };
+}
+
+function etcd(node: NodeState, release: KubernetesRelease): ComponentShape {
   return {
     cpu: "100m",
     memory: "100Mi",
-    probes: {
-      livenessProbe: httpProbe("127.0.0.1", "/livez", 2381, "HTTP"),
-      readinessProbe: httpProbe("127.0.0.1", "/readyz", 2381, "HTTP", { periodSeconds: 1 }),
-      startupProbe: httpProbe("127.0.0.1", "/readyz", 2381, "HTTP", { failureThreshold: 24 }),
-    },
+    probes: etcdProbes(release),
     annotations: { [annotationKeys.etcdClientUrls]: `https://${etcdClientAddress(node)}` },
   };
 }
@@ -99,12 +117,12 @@ function scheduler(): ComponentShape {
   };
 }
 
-function componentShape(node: NodeState, role: ControlPlaneRole): ComponentShape {
+function componentShape(node: NodeState, role: ControlPlaneRole, release: KubernetesRelease): ComponentShape {
   switch (role) {
     case "api-server":
       return apiServer(node);
     case "etcd":
-      return etcd(node);
+      return etcd(node, release);
     case "scheduler":
       return scheduler();
     case "controller-manager":
@@ -112,9 +130,14 @@ function componentShape(node: NodeState, role: ControlPlaneRole): ComponentShape
   }
 }
 
-export function renderStaticPod(state: FabricState, node: NodeState, role: ControlPlaneRole): StaticPod {
-  const component = controlPlaneComponent(state, node, role);
-  const shape = componentShape(node, role);
+export function renderStaticPod(
+  state: FabricState,
+  node: NodeState,
+  role: ControlPlaneRole,
+  release: KubernetesRelease = defaultKubernetesRelease,
+): StaticPod {
+  const component = controlPlaneComponent(state, node, role, { release });
+  const shape = componentShape(node, role, release);
   const requests: Record<string, string> = { cpu: shape.cpu };
   if (shape.memory !== undefined) requests.memory = shape.memory;
   return {

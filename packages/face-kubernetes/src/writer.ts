@@ -1,4 +1,10 @@
-import type { FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
+import {
+  defaultKubernetesRelease,
+  type FaceFile,
+  type KubernetesRelease,
+  type RenderScope,
+  type WriteResult,
+} from "@revoada/fabric-core/face";
 import { assert, type FabricState, type NodeId, workloadKey } from "@revoada/fabric-core/vocabulary";
 import { droppedFields, modelState } from "./model.js";
 import { compareText, nodeFolderNames } from "./names.js";
@@ -27,13 +33,13 @@ export function workloadPath(namespace: string, name: string): string {
   return `workloads/${namespace}/${name}.yaml`;
 }
 
-function nodeFiles(state: FabricState, id: NodeId, folder: string): FaceFile[] {
+function nodeFiles(state: FabricState, id: NodeId, folder: string, release: KubernetesRelease): FaceFile[] {
   const node = state.nodes[id]!;
   const files = [{ path: nodePatchPath(folder), content: encodeDocuments([renderNodePatch(node)]) }];
   for (const role of staticPodRoles(node)) {
     files.push({
       path: staticPodPath(folder, componentOfRole[role]),
-      content: encodeDocuments([renderStaticPod(state, node, role)]),
+      content: encodeDocuments([renderStaticPod(state, node, role, release)]),
     });
   }
   return files;
@@ -49,12 +55,18 @@ function workloadFile(state: FabricState, key: string): FaceFile {
   return { path: workloadPath(workload.namespace, workload.name), content: encodeDocuments(objects) };
 }
 
-export function writeKubernetes(input: FabricState, scope: RenderScope): WriteResult {
+/** The files of `input` for Kubernetes `release` (images, etcd flags and probes; default 1.34). */
+export function writeKubernetes(
+  input: FabricState,
+  scope: RenderScope,
+  release: KubernetesRelease = defaultKubernetesRelease,
+): WriteResult {
   const state = modelState(input);
   const folders = nodeFolderNames(state);
   const files: FaceFile[] = [];
   for (const [id, folder] of folders) {
-    if (scope.kind === "cluster" || scope.node === id) files.push(...nodeFiles(state, id as NodeId, folder));
+    if (scope.kind === "cluster" || scope.node === id)
+      files.push(...nodeFiles(state, id as NodeId, folder, release));
   }
   for (const key of Object.keys(state.workloads)) {
     assert(key === workloadKey(state.workloads[key]!), "the model keys workloads by namespace/name");

@@ -96,6 +96,35 @@ export interface Face {
    * `env` for every workload written, so one state gives one environment in every face.
    */
   containerEnvironments?(files: readonly FaceFile[]): Promise<Result<ContainerEnvironments>>;
+  /**
+   * The parameters this face takes from its face kind (`version`, `user_units`, ...): for each,
+   * values that each render differently. The conformance kit configures the face with every
+   * value and fails when two of them render the same files for every example state: a
+   * parameter that changes nothing is a defect.
+   */
+  readonly parameters?: readonly FaceParameter[];
+  /**
+   * This face with `parameters` applied (a parameter not given keeps its default). Unknown
+   * names and unsupported values are issues naming the parameter (`path: [name]`).
+   */
+  configure?(parameters: FaceParameters): Result<Face>;
+}
+
+/** A parameter value, as a face kind carries it. */
+export type FaceParameterValue = string | number | boolean;
+
+/** Parameter name -> value: a built-in face kind without its `protocol`, or an add-on's `options`. */
+export type FaceParameters = Readonly<Record<string, FaceParameterValue>>;
+
+export interface FaceParameter {
+  /** The face kind's field: `version`, `user_units`. */
+  readonly name: string;
+  /** What it changes in the files, in a sentence (for `face list` and the docs). */
+  readonly description: string;
+  /** The value used when the kind does not give one. */
+  readonly default: FaceParameterValue;
+  /** Values that each render differently (at least two); the kit renders every one. */
+  readonly values: readonly FaceParameterValue[];
 }
 
 /** Workload key (`namespace/name`) -> environment variable name -> value. */

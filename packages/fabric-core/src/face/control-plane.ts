@@ -1,4 +1,5 @@
 import { type ControlPlaneRole, type FabricState, type NodeState, shortNodeId } from "../vocabulary/index.js";
+import { defaultKubernetesRelease, type KubernetesRelease } from "./kubernetes-releases.js";
 import { compareText } from "./layout.js";
 
 /**
@@ -18,10 +19,17 @@ import { compareText } from "./layout.js";
  * etcd reads these flags only on a member's first start (an existing data dir wins).
  */
 
+/** The default release's image tags (`kubernetes-releases.ts` has every supported minor). */
 export const controlPlaneVersions = {
-  kubernetes: "v1.34.1",
-  etcd: "3.6.4-0",
+  kubernetes: defaultKubernetesRelease.kubernetes,
+  etcd: defaultKubernetesRelease.etcd,
 } as const;
+
+/** What a face renders the control plane for, beyond the state. */
+export interface ControlPlaneOptions {
+  /** The Kubernetes release (images, etcd flags): default `defaultKubernetesRelease`. */
+  readonly release?: KubernetesRelease;
+}
 
 export const controlPlaneImageRegistry = "registry.k8s.io";
 export const kubernetesPkiDirectory = "/etc/kubernetes/pki";
@@ -114,7 +122,19 @@ function mount(name: string, path: string, type: HostPathMount["type"], readOnly
 
 const pki = kubernetesPkiDirectory;
 
-function etcdFlags(state: FabricState, node: NodeState): string[] {
+/** Flags in kubeadm's order: by name (`--initial-cluster` before `--initial-cluster-state`). */
+function byFlagName(a: string, b: string): number {
+  return compareText(a.split("=", 1)[0]!, b.split("=", 1)[0]!);
+}
+
+/** The flags whose spelling follows the etcd minor kubeadm runs (see `kubernetes-releases.ts`). */
+function etcdVersionedFlags(release: KubernetesRelease): string[] {
+  return release.etcdFlags === "3.6"
+    ? ["--feature-gates=InitialCorruptCheck=true", "--watch-progress-notify-interval=5s"]
+    : ["--experimental-initial-corrupt-check=true", "--experimental-watch-progress-notify-interval=5s"];
+}
+
+function etcdFlags(state: FabricState, node: NodeState, release: KubernetesRelease): string[] {
   const client = etcdClientAddress(node);
   const members = etcdMembers(state);
   const cluster = (members.some((member) => member.id === node.id) ? members : [...members, node]).map(
@@ -125,7 +145,7 @@ function etcdFlags(state: FabricState, node: NodeState): string[] {
     `--cert-file=${pki}/etcd/server.crt`,
     "--client-cert-auth=true",
     `--data-dir=${etcdDataDirectory}`,
-    "--feature-gates=InitialCorruptCheck=true",
+    ...etcdVersionedFlags(release),
     `--initial-advertise-peer-urls=${peerUrl(node)}`,
     `--initial-cluster=${cluster.join(",")}`,
     `--initial-cluster-state=${etcdClusterState(state, node)}`,
@@ -140,7 +160,7 @@ function etcdFlags(state: FabricState, node: NodeState): string[] {
     `--peer-trusted-ca-file=${pki}/etcd/ca.crt`,
     "--snapshot-count=10000",
     `--trusted-ca-file=${pki}/etcd/ca.crt`,
-  ];
+  ].sort(byFlagName);
 }
 
 function apiServerFlags(state: FabricState, node: NodeState): string[] {
@@ -226,10 +246,15 @@ const componentMounts: Readonly<Record<ControlPlaneRole, readonly HostPathMount[
   scheduler: [mount("kubeconfig", schedulerConfig, "FileOrCreate")],
 };
 
-function componentFlags(state: FabricState, node: NodeState, role: ControlPlaneRole): string[] {
+function componentFlags(
+  state: FabricState,
+  node: NodeState,
+  role: ControlPlaneRole,
+  release: KubernetesRelease,
+): string[] {
   switch (role) {
     case "etcd":
-      return etcdFlags(state, node);
+      return etcdFlags(state, node, release);
     case "api-server":
       return apiServerFlags(state, node);
     case "controller-manager":
@@ -239,25 +264,27 @@ function componentFlags(state: FabricState, node: NodeState, role: ControlPlaneR
   }
 }
 
-/** The image of a role's component at the pinned version. */
-export function componentImage(role: ControlPlaneRole): string {
+/** The image of a role's component in `release` (default: the default release). */
+export function componentImage(role: ControlPlaneRole, release = defaultKubernetesRelease): string {
   const name = componentOfRole[role];
-  const version = role === "etcd" ? controlPlaneVersions.etcd : controlPlaneVersions.kubernetes;
+  const version = role === "etcd" ? release.etcd : release.kubernetes;
   return `${controlPlaneImageRegistry}/${name}:${version}`;
 }
 
-/** Everything a face needs to start `role` on `node`, derived from the state alone. */
+/** Everything a face needs to start `role` on `node`, derived from the state (and the release). */
 export function controlPlaneComponent(
   state: FabricState,
   node: NodeState,
   role: ControlPlaneRole,
+  options: ControlPlaneOptions = {},
 ): ControlPlaneComponent {
   const name = componentOfRole[role];
+  const release = options.release ?? defaultKubernetesRelease;
   return {
     role,
     name,
-    image: componentImage(role),
-    command: [name, ...componentFlags(state, node, role)],
+    image: componentImage(role, release),
+    command: [name, ...componentFlags(state, node, role, release)],
     mounts: componentMounts[role],
   };
 }

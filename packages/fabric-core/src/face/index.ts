@@ -3,6 +3,9 @@ export type {
   DroppedField,
   Face,
   FaceFile,
+  FaceParameter,
+  FaceParameters,
+  FaceParameterValue,
   FaceReader,
   FaceWriter,
   LostField,
@@ -13,6 +16,7 @@ export type {
 } from "./contract.js";
 export type {
   ControlPlaneComponent,
+  ControlPlaneOptions,
   EtcdClusterState,
   HostPathMount,
 } from "./control-plane.js";
@@ -35,6 +39,8 @@ export {
   etcdPeerPort,
   kubernetesPkiDirectory,
 } from "./control-plane.js";
+export type { EtcdFlagSet, EtcdProbeSet, KubernetesRelease } from "./kubernetes-releases.js";
+export { defaultKubernetesRelease, kubernetesRelease, kubernetesReleases } from "./kubernetes-releases.js";
 export { compareText, nodeAddressKinds, nodeDirectories, sortedNodes } from "./layout.js";
 export { anyKey, lostFields, matchesLostPattern, withoutLost } from "./loss.js";
 export type { FaceDeclaration, FaceNameMap, FaceSource } from "./registry.js";

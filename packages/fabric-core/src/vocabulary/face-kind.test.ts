@@ -41,7 +41,7 @@ describe("face kinds", () => {
       .tuple(fc.nat(99), fc.nat(99), fc.option(fc.nat(99)))
       .map(([a, b, c]) => (c === null ? `${a}.${b}` : `${a}.${b}.${c}`));
     const kind = fc.oneof(
-      fc.record({ protocol: fc.constant("kubernetes" as const), version, certified_cncf: fc.boolean() }),
+      fc.record({ protocol: fc.constant("kubernetes" as const), version }),
       fc.record({ protocol: fc.constant("nomad" as const), version }),
       fc.record({ protocol: fc.constant("systemd" as const), user_units: fc.boolean() }),
       fc.record({ protocol: fc.constant("pure-raft" as const) }),
@@ -64,7 +64,7 @@ describe("face kinds", () => {
   it("keeps the Kubernetes version a string (1.20 is not the number 1.2)", () => {
     const face = FabricFace.parse({
       name: "k8s-old",
-      kind: { protocol: "kubernetes", version: "1.20", certified_cncf: false },
+      kind: { protocol: "kubernetes", version: "1.20" },
     });
     const back = parseSourceText(FabricFace, stringifyYaml(face), "f.yaml");
     assert.ok(back.ok);
@@ -83,7 +83,7 @@ describe("face kinds", () => {
     assert.ok(compose.success);
     assert.equal(compose.success && isBuiltInFaceKind(compose.data.kind), false);
     const bare = FabricFace.safeParse({ name: "k", kind: { protocol: "kubernetes" } });
-    assert.equal(bare.success, false, "kubernetes needs its version and certified_cncf");
+    assert.equal(bare.success, false, "kubernetes needs its version");
     const badName = FabricFace.safeParse({ name: "x", kind: { protocol: "Compose Face" } });
     assert.equal(badName.success, false);
   });
@@ -91,8 +91,23 @@ describe("face kinds", () => {
   it("is the prescribed face k8s-v1.34", () => {
     assert.deepEqual(k8sV134Face, {
       name: "k8s-v1.34",
-      kind: { protocol: "kubernetes", version: "1.34", certified_cncf: true },
+      kind: { protocol: "kubernetes", version: "1.34" },
     });
+  });
+
+  it("refuses the removed certified_cncf, saying why and how to migrate, at its line", () => {
+    const text = "name: k\nkind:\n  protocol: kubernetes\n  version: '1.30'\n  certified_cncf: true\n";
+    const parsed = parseSourceText(FabricFace, text, "node.yaml");
+    assert.equal(parsed.ok, false);
+    const issue = parsed.ok ? undefined : parsed.issues[0];
+    assert.deepEqual(issue?.path, ["kind", "certified_cncf"]);
+    assert.equal(issue?.line, 5);
+    assert.match(issue?.message ?? "", /certified_cncf was removed: .*delete the line/);
+    const versionIssue = parseWith(FabricFace, {
+      name: "k",
+      kind: { protocol: "kubernetes", version: "v1" },
+    });
+    assert.deepEqual(!versionIssue.ok && versionIssue.issues.map((i) => i.path), [["kind", "version"]]);
   });
 
   it("takes an unknown protocol as an add-on face; rejects a bad name and a missing tag with the field path", () => {

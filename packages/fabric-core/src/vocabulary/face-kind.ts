@@ -1,12 +1,25 @@
 import { z } from "zod";
 import { limits } from "./limits.js";
 
+/** Why `certified_cncf` is refused (docs/faces.md, "Face parameters"). */
+export const certifiedCncfRemoved =
+  "certified_cncf was removed: certification is granted to a product release from its conformance results, and no rendered file changes it (the face always renders kubeadm's control plane); delete the line";
+
 /** The built-in faces' kinds, each with its own parameters; internally tagged by `protocol`. */
 export const BuiltInFaceKind = z.discriminatedUnion("protocol", [
   z.strictObject({
     protocol: z.literal("kubernetes"),
     version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "a Kubernetes version like 1.34"),
-    certified_cncf: z.boolean(),
+    /**
+     * Removed: CNCF certification is granted to a product release from its submitted
+     * conformance results; no rendered file makes a cluster certified or not, and the face
+     * always renders kubeadm's control plane. A config that still has it is refused with how
+     * to migrate (delete the line).
+     */
+    certified_cncf: z
+      .unknown()
+      .refine((value) => value === undefined, certifiedCncfRemoved)
+      .optional(),
   }),
   z.strictObject({ protocol: z.literal("nomad"), version: z.string().regex(/^\d+\.\d+(\.\d+)?$/) }),
   z.strictObject({ protocol: z.literal("systemd"), user_units: z.boolean() }),
@@ -34,7 +47,12 @@ export const AddOnFaceKind = z.strictObject({
     .regex(/^[a-z][a-z0-9-]{0,62}$/, "a face protocol is a lowercase name: letters, digits and '-'")
     .refine(
       (protocol) => !(builtInFaceProtocols as readonly string[]).includes(protocol),
-      "a built-in protocol takes its own parameters (kubernetes: version, certified_cncf; nomad: version; systemd: user_units)",
+      // Aborting here lets a built-in protocol report its own kind's issues, not this branch's.
+      {
+        message:
+          "a built-in protocol takes its own parameters (kubernetes: version; nomad: version; systemd: user_units)",
+        abort: true,
+      },
     ),
   options: z.record(z.string().max(63), z.union([z.string().max(1024), z.number(), z.boolean()])).optional(),
 });
@@ -57,7 +75,7 @@ export type FabricFace = z.infer<typeof FabricFace>;
 /** The prescribed face. */
 export const k8sV134Face: FabricFace = FabricFace.parse({
   name: "k8s-v1.34",
-  kind: { protocol: "kubernetes", version: "1.34", certified_cncf: true },
+  kind: { protocol: "kubernetes", version: "1.34" },
 });
 
 /** One example of every face kind: used by `revoada face list` and the round-trip tests. */

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { FabricState, formatIssue } from "../../vocabulary/index.js";
-import type { Face, FaceFile, RenderScope, WriteResult } from "../contract.js";
+import type {
+  Face,
+  FaceFile,
+  FaceParameter,
+  FaceParameterValue,
+  RenderScope,
+  WriteResult,
+} from "../contract.js";
 import { lostFields, matchesLostPattern } from "../loss.js";
 
 /**
@@ -204,5 +211,53 @@ export function checkLossReport(face: Face, state: FabricState): void {
       dropped.some((entry) => isPrefix(entry.path, path)),
       `model changes ${path.join(".")} but the writer does not report it dropped`,
     );
+  }
+}
+
+/** The face configured with one parameter set to `value`; fails naming the parameter when it cannot be. */
+export function configuredFace(face: Face, name: string, value: FaceParameterValue): Face {
+  assert.ok(face.configure !== undefined, `${face.id} declares parameters but has no configure()`);
+  const configured = face.configure({ [name]: value });
+  if (!configured.ok)
+    assert.fail(
+      `${face.id}: configure({ ${name}: ${JSON.stringify(value)} }) failed:\n${configured.issues.map(formatIssue).join("\n")}`,
+    );
+  return configured.value;
+}
+
+/** Everything a cluster render of every state holds, as one comparable text. */
+function renderAll(face: Face, states: readonly FabricState[]): string {
+  return JSON.stringify(states.map((state) => face.writer.write(state, cluster).files));
+}
+
+/**
+ * Every parameter changes the output: a parameter declares at least two values, its default
+ * among them, and the face configured with each value renders files that differ from every
+ * other value's for at least one of `states` (cluster scope). A parameter that is parsed and
+ * then changes nothing fails here. `configure` refuses a name the face does not declare.
+ */
+export function checkParametersChangeOutput(face: Face, states: readonly FabricState[]): void {
+  const parameters: readonly FaceParameter[] = face.parameters ?? [];
+  if (face.configure !== undefined) {
+    const unknown = face.configure({ "no-such-parameter": true });
+    assert.equal(unknown.ok, false, `${face.id}: configure() refuses a parameter it does not declare`);
+  }
+  for (const parameter of parameters) {
+    assert.ok(parameter.description.length > 0, `${parameter.name}: has a description`);
+    assert.ok(parameter.values.length >= 2, `${parameter.name}: declares at least two values to compare`);
+    assert.ok(
+      parameter.values.some((value) => value === parameter.default),
+      `${parameter.name}: its default ${JSON.stringify(parameter.default)} is among its values`,
+    );
+    const seen = new Map<string, FaceParameterValue>();
+    for (const value of parameter.values) {
+      const rendered = renderAll(configuredFace(face, parameter.name, value), states);
+      const same = seen.get(rendered);
+      assert.ok(
+        same === undefined,
+        `${face.id}: parameter ${parameter.name} = ${JSON.stringify(value)} renders the same files as ${JSON.stringify(same)} for every example state: a parameter value that changes nothing`,
+      );
+      seen.set(rendered, value);
+    }
   }
 }

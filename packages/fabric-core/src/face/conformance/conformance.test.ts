@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { canonicalJson, FabricState, ok } from "../../vocabulary/index.js";
+import { canonicalJson, FabricState, failed, ok } from "../../vocabulary/index.js";
 import type { Face } from "../contract.js";
 import { arbitraryFabricState } from "./arbitraries.js";
-import { checkByteStable, checkNoTimestamps, checkRoundTrip } from "./checks.js";
+import { checkByteStable, checkNoTimestamps, checkParametersChangeOutput, checkRoundTrip } from "./checks.js";
 import { exampleFabricStates } from "./examples.js";
 import { runFaceConformance } from "./run.js";
 
@@ -33,8 +33,48 @@ runFaceConformance(jsonFace, {
   numRuns: 25,
 });
 
+/** The JSON face with an `indent` parameter; `honoured: false` parses it and renders the same bytes. */
+function indentedFace(honoured: boolean, indent = 0): Face {
+  return {
+    ...jsonFace,
+    writer: {
+      write: (state) => ({
+        files: [{ path: "state.json", content: canonicalJson(state, honoured ? indent : 0) }],
+        dropped: [],
+      }),
+    },
+    parameters: [{ name: "indent", description: "spaces per JSON level", default: 0, values: [0, 2] }],
+    configure: (parameters) => {
+      const unknown = Object.keys(parameters).find((name) => name !== "indent");
+      if (unknown !== undefined)
+        return failed([{ code: "unknown", message: `no parameter ${unknown}`, path: [unknown] }]);
+      const value = parameters.indent ?? indent;
+      return typeof value === "number"
+        ? ok(indentedFace(honoured, value))
+        : failed([{ code: "type", message: "a number", path: ["indent"] }]);
+    },
+  };
+}
+
 describe("conformance kit rejects broken faces", () => {
   const mesh = exampleFabricStates.mesh!;
+
+  it("a parameter that changes nothing fails the kit; one that changes the files passes", () => {
+    const states = Object.values(exampleFabricStates);
+    assert.throws(
+      () => checkParametersChangeOutput(indentedFace(false), states),
+      /indent = 2 renders the same files as 0/,
+    );
+    checkParametersChangeOutput(indentedFace(true), states);
+  });
+
+  it("a face that accepts any parameter name fails the kit", () => {
+    const lax: Face = { ...indentedFace(true), configure: () => ok(indentedFace(true)) };
+    assert.throws(
+      () => checkParametersChangeOutput(lax, Object.values(exampleFabricStates)),
+      /refuses a parameter/,
+    );
+  });
 
   it("a reader that loses data fails the round trip", async () => {
     const lossy: Face = {

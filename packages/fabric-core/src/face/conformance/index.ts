@@ -13,8 +13,10 @@ export {
   checkFileShape,
   checkLossReport,
   checkNoTimestamps,
+  checkParametersChangeOutput,
   checkRoundTrip,
   checkValidates,
+  configuredFace,
   reverseKeyOrder,
 } from "./checks.js";
 export { exampleFabricStates } from "./examples.js";

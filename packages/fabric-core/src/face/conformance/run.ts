@@ -11,8 +11,10 @@ import {
   checkFileShape,
   checkLossReport,
   checkNoTimestamps,
+  checkParametersChangeOutput,
   checkRoundTrip,
   checkValidates,
+  configuredFace,
 } from "./checks.js";
 import { exampleFabricStates } from "./examples.js";
 import { isGoldenUpdate, readGoldenDirectory, writeGoldenDirectory } from "./golden-files.js";
@@ -101,6 +103,33 @@ function describeExample(face: Face, name: string, state: FabricState, goldenDir
 }
 
 /**
+ * Face parameters: each one changes the output, and the face configured with each declared
+ * value still validates, reads back to `model(state)` and says its loss, on every example.
+ */
+function describeParameters(face: Face, examples: Readonly<Record<string, FabricState>>): void {
+  const parameters = face.parameters ?? [];
+  if (parameters.length === 0 && face.configure === undefined) return;
+  describe("parameters", () => {
+    it("every parameter changes the output", () => {
+      checkParametersChangeOutput(face, Object.values(examples));
+    });
+    for (const parameter of parameters) {
+      for (const value of parameter.values) {
+        it(`${parameter.name} = ${JSON.stringify(value)}: valid, reads back, loss said (every example)`, async () => {
+          const configured = configuredFace(face, parameter.name, value);
+          for (const state of Object.values(examples)) {
+            await checkValidates(configured, checkByteStable(configured, state).files);
+            await checkRoundTrip(configured, state);
+            checkLossReport(configured, state);
+            await checkContainerEnvironments(configured, state);
+          }
+        });
+      }
+    }
+  });
+}
+
+/**
  * Registers the conformance suite for `face` with node:test. Call it at the top level of a
  * test file in the face package:
  *
@@ -123,6 +152,7 @@ export function runFaceConformance(face: Face, options: FaceConformanceOptions):
     });
     for (const [name, state] of Object.entries(examples))
       describeExample(face, name, state, options.goldenDir);
+    describeParameters(face, examples);
     it(`property: read(write(s)) = model(s), loss said, same container environment, byte-stable, valid (${numRuns} runs, seed ${seed})`, async () => {
       const property = fc.asyncProperty(arbitrary, fc.nat(), async (state, pick) => {
         await checkRoundTrip(face, state);
