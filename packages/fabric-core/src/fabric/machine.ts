@@ -35,6 +35,7 @@ import {
   type Result,
   type RoleCommand,
 } from "../vocabulary/index.js";
+import { applyJoinToken, JoinTokenRecord, pruneJoinTokens } from "./join-tokens.js";
 import {
   isSettledVoter,
   isVoterIn,
@@ -87,7 +88,7 @@ export interface MachineOutcome {
   /** A sealed checkpoint recorded by this entry. */
   readonly checkpoint: { readonly size: number; readonly note: string } | null;
   readonly procedure: ProcedureEvent | null;
-  /** Why a procedure record was refused (a deterministic no-op on every node). */
+  /** Why a procedure or join-token record was refused (a deterministic no-op on every node). */
   readonly procedureRejected: string | null;
 }
 
@@ -127,6 +128,8 @@ const MachineSnapshot = z.strictObject({
   history: HistorySnapshot,
   procedures: z.array(Procedure),
   etcd_members: z.array(EtcdMemberState),
+  /** Join tokens (hashed secrets only); absent in snapshots taken before tokens existed. */
+  join_tokens: z.array(JoinTokenRecord).optional(),
 });
 
 /** The daemon's snapshot before the fabric machine: state and chain only. */
@@ -143,6 +146,7 @@ export class FabricMachine {
   private clockMs = 0;
   private readonly open = new Map<NodeId, Procedure>();
   private readonly etcd = new Map<NodeId, EtcdMemberState>();
+  private readonly tokens = new Map<string, JoinTokenRecord>();
   private readonly horizonMs: number;
 
   constructor(
@@ -216,6 +220,7 @@ export class FabricMachine {
     for (const hold of snapshot.history.holds) machine.holds.add(hold);
     for (const procedure of snapshot.procedures) machine.open.set(procedure.shift.node, procedure);
     for (const member of snapshot.etcd_members) machine.etcd.set(member.node, member);
+    for (const token of snapshot.join_tokens ?? []) machine.tokens.set(token.id, token);
     return ok(machine);
   }
 
@@ -272,6 +277,15 @@ export class FabricMachine {
     return [...this.etcd.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   }
 
+  /** The committed join tokens (sorted by id; secrets only as SHA-256). */
+  joinTokens(): readonly JoinTokenRecord[] {
+    return [...this.tokens.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  joinToken(id: string): JoinTokenRecord | undefined {
+    return this.tokens.get(id);
+  }
+
   operatorHolds(): readonly NodeId[] {
     return [...this.holds].sort();
   }
@@ -300,6 +314,7 @@ export class FabricMachine {
       },
       procedures: this.procedures() as Procedure[],
       etcd_members: this.etcdMembers() as EtcdMemberState[],
+      ...(this.tokens.size === 0 ? {} : { join_tokens: this.joinTokens() as JoinTokenRecord[] }),
     };
     return new TextEncoder().encode(canonicalJson(snapshot, 0));
   }
@@ -323,6 +338,8 @@ export class FabricMachine {
       if (command.type === "attest-checkpoint") checkpoint = this.recordCheckpoint(command);
       else if (command.type === "member-flap") this.recordFlap(command.node, command.at_ms);
       else if (command.type === "etcd-member") procedure = this.recordEtcdMember(command);
+      else if (command.type === "join-token")
+        procedureRejected = applyJoinToken(this.tokens, command, proposal.issued_at_ms, this.fabric.state());
       else if (command.type === "shift-procedure") {
         const result = this.stepProcedure(command, proposal, entry);
         procedure = result.event;
@@ -419,6 +436,7 @@ export class FabricMachine {
 
   /** History older than the horizon (against the newest committed clock) is dropped. */
   private prune(): void {
+    pruneJoinTokens(this.tokens, this.clockMs);
     const horizon = this.clockMs - this.horizonMs;
     if (
       this.shifts.length > 0 &&

@@ -37,6 +37,7 @@ export function applyCommands(state: FabricState, commands: readonly ProposedCom
       case "shift-procedure":
       case "member-flap":
       case "etcd-member":
+      case "join-token":
         assert(false, `the policy never proposes ${command.type}`);
         break;
       default:

@@ -141,6 +141,7 @@ export class FabricStateMachine {
       case "shift-procedure":
       case "member-flap":
       case "etcd-member":
+      case "join-token":
         // Attestation and procedure records: the fabric machine keeps them; the fabric
         // state (what faces render) does not change.
         return null;

@@ -113,6 +113,41 @@ export const MemberFlapCommand = z.strictObject({
   at_ms: Millis,
 });
 
+/**
+ * Join (bootstrap) tokens, committed so that a token works against any node of the cluster
+ * (docs/join.md). `create` carries only the SHA-256 of the token's secret, never the secret;
+ * the expiry is the proposal's `issued_at_ms` plus `ttl_ms`. `use` records that a host
+ * (its NodeId and name) joined with the token: the machine refuses it when the token is
+ * unknown, revoked, expired, single-use and already used, or the id or name is taken.
+ */
+export const JoinTokenCommand = z.discriminatedUnion("action", [
+  z.strictObject({
+    type: z.literal("join-token"),
+    action: z.literal("create"),
+    id: z.string().regex(/^[a-z0-9]{6}$/, "a join token id is 6 lowercase letters or digits"),
+    secret_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    ttl_ms: z
+      .int()
+      .min(1_000)
+      .max(366 * 86_400_000),
+    single_use: z.boolean(),
+    description: z.string().max(128),
+  }),
+  z.strictObject({
+    type: z.literal("join-token"),
+    action: z.literal("revoke"),
+    id: z.string().regex(/^[a-z0-9]{6}$/),
+  }),
+  z.strictObject({
+    type: z.literal("join-token"),
+    action: z.literal("use"),
+    id: z.string().regex(/^[a-z0-9]{6}$/),
+    node: NodeId,
+    name: z.string().max(63),
+  }),
+]);
+export type JoinTokenCommand = z.infer<typeof JoinTokenCommand>;
+
 export const Command = z.discriminatedUnion("type", [
   PromoteCommand,
   DemoteCommand,
@@ -127,6 +162,7 @@ export const Command = z.discriminatedUnion("type", [
   ShiftProcedureCommand,
   MemberFlapCommand,
   EtcdMemberCommand,
+  JoinTokenCommand,
 ]);
 export type Command = z.infer<typeof Command>;
 export type CommandType = Command["type"];

@@ -9,6 +9,7 @@ export {
   EtcdMemberCommand,
   encodeProposal,
   isRoleCommand,
+  JoinTokenCommand,
   MemberFlapCommand,
   NodeJoinCommand,
   NodeRemoveCommand,
