@@ -19,8 +19,9 @@ import type { ComponentSpec } from "./process-runtime.js";
  * source of truth the faces use. Its flag list is not reused as is: it fixes the ports
  * (2379/2380/2381, so several members cannot share a host), speaks https with kubeadm's
  * certificate paths, and carries `--feature-gates`, an etcd 3.6 flag that Debian's etcd
- * 3.4.23 refuses. Here the addresses are given as host:port and the URLs are plain http:
- * TLS on peer and client URLs comes with the PKI distribution, a later step.
+ * 3.4.23 refuses. Here the addresses are given as host:port; with `tls` the member speaks
+ * https on both URLs and asks every peer and client for a certificate of the cluster CA
+ * (`--peer-client-cert-auth`, `--client-cert-auth`), so nothing without one joins or reads.
  */
 
 export interface EtcdComponentOptions {
@@ -38,22 +39,39 @@ export interface EtcdComponentOptions {
   readonly command?: string;
   /** The component name, also its log file name (default `etcd`). */
   readonly componentName?: string;
+  /** TLS on peer and client URLs: the member's certificate (server and client use) and the CA. */
+  readonly tls?: EtcdMemberTls;
+}
+
+/** Files of a member's TLS: one certificate serves both its peer and client listeners. */
+export interface EtcdMemberTls {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 const hostPortPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
-/** `http://host:port` of a host:port address (IPv6 hosts in brackets). */
-export function httpUrl(address: string): string {
+/** `http://host:port` of a host:port address (IPv6 hosts in brackets); `https://` with `tls`. */
+export function httpUrl(address: string, tls = false): string {
   const match = hostPortPattern.exec(address);
   assert(match !== null, `not a host:port address: ${address}`);
   const port = Number(match[2]);
   assert(port > 0 && port <= 65_535, `port out of range in ${address}`);
-  return `http://${address}`;
+  return `${tls ? "https" : "http"}://${address}`;
+}
+
+/** The host of a host:port address, without IPv6 brackets (a certificate's subject name). */
+export function hostOf(address: string): string {
+  const match = hostPortPattern.exec(address);
+  assert(match !== null, `not a host:port address: ${address}`);
+  return (match[1] ?? "").replace(/^\[|\]$/g, "");
 }
 
 export function etcdComponentSpec(options: EtcdComponentOptions): ComponentSpec {
-  const peerUrl = httpUrl(options.peerAddress);
-  const clientUrl = httpUrl(options.clientAddress);
+  const tls = options.tls;
+  const peerUrl = httpUrl(options.peerAddress, tls !== undefined);
+  const clientUrl = httpUrl(options.clientAddress, tls !== undefined);
   assert(options.initialCluster.length > 0, "an etcd member needs an initial cluster");
   assert(
     options.initialCluster.some((member) => member.name === options.name && member.peerUrl === peerUrl),
@@ -77,6 +95,18 @@ export function etcdComponentSpec(options: EtcdComponentOptions): ComponentSpec 
       `--listen-peer-urls=${peerUrl}`,
       `--name=${options.name}`,
       "--snapshot-count=10000",
+      ...(tls === undefined
+        ? []
+        : [
+            `--cert-file=${tls.certFile}`,
+            `--key-file=${tls.keyFile}`,
+            `--trusted-ca-file=${tls.caFile}`,
+            "--client-cert-auth=true",
+            `--peer-cert-file=${tls.certFile}`,
+            `--peer-key-file=${tls.keyFile}`,
+            `--peer-trusted-ca-file=${tls.caFile}`,
+            "--peer-client-cert-auth=true",
+          ]),
     ],
   };
 }

@@ -1,4 +1,7 @@
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { assert } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 
@@ -86,6 +89,15 @@ export interface EtcdctlOptions {
   readonly timeoutMs?: number;
   /** The etcdctl program (default `etcdctl`, looked up on PATH). */
   readonly etcdctl?: string;
+  /** Client TLS (https endpoints): the cluster CA and a client certificate it issued. */
+  readonly tls?: EtcdClientTls;
+}
+
+/** Files etcdctl reads for TLS (`--cacert`, `--cert`, `--key`); the key file is 0600. */
+export interface EtcdClientTls {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export const etcdctlOutputBytesMax = 1 << 20;
@@ -287,6 +299,9 @@ function etcdctlRunner(options: EtcdctlOptions): EtcdctlRun {
     `--dial-timeout=${timeoutMs}ms`,
     `--command-timeout=${timeoutMs}ms`,
     "--write-out=json",
+    ...(options.tls === undefined
+      ? []
+      : [`--cacert=${options.tls.caFile}`, `--cert=${options.tls.certFile}`, `--key=${options.tls.keyFile}`]),
   ];
   return (operation, args, acceptedRefusals = [], outputOnFailure = false) =>
     new Promise((resolve, reject) => {
@@ -306,6 +321,17 @@ function etcdctlRunner(options: EtcdctlOptions): EtcdctlRun {
               return resolve({ stdout, refused: failure.reason });
             }
             if (outputOnFailure && stdout.trim() !== "") return resolve({ stdout, refused: failure.reason });
+          }
+          if (failure instanceof EtcdUnavailableError && options.tls !== undefined) {
+            // etcdctl 3.4 reports a refused TLS handshake as a timeout; say what TLS said.
+            void probeTls(endpoints, options.tls, timeoutMs).then((reason) =>
+              reject(
+                reason === null
+                  ? failure
+                  : new EtcdUnavailableError(endpoints, `TLS handshake refused: ${reason}`),
+              ),
+            );
+            return;
           }
           reject(failure);
         },
@@ -336,12 +362,77 @@ function classifyFailure(
   if (error.code === "ERR_CHILD_PROCESS_STDIO_MAXBUFFER") {
     return new EtcdctlError(operation, `output over ${etcdctlOutputBytesMax} bytes`, { cause: error });
   }
+  // gRPC retries a failed TLS handshake until the dial timeout, so the final line says only
+  // "context deadline exceeded"; the handshake's reason is in an earlier warning line.
+  const tls = tlsFailure(stderr);
+  if (tls !== null) return new EtcdUnavailableError(endpoints, `TLS handshake refused: ${tls}`);
   if (error.killed === true) return new EtcdUnavailableError(endpoints, "etcdctl did not finish in time");
   const message = lastErrorLine(stderr);
   if (unavailableSignatures.some((signature) => message.includes(signature))) {
     return new EtcdUnavailableError(endpoints, message);
   }
   return new EtcdRefusedError(operation, message);
+}
+
+/**
+ * A TLS handshake with the first endpoint as etcdctl would make it; the reason it fails
+ * (server certificate not trusted, this client's certificate refused), or null when it
+ * succeeds or the endpoint does not answer at all. Bounded by `timeoutMs`.
+ */
+export async function probeTls(
+  endpoints: readonly string[],
+  tls: EtcdClientTls,
+  timeoutMs: number,
+): Promise<string | null> {
+  const endpoint = endpoints[0];
+  if (endpoint === undefined || !URL.canParse(endpoint)) return null;
+  const url = new URL(endpoint);
+  if (url.protocol !== "https:") return null;
+  let files: { ca: string; cert: string; key: string };
+  try {
+    files = {
+      ca: await readFile(tls.caFile, "utf8"),
+      cert: await readFile(tls.certFile, "utf8"),
+      key: await readFile(tls.keyFile, "utf8"),
+    };
+  } catch (error) {
+    return `cannot read the client TLS files (${error instanceof Error && "path" in error ? String(error.path) : "?"})`;
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (reason: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reason);
+    };
+    const socket = connectTls({
+      host: url.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(url.port),
+      ...files,
+      servername: isIP(url.hostname) === 0 ? url.hostname : undefined,
+      ALPNProtocols: ["h2"],
+    });
+    // TLS 1.3: the server checks the client's certificate after the handshake and answers a
+    // bad one with an alert, so a clean handshake waits a moment for that alert.
+    socket.once("secureConnect", () => setTimeout(() => finish(null), Math.min(500, timeoutMs)));
+    socket.once("error", (error: Error & { code?: string }) =>
+      finish(
+        error.code === "ECONNREFUSED" || error.code === "ECONNRESET" ? null : error.message.slice(0, 300),
+      ),
+    );
+    const timer = setTimeout(() => finish(null), timeoutMs);
+  });
+}
+
+const tlsFailurePattern =
+  /(x509: [^"\\]{1,200}|tls: [^"\\]{1,200}|remote error: tls: [^"\\]{1,200}|first record does not look like a TLS handshake)/;
+
+/** The reason of a TLS handshake failure in etcdctl's output (bounded), or null. */
+function tlsFailure(stderr: string): string | null {
+  const match = tlsFailurePattern.exec(stderr.slice(-65_536));
+  return match === null ? null : (match[1] ?? null);
 }
 
 /** etcdctl ends with `Error: <message>` after its JSON warning lines; keep that message, bounded. */

@@ -245,6 +245,7 @@ function etcdMembersOf(node: FabricNode): EtcdMembersReply {
   const machine = node.applier.machine;
   return {
     managed: node.actuation?.managesEtcd === true,
+    tls: node.actuation?.tls === true,
     members: machine.etcdMembers().map((member) => {
       const state = machine.node(member.node);
       return {
@@ -254,6 +255,7 @@ function etcdMembersOf(node: FabricNode): EtcdMembersReply {
         learner: member.learner,
         peer: state?.addresses.etcd_peer ?? null,
         client: state?.addresses.etcd_client ?? null,
+        certificate_serial: member.credential?.serial ?? null,
       };
     }),
   };

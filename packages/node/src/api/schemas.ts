@@ -34,6 +34,8 @@ export const RaftStatusReply = z.object({
 export const EtcdMembersReply = z.object({
   /** This node runs an etcd member the fabric manages. */
   managed: z.boolean(),
+  /** etcd speaks TLS with certificates of the cluster CA (clients need one to connect). */
+  tls: z.boolean(),
   members: z.array(
     z.object({
       node: z.string(),
@@ -42,6 +44,8 @@ export const EtcdMembersReply = z.object({
       learner: z.boolean(),
       peer: z.string().nullable(),
       client: z.string().nullable(),
+      /** The serial of the TLS certificate the leader issued with the add; null for the founder's own. */
+      certificate_serial: z.string().nullable(),
     }),
   ),
 });
@@ -105,6 +109,8 @@ export const ProposalRefused = z.object({
   error: z.string(),
   rule: z.string().optional(),
   leader: z.string().nullable().optional(),
+  /** On 421: the leader's API address as gossip advertises it. */
+  leader_api: z.string().optional(),
 });
 
 export const JoinRequest = z.strictObject({ id: NodeId, raft_address: z.string() });

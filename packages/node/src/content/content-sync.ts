@@ -23,6 +23,8 @@ export interface ContentSyncOptions {
   readonly fabricState: () => FabricState;
   /** Who may hold `hash` (gossip announcements), as links. */
   readonly providersOf: (hash: Blake3Hash) => ProviderLinks;
+  /** Blobs the committed state references outside workloads (etcd members' sealed credentials). */
+  readonly extraPins?: () => Iterable<Blake3Hash>;
   readonly nowMs?: () => number;
   readonly onError?: (hash: Blake3Hash, error: unknown) => void;
 }
@@ -58,6 +60,7 @@ export class ContentSync {
     this.running = true;
     try {
       const pins = pinnedBlobs(this.options.fabricState());
+      for (const hash of this.options.extraPins?.() ?? []) pins.add(hash);
       const started: Blake3Hash[] = [];
       for (const hash of [...pins].sort()) {
         if (this.active.has(hash) || (await this.options.store.has(hash))) continue;

@@ -1,9 +1,9 @@
 import { readFile, rename } from "node:fs/promises";
-import type { EtcdAction, FabricMachine } from "@revoada/fabric-core/fabric";
+import type { EtcdAction, EtcdMemberState, FabricMachine } from "@revoada/fabric-core/fabric";
 import { etcdMemberName } from "@revoada/fabric-core/face";
-import type { Command, NodeId, NodeState } from "@revoada/fabric-core/vocabulary";
+import type { Blake3Hash, Command, EtcdCredential, NodeId, NodeState } from "@revoada/fabric-core/vocabulary";
 import { etcdComponentSpec, httpUrl } from "../actuate/etcd-component.js";
-import { type EtcdMembership, etcdctlMembership } from "../actuate/etcd-membership.js";
+import { type EtcdClientTls, type EtcdMembership, etcdctlMembership } from "../actuate/etcd-membership.js";
 import type { ComponentSpec } from "../actuate/process-runtime.js";
 import {
   controlPlaneProcessSpecs,
@@ -12,6 +12,13 @@ import {
   type RuntimeStatus,
 } from "../actuate/runtime.js";
 import { writeFileAtomic } from "../fs/durable.js";
+import type { ClusterCa } from "../pki/ca.js";
+import {
+  EtcdTlsFiles,
+  issueEtcdMemberCredential,
+  openEtcdMemberCredential,
+} from "../pki/etcd-credentials.js";
+import type { Unsealer } from "../pki/seal.js";
 import type { ActuatorConfig } from "./config.js";
 import type { Logger } from "./log.js";
 
@@ -31,6 +38,12 @@ import type { Logger } from "./log.js";
  * On the leader, `perform` makes the executor's etcd calls (member add / promote / remove,
  * or finding the founder's member) against the recorded voting members' client URLs and
  * returns the `etcd-member` record to commit, or null when etcd is not ready yet.
+ *
+ * With `pki` (the node config names the cluster CA), etcd speaks TLS on peer and client URLs
+ * and refuses peers and clients without a certificate of the CA: the founder issues its own
+ * member certificate, the leader issues each added member's (sealed to that node, published
+ * as a content blob the `added` record names), a removed member's certificate and key are
+ * deleted, and the leader's etcdctl presents a client certificate.
  */
 type EtcdMemberRecord = Extract<Command, { type: "etcd-member" }>;
 
@@ -50,8 +63,24 @@ export interface NodeActuationOptions {
   readonly alive: (node: NodeId) => boolean;
   readonly logger: Logger;
   /** The etcd client (tests pass another). */
-  readonly membership?: (endpoints: readonly string[]) => EtcdMembership;
+  readonly membership?: (endpoints: readonly string[], tls: EtcdClientTls | undefined) => EtcdMembership;
+  /** etcd with TLS from the cluster CA; absent: plain http (a mesh without a CA). */
+  readonly pki?: EtcdPki;
 }
+
+export interface EtcdPki {
+  readonly ca: ClusterCa;
+  readonly unsealer: Unsealer;
+  /** Where the node keeps its etcd TLS files (0700). */
+  readonly directory: string;
+  /** Stores and announces a blob (the leader's sealed credentials). */
+  readonly publish: (bytes: Uint8Array) => Promise<Blake3Hash>;
+  /** A blob's bytes, fetched from peers when not held; null while no one offers it yet. */
+  readonly fetch: (hash: Blake3Hash) => Promise<Uint8Array | null>;
+}
+
+/** How soon a member waiting for its credential blob looks again. */
+const credentialRetryMs = 200;
 
 export class NodeActuation {
   private readonly runtime: Runtime | null;
@@ -61,12 +90,21 @@ export class NodeActuation {
   private running: Promise<void> = Promise.resolve();
   private pending = false;
   private stopped = false;
+  private readonly tlsFiles: EtcdTlsFiles | null;
+  private retryTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly options: NodeActuationOptions,
     runtime: Runtime | null,
   ) {
     this.runtime = runtime;
+    this.tlsFiles =
+      options.pki === undefined ? null : new EtcdTlsFiles(options.pki.directory, options.pki.ca);
+  }
+
+  /** etcd runs with TLS from the cluster CA. */
+  get tls(): boolean {
+    return this.tlsFiles !== null;
   }
 
   static create(options: NodeActuationOptions): NodeActuation {
@@ -107,6 +145,7 @@ export class NodeActuation {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     await this.running;
     await this.runtime?.stop();
   }
@@ -118,18 +157,26 @@ export class NodeActuation {
     if (node === undefined) return null;
     const endpoints = this.clientUrls(machine, action.kind === "etcd-adopt" ? [node] : []);
     if (endpoints.length === 0) return null;
+    const tls = await this.clientTls();
     // A short timeout: a call that meets etcd without a leader (its leader's host just died)
     // is retried by the executor sooner than etcdctl's 5 s default would give up.
     const etcd = (
       this.options.membership ??
-      ((urls) => etcdctlMembership({ endpoints: urls, timeoutMs: etcdCallTimeoutMs }))
-    )(endpoints);
+      ((urls, clientTls) =>
+        etcdctlMembership({
+          endpoints: urls,
+          timeoutMs: etcdCallTimeoutMs,
+          ...(clientTls === undefined ? {} : { tls: clientTls }),
+        }))
+    )(endpoints, tls);
     switch (action.kind) {
       case "etcd-add-learner": {
         const peer = node.addresses.etcd_peer;
         if (peer === undefined) throw new Error(`${node.name} advertises no etcd peer address`);
-        const member = await etcd.addLearner(etcdMemberName(node), httpUrl(peer));
-        return record(action.node, member.isLearner ? "added" : "promoted", member.id);
+        // Issued before the add: the record that says "added" carries the member's credential.
+        const credential = await this.issueCredential(node);
+        const member = await etcd.addLearner(etcdMemberName(node), httpUrl(peer, this.tls));
+        return record(action.node, member.isLearner ? "added" : "promoted", member.id, credential);
       }
       case "etcd-promote": {
         const outcome = await etcd.promote(action.member_id);
@@ -143,13 +190,15 @@ export class NodeActuation {
         const name = etcdMemberName(node);
         const found = (await etcd.list()).find(
           (candidate) =>
-            candidate.name === name || (peer !== undefined && candidate.peerUrls.includes(httpUrl(peer))),
+            candidate.name === name ||
+            (peer !== undefined && candidate.peerUrls.includes(httpUrl(peer, this.tls))),
         );
         if (found !== undefined) return record(action.node, found.isLearner ? "added" : "promoted", found.id);
         // A holder whose member was removed (it was down): it comes back as a new learner.
         if (peer === undefined) return null;
-        const added = await etcd.addLearner(name, httpUrl(peer));
-        return record(action.node, added.isLearner ? "added" : "promoted", added.id);
+        const credential = await this.issueCredential(node);
+        const added = await etcd.addLearner(name, httpUrl(peer, this.tls));
+        return record(action.node, added.isLearner ? "added" : "promoted", added.id, credential);
       }
       default:
         return null;
@@ -166,9 +215,106 @@ export class NodeActuation {
     const urls = new Set<string>();
     for (const node of [...nodes, ...extra]) {
       const client = node.addresses.etcd_client;
-      if (client !== undefined) urls.add(httpUrl(client));
+      if (client !== undefined) urls.add(httpUrl(client, this.tls));
     }
     return [...urls].sort();
+  }
+
+  /** etcdctl's client certificate; undefined without TLS; throws when this node has none. */
+  private async clientTls(): Promise<EtcdClientTls | undefined> {
+    if (this.tlsFiles === null) return undefined;
+    const self = this.options.machine().node(this.options.self);
+    const tls = await this.tlsFiles.client(`revoada-${self?.name ?? this.options.self.slice(0, 12)}`);
+    if (tls === null) {
+      throw new Error(
+        "no etcd client certificate: this node holds neither the CA key nor an etcd member certificate",
+      );
+    }
+    return tls;
+  }
+
+  /** A new member's certificate, its key sealed to the member, published; undefined without TLS. */
+  private async issueCredential(node: NodeState): Promise<EtcdCredential | undefined> {
+    const pki = this.options.pki;
+    if (pki === undefined) return undefined;
+    if (pki.ca.keyPem === undefined) {
+      throw new Error(`this node holds no CA key: it cannot issue ${node.name}'s etcd certificate`);
+    }
+    const addresses = [node.addresses.etcd_peer, node.addresses.etcd_client].filter(
+      (address): address is string => address !== undefined,
+    );
+    const issued = await issueEtcdMemberCredential(pki.ca, {
+      id: node.id,
+      name: etcdMemberName(node),
+      addresses,
+    });
+    const blob = await pki.publish(issued.bundle);
+    this.options.logger.info("etcd member certificate issued", {
+      node: node.name,
+      serial: issued.serial,
+      blob,
+    });
+    return { blob, serial: issued.serial };
+  }
+
+  /**
+   * Writes this member's certificate and key before etcd starts: the founder issues its own,
+   * a member the leader added opens the credential its record names, a member already on disk
+   * with a valid certificate keeps it. False while the credential's blob is not here yet.
+   */
+  private async materializeCredential(
+    self: NodeState,
+    credential: EtcdCredential | undefined,
+    addresses: readonly string[],
+  ): Promise<boolean> {
+    const pki = this.options.pki;
+    const files = this.tlsFiles;
+    if (pki === undefined || files === null) return true;
+    if (credential === undefined) {
+      if ((await files.memberSerial()) !== null) return true;
+      if (pki.ca.keyPem === undefined)
+        throw new Error("no etcd member certificate and no CA key to issue one");
+      const issued = await issueEtcdMemberCredential(pki.ca, {
+        id: self.id,
+        name: etcdMemberName(self),
+        addresses,
+      });
+      const opened = await openEtcdMemberCredential(issued.bundle, {
+        serial: issued.serial,
+        ca: pki.ca,
+        unsealer: pki.unsealer,
+      });
+      if (!opened.ok) throw new Error(opened.issues.map((issue) => issue.message).join("; "));
+      await files.writeMember(opened.value.certPem, opened.value.keyPem);
+      this.options.logger.info("etcd member certificate issued to itself (founder)", {
+        serial: issued.serial,
+      });
+      return true;
+    }
+    if ((await files.memberSerial()) === credential.serial) return true;
+    const bytes = await pki.fetch(credential.blob);
+    if (bytes === null) return false;
+    const opened = await openEtcdMemberCredential(bytes, {
+      serial: credential.serial,
+      ca: pki.ca,
+      unsealer: pki.unsealer,
+    });
+    if (!opened.ok) {
+      throw new Error(
+        `etcd credential ${credential.serial} refused: ${opened.issues.map((issue) => issue.message).join("; ")}`,
+      );
+    }
+    await files.writeMember(opened.value.certPem, opened.value.keyPem);
+    this.options.logger.info("etcd member certificate received", { serial: credential.serial });
+    return true;
+  }
+
+  private retryLater(): void {
+    if (this.stopped || this.retryTimer !== null) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.reconcile();
+    }, credentialRetryMs);
   }
 
   private async reconcileOnce(): Promise<void> {
@@ -186,8 +332,12 @@ export class NodeActuation {
       components,
     });
     if (!outcome.applied) this.options.logger.warn("the runtime refused", { reason: outcome.reason });
-    // The runtime stopped the removed member above (apply waits for it): its data goes aside.
-    if (removed) await this.moveEtcdDataAside("removed");
+    // The runtime stopped the removed member above (apply waits for it): its data goes aside,
+    // its certificate and key are deleted.
+    if (removed) {
+      await this.moveEtcdDataAside("removed");
+      await this.tlsFiles?.removeMember();
+    }
   }
 
   /** etcd refuses a removed member's data: it is kept beside, never reused. */
@@ -222,6 +372,14 @@ export class NodeActuation {
       return true;
     }
     if (mine === undefined && !founding) return false;
+    const ownAddresses = [etcd.peer, etcd.client];
+    if (!(await this.materializeCredential(self, mine?.credential, ownAddresses))) {
+      this.options.logger.info("etcd member waiting for its credential blob", {
+        blob: mine?.credential?.blob,
+      });
+      this.retryLater();
+      return false;
+    }
     const marker = (await readFile(markerPath, "utf8").catch(() => "")).trim();
     const memberId = mine?.member_id ?? founderMarker;
     if (marker === founderMarker && mine !== undefined) {
@@ -246,9 +404,18 @@ export class NodeActuation {
       clientAddress: etcd.client,
       initialCluster: cluster.map((node) => ({
         name: etcdMemberName(node),
-        peerUrl: httpUrl(node.id === self.id ? etcd.peer : (node.addresses.etcd_peer ?? "")),
+        peerUrl: httpUrl(node.id === self.id ? etcd.peer : (node.addresses.etcd_peer ?? ""), this.tls),
       })),
       clusterState: founding ? "new" : "existing",
+      ...(this.tlsFiles === null
+        ? {}
+        : {
+            tls: {
+              caFile: this.tlsFiles.caFile,
+              certFile: this.tlsFiles.memberCertFile,
+              keyFile: this.tlsFiles.memberKeyFile,
+            },
+          }),
     });
     this.options.logger.info("etcd member starting", {
       state: founding ? "new" : "existing",
@@ -258,6 +425,22 @@ export class NodeActuation {
   }
 }
 
-function record(node: NodeId, event: EtcdMemberRecord["event"], memberId: string): EtcdMemberRecord {
-  return { type: "etcd-member", node, event, member_id: memberId };
+/** The blobs of the etcd members' sealed credentials (every node holds them, so any can serve one). */
+export function credentialBlobs(members: readonly EtcdMemberState[]): Blake3Hash[] {
+  return members.flatMap((member) => (member.credential === undefined ? [] : [member.credential.blob]));
+}
+
+function record(
+  node: NodeId,
+  event: EtcdMemberRecord["event"],
+  memberId: string,
+  credential?: EtcdCredential,
+): EtcdMemberRecord {
+  return {
+    type: "etcd-member",
+    node,
+    event,
+    member_id: memberId,
+    ...(credential === undefined ? {} : { credential }),
+  };
 }

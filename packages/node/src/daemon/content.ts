@@ -5,6 +5,7 @@ import {
   type NodeId,
   type Signer,
 } from "@revoada/fabric-core/vocabulary";
+import { fetchBlob } from "../content/blob-fetcher.js";
 import { BlobStore } from "../content/blob-store.js";
 import { ContentService } from "../content/content-service.js";
 import { ContentSync, type ProviderLinks } from "../content/content-sync.js";
@@ -12,24 +13,28 @@ import { TransportContentLinks } from "../content/transport-links.js";
 import type { GossipDriver } from "../gossip/gossip-driver.js";
 import { parseHostPort } from "../gossip/gossip-driver.js";
 import type { Logger } from "./log.js";
+import type { ClusterKeys } from "../keys/key-set.js";
 
 /**
  * The content layer in the daemon: the blob store, serving peers over the authenticated
  * transport, announcing held blobs through gossip (one `blob/<hash>` key each, value = size),
  * and the background round that fetches every blob the committed state references.
- * Secret values never travel this way: blobs are configs and manifests, addressed by hash.
+ * Secrets travel this way only sealed to the node that needs them (an etcd member's key, see
+ * docs/control-plane.md); everything else is configs and manifests, addressed by hash.
  */
 export const blobKeyPrefix = "blob/";
 
 export interface NodeContentOptions {
   readonly dataDirectory: string;
   readonly signer: Signer;
-  readonly clusterKey: Uint8Array;
+  readonly clusterKey: ClusterKeys;
   readonly listen: string;
   readonly syncCadenceMs: number;
   readonly gcRetentionMs: number;
   readonly gossip: () => GossipDriver;
   readonly fabricState: () => FabricState;
+  /** Blobs to hold beside those of the workloads (etcd members' sealed credentials). */
+  readonly extraPins?: () => Iterable<Blake3Hash>;
   readonly logger: Logger;
 }
 
@@ -72,6 +77,7 @@ export class NodeContent {
       syncCadenceMs: options.syncCadenceMs,
       gcRetentionMs: options.gcRetentionMs,
       fabricState: options.fabricState,
+      ...(options.extraPins === undefined ? {} : { extraPins: options.extraPins }),
       providersOf: (hash) => holder.content?.providersOf(hash) ?? new Map(),
       onError: (hash, error) =>
         options.logger.warn("blob fetch failed", {
@@ -96,6 +102,26 @@ export class NodeContent {
       }
     }
     return missing;
+  }
+
+  /** Stores `bytes` and announces it at once (a blob a record is about to reference). */
+  async publish(bytes: Uint8Array): Promise<Blake3Hash> {
+    const stored = await this.store.put(bytes);
+    await this.announce();
+    return stored.hash;
+  }
+
+  /**
+   * The blob's bytes, fetched now from the peers gossip says hold it when this node does not;
+   * null while no provider is known yet (the background round keeps trying).
+   */
+  async fetchNow(hash: Blake3Hash): Promise<Uint8Array | null> {
+    if (!(await this.store.has(hash))) {
+      const providers = this.providersOf(hash);
+      if (providers.size === 0) return null;
+      await fetchBlob({ store: this.store, hash, providers, service: this.service });
+    }
+    return this.store.read(hash);
   }
 
   /** Providers of `hash` from gossip: alive members announcing it, reached over the transport. */

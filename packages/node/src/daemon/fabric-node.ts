@@ -7,6 +7,7 @@ import type { Face } from "@revoada/fabric-core/face";
 import type { GossipEvent } from "@revoada/fabric-core/gossip";
 import { type RaftConfig, type RaftEvent, raftConfigFromStrategy } from "@revoada/fabric-core/raft";
 import {
+  type Blake3Hash,
   canonicalJson,
   type FabricState,
   isNodeId,
@@ -21,10 +22,12 @@ import { loadConfiguredFace } from "../faces.js";
 import { writeFileAtomic } from "../fs/durable.js";
 import { GossipDriver, parseHostPort } from "../gossip/gossip-driver.js";
 import { Keyring } from "../gossip/keyring.js";
-import { loadOrCreateIdentity } from "../identity.js";
+import { loadOrCreateNodeKeys } from "../identity.js";
+import type { ClusterCa } from "../pki/ca.js";
+import type { Unsealer } from "../pki/seal.js";
 import { RaftDriver } from "../raft/index.js";
 import { renderToDirectory } from "../render/index.js";
-import { NodeActuation } from "./actuation.js";
+import { credentialBlobs, NodeActuation } from "./actuation.js";
 import type { LoadedConfig, NodeConfig } from "./config.js";
 import { NodeContent } from "./content.js";
 import { EventQueue, type NodeEvent } from "./events.js";
@@ -55,6 +58,8 @@ export interface FabricNodeOptions {
 /** What the data-directory stage leaves: the lock is held, the identity loaded. */
 interface DataDirectory {
   readonly signer: Signer;
+  /** Opens what peers seal to this node's identity (its etcd credential). */
+  readonly unsealer: Unsealer;
   /** This start's count (advertised in gossip, so a restarted node's state wins). */
   readonly generation: number;
 }
@@ -64,6 +69,8 @@ interface NodeParts {
   readonly config: NodeConfig;
   readonly apiToken: string;
   readonly logger: Logger;
+  /** The cluster CA from the config's `pki`, when it names one. */
+  readonly clusterCa: ClusterCa | undefined;
   readonly disk: DataDirectory;
   readonly face: Face;
   readonly applier: FabricApplier;
@@ -127,6 +134,17 @@ export class FabricNode {
                 .membershipView()
                 .members.some((member) => member.id === id && member.status === "alive"),
             logger: this.logger.child("actuate"),
+            ...(parts.clusterCa === undefined
+              ? {}
+              : {
+                  pki: {
+                    ca: parts.clusterCa,
+                    unsealer: parts.disk.unsealer,
+                    directory: join(this.config.data_dir, "pki"),
+                    publish: (bytes: Uint8Array) => this.content.publish(bytes),
+                    fetch: (hash: Blake3Hash) => this.content.fetchNow(hash),
+                  },
+                }),
           });
     this.reconciler = new Reconciler({
       self: this.signer,
@@ -186,10 +204,13 @@ export class FabricNode {
       gcRetentionMs: config.strategy.content.gc_retention_ms,
       gossip: () => gossip,
       fabricState: () => applier.state(),
+      // Every node holds the etcd members' sealed credentials: any of them may serve one.
+      extraPins: () => credentialBlobs(applier.machine.etcdMembers()),
       logger: logger.child("content"),
     });
     const node = new FabricNode({
       config,
+      clusterCa: options.loaded.clusterCa,
       apiToken,
       logger,
       disk,
@@ -459,9 +480,9 @@ export class FabricNode {
 async function openDataDirectory(config: NodeConfig): Promise<DataDirectory> {
   await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
   await lockDataDirectory(config.data_dir);
-  const signer = await loadOrCreateIdentity(config.data_dir);
+  const { signer, unsealer } = await loadOrCreateNodeKeys(config.data_dir);
   const generation = await nextGeneration(config.data_dir);
-  return { signer, generation };
+  return { signer, unsealer, generation };
 }
 
 /** Stage 2: the face this node renders through, by name or module. */

@@ -1,6 +1,10 @@
-import type { Command } from "commander";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Command, Option } from "commander";
 import { httpUrl } from "../../actuate/etcd-component.js";
 import {
+  type EtcdClientTls,
   type EtcdEndpointHealth,
   type EtcdEndpointStatus,
   type EtcdMember,
@@ -9,6 +13,8 @@ import {
   etcdctlMembership,
 } from "../../actuate/etcd-membership.js";
 import { EtcdMembersReply } from "../../api/schemas.js";
+import { loadClusterCa } from "../../pki/ca.js";
+import { EtcdTlsFiles } from "../../pki/etcd-credentials.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
 import { anyLiveStatus, apiOption, clients, dirOption, type Target } from "./mesh.js";
@@ -30,30 +36,86 @@ export function registerEtcd(program: Command): void {
     .addOption(dirOption())
     .addOption(apiOption())
     .addOption(outputOption())
-    .action(async (options: Target & { output: OutputFormat }) => {
+    .addOption(new Option("--etcd-cacert <file>", "CA certificate etcd's TLS is checked against"))
+    .addOption(new Option("--etcd-cert <file>", "client certificate for etcd (issued by the cluster CA)"))
+    .addOption(new Option("--etcd-key <file>", "the client certificate's key"))
+    .action(async (options: Target & EtcdTlsOptions & { output: OutputFormat }) => {
       const { client } = await anyLiveStatus((await clients(options)).clients);
       const committed = await client.get("/v1/etcd", EtcdMembersReply);
       const endpoints = committed.members
         .filter((member) => member.client !== null)
-        .map((member) => httpUrl(member.client ?? ""));
+        .map((member) => httpUrl(member.client ?? "", committed.tls));
       if (committed.members.length === 0) {
         throw new CliError("the fabric manages no etcd (no etcd member committed)", exitCodes.notFound);
       }
-      const etcdctl = { endpoints, timeoutMs: 3000 };
-      const [listed, statuses, health] = await Promise.all([
-        etcdctlMembership(etcdctl)
-          .list()
-          .catch(() => undefined),
-        etcdctlEndpointStatus(etcdctl).catch(() => [] as readonly EtcdEndpointStatus[]),
-        etcdctlEndpointHealth(etcdctl).catch(() => [] as readonly EtcdEndpointHealth[]),
-      ]);
-      if (listed === undefined)
-        throw new CliError(`etcd does not answer at ${endpoints.join(", ")}`, exitCodes.unavailable);
-      const leaderIndex = Math.max(0, ...statuses.map((status) => status.raftIndex));
-      const rows = etcdRows(committed, listed, statuses, health, leaderIndex);
-      const data = { committed: committed.members, etcd: { members: listed, endpoints: statuses, health } };
-      process.stdout.write(render(options.output, data, () => rows));
+      const tls = committed.tls ? await clientTls(options) : undefined;
+      try {
+        await printStatus(committed, endpoints, tls?.files, options.output);
+      } finally {
+        await tls?.cleanup();
+      }
     });
+}
+
+interface EtcdTlsOptions {
+  etcdCacert?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+}
+
+/**
+ * etcd speaks TLS: the files given, or a short-lived client certificate issued from the mesh
+ * directory's CA key into a private temporary directory, removed after the command.
+ */
+async function clientTls(
+  options: Target & EtcdTlsOptions,
+): Promise<{ files: EtcdClientTls; cleanup: () => Promise<void> }> {
+  const { etcdCacert, etcdCert, etcdKey } = options;
+  if (etcdCacert !== undefined && etcdCert !== undefined && etcdKey !== undefined) {
+    return { files: { caFile: etcdCacert, certFile: etcdCert, keyFile: etcdKey }, cleanup: async () => {} };
+  }
+  if (etcdCacert !== undefined || etcdCert !== undefined || etcdKey !== undefined) {
+    throw new CliError("--etcd-cacert, --etcd-cert and --etcd-key go together", exitCodes.usage);
+  }
+  const ca = await loadClusterCa(join(options.dir, "ca.crt"), join(options.dir, "ca.key")).catch(
+    () => undefined,
+  );
+  if (ca === undefined) {
+    throw new CliError(
+      `etcd speaks TLS: pass --etcd-cacert, --etcd-cert and --etcd-key, or --dir of a mesh holding ca.crt and ca.key (${options.dir} does not)`,
+      exitCodes.usage,
+    );
+  }
+  const directory = await mkdtemp(join(tmpdir(), "revoada-etcd-client-"));
+  const files = await new EtcdTlsFiles(directory, ca).client("revoada-cli");
+  if (files === null) throw new CliError("could not issue an etcd client certificate", exitCodes.failed);
+  return { files, cleanup: () => rm(directory, { recursive: true, force: true }) };
+}
+
+async function printStatus(
+  committed: EtcdMembersReply,
+  endpoints: readonly string[],
+  tls: EtcdClientTls | undefined,
+  output: OutputFormat,
+): Promise<void> {
+  const etcdctl = { endpoints, timeoutMs: 3000, ...(tls === undefined ? {} : { tls }) };
+  const [listed, statuses, health] = await Promise.all([
+    etcdctlMembership(etcdctl)
+      .list()
+      .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+    etcdctlEndpointStatus(etcdctl).catch(() => [] as readonly EtcdEndpointStatus[]),
+    etcdctlEndpointHealth(etcdctl).catch(() => [] as readonly EtcdEndpointHealth[]),
+  ]);
+  // The reason (a TLS refusal, no leader, a timeout) is what an operator acts on.
+  if (listed instanceof Error) throw new CliError(listed.message, exitCodes.unavailable);
+  const leaderIndex = Math.max(0, ...statuses.map((status) => status.raftIndex));
+  const rows = etcdRows(committed, listed, statuses, health, leaderIndex);
+  const data = {
+    committed: committed.members,
+    tls: committed.tls,
+    etcd: { members: listed, endpoints: statuses, health },
+  };
+  process.stdout.write(render(output, data, () => rows));
 }
 
 function etcdRows(
