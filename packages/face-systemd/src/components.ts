@@ -61,14 +61,25 @@ export const componentOrder: readonly ControlPlaneRole[] = [
 
 const network = "network-online.target";
 
-export function componentUnitEntries(node: NodeState, role: ControlPlaneRole): UnitEntries {
+/**
+ * A component unit's `[Unit]` entries. A user manager (`user: true`) has no
+ * `network-online.target` (it cannot see system units), so a user unit that runs after
+ * nothing of its own node names no ordering at all.
+ */
+export function componentUnitEntries(node: NodeState, role: ControlPlaneRole, user = false): UnitEntries {
   const spec = components[role];
   const dependency = spec.after !== undefined && node.roles.includes(spec.after) ? spec.after : undefined;
-  const after = dependency === undefined ? network : components[dependency].unit;
+  const after = dependency === undefined ? (user ? undefined : network) : components[dependency].unit;
+  const ordering: UnitEntries =
+    after === undefined
+      ? []
+      : [
+          ["Wants", after],
+          ["After", after],
+        ];
   return [
     ["Description", escapeSpecifiers(`revoada control plane: ${role}`)],
-    ["Wants", after],
-    ["After", after],
+    ...ordering,
     ["PartOf", nodeTargetName],
     [keys.component, role],
   ];

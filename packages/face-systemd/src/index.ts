@@ -29,13 +29,16 @@ export {
   replicasByNode,
   replicaUnitBase,
   sortedNodes,
+  userUnitDirectory,
 } from "./layout.js";
 export {
   blobDirectory,
   podmanArgv,
   podmanPath,
   readPodmanArgv,
+  type SystemdFaceOptions,
   systemdFace,
+  systemdFaceFor,
 } from "./systemd-face.js";
 export { fabricTarget, nodeTarget, renderedHeader } from "./targets.js";
 export type { SectionKeys, UnitCheckOptions } from "./unit-check.js";

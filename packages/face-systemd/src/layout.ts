@@ -15,6 +15,12 @@ import type { FabricState, NodeId, Workload } from "@revoada/fabric-core/vocabul
 export const nodeTargetName = "revoada-node.target";
 export const fabricTargetName = "revoada-fabric.target";
 export const nodesDirectory = "nodes";
+/**
+ * Where user units go under a node's folder (and at the top of a node view): the path
+ * `systemctl --user` reads in the home directory, so `revoada render --node N --out ~` installs
+ * them; the same files serve every user from `/etc/systemd/user`.
+ */
+export const userUnitDirectory = ".config/systemd/user/";
 
 /** A replica placed on a node. */
 export interface PlacedReplica {

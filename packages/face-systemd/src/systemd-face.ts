@@ -1,4 +1,4 @@
-import type { Face, FaceFile } from "@revoada/fabric-core/face";
+import type { Face, FaceFile, FaceParameters } from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
   type FabricState,
@@ -16,6 +16,7 @@ import {
   nodeTargetName,
   type PlacedReplica,
   replicaUnitBase,
+  userUnitDirectory,
 } from "./layout.js";
 import { renderedHeader } from "./targets.js";
 import { checkUnitFiles } from "./unit-check.js";
@@ -43,12 +44,12 @@ import {
 export const podmanPath = "/usr/bin/podman";
 export const blobDirectory = "/var/lib/revoada/blobs";
 
-function componentUnit(state: FabricState, node: NodeState, role: ControlPlaneRole): string {
+function componentUnit(state: FabricState, node: NodeState, role: ControlPlaneRole, user: boolean): string {
   const spec = components[role];
   return stringifyUnitFile({
     comment: renderedHeader,
     sections: [
-      { name: "Unit", entries: componentUnitEntries(node, role) },
+      { name: "Unit", entries: componentUnitEntries(node, role, user) },
       {
         name: "Service",
         entries: [
@@ -77,13 +78,13 @@ export function podmanArgv(workload: Workload, replica: number): string[] {
   return argv;
 }
 
-function replicaUnit(workload: Workload, replica: number): string {
+function replicaUnit(workload: Workload, replica: number, user: boolean): string {
   return stringifyUnitFile({
     comment: renderedHeader,
     sections: [
       {
         name: "Unit",
-        entries: replicaUnitEntries(workload, replica),
+        entries: replicaUnitEntries(workload, replica, user),
       },
       {
         name: "Service",
@@ -101,17 +102,21 @@ function replicaUnit(workload: Workload, replica: number): string {
   });
 }
 
-function renderNodeFiles(
-  state: FabricState,
-  node: NodeState,
-  replicas: readonly PlacedReplica[],
-  prefix: string,
-): FaceFile[] {
-  return renderNodeUnits(state, node, replicas, prefix, {
-    suffix: ".service",
-    component: componentUnit,
-    replica: replicaUnit,
-  });
+/** One node's units: system units, or (`user`) user units installed into the user manager's `default.target`. */
+function nodeFileRenderer(user: boolean) {
+  return (
+    state: FabricState,
+    node: NodeState,
+    replicas: readonly PlacedReplica[],
+    prefix: string,
+  ): FaceFile[] =>
+    renderNodeUnits(state, node, replicas, prefix, {
+      suffix: ".service",
+      component: (componentState, componentNode, role) =>
+        componentUnit(componentState, componentNode, role, user),
+      replica: (workload, replica) => replicaUnit(workload, replica, user),
+      wantedBy: user ? "default.target" : "multi-user.target",
+    });
 }
 
 /** The container fields of a replica `.service`: image, command and args from `ExecStart=`, env. */
@@ -155,17 +160,64 @@ export function readPodmanArgv(
   return { image, command, args: argv.slice(index + 1) };
 }
 
-export const systemdFace: Face = {
-  id: "systemd",
-  protocol: "systemd",
-  description: "systemd .service units per workload replica and control-plane component, a .target per node",
-  writer: { write: (state, scope) => writeUnitTree(state, scope, renderNodeFiles) },
-  reader: {
-    read: (files) =>
-      readUnitTree(files, [".service", ".target"], (unit, path) =>
-        classifyReplicaUnit(unit, path, readServiceContainer),
-      ),
-  },
-  model: modelPlacedWorkloads,
-  validate: async (files) => checkUnitFiles(files),
-};
+export interface SystemdFaceOptions {
+  /**
+   * User units for `systemctl --user` (the face kind's `user_units`): each node's units under
+   * `.config/systemd/user/` (or copied to `/etc/systemd/user`), the node target
+   * `WantedBy=default.target`, no `network-online.target` (a user manager has none), no `User=`.
+   */
+  readonly userUnits: boolean;
+}
+
+const userUnitsParameter = {
+  name: "user_units",
+  description:
+    "user units for systemctl --user: under .config/systemd/user/, the node target WantedBy=default.target, no network-online.target",
+  default: false,
+  values: [false, true],
+} as const;
+
+/** face-systemd with `options` applied. */
+export function systemdFaceFor(options: SystemdFaceOptions): Face {
+  const unitDirectory = options.userUnits ? userUnitDirectory : "";
+  const renderNodeFiles = nodeFileRenderer(options.userUnits);
+  return {
+    id: "systemd",
+    protocol: "systemd",
+    description:
+      "systemd .service units per workload replica and control-plane component, a .target per node",
+    writer: { write: (state, scope) => writeUnitTree(state, scope, renderNodeFiles, unitDirectory) },
+    reader: {
+      read: (files) =>
+        readUnitTree(
+          files,
+          [".service", ".target"],
+          (unit, path) => classifyReplicaUnit(unit, path, readServiceContainer),
+          unitDirectory,
+        ),
+    },
+    model: modelPlacedWorkloads,
+    validate: async (files) => checkUnitFiles(files),
+    parameters: [userUnitsParameter],
+    configure: (parameters) => configureSystemd(parameters, options),
+  };
+}
+
+function configureSystemd(parameters: FaceParameters, current: SystemdFaceOptions): Result<Face> {
+  for (const name of Object.keys(parameters)) {
+    if (name !== "user_units")
+      return failed([
+        {
+          code: "unknown_parameter",
+          message: `face-systemd has no parameter ${name} (it takes: user_units)`,
+          path: [name],
+        },
+      ]);
+  }
+  const userUnits = parameters.user_units ?? current.userUnits;
+  if (typeof userUnits !== "boolean")
+    return failed([{ code: "invalid_type", message: "user_units is true or false", path: ["user_units"] }]);
+  return ok(systemdFaceFor({ userUnits }));
+}
+
+export const systemdFace: Face = systemdFaceFor({ userUnits: false });

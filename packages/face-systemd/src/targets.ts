@@ -7,7 +7,12 @@ import { escapeSpecifiers } from "./unit-values.js";
 
 export const renderedHeader = ["Rendered by revoada from the fabric state; a re-render overwrites edits."];
 
-export function nodeTarget(node: NodeState, units: readonly string[]): string {
+/** The node target, installed into `wantedBy` (`multi-user.target`; a user manager's `default.target`). */
+export function nodeTarget(
+  node: NodeState,
+  units: readonly string[],
+  wantedBy = "multi-user.target",
+): string {
   return stringifyUnitFile({
     comment: renderedHeader,
     sections: [
@@ -19,7 +24,7 @@ export function nodeTarget(node: NodeState, units: readonly string[]): string {
           ...nodeFactEntries(node),
         ],
       },
-      { name: "Install", entries: [["WantedBy", "multi-user.target"]] },
+      { name: "Install", entries: [["WantedBy", wantedBy]] },
     ],
   });
 }

@@ -37,10 +37,12 @@ function locateStateIssue(issue: FabricIssue, origins: Map<string, string>): Fab
   return { ...issue, file, line: 1, column: 1 };
 }
 
+/** Reads a cluster render whose node folders hold their units under `unitDirectory` ("" or `userUnitDirectory`). */
 export async function readUnitTree(
   files: readonly FaceFile[],
   unitSuffixes: readonly string[],
   classify: ClassifyUnit,
+  unitDirectory = "",
 ): Promise<Result<ReadResult>> {
   const state = emptyFabricState();
   const raw = state as { nodes: Record<string, unknown>; workloads: Record<string, unknown> };
@@ -49,22 +51,24 @@ export async function readUnitTree(
   const origins = new Map<string, string>();
   const replicas = new Map<string, ReplicaSeen>();
   const byDirectory = new Map<string, FaceFile[]>();
+  const nodeFile = new RegExp(`^${nodesDirectory}/([^/]+)/${unitDirectory.replace(/\./g, "\\.")}[^/]+$`);
   for (const file of [...files].sort((a, b) => compareText(a.path, b.path))) {
     const parts = file.path.split("/");
+    const inNode = nodeFile.exec(file.path);
     if (parts.length === 1 && file.path === fabricTargetName) {
       const unit = parseUnitFile(file.content, file.path);
       if (!unit.ok) return unit;
       const applied = readApplied(sectionEntries(unit.value, "Unit"), file.path);
       if (!applied.ok) return applied;
       state.applied = applied.value;
-    } else if (parts.length === 3 && parts[0] === nodesDirectory) {
-      const list = byDirectory.get(parts[1]!) ?? [];
+    } else if (inNode !== null) {
+      const list = byDirectory.get(inNode[1]!) ?? [];
       list.push(file);
-      byDirectory.set(parts[1]!, list);
+      byDirectory.set(inNode[1]!, list);
     } else unknown.push({ file: file.path, path: [], reason: "not a file this face writes" });
   }
   for (const [directory, directoryFiles] of byDirectory) {
-    const targetPath = `${nodesDirectory}/${directory}/${nodeTargetName}`;
+    const targetPath = `${nodesDirectory}/${directory}/${unitDirectory}${nodeTargetName}`;
     const target = directoryFiles.find((file) => file.path === targetPath);
     if (target === undefined) {
       issues.push({ code: "missing_file", message: `no ${nodeTargetName}`, path: [], file: targetPath });

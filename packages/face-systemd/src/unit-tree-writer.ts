@@ -20,6 +20,8 @@ export interface NodeUnitRenderers {
   readonly suffix: string;
   readonly component: (state: FabricState, node: NodeState, role: ControlPlaneRole) => string;
   readonly replica: (workload: Workload, replica: number) => string;
+  /** What the node target is installed into: default `multi-user.target`. */
+  readonly wantedBy?: string;
 }
 
 /** One node's files: its target first, then control-plane components in start order, then replicas. */
@@ -49,7 +51,10 @@ export function renderNodeUnits(
       content: renderers.replica(placed.workload, placed.replica),
     });
   }
-  return [{ path: `${prefix}${nodeTargetName}`, content: nodeTarget(node, services) }, ...files];
+  return [
+    { path: `${prefix}${nodeTargetName}`, content: nodeTarget(node, services, renderers.wantedBy) },
+    ...files,
+  ];
 }
 
 /** Renders one node's files (target first), each path prefixed with `prefix`. */
@@ -62,13 +67,15 @@ export type RenderNodeFiles = (
 
 /**
  * The write half shared by face-systemd and face-baremetal: the modelled state (placed
- * workloads only), `revoada-fabric.target` plus `nodes/<dir>/...` for the cluster, or one
- * node's files at the top level for a node view.
+ * workloads only), `revoada-fabric.target` plus `nodes/<dir>/<unitDirectory>...` for the
+ * cluster, or one node's files under `<unitDirectory>` for a node view (`unitDirectory` is
+ * empty, or `userUnitDirectory` for user units).
  */
 export function writeUnitTree(
   state: FabricState,
   scope: RenderScope,
   renderNode: RenderNodeFiles,
+  unitDirectory = "",
 ): WriteResult {
   const modelled = modelPlacedWorkloads(state);
   const replicas = replicasByNode(modelled);
@@ -76,14 +83,14 @@ export function writeUnitTree(
   if (scope.kind === "node") {
     const node = modelled.nodes[scope.node];
     return {
-      files: node === undefined ? [] : renderNode(modelled, node, replicas.get(node.id) ?? [], ""),
+      files: node === undefined ? [] : renderNode(modelled, node, replicas.get(node.id) ?? [], unitDirectory),
       dropped,
     };
   }
   const directories = nodeDirectories(modelled);
   const files: FaceFile[] = [{ path: fabricTargetName, content: fabricTarget(modelled) }];
   for (const node of sortedNodes(modelled)) {
-    const prefix = `${nodesDirectory}/${directories.get(node.id)}/`;
+    const prefix = `${nodesDirectory}/${directories.get(node.id)}/${unitDirectory}`;
     files.push(...renderNode(modelled, node, replicas.get(node.id) ?? [], prefix));
   }
   return { files, dropped };

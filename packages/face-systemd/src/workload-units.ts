@@ -39,15 +39,23 @@ export function environmentEntries(workload: Workload): UnitEntries {
     .map((name) => ["Environment", formatEnvironment(name, workload.env[name]!)]);
 }
 
-/** The `[Unit]` section of a replica unit: description, network ordering, node target, fabric facts. */
-export function replicaUnitEntries(workload: Workload, replica: number): UnitEntries {
+/**
+ * The `[Unit]` section of a replica unit: description, network ordering, node target, fabric
+ * facts. A user unit (`user`) orders after nothing: a user manager has no `network-online.target`.
+ */
+export function replicaUnitEntries(workload: Workload, replica: number, user = false): UnitEntries {
+  const network: UnitEntries = user
+    ? []
+    : [
+        ["Wants", "network-online.target"],
+        ["After", "network-online.target"],
+      ];
   return [
     [
       "Description",
       escapeSpecifiers(`revoada workload ${workload.namespace}/${workload.name} replica ${replica}`),
     ],
-    ["Wants", "network-online.target"],
-    ["After", "network-online.target"],
+    ...network,
     ["PartOf", nodeTargetName],
     ...workloadFactEntries(workload, replica),
   ];

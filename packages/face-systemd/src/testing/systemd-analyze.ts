@@ -97,6 +97,59 @@ export function verifyUnits(files: readonly FaceFile[]): VerifyOutcome {
   }
 }
 
+/**
+ * Verifies user units the way `systemctl --user` loads them: `systemd-analyze --user verify`,
+ * which needs no running user manager when `XDG_RUNTIME_DIR` names a private directory (it
+ * works offline). systemd 252 refuses `--root` in `--user` mode, so programs are checked on the
+ * real filesystem: each `Exec*=` program is rewritten, in the staged copy only, to a stub of
+ * the same name under the temporary directory. Units go to `<home>/.config/systemd/user`.
+ */
+export function verifyUserUnits(files: readonly FaceFile[]): VerifyOutcome {
+  const root = mkdtempSync(join(tmpdir(), "revoada-verify-user-"));
+  try {
+    const home = join(root, "home");
+    const unitDirectory = join(home, ".config/systemd/user");
+    const runtime = join(root, "run");
+    mkdirSync(unitDirectory, { recursive: true });
+    mkdirSync(runtime, { mode: 0o700 });
+    const names: string[] = [];
+    for (const file of files) {
+      const name = file.path.slice(file.path.lastIndexOf("/") + 1);
+      names.push(name);
+      let content = file.content;
+      for (const program of programsOf(file)) {
+        const stub = join(root, "stubs", program);
+        mkdirSync(dirname(stub), { recursive: true });
+        writeFileSync(stub, "#!/bin/sh\n");
+        chmodSync(stub, 0o755);
+        content = content.replaceAll(`=${program} `, `=${stub} `);
+      }
+      writeFileSync(join(unitDirectory, name), content);
+    }
+    const run = spawnSync(
+      systemdAnalyzePath,
+      ["--user", "verify", "--man=no", "--recursive-errors=no", ...names],
+      {
+        cwd: unitDirectory,
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          HOME: home,
+          XDG_RUNTIME_DIR: runtime,
+          XDG_CONFIG_HOME: join(home, ".config"),
+          SYSTEMD_LOG_COLOR: "0",
+          SYSTEMD_PAGER: "",
+        },
+      },
+    );
+    const stderr = `${run.stderr ?? ""}${run.error === undefined ? "" : String(run.error)}`;
+    const problems = stderr.split("\n").filter((line) => verifyProblemPattern.test(line));
+    return { status: run.status, stderr, problems };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 /** Groups a cluster render's unit files by directory, so each node's units are verified together. */
 export function unitsByDirectory(
   files: readonly FaceFile[],
