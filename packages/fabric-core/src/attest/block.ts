@@ -5,6 +5,7 @@ import {
   blake3,
   canonicalJson,
   DemoteCommand,
+  type FabricStrategy,
   limits,
   Millis,
   NodeId,
@@ -28,7 +29,7 @@ export const SignatureHex = z
   .string()
   .regex(/^[0-9a-f]{128}$/, "an ed25519 signature is 128 lowercase hex characters");
 
-/** The commands that produce a block: Promote, Demote, Quarantine, Restore. */
+/** The role commands: Promote, Demote, Quarantine, Restore. */
 export const RoleCommand = z.discriminatedUnion("type", [
   PromoteCommand,
   DemoteCommand,
@@ -36,6 +37,35 @@ export const RoleCommand = z.discriminatedUnion("type", [
   RestoreCommand,
 ]);
 export type RoleCommand = z.infer<typeof RoleCommand>;
+
+function isSortedUnique(values: readonly string[]): boolean {
+  return values.every((value, i) => i === 0 || values[i - 1]! < value);
+}
+
+/**
+ * A committed strategy as the chain records it: its name, the BLAKE3 digest of the whole
+ * strategy (`strategyDigest`), the voter target, and the operator rules it sets for every
+ * later block (docs/attestation.md, "Strategy blocks").
+ */
+export const StrategyRecord = z.strictObject({
+  type: z.literal("strategy"),
+  name: z.string().min(1).max(limits.nameLengthMax),
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+  quorum_size: z.int().min(1).max(99),
+  operators: z.array(NodeId).max(16).refine(isSortedUnique, "operators are sorted and without duplicates"),
+  require_operator_signature: z.boolean(),
+});
+export type StrategyRecord = z.infer<typeof StrategyRecord>;
+
+/** The commands that produce a block: the four role commands and strategy swaps. */
+export const BlockCommand = z.discriminatedUnion("type", [
+  PromoteCommand,
+  DemoteCommand,
+  QuarantineCommand,
+  RestoreCommand,
+  StrategyRecord,
+]);
+export type BlockCommand = z.infer<typeof BlockCommand>;
 
 /**
  * A C2SP checkpoint origin and signed-note key name: printable ASCII without space or '+'.
@@ -46,10 +76,6 @@ export const LogOrigin = z
   .min(1)
   .max(limits.nameLengthMax)
   .regex(/^[!-*,-~]+$/, "an origin is printable ASCII without spaces or '+'");
-
-function isSortedUnique(values: readonly string[]): boolean {
-  return values.every((value, i) => i === 0 || values[i - 1]! < value);
-}
 
 /** The chain's first record: who may sign at the start, and the rules every block obeys. */
 export const GenesisBody = z.strictObject({
@@ -83,7 +109,9 @@ export const BlockBody = z.strictObject({
   proposer: NodeId,
   origin: z.enum(["policy", "operator"]),
   force: z.boolean(),
-  command: RoleCommand,
+  command: BlockCommand,
+  /** Blocks in the chain when the operator signed (the head the signature is bound to). */
+  operator_after: uint.optional(),
   operator_signature: SignatureHex.optional(),
 });
 export type BlockBody = z.infer<typeof BlockBody>;
@@ -108,7 +136,8 @@ const encoder = new TextEncoder();
 const genesisDomain = encoder.encode("revoada/genesis/v1\n");
 const blockDomain = encoder.encode("revoada/block/v1\n");
 const signatureDomain = encoder.encode("revoada/block-signature/v1\n");
-const operatorDomain = encoder.encode("revoada/operator-command/v1\n");
+const operatorDomain = encoder.encode("revoada/operator-command/v2\n");
+const strategyDomain = encoder.encode("revoada/strategy/v1\n");
 
 /** Canonical JSON on one line with a final newline: what every hash and signature covers. */
 export function canonicalLine(value: unknown): string {
@@ -134,13 +163,16 @@ export function makeGenesis(body: GenesisBody): GenesisRecord {
 
 /**
  * `canonicalLine(body)` for a block body, written field by field in sorted-key order instead
- * of sorting at run time (the verifier's hot path). Every string field of a valid body is
- * lowercase hex or an enum value, which JSON writes as is, so quoting them is the canonical
- * escaping. Only for schema-valid bodies; a property test holds it equal to `canonicalLine`.
+ * of sorting at run time (the verifier's hot path). Every string field of a valid role
+ * block is lowercase hex or an enum value, which JSON writes as is, so quoting them is the
+ * canonical escaping (a strategy record's name is written by `canonicalLine`). Only for
+ * schema-valid bodies; a property test holds it equal to `canonicalLine`.
  */
 export function blockBodyLine(body: BlockBody): string {
+  const after = body.operator_after === undefined ? "" : `"operator_after":${body.operator_after},`;
   const operator =
-    body.operator_signature === undefined ? "" : `"operator_signature":"${body.operator_signature}",`;
+    after +
+    (body.operator_signature === undefined ? "" : `"operator_signature":"${body.operator_signature}",`);
   return (
     `{"command":${commandJson(body.command)},"committed_at_ms":${body.committed_at_ms},"force":${body.force},` +
     `"index":${body.index},${operator}"origin":"${body.origin}","prev_hash":"${body.prev_hash}",` +
@@ -148,8 +180,10 @@ export function blockBodyLine(body: BlockBody): string {
   );
 }
 
-function commandJson(command: RoleCommand): string {
+function commandJson(command: BlockCommand): string {
   switch (command.type) {
+    case "strategy":
+      return canonicalLine(command).slice(0, -1);
     case "promote":
     case "demote":
       return `{"node":"${command.node}","reason":"${command.reason}","roles":["${command.roles.join('","')}"],"type":"${command.type}"}`;
@@ -221,24 +255,57 @@ export function isCanonicalBlockLine(
   return line.startsWith(bodyLine.slice(0, -1), prefix.length);
 }
 
-/** The bytes an operator key signs for an operator-initiated command. */
-export function operatorSigningMessage(command: RoleCommand): Uint8Array {
-  return Buffer.concat([operatorDomain, encoder.encode(canonicalLine(command))]);
+/** The chain head an operator signs against: blocks so far, and the hash of the last (or genesis). */
+export interface OperatorHead {
+  readonly sequence: number;
+  readonly hash: string;
 }
 
-export function signOperatorCommand(command: RoleCommand, operator: Signer): string {
-  return hex(operator.sign(operatorSigningMessage(command)));
+/**
+ * The bytes an operator key signs for an operator-initiated command: domain line ||
+ * canonical line of `{after, command, head}`, where `command` is the command as the block
+ * records it and `after`/`head` the chain head at signing. Bound to the head, a signature
+ * cannot be replayed on another chain, and the chain accepts it once, within
+ * `operatorWindowBlocks` blocks of that head.
+ */
+export function operatorSigningMessage(command: BlockCommand, head: OperatorHead): Uint8Array {
+  return Buffer.concat([
+    operatorDomain,
+    encoder.encode(canonicalLine({ after: head.sequence, command, head: head.hash })),
+  ]);
 }
 
-/** True when one of `operators` signed `command`. */
-export function verifyOperatorSignature(
-  command: RoleCommand,
+export function signOperatorCommand(command: BlockCommand, head: OperatorHead, operator: Signer): string {
+  return hex(operator.sign(operatorSigningMessage(command, head)));
+}
+
+/** The key among `operators` that signed `command` against `head`, or null. */
+export function operatorSignerOf(
+  command: BlockCommand,
+  head: OperatorHead,
   signature: string,
   operators: readonly string[],
-): boolean {
-  const message = operatorSigningMessage(command);
+): string | null {
+  const message = operatorSigningMessage(command, head);
   const signatureBytes = fromHex(signature);
-  return operators.some((operator) => verifySignature(operator, message, signatureBytes));
+  return operators.find((operator) => verifySignature(operator, message, signatureBytes)) ?? null;
+}
+
+/** A strategy's digest: BLAKE3 over a domain line and its canonical JSON line. */
+export function strategyDigest(strategy: FabricStrategy): string {
+  return hex(blake3(strategyDomain, encoder.encode(canonicalLine(strategy))));
+}
+
+/** The block command a strategy swap becomes. */
+export function strategyRecordOf(strategy: FabricStrategy): StrategyRecord {
+  return {
+    type: "strategy",
+    name: strategy.name,
+    digest: strategyDigest(strategy),
+    quorum_size: strategy.consensus.kind.quorum_size,
+    operators: [...new Set(strategy.attestation.operators ?? [])].sort() as NodeId[],
+    require_operator_signature: strategy.attestation.require_operator_signature,
+  };
 }
 
 export { fromHex, hex };

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { encodeProposal, loadBlake3, type NodeId, type Proposal } from "../vocabulary/index.js";
 import { makeGenesis, signOperatorCommand } from "./block.js";
-import { AttestChain, type CommittedEntry, signRoleProposal } from "./chain.js";
+import { AttestChain, type ChainHead, type CommittedEntry, signRoleProposal } from "./chain.js";
 import { formatChainExport } from "./export.js";
 import { RoleTable } from "./role-table.js";
 import { sampleSigner } from "./sample.js";
@@ -147,13 +147,22 @@ describe("attest chain from committed entries", () => {
       reason: "operator" as const,
     };
     const forced: Proposal = { ...proposal(command, leader.nodeId, 1), origin: "operator", force: true };
-    const variants: Proposal[] = [
-      forced,
-      { ...forced, operator_signature: signOperatorCommand(command, worker) },
-      { ...forced, operator_signature: signOperatorCommand(command, operator) },
+    // Each operator signs against the head it sees (the block goes right after it).
+    const variants: ((head: ChainHead) => Proposal)[] = [
+      () => forced,
+      (head) => ({
+        ...forced,
+        operator_after: head.sequence,
+        operator_signature: signOperatorCommand(command, head, worker),
+      }),
+      (head) => ({
+        ...forced,
+        operator_after: head.sequence,
+        operator_signature: signOperatorCommand(command, head, operator),
+      }),
     ];
-    const problems = variants.map((value, i) => {
-      const signed = signRoleProposal(chain.head, 1, i + 1, value, leader);
+    const problems = variants.map((variant, i) => {
+      const signed = signRoleProposal(chain.head, 1, i + 1, variant(chain.head), leader);
       const outcome = chain.applyCommitted({ term: 1, index: i + 1, data: encodeProposal(signed.proposal) });
       assert.ok(outcome.type === "appended");
       return outcome.problems;

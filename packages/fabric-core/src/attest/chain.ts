@@ -1,13 +1,15 @@
 import {
   assert,
   assertUint,
+  type Command,
   decodeProposal,
-  isRoleCommand,
+  isAttestedCommand,
   type Proposal,
   type Signer,
 } from "../vocabulary/index.js";
 import {
   type BlockBody,
+  type BlockCommand,
   type BlockRecord,
   blockBodyLine,
   fromHex,
@@ -15,10 +17,11 @@ import {
   makeBlock,
   type RoleCommand,
   signBlockBody,
+  strategyRecordOf,
   verifyBlockSignature,
-  verifyOperatorSignature,
 } from "./block.js";
 import { MerkleTree } from "./merkle.js";
+import { type ChainView, checkOperatorClaim, type OperatorCheck, type OperatorRules } from "./operator.js";
 import { RoleTable } from "./role-table.js";
 
 /**
@@ -51,7 +54,9 @@ export type BlockProblem =
   | "block-signature-invalid"
   | "signer-not-member"
   | "operator-signature-missing"
-  | "operator-signature-invalid";
+  | "operator-signature-invalid"
+  | "operator-signature-stale"
+  | "operator-signature-replayed";
 
 export type ApplyOutcome =
   | {
@@ -60,9 +65,14 @@ export type ApplyOutcome =
     }
   | { readonly type: "appended"; readonly block: BlockRecord; readonly problems: readonly BlockProblem[] };
 
-/** The block body a role proposal committed at (term, index) becomes after `head`. */
+/** The command a block records for an attested command (a strategy becomes its record). */
+export function blockCommandOf(command: Command): BlockCommand {
+  assert(isAttestedCommand(command), "only role commands and strategies become blocks");
+  return command.type === "strategy" ? strategyRecordOf(command.strategy) : (command as RoleCommand);
+}
+
+/** The block body an attested proposal committed at (term, index) becomes after `head`. */
 export function blockBodyFor(head: ChainHead, term: number, index: number, proposal: Proposal): BlockBody {
-  assert(isRoleCommand(proposal.command), "only role commands become blocks");
   const body: BlockBody = {
     v: 1,
     sequence: head.sequence,
@@ -73,11 +83,15 @@ export function blockBodyFor(head: ChainHead, term: number, index: number, propo
     proposer: proposal.proposer,
     origin: proposal.origin,
     force: proposal.force,
-    command: proposal.command as RoleCommand,
+    command: blockCommandOf(proposal.command),
   };
   return proposal.operator_signature === undefined
     ? body
-    : { ...body, operator_signature: proposal.operator_signature };
+    : {
+        ...body,
+        ...(proposal.operator_after === undefined ? {} : { operator_after: proposal.operator_after }),
+        operator_signature: proposal.operator_signature,
+      };
 }
 
 /** The head after `block`. */
@@ -125,7 +139,7 @@ function blockForEntry(head: ChainHead, entry: CommittedEntry): Derived {
 /** The block an already decoded proposal at (term, index) becomes after `head`. */
 function blockForProposal(head: ChainHead, term: number, index: number, proposal: Proposal | null): Derived {
   if (proposal === null) return { type: "skipped", reason: "not-a-proposal" };
-  if (!isRoleCommand(proposal.command)) return { type: "skipped", reason: "not-a-role-command" };
+  if (!isAttestedCommand(proposal.command)) return { type: "skipped", reason: "not-a-role-command" };
   const body = blockBodyFor(head, term, index, proposal);
   return { type: "block", block: makeBlock(body, proposal.leader_signature ?? null) };
 }
@@ -151,6 +165,7 @@ export class AttestChain {
   readonly roles: RoleTable;
   private readonly records: BlockRecord[] = [];
   private current: ChainHead;
+  private rules: OperatorRules;
 
   /**
    * `verifySignatures: false` skips the Ed25519 checks in `applyCommitted` (a leader
@@ -162,6 +177,33 @@ export class AttestChain {
   ) {
     this.roles = new RoleTable(genesis.body.control_plane);
     this.current = { sequence: 0, hash: genesis.hash, term: 0, index: 0 };
+    this.rules = { operators: genesis.body.operators, require: genesis.body.require_operator_signature };
+  }
+
+  /** The operator rules in force: genesis's, then the last strategy block's. */
+  get operatorRules(): OperatorRules {
+    return this.rules;
+  }
+
+  /** Checks an operator claim for the next block against the rules in force and this chain. */
+  checkOperator(claim: Parameters<typeof checkOperatorClaim>[0]): OperatorCheck {
+    return checkOperatorClaim(claim, this.rules, this.view());
+  }
+
+  /** The chain as the operator check reads it. */
+  private view(): ChainView {
+    const records = this.records;
+    const genesisHash = this.genesis.hash;
+    return {
+      size: records.length,
+      hashAt: (sequence) => (sequence === 0 ? genesisHash : records[sequence - 1]?.hash),
+      usedSince: (signature, sequence) => {
+        for (let i = Math.max(0, sequence); i < records.length; i += 1) {
+          if (records[i]!.body.operator_signature === signature) return true;
+        }
+        return false;
+      },
+    };
   }
 
   get head(): ChainHead {
@@ -208,6 +250,10 @@ export class AttestChain {
     this.roles.apply(block.body.command);
     this.tree.append(fromHex(block.hash));
     this.records.push(block);
+    const command = block.body.command;
+    if (command.type === "strategy") {
+      this.rules = { operators: command.operators, require: command.require_operator_signature };
+    }
     this.current = headAfter(block);
     assert(this.tree.size === this.records.length, "one Merkle leaf per block");
   }
@@ -222,12 +268,13 @@ export class AttestChain {
       !verifyBlockSignature(body, blockBodyLine(body), block.signature)
     )
       problems.push("block-signature-invalid");
-    if (body.origin === "operator" && this.genesis.body.require_operator_signature) {
-      if (body.operator_signature === undefined) problems.push("operator-signature-missing");
-      else if (!verifyOperatorSignature(body.command, body.operator_signature, this.genesis.body.operators)) {
-        problems.push("operator-signature-invalid");
-      }
-    }
+    const operator = this.checkOperator({
+      command: body.command,
+      origin: body.origin,
+      signature: body.operator_signature,
+      after: body.operator_after,
+    });
+    if (!operator.ok) problems.push(operator.problem);
     return problems;
   }
 }

@@ -24,7 +24,7 @@ const command =
   `"type":"(promote|demote|quarantine|restore)"\\}`;
 const body =
   `(\\{"command":${command},"committed_at_ms":${uint},"force":(true|false),"index":${uint},` +
-  `(?:"operator_signature":"(${hex128})",)?"origin":"(policy|operator)","prev_hash":"(${hex64})",` +
+  `(?:"operator_after":${uint},)?(?:"operator_signature":"(${hex128})",)?"origin":"(policy|operator)","prev_hash":"(${hex64})",` +
   `"proposer":"(${hex64})","sequence":${uint},"term":${uint},"v":1\\})`;
 const blockLinePattern = new RegExp(
   `^\\{"body":${body},"hash":"(${hex64})","kind":"block","signature":(?:"(${hex128})"|null)\\}$`,
@@ -40,8 +40,9 @@ export interface FastBlock {
 export function fastDecodeBlockLine(line: string): FastBlock | undefined {
   const match = blockLinePattern.exec(line);
   if (match === null) return undefined;
-  const [, bodyText, node, reasonText, rolesText, type, committedAt, force, index, operatorSignature] = match;
-  const [origin, prevHash, proposer, sequence, term, hash, signature] = match.slice(10);
+  const [, bodyText, node, reasonText, rolesText, type, committedAt, force, index, operatorAfter] = match;
+  const operatorSignature = match[10];
+  const [origin, prevHash, proposer, sequence, term, hash, signature] = match.slice(11);
   const roleCommand = commandOf(type!, node!, reasonText, rolesText);
   const numbers = [Number(committedAt), Number(index), Number(sequence), Number(term)];
   if (roleCommand === undefined || !numbers.every(Number.isSafeInteger) || numbers[1]! < 1) return undefined;
@@ -57,8 +58,17 @@ export function fastDecodeBlockLine(line: string): FastBlock | undefined {
     force: force === "true",
     command: roleCommand,
   };
+  const after = operatorAfter === undefined ? undefined : Number(operatorAfter);
+  if (after !== undefined && (!Number.isSafeInteger(after) || operatorSignature === undefined))
+    return undefined;
   const withOperator =
-    operatorSignature === undefined ? decoded : { ...decoded, operator_signature: operatorSignature };
+    operatorSignature === undefined
+      ? decoded
+      : {
+          ...decoded,
+          ...(after === undefined ? {} : { operator_after: after }),
+          operator_signature: operatorSignature,
+        };
   return {
     block: { kind: "block", body: withOperator, signature: signature ?? null, hash: hash! },
     bodyLine: `${bodyText}\n`,

@@ -1,5 +1,6 @@
-export type { BlockBody, GenesisBody } from "./block.js";
+export type { BlockBody, GenesisBody, OperatorHead } from "./block.js";
 export {
+  BlockCommand,
   BlockRecord,
   blockBodyLine,
   blockHashOf,
@@ -13,18 +14,22 @@ export {
   LogOrigin,
   makeBlock,
   makeGenesis,
+  operatorSignerOf,
   operatorSigningMessage,
   RoleCommand,
   SignatureHex,
+  StrategyRecord,
   signBlockBody,
   signOperatorCommand,
+  strategyDigest,
+  strategyRecordOf,
   verifyBlockSignature,
-  verifyOperatorSignature,
 } from "./block.js";
 export type { ApplyOutcome, BlockProblem, ChainHead, CommittedEntry } from "./chain.js";
 export {
   AttestChain,
   blockBodyFor,
+  blockCommandOf,
   headAfter,
   prospectiveHead,
   signRoleProposal,
@@ -71,6 +76,8 @@ export {
   verifyCosignature,
   verifyNoteSignature,
 } from "./note.js";
+export type { OperatorCheck, OperatorClaim, OperatorProblem, OperatorRules } from "./operator.js";
+export { checkOperatorClaim, operatorWindowBlocks } from "./operator.js";
 export type { BundleCheck, ConsistencyBundle, ConsistencyCheck, InclusionBundle } from "./proof.js";
 export {
   ConsistencyBundleSchema,

@@ -1,5 +1,5 @@
 import { assert, isControlPlaneRole, type NodeRole, nextRoles } from "../vocabulary/index.js";
-import type { RoleCommand } from "./block.js";
+import type { BlockCommand } from "./block.js";
 
 /**
  * Who holds which role, as the chain's own history says: founding control-plane members
@@ -65,7 +65,12 @@ export class RoleTable {
     return this.history[low]!.members;
   }
 
-  apply(command: RoleCommand): void {
+  apply(command: BlockCommand): void {
+    if (command.type === "strategy") {
+      // A strategy block changes no roles; it still counts toward the blocks applied.
+      this.applied += 1;
+      return;
+    }
     const before = this.rolesOf(command.node);
     const after = nextRoles(before, command);
     this.roles.set(command.node, after);

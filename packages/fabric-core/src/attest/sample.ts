@@ -11,6 +11,7 @@ import {
   type BlockRecord,
   type GenesisRecord,
   makeGenesis,
+  type OperatorHead,
   type RoleCommand,
   signOperatorCommand,
 } from "./block.js";
@@ -86,7 +87,7 @@ export function generateSampleChain(options: SampleChainOptions): SampleChain {
     const leader = founders[(term - 1) % founders.length]!;
     index += 1 + (sequence % 3);
     const issuedAtMs = 1_780_000_000_000 + sequence * 10;
-    const proposal = sampleProposal(sequence, workers, leader.nodeId, issuedAtMs, operator);
+    const proposal = sampleProposal(sequence, workers, leader.nodeId, issuedAtMs, operator, chain.head);
     const signed = signRoleProposal(chain.head, term, index, proposal, leader);
     const outcome = chain.applyCommitted({ term, index, data: encodeProposal(signed.proposal) });
     assert(outcome.type === "appended", "every sample proposal is a role command");
@@ -115,6 +116,7 @@ function sampleProposal(
   proposer: NodeId,
   issuedAtMs: number,
   operator: Signer,
+  head: OperatorHead,
 ): Proposal {
   const worker = workers[Math.floor(sequence / 4) % workers.length]!.nodeId;
   const step = sequence % 4;
@@ -135,7 +137,13 @@ function sampleProposal(
     origin: byOperator ? "operator" : "policy",
     force: byOperator,
   };
-  return byOperator ? { ...proposal, operator_signature: signOperatorCommand(command, operator) } : proposal;
+  if (!byOperator) return proposal;
+  // The operator signs against the head it sees: the block goes right after it.
+  return {
+    ...proposal,
+    operator_after: head.sequence,
+    operator_signature: signOperatorCommand(command, head, operator),
+  };
 }
 
 /** The leader cuts a checkpoint; the first `k` other members cosign it through their witnesses. */

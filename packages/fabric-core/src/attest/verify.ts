@@ -1,10 +1,4 @@
-import {
-  type BlockRecord,
-  fromHex,
-  type GenesisRecord,
-  verifyBlockSignature,
-  verifyOperatorSignature,
-} from "./block.js";
+import { type BlockRecord, fromHex, type GenesisRecord, verifyBlockSignature } from "./block.js";
 import {
   type CheckpointProblem,
   checkCheckpointSignatures,
@@ -15,6 +9,7 @@ import {
 import { decodeRecordLine, parseRecordLine } from "./export.js";
 import { MerkleTree } from "./merkle.js";
 import { parseSignedNote } from "./note.js";
+import { checkOperatorClaim, type OperatorRules, operatorWindowBlocks } from "./operator.js";
 import { RoleTable } from "./role-table.js";
 
 /**
@@ -48,6 +43,8 @@ export type VerifyReason =
   | "block-signature-invalid"
   | "operator-signature-missing"
   | "operator-signature-invalid"
+  | "operator-signature-stale"
+  | "operator-signature-replayed"
   | "checkpoint-malformed"
   | "checkpoint-origin-mismatch"
   | "checkpoint-beyond-chain"
@@ -81,6 +78,21 @@ export interface VerifySummary {
   readonly checkpointSignaturesChecked: number;
   readonly headHash: string;
   readonly roles: Record<string, string[]>;
+  /** Every operator-signed block: what it did and which operator key signed it. */
+  readonly operatorSigned: readonly OperatorSigned[];
+  /** The strategy blocks (swaps) in chain order. */
+  readonly strategies: readonly {
+    readonly sequence: number;
+    readonly name: string;
+    readonly digest: string;
+  }[];
+}
+
+export interface OperatorSigned {
+  readonly sequence: number;
+  readonly command: string;
+  readonly node: string | null;
+  readonly signer: string;
 }
 
 export type VerifyReport =
@@ -101,6 +113,13 @@ interface WalkState {
   checkpoints: number;
   blockSignatures: number;
   checkpointSignatures: number;
+  rules: OperatorRules;
+  /** Head hashes after k blocks, for k within the operator window of the head. */
+  readonly recentHeads: Map<number, string>;
+  /** Operator signatures of the blocks within the window, by signature: the block's sequence. */
+  readonly recentOperatorSignatures: Map<string, number>;
+  readonly operatorSigned: OperatorSigned[];
+  readonly strategies: { sequence: number; name: string; digest: string }[];
 }
 
 type Step = {
@@ -132,6 +151,14 @@ export function verifyChain(text: string, options: VerifyOptions = {}): VerifyRe
     checkpoints: 0,
     blockSignatures: 0,
     checkpointSignatures: 0,
+    rules: {
+      operators: genesisStep.body.operators,
+      require: genesisStep.body.require_operator_signature,
+    },
+    recentHeads: new Map([[0, genesisStep.hash]]),
+    recentOperatorSignatures: new Map(),
+    operatorSigned: [],
+    strategies: [],
   };
   for (let i = 1; i < lines.length; i += 1) {
     const line = lines[i]!;
@@ -150,6 +177,8 @@ export function verifyChain(text: string, options: VerifyOptions = {}): VerifyRe
       checkpointSignaturesChecked: state.checkpointSignatures,
       headHash: state.headHash,
       roles: state.roles.snapshot(),
+      operatorSigned: state.operatorSigned,
+      strategies: state.strategies,
     },
   };
 }
@@ -212,6 +241,7 @@ function verifyBlockLine(state: WalkState, line: string): Step {
   state.roles.apply(block.body.command);
   state.tree.append(fromHex(block.hash));
   state.headHash = block.hash;
+  rememberHead(state, block);
   state.term = block.body.term;
   state.index = block.body.index;
   return null;
@@ -260,23 +290,50 @@ function checkSignatures(state: WalkState, block: BlockRecord, bodyLine: string)
       return { reason: "block-signature-invalid", message: `bad signature by ${body.proposer}`, sequence };
     }
   }
-  if (body.origin === "operator" && state.genesis.body.require_operator_signature) {
-    if (body.operator_signature === undefined) {
-      return {
-        reason: "operator-signature-missing",
-        message: "operator command without operator signature",
-        sequence,
-      };
-    }
-    if (!verifyOperatorSignature(body.command, body.operator_signature, state.genesis.body.operators)) {
-      return {
-        reason: "operator-signature-invalid",
-        message: "no configured operator key signed it",
-        sequence,
-      };
-    }
+  const operator = checkOperatorClaim(
+    {
+      command: body.command,
+      origin: body.origin,
+      signature: body.operator_signature,
+      after: body.operator_after,
+    },
+    state.rules,
+    {
+      size: sequence,
+      hashAt: (at) => state.recentHeads.get(at),
+      usedSince: (signature, at) => (state.recentOperatorSignatures.get(signature) ?? -1) >= at,
+    },
+  );
+  if (!operator.ok) return { reason: operator.problem, message: operator.message, sequence };
+  if (operator.signer !== null) {
+    const command = body.command;
+    state.operatorSigned.push({
+      sequence,
+      command: command.type,
+      node: command.type === "strategy" ? null : command.node,
+      signer: operator.signer,
+    });
   }
   return null;
+}
+
+/** The operator window's memory after `block`, and the rules a strategy block sets. */
+function rememberHead(state: WalkState, block: BlockRecord): void {
+  const size = block.body.sequence + 1;
+  state.recentHeads.set(size, block.hash);
+  state.recentHeads.delete(size - operatorWindowBlocks - 1);
+  const signature = block.body.operator_signature;
+  if (signature !== undefined) state.recentOperatorSignatures.set(signature, block.body.sequence);
+  if (state.recentOperatorSignatures.size > 0) {
+    for (const [seen, at] of state.recentOperatorSignatures) {
+      if (at < size - operatorWindowBlocks - 1) state.recentOperatorSignatures.delete(seen);
+    }
+  }
+  const command = block.body.command;
+  if (command.type === "strategy") {
+    state.rules = { operators: command.operators, require: command.require_operator_signature };
+    state.strategies.push({ sequence: block.body.sequence, name: command.name, digest: command.digest });
+  }
 }
 
 function verifyOtherLine(state: WalkState, line: string): Step {

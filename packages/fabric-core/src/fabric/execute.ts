@@ -61,6 +61,12 @@ export interface ExecutorConfig {
   readonly caughtUpLagMax: number;
   /** The fabric runs a real etcd whose membership follows the etcd role. */
   readonly manageEtcd: boolean;
+  /**
+   * At most this many Raft learners (besides the voters) hold the log; the other nodes
+   * follow committed state through the relay (`relay.ts`). The policy's warm standbys come
+   * first, dead learners leave. `null`: every alive member is a learner (docs/scale.md).
+   */
+  readonly learnersMax: number | null;
 }
 
 export const defaultExecutorConfig: ExecutorConfig = {
@@ -68,6 +74,7 @@ export const defaultExecutorConfig: ExecutorConfig = {
   admitBatchMax: 64,
   caughtUpLagMax: 64,
   manageEtcd: false,
+  learnersMax: null,
 };
 
 /** An etcd membership call the driver makes; it commits an `etcd-member` record of the answer. */
@@ -100,13 +107,27 @@ export interface ExecuteInputs {
   readonly operatorRequests: readonly OperatorRequest[];
   /** Flaps this leader's gossip saw and has not committed yet. */
   readonly flaps: readonly FlapRecord[];
+  /**
+   * Operator signatures of the queued operator requests, by `"<type> <node>"`: carried into
+   * the `begin` record (and by the procedure into the role command and its block).
+   */
+  readonly operatorSignatures?: ReadonlyMap<string, OperatorSignature>;
   readonly config?: Partial<ExecutorConfig>;
 }
+
+/** An operator's signature of a shift, bound to the chain position `after` (docs/attestation.md). */
+export interface OperatorSignature {
+  readonly after: number;
+  readonly signature: string;
+}
+
+/** A command to propose, with the operator signature it carries (if any). */
+export type ExecutorCommand = ProposedCommand & { readonly operator?: OperatorSignature };
 
 export type Step =
   | { readonly type: "wait"; readonly reason: string }
   /** Normal entries; at most one role command, which the driver signs for its block. */
-  | { readonly type: "propose"; readonly commands: readonly ProposedCommand[]; readonly why: string }
+  | { readonly type: "propose"; readonly commands: readonly ExecutorCommand[]; readonly why: string }
   | { readonly type: "conf-change"; readonly change: ConfChange; readonly why: string }
   /** An etcd call, then its record (see `EtcdAction`). */
   | { readonly type: "actuate"; readonly action: EtcdAction; readonly why: string }
@@ -247,6 +268,15 @@ function waiting(reason: string): Execution {
 /** Membership mechanics, not policy: who is a fabric node and who holds the log. */
 function admissionStep(inputs: ExecuteInputs, config: ExecutorConfig): Step | null {
   const { machine, self } = inputs;
+  if (machine.strategy() === null) {
+    // The strategy is committed state: the founding leader commits its own first (and a
+    // leader of a log from before that commits its own), so every node runs the same one.
+    return {
+      type: "propose",
+      commands: [policyCommand({ type: "strategy", strategy: inputs.strategy })],
+      why: `the founding strategy (${inputs.strategy.name}) is committed`,
+    };
+  }
   if (machine.node(self) === undefined) {
     return {
       type: "propose",
@@ -270,6 +300,8 @@ function admissionStep(inputs: ExecuteInputs, config: ExecutorConfig): Step | nu
   const conf = machine.configuration();
   if (isJoint(conf)) return null;
   const inConf = new Set([...conf.voters, ...conf.learners]);
+  const bounded = boundedLearnersStep(inputs, config, alive);
+  if (bounded !== undefined) return bounded;
   const learners = alive.filter((member) => !inConf.has(member.id)).slice(0, config.admitBatchMax);
   if (learners.length === 0) return null;
   return {
@@ -345,7 +377,14 @@ function procedureStep(inputs: ExecuteInputs, procedure: Procedure, config: Exec
       if (procedure.shift.type === "promote" && !alive) return abort(procedure, "the node is not alive");
       return {
         type: "propose",
-        commands: [{ command: procedure.shift, origin: procedure.origin, force: procedure.force }],
+        commands: [
+          {
+            command: procedure.shift,
+            origin: procedure.origin,
+            force: procedure.force,
+            ...(procedure.operator === undefined ? {} : { operator: procedure.operator }),
+          },
+        ],
         why: `${procedure.shift.type} ${node}`,
       };
     case "leave-voters":
@@ -396,6 +435,10 @@ function stepFromDecision(
   if (shift !== undefined) {
     const command = shift.command as RoleCommand;
     const etcd = config.manageEtcd && (joinsVoters(command) || leavesVoters(command));
+    const operator =
+      shift.origin === "operator"
+        ? inputs.operatorSignatures?.get(`${command.type} ${command.node}`)
+        : undefined;
     return {
       type: "propose",
       commands: [
@@ -403,6 +446,7 @@ function stepFromDecision(
           command: { type: "shift-procedure", step: "begin", shift: command, ...(etcd ? { etcd } : {}) },
           origin: shift.origin,
           force: shift.force,
+          ...(operator === undefined ? {} : { operator }),
         },
       ],
       why: `begin ${command.type} ${command.node}`,
@@ -410,6 +454,8 @@ function stepFromDecision(
   }
   const stray = strayVoterStep(inputs);
   if (stray !== null) return stray;
+  const standbys = standbyLearnerStep(inputs, config, decision.standbys);
+  if (standbys !== null) return standbys;
   const placements = decision.commands.filter((proposed) => !isRoleCommand(proposed.command));
   if (placements.length > 0) return { type: "propose", commands: placements, why: "placements" };
   return {
@@ -435,6 +481,81 @@ function strayVoterStep(inputs: ExecuteInputs): Step | null {
     type: "conf-change",
     change: { changes: [{ type: alive ? "add-learner" : "remove", node: stray }] },
     why: "a voter that does not hold etcd leaves the voters",
+  };
+}
+
+/**
+ * With `learnersMax`, admission is bounded: dead learners leave (their slot is refilled),
+ * free slots take alive members. Returns undefined when the learners are unbounded (the
+ * caller admits everyone), null when nothing is to change.
+ */
+function boundedLearnersStep(
+  inputs: ExecuteInputs,
+  config: ExecutorConfig,
+  alive: readonly AliveMember[],
+): Step | null | undefined {
+  const max = config.learnersMax;
+  if (max === null) return undefined;
+  const conf = inputs.machine.configuration();
+  const inProcedure = new Set(inputs.machine.procedures().map((procedure) => procedure.shift.node));
+  const dead = conf.learners.filter(
+    (learner) => isNodeId(learner) && !inProcedure.has(learner) && !isAlive(inputs, learner),
+  );
+  if (dead.length > 0) {
+    return {
+      type: "conf-change",
+      change: { changes: dead.map((node) => ({ type: "remove" as const, node })) },
+      why: "dead learners leave the bounded learner set",
+    };
+  }
+  const room = Math.min(max - conf.learners.length, config.admitBatchMax);
+  if (room <= 0) return null;
+  const inConf = new Set([...conf.voters, ...conf.learners]);
+  const admitted = alive.filter((member) => !inConf.has(member.id)).slice(0, room);
+  if (admitted.length === 0) return null;
+  return {
+    type: "conf-change",
+    change: { changes: admitted.map((member) => ({ type: "add-learner" as const, node: member.id })) },
+    why: `alive members fill the bounded learner set (${conf.learners.length + admitted.length} of ${max})`,
+  };
+}
+
+/**
+ * With `learnersMax`, the policy's warm standbys hold the log: a standby that is not a
+ * learner takes the slot of a learner that is not a standby, in one learner-only change.
+ */
+function standbyLearnerStep(
+  inputs: ExecuteInputs,
+  config: ExecutorConfig,
+  standbys: readonly NodeId[],
+): Step | null {
+  const max = config.learnersMax;
+  if (max === null) return null;
+  const conf = inputs.machine.configuration();
+  const missing = standbys.find(
+    (standby) =>
+      !conf.learners.includes(standby) && !conf.voters.includes(standby) && isAlive(inputs, standby),
+  );
+  if (missing === undefined) return excessLearnerStep(inputs, max, standbys);
+  const changes: ConfChange["changes"][number][] = [{ type: "add-learner", node: missing }];
+  const spare = conf.learners.filter(isNodeId).find((learner) => !standbys.includes(learner));
+  if (conf.learners.length >= max && spare !== undefined) changes.push({ type: "remove", node: spare });
+  if (conf.learners.length >= max && spare === undefined) return null;
+  return { type: "conf-change", change: { changes }, why: "a warm standby holds the log as a learner" };
+}
+
+/** A demoted voter stays a learner: over the bound, a learner that is not a standby leaves. */
+function excessLearnerStep(inputs: ExecuteInputs, max: number, standbys: readonly NodeId[]): Step | null {
+  const conf = inputs.machine.configuration();
+  if (conf.learners.length <= max) return null;
+  const excess = conf.learners
+    .filter(isNodeId)
+    .find((learner) => !standbys.includes(learner) && inputs.machine.procedureFor(learner) === undefined);
+  if (excess === undefined) return null;
+  return {
+    type: "conf-change",
+    change: { changes: [{ type: "remove", node: excess }] },
+    why: `the learners are over their bound (${conf.learners.length} of ${max})`,
   };
 }
 
@@ -476,7 +597,8 @@ export function policyInputsFrom(
   return {
     now_ms: nowMs,
     self,
-    strategy: inputs.strategy,
+    // The committed strategy is the one every node runs; the local file only founds it.
+    strategy: machine.strategy()?.strategy ?? inputs.strategy,
     formation: inputs.formation,
     state,
     membership: membershipFrom(inputs.gossip, state, self, nowMs),

@@ -52,7 +52,8 @@ describe("FabricMachine", () => {
     assert.deepEqual(promoted.chain?.type === "appended" ? promoted.chain.problems : null, []);
     assert.equal(log.machine.procedures().length, 0);
     assert.deepEqual(log.machine.node(node)?.roles, [...roles]);
-    assert.equal(log.machine.chain!.blocks.length, 1);
+    // The founding strategy's block, then the promotion's.
+    assert.equal(log.machine.chain!.blocks.length, 2);
     assert.deepEqual(
       log.machine.history(log.clockMs).recent_shifts.map((record) => [record.type, record.node]),
       [["promote", node]],
@@ -241,7 +242,7 @@ describe("FabricMachine", () => {
     );
     assert.ok(restored.ok);
     assert.deepEqual(restored.value.state(), log.machine.state());
-    assert.equal(restored.value.chain!.blocks.length, 1);
+    assert.equal(restored.value.chain!.blocks.length, 2, "the founding strategy's block and the quarantine's");
   });
 
   it("refuses bytes that are not a snapshot, naming the field", () => {

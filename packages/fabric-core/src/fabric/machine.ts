@@ -48,6 +48,7 @@ import {
   phaseAfterJoiningVoters,
   phaseAfterLeavingVoters,
 } from "./procedure.js";
+import { CommittedStrategy, refusalOf } from "./strategy-gate.js";
 
 /**
  * The fabric's one replicated state machine. Every committed Raft entry is decoded once and
@@ -67,7 +68,9 @@ import {
 export interface FabricMachineOptions {
   /** The chain's log origin (C2SP checkpoint origin line). */
   readonly origin: string;
+  /** The founding strategy's operator rules, written into genesis (log entry 1). */
   readonly requireOperatorSignature: boolean;
+  readonly operators?: readonly string[];
   /** History older than this (against the newest committed clock) changes no decision. */
   readonly historyHorizonMs?: number;
 }
@@ -130,6 +133,8 @@ const MachineSnapshot = z.strictObject({
   etcd_members: z.array(EtcdMemberState),
   /** Join tokens (hashed secrets only); absent in snapshots taken before tokens existed. */
   join_tokens: z.array(JoinTokenRecord).optional(),
+  /** The committed strategy; absent in snapshots taken before it was committed state. */
+  strategy: CommittedStrategy.optional(),
 });
 
 /** The daemon's snapshot before the fabric machine: state and chain only. */
@@ -147,6 +152,7 @@ export class FabricMachine {
   private readonly open = new Map<NodeId, Procedure>();
   private readonly etcd = new Map<NodeId, EtcdMemberState>();
   private readonly tokens = new Map<string, JoinTokenRecord>();
+  private committedStrategy: CommittedStrategy | null = null;
   private readonly horizonMs: number;
 
   constructor(
@@ -221,6 +227,7 @@ export class FabricMachine {
     for (const procedure of snapshot.procedures) machine.open.set(procedure.shift.node, procedure);
     for (const member of snapshot.etcd_members) machine.etcd.set(member.node, member);
     for (const token of snapshot.join_tokens ?? []) machine.tokens.set(token.id, token);
+    machine.committedStrategy = snapshot.strategy ?? null;
     return ok(machine);
   }
 
@@ -277,6 +284,20 @@ export class FabricMachine {
     return [...this.etcd.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   }
 
+  /** The committed strategy (null until the founding leader's first strategy entry applies). */
+  strategy(): CommittedStrategy | null {
+    return this.committedStrategy;
+  }
+
+  /** Why every node would refuse this proposal if it committed now (null: it would apply). */
+  refusalOf(proposal: Proposal): string | null {
+    return refusalOf(proposal, {
+      chain: this.attest,
+      committed: this.committedStrategy,
+      procedures: this.procedures(),
+    });
+  }
+
   /** The committed join tokens (sorted by id; secrets only as SHA-256). */
   joinTokens(): readonly JoinTokenRecord[] {
     return [...this.tokens.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -315,6 +336,7 @@ export class FabricMachine {
       procedures: this.procedures() as Procedure[],
       etcd_members: this.etcdMembers() as EtcdMemberState[],
       ...(this.tokens.size === 0 ? {} : { join_tokens: this.joinTokens() as JoinTokenRecord[] }),
+      ...(this.committedStrategy === null ? {} : { strategy: this.committedStrategy }),
     };
     return new TextEncoder().encode(canonicalJson(snapshot, 0));
   }
@@ -327,6 +349,8 @@ export class FabricMachine {
     if (entry.kind === "conf-change") return this.applyConfEntry(entry);
     const decoded = entry.kind === "normal" ? decodeProposal(entry.data) : null;
     const proposal = decoded?.ok === true ? decoded.value : null;
+    const refused = proposal === null ? null : this.refusalOf(proposal);
+    if (proposal !== null && refused !== null) return this.refuse(entry, proposal, refused);
     const state = this.fabric.applyDecoded(entry, decoded === null ? null : proposal);
     const chain = this.attest?.applyDecoded(entry, proposal) ?? null;
     let checkpoint: MachineOutcome["checkpoint"] = null;
@@ -338,6 +362,8 @@ export class FabricMachine {
       if (command.type === "attest-checkpoint") checkpoint = this.recordCheckpoint(command);
       else if (command.type === "member-flap") this.recordFlap(command.node, command.at_ms);
       else if (command.type === "etcd-member") procedure = this.recordEtcdMember(command);
+      else if (command.type === "strategy")
+        this.committedStrategy = { strategy: command.strategy, index: entry.index, term: entry.term };
       else if (command.type === "join-token")
         procedureRejected = applyJoinToken(this.tokens, command, proposal.issued_at_ms, this.fabric.state());
       else if (command.type === "shift-procedure") {
@@ -364,6 +390,34 @@ export class FabricMachine {
       checkpoint,
       procedure,
       procedureRejected,
+    };
+  }
+
+  /**
+   * An entry every node refuses (refusalOf): its position is applied and nothing else; a
+   * refused role command ends the procedure that was waiting for it.
+   */
+  private refuse(entry: Entry, proposal: Proposal, reason: string): MachineOutcome {
+    this.fabric.skipTo(entry.term, entry.index);
+    const command = proposal.command;
+    let procedure: ProcedureEvent | null = null;
+    if (isRoleCommand(command)) {
+      const shift = command as RoleCommand;
+      const open = this.open.get(shift.node);
+      if (open !== undefined && open.phase === "command" && open.shift.type === shift.type)
+        procedure = this.close(shift.node, "aborted", `the role command was refused: ${reason}`);
+    }
+    return {
+      index: entry.index,
+      term: entry.term,
+      kind: entry.kind,
+      proposal,
+      state: { type: "rejected", reason },
+      chain: null,
+      founded: null,
+      checkpoint: null,
+      procedure,
+      procedureRejected: null,
     };
   }
 
@@ -404,7 +458,7 @@ export class FabricMachine {
       v: 1,
       origin: this.options.origin,
       control_plane: parsed.data,
-      operators: [],
+      operators: [...new Set(this.options.operators ?? [])].sort() as NodeId[],
       require_operator_signature: this.options.requireOperatorSignature,
     });
     this.attest = new AttestChain(genesis);
@@ -473,6 +527,9 @@ export class FabricMachine {
       begun_at_ms: proposal.issued_at_ms,
       phase: openingPhase(command.shift, this.conf, command.etcd === true),
       etcd: command.etcd === true,
+      ...(proposal.operator_signature === undefined || proposal.operator_after === undefined
+        ? {}
+        : { operator: { after: proposal.operator_after, signature: proposal.operator_signature } }),
     };
     this.open.set(node, procedure);
     return { event: { type: "opened", procedure }, rejected: null };

@@ -45,6 +45,16 @@ export const Procedure = z.strictObject({
   phase: ProcedurePhase,
   /** The shift also changes the live etcd cluster's membership. */
   etcd: z.boolean(),
+  /**
+   * The operator's signature of the shift (and the chain position it is bound to), carried
+   * from the `begin` record to the role command, whose block records it.
+   */
+  operator: z
+    .strictObject({
+      after: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+      signature: z.string().regex(/^[0-9a-f]{128}$/),
+    })
+    .optional(),
 });
 export type Procedure = z.infer<typeof Procedure>;
 

@@ -4,7 +4,8 @@ import { type ConfChange, type Entry, encodeConfChange } from "../raft/index.js"
 import {
   type Command,
   encodeProposal,
-  isRoleCommand,
+  homelabStrategy,
+  isAttestedCommand,
   type NodeState,
   type Proposal,
   type Signer,
@@ -66,7 +67,7 @@ export class TestLog {
       force,
     };
     const chain = this.machine.chain;
-    if (chain !== null && isRoleCommand(command)) {
+    if (chain !== null && isAttestedCommand(command)) {
       proposal = signRoleProposal(
         chain.head,
         this.term,
@@ -92,6 +93,7 @@ export function foundedLog(): TestLog {
   const log = new TestLog();
   log.conf([{ type: "add-voter", node: testSigners[0]!.nodeId }]);
   log.empty();
+  log.propose({ type: "strategy", strategy: homelabStrategy });
   log.propose({
     type: "node-join",
     state: nodeState(testSigners[0]!, ["api-server", "controller-manager", "etcd", "scheduler"]),

@@ -38,6 +38,7 @@ export function applyCommands(state: FabricState, commands: readonly ProposedCom
       case "member-flap":
       case "etcd-member":
       case "join-token":
+      case "strategy":
         assert(false, `the policy never proposes ${command.type}`);
         break;
       default:

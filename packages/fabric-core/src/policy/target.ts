@@ -16,7 +16,9 @@ export function targetShape(cluster: Cluster): TargetShape {
     const roles = { "api-server": 0, etcd: 0, scheduler: 0, "controller-manager": 0 };
     return { eligible, voters: 0, roles, workers_min: 0, standbys: 0 };
   }
-  const formationVoters = votersFor(cluster.inputs.formation, eligible);
+  // The strategy's quorum_size is the voter target of the quorum formations.
+  const quorumSize = cluster.inputs.strategy.consensus.kind.quorum_size;
+  const formationVoters = votersFor(cluster.inputs.formation, eligible, quorumSize);
   const voters = largestOddAtMost(Math.min(config.role_targets.etcd ?? formationVoters, eligible));
   const controlPlaneNodesMax = Math.max(voters, eligible - config.min_workers);
   const other = (role: Exclude<ControlPlaneRole, "etcd">) =>

@@ -142,6 +142,7 @@ export class FabricStateMachine {
       case "member-flap":
       case "etcd-member":
       case "join-token":
+      case "strategy":
         // Attestation and procedure records: the fabric machine keeps them; the fabric
         // state (what faces render) does not change.
         return null;

@@ -3,6 +3,7 @@ import { Blake3Hash, Millis, NodeId } from "./ids.js";
 import { failed, parseWith, type Result } from "./issue.js";
 import { NodeRole, NodeState, ShiftReason } from "./node.js";
 import { canonicalJson } from "./source-text.js";
+import { FabricStrategy } from "./strategy.js";
 import { Workload } from "./workload.js";
 
 /** The commands carried by the consensus log, discriminated by `type`. */
@@ -148,6 +149,17 @@ export const JoinTokenCommand = z.discriminatedUnion("action", [
 ]);
 export type JoinTokenCommand = z.infer<typeof JoinTokenCommand>;
 
+/**
+ * The fabric strategy every node runs: the founding leader commits its own first, and
+ * `revoada strategy apply` (or a node's SIGHUP) proposes a new one. The machine applies it
+ * only when it proves live (and, while the committed strategy requires operator signatures,
+ * when an operator key of that strategy signed it); the chain records each one as a block.
+ */
+export const StrategyCommand = z.strictObject({
+  type: z.literal("strategy"),
+  strategy: FabricStrategy,
+});
+
 export const Command = z.discriminatedUnion("type", [
   PromoteCommand,
   DemoteCommand,
@@ -163,6 +175,7 @@ export const Command = z.discriminatedUnion("type", [
   MemberFlapCommand,
   EtcdMemberCommand,
   JoinTokenCommand,
+  StrategyCommand,
 ]);
 export type Command = z.infer<typeof Command>;
 export type CommandType = Command["type"];
@@ -178,6 +191,11 @@ export function isRoleCommand(command: Command): boolean {
   return (roleCommandTypes as readonly string[]).includes(command.type);
 }
 
+/** Commands the attestation chain records a block for: the role commands and strategy swaps. */
+export function isAttestedCommand(command: Command): boolean {
+  return isRoleCommand(command) || command.type === "strategy";
+}
+
 /**
  * A command as proposed: who proposed it, when (the leader's clock, carried in the log so
  * every node derives the same attestation block), and whether an operator forced it.
@@ -188,11 +206,16 @@ export const Proposal = z.strictObject({
   issued_at_ms: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
   origin: z.enum(["policy", "operator"]),
   force: z.boolean(),
-  /** ed25519 signature (hex) of an operator key over the canonical command, when required. */
+  /**
+   * ed25519 signature (hex) of an operator key over the command as the chain records it,
+   * bound to the chain head `operator_after` (docs/attestation.md, "Operator signatures").
+   */
   operator_signature: z
     .string()
     .regex(/^[0-9a-f]{128}$/)
     .optional(),
+  /** The chain position (blocks so far) the operator signed against; set with `operator_signature`. */
+  operator_after: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   /**
    * ed25519 signature (hex) by `proposer` over the attestation block this entry produces
    * when committed (role commands only; exactly what is signed: docs/attestation.md).

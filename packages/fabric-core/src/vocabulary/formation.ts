@@ -15,14 +15,18 @@ export function largestOddAtMost(n: number): number {
   return n % 2 === 1 ? n : n - 1;
 }
 
-/** Control-plane voters for `eligible` nodes (0 when there are no nodes). */
-export function votersFor(formation: Formation, eligible: number): number {
+/**
+ * Control-plane voters for `eligible` nodes (0 when there are no nodes). `quorumSize` is the
+ * strategy's voter target (`consensus.kind.quorum_size`): the quorum formations aim for it
+ * (3 when not given), the others name their own count.
+ */
+export function votersFor(formation: Formation, eligible: number, quorumSize = 3): number {
   assert(
     Number.isSafeInteger(eligible) && eligible >= 0,
     "eligible node count must be a non-negative integer",
   );
   if (eligible === 0) return 0;
-  const voters = uncheckedVoters(formation, eligible);
+  const voters = uncheckedVoters(formation, eligible, Math.max(1, quorumSize));
   assert(voters % 2 === 1, `formation ${formation} yielded an even voter count ${voters}`);
   assert(
     voters >= 1 && voters <= eligible,
@@ -31,7 +35,7 @@ export function votersFor(formation: Formation, eligible: number): number {
   return voters;
 }
 
-function uncheckedVoters(formation: Formation, eligible: number): number {
+function uncheckedVoters(formation: Formation, eligible: number, quorumSize: number): number {
   switch (formation) {
     case "solo":
       return 1;
@@ -40,7 +44,7 @@ function uncheckedVoters(formation: Formation, eligible: number): number {
       return 1;
     case "quorum-3m":
     case "cluster-3m-nw":
-      return largestOddAtMost(Math.min(3, eligible));
+      return largestOddAtMost(Math.min(quorumSize, eligible));
     case "mesh-all-peers":
       return largestOddAtMost(eligible);
     case "phalanx":
@@ -51,8 +55,8 @@ function uncheckedVoters(formation: Formation, eligible: number): number {
 export const formationDescriptions: Readonly<Record<Formation, string>> = {
   solo: "one control-plane node, everything else a worker",
   pair: "one voter and one warm standby (two voters would halve availability)",
-  "quorum-3m": "three control-plane voters (fewer while fewer nodes exist)",
-  "cluster-3m-nw": "three control-plane voters and N workers",
+  "quorum-3m": "the strategy's quorum_size voters (3 by default; fewer while fewer nodes exist)",
+  "cluster-3m-nw": "the strategy's quorum_size voters (3 by default) and N workers",
   "mesh-all-peers": "every node votes (largest odd count)",
   phalanx: "about 2N/5 voters, rounded down to odd",
 };

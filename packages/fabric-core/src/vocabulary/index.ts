@@ -8,6 +8,7 @@ export {
   EtcdCredential,
   EtcdMemberCommand,
   encodeProposal,
+  isAttestedCommand,
   isRoleCommand,
   JoinTokenCommand,
   MemberFlapCommand,
@@ -21,6 +22,7 @@ export {
   RoleCommandSchema,
   roleCommandTypes,
   ShiftProcedureCommand,
+  StrategyCommand,
   WorkloadDeleteCommand,
   WorkloadUpsertCommand,
 } from "./command.js";
@@ -77,6 +79,7 @@ export {
   homelabStrategy,
   livenessIssues,
   MembershipConfig,
+  OperatorKey,
   PlacementPolicy,
   prescribedStrategies,
   proveLiveness,

@@ -15,7 +15,12 @@ const durationMs = (what: string) =>
 
 export const OpenRaftConsensus = z.strictObject({
   algorithm: z.literal("open-raft"),
-  /** Voters the consensus group aims for; liveness requires it odd and >= 3. */
+  /**
+   * The voter target: how many Raft voters (etcd holders) the control plane aims for under
+   * the quorum formations (`quorum-3m`, `cluster-3m-nw`), capped by the nodes that can hold
+   * it; liveness requires it odd and >= 3. The committed strategy's value is the one the
+   * leader's policy uses (docs/vocabulary.md, "quorum_size").
+   */
   quorum_size: z.int().min(1).max(99),
   election_timeout_ms: z.int().min(10).max(60_000),
   snapshot_interval_entries: z.int().min(1).max(100_000_000),
@@ -41,9 +46,21 @@ export const ContentConfig = z.strictObject({
     .max(limits.durationMsMax * 365),
 });
 
+/** An operator's ed25519 public key: 64 lowercase hex characters (`revoada operator key FILE` prints it). */
+export const OperatorKey = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "an operator key is an ed25519 public key as 64 lowercase hex characters");
+
 export const AttestationConfig = z.strictObject({
   seal_interval_ms: durationMs("seal_interval_ms"),
+  /** Operator shifts (and strategy swaps) must carry a signature by one of `operators`. */
   require_operator_signature: z.boolean(),
+  /**
+   * The operator keys that may sign operator shifts and strategy swaps (at most 16). Absent
+   * is the same as empty: with `require_operator_signature` on, a strategy with no keys is
+   * refused (nobody could sign a shift).
+   */
+  operators: z.array(OperatorKey).max(16).optional(),
 });
 
 export const PlacementPolicy = z.discriminatedUnion("kind", [
