@@ -110,7 +110,7 @@ describe("interpolation and escaping", () => {
     assert.equal(escapeTemplate("$${node.unique.name}"), "$$${node.unique.name}");
   });
 
-  it("env values holding ${...} are dropped, said (Nomad would resolve them); other strings survive write -> hcl2json -> read", async () => {
+  it("env values holding ${...} are dropped, said (Nomad would resolve them); args are escaped for Nomad's run time; other strings survive write -> hcl2json -> read", async () => {
     const env = {
       HOST: "${node.unique.name}",
       MIXED: "pre-${attr.kernel.name}-$${literal}-%{ if }-${var.not_runtime}",
@@ -130,8 +130,14 @@ describe("interpolation and escaping", () => {
     );
     const hcl = fileText(state, "jobs/default/web.nomad.hcl");
     assert.doesNotMatch(hcl, /"HOST" =/);
-    assert.match(hcl, /"\$\{NOMAD_TASK_DIR\}\/x"/, "args keep Nomad's run-time interpolation");
+    assert.match(
+      hcl,
+      /"\$\$\$\{NOMAD_TASK_DIR\}\/x"/,
+      "a literal ${ in args is escaped for Nomad's run time, then for HCL",
+    );
+    assert.match(hcl, /"%%%\{"/, "a literal %{ too");
     const json = JSON.parse(fileText(state, "jobs/default/web.json"));
+    assert.deepEqual(json.Job.TaskGroups[0].Tasks[0].Config.args, ["$${NOMAD_TASK_DIR}/x", "%%{"]);
     assert.equal(json.Job.TaskGroups[0].Tasks[0].Env.HOST, undefined);
     assert.equal(json.Job.TaskGroups[0].Tasks[0].Env.DOLLARS, "$ $$ $${ ${");
     const read = await nomadFace.reader.read(written.files);

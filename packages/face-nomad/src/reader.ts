@@ -19,6 +19,7 @@ import { parseHclText, readAgentHcl, readJobHcl } from "./hcl-read.js";
 import { agentFromShape, jobFromShape } from "./hcl-trusted.js";
 import type { Job } from "./ir.js";
 import { jobProblems } from "./job-check.js";
+import { defaultNomadProfile, type NomadProfile } from "./nomad-versions.js";
 import { jobPlacement, jobToWorkload } from "./workload-job.js";
 import { renderContext, renderNomadFile } from "./writer.js";
 
@@ -160,8 +161,9 @@ async function reportUnexpected(
   read: ReadFiles,
   files: readonly FaceFile[],
   state: FabricState,
+  profile: NomadProfile,
 ): Promise<UnknownField[]> {
-  const context = renderContext(state);
+  const context = renderContext(state, profile);
   const unknown: UnknownField[] = [];
   for (const file of files) {
     const hcl = read.jobs.has(file.path) || read.agents.has(file.path);
@@ -201,8 +203,8 @@ function hclSibling(jsonPath: string): string {
  * API JSON beside a jobspec: when its text is what the state read renders it is consistent by
  * construction; otherwise it is parsed, checked and compared with the jobspec's job.
  */
-function checkTwins(read: ReadFiles, state: FabricState): FabricIssue[] {
-  const context = renderContext(state);
+function checkTwins(read: ReadFiles, state: FabricState, profile: NomadProfile): FabricIssue[] {
+  const context = renderContext(state, profile);
   const issues: FabricIssue[] = [];
   for (const [path, file] of read.twins) {
     if (renderNomadFile(state, path, context) === file.content) continue;
@@ -239,7 +241,7 @@ function emptyRead(): ReadFiles {
  * bytes given, every file. Anything else returns undefined and the caller reads again with
  * every check on.
  */
-function readTrusted(files: readonly FaceFile[]): FabricState | undefined {
+function readTrusted(files: readonly FaceFile[], profile: NomadProfile): FabricState | undefined {
   const read = emptyRead();
   try {
     for (const file of files) {
@@ -256,7 +258,7 @@ function readTrusted(files: readonly FaceFile[]): FabricState | undefined {
     if (read.issues.length > 0) return undefined;
     const checked = FabricState.safeParse(state);
     if (!checked.success) return undefined;
-    const context = renderContext(checked.data);
+    const context = renderContext(checked.data, profile);
     const same = files.every((file) => renderNomadFile(checked.data, file.path, context) === file.content);
     return same ? checked.data : undefined;
   } catch {
@@ -264,14 +266,21 @@ function readTrusted(files: readonly FaceFile[]): FabricState | undefined {
   }
 }
 
-export async function readNomad(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
-  const trusted = readTrusted(files);
+/** Reads a cluster render for Nomad `profile` (what differs from its render is `unknown`). */
+export async function readNomad(
+  files: readonly FaceFile[],
+  profile: NomadProfile = defaultNomadProfile,
+): Promise<Result<ReadResult>> {
+  const trusted = readTrusted(files, profile);
   if (trusted !== undefined) return ok({ state: trusted, unknown: [] });
-  return readNomadChecked(files);
+  return readNomadChecked(files, profile);
 }
 
 /** The reader with every check on (schemas, located issues, unknown fields): no fast path. */
-export async function readNomadChecked(files: readonly FaceFile[]): Promise<Result<ReadResult>> {
+export async function readNomadChecked(
+  files: readonly FaceFile[],
+  profile: NomadProfile = defaultNomadProfile,
+): Promise<Result<ReadResult>> {
   const read = await readNomadFiles(files, true);
   const { state, sources } = assemble(read);
   if (read.issues.length > 0) return failed(read.issues);
@@ -283,8 +292,8 @@ export async function readNomadChecked(files: readonly FaceFile[]): Promise<Resu
     });
     return failed(issues);
   }
-  const twinIssues = checkTwins(read, checked.data);
+  const twinIssues = checkTwins(read, checked.data, profile);
   if (twinIssues.length > 0) return failed(twinIssues);
-  const unknown = [...read.unknown, ...(await reportUnexpected(read, files, checked.data))];
+  const unknown = [...read.unknown, ...(await reportUnexpected(read, files, checked.data, profile))];
   return ok({ state: checked.data, unknown });
 }

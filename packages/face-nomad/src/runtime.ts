@@ -9,6 +9,8 @@ import { readJobHcl } from "./hcl-read.js";
  * task's other environment variables. There is no escape for it, so a state value holding
  * `${...}` cannot reach a Nomad container as written: `model.ts` drops such values (and says
  * so), and this models the client's reading of what is written, for the conformance kit.
+ * The driver config (command, args) is different: Nomad evaluates it as HCL templates, where
+ * `$${` is a literal `${`, so the writer escapes literal values there (`escapeNomadRuntime`).
  */
 
 const interpolation = /\$\{([^{}]+)\}/g;

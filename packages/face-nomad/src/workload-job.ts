@@ -1,5 +1,6 @@
 import type { ConfigBlobRef, NodeId, Workload, WorkloadPort } from "@revoada/fabric-core/vocabulary";
 import type { Constraint, Job, Service, TaskGroup } from "./ir.js";
+import { defaultNomadProfile, type NomadProfile } from "./nomad-versions.js";
 
 /**
  * A workload as one Nomad job: one group (count = replicas) with one docker task. Placement
@@ -31,6 +32,7 @@ export function labelOfMetaKey(key: string): string | undefined {
 
 const jobMeta = {
   placement: "revoada.placement",
+  anyDatacenter: "revoada.any_datacenter",
   udpPorts: "revoada.udp_ports",
   configBlobs: "revoada.config_blobs",
   blobPrefix: "revoada.config_blob.",
@@ -49,14 +51,45 @@ function serviceName(workload: Workload, port: WorkloadPort): string {
   return `${workload.name}-${port.name}`.slice(0, 63).replace(/-+$/, "");
 }
 
-function services(workload: Workload): Service[] {
+function services(workload: Workload, profile: NomadProfile): Service[] {
   return workload.ports.map((port) => ({
     name: serviceName(workload, port),
     port: port.name,
     provider: "nomad",
     tags: [],
-    checks: port.protocol === "tcp" ? [{ type: "tcp", interval: 10 * second, timeout: 2 * second }] : [],
+    checks:
+      port.protocol === "tcp" && profile.serviceChecks
+        ? [{ type: "tcp", interval: 10 * second, timeout: 2 * second }]
+        : [],
   }));
+}
+
+/**
+ * A literal string as the docker driver's `config` must hold it: Nomad evaluates the task's
+ * driver config as HCL templates at run time (`${NOMAD_ALLOC_ID}`, `${attr.*}`, ... are
+ * resolved, `%{` starts a directive), where `$${` is a literal `${` and `%%{` a literal `%{`.
+ * The fabric's command and args are literal, so every `${` and `%{` is escaped; the HCL
+ * printer then escapes the result once more for the jobspec (`$$${`).
+ */
+export function escapeNomadRuntime(text: string): string {
+  // A function replacement: in a replacement string `$$` would mean one `$`.
+  return text.replaceAll("${", () => "$${").replaceAll("%{", () => "%%{");
+}
+
+/** Inverse of `escapeNomadRuntime`: what the container gets for a driver config string. */
+export function unescapeNomadRuntime(text: string): string {
+  let out = "";
+  let index = 0;
+  while (index < text.length) {
+    if (text.startsWith("$${", index) || text.startsWith("%%{", index)) {
+      out += `${text[index]}{`;
+      index += 3;
+    } else {
+      out += text[index]!;
+      index += 1;
+    }
+  }
+  return out;
 }
 
 function jobMetaOf(workload: Workload, placement: readonly NodeId[] | undefined): Record<string, string> {
@@ -74,7 +107,21 @@ function jobMetaOf(workload: Workload, placement: readonly NodeId[] | undefined)
   return meta;
 }
 
-export function workloadToJob(workload: Workload, placement: readonly NodeId[] | undefined): Job {
+/** What a job is rendered for beyond its workload: the Nomad version and (before 1.5) every datacenter. */
+export interface JobOptions {
+  readonly profile: NomadProfile;
+  /** Every datacenter the agents are in, for a workload without zones before wildcards (1.5). */
+  readonly datacenters: readonly string[];
+}
+
+const defaultJobOptions: JobOptions = { profile: defaultNomadProfile, datacenters: ["dc1"] };
+
+export function workloadToJob(
+  workload: Workload,
+  placement: readonly NodeId[] | undefined,
+  options: JobOptions = defaultJobOptions,
+): Job {
+  const { profile } = options;
   const { zones, labels, tolerate_control_plane: tolerate } = workload.placement;
   const constraints: Constraint[] = Object.keys(labels)
     .sort()
@@ -85,7 +132,7 @@ export function workloadToJob(workload: Workload, placement: readonly NodeId[] |
     name: workload.name,
     count: workload.replicas,
     ports: workload.ports.map((port) => ({ label: port.name, to: port.container_port })),
-    services: services(workload),
+    services: services(workload, profile),
     restart,
     tasks: [
       {
@@ -93,8 +140,8 @@ export function workloadToJob(workload: Workload, placement: readonly NodeId[] |
         driver: "docker",
         config: {
           image: workload.image,
-          entrypoint: workload.command,
-          args: workload.args,
+          entrypoint: workload.command.map(escapeNomadRuntime),
+          args: workload.args.map(escapeNomadRuntime),
           ports: workload.ports.map((port) => port.name),
         },
         env: workload.env,
@@ -105,18 +152,21 @@ export function workloadToJob(workload: Workload, placement: readonly NodeId[] |
       },
     ],
   };
+  const anyDatacenter = zones.length === 0 && !profile.datacenterWildcard;
+  const meta = jobMetaOf(workload, placement);
+  if (anyDatacenter) meta[jobMeta.anyDatacenter] = "true";
   return {
     id: workload.name,
     namespace: workload.namespace,
     type: "service",
-    datacenters: zones.length > 0 ? zones : ["*"],
+    datacenters: zones.length > 0 ? zones : anyDatacenter ? [...options.datacenters] : ["*"],
     constraints,
     affinities: tolerate ? [{ ...controlPlaneRule, weight: 50 }] : [],
     spreads:
       workload.replicas > 1 && zones.length > 1
         ? [{ attribute: nodeDatacenter, weight: 50, targets: [] }]
         : [],
-    meta: jobMetaOf(workload, placement),
+    meta,
     groups: [group],
   };
 }
@@ -153,8 +203,8 @@ export function jobToWorkload(job: Job): Workload {
     name: job.id,
     namespace: job.namespace,
     image: task.config.image,
-    command: task.config.entrypoint,
-    args: task.config.args,
+    command: task.config.entrypoint.map(unescapeNomadRuntime),
+    args: task.config.args.map(unescapeNomadRuntime),
     env: task.env,
     ports: group.ports.map((port) => ({
       name: port.label,
@@ -165,7 +215,11 @@ export function jobToWorkload(job: Job): Workload {
     resources: { cpu_millis: task.resources.cpu, memory_bytes: task.resources.memory_mb * mebibyte },
     config_blobs: readConfigBlobs(job.meta),
     placement: {
-      zones: job.datacenters.length === 1 && job.datacenters[0] === "*" ? [] : job.datacenters,
+      zones:
+        job.meta[jobMeta.anyDatacenter] === "true" ||
+        (job.datacenters.length === 1 && job.datacenters[0] === "*")
+          ? []
+          : job.datacenters,
       labels,
       tolerate_control_plane: !job.constraints.some((constraint) => isSameRule(constraint, controlPlaneRule)),
     },

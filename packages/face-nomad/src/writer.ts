@@ -4,7 +4,8 @@ import { nodeToAgent, type ServerMembership, serverMembership } from "./agent.js
 import { apiJobText } from "./api-json.js";
 import { agentHcl, jobHcl } from "./job-hcl.js";
 import { droppedByNomad, modelNomad } from "./model.js";
-import { workloadToJob } from "./workload-job.js";
+import { agentDatacenters, defaultNomadProfile, type NomadProfile } from "./nomad-versions.js";
+import { type JobOptions, workloadToJob } from "./workload-job.js";
 
 /**
  * The Nomad writer. Layout (a node's view is the subset that concerns it):
@@ -31,11 +32,19 @@ export interface RenderContext {
   /** Folder name -> node id. */
   readonly nodeOfFolder: ReadonlyMap<string, NodeId>;
   readonly servers: ServerMembership;
+  readonly job: JobOptions;
 }
 
-export function renderContext(state: FabricState): RenderContext {
+export function renderContext(
+  state: FabricState,
+  profile: NomadProfile = defaultNomadProfile,
+): RenderContext {
   const nodeOfFolder = new Map([...agentFolders(state)].map(([id, folder]) => [folder, id]));
-  return { nodeOfFolder, servers: serverMembership(state) };
+  return { nodeOfFolder, servers: serverMembership(state), job: jobOptions(state, profile) };
+}
+
+function jobOptions(state: FabricState, profile: NomadProfile): JobOptions {
+  return { profile, datacenters: profile.datacenterWildcard ? [] : agentDatacenters(state) };
 }
 
 /** Renders one file of `state` by its path, or undefined when the state has no such file. */
@@ -53,14 +62,20 @@ export function renderNomadFile(
   const key = job === null ? undefined : `${job[1]}/${job[2]}`;
   const workload = key === undefined ? undefined : state.workloads[key];
   if (workload === undefined) return undefined;
-  const ir = workloadToJob(workload, state.placements[key!]);
+  const ir = workloadToJob(workload, state.placements[key!], context.job);
   return job![3] === "json" ? apiJobText(ir) : jobHcl(ir);
 }
 
-export function writeNomad(input: FabricState, scope: RenderScope): WriteResult {
+/** The files of `input` for Nomad `profile` (the job fields that version accepts; default 1.10). */
+export function writeNomad(
+  input: FabricState,
+  scope: RenderScope,
+  profile: NomadProfile = defaultNomadProfile,
+): WriteResult {
   const state = modelNomad(input);
   const files: FaceFile[] = [];
   const servers = serverMembership(state);
+  const options = jobOptions(state, profile);
   for (const [id, folder] of agentFolders(state)) {
     if (scope.kind === "node" && scope.node !== id) continue;
     files.push({
@@ -71,7 +86,7 @@ export function writeNomad(input: FabricState, scope: RenderScope): WriteResult 
   for (const [key, workload] of Object.entries(state.workloads)) {
     const placement = state.placements[key];
     if (scope.kind === "node" && !(placement ?? []).includes(scope.node)) continue;
-    const job = workloadToJob(workload, placement);
+    const job = workloadToJob(workload, placement, options);
     const stem = `jobs/${workload.namespace}/${workload.name}`;
     files.push({ path: `${stem}.nomad.hcl`, content: jobHcl(job) });
     files.push({ path: `${stem}.json`, content: apiJobText(job) });
