@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian tools the tests use (systemd-analyze for the systemd faces, b3sum to
 # cross-check BLAKE3 hashes, chromium for the web console's browser tests, etcd 3.4 server and
-# etcdctl for the actuator tests), only
+# etcdctl for the actuator tests, iproute2 and nftables for the network-namespace hosts), only
 # when missing: apt-get update once, then apt-get install -y. Needs root (or sudo).
 set -eu
 missing=""
@@ -10,6 +10,12 @@ command -v b3sum >/dev/null 2>&1 || missing="$missing b3sum"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 command -v etcd >/dev/null 2>&1 || missing="$missing etcd-server"
 command -v etcdctl >/dev/null 2>&1 || missing="$missing etcd-client"
+# ssh-keygen: the strategy e2e test signs operator shifts with an OpenSSH ed25519 key.
+command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
+# The network-namespace hosts and the chaos campaign (docs/reliability.md): ip netns, veth,
+# bridges, links set down, and packet drops with nftables inside the namespaces.
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+command -v nft >/dev/null 2>&1 || missing="$missing nftables"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=""; fi
 echo "setup-system: installing$missing" >&2

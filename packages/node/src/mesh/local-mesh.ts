@@ -23,6 +23,7 @@ export class LocalMesh {
     readonly mesh: MeshFile,
     readonly token: string,
     private readonly env: Readonly<Record<string, string>>,
+    private readonly launcherOf: (name: string) => readonly string[],
   ) {
     this.nodes = mesh.nodes.map((node) => ({
       name: node.name,
@@ -31,11 +32,18 @@ export class LocalMesh {
     }));
   }
 
-  /** Lays the mesh out in `plan.directory` and starts every node. */
-  static async start(plan: MeshPlan, env: Readonly<Record<string, string>> = {}): Promise<LocalMesh> {
+  /**
+   * Lays the mesh out in `plan.directory` and starts every node; `launcherOf` names the
+   * command each node runs under (`ip netns exec NAME` for a node in its own namespace).
+   */
+  static async start(
+    plan: MeshPlan,
+    env: Readonly<Record<string, string>> = {},
+    launcherOf: (name: string) => readonly string[] = () => [],
+  ): Promise<LocalMesh> {
     const { mesh } = await createMeshLayout(plan);
     const token = (await readFile(mesh.token_file, "utf8")).trim();
-    const local = new LocalMesh(plan.directory, mesh, token, env);
+    const local = new LocalMesh(plan.directory, mesh, token, env, launcherOf);
     for (const node of mesh.nodes) local.startNode(node.name);
     await local.pidsRecorded();
     return local;
@@ -44,7 +52,7 @@ export class LocalMesh {
   startNode(name: string): void {
     const entry = this.mesh.nodes.find((node) => node.name === name);
     if (entry === undefined) throw new Error(`no node ${name} in this mesh`);
-    const started = startNodeProcess(name, entry.config, this.directory, this.env);
+    const started = startNodeProcess(name, entry.config, this.directory, this.env, this.launcherOf(name));
     this.processes.set(name, started);
     this.recordPids();
     void started.exited.then(() => this.recordPids());

@@ -17,14 +17,20 @@ export interface NodeProcess {
   exited: Promise<number | null>;
 }
 
+/**
+ * `launcher` is a command the node runs under, which must exec it in place so the pid stays
+ * the node's (`ip netns exec NAME` runs it in a network namespace: src/netns/).
+ */
 export function startNodeProcess(
   name: string,
   config: string,
   meshDir: string,
   env: Readonly<Record<string, string>> = {},
+  launcher: readonly string[] = [],
 ): NodeProcess {
   const log = createWriteStream(join(meshDir, name, "node.log"), { flags: "a" });
-  const child = spawn(process.execPath, [revoadaBin, "node", "--config", config], {
+  const command = [...launcher, process.execPath, revoadaBin, "node", "--config", config];
+  const child = spawn(command[0]!, command.slice(1), {
     stdio: ["ignore", "pipe", "pipe"],
     detached: false,
     env: { ...process.env, ...env },

@@ -1,7 +1,8 @@
 import { type Command, Option } from "commander";
 import { LocalMesh } from "../../mesh/local-mesh.js";
 import { fabricFaceFor, faceByCliName } from "../../mesh/mesh-setup.js";
-import { statusOf } from "../../mesh/observe.js";
+import { type MeshNodeHandle, statusOf } from "../../mesh/observe.js";
+import { NetnsMesh } from "../../netns/netns-mesh.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { wholeNumber } from "../numbers.js";
 import { formatTable } from "../output.js";
@@ -31,6 +32,10 @@ export function registerUp(program: Command): void {
     .option("--etcd", "with --runtime process: every node runs a real etcd member the fabric manages")
     .option("--dir <dir>", "mesh directory (data, rendered files, logs)", "./mesh")
     .option(
+      "--netns",
+      "run each node in its own network namespace on its own address (10.77.0.x; needs root and iproute2; docs/reliability.md)",
+    )
+    .option(
       "--no-view",
       "do not draw the live view: print one line per node whose health, roles, Raft role, leader, term or members changed",
     )
@@ -42,6 +47,7 @@ export function registerUp(program: Command): void {
         view: boolean;
         runtime?: "process" | "kubelet" | "systemd";
         etcd?: boolean;
+        netns?: boolean;
       }) => {
         const count = wholeNumber("--nodes", options.nodes, 1, 64);
         if ((await fabricFaceFor(options.face)) === undefined) {
@@ -50,30 +56,43 @@ export function registerUp(program: Command): void {
         if (options.etcd === true && options.runtime !== "process") {
           throw new CliError("--etcd needs --runtime process", exitCodes.usage);
         }
-        const local = await LocalMesh.start({
+        const plan = {
           directory: options.dir,
           nodes: count,
           faceId: options.face,
           ...(options.runtime === undefined
             ? {}
             : { actuator: { runtime: options.runtime, etcd: options.etcd === true } }),
-        });
+        };
+        const mesh = options.netns === true ? await NetnsMesh.start(plan) : await LocalMesh.start(plan);
+        const where =
+          mesh instanceof NetnsMesh
+            ? `, each in its own network namespace (${mesh.run.hosts.map((h) => `${h.name} ${h.address}`).join(", ")})`
+            : "";
         process.stderr.write(
-          `started ${count} nodes in ${options.dir} (logs: ${options.dir}/<node>/node.log); Ctrl-C stops them\n`,
+          `started ${count} nodes in ${options.dir}${where} (logs: ${options.dir}/<node>/node.log); Ctrl-C stops them\n`,
         );
-        await liveView(local, options.view);
+        await liveView(
+          mesh.nodes,
+          () => (mesh instanceof NetnsMesh ? mesh.stop() : mesh.stopAll()),
+          options.view,
+        );
       },
     );
 }
 
-async function liveView(local: LocalMesh, view: boolean): Promise<void> {
+async function liveView(
+  nodes: readonly MeshNodeHandle[],
+  stopMesh: () => Promise<void>,
+  view: boolean,
+): Promise<void> {
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       if (stopping) return;
       stopping = true;
       process.stderr.write("\nstopping the mesh (SIGTERM, graceful)...\n");
-      void local.stopAll().then(() => resolve());
+      void stopMesh().then(() => resolve());
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
@@ -81,8 +100,8 @@ async function liveView(local: LocalMesh, view: boolean): Promise<void> {
   const mode: ViewMode = view && process.stdout.isTTY ? "screen" : "changes";
   let previous: readonly MeshRow[] = [];
   while (!stopping) {
-    const statuses = await Promise.all(local.nodes.map((node) => statusOf(node)));
-    const rows = statuses.map((status, i) => statusRow(status, local.nodes[i]!.name));
+    const statuses = await Promise.all(nodes.map((node) => statusOf(node)));
+    const rows = statuses.map((status, i) => statusRow(status, nodes[i]!.name));
     process.stdout.write(viewTick(mode, previous, rows, new Date().toISOString()));
     previous = rows;
     await new Promise((resolve) => setTimeout(resolve, 500));
