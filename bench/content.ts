@@ -15,11 +15,16 @@
  * (each fetcher reports its own fetch time; the swarm's total runs from the first fetcher's
  * start to the last one's end).
  *
+ * 4. Encryption's cost: one verified transfer of 256 MiB over the node transport (cluster key,
+ *    ed25519 handshake), AES-256-GCM frames against authenticated-only frames (the transport's
+ *    benchmark mode, `REVOADA_BENCH_UNENCRYPTED_FRAMES=1`), same two processes otherwise.
+ *
  * Usage: pnpm bench content [--transfer-mib N] [--swarm-mib N] [--fetchers N] [--hash-mib N]
- *        [--only hashing|transfer|swarm]
+ *        [--encryption-mib N] [--only hashing|transfer|swarm|encryption]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -29,10 +34,13 @@ import {
   hashToHex,
   loadBlobHasher,
 } from "../packages/fabric-core/src/content/index.js";
+import { signerFromSeed } from "../packages/fabric-core/src/vocabulary/index.js";
 import { fetchBlob } from "../packages/node/src/content/blob-fetcher.js";
 import { BlobStore } from "../packages/node/src/content/blob-store.js";
 import { connectFrameLink } from "../packages/node/src/content/frame-link.js";
 import { writeGeneratedFile } from "../packages/node/src/content/generated-file.js";
+import { TransportContentLinks } from "../packages/node/src/content/transport-links.js";
+import { FrameCipher } from "../packages/node/src/transport/handshake.js";
 import { type Figure, figure, publishBenchReport } from "./report.js";
 
 function argument(name: string, fallback: number): number {
@@ -45,6 +53,7 @@ const mebibyte = 1024 * 1024;
 const hashMib = argument("hash-mib", 256);
 const transferMib = argument("transfer-mib", 1024);
 const swarmMib = argument("swarm-mib", 256);
+const encryptionMib = argument("encryption-mib", 256);
 const fetcherCount = argument("fetchers", 8);
 /** `--only hashing|transfer|swarm` runs one part. */
 const onlyIndex = process.argv.indexOf("--only");
@@ -295,10 +304,93 @@ async function benchSwarm(): Promise<void> {
   figures.push(figure("seed upload / blob size", uploaded / source.size, "x", "<= 1.5"));
 }
 
+/** Part 4: the same transfer over the node transport, with encrypted and with MAC-only frames. */
+async function benchEncryption(): Promise<void> {
+  const source = await seedStore("encryption-seed", encryptionMib);
+  const keyFile = join(scratch, "cluster.key");
+  writeFileSync(keyFile, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+  const rates: Record<string, number> = {};
+  for (const mode of ["aead", "mac"] as const) {
+    // Read by each Transport when it is made: the seed child's and this process's.
+    process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES = mode === "mac" ? "1" : "0";
+    const seed = await startSeedWith(source.dataDir, ["--cluster-key-file", keyFile]);
+    const [seedId, seedAddress] = seed.address.split("@") as [string, string];
+    const links = new TransportContentLinks({
+      signer: signerFromSeed(randomBytes(32)),
+      clusterKey: Buffer.from(readFileSync(keyFile, "utf8").trim(), "hex"),
+      onNewPeer: () => undefined,
+    });
+    const [host, port] = seedAddress.split(":") as [string, string];
+    const link = links.linkTo(seedId as never, { host, port: Number(port) });
+    const target = await BlobStore.open(join(scratch, `encryption-target-${mode}`));
+    const started = performance.now();
+    const stored = await fetchBlob({
+      store: target,
+      hash: source.hash as never,
+      providers: new Map([[seedId, { link, complete: true }]]),
+    });
+    const ms = performance.now() - started;
+    await links.close();
+    await stopSeed(seed);
+    if (stored.hash !== source.hash) throw new Error("transfer produced another blob");
+    rates[mode] = megabytesPerSecond(source.size, ms);
+    rmSync(join(scratch, `encryption-target-${mode}`), { recursive: true, force: true });
+  }
+  process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES = "0";
+  const label = `verified transfer of ${encryptionMib} MiB over the node transport`;
+  figures.push(figure(`${label}, encrypted (AES-256-GCM)`, rates.aead!, "MB/s"));
+  figures.push(figure(`${label}, authenticated only (HMAC)`, rates.mac!, "MB/s"));
+  figures.push(figure("  encrypted / authenticated-only", rates.aead! / rates.mac!, "x"));
+  rmSync(source.dataDir, { recursive: true, force: true });
+  // The frame cipher alone, one core: seal then open, bulk frames and Raft-sized frames.
+  for (const [frameBytes, total] of [
+    [64 * 1024, 256 * mebibyte],
+    [256, 32 * mebibyte],
+  ] as const) {
+    const payload = randomBytes(frameBytes);
+    for (const mode of ["aead", "mac"] as const) {
+      const key = randomBytes(32);
+      const [sealer, opener] = [new FrameCipher(key, mode), new FrameCipher(key, mode)];
+      const frames = total / frameBytes;
+      const started = performance.now();
+      for (let i = 0; i < frames; i += 1) {
+        const [body, tag] = sealer.seal(payload);
+        if (opener.open(Buffer.concat([body, tag])) === null) throw new Error("a frame did not open");
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const what = mode === "aead" ? "AES-256-GCM" : "HMAC only";
+      figures.push(
+        frameBytes > 1024
+          ? figure(
+              `frame cipher, ${frameBytes / 1024} KiB frames, seal + open, ${what}`,
+              total / seconds / 1e6,
+              "MB/s",
+            )
+          : figure(
+              `frame cipher, ${frameBytes} B frames, seal + open, ${what}`,
+              frames / seconds,
+              "frames/s",
+            ),
+      );
+    }
+  }
+}
+
+async function startSeedWith(
+  dataDir: string,
+  extra: readonly string[],
+): Promise<{ child: ChildProcess; address: string; output: { text: () => string } }> {
+  const child = startCli(["blob", "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", ...extra]);
+  const output = collect(child);
+  const address = (await waitForText(output, /listening (\S+)/, "the seed to listen"))[1]!;
+  return { child, address, output };
+}
+
 const loadAtStart = loadavg()[0]!;
 if (only === null || only === "hashing") await benchHashing();
 if (only === null || only === "transfer") await benchTransfer();
 if (only === null || only === "swarm") await benchSwarm();
+if (only === null || only === "encryption") await benchEncryption();
 rmSync(scratch, { recursive: true, force: true });
 notes.push(
   `1-minute load average: ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at the end (2 cores)`,

@@ -13,6 +13,7 @@ import type { FabricNode } from "../daemon/fabric-node.js";
 import { CosignReply, CosignRequestBody } from "../daemon/sealing.js";
 import { RaftUnavailableError } from "../errors.js";
 import { faultInjectionEnabled, partitionInEffect, setPartition } from "../faults.js";
+import { keyRoutes } from "../keys/key-routes.js";
 import { findNode } from "../render/index.js";
 import { consoleRoutes } from "../ui/console-routes.js";
 import { openApiDocument, type Route, route } from "./http-server.js";
@@ -186,7 +187,7 @@ export function nodeRoutes(node: FabricNode): Route[] {
       handle: async () => ({ status: 200, text: node.metrics.render() }),
     }),
   ];
-  routes.push(...consoleRoutes(node));
+  routes.push(...consoleRoutes(node), ...keyRoutes(node));
   if (faultInjectionEnabled) routes.push(partitionRoute(node));
   routes.push(
     route({

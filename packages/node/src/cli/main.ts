@@ -5,6 +5,7 @@ import { registerChain } from "./commands/chain.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerEtcd } from "./commands/etcd.js";
 import { registerFace } from "./commands/face.js";
+import { registerKeys } from "./commands/keys.js";
 import { registerMesh } from "./commands/mesh.js";
 import { registerNode } from "./commands/node.js";
 import { registerPolicy } from "./commands/policy.js";
@@ -29,6 +30,7 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerChain,
   registerPolicy,
   registerEtcd,
+  registerKeys,
 ];
 
 /** A command group's line in `revoada --help` names its subcommands (unless it already does). */

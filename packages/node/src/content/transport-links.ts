@@ -1,5 +1,6 @@
 import { type NodeId, ok, type Signer } from "@revoada/fabric-core/vocabulary";
 import type { Logger } from "../daemon/log.js";
+import type { ClusterKeys } from "../keys/key-set.js";
 import { type MessageCodec, type PeerAddress, Transport } from "../transport/index.js";
 import type { FrameLink } from "./frame-link.js";
 
@@ -18,7 +19,7 @@ const bytesCodec: MessageCodec<Uint8Array> = {
 
 export interface TransportLinksOptions {
   readonly signer: Signer;
-  readonly clusterKey: Uint8Array;
+  readonly clusterKey: ClusterKeys;
   /** A peer this node did not dial sent its first frame: serve it. */
   readonly onNewPeer: (link: FrameLink) => void;
   readonly logger?: Logger;

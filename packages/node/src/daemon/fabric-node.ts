@@ -23,10 +23,13 @@ import { writeFileAtomic } from "../fs/durable.js";
 import { GossipDriver, parseHostPort } from "../gossip/gossip-driver.js";
 import { Keyring } from "../gossip/keyring.js";
 import { loadOrCreateNodeKeys } from "../identity.js";
+import type { KeySet } from "../keys/key-set.js";
+import { loadNodeKeys, type NodeKeys } from "../keys/node-keys.js";
 import type { ClusterCa } from "../pki/ca.js";
 import type { Unsealer } from "../pki/seal.js";
 import { RaftDriver } from "../raft/index.js";
 import { renderToDirectory } from "../render/index.js";
+import { transportRefusals } from "../transport/transport.js";
 import { credentialBlobs, NodeActuation } from "./actuation.js";
 import type { LoadedConfig, NodeConfig } from "./config.js";
 import { NodeContent } from "./content.js";
@@ -67,6 +70,7 @@ interface DataDirectory {
 /** The parts a node is assembled from. */
 interface NodeParts {
   readonly config: NodeConfig;
+  readonly keys: NodeKeys;
   readonly apiToken: string;
   readonly logger: Logger;
   /** The cluster CA from the config's `pki`, when it names one. */
@@ -96,6 +100,8 @@ export class FabricNode {
   /** Makes the host match the committed state (docs/actuators.md); null: files only. */
   readonly actuation: NodeActuation | null;
   readonly logger: Logger;
+  /** The live cluster and gossip key sets (keys/node-keys.ts), rotated through the API. */
+  readonly keys: NodeKeys;
   private readonly events: EventQueue;
   private readonly timers: NodeJS.Timeout[] = [];
   private renderScheduled = false;
@@ -109,6 +115,7 @@ export class FabricNode {
   private constructor(parts: NodeParts) {
     this.config = parts.config;
     this.logger = parts.logger;
+    this.keys = parts.keys;
     this.signer = parts.disk.signer;
     this.generation = parts.disk.generation;
     this.face = parts.face;
@@ -181,6 +188,7 @@ export class FabricNode {
     const logger = options.logger;
     await loadBlake3();
     const disk = await openDataDirectory(config);
+    const keys = await loadNodeKeys(config.data_dir, clusterKey);
     const face = await loadFace(config);
     const raftConfig = raftConfigFromStrategy(disk.signer.nodeId, config.strategy);
     if (!raftConfig.ok) throw new Error(raftConfig.issues.map((issue) => issue.message).join("; "));
@@ -193,12 +201,12 @@ export class FabricNode {
       },
       logger.child("attest"),
     );
-    const raft = await startRaft(config, clusterKey, disk, raftConfig.value, applier, events, logger);
-    const gossip = await startGossip(config, clusterKey, disk, events, logger);
+    const raft = await startRaft(config, keys.cluster, disk, raftConfig.value, applier, events, logger);
+    const gossip = await startGossip(config, keys.gossip, disk, events, logger);
     const content = await NodeContent.start({
       dataDirectory: config.data_dir,
       signer: disk.signer,
-      clusterKey,
+      clusterKey: keys.cluster,
       listen: config.listen.content,
       syncCadenceMs: config.strategy.content.sync_cadence_ms,
       gcRetentionMs: config.strategy.content.gc_retention_ms,
@@ -210,6 +218,7 @@ export class FabricNode {
     });
     const node = new FabricNode({
       config,
+      keys,
       clusterCa: options.loaded.clusterCa,
       apiToken,
       logger,
@@ -442,7 +451,12 @@ export class FabricNode {
       "revoada_gossip_packets_rejected_total",
       "packets refused on the gossip port since start, by reason (bad key, replay, oversized, malformed...)",
     );
+    const transportRefused = m.gauge(
+      "revoada_transport_refusals_total",
+      "Raft and content connections closed since start: frames that failed to open, refused handshakes (by reason)",
+    );
     m.onCollect(() => {
+      for (const [reason, count] of Object.entries(transportRefusals())) transportRefused(count, { reason });
       const status = this.raft.status();
       term(status.term);
       leader(status.role === "leader" ? 1 : 0);
@@ -495,7 +509,7 @@ async function loadFace(config: NodeConfig): Promise<Face> {
 /** Stage 3: Raft over the machine's applier; its outcomes and events go to the queue. */
 async function startRaft(
   config: NodeConfig,
-  clusterKey: Uint8Array,
+  clusterKey: KeySet,
   disk: DataDirectory,
   raftConfig: RaftConfig,
   applier: FabricApplier,
@@ -519,10 +533,10 @@ async function startRaft(
   });
 }
 
-/** Stage 4: gossip on the cluster key, advertising this start's generation. */
+/** Stage 4: gossip on the gossip key set, advertising this start's generation. */
 async function startGossip(
   config: NodeConfig,
-  clusterKey: Uint8Array,
+  gossipKeys: KeySet,
   disk: DataDirectory,
   events: EventQueue,
   logger: Logger,
@@ -533,7 +547,7 @@ async function startGossip(
     signer: disk.signer,
     host: listen.host,
     port: listen.port,
-    keyring: Keyring.create([clusterKey]),
+    keyring: Keyring.of(gossipKeys),
     seeds: config.seeds,
     membership: config.strategy.membership,
     generation: disk.generation,

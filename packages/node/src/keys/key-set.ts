@@ -41,8 +41,8 @@ export type KeyLookup =
 /** What a key set holds, by id only (for the API, status and logs). */
 export interface KeySetSummary {
   readonly primary: KeyId;
-  readonly accepted: readonly KeyId[];
-  readonly retired: readonly KeyId[];
+  readonly accepted: KeyId[];
+  readonly retired: KeyId[];
 }
 
 export type KeyChange =

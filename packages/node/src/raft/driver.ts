@@ -17,6 +17,7 @@ import {
 import { assert, isNodeId, type NodeId, type Random, type Signer } from "@revoada/fabric-core/vocabulary";
 import { type Logger, silentLogger } from "../daemon/log.js";
 import { RaftUnavailableError } from "../errors.js";
+import type { ClusterKeys } from "../keys/key-set.js";
 import { type PersistBatch, RaftStorage } from "../storage/index.js";
 import type { MessageCodec, PeerAddress } from "../transport/index.js";
 import { Transport } from "../transport/index.js";
@@ -46,7 +47,8 @@ export interface RaftApplier<R> {
 export interface RaftDriverOptions<R> {
   readonly config: RaftConfig;
   readonly signer: Signer;
-  readonly clusterKey: Uint8Array;
+  /** One key, or the daemon's live set (keys/key-set.ts). */
+  readonly clusterKey: ClusterKeys;
   /** Where the log and snapshots live (created when missing). */
   readonly dataDirectory: string;
   readonly listen: PeerAddress;

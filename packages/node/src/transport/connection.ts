@@ -178,11 +178,12 @@ export class Connection {
       this.remoteHello = hello;
       const protection = this.settings.protection;
       if (this.role === "acceptor") {
+        // The key first: a peer without a cluster key learns nothing about who is a member.
+        if (!this.acceptsPeerKey(hello)) return;
         if (!this.settings.isPeerAllowed(hello.nodeId)) {
           this.close("peer not allowed");
           return;
         }
-        if (!this.acceptsPeerKey(hello)) return;
         // Answer with the key the dialer proved itself with (held here, so not retired): a
         // peer that already dropped the key this node still sends with can connect mid-rotation.
         this.localHello = freshHello(this.settings.signer.nodeId, hello.keyId);

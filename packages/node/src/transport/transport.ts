@@ -31,7 +31,11 @@ export interface TransportOptions<M> {
    * `revoada keys rotate`; retiring a key closes the sessions it authenticated).
    */
   readonly clusterKey: ClusterKeys;
-  /** `aead` (default): frames encrypted; `mac`: authenticated only, for benchmarks (handshake.ts). */
+  /**
+   * `aead` (default): frames encrypted; `mac`: authenticated only, for benchmarks (handshake.ts).
+   * The default is `mac` only when `REVOADA_BENCH_UNENCRYPTED_FRAMES=1` is set (the benchmarks'
+   * "without encryption" runs), and a transport that runs so says it in a warning.
+   */
   readonly frameProtection?: FrameProtection;
   readonly codec: MessageCodec<M>;
   readonly onMessage: (from: NodeId, message: M) => void;
@@ -95,11 +99,16 @@ export class Transport<M> {
   private closed = false;
   private readonly clusterKeys: KeySet;
   private readonly refused: RefusalCounts = {};
+  private readonly frameProtection: FrameProtection;
 
   constructor(options: TransportOptions<M>) {
     this.options = options;
     this.clusterKeys = keySetOf(options.clusterKey);
     this.logger = options.logger ?? silentLogger;
+    this.frameProtection =
+      options.frameProtection ?? (process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES === "1" ? "mac" : "aead");
+    if (this.frameProtection === "mac")
+      this.logger.warn("transport frames are authenticated but NOT encrypted (benchmark mode)", {});
     this.frameBytesMax = options.frameBytesMax ?? limits.frameBytesMax;
     assert(this.frameBytesMax > frameTagBytes, "frames hold more than their tag");
     // A retired key no longer vouches for anyone: sessions it opened are closed and redialed.
@@ -215,7 +224,7 @@ export class Transport<M> {
     return {
       signer: this.options.signer,
       clusterKeys: this.clusterKeys,
-      protection: this.options.frameProtection ?? "aead",
+      protection: this.frameProtection,
       frameBytesMax: this.frameBytesMax,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 5000,
       expectedPeer,
