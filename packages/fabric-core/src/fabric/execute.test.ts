@@ -428,3 +428,53 @@ describe("execute", () => {
     assert.equal(step.type === "propose" ? step.commands.length : 0, 1, "one shift at a time");
   });
 });
+
+describe("execute with a bound on learners (docs/scale.md)", () => {
+  /** Nodes 1..4 joined; 1..3 are learners (foundedLog), node 4 is not. */
+  function joinedFour(): TestLog {
+    const log = foundedLog();
+    log.propose({ type: "node-join", state: nodeState(testSigners[4]!) });
+    return log;
+  }
+  const allAlive = () => view(testSigners.slice(1, 5).map((signer) => member(signer)));
+
+  it("admits alive members only into free learner slots", () => {
+    const bounded = stepOf(inputs(joinedFour().machine, { gossip: allAlive(), config: { learnersMax: 3 } }));
+    assert.ok(
+      !(
+        bounded.type === "conf-change" &&
+        bounded.change.changes.some((change) => change.type === "add-learner")
+      ),
+      `three learners already: nobody is added (${JSON.stringify(bounded)})`,
+    );
+    const roomy = stepOf(inputs(joinedFour().machine, { gossip: allAlive(), config: { learnersMax: 4 } }));
+    assert.deepEqual(roomy.type === "conf-change" ? roomy.change.changes : roomy, [
+      { type: "add-learner", node: testSigners[4]!.nodeId },
+    ]);
+    const unbounded = stepOf(inputs(joinedFour().machine, { gossip: allAlive() }));
+    assert.deepEqual(unbounded.type === "conf-change" ? unbounded.change.changes : unbounded, [
+      { type: "add-learner", node: testSigners[4]!.nodeId },
+    ]);
+  });
+
+  it("a dead learner leaves the bounded set, so that an alive member can take its slot", () => {
+    const gossip = view([
+      member(testSigners[1]!),
+      member(testSigners[2]!),
+      member(testSigners[3]!, "dead"),
+      member(testSigners[4]!),
+    ]);
+    const step = stepOf(inputs(joinedFour().machine, { gossip, config: { learnersMax: 3 } }));
+    assert.deepEqual(step.type === "conf-change" ? step.change.changes : step, [
+      { type: "remove", node: testSigners[3]!.nodeId },
+    ]);
+    const unbounded = stepOf(inputs(joinedFour().machine, { gossip }));
+    assert.ok(
+      !(
+        unbounded.type === "conf-change" &&
+        unbounded.change.changes.some((change) => change.type === "remove")
+      ),
+      "without a bound a dead learner stays (the old behaviour)",
+    );
+  });
+});

@@ -61,6 +61,12 @@ export interface ExecutorConfig {
   readonly caughtUpLagMax: number;
   /** The fabric runs a real etcd whose membership follows the etcd role. */
   readonly manageEtcd: boolean;
+  /**
+   * At most this many Raft learners (besides the voters) hold the log; the other nodes
+   * follow committed state through the relay (`relay.ts`). The policy's warm standbys come
+   * first, dead learners leave. `null`: every alive member is a learner (docs/scale.md).
+   */
+  readonly learnersMax: number | null;
 }
 
 export const defaultExecutorConfig: ExecutorConfig = {
@@ -68,6 +74,7 @@ export const defaultExecutorConfig: ExecutorConfig = {
   admitBatchMax: 64,
   caughtUpLagMax: 64,
   manageEtcd: false,
+  learnersMax: null,
 };
 
 /** An etcd membership call the driver makes; it commits an `etcd-member` record of the answer. */
@@ -293,6 +300,8 @@ function admissionStep(inputs: ExecuteInputs, config: ExecutorConfig): Step | nu
   const conf = machine.configuration();
   if (isJoint(conf)) return null;
   const inConf = new Set([...conf.voters, ...conf.learners]);
+  const bounded = boundedLearnersStep(inputs, config, alive);
+  if (bounded !== undefined) return bounded;
   const learners = alive.filter((member) => !inConf.has(member.id)).slice(0, config.admitBatchMax);
   if (learners.length === 0) return null;
   return {
@@ -445,6 +454,8 @@ function stepFromDecision(
   }
   const stray = strayVoterStep(inputs);
   if (stray !== null) return stray;
+  const standbys = standbyLearnerStep(inputs, config, decision.standbys);
+  if (standbys !== null) return standbys;
   const placements = decision.commands.filter((proposed) => !isRoleCommand(proposed.command));
   if (placements.length > 0) return { type: "propose", commands: placements, why: "placements" };
   return {
@@ -470,6 +481,81 @@ function strayVoterStep(inputs: ExecuteInputs): Step | null {
     type: "conf-change",
     change: { changes: [{ type: alive ? "add-learner" : "remove", node: stray }] },
     why: "a voter that does not hold etcd leaves the voters",
+  };
+}
+
+/**
+ * With `learnersMax`, admission is bounded: dead learners leave (their slot is refilled),
+ * free slots take alive members. Returns undefined when the learners are unbounded (the
+ * caller admits everyone), null when nothing is to change.
+ */
+function boundedLearnersStep(
+  inputs: ExecuteInputs,
+  config: ExecutorConfig,
+  alive: readonly AliveMember[],
+): Step | null | undefined {
+  const max = config.learnersMax;
+  if (max === null) return undefined;
+  const conf = inputs.machine.configuration();
+  const inProcedure = new Set(inputs.machine.procedures().map((procedure) => procedure.shift.node));
+  const dead = conf.learners.filter(
+    (learner) => isNodeId(learner) && !inProcedure.has(learner) && !isAlive(inputs, learner),
+  );
+  if (dead.length > 0) {
+    return {
+      type: "conf-change",
+      change: { changes: dead.map((node) => ({ type: "remove" as const, node })) },
+      why: "dead learners leave the bounded learner set",
+    };
+  }
+  const room = Math.min(max - conf.learners.length, config.admitBatchMax);
+  if (room <= 0) return null;
+  const inConf = new Set([...conf.voters, ...conf.learners]);
+  const admitted = alive.filter((member) => !inConf.has(member.id)).slice(0, room);
+  if (admitted.length === 0) return null;
+  return {
+    type: "conf-change",
+    change: { changes: admitted.map((member) => ({ type: "add-learner" as const, node: member.id })) },
+    why: `alive members fill the bounded learner set (${conf.learners.length + admitted.length} of ${max})`,
+  };
+}
+
+/**
+ * With `learnersMax`, the policy's warm standbys hold the log: a standby that is not a
+ * learner takes the slot of a learner that is not a standby, in one learner-only change.
+ */
+function standbyLearnerStep(
+  inputs: ExecuteInputs,
+  config: ExecutorConfig,
+  standbys: readonly NodeId[],
+): Step | null {
+  const max = config.learnersMax;
+  if (max === null) return null;
+  const conf = inputs.machine.configuration();
+  const missing = standbys.find(
+    (standby) =>
+      !conf.learners.includes(standby) && !conf.voters.includes(standby) && isAlive(inputs, standby),
+  );
+  if (missing === undefined) return excessLearnerStep(inputs, max, standbys);
+  const changes: ConfChange["changes"][number][] = [{ type: "add-learner", node: missing }];
+  const spare = conf.learners.filter(isNodeId).find((learner) => !standbys.includes(learner));
+  if (conf.learners.length >= max && spare !== undefined) changes.push({ type: "remove", node: spare });
+  if (conf.learners.length >= max && spare === undefined) return null;
+  return { type: "conf-change", change: { changes }, why: "a warm standby holds the log as a learner" };
+}
+
+/** A demoted voter stays a learner: over the bound, a learner that is not a standby leaves. */
+function excessLearnerStep(inputs: ExecuteInputs, max: number, standbys: readonly NodeId[]): Step | null {
+  const conf = inputs.machine.configuration();
+  if (conf.learners.length <= max) return null;
+  const excess = conf.learners
+    .filter(isNodeId)
+    .find((learner) => !standbys.includes(learner) && inputs.machine.procedureFor(learner) === undefined);
+  if (excess === undefined) return null;
+  return {
+    type: "conf-change",
+    change: { changes: [{ type: "remove", node: excess }] },
+    why: `the learners are over their bound (${conf.learners.length} of ${max})`,
   };
 }
 

@@ -27,3 +27,5 @@ export { CommittedStrategy, refusalOf } from "./strategy-gate.js";
 export type { StrategyPlan } from "./strategy-plan.js";
 export { formatStrategyPlan, planStrategyChange } from "./strategy-plan.js";
 export { joinsVoters, leavesVoters, Procedure } from "./procedure.js";
+export type { RelayConfig, RelayMessage, RelayOutput, RelayReceipt, RelayView } from "./relay.js";
+export { defaultRelayConfig, relayCandidates, StateRelay } from "./relay.js";

@@ -7,11 +7,15 @@ import {
   FabricMachine,
   type FabricMachineOptions,
   type MachineOutcome,
+  type RelayMessage,
+  type RelayOutput,
+  relayCandidates,
+  StateRelay,
   type Step,
 } from "../fabric/index.js";
 import type { GossipEvent } from "../gossip/index.js";
 import type { FlapRecord, OperatorRequest, PolicyConfigOverrides } from "../policy/index.js";
-import { type Entry, type RaftStatus, raftConfigFromStrategy } from "../raft/index.js";
+import { type ConfState, type Entry, type RaftStatus, raftConfigFromStrategy } from "../raft/index.js";
 import {
   assert,
   canonicalJson,
@@ -28,8 +32,9 @@ import {
 } from "../vocabulary/index.js";
 import { SimEtcd } from "./etcd-model.js";
 import { GossipCluster, simNodeState } from "./gossip-cluster.js";
-import { type NetworkFaults, reliableNetwork } from "./network.js";
+import { type NetworkFaults, reliableNetwork, SimNetwork } from "./network.js";
 import { RaftCluster, SimViolation } from "./raft-cluster.js";
+import { SeededRandom } from "./random.js";
 
 /**
  * The whole fabric in the deterministic simulator: on every node a gossip core, a Raft core,
@@ -51,7 +56,15 @@ import { RaftCluster, SimViolation } from "./raft-cluster.js";
  * - holds: the policy never restores a node an operator quarantined (a hold survives
  *   restarts and leader changes because it is replicated state);
  * - machine agreement: nodes at the same applied index hold byte-identical machines (state,
- *   chain, history, holds, procedures), checked every `agreementCheckEvery` steps.
+ *   chain, history, holds, procedures), checked every `agreementCheckEvery` steps;
+ * - applied-committed: every node's machine, log holder or relay follower, is a committed
+ *   state: an entry the relay applies is the committed entry at its index, a snapshot it
+ *   restores is at a committed index and reads back byte for byte, and no node's applied
+ *   index is ever ahead of the highest committed one (checked after every step).
+ *
+ * With `learnersMax` (default 4) only the voters and that many learners hold the log; every
+ * other node follows committed state through its `StateRelay` (docs/scale.md), over a
+ * simulated network of its own that shares the faults and partitions.
  */
 export interface FabricClusterOptions {
   readonly seed: number;
@@ -74,6 +87,13 @@ export interface FabricClusterOptions {
   readonly manageEtcd?: boolean;
   /** Probability an etcd call fails (with `manageEtcd`). */
   readonly etcdFailRate?: number;
+  /** Learners besides the voters (default 4); null: every alive member is a learner. */
+  readonly learnersMax?: number | null;
+  /**
+   * A broken relay, to show applied-committed catches it: `relay-forged-term` relays every
+   * entry with its term bumped; `relay-skip` makes followers skip an index.
+   */
+  readonly relaySabotage?: "relay-forged-term" | "relay-skip";
 }
 
 export interface FabricSimNode {
@@ -94,6 +114,11 @@ export interface FabricSimNode {
   lastExecution: Execution | null;
   /** When the executor runs next without a wake-up (cadence, or an etcd call to retry). */
   nextRunAtMs: number;
+  /** How this node follows committed state when it does not hold the log. */
+  relay: StateRelay;
+  /** The relay's sources, refreshed every `relayRefreshMs`. */
+  relayCandidates: string[];
+  relayRefreshAtMs: number;
 }
 
 export interface OperatorOutcome {
@@ -111,6 +136,9 @@ export interface FabricRunStats {
   proceduresCompleted: number;
   proceduresAborted: number;
   blocks: number;
+  /** Entries and snapshots followers took from the relay. */
+  relayedEntries: number;
+  relayedSnapshots: number;
 }
 
 export class FabricCluster {
@@ -127,7 +155,20 @@ export class FabricCluster {
     proceduresCompleted: 0,
     proceduresAborted: 0,
     blocks: 0,
+    relayedEntries: 0,
+    relayedSnapshots: 0,
   };
+  /** The relay's network (followers and their sources); bytes counted per node. */
+  readonly relayNetwork: SimNetwork<RelayMessage>;
+  /** Told when a node's machine reaches a new applied index (benchmarks time the spread). */
+  onAdvance: ((node: FabricSimNode, index: number) => void) | null = null;
+  /** Told of every gossip event on every node (benchmarks time detection). */
+  onGossip: ((observer: number, event: GossipEvent, nowMs: number) => void) | null = null;
+  readonly learnersMax: number | null;
+  /** The committed log as the first node to apply each entry through Raft saw it. */
+  private readonly committedLog: Entry[] = [];
+  /** Nodes whose machine advanced this step (their relay pushes at the end of it). */
+  private readonly advanced = new Set<number>();
   /** Told of every execution (replays print them). */
   trace: ((node: FabricSimNode, execution: Execution) => void) | null = null;
   /** The modelled etcd cluster (with `manageEtcd`). */
@@ -148,6 +189,11 @@ export class FabricCluster {
     this.strategy = options.strategy ?? homelabStrategy;
     this.formation = options.formation ?? "quorum-3m";
     this.agreementCheckEvery = options.agreementCheckEvery ?? 50;
+    this.learnersMax = options.learnersMax === undefined ? 4 : options.learnersMax;
+    this.relayNetwork = new SimNetwork<RelayMessage>(
+      new SeededRandom(options.seed * 31 + 17),
+      options.faults ?? reliableNetwork,
+    );
     this.machineOptions = { origin: `revoada.sim/${this.strategy.name}`, requireOperatorSignature: false };
     this.gossip = new GossipCluster({
       size: options.size,
@@ -184,6 +230,9 @@ export class FabricCluster {
         advertised: "",
         lastExecution: null,
         nextRunAtMs: 0,
+        relay: new StateRelay(id),
+        relayCandidates: [],
+        relayRefreshAtMs: 0,
       });
     }
     this.etcd =
@@ -231,6 +280,9 @@ export class FabricCluster {
     this.raft.restart(node.id);
     this.gossip.restart(index);
     node.machine = new FabricMachine(this.machineOptions);
+    node.relay = new StateRelay(node.id);
+    node.relayCandidates = [];
+    node.relayRefreshAtMs = 0;
     node.incarnation = this.raft.node(node.id).incarnation;
     node.advertised = "";
     node.wake = true;
@@ -239,6 +291,7 @@ export class FabricCluster {
   /** Cuts the network (Raft and gossip alike) into the given groups of node indexes. */
   partition(groups: readonly (readonly number[])[]): void {
     this.raft.network.partition(groups.map((group) => group.map((index) => this.node(index).id)));
+    this.relayNetwork.partition(groups.map((group) => group.map((index) => this.node(index).id)));
     this.gossip.network.partition(
       groups.map((group) => group.map((index) => this.gossip.members[index]!.address)),
     );
@@ -247,12 +300,32 @@ export class FabricCluster {
   heal(): void {
     this.raft.network.heal();
     this.gossip.network.heal();
+    this.relayNetwork.heal();
   }
 
   /** An operator's strategy swap (`revoada strategy apply --yes`), proposed by the leader. */
   swapStrategy(strategy: FabricStrategy): void {
     this.pendingStrategy = strategy;
     for (const node of this.nodes) node.wake = true;
+  }
+
+  /**
+   * A command proposed straight to the leader's log (a client's write: a workload, say),
+   * outside the policy. Returns the index it was given, or null with no leader.
+   */
+  propose(command: Proposal["command"]): number | null {
+    const leader = this.leaderIndex();
+    if (leader === null) return null;
+    const node = this.node(leader);
+    const proposal: Proposal = {
+      command,
+      proposer: node.id,
+      issued_at_ms: this.nowMs,
+      origin: "operator",
+      force: false,
+    };
+    const outcome = this.raft.raft(node.id).propose(encodeProposal(proposal));
+    return outcome.type === "accepted" ? outcome.index : null;
   }
 
   /** An operator's role command, judged by the policy on the leader's next round. */
@@ -273,6 +346,7 @@ export class FabricCluster {
       this.drive(node);
     }
     this.raft.processReadies();
+    this.stepRelays();
     this.check();
   }
 
@@ -332,7 +406,11 @@ export class FabricCluster {
       // Like the daemon's reconciler: the swap is a step of its own (nothing else in flight).
       this.pendingStrategy = null;
       const command = { type: "strategy" as const, strategy: swap };
-      this.carryOut(node, { type: "propose", commands: [{ command, origin: "operator", force: false }], why: "swap" }, status.term);
+      this.carryOut(
+        node,
+        { type: "propose", commands: [{ command, origin: "operator", force: false }], why: "swap" },
+        status.term,
+      );
       return;
     }
     const execution = this.executeOn(node, status);
@@ -361,7 +439,7 @@ export class FabricCluster {
       ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
       operatorRequests: [...this.operatorQueue],
       flaps: node.flaps,
-      config: { manageEtcd: this.etcd !== null },
+      config: { manageEtcd: this.etcd !== null, learnersMax: this.learnersMax },
     });
   }
 
@@ -507,6 +585,7 @@ export class FabricCluster {
   }
 
   private onGossipEvent(observer: number, event: GossipEvent, nowMs: number): void {
+    this.onGossip?.(observer, event, nowMs);
     if (event.type !== "member-status") return;
     const node = this.nodes[observer];
     if (node === undefined) return;
@@ -525,15 +604,157 @@ export class FabricCluster {
     const node = this.nodes[index]!;
     if (node.incarnation !== incarnation) {
       node.machine = new FabricMachine(this.machineOptions);
+      node.relay.recordRestored(0);
       node.incarnation = incarnation;
     }
+    if (this.committedLog[entry.index] === undefined) this.committedLog[entry.index] = entry;
+    // A node that followed through the relay before it held the log has these already.
+    if (entry.index <= node.machine.applied().index) return;
     const holdsBefore = node.machine.operatorHolds();
     const confBefore = node.machine.configuration();
-    const outcome = node.machine.apply(entry);
-    if (outcome.procedure !== null) node.wake = true;
+    const outcome = this.applyTo(node, entry);
     if (entry.index <= this.checkedThrough) return;
     this.checkedThrough = entry.index;
     this.checkCommitted(node, outcome, holdsBefore, confBefore.voters.length);
+  }
+
+  private applyTo(node: FabricSimNode, entry: Entry): MachineOutcome {
+    const outcome = node.machine.apply(entry);
+    if (outcome.procedure !== null) node.wake = true;
+    node.relay.recordApplied(entry);
+    this.advanced.add(node.index);
+    this.onAdvance?.(node, entry.index);
+    return outcome;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The relay (followers of committed state; docs/scale.md).
+
+  /** Delivers relay messages, ticks each node's relay, and pushes what machines applied. */
+  private stepRelays(): void {
+    for (const envelope of this.relayNetwork.takeDue(this.nowMs)) {
+      const index = this.byId.get(envelope.to);
+      if (index === undefined || !this.isUp(index)) continue;
+      this.receiveRelay(this.nodes[index]!, envelope.from, envelope.message);
+    }
+    for (const node of this.nodes) {
+      if (!this.raft.isUp(node.id)) continue;
+      // Relay timers run every 100 ms per node, staggered across nodes.
+      if ((this.raft.stepCount + node.index) % relayTickSteps === 0) {
+        this.sendRelay(node, node.relay.tick(this.nowMs, this.relayView(node)));
+      } else if (this.advanced.has(node.index)) {
+        this.sendRelay(node, node.relay.flush(this.nowMs));
+      }
+    }
+    this.advanced.clear();
+  }
+
+  private relayView(node: FabricSimNode): { holding: boolean; candidates: readonly string[] } {
+    const conf = node.machine.configuration();
+    const holding = conf.voters.includes(node.id) || conf.learners.includes(node.id);
+    if (this.nowMs >= node.relayRefreshAtMs || node.relayCandidates.length === 0) {
+      node.relayRefreshAtMs = this.nowMs + relayRefreshMs;
+      node.relayCandidates = this.candidatesOf(node);
+    }
+    return { holding, candidates: node.relayCandidates };
+  }
+
+  /** A follower's sources from what it knows: its committed configuration and its gossip view. */
+  private candidatesOf(node: FabricSimNode): string[] {
+    const core = this.gossip.members[node.index]!.core;
+    if (core === null) return [];
+    const alive = core
+      .membershipView(this.nowMs)
+      .members.filter((member) => member.status === "alive")
+      .map((member) => member.id);
+    const aliveSet = new Set(alive);
+    const conf = node.machine.configuration();
+    const known = [...conf.voters, ...conf.learners].filter((id) => aliveSet.has(id));
+    // A fresh node knows no configuration yet: it starts from members gossip shows holding etcd.
+    const holders =
+      known.length > 0
+        ? known
+        : core
+            .membershipView(this.nowMs)
+            .members.filter(
+              (member) => member.status === "alive" && member.state?.roles.includes("etcd") === true,
+            )
+            .map((member) => member.id);
+    return relayCandidates(node.id, holders, alive, node.relay.config.fanout);
+  }
+
+  private receiveRelay(node: FabricSimNode, from: string, message: RelayMessage): void {
+    const receipt = node.relay.receive(from, message, this.nowMs);
+    if (receipt.restore !== null) this.restoreFromRelay(node, receipt.restore);
+    for (const entry of receipt.apply) {
+      if (this.options.relaySabotage === "relay-skip" && entry.index % 7 === 0) continue;
+      const committed = this.committedLog[entry.index];
+      if (committed === undefined || entry.index > this.checkedThrough) {
+        this.fail("applied-committed", `${node.id.slice(0, 8)} applied ${entry.index}, ahead of the commit`);
+      }
+      if (committed.term !== entry.term || !sameBytes(committed.data, entry.data)) {
+        this.fail(
+          "applied-committed",
+          `${node.id.slice(0, 8)} applied ${entry.index} unlike the committed entry`,
+        );
+      }
+      if (entry.index !== node.machine.applied().index + 1) {
+        this.fail(
+          "applied-committed",
+          `${node.id.slice(0, 8)} applied ${entry.index} after ${node.machine.applied().index}`,
+        );
+      }
+      this.applyTo(node, entry);
+      this.stats.relayedEntries += 1;
+    }
+    this.sendRelay(node, receipt.outputs);
+  }
+
+  private restoreFromRelay(
+    node: FabricSimNode,
+    restore: { readonly index: number; readonly machine: Uint8Array; readonly conf: ConfState },
+  ): void {
+    if (restore.index > this.checkedThrough) {
+      this.fail("applied-committed", `${node.id.slice(0, 8)} restored ${restore.index}, ahead of the commit`);
+    }
+    const restored = FabricMachine.restore(this.machineOptions, restore.machine, restore.conf);
+    if (!restored.ok)
+      this.fail("applied-committed", `a relayed snapshot does not restore: ${restored.issues[0]?.message}`);
+    const machine = restored.value;
+    if (machine.applied().index !== restore.index || !sameBytes(machine.snapshot(), restore.machine)) {
+      this.fail("applied-committed", `a relayed snapshot at ${restore.index} does not read back`);
+    }
+    node.machine = machine;
+    node.relay.recordRestored(restore.index);
+    node.wake = true;
+    this.advanced.add(node.index);
+    this.onAdvance?.(node, restore.index);
+    this.stats.relayedSnapshots += 1;
+  }
+
+  private sendRelay(node: FabricSimNode, outputs: readonly RelayOutput[]): void {
+    for (const output of outputs) {
+      if (output.type === "send-snapshot") {
+        const machine = node.machine.snapshot();
+        const message: RelayMessage = {
+          type: "snapshot",
+          depth: output.depth,
+          index: node.machine.applied().index,
+          machine,
+          conf: node.machine.configuration(),
+        };
+        this.relayNetwork.send(node.id, output.to, message, this.nowMs, machine.length + 64);
+        continue;
+      }
+      let message = output.message;
+      if (this.options.relaySabotage === "relay-forged-term" && message.type === "entries") {
+        message = {
+          ...message,
+          entries: message.entries.map((entry) => ({ ...entry, term: entry.term + 1 })),
+        };
+      }
+      this.relayNetwork.send(node.id, output.to, message, this.nowMs, relayMessageBytes(message));
+    }
   }
 
   private checkCommitted(
@@ -612,6 +833,14 @@ export class FabricCluster {
 
   /** Machines at the same applied index are byte-identical (the deep check, every N steps). */
   private check(): void {
+    for (const node of this.nodes) {
+      if (node.machine.applied().index > this.checkedThrough) {
+        this.fail(
+          "applied-committed",
+          `${node.id.slice(0, 8)} is at ${node.machine.applied().index}, ahead of the commit`,
+        );
+      }
+    }
     if (this.raft.stepCount % this.agreementCheckEvery !== 0) return;
     const digests = new Map<number, { id: string; digest: string }>();
     for (const node of this.nodes) {
@@ -641,6 +870,28 @@ export class FabricCluster {
     const node = this.mostAdvanced();
     return canonicalJson({ applied: node.machine.applied(), digest: sha256Hex(node.machine.snapshot()) }, 0);
   }
+}
+
+/** Relay timers run every this many steps per node (100 ms at the default 5 ms step). */
+const relayTickSteps = 20;
+/** A follower recomputes its sources (tree parent, holders) this often. */
+const relayRefreshMs = 1_000;
+
+function relayMessageBytes(message: RelayMessage): number {
+  switch (message.type) {
+    case "entries":
+      return 32 + message.entries.reduce((sum, entry) => sum + entry.data.length + 24, 0);
+    case "snapshot":
+      return 64 + message.machine.length;
+    default:
+      return 24;
+  }
+}
+
+function sameBytes(left: Uint8Array, right: Uint8Array): boolean {
+  if (left.length !== right.length) return false;
+  for (let index = 0; index < left.length; index += 1) if (left[index] !== right[index]) return false;
+  return true;
 }
 
 function sha256Hex(bytes: Uint8Array): string {

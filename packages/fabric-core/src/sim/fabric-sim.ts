@@ -27,6 +27,9 @@ export interface FabricSimOptions {
   /** Virtual ms the fabric gets to settle after healing. */
   readonly settleMs?: number;
   readonly sabotage?: FabricClusterOptions["sabotage"];
+  readonly relaySabotage?: FabricClusterOptions["relaySabotage"];
+  /** Learners besides the voters (the cluster's default, 4, when absent; null: all). */
+  readonly learnersMax?: number | null;
 }
 
 export interface FabricSimReport {
@@ -59,6 +62,8 @@ export function runFabricSimulation(options: FabricSimOptions): FabricSimReport 
     seed: options.seed,
     size,
     ...(options.sabotage === undefined ? {} : { sabotage: options.sabotage }),
+    ...(options.relaySabotage === undefined ? {} : { relaySabotage: options.relaySabotage }),
+    ...(options.learnersMax === undefined ? {} : { learnersMax: options.learnersMax }),
     // etcd: the fabric manages a modelled etcd whose calls fail one time in ten.
     ...(profile === "etcd" ? { manageEtcd: true, etcdFailRate: 0.1 } : {}),
     ...(profile === "lossy" || (profile === "mixed" && random.chance(0.5)) ? { faults: lossyLinks } : {}),
@@ -114,7 +119,8 @@ export function runFabricSimulation(options: FabricSimOptions): FabricSimReport 
 
 /**
  * Settled: one leader whose policy round found nothing to do, no procedure open, every node
- * up, admitted, and at the leader's machine. (The voter count is the policy's to judge: it may
+ * up, admitted, and at the leader's machine (log holders through Raft, the others through the
+ * relay). (The voter count is the policy's to judge: it may
  * hold a demotion on purpose, e.g. its removal cap with two voters left.)
  */
 function settled(cluster: FabricCluster): boolean {
@@ -127,8 +133,12 @@ function settled(cluster: FabricCluster): boolean {
   if (Object.keys(machine.state().nodes).length < cluster.nodes.length) return false;
   if (machine.procedures().length > 0) return false;
   const conf = machine.configuration();
-  if (conf.votersOutgoing.length > 0 || conf.voters.length + conf.learners.length < cluster.nodes.length)
-    return false;
+  // Every node holds the log, or (with a learner bound) the voters and a full learner set do.
+  const holders =
+    cluster.learnersMax === null
+      ? cluster.nodes.length
+      : Math.min(cluster.nodes.length, conf.voters.length + cluster.learnersMax);
+  if (conf.votersOutgoing.length > 0 || conf.voters.length + conf.learners.length < holders) return false;
   const applied = machine.applied().index;
   const caughtUp = cluster.nodes.every(
     (other) => cluster.isUp(other.index) && other.machine.applied().index === applied,

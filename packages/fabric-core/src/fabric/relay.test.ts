@@ -1,0 +1,217 @@
+// Goal: the state relay hands its driver committed entries in index order only, catches a
+// subscriber up from its window (or asks for a snapshot when the window does not reach back),
+// pushes what it applies, repairs gaps, bounds a follower's subscribers, and gives up a
+// silent, busy or too-deep source for the next candidate; the tree gives every follower a
+// parent above it, F children per node. Method: two or three relays wired by hand, with
+// entries built in memory and a clock passed in.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Entry } from "../raft/index.js";
+import {
+  defaultRelayConfig,
+  type RelayMessage,
+  type RelayOutput,
+  relayCandidates,
+  StateRelay,
+} from "./relay.js";
+
+function entry(index: number): Entry {
+  return { index, term: 1, kind: "normal", data: new Uint8Array([index % 256]) };
+}
+
+/** A source that applied 1..count. */
+function sourceWith(count: number, config = defaultRelayConfig): StateRelay {
+  const source = new StateRelay("source", config);
+  source.tick(0, { holding: true, candidates: [] });
+  for (let index = 1; index <= count; index += 1) source.recordApplied(entry(index));
+  return source;
+}
+
+function sent(outputs: readonly RelayOutput[], to: string): RelayMessage[] {
+  return outputs.flatMap((output) => (output.type === "send" && output.to === to ? [output.message] : []));
+}
+
+/** A follower subscribed to `source`: its first tick sends follow(after = 0). */
+function follower(id = "follower", candidates = ["source"]): StateRelay {
+  const relay = new StateRelay(id);
+  const outputs = relay.tick(0, { holding: false, candidates });
+  assert.deepEqual(sent(outputs, candidates[0]!), [{ type: "follow", after: 0 }]);
+  return relay;
+}
+
+describe("StateRelay", () => {
+  it("answers a follow with the entries after it, then pushes what it applies", () => {
+    const source = sourceWith(3);
+    const relay = follower();
+    const [answer] = source.receive("follower", { type: "follow", after: 0 }, 10).outputs;
+    assert.ok(answer?.type === "send" && answer.message.type === "entries");
+    assert.deepEqual(
+      answer.message.entries.map((item) => item.index),
+      [1, 2, 3],
+    );
+    assert.equal(answer.message.depth, 0, "a holder is at depth 0");
+    const receipt = relay.receive("source", answer.message, 11);
+    assert.deepEqual(
+      receipt.apply.map((item) => item.index),
+      [1, 2, 3],
+    );
+    for (const item of receipt.apply) relay.recordApplied(item);
+    assert.equal(relay.depth(), 1);
+    source.recordApplied(entry(4));
+    const pushed = sent(source.flush(20), "follower");
+    assert.equal(pushed.length, 1);
+    assert.ok(pushed[0]!.type === "entries");
+    assert.deepEqual(
+      pushed[0]!.entries.map((item) => item.index),
+      [4],
+    );
+    assert.deepEqual(sent(source.flush(21), "follower"), [], "nothing twice");
+  });
+
+  it("hands over entries in order only, and asks again after a gap", () => {
+    const relay = follower();
+    const gap = relay.receive(
+      "source",
+      { type: "entries", depth: 0, applied: 5, entries: [entry(2), entry(3)] },
+      5,
+    );
+    assert.deepEqual(gap.apply, [], "entry 1 is missing: nothing applies");
+    assert.deepEqual(sent(gap.outputs, "source"), [{ type: "follow", after: 0 }]);
+    const stranger = relay.receive(
+      "other",
+      { type: "entries", depth: 0, applied: 1, entries: [entry(1)] },
+      6,
+    );
+    assert.deepEqual(stranger.apply, [], "only the chosen source is heard");
+  });
+
+  it("asks its driver for a snapshot when the window does not reach back", () => {
+    const source = sourceWith(20, { ...defaultRelayConfig, windowEntries: 8 });
+    const outputs = source.receive("late", { type: "follow", after: 2 }, 1).outputs;
+    assert.deepEqual(outputs, [{ type: "send-snapshot", to: "late", depth: 0 }]);
+    const recent = source.receive("recent", { type: "follow", after: 15 }, 1).outputs;
+    assert.ok(recent[0]?.type === "send" && recent[0].message.type === "entries");
+    assert.deepEqual(
+      recent[0].message.entries.map((item) => item.index),
+      [16, 17, 18, 19, 20],
+    );
+  });
+
+  it("restores a snapshot only ahead of what it applied", () => {
+    const relay = follower();
+    relay.recordApplied(entry(1));
+    const conf = { voters: ["a"], votersOutgoing: [], learners: [], learnersNext: [] };
+    const machine = new Uint8Array([1]);
+    const behind = relay.receive("source", { type: "snapshot", depth: 0, index: 1, machine, conf }, 1);
+    assert.equal(behind.restore, null);
+    const ahead = relay.receive("source", { type: "snapshot", depth: 0, index: 9, machine, conf }, 2);
+    assert.deepEqual(ahead.restore, { index: 9, machine, conf });
+  });
+
+  it("a follower serves a bounded number of subscribers; a holder serves all", () => {
+    const config = { ...defaultRelayConfig, subscribersMax: 2 };
+    const middle = new StateRelay("middle", config);
+    middle.tick(0, { holding: false, candidates: ["source"] });
+    middle.receive("a", { type: "follow", after: 0 }, 1);
+    middle.receive("b", { type: "follow", after: 0 }, 1);
+    assert.deepEqual(sent(middle.receive("c", { type: "follow", after: 0 }, 1).outputs, "c"), [
+      { type: "busy" },
+    ]);
+    const holder = sourceWith(1, config);
+    for (const id of ["a", "b", "c"]) holder.receive(id, { type: "follow", after: 0 }, 1);
+    assert.equal(holder.subscriberCount(), 3);
+  });
+
+  it("gives up a silent, busy or too-deep source for the next candidate", () => {
+    const candidates = ["parent", "holder"];
+    const silent = follower("f1", candidates);
+    const later = silent.tick(defaultRelayConfig.silenceMs + 1, { holding: false, candidates });
+    assert.equal(silent.currentSource(), "holder");
+    assert.deepEqual(sent(later, "holder"), [{ type: "follow", after: 0 }]);
+
+    const busy = follower("f2", candidates);
+    busy.receive("parent", { type: "busy" }, 5);
+    busy.tick(10, { holding: false, candidates });
+    assert.equal(busy.currentSource(), "holder");
+
+    const deep = follower("f3", candidates);
+    const tooDeep = defaultRelayConfig.depthMax;
+    const receipt = deep.receive(
+      "parent",
+      { type: "entries", depth: tooDeep, applied: 1, entries: [entry(1)] },
+      5,
+    );
+    assert.deepEqual(receipt.apply, [], "nothing from a source past depthMax");
+    deep.tick(10, { holding: false, candidates });
+    assert.equal(deep.currentSource(), "holder");
+  });
+
+  it("a source with no depth yet does not count as heard", () => {
+    const relay = follower("f", ["parent", "holder"]);
+    const receipt = relay.receive(
+      "parent",
+      { type: "entries", depth: null, applied: 3, entries: [entry(1)] },
+      5,
+    );
+    assert.deepEqual(receipt.apply, []);
+    assert.equal(relay.depth(), null);
+  });
+
+  it("a holder that stays behind the holder it probes follows through the relay", () => {
+    const holder = new StateRelay("learner");
+    const probe = holder.tick(0, { holding: true, candidates: ["voter"] });
+    assert.deepEqual(sent(probe, "voter"), [{ type: "probe", applied: 0 }]);
+    const voter = sourceWith(5);
+    const [answer] = voter.receive("learner", { type: "probe", applied: 0 }, 1).outputs;
+    assert.ok(answer?.type === "send" && answer.message.type === "entries");
+    assert.deepEqual(answer.message.entries, [], "a probe is answered with a heartbeat");
+    assert.equal(voter.subscriberCount(), 0, "a probe subscribes nobody");
+    holder.receive("voter", answer.message, 1);
+    assert.equal(holder.isStale(), false, "behind for a moment: Raft may still be on its way");
+    holder.receive("voter", answer.message, 1 + defaultRelayConfig.silenceMs);
+    assert.equal(holder.isStale(), true);
+    const follow = holder.tick(2 + defaultRelayConfig.silenceMs, { holding: true, candidates: ["voter"] });
+    assert.deepEqual(sent(follow, "voter"), [{ type: "follow", after: 0 }]);
+  });
+
+  it("subscriptions end when not renewed", () => {
+    const source = sourceWith(1);
+    source.receive("gone", { type: "follow", after: 1 }, 0);
+    source.recordApplied(entry(2));
+    assert.equal(sent(source.flush(defaultRelayConfig.subscriptionTtlMs + 1), "gone").length, 0);
+    assert.equal(source.subscriberCount(), 0);
+  });
+});
+
+describe("relayCandidates", () => {
+  const holders = ["h1", "h2", "h3"];
+  const others = Array.from({ length: 40 }, (_, index) => `n${String(index).padStart(2, "0")}`);
+
+  it("gives every follower a parent above it, at most fanout children each", () => {
+    const fanout = 4;
+    const order = [...holders, ...others];
+    const children = new Map<string, number>();
+    const depth = new Map<string, number>(holders.map((holder) => [holder, 0]));
+    for (const self of others) {
+      const [parent, ...rest] = relayCandidates(self, holders, others, fanout);
+      assert.ok(parent !== undefined);
+      assert.ok(order.indexOf(parent) < order.indexOf(self), `${parent} sits above ${self}`);
+      children.set(parent, (children.get(parent) ?? 0) + 1);
+      depth.set(self, depth.get(parent)! + 1);
+      assert.deepEqual(
+        [...rest].sort(),
+        holders.filter((holder) => holder !== parent).sort(),
+        "then every holder",
+      );
+    }
+    assert.ok(Math.max(...children.values()) <= fanout);
+    // 3 holders feed 12, those feed 48 >= 28 more: two hops reach all 40.
+    assert.equal(Math.max(...depth.values()), 2);
+  });
+
+  it("a holder probes the next holder round the ring; with no holder known, a follower has no parent", () => {
+    assert.deepEqual(relayCandidates("h2", holders, others, 8), ["h3", "h1"]);
+    assert.deepEqual(relayCandidates("h3", holders, others, 8), ["h1", "h2"]);
+    assert.deepEqual(relayCandidates("n01", [], others, 8), []);
+  });
+});
