@@ -1,0 +1,354 @@
+/**
+ * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only]]`: the whole
+ * fabric (gossip + Raft + policy + executor + the state relay) in the deterministic simulator
+ * at N = 100, 250 and 500, with every invariant on (applied-committed after every step, machine
+ * agreement every 2 s of virtual time), then optionally N real daemons on loopback
+ * (`--real N`, see `bench/scale/real.ts`). Design: docs/scale.md.
+ *
+ * Per N: the mesh forms (voters + 4 learners hold the log, the others follow through the
+ * relay), K client writes (workload upserts, each followed by the policy's placement) are
+ * proposed 500 ms apart, and the run reports
+ *   - per-node bytes/s: gossip (envelope included), relay, and Raft on the leader;
+ *   - leader CPU per commit: CPU time inside the leader's Raft core and its machine applies,
+ *     over the entries committed in the window; Raft messages per commit;
+ *   - commit -> applied ("rendered": a node renders from its applied machine) on 99% and on
+ *     100% of nodes, p50 / p99 over the commits;
+ *   - detection: a crashed node (a follower, then a learner) declared dead by every live node;
+ *   - the simulator's own CPU per simulated second.
+ * `--no-baseline` skips the N = 100 run with every node a learner (the old behaviour).
+ * `--rows-out FILE` saves the simulator rows; `--rows-in A,B` publishes saved rows without
+ * running them again (one size per process: `--sizes 500 --no-baseline --rows-out a.json`).
+ * Writes bench-results/scale.json and docs/scale-sim.svg (drawn from the JSON).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { FabricSimNode } from "../packages/fabric-core/src/sim/fabric-cluster.js";
+import { FabricCluster } from "../packages/fabric-core/src/sim/fabric-cluster.js";
+import type { NetworkFaults } from "../packages/fabric-core/src/sim/network.js";
+import { SeededRandom } from "../packages/fabric-core/src/sim/random.js";
+import { loadBlake3 } from "../packages/fabric-core/src/vocabulary/index.js";
+import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
+import { drawScaleSvg } from "./scale/plot.js";
+import { runRealScale } from "./scale/real.js";
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "100,250,500" },
+    commits: { type: "string", default: "10" },
+    "rows-out": { type: "string" },
+    "rows-in": { type: "string" },
+    "no-baseline": { type: "boolean", default: false },
+    real: { type: "string" },
+    "real-only": { type: "boolean", default: false },
+  },
+});
+const sizes = values.sizes.split(",").map(Number);
+const commits = Number(values.commits);
+if (
+  sizes.some((size) => !Number.isSafeInteger(size) || size < 8) ||
+  !Number.isSafeInteger(commits) ||
+  commits < 1
+) {
+  process.stderr.write(
+    "usage: pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N]\n",
+  );
+  process.exit(2);
+}
+const jitter: NetworkFaults = { dropRate: 0, duplicateRate: 0, delayMsMin: 1, delayMsMax: 3 };
+const commitGapMs = 500;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export interface ScaleSimRow {
+  readonly nodes: number;
+  readonly learnersMax: number | null;
+  readonly logHolders: number;
+  readonly formMs: number;
+  readonly gossipBytesPerNodeMean: number;
+  readonly gossipBytesPerNodeMax: number;
+  readonly relayBytesPerNodeMean: number;
+  readonly relayBytesPerNodeMax: number;
+  readonly leaderRaftMessagesPerCommit: number;
+  readonly leaderCpuMsPerCommit: number;
+  readonly commits: number;
+  readonly rendered99P50Ms: number;
+  readonly rendered99P99Ms: number;
+  readonly renderedAllP50Ms: number;
+  readonly renderedAllP99Ms: number;
+  readonly detectionMs: readonly number[];
+  readonly simCpuSecondsPerVirtualSecond: number;
+  readonly relayDepthMax: number;
+}
+
+function workload(index: number) {
+  return {
+    type: "workload-upsert" as const,
+    workload: {
+      name: `bench-${index}`,
+      namespace: "scale",
+      image: "registry.example/bench:1",
+      command: [],
+      args: [],
+      env: {},
+      ports: [],
+      replicas: 1,
+      resources: { cpu_millis: 100, memory_bytes: 64 * 2 ** 20 },
+      config_blobs: [],
+      placement: { zones: [], labels: {}, tolerate_control_plane: false },
+    },
+  };
+}
+
+/** Wraps the leader's Raft core, machine applies and executor rounds with a CPU clock. */
+function leaderTimer(cluster: FabricCluster): {
+  readonly elapsedMs: () => number;
+  readonly stop: () => void;
+} {
+  const leader = cluster.leaderIndex();
+  if (leader === null) throw new Error("no leader to time");
+  const node = cluster.node(leader);
+  const raft = cluster.raft.raft(node.id) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  let spentUs = 0;
+  const restore: (() => void)[] = [];
+  const wrap = (target: Record<string, (...args: unknown[]) => unknown>, name: string) => {
+    const original = target[name]!;
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      const start = process.cpuUsage();
+      try {
+        return original.apply(this, args);
+      } finally {
+        const used = process.cpuUsage(start);
+        spentUs += used.user + used.system;
+      }
+    };
+    restore.push(() => {
+      target[name] = original;
+    });
+  };
+  for (const name of [
+    "step",
+    "tick",
+    "propose",
+    "proposeConfChange",
+    "ready",
+    "advance",
+    "hasReady",
+    "status",
+  ]) {
+    wrap(raft, name);
+  }
+  const machine = node.machine as unknown as Record<string, (...args: unknown[]) => unknown>;
+  wrap(machine, "apply");
+  return {
+    elapsedMs: () => spentUs / 1000,
+    stop: () => {
+      for (const undo of restore) undo();
+    },
+  };
+}
+
+function runSize(size: number, learnersMax: number | null): ScaleSimRow {
+  const cpuStart = process.cpuUsage();
+  const cluster = new FabricCluster({
+    seed: 17,
+    size,
+    faults: jitter,
+    learnersMax,
+    agreementCheckEvery: 400,
+  });
+  const formed = cluster.runUntil(() => {
+    if (cluster.committedVoters().length < 3) return false;
+    const index = cluster.mostAdvanced().machine.applied().index;
+    return cluster.nodes.every((node) => node.machine.applied().index === index);
+  }, 60_000);
+  if (!formed) throw new Error(`N = ${size}: the mesh did not form within 60 s`);
+  const formMs = cluster.nowMs;
+  cluster.runFor(1_000);
+  log(`N = ${size}${learnersMax === null ? " (all learners)" : ""}: formed at ${formMs} ms`);
+
+  // Steady window: K writes, 500 ms apart, then time for the last to spread.
+  const reachedAt = new Map<number, number[]>();
+  const watched = new Set<number>();
+  cluster.onAdvance = (node: FabricSimNode, index: number) => {
+    for (const target of watched) {
+      if (target > index) continue;
+      const times = reachedAt.get(target)!;
+      if (times[node.index] === -1) times[node.index] = cluster.nowMs;
+    }
+  };
+  const gossipBefore = new Map(cluster.gossip.network.bytesSent);
+  const relayBefore = new Map(cluster.relayNetwork.bytesSent);
+  const leader = cluster.node(cluster.leaderIndex()!);
+  const messagesBefore = cluster.raft.network.messagesSent.get(leader.id) ?? 0;
+  const appliedBefore = leader.machine.applied().index;
+  const timer = leaderTimer(cluster);
+  const windowStart = cluster.nowMs;
+  const proposedAt = new Map<number, number>();
+  for (let write = 0; write < commits; write += 1) {
+    const index = cluster.propose(workload(write));
+    if (index !== null) {
+      watched.add(index);
+      proposedAt.set(index, cluster.nowMs);
+      reachedAt.set(index, new Array<number>(size).fill(-1));
+    }
+    cluster.runFor(commitGapMs);
+  }
+  const windowMs = cluster.nowMs - windowStart;
+  timer.stop();
+  const committed = leader.machine.applied().index - appliedBefore;
+  const messages = (cluster.raft.network.messagesSent.get(leader.id) ?? 0) - messagesBefore;
+  cluster.runFor(2_000);
+  cluster.onAdvance = null;
+
+  const perNode = (after: Map<string, number>, before: Map<string, number>, keys: readonly string[]) =>
+    keys.map((key) => (((after.get(key) ?? 0) - (before.get(key) ?? 0)) * 1000) / windowMs);
+  const gossip = perNode(
+    cluster.gossip.network.bytesSent,
+    gossipBefore,
+    cluster.gossip.members.map((member) => member.address),
+  );
+  const relay = perNode(
+    cluster.relayNetwork.bytesSent,
+    relayBefore,
+    cluster.nodes.map((node) => node.id),
+  );
+  const spread99: number[] = [];
+  const spreadAll: number[] = [];
+  for (const [index, times] of reachedAt) {
+    // Commit time: the first node to apply it (a log holder, through Raft).
+    const reached = times.filter((time) => time >= 0);
+    if (reached.length < size) throw new Error(`N = ${size}: entry ${index} reached ${reached.length} nodes`);
+    const committedAt = Math.min(...reached);
+    spread99.push(percentile(reached, 99) - committedAt);
+    spreadAll.push(Math.max(...reached) - committedAt);
+  }
+  const detectionMs = detect(cluster, size);
+  const conf = cluster.mostAdvanced().machine.configuration();
+  const depths = cluster.nodes.map((node) => node.relay.depth() ?? 0);
+  const cpu = process.cpuUsage(cpuStart);
+  const row: ScaleSimRow = {
+    nodes: size,
+    learnersMax,
+    logHolders: conf.voters.length + conf.learners.length,
+    formMs,
+    gossipBytesPerNodeMean: mean(gossip),
+    gossipBytesPerNodeMax: Math.max(...gossip),
+    relayBytesPerNodeMean: mean(relay),
+    relayBytesPerNodeMax: Math.max(...relay),
+    leaderRaftMessagesPerCommit: messages / Math.max(1, committed),
+    leaderCpuMsPerCommit: timer.elapsedMs() / Math.max(1, committed),
+    commits: committed,
+    rendered99P50Ms: percentile(spread99, 50),
+    rendered99P99Ms: percentile(spread99, 99),
+    renderedAllP50Ms: percentile(spreadAll, 50),
+    renderedAllP99Ms: percentile(spreadAll, 99),
+    detectionMs,
+    simCpuSecondsPerVirtualSecond: (cpu.user + cpu.system) / 1e6 / (cluster.nowMs / 1000),
+    relayDepthMax: Math.max(...depths),
+  };
+  log(JSON.stringify(row));
+  return row;
+}
+
+/** Crash a follower, then a learner: time until every live node's gossip declares each dead. */
+function detect(cluster: FabricCluster, size: number): number[] {
+  const conf = cluster.mostAdvanced().machine.configuration();
+  const holders = new Set([...conf.voters, ...conf.learners]);
+  const random = new SeededRandom(size);
+  const followers = cluster.nodes.filter((node) => !holders.has(node.id));
+  const learners = cluster.nodes.filter((node) => conf.learners.includes(node.id));
+  const victims = [random.pick(followers), random.pick(learners)].filter((node) => node !== undefined);
+  const samples: number[] = [];
+  for (const victim of victims) {
+    const declared = new Set<number>();
+    cluster.onGossip = (observer, event) => {
+      if (event.type === "member-status" && event.status === "dead" && event.id === victim.id)
+        declared.add(observer);
+    };
+    const crashedAt = cluster.nowMs;
+    cluster.crash(victim.index);
+    const live = cluster.nodes.filter((node) => cluster.isUp(node.index)).map((node) => node.index);
+    const ok = cluster.runUntil(() => live.every((index) => declared.has(index)), 30_000);
+    samples.push(ok ? cluster.nowMs - crashedAt : Number.POSITIVE_INFINITY);
+    cluster.onGossip = null;
+    cluster.restart(victim.index);
+    cluster.runFor(1_000);
+  }
+  return samples;
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+}
+
+function figuresOf(row: ScaleSimRow): Figure[] {
+  const label = `sim N = ${row.nodes}${row.learnersMax === null ? " (every node a learner)" : ""}`;
+  const is500 = row.nodes === 500 && row.learnersMax !== null;
+  return [
+    figure(`${label}: log holders`, row.logHolders, "nodes"),
+    figure(`${label}: gossip bytes/s per node, mean`, Math.round(row.gossipBytesPerNodeMean), "B/s"),
+    figure(
+      `${label}: gossip bytes/s per node, max`,
+      Math.round(row.gossipBytesPerNodeMax),
+      "B/s",
+      is500 ? "<= 10000" : undefined,
+    ),
+    figure(`${label}: relay bytes/s per node, mean`, Math.round(row.relayBytesPerNodeMean), "B/s"),
+    figure(`${label}: relay bytes/s per node, max`, Math.round(row.relayBytesPerNodeMax), "B/s"),
+    figure(`${label}: leader Raft messages per commit`, row.leaderRaftMessagesPerCommit, "msgs"),
+    figure(
+      `${label}: leader CPU per commit`,
+      row.leaderCpuMsPerCommit,
+      "ms",
+      is500 ? "sublinear in N" : undefined,
+    ),
+    figure(`${label}: commit -> rendered on 99% of nodes p50`, row.rendered99P50Ms, "ms"),
+    figure(
+      `${label}: commit -> rendered on 99% of nodes p99`,
+      row.rendered99P99Ms,
+      "ms",
+      is500 ? "<= 1000" : undefined,
+    ),
+    figure(`${label}: commit -> rendered on every node p50`, row.renderedAllP50Ms, "ms"),
+    figure(`${label}: commit -> rendered on every node p99`, row.renderedAllP99Ms, "ms"),
+    ...row.detectionMs.map((value, index) =>
+      figure(`${label}: detection (${index === 0 ? "follower" : "learner"}) by every live node`, value, "ms"),
+    ),
+    figure(`${label}: simulator CPU per simulated second`, row.simCpuSecondsPerVirtualSecond, "s"),
+  ];
+}
+
+await loadBlake3();
+const rows: ScaleSimRow[] = [];
+const notes: string[] = [];
+if (values["rows-in"] !== undefined) {
+  // Rows saved by earlier runs (`--rows-out`), e.g. one size per process on a shared machine.
+  for (const file of values["rows-in"].split(","))
+    rows.push(...(JSON.parse(readFileSync(file, "utf8")) as ScaleSimRow[]));
+  rows.sort((a, b) => a.nodes - b.nodes || (a.learnersMax === null ? -1 : 1));
+} else if (!values["real-only"]) {
+  for (const size of sizes) rows.push(runSize(size, 4));
+  if (!values["no-baseline"]) rows.push(runSize(100, null));
+}
+if (values["rows-out"] !== undefined) writeFileSync(values["rows-out"], `${JSON.stringify(rows, null, 2)}\n`);
+if (rows.length > 0) {
+  notes.push(
+    `${commits} workload writes per N, ${commitGapMs} ms apart; network 1-3 ms jitter, no loss; seed 17; ` +
+      "leader CPU = time inside the leader's Raft core and machine applies (the simulator's other nodes excluded)",
+  );
+  writeFileSync("docs/scale-sim.svg", drawScaleSvg(rows));
+}
+const figures = rows.flatMap(figuresOf);
+if (values.real !== undefined) {
+  const real = await runRealScale(Number(values.real));
+  figures.push(...real.figures);
+  notes.push(...real.notes);
+}
+publishBenchReport({
+  name: "scale",
+  fsyncMode: values.real === undefined ? "not applicable" : "real fsync",
+  figures,
+  notes: [...notes, `rows: ${JSON.stringify(rows)}`],
+});
