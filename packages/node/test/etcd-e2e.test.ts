@@ -1,34 +1,45 @@
 // Goal: a shift really moves the control plane's etcd: the fabric runs a real etcd member on
-// each etcd holder (Debian's etcd 3.4, installed by scripts/setup-system.sh), etcd's
-// membership follows the committed etcd role through the executor's procedure (member add
-// --learner, start, promote; member remove), and data written to etcd survives the loss of
-// the Raft leader's whole host. Components whose program is absent are reported unavailable,
-// never faked; SIGTERM stops what a node runs.
+// each etcd holder (Debian's etcd 3.4, installed by scripts/setup-system.sh), with TLS on
+// peer and client URLs from the cluster CA (each added member's certificate issued by the
+// leader and its key sealed to the member's node), etcd's membership follows the committed
+// etcd role through the executor's procedure (member add --learner, start, promote; member
+// remove), data written to etcd survives the loss of the Raft leader's whole host, and a
+// leader killed between `member add` and `member promote` leaves a procedure the next leader
+// completes exactly once. Components whose program is absent are reported unavailable, never
+// faked; SIGTERM stops what a node runs.
 // Method: a 5-node mesh of real daemons with the process runtime and one etcd member per
-// node on its own loopback ports; etcd's own view read with etcdctl; the leader's host
-// (daemon and its etcd) killed with SIGKILL.
+// node on its own loopback ports; etcd's own view read with etcdctl over TLS; the leader's
+// host (daemon and its etcd) killed with SIGKILL; the step between add and promote held with
+// the test-only fault switch (REVOADA_FAULT_INJECTION=1, `/v1/debug/hold`).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import type { FabricState, NodeState } from "@revoada/fabric-core/vocabulary";
-import { type EtcdMember, etcdctlMembership } from "../src/actuate/etcd-membership.js";
-import type { NodeStatusReply } from "../src/api/schemas.js";
+import { z } from "zod";
+import { type EtcdClientTls, type EtcdMember, etcdctlMembership } from "../src/actuate/etcd-membership.js";
+import { EtcdMembersReply, type NodeStatusReply } from "../src/api/schemas.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
 import { findLeader, type MeshNodeHandle, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
+import { loadClusterCa } from "../src/pki/ca.js";
+import { EtcdTlsFiles, serialOf } from "../src/pki/etcd-credentials.js";
 import { runCli } from "./cli-harness.js";
 
 const run = promisify(execFile);
 const patienceMs = 120_000;
 let local: LocalMesh;
 let directory = "";
+/** The test's etcd client certificate, issued from the mesh's CA. */
+let tls: EtcdClientTls;
 
 function clientUrl(node: NodeState): string {
   assert.ok(node.addresses.etcd_client !== undefined, `${node.name} advertises its etcd client address`);
-  return `http://${node.addresses.etcd_client}`;
+  return `https://${node.addresses.etcd_client}`;
 }
 
 function etcdHolders(state: FabricState): NodeState[] {
@@ -40,13 +51,20 @@ function etcdHolders(state: FabricState): NodeState[] {
 /** etcd's own member list, asked of the holders' client URLs. */
 async function etcdMembers(state: FabricState): Promise<readonly EtcdMember[] | undefined> {
   const endpoints = etcdHolders(state).map(clientUrl);
-  return etcdctlMembership({ endpoints, timeoutMs: 3000 })
+  return etcdctlMembership({ endpoints, timeoutMs: 3000, tls })
     .list()
     .catch(() => undefined);
 }
 
-/** Settled: etcd's voting members are exactly the etcd holders (by name), started, no learner. */
-async function etcdFollowsRoles(members: readonly MeshNodeHandle[], excluded: readonly string[] = []) {
+/**
+ * Settled: etcd's voting members are exactly the etcd holders (by name), started, no learner,
+ * no procedure open; `holders` of them (3 unless the mesh has too few eligible nodes left).
+ */
+async function etcdFollowsRoles(
+  members: readonly MeshNodeHandle[],
+  excluded: readonly string[] = [],
+  holdersWanted = 3,
+) {
   return waitFor(
     async () => {
       const leader = await findLeader(members.filter((node) => !excluded.includes(node.name)));
@@ -54,7 +72,9 @@ async function etcdFollowsRoles(members: readonly MeshNodeHandle[], excluded: re
       const state = await stateOf(leader.node);
       if (state === undefined) return undefined;
       const holders = etcdHolders(state);
-      if (holders.length !== 3 || holders.some((node) => excluded.includes(node.name))) return undefined;
+      if (holders.length !== holdersWanted || holders.some((node) => excluded.includes(node.name))) {
+        return undefined;
+      }
       const listed = await etcdMembers(state);
       if (listed === undefined || listed.some((member) => member.isLearner || member.name === ""))
         return undefined;
@@ -71,7 +91,14 @@ async function etcdFollowsRoles(members: readonly MeshNodeHandle[], excluded: re
 async function etcdctl(endpoints: readonly string[], ...args: string[]): Promise<string> {
   const { stdout } = await run(
     "etcdctl",
-    [`--endpoints=${endpoints.join(",")}`, "--command-timeout=5s", ...args],
+    [
+      `--endpoints=${endpoints.join(",")}`,
+      "--command-timeout=5s",
+      `--cacert=${tls.caFile}`,
+      `--cert=${tls.certFile}`,
+      `--key=${tls.keyFile}`,
+      ...args,
+    ],
     {
       env: { ...process.env, ETCDCTL_API: "3" },
     },
@@ -80,6 +107,38 @@ async function etcdctl(endpoints: readonly string[], ...args: string[]): Promise
 }
 
 const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+
+/** POST of a JSON body to etcd's gateway over TLS with the test's client certificate; the JSON answer or undefined. */
+function etcdJson(endpoint: string, path: string, body: object, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    const outgoing = request(
+      `${endpoint}${path}`,
+      {
+        method: "POST",
+        ca: readFileSync(tls.caFile),
+        cert: readFileSync(tls.certFile),
+        key: readFileSync(tls.keyFile),
+        timeout: timeoutMs,
+      },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+        answer.on("end", () => {
+          if (answer.statusCode !== 200) return resolve(undefined);
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+          } catch {
+            resolve(undefined);
+          }
+        });
+        answer.on("error", () => resolve(undefined));
+      },
+    );
+    outgoing.on("timeout", () => outgoing.destroy());
+    outgoing.on("error", () => resolve(undefined));
+    outgoing.end(JSON.stringify(body));
+  });
+}
 
 /**
  * Writes `/revoada/load/<n>` in a bounded loop through etcd's JSON gateway
@@ -95,12 +154,8 @@ function writeThrough(endpoints: readonly string[]): { stop(): Promise<Map<strin
       const key = `/revoada/load/${n}`;
       const value = `v${n}`;
       const endpoint = endpoints[n % endpoints.length]!;
-      const answer = await fetch(`${endpoint}/v3/kv/put`, {
-        method: "POST",
-        body: JSON.stringify({ key: base64(key), value: base64(value) }),
-        signal: AbortSignal.timeout(2000),
-      }).catch(() => undefined);
-      if (answer?.ok === true && "header" in ((await answer.json().catch(() => ({}))) as object)) {
+      const answer = await etcdJson(endpoint, "/v3/kv/put", { key: base64(key), value: base64(value) }, 2000);
+      if (typeof answer === "object" && answer !== null && "header" in answer) {
         acknowledged.set(key, value);
       } else await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -118,13 +173,14 @@ function writeThrough(endpoints: readonly string[]): { stop(): Promise<Map<strin
 async function readPrefix(endpoints: readonly string[], prefix: string): Promise<Map<string, string>> {
   const end = `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`;
   for (const endpoint of endpoints) {
-    const answer = await fetch(`${endpoint}/v3/kv/range`, {
-      method: "POST",
-      body: JSON.stringify({ key: base64(prefix), range_end: base64(end) }),
-      signal: AbortSignal.timeout(3000),
-    }).catch(() => undefined);
-    if (answer?.ok !== true) continue;
-    const body = (await answer.json()) as { kvs?: { key: string; value: string }[] };
+    const answer = await etcdJson(
+      endpoint,
+      "/v3/kv/range",
+      { key: base64(prefix), range_end: base64(end) },
+      3000,
+    );
+    if (answer === undefined) continue;
+    const body = answer as { kvs?: { key: string; value: string }[] };
     return new Map(
       (body.kvs ?? []).map((kv) => [
         Buffer.from(kv.key, "base64").toString("utf8"),
@@ -150,13 +206,38 @@ function etcdComponent(status: NodeStatusReply | undefined) {
 
 before(async () => {
   directory = await mkdtemp(join(tmpdir(), "revoada-etcd-e2e-"));
-  local = await LocalMesh.start({
-    directory,
-    nodes: 5,
-    faceId: "kubernetes",
-    actuator: { runtime: "process", etcd: true },
-  });
+  local = await LocalMesh.start(
+    {
+      directory,
+      nodes: 5,
+      faceId: "kubernetes",
+      actuator: { runtime: "process", etcd: true },
+    },
+    { REVOADA_FAULT_INJECTION: "1" },
+  );
+  const ca = await loadClusterCa(join(directory, "ca.crt"), join(directory, "ca.key"));
+  const files = await new EtcdTlsFiles(join(directory, "test-client"), ca).client("etcd-e2e-test");
+  assert.ok(files !== null);
+  tls = files;
 });
+
+const HoldReply = z.object({ etcd_steps: z.array(z.string()) });
+
+async function holdEtcdSteps(nodes: readonly MeshNodeHandle[], steps: readonly string[]): Promise<void> {
+  for (const node of nodes) {
+    const held = await node.client.post("/v1/debug/hold", { etcd_steps: steps }, HoldReply);
+    assert.deepEqual(held.etcd_steps, [...steps].sort());
+  }
+}
+
+/** The member's TLS files on its node: the key 0600, the certificate the one its record names. */
+async function assertMemberCredential(nodeName: string, serial: string | null): Promise<void> {
+  const pki = join(directory, nodeName, "data", "pki");
+  assert.equal((await stat(join(pki, "etcd-member.key"))).mode & 0o777, 0o600, `${nodeName}'s key is 0600`);
+  const certificate = await readFile(join(pki, "etcd-member.crt"), "utf8");
+  if (serial !== null)
+    assert.equal(serialOf(certificate), serial, `${nodeName} runs the certificate its record names`);
+}
 
 after(async () => {
   await local?.stopAll(5_000);
@@ -176,6 +257,20 @@ describe("a real etcd follows the fabric's etcd role", () => {
       assert.equal(component?.state, "running", `${holder.name} runs its etcd member`);
       assert.ok((component?.pid ?? 0) > 0);
     }
+    // etcd speaks TLS: each holder runs with a certificate of the cluster CA; a client without
+    // one gets nothing.
+    const reply = await formed.leader.node.client.get("/v1/etcd", EtcdMembersReply);
+    assert.equal(reply.tls, true);
+    for (const member of reply.members) await assertMemberCredential(member.name, member.certificate_serial);
+    assert.ok(
+      reply.members.some((member) => member.certificate_serial !== null),
+      "the added members carry the certificates the leader issued",
+    );
+    const endpoints = etcdHolders(formed.state).map(clientUrl);
+    await assert.rejects(
+      etcdctlMembership({ endpoints, timeoutMs: 1500 }).list(),
+      "no client certificate, no answer",
+    );
     // What this machine lacks is said, not faked.
     const leaderStatus = await statusOf(formed.leader.node);
     const apiServer = leaderStatus?.actuator?.components.find(
@@ -223,6 +318,13 @@ describe("a real etcd follows the fabric's etcd role", () => {
     }
     const machine = healed.leader.status.procedures;
     assert.deepEqual(machine, [], "no procedure left open");
+    const reply = await healed.leader.node.client.get("/v1/etcd", EtcdMembersReply);
+    const replacement = reply.members.find(
+      (member) => !etcdHolders(healthy.state).some((holder) => holder.name === member.name),
+    );
+    assert.ok(replacement, "a replacement member was added");
+    assert.ok(replacement.certificate_serial !== null, "the replacement's record names its certificate");
+    await assertMemberCredential(replacement.name, replacement.certificate_serial);
   });
 
   test("revoada etcd status shows the fabric's members beside etcd's, and the metrics count the calls", async () => {
@@ -252,27 +354,82 @@ describe("a real etcd follows the fabric's etcd role", () => {
     );
   });
 
-  test("an operator's quarantine of an etcd holder removes its member: its etcd stops, its data moves aside", async () => {
+  test("the leader killed between member add and promote: the next leader completes the promotion once", async () => {
     const before = await etcdFollowsRoles(local.running());
     assert.ok(before, "settled");
-    const holder = etcdHolders(before.state).find((node) => node.name !== before.leader.node.name)!;
-    const handle = local.nodes.find((node) => node.name === holder.name)!;
-    const pid = etcdComponent(await statusOf(handle))?.pid ?? null;
-    assert.ok(pid !== null, `${holder.name} runs an etcd member`);
-    const shift = await runCli(["shift", "quarantine", holder.name, "--force", "--dir", directory]);
+    const holders = etcdHolders(before.state).map((node) => node.name);
+    const leaderName = before.leader.node.name;
+    const quarantined = holders.find((name) => name !== leaderName)!;
+    const quarantinedHandle = local.nodes.find((node) => node.name === quarantined)!;
+    const quarantinedPid = etcdComponent(await statusOf(quarantinedHandle))?.pid ?? null;
+    assert.ok(quarantinedPid !== null, `${quarantined} runs an etcd member`);
+    // Every node holds back `member promote` (whoever leads when the member is added).
+    await holdEtcdSteps(local.running(), ["etcd-promote"]);
+    const shift = await runCli(["shift", "quarantine", quarantined, "--force", "--dir", directory]);
     assert.equal(shift.code, 0, shift.stderr);
-    const after = await etcdFollowsRoles(local.running(), [holder.name]);
-    assert.ok(after, "etcd's voting members are the three holders again, without the quarantined node");
-    assert.ok(!after.listed.some((member) => member.name === holder.name), "its member was removed");
-    const stopped = await waitFor(async () => (isAlive(pid) ? undefined : true), patienceMs, 100);
+    // The replacement is added: committed as a learner, and a learner in etcd's own list.
+    const added = await waitFor(
+      async () => {
+        const reply = await before.leader.node.client
+          .get("/v1/etcd", EtcdMembersReply)
+          .catch(() => undefined);
+        const learner = reply?.members.find((member) => member.learner && !holders.includes(member.name));
+        if (learner === undefined) return undefined;
+        const listed = await etcdMembers(before.state);
+        return listed?.some((member) => member.isLearner && member.id === learner.member_id) === true
+          ? learner
+          : undefined;
+      },
+      patienceMs,
+      100,
+    );
+    assert.ok(added, "the replacement was added to etcd as a learner");
+    const leaderEtcdPid = etcdComponent(await statusOf(before.leader.node))?.pid ?? null;
+    if (leaderEtcdPid !== null) process.kill(leaderEtcdPid, "SIGKILL");
+    await local.kill(leaderName);
+    await holdEtcdSteps(local.running(), []);
+    // The next leader resumes: the learner is promoted, the dead and the quarantined members
+    // leave; only two nodes are left to hold etcd (one dead, one quarantined).
+    const settled = await etcdFollowsRoles(local.running(), [leaderName, quarantined], 2);
+    assert.ok(settled, "etcd's voting members are the holders again, the replacement among them");
+    assert.ok(settled.listed.some((member) => member.name === added.name && !member.isLearner));
+    assert.equal(
+      settled.listed.filter((member) => member.name === added.name).length,
+      1,
+      "etcd holds exactly one member for the replacement",
+    );
+    assert.ok(
+      !settled.listed.some((member) => member.name === leaderName),
+      "the dead leader's member was removed",
+    );
+    assert.ok(
+      !settled.listed.some((member) => member.name === quarantined),
+      "the quarantined member was removed",
+    );
+    const reply = await settled.leader.node.client.get("/v1/etcd", EtcdMembersReply);
+    const recorded = reply.events.filter((event) => event.member_id === added.member_id);
+    assert.deepEqual(
+      recorded.map((event) => event.event),
+      ["added", "promoted"],
+      "one add and one promotion were committed for the replacement, never a second add",
+    );
+    assert.equal(
+      reply.events.filter((event) => event.event === "added" && event.node === recorded[0]?.node).length,
+      1,
+      "the replacement's node was added once",
+    );
+    await assertMemberCredential(added.name, added.certificate_serial);
+    // The quarantined holder's etcd stopped, its data moved aside, its certificate and key deleted.
+    const stopped = await waitFor(async () => (isAlive(quarantinedPid) ? undefined : true), patienceMs, 100);
     assert.equal(stopped, true, "its etcd process was stopped");
-    const dataParent = join(directory, holder.name, "data");
+    const dataParent = join(directory, quarantined, "data");
     const aside = (await readdir(dataParent)).filter((name) => name.startsWith("etcd.removed-"));
     assert.equal(
       aside.length,
       1,
       `its etcd data was moved aside (${(await readdir(dataParent)).join(", ")})`,
     );
+    await assert.rejects(stat(join(dataParent, "pki", "etcd-member.key")), "its etcd key was deleted");
   });
 
   test("SIGTERM stops the etcd members the nodes run", async () => {

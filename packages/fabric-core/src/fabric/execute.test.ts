@@ -15,7 +15,7 @@ import {
 } from "../raft/index.js";
 import { SeededRandom } from "../sim/index.js";
 import { homelabStrategy, loadBlake3, type NodeId, type Signer } from "../vocabulary/index.js";
-import { type ExecuteInputs, execute, type Step } from "./execute.js";
+import { defaultExecutorConfig, type ExecuteInputs, execute, type Step } from "./execute.js";
 import type { FabricMachine } from "./machine.js";
 import { foundedLog, nodeState, TestLog, testSigners } from "./test-log.js";
 
@@ -274,6 +274,48 @@ describe("execute", () => {
     );
     assert.equal(dead.type === "propose" ? dead.commands[0]!.command.type : dead.type, "shift-procedure");
     log.propose({ type: "shift-procedure", step: "abort", shift, reason: "dead" });
+    const cleanup = stepOf(inputs(log.machine, etcd));
+    assert.deepEqual(cleanup.type === "actuate" ? cleanup.action : cleanup, {
+      kind: "etcd-remove",
+      node,
+      member_id: "2",
+    });
+  });
+
+  it("gives up an etcd learner that never catches up: abort, member removed, the node damped", () => {
+    const log = foundedLog();
+    const etcd = { config: { manageEtcd: true } };
+    log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });
+    const node = testSigners[1]!.nodeId;
+    const shift = { type: "promote" as const, node, roles: [...cp], reason: "scaling-up" as const };
+    log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
+    log.conf([{ type: "add-voter", node }]);
+    log.conf([]);
+    log.propose({ type: "etcd-member", node, event: "added", member_id: "2" });
+    const procedure = log.machine.procedureFor(node);
+    assert.equal(procedure?.phase, "etcd-promote");
+    const addedAt = procedure?.phase_at_ms;
+    assert.ok(addedAt !== undefined, "the machine records when the learner was added");
+    const patient = stepOf(
+      inputs(log.machine, { ...etcd, nowMs: addedAt + defaultExecutorConfig.learnerCatchUpMs }),
+    );
+    assert.equal(patient.type === "actuate" ? patient.action.kind : patient.type, "etcd-promote");
+    const late = stepOf(
+      inputs(log.machine, { ...etcd, nowMs: addedAt + defaultExecutorConfig.learnerCatchUpMs + 1 }),
+    );
+    assert.ok(late.type === "propose", late.type);
+    const abort = late.commands[0]!.command;
+    assert.ok(abort.type === "shift-procedure" && abort.step === "abort");
+    assert.match(abort.reason ?? "", /etcd learner did not catch up within 60000 ms/);
+    const shiftsBefore = log.machine.history(addedAt).recent_shifts.length;
+    log.propose(abort);
+    assert.equal(log.machine.procedureFor(node), undefined);
+    const damped = log.machine.history(addedAt).recent_shifts.slice(shiftsBefore);
+    assert.deepEqual(
+      damped.map((record) => record.node),
+      [node],
+      "the node counts as just shifted: the damper's hysteresis turns the policy to another node",
+    );
     const cleanup = stepOf(inputs(log.machine, etcd));
     assert.deepEqual(cleanup.type === "actuate" ? cleanup.action : cleanup, {
       kind: "etcd-remove",

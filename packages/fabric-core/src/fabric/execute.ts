@@ -53,6 +53,11 @@ import { joinsVoters, leavesVoters, type Procedure } from "./procedure.js";
  * longer hold `etcd` (an aborted promotion, a founder not yet recorded) are reconciled too.
  */
 export interface ExecutorConfig {
+  /**
+   * An etcd learner not in sync this long after its add is given up: the procedure aborts, the
+   * learner's member is removed, and the node is damped so the policy tries another.
+   */
+  readonly learnerCatchUpMs: number;
   /** A procedure that has not reached its role command within this long is aborted. */
   readonly procedureTimeoutMs: number;
   /** Members admitted as learners per step. */
@@ -71,6 +76,7 @@ export interface ExecutorConfig {
 
 export const defaultExecutorConfig: ExecutorConfig = {
   procedureTimeoutMs: 30_000,
+  learnerCatchUpMs: 60_000,
   admitBatchMax: 64,
   caughtUpLagMax: 64,
   manageEtcd: false,
@@ -359,6 +365,10 @@ function procedureStep(inputs: ExecuteInputs, procedure: Procedure, config: Exec
       if (!alive) return abort(procedure, "the node is not alive");
       const member = inputs.machine.etcdMembers().find((candidate) => candidate.node === node);
       if (member === undefined) return abort(procedure, "no etcd member was recorded for the node");
+      const addedAtMs = procedure.phase_at_ms ?? procedure.begun_at_ms;
+      if (inputs.nowMs - addedAtMs > config.learnerCatchUpMs) {
+        return abort(procedure, `its etcd learner did not catch up within ${config.learnerCatchUpMs} ms`);
+      }
       return {
         type: "actuate",
         action: { kind: "etcd-promote", node, member_id: member.member_id },

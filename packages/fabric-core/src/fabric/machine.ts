@@ -514,6 +514,11 @@ export class FabricMachine {
       if (existing === undefined || existing.shift.type !== command.shift.type) {
         return { event: null, rejected: "no such procedure in flight" };
       }
+      // A node whose etcd member could not join (added but never in sync, or never added)
+      // counts as just shifted: the damper's hysteresis makes the policy try another node.
+      if (existing.etcd && (existing.phase === "etcd-add" || existing.phase === "etcd-promote")) {
+        this.recordShift(existing.shift, proposal);
+      }
       return { event: this.close(node, "aborted", command.reason ?? "aborted"), rejected: null };
     }
     if (existing !== undefined) return { event: null, rejected: "a procedure for this node is in flight" };
@@ -550,7 +555,7 @@ export class FabricMachine {
   }
 
   private advance(procedure: Procedure, phase: ProcedurePhase): ProcedureEvent {
-    const advanced: Procedure = { ...procedure, phase };
+    const advanced: Procedure = { ...procedure, phase, phase_at_ms: this.clockMs };
     this.open.set(procedure.shift.node, advanced);
     return { type: "advanced", procedure: advanced };
   }

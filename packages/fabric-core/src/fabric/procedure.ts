@@ -43,6 +43,8 @@ export const Procedure = z.strictObject({
   begun_index: z.int().min(1),
   begun_at_ms: Millis,
   phase: ProcedurePhase,
+  /** The leader's clock in the record that moved the procedure into `phase` (absent before it moved). */
+  phase_at_ms: Millis.optional(),
   /** The shift also changes the live etcd cluster's membership. */
   etcd: z.boolean(),
   /**

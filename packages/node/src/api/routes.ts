@@ -12,7 +12,13 @@ import { z } from "zod";
 import type { FabricNode } from "../daemon/fabric-node.js";
 import { CosignReply, CosignRequestBody } from "../daemon/sealing.js";
 import { RaftUnavailableError } from "../errors.js";
-import { faultInjectionEnabled, partitionInEffect, setPartition } from "../faults.js";
+import {
+  faultInjectionEnabled,
+  heldEtcdStepsInEffect,
+  holdEtcdSteps,
+  partitionInEffect,
+  setPartition,
+} from "../faults.js";
 import { keyRoutes } from "../keys/key-routes.js";
 import { findNode } from "../render/index.js";
 import { consoleRoutes } from "../ui/console-routes.js";
@@ -188,7 +194,7 @@ export function nodeRoutes(node: FabricNode): Route[] {
     }),
   ];
   routes.push(...consoleRoutes(node), ...keyRoutes(node));
-  if (faultInjectionEnabled) routes.push(partitionRoute(node));
+  if (faultInjectionEnabled) routes.push(partitionRoute(node), holdRoute());
   routes.push(
     route({
       method: "GET",
@@ -247,6 +253,8 @@ function etcdMembersOf(node: FabricNode): EtcdMembersReply {
   return {
     managed: node.actuation?.managesEtcd === true,
     tls: node.actuation?.tls === true,
+    last_error: node.reconciler.lastEtcdError,
+    events: node.reconciler.etcdEvents,
     members: machine.etcdMembers().map((member) => {
       const state = machine.node(member.node);
       return {
@@ -339,6 +347,27 @@ const BlobUpload = z.strictObject({
     .max(4 * 1024 * 1024)
     .base64(),
 });
+
+const HoldRequest = z.strictObject({
+  etcd_steps: z.array(z.enum(["etcd-add-learner", "etcd-promote", "etcd-remove", "etcd-adopt"])).max(4),
+});
+const HoldReply = z.object({ etcd_steps: z.array(z.string()) });
+
+/** Test-only (REVOADA_FAULT_INJECTION=1): this node, as leader, holds back the named etcd steps. */
+function holdRoute(): Route {
+  return route({
+    method: "POST",
+    path: "/v1/debug/hold",
+    summary: "fault injection (only with REVOADA_FAULT_INJECTION=1): hold back etcd steps on this node",
+    mutates: true,
+    body: HoldRequest,
+    reply: HoldReply,
+    handle: async ({ body }) => {
+      holdEtcdSteps(body.etcd_steps);
+      return { status: 200, body: { etcd_steps: heldEtcdStepsInEffect() } };
+    },
+  });
+}
 
 const PartitionRequest = z.strictObject({ peers: z.array(z.string().min(1).max(64)).max(64) });
 const PartitionReply = z.object({ peers: z.array(z.string()), addresses: z.array(z.string()) });

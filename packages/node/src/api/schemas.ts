@@ -36,6 +36,12 @@ export const EtcdMembersReply = z.object({
   managed: z.boolean(),
   /** etcd speaks TLS with certificates of the cluster CA (clients need one to connect). */
   tls: z.boolean(),
+  /** The leader's last failed etcd call (it retries with backoff); null on other nodes or once one succeeds. */
+  last_error: z.object({ action: z.string(), error: z.string(), at_ms: z.number() }).nullable(),
+  /** The etcd membership records this node applied since it started (bounded to 256), oldest first. */
+  events: z.array(
+    z.object({ index: z.number(), node: z.string(), event: z.string(), member_id: z.string() }),
+  ),
   members: z.array(
     z.object({
       node: z.string(),

@@ -92,6 +92,8 @@ export class NodeActuation {
   private stopped = false;
   private readonly tlsFiles: EtcdTlsFiles | null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Credentials this leader issued, by node: an add retried after a failure reuses its own. */
+  private readonly issued = new Map<NodeId, EtcdCredential>();
 
   private constructor(
     private readonly options: NodeActuationOptions,
@@ -240,6 +242,8 @@ export class NodeActuation {
     if (pki.ca.keyPem === undefined) {
       throw new Error(`this node holds no CA key: it cannot issue ${node.name}'s etcd certificate`);
     }
+    const reused = this.issued.get(node.id);
+    if (reused !== undefined) return reused;
     const addresses = [node.addresses.etcd_peer, node.addresses.etcd_client].filter(
       (address): address is string => address !== undefined,
     );
@@ -254,7 +258,10 @@ export class NodeActuation {
       serial: issued.serial,
       blob,
     });
-    return { blob, serial: issued.serial };
+    const credential = { blob, serial: issued.serial };
+    if (this.issued.size >= 64) this.issued.clear();
+    this.issued.set(node.id, credential);
+    return credential;
   }
 
   /**

@@ -27,6 +27,7 @@ import {
   type Signer,
 } from "@revoada/fabric-core/vocabulary";
 import { RaftUnavailableError } from "../errors.js";
+import { isEtcdStepHeld } from "../faults.js";
 import type { RaftDriver } from "../raft/index.js";
 import type { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
@@ -44,6 +45,8 @@ import type { Logger } from "./log.js";
  * and answered when their role command commits (on whichever node this is by then, since
  * every node applies the same entries), or refused when their procedure is aborted.
  */
+const etcdEventsMax = 256;
+
 export interface ReconcilerContext {
   readonly self: Signer;
   readonly raft: RaftDriver<MachineOutcome>;
@@ -89,6 +92,12 @@ export class Reconciler {
   shiftsExecuted = 0;
   /** etcd calls this node made as leader, by "action outcome" (committed, not-ready, failed). */
   readonly etcdCalls = new Map<string, number>();
+  /** The last etcd call that failed (status and logs say why); null once a call succeeds. */
+  lastEtcdError: { readonly action: string; readonly error: string; readonly at_ms: number } | null = null;
+  /** The etcd membership records this node applied since it started (bounded), oldest first. */
+  readonly etcdEvents: { index: number; node: NodeId; event: string; member_id: string }[] = [];
+  /** Failed etcd calls in a row: the retry waits 250 ms doubled per failure, at most 8 s. */
+  private etcdFailures = 0;
 
   constructor(private readonly context: ReconcilerContext) {}
 
@@ -108,6 +117,10 @@ export class Reconciler {
   /** Every applied entry: answers operators whose shift committed or was aborted; runs on. */
   onApplied(outcome: MachineOutcome): void {
     const command = outcome.proposal?.command;
+    if (command?.type === "etcd-member" && outcome.state.type === "applied") {
+      this.etcdEvents.push({ index: outcome.index, node: command.node, event: command.event, member_id: command.member_id });
+      if (this.etcdEvents.length > etcdEventsMax) this.etcdEvents.shift();
+    }
     if (command !== undefined && isRoleCommand(command) && outcome.proposal?.origin === "operator") {
       const shift = command as RoleCommand;
       const pending = this.accepted.get(keyOf(shift));
@@ -247,6 +260,11 @@ export class Reconciler {
       this.context.logger.error("an etcd step without an etcd actuator", { action: action.kind });
       return;
     }
+    // Fault injection (tests): a held step is not called, as if etcd kept answering "not yet".
+    if (isEtcdStepHeld(action.kind)) {
+      setTimeout(() => this.run(), 100).unref();
+      return;
+    }
     this.actuating = true;
     const retry = (delayMs: number) => setTimeout(() => this.run(), delayMs).unref();
     const count = (outcome: string) => {
@@ -257,6 +275,8 @@ export class Reconciler {
       .perform(action)
       .then((record) => {
         this.actuating = false;
+        this.etcdFailures = 0;
+        this.lastEtcdError = null;
         const status = this.context.raft.status();
         count(record === null ? "not-ready" : "committed");
         if (record === null) return retry(500);
@@ -273,11 +293,12 @@ export class Reconciler {
       .catch((error: unknown) => {
         this.actuating = false;
         count("failed");
-        this.context.logger.warn("etcd call failed; retrying", {
-          action: action.kind,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        retry(1000);
+        const message = error instanceof Error ? error.message : String(error);
+        this.lastEtcdError = { action: action.kind, error: message, at_ms: Date.now() };
+        const delayMs = Math.min(8_000, 250 * 2 ** Math.min(this.etcdFailures, 5));
+        this.etcdFailures += 1;
+        this.context.logger.warn("etcd call failed; retrying", { action: action.kind, error: message, retry_ms: delayMs });
+        retry(delayMs);
       });
   }
 
