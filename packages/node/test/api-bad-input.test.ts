@@ -30,6 +30,7 @@ const routes = [
     path: "/v1/ping",
     summary: "read",
     mutates: false,
+    access: "open",
     reply: z.object({ pong: z.boolean() }),
     handle: async () => ({ status: 200, body: { pong: true } }),
   }),

@@ -1,6 +1,7 @@
 // Goal: the daemon's own plumbing behaves as operators rely on: secrets never reach logs,
 // metrics render in Prometheus text format, the HTTP layer validates bodies, refuses
-// mutations without the token and publishes an OpenAPI document, and node configs fail
+// mutations without the token (and to the read token), reads without a token unless open
+// reads were asked for, and publishes an OpenAPI document, and node configs fail
 // with field paths, line:column and liveness reasons.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -74,12 +75,29 @@ describe("typed HTTP API", () => {
   ];
 
   it("validates bodies, requires the token for mutations, and routes parameters", async () => {
-    const server = createApiServer({ routes, token: "a-very-secret-token", logger: silentLogger });
+    const server = createApiServer({
+      routes,
+      token: "a-very-secret-token",
+      readToken: "a-read-only-token-000",
+      logger: silentLogger,
+    });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const read = await fetch(`${base}/v1/items/x%2Fy`);
+      assert.equal((await fetch(`${base}/v1/items/x%2Fy`)).status, 401, "reads need a token");
+      const reader = { authorization: "Bearer a-read-only-token-000" };
+      const read = await fetch(`${base}/v1/items/x%2Fy`, { headers: reader });
       assert.deepEqual(await read.json(), { id: "x/y" });
+      const adminRead = await fetch(`${base}/v1/items/x%2Fy`, {
+        headers: { authorization: "Bearer a-very-secret-token" },
+      });
+      assert.equal(adminRead.status, 200, "the API token reads too");
+      const readerWrite = await fetch(`${base}/v1/items`, {
+        method: "POST",
+        body: '{"value":1}',
+        headers: { ...reader, "content-type": "application/json" },
+      });
+      assert.equal(readerWrite.status, 403, "the read token cannot change state");
       const anonymous = await fetch(`${base}/v1/items`, { method: "POST", body: '{"value":1}' });
       assert.equal(anonymous.status, 401);
       const wrong = await fetch(`${base}/v1/items`, {
@@ -110,7 +128,25 @@ describe("typed HTTP API", () => {
     assert.equal(document.openapi, "3.1.0");
     assert.ok(document.paths["/v1/items"]?.post?.requestBody);
     assert.ok(document.paths["/v1/items"]?.post?.security);
-    assert.equal(document.paths["/v1/items/{id}"]?.get?.security, undefined);
+    assert.ok(document.paths["/v1/items/{id}"]?.get?.security, "reads need a token too");
+  });
+
+  it("reads without a token only when open reads were asked for", async () => {
+    const server = createApiServer({
+      routes,
+      token: "a-very-secret-token",
+      openReads: true,
+      logger: silentLogger,
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      assert.equal((await fetch(`${base}/v1/items/a`)).status, 200);
+      const anonymous = await fetch(`${base}/v1/items`, { method: "POST", body: '{"value":1}' });
+      assert.equal(anonymous.status, 401, "open reads open no mutation");
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -99,6 +99,7 @@ describe("revoada node repair", { timeout: 300_000 }, () => {
     });
     const server = createApiServer({
       token: "t",
+      openReads: true,
       logger: silentLogger,
       routes: [
         route({

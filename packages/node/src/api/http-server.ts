@@ -1,20 +1,28 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { canonicalJson, issuesFromZod } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import type { Logger } from "../daemon/log.js";
 
 /**
  * A small typed HTTP layer: every route declares its request and response schemas (zod),
- * which validate input, and generate the OpenAPI document. Routes that change state need
- * `Authorization: Bearer <token>`.
+ * which validate input, and generate the OpenAPI document. Every route has an access level
+ * (docs/join.md): `admin` (anything that changes state) needs `Authorization: Bearer <token>`
+ * with the API token; `read` accepts the read token or the API token (or nothing, with
+ * `openReads`); `open` needs nothing (the console's static files, the join exchange, which
+ * carries its own proof).
  */
+export type RouteAccess = "open" | "read" | "admin";
+
 export interface Route<Body extends z.ZodType = z.ZodType, Reply extends z.ZodType = z.ZodType> {
   readonly method: "GET" | "POST" | "PUT" | "DELETE";
   /** `/v1/workloads/{namespace}/{name}`: braces are path parameters. */
   readonly path: string;
   readonly summary: string;
   readonly mutates: boolean;
+  /** Who may call it; default: `admin` when it mutates, else `read`. */
+  readonly access?: RouteAccess;
   readonly body?: Body;
   readonly reply: Reply;
   /** Plain-text routes (metrics) return a string with this content type. */
@@ -85,6 +93,12 @@ export const defaultApiServerLimits: ApiServerLimits = {
 export interface ApiServerOptions {
   readonly routes: readonly Route[];
   readonly token: string;
+  /** A token that may call `read` routes only. */
+  readonly readToken?: string;
+  /** `read` routes need no token (loopback only; api.open_reads). */
+  readonly openReads?: boolean;
+  /** Serve HTTPS with this certificate chain and key; absent: plain HTTP. */
+  readonly tls?: { readonly certChainPem: string; readonly keyPem: string };
   readonly logger: Logger;
   readonly limits?: Partial<ApiServerLimits>;
 }
@@ -92,22 +106,30 @@ export interface ApiServerOptions {
 export function createApiServer(options: ApiServerOptions): Server {
   const compiled = options.routes.map((r) => ({ route: r, pattern: compilePath(r.path) }));
   const tokenBytes = Buffer.from(options.token);
+  const readTokenBytes = options.readToken === undefined ? undefined : Buffer.from(options.readToken);
   const limits = { ...defaultApiServerLimits, ...options.limits };
-  const server = createServer(
-    {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      // Node checks the two request timeouts on this interval (30 s by default).
-      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
-    },
-    (request, response) => {
-      void dispatch(request, response).catch((error: unknown) => {
-        options.logger.error("api handler failed", { error: error instanceof Error ? error : String(error) });
-        if (!response.headersSent) send(response, 500, { error: "internal error" });
-      });
-    },
-  );
+  const serverOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node checks the two request timeouts on this interval (30 s by default).
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
+    void dispatch(request, response).catch((error: unknown) => {
+      options.logger.error("api handler failed", { error: error instanceof Error ? error : String(error) });
+      if (!response.headersSent) send(response, 500, { error: "internal error" });
+    });
+  };
+  const tls = options.tls;
+  // An https.Server is an http.Server over TLS sockets (same requests, limits and close calls).
+  const server: Server =
+    tls === undefined
+      ? createServer(serverOptions, handler)
+      : (createHttpsServer(
+          { ...serverOptions, cert: tls.certChainPem, key: tls.keyPem },
+          handler,
+        ) as unknown as Server);
   server.maxConnections = limits.connectionsMax;
   return server;
 
@@ -121,8 +143,9 @@ export function createApiServer(options: ApiServerOptions): Server {
       send(response, pathKnown ? 405 : 404, { error: pathKnown ? "method not allowed" : "not found" });
       return;
     }
-    if (match.route.mutates && !authorized(request.headers.authorization)) {
-      send(response, 401, { error: "a valid bearer token is required for this endpoint" });
+    const refusal = accessRefusal(match.route, request.headers.authorization);
+    if (refusal !== null) {
+      send(response, refusal.status, { error: refusal.error });
       return;
     }
     const params = extractParams(match.pattern, url.pathname);
@@ -171,10 +194,34 @@ export function createApiServer(options: ApiServerOptions): Server {
     send(response, reply.status, reply.body);
   }
 
-  function authorized(header: string | undefined): boolean {
+  /** The scope the bearer token grants (null: none, or a wrong token). */
+  function scopeOf(header: string | undefined): "admin" | "read" | null {
     const presented = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
-    return presented.length === tokenBytes.length && timingSafeEqual(presented, tokenBytes);
+    if (presented.length === tokenBytes.length && timingSafeEqual(presented, tokenBytes)) return "admin";
+    const read = readTokenBytes;
+    if (read !== undefined && presented.length === read.length && timingSafeEqual(presented, read))
+      return "read";
+    return null;
   }
+
+  function accessRefusal(r: Route, header: string | undefined): { status: number; error: string } | null {
+    const access = routeAccess(r);
+    if (access === "open" || (access === "read" && options.openReads === true)) return null;
+    const scope = scopeOf(header);
+    if (access === "admin") {
+      if (scope === "admin") return null;
+      return scope === "read"
+        ? { status: 403, error: "the read token cannot change state; use the API token" }
+        : { status: 401, error: "a valid bearer token is required for this endpoint" };
+    }
+    return scope === null
+      ? { status: 401, error: "a bearer token (the read token or the API token) is required to read" }
+      : null;
+  }
+}
+
+export function routeAccess(r: Route): RouteAccess {
+  return r.access ?? (r.mutates ? "admin" : "read");
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {
@@ -258,7 +305,10 @@ export function openApiDocument(routes: readonly Route[], title: string): unknow
           description: "invalid request",
           content: { "application/json": { schema: jsonSchema(ErrorReply) } },
         },
-        ...(r.mutates ? { "401": { description: "missing or wrong bearer token" } } : {}),
+        ...(routeAccess(r) === "open" ? {} : { "401": { description: "missing or wrong bearer token" } }),
+        ...(routeAccess(r) === "admin"
+          ? { "403": { description: "the read token cannot change state" } }
+          : {}),
       },
     };
     if (r.body !== undefined) {
@@ -267,7 +317,7 @@ export function openApiDocument(routes: readonly Route[], title: string): unknow
         content: { "application/json": { schema: jsonSchema(r.body) } },
       };
     }
-    if (r.mutates) operation.security = [{ bearer: [] }];
+    if (routeAccess(r) !== "open") operation.security = [{ bearer: [] }];
     paths[r.path] ??= {};
     paths[r.path]![r.method.toLowerCase()] = operation;
   }

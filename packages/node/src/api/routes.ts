@@ -38,7 +38,7 @@ import {
  * The node's HTTP API. Reads are open; anything that changes state needs the bearer token.
  * Mutations must reach the leader; a follower answers 421 with the leader's id.
  */
-export function nodeRoutes(node: FabricNode): Route[] {
+export function nodeRoutes(node: FabricNode, extra: readonly Route[] = []): Route[] {
   const routes: Route[] = [
     route({
       method: "GET",
@@ -193,7 +193,7 @@ export function nodeRoutes(node: FabricNode): Route[] {
       handle: async () => ({ status: 200, text: node.metrics.render() }),
     }),
   ];
-  routes.push(...consoleRoutes(node), ...keyRoutes(node));
+  routes.push(...consoleRoutes(node), ...keyRoutes(node), ...extra);
   if (faultInjectionEnabled) routes.push(partitionRoute(node), holdRoute());
   routes.push(
     route({
@@ -332,11 +332,20 @@ async function propose(node: FabricNode, command: Parameters<FabricNode["reconci
   }
 }
 
-function notLeader(node: FabricNode) {
+export function notLeader(node: FabricNode) {
   const leader = node.raft.status().leader;
+  // The leader's API address as gossip advertises it, so a client that knows one node finds the leader.
+  const leaderApi =
+    leader === null
+      ? undefined
+      : node.gossip.membershipView().members.find((member) => member.id === leader)?.state?.addresses.api;
   return {
     status: 421,
-    body: { error: "this node is not the leader; send mutations to the leader", leader },
+    body: {
+      error: "this node is not the leader; send mutations to the leader",
+      leader,
+      ...(leaderApi === undefined ? {} : { leader_api: leaderApi }),
+    },
   };
 }
 

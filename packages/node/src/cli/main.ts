@@ -5,6 +5,7 @@ import { registerChain } from "./commands/chain.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerEtcd } from "./commands/etcd.js";
 import { registerFace } from "./commands/face.js";
+import { registerJoin } from "./commands/join.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMesh } from "./commands/mesh.js";
 import { registerNode } from "./commands/node.js";
@@ -30,6 +31,7 @@ const registrations: readonly ((program: Command) => void)[] = [
   registerChain,
   registerPolicy,
   registerEtcd,
+  registerJoin,
   registerKeys,
 ];
 

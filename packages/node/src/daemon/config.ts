@@ -14,6 +14,7 @@ import {
   type Result,
 } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
+import { ApiConfig, apiConfigIssues } from "../api/api-config.js";
 import { type ClusterCa, loadClusterCa } from "../pki/ca.js";
 import { logLevels } from "./log.js";
 
@@ -86,6 +87,8 @@ export const NodeConfig = z.strictObject({
       ca_key_file: z.string().min(1).optional(),
     })
     .optional(),
+  /** How the HTTP API is served: TLS with the cluster CA unless plain HTTP is asked for on loopback (docs/join.md). */
+  api: ApiConfig.optional(),
 });
 export type NodeConfig = z.infer<typeof NodeConfig>;
 
@@ -95,6 +98,8 @@ export interface LoadedConfig {
   readonly apiToken: string;
   /** Loaded from `pki`; undefined when the config names no CA. */
   readonly clusterCa: ClusterCa | undefined;
+  /** From `api.read_token_file`: may read, not change anything. */
+  readonly readToken: string | undefined;
 }
 
 /**
@@ -106,12 +111,14 @@ export async function loadNodeConfig(path: string): Promise<Result<LoadedConfig>
   const text = await readFile(path, "utf8");
   // A strategy that cannot prove liveness is refused at the field and line:column at fault.
   const parsed = parseSourceText(NodeConfig, text, path, {
-    check: (value) =>
-      livenessIssues(value.strategy).map((error) => ({
+    check: (value) => [
+      ...livenessIssues(value.strategy).map((error) => ({
         code: error.code,
         message: `strategy fails proveLiveness: ${error.message}`,
         path: ["strategy", ...error.path],
       })),
+      ...apiConfigIssues(value),
+    ],
   });
   if (!parsed.ok) return parsed;
   const base = dirname(resolve(path));
@@ -142,6 +149,16 @@ function resolvePaths(config: NodeConfig, base: string): NodeConfig {
           },
         }),
     ...(config.actuator === undefined ? {} : { actuator: resolveActuator(config.actuator, config, at) }),
+    ...(config.api === undefined ? {} : { api: resolveApi(config.api, at) }),
+  };
+}
+
+function resolveApi(api: ApiConfig, at: (path: string) => string): ApiConfig {
+  return {
+    ...api,
+    ...(api.read_token_file === undefined ? {} : { read_token_file: at(api.read_token_file) }),
+    ...(api.cert_file === undefined ? {} : { cert_file: at(api.cert_file) }),
+    ...(api.key_file === undefined ? {} : { key_file: at(api.key_file) }),
   };
 }
 
@@ -163,7 +180,14 @@ function resolveActuator(
 async function readSecrets(
   config: NodeConfig,
   configPath: string,
-): Promise<Result<{ clusterKey: Buffer; apiToken: string; clusterCa: ClusterCa | undefined }>> {
+): Promise<
+  Result<{
+    clusterKey: Buffer;
+    apiToken: string;
+    clusterCa: ClusterCa | undefined;
+    readToken: string | undefined;
+  }>
+> {
   const issues: FabricIssue[] = [];
   const keyText = await readFile(config.cluster_key_file, "utf8").catch(() => undefined);
   const tokenText = await readFile(config.api_token_file, "utf8").catch(() => undefined);
@@ -185,6 +209,17 @@ async function readSecrets(
       file: configPath,
     });
   }
+  const readTokenFile = config.api?.read_token_file;
+  const readToken =
+    readTokenFile === undefined ? undefined : (await readFile(readTokenFile, "utf8").catch(() => "")).trim();
+  if (readToken !== undefined && (readToken.length < 16 || readToken === token)) {
+    issues.push({
+      code: "api-token",
+      message: `${readTokenFile} must hold a read token of at least 16 characters, other than the API token`,
+      path: ["api", "read_token_file"],
+      file: configPath,
+    });
+  }
   let clusterCa: ClusterCa | undefined;
   if (config.pki !== undefined) {
     const { ca_cert_file: certFile, ca_key_file: keyFile } = config.pki;
@@ -200,5 +235,8 @@ async function readSecrets(
     }
   }
   if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, value: { clusterKey: Buffer.from(keyHex, "hex"), apiToken: token, clusterCa } };
+  return {
+    ok: true,
+    value: { clusterKey: Buffer.from(keyHex, "hex"), apiToken: token, clusterCa, readToken },
+  };
 }

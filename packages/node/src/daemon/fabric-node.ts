@@ -18,11 +18,13 @@ import {
   shortNodeId,
 } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
+import { apiUsesTls } from "../api/api-config.js";
 import { loadConfiguredFace } from "../faces.js";
 import { writeFileAtomic } from "../fs/durable.js";
 import { GossipDriver, parseHostPort } from "../gossip/gossip-driver.js";
 import { Keyring } from "../gossip/keyring.js";
 import { loadOrCreateNodeKeys } from "../identity.js";
+import type { ApiAccess } from "../mesh/api-client.js";
 import type { KeySet } from "../keys/key-set.js";
 import { loadNodeKeys, type NodeKeys } from "../keys/node-keys.js";
 import type { ClusterCa } from "../pki/ca.js";
@@ -71,7 +73,7 @@ interface DataDirectory {
 interface NodeParts {
   readonly config: NodeConfig;
   readonly keys: NodeKeys;
-  readonly apiToken: string;
+  readonly peerApi: ApiAccess;
   readonly logger: Logger;
   /** The cluster CA from the config's `pki`, when it names one. */
   readonly clusterCa: ClusterCa | undefined;
@@ -102,6 +104,8 @@ export class FabricNode {
   readonly logger: Logger;
   /** The live cluster and gossip key sets (keys/node-keys.ts), rotated through the API. */
   readonly keys: NodeKeys;
+  /** How this node reaches its peers' APIs (witnesses, the console's peer reads): its token and CA. */
+  readonly peerApi: ApiAccess;
   private readonly events: EventQueue;
   private readonly timers: NodeJS.Timeout[] = [];
   private renderScheduled = false;
@@ -114,6 +118,7 @@ export class FabricNode {
 
   private constructor(parts: NodeParts) {
     this.config = parts.config;
+    this.peerApi = parts.peerApi;
     this.logger = parts.logger;
     this.keys = parts.keys;
     this.signer = parts.disk.signer;
@@ -171,7 +176,7 @@ export class FabricNode {
       dataDirectory: this.config.data_dir,
       sealIntervalMs: this.config.strategy.attestation.seal_interval_ms,
       logger: this.logger.child("seal"),
-      token: parts.apiToken,
+      api: parts.peerApi,
       witnesses: () => alivePeers(this.gossip, this.nodeId),
       proposeCheckpoint: async (size, note) => {
         await this.reconciler.proposeCommand({ type: "attest-checkpoint", size, note }, "policy", false);
@@ -220,7 +225,10 @@ export class FabricNode {
       config,
       keys,
       clusterCa: options.loaded.clusterCa,
-      apiToken,
+      peerApi: {
+        token: apiToken,
+        caPem: apiUsesTls(config) ? options.loaded.clusterCa?.certPem : undefined,
+      },
       logger,
       disk,
       face,

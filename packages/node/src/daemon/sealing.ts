@@ -11,6 +11,7 @@ import {
 import type { NodeId, Signer } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { WitnessStore } from "../attest/witness-store.js";
+import { type ApiAccess, apiClientFor } from "../mesh/api-client.js";
 import type { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
 
@@ -44,7 +45,8 @@ export interface SealingContext {
   readonly logger: Logger;
   /** Alive peers with their API addresses; the control-plane members among them are the witnesses. */
   readonly witnesses: () => readonly { readonly id: NodeId; readonly api: string }[];
-  readonly token: string;
+  /** How to reach a witness's API (the API token; the cluster CA when the APIs are HTTPS). */
+  readonly api: ApiAccess;
   readonly proposeCheckpoint: (size: number, note: string) => Promise<void>;
 }
 
@@ -114,7 +116,7 @@ export class Sealing {
             ? []
             : tree.consistencyProof(oldSize, size).map((h) => Buffer.from(h).toString("hex")),
       };
-      const reply = await postCosign(witness.api, this.context.token, body);
+      const reply = await postCosign(witness.api, this.context.api, body);
       if (reply === undefined) return;
       if (!reply.ok) {
         // A witness that cosigned a different size says which: retry once from there.
@@ -180,16 +182,11 @@ export class Sealing {
 
 async function postCosign(
   api: string,
-  token: string,
+  access: ApiAccess,
   body: CosignRequestBody,
 ): Promise<CosignReply | undefined> {
   try {
-    const response = await fetch(`http://${api}/v1/attest/cosign`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(2000),
-    });
+    const response = await apiClientFor(api, access, 2000).fetch("POST", "/v1/attest/cosign", body);
     const parsed = CosignReply.safeParse(await response.json());
     return parsed.success ? parsed.data : undefined;
   } catch {

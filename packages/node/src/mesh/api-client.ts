@@ -1,5 +1,20 @@
 import type { z } from "zod";
+import { httpsFetch } from "../api/https-fetch.js";
 import { CliError, exitCodes } from "../cli/exit-codes.js";
+
+/**
+ * How to reach a node's API: the bearer token sent with every request, and the cluster CA
+ * when the API is HTTPS (docs/join.md). A node reaches its peers with its own.
+ */
+export interface ApiAccess {
+  readonly token: string | undefined;
+  /** The cluster CA certificate (PEM): HTTPS trusting only it; undefined: plain HTTP. */
+  readonly caPem: string | undefined;
+}
+
+export function apiClientFor(address: string, access: ApiAccess, timeoutMs?: number): ApiClient {
+  return new ApiClient(address, access.token, timeoutMs, access.caPem);
+}
 
 /**
  * A client for a node's HTTP API that validates every reply against the server's own
@@ -10,7 +25,14 @@ export class ApiClient {
     readonly address: string,
     private readonly token?: string,
     private readonly timeoutMs = 5000,
+    /** The cluster CA (PEM): the API is HTTPS and its chain must lead to this CA. */
+    private readonly caPem?: string,
   ) {}
+
+  /** The same access (token, CA, timeout) to another node. */
+  at(address: string): ApiClient {
+    return new ApiClient(address, this.token, this.timeoutMs, this.caPem);
+  }
 
   async get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
     return this.request("GET", path, schema);
@@ -53,11 +75,21 @@ export class ApiClient {
     return parsed.data;
   }
 
-  private async fetch(method: string, path: string, body?: unknown): Promise<Response> {
+  /** The raw reply, whatever its status (unreachable is still a CliError, exit 5). */
+  async fetch(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     try {
+      if (this.caPem !== undefined) {
+        return await httpsFetch(`https://${this.address}${path}`, {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          caPem: this.caPem,
+          timeoutMs: this.timeoutMs,
+        });
+      }
       return await fetch(`http://${this.address}${path}`, {
         method,
         headers,

@@ -24,10 +24,12 @@ export class LocalMesh {
     readonly token: string,
     private readonly env: Readonly<Record<string, string>>,
     private readonly launcherOf: (name: string) => readonly string[],
+    /** The cluster CA when the nodes' APIs are HTTPS (mesh.json `ca_file`). */
+    readonly caPem?: string,
   ) {
     this.nodes = mesh.nodes.map((node) => ({
       name: node.name,
-      client: new ApiClient(node.api, token, 3000),
+      client: new ApiClient(node.api, token, 3000, caPem),
       outputDir: join(directory, node.name, "out"),
     }));
   }
@@ -43,7 +45,8 @@ export class LocalMesh {
   ): Promise<LocalMesh> {
     const { mesh } = await createMeshLayout(plan);
     const token = (await readFile(mesh.token_file, "utf8")).trim();
-    const local = new LocalMesh(plan.directory, mesh, token, env, launcherOf);
+    const caPem = mesh.ca_file === undefined ? undefined : await readFile(mesh.ca_file, "utf8");
+    const local = new LocalMesh(plan.directory, mesh, token, env, launcherOf, caPem);
     for (const node of mesh.nodes) local.startNode(node.name);
     await local.pidsRecorded();
     return local;

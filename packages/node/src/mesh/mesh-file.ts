@@ -19,6 +19,8 @@ export const MeshFile = z.strictObject({
   version: z.literal(1),
   face: z.string(),
   token_file: z.string(),
+  /** The cluster CA certificate when the nodes' APIs are HTTPS (absent: plain HTTP on loopback). */
+  ca_file: z.string().optional(),
   nodes: z.array(MeshNodeEntry).min(1),
 });
 export type MeshFile = z.infer<typeof MeshFile>;

@@ -120,6 +120,10 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       cluster_key_file: "../cluster.key",
       api_token_file: "../api.token",
       pki: { ca_cert_file: "../ca.crt", ca_key_file: "../ca.key" },
+      // On loopback, plain HTTP and open reads, asked for explicitly (the console, tests and
+      // scripts read without a token); on their own addresses (network namespaces), HTTPS
+      // with a certificate from the CA and reads behind the token (docs/join.md).
+      ...(addresses === undefined ? { api: { plain_http: true, open_reads: true } } : {}),
       strategy: plan.strategy ?? homelabStrategy,
       formation: plan.formation ?? "quorum-3m",
       face,
@@ -150,7 +154,13 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
     configs.push(configPath);
     entries.push({ name, config: configPath, api: addresses?.apiOf(i) ?? config.listen.api, pid: null });
   }
-  const mesh: MeshFile = { version: 1, face: plan.faceId, token_file: tokenFile, nodes: entries };
+  const mesh: MeshFile = {
+    version: 1,
+    face: plan.faceId,
+    token_file: tokenFile,
+    ...(addresses === undefined ? {} : { ca_file: join(directory, "ca.crt") }),
+    nodes: entries,
+  };
   await writeFile(join(directory, meshFileName), `${JSON.stringify(mesh, null, 2)}\n`);
   return { mesh, configs };
 }

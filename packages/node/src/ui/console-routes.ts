@@ -8,7 +8,7 @@ import { type Route, route } from "../api/http-server.js";
 import { meshOf, statusOf } from "../api/routes.js";
 import { NodeStatusReply } from "../api/schemas.js";
 import type { FabricNode } from "../daemon/fabric-node.js";
-import { ApiClient } from "../mesh/api-client.js";
+import { apiClientFor } from "../mesh/api-client.js";
 import {
   blobRows,
   type ConsoleTopics,
@@ -67,6 +67,7 @@ export function consoleRoutes(node: FabricNode): Route[] {
       path: "/ui",
       summary: "the web console (read-only without the token; see docs/console.md)",
       mutates: false,
+      access: "open",
       reply: z.string(),
       contentType: "text/html",
       handle: async () => ({ status: 200, stream: (response) => void serveAsset(response, pageAsset) }),
@@ -76,6 +77,7 @@ export function consoleRoutes(node: FabricNode): Route[] {
       path: "/ui/{asset}",
       summary: "the web console's script and style sheet",
       mutates: false,
+      access: "open",
       reply: z.string(),
       contentType: "text/plain",
       handle: async ({ params }) => {
@@ -167,7 +169,7 @@ async function raftRows(node: FabricNode): Promise<RaftRow[]> {
       if (api === "" || member?.status === "dead" || member?.status === "left") {
         return { id, name, api, reachable: false, status: null };
       }
-      const reply = await new ApiClient(api, undefined, peerTimeoutMs)
+      const reply = await apiClientFor(api, node.peerApi, peerTimeoutMs)
         .get("/v1/status", NodeStatusReply)
         .catch(() => undefined);
       if (reply === undefined) return { id, name, api, reachable: false, status: null };
@@ -185,7 +187,7 @@ async function decisionsFromLeader(node: FabricNode): Promise<DecisionsTopic | u
   const leader = node.gossip.membershipView().members.find((member) => member.id === raft.leader);
   const api = leader?.state?.addresses.api;
   if (api === undefined) return undefined;
-  const records = await new ApiClient(api, undefined, peerTimeoutMs)
+  const records = await apiClientFor(api, node.peerApi, peerTimeoutMs)
     .get("/v1/decisions", z.array(z.object({ at_ms: z.number(), record: DecisionRecord })))
     .catch(() => undefined);
   if (records === undefined) return undefined;

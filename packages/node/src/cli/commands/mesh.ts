@@ -42,11 +42,16 @@ export async function loadMesh(dir: string): Promise<MeshFile> {
 export async function clients(target: Target): Promise<{ clients: ApiClient[]; mesh?: MeshFile }> {
   if (target.api !== undefined) {
     const token = await readFile(`${target.dir}/api.token`, "utf8").catch(() => process.env.REVOADA_TOKEN);
-    return { clients: [new ApiClient(target.api, token?.trim())] };
+    // The directory's mesh.json says whether its APIs are HTTPS, and with which CA.
+    const local = await readMeshFile(target.dir);
+    const caFile = local.ok ? local.value.ca_file : undefined;
+    const caPem = caFile === undefined ? undefined : await readFile(caFile, "utf8");
+    return { clients: [new ApiClient(target.api, token?.trim(), 5000, caPem)] };
   }
   const mesh = await loadMesh(target.dir);
   const token = (await readFile(mesh.token_file, "utf8")).trim();
-  return { clients: mesh.nodes.map((node) => new ApiClient(node.api, token, 2000)), mesh };
+  const caPem = mesh.ca_file === undefined ? undefined : await readFile(mesh.ca_file, "utf8");
+  return { clients: mesh.nodes.map((node) => new ApiClient(node.api, token, 2000, caPem)), mesh };
 }
 
 /** The first node that answers; status of a dead node is not an error for `status`. */

@@ -1,5 +1,6 @@
 import { formatIssue } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
+import { apiTlsMaterial } from "../../api/api-tls.js";
 import { createApiServer } from "../../api/http-server.js";
 import { nodeRoutes } from "../../api/routes.js";
 import { loadNodeConfig } from "../../daemon/config.js";
@@ -7,6 +8,7 @@ import { FabricNode } from "../../daemon/fabric-node.js";
 import { createLogger } from "../../daemon/log.js";
 import { unlockDataDirectory } from "../../daemon/pid-file.js";
 import { parseHostPort } from "../../gossip/gossip-driver.js";
+import { joinRoutes } from "../../join/join-routes.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { fileError, readInputFile } from "../io.js";
 import { registerNodeRepair } from "./repair.js";
@@ -48,18 +50,28 @@ async function runNode(options: { config: string }): Promise<void> {
     return new Promise<never>(() => undefined);
   }
   const api = parseHostPort(loaded.value.config.listen.api);
-  const server = createApiServer({
-    routes: nodeRoutes(node),
-    token: loaded.value.apiToken,
-    logger: logger.child("api"),
-  });
-  const listening =
-    api === null
-      ? Promise.reject(new Error("listen.api is not host:port"))
-      : new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          server.listen(api.port, api.host, resolve);
+  const apiConfig = loaded.value.config.api;
+  const tls = await apiTlsMaterial(loaded.value).catch((error: unknown) => error as Error);
+  const server =
+    tls instanceof Error
+      ? null
+      : createApiServer({
+          routes: nodeRoutes(node, joinRoutes(node, loaded.value)),
+          token: loaded.value.apiToken,
+          ...(loaded.value.readToken === undefined ? {} : { readToken: loaded.value.readToken }),
+          openReads: apiConfig?.open_reads === true,
+          ...(tls === null ? {} : { tls }),
+          logger: logger.child("api"),
         });
+  const listening =
+    server === null
+      ? Promise.reject(new Error(`no TLS certificate: ${(tls as Error).message}`))
+      : api === null
+        ? Promise.reject(new Error("listen.api is not host:port"))
+        : new Promise<void>((resolve, reject) => {
+            server.once("error", reject);
+            server.listen(api.port, api.host, resolve);
+          });
   const failed = await listening.then(
     () => null,
     (error: unknown) => (error instanceof Error ? error.message : String(error)),
@@ -73,7 +85,11 @@ async function runNode(options: { config: string }): Promise<void> {
     return new Promise<never>(() => undefined);
   }
   node.apiServer = server;
-  logger.info("api listening", { address: loaded.value.config.listen.api });
+  logger.info("api listening", {
+    address: loaded.value.config.listen.api,
+    scheme: tls === null ? "http" : "https",
+    reads: apiConfig?.open_reads === true ? "open" : "token",
+  });
   await new Promise<void>((resolve) => {
     const stop = () => {
       void node.stop().then(resolve, (error: unknown) => {

@@ -4,12 +4,13 @@ import { join } from "node:path";
 import { formatIssue, type NodeId } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
 import { z } from "zod";
+import { apiUsesTls } from "../../api/api-config.js";
 import { MeshMember, NodeStatusReply } from "../../api/schemas.js";
 import { loadNodeConfig } from "../../daemon/config.js";
 import { runningPidOf } from "../../daemon/pid-file.js";
 import { fsyncDirectory } from "../../fs/durable.js";
 import { identityFileName, loadOrCreateIdentity } from "../../identity.js";
-import { ApiClient } from "../../mesh/api-client.js";
+import { type ApiAccess, apiClientFor } from "../../mesh/api-client.js";
 import { RaftStorage } from "../../storage/index.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { fileError, readInputFile } from "../io.js";
@@ -81,12 +82,16 @@ export function judgeRepair(survey: RepairSurvey): RepairVerdict {
 }
 
 /** Asks the peers, in order, until one answers; then asks every other voter for itself. */
-export async function surveyCluster(self: NodeId, peers: readonly string[]): Promise<RepairSurvey> {
+export async function surveyCluster(
+  self: NodeId,
+  peers: readonly string[],
+  access: ApiAccess = { token: undefined, caPem: undefined },
+): Promise<RepairSurvey> {
   let status: NodeStatusReply | undefined;
   let peer = "";
   const failures: string[] = [];
   for (const address of peers) {
-    const client = new ApiClient(address, undefined, peerTimeoutMs);
+    const client = apiClientFor(address, access, peerTimeoutMs);
     status = await client.get("/v1/status", NodeStatusReply).catch((error: unknown) => {
       failures.push(error instanceof Error ? error.message : String(error));
       return undefined;
@@ -108,14 +113,14 @@ export async function surveyCluster(self: NodeId, peers: readonly string[]): Pro
   const voters = status.raft.voters;
   const votersAnswering: string[] = voters.includes(status.id) ? [status.id] : [];
   if (voters.includes(self)) {
-    const members = await new ApiClient(peer, undefined, peerTimeoutMs)
+    const members = await apiClientFor(peer, access, peerTimeoutMs)
       .get("/v1/mesh", z.array(MeshMember))
       .catch(() => [] as MeshMember[]);
     for (const voter of voters) {
       if (voter === self || voter === status.id) continue;
       const api = members.find((member) => member.id === voter)?.addresses.api;
       if (api === undefined) continue;
-      const answer = await new ApiClient(api, undefined, peerTimeoutMs)
+      const answer = await apiClientFor(api, access, peerTimeoutMs)
         .get("/v1/status", NodeStatusReply)
         .catch(() => undefined);
       if (answer?.id === voter) votersAnswering.push(voter);
@@ -140,7 +145,7 @@ export function registerNodeRepair(node: Command): void {
       const configPath = command.optsWithGlobals<{ config?: string }>().config;
       if (configPath === undefined)
         throw new CliError("give the node's config: revoada node --config FILE repair", exitCodes.usage);
-      const dataDir = await repairableDataDirectory(configPath);
+      const { dataDir, access } = await repairableDataDirectory(configPath);
       const self = await identityOf(dataDir);
       const damage = diagnose(dataDir);
       process.stderr.write(`${damage === null ? "the Raft state opens cleanly" : `damaged: ${damage}`}\n`);
@@ -150,7 +155,7 @@ export function registerNodeRepair(node: Command): void {
           exitCodes.failed,
         );
       }
-      const survey = await surveyCluster(self, options.peer);
+      const survey = await surveyCluster(self, options.peer, access);
       const verdict = judgeRepair(survey);
       if (!verdict.safe) throw new CliError(`refused: ${verdict.reason}`, exitCodes.failed);
       process.stderr.write(`safe: ${verdict.reason}\n`);
@@ -164,7 +169,7 @@ export function registerNodeRepair(node: Command): void {
 }
 
 /** The config's data directory, when the node is stopped and would not found a new cluster. */
-async function repairableDataDirectory(configPath: string): Promise<string> {
+async function repairableDataDirectory(configPath: string): Promise<{ dataDir: string; access: ApiAccess }> {
   await readInputFile(configPath);
   const loaded = await loadNodeConfig(configPath).catch((error: unknown) => {
     throw fileError(configPath, error);
@@ -184,7 +189,9 @@ async function repairableDataDirectory(configPath: string): Promise<string> {
       exitCodes.failed,
     );
   }
-  return config.data_dir;
+  // Peers are asked with this node's own token and CA, as the daemon asks them.
+  const caPem = apiUsesTls(config) ? loaded.value.clusterCa?.certPem : undefined;
+  return { dataDir: config.data_dir, access: { token: loaded.value.apiToken, caPem } };
 }
 
 /** The node's NodeId from its identity file; never creates one (a new identity is a new node). */
