@@ -3,6 +3,7 @@ import {
   type Face,
   type FaceFile,
   kubernetesPkiDirectory,
+  type RenderContext,
 } from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
@@ -20,6 +21,7 @@ import {
   checkUnitFiles,
   classifyReplicaUnit,
   componentUnitEntries,
+  controlPlaneOptions,
   entryIssue,
   environmentEntries,
   escapeSpecifiers,
@@ -73,8 +75,13 @@ const etcdHealthCmd = [
  * `Entrypoint=` and its flags as `Exec=`, like a pod's `command`, on the host network with
  * the same host paths mounted.
  */
-function componentContainer(state: FabricState, node: NodeState, role: ControlPlaneRole): string {
-  const component = controlPlaneComponent(state, node, role);
+function componentContainer(
+  state: FabricState,
+  node: NodeState,
+  role: ControlPlaneRole,
+  context: RenderContext = {},
+): string {
+  const component = controlPlaneComponent(state, node, role, controlPlaneOptions(context));
   const [program, ...flags] = component.command;
   const container: UnitEntries = [
     ["Image", component.image],
@@ -174,10 +181,12 @@ function renderNodeFiles(
   node: NodeState,
   replicas: readonly PlacedReplica[],
   prefix: string,
+  context: RenderContext,
 ): FaceFile[] {
   return renderNodeUnits(state, node, replicas, prefix, {
     suffix: ".container",
-    component: componentContainer,
+    component: (componentState, componentNode, role) =>
+      componentContainer(componentState, componentNode, role, context),
     replica: replicaContainer,
   });
 }
@@ -233,7 +242,7 @@ export const baremetalFace: Face = {
   protocol: "bare-metal-supervisor",
   description:
     "podman Quadlet .container units per workload replica and control-plane component, a .target per node",
-  writer: { write: (state, scope) => writeUnitTree(state, scope, renderNodeFiles) },
+  writer: { write: (state, scope, context) => writeUnitTree(state, scope, renderNodeFiles, "", context) },
   reader: {
     read: (files) =>
       readUnitTree(files, [".container", ".target"], (unit, path) =>

@@ -35,7 +35,7 @@ export function kubernetesFaceFor(release: KubernetesRelease): Face {
     id: "kubernetes",
     protocol: "kubernetes",
     description: "Kubernetes: Node role patches, kubeadm static pods, Deployments/Services/ConfigMaps",
-    writer: { write: (state, scope) => writeKubernetes(state, scope, release) },
+    writer: { write: (state, scope, context) => writeKubernetes(state, scope, release, context) },
     reader: { read: (files) => readKubernetes(files, release) },
     model: modelState,
     lost: kubernetesLost,

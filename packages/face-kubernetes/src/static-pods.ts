@@ -7,6 +7,7 @@ import {
   etcdClientAddress,
   type HostPathMount,
   type KubernetesRelease,
+  type RenderContext,
 } from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
@@ -135,8 +136,12 @@ export function renderStaticPod(
   node: NodeState,
   role: ControlPlaneRole,
   release: KubernetesRelease = defaultKubernetesRelease,
+  context: RenderContext = {},
 ): StaticPod {
-  const component = controlPlaneComponent(state, node, role, { release });
+  const component = controlPlaneComponent(state, node, role, {
+    release,
+    ...(context.etcdMembers === undefined ? {} : { etcdMembers: context.etcdMembers }),
+  });
   const shape = componentShape(node, role, release);
   const requests: Record<string, string> = { cpu: shape.cpu };
   if (shape.memory !== undefined) requests.memory = shape.memory;

@@ -2,6 +2,7 @@ import {
   defaultKubernetesRelease,
   type FaceFile,
   type KubernetesRelease,
+  type RenderContext,
   type RenderScope,
   type WriteResult,
 } from "@revoada/fabric-core/face";
@@ -33,13 +34,19 @@ export function workloadPath(namespace: string, name: string): string {
   return `workloads/${namespace}/${name}.yaml`;
 }
 
-function nodeFiles(state: FabricState, id: NodeId, folder: string, release: KubernetesRelease): FaceFile[] {
+function nodeFiles(
+  state: FabricState,
+  id: NodeId,
+  folder: string,
+  release: KubernetesRelease,
+  context: RenderContext,
+): FaceFile[] {
   const node = state.nodes[id]!;
   const files = [{ path: nodePatchPath(folder), content: encodeDocuments([renderNodePatch(node)]) }];
   for (const role of staticPodRoles(node)) {
     files.push({
       path: staticPodPath(folder, componentOfRole[role]),
-      content: encodeDocuments([renderStaticPod(state, node, role, release)]),
+      content: encodeDocuments([renderStaticPod(state, node, role, release, context)]),
     });
   }
   return files;
@@ -60,13 +67,14 @@ export function writeKubernetes(
   input: FabricState,
   scope: RenderScope,
   release: KubernetesRelease = defaultKubernetesRelease,
+  context: RenderContext = {},
 ): WriteResult {
   const state = modelState(input);
   const folders = nodeFolderNames(state);
   const files: FaceFile[] = [];
   for (const [id, folder] of folders) {
     if (scope.kind === "cluster" || scope.node === id)
-      files.push(...nodeFiles(state, id as NodeId, folder, release));
+      files.push(...nodeFiles(state, id as NodeId, folder, release, context));
   }
   for (const key of Object.keys(state.workloads)) {
     assert(key === workloadKey(state.workloads[key]!), "the model keys workloads by namespace/name");

@@ -1,4 +1,4 @@
-import { controlPlaneComponent } from "@revoada/fabric-core/face";
+import { controlPlaneComponent, type RenderContext } from "@revoada/fabric-core/face";
 import type { ControlPlaneRole, FabricState, NodeState } from "@revoada/fabric-core/vocabulary";
 import { keys, type UnitEntries } from "./fabric-keys.js";
 import { nodeTargetName } from "./layout.js";
@@ -46,9 +46,19 @@ export const components: Readonly<Record<ControlPlaneRole, ComponentSpec>> = {
 };
 
 /** A component's `ExecStart=` argv: the host binary, then the shared flags. */
-export function componentArgv(state: FabricState, node: NodeState, role: ControlPlaneRole): string[] {
-  const [program, ...flags] = controlPlaneComponent(state, node, role).command;
+export function componentArgv(
+  state: FabricState,
+  node: NodeState,
+  role: ControlPlaneRole,
+  context: RenderContext = {},
+): string[] {
+  const [program, ...flags] = controlPlaneComponent(state, node, role, controlPlaneOptions(context)).command;
   return [`${componentBinaryDirectory}/${program}`, ...flags];
+}
+
+/** The control-plane options a render context gives (the committed etcd members, when known). */
+export function controlPlaneOptions(context: RenderContext): { etcdMembers?: RenderContext["etcdMembers"] } {
+  return context.etcdMembers === undefined ? {} : { etcdMembers: context.etcdMembers };
 }
 
 /** Start order: etcd first, then the API server, then what talks to it. */

@@ -1,4 +1,4 @@
-import type { Face, FaceFile, FaceParameters } from "@revoada/fabric-core/face";
+import type { Face, FaceFile, FaceParameters, RenderContext } from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
   type FabricState,
@@ -44,7 +44,13 @@ import {
 export const podmanPath = "/usr/bin/podman";
 export const blobDirectory = "/var/lib/revoada/blobs";
 
-function componentUnit(state: FabricState, node: NodeState, role: ControlPlaneRole, user: boolean): string {
+function componentUnit(
+  state: FabricState,
+  node: NodeState,
+  role: ControlPlaneRole,
+  user: boolean,
+  context: RenderContext,
+): string {
   const spec = components[role];
   return stringifyUnitFile({
     comment: renderedHeader,
@@ -54,7 +60,7 @@ function componentUnit(state: FabricState, node: NodeState, role: ControlPlaneRo
         name: "Service",
         entries: [
           ["Type", spec.type],
-          ["ExecStart", formatExecLine(componentArgv(state, node, role))],
+          ["ExecStart", formatExecLine(componentArgv(state, node, role, context))],
           ["Restart", "always"],
           ["RestartSec", "5s"],
         ],
@@ -109,11 +115,12 @@ function nodeFileRenderer(user: boolean) {
     node: NodeState,
     replicas: readonly PlacedReplica[],
     prefix: string,
+    context: RenderContext,
   ): FaceFile[] =>
     renderNodeUnits(state, node, replicas, prefix, {
       suffix: ".service",
       component: (componentState, componentNode, role) =>
-        componentUnit(componentState, componentNode, role, user),
+        componentUnit(componentState, componentNode, role, user, context),
       replica: (workload, replica) => replicaUnit(workload, replica, user),
       wantedBy: user ? "default.target" : "multi-user.target",
     });
@@ -186,7 +193,9 @@ export function systemdFaceFor(options: SystemdFaceOptions): Face {
     protocol: "systemd",
     description:
       "systemd .service units per workload replica and control-plane component, a .target per node",
-    writer: { write: (state, scope) => writeUnitTree(state, scope, renderNodeFiles, unitDirectory) },
+    writer: {
+      write: (state, scope, context) => writeUnitTree(state, scope, renderNodeFiles, unitDirectory, context),
+    },
     reader: {
       read: (files) =>
         readUnitTree(

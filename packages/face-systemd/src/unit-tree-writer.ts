@@ -1,4 +1,4 @@
-import type { FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/face";
+import type { FaceFile, RenderContext, RenderScope, WriteResult } from "@revoada/fabric-core/face";
 import type { ControlPlaneRole, FabricState, NodeState, Workload } from "@revoada/fabric-core/vocabulary";
 import { componentOrder, components } from "./components.js";
 import {
@@ -63,6 +63,7 @@ export type RenderNodeFiles = (
   node: NodeState,
   replicas: readonly PlacedReplica[],
   prefix: string,
+  context: RenderContext,
 ) => FaceFile[];
 
 /**
@@ -76,6 +77,7 @@ export function writeUnitTree(
   scope: RenderScope,
   renderNode: RenderNodeFiles,
   unitDirectory = "",
+  context: RenderContext = {},
 ): WriteResult {
   const modelled = modelPlacedWorkloads(state);
   const replicas = replicasByNode(modelled);
@@ -83,7 +85,10 @@ export function writeUnitTree(
   if (scope.kind === "node") {
     const node = modelled.nodes[scope.node];
     return {
-      files: node === undefined ? [] : renderNode(modelled, node, replicas.get(node.id) ?? [], unitDirectory),
+      files:
+        node === undefined
+          ? []
+          : renderNode(modelled, node, replicas.get(node.id) ?? [], unitDirectory, context),
       dropped,
     };
   }
@@ -91,7 +96,7 @@ export function writeUnitTree(
   const files: FaceFile[] = [{ path: fabricTargetName, content: fabricTarget(modelled) }];
   for (const node of sortedNodes(modelled)) {
     const prefix = `${nodesDirectory}/${directories.get(node.id)}/${unitDirectory}`;
-    files.push(...renderNode(modelled, node, replicas.get(node.id) ?? [], prefix));
+    files.push(...renderNode(modelled, node, replicas.get(node.id) ?? [], prefix, context));
   }
   return { files, dropped };
 }

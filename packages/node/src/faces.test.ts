@@ -205,6 +205,38 @@ describe("face registry at run time", () => {
     assert.match(result.issues[0]?.message ?? "", /default export/);
   });
 
+  it("applies the face kind's parameters: Kubernetes version, systemd user_units; refuses what the face cannot take", async () => {
+    const mesh = exampleFabricStates.mesh!;
+    const old = await loadConfiguredFace({ name: "k", kind: { protocol: "kubernetes", version: "1.28" } });
+    assert.ok(old.ok);
+    const apiServer = old.face.writer
+      .write(mesh, { kind: "cluster" })
+      .files.find((file) => file.path === "nodes/cp-1/manifests/kube-apiserver.yaml");
+    assert.match(apiServer?.content ?? "", /image: registry\.k8s\.io\/kube-apiserver:v1\.28\.0/);
+    const user = await loadConfiguredFace({ name: "s", kind: { protocol: "systemd", user_units: true } });
+    assert.ok(user.ok);
+    const paths = user.face.writer.write(mesh, { kind: "cluster" }).files.map((file) => file.path);
+    assert.ok(paths.includes("nodes/cp-1/.config/systemd/user/revoada-node.target"), paths.join(" "));
+    const unsupported = await loadConfiguredFace({
+      name: "k",
+      kind: { protocol: "kubernetes", version: "1.27" },
+    });
+    assert.equal(unsupported.ok, false);
+    if (unsupported.ok) return;
+    assert.equal(unsupported.kind, "config");
+    assert.deepEqual(unsupported.issues[0]?.path, ["face", "kind", "version"]);
+    assert.match(
+      unsupported.issues[0]?.message ?? "",
+      /^face\.kind\.version: Kubernetes 1\.27 is not supported/,
+    );
+    const nomad = await loadConfiguredFace({ name: "n", kind: { protocol: "nomad", version: "1.4" } });
+    assert.ok(nomad.ok);
+    const job = nomad.face.writer
+      .write(mesh, { kind: "cluster" })
+      .files.find((file) => file.path.endsWith(".nomad.hcl"));
+    assert.doesNotMatch(job?.content ?? "", /"\*"/, "Nomad 1.4 has no datacenter wildcard");
+  });
+
   it("loads the face a node config names by protocol or module", async () => {
     const face = await loadConfiguredFace({
       name: "systemd",
@@ -379,6 +411,65 @@ describe("the control plane in every face", () => {
       "--initial-cluster-state=existing",
       "--initial-cluster-state=new",
     ]);
+  });
+
+  it("with the committed etcd members in the render context, every face starts a joining member as existing with them", async () => {
+    const options = { baseDirectory: root, configured: {} };
+    const [kubernetes, systemd, baremetal] = await Promise.all(
+      ["kubernetes", "systemd", "baremetal"].map((name) => loadFace(name, options)),
+    );
+    assert.ok(kubernetes?.ok && systemd?.ok && baremetal?.ok);
+    const mesh = exampleFabricStates.mesh!;
+    const byName = (name: string) => Object.values(mesh.nodes).find((node) => node.name === name)!;
+    // cp-3 sorts last, so the founding rule alone would also say existing: record cp-3 and cp-2,
+    // and cp-1 (the founder by name) is the one joining.
+    const context = {
+      etcdMembers: [
+        { node: byName("cp-2").id, learner: false },
+        { node: byName("cp-3").id, learner: false },
+      ],
+    };
+    const cluster = { kind: "cluster" } as const;
+    const etcdOf = (
+      files: readonly FaceFile[],
+      path: string,
+      read: (file: FaceFile) => string[],
+    ): string[] => {
+      const file = files.find((candidate) => candidate.path === path);
+      assert.ok(file, path);
+      return read(file);
+    };
+    const commands = [
+      etcdOf(
+        kubernetes.face.writer.write(mesh, cluster, context).files,
+        "nodes/cp-1/manifests/etcd.yaml",
+        (file) =>
+          (parseYaml(file.content) as { spec: { containers: { command: string[] }[] } }).spec.containers[0]!
+            .command,
+      ),
+      etcdOf(
+        systemd.face.writer.write(mesh, cluster, context).files,
+        "nodes/cp-1/revoada-etcd.service",
+        (file) => words(unitValue(file, "Service", "ExecStart")).slice(1),
+      ),
+      etcdOf(
+        baremetal.face.writer.write(mesh, cluster, context).files,
+        "nodes/cp-1/revoada-etcd.container",
+        (file) => words(unitValue(file, "Container", "Exec")),
+      ),
+    ];
+    for (const command of commands) {
+      assert.ok(command.includes("--initial-cluster-state=existing"), command.join(" "));
+      const list = command
+        .find((word) => word.startsWith("--initial-cluster="))
+        ?.split("=")
+        .slice(1)
+        .join("=");
+      assert.deepEqual(
+        list?.split(",").map((entry) => entry.split("=")[0]),
+        ["cp-1", "cp-2", "cp-3"],
+      );
+    }
   });
 });
 

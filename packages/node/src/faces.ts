@@ -6,6 +6,7 @@ import {
   type Face,
   FaceName,
   type FaceNameMap,
+  type FaceParameters,
   type FaceSource,
   faceDeclaration,
   faceFromModule,
@@ -378,7 +379,48 @@ export async function loadFace(name: string, options?: FaceLoadOptions): Promise
  */
 export async function loadConfiguredFace(face: FabricFace, faceModule?: string): Promise<FaceLoadResult> {
   const kind = face.kind;
-  return loadFace(faceModule ?? (isBuiltInFaceKind(kind) ? packageByProtocol[kind.protocol] : kind.protocol));
+  const loaded = await loadFace(
+    faceModule ?? (isBuiltInFaceKind(kind) ? packageByProtocol[kind.protocol] : kind.protocol),
+  );
+  return loaded.ok ? configureLoadedFace(loaded, faceKindParameters(kind)) : loaded;
+}
+
+/** The parameters a face kind gives its face: a built-in kind's fields but `protocol`, an add-on's `options`. */
+export function faceKindParameters(kind: FabricFace["kind"]): FaceParameters {
+  if (!isBuiltInFaceKind(kind)) return "options" in kind && kind.options !== undefined ? kind.options : {};
+  const { protocol: _protocol, ...parameters } = kind as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(parameters).filter(
+      (entry): entry is [string, string | number | boolean] =>
+        typeof entry[1] === "string" || typeof entry[1] === "number" || typeof entry[1] === "boolean",
+    ),
+  );
+}
+
+/**
+ * The loaded face with the kind's parameters applied (`face.configure`); a face that declares no
+ * parameters takes none. Issues name the field under `face.kind`.
+ */
+export function configureLoadedFace(
+  loaded: Extract<FaceLoadResult, { ok: true }>,
+  parameters: FaceParameters,
+): FaceLoadResult {
+  if (Object.keys(parameters).length === 0) return loaded;
+  const at = (path: readonly (string | number)[]): (string | number)[] => ["face", "kind", ...path];
+  if (loaded.face.configure === undefined) {
+    const message = `face ${loaded.face.id} takes no parameters`;
+    return { ok: false, kind: "config", issues: [{ code: "invalid_value", message, path: at([]) }] };
+  }
+  const configured = loaded.face.configure(parameters);
+  if (!configured.ok) {
+    const issues = configured.issues.map((issue) => ({
+      ...issue,
+      message: `${at(issue.path).join(".")}: ${issue.message}`,
+      path: at(issue.path),
+    }));
+    return { ok: false, kind: "config", issues };
+  }
+  return { ...loaded, face: configured.value };
 }
 
 export interface KnownFace {

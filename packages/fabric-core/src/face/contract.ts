@@ -56,9 +56,27 @@ export interface ReadResult {
   readonly unknown: readonly UnknownField[];
 }
 
+/** An etcd member the fabric machine committed (`etcd-member` records; `member_id` and all may ride along). */
+export interface CommittedEtcdMember {
+  readonly node: NodeId;
+  readonly learner: boolean;
+}
+
+/**
+ * What a render may know beyond the fabric state, all optional (a face renders from the state
+ * alone without it): the etcd members the machine committed, which decide a joining member's
+ * `--initial-cluster`/`--initial-cluster-state` (`etcdMembership` in control-plane.ts).
+ */
+export interface RenderContext {
+  readonly etcdMembers?: readonly CommittedEtcdMember[];
+}
+
 export interface FaceWriter {
-  /** Pure and byte-stable: the same state and scope give the same files, in the same order. */
-  write(state: FabricState, scope: RenderScope): WriteResult;
+  /**
+   * Pure and byte-stable: the same state, scope and context give the same files, in the same
+   * order. `context` is additive: faces that render no etcd ignore it.
+   */
+  write(state: FabricState, scope: RenderScope, context?: RenderContext): WriteResult;
 }
 
 export interface FaceReader {

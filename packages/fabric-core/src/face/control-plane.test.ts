@@ -99,6 +99,61 @@ describe("control-plane components", () => {
     );
   });
 
+  describe("with the etcd members the fabric machine committed", () => {
+    const byName = (name: string): NodeState => Object.values(mesh.nodes).find((node) => node.name === name)!;
+    const members = nodesWith(mesh, "etcd").sort((a, b) => (a.name < b.name ? -1 : 1));
+    const [first, second, third] = members as [NodeState, NodeState, NodeState];
+    const cluster = (nodes: readonly NodeState[]): string =>
+      nodes.map((node) => `${node.name}=https://${node.addresses.api!.split(":")[0]}:2380`).join(",");
+    const etcdOf = (
+      state: FabricState,
+      node: NodeState,
+      committed: readonly NodeState[],
+    ): readonly string[] =>
+      controlPlaneComponent(state, node, "etcd", {
+        etcdMembers: committed.map((member) => ({ node: member.id, learner: false })),
+      }).command;
+
+    it("a node not yet recorded joins the recorded members: existing, their list and itself", () => {
+      const command = etcdOf(mesh, third, [first, second]);
+      assert.equal(flag(command, "initial-cluster-state"), "existing");
+      assert.equal(flag(command, "initial-cluster"), cluster([first, second, third]));
+      const recorded = etcdOf(mesh, second, [first, second]);
+      assert.equal(
+        flag(recorded, "initial-cluster"),
+        cluster([first, second]),
+        "a recorded member lists the recorded ones",
+      );
+      assert.equal(flag(recorded, "initial-cluster-state"), "existing");
+    });
+
+    it("the founder alone on record founds the cluster; no record falls back to the founding rule", () => {
+      const alone = etcdOf(mesh, first, [first]);
+      assert.equal(flag(alone, "initial-cluster-state"), "new");
+      assert.equal(flag(alone, "initial-cluster"), cluster([first]));
+      assert.deepEqual(etcdOf(mesh, first, []), controlPlaneComponent(mesh, first, "etcd").command);
+    });
+
+    it("a replacement whose name sorts first joins as existing (the founding rule alone would found a second cluster)", () => {
+      const replacement: NodeState = {
+        ...byName(first.name),
+        id: "f".repeat(64) as NodeState["id"],
+        name: "a-new",
+      };
+      const nodes = { ...mesh.nodes, [replacement.id]: replacement };
+      delete (nodes as Record<string, NodeState>)[first.id];
+      const state: FabricState = { ...mesh, nodes };
+      assert.equal(
+        flag(controlPlaneComponent(state, replacement, "etcd").command, "initial-cluster-state"),
+        "new",
+        "from the state alone the first name founds",
+      );
+      const command = etcdOf(state, replacement, [second, third]);
+      assert.equal(flag(command, "initial-cluster-state"), "existing");
+      assert.equal(flag(command, "initial-cluster"), cluster([replacement, second, third]));
+    });
+  });
+
   it("images carry the pinned versions", () => {
     const [node] = nodesWith(mesh, "api-server");
     assert.ok(node !== undefined);

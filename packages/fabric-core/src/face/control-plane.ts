@@ -1,4 +1,5 @@
 import { type ControlPlaneRole, type FabricState, type NodeState, shortNodeId } from "../vocabulary/index.js";
+import type { CommittedEtcdMember } from "./contract.js";
 import { defaultKubernetesRelease, type KubernetesRelease } from "./kubernetes-releases.js";
 import { compareText } from "./layout.js";
 
@@ -29,6 +30,12 @@ export const controlPlaneVersions = {
 export interface ControlPlaneOptions {
   /** The Kubernetes release (images, etcd flags): default `defaultKubernetesRelease`. */
   readonly release?: KubernetesRelease;
+  /**
+   * The etcd members the fabric machine committed (`etcd-member` records), when it manages
+   * etcd: then they, not the founding rule, decide each member's `--initial-cluster` and
+   * `--initial-cluster-state` (`etcdMembership`).
+   */
+  readonly etcdMembers?: readonly CommittedEtcdMember[];
 }
 
 export const controlPlaneImageRegistry = "registry.k8s.io";
@@ -98,8 +105,47 @@ export function etcdMembers(state: FabricState): NodeState[] {
 }
 
 /** `new` for the founding member, `existing` for every member that joins it. */
-export function etcdClusterState(state: FabricState, node: NodeState): EtcdClusterState {
-  return etcdMembers(state)[0]?.id === node.id ? "new" : "existing";
+export function etcdClusterState(
+  state: FabricState,
+  node: NodeState,
+  committed?: readonly CommittedEtcdMember[],
+): EtcdClusterState {
+  return etcdMembership(state, node, committed).clusterState;
+}
+
+function byMemberName(a: NodeState, b: NodeState): number {
+  return compareText(etcdMemberName(a), etcdMemberName(b)) || compareText(a.id, b.id);
+}
+
+/**
+ * What `node`'s etcd member starts with: the members of `--initial-cluster` (by name) and
+ * `--initial-cluster-state`.
+ *
+ * - With committed members (the fabric machine's `etcd-member` records, the nodes the state
+ *   knows): a recorded member starts with the recorded members, `existing` unless it is the only
+ *   one (the founder, `new`); a node not yet recorded is the one being added, so it joins them
+ *   (`existing`, the recorded members and itself), as `etcdctl member add` prints its
+ *   `ETCD_INITIAL_CLUSTER` and `kubeadm join --control-plane` writes it.
+ * - Without (nothing recorded, or a caller that has no records): the founding rule, from the
+ *   state alone: every etcd holder, the first by name `new`, every other `existing`.
+ */
+export function etcdMembership(
+  state: FabricState,
+  node: NodeState,
+  committed?: readonly CommittedEtcdMember[],
+): { readonly cluster: readonly NodeState[]; readonly clusterState: EtcdClusterState } {
+  const recorded = (committed ?? [])
+    .map((member) => state.nodes[member.node])
+    .filter((member): member is NodeState => member !== undefined)
+    .sort(byMemberName);
+  if (recorded.length === 0) {
+    const members = etcdMembers(state);
+    const cluster = members.some((member) => member.id === node.id) ? members : [...members, node];
+    return { cluster, clusterState: members[0]?.id === node.id ? "new" : "existing" };
+  }
+  if (recorded.some((member) => member.id === node.id))
+    return { cluster: recorded, clusterState: recorded.length === 1 ? "new" : "existing" };
+  return { cluster: [...recorded, node].sort(byMemberName), clusterState: "existing" };
 }
 
 /** Where a node's etcd member talks to its peers: its `etcd_peer` address, else its host on 2380. */
@@ -134,12 +180,15 @@ function etcdVersionedFlags(release: KubernetesRelease): string[] {
     : ["--experimental-initial-corrupt-check=true", "--experimental-watch-progress-notify-interval=5s"];
 }
 
-function etcdFlags(state: FabricState, node: NodeState, release: KubernetesRelease): string[] {
+function etcdFlags(
+  state: FabricState,
+  node: NodeState,
+  release: KubernetesRelease,
+  committed: readonly CommittedEtcdMember[] | undefined,
+): string[] {
   const client = etcdClientAddress(node);
-  const members = etcdMembers(state);
-  const cluster = (members.some((member) => member.id === node.id) ? members : [...members, node]).map(
-    (member) => `${etcdMemberName(member)}=${peerUrl(member)}`,
-  );
+  const membership = etcdMembership(state, node, committed);
+  const cluster = membership.cluster.map((member) => `${etcdMemberName(member)}=${peerUrl(member)}`);
   return [
     `--advertise-client-urls=https://${client}`,
     `--cert-file=${pki}/etcd/server.crt`,
@@ -148,7 +197,7 @@ function etcdFlags(state: FabricState, node: NodeState, release: KubernetesRelea
     ...etcdVersionedFlags(release),
     `--initial-advertise-peer-urls=${peerUrl(node)}`,
     `--initial-cluster=${cluster.join(",")}`,
-    `--initial-cluster-state=${etcdClusterState(state, node)}`,
+    `--initial-cluster-state=${membership.clusterState}`,
     `--key-file=${pki}/etcd/server.key`,
     `--listen-client-urls=https://127.0.0.1:${portOf(client)},https://${client}`,
     "--listen-metrics-urls=http://127.0.0.1:2381",
@@ -250,11 +299,12 @@ function componentFlags(
   state: FabricState,
   node: NodeState,
   role: ControlPlaneRole,
-  release: KubernetesRelease,
+  options: ControlPlaneOptions,
 ): string[] {
+  const release = options.release ?? defaultKubernetesRelease;
   switch (role) {
     case "etcd":
-      return etcdFlags(state, node, release);
+      return etcdFlags(state, node, release, options.etcdMembers);
     case "api-server":
       return apiServerFlags(state, node);
     case "controller-manager":
@@ -284,7 +334,7 @@ export function controlPlaneComponent(
     role,
     name,
     image: componentImage(role, release),
-    command: [name, ...componentFlags(state, node, role, release)],
+    command: [name, ...componentFlags(state, node, role, options)],
     mounts: componentMounts[role],
   };
 }

@@ -1,4 +1,5 @@
 export type {
+  CommittedEtcdMember,
   ContainerEnvironments,
   DroppedField,
   Face,
@@ -10,6 +11,7 @@ export type {
   FaceWriter,
   LostField,
   ReadResult,
+  RenderContext,
   RenderScope,
   UnknownField,
   WriteResult,
@@ -35,6 +37,7 @@ export {
   etcdDataDirectory,
   etcdMemberName,
   etcdMembers,
+  etcdMembership,
   etcdPeerAddress,
   etcdPeerPort,
   kubernetesPkiDirectory,
