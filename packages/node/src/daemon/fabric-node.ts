@@ -417,7 +417,12 @@ export class FabricNode {
         )
         .finally(() => this.scheduleRenderLater());
     }
-    const output = this.face.writer.write(state, { kind: "node", node: this.nodeId });
+    // The committed etcd members decide a joining member's --initial-cluster(-state) in the files.
+    const output = this.face.writer.write(
+      state,
+      { kind: "node", node: this.nodeId },
+      { etcdMembers: this.applier.machine.etcdMembers() },
+    );
     const report = await renderToDirectory(this.config.output_dir, this.face.id, output.files);
     // What was rendered is what the host runs (the runtime reads the files or the state).
     void this.actuation?.reconcile();
