@@ -311,3 +311,45 @@ test("a program that is not on PATH is unavailable, and starts once it appears",
     await runtime.stop();
   }
 });
+
+test("a component left running by a daemon killed with SIGKILL is killed before it starts again; another process is not", async () => {
+  const logDirectory = join(directory, "orphan");
+  // The first run's runtime stands for a daemon that died without stopping its children: its
+  // timers never fire, so it does not restart what the next run kills.
+  const first = new ProcessRuntime({
+    logDirectory,
+    timers: new ManualTimers(),
+    onEvent: new EventLog().record,
+  });
+  const spec: ComponentSpec = { name: "member", command: "sleep", args: ["1000"] };
+  await first.apply([spec]);
+  const orphanPid = first.status().find((status) => status.name === "member");
+  assert.ok(orphanPid !== undefined && orphanPid.state === "running");
+  // A process that is not this component (other arguments) named by a stale pid file.
+  const otherEvents = new EventLog();
+  const other = new ProcessRuntime({
+    logDirectory: join(directory, "orphan-other"),
+    onEvent: otherEvents.record,
+  });
+  await other.apply([{ name: "unrelated", command: "sleep", args: ["999"] }]);
+  const unrelatedPid = (await otherEvents.next("started", "unrelated")).pid;
+  await writeFile(join(logDirectory, "bystander.pid"), `${unrelatedPid}\n`);
+  const events = new EventLog();
+  const second = new ProcessRuntime({ logDirectory, onEvent: events.record });
+  try {
+    await second.apply([spec, { name: "bystander", command: "sleep", args: ["1000"] }]);
+    const restartedPid = (await events.next("started", "member")).pid;
+    assert.notEqual(restartedPid, orphanPid.pid);
+    assert.equal(isAlive(orphanPid.pid), false, "the orphan was killed");
+    assert.equal(isAlive(unrelatedPid), true, "a process running something else is left alone");
+    assert.equal((await readFile(join(logDirectory, "member.pid"), "utf8")).trim(), String(restartedPid));
+    assert.match(
+      await readFile(join(logDirectory, "member.log"), "utf8"),
+      /killed pid \d+, left running by an earlier run/,
+    );
+  } finally {
+    await second.stop();
+    await other.stop();
+    await first.stop();
+  }
+});

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { access, appendFile, mkdir, open, stat } from "node:fs/promises";
+import { access, appendFile, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { assert } from "@revoada/fabric-core/vocabulary";
 
@@ -12,6 +12,11 @@ import { assert } from "@revoada/fabric-core/vocabulary";
  * stdout and stderr are appended to `<logDirectory>/<name>.log`. A component whose program
  * is not on this machine (looked up on PATH) is `unavailable`, never faked; the lookup is
  * repeated on every `apply`, so a program installed later starts then.
+ *
+ * `<logDirectory>/<name>.pid` names the running process. A daemon killed with SIGKILL cannot
+ * stop its children, so the next start finds the file: a process still running the same
+ * program and arguments (read from /proc) is the orphan of that run, and it is killed before
+ * the component starts again (it would hold the ports and the data directory).
  *
  * Time enters only through `RuntimeTimers`, so tests drive backoff with small delays and
  * wait on events, never on wall-clock thresholds.
@@ -219,12 +224,23 @@ export class ProcessRuntime {
     const logPath = join(this.options.logDirectory, `${spec.name}.log`);
     const stamp = new Date(this.timers.now()).toISOString();
     await appendFile(logPath, `--- revoada ${stamp}: starting ${spec.name} (${program})\n`);
+    const pidPath = join(this.options.logDirectory, `${spec.name}.pid`);
+    const orphan = await reapOrphan(pidPath, program, spec.args);
+    if (orphan !== null) {
+      await appendFile(
+        logPath,
+        `--- revoada ${stamp}: killed pid ${orphan}, left running by an earlier run\n`,
+      );
+    }
     const log = await open(logPath, "a");
     try {
       this.spawnComponent(component, program, log.fd);
     } finally {
       await log.close();
     }
+    // spawnComponent set the child (the assertion above narrowed it to null).
+    const pid = (component.child as ChildProcess | null)?.pid;
+    if (pid !== undefined) await writeFile(pidPath, `${pid}\n`);
   }
 
   /** Spawns and watches the process in one synchronous step, so no exit goes unseen. */
@@ -396,4 +412,39 @@ async function isExecutableFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Kills the process `pidPath` names when it still runs `program` with `args` (a component an
+ * earlier run of the daemon left behind), and waits until it is gone; its pid, or null. On a
+ * system without /proc nothing is killed: a pid alone may have been reused.
+ */
+export async function reapOrphan(
+  pidPath: string,
+  program: string,
+  args: readonly string[],
+): Promise<number | null> {
+  const text = await readFile(pidPath, "utf8").catch(() => null);
+  if (text === null) return null;
+  await rm(pidPath, { force: true });
+  const pid = Number(text.trim());
+  if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) return null;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => null);
+  if (cmdline === null) return null;
+  const argv = cmdline.split("\0").filter((part) => part !== "");
+  const same = argv.length === args.length + 1 && argv.slice(1).every((arg, i) => arg === args[i]);
+  const sameProgram = argv[0] === program || argv[0]?.split("/").at(-1) === program.split("/").at(-1);
+  if (!same || !sameProgram) return null;
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    return null;
+  }
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const state = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+    // Gone, or a zombie waiting for a parent that is not this process.
+    if (state === null || / Z /.test(state)) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return pid;
 }
