@@ -1,4 +1,9 @@
-import { controlPlaneComponent, type RenderContext } from "@revoada/fabric-core/face";
+import {
+  controlPlaneComponent,
+  defaultKubernetesRelease,
+  type KubernetesRelease,
+  type RenderContext,
+} from "@revoada/fabric-core/face";
 import type { ControlPlaneRole, FabricState, NodeState } from "@revoada/fabric-core/vocabulary";
 import { keys, type UnitEntries } from "./fabric-keys.js";
 import { nodeTargetName } from "./layout.js";
@@ -51,8 +56,12 @@ export function componentArgv(
   node: NodeState,
   role: ControlPlaneRole,
   context: RenderContext = {},
+  release: KubernetesRelease = defaultKubernetesRelease,
 ): string[] {
-  const [program, ...flags] = controlPlaneComponent(state, node, role, controlPlaneOptions(context)).command;
+  const [program, ...flags] = controlPlaneComponent(state, node, role, {
+    ...controlPlaneOptions(context),
+    release,
+  }).command;
   return [`${componentBinaryDirectory}/${program}`, ...flags];
 }
 

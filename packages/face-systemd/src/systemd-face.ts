@@ -1,4 +1,12 @@
-import type { Face, FaceFile, FaceParameters, RenderContext } from "@revoada/fabric-core/face";
+import {
+  defaultKubernetesRelease,
+  type Face,
+  type FaceFile,
+  type FaceParameters,
+  type KubernetesRelease,
+  kubernetesRelease,
+  type RenderContext,
+} from "@revoada/fabric-core/face";
 import {
   type ControlPlaneRole,
   type FabricState,
@@ -50,6 +58,7 @@ function componentUnit(
   role: ControlPlaneRole,
   user: boolean,
   context: RenderContext,
+  release: KubernetesRelease,
 ): string {
   const spec = components[role];
   return stringifyUnitFile({
@@ -60,7 +69,7 @@ function componentUnit(
         name: "Service",
         entries: [
           ["Type", spec.type],
-          ["ExecStart", formatExecLine(componentArgv(state, node, role, context))],
+          ["ExecStart", formatExecLine(componentArgv(state, node, role, context, release))],
           ["Restart", "always"],
           ["RestartSec", "5s"],
         ],
@@ -109,7 +118,7 @@ function replicaUnit(workload: Workload, replica: number, user: boolean): string
 }
 
 /** One node's units: system units, or (`user`) user units installed into the user manager's `default.target`. */
-function nodeFileRenderer(user: boolean) {
+function nodeFileRenderer(user: boolean, release: KubernetesRelease) {
   return (
     state: FabricState,
     node: NodeState,
@@ -120,7 +129,7 @@ function nodeFileRenderer(user: boolean) {
     renderNodeUnits(state, node, replicas, prefix, {
       suffix: ".service",
       component: (componentState, componentNode, role) =>
-        componentUnit(componentState, componentNode, role, user, context),
+        componentUnit(componentState, componentNode, role, user, context, release),
       replica: (workload, replica) => replicaUnit(workload, replica, user),
       wantedBy: user ? "default.target" : "multi-user.target",
     });
@@ -174,6 +183,12 @@ export interface SystemdFaceOptions {
    * `WantedBy=default.target`, no `network-online.target` (a user manager has none), no `User=`.
    */
   readonly userUnits: boolean;
+  /**
+   * The Kubernetes release whose flags the control-plane units carry (the face kind's
+   * `kubernetes_version`, default 1.34): the units run the host's binaries, so it follows the
+   * host's etcd (3.4/3.5, e.g. Debian 12's 3.4.23: 1.33 or older; etcd 3.6: 1.34).
+   */
+  readonly release?: KubernetesRelease;
 }
 
 const userUnitsParameter = {
@@ -184,10 +199,20 @@ const userUnitsParameter = {
   values: [false, true],
 } as const;
 
+const kubernetesVersionParameter = {
+  name: "kubernetes_version",
+  description:
+    "the Kubernetes release of the control-plane units' flags: etcd's in the 3.5 spelling up to 1.33 (what etcd 3.4 and 3.5 on the host take), the 3.6 spelling for 1.34",
+  default: defaultKubernetesRelease.minor,
+  // One value per distinct rendering: the units carry no images, and 1.28-1.33 share their flags.
+  values: ["1.33", defaultKubernetesRelease.minor],
+} as const;
+
 /** face-systemd with `options` applied. */
 export function systemdFaceFor(options: SystemdFaceOptions): Face {
   const unitDirectory = options.userUnits ? userUnitDirectory : "";
-  const renderNodeFiles = nodeFileRenderer(options.userUnits);
+  const release = options.release ?? defaultKubernetesRelease;
+  const renderNodeFiles = nodeFileRenderer(options.userUnits, release);
   return {
     id: "systemd",
     protocol: "systemd",
@@ -207,18 +232,18 @@ export function systemdFaceFor(options: SystemdFaceOptions): Face {
     },
     model: modelPlacedWorkloads,
     validate: async (files) => checkUnitFiles(files),
-    parameters: [userUnitsParameter],
+    parameters: [userUnitsParameter, kubernetesVersionParameter],
     configure: (parameters) => configureSystemd(parameters, options),
   };
 }
 
 function configureSystemd(parameters: FaceParameters, current: SystemdFaceOptions): Result<Face> {
   for (const name of Object.keys(parameters)) {
-    if (name !== "user_units")
+    if (name !== "user_units" && name !== "kubernetes_version")
       return failed([
         {
           code: "unknown_parameter",
-          message: `face-systemd has no parameter ${name} (it takes: user_units)`,
+          message: `face-systemd has no parameter ${name} (it takes: user_units, kubernetes_version)`,
           path: [name],
         },
       ]);
@@ -226,7 +251,18 @@ function configureSystemd(parameters: FaceParameters, current: SystemdFaceOption
   const userUnits = parameters.user_units ?? current.userUnits;
   if (typeof userUnits !== "boolean")
     return failed([{ code: "invalid_type", message: "user_units is true or false", path: ["user_units"] }]);
-  return ok(systemdFaceFor({ userUnits }));
+  const version = parameters.kubernetes_version;
+  if (version === undefined) return ok(systemdFaceFor({ ...current, userUnits }));
+  if (typeof version !== "string")
+    return failed([
+      {
+        code: "invalid_type",
+        message: "kubernetes_version is a string like 1.33",
+        path: ["kubernetes_version"],
+      },
+    ]);
+  const release = kubernetesRelease(version, ["kubernetes_version"]);
+  return release.ok ? ok(systemdFaceFor({ userUnits, release: release.value })) : release;
 }
 
 export const systemdFace: Face = systemdFaceFor({ userUnits: false });

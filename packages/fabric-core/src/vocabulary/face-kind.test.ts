@@ -43,7 +43,10 @@ describe("face kinds", () => {
     const kind = fc.oneof(
       fc.record({ protocol: fc.constant("kubernetes" as const), version }),
       fc.record({ protocol: fc.constant("nomad" as const), version }),
-      fc.record({ protocol: fc.constant("systemd" as const), user_units: fc.boolean() }),
+      fc.record(
+        { protocol: fc.constant("systemd" as const), user_units: fc.boolean(), kubernetes_version: version },
+        { requiredKeys: ["protocol", "user_units"] },
+      ),
       fc.record({ protocol: fc.constant("pure-raft" as const) }),
       fc.record({ protocol: fc.constant("bare-metal-supervisor" as const) }),
     );

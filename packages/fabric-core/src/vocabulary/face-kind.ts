@@ -22,7 +22,19 @@ export const BuiltInFaceKind = z.discriminatedUnion("protocol", [
       .optional(),
   }),
   z.strictObject({ protocol: z.literal("nomad"), version: z.string().regex(/^\d+\.\d+(\.\d+)?$/) }),
-  z.strictObject({ protocol: z.literal("systemd"), user_units: z.boolean() }),
+  z.strictObject({
+    protocol: z.literal("systemd"),
+    user_units: z.boolean(),
+    /**
+     * The Kubernetes release whose control-plane flags the units carry (default 1.34). The
+     * units run the host's binaries, so this follows the host's etcd: etcd 3.4/3.5 (Debian 12's
+     * etcd-server is 3.4.23) takes the flags of 1.33 and older, etcd 3.6 those of 1.34.
+     */
+    kubernetes_version: z
+      .string()
+      .regex(/^\d+\.\d+(\.\d+)?$/, "a Kubernetes version like 1.33")
+      .optional(),
+  }),
   z.strictObject({ protocol: z.literal("pure-raft") }),
   z.strictObject({ protocol: z.literal("bare-metal-supervisor") }),
 ]);
@@ -50,7 +62,7 @@ export const AddOnFaceKind = z.strictObject({
       // Aborting here lets a built-in protocol report its own kind's issues, not this branch's.
       {
         message:
-          "a built-in protocol takes its own parameters (kubernetes: version; nomad: version; systemd: user_units)",
+          "a built-in protocol takes its own parameters (kubernetes: version; nomad: version; systemd: user_units, kubernetes_version)",
         abort: true,
       },
     ),
