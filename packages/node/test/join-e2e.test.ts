@@ -1,6 +1,7 @@
 // Goal: a cluster of separate hosts the way an operator builds one (docs/join.md): `revoada
 // init` founds it and prints a join command; `revoada join` on two more hosts pins the CA by
-// its hash, proves a token and gets the keys; the joined nodes show up and the policy gives
+// its hash, proves a token and gets the keys (the current ones, after a key rotation); the
+// joined nodes show up and the policy gives
 // them roles. Every bad input is refused with a clear message and exit code, and nothing of
 // the cluster's keys reaches the refused host: a wrong CA hash (also an impostor presenting
 // the real CA certificate over its own leaf: it never sees a request), a wrong secret, an
@@ -212,7 +213,11 @@ describe("init and join", { concurrency: false }, () => {
     assert.ok(!malformed.stderr.includes("not-a-token"), "the token is not echoed");
   });
 
-  test("two hosts join; a single-use token admits one; the policy gives them roles", async () => {
+  test("two hosts join after a key rotation; a single-use token admits one; the policy gives them roles", async () => {
+    // The founder's keys are rotated first (the old ones retired): a joined host that got the
+    // cluster key file's key instead of the current sets would be refused by every peer.
+    const rotated = await runCli(["keys", "rotate", "--dir", hostDir("host-1"), "--settle-ms", "200"]);
+    assert.equal(rotated.code, 0, `${rotated.stdout}${rotated.stderr}`);
     const single = await createToken("--single-use");
     const second = await join_("host-2", single);
     assert.equal(second.code, 0, `${second.stdout}${second.stderr}`);

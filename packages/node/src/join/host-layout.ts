@@ -21,11 +21,14 @@ import { type MeshFile, meshFileName } from "../mesh/mesh-file.js";
  *   read.token     the read-only API token (0600)  ca.crt      the cluster CA certificate
  *   ca.key         the CA's private key (0600)     mesh.json   this node, for `status --dir`
  *   data/ out/     the node's data and rendered files; node.log when `init` starts it
+ *   data/keys/     on a joined host: the cluster's current key sets (after a key rotation)
  *
  * Secrets are written atomically with 0600 permissions, before the config that names them.
  */
 export interface HostSecrets {
   readonly clusterKeyHex: string;
+  /** The cluster's current key sets (`data/keys/<set>.keys`), when joining a running cluster. */
+  readonly keySets?: { readonly cluster: string; readonly gossip: string };
   readonly apiToken: string;
   readonly readToken: string | null;
   readonly caCertPem: string;
@@ -73,6 +76,13 @@ export async function writeHostLayout(
   await secret("api.token", secrets.apiToken);
   if (secrets.readToken !== null) await secret("read.token", secrets.readToken);
   await secret("ca.key", secrets.caKeyPem);
+  if (secrets.keySets !== undefined) {
+    // Where the node reads its rotated key sets (keys/node-keys.ts) before cluster_key_file.
+    const keys = join(directory, "data", "keys");
+    await mkdir(keys, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(join(keys, "cluster.keys"), secrets.keySets.cluster, { mode: 0o600 });
+    await writeFileAtomic(join(keys, "gossip.keys"), secrets.keySets.gossip, { mode: 0o600 });
+  }
   await writeFileAtomic(join(directory, "ca.crt"), secrets.caCertPem, { mode: 0o644 });
   const host = plan.address.includes(":") ? `[${plan.address}]` : plan.address;
   const listen = (offset: number) => `${host}:${plan.portBase + offset}`;

@@ -66,6 +66,12 @@ export const JoinReply = z.strictObject({
   api_token: z.string().min(16).max(256),
   read_token: z.string().min(16).max(256).nullable(),
   ca_cert_pem: Pem,
+  /**
+   * The cluster and gossip key sets as the serving node holds them (keys/key-set.ts format:
+   * primary, accepted, retired ids), so a host that joins after `revoada keys rotate` holds the
+   * current keys; `cluster_key` is the cluster set's primary.
+   */
+  key_sets: z.strictObject({ cluster: z.string().max(4096), gossip: z.string().max(4096) }),
   /** Every node holds the CA key (docs/join.md, "Why every node holds the CA key"). */
   ca_key_pem: Pem,
   /** Gossip addresses of the members the serving node sees alive (itself included). */

@@ -192,7 +192,8 @@ function joinReply(node: FabricNode, loaded: LoadedConfig, caCertPem: string, ca
     if (member.status === "alive" && gossip !== undefined && seeds.size < 64) seeds.add(gossip);
   }
   return {
-    cluster_key: loaded.clusterKey.toString("hex"),
+    cluster_key: node.keys.cluster.primary.key.toString("hex"),
+    key_sets: { cluster: node.keys.cluster.format(), gossip: node.keys.gossip.format() },
     api_token: loaded.apiToken,
     read_token: loaded.readToken ?? null,
     ca_cert_pem: caCertPem,

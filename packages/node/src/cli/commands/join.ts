@@ -199,6 +199,7 @@ function registerJoinCommand(program: Command): void {
       },
       {
         clusterKeyHex: reply.cluster_key,
+        keySets: reply.key_sets,
         apiToken: reply.api_token,
         readToken: reply.read_token,
         caCertPem: reply.ca_cert_pem,
