@@ -1,13 +1,5 @@
 import { DecisionRecord } from "@revoada/fabric-core/policy";
-import {
-  Blake3Hash,
-  controlPlaneRoles,
-  FabricState,
-  isNodeId,
-  type NodeRole,
-  shortNodeId,
-  workloadKey,
-} from "@revoada/fabric-core/vocabulary";
+import { Blake3Hash, FabricState, isNodeId, shortNodeId, workloadKey } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import type { FabricNode } from "../daemon/fabric-node.js";
 import { CosignReply, CosignRequestBody } from "../daemon/sealing.js";
@@ -33,6 +25,8 @@ import {
   ShiftRequest,
   WorkloadApplyRequest,
 } from "./schemas.js";
+import { shiftCommandOf } from "./shift-command.js";
+import { strategyRoutes } from "./strategy-routes.js";
 
 /**
  * The node's HTTP API. Reads are open; anything that changes state needs the bearer token.
@@ -193,7 +187,7 @@ export function nodeRoutes(node: FabricNode, extra: readonly Route[] = []): Rout
       handle: async () => ({ status: 200, text: node.metrics.render() }),
     }),
   ];
-  routes.push(...consoleRoutes(node), ...keyRoutes(node), ...extra);
+  routes.push(...consoleRoutes(node), ...keyRoutes(node), ...strategyRoutes(node), ...extra);
   if (faultInjectionEnabled) routes.push(partitionRoute(node), holdRoute());
   routes.push(
     route({
@@ -245,6 +239,7 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
     last_decision: node.reconciler.lastDecision,
     face: node.face.id,
     uptime_ms: Date.now() - node.startedAtMs,
+    strategy: node.strategyStatus(),
   };
 }
 
@@ -303,14 +298,12 @@ async function shift(node: FabricNode, request: ShiftRequest) {
   const found = findNode(node.applier.state(), request.node);
   if (found === undefined) return { status: 404, body: { error: `no node ${request.node}` } };
   if (found === "ambiguous") return { status: 400, body: { error: `${request.node} matches several nodes` } };
-  const roles: NodeRole[] = request.roles ?? [...controlPlaneRoles];
-  const command =
-    request.action === "promote" || request.action === "demote"
-      ? { type: request.action, node: found.id, roles, reason: "operator" as const }
-      : request.action === "quarantine"
-        ? { type: "quarantine" as const, node: found.id, reason: "operator" as const }
-        : { type: "restore" as const, node: found.id };
-  const outcome = await node.reconciler.enqueueOperator({ command, force: request.force });
+  const command = shiftCommandOf(request, found.id);
+  const signature =
+    request.operator_signature === undefined || request.operator_after === undefined
+      ? undefined
+      : { after: request.operator_after, signature: request.operator_signature };
+  const outcome = await node.reconciler.enqueueOperator({ command, force: request.force }, signature);
   if (outcome.type === "refused" && outcome.rule === "not-leader") return notLeader(node);
   if (outcome.type === "refused") {
     return {

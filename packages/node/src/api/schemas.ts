@@ -92,6 +92,14 @@ export const NodeStatusReply = z.object({
   last_decision: z.string().nullable(),
   face: z.string(),
   uptime_ms: z.number(),
+  /** The committed strategy and this node's file (`agrees: false` when they differ). */
+  strategy: z
+    .object({
+      committed: z.object({ name: z.string(), digest: z.string(), index: z.number() }).nullable(),
+      local: z.object({ name: z.string(), digest: z.string() }),
+      agrees: z.boolean(),
+    })
+    .optional(),
 });
 export type NodeStatusReply = z.infer<typeof NodeStatusReply>;
 
@@ -100,6 +108,15 @@ export const ShiftRequest = z.strictObject({
   node: z.string().min(1).max(64),
   roles: z.array(NodeRole).max(8).optional(),
   force: z.boolean().default(false),
+  /**
+   * An operator key's signature of the shift, bound to the chain position `operator_after`
+   * (`revoada shift ... --sign-with KEYFILE`; docs/attestation.md, "Operator signatures").
+   */
+  operator_after: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  operator_signature: z
+    .string()
+    .regex(/^[0-9a-f]{128}$/)
+    .optional(),
 });
 export type ShiftRequest = z.infer<typeof ShiftRequest>;
 

@@ -13,7 +13,7 @@ import {
   generateSampleChain,
   verifyChain,
 } from "@revoada/fabric-core/attest";
-import { encodeProposal, loadBlake3 } from "@revoada/fabric-core/vocabulary";
+import { encodeProposal, loadBlake3, type RoleCommand } from "@revoada/fabric-core/vocabulary";
 import { StorageCorruptionError, StorageStateError } from "../errors.js";
 import { ChainStore, chainFileName } from "./chain-store.js";
 
@@ -29,7 +29,8 @@ function entriesOf(): CommittedEntry[] {
     term: block.body.term,
     index: block.body.index,
     data: encodeProposal({
-      command: block.body.command,
+      // The sample's blocks are role commands (a strategy block records a digest, not the strategy).
+      command: block.body.command as RoleCommand,
       proposer: block.body.proposer,
       issued_at_ms: block.body.committed_at_ms,
       origin: block.body.origin,
@@ -37,6 +38,7 @@ function entriesOf(): CommittedEntry[] {
       ...(block.body.operator_signature === undefined
         ? {}
         : { operator_signature: block.body.operator_signature }),
+      ...(block.body.operator_after === undefined ? {} : { operator_after: block.body.operator_after }),
       ...(block.signature === null ? {} : { leader_signature: block.signature }),
     }),
   }));

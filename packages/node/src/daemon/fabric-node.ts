@@ -1,8 +1,8 @@
 import { mkdir, readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
-import { foundingRoles } from "@revoada/fabric-core/attest";
-import type { MachineOutcome } from "@revoada/fabric-core/fabric";
+import { foundingRoles, strategyDigest } from "@revoada/fabric-core/attest";
+import { type MachineOutcome, planStrategyChange } from "@revoada/fabric-core/fabric";
 import type { Face } from "@revoada/fabric-core/face";
 import type { GossipEvent } from "@revoada/fabric-core/gossip";
 import { type RaftConfig, type RaftEvent, raftConfigFromStrategy } from "@revoada/fabric-core/raft";
@@ -10,6 +10,7 @@ import {
   type Blake3Hash,
   canonicalJson,
   type FabricState,
+  type FabricStrategy,
   isNodeId,
   loadBlake3,
   type NodeId,
@@ -24,9 +25,9 @@ import { writeFileAtomic } from "../fs/durable.js";
 import { GossipDriver, parseHostPort } from "../gossip/gossip-driver.js";
 import { Keyring } from "../gossip/keyring.js";
 import { loadOrCreateNodeKeys } from "../identity.js";
-import type { ApiAccess } from "../mesh/api-client.js";
 import type { KeySet } from "../keys/key-set.js";
 import { loadNodeKeys, type NodeKeys } from "../keys/node-keys.js";
+import { type ApiAccess, apiClientFor } from "../mesh/api-client.js";
 import type { ClusterCa } from "../pki/ca.js";
 import type { Unsealer } from "../pki/seal.js";
 import { RaftDriver } from "../raft/index.js";
@@ -58,6 +59,14 @@ import { Sealing } from "./sealing.js";
 export interface FabricNodeOptions {
   readonly loaded: LoadedConfig;
   readonly logger: Logger;
+}
+
+/** The committed strategy against the node's own file (`GET /v1/strategy`, `status`). */
+export interface StrategyStatus {
+  readonly committed: { readonly name: string; readonly digest: string; readonly index: number } | null;
+  readonly local: { readonly name: string; readonly digest: string };
+  /** False when the node's file differs from the committed strategy (the committed one runs). */
+  readonly agrees: boolean;
 }
 
 /** What the data-directory stage leaves: the lock is held, the identity loaded. */
@@ -108,6 +117,11 @@ export class FabricNode {
   readonly peerApi: ApiAccess;
   private readonly events: EventQueue;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The strategy in this node's file (re-read on SIGHUP). */
+  private localStrategy: FabricStrategy;
+  /** The reconciler's tick, at the committed strategy's cadence. */
+  private tickTimer: NodeJS.Timeout | null = null;
+  private tickEveryMs = 0;
   private renderScheduled = false;
   private rendering: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -118,6 +132,7 @@ export class FabricNode {
 
   private constructor(parts: NodeParts) {
     this.config = parts.config;
+    this.localStrategy = parts.config.strategy;
     this.peerApi = parts.peerApi;
     this.logger = parts.logger;
     this.keys = parts.keys;
@@ -184,6 +199,105 @@ export class FabricNode {
     });
   }
 
+  /** The strategy this node runs: the committed one, or its own file's until one is committed. */
+  strategy(): FabricStrategy {
+    return this.applier.machine.strategy()?.strategy ?? this.config.strategy;
+  }
+
+  /** The committed strategy against this node's file (`status` shows it; a mismatch is logged). */
+  strategyStatus(): StrategyStatus {
+    const committed = this.applier.machine.strategy();
+    const local = { name: this.localStrategy.name, digest: strategyDigest(this.localStrategy) };
+    const digest = committed === null ? null : strategyDigest(committed.strategy);
+    return {
+      committed:
+        committed === null || digest === null
+          ? null
+          : { name: committed.strategy.name, digest, index: committed.index },
+      local,
+      agrees: digest === null || digest === local.digest,
+    };
+  }
+
+  /**
+   * SIGHUP: the node re-read its file; its strategy is proposed like `revoada strategy apply
+   * --yes` (through the leader, with the same checks). Resolves with what happened, logged.
+   */
+  async proposeLocalStrategy(strategy: FabricStrategy): Promise<string> {
+    const log = this.logger.child("strategy");
+    this.localStrategy = strategy;
+    if (strategyDigest(strategy) === this.strategyStatus().committed?.digest) {
+      log.info("strategy file re-read: it is the committed strategy", { strategy: strategy.name });
+      return "unchanged";
+    }
+    let outcome: string;
+    if (this.raft.status().role === "leader") {
+      // The same plan check as `POST /v1/strategy` (not live, below quorum, ...).
+      const plan = planStrategyChange(
+        this.reconciler.policyInputs(),
+        this.applier.machine.strategy()?.strategy ?? null,
+        strategy,
+      );
+      const refusal = plan.refusals[0];
+      const result =
+        refusal === undefined
+          ? await this.reconciler.proposeStrategy(strategy)
+          : { type: "refused" as const, rule: refusal.rule, message: refusal.message };
+      outcome =
+        result.type === "committed"
+          ? `committed at ${result.index}`
+          : `refused: ${result.rule}: ${result.message}`;
+    } else {
+      const leader = this.raft.status().leader;
+      const api = this.gossip.membershipView().members.find((member) => member.id === leader)?.state
+        ?.addresses.api;
+      if (leader === null || api === undefined) outcome = "refused: no leader is known to send it to";
+      else {
+        const response = await apiClientFor(api, this.peerApi, 15_000)
+          .fetch("POST", "/v1/strategy", { strategy, yes: true })
+          .catch((error: unknown) => error as Error);
+        if (response instanceof Error) outcome = `refused: the leader is unreachable: ${response.message}`;
+        else {
+          const body = (await response.json().catch(() => ({}))) as { error?: string; index?: number };
+          outcome = response.ok
+            ? `committed at ${body.index ?? "?"}`
+            : `refused: ${body.error ?? response.status}`;
+        }
+      }
+    }
+    if (outcome.startsWith("refused"))
+      log.warn("strategy reload refused", { strategy: strategy.name, outcome });
+    else log.info("strategy reload", { strategy: strategy.name, outcome });
+    return outcome;
+  }
+
+  /** A strategy entry applied: log it, follow its reconciliation cadence, say if the file differs. */
+  private onStrategyEntry(outcome: MachineOutcome): void {
+    const log = this.logger.child("strategy");
+    if (outcome.state.type === "rejected") {
+      log.warn("strategy refused by every node", { index: outcome.index, reason: outcome.state.reason });
+      return;
+    }
+    const status = this.strategyStatus();
+    log.info("strategy committed", {
+      strategy: status.committed?.name ?? "",
+      digest: status.committed?.digest.slice(0, 16) ?? "",
+      index: outcome.index,
+    });
+    if (!status.agrees) {
+      log.warn("this node's strategy file disagrees with the committed strategy; the committed one runs", {
+        local: status.local.name,
+        committed: status.committed?.name ?? "",
+      });
+    }
+    const cadence = this.strategy().reconciliation.millis;
+    if (cadence !== this.tickEveryMs && this.tickTimer !== null && !this.stopping) {
+      clearInterval(this.tickTimer);
+      this.tickEveryMs = cadence;
+      this.tickTimer = setInterval(() => this.events.push({ type: "tick" }), cadence);
+    }
+  }
+
   get nodeId(): NodeId {
     return this.signer.nodeId;
   }
@@ -203,6 +317,7 @@ export class FabricNode {
       {
         origin: `revoada.local/${config.strategy.name}`,
         requireOperatorSignature: config.strategy.attestation.require_operator_signature,
+        operators: config.strategy.attestation.operators ?? [],
       },
       logger.child("attest"),
     );
@@ -282,6 +397,7 @@ export class FabricNode {
     if (this.stopping) return;
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
     this.events.stop();
     this.reconciler.close();
     this.logger.info("stopping", { leader: this.raft.status().role === "leader" });
@@ -306,6 +422,7 @@ export class FabricNode {
     try {
       switch (event.type) {
         case "applied":
+          if (event.outcome.proposal?.command.type === "strategy") this.onStrategyEntry(event.outcome);
           this.reconciler.onApplied(event.outcome);
           if (event.outcome.state.type === "applied" || event.outcome.kind === "conf-change")
             this.scheduleRender();
@@ -350,8 +467,9 @@ export class FabricNode {
   }
 
   private startTimers(): void {
-    const strategy = this.config.strategy;
-    this.timers.push(setInterval(() => this.events.push({ type: "tick" }), strategy.reconciliation.millis));
+    const strategy = this.strategy();
+    this.tickEveryMs = strategy.reconciliation.millis;
+    this.tickTimer = setInterval(() => this.events.push({ type: "tick" }), this.tickEveryMs);
     this.timers.push(setInterval(() => this.advertise(), 1000));
     const sealTickMs = Math.max(20, Math.floor(strategy.attestation.seal_interval_ms / 10));
     this.timers.push(
@@ -453,6 +571,14 @@ export class FabricNode {
     const decisions = m.gauge("revoada_policy_decisions", "decision records kept");
     const height = m.gauge("revoada_attestation_height", "blocks in the attestation chain");
     const renders = m.gauge("revoada_renders", "face renders done");
+    const strategyInfo = m.gauge(
+      "revoada_strategy_info",
+      "1 for the strategy this node runs (committed, or its file's before one is committed), by name and digest",
+    );
+    const strategyAgrees = m.gauge(
+      "revoada_strategy_file_agrees",
+      "1 when this node's strategy file is the committed strategy, 0 when it differs",
+    );
     const served = m.gauge("revoada_blob_bytes_served", "blob bytes uploaded to peers");
     const fetching = m.gauge("revoada_blob_fetches_active", "blob fetches in progress");
     const etcdMembers = m.gauge("revoada_etcd_members", "etcd members the fabric committed, by role");
@@ -483,6 +609,9 @@ export class FabricNode {
       decisions(this.reconciler.decisions.length);
       height(this.applier.chain?.chain.blocks.length ?? 0);
       renders(this.renders);
+      const running = this.strategy();
+      strategyInfo(1, { name: running.name, digest: strategyDigest(running).slice(0, 16) });
+      strategyAgrees(this.strategyStatus().agrees ? 1 : 0);
       served(this.content.counters().servedBytes);
       fetching(this.content.sync.fetching().length);
       for (const [reason, count] of Object.entries(this.gossip.rejectedPackets()))

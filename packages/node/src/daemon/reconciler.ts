@@ -1,9 +1,13 @@
 import { signRoleProposal } from "@revoada/fabric-core/attest";
 import {
   type EtcdAction,
+  type ExecuteInputs,
   type Execution,
+  type ExecutorCommand,
   execute,
   type MachineOutcome,
+  type OperatorSignature,
+  policyInputsFrom,
   type Step,
 } from "@revoada/fabric-core/fabric";
 import type { MembershipView as GossipView } from "@revoada/fabric-core/gossip";
@@ -12,13 +16,16 @@ import type {
   FlapRecord,
   OperatorRequest,
   PolicyConfigOverrides,
+  PolicyInputs,
 } from "@revoada/fabric-core/policy";
+import type { RaftStatus } from "@revoada/fabric-core/raft";
 import {
   type Command,
   canonicalJson,
   encodeProposal,
   type FabricStrategy,
   type Formation,
+  isAttestedCommand,
   isRoleCommand,
   type NodeId,
   type NodeState,
@@ -67,6 +74,16 @@ export interface ReconcilerContext {
 interface PendingOperatorRequest {
   readonly request: OperatorRequest;
   readonly resolve: (outcome: OperatorOutcome) => void;
+  /** The operator's signature of the shift (require_operator_signature). */
+  readonly signature?: OperatorSignature;
+}
+
+interface PendingStrategy {
+  readonly strategy: FabricStrategy;
+  readonly signature: OperatorSignature | undefined;
+  readonly resolve: (outcome: OperatorOutcome) => void;
+  /** Where the swap's entry went, once proposed. */
+  proposed: { readonly term: number; readonly index: number } | null;
 }
 
 export type OperatorOutcome =
@@ -78,6 +95,8 @@ const decisionsKept = 1000;
 export class Reconciler {
   /** Requests not judged yet (the next round judges them). */
   private operatorQueue: PendingOperatorRequest[] = [];
+  /** Strategy swaps waiting for a step of their own (at most one proposed at a time). */
+  private strategyQueue: PendingStrategy[] = [];
   /** Accepted requests whose procedure began: answered when the role command commits. */
   private readonly accepted = new Map<string, PendingOperatorRequest>();
   private flaps: FlapRecord[] = [];
@@ -101,12 +120,54 @@ export class Reconciler {
 
   constructor(private readonly context: ReconcilerContext) {}
 
-  enqueueOperator(request: OperatorRequest): Promise<OperatorOutcome> {
+  enqueueOperator(request: OperatorRequest, signature?: OperatorSignature): Promise<OperatorOutcome> {
     if (this.closed) return Promise.resolve(refusal("not-leader", "this node is stopping"));
+    // Every node checks the operator's signature before it applies the shift; the leader
+    // checks it first, so a forged, replayed or missing one is refused with nothing proposed.
+    const check = this.context.applier.machine.refusalOf({
+      command: { type: "shift-procedure", step: "begin", shift: request.command },
+      proposer: this.context.self.nodeId,
+      issued_at_ms: Date.now(),
+      origin: "operator",
+      force: request.force,
+      ...(signature === undefined
+        ? {}
+        : { operator_after: signature.after, operator_signature: signature.signature }),
+    });
+    if (check !== null) return Promise.resolve(refusal(ruleOf(check), check));
     return new Promise((resolve) => {
-      this.operatorQueue.push({ request, resolve });
+      this.operatorQueue.push({ request, resolve, ...(signature === undefined ? {} : { signature }) });
       this.run();
     });
+  }
+
+  /**
+   * An operator's strategy swap (`revoada strategy apply --yes`, or a node's SIGHUP): refused
+   * at once when every node would refuse it (not live, unsigned while signatures are
+   * required, forged, replayed); otherwise proposed as a step of its own and answered when it
+   * commits.
+   */
+  proposeStrategy(strategy: FabricStrategy, signature?: OperatorSignature): Promise<OperatorOutcome> {
+    if (this.closed) return Promise.resolve(refusal("not-leader", "this node is stopping"));
+    const check = this.context.applier.machine.refusalOf(this.strategyProposal(strategy, signature));
+    if (check !== null) return Promise.resolve(refusal(ruleOf(check), check));
+    return new Promise((resolve) => {
+      this.strategyQueue.push({ strategy, signature, resolve, proposed: null });
+      this.run();
+    });
+  }
+
+  private strategyProposal(strategy: FabricStrategy, signature: OperatorSignature | undefined): Proposal {
+    return {
+      command: { type: "strategy", strategy },
+      proposer: this.context.self.nodeId,
+      issued_at_ms: Date.now(),
+      origin: "operator",
+      force: false,
+      ...(signature === undefined
+        ? {}
+        : { operator_after: signature.after, operator_signature: signature.signature }),
+    };
   }
 
   /** A member this leader saw go from alive to suspect or dead: committed as the damper's history. */
@@ -116,6 +177,7 @@ export class Reconciler {
 
   /** Every applied entry: answers operators whose shift committed or was aborted; runs on. */
   onApplied(outcome: MachineOutcome): void {
+    this.answerStrategy(outcome);
     const command = outcome.proposal?.command;
     if (command?.type === "etcd-member" && outcome.state.type === "applied") {
       this.etcdEvents.push({ index: outcome.index, node: command.node, event: command.event, member_id: command.member_id });
@@ -155,19 +217,19 @@ export class Reconciler {
       this.refuseNotBegun();
       return;
     }
+    if (this.proposeQueuedStrategy(status.term)) return;
     let execution: Execution;
     try {
       execution = execute({
-        self: this.context.self.nodeId,
-        nowMs: Date.now(),
-        machine: applier.machine,
-        raft: status,
-        gossip: this.context.view(),
-        ownState: this.context.ownState(),
-        strategy: this.context.strategy,
-        formation: this.context.formation,
-        ...(this.context.policy === undefined ? {} : { policy: this.context.policy }),
+        ...this.executeInputs(status),
         operatorRequests: this.operatorQueue.map((pending) => pending.request),
+        operatorSignatures: new Map(
+          this.operatorQueue.flatMap((pending) =>
+            pending.signature === undefined
+              ? []
+              : [[keyOf(pending.request.command), pending.signature] as const],
+          ),
+        ),
         flaps: this.flaps,
         config: { manageEtcd: this.context.etcd !== null },
       });
@@ -183,9 +245,86 @@ export class Reconciler {
     this.carryOut(execution.step, status.term);
   }
 
+  /**
+   * The next queued strategy swap, as a step of its own once an entry of this term applied
+   * (so the committed chain head is the head its block follows). True when one was proposed.
+   */
+  private proposeQueuedStrategy(term: number): boolean {
+    const pending = this.strategyQueue.find((queued) => queued.proposed === null);
+    if (pending === undefined || this.strategyQueue.some((queued) => queued.proposed !== null)) return false;
+    const { raft, applier } = this.context;
+    if (applier.machine.applied().term < term) return false;
+    const check = applier.machine.refusalOf(this.strategyProposal(pending.strategy, pending.signature));
+    if (check !== null) {
+      this.strategyQueue = this.strategyQueue.filter((queued) => queued !== pending);
+      pending.resolve(refusal(ruleOf(check), check));
+      return false;
+    }
+    const proposal = this.proposalOf({
+      command: { type: "strategy", strategy: pending.strategy },
+      origin: "operator",
+      force: false,
+      ...(pending.signature === undefined ? {} : { operator: pending.signature }),
+    });
+    const promise = raft.propose(encodeProposal(proposal));
+    const index = raft.status().lastIndex;
+    pending.proposed = { term, index };
+    this.inFlight = { term, index };
+    promise.catch((error: unknown) => {
+      this.strategyQueue = this.strategyQueue.filter((queued) => queued !== pending);
+      this.inFlight = null;
+      pending.resolve(
+        refusal("not-leader", error instanceof Error ? error.message : "the swap was not committed"),
+      );
+    });
+    this.context.logger.info("strategy swap proposed", { strategy: pending.strategy.name, index });
+    return true;
+  }
+
+  /** A swap's entry applied (or was refused by every node): its caller is answered. */
+  private answerStrategy(outcome: MachineOutcome): void {
+    const pending = this.strategyQueue.find(
+      (queued) => queued.proposed !== null && queued.proposed.index <= outcome.index,
+    );
+    if (pending === undefined || pending.proposed === null) return;
+    this.strategyQueue = this.strategyQueue.filter((queued) => queued !== pending);
+    const command = outcome.proposal?.command;
+    if (pending.proposed.index !== outcome.index || command?.type !== "strategy") {
+      pending.resolve(refusal("not-leader", "leadership moved before the swap committed; send it again"));
+    } else if (outcome.state.type === "rejected") {
+      pending.resolve(refusal(ruleOf(outcome.state.reason), outcome.state.reason));
+    } else {
+      pending.resolve({ type: "committed", index: outcome.index, term: outcome.term, command });
+    }
+  }
+
+  /** What a round reads now, without operator requests. */
+  private executeInputs(status: RaftStatus): ExecuteInputs {
+    return {
+      self: this.context.self.nodeId,
+      nowMs: Date.now(),
+      machine: this.context.applier.machine,
+      raft: status,
+      gossip: this.context.view(),
+      ownState: this.context.ownState(),
+      strategy: this.context.strategy,
+      formation: this.context.formation,
+      ...(this.context.policy === undefined ? {} : { policy: this.context.policy }),
+      operatorRequests: [],
+      flaps: [],
+    };
+  }
+
+  /** The policy's inputs of a round now: what a strategy swap's plan is computed from. */
+  policyInputs(): PolicyInputs {
+    return policyInputsFrom(this.executeInputs(this.context.raft.status()));
+  }
+
   /** Refuses every request still waiting (the node is stopping). */
   close(): void {
     this.closed = true;
+    for (const pending of this.strategyQueue) pending.resolve(refusal("not-leader", "this node is stopping"));
+    this.strategyQueue = [];
     this.refuseQueued("not-leader", "this node is stopping");
     for (const pending of this.accepted.values())
       pending.resolve(refusal("not-leader", "this node is stopping"));
@@ -302,22 +441,25 @@ export class Reconciler {
       });
   }
 
-  /** The proposal for one command; a role command carries the leader's signature of its block. */
-  private proposalOf(proposed: {
-    readonly command: Command;
-    readonly origin: Proposal["origin"];
-    readonly force: boolean;
-  }): Proposal {
+  /**
+   * The proposal for one command; an attested one (a role command, a strategy) carries the
+   * leader's signature of its block, and the operator's signature when it has one.
+   */
+  private proposalOf(proposed: ExecutorCommand): Proposal {
     const { raft, applier, self } = this.context;
+    const operator = proposed.operator;
     const proposal: Proposal = {
       command: proposed.command,
       proposer: self.nodeId,
       issued_at_ms: Date.now(),
       origin: proposed.origin,
       force: proposed.force,
+      ...(operator === undefined
+        ? {}
+        : { operator_after: operator.after, operator_signature: operator.signature }),
     };
     const chain = applier.machine.chain;
-    if (!isRoleCommand(proposed.command) || chain === null) return proposal;
+    if (!isAttestedCommand(proposed.command) || chain === null) return proposal;
     // Exact: an entry of this term has applied (so nothing older is pending) and this is
     // the only step in flight, so the committed head is the head this block follows; the
     // index is the next one because the core appends synchronously.
@@ -416,6 +558,14 @@ export class Reconciler {
 
 function refusal(rule: string, message: string): OperatorOutcome {
   return { type: "refused", rule, message };
+}
+
+/** The rule of a machine refusal ("operator-signature-missing: ..." names it first). */
+function ruleOf(reason: string): string {
+  const match = /^(operator-signature-[a-z]+):/.exec(reason);
+  if (match !== null) return match[1]!;
+  if (reason.includes("is not live")) return "not-live";
+  return "strategy-refused";
 }
 
 /**

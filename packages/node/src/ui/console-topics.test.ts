@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { generateSampleChain } from "@revoada/fabric-core/attest";
-import { loadBlake3 } from "@revoada/fabric-core/vocabulary";
+import { loadBlake3, type RoleCommand } from "@revoada/fabric-core/vocabulary";
 import { chainTopic, decisionsTopic } from "./console-topics.js";
 
 test("the chain topic lists every shift and checkpoint, verified, and names the first problem of a tampered chain", async () => {
@@ -17,7 +17,11 @@ test("the chain topic lists every shift and checkpoint, verified, and names the 
   assert.equal(topic.height, sample.blocks.length);
   assert.deepEqual(
     topic.shifts.map((shift) => [shift.sequence, shift.command, shift.node]),
-    sample.blocks.map((block) => [block.body.sequence, block.body.command.type, block.body.command.node]),
+    sample.blocks.map((block) => [
+      block.body.sequence,
+      block.body.command.type,
+      (block.body.command as RoleCommand).node,
+    ]),
   );
   assert.deepEqual(
     topic.checkpoints.map((checkpoint) => checkpoint.size),

@@ -139,7 +139,7 @@ export function chainTopic(text: string): ChainTopic {
       origin: block.body.origin,
       force: block.body.force,
       command: block.body.command.type,
-      node: block.body.command.node,
+      node: block.body.command.type === "strategy" ? block.body.command.name : block.body.command.node,
       roles: "roles" in block.body.command ? [...block.body.command.roles] : [],
       hash: block.hash,
       signed: block.signature !== null,

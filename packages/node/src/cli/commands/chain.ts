@@ -99,6 +99,24 @@ function registerVerify(chain: Command): void {
           },
         ]),
       );
+      // Who signed each operator shift (and each swap), and the strategies the chain recorded.
+      if (options.output === "table" && summary.operatorSigned.length > 0) {
+        process.stdout.write("\nOPERATOR-SIGNED BLOCKS\n");
+        for (const signed of summary.operatorSigned) {
+          const subject = signed.node === null ? "" : ` ${shortNodeId(signed.node)}`;
+          process.stdout.write(
+            `  block ${signed.sequence}: ${signed.command}${subject} signed by operator ${signed.signer}\n`,
+          );
+        }
+      }
+      if (options.output === "table" && summary.strategies.length > 0) {
+        process.stdout.write("\nSTRATEGIES\n");
+        for (const strategy of summary.strategies) {
+          process.stdout.write(
+            `  block ${strategy.sequence}: ${strategy.name} (${strategy.digest.slice(0, 16)})\n`,
+          );
+        }
+      }
     });
 }
 
@@ -283,7 +301,7 @@ interface HistoryBlock {
   readonly term: number;
   readonly committed_at: string;
   readonly command: string;
-  readonly node: string;
+  readonly node: string | null;
   readonly roles_after: readonly NodeRole[];
   readonly proposer: string;
   readonly origin: string;
@@ -299,15 +317,18 @@ function roleHistory(chain: ChainExport): {
   const roles = new RoleTable(chain.genesis.body.control_plane);
   const blocks = chain.blocks.map((block) => {
     const body = block.body;
-    roles.apply(body.command);
+    const command = body.command;
+    roles.apply(command);
+    // A strategy block changes no node's roles: it names the strategy instead.
+    const node = command.type === "strategy" ? null : command.node;
     return {
       sequence: body.sequence,
       raft_index: body.index,
       term: body.term,
       committed_at: new Date(body.committed_at_ms).toISOString(),
-      command: body.command.type,
-      node: body.command.node,
-      roles_after: [...roles.rolesOf(body.command.node)],
+      command: command.type === "strategy" ? `strategy ${command.name}` : command.type,
+      node,
+      roles_after: node === null ? [] : [...roles.rolesOf(node)],
       proposer: body.proposer,
       origin: body.force ? `${body.origin} (forced)` : body.origin,
       force: body.force,
@@ -332,7 +353,7 @@ function historyRow(block: HistoryBlock): Row {
     term: block.term,
     committed_at: block.committed_at,
     command: block.command,
-    node: shortNodeId(block.node),
+    node: block.node === null ? "-" : shortNodeId(block.node),
     roles_after: block.roles_after.join(",") || "-",
     proposer: shortNodeId(block.proposer),
     origin: block.origin,

@@ -18,6 +18,7 @@ import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
 import { wholeNumberProblem } from "../numbers.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
+import { signShift } from "../sign-shift.js";
 
 /**
  * Commands against a running mesh: `status`, `shift`, `workload`, `kill`. They find the
@@ -66,7 +67,7 @@ export async function anyLiveStatus(
 }
 
 /** Mutations go to the leader: a follower answers 421 (not the leader) instead of forwarding. */
-async function leaderClient(list: readonly ApiClient[]): Promise<ApiClient> {
+export async function leaderClient(list: readonly ApiClient[]): Promise<ApiClient> {
   const { status } = await anyLiveStatus(list);
   for (const client of list) {
     const candidate = await client.get("/v1/status", NodeStatusReply).catch(() => undefined);
@@ -138,11 +139,18 @@ export function registerMesh(program: Command): void {
       .argument("<node>", "node name or id")
       .option("--roles <roles>", "comma-separated roles (promote/demote; default: all control-plane roles)")
       .option("--force", "override a safety rule; the refusal names the rule that would be broken", false)
+      .option(
+        "--sign-with <keyfile>",
+        "sign the shift with an operator key (raw ed25519 seed or OpenSSH private key), bound to the chain head",
+      )
       .addOption(dirOption())
       .addOption(apiOption())
       .addOption(outputOption())
       .action(
-        async (node: string, options: Target & { roles?: string; force: boolean; output: OutputFormat }) => {
+        async (
+          node: string,
+          options: Target & { roles?: string; force: boolean; signWith?: string; output: OutputFormat },
+        ) => {
           const leader = await leaderClient((await clients(options)).clients);
           const request: Omit<ShiftRequest, "roles"> & { roles?: string[] } = {
             action,
@@ -150,6 +158,8 @@ export function registerMesh(program: Command): void {
             force: options.force,
             ...(options.roles === undefined ? {} : { roles: options.roles.split(",").map((r) => r.trim()) }),
           };
+          if (options.signWith !== undefined)
+            Object.assign(request, await signShift(leader, request, options.signWith));
           const reply = await leader.post("/v1/shifts", request, CommittedReply);
           process.stdout.write(
             render(options.output, reply, () => [

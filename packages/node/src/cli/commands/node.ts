@@ -5,13 +5,30 @@ import { createApiServer } from "../../api/http-server.js";
 import { nodeRoutes } from "../../api/routes.js";
 import { loadNodeConfig } from "../../daemon/config.js";
 import { FabricNode } from "../../daemon/fabric-node.js";
-import { createLogger } from "../../daemon/log.js";
+import { createLogger, type Logger } from "../../daemon/log.js";
 import { unlockDataDirectory } from "../../daemon/pid-file.js";
 import { parseHostPort } from "../../gossip/gossip-driver.js";
 import { joinRoutes } from "../../join/join-routes.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { fileError, readInputFile } from "../io.js";
 import { registerNodeRepair } from "./repair.js";
+
+/**
+ * SIGHUP: the strategy of the re-read config is proposed like `revoada strategy apply --yes`
+ * (the same checks, on the leader); a file that does not parse or prove live is refused here,
+ * logged with the field and line:column, and nothing is proposed.
+ */
+async function reloadStrategy(path: string, node: FabricNode, logger: Logger): Promise<void> {
+  const loaded = await loadNodeConfig(path).catch((error: unknown) => error as Error);
+  if (loaded instanceof Error || !loaded.ok) {
+    const reason = loaded instanceof Error ? loaded.message : loaded.issues.map(formatIssue).join("; ");
+    logger.warn("strategy reload refused: the config does not load", { file: path, reason });
+    return;
+  }
+  await node.proposeLocalStrategy(loaded.value.config.strategy).catch((error: unknown) => {
+    logger.warn("strategy reload failed", { error: error instanceof Error ? error.message : String(error) });
+  });
+}
 
 /** `revoada node --config node.yaml`: runs the daemon until SIGTERM or SIGINT. */
 export function registerNode(program: Command): void {
@@ -101,5 +118,7 @@ async function runNode(options: { config: string }): Promise<void> {
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
+    // SIGHUP re-reads the config file's strategy and proposes it (docs/daemon.md).
+    process.on("SIGHUP", () => void reloadStrategy(options.config, node, logger));
   });
 }
