@@ -6,7 +6,7 @@
  * (`--real N`, see `bench/scale/real.ts`). Design: docs/scale.md.
  *
  * Per N: the mesh forms (voters + 4 learners hold the log, the others follow through the
- * relay), K client writes (workload upserts, each followed by the policy's placement) are
+ * relay), runs until 15 s of virtual time (past gossip's start-up burst), then K client writes (workload upserts, each followed by the policy's placement) are
  * proposed 500 ms apart, and the run reports
  *   - per-node bytes/s: gossip (envelope included), relay, and Raft on the leader;
  *   - leader CPU per commit: CPU time inside the leader's Raft core and its machine applies,
@@ -15,7 +15,8 @@
  *     100% of nodes, p50 / p99 over the commits;
  *   - detection: a crashed node (a follower, then a learner) declared dead by every live node;
  *   - the simulator's own CPU per simulated second.
- * `--no-baseline` skips the N = 100 run with every node a learner (the old behaviour).
+ * `--no-baseline` skips the N = 100 run with every node a learner (the old behaviour),
+ * `--baseline-only` runs only that one.
  * `--rows-out FILE` saves the simulator rows; `--rows-in A,B` publishes saved rows without
  * running them again (one size per process: `--sizes 500 --no-baseline --rows-out a.json`).
  * Writes bench-results/scale.json and docs/scale-sim.svg (drawn from the JSON).
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     "rows-out": { type: "string" },
     "rows-in": { type: "string" },
     "no-baseline": { type: "boolean", default: false },
+    "baseline-only": { type: "boolean", default: false },
     real: { type: "string" },
     "real-only": { type: "boolean", default: false },
   },
@@ -56,6 +58,8 @@ if (
 }
 const jitter: NetworkFaults = { dropRate: 0, duplicateRate: 0, delayMsMin: 1, delayMsMax: 3 };
 const commitGapMs = 500;
+/** Writes start at this virtual time at the earliest (the steady state, docs/gossip.md). */
+const steadyFromMs = 15_000;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -165,7 +169,8 @@ function runSize(size: number, learnersMax: number | null): ScaleSimRow {
   }, 60_000);
   if (!formed) throw new Error(`N = ${size}: the mesh did not form within 60 s`);
   const formMs = cluster.nowMs;
-  cluster.runFor(1_000);
+  // Gossip's start-up burst (every node's state relayed, digests exchanged) is over by then.
+  cluster.runFor(Math.max(1_000, steadyFromMs - cluster.nowMs));
   log(`N = ${size}${learnersMax === null ? " (all learners)" : ""}: formed at ${formMs} ms`);
 
   // Steady window: K writes, 500 ms apart, then time for the last to spread.
@@ -297,7 +302,11 @@ function figuresOf(row: ScaleSimRow): Figure[] {
     ),
     figure(`${label}: relay bytes/s per node, mean`, Math.round(row.relayBytesPerNodeMean), "B/s"),
     figure(`${label}: relay bytes/s per node, max`, Math.round(row.relayBytesPerNodeMax), "B/s"),
-    figure(`${label}: leader Raft messages per commit`, row.leaderRaftMessagesPerCommit, "msgs"),
+    figure(
+      `${label}: leader Raft messages per commit (heartbeats included)`,
+      row.leaderRaftMessagesPerCommit,
+      "msgs",
+    ),
     figure(
       `${label}: leader CPU per commit`,
       row.leaderCpuMsPerCommit,
@@ -329,7 +338,7 @@ if (values["rows-in"] !== undefined) {
     rows.push(...(JSON.parse(readFileSync(file, "utf8")) as ScaleSimRow[]));
   rows.sort((a, b) => a.nodes - b.nodes || (a.learnersMax === null ? -1 : 1));
 } else if (!values["real-only"]) {
-  for (const size of sizes) rows.push(runSize(size, 4));
+  if (!values["baseline-only"]) for (const size of sizes) rows.push(runSize(size, 4));
   if (!values["no-baseline"]) rows.push(runSize(100, null));
 }
 if (values["rows-out"] !== undefined) writeFileSync(values["rows-out"], `${JSON.stringify(rows, null, 2)}\n`);

@@ -131,8 +131,8 @@ export async function runRealScale(count: number): Promise<RealScaleResult> {
   });
   const label = `real N = ${count}`;
   try {
-    const formed = await waitFor(() => agreed(local.nodes), 240_000, 500);
-    if (formed === undefined) throw new Error(`${label}: the mesh did not form within 240 s`);
+    const formed = await waitFor(() => agreed(local.nodes), 600_000, 500);
+    if (formed === undefined) throw new Error(`${label}: the mesh did not form within 600 s`);
     const formMs = Date.now() - formStarted;
     log(`${label}: formed in ${formMs} ms (leader ${formed.leader.slice(0, 8)}, index ${formed.applied})`);
     await new Promise((resolve) => setTimeout(resolve, 10_000));
@@ -163,7 +163,7 @@ export async function runRealScale(count: number): Promise<RealScaleResult> {
     const killed = Date.now();
     await Promise.all(local.nodes.map((node) => local.kill(node.name)));
     for (const node of local.nodes) local.startNode(node.name);
-    const restarted = await waitFor(() => agreed(local.nodes, before?.applied ?? 0), 120_000, 200);
+    const restarted = await waitFor(() => agreed(local.nodes, before?.applied ?? 0), 600_000, 200);
     const restartMs = Date.now() - killed;
     figures.push(
       figure(
