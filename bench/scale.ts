@@ -30,7 +30,7 @@ import { SeededRandom } from "../packages/fabric-core/src/sim/random.js";
 import { loadBlake3 } from "../packages/fabric-core/src/vocabulary/index.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 import { drawScaleSvg } from "./scale/plot.js";
-import { runRealScale } from "./scale/real.js";
+import { benchWorkload, runRealScale } from "./scale/real.js";
 
 const { values } = parseArgs({
   options: {
@@ -87,25 +87,10 @@ export interface ScaleSimRow {
 }
 
 function workload(index: number) {
-  return {
-    type: "workload-upsert" as const,
-    workload: {
-      name: `bench-${index}`,
-      namespace: "scale",
-      image: "registry.example/bench:1",
-      command: [],
-      args: [],
-      env: {},
-      ports: [],
-      replicas: 1,
-      resources: { cpu_millis: 100, memory_bytes: 64 * 2 ** 20 },
-      config_blobs: [],
-      placement: { zones: [], labels: {}, tolerate_control_plane: false },
-    },
-  };
+  return { type: "workload-upsert" as const, workload: benchWorkload(`bench-${index}`) };
 }
 
-/** Wraps the leader's Raft core, machine applies and executor rounds with a CPU clock. */
+/** Wraps the leader's Raft core and machine applies with a CPU clock. */
 function leaderTimer(cluster: FabricCluster): {
   readonly elapsedMs: () => number;
   readonly stop: () => void;

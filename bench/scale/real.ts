@@ -65,9 +65,10 @@ async function processFigures(directory: string): Promise<{ rss: number[]; fds: 
   return { rss, fds };
 }
 
-function workload(index: number) {
+/** A small workload (one replica): each write is its upsert, then the policy's placement. */
+export function benchWorkload(name: string) {
   return {
-    name: `real-${index}`,
+    name,
     namespace: "scale",
     image: "registry.example/bench:1",
     command: [],
@@ -93,7 +94,7 @@ async function spread(nodes: readonly MeshNodeHandle[], write: number): Promise<
   if (leaderStatus === undefined) return undefined;
   const started = Date.now();
   const reply = await leaderStatus.client
-    .post("/v1/workloads", workload(write), CommittedReply)
+    .post("/v1/workloads", benchWorkload(`real-${write}`), CommittedReply)
     .catch(() => undefined);
   if (reply === undefined) return undefined;
   const committedAt = Date.now();
