@@ -314,7 +314,10 @@ async function shift(node: FabricNode, request: ShiftRequest) {
   return { status: 200, body: { index: outcome.index, term: outcome.term, command: outcome.command } };
 }
 
-async function propose(node: FabricNode, command: Parameters<FabricNode["reconciler"]["proposeCommand"]>[0]) {
+export async function propose(
+  node: FabricNode,
+  command: Parameters<FabricNode["reconciler"]["proposeCommand"]>[0],
+) {
   if (node.raft.status().role !== "leader") return notLeader(node);
   try {
     const committed = await node.reconciler.proposeCommand(command, "operator", false);

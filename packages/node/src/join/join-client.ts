@@ -4,6 +4,7 @@ import type { Signer } from "@revoada/fabric-core/vocabulary";
 import { httpsFetch } from "../api/https-fetch.js";
 import { CliError, exitCodes } from "../cli/exit-codes.js";
 import { parseHostPort } from "../gossip/gossip-driver.js";
+import { exitCodeOfStatus } from "../mesh/api-client.js";
 import { caFingerprint } from "../pki/ca.js";
 import { JoinReply, joinSigningPayload } from "./join-protocol.js";
 import { formatJoinToken, type JoinToken } from "./join-token.js";
@@ -131,12 +132,8 @@ export async function requestJoin(address: string, pinned: PinnedCa, claim: Join
       target = leaderApi;
       continue;
     }
-    const code =
-      response.status === 400
-        ? exitCodes.invalidInput
-        : response.status === 421
-          ? exitCodes.unavailable
-          : exitCodes.failed;
+    // A 421 left over (the leader moved again) is an unreachable leader, not a refusal.
+    const code = response.status === 421 ? exitCodes.unavailable : exitCodeOfStatus(response.status);
     throw new CliError(`${target}: ${error}`, code);
   }
   throw new CliError(`${address}: the leader moved while joining; try again`, exitCodes.unavailable);

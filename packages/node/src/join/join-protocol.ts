@@ -6,6 +6,7 @@ import {
   FabricStrategy,
   Formation,
   HostPort,
+  JoinTokenCommand,
   NodeId,
   verifySignature,
 } from "@revoada/fabric-core/vocabulary";
@@ -83,16 +84,9 @@ export const JoinReply = z.strictObject({
 export type JoinReply = z.infer<typeof JoinReply>;
 
 /** `POST /v1/join-tokens`: the CLI makes the secret; the cluster gets only its hash. */
-export const JoinTokenCreateRequest = z.strictObject({
-  id: z.string().regex(/^[a-z0-9]{6}$/),
-  secret_sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  ttl_ms: z
-    .int()
-    .min(1_000)
-    .max(366 * 86_400_000),
-  single_use: z.boolean(),
-  description: z.string().max(128).default(""),
-});
+export const JoinTokenCreateRequest = JoinTokenCommand.options[0]
+  .omit({ type: true, action: true })
+  .extend({ description: z.string().max(128).default("") });
 export type JoinTokenCreateRequest = z.infer<typeof JoinTokenCreateRequest>;
 
 export const JoinTokenState = z.enum(["valid", "expired", "revoked", "used"]);

@@ -3,7 +3,7 @@ import { shortNodeId } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { apiUsesTls } from "../api/api-config.js";
 import { type Route, route } from "../api/http-server.js";
-import { notLeader } from "../api/routes.js";
+import { notLeader, propose } from "../api/routes.js";
 import { CommittedReply, ProposalRefused } from "../api/schemas.js";
 import type { LoadedConfig } from "../daemon/config.js";
 import type { FabricNode } from "../daemon/fabric-node.js";
@@ -50,7 +50,7 @@ export function joinRoutes(node: FabricNode, loaded: LoadedConfig): Route[] {
         if (node.applier.machine.joinToken(body.id) !== undefined) {
           return { status: 409, body: { error: `a join token with id ${body.id} exists` } };
         }
-        return proposeToken(node, { type: "join-token", action: "create", ...body });
+        return propose(node, { type: "join-token", action: "create", ...body });
       },
     }),
     route({
@@ -76,23 +76,10 @@ export function joinRoutes(node: FabricNode, loaded: LoadedConfig): Route[] {
         if (node.applier.machine.joinToken(id) === undefined) {
           return { status: 404, body: { error: `no join token ${id}` } };
         }
-        return proposeToken(node, { type: "join-token", action: "revoke", id });
+        return propose(node, { type: "join-token", action: "revoke", id });
       },
     }),
   ];
-}
-
-type TokenCommand = Parameters<FabricNode["reconciler"]["proposeCommand"]>[0] & { type: "join-token" };
-
-async function proposeToken(node: FabricNode, command: TokenCommand) {
-  if (node.raft.status().role !== "leader") return notLeader(node);
-  try {
-    const committed = await node.reconciler.proposeCommand(command, "operator", false);
-    return { status: 200, body: { ...committed, command } };
-  } catch (error) {
-    if (error instanceof RaftUnavailableError) return notLeader(node);
-    throw error;
-  }
 }
 
 const refusalStatus: Readonly<Record<JoinRefusal, number>> = {

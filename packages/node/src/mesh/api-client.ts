@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { httpsFetch } from "../api/https-fetch.js";
-import { CliError, exitCodes } from "../cli/exit-codes.js";
+import { CliError, type ExitCode, exitCodes } from "../cli/exit-codes.js";
 
 /**
  * How to reach a node's API: the bearer token sent with every request, and the cluster CA
@@ -61,13 +61,7 @@ export class ApiClient {
     const payload: unknown = await response.json().catch(() => undefined);
     if (!response.ok) {
       const message = describeError(payload) ?? `HTTP ${response.status}`;
-      const code =
-        response.status === 404
-          ? exitCodes.notFound
-          : response.status === 400
-            ? exitCodes.invalidInput
-            : exitCodes.failed;
-      throw new CliError(`${this.address}${path}: ${message}`, code);
+      throw new CliError(`${this.address}${path}: ${message}`, exitCodeOfStatus(response.status));
     }
     const parsed = schema.safeParse(payload);
     if (!parsed.success)
@@ -101,6 +95,12 @@ export class ApiClient {
       throw new CliError(`cannot reach node at ${this.address}: ${reason}`, exitCodes.unavailable);
     }
   }
+}
+
+/** The exit code of a refused request: 404 not found (4), 400 invalid input (3), else failed (1). */
+export function exitCodeOfStatus(status: number): ExitCode {
+  if (status === 404) return exitCodes.notFound;
+  return status === 400 ? exitCodes.invalidInput : exitCodes.failed;
 }
 
 function describeError(payload: unknown): string | undefined {

@@ -27,7 +27,7 @@ import {
   parseJoinToken,
   secretSha256,
 } from "../../join/join-token.js";
-import { ApiClient } from "../../mesh/api-client.js";
+import { ApiClient, exitCodeOfStatus } from "../../mesh/api-client.js";
 import { readMeshFile } from "../../mesh/mesh-file.js";
 import { fabricFaceFor, faceByCliName } from "../../mesh/mesh-setup.js";
 import { revoadaBin } from "../../mesh/supervisor.js";
@@ -139,14 +139,7 @@ function registerInit(program: Command): void {
           3000,
           ca.certPem,
         );
-        const pid = await startNode(
-          config,
-          options.dir,
-          client,
-          wholeNumber("--wait-ms", options.waitMs, 1000, 600_000),
-          true,
-        );
-        out.write(`node started (pid ${pid}); log: ${join(resolve(options.dir), "node.log")}\n`);
+        await startNode(config, options, client, true);
         const created = await createToken(client, ttlMs, options.singleUse === true, "revoada init");
         out.write(
           `join another host with (the token expires in ${options.tokenTtl}${options.singleUse === true ? ", single-use" : ""}):\n`,
@@ -215,14 +208,7 @@ function registerJoinCommand(program: Command): void {
       return;
     }
     const client = new ApiClient(mesh.nodes[0]!.api, reply.api_token, 3000, reply.ca_cert_pem);
-    const pid = await startNode(
-      config,
-      options.dir,
-      client,
-      wholeNumber("--wait-ms", options.waitMs, 1000, 600_000),
-      false,
-    );
-    out.write(`node started (pid ${pid}); log: ${join(resolve(options.dir), "node.log")}\n`);
+    await startNode(config, options, client, false);
     out.write("it enters as a learner; the policy decides its role (revoada status --dir DIR)\n");
   });
 }
@@ -351,14 +337,18 @@ function joinCommand(address: string, token: { id: string; secret: string }, caH
   return `revoada join ${address} --token ${formatJoinToken(token)} --ca-hash ${caHash}`;
 }
 
-/** Starts `revoada node` detached (it outlives this command), logging to DIR/node.log; waits until it answers. */
+/**
+ * Starts `revoada node` detached (it outlives this command), logging to DIR/node.log; waits
+ * until it answers (and leads, for the founder), then says so.
+ */
 async function startNode(
   config: string,
-  directory: string,
+  options: Pick<HostFlags, "dir" | "waitMs">,
   client: ApiClient,
-  waitMs: number,
   untilLeader: boolean,
-): Promise<number> {
+): Promise<void> {
+  const directory = options.dir;
+  const waitMs = wholeNumber("--wait-ms", options.waitMs, 1000, 600_000);
   const log = openSync(join(resolve(directory), "node.log"), "a", 0o600);
   const child = spawn(process.execPath, [revoadaBin, "node", "--config", config], {
     detached: true,
@@ -379,7 +369,12 @@ async function startNode(
       throw new CliError(`the node exited (code ${exited}):\n${tail}`, exitCodes.failed);
     }
     const status = await client.get("/v1/status", NodeStatusReply).catch(() => undefined);
-    if (status !== undefined && (!untilLeader || status.raft.state === "leader")) return child.pid ?? -1;
+    if (status !== undefined && (!untilLeader || status.raft.state === "leader")) {
+      process.stdout.write(
+        `node started (pid ${child.pid ?? "?"}); log: ${join(resolve(directory), "node.log")}\n`,
+      );
+      return;
+    }
     await new Promise((done) => setTimeout(done, 200));
   }
   throw new CliError(
@@ -430,13 +425,7 @@ async function atLeader(
       continue;
     }
     const message = typeof record.error === "string" ? record.error : `HTTP ${response.status}`;
-    const code =
-      response.status === 404
-        ? exitCodes.notFound
-        : response.status === 400
-          ? exitCodes.invalidInput
-          : exitCodes.failed;
-    throw new CliError(`${target.address}${path}: ${message}`, code);
+    throw new CliError(`${target.address}${path}: ${message}`, exitCodeOfStatus(response.status));
   }
   throw new CliError(`${client.address}: the leader moved; try again`, exitCodes.unavailable);
 }
