@@ -473,6 +473,54 @@ describe("the control plane in every face", () => {
   });
 });
 
+describe("revoada render --param", () => {
+  it("renders and reads with a face parameter; refuses an unsupported value (3) and a malformed one (2)", async () => {
+    const out = join(root, "k8s-1.29");
+    const rendered = await runCli([
+      "render",
+      "--face",
+      "kubernetes",
+      "--param",
+      "version=1.29",
+      "--state",
+      stateFile,
+      "--out",
+      out,
+    ]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const pod = await readFile(join(out, "nodes", "cp-1", "manifests", "kube-apiserver.yaml"), "utf8");
+    assert.match(pod, /image: registry\.k8s\.io\/kube-apiserver:v1\.29\.0/);
+    const read = await runCli(["read", "--face", "kubernetes", "--param", "version=1.29", out, "-o", "json"]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.doesNotMatch(read.stderr, /^ignored:/m, "read with the same version understands every file");
+    const unsupported = await runCli([
+      "render",
+      "--face",
+      "kubernetes",
+      "--param",
+      "version=1.27",
+      "--state",
+      stateFile,
+      "--out",
+      join(root, "k8s-1.27"),
+    ]);
+    assert.equal(unsupported.code, 3, unsupported.stderr);
+    assert.match(unsupported.stderr, /face\.kind\.version: Kubernetes 1\.27 is not supported/);
+    const malformed = await runCli([
+      "render",
+      "--face",
+      "kubernetes",
+      "--param",
+      "version",
+      "--state",
+      stateFile,
+      "--out",
+      join(root, "x"),
+    ]);
+    assert.equal(malformed.code, 2, malformed.stderr);
+  });
+});
+
 describe("revoada read says what the face cannot represent", () => {
   it("kubernetes: lost fields are absent (not zeros), listed on stderr, in YAML comments and in JSON", async () => {
     const out = join(root, "k8s-loss");

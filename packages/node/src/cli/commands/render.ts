@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import {
   type DroppedField,
   type Face,
+  type FaceParameters,
   type LostField,
   lostFields,
   type UnknownField,
@@ -16,7 +17,7 @@ import {
   stringifyYaml,
 } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
-import { loadFace } from "../../faces.js";
+import { configureLoadedFace, loadFace } from "../../faces.js";
 import {
   allNodeViews,
   findNode,
@@ -38,8 +39,21 @@ import { type OutputFormat, outputOption, render } from "../output.js";
  * (`{ state, lost, ignored }`).
  */
 
-async function faceNamed(name: string): Promise<Face> {
-  const loaded = await loadFace(name);
+/** `--param NAME=VALUE` (repeatable): `true`/`false` are booleans, anything else a string. */
+function collectParameter(
+  text: string,
+  previous: Record<string, string | boolean> = {},
+): Record<string, string | boolean> {
+  const at = text.indexOf("=");
+  if (at <= 0)
+    throw new CliError(`--param ${text}: expected NAME=VALUE (e.g. version=1.30)`, exitCodes.usage);
+  const value = text.slice(at + 1);
+  return { ...previous, [text.slice(0, at)]: value === "true" ? true : value === "false" ? false : value };
+}
+
+async function faceNamed(name: string, parameters: FaceParameters = {}): Promise<Face> {
+  const found = await loadFace(name);
+  const loaded = found.ok ? configureLoadedFace(found, parameters) : found;
   if (loaded.ok) return loaded.face;
   const message = loaded.issues
     .map((issue) => (issue.file === undefined ? issue.message : formatIssue(issue)))
@@ -82,6 +96,7 @@ function lostSummary(state: FabricState, lost: readonly LostField[]): string[] {
 
 interface RenderOptions {
   face: string;
+  param?: Record<string, string | boolean>;
   state: string;
   node?: string;
   all?: boolean;
@@ -104,7 +119,7 @@ async function renderAction(options: RenderOptions): Promise<void> {
   if (options.all === true && options.node !== undefined) {
     throw new CliError("--node and --all exclude each other", exitCodes.usage);
   }
-  const face = await faceNamed(options.face);
+  const face = await faceNamed(options.face, options.param);
   const state = await stateFrom(options.state);
   const result = written(face, state, options);
   let report: RenderReport;
@@ -131,8 +146,11 @@ async function renderAction(options: RenderOptions): Promise<void> {
   );
 }
 
-async function readAction(directory: string, options: { face: string; output: OutputFormat }): Promise<void> {
-  const face = await faceNamed(options.face);
+async function readAction(
+  directory: string,
+  options: { face: string; param?: Record<string, string | boolean>; output: OutputFormat },
+): Promise<void> {
+  const face = await faceNamed(options.face, options.param);
   const files = await readDirectoryFiles(resolve(directory)).catch((error: unknown) => {
     if (error instanceof Error && "code" in error && error.code === "ENOENT") {
       throw new CliError(`no such directory: ${directory}`, exitCodes.notFound);
@@ -184,6 +202,11 @@ export function registerRender(program: Command): void {
     .requiredOption("--state <file>", "fabric state file (YAML or JSON)")
     .option("--node <node>", "render one node's view (node id, name or unique id prefix)")
     .option("--all", "render every node's view, one folder per node")
+    .option(
+      "--param <name=value>",
+      "a face parameter, repeatable (kubernetes version=1.30; nomad version=1.4; systemd user_units=true, kubernetes_version=1.33)",
+      collectParameter,
+    )
     .requiredOption("--out <dir>", "output directory")
     .addOption(outputOption("table"))
     .action(renderAction);
@@ -195,6 +218,12 @@ export function registerRender(program: Command): void {
     )
     .requiredOption("--face <name>", "face name (revoada face list), package name or path")
     .argument("<dir>", "directory written by `revoada render` (without --node/--all)")
+    .option(
+      "--param <name=value>",
+      "the face parameter the render used, repeatable (kubernetes version=1.30; nomad version=1.4; systemd user_units=true, kubernetes_version=1.33)",
+      collectParameter,
+    )
+
     .addOption(outputOption("yaml"))
     .action(readAction);
 }
