@@ -24,6 +24,7 @@ const usage = `usage: pnpm bench raft [flags]
   --voters N            Raft voters, revoada and etcd (default 3)
   --trials N            failover kills (default 100; 0 skips failover)
   --only PART           throughput | failover (default: both)
+  --unencrypted         node transport frames authenticated only, not encrypted (encryption's cost)
   --help                this text
 `;
 const { values } = parseArgs({
@@ -35,9 +36,12 @@ const { values } = parseArgs({
     payload: { type: "string", default: "256" },
     voters: { type: "string", default: "3" },
     only: { type: "string" },
+    unencrypted: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
+// Read by every Transport of the node processes (they inherit the environment; docs/transport.md).
+if (values.unencrypted) process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES = "1";
 if (values.help) {
   process.stdout.write(usage);
   process.exit(0);
@@ -274,7 +278,9 @@ async function waitCaughtUp(node: RaftProcess): Promise<void> {
 
 async function main(): Promise<void> {
   const figures: Figure[] = [];
-  const notes: string[] = [];
+  const notes: string[] = [
+    `node transport frames: ${values.unencrypted ? "authenticated only (--unencrypted)" : "AES-256-GCM"}`,
+  ];
   let etcd: EtcdCluster | null = null;
   try {
     if (runThroughput) {
