@@ -5,7 +5,8 @@
 // the same disk (its default fsync policy: fdatasync per WAL batch) is driven by the same
 // generator through its JSON gateway (`POST /v3/kv/put`, keep-alive), same payloads, same
 // clients, in the same run, and the table shows both and the ratio. Then failover: kill -9
-// of the leader until a survivor acknowledges a proposal, over --trials kills.
+// (connections reset) or SIGSTOP (connections stay open: only the election timeout notices)
+// of the leader until a survivor acknowledges a proposal, over --trials faults of each kind.
 // Homelab timings: election timeout 150 ms, heartbeat 25 ms, pre-vote and check-quorum on.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -23,6 +24,7 @@ const usage = `usage: pnpm bench raft [flags]
   --payload BYTES       value size of each proposal / put (default 256)
   --voters N            Raft voters, revoada and etcd (default 3)
   --trials N            failover kills (default 100; 0 skips failover)
+  --faults LIST         failover faults: kill (SIGKILL), stop (SIGSTOP) (default kill,stop)
   --only PART           throughput | failover (default: both)
   --unencrypted         node transport frames authenticated only, not encrypted (encryption's cost)
   --help                this text
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     voters: { type: "string", default: "3" },
     only: { type: "string" },
     unencrypted: { type: "boolean", default: false },
+    faults: { type: "string", default: "kill,stop" },
     help: { type: "boolean", default: false },
   },
 });
@@ -56,6 +59,11 @@ if (
   (values.only !== undefined && values.only !== "throughput" && values.only !== "failover") ||
   [phaseMs, trials, payloadBytes, voterCount, ...clientCounts].some((n) => !Number.isInteger(n) || n < 0)
 ) {
+  process.stderr.write(usage);
+  process.exit(2);
+}
+const faults = values.faults.split(",");
+if (faults.some((fault) => fault !== "kill" && fault !== "stop")) {
   process.stderr.write(usage);
   process.exit(2);
 }
@@ -237,13 +245,17 @@ function comparisonTable(
   return `${lines.join("\n")}\n`;
 }
 
-/** kill -9 the leader; time until any surviving node acknowledges a proposal. */
-async function failoverTrial(): Promise<number> {
+/**
+ * Kills (SIGKILL) or stops (SIGSTOP) the leader; time until any surviving node acknowledges a
+ * proposal. A stopped leader keeps its connections open, so only the election timeout notices
+ * it; it is then killed and restarted like a killed one, and caught up before the next trial.
+ */
+async function failoverTrial(signal: NodeJS.Signals): Promise<number> {
   const leader = await cluster.waitForLeader(60_000);
   const survivors = cluster.nodes.filter((node) => node !== leader);
   const termBefore = (await leader.status())?.term ?? 0;
   const killedAt = performance.now();
-  leader.child?.kill("SIGKILL");
+  leader.child?.kill(signal);
   let elapsedMs = Number.NaN;
   while (Number.isNaN(elapsedMs)) {
     const attempts = survivors.map(async (node) => {
@@ -339,19 +351,29 @@ async function main(): Promise<void> {
       // in every process (big heaps, big snapshots), which a fabric state never has.
       cluster = new ProcessCluster(join(baseDirectory, "failover"), voterCount, clusterArgs);
       await cluster.start();
-      const failovers: number[] = [];
-      for (let trial = 0; trial < trials; trial += 1) {
-        failovers.push(await failoverTrial());
-        process.stderr.write(`failover ${trial + 1}/${trials}: ${failovers.at(-1)!.toFixed(1)} ms\n`);
+      for (const fault of faults) {
+        const signal = fault === "kill" ? "SIGKILL" : "SIGSTOP";
+        const failovers: number[] = [];
+        failoversWithExtraElections = 0;
+        for (let trial = 0; trial < trials; trial += 1) {
+          failovers.push(await failoverTrial(signal));
+          process.stderr.write(
+            `failover (${fault}) ${trial + 1}/${trials}: ${failovers.at(-1)!.toFixed(1)} ms\n`,
+          );
+        }
+        figures.push(figure(`failover (${fault}) trials`, failovers.length, "faults"));
+        figures.push(figure(`failover (${fault}) p50`, percentile(failovers, 50), "ms", "<= 150"));
+        figures.push(figure(`failover (${fault}) p99`, percentile(failovers, 99), "ms", "<= 400"));
+        figures.push(figure(`failover (${fault}) max`, Math.max(...failovers), "ms"));
+        figures.push(
+          figure(`failovers (${fault}) over 400 ms`, failovers.filter((ms) => ms > 400).length, "faults"),
+        );
+        figures.push(
+          figure(`failovers (${fault}) needing a second election`, failoversWithExtraElections, "faults"),
+        );
       }
-      figures.push(figure("failover trials", failovers.length, "kills"));
-      figures.push(figure("failover p50", percentile(failovers, 50), "ms", "<= 150"));
-      figures.push(figure("failover p99", percentile(failovers, 99), "ms", "<= 400"));
-      figures.push(figure("failover max", Math.max(...failovers), "ms"));
-      figures.push(figure("failovers over 400 ms", failovers.filter((ms) => ms > 400).length, "kills"));
-      figures.push(figure("failovers needing a second election", failoversWithExtraElections, "kills"));
       notes.push(
-        "failover: kill -9 of the leader until a surviving node acknowledges a proposal (committed + applied)",
+        "failover: kill -9 (kill) or SIGSTOP (stop) of the leader until a surviving node acknowledges a proposal (committed + applied); a stopped leader is then killed and restarted",
       );
     }
     notes.push(

@@ -161,21 +161,35 @@ test("3 processes survive kill -9 of the leader and of a follower without losing
 });
 
 test("the HTTP client API commits on the leader and refuses on a follower with the leader's id", async () => {
-  const leader = await cluster.waitForLeader();
-  const follower = cluster.nodes.find((node) => node !== leader && node.running)!;
-  const post = (node: RaftProcess, path: string, body: Uint8Array) =>
+  const post = (node: RaftProcess, path: string, body: string) =>
     fetch(`http://127.0.0.1:${node.httpPort}${path}`, { method: "POST", body });
+  // Leadership may move between finding the leader and asking it (a loaded machine): ask again.
   const value = `http-${Date.now()}`;
-  const committed = await post(leader, "/v1/propose", Buffer.from(value));
-  assert.equal(committed.status, 200);
-  const { index } = (await committed.json()) as { index: number };
-  assert.ok(Number.isInteger(index) && index > 0, "answered with the entry's index");
-  const applied = await leader.request("applied");
+  let committed: { leader: RaftProcess; index: number } | null = null;
+  for (let attempt = 0; attempt < 20 && committed === null; attempt += 1) {
+    const leader = await cluster.waitForLeader();
+    const response = await post(leader, "/v1/propose", value);
+    const body = (await response.json()) as { index?: number; reason?: string };
+    if (response.status === 503) continue;
+    assert.equal(response.status, 200);
+    committed = { leader, index: body.index ?? -1 };
+  }
+  assert.ok(committed !== null, "a leader accepted the proposal");
+  assert.ok(Number.isInteger(committed.index) && committed.index > 0, "answered with the entry's index");
+  const applied = await committed.leader.request("applied");
   assert.ok((applied.values as string[]).includes(value), "the body is the applied entry");
 
-  const refused = await post(follower, "/v1/propose", Buffer.from("x"));
-  assert.equal(refused.status, 503);
-  assert.deepEqual(await refused.json(), { reason: "notLeader", leader: leader.nodeId });
-  assert.equal((await post(leader, "/v1/propose", Buffer.alloc(65_537))).status, 413);
-  assert.equal((await post(leader, "/v1/other", Buffer.from("x"))).status, 404);
+  let refusal: unknown = null;
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.nodes.find((node) => node !== leader && node.running)!;
+    const refused = await post(follower, "/v1/propose", "x");
+    assert.equal(refused.status, 503);
+    refusal = await refused.json();
+    if ((refusal as { leader?: unknown }).leader === leader.nodeId) break;
+  }
+  const leader = await cluster.waitForLeader();
+  assert.deepEqual(refusal, { reason: "notLeader", leader: leader.nodeId });
+  assert.equal((await post(leader, "/v1/propose", "x".repeat(65_537))).status, 413);
+  assert.equal((await post(leader, "/v1/other", "x")).status, 404);
 });

@@ -392,3 +392,148 @@ test("ReadIndex asked before the new leader's first commit waits for it, then an
   const index = cluster.node(next).readStates.get("early")!;
   assertStrict.ok(index > committedBefore, "the answer covers the new leader's no-op");
 });
+
+test("nextDeadlineMs: tick does nothing before it and acts at it (election, then heartbeats)", () => {
+  const config = defaultRaftConfig("a");
+  const created = RaftNode.create(config, emptyStored(["a", "b", "c"]), new SeededRandom(7));
+  assertStrict.ok(created.ok);
+  const node = created.value;
+  const drain = () => {
+    const messages: RaftMessage[] = [];
+    while (node.hasReady()) {
+      const ready = node.ready();
+      messages.push(...ready.messages);
+      node.advance(ready);
+    }
+    return messages;
+  };
+  node.tick(0);
+  drain();
+  const election = node.nextDeadlineMs();
+  assertStrict.ok(
+    election >= config.electionTimeoutMs && election < 2 * config.electionTimeoutMs,
+    `the election deadline ${election} lies in [T, 2T)`,
+  );
+  node.tick(election - 0.5);
+  assertStrict.equal(node.status().role, "follower", "no campaign before the deadline");
+  assertStrict.deepEqual(drain(), [], "nothing to send before the deadline");
+  node.tick(election);
+  assertStrict.equal(node.status().role, "pre-candidate", "the campaign starts at the deadline");
+  assertStrict.ok(drain().some((message) => message.type === "requestVote"));
+
+  // A solo voter leads at once; its deadlines are then heartbeats.
+  const solo = RaftNode.create(defaultRaftConfig("solo"), emptyStored(["solo"]), new SeededRandom(7));
+  assertStrict.ok(solo.ok);
+  const leader = solo.value;
+  leader.tick(0);
+  while (leader.hasReady()) leader.advance(leader.ready());
+  leader.tick(leader.nextDeadlineMs());
+  while (leader.hasReady()) leader.advance(leader.ready());
+  assertStrict.equal(leader.status().role, "leader");
+  const becameLeaderAt = leader.nextDeadlineMs() - config.heartbeatIntervalMs;
+  leader.tick(becameLeaderAt + config.heartbeatIntervalMs);
+  assertStrict.equal(
+    leader.nextDeadlineMs(),
+    becameLeaderAt + 2 * config.heartbeatIntervalMs,
+    "the next heartbeat is due one interval after the last",
+  );
+});
+
+/** A fresh voter of {a, b, c} whose founding Ready is persisted; its log ends at (index, term). */
+function freshVoter(id: string, config = defaultRaftConfig(id)) {
+  const created = RaftNode.create(config, emptyStored(["a", "b", "c"]), new SeededRandom(id.charCodeAt(0)));
+  assertStrict.ok(created.ok);
+  const node = created.value;
+  node.tick(0);
+  while (node.hasReady()) node.advance(node.ready());
+  return node;
+}
+
+function takeMessages(node: RaftNode): RaftMessage[] {
+  const messages: RaftMessage[] = [];
+  while (node.hasReady()) {
+    const ready = node.ready();
+    messages.push(...ready.messages);
+    node.advance(ready);
+  }
+  return messages;
+}
+
+function preVoteFrom(from: string, to: string, node: RaftNode, term: number): RaftMessage {
+  const status = node.status();
+  return {
+    type: "requestVote",
+    from,
+    to,
+    term,
+    preVote: true,
+    lastLogIndex: status.lastIndex,
+    lastLogTerm: status.lastTerm,
+    transfer: false,
+  };
+}
+
+test("pre-vote tie-break: of two fresh pre-candidates with equal logs only the smaller id gets both pre-votes", () => {
+  const a = freshVoter("a");
+  const b = freshVoter("b");
+  a.tick(a.nextDeadlineMs());
+  b.tick(Math.max(b.nextDeadlineMs(), a.nextDeadlineMs() - 1000));
+  assertStrict.equal(a.status().role, "pre-candidate");
+  assertStrict.equal(b.status().role, "pre-candidate");
+  takeMessages(a);
+  takeMessages(b);
+  a.step(preVoteFrom("b", "a", b, b.status().term + 1));
+  b.step(preVoteFrom("a", "b", a, a.status().term + 1));
+  const answerOfA = takeMessages(a).find((message) => message.type === "voteResponse");
+  const answerOfB = takeMessages(b).find((message) => message.type === "voteResponse");
+  assertStrict.equal(answerOfA?.type === "voteResponse" && answerOfA.granted, false, "a refuses b");
+  assertStrict.equal(answerOfB?.type === "voteResponse" && answerOfB.granted, true, "b grants a");
+
+  // Past half an election timeout the pre-candidate grants as before (no one is held back).
+  const later = freshVoter("a");
+  const began = later.nextDeadlineMs();
+  later.tick(began);
+  takeMessages(later);
+  later.tick(began + defaultRaftConfig("a").electionTimeoutMs / 2);
+  assertStrict.equal(later.status().role, "pre-candidate", "still pre-campaigning");
+  later.step(preVoteFrom("b", "a", b, later.status().term + 1));
+  const answer = takeMessages(later).find((message) => message.type === "voteResponse");
+  assertStrict.equal(answer?.type === "voteResponse" && answer.granted, true, "a grants b after the window");
+});
+
+test("leaderUnreachable: a follower drops its leader lease and campaigns within two heartbeats", () => {
+  const config = defaultRaftConfig("a");
+  const a = freshVoter("a", config);
+  a.tick(10);
+  a.step({ type: "heartbeat", from: "b", to: "a", term: 1, commit: 0, readRound: 0 });
+  takeMessages(a);
+  assertStrict.equal(a.status().leader, "b");
+  const c = freshVoter("c");
+  a.step(preVoteFrom("c", "a", c, 2));
+  const refused = takeMessages(a).find((message) => message.type === "voteResponse");
+  assertStrict.ok(
+    refused === undefined || (refused.type === "voteResponse" && !refused.granted),
+    "within the lease",
+  );
+
+  assertStrict.equal(a.leaderUnreachable("c"), false, "only the leader's loss counts");
+  assertStrict.equal(a.leaderUnreachable("b"), true);
+  assertStrict.ok(
+    a.nextDeadlineMs() < 10 + 2 * config.heartbeatIntervalMs,
+    "the campaign is due within two heartbeats",
+  );
+  a.step(preVoteFrom("c", "a", c, 2));
+  const granted = takeMessages(a).find((message) => message.type === "voteResponse");
+  assertStrict.ok(
+    granted?.type === "voteResponse" && granted.granted,
+    "the lease is gone: c's pre-vote is granted",
+  );
+  a.tick(a.nextDeadlineMs());
+  assertStrict.equal(a.status().role, "pre-candidate");
+
+  const withLeases = freshVoter("a", { ...config, leaseReads: true });
+  withLeases.tick(10);
+  withLeases.step({ type: "heartbeat", from: "b", to: "a", term: 1, commit: 0, readRound: 0 });
+  takeMessages(withLeases);
+  assertStrict.equal(withLeases.leaderUnreachable("b"), false, "ignored with lease reads");
+});

@@ -173,6 +173,8 @@ export class RaftNode {
   private checkQuorumDeadlineMs = 0;
   /** Last time this node heard from a leader of its term (or led); votes are refused within T. */
   private lastLeaderContactMs = 0;
+  /** When this node last became a pre-candidate (the pre-vote tie-break's window). */
+  private preCampaignStartedMs = Number.NEGATIVE_INFINITY;
 
   // Output, handed over in the next Ready.
   private messages: RaftMessage[] = [];
@@ -284,6 +286,46 @@ export class RaftNode {
     if (this.transferTarget !== null && nowMs >= this.transferDeadlineMs) {
       this.abortTransfer("timed out");
     }
+  }
+
+  /**
+   * The earliest clock value at which `tick` would act (an election timeout, a heartbeat, a
+   * check-quorum round, a leadership transfer's deadline). Until then `tick` does nothing,
+   * so a driver may sleep until this instant instead of ticking at a fixed rate. It moves
+   * with every input; read it again after each one.
+   */
+  nextDeadlineMs(): number {
+    if (!this.started) return this.nowMs;
+    if (this.role !== "leader") return this.electionDeadlineMs;
+    let deadline = this.heartbeatDeadlineMs;
+    if (this.config.checkQuorum) deadline = Math.min(deadline, this.checkQuorumDeadlineMs);
+    if (this.transferTarget !== null) deadline = Math.min(deadline, this.transferDeadlineMs);
+    return deadline;
+  }
+
+  /**
+   * The driver saw every connection to `peer` close (a killed process's sockets are reset
+   * by its kernel at once). A follower of `peer` stops counting on it: its leader lease ends
+   * (it grants pre-votes again) and it campaigns within two heartbeat intervals instead of
+   * waiting out its election timeout. Only liveness changes (votes and commits follow the
+   * same rules), and a live leader's next heartbeat restores both. Ignored with lease reads
+   * (a closed connection does not prove that the leader stopped answering reads from its
+   * lease, which counts on every voter keeping its own) and for any peer but the leader.
+   * True when the node acted on it.
+   */
+  leaderUnreachable(peer: RaftPeerId): boolean {
+    if (this.config.leaseReads || this.role !== "follower" || this.leader !== peer || !this.started) {
+      return false;
+    }
+    this.lastLeaderContactMs = Number.NEGATIVE_INFINITY;
+    // One heartbeat interval and a random part of another: a live leader (its connection was
+    // only replaced) is heard from before then, which restores the lease and the timer.
+    const heartbeat = this.config.heartbeatIntervalMs;
+    this.electionDeadlineMs = Math.min(
+      this.electionDeadlineMs,
+      this.nowMs + heartbeat + this.random.int(heartbeat),
+    );
+    return true;
   }
 
   /** Starts an election now (operators and tests; the election timeout does this itself). */
@@ -573,7 +615,7 @@ export class RaftNode {
     const future = message.preVote && message.term > this.term;
     const canVote = this.vote === message.from || (this.vote === null && this.leader === null) || future;
     const upToDate = this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
-    if (canVote && upToDate) {
+    if (canVote && upToDate && !this.outranksPreVote(message)) {
       this.sendAtTerm(message.term, {
         type: "voteResponse",
         to: message.from,
@@ -589,6 +631,25 @@ export class RaftNode {
     }
     this.send({ type: "voteResponse", to: message.from, preVote: message.preVote, granted: false });
     return applied;
+  }
+
+  /**
+   * The pre-vote tie-break. Two nodes whose election timers fire close together both
+   * pre-campaign; if each granted the other's pre-vote, both would campaign, split the vote
+   * and wait out another timeout. So a pre-candidate whose own pre-campaign is fresh (begun
+   * less than half an election timeout ago) refuses the pre-vote of a peer with an equal
+   * log and a larger id, and that peer (who grants the smaller id's pre-vote as before)
+   * cannot win: one of the two campaigns. A more up-to-date log always gets the pre-vote.
+   * Pre-votes change no term and no vote, so this touches liveness only; after the window
+   * the node grants as before, so a pre-candidate that cannot reach anyone does not hold
+   * the others back for longer than that.
+   */
+  private outranksPreVote(message: RequestVoteMessage): boolean {
+    if (!message.preVote || this.role !== "pre-candidate") return false;
+    if (this.nowMs - this.preCampaignStartedMs >= this.config.electionTimeoutMs / 2) return false;
+    const sameLog =
+      message.lastLogTerm === this.log.lastTerm() && message.lastLogIndex === this.log.lastIndex();
+    return sameLog && this.id < message.from;
   }
 
   // -------------------------------------------------------------------------------------
@@ -621,6 +682,7 @@ export class RaftNode {
   private becomePreCandidate(): void {
     assert(this.role !== "leader", "a leader does not pre-campaign");
     this.role = "pre-candidate";
+    this.preCampaignStartedMs = this.nowMs;
     this.stepRole = (message) => this.stepCandidate(message);
     this.votes.clear();
     if (this.leader !== null) this.events.push({ type: "leader-changed", leader: null, term: this.term });

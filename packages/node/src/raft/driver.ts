@@ -26,14 +26,22 @@ import { entryToWal, hardStateToWal, snapshotToStored, storedStateFrom } from ".
 /**
  * Runs the pure Raft core (`RaftNode`) over real disk, sockets and timers. The loop is the
  * one `Ready` documents: persist (snapshot, entries, hard state; one fdatasync), send,
- * apply, then `advance`. Inputs (messages, proposals, ticks) only feed the core and
+ * apply, then `advance`. Inputs (messages, proposals, the timer at the core's next deadline) only feed the core and
  * schedule one pass with `setImmediate`, so everything that arrived in one turn of the event
  * loop (64 proposals, a burst of append responses) leaves in one Ready: one write, one
  * fsync (group commit).
  *
  * A leader may send its appends before its own fsync (Raft §10.2.1: the leader's entry only
- * counts toward commit once `advance` reports it persisted); every other message waits for
- * the fsync, so no vote or acknowledgement ever leaves before what it promises is durable.
+ * counts toward commit once `advance` reports it persisted); a heartbeat response may too
+ * when the Ready changes no term, vote, generation or rollback mark (it promises nothing
+ * about the log, and a slow fsync must not hold it past the leader's check-quorum window);
+ * every other message waits for the fsync, so no vote or acknowledgement ever leaves
+ * before what it promises is durable.
+ *
+ * Committed entries already on this node's disk (persisted by an earlier Ready) are applied
+ * before this Ready's fsync, as etcd applies while it saves: a commit is durable on a quorum,
+ * so its proposer is answered without waiting for the next batch's fsync. Committed entries
+ * that arrive in this Ready's own `entries` (a follower) are applied after the fsync.
  */
 export interface RaftApplier<R> {
   /** Every committed entry, in log order, exactly once (including conf-change and empty ones). */
@@ -57,8 +65,6 @@ export interface RaftDriverOptions<R> {
   readonly initialVoters: readonly NodeId[];
   readonly applier: RaftApplier<R>;
   readonly logger?: Logger;
-  /** How often the core's clock advances (default: a fifth of the heartbeat interval, >= 1 ms). */
-  readonly tickIntervalMs?: number;
   readonly random?: Random;
   /** WAL segment size (tests use small ones). */
   readonly segmentBytesMax?: number;
@@ -111,12 +117,16 @@ export class RaftDriver<R> {
   private readonly options: RaftDriverOptions<R>;
   private readonly logger: Logger;
   private readonly proposals = new Map<number, PendingProposal<R>>();
+  /** Messages received per peer (a closed connection's peer that still speaks is alive). */
+  private readonly receivedFrom = new Map<NodeId, number>();
   /** Peers given an address through `setPeer` after start. */
   private readonly addressedPeers = new Set<NodeId>();
   private readonly reads = new Map<string, PendingRead>();
   /** Reads whose index is known, waiting for the applier to reach it. */
   private readonly readsWaiting: { index: number; read: PendingRead }[] = [];
-  private readonly ticker: NodeJS.Timeout;
+  /** One timer, armed for the core's next deadline (`nextDeadlineMs`) after every pass. */
+  private timer: NodeJS.Timeout | null = null;
+  private timerDeadline = Number.POSITIVE_INFINITY;
   private readonly started = performance.now();
   private applied = 0;
   private readSequence = 0;
@@ -126,6 +136,8 @@ export class RaftDriver<R> {
   /** Term and vote of the last hard state written (a change of either must be synced). */
   private syncedTerm = 0;
   private syncedVote: string | null = null;
+  private syncedGeneration: number | undefined = undefined;
+  private syncedRollback: string | undefined = undefined;
   /** A Ready's fdatasync is in flight; the next Ready waits for it. */
   private persisting = false;
   private listenAddress: PeerAddress | null = null;
@@ -144,10 +156,8 @@ export class RaftDriver<R> {
       onMessage: (from, message) => this.receive(from, message),
       logger: this.logger,
       isPeerAllowed: (peer) => this.isMember(peer),
+      onPeerState: (peer, connected) => this.peerState(peer, connected),
     });
-    const tickIntervalMs =
-      options.tickIntervalMs ?? Math.max(1, Math.floor(options.config.heartbeatIntervalMs / 5));
-    this.ticker = setInterval(() => this.tick(), tickIntervalMs);
   }
 
   /** Recovers from disk, starts listening and dialing peers, and starts the clock. */
@@ -177,6 +187,8 @@ export class RaftDriver<R> {
     const driver = new RaftDriver(options, created.value, storage, applied);
     driver.syncedTerm = recovery.hardState.term;
     driver.syncedVote = recovery.hardState.vote;
+    driver.syncedGeneration = recovery.hardState.generation;
+    driver.syncedRollback = recovery.hardState.rollback;
     if (recovery.tornTailBytes > 0) {
       driver.logger.warn("torn log tail truncated", { bytes: recovery.tornTailBytes });
     }
@@ -213,6 +225,7 @@ export class RaftDriver<R> {
    */
   propose(data: Uint8Array): Promise<{ index: number; result: R }> {
     if (this.stopped) return Promise.reject(new RaftUnavailableError("stopped", null));
+    this.advanceClock();
     return this.awaitApplied(this.node.propose(data), "proposal");
   }
 
@@ -223,6 +236,7 @@ export class RaftDriver<R> {
    */
   proposeConfChange(change: ConfChange): Promise<{ index: number; result: R }> {
     if (this.stopped) return Promise.reject(new RaftUnavailableError("stopped", null));
+    this.advanceClock();
     return this.awaitApplied(this.node.proposeConfChange(change), "membership change");
   }
 
@@ -250,7 +264,7 @@ export class RaftDriver<R> {
     if (this.stopped) return Promise.reject(new RaftUnavailableError("stopped", null));
     this.readSequence += 1;
     const context = `read-${this.readSequence}`;
-    const outcome = this.node.readIndex(context);
+    const outcome = this.node.readIndex(context, this.clock());
     if (outcome.type === "rejected") {
       const reason = outcome.reason === "not-leader" ? "notLeader" : "dropped";
       return Promise.reject(
@@ -267,6 +281,7 @@ export class RaftDriver<R> {
     if (status.role !== "leader") return false;
     const chosen = target ?? bestTransferTarget(status);
     if (chosen === null) return false;
+    this.advanceClock();
     const outcome = this.node.transferLeadership(chosen);
     this.schedule();
     return outcome.type === "started";
@@ -285,7 +300,8 @@ export class RaftDriver<R> {
       }
     }
     this.stopped = true;
-    clearInterval(this.ticker);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     // Let an in-flight fdatasync finish before the log file is closed.
     while (this.persisting) await new Promise((resolve) => setTimeout(resolve, 1));
     await this.transport.close();
@@ -309,10 +325,56 @@ export class RaftDriver<R> {
     return conf.voters.includes(peer) || conf.votersOutgoing.includes(peer) || conf.learners.includes(peer);
   }
 
+  /** The core's clock: ms since this driver started. */
+  private clock(): number {
+    return performance.now() - this.started;
+  }
+
+  /**
+   * Brings the core's clock to now before an input, so what it records (a leader's last
+   * contact, an election deadline) is as fresh as the input. Between inputs the core needs no
+   * ticks: the timer wakes it at its next deadline.
+   */
+  private advanceClock(): void {
+    this.node.tick(this.clock());
+  }
+
   private tick(): void {
+    this.timer = null;
+    this.timerDeadline = Number.POSITIVE_INFINITY;
     if (this.stopped) return;
-    this.node.tick(performance.now() - this.started);
+    this.advanceClock();
     this.schedule();
+  }
+
+  /** (Re)arms the timer for the core's next deadline; a no-op when it is already set for it. */
+  private armTimer(): void {
+    if (this.stopped) return;
+    const deadline = this.node.nextDeadlineMs();
+    if (this.timer !== null && deadline === this.timerDeadline) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerDeadline = deadline;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, Math.ceil(deadline - this.clock())));
+  }
+
+  /**
+   * A connection to the leader closed (a killed process's sockets are reset by its kernel at
+   * once): unless a message from the leader arrives within the same turn of the event loop,
+   * the core hears `leaderUnreachable` and campaigns within two heartbeats instead of waiting
+   * out its election timeout. A live leader whose connection was merely replaced sends its
+   * next heartbeat before then, which puts the follower back at ease.
+   */
+  private peerState(peer: NodeId, connected: boolean): void {
+    if (connected || this.stopped) return;
+    const heard = this.receivedFrom.get(peer) ?? 0;
+    setImmediate(() => {
+      if (this.stopped || (this.receivedFrom.get(peer) ?? 0) !== heard) return;
+      this.advanceClock();
+      if (this.node.leaderUnreachable(peer)) {
+        this.logger.info("raft: a connection to the leader closed; campaigning early", { leader: peer });
+        this.schedule();
+      }
+    });
   }
 
   private receive(from: NodeId, message: RaftMessage): void {
@@ -323,6 +385,8 @@ export class RaftDriver<R> {
       return;
     }
     this.counters.messagesReceived += 1;
+    this.receivedFrom.set(from, (this.receivedFrom.get(from) ?? 0) + 1);
+    this.advanceClock();
     if (message.type === "append") this.counters.appendEntriesReceived += message.entries.length;
     const outcome = this.node.step(message);
     if (outcome.type === "dropped" && outcome.reason !== "stale-term") {
@@ -337,6 +401,7 @@ export class RaftDriver<R> {
     setImmediate(() => {
       this.scheduled = false;
       this.processReady();
+      this.armTimer();
     });
   }
 
@@ -356,30 +421,43 @@ export class RaftDriver<R> {
       if (event.type === "role-changed") this.role = event.role;
     }
     const isLeader = this.role === "leader";
+    const hardState = ready.hardState;
+    // Nothing a message's header promises (term, vote, this start's generation, the rollback
+    // mark) changes in this Ready: what is on disk already backs it.
+    const durableHeader =
+      hardState === null ||
+      (hardState.term === this.syncedTerm &&
+        hardState.vote === this.syncedVote &&
+        hardState.generation === this.syncedGeneration &&
+        hardState.rollback === this.syncedRollback);
     const deferred: RaftMessage[] = [];
+    let sentEarly = false;
     for (const message of ready.messages) {
-      if (isLeader && message.type === "append") this.send(message);
-      else deferred.push(message);
+      if (
+        (isLeader && message.type === "append") ||
+        (durableHeader && message.type === "heartbeatResponse")
+      ) {
+        this.send(message);
+        sentEarly = true;
+      } else deferred.push(message);
     }
-    if (isLeader) this.transport.flush();
+    if (sentEarly) this.transport.flush();
+    const applied = this.applyDurableCommitted(ready);
     const batch = persistBatchOf(ready);
     if (batch === null) {
-      this.finishReady(ready, deferred);
+      this.finishReady(ready, deferred, applied);
       return;
     }
     // Like etcd's MustSync: entries, a snapshot, a new term or a vote must be durable before
     // anything depending on them leaves; a hard state that only moves the commit index need
     // not be (a lost commit index is learned again from the leader), so it is written
     // without waiting for the disk.
-    const hardState = ready.hardState;
-    const mustSync =
-      ready.mustSync ||
-      ready.entries.length > 0 ||
-      ready.snapshot !== null ||
-      (hardState !== null && (hardState.term !== this.syncedTerm || hardState.vote !== this.syncedVote));
+    const mustSync = ready.mustSync || ready.entries.length > 0 || ready.snapshot !== null || !durableHeader;
     if (hardState !== null) {
       this.syncedTerm = hardState.term;
       this.syncedVote = hardState.vote;
+      this.syncedGeneration = hardState.generation;
+      this.syncedRollback = hardState.rollback;
     }
     this.persisting = true;
     if (mustSync) this.counters.syncs += 1;
@@ -393,14 +471,30 @@ export class RaftDriver<R> {
           this.logger.error("raft log fsync failed; stopping the process", { error });
           process.exit(70);
         }
-        this.finishReady(ready, deferred);
+        this.finishReady(ready, deferred, applied);
       },
       mustSync,
     );
   }
 
-  /** After the Ready is durable: send, apply, serve reads, snapshot, advance. */
-  private finishReady(ready: Ready, deferred: readonly RaftMessage[]): void {
+  /**
+   * Applies the Ready's committed entries that an earlier Ready already made durable here
+   * (all of them on a leader, whose new entries are never committed yet), before this
+   * Ready's fsync; returns how many. None when the Ready restores a snapshot.
+   */
+  private applyDurableCommitted(ready: Ready): number {
+    if (ready.snapshot !== null) return 0;
+    const firstNew = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    let count = 0;
+    while (count < ready.committed.length && ready.committed[count]!.index < firstNew) {
+      this.apply(ready.committed[count]!);
+      count += 1;
+    }
+    return count;
+  }
+
+  /** After the Ready is durable: send, apply the rest, serve reads, snapshot, advance. */
+  private finishReady(ready: Ready, deferred: readonly RaftMessage[], appliedEarly: number): void {
     if (this.stopped) return;
     for (const message of deferred) this.send(message);
     if (ready.snapshot !== null) {
@@ -408,7 +502,9 @@ export class RaftDriver<R> {
       this.applied = ready.snapshot.metadata.index;
       this.rejectProposalsThrough(this.applied);
     }
-    for (const entry of ready.committed) this.apply(entry);
+    for (let position = appliedEarly; position < ready.committed.length; position += 1) {
+      this.apply(ready.committed[position]!);
+    }
     for (const readState of ready.readStates) this.resolveRead(readState.context, readState.index);
     this.releaseReads();
     if (ready.snapshotRequest !== null) this.snapshotAt(ready.snapshotRequest.index);
