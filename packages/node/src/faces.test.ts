@@ -20,11 +20,18 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { FaceFile } from "@revoada/fabric-core/face";
 import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
+import { BuiltInFaceKind } from "@revoada/fabric-core/vocabulary";
 import { parseEntrypoint } from "@revoada/face-baremetal";
 import { isWordError, lastValue, parseExecLine, parseUnitFile, sectionEntries } from "@revoada/face-systemd";
 import { parse as parseYaml } from "yaml";
 import { runCli } from "../test/cli-harness.js";
-import { faceOptionsFromEnvironment, listKnownFaces, loadConfiguredFace, loadFace } from "./faces.js";
+import {
+  faceOptionsFromEnvironment,
+  listKnownFaces,
+  loadConfiguredFace,
+  loadFace,
+  packageByProtocol,
+} from "./faces.js";
 import { fabricFaceFor } from "./mesh/mesh-setup.js";
 import { renderToDirectory } from "./render/render-directory.js";
 
@@ -235,6 +242,21 @@ describe("face registry at run time", () => {
       .write(mesh, { kind: "cluster" })
       .files.find((file) => file.path.endsWith(".nomad.hcl"));
     assert.doesNotMatch(job?.content ?? "", /"\*"/, "Nomad 1.4 has no datacenter wildcard");
+  });
+
+  it("every parameter a built-in face kind declares is one its face takes (none is parsed and dropped)", async () => {
+    for (const kind of BuiltInFaceKind.options) {
+      const protocol = kind.shape.protocol.value;
+      // certified_cncf stays in the schema only to refuse it with the migration (docs/faces.md).
+      const fields = Object.keys(kind.shape).filter((key) => key !== "protocol" && key !== "certified_cncf");
+      const loaded = await loadFace(packageByProtocol[protocol]);
+      assert.ok(loaded.ok, protocol);
+      assert.deepEqual(
+        (loaded.face.parameters ?? []).map((parameter) => parameter.name).sort(),
+        fields.sort(),
+        `${protocol}: the face declares exactly the kind's parameters`,
+      );
+    }
   });
 
   it("loads the face a node config names by protocol or module", async () => {
