@@ -118,6 +118,19 @@ export async function loadNodeConfig(path: string): Promise<Result<LoadedConfig>
         path: ["strategy", ...error.path],
       })),
       ...apiConfigIssues(value),
+      // The founding strategy must let an operator sign: signatures required with no key would
+      // refuse every operator shift, and every node would refuse the strategy itself.
+      ...(value.strategy.attestation.require_operator_signature &&
+      (value.strategy.attestation.operators ?? []).length === 0
+        ? [
+            {
+              code: "custom" as const,
+              message:
+                "require_operator_signature is on but attestation.operators names no key: no operator shift could be signed (revoada strategy operator-key KEYFILE prints a key)",
+              path: ["strategy", "attestation", "require_operator_signature"],
+            },
+          ]
+        : []),
     ],
   });
   if (!parsed.ok) return parsed;
