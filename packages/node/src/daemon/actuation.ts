@@ -81,6 +81,8 @@ export interface EtcdPki {
 
 /** How soon a member waiting for its credential blob looks again. */
 const credentialRetryMs = 200;
+/** How long one attempt to fetch a credential blob may take before the reconcile moves on. */
+const credentialFetchMs = 3_000;
 
 export class NodeActuation {
   private readonly runtime: Runtime | null;
@@ -299,7 +301,12 @@ export class NodeActuation {
       return true;
     }
     if ((await files.memberSerial()) === credential.serial) return true;
-    const bytes = await pki.fetch(credential.blob);
+    // Bounded: a fetch that stalls must not hold up the reconcile chain (it retries instead;
+    // the background content round keeps fetching the pinned blob too).
+    const bytes = await Promise.race([
+      pki.fetch(credential.blob),
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), credentialFetchMs).unref()),
+    ]);
     if (bytes === null) return false;
     const opened = await openEtcdMemberCredential(bytes, {
       serial: credential.serial,

@@ -50,11 +50,43 @@ export function registerEtcd(program: Command): void {
       }
       const tls = committed.tls ? await clientTls(options) : undefined;
       try {
-        await printStatus(committed, endpoints, tls?.files, options.output);
+        const report = await etcdReport(committed, endpoints, tls?.files, 3000);
+        // The reason (a TLS refusal, no leader, a timeout) is what an operator acts on.
+        if (report.error !== null) throw new CliError(report.error, exitCodes.unavailable);
+        process.stdout.write(render(options.output, report.data, () => report.rows));
       } finally {
         await tls?.cleanup();
       }
     });
+}
+
+/**
+ * The etcd section of `revoada status`: the same rows as `revoada etcd status`, with TLS from
+ * the mesh directory's CA when it holds the key; etcd's own columns say "?" when etcd cannot
+ * be asked. Nothing when the fabric manages no etcd.
+ */
+export async function etcdStatusSection(
+  committed: EtcdMembersReply,
+  target: Target,
+): Promise<{ rows: ReturnType<typeof etcdRows>; error: string | null } | null> {
+  if (committed.members.length === 0) return null;
+  const endpoints = committed.members
+    .filter((member) => member.client !== null)
+    .map((member) => httpUrl(member.client ?? "", committed.tls));
+  const tls = committed.tls ? await clientTls(target).catch(() => undefined) : undefined;
+  if (committed.tls && tls === undefined) {
+    return {
+      rows: etcdRows(committed, [], [], [], 0, false),
+      error:
+        "etcd speaks TLS and this mesh directory holds no CA key: `revoada etcd status --etcd-cert ...` asks etcd",
+    };
+  }
+  try {
+    const report = await etcdReport(committed, endpoints, tls?.files, 1500);
+    return { rows: report.rows, error: report.error };
+  } finally {
+    await tls?.cleanup();
+  }
 }
 
 interface EtcdTlsOptions {
@@ -92,13 +124,13 @@ async function clientTls(
   return { files, cleanup: () => rm(directory, { recursive: true, force: true }) };
 }
 
-async function printStatus(
+async function etcdReport(
   committed: EtcdMembersReply,
   endpoints: readonly string[],
   tls: EtcdClientTls | undefined,
-  output: OutputFormat,
-): Promise<void> {
-  const etcdctl = { endpoints, timeoutMs: 3000, ...(tls === undefined ? {} : { tls }) };
+  timeoutMs: number,
+) {
+  const etcdctl = { endpoints, timeoutMs, ...(tls === undefined ? {} : { tls }) };
   const [listed, statuses, health] = await Promise.all([
     etcdctlMembership(etcdctl)
       .list()
@@ -106,16 +138,18 @@ async function printStatus(
     etcdctlEndpointStatus(etcdctl).catch(() => [] as readonly EtcdEndpointStatus[]),
     etcdctlEndpointHealth(etcdctl).catch(() => [] as readonly EtcdEndpointHealth[]),
   ]);
-  // The reason (a TLS refusal, no leader, a timeout) is what an operator acts on.
-  if (listed instanceof Error) throw new CliError(listed.message, exitCodes.unavailable);
+  const members = listed instanceof Error ? [] : listed;
   const leaderIndex = Math.max(0, ...statuses.map((status) => status.raftIndex));
-  const rows = etcdRows(committed, listed, statuses, health, leaderIndex);
-  const data = {
-    committed: committed.members,
-    tls: committed.tls,
-    etcd: { members: listed, endpoints: statuses, health },
+  return {
+    error: listed instanceof Error ? listed.message : null,
+    rows: etcdRows(committed, members, statuses, health, leaderIndex, !(listed instanceof Error)),
+    data: {
+      committed: committed.members,
+      tls: committed.tls,
+      last_error: committed.last_error,
+      etcd: { members, endpoints: statuses, health },
+    },
   };
-  process.stdout.write(render(output, data, () => rows));
 }
 
 function etcdRows(
@@ -124,6 +158,8 @@ function etcdRows(
   statuses: readonly EtcdEndpointStatus[],
   health: readonly EtcdEndpointHealth[],
   leaderIndex: number,
+  /** etcd answered the member list (otherwise its columns say "?"). */
+  asked = true,
 ) {
   const leaderId = statuses.find((status) => status.leaderId !== "0")?.leaderId ?? null;
   const ids = new Set([
@@ -133,18 +169,20 @@ function etcdRows(
   return [...ids].sort().map((id) => {
     const member = listed.find((candidate) => candidate.id === id);
     const recorded = committed.members.find((candidate) => candidate.member_id === id);
-    const client = recorded?.client === null || recorded === undefined ? null : httpUrl(recorded.client);
+    const client =
+      recorded?.client === null || recorded === undefined ? null : httpUrl(recorded.client, committed.tls);
     const status = statuses.find((candidate) => candidate.memberId === id);
     const healthy = health.find((candidate) => candidate.endpoint === client);
     return {
       member: member?.name || recorded?.name || "(not started)",
       id,
-      etcd: member === undefined ? "absent" : member.isLearner ? "learner" : "voter",
+      etcd: !asked ? "?" : member === undefined ? "absent" : member.isLearner ? "learner" : "voter",
       fabric: recorded === undefined ? "absent" : recorded.learner ? "learner" : "voter",
       healthy: healthy === undefined ? "?" : healthy.healthy ? "yes" : "no",
       leader: id === leaderId ? "*" : "",
       raft_index: status?.raftIndex ?? null,
       lag: status === undefined ? null : leaderIndex - status.raftIndex,
+      cert: recorded?.certificate_serial?.slice(0, 8) ?? "",
     };
   });
 }

@@ -10,7 +10,13 @@ import {
 } from "@revoada/fabric-core/vocabulary";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
-import { CommittedReply, MeshMember, NodeStatusReply, type ShiftRequest } from "../../api/schemas.js";
+import {
+  CommittedReply,
+  EtcdMembersReply,
+  MeshMember,
+  NodeStatusReply,
+  type ShiftRequest,
+} from "../../api/schemas.js";
 import { runningPidOf } from "../../daemon/pid-file.js";
 import { ApiClient } from "../../mesh/api-client.js";
 import { type MeshFile, readMeshFile } from "../../mesh/mesh-file.js";
@@ -19,6 +25,7 @@ import { readInputFile } from "../io.js";
 import { wholeNumberProblem } from "../numbers.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
 import { signShift } from "../sign-shift.js";
+import { etcdStatusSection } from "./etcd.js";
 
 /**
  * Commands against a running mesh: `status`, `shift`, `workload`, `kill`. They find the
@@ -96,6 +103,7 @@ export function registerMesh(program: Command): void {
         status: status ?? null,
       }));
       process.stdout.write(render(options.output, data, () => rows));
+      if (options.output === "table") await printEtcdSection(list, options);
       const unplaced = await unplacedReplicas(list);
       if (unplaced.length > 0) {
         // On stderr for json/yaml, so the document on stdout keeps its shape.
@@ -343,6 +351,26 @@ async function unplacedReplicas(list: readonly ApiClient[]): Promise<string[]> {
     );
   }
   return lines;
+}
+
+/** `revoada status`'s etcd section, when the fabric manages an etcd (docs/control-plane.md). */
+async function printEtcdSection(list: readonly ApiClient[], target: Target): Promise<void> {
+  for (const client of list) {
+    const committed = await client.get("/v1/etcd", EtcdMembersReply).catch(() => undefined);
+    if (committed === undefined) continue;
+    const section = await etcdStatusSection(committed, target);
+    if (section === null) return;
+    process.stdout.write(
+      `\nETCD${committed.tls ? " (TLS)" : ""}\n${render("table", section.rows, () => section.rows)}`,
+    );
+    if (section.error !== null) process.stdout.write(`  ! etcd: ${section.error}\n`);
+    if (committed.last_error !== null) {
+      process.stdout.write(
+        `  ! last etcd call failed (${committed.last_error.action}): ${committed.last_error.error}\n`,
+      );
+    }
+    return;
+  }
 }
 
 export function statusRow(
