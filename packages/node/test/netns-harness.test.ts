@@ -34,7 +34,8 @@ import {
 } from "../src/netns/hosts.js";
 import { NetnsMesh } from "../src/netns/netns-mesh.js";
 
-const patienceMs = 120_000;
+// Generous: five daemons start slowly on a loaded 2-core machine; every wait is on a condition.
+const patienceMs = 240_000;
 let directory = "";
 let mesh: NetnsMesh;
 

@@ -54,7 +54,7 @@ const diskBytes = 64 * 1024 * 1024;
 const keySlots = 4;
 const keyGenerationMs = 45_000;
 /** Generous: a loaded CI machine starts five daemons slowly. */
-const formationMs = 240_000;
+const formationMs = 600_000;
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
   await loadBlake3();
