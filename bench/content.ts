@@ -41,6 +41,7 @@ import { connectFrameLink } from "../packages/node/src/content/frame-link.js";
 import { writeGeneratedFile } from "../packages/node/src/content/generated-file.js";
 import { TransportContentLinks } from "../packages/node/src/content/transport-links.js";
 import { FrameCipher } from "../packages/node/src/transport/handshake.js";
+import { rawTcpCopy } from "./lib/raw-copy.js";
 import { type Figure, figure, publishBenchReport } from "./report.js";
 
 function argument(name: string, fallback: number): number {
@@ -194,8 +195,20 @@ async function stopSeed(seed: { child: ChildProcess; output: { text: () => strin
   return Number(uploaded[1]);
 }
 
+/** MB/s of the same number of bytes copied raw over loopback TCP and fdatasync'd (bench/lib/raw-copy.ts). */
+async function rawCopyCeiling(size: number): Promise<number> {
+  const file = join(scratch, "raw-source.bin");
+  await writeGeneratedFile(file, size, size / mebibyte);
+  const copied = await rawTcpCopy(file, join(scratch, "raw-target.bin"));
+  rmSync(file);
+  rmSync(join(scratch, "raw-target.bin"));
+  if (copied.bytes !== size) throw new Error(`raw copy moved ${copied.bytes} of ${size} bytes`);
+  return megabytesPerSecond(size, copied.ms);
+}
+
 async function benchTransfer(): Promise<void> {
   const source = await seedStore("transfer-seed", transferMib);
+  const raw = await rawCopyCeiling(source.size);
   const seed = await startSeed(source.dataDir);
   const target = await BlobStore.open(join(scratch, "transfer-target"));
   const [host, port] = seed.address.split(":") as [string, string];
@@ -224,6 +237,12 @@ async function benchTransfer(): Promise<void> {
     ),
   );
   figures.push(figure(`verified transfer of ${transferMib} MiB, time`, ms, "ms"));
+  figures.push(
+    figure(`raw TCP copy + fdatasync of ${transferMib} MiB, 2 processes (the ceiling)`, raw, "MB/s"),
+  );
+  figures.push(
+    figure("  verified transfer / raw copy", megabytesPerSecond(source.size, ms) / raw, "x", ">= 0.9"),
+  );
   figures.push(
     figure(
       `  of which streaming + verifying (before the final fsync)`,
