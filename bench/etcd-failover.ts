@@ -26,6 +26,8 @@ import {
   statusOf,
   waitFor,
 } from "../packages/node/src/mesh/observe.js";
+import { loadClusterCa } from "../packages/node/src/pki/ca.js";
+import { EtcdTlsFiles } from "../packages/node/src/pki/etcd-credentials.js";
 import { figure, latencyFigures, publishBenchReport } from "./report.js";
 
 const { values } = parseArgs({ options: { trials: { type: "string", default: "20" } } });
@@ -46,6 +48,13 @@ const local = await LocalMesh.start({
   policy: { flap_threshold: 1000 },
   actuator: { runtime: "process", etcd: true },
 });
+// etcd speaks TLS with the mesh's CA: the benchmark reads it with a client certificate of its own.
+const issuedClient = await new EtcdTlsFiles(
+  join(directory, "bench-client"),
+  await loadClusterCa(join(directory, "ca.crt"), join(directory, "ca.key")),
+).client("bench-etcd-failover");
+if (issuedClient === null) throw new Error("could not issue the benchmark's etcd client certificate");
+const clientTls = issuedClient;
 
 interface Trial {
   readonly leader: boolean;
@@ -77,7 +86,7 @@ function holders(state: FabricState): string[] {
 async function etcdVoters(
   endpoints: readonly string[],
 ): Promise<{ voters: string[]; learners: number } | undefined> {
-  const listed = await etcdctlMembership({ endpoints, timeoutMs: 2000 })
+  const listed = await etcdctlMembership({ endpoints, timeoutMs: 2000, tls: clientTls })
     .list()
     .catch(() => undefined);
   if (listed === undefined) return undefined;
@@ -99,7 +108,7 @@ async function settled(): Promise<{ state: FabricState; leader: MeshNodeHandle }
       if (state === undefined || holders(state).length !== 3) return undefined;
       const committed = await committedMembers(leader.node);
       const endpoints = (committed?.members ?? []).flatMap((member) =>
-        member.client === null ? [] : [`http://${member.client}`],
+        member.client === null ? [] : [`https://${member.client}`],
       );
       const etcd = await etcdVoters(endpoints);
       if (etcd === undefined || etcd.learners > 0 || etcd.voters.join(",") !== holders(state).join(","))
@@ -164,7 +173,7 @@ try {
           if (trial.promotedMs === null && !fresh.learner) trial.promotedMs = at();
         }
         const endpoints = committed.members.flatMap((member) =>
-          member.client === null ? [] : [`http://${member.client}`],
+          member.client === null ? [] : [`https://${member.client}`],
         );
         const etcd = await etcdVoters(endpoints);
         if (etcd === undefined) return undefined;
@@ -234,7 +243,7 @@ publishBenchReport({
     ),
   ],
   notes: [
-    `${count} node processes on loopback, each with an etcd 3.4 member (process runtime), homelab strategy`,
+    `${count} node processes on loopback, each with an etcd 3.4 member (process runtime) with TLS from the cluster CA, homelab strategy`,
     "each trial kills -9 an etcd holder's daemon and its etcd (alternating the Raft leader and a follower); times from the kill, observed through the API and etcdctl every 20 ms",
     "flap damping raised (flap_threshold 1000) so a node killed every few seconds is not quarantined",
     `between trials the killed node restarts and the mesh settles ${settleMs} ms`,

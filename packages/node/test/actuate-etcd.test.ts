@@ -7,13 +7,14 @@
 // wait is a bounded retry on etcd's own answers, never a timing threshold. A missing etcd fails.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { etcdComponentSpec } from "../src/actuate/etcd-component.js";
 import {
+  EtcdctlError,
   EtcdRefusedError,
   EtcdUnavailableError,
   etcdctlEndpointHealth,
@@ -232,4 +233,30 @@ test("etcd's refusals and an unreachable endpoint are told apart", async () => {
   } finally {
     await runtime.stop();
   }
+});
+
+test("etcdctl crashing after etcd applied a promote (3.4's JSON printer) is read back from the member list", async () => {
+  // A stand-in etcdctl: `member promote` panics like etcdctl 3.4.23 does after a promote
+  // etcd applied; `member list` shows the member as a voter (or, for id 2, still a learner).
+  const fake = join(directory, "fake-etcdctl");
+  await writeFile(
+    fake,
+    `#!/bin/sh
+for arg in "$@"; do last="$arg"; done
+case "$*" in
+  *"member promote"*) echo "panic: runtime error: invalid memory address or nil pointer dereference" >&2
+    echo "go.etcd.io/etcd/etcdctl/main.go:35 +0x65" >&2; exit 2 ;;
+  *"member list"*) echo '{"members":[{"ID":1,"name":"a","peerURLs":["http://a:1"]},{"ID":2,"name":"b","peerURLs":["http://b:1"],"isLearner":true}]}' ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  const membership = etcdctlMembership({ endpoints: ["http://127.0.0.1:1"], timeoutMs: 1000, etcdctl: fake });
+  assert.equal(await membership.promote("1"), "promoted");
+  assert.equal(await membership.promote("2"), "not-ready");
+  await assert.rejects(membership.promote("3"), (error: Error) => {
+    assert.ok(error instanceof EtcdctlError && error.crashed, String(error));
+    assert.match(error.message, /crashed: panic: runtime error/);
+    return true;
+  });
 });

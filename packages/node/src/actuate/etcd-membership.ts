@@ -76,10 +76,13 @@ const retryableRefusals = ["etcdserver: unhealthy cluster", "etcdserver: too man
 export class EtcdctlError extends Error {
   override readonly name = "EtcdctlError";
   readonly operation: string;
+  /** etcdctl panicked (its request may have been applied). */
+  readonly crashed: boolean;
 
-  constructor(operation: string, message: string, options?: { cause?: unknown }) {
+  constructor(operation: string, message: string, options?: { cause?: unknown; crashed?: boolean }) {
     super(`etcdctl ${operation}: ${message}`, options);
     this.operation = operation;
+    this.crashed = options?.crashed === true;
   }
 }
 
@@ -207,7 +210,18 @@ export function etcdctlMembership(options: EtcdctlOptions): EtcdMembership {
       // etcd's ErrLearnerNotReady contains ErrMemberNotLearner's text, so it is checked first.
       const notReady = "can only promote a learner member which is in sync with leader";
       const notLearner = "can only promote a learner member";
-      const answer = await run("member promote", ["member", "promote", memberId], [notReady, notLearner]);
+      const answer = await run(
+        "member promote",
+        ["member", "promote", memberId],
+        [notReady, notLearner],
+      ).catch(async (error: unknown) => {
+        // etcdctl 3.4 can crash printing a promote's answer (-w json) after etcd applied it:
+        // etcd's member list says what happened.
+        if (!(error instanceof EtcdctlError) || !error.crashed) throw error;
+        const member = (await this.list()).find((candidate) => candidate.id === memberId);
+        if (member === undefined) throw error;
+        return { stdout: "", refused: member.isLearner ? notReady : notLearner };
+      });
       if (answer.refused === null) return "promoted";
       return answer.refused.includes(notReady) ? "not-ready" : "promoted";
     },
@@ -367,6 +381,9 @@ function classifyFailure(
   const tls = tlsFailure(stderr);
   if (tls !== null) return new EtcdUnavailableError(endpoints, `TLS handshake refused: ${tls}`);
   if (error.killed === true) return new EtcdUnavailableError(endpoints, "etcdctl did not finish in time");
+  const panic = /^panic: .{0,300}/m.exec(stderr.slice(-65_536));
+  if (panic !== null)
+    return new EtcdctlError(operation, `crashed: ${panic[0]}`, { cause: error, crashed: true });
   const message = lastErrorLine(stderr);
   if (unavailableSignatures.some((signature) => message.includes(signature))) {
     return new EtcdUnavailableError(endpoints, message);
