@@ -34,9 +34,10 @@ import { createClusterCa, issueCertificate } from "../src/pki/ca.js";
 import type { CliRun } from "./cli-harness.js";
 
 /** `revoada ARGS...` from the built package, as an operator runs it (and as the daemons it starts run). */
-function runCli(args: readonly string[]): Promise<CliRun> {
+function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [revoadaBin, ...args], { encoding: "utf8" }, (error, stdout, stderr) => {
+    const options = { encoding: "utf8" as const, env: { ...process.env, ...env } };
+    execFile(process.execPath, [revoadaBin, ...args], options, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
       if (error !== null && typeof error.code !== "number") reject(error);
       else resolve({ code, stdout, stderr });
@@ -53,10 +54,14 @@ let caPem = "";
 let firstToken = "";
 const secretsSeen: string[] = [];
 
-/** Four consecutive free loopback ports (gossip, raft, content, api). */
+/**
+ * Four consecutive free loopback ports (gossip, raft, content, api), below Linux's ephemeral
+ * range (32768 and up), where outgoing connections would take them between the check and the
+ * node's bind.
+ */
 async function freePortBase(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = randomInt(20_000, 60_000);
+    const base = randomInt(20_000, 32_000);
     const servers: Server[] = [];
     const free = await Promise.all(
       [0, 1, 2, 3].map(
@@ -291,6 +296,17 @@ describe("init and join", { concurrency: false }, () => {
     assert.equal((await client(undefined).fetch("GET", "/v1/status")).status, 401);
     // Plain HTTP is not served, and a client trusting another CA refuses the certificate.
     await assert.rejects(new ApiClient(apiAddress, undefined, 3000).get("/v1/status", NodeStatusReply));
+    // `chain verify --node` takes the token and the CA from the environment; without the token it
+    // is refused (a 401 is not read as an empty chain).
+    const reading = { REVOADA_CA: join(hostDir("host-1"), "ca.crt") };
+    const verified = await runCli(["chain", "verify", "--node", apiAddress], {
+      ...reading,
+      REVOADA_TOKEN: (await readFile(join(hostDir("host-1"), "read.token"), "utf8")).trim(),
+    });
+    assert.equal(verified.code, 0, `${verified.stdout}${verified.stderr}`);
+    const anonymous = await runCli(["chain", "verify", "--node", apiAddress], reading);
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /bearer token/);
     const other = await createClusterCa("another-ca");
     await assert.rejects(
       httpsFetch(`https://${apiAddress}/v1/status`, {

@@ -48,7 +48,13 @@ export class ApiClient {
 
   async text(path: string): Promise<string> {
     const response = await this.fetch("GET", path);
-    return response.text();
+    const text = await response.text();
+    if (!response.ok) {
+      // An error body is not the text asked for (a 401 is not an empty chain).
+      const message = describeError(safeJson(text)) ?? `HTTP ${response.status}`;
+      throw new CliError(`${this.address}${path}: ${message}`, exitCodeOfStatus(response.status));
+    }
+    return text;
   }
 
   private async request<S extends z.ZodType>(
@@ -101,6 +107,14 @@ export class ApiClient {
 export function exitCodeOfStatus(status: number): ExitCode {
   if (status === 404) return exitCodes.notFound;
   return status === 400 ? exitCodes.invalidInput : exitCodes.failed;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function describeError(payload: unknown): string | undefined {

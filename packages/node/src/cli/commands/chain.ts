@@ -279,7 +279,10 @@ async function readChainText(options: SourceOptions): Promise<string> {
     throw new CliError("give exactly one of --file EXPORT or --node HOST:PORT", exitCodes.usage);
   }
   if (options.file !== undefined) return readInputFile(options.file, "chain");
-  return new ApiClient(options.node!, process.env.REVOADA_TOKEN).text("/v1/chain/export");
+  // A node whose API is HTTPS (docs/join.md): REVOADA_CA names the cluster CA certificate file.
+  const caFile = process.env.REVOADA_CA;
+  const caPem = caFile === undefined || caFile === "" ? undefined : await readInputFile(caFile);
+  return new ApiClient(options.node!, process.env.REVOADA_TOKEN, 5000, caPem).text("/v1/chain/export");
 }
 
 async function readChainExport(options: SourceOptions): Promise<ChainExport> {

@@ -22,6 +22,7 @@ import { JoinTokenView } from "../../join/join-protocol.js";
 import {
   formatJoinToken,
   generateJoinToken,
+  isLoopbackHost,
   parseCaHash,
   parseDurationMs,
   parseJoinToken,
@@ -128,6 +129,11 @@ function registerInit(program: Command): void {
         out.write(
           `cluster initialised in ${resolve(options.dir)} (node ${host.name}, CA ${ca.fingerprint})\n`,
         );
+        if (isLoopbackHost(host.address)) {
+          out.write(
+            `it listens on ${host.address}: only this host can join; --address names one others reach\n`,
+          );
+        }
         if (!options.start) {
           out.write(`start the node:   revoada node --config ${config}\n`);
           out.write(`then make a join token: revoada token create --dir ${options.dir}\n`);
