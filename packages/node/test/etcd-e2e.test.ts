@@ -352,6 +352,13 @@ describe("a real etcd follows the fabric's etcd role", () => {
       metrics,
       /^revoada_etcd_calls_total\{action="etcd-add-learner",outcome="committed"\} [1-9]/m,
     );
+    assert.match(metrics, /^revoada_etcd_call_duration_seconds_count\{action="etcd-add-learner"\} [1-9]/m);
+    assert.match(metrics, /^revoada_etcd_call_duration_seconds_sum\{action="etcd-promote"\} \d/m);
+    // revoada status shows etcd beside the nodes.
+    const status = await runCli(["status", "--dir", directory]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^ETCD \(TLS\)$/m);
+    assert.match(status.stdout, /MEMBER\s+ID\s+ETCD\s+FABRIC\s+HEALTHY/);
   });
 
   test("the leader killed between member add and promote: the next leader completes the promotion once", async () => {

@@ -586,6 +586,11 @@ export class FabricNode {
       "revoada_etcd_calls_total",
       "etcd membership calls this node made as leader, by action and outcome",
     );
+    const etcdCallCount = m.gauge("revoada_etcd_call_duration_seconds_count", "etcd membership calls timed, by action");
+    const etcdCallSum = m.gauge(
+      "revoada_etcd_call_duration_seconds_sum",
+      "seconds this node's etcd membership calls took as leader, by action (member add, promote, remove)",
+    );
     const rejected = m.gauge(
       "revoada_gossip_packets_rejected_total",
       "packets refused on the gossip port since start, by reason (bad key, replay, oversized, malformed...)",
@@ -622,6 +627,10 @@ export class FabricNode {
       for (const [key, count] of this.reconciler.etcdCalls) {
         const [action, outcome] = key.split(" ");
         etcdCalls(count, { action: action ?? "", outcome: outcome ?? "" });
+      }
+      for (const [action, took] of this.reconciler.etcdCallSeconds) {
+        etcdCallCount(took.count, { action });
+        etcdCallSum(took.sum, { action });
       }
     });
     defineRaftMetrics(m, () => this.raft.status());

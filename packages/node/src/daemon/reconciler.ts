@@ -111,6 +111,8 @@ export class Reconciler {
   shiftsExecuted = 0;
   /** etcd calls this node made as leader, by "action outcome" (committed, not-ready, failed). */
   readonly etcdCalls = new Map<string, number>();
+  /** How long this node's etcd calls took as leader, by action: count and sum of seconds. */
+  readonly etcdCallSeconds = new Map<string, { count: number; sum: number }>();
   /** The last etcd call that failed (status and logs say why); null once a call succeeds. */
   lastEtcdError: { readonly action: string; readonly error: string; readonly at_ms: number } | null = null;
   /** The etcd membership records this node applied since it started (bounded), oldest first. */
@@ -406,9 +408,12 @@ export class Reconciler {
     }
     this.actuating = true;
     const retry = (delayMs: number) => setTimeout(() => this.run(), delayMs).unref();
+    const startedMs = performance.now();
     const count = (outcome: string) => {
       const key = `${action.kind} ${outcome}`;
       this.etcdCalls.set(key, (this.etcdCalls.get(key) ?? 0) + 1);
+      const took = this.etcdCallSeconds.get(action.kind) ?? { count: 0, sum: 0 };
+      this.etcdCallSeconds.set(action.kind, { count: took.count + 1, sum: took.sum + (performance.now() - startedMs) / 1000 });
     };
     etcd
       .perform(action)
