@@ -6,6 +6,8 @@
  *    thread and all threads) on the same bytes when it is installed.
  * 2. One verified transfer of 1 GiB between two processes on loopback: a `revoada blob serve`
  *    child seeds it, this process fetches it (every group verified, written, fsynced, renamed).
+ *    Beside it, its ceiling: the same bytes copied raw over loopback TCP from a child process
+ *    and fdatasync'd (bench/lib/raw-copy.ts), and the transfer's share of it.
  * 3. One seed to 8 fetchers of 256 MiB: `blob serve` plus 8 `blob get --listen` processes that
  *    also serve each other; total time against one fetcher alone, and the seed's upload
  *    relative to the blob size.
@@ -42,7 +44,7 @@ import { writeGeneratedFile } from "../packages/node/src/content/generated-file.
 import { TransportContentLinks } from "../packages/node/src/content/transport-links.js";
 import { FrameCipher } from "../packages/node/src/transport/handshake.js";
 import { rawTcpCopy } from "./lib/raw-copy.js";
-import { type Figure, figure, publishBenchReport } from "./report.js";
+import { type Figure, figure, processCpuMs, publishBenchReport } from "./report.js";
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -346,7 +348,7 @@ async function benchEncryption(): Promise<void> {
     const target = await BlobStore.open(join(scratch, `encryption-target-${mode}`));
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
-    const seedCpuBefore = childCpuMs(seed.child.pid);
+    const seedCpuBefore = processCpuMs(seed.child.pid);
     const stored = await fetchBlob({
       store: target,
       hash: source.hash as never,
@@ -354,7 +356,7 @@ async function benchEncryption(): Promise<void> {
     });
     const ms = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
-    const cpuMs = (cpu.user + cpu.system) / 1000 + childCpuMs(seed.child.pid) - seedCpuBefore;
+    const cpuMs = (cpu.user + cpu.system) / 1000 + processCpuMs(seed.child.pid) - seedCpuBefore;
     await links.close();
     await stopSeed(seed);
     if (stored.hash !== source.hash) throw new Error("transfer produced another blob");
@@ -403,17 +405,6 @@ async function benchEncryption(): Promise<void> {
             ),
       );
     }
-  }
-}
-
-/** User + system CPU of a child process in ms (Linux /proc, 10 ms ticks). */
-function childCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
   }
 }
 

@@ -8,14 +8,14 @@
 // (connections reset) or SIGSTOP (connections stay open: only the election timeout notices)
 // of the leader until a survivor acknowledges a proposal, over --trials faults of each kind.
 // Homelab timings: election timeout 150 ms, heartbeat 25 ms, pre-vote and check-quorum on.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ProcessCluster, type RaftProcess } from "../packages/node/src/raft/process-cluster.js";
 import { EtcdCluster } from "./lib/etcd-cluster.js";
 import { type LoadResult, runLoad } from "./lib/http-load.js";
-import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
+import { type Figure, figure, percentile, processCpuMs, publishBenchReport } from "./report.js";
 
 const usage = `usage: pnpm bench raft [flags]
   --vs etcd             also run a 3-member etcd 3.4 beside revoada, same load generator
@@ -89,17 +89,6 @@ interface Throughput extends LoadResult {
   readonly serverCpuMs: number;
   /** Entries per fdatasync at the leader (revoada only; NaN when leadership moved). */
   readonly entriesPerSync: number;
-}
-
-/** User + system CPU time of a child process, in ms (Linux /proc, clock ticks of 10 ms). */
-function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
 }
 
 function sumCpuMs(pids: readonly (number | undefined)[]): number {
