@@ -236,7 +236,7 @@ function isJsonContentType(header: string | undefined): boolean {
 }
 
 /** The parsed body, or undefined when it is not JSON (JSON itself has no undefined). */
-function safeJson(text: string): unknown {
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

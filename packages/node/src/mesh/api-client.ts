@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { safeJson } from "../api/http-server.js";
 import { httpsFetch } from "../api/https-fetch.js";
 import { CliError, type ExitCode, exitCodes } from "../cli/exit-codes.js";
 
@@ -107,14 +108,6 @@ export class ApiClient {
 export function exitCodeOfStatus(status: number): ExitCode {
   if (status === 404) return exitCodes.notFound;
   return status === 400 ? exitCodes.invalidInput : exitCodes.failed;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function describeError(payload: unknown): string | undefined {
