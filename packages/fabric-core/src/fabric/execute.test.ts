@@ -97,6 +97,16 @@ function inputs(machine: FabricMachine, overrides: Partial<ExecuteInputs> = {}):
   };
 }
 
+/** Begins an etcd promotion of the second node and takes it through the voters (now at etcd-add). */
+function beginEtcdPromotion(log: TestLog) {
+  const node = testSigners[1]!.nodeId;
+  const shift = { type: "promote" as const, node, roles: [...cp], reason: "scaling-up" as const };
+  log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
+  log.conf([{ type: "add-voter", node }]);
+  log.conf([]);
+  return { node, shift };
+}
+
 function stepOf(input: ExecuteInputs): Step {
   return execute(input).step;
 }
@@ -251,11 +261,7 @@ describe("execute", () => {
     const adopt = stepOf(inputs(log.machine, etcd));
     assert.deepEqual(adopt.type === "actuate" ? adopt.action : adopt, { kind: "etcd-adopt", node: leaderId });
     log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });
-    const node = testSigners[1]!.nodeId;
-    const shift = { type: "promote" as const, node, roles: [...cp], reason: "scaling-up" as const };
-    log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
-    log.conf([{ type: "add-voter", node }]);
-    log.conf([]);
+    const { node, shift } = beginEtcdPromotion(log);
     const add = stepOf(inputs(log.machine, etcd));
     assert.deepEqual(add.type === "actuate" ? add.action : add, { kind: "etcd-add-learner", node });
     log.propose({ type: "etcd-member", node, event: "added", member_id: "2" });
@@ -286,11 +292,7 @@ describe("execute", () => {
     const log = foundedLog();
     const etcd = { config: { manageEtcd: true } };
     log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });
-    const node = testSigners[1]!.nodeId;
-    const shift = { type: "promote" as const, node, roles: [...cp], reason: "scaling-up" as const };
-    log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
-    log.conf([{ type: "add-voter", node }]);
-    log.conf([]);
+    const { node } = beginEtcdPromotion(log);
     log.propose({ type: "etcd-member", node, event: "added", member_id: "2" });
     const procedure = log.machine.procedureFor(node);
     assert.equal(procedure?.phase, "etcd-promote");
