@@ -17,9 +17,10 @@ import type { ComponentSpec } from "./process-runtime.js";
  * Member names, the founding rule (`new` for the first etcd member, `existing` for every
  * joiner) and the component's name come from `fabric-core/face/control-plane.ts`, the one
  * source of truth the faces use. Its flag list is not reused as is: it fixes the ports
- * (2379/2380/2381, so several members cannot share a host), speaks https with kubeadm's
- * certificate paths, and carries `--feature-gates`, an etcd 3.6 flag that Debian's etcd
- * 3.4.23 refuses. Here the addresses are given as host:port; with `tls` the member speaks
+ * (2379/2380/2381, so several members cannot share a host), points at kubeadm's certificate
+ * paths, and follows the targeted Kubernetes release's etcd (1.34's `--feature-gates` is an
+ * etcd 3.6 flag Debian's 3.4.23 refuses); this short list is one every etcd from 3.4 on
+ * accepts. Here the addresses are given as host:port; with `tls` the member speaks
  * https on both URLs and asks every peer and client for a certificate of the cluster CA
  * (`--peer-client-cert-auth`, `--client-cert-auth`), so nothing without one joins or reads.
  */
