@@ -101,7 +101,24 @@ function settleMs(text: string): number {
 }
 
 async function keysOf(client: ApiClient): Promise<KeysReply> {
-  return client.get("/v1/keys", KeysReply);
+  return patiently(() => client.get("/v1/keys", KeysReply));
+}
+
+/**
+ * Retries a call that found the node unreachable (a loaded node can miss the client's
+ * timeout), a few times over some seconds. Safe for every call here: reads, and rotation
+ * steps, which are idempotent.
+ */
+async function patiently<T>(call: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (error) {
+      const unreachable = error instanceof CliError && error.exitCode === exitCodes.unavailable;
+      if (!unreachable || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }
 
 /**
@@ -125,7 +142,7 @@ async function reachNodes(target: Target, forRotation: boolean): Promise<Reached
   });
   if (nodes.length === 0) throw new CliError("no node of the mesh answers", exitCodes.unavailable);
   if (!forRotation) return nodes;
-  const members = await nodes[0]!.client.get("/v1/mesh", z.array(MeshMember));
+  const members = await patiently(() => nodes[0]!.client.get("/v1/mesh", z.array(MeshMember)));
   const reached = new Set<string>(nodes.map((node) => node.keys.node));
   const missing = members.filter((member) => member.status === "alive" && !reached.has(member.id));
   if (missing.length > 0) {
@@ -156,7 +173,7 @@ async function rotate(ring: KeyRingName, nodes: readonly ReachedNode[], settle: 
     holds: (reply: KeysReply) => boolean,
   ): Promise<void> => {
     for (const node of nodes) {
-      const reply = await send(node).catch((error: unknown) => {
+      const reply = await patiently(() => send(node)).catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         throw new CliError(
           `${ring} keys: step "${label}" failed on ${node.name}: ${message}\n` +
