@@ -15,7 +15,6 @@ import {
   StrategyRefused,
   StrategyReply,
 } from "../../api/strategy-routes.js";
-import type { ApiClient } from "../../mesh/api-client.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
 import { readOperatorKey } from "../operator-key.js";
