@@ -253,5 +253,14 @@ test("keys rotate on a running mesh: no lost commits or gossip; a node with only
     { primary: oldId, accepted: [], retired: [] },
     "node-4 holds only the old key",
   );
+  // `keys status` shows where every node stands, by id only.
+  const status = await runBuiltCli(["keys", "status", "--dir", directory, "-o", "json"]);
+  assert.equal(status.code, 0, status.stderr);
+  const rows = JSON.parse(status.stdout) as { name: string; cluster: { primary: string } }[];
+  assert.deepEqual(
+    rows.map((row) => `${row.name} ${row.cluster.primary}`),
+    ["node-1", "node-2", "node-3"].map((name) => `${name} ${newCluster}`).concat(`node-4 ${oldId}`),
+  );
+  assert.ok(!status.stdout.includes(oldKey), "status shows no key");
   phase("refused");
 });
