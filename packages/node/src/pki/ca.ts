@@ -45,8 +45,10 @@ const dayMs = 86_400_000;
 // does not refuse a certificate issued a moment ago.
 const backdateMs = 5 * 60_000;
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// x509 types the provider as the DOM `Crypto`, which Node's webcrypto is at run time.
+x509.cryptoProvider.set(webcrypto as never);
 const subtle = webcrypto.subtle;
+type CryptoKey = webcrypto.CryptoKey;
 
 export async function createClusterCa(commonName: string): Promise<ClusterCa> {
   const keys = await subtle.generateKey(algorithm, true, ["sign", "verify"]);
