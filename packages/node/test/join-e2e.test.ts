@@ -319,6 +319,33 @@ describe("init and join", { concurrency: false }, () => {
     );
   });
 
+  test("an address that keeps failing join proofs is told to wait (429)", async () => {
+    // Last: it blocks this address's joins for a minute. Requests go straight to the API.
+    const wrong = JSON.stringify({
+      token: `${firstToken.slice(0, 7)}${"b".repeat(16)}`,
+      node: "a".repeat(64),
+      name: "guesser",
+      signature: "0".repeat(128),
+    });
+    const post = () =>
+      httpsFetch(`https://${apiAddress}/v1/join`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: wrong,
+        caPem,
+        timeoutMs: 5_000,
+      });
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 11; attempt += 1) statuses.push((await post()).status);
+    // One wrong secret came from the CLI earlier in this run, inside the same minute or not.
+    assert.ok(
+      statuses.slice(0, 9).every((status) => status === 403),
+      statuses.join(","),
+    );
+    assert.equal(statuses.at(-1), 429);
+    assert.match(await (await post()).text(), /too many failed join attempts/);
+  });
+
   test("no token secret reaches a log", async () => {
     for (const name of ["host-1", "host-2", "host-3"]) {
       const log = await readFile(join(hostDir(name), "node.log"), "utf8");

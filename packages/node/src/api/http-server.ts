@@ -34,6 +34,8 @@ export interface RouteRequest<Body> {
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
   readonly body: Body;
+  /** The client's address, as the socket says (the join's attempt limit keys on it). */
+  readonly remoteAddress?: string;
 }
 
 /**
@@ -179,7 +181,8 @@ export function createApiServer(options: ApiServerOptions): Server {
       }
       body = parsed.data;
     }
-    const reply = await match.route.handle({ params, query: url.searchParams, body });
+    const remoteAddress = request.socket.remoteAddress ?? "";
+    const reply = await match.route.handle({ params, query: url.searchParams, body, remoteAddress });
     if ("stream" in reply) {
       reply.stream(response, request);
       return;

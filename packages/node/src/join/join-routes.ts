@@ -8,6 +8,7 @@ import { CommittedReply, ProposalRefused } from "../api/schemas.js";
 import type { LoadedConfig } from "../daemon/config.js";
 import type { FabricNode } from "../daemon/fabric-node.js";
 import { RaftUnavailableError } from "../errors.js";
+import { JoinAttempts } from "./join-attempts.js";
 import {
   JoinReply,
   JoinRequest,
@@ -27,6 +28,7 @@ import { parseJoinToken, secretMatches } from "./join-token.js";
  * is used once across the whole cluster. Secrets are never logged.
  */
 export function joinRoutes(node: FabricNode, loaded: LoadedConfig): Route[] {
+  const attempts = new JoinAttempts();
   return [
     route({
       method: "POST",
@@ -37,7 +39,23 @@ export function joinRoutes(node: FabricNode, loaded: LoadedConfig): Route[] {
       access: "open",
       body: JoinRequest,
       reply: z.union([JoinReply, ProposalRefused]),
-      handle: async ({ body }) => join(node, loaded, body),
+      handle: async ({ body, remoteAddress }) => {
+        const address = remoteAddress ?? "";
+        const waitMs = attempts.waitMs(address, Date.now());
+        if (waitMs > 0) {
+          return {
+            status: 429,
+            body: {
+              error: `too many failed join attempts from ${address}; try again in ${Math.ceil(waitMs / 1000)} s`,
+            },
+          };
+        }
+        const reply = await join(node, loaded, body);
+        // A wrong token or signature counts against the address; a refusal by the rules does not.
+        const rule = "body" in reply ? (reply.body as { rule?: unknown }).rule : undefined;
+        if (rule === "unknown-token" || rule === "signature") attempts.recordFailure(address, Date.now());
+        return reply;
+      },
     }),
     route({
       method: "POST",
@@ -126,6 +144,7 @@ async function join(node: FabricNode, loaded: LoadedConfig, request: JoinRequest
       body: {
         error:
           "join refused: the request's signature does not verify for the node id it claims (or another CA was pinned)",
+        rule: "signature",
       },
     };
   }
