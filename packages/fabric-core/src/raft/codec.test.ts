@@ -6,6 +6,7 @@
 import { strict as assertStrict } from "node:assert";
 import { test } from "node:test";
 import fc from "fast-check";
+import { replicationMessage } from "./codec.js";
 import {
   decodeConfChange,
   decodeEntry,
@@ -15,7 +16,7 @@ import {
   encodeEntry,
   encodeRaftMessage,
   encodeSnapshot,
-  type RaftMessage,
+  RaftMessage,
 } from "./index.js";
 
 const data = new Uint8Array([0, 1, 2, 250, 255]);
@@ -164,5 +165,101 @@ test("property: appends with arbitrary entry bytes round-trip", () => {
       },
     ),
     { seed: 11, numRuns: 200 },
+  );
+});
+
+test("the hand-written replication check accepts only what the schema accepts, and the same value", () => {
+  const peer = fc.string({ minLength: 1, maxLength: 12 });
+  const uint = fc.nat({ max: 2 ** 40 });
+  const generation = fc.record({ count: uint, nonce: uint });
+  const entry = fc.record({
+    term: uint,
+    index: fc.integer({ min: 1, max: 2 ** 40 }),
+    kind: fc.constantFrom("normal", "conf-change", "empty"),
+    data: fc.uint8Array({ maxLength: 16 }),
+  });
+  const header = {
+    from: peer,
+    to: peer,
+    term: uint,
+    generation,
+    recipientGeneration: generation,
+  };
+  const append = fc.record(
+    {
+      type: fc.constant("append"),
+      ...header,
+      prevLogIndex: uint,
+      prevLogTerm: uint,
+      entries: fc.array(entry, { maxLength: 4 }),
+      commit: uint,
+      rolledBack: fc.boolean(),
+    },
+    { requiredKeys: ["type", "from", "to", "term", "prevLogIndex", "prevLogTerm", "entries", "commit"] },
+  );
+  const appendResponse = fc.record(
+    {
+      type: fc.constant("appendResponse"),
+      ...header,
+      success: fc.boolean(),
+      index: uint,
+      hintIndex: uint,
+      hintTerm: uint,
+    },
+    { requiredKeys: ["type", "from", "to", "term", "success", "index", "hintIndex", "hintTerm"] },
+  );
+  // Plain objects, as JSON.parse makes them (fast-check's records may have no prototype).
+  const valid = fc.oneof(append, appendResponse).map((message) => structuredClone(message));
+  const odd = fc.constantFrom<unknown>(
+    -1,
+    1.5,
+    Number.NaN,
+    2 ** 53,
+    "",
+    "x".repeat(129),
+    null,
+    [],
+    {},
+    true,
+    "empty",
+    new Uint8Array(1),
+    { count: 1 },
+    { count: 1, nonce: -1 },
+    { count: 1, nonce: 2, extra: 3 },
+    [{ term: 1, index: 0, kind: "normal", data: new Uint8Array(0) }],
+    [{ term: 1, index: 1, kind: "other", data: new Uint8Array(0) }],
+    [{ term: 1, index: 1, kind: "normal", data: [1] }],
+    [{ term: 1, index: 1, kind: "normal", data: new Uint8Array(0), extra: 1 }],
+  );
+  // A valid message with one key removed, added or replaced by an odd value.
+  const mutated = fc
+    .tuple(valid, fc.nat(), fc.constantFrom("delete", "add", "replace"), odd)
+    .map(([message, pick, how, value]) => {
+      const copy: Record<string, unknown> = { ...message };
+      const keys = [...Object.keys(copy), "__proto__", "extra", "type"];
+      const key = keys[pick % keys.length]!;
+      if (how === "delete") delete copy[key];
+      else if (how === "add") Object.defineProperty(copy, `${key}2`, { value, enumerable: true });
+      else Object.defineProperty(copy, key, { value, enumerable: true, configurable: true, writable: true });
+      return copy;
+    });
+  fc.assert(
+    fc.property(valid, (message) => {
+      const fast = replicationMessage(message);
+      assertStrict.ok(fast !== null, "a valid message takes the fast path");
+      assertStrict.deepEqual(fast, RaftMessage.parse(message));
+    }),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(mutated, (candidate) => {
+      const fast = replicationMessage(candidate);
+      const schema = RaftMessage.safeParse(candidate);
+      if (fast !== null) {
+        assertStrict.ok(schema.success, `accepted what the schema refuses: ${JSON.stringify(candidate)}`);
+        assertStrict.deepEqual(fast, schema.data);
+      }
+    }),
+    { numRuns: 3000 },
   );
 });

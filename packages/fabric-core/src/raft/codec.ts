@@ -1,5 +1,13 @@
 import type { z } from "zod";
-import { canonicalJson, type FabricIssue, failed, parseWith, type Result } from "../vocabulary/index.js";
+import {
+  canonicalJson,
+  type FabricIssue,
+  failed,
+  limits,
+  ok,
+  parseWith,
+  type Result,
+} from "../vocabulary/index.js";
 import { ConfChange, Entry, HardState, RaftMessage, Snapshot } from "./types.js";
 
 /**
@@ -155,13 +163,137 @@ export function encodeRaftMessage(message: RaftMessage): Uint8Array {
 }
 
 export function decodeRaftMessage(bytes: Uint8Array): Result<RaftMessage> {
-  return decodeFramed(RaftMessage, bytes, (header, payload) => {
+  const revive = (header: unknown, payload: Uint8Array): boolean => {
     if (typeof header !== "object" || header === null) return true;
     const record = header as { type?: unknown; entries?: unknown };
     if (record.type === "snapshotChunk") return reviveField(header, "chunk", payload);
     if (record.type !== "append" || !Array.isArray(record.entries)) return true;
     return record.entries.every((entry) => reviveField(entry, "data", payload));
-  });
+  };
+  // The replication traffic (append, appendResponse) is checked by hand first; anything the
+  // check does not certainly accept goes through the schema, which decides and explains.
+  const frame = readFrame(bytes);
+  if (frame.ok && revive(frame.header, frame.payload)) {
+    const fast = replicationMessage(frame.header);
+    if (fast !== null) return ok(fast);
+  }
+  return decodeFramed(RaftMessage, bytes, revive);
+}
+
+// ---------------------------------------------------------------------------------------
+// A hand-written check of the two messages every commit carries, accepting only what the
+// zod schemas (`AppendMessage`, `AppendResponseMessage`) accept; a property test holds it to
+// that. zod's cost was ~70 µs per commit across three nodes in `pnpm bench raft`.
+
+const appendKeys = new Set([
+  "type",
+  "from",
+  "to",
+  "term",
+  "generation",
+  "recipientGeneration",
+  "prevLogIndex",
+  "prevLogTerm",
+  "entries",
+  "commit",
+  "rolledBack",
+]);
+const appendResponseKeys = new Set([
+  "type",
+  "from",
+  "to",
+  "term",
+  "generation",
+  "recipientGeneration",
+  "success",
+  "index",
+  "hintIndex",
+  "hintTerm",
+]);
+const entryKinds = new Set(["normal", "conf-change", "empty"]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}
+
+function isUint(value: unknown): boolean {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isPeerId(value: unknown): boolean {
+  return typeof value === "string" && value.length >= 1 && value.length <= 128;
+}
+
+/** Every key of `record` is one of `allowed` (the caller counts the required ones). */
+function onlyKeys(record: Record<string, unknown>, allowed: ReadonlySet<string>): boolean {
+  for (const key of Object.keys(record)) if (!allowed.has(key)) return false;
+  return true;
+}
+
+function isGeneration(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const keys = Object.keys(value);
+  return (
+    keys.length === 2 && "count" in value && "nonce" in value && isUint(value.count) && isUint(value.nonce)
+  );
+}
+
+function isEntry(value: unknown): boolean {
+  if (!isRecord(value) || Object.keys(value).length !== 4) return false;
+  const data = value.data;
+  return (
+    isUint(value.term) &&
+    isUint(value.index) &&
+    (value.index as number) >= 1 &&
+    typeof value.kind === "string" &&
+    entryKinds.has(value.kind) &&
+    data instanceof Uint8Array &&
+    data.length <= limits.frameBytesMax
+  );
+}
+
+/** The header as an `append` or `appendResponse` message, or null to let the schema decide. */
+export function replicationMessage(header: unknown): RaftMessage | null {
+  if (!isRecord(header)) return null;
+  const common =
+    isPeerId(header.from) &&
+    isPeerId(header.to) &&
+    isUint(header.term) &&
+    (!("generation" in header) || isGeneration(header.generation)) &&
+    (!("recipientGeneration" in header) || isGeneration(header.recipientGeneration));
+  if (!common) return null;
+  const optional =
+    ("generation" in header ? 1 : 0) +
+    ("recipientGeneration" in header ? 1 : 0) +
+    ("rolledBack" in header ? 1 : 0);
+  if (header.type === "append") {
+    const entries = header.entries;
+    const fits =
+      onlyKeys(header, appendKeys) &&
+      Object.keys(header).length === 8 + optional &&
+      isUint(header.prevLogIndex) &&
+      isUint(header.prevLogTerm) &&
+      isUint(header.commit) &&
+      (!("rolledBack" in header) || typeof header.rolledBack === "boolean") &&
+      Array.isArray(entries) &&
+      entries.length <= limits.entriesPerAppendMax &&
+      entries.every(isEntry);
+    return fits ? (header as RaftMessage) : null;
+  }
+  if (header.type === "appendResponse") {
+    const fits =
+      !("rolledBack" in header) &&
+      onlyKeys(header, appendResponseKeys) &&
+      Object.keys(header).length === 8 + optional &&
+      typeof header.success === "boolean" &&
+      isUint(header.index) &&
+      isUint(header.hintIndex) &&
+      isUint(header.hintTerm);
+    return fits ? (header as RaftMessage) : null;
+  }
+  return null;
 }
 
 export function encodeEntry(entry: Entry): Uint8Array {
