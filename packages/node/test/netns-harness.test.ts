@@ -212,19 +212,30 @@ describe("network-namespace hosts", () => {
       ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
-    const orphanRun = await new Promise<string>((resolve) => {
-      orphan.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()));
-    });
-    assert.equal((await namespacesOf(orphanRun)).length, 3, "the orphan made a bridge and two hosts");
-    assert.equal((await sweepStaleRuns()).includes(orphanRun), false, "a live run is never swept");
-    orphan.kill("SIGKILL");
-    await new Promise((done) => orphan.once("exit", done));
-    assert.ok((await sweepStaleRuns()).includes(orphanRun), "the dead owner's run is swept");
-    assert.deepEqual(await namespacesOf(orphanRun), []);
+    const orphanExited = new Promise((done) => orphan.once("exit", done));
+    try {
+      const orphanRun = await new Promise<string>((resolve) => {
+        orphan.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()));
+      });
+      assert.equal((await namespacesOf(orphanRun)).length, 3, "the orphan made a bridge and two hosts");
+      assert.equal((await sweepStaleRuns()).includes(orphanRun), false, "a live run is never swept");
+      orphan.kill("SIGKILL");
+      await orphanExited;
+      assert.ok((await sweepStaleRuns()).includes(orphanRun), "the dead owner's run is swept");
+      assert.deepEqual(await namespacesOf(orphanRun), []);
+    } finally {
+      // On a failed assertion too: the orphan dies and its run is removed.
+      orphan.kill("SIGKILL");
+      await orphanExited;
+      await sweepStaleRuns();
+    }
     // And a fresh run still starts cleanly afterwards.
     const fresh = await createHosts(1);
-    assert.equal((await namespacesOf(fresh.runId)).length, 2);
-    await removeHosts(fresh);
+    try {
+      assert.equal((await namespacesOf(fresh.runId)).length, 2);
+    } finally {
+      await removeHosts(fresh);
+    }
     assert.deepEqual(await namespacesOf(fresh.runId), []);
   });
 });
