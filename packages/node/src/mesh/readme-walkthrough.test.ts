@@ -1,8 +1,10 @@
 // Goal: the README's "Running a mesh" walk-through does what the README says, in order, as a
 // newcomer types it: `up` forms a mesh, `status` shows it, `kill node-1` is healed, the
 // quarantine of node-4 is refused by the policy with its reason (it would leave no node for
-// workloads), `workload apply` places the workload (or fails naming the constraint), and the
-// chain verifies; the walk-through ends with a healthy mesh and a placed workload.
+// workloads), `strategy apply` shows a swap's plan and changes nothing without --yes,
+// `workload apply` places the workload (or fails naming the constraint), the chain verifies,
+// and `keys rotate` rotates the keys on the running mesh; the walk-through ends with a
+// healthy mesh and a placed workload.
 // Method: the commands are read from README.md itself (so the README cannot drift from this
 // test), `pnpm revoada` is run as what it is (`node packages/node/bin/revoada.js`, the built
 // CLI) from the repository root, `./mesh` becomes a temporary directory and PORT the API port
@@ -98,10 +100,12 @@ test("the README's walk-through, run in order, ends with a healthy mesh and a pl
       `status --dir`,
       `kill node-1`,
       `shift quarantine`,
+      `strategy apply`,
       `workload apply`,
       `workload ls`,
       `status --dir`,
       `chain verify`,
+      `keys rotate`,
     ],
     "the walk-through this test knows",
   );
@@ -159,6 +163,9 @@ test("the README's walk-through, run in order, ends with a healthy mesh and a pl
       assert.match(result.stderr, /refused/, said);
       assert.match(result.stderr, /no-workload-host|control-plane-target/, said);
       assert.match(result.stderr, /it would leave/, "the refusal says why");
+    } else if (command === "strategy") {
+      assert.equal(result.code, 0, said);
+      assert.match(result.stdout, /plan only: nothing changed; run again with --yes to apply/, said);
     } else if (command === "workload" && subcommand === "apply") {
       assert.equal(result.code, 0, said);
       assert.match(result.stdout, /default\/web/, said);
