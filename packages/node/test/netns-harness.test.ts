@@ -94,7 +94,7 @@ describe("network-namespace hosts", () => {
     assert.match(config, /raft: 10\.77\.0\.3:7947/);
   });
 
-  test("a real partition: the majority moves on, the minority commits nothing, and all converge after healing", async () => {
+  test("a real partition: the majority moves on, the minority commits nothing, and all converge after healing", async (t) => {
     const start = await formed(mesh.nodes);
     assert.ok(start);
     const leaderName = start.leader.node.name;
@@ -105,6 +105,8 @@ describe("network-namespace hosts", () => {
     const minority = [leaderName, worker.name];
     const majority = mesh.nodes.filter((node) => !minority.includes(node.name));
     await mesh.partition([minority, majority.map((node) => node.name)]);
+    // Healed when this test ends, failed or not, so the next test starts on a whole network.
+    t.after(() => mesh.heal());
 
     const newLeader = await waitFor(async () => findLeader(majority), patienceMs, 250);
     assert.ok(newLeader, "the majority elects a leader of its own");
@@ -167,10 +169,11 @@ describe("network-namespace hosts", () => {
     );
   });
 
-  test("an interface set down cuts a node off; set up, it is back", async () => {
+  test("an interface set down cuts a node off; set up, it is back", async (t) => {
     const victim = mesh.nodes[4]!;
     const others = mesh.nodes.slice(0, 4);
     await mesh.linkDown(victim.name);
+    t.after(() => mesh.linkUp(victim.name));
     const ping = await ipIn(
       mesh.host(victim.name).namespace,
       "route",
