@@ -249,7 +249,10 @@ function detect(cluster: FabricCluster, size: number): number[] {
   const random = new SeededRandom(size);
   const followers = cluster.nodes.filter((node) => !holders.has(node.id));
   const learners = cluster.nodes.filter((node) => conf.learners.includes(node.id));
-  const victims = [random.pick(followers), random.pick(learners)].filter((node) => node !== undefined);
+  // With every node a learner there are no followers: only a learner is crashed.
+  const victims = [followers, learners]
+    .filter((group) => group.length > 0)
+    .map((group) => random.pick(group));
   const samples: number[] = [];
   for (const victim of victims) {
     const declared = new Set<number>();
