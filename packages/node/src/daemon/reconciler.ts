@@ -182,7 +182,12 @@ export class Reconciler {
     this.answerStrategy(outcome);
     const command = outcome.proposal?.command;
     if (command?.type === "etcd-member" && outcome.state.type === "applied") {
-      this.etcdEvents.push({ index: outcome.index, node: command.node, event: command.event, member_id: command.member_id });
+      this.etcdEvents.push({
+        index: outcome.index,
+        node: command.node,
+        event: command.event,
+        member_id: command.member_id,
+      });
       if (this.etcdEvents.length > etcdEventsMax) this.etcdEvents.shift();
     }
     if (command !== undefined && isRoleCommand(command) && outcome.proposal?.origin === "operator") {
@@ -201,6 +206,15 @@ export class Reconciler {
     }
     if (this.inFlight !== null && outcome.index >= this.inFlight.index) this.run();
     else if (this.inFlight === null && wakesTheExecutor(outcome)) this.run();
+  }
+
+  /**
+   * A proposal that failed frees the executor only if it is still the step in flight: a late
+   * rejection of an older proposal must not let a second step start while a newer one is
+   * pending (which signed two role blocks for one node, 3 ms apart, in a chaos run).
+   */
+  private release(inFlight: { readonly term: number; readonly index: number } | null): void {
+    if (inFlight !== null && this.inFlight === inFlight) this.inFlight = null;
   }
 
   /** One executor step, if none is in flight; cheap when there is nothing to do. */
@@ -271,10 +285,11 @@ export class Reconciler {
     const promise = raft.propose(encodeProposal(proposal));
     const index = raft.status().lastIndex;
     pending.proposed = { term, index };
-    this.inFlight = { term, index };
+    const inFlight = { term, index };
+    this.inFlight = inFlight;
     promise.catch((error: unknown) => {
       this.strategyQueue = this.strategyQueue.filter((queued) => queued !== pending);
-      this.inFlight = null;
+      this.release(inFlight);
       pending.resolve(
         refusal("not-leader", error instanceof Error ? error.message : "the swap was not committed"),
       );
@@ -365,6 +380,7 @@ export class Reconciler {
       return;
     }
     let pending: Promise<unknown>[] = [];
+    let inFlight: { readonly term: number; readonly index: number } | null = null;
     try {
       if (step.type === "conf-change") {
         pending = [raft.proposeConfChange(step.change)];
@@ -375,7 +391,10 @@ export class Reconciler {
       }
     } finally {
       // Everything proposed is in the log now (the core appends synchronously).
-      if (pending.length > 0) this.inFlight = { term, index: raft.status().lastIndex };
+      if (pending.length > 0) {
+        inFlight = { term, index: raft.status().lastIndex };
+        this.inFlight = inFlight;
+      }
     }
     for (const promise of pending) {
       promise.catch((error: unknown) => {
@@ -385,7 +404,7 @@ export class Reconciler {
             error: error instanceof Error ? error.message : String(error),
           });
         }
-        this.inFlight = null;
+        this.release(inFlight);
         setImmediate(() => this.run());
       });
     }
@@ -413,7 +432,10 @@ export class Reconciler {
       const key = `${action.kind} ${outcome}`;
       this.etcdCalls.set(key, (this.etcdCalls.get(key) ?? 0) + 1);
       const took = this.etcdCallSeconds.get(action.kind) ?? { count: 0, sum: 0 };
-      this.etcdCallSeconds.set(action.kind, { count: took.count + 1, sum: took.sum + (performance.now() - startedMs) / 1000 });
+      this.etcdCallSeconds.set(action.kind, {
+        count: took.count + 1,
+        sum: took.sum + (performance.now() - startedMs) / 1000,
+      });
     };
     etcd
       .perform(action)
@@ -428,9 +450,10 @@ export class Reconciler {
         const pending = this.context.raft.propose(
           encodeProposal(this.proposalOf({ command: record, origin: "policy", force: false })),
         );
-        this.inFlight = { term, index: this.context.raft.status().lastIndex };
+        const inFlight = { term, index: this.context.raft.status().lastIndex };
+        this.inFlight = inFlight;
         pending.catch(() => {
-          this.inFlight = null;
+          this.release(inFlight);
           retry(100);
         });
       })
@@ -441,7 +464,11 @@ export class Reconciler {
         this.lastEtcdError = { action: action.kind, error: message, at_ms: Date.now() };
         const delayMs = Math.min(8_000, 250 * 2 ** Math.min(this.etcdFailures, 5));
         this.etcdFailures += 1;
-        this.context.logger.warn("etcd call failed; retrying", { action: action.kind, error: message, retry_ms: delayMs });
+        this.context.logger.warn("etcd call failed; retrying", {
+          action: action.kind,
+          error: message,
+          retry_ms: delayMs,
+        });
         retry(delayMs);
       });
   }
