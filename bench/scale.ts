@@ -311,7 +311,11 @@ function figuresOf(row: ScaleSimRow): Figure[] {
     figure(`${label}: commit -> rendered on every node p50`, row.renderedAllP50Ms, "ms"),
     figure(`${label}: commit -> rendered on every node p99`, row.renderedAllP99Ms, "ms"),
     ...row.detectionMs.map((value, index) =>
-      figure(`${label}: detection (${index === 0 ? "follower" : "learner"}) by every live node`, value, "ms"),
+      figure(
+        `${label}: detection (${index === 0 && row.learnersMax !== null ? "follower" : "learner"}) by every live node`,
+        value,
+        "ms",
+      ),
     ),
     figure(`${label}: simulator CPU per simulated second`, row.simCpuSecondsPerVirtualSecond, "s"),
   ];
