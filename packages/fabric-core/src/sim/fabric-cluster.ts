@@ -768,7 +768,8 @@ export class FabricCluster {
       this.fail("one-procedure-per-node", `entry ${outcome.index} began a second procedure for a node`);
     }
     // Role commands and strategy swaps are the attested commands: one block each.
-    const roleCommitted = command !== undefined && isAttestedCommand(command) && outcome.state.type === "applied";
+    const roleCommitted =
+      command !== undefined && isAttestedCommand(command) && outcome.state.type === "applied";
     const appended = outcome.chain?.type === "appended" ? outcome.chain : null;
     if (roleCommitted && node.machine.chain !== null) {
       if (appended === null || appended.block.body.index !== outcome.index) {
