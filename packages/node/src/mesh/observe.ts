@@ -75,7 +75,8 @@ export async function snapshotFiles(directory: string): Promise<Map<string, stri
     for (const entry of entries) {
       const path = join(current, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) {
+      // An atomic write's temp file (`.<name>.tmp-<suffix>`, fs/durable.ts) is not a rendered file.
+      else if (entry.isFile() && !/^\..+\.tmp-[^/]+$/.test(entry.name)) {
         // A render in progress writes a temp file and renames it: it may be gone by now.
         const bytes = await readFile(path).catch((error: unknown) => {
           if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined;
