@@ -395,23 +395,41 @@ describe("a real etcd follows the fabric's etcd role", () => {
     if (leaderEtcdPid !== null) process.kill(leaderEtcdPid, "SIGKILL");
     await local.kill(leaderName);
     await holdEtcdSteps(local.running(), []);
-    // The next leader resumes: the learner is promoted, the dead and the quarantined members
-    // leave; only two nodes are left to hold etcd (one dead, one quarantined).
-    const settled = await etcdFollowsRoles(local.running(), [leaderName, quarantined], 2);
-    assert.ok(settled, "etcd's voting members are the holders again, the replacement among them");
-    assert.ok(settled.listed.some((member) => member.name === added.name && !member.isLearner));
+    // The next leader resumes: the learner is promoted and the quarantined holder's member
+    // leaves. (The dead leader's member may stay: no node is left to replace it, and removing
+    // a dead member from three leaves no more failures tolerated than keeping it.)
+    let seen = "nothing yet";
+    const settled = await waitFor(
+      async () => {
+        const leader = await findLeader(local.running());
+        if (leader === undefined) return undefined;
+        const state = await stateOf(leader.node);
+        const listed = state === undefined ? undefined : await etcdMembers(state);
+        const members = (listed ?? []).map(
+          (member) => `${member.name || "?"}${member.isLearner ? "(learner)" : ""}`,
+        );
+        const procedures = leader.status.procedures.map(
+          (open) => `${open.shift} ${open.node.slice(0, 8)} ${open.phase}`,
+        );
+        seen = `leader ${leader.node.name}; procedures [${procedures.join("; ")}]; etcd [${members.join(", ")}]`;
+        if (leader.status.procedures.length > 0) return undefined;
+        if (listed === undefined || listed.some((member) => member.isLearner || member.name === ""))
+          return undefined;
+        if (!listed.some((member) => member.name === added.name)) return undefined;
+        if (listed.some((member) => member.name === quarantined)) return undefined;
+        return { leader, listed };
+      },
+      patienceMs,
+      250,
+    );
+    assert.ok(
+      settled,
+      `the replacement is a voting member and the quarantined member left (last seen: ${seen})`,
+    );
     assert.equal(
       settled.listed.filter((member) => member.name === added.name).length,
       1,
       "etcd holds exactly one member for the replacement",
-    );
-    assert.ok(
-      !settled.listed.some((member) => member.name === leaderName),
-      "the dead leader's member was removed",
-    );
-    assert.ok(
-      !settled.listed.some((member) => member.name === quarantined),
-      "the quarantined member was removed",
     );
     const reply = await settled.leader.node.client.get("/v1/etcd", EtcdMembersReply);
     const recorded = reply.events.filter((event) => event.member_id === added.member_id);
@@ -445,7 +463,7 @@ describe("a real etcd follows the fabric's etcd role", () => {
       const pid = etcdComponent(await statusOf(node))?.pid;
       if (pid !== undefined && pid !== null) pids.push(pid);
     }
-    assert.ok(pids.length >= 3, "the etcd holders run members");
+    assert.ok(pids.length >= 2, "the etcd holders run members");
     await local.stopAll(10_000);
     const alive = pids.filter(isAlive);
     assert.deepEqual(alive, [], "no etcd member outlives its node's SIGTERM");

@@ -27,6 +27,7 @@ import {
   findLeader,
   type MeshNodeHandle,
   meshOf,
+  postToLeader,
   stateOf,
   statusOf,
   waitFor,
@@ -102,7 +103,7 @@ describe("a 5-node mesh of real processes", () => {
   });
 
   test("refuses mutations without the token", async () => {
-    const leader = await findLeader(nodes);
+    const leader = await waitFor(() => findLeader(nodes), patienceMs, 100);
     assert.ok(leader);
     const anonymous = new ApiClient(mesh.nodes.find((n) => n.name === leader.node.name)!.api);
     await assert.rejects(anonymous.post("/v1/workloads", sampleWorkload, CommittedReply), /bearer token/);
@@ -111,20 +112,19 @@ describe("a 5-node mesh of real processes", () => {
       "x".repeat(token.length),
     );
     await assert.rejects(wrong.post("/v1/workloads", sampleWorkload, CommittedReply), /bearer token/);
-    const committed = await leader.node.client.post("/v1/workloads", sampleWorkload, CommittedReply);
-    assert.ok(committed.index > 0);
+    const committed = await postToLeader(nodes, "/v1/workloads", sampleWorkload, CommittedReply);
+    assert.ok(committed.value.index > 0);
     const placed = await waitFor(async () => {
-      const state = await stateOf(leader.node);
+      const state = await stateOf(committed.node);
       return state?.placements["default/web"]?.length === 2 ? true : undefined;
     }, patienceMs);
     assert.ok(placed, "the workload was placed on two nodes");
   });
 
   test("fetches a workload's config blob peer to peer before rendering the workload", async () => {
-    const leader = await findLeader(nodes);
-    assert.ok(leader);
     const data = Buffer.from("server { listen 80; }\n");
-    const stored = await leader.node.client.post(
+    const { node: holder, value: stored } = await postToLeader(
+      nodes,
       "/v1/blobs",
       { data_base64: data.toString("base64") },
       z.object({ hash: z.string(), size: z.number() }),
@@ -136,9 +136,9 @@ describe("a 5-node mesh of real processes", () => {
       replicas: 1,
       config_blobs: [{ name: "nginx-conf", hash: stored.hash, mount_path: "/etc/nginx/conf.d/default.conf" }],
     };
-    await leader.node.client.post("/v1/workloads", workload, CommittedReply);
+    await postToLeader(nodes, "/v1/workloads", workload, CommittedReply);
     const target = await waitFor(async () => {
-      const state = await stateOf(leader.node);
+      const state = await stateOf(holder);
       const placed = state?.placements["default/configured"]?.[0];
       return placed === undefined ? undefined : nodes.find((n) => n.name === state?.nodes[placed]?.name);
     }, patienceMs);

@@ -27,6 +27,7 @@ import {
   etcdHolders,
   findLeader,
   type MeshNodeHandle,
+  postToLeader as postToLeaderOf,
   stateOf,
   waitFor,
 } from "../src/mesh/observe.js";
@@ -69,24 +70,8 @@ async function healthy(members: readonly MeshNodeHandle[]) {
   );
 }
 
-/**
- * A mutation sent to whoever leads when it is sent: on a loaded machine leadership can move
- * between finding the leader and posting (421), and the API does not forward.
- */
 async function postToLeader<T>(path: string, body: unknown, reply: z.ZodType<T>): Promise<T> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    const leader = await findLeader(local.running());
-    if (leader !== undefined) {
-      try {
-        return await leader.node.client.post(path, body, reply);
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw lastError instanceof Error ? lastError : new Error(`no leader took ${path}`);
+  return (await postToLeaderOf(local.running(), path, body, reply)).value;
 }
 
 async function openConsole(name: string): Promise<Page> {

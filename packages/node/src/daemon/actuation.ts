@@ -77,6 +77,8 @@ export interface EtcdPki {
   readonly publish: (bytes: Uint8Array) => Promise<Blake3Hash>;
   /** A blob's bytes, fetched from peers when not held; null while no one offers it yet. */
   readonly fetch: (hash: Blake3Hash) => Promise<Uint8Array | null>;
+  /** This node or a live peer holds the blob (so the member it is sealed to can still get it). */
+  readonly available: (hash: Blake3Hash) => Promise<boolean>;
 }
 
 /** How soon a member waiting for its credential blob looks again. */
@@ -184,7 +186,19 @@ export class NodeActuation {
       }
       case "etcd-promote": {
         const outcome = await etcd.promote(action.member_id);
-        return outcome === "promoted" ? record(action.node, "promoted", action.member_id) : null;
+        if (outcome === "promoted") return record(action.node, "promoted", action.member_id);
+        // A learner whose credential nobody can serve any more (the leader that issued it died
+        // before anyone fetched the blob) would never start: it is given a new one, recorded
+        // under the same member.
+        const credential = machine.etcdMembers().find((member) => member.node === action.node)?.credential;
+        if (credential === undefined || this.options.pki === undefined) return null;
+        if (await this.options.pki.available(credential.blob)) return null;
+        this.issued.delete(node.id);
+        this.options.logger.warn("etcd learner's credential is held by no live node: issuing another", {
+          node: node.name,
+          serial: credential.serial,
+        });
+        return record(action.node, "added", action.member_id, await this.issueCredential(node));
       }
       case "etcd-remove":
         if (action.member_id !== null) await etcd.remove(action.member_id);

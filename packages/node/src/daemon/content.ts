@@ -12,8 +12,8 @@ import { ContentSync, type ProviderLinks } from "../content/content-sync.js";
 import { TransportContentLinks } from "../content/transport-links.js";
 import type { GossipDriver } from "../gossip/gossip-driver.js";
 import { parseHostPort } from "../gossip/gossip-driver.js";
-import type { Logger } from "./log.js";
 import type { ClusterKeys } from "../keys/key-set.js";
+import type { Logger } from "./log.js";
 
 /**
  * The content layer in the daemon: the blob store, serving peers over the authenticated
@@ -102,6 +102,11 @@ export class NodeContent {
       }
     }
     return missing;
+  }
+
+  /** This node holds the blob, or a live peer announces it. */
+  async available(hash: Blake3Hash): Promise<boolean> {
+    return (await this.store.has(hash)) || this.providersOf(hash).size > 0;
   }
 
   /** Stores `bytes` and announces it at once (a blob a record is about to reference). */

@@ -111,10 +111,10 @@ export class FabricNode {
   /** Makes the host match the committed state (docs/actuators.md); null: files only. */
   readonly actuation: NodeActuation | null;
   readonly logger: Logger;
-  /** The live cluster and gossip key sets (keys/node-keys.ts), rotated through the API. */
-  readonly keys: NodeKeys;
   /** How this node reaches its peers' APIs (witnesses, the console's peer reads): its token and CA. */
   readonly peerApi: ApiAccess;
+  /** The live cluster and gossip key sets (keys/node-keys.ts), rotated through the API. */
+  readonly keys: NodeKeys;
   private readonly events: EventQueue;
   private readonly timers: NodeJS.Timeout[] = [];
   /** The strategy in this node's file (re-read on SIGHUP). */
@@ -134,8 +134,8 @@ export class FabricNode {
     this.config = parts.config;
     this.localStrategy = parts.config.strategy;
     this.peerApi = parts.peerApi;
-    this.logger = parts.logger;
     this.keys = parts.keys;
+    this.logger = parts.logger;
     this.signer = parts.disk.signer;
     this.generation = parts.disk.generation;
     this.face = parts.face;
@@ -170,6 +170,7 @@ export class FabricNode {
                     directory: join(this.config.data_dir, "pki"),
                     publish: (bytes: Uint8Array) => this.content.publish(bytes),
                     fetch: (hash: Blake3Hash) => this.content.fetchNow(hash),
+                    available: (hash: Blake3Hash) => this.content.available(hash),
                   },
                 }),
           });
@@ -338,8 +339,8 @@ export class FabricNode {
     });
     const node = new FabricNode({
       config,
-      keys,
       clusterCa: options.loaded.clusterCa,
+      keys,
       peerApi: {
         token: apiToken,
         caPem: apiUsesTls(config) ? options.loaded.clusterCa?.certPem : undefined,
@@ -586,7 +587,10 @@ export class FabricNode {
       "revoada_etcd_calls_total",
       "etcd membership calls this node made as leader, by action and outcome",
     );
-    const etcdCallCount = m.gauge("revoada_etcd_call_duration_seconds_count", "etcd membership calls timed, by action");
+    const etcdCallCount = m.gauge(
+      "revoada_etcd_call_duration_seconds_count",
+      "etcd membership calls timed, by action",
+    );
     const etcdCallSum = m.gauge(
       "revoada_etcd_call_duration_seconds_sum",
       "seconds this node's etcd membership calls took as leader, by action (member add, promote, remove)",

@@ -67,6 +67,32 @@ export async function findLeader(
   return undefined;
 }
 
+/**
+ * A mutation sent to whoever leads when it is sent: on a loaded machine leadership can move
+ * between finding the leader and posting (421), and the API does not forward. For idempotent
+ * mutations (a workload upsert, a blob): a retried one that had committed changes nothing.
+ */
+export async function postToLeader<T>(
+  nodes: readonly MeshNodeHandle[],
+  path: string,
+  body: unknown,
+  reply: z.ZodType<T>,
+): Promise<{ node: MeshNodeHandle; value: T }> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    const leader = await findLeader(nodes);
+    if (leader !== undefined) {
+      try {
+        return { node: leader.node, value: await leader.node.client.post(path, body, reply) };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw lastError instanceof Error ? lastError : new Error(`no leader took ${path}`);
+}
+
 /** path -> sha256 of every file under `directory` (the rendered view). */
 export async function snapshotFiles(directory: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
