@@ -242,7 +242,11 @@ describe("FabricMachine", () => {
     );
     assert.ok(restored.ok);
     assert.deepEqual(restored.value.state(), log.machine.state());
-    assert.equal(restored.value.chain!.blocks.length, 2, "the founding strategy's block and the quarantine's");
+    assert.equal(
+      restored.value.chain!.blocks.length,
+      2,
+      "the founding strategy's block and the quarantine's",
+    );
   });
 
   it("refuses bytes that are not a snapshot, naming the field", () => {
