@@ -351,6 +351,41 @@ describe("execute", () => {
     assert.deepEqual(then.type === "actuate" ? then.action : then, { kind: "etcd-add-learner", node });
   });
 
+  it("with etcd managed, a live voting member leaving is not removed while etcd would keep fewer than three voters", () => {
+    const log = foundedLog();
+    const etcd = { config: { manageEtcd: true } };
+    log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });
+    const leaving = testSigners[2]!.nodeId;
+    const other = testSigners[3]!.nodeId;
+    log.conf([
+      { type: "add-voter", node: leaving },
+      { type: "add-voter", node: other },
+    ]);
+    log.conf([]);
+    log.propose({ type: "etcd-member", node: leaving, event: "promoted", member_id: "3" });
+    log.propose({ type: "etcd-member", node: other, event: "promoted", member_id: "4" });
+    const shift = {
+      type: "demote" as const,
+      node: leaving,
+      roles: ["etcd" as const],
+      reason: "rebalance" as const,
+    };
+    log.propose({ type: "shift-procedure", step: "begin", shift, etcd: true });
+    log.propose(shift);
+    log.conf([{ type: "add-learner", node: leaving }]);
+    log.conf([]);
+    assert.equal(log.machine.procedureFor(leaving)?.phase, "etcd-remove");
+    // Three voters, all alive: removing one would leave two, which tolerate no failure.
+    const kept = stepOf(inputs(log.machine, etcd));
+    assert.ok(kept.type === "propose", kept.type);
+    const abort = kept.commands[0]!.command;
+    assert.ok(abort.type === "shift-procedure" && abort.step === "abort");
+    assert.match(abort.reason ?? "", /stays until etcd keeps three voters without it/);
+    log.propose(abort);
+    const after = stepOf(inputs(log.machine, etcd));
+    assert.ok(after.type !== "actuate" || after.action.kind !== "etcd-remove", "nor by the reconciliation");
+  });
+
   it("with etcd managed, a shift that touches the voters begins with etcd: true", () => {
     const log = foundedLog();
     log.propose({ type: "etcd-member", node: leaderId, event: "promoted", member_id: "1" });

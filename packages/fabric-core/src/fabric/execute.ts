@@ -258,6 +258,7 @@ function etcdReconcileStep(inputs: ExecuteInputs): Step | null {
   for (const member of recorded.values()) {
     if (machine.node(member.node)?.roles.includes("etcd") === true) continue;
     if (!member.learner && voting < 2) continue;
+    if (isAlive(inputs, member.node) && keepsLiveVoter(inputs, member)) continue;
     return {
       type: "actuate",
       action: { kind: "etcd-remove", node: member.node, member_id: member.member_id },
@@ -265,6 +266,19 @@ function etcdReconcileStep(inputs: ExecuteInputs): Step | null {
     };
   }
   return null;
+}
+
+/** The smallest etcd that tolerates a failure: a live voter is not removed below it. */
+const etcdVotersFloor = 3;
+
+/** A live voting member whose removal would leave etcd with fewer than three voters stays. */
+function keepsLiveVoter(
+  inputs: ExecuteInputs,
+  member: { readonly node: NodeId; readonly learner: boolean },
+): boolean {
+  if (member.learner) return false;
+  const others = inputs.machine.etcdMembers().filter((other) => other.node !== member.node && !other.learner);
+  return others.length < etcdVotersFloor;
 }
 
 function waiting(reason: string): Execution {
@@ -377,6 +391,13 @@ function procedureStep(inputs: ExecuteInputs, procedure: Procedure, config: Exec
     }
     case "etcd-remove": {
       const member = inputs.machine.etcdMembers().find((candidate) => candidate.node === node);
+      // A live voting member leaves only once etcd keeps three voters without it; until then
+      // it stays (the procedure ends here) and the etcd reconciliation removes it after a
+      // replacement was promoted. Removing it first shrank etcd to two voters, which lost its
+      // quorum for good when the leader's host died next (the end-to-end test did just that).
+      if (member !== undefined && alive && keepsLiveVoter(inputs, member)) {
+        return abort(procedure, "its live etcd member stays until etcd keeps three voters without it");
+      }
       return {
         type: "actuate",
         action: { kind: "etcd-remove", node, member_id: member?.member_id ?? null },
