@@ -8,7 +8,6 @@
 // workloads through the leader for the whole rotation; the built CLI runs as an operator's
 // would (build first: `pnpm --filter @revoada/node build`, as for every real-process test).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +19,7 @@ import { KeysReply } from "../src/keys/key-routes.js";
 import { keyIdOf } from "../src/keys/key-set.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
 import { findLeader, type MeshNodeHandle, meshOf, stateOf, waitFor } from "../src/mesh/observe.js";
-import { revoadaBin } from "../src/mesh/supervisor.js";
+import { runBuiltCli } from "./cli-harness.js";
 
 const patienceMs = 90_000;
 let local: LocalMesh;
@@ -36,22 +35,6 @@ after(async () => {
   await local?.stopAll(5000);
   if (directory !== "") await rm(directory, { recursive: true, force: true });
 });
-
-function runBuiltCli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [revoadaBin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (text: string) => {
-    stdout += text;
-  });
-  child.stderr.setEncoding("utf8").on("data", (text: string) => {
-    stderr += text;
-  });
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 /** `name{labels} value` lines of a /metrics text, summed over the series matching `labels`. */
 function metric(text: string, name: string, labels: string): number {

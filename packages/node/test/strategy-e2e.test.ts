@@ -10,7 +10,7 @@
 // Method: a 3-node mesh of real processes on loopback; the CLI as an operator runs it; keys
 // made by ssh-keygen and as a raw seed file.
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,30 +29,10 @@ import { ChainHeadReply, StrategyReply } from "../src/api/strategy-routes.js";
 import { openSshSeed } from "../src/cli/operator-key.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
 import { findLeader, type MeshNodeHandle, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
-import { revoadaBin } from "../src/mesh/supervisor.js";
-import type { CliRun } from "./cli-harness.js";
+import { runBuiltCli as runCli } from "./cli-harness.js";
 
 const patienceMs = 60_000;
 
-/**
- * `revoada ARGS...` from the built package (the nodes run it too): a third of the start-up
- * time of the TypeScript source, which this test pays a dozen times.
- */
-function runCli(args: readonly string[]): Promise<CliRun> {
-  const child = spawn(process.execPath, [revoadaBin, ...args], { stdio: "pipe" });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (text: string) => {
-    stdout += text;
-  });
-  child.stderr.setEncoding("utf8").on("data", (text: string) => {
-    stderr += text;
-  });
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 let local: LocalMesh;
 let directory = "";
 
