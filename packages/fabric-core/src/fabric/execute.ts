@@ -236,15 +236,9 @@ function configOf(inputs: ExecuteInputs): ExecutorConfig {
 function etcdReconcileStep(inputs: ExecuteInputs): Step | null {
   const { machine } = inputs;
   const recorded = new Map(machine.etcdMembers().map((member) => [member.node, member]));
-  for (const voter of machine.configuration().voters.filter(isNodeId)) {
-    if (recorded.has(voter) || machine.node(voter)?.roles.includes("etcd") !== true) continue;
-    if (!isAlive(inputs, voter)) continue;
-    return {
-      type: "actuate",
-      action: { kind: "etcd-adopt", node: voter },
-      why: "an etcd holder without a recorded member: find it, or add it",
-    };
-  }
+  // A learner first: etcd takes one learner at a time, so an adoption would be refused
+  // ("too many learner members") while one waits; and a learner stuck without its
+  // credential gets a new one only through its promote step.
   for (const member of recorded.values()) {
     if (!member.learner || !isAlive(inputs, member.node)) continue;
     if (machine.node(member.node)?.roles.includes("etcd") !== true) continue;
@@ -252,6 +246,15 @@ function etcdReconcileStep(inputs: ExecuteInputs): Step | null {
       type: "actuate",
       action: { kind: "etcd-promote", node: member.node, member_id: member.member_id },
       why: "an etcd holder's learner member becomes a voting member",
+    };
+  }
+  for (const voter of machine.configuration().voters.filter(isNodeId)) {
+    if (recorded.has(voter) || machine.node(voter)?.roles.includes("etcd") !== true) continue;
+    if (!isAlive(inputs, voter)) continue;
+    return {
+      type: "actuate",
+      action: { kind: "etcd-adopt", node: voter },
+      why: "an etcd holder without a recorded member: find it, or add it",
     };
   }
   const voting = [...recorded.values()].filter((member) => !member.learner).length;
