@@ -5,17 +5,19 @@
 // the Debian tool is installed. A 2 GiB generated blob runs in CI; SOAK=1 makes it 6 GiB.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { buildBlobTree, chunkGroupBytes, GroupBitfield, hashToHex } from "@revoada/fabric-core/content";
 import type { Blake3Hash } from "@revoada/fabric-core/vocabulary";
 import { BlobStore, workerHashBytesMin } from "./blob-store.js";
 import { writeGeneratedFile } from "./generated-file.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "revoada-store-"));
+// The 2 GiB test leaves 4 GiB here (the file and its stored copy): every run removes it.
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** The Debian tool's answer, for a cross-check; CI installs it (scripts/setup-system.sh) and must have it. */
 function b3sum(path: string): string | null {
