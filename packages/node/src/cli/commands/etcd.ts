@@ -42,9 +42,7 @@ export function registerEtcd(program: Command): void {
     .action(async (options: Target & EtcdTlsOptions & { output: OutputFormat }) => {
       const { client } = await anyLiveStatus((await clients(options)).clients);
       const committed = await client.get("/v1/etcd", EtcdMembersReply);
-      const endpoints = committed.members
-        .filter((member) => member.client !== null)
-        .map((member) => httpUrl(member.client ?? "", committed.tls));
+      const endpoints = clientEndpoints(committed);
       if (committed.members.length === 0) {
         throw new CliError("the fabric manages no etcd (no etcd member committed)", exitCodes.notFound);
       }
@@ -70,9 +68,7 @@ export async function etcdStatusSection(
   target: Target,
 ): Promise<{ rows: ReturnType<typeof etcdRows>; error: string | null } | null> {
   if (committed.members.length === 0) return null;
-  const endpoints = committed.members
-    .filter((member) => member.client !== null)
-    .map((member) => httpUrl(member.client ?? "", committed.tls));
+  const endpoints = clientEndpoints(committed);
   const tls = committed.tls ? await clientTls(target).catch(() => undefined) : undefined;
   if (committed.tls && tls === undefined) {
     return {
@@ -87,6 +83,13 @@ export async function etcdStatusSection(
   } finally {
     await tls?.cleanup();
   }
+}
+
+/** The committed members' client URLs (https when etcd speaks TLS). */
+function clientEndpoints(committed: EtcdMembersReply): string[] {
+  return committed.members
+    .filter((member) => member.client !== null)
+    .map((member) => httpUrl(member.client ?? "", committed.tls));
 }
 
 interface EtcdTlsOptions {
