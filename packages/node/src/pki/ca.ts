@@ -132,6 +132,37 @@ export async function issueCertificate(
   return { certPem: certificate.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
 }
 
+/**
+ * A certificate revocation list of the CA naming `serials` (hex, as `serialOf` prints them),
+ * valid for `validDays`: what etcd's `--peer-crl-file`/`--client-crl-file` read on every
+ * connection, so a member removed from etcd cannot come back with the certificate it kept.
+ */
+export async function issueRevocationList(
+  ca: ClusterCa,
+  serials: readonly string[],
+  options: { readonly at?: Date; readonly validDays?: number } = {},
+): Promise<string> {
+  if (ca.keyPem === undefined)
+    throw new Error("this node holds the CA certificate without its key: it cannot sign a revocation list");
+  const caCertificate = parseCertificate(ca.certPem, "CA certificate");
+  const at = options.at ?? new Date();
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: caCertificate.subject,
+    thisUpdate: new Date(at.getTime() - backdateMs),
+    nextUpdate: new Date(at.getTime() + (options.validDays ?? defaultValidDays) * dayMs),
+    signingKey: await importPrivateKey(ca.keyPem, "CA key"),
+    signingAlgorithm: algorithm,
+    entries: serials.map((serial) => ({
+      // Whole bytes: a serial printed without its leading zero is padded back.
+      serialNumber: serial.length % 2 === 0 ? serial : `0${serial}`,
+      revocationDate: at,
+      reason: x509.X509CrlReason.cessationOfOperation,
+    })),
+  });
+  // "X509 CRL" is the label OpenSSL and Go's x509.ParseCRL (etcd) look for; the library writes "CRL".
+  return x509.PemConverter.encode(crl.rawData, "X509 CRL");
+}
+
 /** True when `certPem` was signed by the CA and is valid at `at`. */
 export async function issuedBy(ca: ClusterCa, certPem: string, at = new Date()): Promise<boolean> {
   const certificate = parseCertificate(certPem, "certificate");
