@@ -2,9 +2,10 @@
 // nothing the fabric promises: the node stays up, the mesh commits writes through both jumps
 // and every node converges on one state and one chain that verifies. What moves with the wall
 // clock only moves what is meant to (timestamps); intervals (uptime, timers) do not jump.
-// Method: 3 daemons in network namespaces (src/netns/), node-1 run under libfaketime with its
+// Method: 3 daemons in network namespaces (src/netns/), each run under libfaketime with its
 // offset in a file the harness rewrites (`jumpClock`): a real jump of the process's wall clock,
-// its monotonic clock left alone. The jump is seen through node-1's own HTTP `Date` header.
+// its monotonic clock left alone. The leader's clock is moved (it stamps proposals, runs the
+// policy and the sealer); the jump is seen through the leader's own HTTP `Date` header.
 // Needs root, iproute2, nftables and libfaketime (scripts/setup-system.sh); fails, never skips.
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -26,7 +27,9 @@ let mesh: NetnsMesh;
 before(async () => {
   await loadBlake3();
   directory = await mkdtemp(join(tmpdir(), "revoada-netns-clock-"));
-  mesh = await NetnsMesh.start({ directory, nodes: 3, faceId: "systemd", clockNodes: ["node-1"] }, {});
+  // Every node can have its clock moved; the test moves the leader's, where wall time is read most.
+  const clockNodes = ["node-1", "node-2", "node-3"];
+  mesh = await NetnsMesh.start({ directory, nodes: 3, faceId: "systemd", clockNodes }, {});
 });
 
 after(async () => {
@@ -83,14 +86,15 @@ test("one node's wall clock jumps 10 minutes back, then 10 ahead: it stays up, w
     250,
   );
   assert.ok(formed, "the mesh formed");
-  const skewed = mesh.nodes.find((node) => node.name === "node-1")!;
+  // The leader: it stamps every proposal (issued_at_ms), runs the policy and the sealer.
+  const skewed = formed.node;
   const before = await clockOf(skewed);
   assert.ok(before);
   assert.ok(Math.abs(before.dateMs - Date.now()) < 3000, "no offset before the jump");
   const monotonicAtBefore = performance.now();
 
   for (const offsetS of [-600, 600]) {
-    await mesh.jumpClock("node-1", offsetS);
+    await mesh.jumpClock(skewed.name, offsetS);
     const seen = await waitFor(
       async () => {
         const clock = await clockOf(skewed);
@@ -101,7 +105,7 @@ test("one node's wall clock jumps 10 minutes back, then 10 ahead: it stays up, w
       30_000,
       250,
     );
-    assert.ok(seen, `node-1's wall clock moved by ${offsetS} s`);
+    assert.ok(seen, `${skewed.name}'s wall clock moved by ${offsetS} s`);
     // Its uptime is an interval: it did not jump with the wall clock.
     const elapsed = performance.now() - monotonicAtBefore;
     assert.ok(
@@ -131,7 +135,7 @@ test("one node's wall clock jumps 10 minutes back, then 10 ahead: it stays up, w
     );
   }
 
-  await mesh.jumpClock("node-1", 0);
+  await mesh.jumpClock(skewed.name, 0);
   const converged = await waitFor(
     async () => {
       const states = await Promise.all(
@@ -149,7 +153,7 @@ test("one node's wall clock jumps 10 minutes back, then 10 ahead: it stays up, w
   );
   assert.ok(converged, "every node holds one state and one chain after the jumps");
   assert.ok(verifyChain(converged, { mode: "every-block" }).ok, "the chain verifies");
-  assert.ok(mesh.local.isRunning("node-1"), "the node whose clock jumped never died");
-  const log = await readFile(join(directory, "node-1", "node.log"), "utf8");
+  assert.ok(mesh.local.isRunning(skewed.name), "the node whose clock jumped never died");
+  const log = await readFile(join(directory, skewed.name, "node.log"), "utf8");
   assert.doesNotMatch(log, /time does not go backwards|clock never runs backwards/);
 });
