@@ -26,8 +26,9 @@ import {
  *
  * Faults are real: packet drops by nftables inside the namespaces (two-way, one-way, ring),
  * an interface set down, SIGSTOP/SIGCONT, kill -9 and restart, a full disk on a node whose
- * data directory is a size-limited tmpfs, and a jump of one node's wall clock (libfaketime). `stop()` removes everything; a harness that dies
- * without it leaves a sweeper behind, and the next run sweeps what is left in any case.
+ * data directory is a size-limited tmpfs, and a jump of a node's wall clock (libfaketime).
+ * `stop()` removes everything; a harness that dies without it leaves a sweeper behind, and the
+ * next run sweeps what is left in any case.
  */
 export interface NetnsMeshPlan extends Omit<MeshPlan, "addresses"> {
   /** First three octets of the hosts' /24 (default 10.77.0). */
@@ -228,10 +229,11 @@ export class NetnsMesh {
    */
   async jumpClock(name: string, offsetSeconds: number): Promise<void> {
     assert(Number.isSafeInteger(offsetSeconds), "a clock offset is whole seconds");
-    await writeFile(
-      clockFileOf(this.run, this.host(name)),
-      `${offsetSeconds >= 0 ? "+" : ""}${offsetSeconds}\n`,
-    );
+    const file = clockFileOf(this.run, this.host(name));
+    await access(file).catch(() => {
+      throw new Error(`${name} is not a clock node of this mesh (NetnsMeshPlan.clockNodes)`);
+    });
+    await writeFile(file, `${offsetSeconds >= 0 ? "+" : ""}${offsetSeconds}\n`);
   }
 
   /**
