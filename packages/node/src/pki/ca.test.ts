@@ -32,6 +32,28 @@ describe("cluster CA", () => {
     assert.equal(caFingerprint(ca.certPem), ca.fingerprint);
   });
 
+  it("issues certificates valid from the CA's start, whatever the issuer's or the verifier's clock says", async (t) => {
+    // A CA made an hour ago; a certificate issued now by a node whose clock is 10 minutes
+    // ahead (restarted during a clock jump) and checked by one whose clock is 10 minutes behind.
+    const realNow = Date.now.bind(Date);
+    let offsetMs = -3_600_000;
+    t.mock.method(Date, "now", () => realNow() + offsetMs);
+    const older = await createClusterCa("revoada-older-ca");
+    offsetMs = 600_000;
+    const issued = await issueCertificate(older, { commonName: "ahead", usage: "peer" });
+    t.mock.restoreAll();
+    assert.equal(
+      new X509Certificate(issued.certPem).validFrom,
+      new X509Certificate(older.certPem).validFrom,
+      "valid from the CA's start",
+    );
+    assert.ok(await issuedBy(older, issued.certPem, new Date()), "valid for a verifier on real time");
+    assert.ok(
+      await issuedBy(older, issued.certPem, new Date(Date.now() - 600_000)),
+      "valid for a verifier 10 minutes behind",
+    );
+  });
+
   it("issues a peer certificate OpenSSL verifies against it, with the names asked for", async () => {
     const issued = await issueCertificate(ca, {
       commonName: "node-1",
