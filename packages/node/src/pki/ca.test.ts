@@ -52,6 +52,12 @@ describe("cluster CA", () => {
       await issuedBy(older, issued.certPem, new Date(Date.now() - 600_000)),
       "valid for a verifier 10 minutes behind",
     );
+    // A CA made a moment ago: certificates issued now are valid for a verifier hours behind.
+    const fresh = await issueCertificate(ca, { commonName: "fresh", usage: "peer" });
+    assert.ok(
+      await issuedBy(ca, fresh.certPem, new Date(Date.now() - 6 * 3_600_000)),
+      "valid 6 hours behind",
+    );
   });
 
   it("issues a peer certificate OpenSSL verifies against it, with the names asked for", async () => {
