@@ -496,7 +496,7 @@ export class Reconciler {
     // the only step in flight, so the committed head is the head this block follows; the
     // index is the next one because the core appends synchronously.
     const status = raft.status();
-    this.shiftsExecuted += 1;
+    if (isRoleCommand(proposed.command)) this.shiftsExecuted += 1;
     return signRoleProposal(chain.head, status.term, status.lastIndex + 1, proposal, self).proposal;
   }
 
