@@ -36,6 +36,34 @@ describe("cluster CA", () => {
     assert.equal(caFingerprint(ca.certPem), ca.fingerprint);
   });
 
+  it("issues certificates valid from the CA's start, whatever the issuer's or the verifier's clock says", async (t) => {
+    // A CA made an hour ago; a certificate issued now by a node whose clock is 10 minutes
+    // ahead (restarted during a clock jump) and checked by one whose clock is 10 minutes behind.
+    const realNow = Date.now.bind(Date);
+    let offsetMs = -3_600_000;
+    t.mock.method(Date, "now", () => realNow() + offsetMs);
+    const older = await createClusterCa("revoada-older-ca");
+    offsetMs = 600_000;
+    const issued = await issueCertificate(older, { commonName: "ahead", usage: "peer" });
+    t.mock.restoreAll();
+    assert.equal(
+      new X509Certificate(issued.certPem).validFrom,
+      new X509Certificate(older.certPem).validFrom,
+      "valid from the CA's start",
+    );
+    assert.ok(await issuedBy(older, issued.certPem, new Date()), "valid for a verifier on real time");
+    assert.ok(
+      await issuedBy(older, issued.certPem, new Date(Date.now() - 600_000)),
+      "valid for a verifier 10 minutes behind",
+    );
+    // A CA made a moment ago: certificates issued now are valid for a verifier hours behind.
+    const fresh = await issueCertificate(ca, { commonName: "fresh", usage: "peer" });
+    assert.ok(
+      await issuedBy(ca, fresh.certPem, new Date(Date.now() - 6 * 3_600_000)),
+      "valid 6 hours behind",
+    );
+  });
+
   it("issues a peer certificate OpenSSL verifies against it, with the names asked for", async () => {
     const issued = await issueCertificate(ca, {
       commonName: "node-1",

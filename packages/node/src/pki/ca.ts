@@ -41,9 +41,14 @@ const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as con
 const caValidDays = 3650;
 const defaultValidDays = 365;
 const dayMs = 86_400_000;
-// Certificates are valid from a little before now, so a peer whose clock is slightly behind
-// does not refuse a certificate issued a moment ago.
-const backdateMs = 5 * 60_000;
+// The CA is valid from a day before it was made, so a peer whose clock is behind (by up to a
+// day) does not refuse it. The certificates it issues are valid from the CA's own start
+// (earlier, if the issuing clock is behind): a peer whose clock is behind by more than the
+// certificate's age, or an issuer whose clock is ahead (a node restarted during a clock jump),
+// would otherwise make certificates that the others refuse as not yet valid
+// (docs/reliability.md, clock jumps). Backdating adds no power: a validity start in the past
+// lets nothing be done that could not be done now.
+const backdateMs = dayMs;
 
 // x509 types the provider as the DOM `Crypto`, which Node's webcrypto is at run time.
 x509.cryptoProvider.set(webcrypto as never);
@@ -112,7 +117,7 @@ export async function issueCertificate(
     serialNumber: serialNumber(),
     subject: distinguishedName(request.commonName),
     issuer: caCertificate.subject,
-    notBefore: new Date(now - backdateMs),
+    notBefore: new Date(Math.min(now - backdateMs, caCertificate.notBefore.getTime())),
     notAfter: new Date(now + (request.validDays ?? defaultValidDays) * dayMs),
     publicKey: keys.publicKey,
     signingKey: caKey,
