@@ -191,9 +191,12 @@ export function isRoleCommand(command: Command): boolean {
   return (roleCommandTypes as readonly string[]).includes(command.type);
 }
 
-/** Commands the attestation chain records a block for: the role commands and strategy swaps. */
+/**
+ * Commands the attestation chain records a block for: the role commands, strategy swaps and
+ * the steps on a managed etcd's membership.
+ */
 export function isAttestedCommand(command: Command): boolean {
-  return isRoleCommand(command) || command.type === "strategy";
+  return isRoleCommand(command) || command.type === "strategy" || command.type === "etcd-member";
 }
 
 /**

@@ -75,6 +75,8 @@ class FetchRun {
   private resolve!: (blob: StoredBlob) => void;
   private reject!: (error: Error) => void;
   private settled = false;
+  /** Removes this run's listeners from the provider links. */
+  private readonly detach: (() => void)[] = [];
 
   constructor(
     private readonly options: FetchOptions,
@@ -92,16 +94,18 @@ class FetchRun {
       readRange: (offset, length) => this.partial.readRange(offset, length),
     });
     for (const [id, { link, complete }] of this.options.providers) {
-      link.onFrame((bytes) => {
-        const decoded = decodeContentFrame(bytes);
-        if (!decoded.ok) this.fetch.removeProvider(id, "sent an undecodable frame");
-        else if (!isRequest(decoded.value.message.type)) this.fetch.receive(id, decoded.value);
-        this.pump();
-      });
-      link.onClose((reason) => {
-        this.fetch.removeProvider(id, reason);
-        this.pump();
-      });
+      this.detach.push(
+        link.onFrame((bytes) => {
+          const decoded = decodeContentFrame(bytes);
+          if (!decoded.ok) this.fetch.removeProvider(id, "sent an undecodable frame");
+          else if (!isRequest(decoded.value.message.type)) this.fetch.receive(id, decoded.value);
+          this.pump();
+        }),
+        link.onClose((reason) => {
+          this.fetch.removeProvider(id, reason);
+          this.pump();
+        }),
+      );
       this.fetch.addProvider(id, complete);
     }
     this.timer = setInterval(() => {
@@ -115,6 +119,9 @@ class FetchRun {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    // Links to a peer are shared (the node transport keeps one per peer): a finished fetch
+    // must not keep decoding every later frame from it.
+    for (const release of this.detach.splice(0)) release();
     this.options.service?.removePartial(this.options.hash);
   }
 
