@@ -121,30 +121,24 @@ describe("face-systemd reader: each workload read once", () => {
     assert.ok(!classified.includes(web(1)) && !classified.includes(web(2)), "web's later replicas");
   });
 
-  it("a later replica that differs outside its replica lines is read in full: a conflict", async () => {
-    const result = await systemdFace.reader.read(
-      patch(web(2), (text) => text.replace("--listen=:8080", "--listen=:9")),
-    );
+  /** The issues (code, file) reading the render gives once `path` is edited. */
+  const issuesAfter = async (path: string, edit: (content: string) => string) => {
+    const result = await systemdFace.reader.read(patch(path, edit));
     assert.equal(result.ok, false);
-    if (result.ok) return;
-    assert.deepEqual(
-      result.issues.map((issue) => [issue.code, issue.file]),
-      [["conflict", web(2)]],
-    );
+    return result.ok ? [] : result.issues.map((issue) => [issue.code, issue.file]);
+  };
+
+  it("a later replica that differs outside its replica lines is read in full: a conflict", async () => {
+    assert.deepEqual(await issuesAfter(web(2), (text) => text.replace("--listen=:8080", "--listen=:9")), [
+      ["conflict", web(2)],
+    ]);
   });
 
   it("a replica whose index line disagrees with its other replica lines is read in full", async () => {
-    const result = await systemdFace.reader.read(
-      patch(web(1), (text) => text.replace("\nX-Revoada-Replica=1\n", "\nX-Revoada-Replica=0\n")),
-    );
-    assert.equal(result.ok, false);
-    if (result.ok) return;
-    assert.deepEqual(
-      result.issues.map((issue) => [issue.code, issue.file]),
-      [
-        ["duplicate", web(1)],
-        ["gap", web(0)],
-      ],
-    );
+    const edit = (text: string) => text.replace("\nX-Revoada-Replica=1\n", "\nX-Revoada-Replica=0\n");
+    assert.deepEqual(await issuesAfter(web(1), edit), [
+      ["duplicate", web(1)],
+      ["gap", web(0)],
+    ]);
   });
 });
