@@ -95,7 +95,10 @@ function registerVerify(chain: Command): void {
           ...(options.threads === undefined ? {} : { threads: options.threads }),
           // Long work says how far it is, on stderr, once a second (nothing for a short chain).
           onProgress: (progress) => {
-            if (!reported && progress.lines === progress.linesTotal) return;
+            const finished =
+              progress.lines === progress.linesTotal &&
+              progress.signaturesChecked === progress.signaturesQueued;
+            if (!reported && finished) return;
             reported = true;
             process.stderr.write(`${progressLine(progress)}\n`);
           },
