@@ -4,7 +4,13 @@
 // hand-made committed entries, including non-role, non-proposal and conf-change entries.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { encodeProposal, loadBlake3, type NodeId, type Proposal } from "../vocabulary/index.js";
+import {
+  type Blake3Hash,
+  encodeProposal,
+  loadBlake3,
+  type NodeId,
+  type Proposal,
+} from "../vocabulary/index.js";
 import { blockCommandLabel, makeGenesis, signOperatorCommand } from "./block.js";
 import { AttestChain, type ChainHead, type CommittedEntry, signRoleProposal } from "./chain.js";
 import { formatChainExport } from "./export.js";
@@ -146,7 +152,7 @@ describe("attest chain from committed entries", () => {
         node: worker.nodeId,
         event: "added",
         member_id: "8e9e05c52164694d",
-        credential: { blob: "ab".repeat(32), serial: "1f" },
+        credential: { blob: "ab".repeat(32) as Blake3Hash, serial: "1f" },
       },
       { type: "etcd-member", node: worker.nodeId, event: "promoted", member_id: "8e9e05c52164694d" },
       { type: "promote", node: worker.nodeId, roles: ["etcd"], reason: "scaling-up" },

@@ -71,7 +71,8 @@ export async function fetchBlob(options: FetchOptions): Promise<StoredBlob> {
 class FetchRun {
   private pumping = false;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private readonly startedMs = Date.now();
+  /** Monotonic: the core's clock never runs backwards, and a wall-clock jump must not move it. */
+  private readonly startedMs = performance.now();
   private resolve!: (blob: StoredBlob) => void;
   private reject!: (error: Error) => void;
   private settled = false;
@@ -109,7 +110,7 @@ class FetchRun {
       this.fetch.addProvider(id, complete);
     }
     this.timer = setInterval(() => {
-      this.fetch.tick(Date.now() - this.startedMs);
+      this.fetch.tick(Math.floor(performance.now() - this.startedMs));
       this.pump();
     }, this.options.tickMs ?? 100);
     this.pump();
