@@ -248,7 +248,9 @@ async function assertMemberCredential(nodeName: string, serial: string | null): 
 
 after(async () => {
   await local?.stopAll(5_000);
-  await rm(directory, { recursive: true, force: true });
+  // REVOADA_E2E_KEEP=1 keeps the mesh directory (every node's log) for a failure's post-mortem.
+  if (process.env.REVOADA_E2E_KEEP !== "1") await rm(directory, { recursive: true, force: true });
+  else process.stderr.write(`kept ${directory}\n`);
 });
 
 describe("a real etcd follows the fabric's etcd role", () => {
