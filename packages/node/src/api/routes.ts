@@ -240,6 +240,7 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
     face: node.face.id,
     uptime_ms: Date.now() - node.startedAtMs,
     strategy: node.strategyStatus(),
+    timing: node.timingInForce(),
   };
 }
 

@@ -86,7 +86,9 @@ export async function leaderClient(list: readonly ApiClient[]): Promise<ApiClien
 export function registerMesh(program: Command): void {
   program
     .command("status")
-    .description("show every node of a running mesh: roles, health, leader, term, commit index, chain height")
+    .description(
+      "show every node of a running mesh: roles, health, leader, term, commit index, chain height, the strategy in force and its election timeout (-o json: every timing in force)",
+    )
     .addOption(dirOption())
     .addOption(apiOption())
     .addOption(outputOption())
@@ -389,6 +391,8 @@ export function statusRow(
     commit: status.raft.commit_index,
     chain: status.chain_height,
     members: `${status.members.alive}/${status.members.alive + status.members.suspect + status.members.dead}`,
+    strategy: status.timing?.strategy ?? "-",
+    election_ms: status.timing?.raft.election_timeout_ms ?? "-",
     last_decision: status.last_decision ?? "-",
   };
 }
