@@ -110,9 +110,11 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
   );
 
   // 1. The plan without --yes changes nothing; with --yes every node runs the new strategy.
+  // The operator is listed as its OpenSSH public key line (the .pub file), as an admin would.
+  const sshPublicLine = (await readFile(`${sshKey}.pub`, "utf8")).trim();
   const steady = variant("steady-state", (s) => {
     s.attestation.require_operator_signature = true;
-    s.attestation.operators = [operatorPublic];
+    s.attestation.operators = [sshPublicLine];
   });
   const steadyFile = await writeStrategy("steady", steady);
   const plan = await runCli(["strategy", "apply", steadyFile, ...dir]);
@@ -215,6 +217,96 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
   const replay = await current.client.fetch("POST", "/v1/shifts", body);
   assert.equal(replay.status, 409);
   assert.match(((await replay.json()) as { error: string }).error, /operator-signature-replayed/);
+
+  // 3b. A detached SSHSIG by ssh-keygen over the message the CLI prints: a wrong namespace is
+  // refused by the CLI, and by every node when sent anyway; a stranger's key is refused by the
+  // nodes; the operator's commits; the same signature again is a replay.
+  const messageFile = join(directory, "quarantine.msg");
+  const printedMessage = await runCli(["shift", "quarantine", n3.name, "--print-message", ...dir]);
+  assert.equal(printedMessage.code, 0, printedMessage.stderr);
+  assert.match(printedMessage.stdout, /^revoada\/operator-command\/v2\n\{"after":\d+,"command":\{/);
+  await writeFile(messageFile, printedMessage.stdout);
+  const sshSign = (key: string, namespace: string, file: string) =>
+    execFileSync("ssh-keygen", ["-q", "-Y", "sign", "-n", namespace, "-f", key, file], { stdio: "pipe" });
+  const otherFile = join(directory, "other-namespace.msg");
+  await writeFile(otherFile, printedMessage.stdout);
+  sshSign(sshKey, "file", otherFile);
+  const wrongNamespace = await runCli([
+    "shift",
+    "quarantine",
+    n3.name,
+    "--force",
+    "--sshsig",
+    `${otherFile}.sig`,
+    ...dir,
+  ]);
+  assert.equal(wrongNamespace.code, 3, wrongNamespace.stderr);
+  assert.match(
+    wrongNamespace.stderr,
+    /other-namespace\.msg\.sig: SSH signature: signed for the namespace "file"; .* -n revoada-shift/,
+  );
+  // The raw signature is the blob's last 64 bytes (PROTOCOL.sshsig: string signature last).
+  const otherArmor = (await readFile(`${otherFile}.sig`, "utf8")).split("\n").slice(1, -2).join("");
+  const otherSignature = Buffer.from(otherArmor, "base64").subarray(-64).toString("hex");
+  const after = Number(/"after":(\d+)/.exec(printedMessage.stdout)?.[1]);
+  const leaderNow = (await findLeader(local.nodes))!.node;
+  const sentAnyway = await leaderNow.client.fetch("POST", "/v1/shifts", {
+    action: "quarantine",
+    node: n3Id,
+    force: true,
+    operator_after: after,
+    operator_signature: otherSignature,
+  });
+  assert.equal(sentAnyway.status, 409);
+  assert.match(((await sentAnyway.json()) as { error: string }).error, /operator-signature-invalid/);
+  const strangerSsh = join(directory, "stranger_ed25519");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "stranger@test", "-f", strangerSsh]);
+  const strangerFile = join(directory, "stranger.msg");
+  await writeFile(strangerFile, printedMessage.stdout);
+  sshSign(strangerSsh, "revoada-shift", strangerFile);
+  const strangerRun = await runCli([
+    "shift",
+    "quarantine",
+    n3.name,
+    "--force",
+    "--sshsig",
+    `${strangerFile}.sig`,
+    ...dir,
+  ]);
+  assert.equal(strangerRun.code, 1, strangerRun.stderr);
+  assert.match(strangerRun.stderr, /operator-signature-invalid/);
+  assert.deepEqual((await stateOf(n1))?.nodes[n3Id]?.roles.includes("quarantined"), false, "nothing applied");
+  sshSign(sshKey, "revoada-shift", messageFile);
+  const sshsigned = await runCli([
+    "shift",
+    "quarantine",
+    n3.name,
+    "--force",
+    "--sshsig",
+    `${messageFile}.sig`,
+    ...dir,
+  ]);
+  assert.equal(sshsigned.code, 0, sshsigned.stderr);
+  assert.ok(
+    await waitFor(
+      async () => ((await stateOf(n1))?.nodes[n3Id]?.roles.includes("quarantined") ? true : undefined),
+      patienceMs,
+    ),
+    "the SSHSIG-signed quarantine applied on every node",
+  );
+  const sshReplay = await runCli([
+    "shift",
+    "quarantine",
+    n3.name,
+    "--force",
+    "--sshsig",
+    `${messageFile}.sig`,
+    ...dir,
+  ]);
+  assert.equal(sshReplay.code, 1);
+  assert.match(sshReplay.stderr, /operator-signature-replayed/);
+  const restoreAgain = await runCli(["shift", "restore", n3.name, "--force", "--sign-with", sshKey, ...dir]);
+  assert.equal(restoreAgain.code, 0, restoreAgain.stderr);
 
   // 4. chain verify names the operator who signed each operator block, and the strategies.
   const verify = await runCli(["chain", "verify", "--node", n2.client.address, "--mode", "every-block"]);
