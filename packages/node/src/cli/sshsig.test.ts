@@ -19,7 +19,11 @@ let directory = "";
 let key = "";
 let publicLine = "";
 
-const command = { type: "quarantine" as const, node: signerFromSeed(new Uint8Array(32).fill(3)).nodeId };
+const command = {
+  type: "quarantine" as const,
+  node: signerFromSeed(new Uint8Array(32).fill(3)).nodeId,
+  reason: "operator" as const,
+};
 const head = { sequence: 12, hash: "cd".repeat(32) };
 const message = operatorSigningMessage(command, head);
 
@@ -70,7 +74,7 @@ describe("SSHSIG operator signatures (ssh-keygen -Y sign)", () => {
     assert.equal(operatorSignerOf(command, head, sig.signature, [operatorKeyHex(publicLine)]), sig.publicKey);
     // Bound to the command and the chain position like a --sign-with signature.
     assert.equal(
-      operatorSignerOf({ ...command, type: "restore" }, head, sig.signature, [sig.publicKey]),
+      operatorSignerOf({ ...command, type: "restore" as const }, head, sig.signature, [sig.publicKey]),
       null,
     );
     assert.equal(operatorSignerOf(command, { ...head, sequence: 13 }, sig.signature, [sig.publicKey]), null);
