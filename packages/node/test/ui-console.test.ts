@@ -171,7 +171,7 @@ describe("the web console on a real 5-node mesh", () => {
     assert.match(await page.text(), /<script type="module" src="\/ui\/console.js">/);
     const script = await fetch(`http://${apiOf(formed.leader.node.name)}/ui/console.js`);
     assert.equal(script.status, 200);
-    assert.match(await script.text(), /new EventSource\("\/v1\/events"\)/);
+    assert.match(await script.text(), /fetch\("\/v1\/events", \{ headers, signal/);
     const missing = await fetch(`http://${apiOf(formed.leader.node.name)}/ui/secrets.txt`);
     assert.equal(missing.status, 404, "only the console's own files are served");
   });
