@@ -19,7 +19,6 @@ import { after, before, test } from "node:test";
 import { signOperatorCommand } from "@revoada/fabric-core/attest";
 import {
   type FabricStrategy,
-  homelabStrategy,
   loadBlake3,
   type NodeId,
   signerFromSeed,
@@ -29,6 +28,7 @@ import { ChainHeadReply, StrategyReply } from "../src/api/strategy-routes.js";
 import { openSshSeed } from "../src/cli/operator-key.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
 import { findLeader, type MeshNodeHandle, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
+import { calmStrategy } from "./calm-strategy.js";
 import { runBuiltCli as runCli } from "./cli-harness.js";
 
 const patienceMs = 60_000;
@@ -47,17 +47,8 @@ after(async () => {
   if (directory !== "") await rm(directory, { recursive: true, force: true });
 });
 
-/**
- * The founding strategy: homelab's, with timeouts that ride out a loaded CI machine (the mesh
- * shares two cores with other tests), so the shape holds still while the test reads plans.
- */
-const base: FabricStrategy = {
-  ...homelabStrategy,
-  name: "calm-3node",
-  consensus: { kind: { ...homelabStrategy.consensus.kind, election_timeout_ms: 600 } },
-  membership: { phi_threshold: 12, gossip_cadence_ms: 100, failure_detector_timeout_ms: 1000 },
-  reconciliation: { millis: 1500 },
-};
+/** The founding strategy (test/calm-strategy.ts). */
+const base: FabricStrategy = calmStrategy;
 
 function variant(name: string, patch: (draft: FabricStrategy) => void): FabricStrategy {
   const draft = structuredClone(base);
@@ -221,32 +212,27 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
   // 3b. A detached SSHSIG by ssh-keygen over the message the CLI prints: a wrong namespace is
   // refused by the CLI, and by every node when sent anyway; a stranger's key is refused by the
   // nodes; the operator's commits; the same signature again is a replay.
-  const messageFile = join(directory, "quarantine.msg");
   const printedMessage = await runCli(["shift", "quarantine", n3.name, "--print-message", ...dir]);
   assert.equal(printedMessage.code, 0, printedMessage.stderr);
   assert.match(printedMessage.stdout, /^revoada\/operator-command\/v2\n\{"after":\d+,"command":\{/);
-  await writeFile(messageFile, printedMessage.stdout);
-  const sshSign = (key: string, namespace: string, file: string) =>
+  /** The printed message in a file of its own, signed by `key` for `namespace`: the .sig path. */
+  const sshSigned = async (key: string, namespace: string, name: string): Promise<string> => {
+    const file = join(directory, name);
+    await writeFile(file, printedMessage.stdout);
     execFileSync("ssh-keygen", ["-q", "-Y", "sign", "-n", namespace, "-f", key, file], { stdio: "pipe" });
-  const otherFile = join(directory, "other-namespace.msg");
-  await writeFile(otherFile, printedMessage.stdout);
-  sshSign(sshKey, "file", otherFile);
-  const wrongNamespace = await runCli([
-    "shift",
-    "quarantine",
-    n3.name,
-    "--force",
-    "--sshsig",
-    `${otherFile}.sig`,
-    ...dir,
-  ]);
+    return `${file}.sig`;
+  };
+  const quarantineWith = (sigFile: string) =>
+    runCli(["shift", "quarantine", n3.name, "--force", "--sshsig", sigFile, ...dir]);
+  const otherSig = await sshSigned(sshKey, "file", "other-namespace.msg");
+  const wrongNamespace = await quarantineWith(otherSig);
   assert.equal(wrongNamespace.code, 3, wrongNamespace.stderr);
   assert.match(
     wrongNamespace.stderr,
     /other-namespace\.msg\.sig: SSH signature: signed for the namespace "file"; .* -n revoada-shift/,
   );
   // The raw signature is the blob's last 64 bytes (PROTOCOL.sshsig: string signature last).
-  const otherArmor = (await readFile(`${otherFile}.sig`, "utf8")).split("\n").slice(1, -2).join("");
+  const otherArmor = (await readFile(otherSig, "utf8")).split("\n").slice(1, -2).join("");
   const otherSignature = Buffer.from(otherArmor, "base64").subarray(-64).toString("hex");
   const after = Number(/"after":(\d+)/.exec(printedMessage.stdout)?.[1]);
   const leaderNow = (await findLeader(local.nodes))!.node;
@@ -261,31 +247,12 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
   assert.match(((await sentAnyway.json()) as { error: string }).error, /operator-signature-invalid/);
   const strangerSsh = join(directory, "stranger_ed25519");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "stranger@test", "-f", strangerSsh]);
-  const strangerFile = join(directory, "stranger.msg");
-  await writeFile(strangerFile, printedMessage.stdout);
-  sshSign(strangerSsh, "revoada-shift", strangerFile);
-  const strangerRun = await runCli([
-    "shift",
-    "quarantine",
-    n3.name,
-    "--force",
-    "--sshsig",
-    `${strangerFile}.sig`,
-    ...dir,
-  ]);
+  const strangerRun = await quarantineWith(await sshSigned(strangerSsh, "revoada-shift", "stranger.msg"));
   assert.equal(strangerRun.code, 1, strangerRun.stderr);
   assert.match(strangerRun.stderr, /operator-signature-invalid/);
   assert.deepEqual((await stateOf(n1))?.nodes[n3Id]?.roles.includes("quarantined"), false, "nothing applied");
-  sshSign(sshKey, "revoada-shift", messageFile);
-  const sshsigned = await runCli([
-    "shift",
-    "quarantine",
-    n3.name,
-    "--force",
-    "--sshsig",
-    `${messageFile}.sig`,
-    ...dir,
-  ]);
+  const operatorSig = await sshSigned(sshKey, "revoada-shift", "quarantine.msg");
+  const sshsigned = await quarantineWith(operatorSig);
   assert.equal(sshsigned.code, 0, sshsigned.stderr);
   assert.ok(
     await waitFor(
@@ -294,15 +261,7 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
     ),
     "the SSHSIG-signed quarantine applied on every node",
   );
-  const sshReplay = await runCli([
-    "shift",
-    "quarantine",
-    n3.name,
-    "--force",
-    "--sshsig",
-    `${messageFile}.sig`,
-    ...dir,
-  ]);
+  const sshReplay = await quarantineWith(operatorSig);
   assert.equal(sshReplay.code, 1);
   assert.match(sshReplay.stderr, /operator-signature-replayed/);
   const restoreAgain = await runCli(["shift", "restore", n3.name, "--force", "--sign-with", sshKey, ...dir]);

@@ -12,25 +12,20 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type FabricStrategy, homelabStrategy, loadBlake3 } from "@revoada/fabric-core/vocabulary";
+import { type FabricStrategy, loadBlake3 } from "@revoada/fabric-core/vocabulary";
 import type { NodeStatusReply } from "../src/api/schemas.js";
 import { StrategyApplyReply } from "../src/api/strategy-routes.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
 import { findLeader, type MeshNodeHandle, postToLeader, statusOf, waitFor } from "../src/mesh/observe.js";
+import { calmStrategy } from "./calm-strategy.js";
 
 const patienceMs = 45_000;
 
 let local: LocalMesh;
 let directory = "";
 
-/** The founding strategy: T = 600 ms (heartbeat 100 ms), gossip every 100 ms, rounds every 1.5 s. */
-const base: FabricStrategy = {
-  ...homelabStrategy,
-  name: "calm-3node",
-  consensus: { kind: { ...homelabStrategy.consensus.kind, election_timeout_ms: 600 } },
-  membership: { phi_threshold: 12, gossip_cadence_ms: 100, failure_detector_timeout_ms: 1000 },
-  reconciliation: { millis: 1500 },
-};
+/** The founding strategy (test/calm-strategy.ts). */
+const base: FabricStrategy = calmStrategy;
 
 /** Swapped in: T = 4 s (heartbeat 666 ms), gossip every 250 ms, detector 1.5 s, rounds every 2 s. */
 const slow: FabricStrategy = {
