@@ -14,7 +14,7 @@ import { chunkGroupBytes } from "@revoada/fabric-core/content";
 import { fetchBlob } from "./blob-fetcher.js";
 import { BlobStore } from "./blob-store.js";
 import { ContentService } from "./content-service.js";
-import { type FrameLink, memoryLinkPair } from "./frame-link.js";
+import { addListener, type FrameLink, memoryLinkPair } from "./frame-link.js";
 
 let scratch = "";
 after(() => rm(scratch, { recursive: true, force: true }));
@@ -31,7 +31,7 @@ function heldLink(link: FrameLink): { link: FrameLink; release: () => void } {
     link: {
       remote: link.remote,
       send: (parts) => link.send(parts),
-      onFrame: (listener) => listeners.push(listener),
+      onFrame: (listener) => addListener(listeners, listener),
       onClose: (listener) => link.onClose(listener),
       close: () => link.close(),
       queuedBytes: () => link.queuedBytes(),
