@@ -240,6 +240,7 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
     face: node.face.id,
     uptime_ms: Math.round(performance.now() - node.startedMonotonicMs),
     strategy: node.strategyStatus(),
+    timing: node.timingInForce(),
   };
 }
 
