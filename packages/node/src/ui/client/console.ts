@@ -383,7 +383,11 @@ async function submitShift(): Promise<void> {
       "warn",
       leader ? `this node is not the leader; open ${leader.name}'s console: ` : "this node is not the leader",
       leader
-        ? el("a", { href: `${location.protocol}//${leader.api}/ui` }, `${location.protocol}//${leader.api}/ui`)
+        ? el(
+            "a",
+            { href: `${location.protocol}//${leader.api}/ui` },
+            `${location.protocol}//${leader.api}/ui`,
+          )
         : null,
     );
   } else if (response.status === 401) {
