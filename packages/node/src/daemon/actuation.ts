@@ -279,8 +279,12 @@ export class NodeActuation {
     if (pki.ca.keyPem === undefined) {
       throw new Error(`this node holds no CA key: it cannot issue ${node.name}'s etcd certificate`);
     }
+    // A retried add reuses the credential it issued, unless the chain revoked it meanwhile
+    // (the member was added, then removed: a new membership gets a new certificate).
     const reused = this.issued.get(node.id);
-    if (reused !== undefined) return reused;
+    const chain = this.options.machine().chain;
+    if (reused !== undefined && !(chain !== null && revokedEtcdSerials(chain.blocks).includes(reused.serial)))
+      return reused;
     const addresses = [node.addresses.etcd_peer, node.addresses.etcd_client].filter(
       (address): address is string => address !== undefined,
     );
