@@ -983,7 +983,10 @@ export class GossipNode {
   private maybeJoin(nowMs: number): void {
     this.nextJoinAtMs = nowMs + this.config.joinRetryMs;
     if (this.leaving || this.seeds.length === 0 || this.aliveOthers() > 0) return;
-    for (const seed of this.seeds) this.sendDigest(seed, true, null);
+    // One seed per attempt (a random one; the next attempt tries another while we know
+    // nobody): each seed answers with every member's digest and state, so asking all of them
+    // at once multiplies a join's cost by the number of seeds.
+    this.sendDigest(this.seeds[this.random.int(this.seeds.length)]!, true, null);
   }
 
   private onDigest(
