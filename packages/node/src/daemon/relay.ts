@@ -118,6 +118,8 @@ export class NodeRelay {
   private relayedEntries = 0;
   private restoredSnapshots = 0;
   private holding = false;
+  /** After a failed request, the next one waits until then. */
+  private retryAtMs = 0;
 
   constructor(private readonly options: NodeRelayOptions) {
     this.core = new StateRelay(options.self, options.config ?? defaultRelayConfig);
@@ -193,7 +195,7 @@ export class NodeRelay {
     const outputs = this.core.tick(Date.now(), view);
     this.holding = view.holding && !this.core.isStale();
     const source = this.core.currentSource();
-    if (source === null || this.inFlight !== null) return;
+    if (source === null || this.inFlight !== null || Date.now() < this.retryAtMs) return;
     // A follower keeps its long poll open; a holder probes when the core says so.
     const due = outputs.find((output) => output.type === "send" && output.to === source);
     if (this.holding && due === undefined) return;
@@ -220,6 +222,7 @@ export class NodeRelay {
       );
       if (!this.stopped) await this.receive(source, reply);
     } catch (error) {
+      this.retryAtMs = Date.now() + this.core.config.renewMs;
       this.options.logger.debug("relay request failed", {
         source,
         error: error instanceof Error ? error.message : String(error),
