@@ -2,8 +2,8 @@ import { Command, InvalidArgumentError } from "commander";
 import { type CheckVerdict, checkRun, runCampaign } from "../src/chaos/index.js";
 
 /**
- * `pnpm chaos`: a chaos campaign on a mesh of network-namespace hosts (needs root, iproute2
- * and nftables; docs/reliability.md). `pnpm chaos run --seed 7 --minutes 3` runs one and exits
+ * `pnpm chaos`: a chaos campaign on a mesh of network-namespace hosts (needs root, iproute2,
+ * nftables and libfaketime; docs/reliability.md). `pnpm chaos run --seed 7 --minutes 3` runs one and exits
  * 0 when every check holds, 1 when one fails (its files stay under chaos-results/<run id>/);
  * `pnpm chaos check chaos-results/<run id>` checks a kept run again from its files.
  */

@@ -1,13 +1,16 @@
 // Goal: under real faults (partitions two-way, one-way, leader-isolating and ring; an
-// interface down; SIGSTOP; kill -9 and restart; a full disk) the fabric keeps its promises to
+// interface down; SIGSTOP; kill -9 and restart; a full disk; one node's wall clock jumping
+// minutes back or ahead) the fabric keeps its promises to
 // clients: the register history is linearizable, no acknowledged write is lost on any node,
 // the attestation chains are byte-identical and verify, no node shows a state that was not
 // committed, and every node converges after healing.
 // Method: the short chaos campaign CI runs (`pnpm chaos`, docs/reliability.md): a fixed seed,
-// 3 minutes of operations and faults (9 faults, every kind at least once), on 5 daemons in network
+// 3 minutes of operations and faults (10 faults, every kind at least once, the clock jump twice:
+// 5 minutes back, then 7 ahead), on 5 daemons in network
 // namespaces. A failing run
 // keeps its files under chaos-results/<run id>/ (`pnpm chaos check <dir>` re-checks them).
-// Needs root, iproute2 and nftables (scripts/setup-system.sh); without them it fails, never skips.
+// Needs root, iproute2, nftables and libfaketime (scripts/setup-system.sh); without them it
+// fails, never skips.
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { describe, test } from "node:test";

@@ -30,9 +30,11 @@ export function runCli(args: readonly string[]): Promise<CliRun> {
 /**
  * `revoada ARGS...` from the built package, as the nodes run it: a third of the start-up time
  * of the TypeScript source, for tests that run the CLI many times against a built mesh.
+ * `launcher` is a command it runs under (`ip netns exec NAME`: on a host of a netns run).
  */
-export function runBuiltCli(args: readonly string[]): Promise<CliRun> {
-  return collect(spawn(process.execPath, [revoadaBin, ...args], { stdio: "pipe" }));
+export function runBuiltCli(args: readonly string[], launcher: readonly string[] = []): Promise<CliRun> {
+  const command = [...launcher, process.execPath, revoadaBin, ...args];
+  return collect(spawn(command[0]!, command.slice(1), { stdio: "pipe" }));
 }
 
 function collect(child: ChildProcessWithoutNullStreams): Promise<CliRun> {

@@ -20,12 +20,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { blockCommandLabel, parseChainExport, verifyChain } from "@revoada/fabric-core/attest";
 import type { FabricState, NodeState } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
-import { type EtcdClientTls, type EtcdMember, etcdctlMembership } from "../src/actuate/etcd-membership.js";
+import {
+  type EtcdClientTls,
+  type EtcdMember,
+  etcdctlMembership,
+  probeTls,
+} from "../src/actuate/etcd-membership.js";
 import { EtcdMembersReply, type NodeStatusReply } from "../src/api/schemas.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
-import { findLeader, type MeshNodeHandle, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
+import { chainOf, findLeader, type MeshNodeHandle, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
 import { loadClusterCa } from "../src/pki/ca.js";
 import { EtcdTlsFiles, serialOf } from "../src/pki/etcd-credentials.js";
 import { runCli } from "./cli-harness.js";
@@ -325,6 +331,43 @@ describe("a real etcd follows the fabric's etcd role", () => {
     assert.ok(replacement, "a replacement member was added");
     assert.ok(replacement.certificate_serial !== null, "the replacement's record names its certificate");
     await assertMemberCredential(replacement.name, replacement.certificate_serial);
+    // The chain records each etcd step as a signed block, and an outsider's verify accepts it.
+    const exported = await chainOf(healed.leader.node);
+    assert.ok(exported !== undefined, "the leader serves its chain");
+    const verified = verifyChain(exported);
+    assert.ok(verified.ok, verified.ok ? "" : verified.failure.message);
+    const parsed = parseChainExport(exported);
+    assert.ok(parsed.ok);
+    const labels = parsed.value.blocks.map((block) => blockCommandLabel(block.body.command));
+    const victimMember = healthy.listed.find((member) => member.name === victim.name);
+    assert.ok(victimMember, "the victim had an etcd member");
+    const removedAt = labels.lastIndexOf(`etcd-member removed ${victimMember.id}`);
+    const addedAt = labels.lastIndexOf(`etcd-member added ${replacement.member_id}`);
+    const promotedAt = labels.lastIndexOf(`etcd-member promoted ${replacement.member_id}`);
+    assert.ok(
+      removedAt >= 0 && removedAt < addedAt && addedAt < promotedAt,
+      `the chain lists the dead member's removal, then the replacement's add and promotion: ${labels.join(" | ")}`,
+    );
+    // The dead member's certificate, left on its host's disk, is revoked: every live member
+    // refuses it (the CA's list etcd reads on each connection); the test's own still works.
+    const victimPki = join(directory, victim.name, "data", "pki");
+    const stolen = {
+      caFile: tls.caFile,
+      certFile: join(victimPki, "etcd-member.crt"),
+      keyFile: join(victimPki, "etcd-member.key"),
+    };
+    const liveUrls = etcdHolders(healed.state).map(clientUrl);
+    const refusedEverywhere = await waitFor(
+      async () => {
+        const reasons = await Promise.all(liveUrls.map((url) => probeTls([url], stolen, 2_000)));
+        return reasons.every((reason) => reason !== null) ? reasons : undefined;
+      },
+      patienceMs,
+      500,
+    );
+    assert.ok(refusedEverywhere, "every live member refuses the dead member's certificate");
+    for (const url of liveUrls)
+      assert.equal(await probeTls([url], tls, 2_000), null, `${url} accepts a valid client`);
   });
 
   test("revoada etcd status shows the fabric's members beside etcd's, and the metrics count the calls", async () => {

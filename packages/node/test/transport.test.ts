@@ -36,6 +36,7 @@ async function startNode<M = Ping>(
     codec?: MessageCodec<M>;
     frameBytesMax?: number;
     port?: number;
+    backoffMs?: number;
   } = {},
 ): Promise<Node<M>> {
   const received: { from: NodeId; message: M }[] = [];
@@ -47,8 +48,8 @@ async function startNode<M = Ping>(
     codec: options.codec ?? (jsonCodec(Ping) as unknown as MessageCodec<M>),
     onMessage: (from, message) => received.push({ from, message }),
     logger,
-    backoffMinMs: 5,
-    backoffMaxMs: 50,
+    backoffMinMs: options.backoffMs ?? 5,
+    backoffMaxMs: options.backoffMs ?? 50,
     ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
     ...(options.frameProtection === undefined ? {} : { frameProtection: options.frameProtection }),
   });
@@ -187,6 +188,29 @@ describe("transport", () => {
     a.transport.send(bSigner.nodeId, { type: "ping", n: 2 });
     await waitFor("delivered after restart", () => b2.received.length === 1);
     assert.deepEqual(b2.received[0]?.message, { type: "ping", n: 2 });
+  });
+
+  test("a restarted peer that dials first is answered at once, not after our redial's backoff", async () => {
+    // a's link to b waits ten minutes between dials once b is gone: only the connection the
+    // restarted b opens can carry a's answer in time (a content fetch from a restarted node).
+    const a = await startNode({ backoffMs: 600_000 });
+    const bSigner = signerFromSeed(randomBytes(32));
+    const b1 = await startNode({ signer: bSigner });
+    a.transport.setPeer(bSigner.nodeId, b1.address);
+    a.transport.send(bSigner.nodeId, { type: "ping", n: 1 });
+    await waitFor("first delivered", () => b1.received.length === 1);
+    await b1.transport.close();
+    await waitFor("a sees the link down", () => !a.transport.isConnected(bSigner.nodeId));
+    const b2 = await startNode({ signer: bSigner, port: b1.address.port });
+    b2.transport.setPeer(a.transport.nodeId, a.address);
+    b2.transport.send(a.transport.nodeId, { type: "ping", n: 10 });
+    await waitFor("a hears the restarted b", () => a.received.some((got) => got.message.n === 10));
+    assert.equal(a.transport.send(bSigner.nodeId, { type: "ping", n: 11 }), true);
+    await waitFor(
+      "the restarted b hears back",
+      () => b2.received.some((got) => got.message.n === 11),
+      10_000,
+    );
   });
 
   test("a data frame altered on the wire closes the connection; the link recovers", async () => {

@@ -5,6 +5,7 @@ import {
   blake3,
   canonicalJson,
   DemoteCommand,
+  EtcdMemberCommand,
   type FabricStrategy,
   limits,
   Millis,
@@ -57,15 +58,30 @@ export const StrategyRecord = z.strictObject({
 });
 export type StrategyRecord = z.infer<typeof StrategyRecord>;
 
-/** The commands that produce a block: the four role commands and strategy swaps. */
+/**
+ * The commands that produce a block: the four role commands, strategy swaps, and each step
+ * the fabric took on a managed etcd's membership (`etcd-member`: added as a learner,
+ * promoted, removed), so the chain records how the control plane itself moved.
+ */
 export const BlockCommand = z.discriminatedUnion("type", [
   PromoteCommand,
   DemoteCommand,
   QuarantineCommand,
   RestoreCommand,
   StrategyRecord,
+  EtcdMemberCommand,
 ]);
 export type BlockCommand = z.infer<typeof BlockCommand>;
+
+/**
+ * How a block's command reads in a listing (`chain show`, the console): the role command's
+ * type, `strategy NAME`, or `etcd-member EVENT MEMBER_ID`.
+ */
+export function blockCommandLabel(command: BlockCommand): string {
+  if (command.type === "strategy") return `strategy ${command.name}`;
+  if (command.type === "etcd-member") return `etcd-member ${command.event} ${command.member_id}`;
+  return command.type;
+}
 
 /**
  * A C2SP checkpoint origin and signed-note key name: printable ASCII without space or '+'.
@@ -183,6 +199,7 @@ export function blockBodyLine(body: BlockBody): string {
 function commandJson(command: BlockCommand): string {
   switch (command.type) {
     case "strategy":
+    case "etcd-member":
       return canonicalLine(command).slice(0, -1);
     case "promote":
     case "demote":

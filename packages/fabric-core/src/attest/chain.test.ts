@@ -4,8 +4,14 @@
 // hand-made committed entries, including non-role, non-proposal and conf-change entries.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { encodeProposal, loadBlake3, type NodeId, type Proposal } from "../vocabulary/index.js";
-import { makeGenesis, signOperatorCommand } from "./block.js";
+import {
+  type Blake3Hash,
+  encodeProposal,
+  loadBlake3,
+  type NodeId,
+  type Proposal,
+} from "../vocabulary/index.js";
+import { blockCommandLabel, makeGenesis, signOperatorCommand } from "./block.js";
 import { AttestChain, type ChainHead, type CommittedEntry, signRoleProposal } from "./chain.js";
 import { formatChainExport } from "./export.js";
 import { RoleTable } from "./role-table.js";
@@ -135,6 +141,69 @@ describe("attest chain from committed entries", () => {
     assert.ok(exact.type === "appended");
     assert.deepEqual(exact.problems, []);
     assert.deepEqual(exact.block, signed.block, "the leader's predicted block is the committed block");
+  });
+
+  test("each etcd membership step is a signed block that changes no roles and verifies", () => {
+    const leader = founders[0]!;
+    const chain = new AttestChain(genesis());
+    const steps: Proposal["command"][] = [
+      {
+        type: "etcd-member",
+        node: worker.nodeId,
+        event: "added",
+        member_id: "8e9e05c52164694d",
+        credential: { blob: "ab".repeat(32) as Blake3Hash, serial: "1f" },
+      },
+      { type: "etcd-member", node: worker.nodeId, event: "promoted", member_id: "8e9e05c52164694d" },
+      { type: "promote", node: worker.nodeId, roles: ["etcd"], reason: "scaling-up" },
+      { type: "etcd-member", node: founders[2]!.nodeId, event: "removed", member_id: "0123456789abcdef" },
+    ];
+    const rolesAfter: string[][] = [];
+    steps.forEach((command, i) => {
+      const signed = signRoleProposal(
+        chain.head,
+        1,
+        i + 2,
+        proposal(command, leader.nodeId, 100 + i),
+        leader,
+      );
+      const outcome = chain.applyCommitted({ term: 1, index: i + 2, data: encodeProposal(signed.proposal) });
+      assert.ok(outcome.type === "appended", `step ${i} appended a block`);
+      assert.deepEqual(outcome.problems, []);
+      assert.deepEqual(outcome.block.body.command, command, "the block records the step as committed");
+      rolesAfter.push([...chain.roles.rolesOf(worker.nodeId)]);
+    });
+    assert.deepEqual(
+      chain.blocks.map((block) => blockCommandLabel(block.body.command)),
+      [
+        "etcd-member added 8e9e05c52164694d",
+        "etcd-member promoted 8e9e05c52164694d",
+        "promote",
+        "etcd-member removed 0123456789abcdef",
+      ],
+    );
+    // Only the role command moved the worker's roles; the removed member's node keeps its own.
+    assert.deepEqual(rolesAfter, [["worker"], ["worker"], ["etcd"], ["etcd"]]);
+    assert.ok(chain.roles.isMember(founders[2]!.nodeId));
+    const report = verifyChain(formatChainExport(chain.genesis, chain.blocks, []), {
+      trustedGenesisHash: chain.genesis.hash,
+    });
+    assert.ok(report.ok, report.ok ? "" : report.failure.message);
+    assert.equal(report.summary.blocks, 4);
+  });
+
+  test("an etcd step proposed by a node that is not a control-plane member is recorded as such", () => {
+    const chain = new AttestChain(genesis());
+    const command: Proposal["command"] = {
+      type: "etcd-member",
+      node: worker.nodeId,
+      event: "added",
+      member_id: "1",
+    };
+    const signed = signRoleProposal(chain.head, 1, 2, proposal(command, worker.nodeId, 5), worker);
+    const outcome = chain.applyCommitted({ term: 1, index: 2, data: encodeProposal(signed.proposal) });
+    assert.ok(outcome.type === "appended");
+    assert.deepEqual(outcome.problems, ["signer-not-member"]);
   });
 
   test("operator rules: required operator signatures are checked against configured keys", () => {

@@ -67,8 +67,10 @@ export type ApplyOutcome =
 
 /** The command a block records for an attested command (a strategy becomes its record). */
 export function blockCommandOf(command: Command): BlockCommand {
-  assert(isAttestedCommand(command), "only role commands and strategies become blocks");
-  return command.type === "strategy" ? strategyRecordOf(command.strategy) : (command as RoleCommand);
+  assert(isAttestedCommand(command), "only role commands, strategies and etcd steps become blocks");
+  if (command.type === "strategy") return strategyRecordOf(command.strategy);
+  if (command.type === "etcd-member") return command;
+  return command as RoleCommand;
 }
 
 /** The block body an attested proposal committed at (term, index) becomes after `head`. */

@@ -3,6 +3,7 @@ export {
   BlockCommand,
   BlockRecord,
   blockBodyLine,
+  blockCommandLabel,
   blockHashOf,
   blockRecordLine,
   blockSigningMessage,

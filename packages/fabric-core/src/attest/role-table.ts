@@ -66,8 +66,8 @@ export class RoleTable {
   }
 
   apply(command: BlockCommand): void {
-    if (command.type === "strategy") {
-      // A strategy block changes no roles; it still counts toward the blocks applied.
+    if (command.type === "strategy" || command.type === "etcd-member") {
+      // Strategy and etcd blocks change no roles; they still count toward the blocks applied.
       this.applied += 1;
       return;
     }

@@ -15,6 +15,7 @@ import {
   type FabricState,
   type FabricStrategy,
   type Formation,
+  isAttestedCommand,
   isNodeId,
   isRoleCommand,
   type NodeId,
@@ -170,7 +171,7 @@ export function execute(inputs: ExecuteInputs): Execution {
     return { step: signable(inputs, procedureStep(inputs, open, config)), decision: null, refused: [] };
   if (config.manageEtcd) {
     const etcd = etcdReconcileStep(inputs);
-    if (etcd !== null) return { step: etcd, decision: null, refused: [] };
+    if (etcd !== null) return { step: signable(inputs, etcd), decision: null, refused: [] };
   }
   const decision = decide(policyInputsFrom(inputs, config));
   const refused = decision.commands
@@ -201,13 +202,16 @@ function lastMemberRefusal(inputs: ExecuteInputs, shift: RoleCommand): ExecutorR
 }
 
 /**
- * A role command is signed by the leader for its block, and the chain counts only a
- * control-plane member's signature: a leader that is not one hands over to an alive member
- * voter instead (when there is none, it signs, and the chain records the problem).
+ * A role command, and the record of an etcd call, is signed by the leader for its block, and
+ * the chain counts only a control-plane member's signature: a leader that is not one (a new
+ * voter whose promotion is still under way) hands over to an alive member voter instead
+ * (when there is none, it signs, and the chain records the problem).
  */
 function signable(inputs: ExecuteInputs, step: Step): Step {
-  if (step.type !== "propose" || !step.commands.some((proposed) => isRoleCommand(proposed.command)))
-    return step;
+  const attested =
+    step.type === "actuate" ||
+    (step.type === "propose" && step.commands.some((proposed) => isAttestedCommand(proposed.command)));
+  if (!attested) return step;
   const chain = inputs.machine.chain;
   if (chain === null || chain.roles.isMember(inputs.self)) return step;
   const to = aliveMemberVoter(inputs, inputs.self);

@@ -55,7 +55,7 @@ import { CommittedStrategy, refusalOf } from "./strategy-gate.js";
  * drives, in log order and deterministically:
  * - the fabric state (nodes, roles, workloads, placements: what faces render);
  * - the Raft configuration as committed (conf-change entries), which procedures read;
- * - the attestation chain (one block per role command, founded by entry 1) and its sealed
+ * - the attestation chain (one block per role command, strategy and etcd step, founded by entry 1) and its sealed
  *   checkpoints, in the order they committed;
  * - the policy's history: role shifts with the leader's clock, flaps the leader committed,
  *   operator holds (an operator's quarantine, lifted only by a restore);

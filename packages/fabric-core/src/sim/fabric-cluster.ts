@@ -515,38 +515,26 @@ export class FabricCluster {
         node.nextRunAtMs = this.nowMs + 50;
         return;
       }
-      const proposal: Proposal = {
+      const proposal = this.attested(node, {
         command: result.record,
         proposer: node.id,
         issued_at_ms: this.nowMs,
         origin: "policy",
         force: false,
-      };
+      });
       const outcome = raft.propose(encodeProposal(proposal));
       if (outcome.type === "accepted") node.inFlight = { term, index: outcome.index };
       return;
     }
     let last = 0;
     for (const proposed of step.commands) {
-      let proposal: Proposal = {
+      const proposal = this.attested(node, {
         command: proposed.command,
         proposer: node.id,
         issued_at_ms: this.nowMs,
         origin: proposed.origin,
         force: proposed.force,
-      };
-      const chain = node.machine.chain;
-      if (isAttestedCommand(proposed.command) && chain !== null) {
-        // One step in flight and every earlier term's entry applied: the committed chain
-        // head is the head this block follows.
-        const status = raft.status();
-        const head =
-          this.options.sabotage === "stale-chain-head"
-            ? { sequence: 0, hash: chain.genesis.hash, term: 0, index: 0 }
-            : chain.head;
-        const signer = this.gossip.members[node.index]!.signer;
-        proposal = signRoleProposal(head, status.term, status.lastIndex + 1, proposal, signer).proposal;
-      }
+      });
       const outcome = raft.propose(encodeProposal(proposal));
       if (outcome.type !== "accepted") return;
       last = outcome.index;
@@ -565,6 +553,23 @@ export class FabricCluster {
   }
 
   /** `etcd-remove-live-first`: a promotion's member add is replaced by removing a live voting member. */
+  /**
+   * The proposal as the leader sends it: an attested command (role, strategy, etcd step) is
+   * signed as the block it becomes. One step in flight and every earlier term's entry
+   * applied: the committed chain head is the head this block follows.
+   */
+  private attested(node: FabricSimNode, proposal: Proposal): Proposal {
+    const chain = node.machine.chain;
+    if (!isAttestedCommand(proposal.command) || chain === null) return proposal;
+    const status = this.raft.raft(node.id).status();
+    const head =
+      this.options.sabotage === "stale-chain-head"
+        ? { sequence: 0, hash: chain.genesis.hash, term: 0, index: 0 }
+        : chain.head;
+    const signer = this.gossip.members[node.index]!.signer;
+    return signRoleProposal(head, status.term, status.lastIndex + 1, proposal, signer).proposal;
+  }
+
   private sabotagedEtcdAction(action: EtcdAction, leader: FabricSimNode): EtcdAction {
     if (this.options.sabotage !== "etcd-remove-live-first" || action.kind !== "etcd-add-learner")
       return action;
@@ -753,7 +758,7 @@ export class FabricCluster {
     if (outcome.procedureRejected === "a procedure for this node is in flight") {
       this.fail("one-procedure-per-node", `entry ${outcome.index} began a second procedure for a node`);
     }
-    // Role commands and strategy swaps are the attested commands: one block each.
+    // Role commands, strategy swaps and etcd steps are the attested commands: one block each.
     const roleCommitted =
       command !== undefined && isAttestedCommand(command) && outcome.state.type === "applied";
     const appended = outcome.chain?.type === "appended" ? outcome.chain : null;

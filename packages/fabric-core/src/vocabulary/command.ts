@@ -82,10 +82,11 @@ export const ShiftProcedureCommand = z.strictObject({
  * The TLS credential the leader issued for a new etcd member: a content blob holding the
  * certificate and its private key sealed to the member's node (docs/control-plane.md), and
  * the certificate's serial, so status and revocation name it. Only the node it was sealed
- * to can open the key; the blob travels like any other.
+ * to can open the key; the blob travels like any other. An adopted member (the founder's,
+ * which issued its own certificate) has no blob: its serial is the one its etcd presented.
  */
 export const EtcdCredential = z.strictObject({
-  blob: Blake3Hash,
+  blob: Blake3Hash.optional(),
   serial: z.string().regex(/^[0-9a-f]{1,40}$/),
 });
 export type EtcdCredential = z.infer<typeof EtcdCredential>;
@@ -191,9 +192,12 @@ export function isRoleCommand(command: Command): boolean {
   return (roleCommandTypes as readonly string[]).includes(command.type);
 }
 
-/** Commands the attestation chain records a block for: the role commands and strategy swaps. */
+/**
+ * Commands the attestation chain records a block for: the role commands, strategy swaps and
+ * the steps on a managed etcd's membership.
+ */
 export function isAttestedCommand(command: Command): boolean {
-  return isRoleCommand(command) || command.type === "strategy";
+  return isRoleCommand(command) || command.type === "strategy" || command.type === "etcd-member";
 }
 
 /**

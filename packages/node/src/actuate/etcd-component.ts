@@ -49,6 +49,8 @@ export interface EtcdMemberTls {
   readonly caFile: string;
   readonly certFile: string;
   readonly keyFile: string;
+  /** The CA's revocation list: peers and clients presenting a revoked certificate are refused. */
+  readonly revocationFile?: string;
 }
 
 const hostPortPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -107,6 +109,9 @@ export function etcdComponentSpec(options: EtcdComponentOptions): ComponentSpec 
             `--peer-key-file=${tls.keyFile}`,
             `--peer-trusted-ca-file=${tls.caFile}`,
             "--peer-client-cert-auth=true",
+            ...(tls.revocationFile === undefined
+              ? []
+              : [`--client-crl-file=${tls.revocationFile}`, `--peer-crl-file=${tls.revocationFile}`]),
           ]),
     ],
   };

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
-import { connect as connectTls } from "node:tls";
+import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import { assert } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 
@@ -401,20 +401,9 @@ export async function probeTls(
   tls: EtcdClientTls,
   timeoutMs: number,
 ): Promise<string | null> {
-  const endpoint = endpoints[0];
-  if (endpoint === undefined || !URL.canParse(endpoint)) return null;
-  const url = new URL(endpoint);
-  if (url.protocol !== "https:") return null;
-  let files: { ca: string; cert: string; key: string };
-  try {
-    files = {
-      ca: await readFile(tls.caFile, "utf8"),
-      cert: await readFile(tls.certFile, "utf8"),
-      key: await readFile(tls.keyFile, "utf8"),
-    };
-  } catch (error) {
-    return `cannot read the client TLS files (${error instanceof Error && "path" in error ? String(error.path) : "?"})`;
-  }
+  const options = await tlsConnectOptions(endpoints[0], tls);
+  if (options === null) return null;
+  if (typeof options === "string") return options;
   return new Promise((resolve) => {
     let settled = false;
     const finish = (reason: string | null) => {
@@ -424,13 +413,7 @@ export async function probeTls(
       socket.destroy();
       resolve(reason);
     };
-    const socket = connectTls({
-      host: url.hostname.replace(/^\[|\]$/g, ""),
-      port: Number(url.port),
-      ...files,
-      servername: isIP(url.hostname) === 0 ? url.hostname : undefined,
-      ALPNProtocols: ["h2"],
-    });
+    const socket = connectTls(options);
     // TLS 1.3: the server checks the client's certificate after the handshake and answers a
     // bad one with an alert, so a clean handshake waits a moment for that alert.
     socket.once("secureConnect", () => setTimeout(() => finish(null), Math.min(500, timeoutMs)));
@@ -441,6 +424,58 @@ export async function probeTls(
     );
     const timer = setTimeout(() => finish(null), timeoutMs);
   });
+}
+
+/**
+ * The serial (lowercase hex, no leading zeros) of the certificate the etcd member at
+ * `endpoint` presents in a TLS handshake as etcdctl makes it; null when it does not answer.
+ */
+export async function presentedSerial(
+  endpoint: string,
+  tls: EtcdClientTls,
+  timeoutMs: number,
+): Promise<string | null> {
+  const options = await tlsConnectOptions(endpoint, tls);
+  if (options === null || typeof options === "string") return null;
+  return new Promise((resolve) => {
+    const socket = connectTls(options);
+    const finish = (serial: string | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(serial);
+    };
+    socket.once("secureConnect", () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      finish(
+        typeof serial === "string" && serial.length > 0 ? serial.toLowerCase().replace(/^0+(?=.)/, "") : null,
+      );
+    });
+    socket.once("error", () => finish(null));
+    const timer = setTimeout(() => finish(null), timeoutMs);
+  });
+}
+
+/** How to reach an https endpoint with the client's TLS files; null: not https; a string: why not. */
+async function tlsConnectOptions(
+  endpoint: string | undefined,
+  tls: EtcdClientTls,
+): Promise<ConnectionOptions | string | null> {
+  if (endpoint === undefined || !URL.canParse(endpoint)) return null;
+  const url = new URL(endpoint);
+  if (url.protocol !== "https:") return null;
+  try {
+    return {
+      host: url.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(url.port),
+      ca: await readFile(tls.caFile, "utf8"),
+      cert: await readFile(tls.certFile, "utf8"),
+      key: await readFile(tls.keyFile, "utf8"),
+      servername: isIP(url.hostname) === 0 ? url.hostname : undefined,
+      ALPNProtocols: ["h2"],
+    };
+  } catch (error) {
+    return `cannot read the client TLS files (${error instanceof Error && "path" in error ? String(error.path) : "?"})`;
+  }
 }
 
 const tlsFailurePattern =

@@ -250,7 +250,7 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
     actuator: actuatorOf(node),
     last_decision: node.reconciler.lastDecision,
     face: node.face.id,
-    uptime_ms: Date.now() - node.startedAtMs,
+    uptime_ms: Math.round(performance.now() - node.startedMonotonicMs),
     strategy: node.strategyStatus(),
     learns: node.relay.status(),
   };

@@ -66,7 +66,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const durationMs = Math.round(options.minutes * 60_000);
   const names = Array.from({ length: nodes }, (_, i) => `node-${i + 1}`);
   const diskNode = names[names.length - 1]!;
-  const schedule = nemesisSchedule(options.seed, durationMs, names, diskNode);
+  const clockNode = names[names.length - 2]!;
+  const schedule = nemesisSchedule(options.seed, durationMs, names, diskNode, clockNode);
   await writeFile(
     join(runDirectory, "run.json"),
     `${JSON.stringify({ seed: options.seed, minutes: options.minutes, nodes, run_id: runId })}\n`,
@@ -81,6 +82,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     nodes,
     faceId: "systemd",
     smallDisks: { nodes: [diskNode], bytes: diskBytes },
+    clockNodes: [clockNode],
   });
   const history = new HistoryWriter(join(runDirectory, "history.jsonl"));
   const samples: StateSample[] = [];
@@ -103,7 +105,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const sampler = sampleLoop(mesh, history, samples, join(runDirectory, "samples.jsonl"), endAt);
     await nemesisLoop(mesh, history, schedule, endAt, log);
     await Promise.all([...clients, sampler]);
-    const restarted = await healAll(mesh, diskNode);
+    const restarted = await healAll(mesh, diskNode, clockNode);
     history.record({ process: "nemesis", type: "info", f: "heal-all", value: { restarted } });
     log("healed; waiting for a leader, a final read and convergence");
     await waitFor(async () => (await findLeader(mesh.nodes))?.node.name, 120_000, 500);

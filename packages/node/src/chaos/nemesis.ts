@@ -25,6 +25,11 @@ export const Fault = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("kill"), node: z.string() }),
   /** The node's data directory (a small tmpfs) filled to the last byte; freed (and the node restarted if it died) at the end. */
   z.strictObject({ kind: z.literal("disk-full"), node: z.string() }),
+  /**
+   * The node's wall clock jumps by `offset_s` (minutes, forward or back; libfaketime) and
+   * jumps back to the real time at the end. Its monotonic clock does not move.
+   */
+  z.strictObject({ kind: z.literal("clock-jump"), node: z.string(), offset_s: z.int() }),
 ]);
 export type Fault = z.infer<typeof Fault>;
 
@@ -44,18 +49,21 @@ const kinds = [
   "pause",
   "kill",
   "disk-full",
+  "clock-jump",
 ] as const;
 
 /**
  * The faults of a campaign of `durationMs` over `nodes` (node-1..node-N), `diskNode` being the
- * one whose data directory is small. The first comes after a quiet start; the kinds take turns
- * in an order shuffled by the seed, so a short campaign still sees most of them.
+ * one whose data directory is small and `clockNode` the one whose wall clock can jump. The
+ * first comes after a quiet start; the kinds take turns in an order shuffled by the seed, so a
+ * short campaign still sees most of them.
  */
 export function nemesisSchedule(
   seed: number,
   durationMs: number,
   nodes: readonly string[],
   diskNode: string,
+  clockNode: string,
 ): ScheduledFault[] {
   const random = new SeededRandom(seed);
   const schedule: ScheduledFault[] = [];
@@ -66,7 +74,11 @@ export function nemesisSchedule(
     if (at + duration > durationMs) break;
     if (order.length === 0) order = shuffled(random, [...kinds]);
     const kind = order.pop()!;
-    schedule.push({ at_ms: at, duration_ms: duration, fault: faultOf(kind, random, nodes, diskNode) });
+    schedule.push({
+      at_ms: at,
+      duration_ms: duration,
+      fault: faultOf(kind, random, nodes, diskNode, clockNode),
+    });
     at += duration + 6000 + random.int(6000);
   }
   return schedule;
@@ -77,6 +89,7 @@ function faultOf(
   random: SeededRandom,
   nodes: readonly string[],
   diskNode: string,
+  clockNode: string,
 ): Fault {
   switch (kind) {
     case "partition":
@@ -93,6 +106,11 @@ function faultOf(
       return { kind, node: random.pick(nodes) };
     case "disk-full":
       return { kind, node: diskNode };
+    case "clock-jump": {
+      // 2 to 10 minutes, ahead or behind.
+      const minutes = 2 + random.int(9);
+      return { kind, node: clockNode, offset_s: (random.int(2) === 0 ? -60 : 60) * minutes };
+    }
     default:
       return kind satisfies never;
   }
@@ -140,6 +158,9 @@ export async function startFault(mesh: NetnsMesh, fault: Fault): Promise<Record<
       return { node: fault.node };
     case "disk-full":
       return { node: fault.node, filled_bytes: await mesh.fillDisk(fault.node) };
+    case "clock-jump":
+      await mesh.jumpClock(fault.node, fault.offset_s);
+      return { node: fault.node, offset_s: fault.offset_s };
     default:
       return fault satisfies never;
   }
@@ -169,14 +190,18 @@ export async function stopFault(mesh: NetnsMesh, fault: Fault): Promise<Record<s
       if (died) mesh.restart(fault.node);
       return { node: fault.node, died_and_restarted: died };
     }
+    case "clock-jump":
+      await mesh.jumpClock(fault.node, 0);
+      return { node: fault.node, offset_s: 0 };
     default:
       return fault satisfies never;
   }
 }
 
-/** Heals everything: network, paused processes, full disks, dead nodes. */
-export async function healAll(mesh: NetnsMesh, diskNode: string): Promise<string[]> {
+/** Heals everything: network, paused processes, full disks, moved clocks, dead nodes. */
+export async function healAll(mesh: NetnsMesh, diskNode: string, clockNode: string): Promise<string[]> {
   await mesh.heal();
+  await mesh.jumpClock(clockNode, 0);
   const restarted: string[] = [];
   for (const node of mesh.nodes) mesh.resume(node.name);
   await mesh.freeDisk(diskNode);

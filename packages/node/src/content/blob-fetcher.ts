@@ -71,10 +71,13 @@ export async function fetchBlob(options: FetchOptions): Promise<StoredBlob> {
 class FetchRun {
   private pumping = false;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private readonly startedMs = Date.now();
+  /** Monotonic: the core's clock never runs backwards, and a wall-clock jump must not move it. */
+  private readonly startedMs = performance.now();
   private resolve!: (blob: StoredBlob) => void;
   private reject!: (error: Error) => void;
   private settled = false;
+  /** Removes this run's listeners from the provider links. */
+  private readonly detach: (() => void)[] = [];
 
   constructor(
     private readonly options: FetchOptions,
@@ -92,20 +95,22 @@ class FetchRun {
       readRange: (offset, length) => this.partial.readRange(offset, length),
     });
     for (const [id, { link, complete }] of this.options.providers) {
-      link.onFrame((bytes) => {
-        const decoded = decodeContentFrame(bytes);
-        if (!decoded.ok) this.fetch.removeProvider(id, "sent an undecodable frame");
-        else if (!isRequest(decoded.value.message.type)) this.fetch.receive(id, decoded.value);
-        this.pump();
-      });
-      link.onClose((reason) => {
-        this.fetch.removeProvider(id, reason);
-        this.pump();
-      });
+      this.detach.push(
+        link.onFrame((bytes) => {
+          const decoded = decodeContentFrame(bytes);
+          if (!decoded.ok) this.fetch.removeProvider(id, "sent an undecodable frame");
+          else if (!isRequest(decoded.value.message.type)) this.fetch.receive(id, decoded.value);
+          this.pump();
+        }),
+        link.onClose((reason) => {
+          this.fetch.removeProvider(id, reason);
+          this.pump();
+        }),
+      );
       this.fetch.addProvider(id, complete);
     }
     this.timer = setInterval(() => {
-      this.fetch.tick(Date.now() - this.startedMs);
+      this.fetch.tick(Math.floor(performance.now() - this.startedMs));
       this.pump();
     }, this.options.tickMs ?? 100);
     this.pump();
@@ -115,6 +120,9 @@ class FetchRun {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    // Links to a peer are shared (the node transport keeps one per peer): a finished fetch
+    // must not keep decoding every later frame from it.
+    for (const release of this.detach.splice(0)) release();
     this.options.service?.removePartial(this.options.hash);
   }
 

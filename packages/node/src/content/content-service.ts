@@ -113,7 +113,7 @@ export class ContentService {
   }
 
   private openStored(hash: Blake3Hash): Promise<OpenBlob | null> {
-    this.lastUsedMs.set(hash, Date.now());
+    this.lastUsedMs.set(hash, performance.now());
     const existing = this.openBlobs.get(hash);
     if (existing !== undefined) return existing;
     const opening = this.openBlob(hash);
@@ -154,7 +154,7 @@ export class ContentService {
   private startSweep(): void {
     if (this.sweepTimer !== null) return;
     this.sweepTimer = setInterval(() => {
-      const now = Date.now();
+      const now = performance.now();
       for (const [hash, opening] of [...this.openBlobs]) {
         if (now - (this.lastUsedMs.get(hash) ?? 0) < this.idleCloseMs) continue;
         this.openBlobs.delete(hash);

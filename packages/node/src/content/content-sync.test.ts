@@ -15,7 +15,7 @@ import {
 import { BlobStore } from "./blob-store.js";
 import { ContentService } from "./content-service.js";
 import { ContentSync } from "./content-sync.js";
-import { memoryLinkPair } from "./frame-link.js";
+import { type FrameLink, memoryLinkPair } from "./frame-link.js";
 
 function stateReferencing(hash: Blake3Hash): FabricState {
   const workload = Workload.parse({
@@ -74,5 +74,52 @@ describe("ContentSync", () => {
     assert.deepEqual(third.collected, [stale.hash]);
     assert.ok(await node.has(config.hash), "the referenced blob is pinned");
     assert.equal(providerCalls, 1);
+  });
+
+  it("a fetch asked for during the round's fetch of the same blob joins it, and lets go of the link", async () => {
+    const scratch = mkdtempSync(join(tmpdir(), "revoada-sync-"));
+    const seed = await BlobStore.open(join(scratch, "seed"));
+    const config = await seed.put(new Uint8Array(300_000).fill(5));
+    const node = await BlobStore.open(join(scratch, "node"));
+    const seedService = new ContentService(seed);
+    // One shared link to the provider, as the node transport keeps one per peer; it counts
+    // the listeners fetches add and remove.
+    const [serverSide, clientSide] = memoryLinkPair();
+    seedService.serve(serverSide);
+    let listening = 0;
+    const shared: FrameLink = {
+      remote: clientSide.remote,
+      send: (parts) => clientSide.send(parts),
+      onFrame: (listener) => {
+        listening += 1;
+        const release = clientSide.onFrame(listener);
+        return () => {
+          listening -= 1;
+          release();
+        };
+      },
+      onClose: (listener) => clientSide.onClose(listener),
+      close: () => clientSide.close(),
+      queuedBytes: () => clientSide.queuedBytes(),
+    };
+    const providers = new Map([["seed", { link: shared, complete: true }]]);
+    const sync = new ContentSync({
+      store: node,
+      service: new ContentService(node),
+      syncCadenceMs: 200,
+      gcRetentionMs: 60_000,
+      fabricState: () => stateReferencing(config.hash),
+      providersOf: () => providers,
+    });
+    const round = await sync.round();
+    assert.deepEqual(round.started, [config.hash]);
+    const asked = sync.fetch(config.hash, providers);
+    assert.equal(sync.fetch(config.hash, providers), asked, "one fetch per blob");
+    assert.equal(listening, 1, "only the round's fetch listens on the link");
+    const stored = await asked;
+    assert.equal(stored.hash, config.hash);
+    assert.equal(await node.verify(config.hash), "ok");
+    assert.equal(listening, 0, "the finished fetch removed its listener");
+    assert.deepEqual(sync.fetching(), []);
   });
 });

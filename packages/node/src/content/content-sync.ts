@@ -1,7 +1,7 @@
 import { pinnedBlobs } from "@revoada/fabric-core/content";
 import type { Blake3Hash, FabricState } from "@revoada/fabric-core/vocabulary";
 import { fetchBlob } from "./blob-fetcher.js";
-import type { BlobStore } from "./blob-store.js";
+import type { BlobStore, StoredBlob } from "./blob-store.js";
 import type { ContentService } from "./content-service.js";
 import type { FrameLink } from "./frame-link.js";
 
@@ -35,7 +35,7 @@ export interface SyncRound {
 }
 
 export class ContentSync {
-  private readonly active = new Map<Blake3Hash, Promise<unknown>>();
+  private readonly active = new Map<Blake3Hash, Promise<StoredBlob>>();
   private timer: ReturnType<typeof setInterval> | null = null;
   private running = false;
 
@@ -55,6 +55,23 @@ export class ContentSync {
     return [...this.active.keys()].sort();
   }
 
+  /**
+   * The one fetch of `hash` on this node: joins the fetch already running, else starts one
+   * from `providers`. Two fetches of one blob would share its partial files and its request
+   * ids on the shared peer links, and starve each other.
+   */
+  fetch(hash: Blake3Hash, providers: ProviderLinks): Promise<StoredBlob> {
+    const running = this.active.get(hash);
+    if (running !== undefined) return running;
+    const fetch = fetchBlob({ store: this.options.store, hash, providers, service: this.options.service });
+    this.active.set(hash, fetch);
+    const forget = () => {
+      if (this.active.get(hash) === fetch) this.active.delete(hash);
+    };
+    fetch.then(forget, forget);
+    return fetch;
+  }
+
   async round(): Promise<SyncRound> {
     if (this.running) return { started: [], collected: [] };
     this.running = true;
@@ -67,10 +84,7 @@ export class ContentSync {
         const providers = this.options.providersOf(hash);
         if (providers.size === 0) continue;
         started.push(hash);
-        const fetch = fetchBlob({ store: this.options.store, hash, providers, service: this.options.service })
-          .catch((error: unknown) => this.options.onError?.(hash, error))
-          .finally(() => this.active.delete(hash));
-        this.active.set(hash, fetch);
+        this.fetch(hash, providers).catch((error: unknown) => this.options.onError?.(hash, error));
       }
       const now = this.options.nowMs?.() ?? Date.now();
       const collected = await this.options.store.collectGarbage(pins, now, this.options.gcRetentionMs);

@@ -12,11 +12,22 @@ export interface FrameLink {
   readonly remote: string;
   /** Sends one frame made of `parts` (written together, without copying them). */
   send(parts: readonly Uint8Array[]): void;
-  onFrame(listener: (frame: Uint8Array) => void): void;
-  onClose(listener: (reason: string) => void): void;
+  /** Adds a frame listener; the returned function removes it (a finished fetch lets go of a shared link). */
+  onFrame(listener: (frame: Uint8Array) => void): () => void;
+  /** Adds a close listener; the returned function removes it. */
+  onClose(listener: (reason: string) => void): () => void;
   close(): void;
   /** Bytes queued for sending and not yet taken by the kernel. */
   queuedBytes(): number;
+}
+
+/** Adds `listener` to `listeners`; the returned function removes it (once). */
+export function addListener<T>(listeners: T[], listener: T): () => void {
+  listeners.push(listener);
+  return () => {
+    const at = listeners.indexOf(listener);
+    if (at >= 0) listeners.splice(at, 1);
+  };
 }
 
 class SocketFrameLink implements FrameLink {
@@ -49,12 +60,12 @@ class SocketFrameLink implements FrameLink {
     this.socket.uncork();
   }
 
-  onFrame(listener: (frame: Uint8Array) => void): void {
-    this.frameListeners.push(listener);
+  onFrame(listener: (frame: Uint8Array) => void): () => void {
+    return addListener(this.frameListeners, listener);
   }
 
-  onClose(listener: (reason: string) => void): void {
-    this.closeListeners.push(listener);
+  onClose(listener: (reason: string) => void): () => void {
+    return addListener(this.closeListeners, listener);
   }
 
   close(): void {
@@ -83,7 +94,7 @@ class SocketFrameLink implements FrameLink {
       const rest = all.subarray(4 + length);
       this.pending = rest.length > 0 ? [rest] : [];
       this.pendingBytes = rest.length;
-      for (const listener of this.frameListeners) listener(frame);
+      for (const listener of [...this.frameListeners]) listener(frame);
     }
   }
 
@@ -150,16 +161,16 @@ class MemoryLink implements FrameLink {
     const frame = Buffer.concat(parts.map((part) => Buffer.from(part.buffer, part.byteOffset, part.length)));
     const peer = this.peer!;
     queueMicrotask(() => {
-      if (!peer.closed) for (const listener of peer.frameListeners) listener(frame);
+      if (!peer.closed) for (const listener of [...peer.frameListeners]) listener(frame);
     });
   }
 
-  onFrame(listener: (frame: Uint8Array) => void): void {
-    this.frameListeners.push(listener);
+  onFrame(listener: (frame: Uint8Array) => void): () => void {
+    return addListener(this.frameListeners, listener);
   }
 
-  onClose(listener: (reason: string) => void): void {
-    this.closeListeners.push(listener);
+  onClose(listener: (reason: string) => void): () => void {
+    return addListener(this.closeListeners, listener);
   }
 
   close(): void {

@@ -2,7 +2,7 @@ import { type NodeId, ok, type Signer } from "@revoada/fabric-core/vocabulary";
 import type { Logger } from "../daemon/log.js";
 import type { ClusterKeys } from "../keys/key-set.js";
 import { type MessageCodec, type PeerAddress, Transport } from "../transport/index.js";
-import type { FrameLink } from "./frame-link.js";
+import { addListener, type FrameLink } from "./frame-link.js";
 
 /**
  * Content links over the node's authenticated transport (cluster-key HMAC + ed25519
@@ -88,12 +88,13 @@ class PeerLink implements FrameLink {
     );
   }
 
-  onFrame(listener: (frame: Uint8Array) => void): void {
-    this.frameListeners.push(listener);
+  onFrame(listener: (frame: Uint8Array) => void): () => void {
+    return addListener(this.frameListeners, listener);
   }
 
-  onClose(_listener: (reason: string) => void): void {
+  onClose(_listener: (reason: string) => void): () => void {
     // The transport redials a lost peer; this link outlives connections.
+    return () => undefined;
   }
 
   close(): void {
@@ -105,6 +106,6 @@ class PeerLink implements FrameLink {
   }
 
   deliver(frame: Uint8Array): void {
-    for (const listener of this.frameListeners) listener(frame);
+    for (const listener of [...this.frameListeners]) listener(frame);
   }
 }

@@ -3,7 +3,12 @@ import type { EtcdAction, EtcdMemberState, FabricMachine } from "@revoada/fabric
 import { etcdMemberName } from "@revoada/fabric-core/face";
 import type { Blake3Hash, Command, EtcdCredential, NodeId, NodeState } from "@revoada/fabric-core/vocabulary";
 import { etcdComponentSpec, httpUrl } from "../actuate/etcd-component.js";
-import { type EtcdClientTls, type EtcdMembership, etcdctlMembership } from "../actuate/etcd-membership.js";
+import {
+  type EtcdClientTls,
+  type EtcdMembership,
+  etcdctlMembership,
+  presentedSerial,
+} from "../actuate/etcd-membership.js";
 import type { ComponentSpec } from "../actuate/process-runtime.js";
 import {
   controlPlaneProcessSpecs,
@@ -17,6 +22,7 @@ import {
   EtcdTlsFiles,
   issueEtcdMemberCredential,
   openEtcdMemberCredential,
+  revokedEtcdSerials,
 } from "../pki/etcd-credentials.js";
 import type { Unsealer } from "../pki/seal.js";
 import type { ActuatorConfig } from "./config.js";
@@ -91,6 +97,7 @@ export class NodeActuation {
   private etcdSpec: ComponentSpec | null = null;
   /** The running member was started as the founder's, before its id was recorded. */
   private startedAsFounder = false;
+  private warnedNoRevocations = false;
   private running: Promise<void> = Promise.resolve();
   private pending = false;
   private stopped = false;
@@ -191,7 +198,7 @@ export class NodeActuation {
         // before anyone fetched the blob) would never start: it is given a new one, recorded
         // under the same member.
         const credential = machine.etcdMembers().find((member) => member.node === action.node)?.credential;
-        if (credential === undefined || this.options.pki === undefined) return null;
+        if (credential?.blob === undefined || this.options.pki === undefined) return null;
         if (await this.options.pki.available(credential.blob)) return null;
         this.issued.delete(node.id);
         this.options.logger.warn("etcd learner's credential is held by no live node: issuing another", {
@@ -211,7 +218,21 @@ export class NodeActuation {
             candidate.name === name ||
             (peer !== undefined && candidate.peerUrls.includes(httpUrl(peer, this.tls))),
         );
-        if (found !== undefined) return record(action.node, found.isLearner ? "added" : "promoted", found.id);
+        if (found !== undefined) {
+          // The member's certificate is on record too (the founder issued its own), so the
+          // chain can revoke it when the member goes.
+          const client = node.addresses.etcd_client;
+          const serial =
+            client === undefined || tls === undefined
+              ? null
+              : await presentedSerial(httpUrl(client, this.tls), tls, etcdCallTimeoutMs);
+          return record(
+            action.node,
+            found.isLearner ? "added" : "promoted",
+            found.id,
+            serial === null ? undefined : { serial },
+          );
+        }
         // A holder whose member was removed (it was down): it comes back as a new learner.
         if (peer === undefined) return null;
         const credential = await this.issueCredential(node);
@@ -315,6 +336,8 @@ export class NodeActuation {
       return true;
     }
     if ((await files.memberSerial()) === credential.serial) return true;
+    // An adopted member's certificate is the one it issued itself: nothing to fetch.
+    if (credential.blob === undefined) return false;
     // Bounded: a fetch that stalls must not hold up the reconcile chain (it retries instead;
     // the background content round keeps fetching the pinned blob too).
     const bytes = await Promise.race([
@@ -377,6 +400,23 @@ export class NodeActuation {
   }
 
   /**
+   * Keeps the revocation list equal to what the chain revoked (removed members' certificates,
+   * replaced credentials); etcd reads it on every connection, so a running member needs no
+   * restart. False when there is no list (no TLS, or no CA key to sign one).
+   */
+  private async refreshRevocations(machine: FabricMachine): Promise<boolean> {
+    const files = this.tlsFiles;
+    const chain = machine.chain;
+    if (files === null || chain === null) return false;
+    const written = await files.writeRevocations(revokedEtcdSerials(chain.blocks));
+    if (!written && !this.warnedNoRevocations) {
+      this.warnedNoRevocations = true;
+      this.options.logger.warn("no CA key on this node: its etcd member runs without a revocation list");
+    }
+    return written;
+  }
+
+  /**
    * Decides this node's etcd member as the committed membership says: starts it (sets
    * `etcdSpec`), keeps it, or drops it; true when it was just removed (the caller's apply
    * stops it, then its data goes aside).
@@ -389,6 +429,7 @@ export class NodeActuation {
     const founding = members.length === 0 && this.options.founder && self.roles.includes("etcd");
     const dataDirectory = etcd.data_dir ?? "";
     const markerPath = `${dataDirectory}.member`;
+    const revocations = await this.refreshRevocations(machine);
     if (this.etcdSpec !== null) {
       // The founder's member got its id recorded (adopted): the same data, now under its id.
       if (mine !== undefined && this.startedAsFounder) {
@@ -442,6 +483,7 @@ export class NodeActuation {
               caFile: this.tlsFiles.caFile,
               certFile: this.tlsFiles.memberCertFile,
               keyFile: this.tlsFiles.memberKeyFile,
+              ...(revocations ? { revocationFile: this.tlsFiles.revocationFile } : {}),
             },
           }),
     });
@@ -455,7 +497,7 @@ export class NodeActuation {
 
 /** The blobs of the etcd members' sealed credentials (every node holds them, so any can serve one). */
 export function credentialBlobs(members: readonly EtcdMemberState[]): Blake3Hash[] {
-  return members.flatMap((member) => (member.credential === undefined ? [] : [member.credential.blob]));
+  return members.flatMap((member) => (member.credential?.blob === undefined ? [] : [member.credential.blob]));
 }
 
 function record(

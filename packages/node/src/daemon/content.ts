@@ -5,7 +5,6 @@ import {
   type NodeId,
   type Signer,
 } from "@revoada/fabric-core/vocabulary";
-import { fetchBlob } from "../content/blob-fetcher.js";
 import { BlobStore } from "../content/blob-store.js";
 import { ContentService } from "../content/content-service.js";
 import { ContentSync, type ProviderLinks } from "../content/content-sync.js";
@@ -124,7 +123,7 @@ export class NodeContent {
     if (!(await this.store.has(hash))) {
       const providers = this.providersOf(hash, from);
       if (providers.size === 0) return null;
-      await fetchBlob({ store: this.store, hash, providers, service: this.service });
+      await this.sync.fetch(hash, providers);
     }
     return this.store.read(hash);
   }

@@ -105,7 +105,8 @@ interface NodeParts {
 
 export class FabricNode {
   readonly metrics = new MetricsRegistry();
-  readonly startedAtMs = Date.now();
+  /** Monotonic: the uptime a status reports does not move with a jump of the wall clock. */
+  readonly startedMonotonicMs = performance.now();
   readonly config: NodeConfig;
   readonly signer: Signer;
   readonly generation: number;

@@ -36,6 +36,7 @@ import {
 import { RaftUnavailableError } from "../errors.js";
 import { isEtcdStepHeld } from "../faults.js";
 import type { RaftDriver } from "../raft/index.js";
+import { EtcdRetryGate } from "./etcd-retry.js";
 import type { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
 
@@ -120,7 +121,9 @@ export class Reconciler {
   /** The etcd membership records this node applied since it started (bounded), oldest first. */
   readonly etcdEvents: { index: number; node: NodeId; event: string; member_id: string }[] = [];
   /** Failed etcd calls in a row: the retry waits 250 ms doubled per failure, at most 8 s. */
-  private etcdFailures = 0;
+  /** Backoff of the etcd calls: a failing step is not called again on every applied entry. */
+  private readonly etcdRetry = new EtcdRetryGate();
+  private etcdRetryTimer: { readonly timer: NodeJS.Timeout; readonly dueMs: number } | null = null;
 
   constructor(private readonly context: ReconcilerContext) {}
 
@@ -342,6 +345,8 @@ export class Reconciler {
   /** Refuses every request still waiting (the node is stopping). */
   close(): void {
     this.closed = true;
+    if (this.etcdRetryTimer !== null) clearTimeout(this.etcdRetryTimer.timer);
+    this.etcdRetryTimer = null;
     for (const pending of this.strategyQueue) pending.resolve(refusal("not-leader", "this node is stopping"));
     this.strategyQueue = [];
     this.refuseQueued("not-leader", "this node is stopping");
@@ -427,8 +432,14 @@ export class Reconciler {
       setTimeout(() => this.run(), 100).unref();
       return;
     }
+    const retryKey = `${action.kind} ${action.node}`;
+    const waitMs = this.etcdRetry.waitMs(retryKey, Date.now());
+    if (waitMs > 0) {
+      this.retryEtcdIn(waitMs);
+      return;
+    }
     this.actuating = true;
-    const retry = (delayMs: number) => setTimeout(() => this.run(), delayMs).unref();
+    const retry = (delayMs: number) => this.retryEtcdIn(delayMs);
     const startedMs = performance.now();
     const count = (outcome: string) => {
       const key = `${action.kind} ${outcome}`;
@@ -443,11 +454,11 @@ export class Reconciler {
       .perform(action)
       .then((record) => {
         this.actuating = false;
-        this.etcdFailures = 0;
         this.lastEtcdError = null;
         const status = this.context.raft.status();
         count(record === null ? "not-ready" : "committed");
-        if (record === null) return retry(500);
+        if (record === null) return retry(this.etcdRetry.notReady(retryKey, Date.now()));
+        this.etcdRetry.succeeded();
         if (status.role !== "leader" || status.term !== term) return this.run();
         const pending = this.context.raft.propose(
           encodeProposal(this.proposalOf({ command: record, origin: "policy", force: false })),
@@ -464,8 +475,7 @@ export class Reconciler {
         count("failed");
         const message = error instanceof Error ? error.message : String(error);
         this.lastEtcdError = { action: action.kind, error: message, at_ms: Date.now() };
-        const delayMs = Math.min(8_000, 250 * 2 ** Math.min(this.etcdFailures, 5));
-        this.etcdFailures += 1;
+        const delayMs = this.etcdRetry.failed(retryKey, Date.now());
         this.context.logger.warn("etcd call failed; retrying", {
           action: action.kind,
           error: message,
@@ -475,8 +485,22 @@ export class Reconciler {
       });
   }
 
+  /** Runs again once `delayMs` passed; one timer at a time, the earliest kept. */
+  private retryEtcdIn(delayMs: number): void {
+    const dueMs = Date.now() + delayMs;
+    if (this.etcdRetryTimer !== null) {
+      if (this.etcdRetryTimer.dueMs <= dueMs) return;
+      clearTimeout(this.etcdRetryTimer.timer);
+    }
+    const timer = setTimeout(() => {
+      this.etcdRetryTimer = null;
+      this.run();
+    }, delayMs).unref();
+    this.etcdRetryTimer = { timer, dueMs };
+  }
+
   /**
-   * The proposal for one command; an attested one (a role command, a strategy) carries the
+   * The proposal for one command; an attested one (a role command, a strategy, an etcd step) carries the
    * leader's signature of its block, and the operator's signature when it has one.
    */
   private proposalOf(proposed: ExecutorCommand): Proposal {
@@ -498,7 +522,7 @@ export class Reconciler {
     // the only step in flight, so the committed head is the head this block follows; the
     // index is the next one because the core appends synchronously.
     const status = raft.status();
-    this.shiftsExecuted += 1;
+    if (isRoleCommand(proposed.command)) this.shiftsExecuted += 1;
     return signRoleProposal(chain.head, status.term, status.lastIndex + 1, proposal, self).proposal;
   }
 

@@ -89,7 +89,9 @@ export class Sealing {
           sealedSize,
         );
       }
-      const note = this.sealer.maybeCheckpoint(chain.chain.tree, Date.now());
+      // The sealer's clock only times the cut interval: monotonic, so a jump of the wall clock
+      // neither holds checkpoints back (behind) nor cuts them early (ahead).
+      const note = this.sealer.maybeCheckpoint(chain.chain.tree, Math.floor(performance.now()));
       if (note === null) return;
       const size = chain.chain.tree.size;
       const witnesses = this.context.witnesses().filter((witness) => members.has(witness.id));

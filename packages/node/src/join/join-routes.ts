@@ -41,7 +41,8 @@ export function joinRoutes(node: FabricNode, loaded: LoadedConfig): Route[] {
       reply: z.union([JoinReply, ProposalRefused]),
       handle: async ({ body, remoteAddress }) => {
         const address = remoteAddress ?? "";
-        const waitMs = attempts.waitMs(address, Date.now());
+        // Monotonic: a clock set back must not stretch the lockout by the jump's length.
+        const waitMs = attempts.waitMs(address, performance.now());
         if (waitMs > 0) {
           return {
             status: 429,
@@ -53,7 +54,8 @@ export function joinRoutes(node: FabricNode, loaded: LoadedConfig): Route[] {
         const reply = await join(node, loaded, body);
         // A wrong token or signature counts against the address; a refusal by the rules does not.
         const rule = "body" in reply ? (reply.body as { rule?: unknown }).rule : undefined;
-        if (rule === "unknown-token" || rule === "signature") attempts.recordFailure(address, Date.now());
+        if (rule === "unknown-token" || rule === "signature")
+          attempts.recordFailure(address, performance.now());
         return reply;
       },
     }),

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, open, rm } from "node:fs/promises";
+import { access, mkdir, open, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,16 +25,26 @@ import {
  * loopback; mesh.json names those addresses, so `revoada status --dir` works unchanged.
  *
  * Faults are real: packet drops by nftables inside the namespaces (two-way, one-way, ring),
- * an interface set down, SIGSTOP/SIGCONT, kill -9 and restart, and a full disk on a node whose
- * data directory is a size-limited tmpfs. `stop()` removes everything; a harness that dies
- * without it leaves a sweeper behind, and the next run sweeps what is left in any case.
+ * an interface set down, SIGSTOP/SIGCONT, kill -9 and restart, a full disk on a node whose
+ * data directory is a size-limited tmpfs, and a jump of a node's wall clock (libfaketime).
+ * `stop()` removes everything; a harness that dies without it leaves a sweeper behind, and the
+ * next run sweeps what is left in any case.
  */
 export interface NetnsMeshPlan extends Omit<MeshPlan, "addresses"> {
   /** First three octets of the hosts' /24 (default 10.77.0). */
   readonly subnet?: string;
   /** Nodes whose data directory is a tmpfs of `diskBytes` (for disk-full faults). */
   readonly smallDisks?: { readonly nodes: readonly string[]; readonly bytes: number };
+  /**
+   * Nodes whose wall clock can be moved (`jumpClock`): they run under libfaketime (Debian's
+   * `libfaketime`), which reads the offset from a file of this run at most once a second.
+   * Only the wall clock moves: monotonic time (timers, `performance.now()`) is left alone.
+   */
+  readonly clockNodes?: readonly string[];
 }
+
+/** libfaketime's multi-threaded build (Node runs threads), where Debian installs it. */
+export const libfaketimePath = `/usr/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/faketime/libfaketimeMT.so.1`;
 
 const relayScript = fileURLToPath(new URL("../../dist/netns/relay-process.js", import.meta.url));
 const sweepScript = fileURLToPath(new URL("../../dist/netns/sweep-process.js", import.meta.url));
@@ -69,7 +79,14 @@ export class NetnsMesh {
         relays.push((await relayTcpToUnix(ports[index]!, socketOf(run, host))).server);
       }
       await mountSmallDisks(run, directory, plan.smallDisks);
-      const launcher = (name: string) => ["ip", "netns", "exec", hostNamed(run, name).namespace];
+      await prepareClocks(run, plan.clockNodes ?? []);
+      const launcher = (name: string) => [
+        "ip",
+        "netns",
+        "exec",
+        hostNamed(run, name).namespace,
+        ...((plan.clockNodes ?? []).includes(name) ? clockLauncher(run, name) : []),
+      ];
       const local = await LocalMesh.start(
         {
           ...plan,
@@ -206,6 +223,20 @@ export class NetnsMesh {
   }
 
   /**
+   * Sets the wall clock of a clock node (`clockNodes`) to the real time plus `offsetSeconds`
+   * (negative: behind), from now on and across restarts; 0 puts it back. The process sees the
+   * jump within a second (libfaketime's cache); its monotonic clock does not move.
+   */
+  async jumpClock(name: string, offsetSeconds: number): Promise<void> {
+    assert(Number.isSafeInteger(offsetSeconds), "a clock offset is whole seconds");
+    const file = clockFileOf(this.run, this.host(name));
+    await access(file).catch(() => {
+      throw new Error(`${name} is not a clock node of this mesh (NetnsMeshPlan.clockNodes)`);
+    });
+    await writeFile(file, `${offsetSeconds >= 0 ? "+" : ""}${offsetSeconds}\n`);
+  }
+
+  /**
    * Drop rules: `inbound.get(h)` lists hosts whose packets h drops on input, `outbound.get(h)`
    * hosts h drops on output. One nftables table per namespace, replaced atomically.
    */
@@ -250,6 +281,35 @@ function hostNamed(run: NetnsRun, name: string): NetnsHost {
 
 function socketOf(run: NetnsRun, host: NetnsHost): string {
   return join(run.socketDirectory, `${host.name}.sock`);
+}
+
+function clockFileOf(run: NetnsRun, host: NetnsHost): string {
+  return join(run.socketDirectory, `${host.name}.faketime`);
+}
+
+/** Each clock node's offset file, at +0; refuses at once when libfaketime is not installed. */
+async function prepareClocks(run: NetnsRun, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await access(libfaketimePath).catch(() => {
+    throw new Error(
+      `clock jumps need libfaketime (${libfaketimePath}); install Debian's libfaketime (scripts/setup-system.sh)`,
+    );
+  });
+  for (const name of names) await writeFile(clockFileOf(run, hostNamed(run, name)), "+0\n");
+}
+
+/**
+ * What a clock node runs under, inside its namespace: libfaketime preloaded, the offset read
+ * from the run's file (re-read at most once a second), the monotonic clocks left real.
+ */
+function clockLauncher(run: NetnsRun, name: string): string[] {
+  return [
+    "env",
+    `LD_PRELOAD=${libfaketimePath}`,
+    `FAKETIME_TIMESTAMP_FILE=${clockFileOf(run, hostNamed(run, name))}`,
+    "FAKETIME_CACHE_DURATION=1",
+    "FAKETIME_DONT_FAKE_MONOTONIC=1",
+  ];
 }
 
 /** The relay inside the host's namespace; it dies with the namespace's processes at removal. */

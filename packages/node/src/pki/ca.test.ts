@@ -5,15 +5,19 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { BlockCommand, BlockRecord } from "@revoada/fabric-core/attest";
+import type { Blake3Hash, NodeId } from "@revoada/fabric-core/vocabulary";
 import {
   type ClusterCa,
   caFingerprint,
   createClusterCa,
   issueCertificate,
   issuedBy,
+  issueRevocationList,
   loadClusterCa,
   writeClusterCa,
 } from "./ca.js";
+import { revokedEtcdSerials, serialOf } from "./etcd-credentials.js";
 
 describe("cluster CA", () => {
   let ca: ClusterCa;
@@ -30,6 +34,34 @@ describe("cluster CA", () => {
     const spki = certificate.publicKey.export({ format: "der", type: "spki" });
     assert.equal(ca.fingerprint, `sha256:${createHash("sha256").update(spki).digest("hex")}`);
     assert.equal(caFingerprint(ca.certPem), ca.fingerprint);
+  });
+
+  it("issues certificates valid from the CA's start, whatever the issuer's or the verifier's clock says", async (t) => {
+    // A CA made an hour ago; a certificate issued now by a node whose clock is 10 minutes
+    // ahead (restarted during a clock jump) and checked by one whose clock is 10 minutes behind.
+    const realNow = Date.now.bind(Date);
+    let offsetMs = -3_600_000;
+    t.mock.method(Date, "now", () => realNow() + offsetMs);
+    const older = await createClusterCa("revoada-older-ca");
+    offsetMs = 600_000;
+    const issued = await issueCertificate(older, { commonName: "ahead", usage: "peer" });
+    t.mock.restoreAll();
+    assert.equal(
+      new X509Certificate(issued.certPem).validFrom,
+      new X509Certificate(older.certPem).validFrom,
+      "valid from the CA's start",
+    );
+    assert.ok(await issuedBy(older, issued.certPem, new Date()), "valid for a verifier on real time");
+    assert.ok(
+      await issuedBy(older, issued.certPem, new Date(Date.now() - 600_000)),
+      "valid for a verifier 10 minutes behind",
+    );
+    // A CA made a moment ago: certificates issued now are valid for a verifier hours behind.
+    const fresh = await issueCertificate(ca, { commonName: "fresh", usage: "peer" });
+    assert.ok(
+      await issuedBy(ca, fresh.certPem, new Date(Date.now() - 6 * 3_600_000)),
+      "valid 6 hours behind",
+    );
   });
 
   it("issues a peer certificate OpenSSL verifies against it, with the names asked for", async () => {
@@ -112,5 +144,64 @@ describe("cluster CA", () => {
       issueCertificate(ca, { commonName: "n", ipAddresses: ["node-1"], usage: "server" }),
       /not an IP address/,
     );
+  });
+
+  it("signs a revocation list OpenSSL checks: a revoked certificate refused, another accepted", async () => {
+    const revoked = await issueCertificate(ca, { commonName: "gone", usage: "peer" });
+    const kept = await issueCertificate(ca, { commonName: "kept", usage: "peer" });
+    const crlPem = await issueRevocationList(ca, [serialOf(revoked.certPem)]);
+    const caPath = join(directory, "ca-crl.pem");
+    const crlPath = join(directory, "revoked.crl");
+    await writeFile(caPath, ca.certPem);
+    await writeFile(crlPath, crlPem);
+    // The list itself verifies against the CA.
+    const listed = execFileSync("openssl", ["crl", "-in", crlPath, "-CAfile", caPath, "-noout", "-text"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    assert.match(listed, new RegExp(serialOf(revoked.certPem), "i"));
+    const verify = (certPem: string, name: string) => {
+      const certPath = join(directory, name);
+      return writeFile(certPath, certPem).then(() =>
+        execFileSync("openssl", ["verify", "-crl_check", "-CAfile", caPath, "-CRLfile", crlPath, certPath], {
+          encoding: "utf8",
+          stdio: "pipe",
+        }),
+      );
+    };
+    assert.match(await verify(kept.certPem, "kept.pem"), /OK/);
+    await assert.rejects(verify(revoked.certPem, "revoked.pem"), /certificate revoked/);
+    const holdsNoKey: ClusterCa = { ...ca, keyPem: undefined };
+    await assert.rejects(issueRevocationList(holdsNoKey, []), /without its key/);
+  });
+});
+
+describe("revoked etcd serials from the chain", () => {
+  const node = (n: number) => n.toString(16).padStart(64, "0") as NodeId;
+  const block = (command: BlockCommand): BlockRecord =>
+    ({ kind: "block", body: { command }, hash: "", signature: null }) as unknown as BlockRecord;
+  const added = (n: number, serial: string): BlockRecord =>
+    block({
+      type: "etcd-member",
+      node: node(n),
+      event: "added",
+      member_id: "1",
+      credential: { blob: "ab".repeat(32) as Blake3Hash, serial },
+    });
+
+  it("revokes removed members' certificates and replaced credentials, never a current one", () => {
+    const chain = [
+      added(1, "a1"),
+      added(2, "b1"),
+      block({ type: "etcd-member", node: node(2), event: "promoted", member_id: "1" }),
+      block({ type: "etcd-member", node: node(1), event: "removed", member_id: "1" }),
+      // Node 2's credential was re-issued (no live node held the first one).
+      added(2, "b2"),
+      block({ type: "promote", node: node(3), roles: ["etcd"], reason: "scaling-up" }),
+      // Node 1 comes back as a new member with a new certificate.
+      added(1, "a2"),
+    ];
+    assert.deepEqual(revokedEtcdSerials(chain), ["a1", "b1"]);
+    assert.deepEqual(revokedEtcdSerials([]), []);
   });
 });

@@ -41,9 +41,14 @@ const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as con
 const caValidDays = 3650;
 const defaultValidDays = 365;
 const dayMs = 86_400_000;
-// Certificates are valid from a little before now, so a peer whose clock is slightly behind
-// does not refuse a certificate issued a moment ago.
-const backdateMs = 5 * 60_000;
+// The CA is valid from a day before it was made, so a peer whose clock is behind (by up to a
+// day) does not refuse it. The certificates it issues are valid from the CA's own start
+// (earlier, if the issuing clock is behind): a peer whose clock is behind by more than the
+// certificate's age, or an issuer whose clock is ahead (a node restarted during a clock jump),
+// would otherwise make certificates that the others refuse as not yet valid
+// (docs/reliability.md, clock jumps). Backdating adds no power: a validity start in the past
+// lets nothing be done that could not be done now.
+const backdateMs = dayMs;
 
 // x509 types the provider as the DOM `Crypto`, which Node's webcrypto is at run time.
 x509.cryptoProvider.set(webcrypto as never);
@@ -112,7 +117,7 @@ export async function issueCertificate(
     serialNumber: serialNumber(),
     subject: distinguishedName(request.commonName),
     issuer: caCertificate.subject,
-    notBefore: new Date(now - backdateMs),
+    notBefore: new Date(Math.min(now - backdateMs, caCertificate.notBefore.getTime())),
     notAfter: new Date(now + (request.validDays ?? defaultValidDays) * dayMs),
     publicKey: keys.publicKey,
     signingKey: caKey,
@@ -130,6 +135,37 @@ export async function issueCertificate(
     ],
   });
   return { certPem: certificate.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+/**
+ * A certificate revocation list of the CA naming `serials` (hex, as `serialOf` prints them),
+ * valid for `validDays`: what etcd's `--peer-crl-file`/`--client-crl-file` read on every
+ * connection, so a member removed from etcd cannot come back with the certificate it kept.
+ */
+export async function issueRevocationList(
+  ca: ClusterCa,
+  serials: readonly string[],
+  options: { readonly at?: Date; readonly validDays?: number } = {},
+): Promise<string> {
+  if (ca.keyPem === undefined)
+    throw new Error("this node holds the CA certificate without its key: it cannot sign a revocation list");
+  const caCertificate = parseCertificate(ca.certPem, "CA certificate");
+  const at = options.at ?? new Date();
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: caCertificate.subject,
+    thisUpdate: new Date(at.getTime() - backdateMs),
+    nextUpdate: new Date(at.getTime() + (options.validDays ?? defaultValidDays) * dayMs),
+    signingKey: await importPrivateKey(ca.keyPem, "CA key"),
+    signingAlgorithm: algorithm,
+    entries: serials.map((serial) => ({
+      // Whole bytes: a serial printed without its leading zero is padded back.
+      serialNumber: serial.length % 2 === 0 ? serial : `0${serial}`,
+      revocationDate: at,
+      reason: x509.X509CrlReason.cessationOfOperation,
+    })),
+  });
+  // "X509 CRL" is the label OpenSSL and Go's x509.ParseCRL (etcd) look for; the library writes "CRL".
+  return x509.PemConverter.encode(crl.rawData, "X509 CRL");
 }
 
 /** True when `certPem` was signed by the CA and is valid at `at`. */

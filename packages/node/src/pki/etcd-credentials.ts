@@ -2,12 +2,13 @@ import { createPublicKey, X509Certificate } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
+import type { BlockRecord } from "@revoada/fabric-core/attest";
 import { type NodeId, parseWith, type Result } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { hostOf } from "../actuate/etcd-component.js";
 import type { EtcdClientTls } from "../actuate/etcd-membership.js";
 import { writeFileAtomic } from "../fs/durable.js";
-import { type ClusterCa, issueCertificate, issuedBy } from "./ca.js";
+import { type ClusterCa, issueCertificate, issuedBy, issueRevocationList } from "./ca.js";
 import { sealToNode, type Unsealer } from "./seal.js";
 
 /**
@@ -128,6 +129,31 @@ export function serialOf(certPem: string): string {
 }
 
 /**
+ * The etcd certificates the chain shows were given up: the certificate of every member an
+ * `etcd-member removed` block took out, and every certificate a later `added` block for the
+ * same node replaced (a re-issued credential). Sorted, without duplicates; the chain is the
+ * same on every node, so every member revokes the same serials.
+ */
+export function revokedEtcdSerials(blocks: readonly BlockRecord[]): string[] {
+  const current = new Map<string, string>();
+  const revoked = new Set<string>();
+  for (const block of blocks) {
+    const command = block.body.command;
+    if (command.type !== "etcd-member") continue;
+    const held = current.get(command.node);
+    if (command.event === "removed") {
+      if (held !== undefined) revoked.add(held);
+      current.delete(command.node);
+    } else if (command.credential !== undefined) {
+      if (held !== undefined && held !== command.credential.serial) revoked.add(held);
+      current.set(command.node, command.credential.serial);
+    }
+  }
+  for (const serial of current.values()) revoked.delete(serial);
+  return [...revoked].sort();
+}
+
+/**
  * The TLS files of this node's etcd use, under one 0700 directory: the CA certificate, the
  * member's certificate and key (while it is a member), and the client certificate this node
  * uses for etcdctl when it leads.
@@ -138,6 +164,9 @@ export class EtcdTlsFiles {
   readonly memberKeyFile: string;
   readonly clientCertFile: string;
   readonly clientKeyFile: string;
+  /** The CA's list of the etcd certificates it revoked (etcd reads it on every connection). */
+  readonly revocationFile: string;
+  private revokedWritten: string | null = null;
 
   constructor(
     readonly directory: string,
@@ -148,6 +177,21 @@ export class EtcdTlsFiles {
     this.memberKeyFile = join(directory, "etcd-member.key");
     this.clientCertFile = join(directory, "etcd-client.crt");
     this.clientKeyFile = join(directory, "etcd-client.key");
+    this.revocationFile = join(directory, "etcd-revoked.crl");
+  }
+
+  /**
+   * Writes the revocation list of `serials` when they changed since the last write; false
+   * when this node cannot sign one (it holds no CA key), and etcd then runs without a list.
+   */
+  async writeRevocations(serials: readonly string[]): Promise<boolean> {
+    if (this.ca.keyPem === undefined) return false;
+    const key = serials.join(",");
+    if (this.revokedWritten === key) return true;
+    await this.prepare();
+    await writeFileAtomic(this.revocationFile, await issueRevocationList(this.ca, serials), { mode: 0o644 });
+    this.revokedWritten = key;
+    return true;
   }
 
   async writeMember(certPem: string, keyPem: string): Promise<void> {

@@ -190,6 +190,10 @@ export class Transport<M> {
     const link = this.links.get(peer);
     if (link === undefined) return this.inbound.get(peer)?.write(payload) ?? false;
     if (link.connection?.isOpen === true) return link.connection.write(payload);
+    // The peer's own connection is up while ours redials (it restarted and dialed first):
+    // answer over it rather than after the redial.
+    const inbound = this.inbound.get(peer);
+    if (inbound?.isOpen === true) return inbound.write(payload);
     if (link.queue.length >= (this.options.queueMessagesMax ?? 4096)) return false;
     link.queue.push(payload);
     return true;
@@ -265,6 +269,13 @@ export class Transport<M> {
     if (link === null) {
       this.inbound.get(peer)?.close("replaced by a newer connection");
       this.inbound.set(peer, connection);
+      // The peer is back: a link of ours waiting out its backoff redials now.
+      const outbound = this.links.get(peer);
+      if (outbound !== undefined && outbound.connection === null && outbound.timer !== null) {
+        clearTimeout(outbound.timer);
+        outbound.backoffMs = this.options.backoffMinMs ?? 10;
+        this.dial(outbound);
+      }
     } else {
       link.backoffMs = this.options.backoffMinMs ?? 10;
       const queued = link.queue;

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import {
+  blockCommandLabel,
   type ChainExport,
   ConsistencyBundleSchema,
   generateSampleChain,
@@ -322,14 +323,14 @@ function roleHistory(chain: ChainExport): {
     const body = block.body;
     const command = body.command;
     roles.apply(command);
-    // A strategy block changes no node's roles: it names the strategy instead.
+    // A strategy block names no node; an etcd block names the member's node, whose roles it leaves as they are.
     const node = command.type === "strategy" ? null : command.node;
     return {
       sequence: body.sequence,
       raft_index: body.index,
       term: body.term,
       committed_at: new Date(body.committed_at_ms).toISOString(),
-      command: command.type === "strategy" ? `strategy ${command.name}` : command.type,
+      command: blockCommandLabel(command),
       node,
       roles_after: node === null ? [] : [...roles.rolesOf(node)],
       proposer: body.proposer,

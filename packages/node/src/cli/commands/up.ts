@@ -33,7 +33,7 @@ export function registerUp(program: Command): void {
     .option("--dir <dir>", "mesh directory (data, rendered files, logs)", "./mesh")
     .option(
       "--netns",
-      "run each node in its own network namespace on its own address (10.77.0.x; needs root and iproute2; docs/reliability.md)",
+      "run each node in its own network namespace on its own address (10.77.0.x; needs root, iproute2 and nftables; removed at Ctrl-C, and a run left by a killed CLI is swept at the next start; docs/reliability.md)",
     )
     .option(
       "--no-view",
