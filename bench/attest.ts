@@ -13,16 +13,22 @@
  *    signatures and cosignatures only (a checkpoint per 64 blocks), and every block signature.
  *    The history is a deterministic sample (generated once, cached in the temp directory).
  * 4. Inclusion and consistency proof verification (A3).
+ * 5. Every-block verification with the block signatures on worker threads
+ *    (`verifyChainParallel`, what `revoada chain verify` runs), beside its peer in the same run:
+ *    a one-core loop of plain Ed25519 verifications (node:crypto, keys cached) of the same
+ *    blocks' signatures. Issue 14's target: <= 0.6x the loop's time.
  *
- * Usage: pnpm bench attest [--blocks N] [--verify-blocks N] [--runs N]
+ * Usage: pnpm bench attest [--blocks N] [--verify-blocks N] [--runs N] [--threads N] [--only verify]
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import {
   type AttestChain,
+  blockBodyLine,
+  blockSigningMessage,
   type CommittedEntry,
   formatCheckpointNote,
   type GenesisRecord,
@@ -46,10 +52,27 @@ import {
   type NodeId,
   type Proposal,
   type Signer,
+  verifySignature,
 } from "../packages/fabric-core/src/vocabulary/index.js";
 import { ChainStore } from "../packages/node/src/attest/chain-store.js";
+import { verifyChainParallel } from "../packages/node/src/attest/parallel-verify.js";
 import { WitnessStore } from "../packages/node/src/attest/witness-store.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
+
+if (process.argv.includes("--help")) {
+  process.stdout.write(
+    [
+      "usage: pnpm bench attest [flags]",
+      "  --blocks N          blocks appended and sealed (default 20000)",
+      "  --verify-blocks N   blocks of the verified sample history (default 100000)",
+      "  --runs N            runs of each verification (default 3)",
+      "  --threads N         threads of the parallel verification, main included (default: cores)",
+      "  --only verify       only the verification parts (3, 4, 5), not append + seal",
+      "",
+    ].join("\n"),
+  );
+  process.exit(0);
+}
 
 function argument(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -63,6 +86,9 @@ const batchBlocks = 64;
 const appendBlocks = Math.ceil(argument("blocks", 20_000) / batchBlocks) * batchBlocks;
 const verifyBlocks = argument("verify-blocks", 100_000);
 const runs = argument("runs", 3);
+const threads = argument("threads", availableParallelism());
+const onlyVerify =
+  process.argv.includes("--only") && process.argv[process.argv.indexOf("--only") + 1] === "verify";
 
 await loadBlake3();
 const loadAtStart = loadavg()[0]!;
@@ -346,6 +372,78 @@ function verifyHistory(): string {
   return text;
 }
 
+/**
+ * 5: every-block verification with worker threads beside a one-core loop of plain Ed25519
+ * verifications of the same signatures, interleaved run by run so both see the same load.
+ */
+async function parallelVerify(text: string): Promise<void> {
+  const parsed = parseChainExport(text);
+  if (!parsed.ok) throw new Error("the sample does not parse");
+  const jobs = parsed.value.blocks.map((block) => ({
+    key: block.body.proposer,
+    message: blockSigningMessage(blockBodyLine(block.body)),
+    signature: Buffer.from(block.signature!, "hex"),
+  }));
+  const loopWall: number[] = [];
+  const loopCpu: number[] = [];
+  const parallelWall: number[] = [];
+  const parallelCpu: number[] = [];
+  const loads: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    loads.push(loadavg()[0]!);
+    let started = performance.now();
+    let cpu = process.cpuUsage();
+    for (const job of jobs) {
+      if (!verifySignature(job.key, job.message, job.signature)) throw new Error("a sample signature is bad");
+    }
+    loopCpu.push(cpuMs(cpu));
+    loopWall.push(performance.now() - started);
+    started = performance.now();
+    cpu = process.cpuUsage();
+    const report = await verifyChainParallel(text, { mode: "every-block", threads });
+    parallelCpu.push(cpuMs(cpu));
+    parallelWall.push(performance.now() - started);
+    if (!report.ok || report.summary.blockSignaturesChecked !== jobs.length)
+      throw new Error("parallel every-block verification failed");
+  }
+  const loopMedian = percentile(loopWall, 50);
+  const parallelMedian = percentile(parallelWall, 50);
+  figures.push(
+    figure(`peer: one-core ed25519 loop, ${jobs.length} verifies (median wall)`, loopMedian, "ms"),
+    figure(
+      "peer: one-core ed25519 loop, per verify (median cpu)",
+      (percentile(loopCpu, 50) * 1000) / jobs.length,
+      "us",
+    ),
+    figure(
+      `verify ${jobs.length} blocks, every-block, ${threads} threads (median wall)`,
+      parallelMedian,
+      "ms",
+    ),
+    figure(
+      `verify ${jobs.length} blocks, every-block, ${threads} threads (median cpu, all threads)`,
+      percentile(parallelCpu, 50),
+      "ms",
+    ),
+    figure(
+      "ratio: parallel every-block / one-core ed25519 loop (medians)",
+      parallelMedian / loopMedian,
+      "x",
+      "<= 0.6",
+    ),
+    figure(
+      "ratio: parallel every-block / one-core ed25519 loop (bests)",
+      Math.min(...parallelWall) / Math.min(...loopWall),
+      "x",
+      "<= 0.6",
+    ),
+  );
+  notes.push(
+    `parallel verification: ${runs} runs interleaved with the peer loop; 1-minute load before each run ${loads.map((load) => load.toFixed(2)).join(", ")}; ` +
+      `loop wall ${loopWall.map(Math.round).join("/")} ms, parallel wall ${parallelWall.map(Math.round).join("/")} ms`,
+  );
+}
+
 /** 4: proof verification on a tree of the history's size. */
 function proofs(text: string): void {
   const parsed = parseChainExport(text);
@@ -387,8 +485,10 @@ function proofs(text: string): void {
 
 if (isMainThread) {
   try {
-    await appendAndSeal();
-    proofs(verifyHistory());
+    if (!onlyVerify) await appendAndSeal();
+    const text = verifyHistory();
+    proofs(text);
+    await parallelVerify(text);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -20,9 +20,11 @@
  * 4. Encryption's cost: one verified transfer of 256 MiB over the node transport (cluster key,
  *    ed25519 handshake), AES-256-GCM frames against authenticated-only frames (the transport's
  *    benchmark mode, `REVOADA_BENCH_UNENCRYPTED_FRAMES=1`), same two processes otherwise.
+ *    `--encryption-rounds N` repeats the pair N times, the order alternating (encrypted first
+ *    in odd rounds), and reports every transfer and the medians.
  *
  * Usage: pnpm bench content [--transfer-mib N] [--swarm-mib N] [--fetchers N] [--hash-mib N]
- *        [--encryption-mib N] [--only hashing|transfer|swarm|encryption]
+ *        [--encryption-mib N] [--encryption-rounds N] [--only hashing|transfer|swarm|encryption]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -44,7 +46,7 @@ import { writeGeneratedFile } from "../packages/node/src/content/generated-file.
 import { TransportContentLinks } from "../packages/node/src/content/transport-links.js";
 import { FrameCipher } from "../packages/node/src/transport/handshake.js";
 import { rawTcpCopy } from "./lib/raw-copy.js";
-import { type Figure, figure, processCpuMs, publishBenchReport } from "./report.js";
+import { type Figure, figure, percentile, processCpuMs, publishBenchReport } from "./report.js";
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -57,6 +59,7 @@ const hashMib = argument("hash-mib", 256);
 const transferMib = argument("transfer-mib", 1024);
 const swarmMib = argument("swarm-mib", 256);
 const encryptionMib = argument("encryption-mib", 256);
+const encryptionRounds = argument("encryption-rounds", 1);
 const fetcherCount = argument("fetchers", 8);
 /** `--only hashing|transfer|swarm` runs one part. */
 const onlyIndex = process.argv.indexOf("--only");
@@ -330,10 +333,13 @@ async function benchEncryption(): Promise<void> {
   const source = await seedStore("encryption-seed", encryptionMib);
   const keyFile = join(scratch, "cluster.key");
   writeFileSync(keyFile, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
-  const rates: Record<string, number> = {};
+  const rates: Record<"aead" | "mac", number[]> = { aead: [], mac: [] };
   /** CPU ms (both processes) per MiB moved: what encryption costs, whatever the machine's load. */
-  const cpuPerMib: Record<string, number> = {};
-  for (const mode of ["aead", "mac"] as const) {
+  const cpuPerMib: Record<"aead" | "mac", number[]> = { aead: [], mac: [] };
+  const rounds = Array.from({ length: encryptionRounds }, (_, round) =>
+    round % 2 === 0 ? (["aead", "mac"] as const) : (["mac", "aead"] as const),
+  );
+  for (const [round, mode] of rounds.flatMap((modes, round) => modes.map((mode) => [round, mode] as const))) {
     // Read by each Transport when it is made: the seed child's and this process's.
     process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES = mode === "mac" ? "1" : "0";
     const seed = await startSeedWith(source.dataDir, ["--cluster-key-file", keyFile]);
@@ -360,17 +366,23 @@ async function benchEncryption(): Promise<void> {
     await links.close();
     await stopSeed(seed);
     if (stored.hash !== source.hash) throw new Error("transfer produced another blob");
-    rates[mode] = megabytesPerSecond(source.size, ms);
-    cpuPerMib[mode] = cpuMs / encryptionMib;
+    rates[mode].push(megabytesPerSecond(source.size, ms));
+    cpuPerMib[mode].push(cpuMs / encryptionMib);
+    if (encryptionRounds > 1)
+      notes.push(
+        `round ${round + 1} ${mode === "aead" ? "encrypted" : "authenticated only"}: ${rates[mode].at(-1)!.toFixed(1)} MB/s, ${cpuPerMib[mode].at(-1)!.toFixed(1)} CPU-ms per MiB (load ${loadavg()[0]!.toFixed(1)})`,
+      );
     rmSync(join(scratch, `encryption-target-${mode}`), { recursive: true, force: true });
   }
   process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES = "0";
   const label = `verified transfer of ${encryptionMib} MiB over the node transport`;
-  figures.push(figure(`${label}, encrypted (AES-256-GCM)`, rates.aead!, "MB/s"));
-  figures.push(figure(`${label}, authenticated only (HMAC)`, rates.mac!, "MB/s"));
-  figures.push(figure("  encrypted / authenticated-only", rates.aead! / rates.mac!, "x"));
-  figures.push(figure(`${label}, CPU per MiB, encrypted`, cpuPerMib.aead!, "ms"));
-  figures.push(figure(`${label}, CPU per MiB, authenticated only`, cpuPerMib.mac!, "ms"));
+  const of = encryptionRounds > 1 ? " (median)" : "";
+  const rate = { aead: percentile(rates.aead, 50), mac: percentile(rates.mac, 50) };
+  figures.push(figure(`${label}, encrypted (AES-256-GCM)${of}`, rate.aead, "MB/s"));
+  figures.push(figure(`${label}, authenticated only (HMAC)${of}`, rate.mac, "MB/s"));
+  figures.push(figure("  encrypted / authenticated-only", rate.aead / rate.mac, "x"));
+  figures.push(figure(`${label}, CPU per MiB, encrypted${of}`, percentile(cpuPerMib.aead, 50), "ms"));
+  figures.push(figure(`${label}, CPU per MiB, authenticated only${of}`, percentile(cpuPerMib.mac, 50), "ms"));
   rmSync(source.dataDir, { recursive: true, force: true });
   // The frame cipher alone, one core: seal then open, bulk frames and Raft-sized frames.
   for (const [frameBytes, total] of [

@@ -5,14 +5,28 @@
  * and p99 over the runs, after a warm-up). Target: a round <= 10 ms, so the policy never
  * delays the reconciliation tick. Pure computation: no files, no fsync.
  *
+ * The steady round is measured twice in the same run: `decide` (every workload walked), and
+ * `decideIncremental` fed the memo of the round before (what a caller that keeps its state
+ * copy-on-write gets), with the ratio between them; then the incremental round after one node
+ * of the cluster died (the memo's node facts changed, the records did not).
+ *
  * Usage: pnpm bench policy [--runs N] [--nodes N] [--workloads N]
  */
+if (process.argv.includes("--help")) {
+  process.stdout.write(
+    "usage: pnpm bench policy [--runs N (200)] [--nodes N (1000)] [--workloads N (10000)]\n",
+  );
+  process.exit(0);
+}
+
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import {
   applyCommands,
   type Decision,
   decide,
+  decideIncremental,
+  type PlacementMemo,
   type PolicyInputs,
   type SyntheticNode,
   syntheticInputs,
@@ -27,6 +41,7 @@ function argument(name: string, fallback: number): number {
 }
 
 const runs = argument("runs", 200);
+const loadAtStart = loadavg();
 const nodeCount = argument("nodes", 1_000);
 const workloadCount = argument("workloads", 10_000);
 const zones = ["zone-a", "zone-b", "zone-c"];
@@ -78,6 +93,35 @@ function time(inputs: PolicyInputs, count: number): { samples: number[]; cpu: nu
   return { samples, cpu, decision };
 }
 
+/** CPU ms per incremental round, each fed the memo of the one before (from `start`). */
+function timeIncremental(
+  inputs: PolicyInputs,
+  count: number,
+  start: PlacementMemo | null,
+  reset: boolean,
+): { samples: number[]; cpu: number[]; decision: Decision } {
+  let memo = start;
+  let decision = decide(inputs);
+  for (let warm = 0; warm < Math.min(20, count); warm += 1) {
+    const round = decideIncremental(inputs, reset ? start : memo);
+    memo = round.memo;
+  }
+  const samples: number[] = [];
+  const cpu: number[] = [];
+  for (let run = 0; run < count; run += 1) {
+    const from = reset ? start : memo;
+    const begin = performance.now();
+    const cpuStart = process.cpuUsage();
+    const round = decideIncremental(inputs, from);
+    const used = process.cpuUsage(cpuStart);
+    samples.push(performance.now() - begin);
+    cpu.push((used.user + used.system) / 1000);
+    decision = round.decision;
+    memo = round.memo;
+  }
+  return { samples, cpu, decision };
+}
+
 const fresh = clusterInputs();
 const initialStart = performance.now();
 const initial = decide(fresh);
@@ -89,6 +133,29 @@ const steadyRound = time(steady, runs);
 const placementChanges = steadyRound.decision.commands.filter(({ command }) => command.type === "placement");
 if (placementChanges.length !== 0)
   throw new Error(`steady state still moves ${placementChanges.length} workloads`);
+
+const incremental = timeIncremental(steady, runs, decideIncremental(steady, null).memo, false);
+if (JSON.stringify(incremental.decision) !== JSON.stringify(steadyRound.decision))
+  throw new Error("the incremental steady round decided something else");
+
+// One worker dies: the records are the same objects, one node's facts changed.
+const victim = Object.values(steady.state.nodes).find((node) => node.name === "node-500")!.id;
+const oneDead: PolicyInputs = {
+  ...steady,
+  membership: {
+    members: steady.membership.members.map((member) =>
+      member.id === victim ? { ...member, status: "dead", stable_since_ms: 599_000 } : member,
+    ),
+  },
+};
+const steadyMemo = decideIncremental(steady, null).memo;
+const oneDeadRound = timeIncremental(oneDead, Math.max(20, Math.floor(runs / 4)), steadyMemo, true);
+const oneDeadFull = time(oneDead, Math.max(20, Math.floor(runs / 4)));
+if (JSON.stringify(oneDeadRound.decision) !== JSON.stringify(oneDeadFull.decision))
+  throw new Error("the incremental round after a death decided something else");
+const oneDeadMoved = oneDeadRound.decision.commands.filter(
+  ({ command }) => command.type === "placement",
+).length;
 
 const lost = new Set(
   Object.values(steady.state.nodes)
@@ -116,7 +183,23 @@ publishBenchReport({
     figure("replicas placed", replicas, "count"),
     figure("steady round p50", percentile(steadyRound.samples, 50), "ms", "<= 10 ms"),
     figure("steady round p99", percentile(steadyRound.samples, 99), "ms", "<= 10 ms"),
-    figure("steady round CPU p50", percentile(steadyRound.cpu, 50), "ms", "<= 10 ms"),
+    figure("steady round CPU p50 (decide, full walk)", percentile(steadyRound.cpu, 50), "ms"),
+    figure(
+      "steady round CPU p50 (decideIncremental)",
+      percentile(incremental.cpu, 50),
+      "ms",
+      "<= 5 ms (issue 14)",
+    ),
+    figure("steady round wall p50 (decideIncremental)", percentile(incremental.samples, 50), "ms"),
+    figure("steady round wall p99 (decideIncremental)", percentile(incremental.samples, 99), "ms"),
+    figure(
+      "ratio: incremental / full steady round (CPU p50)",
+      percentile(incremental.cpu, 50) / percentile(steadyRound.cpu, 50),
+      "x",
+    ),
+    figure("one node dead, round CPU p50 (decide, full walk)", percentile(oneDeadFull.cpu, 50), "ms"),
+    figure("one node dead, round CPU p50 (decideIncremental)", percentile(oneDeadRound.cpu, 50), "ms"),
+    figure("one node dead, workloads re-placed", oneDeadMoved, "count"),
     figure("initial placement (one round, cold)", initialMs, "ms"),
     figure("zone-loss round p50", percentile(lossRound.samples, 50), "ms"),
     figure("zone-loss round p99", percentile(lossRound.samples, 99), "ms"),
@@ -125,8 +208,10 @@ publishBenchReport({
     figure("zone-loss promotions", promoted, "count"),
   ],
   notes: [
+    "peer: the full walk (`decide`) on the same inputs in the same run; the incremental round is fed the memo of the round before",
     `${runs} steady rounds and ${lossRound.samples.length} zone-loss rounds after a warm-up; decide() only (inputs already validated)`,
     "zone loss: every node of zone-c dead at once (a third of the nodes, including master node-3)",
+    `load average at the start: ${loadAtStart.map((load) => load.toFixed(1)).join(" ")}`,
     `load average at the end: ${loadavg()
       .map((load) => load.toFixed(1))
       .join(" ")} on ${cpus().length} cores (wall times include waiting for a core; CPU times do not)`,

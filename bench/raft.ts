@@ -27,6 +27,10 @@ const usage = `usage: pnpm bench raft [flags]
   --faults LIST         failover faults: kill (SIGKILL), stop (SIGSTOP) (default kill,stop)
   --only PART           throughput | failover (default: both)
   --unencrypted         node transport frames authenticated only, not encrypted (encryption's cost)
+  --compare-encryption N  throughput only: N rounds, each a fresh encrypted cluster and a fresh
+                        authenticated-only one in turn (the order alternates), same clients and
+                        seconds, in one run: every phase, the medians and their ratio
+  --election-ms MS      election timeout of the bench clusters (default 150, the homelab's)
   --help                this text
 `;
 const { values } = parseArgs({
@@ -39,6 +43,8 @@ const { values } = parseArgs({
     voters: { type: "string", default: "3" },
     only: { type: "string" },
     unencrypted: { type: "boolean", default: false },
+    "compare-encryption": { type: "string", default: "0" },
+    "election-ms": { type: "string", default: "150" },
     faults: { type: "string", default: "kill,stop" },
     help: { type: "boolean", default: false },
   },
@@ -54,10 +60,17 @@ const trials = Number(values.trials);
 const payloadBytes = Number(values.payload);
 const voterCount = Number(values.voters);
 const clientCounts = values.clients.split(",").map(Number);
+const compareRounds = Number(values["compare-encryption"]);
+const electionMs = Number(values["election-ms"]);
 if (
   (values.vs !== undefined && values.vs !== "etcd") ||
   (values.only !== undefined && values.only !== "throughput" && values.only !== "failover") ||
-  [phaseMs, trials, payloadBytes, voterCount, ...clientCounts].some((n) => !Number.isInteger(n) || n < 0)
+  (compareRounds > 0 && values.unencrypted) ||
+  !Number.isInteger(electionMs) ||
+  electionMs < 10 ||
+  [phaseMs, trials, payloadBytes, voterCount, compareRounds, ...clientCounts].some(
+    (n) => !Number.isInteger(n) || n < 0,
+  )
 ) {
   process.stderr.write(usage);
   process.exit(2);
@@ -68,12 +81,19 @@ if (faults.some((fault) => fault !== "kill" && fault !== "stop")) {
   process.exit(2);
 }
 const runThroughput = values.only !== "failover";
-const runFailover = values.only !== "throughput" && trials > 0;
+const runFailover = values.only !== "throughput" && trials > 0 && compareRounds === 0;
 
 const baseDirectory = mkdtempSync(join(tmpdir(), "revoada-bench-raft-"));
 // The snapshot interval is etcd's default snapshot count, so neither system compacts during
 // a phase more often than the other (the register applier snapshots every value it holds).
-const clusterArgs = ["--election-ms", "150", "--snapshot-interval", "100000", "--http", "127.0.0.1:0"];
+const clusterArgs = [
+  "--election-ms",
+  String(electionMs),
+  "--snapshot-interval",
+  "100000",
+  "--http",
+  "127.0.0.1:0",
+];
 let cluster = new ProcessCluster(join(baseDirectory, "throughput"), voterCount, clusterArgs);
 /** Failovers whose new leader's term is more than one above the killed leader's (split votes). */
 let failoversWithExtraElections = 0;
@@ -277,14 +297,95 @@ async function waitCaughtUp(node: RaftProcess): Promise<void> {
   throw new Error("restarted node did not catch up");
 }
 
+type FrameMode = "AES-256-GCM" | "HMAC only";
+
+/**
+ * `--compare-encryption N`: encryption's cost in one run. Each round starts a fresh cluster
+ * per frame mode (the node processes read REVOADA_BENCH_UNENCRYPTED_FRAMES at start), warms it
+ * up and runs one phase per client count; the order of the two modes alternates between rounds
+ * so a load that drifts during the run weighs on both. Phases where leadership moved are
+ * marked; the medians are over every phase.
+ */
+async function compareEncryption(figures: Figure[], notes: string[]): Promise<void> {
+  const modes: readonly FrameMode[] = ["AES-256-GCM", "HMAC only"];
+  const phases: { round: number; mode: FrameMode; clients: number; f: PhaseFigures; moved: boolean }[] = [];
+  for (let round = 0; round < compareRounds; round += 1) {
+    for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+      process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES = mode === "HMAC only" ? "1" : "0";
+      cluster = new ProcessCluster(
+        join(baseDirectory, `compare-${round}-${mode === "HMAC only" ? "mac" : "aead"}`),
+        voterCount,
+        clusterArgs,
+      );
+      try {
+        await cluster.start();
+        let leader = await cluster.waitForLeader(60_000);
+        await revoadaThroughput(leader, 16, 1000);
+        for (const clients of clientCounts) {
+          leader = await cluster.waitForLeader(60_000);
+          const movedBefore = leaderChanges;
+          const f = phaseFigures(await revoadaThroughput(leader, clients, phaseMs));
+          phases.push({ round, mode, clients, f, moved: leaderChanges > movedBefore });
+          process.stderr.write(
+            `round ${round + 1}/${compareRounds} ${mode}, ${clients} client(s): ${f.rate} commits/s, server CPU ${f.serverCpuUs.toFixed(0)} us/commit${leaderChanges > movedBefore ? " (leadership moved)" : ""}\n`,
+          );
+        }
+      } finally {
+        await cluster.stop();
+      }
+    }
+  }
+  delete process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES;
+  const lines = ["round  frames       clients  commits/s  server CPU us/commit  p50 ms  p99 ms"];
+  for (const phase of phases) {
+    lines.push(
+      `${String(phase.round + 1).padStart(5)}  ${phase.mode.padEnd(11)}  ${String(phase.clients).padStart(7)}  ${String(phase.f.rate).padStart(9)}  ${phase.f.serverCpuUs.toFixed(0).padStart(20)}  ${phase.f.p50.toFixed(2).padStart(6)}  ${phase.f.p99.toFixed(2).padStart(6)}${phase.moved ? "  leadership moved" : ""}`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  for (const clients of clientCounts) {
+    const median = (mode: FrameMode, pick: (f: PhaseFigures) => number) =>
+      percentile(
+        phases
+          .filter((phase) => phase.mode === mode && phase.clients === clients)
+          .map((phase) => pick(phase.f)),
+        50,
+      );
+    const rate = { aead: median("AES-256-GCM", (f) => f.rate), mac: median("HMAC only", (f) => f.rate) };
+    const cpu = {
+      aead: median("AES-256-GCM", (f) => f.serverCpuUs),
+      mac: median("HMAC only", (f) => f.serverCpuUs),
+    };
+    figures.push(figure(`commits/s encrypted (median), ${clients} client(s)`, rate.aead, "1/s"));
+    figures.push(figure(`commits/s authenticated only (median), ${clients} client(s)`, rate.mac, "1/s"));
+    figures.push(
+      figure(`encrypted / authenticated only commits/s, ${clients} client(s)`, rate.aead / rate.mac, "x"),
+    );
+    figures.push(figure(`server CPU per commit encrypted (median), ${clients} client(s)`, cpu.aead, "us"));
+    figures.push(
+      figure(`server CPU per commit authenticated only (median), ${clients} client(s)`, cpu.mac, "us"),
+    );
+    figures.push(
+      figure(`server CPU per commit, cost of encryption, ${clients} client(s)`, cpu.aead - cpu.mac, "us"),
+    );
+  }
+  const moved = phases.filter((phase) => phase.moved);
+  notes.push(
+    `--compare-encryption ${compareRounds}: a fresh 3-voter cluster per round and frame mode, order alternating; ${phases.length} phases of ${phaseMs / 1000} s, leadership moved in ${moved.length} (${moved.filter((phase) => phase.mode === "AES-256-GCM").length} encrypted)`,
+  );
+}
+
 async function main(): Promise<void> {
   const figures: Figure[] = [];
   const notes: string[] = [
-    `node transport frames: ${values.unencrypted ? "authenticated only (--unencrypted)" : "AES-256-GCM"}`,
+    compareRounds > 0
+      ? "node transport frames: AES-256-GCM and authenticated only, alternating (--compare-encryption)"
+      : `node transport frames: ${values.unencrypted ? "authenticated only (--unencrypted)" : "AES-256-GCM"}`,
   ];
   let etcd: EtcdCluster | null = null;
   try {
-    if (runThroughput) {
+    if (compareRounds > 0) await compareEncryption(figures, notes);
+    else if (runThroughput) {
       await cluster.start();
       if (values.vs === "etcd") etcd = await EtcdCluster.start(join(baseDirectory, "etcd"), voterCount);
       let leader = await cluster.waitForLeader(60_000);
@@ -366,7 +467,7 @@ async function main(): Promise<void> {
       );
     }
     notes.push(
-      "election timeout 150 ms (randomised in [150, 300)), heartbeat 25 ms, pre-vote + check-quorum",
+      `election timeout ${electionMs} ms (randomised in [${electionMs}, ${2 * electionMs})), heartbeat ${Math.max(10, Math.floor(electionMs / 6))} ms, pre-vote + check-quorum`,
     );
   } finally {
     await etcd?.stop();

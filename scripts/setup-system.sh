@@ -11,7 +11,7 @@ command -v b3sum >/dev/null 2>&1 || missing="$missing b3sum"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 command -v etcd >/dev/null 2>&1 || missing="$missing etcd-server"
 command -v etcdctl >/dev/null 2>&1 || missing="$missing etcd-client"
-# ssh-keygen: the strategy e2e test signs operator shifts with an OpenSSH ed25519 key.
+# ssh-keygen: the strategy e2e and SSHSIG tests make OpenSSH ed25519 keys and sign operator shifts with `ssh-keygen -Y sign`.
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
 # The network-namespace hosts and the chaos campaign (docs/reliability.md): ip netns, veth,
 # bridges, links set down, and packet drops with nftables inside the namespaces.

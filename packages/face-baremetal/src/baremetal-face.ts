@@ -40,6 +40,7 @@ import {
   renderNodeUnits,
   replicaUnitBase,
   replicaUnitEntries,
+  replicaUnitMarks,
   resourceEntries,
   sectionEntries,
   stringifyUnitFile,
@@ -191,6 +192,18 @@ function renderNodeFiles(
   });
 }
 
+/** A replica `.container`'s marks: the common ones, `ContainerName=` and the `Label=` line. */
+function containerReplicaMarks(namespace: string, name: string, replica: number) {
+  return [
+    ...replicaUnitMarks(namespace, name, replica),
+    { text: `ContainerName=revoada.${namespace}.${name}.${replica}`, whole: true },
+    {
+      text: `Label=${joinWords([`io.revoada.workload=${namespace}/${name}`, `io.revoada.replica=${replica}`])}`,
+      whole: true,
+    },
+  ];
+}
+
 /** The container fields of a replica `.container`: Image=, Entrypoint=, Exec=, Environment=. */
 function readQuadletContainer(unit: UnitFile, path: string): Result<ContainerFields> {
   const container = sectionEntries(unit, "Container");
@@ -245,8 +258,12 @@ export const baremetalFace: Face = {
   writer: { write: (state, scope, context) => writeUnitTree(state, scope, renderNodeFiles, "", context) },
   reader: {
     read: (files) =>
-      readUnitTree(files, [".container", ".target"], (unit, path) =>
-        classifyReplicaUnit(unit, path, readQuadletContainer),
+      readUnitTree(
+        files,
+        [".container", ".target"],
+        (unit, path) => classifyReplicaUnit(unit, path, readQuadletContainer),
+        "",
+        containerReplicaMarks,
       ),
   },
   model: modelPlacedWorkloads,

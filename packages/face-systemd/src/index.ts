@@ -81,6 +81,7 @@ export {
   readEnvironment,
   readResources,
   replicaUnitEntries,
+  replicaUnitMarks,
   resourceEntries,
 } from "./workload-units.js";
 export default systemdFace;

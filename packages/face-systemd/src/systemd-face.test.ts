@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import type { NodeId } from "@revoada/fabric-core/vocabulary";
-import { systemdFace } from "./systemd-face.js";
+import { readServiceContainer, serviceReplicaMarks, systemdFace } from "./systemd-face.js";
+import { readUnitTree } from "./unit-tree-reader.js";
+import { classifyReplicaUnit } from "./workload-units.js";
 
 const mesh = exampleFabricStates.mesh!;
 const cp1 = Object.values(mesh.nodes).find((node) => node.name === "cp-1")!;
@@ -92,5 +94,51 @@ describe("face-systemd mapping", () => {
       result.value.unknown.map((entry) => entry.file),
       ["README.txt", "nodes/cp-1/custom.service"],
     );
+  });
+});
+
+describe("face-systemd reader: each workload read once", () => {
+  const { files } = systemdFace.writer.write(mesh, { kind: "cluster" });
+  const web = (replica: number) => `nodes/worker-1/revoada.default.web.${replica}.service`;
+  const patch = (path: string, edit: (content: string) => string) =>
+    files.map((file) => (file.path === path ? { ...file, content: edit(file.content) } : file));
+
+  it("classifies one replica per workload; the others match it outside their replica lines", async () => {
+    const classified: string[] = [];
+    const result = await readUnitTree(
+      files,
+      [".service", ".target"],
+      (unit, path) => {
+        classified.push(path);
+        return classifyReplicaUnit(unit, path, readServiceContainer);
+      },
+      "",
+      serviceReplicaMarks,
+    );
+    assert.ok(result.ok);
+    assert.deepEqual(result.value.state, systemdFace.model!(mesh));
+    assert.ok(classified.includes(web(0)));
+    assert.ok(!classified.includes(web(1)) && !classified.includes(web(2)), "web's later replicas");
+  });
+
+  /** The issues (code, file) reading the render gives once `path` is edited. */
+  const issuesAfter = async (path: string, edit: (content: string) => string) => {
+    const result = await systemdFace.reader.read(patch(path, edit));
+    assert.equal(result.ok, false);
+    return result.ok ? [] : result.issues.map((issue) => [issue.code, issue.file]);
+  };
+
+  it("a later replica that differs outside its replica lines is read in full: a conflict", async () => {
+    assert.deepEqual(await issuesAfter(web(2), (text) => text.replace("--listen=:8080", "--listen=:9")), [
+      ["conflict", web(2)],
+    ]);
+  });
+
+  it("a replica whose index line disagrees with its other replica lines is read in full", async () => {
+    const edit = (text: string) => text.replace("\nX-Revoada-Replica=1\n", "\nX-Revoada-Replica=0\n");
+    assert.deepEqual(await issuesAfter(web(1), edit), [
+      ["duplicate", web(1)],
+      ["gap", web(0)],
+    ]);
   });
 });

@@ -38,6 +38,7 @@ import {
   environmentEntries,
   readEnvironment,
   replicaUnitEntries,
+  replicaUnitMarks,
   resourceEntries,
 } from "./workload-units.js";
 
@@ -135,8 +136,17 @@ function nodeFileRenderer(user: boolean, release: KubernetesRelease) {
     });
 }
 
+/** A replica `.service`'s marks: the common ones and the start of `ExecStart=` (its `--name=`). */
+export function serviceReplicaMarks(namespace: string, name: string, replica: number) {
+  const base = `revoada.${namespace}.${name}.${replica}`;
+  return [
+    ...replicaUnitMarks(namespace, name, replica),
+    { text: `ExecStart=${podmanPath} run --rm --replace --name=${base} `, whole: false },
+  ];
+}
+
 /** The container fields of a replica `.service`: image, command and args from `ExecStart=`, env. */
-function readServiceContainer(unit: UnitFile, path: string): Result<ContainerFields> {
+export function readServiceContainer(unit: UnitFile, path: string): Result<ContainerFields> {
   const service = sectionEntries(unit, "Service");
   const exec = lastValue(service, "ExecStart");
   if (exec === undefined)
@@ -228,6 +238,7 @@ export function systemdFaceFor(options: SystemdFaceOptions): Face {
           [".service", ".target"],
           (unit, path) => classifyReplicaUnit(unit, path, readServiceContainer),
           unitDirectory,
+          serviceReplicaMarks,
         ),
     },
     model: modelPlacedWorkloads,

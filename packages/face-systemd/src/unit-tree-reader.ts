@@ -25,10 +25,26 @@ export type UnitReading =
 
 export type ClassifyUnit = (unit: UnitFile, path: string) => Result<UnitReading>;
 
+/**
+ * The lines of a replica unit that name its replica index, as the face writes them: `whole`
+ * marks are whole lines, the others the start of a line. Outside them, two replicas of one
+ * workload are the same text, and the classifier reads nothing in them but the
+ * `X-Revoada-Replica=` value. With it, `readUnitTree` classifies (parses, reads and builds)
+ * each workload once: a later replica whose text equals the first's outside the marks is that
+ * workload's replica without being parsed again; any other text is read in full.
+ */
+export type ReplicaMarks = (
+  namespace: string,
+  name: string,
+  replica: number,
+) => readonly { readonly text: string; readonly whole: boolean }[];
+
 interface ReplicaSeen {
   readonly file: string;
   readonly workload: unknown;
   readonly slots: (string | undefined)[];
+  /** The first replica's text with its marks blanked (null: not comparable). */
+  readonly template: string | null;
 }
 
 function locateStateIssue(issue: FabricIssue, origins: Map<string, string>): FabricIssue {
@@ -43,6 +59,7 @@ export async function readUnitTree(
   unitSuffixes: readonly string[],
   classify: ClassifyUnit,
   unitDirectory = "",
+  replicaMarks?: ReplicaMarks,
 ): Promise<Result<ReadResult>> {
   const state = emptyFabricState();
   const raw = state as { nodes: Record<string, unknown>; workloads: Record<string, unknown> };
@@ -95,6 +112,12 @@ export async function readUnitTree(
         unknown.push({ file: file.path, path: [], reason: "not a unit this face writes" });
         continue;
       }
+      const again = replicaMarks === undefined ? null : knownReplica(file.content, replicas, replicaMarks);
+      if (again !== null) {
+        const issue = recordReplica(replicas, again, file.path, nodeId, null);
+        if (issue !== undefined) issues.push(issue);
+        continue;
+      }
       const unit = parseUnitFile(file.content, file.path);
       if (!unit.ok) return unit;
       const reading = classify(unit.value, file.path);
@@ -104,7 +127,9 @@ export async function readUnitTree(
         continue;
       }
       if (reading.value.kind === "component") continue;
-      const issue = recordReplica(replicas, reading.value, file.path, nodeId);
+      const template =
+        replicaMarks === undefined ? null : replicaTemplate(file.content, reading.value, replicaMarks);
+      const issue = recordReplica(replicas, reading.value, file.path, nodeId, template);
       if (issue !== undefined) issues.push(issue);
     }
   }
@@ -133,6 +158,60 @@ export async function readUnitTree(
   return ok({ state: parsed.data, unknown });
 }
 
+const identityLine = /\nX-Revoada-Workload=([A-Za-z0-9][A-Za-z0-9_.-]*) ([A-Za-z0-9][A-Za-z0-9_.-]*)\n/;
+const replicaLine = /\nX-Revoada-Replica=(0|[1-9][0-9]{0,5})\n/;
+
+/** `text` with each mark blanked; null unless every mark is where it belongs, exactly once. */
+function blankMarks(text: string, marks: ReturnType<ReplicaMarks>): string | null {
+  let blanked = text;
+  for (const mark of marks) {
+    const at = blanked.indexOf(`\n${mark.text}`);
+    if (at < 0 || blanked.indexOf(`\n${mark.text}`, at + 1) >= 0) return null;
+    const end = at + 1 + mark.text.length;
+    if (mark.whole && blanked[end] !== "\n") return null;
+    blanked = `${blanked.slice(0, at + 1)}\u0000${blanked.slice(end)}`;
+  }
+  return blanked;
+}
+
+function onlyOnce(text: string, needle: string): boolean {
+  const at = text.indexOf(needle);
+  return at >= 0 && text.indexOf(needle, at + 1) < 0;
+}
+
+/** The first replica's text with its marks blanked, for `knownReplica`. */
+function replicaTemplate(
+  text: string,
+  reading: { readonly key: string; readonly replica: number },
+  replicaMarks: ReplicaMarks,
+): string | null {
+  const [namespace = "", name = ""] = reading.key.split("/");
+  return blankMarks(text, replicaMarks(namespace, name, reading.replica));
+}
+
+/**
+ * A later replica of a workload already read: its text is the first replica's outside the
+ * marks (so it parses and classifies to the same workload), and its one `X-Revoada-Replica=`
+ * line gives the index. Null when it is not certainly that: the caller then reads it in full.
+ */
+function knownReplica(
+  text: string,
+  replicas: ReadonlyMap<string, ReplicaSeen>,
+  replicaMarks: ReplicaMarks,
+): { key: string; replica: number; workload: unknown } | null {
+  if (!onlyOnce(text, "\nX-Revoada-Workload=") || !onlyOnce(text, "\nX-Revoada-Replica=")) return null;
+  const identity = identityLine.exec(text);
+  const index = replicaLine.exec(text);
+  if (identity === null || index === null) return null;
+  const [, namespace = "", name = ""] = identity;
+  const key = `${namespace}/${name}`;
+  const seen = replicas.get(key);
+  if (seen === undefined || seen.template === null) return null;
+  const replica = Number(index[1]);
+  if (blankMarks(text, replicaMarks(namespace, name, replica)) !== seen.template) return null;
+  return { key, replica, workload: seen.workload };
+}
+
 /** Deep equality of JSON-shaped data (what classifiers build): cheaper than util.isDeepStrictEqual. */
 function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -153,10 +232,11 @@ function recordReplica(
   reading: { key: string; replica: number; workload: unknown },
   file: string,
   nodeId: string,
+  template: string | null,
 ): FabricIssue | undefined {
   let seen = replicas.get(reading.key);
   if (seen === undefined) {
-    seen = { file, workload: reading.workload, slots: [] };
+    seen = { file, workload: reading.workload, slots: [], template };
     replicas.set(reading.key, seen);
   } else if (!sameData(seen.workload, reading.workload)) {
     return {

@@ -43,6 +43,25 @@ export function environmentEntries(workload: Workload): UnitEntries {
  * The `[Unit]` section of a replica unit: description, network ordering, node target, fabric
  * facts. A user unit (`user`) orders after nothing: a user manager has no `network-online.target`.
  */
+function replicaDescription(namespace: string, name: string, replica: number): string {
+  return escapeSpecifiers(`revoada workload ${namespace}/${name} replica ${replica}`);
+}
+
+/**
+ * The marks every replica unit of a units-on-nodes face has (`ReplicaMarks`): its
+ * `Description=` and `X-Revoada-Replica=` lines, as `replicaUnitEntries` writes them.
+ */
+export function replicaUnitMarks(
+  namespace: string,
+  name: string,
+  replica: number,
+): { readonly text: string; readonly whole: boolean }[] {
+  return [
+    { text: `Description=${replicaDescription(namespace, name, replica)}`, whole: true },
+    { text: `X-Revoada-Replica=${replica}`, whole: true },
+  ];
+}
+
 export function replicaUnitEntries(workload: Workload, replica: number, user = false): UnitEntries {
   const network: UnitEntries = user
     ? []
@@ -51,10 +70,7 @@ export function replicaUnitEntries(workload: Workload, replica: number, user = f
         ["After", "network-online.target"],
       ];
   return [
-    [
-      "Description",
-      escapeSpecifiers(`revoada workload ${workload.namespace}/${workload.name} replica ${replica}`),
-    ],
+    ["Description", replicaDescription(workload.namespace, workload.name, replica)],
     ...network,
     ["PartOf", nodeTargetName],
     ...workloadFactEntries(workload, replica),

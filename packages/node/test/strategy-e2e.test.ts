@@ -19,7 +19,6 @@ import { after, before, test } from "node:test";
 import { signOperatorCommand } from "@revoada/fabric-core/attest";
 import {
   type FabricStrategy,
-  homelabStrategy,
   loadBlake3,
   type NodeId,
   signerFromSeed,
@@ -29,6 +28,7 @@ import { ChainHeadReply, StrategyReply } from "../src/api/strategy-routes.js";
 import { openSshSeed } from "../src/cli/operator-key.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
 import { findLeader, type MeshNodeHandle, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
+import { calmStrategy } from "./calm-strategy.js";
 import { runBuiltCli as runCli } from "./cli-harness.js";
 
 const patienceMs = 60_000;
@@ -47,17 +47,8 @@ after(async () => {
   if (directory !== "") await rm(directory, { recursive: true, force: true });
 });
 
-/**
- * The founding strategy: homelab's, with timeouts that ride out a loaded CI machine (the mesh
- * shares two cores with other tests), so the shape holds still while the test reads plans.
- */
-const base: FabricStrategy = {
-  ...homelabStrategy,
-  name: "calm-3node",
-  consensus: { kind: { ...homelabStrategy.consensus.kind, election_timeout_ms: 600 } },
-  membership: { phi_threshold: 12, gossip_cadence_ms: 100, failure_detector_timeout_ms: 1000 },
-  reconciliation: { millis: 1500 },
-};
+/** The founding strategy (test/calm-strategy.ts). */
+const base: FabricStrategy = calmStrategy;
 
 function variant(name: string, patch: (draft: FabricStrategy) => void): FabricStrategy {
   const draft = structuredClone(base);
@@ -110,9 +101,11 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
   );
 
   // 1. The plan without --yes changes nothing; with --yes every node runs the new strategy.
+  // The operator is listed as its OpenSSH public key line (the .pub file), as an admin would.
+  const sshPublicLine = (await readFile(`${sshKey}.pub`, "utf8")).trim();
   const steady = variant("steady-state", (s) => {
     s.attestation.require_operator_signature = true;
-    s.attestation.operators = [operatorPublic];
+    s.attestation.operators = [sshPublicLine];
   });
   const steadyFile = await writeStrategy("steady", steady);
   const plan = await runCli(["strategy", "apply", steadyFile, ...dir]);
@@ -215,6 +208,64 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
   const replay = await current.client.fetch("POST", "/v1/shifts", body);
   assert.equal(replay.status, 409);
   assert.match(((await replay.json()) as { error: string }).error, /operator-signature-replayed/);
+
+  // 3b. A detached SSHSIG by ssh-keygen over the message the CLI prints: a wrong namespace is
+  // refused by the CLI, and by every node when sent anyway; a stranger's key is refused by the
+  // nodes; the operator's commits; the same signature again is a replay.
+  const printedMessage = await runCli(["shift", "quarantine", n3.name, "--print-message", ...dir]);
+  assert.equal(printedMessage.code, 0, printedMessage.stderr);
+  assert.match(printedMessage.stdout, /^revoada\/operator-command\/v2\n\{"after":\d+,"command":\{/);
+  /** The printed message in a file of its own, signed by `key` for `namespace`: the .sig path. */
+  const sshSigned = async (key: string, namespace: string, name: string): Promise<string> => {
+    const file = join(directory, name);
+    await writeFile(file, printedMessage.stdout);
+    execFileSync("ssh-keygen", ["-q", "-Y", "sign", "-n", namespace, "-f", key, file], { stdio: "pipe" });
+    return `${file}.sig`;
+  };
+  const quarantineWith = (sigFile: string) =>
+    runCli(["shift", "quarantine", n3.name, "--force", "--sshsig", sigFile, ...dir]);
+  const otherSig = await sshSigned(sshKey, "file", "other-namespace.msg");
+  const wrongNamespace = await quarantineWith(otherSig);
+  assert.equal(wrongNamespace.code, 3, wrongNamespace.stderr);
+  assert.match(
+    wrongNamespace.stderr,
+    /other-namespace\.msg\.sig: SSH signature: signed for the namespace "file"; .* -n revoada-shift/,
+  );
+  // The raw signature is the blob's last 64 bytes (PROTOCOL.sshsig: string signature last).
+  const otherArmor = (await readFile(otherSig, "utf8")).split("\n").slice(1, -2).join("");
+  const otherSignature = Buffer.from(otherArmor, "base64").subarray(-64).toString("hex");
+  const after = Number(/"after":(\d+)/.exec(printedMessage.stdout)?.[1]);
+  const leaderNow = (await findLeader(local.nodes))!.node;
+  const sentAnyway = await leaderNow.client.fetch("POST", "/v1/shifts", {
+    action: "quarantine",
+    node: n3Id,
+    force: true,
+    operator_after: after,
+    operator_signature: otherSignature,
+  });
+  assert.equal(sentAnyway.status, 409);
+  assert.match(((await sentAnyway.json()) as { error: string }).error, /operator-signature-invalid/);
+  const strangerSsh = join(directory, "stranger_ed25519");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "stranger@test", "-f", strangerSsh]);
+  const strangerRun = await quarantineWith(await sshSigned(strangerSsh, "revoada-shift", "stranger.msg"));
+  assert.equal(strangerRun.code, 1, strangerRun.stderr);
+  assert.match(strangerRun.stderr, /operator-signature-invalid/);
+  assert.deepEqual((await stateOf(n1))?.nodes[n3Id]?.roles.includes("quarantined"), false, "nothing applied");
+  const operatorSig = await sshSigned(sshKey, "revoada-shift", "quarantine.msg");
+  const sshsigned = await quarantineWith(operatorSig);
+  assert.equal(sshsigned.code, 0, sshsigned.stderr);
+  assert.ok(
+    await waitFor(
+      async () => ((await stateOf(n1))?.nodes[n3Id]?.roles.includes("quarantined") ? true : undefined),
+      patienceMs,
+    ),
+    "the SSHSIG-signed quarantine applied on every node",
+  );
+  const sshReplay = await quarantineWith(operatorSig);
+  assert.equal(sshReplay.code, 1);
+  assert.match(sshReplay.stderr, /operator-signature-replayed/);
+  const restoreAgain = await runCli(["shift", "restore", n3.name, "--force", "--sign-with", sshKey, ...dir]);
+  assert.equal(restoreAgain.code, 0, restoreAgain.stderr);
 
   // 4. chain verify names the operator who signed each operator block, and the strategies.
   const verify = await runCli(["chain", "verify", "--node", n2.client.address, "--mode", "every-block"]);

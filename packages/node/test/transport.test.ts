@@ -174,8 +174,8 @@ describe("transport", () => {
     assert.ok(logged(b as Node<unknown>, "connection refused"), "refusals logged");
   });
 
-  test("a link reconnects after the peer restarts on the same address", async () => {
-    const a = await startNode();
+  /** a dials b, b stops and starts again on the same address with the same identity. */
+  async function peerRestarted(a: Node<Ping>): Promise<{ bSigner: Signer; b2: Node<Ping> }> {
     const bSigner = signerFromSeed(randomBytes(32));
     const b1 = await startNode({ signer: bSigner });
     a.transport.setPeer(bSigner.nodeId, b1.address);
@@ -183,7 +183,12 @@ describe("transport", () => {
     await waitFor("first delivered", () => b1.received.length === 1);
     await b1.transport.close();
     await waitFor("a sees the link down", () => !a.transport.isConnected(bSigner.nodeId));
-    const b2 = await startNode({ signer: bSigner, port: b1.address.port });
+    return { bSigner, b2: await startNode({ signer: bSigner, port: b1.address.port }) };
+  }
+
+  test("a link reconnects after the peer restarts on the same address", async () => {
+    const a = await startNode();
+    const { bSigner, b2 } = await peerRestarted(a);
     await waitFor("a reconnects", () => a.transport.isConnected(bSigner.nodeId));
     a.transport.send(bSigner.nodeId, { type: "ping", n: 2 });
     await waitFor("delivered after restart", () => b2.received.length === 1);
@@ -194,14 +199,7 @@ describe("transport", () => {
     // a's link to b waits ten minutes between dials once b is gone: only the connection the
     // restarted b opens can carry a's answer in time (a content fetch from a restarted node).
     const a = await startNode({ backoffMs: 600_000 });
-    const bSigner = signerFromSeed(randomBytes(32));
-    const b1 = await startNode({ signer: bSigner });
-    a.transport.setPeer(bSigner.nodeId, b1.address);
-    a.transport.send(bSigner.nodeId, { type: "ping", n: 1 });
-    await waitFor("first delivered", () => b1.received.length === 1);
-    await b1.transport.close();
-    await waitFor("a sees the link down", () => !a.transport.isConnected(bSigner.nodeId));
-    const b2 = await startNode({ signer: bSigner, port: b1.address.port });
+    const { bSigner, b2 } = await peerRestarted(a);
     b2.transport.setPeer(a.transport.nodeId, a.address);
     b2.transport.send(a.transport.nodeId, { type: "ping", n: 10 });
     await waitFor("a hears the restarted b", () => a.received.some((got) => got.message.n === 10));

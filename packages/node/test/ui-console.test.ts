@@ -10,14 +10,13 @@
 // Screenshots of each view go to packages/node/test-output/ui/ (gitignored). Chromium is
 // required: scripts/setup-system.sh installs it, and this test fails (never skips) without it.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadBlake3 } from "@revoada/fabric-core/vocabulary";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { z } from "zod";
 import { CommittedReply } from "../src/api/schemas.js";
 import { sampleWorkload } from "../src/cli/commands/demo.js";
@@ -31,18 +30,8 @@ import {
   stateOf,
   waitFor,
 } from "../src/mesh/observe.js";
+import { launchBrowser } from "./browser-harness.js";
 
-const chromiumPath = "/usr/bin/chromium";
-const chromiumArgs = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const patienceMs = 90_000;
 const screenshots = fileURLToPath(new URL("../test-output/ui/", import.meta.url));
 
@@ -148,20 +137,11 @@ async function snap(page: Page, name: string): Promise<void> {
 }
 
 before(async () => {
-  assert.ok(
-    existsSync(chromiumPath),
-    `${chromiumPath} is missing: run scripts/setup-system.sh (it installs Debian's chromium)`,
-  );
   await loadBlake3();
   await mkdir(screenshots, { recursive: true });
   directory = await mkdtemp(join(tmpdir(), "revoada-ui-"));
   local = await LocalMesh.start({ directory, nodes: 5, faceId: "kubernetes" });
-  context = await chromium.launchPersistentContext(join(directory, "browser-profile"), {
-    executablePath: chromiumPath,
-    args: chromiumArgs,
-    headless: true,
-    viewport: { width: 1280, height: 860 },
-  });
+  context = await launchBrowser(directory);
 });
 
 afterEach(async () => {
@@ -191,7 +171,7 @@ describe("the web console on a real 5-node mesh", () => {
     assert.match(await page.text(), /<script type="module" src="\/ui\/console.js">/);
     const script = await fetch(`http://${apiOf(formed.leader.node.name)}/ui/console.js`);
     assert.equal(script.status, 200);
-    assert.match(await script.text(), /new EventSource\("\/v1\/events"\)/);
+    assert.match(await script.text(), /fetch\("\/v1\/events", \{ headers, signal/);
     const missing = await fetch(`http://${apiOf(formed.leader.node.name)}/ui/secrets.txt`);
     assert.equal(missing.status, 404, "only the console's own files are served");
   });

@@ -10,10 +10,14 @@ import {
   limits,
   Millis,
   NodeId,
+  operatorKeyHex,
+  operatorSshsigNamespace,
   PromoteCommand,
   QuarantineCommand,
   RestoreCommand,
   type Signer,
+  sshsigHashAlgorithms,
+  sshsigSignedData,
   verifySignature,
 } from "../vocabulary/index.js";
 
@@ -296,7 +300,12 @@ export function signOperatorCommand(command: BlockCommand, head: OperatorHead, o
   return hex(operator.sign(operatorSigningMessage(command, head)));
 }
 
-/** The key among `operators` that signed `command` against `head`, or null. */
+/**
+ * The key among `operators` that signed `command` against `head`, or null. An operator signs
+ * the message itself (`--sign-with KEY`), or its SSHSIG signed data under the namespace
+ * `revoada-shift` (`ssh-keygen -Y sign -n revoada-shift`, sha512 or sha256): the two are
+ * different bytes, so a signature verifies over at most one of them.
+ */
 export function operatorSignerOf(
   command: BlockCommand,
   head: OperatorHead,
@@ -305,7 +314,15 @@ export function operatorSignerOf(
 ): string | null {
   const message = operatorSigningMessage(command, head);
   const signatureBytes = fromHex(signature);
-  return operators.find((operator) => verifySignature(operator, message, signatureBytes)) ?? null;
+  const messages = [
+    message,
+    ...sshsigHashAlgorithms.map((algorithm) => sshsigSignedData(message, operatorSshsigNamespace, algorithm)),
+  ];
+  return (
+    operators.find((operator) =>
+      messages.some((candidate) => verifySignature(operator, candidate, signatureBytes)),
+    ) ?? null
+  );
 }
 
 /** A strategy's digest: BLAKE3 over a domain line and its canonical JSON line. */
@@ -320,7 +337,7 @@ export function strategyRecordOf(strategy: FabricStrategy): StrategyRecord {
     name: strategy.name,
     digest: strategyDigest(strategy),
     quorum_size: strategy.consensus.kind.quorum_size,
-    operators: [...new Set(strategy.attestation.operators ?? [])].sort() as NodeId[],
+    operators: [...new Set((strategy.attestation.operators ?? []).map(operatorKeyHex))].sort() as NodeId[],
     require_operator_signature: strategy.attestation.require_operator_signature,
   };
 }

@@ -94,6 +94,8 @@ export { generateSampleChain, sampleSigner } from "./sample.js";
 export type { SealerConfig } from "./sealer.js";
 export { Sealer } from "./sealer.js";
 export type {
+  BadSignature,
+  DeferredSignature,
   VerifyFailure,
   VerifyMode,
   VerifyOptions,
@@ -101,6 +103,6 @@ export type {
   VerifyReport,
   VerifySummary,
 } from "./verify.js";
-export { verifyChain } from "./verify.js";
+export { ChainWalk, verifyChain } from "./verify.js";
 export type { CosignOutcome, CosignRefusal, CosignRequest, WitnessState } from "./witness.js";
 export { Witness } from "./witness.js";

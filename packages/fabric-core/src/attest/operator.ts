@@ -1,4 +1,4 @@
-import type { Proposal } from "../vocabulary/index.js";
+import { operatorSshsigNamespace, type Proposal } from "../vocabulary/index.js";
 import { type BlockCommand, type OperatorHead, operatorSignerOf } from "./block.js";
 
 /**
@@ -91,7 +91,7 @@ export function checkOperatorClaim(
       message:
         rules.operators.length === 0
           ? "the committed strategy names no operator keys, so no operator signature can verify"
-          : `no operator key of the committed strategy signed this ${claim.command.type} against chain position ${after}`,
+          : `no operator key of the committed strategy signed this ${claim.command.type} against chain position ${after} (a detached SSH signature counts only over the exact message, made with ssh-keygen -Y sign -n ${operatorSshsigNamespace})`,
     };
   }
   if (chain.usedSince(claim.signature, after)) {

@@ -105,6 +105,10 @@ interface WalkState {
   readonly tree: MerkleTree;
   readonly coveredSize: number;
   readonly mode: VerifyMode;
+  /** 1-based line being walked. */
+  line: number;
+  /** Where block signatures go instead of being checked here (ChainWalk). */
+  readonly defer: ((job: DeferredSignature) => void) | undefined;
   headHash: string;
   term: number;
   index: number;
@@ -129,57 +133,179 @@ type Step = {
 } | null;
 
 export function verifyChain(text: string, options: VerifyOptions = {}): VerifyReport {
-  const lines = text.split("\n");
-  if (lines[lines.length - 1] === "") lines.pop();
-  else if (lines.length > 0) {
-    return failure("non-canonical-encoding", "the export does not end in a newline", lines.length, null, 0);
+  const walk = new ChainWalk(text, options);
+  walk.advance(Number.POSITIVE_INFINITY);
+  return walk.report();
+}
+
+/**
+ * A block signature the walk left to its caller (`ChainWalk` with a `deferSignature` sink):
+ * the caller checks `verifyBlockSignature`'s message, `blockSigningMessage(bodyLine)`, under the
+ * proposer's key, on whatever thread it likes, and hands the first bad one back to `report()`.
+ */
+export interface DeferredSignature {
+  /** 1-based line of the export. */
+  readonly line: number;
+  readonly sequence: number;
+  readonly proposer: string;
+  readonly bodyLine: string;
+  /** 128 hex digits. */
+  readonly signature: string;
+}
+
+/** The first (lowest line) deferred signature that did not verify. */
+export interface BadSignature {
+  readonly line: number;
+  readonly sequence: number;
+  readonly proposer: string;
+}
+
+/**
+ * `verifyChain` in steps: `advance(n)` walks up to `n` more lines, so a caller can yield to
+ * its event loop and report progress. With `deferSignature`, block signatures are handed to
+ * the sink instead of checked in place (everything else, checkpoint and operator signatures
+ * included, is still checked here); `report(firstBad)` then gives the report the sequential
+ * walk would have given: the walk's state does not depend on block signatures, so a bad
+ * signature on an earlier line than the walk's own first failure is the first failure.
+ */
+export class ChainWalk {
+  private readonly lines: string[];
+  private readonly state: WalkState | null;
+  private readonly deferSignature: ((job: DeferredSignature) => void) | undefined;
+  private next = 1;
+  private outcome: VerifyReport | null = null;
+
+  constructor(text: string, options: VerifyOptions = {}, deferSignature?: (job: DeferredSignature) => void) {
+    this.deferSignature = deferSignature;
+    const lines = text.split("\n");
+    this.lines = lines;
+    this.state = null;
+    if (lines[lines.length - 1] === "") lines.pop();
+    else if (lines.length > 0) {
+      this.outcome = failure(
+        "non-canonical-encoding",
+        "the export does not end in a newline",
+        lines.length,
+        null,
+        0,
+      );
+      return;
+    }
+    if (lines.length === 0) {
+      this.outcome = failure("empty-export", "the export is empty", 1, null, 0);
+      return;
+    }
+    const genesisStep = verifyGenesis(lines[0]!, options);
+    if ("reason" in genesisStep) {
+      this.outcome = failure(genesisStep.reason, genesisStep.message, 1, null, 0);
+      return;
+    }
+    const mode = options.mode ?? "checkpoints";
+    this.state = {
+      genesis: genesisStep,
+      roles: new RoleTable(genesisStep.body.control_plane),
+      tree: new MerkleTree(),
+      coveredSize: mode === "checkpoints" ? claimedCheckpointSize(lines) : 0,
+      mode,
+      line: 1,
+      defer: deferSignature,
+      headHash: genesisStep.hash,
+      term: 0,
+      index: 0,
+      sealedSize: 0,
+      checkpointSize: 0,
+      checkpoints: 0,
+      blockSignatures: 0,
+      checkpointSignatures: 0,
+      rules: {
+        operators: genesisStep.body.operators,
+        require: genesisStep.body.require_operator_signature,
+      },
+      recentHeads: new Map([[0, genesisStep.hash]]),
+      recentOperatorSignatures: new Map(),
+      operatorSigned: [],
+      strategies: [],
+    };
   }
-  if (lines.length === 0) return failure("empty-export", "the export is empty", 1, null, 0);
-  const genesisStep = verifyGenesis(lines[0]!, options);
-  if ("reason" in genesisStep) return failure(genesisStep.reason, genesisStep.message, 1, null, 0);
-  const state: WalkState = {
-    genesis: genesisStep,
-    roles: new RoleTable(genesisStep.body.control_plane),
-    tree: new MerkleTree(),
-    coveredSize: (options.mode ?? "checkpoints") === "checkpoints" ? claimedCheckpointSize(lines) : 0,
-    mode: options.mode ?? "checkpoints",
-    headHash: genesisStep.hash,
-    term: 0,
-    index: 0,
-    sealedSize: 0,
-    checkpointSize: 0,
-    checkpoints: 0,
-    blockSignatures: 0,
-    checkpointSignatures: 0,
-    rules: {
-      operators: genesisStep.body.operators,
-      require: genesisStep.body.require_operator_signature,
-    },
-    recentHeads: new Map([[0, genesisStep.hash]]),
-    recentOperatorSignatures: new Map(),
-    operatorSigned: [],
-    strategies: [],
-  };
-  for (let i = 1; i < lines.length; i += 1) {
-    const line = lines[i]!;
-    const step = line.startsWith('{"body"') ? verifyBlockLine(state, line) : verifyOtherLine(state, line);
-    if (step !== null) return failure(step.reason, step.message, i + 1, step.sequence, state.tree.size);
+
+  /** Lines of the export (the genesis included). */
+  get lineCount(): number {
+    return this.lines.length;
   }
+
+  /** Lines walked so far (the genesis included). */
+  get linesDone(): number {
+    return this.outcome === null ? this.next : this.lines.length;
+  }
+
+  /** Blocks walked so far. */
+  get blocksDone(): number {
+    return this.state?.tree.size ?? 0;
+  }
+
+  get done(): boolean {
+    return this.outcome !== null;
+  }
+
+  /** Walks up to `maxLines` more lines; true once the walk is over (a failure or the end). */
+  advance(maxLines: number): boolean {
+    const state = this.state;
+    if (this.outcome !== null || state === null) return true;
+    const end = Math.min(this.lines.length, this.next + maxLines);
+    for (let i = this.next; i < end; i += 1) {
+      const line = this.lines[i]!;
+      state.line = i + 1;
+      const step = line.startsWith('{"body"') ? verifyBlockLine(state, line) : verifyOtherLine(state, line);
+      if (step !== null) {
+        this.next = i + 1;
+        this.outcome = failure(step.reason, step.message, i + 1, step.sequence, state.tree.size);
+        return true;
+      }
+    }
+    this.next = end;
+    if (end < this.lines.length) return false;
+    this.outcome = { ok: true, summary: summaryOf(state) };
+    return true;
+  }
+
+  /**
+   * The report once `advance` returned true, or once the walk is past `firstBad`'s line (the
+   * rest cannot change it). `firstBad` is the first deferred signature that did not verify
+   * (null when all did, or none was deferred).
+   */
+  report(firstBad: BadSignature | null = null): VerifyReport {
+    const outcome = this.outcome;
+    if (firstBad !== null && this.deferSignature === undefined) throw new Error("no signature was deferred");
+    if (outcome === null) {
+      // Stopped early: a walk past the bad signature's line has not failed before it.
+      if (firstBad === null || firstBad.line > this.linesDone) {
+        throw new Error("ChainWalk.report before the walk is over");
+      }
+    } else if (firstBad === null) return outcome;
+    else if (!outcome.ok && outcome.failure.line < firstBad.line) return outcome;
+    return failure(
+      "block-signature-invalid",
+      `bad signature by ${firstBad.proposer}`,
+      firstBad.line,
+      firstBad.sequence,
+      firstBad.sequence,
+    );
+  }
+}
+
+function summaryOf(state: WalkState): VerifySummary {
   return {
-    ok: true,
-    summary: {
-      genesisHash: state.genesis.hash,
-      origin: state.genesis.body.origin,
-      blocks: state.tree.size,
-      checkpoints: state.checkpoints,
-      sealedSize: state.sealedSize,
-      blockSignaturesChecked: state.blockSignatures,
-      checkpointSignaturesChecked: state.checkpointSignatures,
-      headHash: state.headHash,
-      roles: state.roles.snapshot(),
-      operatorSigned: state.operatorSigned,
-      strategies: state.strategies,
-    },
+    genesisHash: state.genesis.hash,
+    origin: state.genesis.body.origin,
+    blocks: state.tree.size,
+    checkpoints: state.checkpoints,
+    sealedSize: state.sealedSize,
+    blockSignaturesChecked: state.blockSignatures,
+    checkpointSignaturesChecked: state.checkpointSignatures,
+    headHash: state.headHash,
+    roles: state.roles.snapshot(),
+    operatorSigned: state.operatorSigned,
+    strategies: state.strategies,
   };
 }
 
@@ -286,7 +412,15 @@ function checkSignatures(state: WalkState, block: BlockRecord, bodyLine: string)
     return { reason: "block-signature-missing", message: "unsigned block", sequence };
   if (state.mode === "every-block" || sequence >= state.coveredSize) {
     state.blockSignatures += 1;
-    if (!verifyBlockSignature(body, bodyLine, block.signature)) {
+    if (state.defer !== undefined) {
+      state.defer({
+        line: state.line,
+        sequence,
+        proposer: body.proposer,
+        bodyLine,
+        signature: block.signature,
+      });
+    } else if (!verifyBlockSignature(body, bodyLine, block.signature)) {
       return { reason: "block-signature-invalid", message: `bad signature by ${body.proposer}`, sequence };
     }
   }

@@ -30,6 +30,7 @@ import {
   NodeId,
   type NodeState,
   ok,
+  operatorKeyHex,
   type Proposal,
   parseWith,
   type Result,
@@ -458,7 +459,7 @@ export class FabricMachine {
       v: 1,
       origin: this.options.origin,
       control_plane: parsed.data,
-      operators: [...new Set(this.options.operators ?? [])].sort() as NodeId[],
+      operators: [...new Set((this.options.operators ?? []).map(operatorKeyHex))].sort() as NodeId[],
       require_operator_signature: this.options.requireOperatorSignature,
     });
     this.attest = new AttestChain(genesis);

@@ -25,6 +25,7 @@ import {
   type GossipEvent,
   type GossipMessage,
   type GossipReady,
+  type GossipTiming,
   type GossipUpdate,
   gossipLimits,
   type MemberStatus,
@@ -32,6 +33,7 @@ import {
   type MemberUpdate,
   type MemberView,
   type OutgoingPacket,
+  pickGossipTiming,
   type StateDelta,
   StateKey,
 } from "./types.js";
@@ -206,7 +208,8 @@ export class GossipNode {
   }
 
   private constructor(
-    private readonly config: GossipConfig,
+    /** Its timing fields change with `setTiming` (a committed strategy swap). */
+    private config: GossipConfig,
     private readonly signer: Signer,
     private readonly random: Random,
     nowMs: number,
@@ -237,6 +240,28 @@ export class GossipNode {
     if (nowMs >= this.nextPushAtMs) this.pushRound(nowMs);
     if (nowMs >= this.nextSyncAtMs) this.syncRound(nowMs);
     if (nowMs >= this.nextJoinAtMs) this.maybeJoin(nowMs);
+  }
+
+  /**
+   * New timing (a committed strategy swap: cadence, probe interval and timeout, phi threshold,
+   * detector timeout...), validated like the config. Rounds already armed are pulled in when
+   * the new period is shorter; suspicions and probes in flight keep the deadlines they have.
+   */
+  setTiming(timing: GossipTiming): Result<GossipTiming> {
+    const parsed = parseWith(GossipConfig, { ...this.config, ...timing });
+    if (!parsed.ok) return parsed;
+    this.config = parsed.value;
+    const now = this.lastMs;
+    this.nextProbeAtMs = Math.min(this.nextProbeAtMs, now + this.config.probeIntervalMs);
+    this.nextPushAtMs = Math.min(this.nextPushAtMs, now + this.config.gossipIntervalMs);
+    this.nextSyncAtMs = Math.min(this.nextSyncAtMs, now + this.config.antiEntropyIntervalMs);
+    this.nextJoinAtMs = Math.min(this.nextJoinAtMs, now + this.config.joinRetryMs);
+    return ok(this.timing());
+  }
+
+  /** The timing in force (`setTiming` changes it). */
+  timing(): GossipTiming {
+    return pickGossipTiming(this.config);
   }
 
   /** Decodes and steps one packet; bad bytes are counted and dropped, never thrown. */

@@ -158,6 +158,32 @@ export function defaultGossipConfig(
   };
 }
 
+/** The fields of `GossipConfig` a committed strategy swap changes on a running node. */
+export type GossipTiming = Pick<
+  GossipConfig,
+  | "gossipIntervalMs"
+  | "probeIntervalMs"
+  | "probeTimeoutMs"
+  | "phiThreshold"
+  | "failureDetectorTimeoutMs"
+  | "antiEntropyIntervalMs"
+  | "pauseDetectMs"
+  | "joinRetryMs"
+>;
+
+export function pickGossipTiming(config: GossipTiming): GossipTiming {
+  return {
+    gossipIntervalMs: config.gossipIntervalMs,
+    probeIntervalMs: config.probeIntervalMs,
+    probeTimeoutMs: config.probeTimeoutMs,
+    phiThreshold: config.phiThreshold,
+    failureDetectorTimeoutMs: config.failureDetectorTimeoutMs,
+    antiEntropyIntervalMs: config.antiEntropyIntervalMs,
+    pauseDetectMs: config.pauseDetectMs,
+    joinRetryMs: config.joinRetryMs,
+  };
+}
+
 // ---------------------------------------------------------------------------------------
 // Wire messages.
 

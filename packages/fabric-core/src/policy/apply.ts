@@ -9,10 +9,13 @@ import type { ProposedCommand } from "./decision.js";
  * Raft state machine is the authority in a running fabric.
  */
 export function applyCommands(state: FabricState, commands: readonly ProposedCommand[]): FabricState {
+  // Records are replaced only when a command changes them (copy on write), so a round that
+  // places nothing hands the next one the same placements (decideIncremental relies on that).
+  const placing = commands.some(({ command }) => command.type === "placement");
   const next: FabricState = {
     ...state,
     nodes: { ...state.nodes },
-    placements: { ...state.placements },
+    placements: placing ? { ...state.placements } : state.placements,
   };
   const nodes: Record<string, NodeState> = next.nodes;
   for (const { command } of commands) {

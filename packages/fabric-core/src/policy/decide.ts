@@ -6,7 +6,7 @@ import type { Decision, TargetShape } from "./decision.js";
 import { planDemotions, removalsOf } from "./demote.js";
 import type { PolicyInputs } from "./inputs.js";
 import { judgeOperatorRequests } from "./overrides.js";
-import { planPlacements } from "./placement.js";
+import { type PlacementMemo, planPlacements } from "./placement.js";
 import { planPromotions } from "./promote.js";
 import { emptyRoundOutput, nodeLabel, type RoundOutput, record } from "./round.js";
 import { chooseStandbys } from "./standby.js";
@@ -23,13 +23,35 @@ import { targetShape } from "./target.js";
  * then warm standbys and workload placement, which never change the voter set.
  */
 export function decide(inputs: PolicyInputs): Decision {
+  return decideRound(inputs, null, false).decision;
+}
+
+/**
+ * `decide`, handing on what this round learned about settled workloads (`PlacementMemo`) so the
+ * next round checks only what may have changed. The decision is `decide(inputs)`'s, whatever
+ * `previous` is (a property test holds it to that): a memo from other inputs only costs the full
+ * walk. The memo relies on the caller never editing a workloads or placements record in place
+ * (replacing it, as `applyCommands` does, is what it detects).
+ */
+export function decideIncremental(
+  inputs: PolicyInputs,
+  previous: PlacementMemo | null,
+): { readonly decision: Decision; readonly memo: PlacementMemo | null } {
+  return decideRound(inputs, previous, true);
+}
+
+function decideRound(
+  inputs: PolicyInputs,
+  previous: PlacementMemo | null,
+  wantMemo: boolean,
+): { readonly decision: Decision; readonly memo: PlacementMemo | null } {
   const config = resolvePolicyConfig(inputs.strategy, inputs.config);
   const cluster = gatherCluster(inputs, config);
   const target = targetShape(cluster);
   const output = emptyRoundOutput();
   const acting = checkAuthority(cluster, output);
   if (!acting) {
-    return {
+    const decision: Decision = {
       now_ms: inputs.now_ms,
       self: inputs.self,
       acting,
@@ -38,6 +60,7 @@ export function decide(inputs: PolicyInputs): Decision {
       standbys: [],
       records: output.records,
     };
+    return { decision, memo: previous };
   }
   const operatorShifts = judgeOperatorRequests(cluster, output, target);
   if (operatorShifts > 0) {
@@ -53,13 +76,13 @@ export function decide(inputs: PolicyInputs): Decision {
     planControlPlane(cluster, target, output);
   }
   const standbys = chooseStandbys(cluster, target, output);
-  planPlacements(cluster, output);
+  const placed = planPlacements(cluster, output, previous, wantMemo);
   assert(
     output.commands.every((proposed) => proposed.origin === "operator" || !proposed.force),
     "the policy never forces its own commands",
   );
   assert(output.records.length > 0, "every round explains itself");
-  return {
+  const decision: Decision = {
     now_ms: inputs.now_ms,
     self: inputs.self,
     acting,
@@ -68,6 +91,7 @@ export function decide(inputs: PolicyInputs): Decision {
     standbys,
     records: output.records,
   };
+  return { decision, memo: placed.memo };
 }
 
 function planControlPlane(cluster: Cluster, target: TargetShape, output: RoundOutput): void {

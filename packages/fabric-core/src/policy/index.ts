@@ -6,7 +6,7 @@ export {
   RoleTargets,
   resolvePolicyConfig,
 } from "./config.js";
-export { decide } from "./decide.js";
+export { decide, decideIncremental } from "./decide.js";
 export {
   Decision,
   DecisionAction,
@@ -29,6 +29,7 @@ export {
   RaftView,
   ShiftRecord,
 } from "./inputs.js";
+export type { PlacementMemo } from "./placement.js";
 export type { CandidateScore } from "./score.js";
 export { scoreWeights } from "./score.js";
 export type { MembershipEvent } from "./simulation.js";

@@ -5,8 +5,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { homelabStrategy, type NodeRole, type PlacementPolicy } from "../vocabulary/index.js";
 import {
+  applyCommands,
   type Decision,
   decide,
+  decideIncremental,
   type SyntheticNode,
   type SyntheticWorkload,
   syntheticInputs,
@@ -233,5 +235,74 @@ describe("placement", () => {
       ),
     );
     assert.deepEqual(placed(decision, "web"), ["w2"]);
+  });
+});
+
+describe("incremental placement rounds (decideIncremental)", () => {
+  const placedInputs = () => {
+    const fresh = syntheticInputs({
+      nowMs: 60_000,
+      self: "cp",
+      formation: "solo",
+      strategy: { ...homelabStrategy, placement: { kind: "zone-aware", min_zones: 2 } },
+      nodes: [
+        { name: "cp", zone: "zone-a", roles: controlPlane },
+        ...threeZones.map((w, i) => ({
+          ...w,
+          roles: ["worker" as const],
+          labels: { disk: i % 2 === 0 ? "ssd" : "hdd" },
+        })),
+      ],
+      workloads: [
+        { name: "web", replicas: 3 },
+        { name: "db", replicas: 2, labels: { disk: "ssd" } },
+        { name: "api", replicas: 2 },
+      ],
+    });
+    return { ...fresh, state: applyCommands(fresh.state, decide(fresh).commands) };
+  };
+
+  it("a steady round reuses the memo and decides what decide does", () => {
+    const steady = placedInputs();
+    const first = decideIncremental(steady, null);
+    assert.deepEqual(first.decision, decide(steady));
+    assert.ok(first.memo !== null);
+    assert.deepEqual(first.memo.unsettled, [], "every workload settled");
+    const second = decideIncremental(steady, first.memo);
+    assert.deepEqual(second.decision, decide(steady));
+    assert.equal(second.memo?.byNode, first.memo.byNode, "the index of the round before is kept");
+  });
+
+  it("a node that dies moves its replicas although workloads and placements are the same objects", () => {
+    const steady = placedInputs();
+    const { memo } = decideIncremental(steady, null);
+    const victim = steady.state.placements["default/web"]![0]!;
+    const after = {
+      ...steady,
+      membership: {
+        members: steady.membership.members.map((member) =>
+          member.id === victim ? { ...member, status: "dead" as const } : member,
+        ),
+      },
+    };
+    const expected = decide(after);
+    const incremental = decideIncremental(after, memo);
+    assert.deepEqual(incremental.decision, expected);
+    const moved = expected.commands.filter(({ command }) => command.type === "placement");
+    assert.ok(moved.length > 0, "the dead node's replicas move");
+    for (const { command } of moved) {
+      assert.ok(command.type === "placement" && !command.nodes.includes(victim));
+    }
+    // A label that no longer fits: a change of node facts, not of the placement records.
+    const relabelled = {
+      ...steady,
+      state: {
+        ...steady.state,
+        nodes: Object.fromEntries(
+          Object.entries(steady.state.nodes).map(([id, node]) => [id, { ...node, labels: {} }]),
+        ) as typeof steady.state.nodes,
+      },
+    };
+    assert.deepEqual(decideIncremental(relabelled, memo).decision, decide(relabelled));
   });
 });

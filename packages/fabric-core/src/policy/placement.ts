@@ -9,6 +9,7 @@ import {
   createHostIndex,
   domainOf,
   fits,
+  type HostFacts,
   type HostIndex,
   hostFits,
   release,
@@ -46,9 +47,38 @@ export interface PlacementSummary {
   readonly changed: number;
   readonly stable: number;
   readonly short: number;
+  /** For the next round (`decideIncremental`); null unless asked for. */
+  readonly memo: PlacementMemo | null;
 }
 
-export function planPlacements(cluster: Cluster, output: RoundOutput): PlacementSummary {
+/**
+ * What a round found about which workloads are settled, so the next round need not walk all of
+ * them again (`decideIncremental`). Whether a workload is settled depends only on the workload,
+ * its placement, the placement policy and the placement facts of the nodes it is placed on
+ * (`hostKeyOf`). When the next round's workloads and placements are the very same objects (a
+ * caller that replaces what changes and never edits in place) and the policy is the same, only
+ * the workloads unsettled last round and those placed on a node whose facts changed are
+ * checked; anything else falls back to the full walk. Never changed after it is returned.
+ */
+export interface PlacementMemo {
+  readonly workloads: Readonly<Record<string, Workload>>;
+  readonly placements: Readonly<Record<string, readonly NodeId[]>>;
+  readonly policyKey: string;
+  /** `hostKeyOf` each keepable node; a node that may keep nothing is absent. */
+  readonly hostKeys: ReadonlyMap<string, string>;
+  /** The keys of the workloads placed on each node id. */
+  readonly byNode: ReadonlyMap<string, readonly string[]>;
+  /** The workloads not settled in that round. */
+  readonly unsettled: readonly string[];
+  readonly total: number;
+}
+
+export function planPlacements(
+  cluster: Cluster,
+  output: RoundOutput,
+  previous: PlacementMemo | null = null,
+  wantMemo = false,
+): PlacementSummary {
   const placer: Placer = {
     cluster,
     hosts: createHostIndex(cluster, output),
@@ -59,14 +89,33 @@ export function planPlacements(cluster: Cluster, output: RoundOutput): Placement
   };
   const workloads: Record<string, Workload> = cluster.inputs.state.workloads;
   const placements: Record<string, readonly NodeId[]> = cluster.inputs.state.placements;
+  const keyed = wantMemo || previous !== null;
+  const policyKey = keyed ? JSON.stringify(cluster.placementPolicy) : "";
+  const hostKeys = keyed ? hostKeysOf(placer.hosts.keepable) : new Map<string, string>();
   const unsettled: string[] = [];
   let total = 0;
-  for (const key in workloads) {
-    total += 1;
-    if (!isSettled(placer, workloads[key]!, placements[key] ?? [])) unsettled.push(key);
+  let byNode: ReadonlyMap<string, readonly string[]> = new Map();
+  if (
+    previous !== null &&
+    previous.workloads === workloads &&
+    previous.placements === placements &&
+    previous.policyKey === policyKey
+  ) {
+    total = previous.total;
+    byNode = previous.byNode;
+    for (const key of recheckKeys(previous, hostKeys)) {
+      if (!isSettled(placer, workloads[key]!, placements[key] ?? [])) unsettled.push(key);
+    }
+  } else {
+    for (const key in workloads) {
+      total += 1;
+      if (!isSettled(placer, workloads[key]!, placements[key] ?? [])) unsettled.push(key);
+    }
+    if (wantMemo) byNode = workloadsByNode(workloads, placements);
   }
+  unsettled.sort();
   let changed = 0;
-  for (const key of unsettled.sort()) {
+  for (const key of unsettled) {
     const current = placements[key] ?? [];
     const next = placeWorkload(placer, key, workloads[key]!, current);
     if (sameList(current, next)) continue;
@@ -88,7 +137,49 @@ export function planPlacements(cluster: Cluster, output: RoundOutput): Placement
     facts: { workloads: total, stable, changed, short: placer.short },
   });
   assert(changed <= unsettled.length, "only unsettled workloads change");
-  return { workloads: total, changed, stable, short: placer.short };
+  const memo: PlacementMemo | null = wantMemo
+    ? { workloads, placements, policyKey, hostKeys, byNode, unsettled, total }
+    : null;
+  return { workloads: total, changed, stable, short: placer.short, memo };
+}
+
+/** Everything `isSettled` reads about a keepable node, as one string. */
+function hostKeyOf(facts: HostFacts): string {
+  const state = facts.node.state;
+  return `${facts.controlPlane ? 1 : 0}${facts.tooSlow ? 1 : 0}\u0000${facts.domain}\u0000${state.zone}\u0000${JSON.stringify(state.labels)}`;
+}
+
+function hostKeysOf(keepable: ReadonlyMap<string, HostFacts>): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const [id, facts] of keepable) keys.set(id, hostKeyOf(facts));
+  return keys;
+}
+
+/** The workloads unsettled last round, and those on a node whose facts changed since. */
+function recheckKeys(previous: PlacementMemo, hostKeys: ReadonlyMap<string, string>): Set<string> {
+  const recheck = new Set(previous.unsettled);
+  const changedNode = (id: string) => {
+    for (const key of previous.byNode.get(id) ?? []) recheck.add(key);
+  };
+  for (const [id, key] of hostKeys) if (previous.hostKeys.get(id) !== key) changedNode(id);
+  for (const id of previous.hostKeys.keys()) if (!hostKeys.has(id)) changedNode(id);
+  return recheck;
+}
+
+function workloadsByNode(
+  workloads: Readonly<Record<string, Workload>>,
+  placements: Readonly<Record<string, readonly NodeId[]>>,
+): Map<string, string[]> {
+  const byNode = new Map<string, string[]>();
+  for (const key in placements) {
+    if (workloads[key] === undefined) continue;
+    for (const id of placements[key]!) {
+      const keys = byNode.get(id);
+      if (keys === undefined) byNode.set(id, [key]);
+      else if (keys[keys.length - 1] !== key) keys.push(key);
+    }
+  }
+  return byNode;
 }
 
 /**

@@ -21,10 +21,12 @@ import {
 import {
   type Decision,
   decide,
+  decideIncremental,
   joinNode,
   type MembershipEvent,
   nextRoundInputs,
   type OperatorRequest,
+  type PlacementMemo,
   type PolicyConfigOverrides,
   type PolicyInputs,
   resolvePolicyConfig,
@@ -116,6 +118,8 @@ interface World {
   /** Operator requests for the next round (an operator quarantine holds the node). */
   requests: OperatorRequest[];
   lastShiftMs: Map<string, number>;
+  /** What `decideIncremental` handed on from the last round. */
+  memo: PlacementMemo | null;
 }
 
 function createWorld(spec: History): World {
@@ -159,6 +163,7 @@ function createWorld(spec: History): World {
     holding: true,
     cut: new Set(),
     lastShiftMs: new Map(),
+    memo: null,
   };
 }
 
@@ -247,6 +252,10 @@ function runRound(
   world.requests = [];
   world.inputs = inputs;
   const decision = decide(inputs);
+  // The incremental round, fed the memo of the round before, decides exactly the same.
+  const incremental = decideIncremental(inputs, world.memo);
+  assert.deepEqual(incremental.decision, decision, "decideIncremental decides what decide does");
+  world.memo = incremental.memo;
   checkRound(world, inputs, decision);
   checkMinoritySide(world, inputs);
   return decision;

@@ -1,5 +1,5 @@
 import { type FabricStrategy, failed, limits, parseWith, type Result } from "../vocabulary/index.js";
-import { RaftConfig, type RaftPeerId } from "./types.js";
+import { RaftConfig, type RaftPeerId, type RaftTiming } from "./types.js";
 
 /** ReadIndex requests waiting for a heartbeat round at the leader. */
 export const readIndexQueueMax = 4096;
@@ -31,12 +31,19 @@ export function defaultRaftConfig(id: RaftPeerId, electionTimeoutMs = 150): Raft
 
 /** The Raft config the strategy prescribes (homelab: T = 150 ms, heartbeat 25 ms). */
 export function raftConfigFromStrategy(id: RaftPeerId, strategy: FabricStrategy): Result<RaftConfig> {
+  return validateRaftConfig({ ...defaultRaftConfig(id), ...raftTimingFromStrategy(strategy) });
+}
+
+/** The timing a strategy prescribes: what a committed swap changes on a running node. */
+export function raftTimingFromStrategy(strategy: FabricStrategy): RaftTiming {
   const consensus = strategy.consensus.kind;
-  const config = {
-    ...defaultRaftConfig(id, consensus.election_timeout_ms),
+  const defaults = defaultRaftConfig("", consensus.election_timeout_ms);
+  return {
+    electionTimeoutMs: defaults.electionTimeoutMs,
+    heartbeatIntervalMs: defaults.heartbeatIntervalMs,
+    leaseSafetyMarginMs: defaults.leaseSafetyMarginMs,
     snapshotIntervalEntries: consensus.snapshot_interval_entries,
   };
-  return validateRaftConfig(config);
 }
 
 export function validateRaftConfig(config: RaftConfig): Result<RaftConfig> {

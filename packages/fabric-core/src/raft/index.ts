@@ -16,6 +16,7 @@ export {
   defaultRaftConfig,
   heartbeatIntervalFor,
   raftConfigFromStrategy,
+  raftTimingFromStrategy,
   readIndexQueueMax,
   validateRaftConfig,
 } from "./config.js";
@@ -43,6 +44,7 @@ export type {
   RaftMessageType,
   RaftRole,
   RaftStatus,
+  RaftTiming,
   ReadIndexOutcome,
   ReadState,
   Ready,

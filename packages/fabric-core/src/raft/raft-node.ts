@@ -33,6 +33,7 @@ import type {
   RaftPeerId,
   RaftRole,
   RaftStatus,
+  RaftTiming,
   ReadIndexOutcome,
   ReadState,
   Ready,
@@ -122,7 +123,8 @@ function entryBytes(entries: readonly Entry[]): number {
 
 export class RaftNode {
   private readonly id: RaftPeerId;
-  private readonly config: RaftConfig;
+  /** Its timing fields change with `setTiming` (a committed strategy swap); the rest never does. */
+  private config: RaftConfig;
   private readonly random: Random;
   private readonly commitRule: CommitRule;
   private readonly log: RaftLog;
@@ -286,6 +288,34 @@ export class RaftNode {
     if (this.transferTarget !== null && nowMs >= this.transferDeadlineMs) {
       this.abortTransfer("timed out");
     }
+  }
+
+  /**
+   * New timing (a committed strategy swap), validated like the config. The next election
+   * reset, heartbeat and check-quorum round use it: a leader's pending heartbeat and
+   * check-quorum deadlines and a follower's election deadline are pulled in when the new
+   * values are shorter (a longer value applies from the next reset). Votes, terms and the
+   * log are untouched: timing decides only when things happen, never what is safe.
+   */
+  setTiming(timing: RaftTiming): Result<RaftTiming> {
+    const checked = validateRaftConfig({ ...this.config, ...timing });
+    if (!checked.ok) return failed(checked.issues);
+    this.config = checked.value;
+    if (this.started) {
+      const now = this.nowMs;
+      this.heartbeatDeadlineMs = Math.min(this.heartbeatDeadlineMs, now + this.config.heartbeatIntervalMs);
+      this.checkQuorumDeadlineMs = Math.min(this.checkQuorumDeadlineMs, now + this.config.electionTimeoutMs);
+      if (this.role !== "leader" && this.electionDeadlineMs > now + 2 * this.config.electionTimeoutMs)
+        this.resetElectionDeadline();
+    }
+    return ok(this.timing());
+  }
+
+  /** The timing in force (`setTiming` changes it). */
+  timing(): RaftTiming {
+    const { electionTimeoutMs, heartbeatIntervalMs, leaseSafetyMarginMs, snapshotIntervalEntries } =
+      this.config;
+    return { electionTimeoutMs, heartbeatIntervalMs, leaseSafetyMarginMs, snapshotIntervalEntries };
   }
 
   /**

@@ -297,6 +297,12 @@ export const RaftConfig = z
   });
 export type RaftConfig = z.infer<typeof RaftConfig>;
 
+/** The fields of `RaftConfig` a committed strategy swap changes on a running node (`RaftNode.setTiming`). */
+export type RaftTiming = Pick<
+  RaftConfig,
+  "electionTimeoutMs" | "heartbeatIntervalMs" | "leaseSafetyMarginMs" | "snapshotIntervalEntries"
+>;
+
 /**
  * What the driver recovered from disk at start. A brand-new founding node passes empty
  * storage and `initialConf` with the founding voters: the core then writes entry 1 (term 1,

@@ -70,6 +70,17 @@ export {
   sourceTextCharsMax,
   stringifyYaml,
 } from "./source-text.js";
+export type { SshsigHashAlgorithm } from "./ssh-key.js";
+export {
+  operatorKeyHex,
+  operatorSshsigNamespace,
+  sshEd25519Blob,
+  sshEd25519Line,
+  sshEd25519LineKey,
+  sshString,
+  sshsigHashAlgorithms,
+  sshsigSignedData,
+} from "./ssh-key.js";
 export type { LivenessError, LivenessProof } from "./strategy.js";
 export {
   AttestationConfig,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { limits } from "./limits.js";
+import { sshEd25519LineKey } from "./ssh-key.js";
 
 /**
  * The fabric strategy: how fast the cluster decides and how it places things.
@@ -46,10 +47,18 @@ export const ContentConfig = z.strictObject({
     .max(limits.durationMsMax * 365),
 });
 
-/** An operator's ed25519 public key: 64 lowercase hex characters (`revoada operator key FILE` prints it). */
+/**
+ * An operator's ed25519 public key: 64 lowercase hex characters (`revoada strategy
+ * operator-key FILE` prints it), or the OpenSSH public key line of it as `ssh-keygen` writes
+ * it (`ssh-ed25519 AAAA... comment`, the `.pub` file). The chain records the hex form.
+ */
 export const OperatorKey = z
   .string()
-  .regex(/^[0-9a-f]{64}$/, "an operator key is an ed25519 public key as 64 lowercase hex characters");
+  .max(300)
+  .refine(
+    (key) => /^[0-9a-f]{64}$/.test(key) || sshEd25519LineKey(key) !== null,
+    "an operator key is an ed25519 public key: 64 lowercase hex characters, or an OpenSSH `ssh-ed25519 AAAA... comment` line",
+  );
 
 export const AttestationConfig = z.strictObject({
   seal_interval_ms: durationMs("seal_interval_ms"),

@@ -414,14 +414,25 @@ export async function probeTls(
       resolve(reason);
     };
     const socket = connectTls(options);
+    let secured = false;
     // TLS 1.3: the server checks the client's certificate after the handshake and answers a
     // bad one with an alert, so a clean handshake waits a moment for that alert.
-    socket.once("secureConnect", () => setTimeout(() => finish(null), Math.min(500, timeoutMs)));
-    socket.once("error", (error: Error & { code?: string }) =>
+    socket.once("secureConnect", () => {
+      secured = true;
+      setTimeout(() => finish(null), Math.min(500, timeoutMs));
+    });
+    // etcd checks its revocation list after the handshake and just closes the connection.
+    const closedAfterHandshake =
+      "etcd closed the connection after the TLS handshake (a revoked client certificate?)";
+    socket.once("close", () => {
+      if (secured) finish(closedAfterHandshake);
+    });
+    socket.once("error", (error: Error & { code?: string }) => {
+      if (secured && error.code === "ECONNRESET") return finish(closedAfterHandshake);
       finish(
         error.code === "ECONNREFUSED" || error.code === "ECONNRESET" ? null : error.message.slice(0, 300),
-      ),
-    );
+      );
+    });
     const timer = setTimeout(() => finish(null), timeoutMs);
   });
 }

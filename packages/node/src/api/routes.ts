@@ -253,6 +253,7 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
     uptime_ms: Math.round(performance.now() - node.startedMonotonicMs),
     strategy: node.strategyStatus(),
     learns: node.relay.status(),
+    timing: node.timingInForce(),
   };
 }
 

@@ -112,6 +112,37 @@ export const NodeStatusReply = z.object({
       snapshots_restored: z.number(),
     })
     .optional(),
+  /**
+   * The timing each component runs now (read from Raft, gossip, the policy...): a committed
+   * strategy swap changes it without a restart. `strategy` names the strategy it comes from.
+   */
+  timing: z
+    .object({
+      strategy: z.string(),
+      raft: z.object({
+        election_timeout_ms: z.number(),
+        heartbeat_interval_ms: z.number(),
+        snapshot_interval_entries: z.number(),
+      }),
+      gossip: z.object({
+        cadence_ms: z.number(),
+        probe_interval_ms: z.number(),
+        probe_timeout_ms: z.number(),
+        phi_threshold: z.number(),
+        failure_detector_timeout_ms: z.number(),
+      }),
+      policy: z.object({
+        reconciliation_ms: z.number(),
+        hysteresis_ms: z.number(),
+        stabilization_ms: z.number(),
+        restore_window_ms: z.number(),
+        flap_window_ms: z.number(),
+        dead_grace_ms: z.number(),
+      }),
+      attestation: z.object({ seal_interval_ms: z.number() }),
+      content: z.object({ sync_cadence_ms: z.number(), gc_retention_ms: z.number() }),
+    })
+    .optional(),
 });
 export type NodeStatusReply = z.infer<typeof NodeStatusReply>;
 

@@ -68,7 +68,8 @@ export function openSshSeed(text: string, path: string): Uint8Array {
   return new Uint8Array(privateKey.subarray(0, 32));
 }
 
-class SshReader {
+/** Reads SSH wire data (uint32, string) with every length checked; `fail` names the file. */
+export class SshReader {
   private offset = 0;
   constructor(
     private readonly data: Buffer,
@@ -78,6 +79,11 @@ class SshReader {
   skip(count: number): void {
     if (this.offset + count > this.data.length) this.fail("truncated");
     this.offset += count;
+  }
+
+  bytes(count: number): Buffer {
+    this.skip(count);
+    return this.data.subarray(this.offset - count, this.offset);
   }
 
   uint32(): number {

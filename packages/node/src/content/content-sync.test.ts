@@ -47,8 +47,7 @@ describe("ContentSync", () => {
     const sync = new ContentSync({
       store: node,
       service: new ContentService(node),
-      syncCadenceMs: 200,
-      gcRetentionMs: 60_000,
+      cadence: () => ({ syncCadenceMs: 200, gcRetentionMs: 60_000 }),
       fabricState: () => stateReferencing(config.hash),
       providersOf: () => {
         providerCalls += 1;
@@ -106,8 +105,7 @@ describe("ContentSync", () => {
     const sync = new ContentSync({
       store: node,
       service: new ContentService(node),
-      syncCadenceMs: 200,
-      gcRetentionMs: 60_000,
+      cadence: () => ({ syncCadenceMs: 200, gcRetentionMs: 60_000 }),
       fabricState: () => stateReferencing(config.hash),
       providersOf: () => providers,
     });

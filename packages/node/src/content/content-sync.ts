@@ -17,8 +17,8 @@ export type ProviderLinks = ReadonlyMap<string, { link: FrameLink; complete: boo
 export interface ContentSyncOptions {
   readonly store: BlobStore;
   readonly service: ContentService;
-  readonly syncCadenceMs: number;
-  readonly gcRetentionMs: number;
+  /** The committed strategy's `content` cadences, read at every round (a swap takes effect at once). */
+  readonly cadence: () => { readonly syncCadenceMs: number; readonly gcRetentionMs: number };
   /** The committed fabric state, as of now. */
   readonly fabricState: () => FabricState;
   /** Who may hold `hash` (gossip announcements), as links. */
@@ -36,17 +36,28 @@ export interface SyncRound {
 
 export class ContentSync {
   private readonly active = new Map<Blake3Hash, Promise<StoredBlob>>();
-  private timer: ReturnType<typeof setInterval> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private started = false;
   private running = false;
 
   constructor(private readonly options: ContentSyncOptions) {}
 
+  /** Rounds every `syncCadenceMs`, re-armed when a strategy swap changes the cadence. */
   start(): void {
-    this.timer ??= setInterval(() => void this.round(), this.options.syncCadenceMs);
+    if (this.timer !== null) return;
+    const cadenceMs = this.options.cadence().syncCadenceMs;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.round().finally(() => {
+        if (this.started) this.start();
+      });
+    }, cadenceMs);
+    this.started = true;
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    this.started = false;
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
 
@@ -87,7 +98,11 @@ export class ContentSync {
         this.fetch(hash, providers).catch((error: unknown) => this.options.onError?.(hash, error));
       }
       const now = this.options.nowMs?.() ?? Date.now();
-      const collected = await this.options.store.collectGarbage(pins, now, this.options.gcRetentionMs);
+      const collected = await this.options.store.collectGarbage(
+        pins,
+        now,
+        this.options.cadence().gcRetentionMs,
+      );
       return { started, collected };
     } finally {
       this.running = false;

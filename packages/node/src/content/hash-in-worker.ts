@@ -1,5 +1,6 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { BlobTree } from "@revoada/fabric-core/content";
+import { startModuleWorker } from "../worker-start.js";
 
 /** Runs `hashFile` in a worker thread and resolves with the blob's tree. */
 export function hashFileInWorker(sourcePath: string, copyTo?: string): Promise<BlobTree> {
@@ -21,13 +22,5 @@ export function hashFileInWorker(sourcePath: string, copyTo?: string): Promise<B
 }
 
 function startWorker(workerData: { sourcePath: string; copyTo: string | undefined }): Worker {
-  if (!import.meta.url.endsWith(".ts")) {
-    return new Worker(new URL("./hash-worker.js", import.meta.url), { workerData });
-  }
-  // Running from TypeScript source (tests, benchmarks): workers do not inherit tsx's loader
-  // hooks, so the worker registers them itself before importing the .ts entry.
-  const tsxApi = import.meta.resolve("tsx/esm/api");
-  const entry = new URL("./hash-worker.ts", import.meta.url).href;
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData, execArgv: ["--conditions=source"] });
+  return startModuleWorker(import.meta.url, "hash-worker", workerData);
 }

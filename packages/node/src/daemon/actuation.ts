@@ -218,6 +218,11 @@ export class NodeActuation {
             candidate.name === name ||
             (peer !== undefined && candidate.peerUrls.includes(httpUrl(peer, this.tls))),
         );
+        if (found?.isLearner === true) {
+          // A learner an earlier leader added whose record never committed: it is recorded
+          // now with a credential of its own (its node waits for one before it starts).
+          return record(action.node, "added", found.id, await this.issueCredential(node));
+        }
         if (found !== undefined) {
           // The member's certificate is on record too (the founder issued its own), so the
           // chain can revoke it when the member goes.
@@ -226,12 +231,7 @@ export class NodeActuation {
             client === undefined || tls === undefined
               ? null
               : await presentedSerial(httpUrl(client, this.tls), tls, etcdCallTimeoutMs);
-          return record(
-            action.node,
-            found.isLearner ? "added" : "promoted",
-            found.id,
-            serial === null ? undefined : { serial },
-          );
+          return record(action.node, "promoted", found.id, serial === null ? undefined : { serial });
         }
         // A holder whose member was removed (it was down): it comes back as a new learner.
         if (peer === undefined) return null;
@@ -316,6 +316,10 @@ export class NodeActuation {
     if (pki === undefined || files === null) return true;
     if (credential === undefined) {
       if ((await files.memberSerial()) !== null) return true;
+      // Only the founder issues its own certificate (no leader exists to issue it); any other
+      // member waits for the credential the leader records, so that every member certificate
+      // is on the chain and can be revoked.
+      if (!this.options.founder) return false;
       if (pki.ca.keyPem === undefined)
         throw new Error("no etcd member certificate and no CA key to issue one");
       const issued = await issueEtcdMemberCredential(pki.ca, {

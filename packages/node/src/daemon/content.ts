@@ -28,8 +28,8 @@ export interface NodeContentOptions {
   readonly signer: Signer;
   readonly clusterKey: ClusterKeys;
   readonly listen: string;
-  readonly syncCadenceMs: number;
-  readonly gcRetentionMs: number;
+  /** The committed strategy's `content` cadences, read at every round (a swap takes effect at once). */
+  readonly cadence: () => { readonly syncCadenceMs: number; readonly gcRetentionMs: number };
   readonly gossip: () => GossipDriver;
   readonly fabricState: () => FabricState;
   /** Blobs to hold beside those of the workloads (etcd members' sealed credentials). */
@@ -39,7 +39,8 @@ export interface NodeContentOptions {
 
 export class NodeContent {
   private announced = new Set<string>();
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   private constructor(
     readonly store: BlobStore,
@@ -48,13 +49,21 @@ export class NodeContent {
     readonly sync: ContentSync,
     private readonly options: NodeContentOptions,
   ) {
-    this.timer = setInterval(() => {
-      this.announce().catch((error: unknown) =>
-        options.logger.warn("blob announcement failed", {
-          error: error instanceof Error ? error.message : String(error),
-        }),
-      );
-    }, options.syncCadenceMs);
+    this.armAnnouncement();
+  }
+
+  /** Announces held blobs every `sync_cadence_ms` of the strategy in force. */
+  private armAnnouncement(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.announce()
+        .catch((error: unknown) =>
+          this.options.logger.warn("blob announcement failed", {
+            error: error instanceof Error ? error.message : String(error),
+          }),
+        )
+        .finally(() => this.armAnnouncement());
+    }, this.options.cadence().syncCadenceMs);
   }
 
   static async start(options: NodeContentOptions): Promise<NodeContent> {
@@ -73,8 +82,7 @@ export class NodeContent {
     const sync = new ContentSync({
       store,
       service,
-      syncCadenceMs: options.syncCadenceMs,
-      gcRetentionMs: options.gcRetentionMs,
+      cadence: options.cadence,
       fabricState: options.fabricState,
       ...(options.extraPins === undefined ? {} : { extraPins: options.extraPins }),
       providersOf: (hash) => holder.content?.providersOf(hash) ?? new Map(),
@@ -167,7 +175,8 @@ export class NodeContent {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
     this.sync.stop();
     await this.service.close();
     await this.links.close();

@@ -5,11 +5,13 @@ import { foundingRoles, strategyDigest } from "@revoada/fabric-core/attest";
 import { type MachineOutcome, planStrategyChange } from "@revoada/fabric-core/fabric";
 import type { Face } from "@revoada/fabric-core/face";
 import type { GossipEvent } from "@revoada/fabric-core/gossip";
+import { resolvePolicyConfig } from "@revoada/fabric-core/policy";
 import {
   type Entry,
   type RaftConfig,
   type RaftEvent,
   raftConfigFromStrategy,
+  raftTimingFromStrategy,
 } from "@revoada/fabric-core/raft";
 import {
   type Blake3Hash,
@@ -75,6 +77,37 @@ export interface StrategyStatus {
   readonly agrees: boolean;
 }
 
+/**
+ * The timing in force on this node, read from the components themselves (`/v1/status`
+ * `timing`, `revoada_timing` metrics): a committed strategy swap changes it without a restart.
+ */
+export interface TimingInForce {
+  /** The strategy whose timing runs (the committed one, or the file's before one commits). */
+  readonly strategy: string;
+  readonly raft: {
+    readonly election_timeout_ms: number;
+    readonly heartbeat_interval_ms: number;
+    readonly snapshot_interval_entries: number;
+  };
+  readonly gossip: {
+    readonly cadence_ms: number;
+    readonly probe_interval_ms: number;
+    readonly probe_timeout_ms: number;
+    readonly phi_threshold: number;
+    readonly failure_detector_timeout_ms: number;
+  };
+  readonly policy: {
+    readonly reconciliation_ms: number;
+    readonly hysteresis_ms: number;
+    readonly stabilization_ms: number;
+    readonly restore_window_ms: number;
+    readonly flap_window_ms: number;
+    readonly dead_grace_ms: number;
+  };
+  readonly attestation: { readonly seal_interval_ms: number };
+  readonly content: { readonly sync_cadence_ms: number; readonly gc_retention_ms: number };
+}
+
 /** What the data-directory stage leaves: the lock is held, the identity loaded. */
 interface DataDirectory {
   readonly signer: Signer;
@@ -133,6 +166,11 @@ export class FabricNode {
   /** The reconciler's tick, at the committed strategy's cadence. */
   private tickTimer: NodeJS.Timeout | null = null;
   private tickEveryMs = 0;
+  /** The sealer's tick, a tenth of the committed strategy's seal interval. */
+  private sealTimer: NodeJS.Timeout | null = null;
+  private sealTickMs = 0;
+  /** The strategy whose timing the components run (`applyStrategyTiming`). */
+  private timingStrategy: FabricStrategy | null = null;
   private renderScheduled = false;
   private rendering: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -220,7 +258,7 @@ export class FabricNode {
       signer: this.signer,
       applier: this.applier,
       dataDirectory: this.config.data_dir,
-      sealIntervalMs: this.config.strategy.attestation.seal_interval_ms,
+      sealIntervalMs: () => this.strategy().attestation.seal_interval_ms,
       logger: this.logger.child("seal"),
       api: parts.peerApi,
       witnesses: () => alivePeers(this.gossip, this.nodeId),
@@ -321,12 +359,95 @@ export class FabricNode {
         committed: status.committed?.name ?? "",
       });
     }
-    const cadence = this.strategy().reconciliation.millis;
-    if (cadence !== this.tickEveryMs && this.tickTimer !== null && !this.stopping) {
-      clearInterval(this.tickTimer);
+    this.applyStrategyTiming();
+  }
+
+  /**
+   * Puts the running strategy's timing in force on every component, without a restart: Raft
+   * (election timeout, heartbeat, snapshot interval: at its next reset), gossip (cadence,
+   * probes, phi threshold, detector timeout: from its next round), the reconciler's tick and
+   * the sealer's, content rounds. The policy reads the committed strategy every round. Called
+   * when a strategy entry applies and on every tick (a snapshot can carry a swap too).
+   */
+  private applyStrategyTiming(): void {
+    const strategy = this.strategy();
+    if (strategy === this.timingStrategy || this.stopping) return;
+    const first = this.timingStrategy === null;
+    this.timingStrategy = strategy;
+    try {
+      this.raft.setTiming(raftTimingFromStrategy(strategy));
+      this.gossip.setMembership(strategy.membership);
+    } catch (error) {
+      this.logger.error("the committed strategy's timing could not be applied", {
+        strategy: strategy.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    const cadence = strategy.reconciliation.millis;
+    if (cadence !== this.tickEveryMs) {
+      if (this.tickTimer !== null) clearInterval(this.tickTimer);
       this.tickEveryMs = cadence;
       this.tickTimer = setInterval(() => this.events.push({ type: "tick" }), cadence);
     }
+    const sealTickMs = Math.max(20, Math.floor(strategy.attestation.seal_interval_ms / 10));
+    if (sealTickMs !== this.sealTickMs) {
+      if (this.sealTimer !== null) clearInterval(this.sealTimer);
+      this.sealTickMs = sealTickMs;
+      this.sealTimer = setInterval(() => {
+        this.sealing.leaderTick(this.raft.status().role === "leader").catch((error: unknown) => {
+          this.logger.warn("sealing failed", {
+            error: error instanceof Error ? error.message : String(error),
+          });
+        });
+      }, sealTickMs);
+    }
+    if (!first) {
+      const timing = this.timingInForce();
+      this.logger.child("strategy").info("timing in force", {
+        strategy: timing.strategy,
+        election_timeout_ms: timing.raft.election_timeout_ms,
+        heartbeat_interval_ms: timing.raft.heartbeat_interval_ms,
+        gossip_cadence_ms: timing.gossip.cadence_ms,
+        failure_detector_timeout_ms: timing.gossip.failure_detector_timeout_ms,
+        reconciliation_ms: timing.policy.reconciliation_ms,
+      });
+    }
+  }
+
+  /** The timing each component runs now (read from the components, not from the strategy). */
+  timingInForce(): TimingInForce {
+    const raft = this.raft.timing();
+    const gossip = this.gossip.timing();
+    const strategy = this.strategy();
+    const policy = resolvePolicyConfig(strategy, this.config.policy);
+    return {
+      strategy: this.timingStrategy?.name ?? strategy.name,
+      raft: {
+        election_timeout_ms: raft.electionTimeoutMs,
+        heartbeat_interval_ms: raft.heartbeatIntervalMs,
+        snapshot_interval_entries: raft.snapshotIntervalEntries,
+      },
+      gossip: {
+        cadence_ms: gossip.gossipIntervalMs,
+        probe_interval_ms: gossip.probeIntervalMs,
+        probe_timeout_ms: gossip.probeTimeoutMs,
+        phi_threshold: gossip.phiThreshold,
+        failure_detector_timeout_ms: gossip.failureDetectorTimeoutMs,
+      },
+      policy: {
+        reconciliation_ms: this.tickEveryMs,
+        hysteresis_ms: policy.hysteresis_ms,
+        stabilization_ms: policy.stabilization_ms,
+        restore_window_ms: policy.restore_window_ms,
+        flap_window_ms: policy.flap_window_ms,
+        dead_grace_ms: policy.dead_grace_ms,
+      },
+      attestation: { seal_interval_ms: strategy.attestation.seal_interval_ms },
+      content: {
+        sync_cadence_ms: strategy.content.sync_cadence_ms,
+        gc_retention_ms: strategy.content.gc_retention_ms,
+      },
+    };
   }
 
   get nodeId(): NodeId {
@@ -369,8 +490,13 @@ export class FabricNode {
       signer: disk.signer,
       clusterKey: keys.cluster,
       listen: config.listen.content,
-      syncCadenceMs: config.strategy.content.sync_cadence_ms,
-      gcRetentionMs: config.strategy.content.gc_retention_ms,
+      cadence: () => {
+        const running = applier.machine.strategy()?.strategy ?? config.strategy;
+        return {
+          syncCadenceMs: running.content.sync_cadence_ms,
+          gcRetentionMs: running.content.gc_retention_ms,
+        };
+      },
       gossip: () => gossip,
       fabricState: () => applier.state(),
       // Every node holds the etcd members' sealed credentials: any of them may serve one.
@@ -441,6 +567,7 @@ export class FabricNode {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    if (this.sealTimer !== null) clearInterval(this.sealTimer);
     this.events.stop();
     this.reconciler.close();
     this.relay.stop();
@@ -478,6 +605,7 @@ export class FabricNode {
           this.onGossipEvent(event.event);
           return;
         case "tick":
+          this.applyStrategyTiming();
           this.reconciler.run();
           return;
       }
@@ -511,20 +639,9 @@ export class FabricNode {
   }
 
   private startTimers(): void {
-    const strategy = this.strategy();
-    this.tickEveryMs = strategy.reconciliation.millis;
-    this.tickTimer = setInterval(() => this.events.push({ type: "tick" }), this.tickEveryMs);
+    // The reconciler's and the sealer's ticks, at the running strategy's cadences.
+    this.applyStrategyTiming();
     this.timers.push(setInterval(() => this.advertise(), 1000));
-    const sealTickMs = Math.max(20, Math.floor(strategy.attestation.seal_interval_ms / 10));
-    this.timers.push(
-      setInterval(() => {
-        this.sealing.leaderTick(this.raft.status().role === "leader").catch((error: unknown) => {
-          this.logger.warn("sealing failed", {
-            error: error instanceof Error ? error.message : String(error),
-          });
-        });
-      }, sealTickMs),
-    );
   }
 
   /** Raft peers come from gossip: every member's advertised Raft address. */
@@ -600,7 +717,7 @@ export class FabricNode {
   }
 
   private scheduleRenderLater(): void {
-    setTimeout(() => this.scheduleRender(), this.config.strategy.content.sync_cadence_ms);
+    setTimeout(() => this.scheduleRender(), this.strategy().content.sync_cadence_ms);
   }
 
   private defineMetrics(): void {
@@ -622,6 +739,10 @@ export class FabricNode {
     const strategyAgrees = m.gauge(
       "revoada_strategy_file_agrees",
       "1 when this node's strategy file is the committed strategy, 0 when it differs",
+    );
+    const timing = m.gauge(
+      "revoada_timing_in_force",
+      "the running strategy's timing as each component holds it (ms, or the phi threshold), by parameter; a committed swap changes it live",
     );
     const served = m.gauge("revoada_blob_bytes_served", "blob bytes uploaded to peers");
     const fetching = m.gauge("revoada_blob_fetches_active", "blob fetches in progress");
@@ -664,6 +785,12 @@ export class FabricNode {
       const running = this.strategy();
       strategyInfo(1, { name: running.name, digest: strategyDigest(running).slice(0, 16) });
       strategyAgrees(this.strategyStatus().agrees ? 1 : 0);
+      const inForce = this.timingInForce();
+      for (const [section, values] of Object.entries(inForce)) {
+        if (typeof values === "string") continue;
+        for (const [parameter, value] of Object.entries(values as Readonly<Record<string, number>>))
+          timing(value, { parameter: `${section}.${parameter}` });
+      }
       served(this.content.counters().servedBytes);
       fetching(this.content.sync.fetching().length);
       for (const [reason, count] of Object.entries(this.gossip.rejectedPackets()))

@@ -41,7 +41,8 @@ export interface SealingContext {
   readonly signer: Signer;
   readonly applier: FabricApplier;
   readonly dataDirectory: string;
-  readonly sealIntervalMs: number;
+  /** The committed strategy's `seal_interval_ms`, read at every tick (a swap takes effect at once). */
+  readonly sealIntervalMs: () => number;
   readonly logger: Logger;
   /** Alive peers with their API addresses; the control-plane members among them are the witnesses. */
   readonly witnesses: () => readonly { readonly id: NodeId; readonly api: string }[];
@@ -58,6 +59,7 @@ export class Sealing {
   private readonly witnessSizes = new Map<NodeId, number>();
   private busy = false;
   private sealerMin = 0;
+  private sealerIntervalMs = 0;
 
   constructor(private readonly context: SealingContext) {}
 
@@ -76,13 +78,19 @@ export class Sealing {
       // the checkpoint's size) minus the signer; the sealer asks for the same.
       const members = this.members();
       const cosignaturesMin = Math.max(1, defaultCosignaturesMin(members.size));
-      if (this.sealer === null || this.sealerMin !== cosignaturesMin) {
+      const sealIntervalMs = this.context.sealIntervalMs();
+      if (
+        this.sealer === null ||
+        this.sealerMin !== cosignaturesMin ||
+        this.sealerIntervalMs !== sealIntervalMs
+      ) {
         this.sealerMin = cosignaturesMin;
+        this.sealerIntervalMs = sealIntervalMs;
         this.sealer = new Sealer(
           {
             origin: chain.chain.genesis.body.origin,
             cosignaturesMin,
-            sealIntervalMs: this.context.sealIntervalMs,
+            sealIntervalMs,
             blocksPerCheckpointMax: 64,
           },
           this.context.signer,

@@ -6,9 +6,11 @@ import {
   type GossipConfig,
   type GossipEvent,
   GossipNode,
+  type GossipTiming,
   gossipLimits,
   type MembershipSettings,
   type MembershipView,
+  pickGossipTiming,
 } from "@revoada/fabric-core/gossip";
 import type { NodeState, Random, Signer } from "@revoada/fabric-core/vocabulary";
 import { connectFrameLink, type FrameLink, listenFrameLinks } from "../content/frame-link.js";
@@ -230,6 +232,27 @@ export class GossipDriver {
 
   membershipView(): MembershipView {
     return this.core.membershipView(this.now());
+  }
+
+  /**
+   * A committed strategy swap: the core takes the timing the new membership settings give
+   * (through the same `configure` as at start) from its next round on; no restart.
+   */
+  setMembership(membership: MembershipSettings): void {
+    let config = defaultGossipConfig(
+      { id: this.options.signer.nodeId, address: this.address, generation: this.options.generation },
+      membership,
+    );
+    if (this.options.configure !== undefined) config = this.options.configure(config);
+    const applied = this.core.setTiming(pickGossipTiming(config));
+    if (!applied.ok)
+      throw new Error(`gossip timing: ${applied.issues.map((issue) => issue.message).join("; ")}`);
+    if (!this.closed) this.schedule();
+  }
+
+  /** The timing in force (`setMembership` changes it). */
+  timing(): GossipTiming {
+    return this.core.timing();
   }
 
   metrics(): { readonly core: ReturnType<GossipNode["metrics"]>; readonly driver: GossipDriverCounters } {

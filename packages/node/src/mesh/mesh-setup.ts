@@ -46,6 +46,12 @@ export interface MeshPlan {
     readonly hostOf: (index: number) => string;
     readonly apiOf: (index: number) => string;
   };
+  /**
+   * On loopback too, the API a cluster of separate hosts has: HTTPS with a certificate from
+   * the cluster CA, reads behind a token, and a read token (`read.token`, 0600) beside the
+   * API token. Always so with `addresses`.
+   */
+  readonly secureApi?: boolean;
 }
 
 /** The ports every host of an address plan listens on: gossip, raft, content, api, etcd peer, etcd client. */
@@ -90,6 +96,10 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
   );
   const portsPerNode = plan.actuator?.etcd === true ? 6 : 4;
   const addresses = plan.addresses;
+  const secure = plan.secureApi === true || addresses !== undefined;
+  const readTokenFile = join(directory, "read.token");
+  if (plan.secureApi === true)
+    await writeFile(readTokenFile, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
   const ports =
     addresses === undefined
       ? await freePorts(plan.nodes * portsPerNode)
@@ -125,7 +135,11 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       // On loopback, plain HTTP and open reads, asked for explicitly (the console, tests and
       // scripts read without a token); on their own addresses (network namespaces), HTTPS
       // with a certificate from the CA and reads behind the token (docs/join.md).
-      ...(addresses === undefined ? { api: { plain_http: true, open_reads: true } } : {}),
+      ...(secure
+        ? plan.secureApi === true
+          ? { api: { read_token_file: "../read.token" } }
+          : {}
+        : { api: { plain_http: true, open_reads: true } }),
       strategy: plan.strategy ?? homelabStrategy,
       formation: plan.formation ?? "quorum-3m",
       face,
@@ -161,7 +175,7 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
     version: 1,
     face: plan.faceId,
     token_file: tokenFile,
-    ...(addresses === undefined ? {} : { ca_file: join(directory, "ca.crt") }),
+    ...(secure ? { ca_file: join(directory, "ca.crt") } : {}),
     nodes: entries,
   };
   await writeFile(join(directory, meshFileName), `${JSON.stringify(mesh, null, 2)}\n`);

@@ -11,6 +11,7 @@ import {
   type RaftMessage,
   RaftNode,
   type RaftStatus,
+  type RaftTiming,
   type Ready,
   type SnapshotMetadata,
 } from "@revoada/fabric-core/raft";
@@ -210,6 +211,23 @@ export class RaftDriver<R> {
 
   status(): RaftStatus {
     return this.node.status();
+  }
+
+  /**
+   * A committed strategy swap: the core takes the new election timeout, heartbeat and
+   * snapshot interval at its next reset (a shorter deadline is pulled in); no restart.
+   */
+  setTiming(timing: RaftTiming): void {
+    this.advanceClock();
+    const applied = this.node.setTiming(timing);
+    if (!applied.ok)
+      throw new Error(`raft timing: ${applied.issues.map((issue) => issue.message).join("; ")}`);
+    this.schedule();
+  }
+
+  /** The timing in force (`setTiming` changes it). */
+  timing(): RaftTiming {
+    return this.node.timing();
   }
 
   /** Moves or adds a peer's address (a restarted peer on a new port). */

@@ -10,7 +10,6 @@ import {
   parseChainExport,
   RoleTable,
   type VerifyMode,
-  verifyChain,
   verifyConsistencyBundle,
   verifyInclusionBundle,
 } from "@revoada/fabric-core/attest";
@@ -24,6 +23,7 @@ import {
 } from "@revoada/fabric-core/vocabulary";
 import { type Command, Option } from "commander";
 import { z } from "zod";
+import { type VerifyProgress, verifyChainParallel } from "../../attest/parallel-verify.js";
 import { ApiClient } from "../../mesh/api-client.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
@@ -72,53 +72,83 @@ function registerVerify(chain: Command): void {
         .default("checkpoints"),
     )
     .option("--genesis <hash>", "refuse a chain whose genesis hash differs (pin it out of band)")
+    .option(
+      "--threads <n>",
+      "threads checking block signatures, this one included (default: the cores; 1: no worker threads)",
+      (value: string) => wholeNumber("--threads", value, 1, 256),
+    )
     .addOption(outputOption("table"))
-    .action(async (options: SourceOptions & { mode: VerifyMode; genesis?: string; output: OutputFormat }) => {
-      const text = await readChainText(options);
-      const report = verifyChain(text, {
-        mode: options.mode,
-        ...(options.genesis === undefined ? {} : { trustedGenesisHash: options.genesis }),
-      });
-      if (!report.ok) {
-        const failure = report.failure;
-        const where = failure.sequence === null ? "" : ` (block ${failure.sequence})`;
-        throw new CliError(
-          `line ${failure.line}${where}: ${failure.reason}: ${failure.message}; ${report.verifiedBlocks} block(s) verified before it`,
-          exitCodes.failed,
-        );
-      }
-      const summary = report.summary;
-      process.stdout.write(
-        render(options.output, summary, () => [
-          {
-            origin: summary.origin,
-            blocks: summary.blocks,
-            sealed: summary.sealedSize,
-            checkpoints: summary.checkpoints,
-            block_signatures: summary.blockSignaturesChecked,
-            genesis: summary.genesisHash,
+    .action(
+      async (
+        options: SourceOptions & {
+          mode: VerifyMode;
+          genesis?: string;
+          threads?: number;
+          output: OutputFormat;
+        },
+      ) => {
+        const text = await readChainText(options);
+        let reported = false;
+        const report = await verifyChainParallel(text, {
+          mode: options.mode,
+          ...(options.genesis === undefined ? {} : { trustedGenesisHash: options.genesis }),
+          ...(options.threads === undefined ? {} : { threads: options.threads }),
+          // Long work says how far it is, on stderr, once a second (nothing for a short chain).
+          onProgress: (progress) => {
+            const finished =
+              progress.lines === progress.linesTotal &&
+              progress.signaturesChecked === progress.signaturesQueued;
+            if (!reported && finished) return;
+            reported = true;
+            process.stderr.write(`${progressLine(progress)}\n`);
           },
-        ]),
-      );
-      // Who signed each operator shift (and each swap), and the strategies the chain recorded.
-      if (options.output === "table" && summary.operatorSigned.length > 0) {
-        process.stdout.write("\nOPERATOR-SIGNED BLOCKS\n");
-        for (const signed of summary.operatorSigned) {
-          const subject = signed.node === null ? "" : ` ${shortNodeId(signed.node)}`;
-          process.stdout.write(
-            `  block ${signed.sequence}: ${signed.command}${subject} signed by operator ${signed.signer}\n`,
+        });
+        if (!report.ok) {
+          const failure = report.failure;
+          const where = failure.sequence === null ? "" : ` (block ${failure.sequence})`;
+          throw new CliError(
+            `line ${failure.line}${where}: ${failure.reason}: ${failure.message}; ${report.verifiedBlocks} block(s) verified before it`,
+            exitCodes.failed,
           );
         }
-      }
-      if (options.output === "table" && summary.strategies.length > 0) {
-        process.stdout.write("\nSTRATEGIES\n");
-        for (const strategy of summary.strategies) {
-          process.stdout.write(
-            `  block ${strategy.sequence}: ${strategy.name} (${strategy.digest.slice(0, 16)})\n`,
-          );
+        const summary = report.summary;
+        process.stdout.write(
+          render(options.output, summary, () => [
+            {
+              origin: summary.origin,
+              blocks: summary.blocks,
+              sealed: summary.sealedSize,
+              checkpoints: summary.checkpoints,
+              block_signatures: summary.blockSignaturesChecked,
+              genesis: summary.genesisHash,
+            },
+          ]),
+        );
+        // Who signed each operator shift (and each swap), and the strategies the chain recorded.
+        if (options.output === "table" && summary.operatorSigned.length > 0) {
+          process.stdout.write("\nOPERATOR-SIGNED BLOCKS\n");
+          for (const signed of summary.operatorSigned) {
+            const subject = signed.node === null ? "" : ` ${shortNodeId(signed.node)}`;
+            process.stdout.write(
+              `  block ${signed.sequence}: ${signed.command}${subject} signed by operator ${signed.signer}\n`,
+            );
+          }
         }
-      }
-    });
+        if (options.output === "table" && summary.strategies.length > 0) {
+          process.stdout.write("\nSTRATEGIES\n");
+          for (const strategy of summary.strategies) {
+            process.stdout.write(
+              `  block ${strategy.sequence}: ${strategy.name} (${strategy.digest.slice(0, 16)})\n`,
+            );
+          }
+        }
+      },
+    );
+}
+
+function progressLine(progress: VerifyProgress): string {
+  const percent = Math.floor((100 * progress.lines) / Math.max(1, progress.linesTotal));
+  return `chain verify: ${percent}% of ${progress.linesTotal} lines walked (${progress.blocks} blocks), ${progress.signaturesChecked} of ${progress.signaturesQueued} block signatures checked`;
 }
 
 function registerShow(chain: Command): void {

@@ -24,7 +24,7 @@ import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
 import { wholeNumberProblem } from "../numbers.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
-import { signShift } from "../sign-shift.js";
+import { shiftMessage, signShift, sshsigShift } from "../sign-shift.js";
 import { etcdStatusSection } from "./etcd.js";
 
 /**
@@ -86,7 +86,9 @@ export async function leaderClient(list: readonly ApiClient[]): Promise<ApiClien
 export function registerMesh(program: Command): void {
   program
     .command("status")
-    .description("show every node of a running mesh: roles, health, leader, term, commit index, chain height")
+    .description(
+      "show every node of a running mesh: roles, health, leader, term, commit index, chain height, the strategy in force and its election timeout (-o json: every timing in force)",
+    )
     .addOption(dirOption())
     .addOption(apiOption())
     .addOption(outputOption())
@@ -151,14 +153,40 @@ export function registerMesh(program: Command): void {
         "--sign-with <keyfile>",
         "sign the shift with an operator key (raw ed25519 seed or OpenSSH private key), bound to the chain head",
       )
+      .option(
+        "--print-message",
+        "print the exact message an operator signs for this shift now and exit (for ssh-keygen -Y sign -n revoada-shift)",
+        false,
+      )
+      .option(
+        "--sshsig <sigfile>",
+        "send the shift with a detached signature by ssh-keygen -Y sign -n revoada-shift over the --print-message output",
+      )
+      .option("--message <file>", "the message --sshsig signed (default: SIGFILE without .sig)")
       .addOption(dirOption())
       .addOption(apiOption())
       .addOption(outputOption())
       .action(
         async (
           node: string,
-          options: Target & { roles?: string; force: boolean; signWith?: string; output: OutputFormat },
+          options: Target & {
+            roles?: string;
+            force: boolean;
+            signWith?: string;
+            printMessage: boolean;
+            sshsig?: string;
+            message?: string;
+            output: OutputFormat;
+          },
         ) => {
+          const ways = [options.signWith, options.sshsig, options.printMessage ? true : undefined];
+          if (ways.filter((way) => way !== undefined).length > 1)
+            throw new CliError(
+              "--sign-with, --sshsig and --print-message exclude each other",
+              exitCodes.usage,
+            );
+          if (options.message !== undefined && options.sshsig === undefined)
+            throw new CliError("--message goes with --sshsig", exitCodes.usage);
           const leader = await leaderClient((await clients(options)).clients);
           const request: Omit<ShiftRequest, "roles"> & { roles?: string[] } = {
             action,
@@ -166,8 +194,14 @@ export function registerMesh(program: Command): void {
             force: options.force,
             ...(options.roles === undefined ? {} : { roles: options.roles.split(",").map((r) => r.trim()) }),
           };
+          if (options.printMessage) {
+            process.stdout.write(await shiftMessage(leader, request));
+            return;
+          }
           if (options.signWith !== undefined)
             Object.assign(request, await signShift(leader, request, options.signWith));
+          if (options.sshsig !== undefined)
+            Object.assign(request, await sshsigShift(leader, request, options.sshsig, options.message));
           const reply = await leader.post("/v1/shifts", request, CommittedReply);
           process.stdout.write(
             render(options.output, reply, () => [
@@ -397,6 +431,8 @@ export function statusRow(
     applied: status.learns?.applied_index ?? status.raft.applied_index,
     chain: status.chain_height,
     members: `${status.members.alive}/${status.members.alive + status.members.suspect + status.members.dead}`,
+    strategy: status.timing?.strategy ?? "-",
+    election_ms: status.timing?.raft.election_timeout_ms ?? "-",
     last_decision: status.last_decision ?? "-",
   };
 }

@@ -1,10 +1,12 @@
 /// <reference lib="dom" />
 /**
  * The web console's page script (runs in the browser; compiled with the node package and
- * served from dist/ui/client/console.js). One EventSource on `/v1/events` feeds every view;
- * each named event replaces one topic and re-renders the views that read it. The API token
- * lives in this module's memory only: it is typed by the operator, sent as a bearer header
- * with mutations, never stored, logged or put in a URL.
+ * served from dist/ui/client/console.js). One event stream on `/v1/events` feeds every view;
+ * each named event replaces one topic and re-renders the views that read it. The stream is
+ * read with `fetch` (server-sent events parsed here), not `EventSource`, so that it can send
+ * the token where reads are closed (HTTPS clusters, docs/join.md). The token (the read token
+ * or the API token) lives in this module's memory only: it is typed by the operator, sent as
+ * a bearer header with the stream and with mutations, never stored, logged or put in a URL.
  */
 import type { ConsoleTopicName, ConsoleTopics } from "../console-topics.js";
 
@@ -35,6 +37,10 @@ const readers: Readonly<Record<ConsoleTopicName, readonly ViewName[]>> = {
 const topics: Topics = {};
 let token: string | null = null;
 let current: ViewName = "mesh";
+/** The open event stream; aborted to reconnect (a new token, a dropped connection). */
+let stream: AbortController | null = null;
+/** An event's text is at most this long (the chain topic is the largest): a bounded decoder. */
+const eventCharsMax = 16 * 1024 * 1024;
 
 type Child = Node | string | null | undefined;
 
@@ -376,10 +382,18 @@ async function submitShift(): Promise<void> {
       result,
       "warn",
       leader ? `this node is not the leader; open ${leader.name}'s console: ` : "this node is not the leader",
-      leader ? el("a", { href: `http://${leader.api}/ui` }, `http://${leader.api}/ui`) : null,
+      leader
+        ? el(
+            "a",
+            { href: `${location.protocol}//${leader.api}/ui` },
+            `${location.protocol}//${leader.api}/ui`,
+          )
+        : null,
     );
   } else if (response.status === 401) {
     showResult(result, "bad", "the token was not accepted");
+  } else if (response.status === 403) {
+    showResult(result, "bad", "this token may only read: enter the API token to act");
   } else {
     showResult(result, "bad", `HTTP ${response.status}: ${reply.error ?? "failed"}`);
   }
@@ -528,24 +542,85 @@ function show(view: ViewName): void {
   renderers[view]();
 }
 
-function connect(): void {
+function indicate(text: string, tone: "ok" | "warn" | "bad"): void {
   const indicator = byId("connection");
-  const source = new EventSource("/v1/events");
-  source.addEventListener("open", () => {
-    indicator.textContent = "live";
-    indicator.className = "badge ok";
+  indicator.textContent = text;
+  indicator.className = `badge ${tone}`;
+}
+
+/**
+ * (Re)opens the event stream with the token in force, closing the one open. A dropped stream
+ * reconnects after the server's `retry` (1 s); a refused one (401/403: reads need a token)
+ * waits until a token is entered.
+ */
+function connect(): void {
+  stream?.abort();
+  const controller = new AbortController();
+  stream = controller;
+  void readEvents(controller.signal).then((retryMs) => {
+    if (retryMs === null || stream !== controller) return;
+    setTimeout(() => {
+      if (stream === controller) connect();
+    }, retryMs);
   });
-  source.addEventListener("error", () => {
-    indicator.textContent = "reconnecting";
-    indicator.className = "badge warn";
-  });
-  for (const name of topicNames) {
-    source.addEventListener(name, (event) => {
-      const data = JSON.parse((event as MessageEvent<string>).data) as ConsoleTopics[typeof name];
-      (topics as Record<ConsoleTopicName, unknown>)[name] = data;
-      render(readers[name]);
-    });
+}
+
+/** Reads one stream until it ends; the delay before reconnecting, or null not to. */
+async function readEvents(signal: AbortSignal): Promise<number | null> {
+  let retryMs = 1000;
+  try {
+    const headers: Record<string, string> = { accept: "text/event-stream" };
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    const response = await fetch("/v1/events", { headers, signal, cache: "no-store" });
+    if (response.status === 401 || response.status === 403) {
+      indicate(token === null ? "token needed to read" : "token not accepted", "bad");
+      return null;
+    }
+    if (!response.ok || response.body === null) {
+      indicate("reconnecting", "warn");
+      return retryMs;
+    }
+    indicate("live", "ok");
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      for (let end = buffer.search(/\r?\n\r?\n/); end >= 0; end = buffer.search(/\r?\n\r?\n/)) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
+        retryMs = dispatchEvent(block) ?? retryMs;
+      }
+      if (buffer.length > eventCharsMax) throw new Error("an event larger than the console reads");
+    }
+  } catch {
+    if (signal.aborted) return null;
   }
+  indicate("reconnecting", "warn");
+  return retryMs;
+}
+
+/** One server-sent event (`event:`, `data:` lines; `retry:`; `:` comments): its topic replaced. */
+function dispatchEvent(block: string): number | undefined {
+  let name = "";
+  const data: string[] = [];
+  let retryMs: number | undefined;
+  for (const line of block.split(/\r?\n/)) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") name = value;
+    else if (field === "data") data.push(value);
+    else if (field === "retry" && /^\d+$/.test(value)) retryMs = Number(value);
+  }
+  const topic = topicNames.find((candidate) => candidate === name);
+  if (topic !== undefined && data.length > 0) {
+    (topics as Record<ConsoleTopicName, unknown>)[topic] = JSON.parse(data.join("\n"));
+    render(readers[topic]);
+  }
+  return retryMs;
 }
 
 function wireToken(): void {
@@ -553,7 +628,7 @@ function wireToken(): void {
   const state = byId("token-state");
   const forget = byId("token-forget");
   const update = () => {
-    state.textContent = token === null ? "read-only" : "token set (kept in this page only)";
+    state.textContent = token === null ? "no token" : "token set (kept in this page only)";
     state.className = token === null ? "badge muted" : "badge ok";
   };
   byId("token-form").addEventListener("submit", (event) => {
@@ -561,10 +636,12 @@ function wireToken(): void {
     token = input.value.trim() === "" ? null : input.value.trim();
     input.value = "";
     update();
+    connect();
   });
   forget.addEventListener("click", () => {
     token = null;
     update();
+    connect();
   });
   update();
 }

@@ -1,0 +1,291 @@
+import { availableParallelism } from "node:os";
+import type { Worker } from "node:worker_threads";
+import {
+  type BadSignature,
+  blockSigningMessage,
+  ChainWalk,
+  type DeferredSignature,
+  type VerifyOptions,
+  type VerifyReport,
+} from "@revoada/fabric-core/attest";
+import { verifySignature } from "@revoada/fabric-core/vocabulary";
+import { startModuleWorker } from "../worker-start.js";
+
+/**
+ * `verifyChain` with the block signatures checked on worker threads (docs/attestation.md,
+ * "Verifying"; issue 14). The main thread walks the export as `verifyChain` does (decoding,
+ * hashes, links, roles, checkpoints with their signatures, operator signatures) and hands
+ * every block signature it would check to a pool of threads, in batches packed into
+ * transferable buffers; when every thread has enough queued, it checks the next batch itself.
+ * The report is the one `verifyChain` gives for the same text and options: the walk does not
+ * depend on block signatures, so the first bad one is a failure exactly when no earlier line
+ * failed (`ChainWalk.report`).
+ */
+export interface ParallelVerifyOptions extends VerifyOptions {
+  /**
+   * Threads checking signatures, the main thread included: 1 checks everything on the main
+   * thread (no worker). Default: the machine's available parallelism.
+   */
+  readonly threads?: number;
+  /** Called at most every `progressIntervalMs` (and once at the end) while the work runs. */
+  readonly onProgress?: (progress: VerifyProgress) => void;
+  readonly progressIntervalMs?: number;
+}
+
+export interface VerifyProgress {
+  /** Lines of the export walked, and in all. */
+  readonly lines: number;
+  readonly linesTotal: number;
+  readonly blocks: number;
+  /** Block signatures handed out, and checked so far. */
+  readonly signaturesQueued: number;
+  readonly signaturesChecked: number;
+}
+
+/** One batch of block signatures, in buffers moved (not copied) to a worker. */
+export interface SignatureBatch {
+  readonly id: number;
+  readonly count: number;
+  /** The signed messages (`blockSigningMessage(bodyLine)`), back to back. */
+  readonly messages: ArrayBuffer;
+  /** count + 1 offsets into `messages` (Uint32). */
+  readonly offsets: ArrayBuffer;
+  /** count × 64 signature bytes. */
+  readonly signatures: ArrayBuffer;
+  /** count indexes into `keys` (Uint16). */
+  readonly keyIndex: ArrayBuffer;
+  /** The proposers' node ids (hex public keys) this batch uses. */
+  readonly keys: readonly string[];
+}
+
+export interface SignatureBatchResult {
+  readonly id: number;
+  readonly count: number;
+  /** Positions in the batch whose signature does not verify. */
+  readonly bad: readonly number[];
+}
+
+/** Checks every signature of a batch (on whichever thread calls it). */
+export function checkSignatureBatch(batch: SignatureBatch): SignatureBatchResult {
+  const bad: number[] = [];
+  const messages = new Uint8Array(batch.messages);
+  const signatures = new Uint8Array(batch.signatures);
+  const offsets = new Uint32Array(batch.offsets);
+  const keyIndex = new Uint16Array(batch.keyIndex);
+  for (let i = 0; i < batch.count; i += 1) {
+    const message = messages.subarray(offsets[i]!, offsets[i + 1]!);
+    const signature = signatures.subarray(64 * i, 64 * i + 64);
+    if (!verifySignature(batch.keys[keyIndex[i]!]!, message, signature)) bad.push(i);
+  }
+  return { id: batch.id, count: batch.count, bad };
+}
+
+const batchSize = 512;
+/** Lines walked between two turns of the event loop (replies, progress). */
+const linesPerTurn = 4096;
+/** Batches queued on one worker before the main thread checks the next one itself. */
+const queuedPerWorker = 2;
+const signingDomain = Buffer.from(blockSigningMessage(""));
+
+/** What the main thread keeps of a batch it handed out, to name a bad signature. */
+interface BatchOrigin {
+  readonly lines: Int32Array;
+  readonly sequences: Float64Array;
+  readonly proposers: string[];
+}
+
+class BatchBuilder {
+  private messages = Buffer.allocUnsafeSlow(batchSize * 1024);
+  private offsets = new Uint32Array(batchSize + 1);
+  private signatures = Buffer.allocUnsafeSlow(batchSize * 64);
+  private keyIndex = new Uint16Array(batchSize);
+  private keys: string[] = [];
+  private keyOf = new Map<string, number>();
+  private origin: BatchOrigin = newOrigin();
+  count = 0;
+  private bytes = 0;
+
+  add(job: DeferredSignature): void {
+    const room = signingDomain.length + 3 * job.bodyLine.length;
+    if (this.bytes + room > this.messages.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.messages.length, this.bytes + room));
+      this.messages.copy(grown, 0, 0, this.bytes);
+      this.messages = grown;
+    }
+    const i = this.count;
+    this.offsets[i] = this.bytes;
+    this.bytes += signingDomain.copy(this.messages, this.bytes);
+    this.bytes += this.messages.write(job.bodyLine, this.bytes, "utf8");
+    this.signatures.write(job.signature, 64 * i, 64, "hex");
+    let key = this.keyOf.get(job.proposer);
+    if (key === undefined) {
+      key = this.keys.length;
+      this.keys.push(job.proposer);
+      this.keyOf.set(job.proposer, key);
+    }
+    this.keyIndex[i] = key;
+    this.origin.lines[i] = job.line;
+    this.origin.sequences[i] = job.sequence;
+    this.origin.proposers.push(job.proposer);
+    this.count += 1;
+  }
+
+  take(id: number): { batch: SignatureBatch; origin: BatchOrigin } {
+    this.offsets[this.count] = this.bytes;
+    const batch: SignatureBatch = {
+      id,
+      count: this.count,
+      messages: this.messages.buffer.slice(0, this.bytes) as ArrayBuffer,
+      offsets: this.offsets.buffer as ArrayBuffer,
+      signatures: this.signatures.buffer as ArrayBuffer,
+      keyIndex: this.keyIndex.buffer as ArrayBuffer,
+      keys: this.keys,
+    };
+    const origin = this.origin;
+    this.offsets = new Uint32Array(batchSize + 1);
+    this.signatures = Buffer.allocUnsafeSlow(batchSize * 64);
+    this.keyIndex = new Uint16Array(batchSize);
+    this.keys = [];
+    this.keyOf = new Map();
+    this.origin = newOrigin();
+    this.count = 0;
+    this.bytes = 0;
+    return { batch, origin };
+  }
+}
+
+function newOrigin(): BatchOrigin {
+  return { lines: new Int32Array(batchSize), sequences: new Float64Array(batchSize), proposers: [] };
+}
+
+interface PoolWorker {
+  readonly worker: Worker;
+  queued: number;
+}
+
+export async function verifyChainParallel(
+  text: string,
+  options: ParallelVerifyOptions = {},
+): Promise<VerifyReport> {
+  const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
+  const builder = new BatchBuilder();
+  const walk = new ChainWalk(text, options, (job) => builder.add(job));
+  const origins = new Map<number, BatchOrigin>();
+  const pool: PoolWorker[] = [];
+  let nextId = 0;
+  let queued = 0;
+  let checked = 0;
+  // Set from worker callbacks: fields of an object, so that the checks below are not narrowed away.
+  const found: { firstBad: BadSignature | null; workerFailure: Error | null; wake: (() => void) | null } = {
+    firstBad: null,
+    workerFailure: null,
+    wake: null,
+  };
+
+  const settle = (result: SignatureBatchResult): void => {
+    const origin = origins.get(result.id)!;
+    origins.delete(result.id);
+    checked += result.count;
+    for (const position of result.bad) {
+      const line = origin.lines[position]!;
+      if (found.firstBad === null || line < found.firstBad.line) {
+        found.firstBad = {
+          line,
+          sequence: origin.sequences[position]!,
+          proposer: origin.proposers[position]!,
+        };
+      }
+    }
+  };
+  const startWorker = (): PoolWorker => {
+    const entry: PoolWorker = {
+      worker: startModuleWorker(import.meta.url, "verify-worker", null),
+      queued: 0,
+    };
+    entry.worker.on("message", (result: SignatureBatchResult) => {
+      entry.queued -= 1;
+      settle(result);
+      found.wake?.();
+    });
+    entry.worker.on("error", (error) => {
+      found.workerFailure = error;
+      found.wake?.();
+    });
+    entry.worker.on("exit", (code) => {
+      if (entry.queued > 0 && found.workerFailure === null) {
+        found.workerFailure = new Error(`a signature worker exited with code ${code} with batches queued`);
+        found.wake?.();
+      }
+    });
+    pool.push(entry);
+    return entry;
+  };
+  /** Hands the batch in the builder to the least busy worker, or checks it here. */
+  const dispatch = (): void => {
+    if (builder.count === 0) return;
+    const { batch, origin } = builder.take(nextId);
+    nextId += 1;
+    origins.set(batch.id, origin);
+    queued += batch.count;
+    if (walk.done && pool.length === 0 && batch.count < batchSize) {
+      // A small remainder and no worker yet: starting one would cost more than the checks.
+      settle(checkSignatureBatch(batch));
+      return;
+    }
+    let target: PoolWorker | undefined;
+    for (const entry of pool) if (target === undefined || entry.queued < target.queued) target = entry;
+    if ((target === undefined || target.queued >= queuedPerWorker) && pool.length < threads - 1) {
+      target = startWorker();
+    }
+    if (target === undefined || target.queued >= queuedPerWorker) {
+      settle(checkSignatureBatch(batch));
+      return;
+    }
+    target.queued += 1;
+    target.worker.postMessage(batch, [batch.messages, batch.offsets, batch.signatures, batch.keyIndex]);
+  };
+  const intervalMs = options.progressIntervalMs ?? 1000;
+  let lastProgress = Date.now();
+  const progress = (force: boolean): void => {
+    if (options.onProgress === undefined) return;
+    const now = Date.now();
+    if (!force && now - lastProgress < intervalMs) return;
+    lastProgress = now;
+    options.onProgress({
+      lines: walk.linesDone,
+      linesTotal: walk.lineCount,
+      blocks: walk.blocksDone,
+      signaturesQueued: queued,
+      signaturesChecked: checked,
+    });
+  };
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  try {
+    for (;;) {
+      const over = walk.advance(Math.min(linesPerTurn, batchSize - builder.count));
+      if (builder.count >= batchSize || over) dispatch();
+      if (found.workerFailure !== null) throw found.workerFailure;
+      if (over) break;
+      if (found.firstBad !== null && found.firstBad.line <= walk.linesDone) break;
+      // A turn of the event loop per batch at most: workers' replies (and their queues) are
+      // seen while the walk goes on, and progress is reported.
+      await turn();
+      progress(false);
+    }
+    dispatch();
+    while (origins.size > 0) {
+      if (found.workerFailure !== null) throw found.workerFailure;
+      await new Promise<void>((resolve) => {
+        found.wake = resolve;
+      });
+      found.wake = null;
+      progress(false);
+    }
+    if (found.workerFailure !== null) throw found.workerFailure;
+    progress(true);
+    return walk.report(found.firstBad);
+  } finally {
+    await Promise.all(pool.map(({ worker }) => worker.terminate()));
+  }
+}
