@@ -6,7 +6,8 @@
  * (`--real N`, see `bench/scale/real.ts`). Design: docs/scale.md.
  *
  * Per N: the mesh forms (voters + 4 learners hold the log, the others follow through the
- * relay), runs until 15 s of virtual time (past gossip's start-up burst), then K client writes (workload upserts, each followed by the policy's placement) are
+ * relay), runs until 15 s of virtual time and until gossip's start-up burst is over (no core
+ * has an update queued for 1 s), then K client writes (workload upserts, each followed by the policy's placement) are
  * proposed 500 ms apart, and the run reports
  *   - per-node bytes/s: gossip (envelope included), relay, and Raft on the leader;
  *   - leader CPU per commit: CPU time inside the leader's Raft core and its machine applies,
@@ -70,6 +71,10 @@ export interface ScaleSimRow {
   readonly learnersMax: number | null;
   readonly logHolders: number;
   readonly formMs: number;
+  /** When no gossip core had anything queued any more (the start-up burst is over). */
+  readonly gossipQuietMs?: number;
+  /** Gossip bytes/s per node from the start until then. */
+  readonly gossipBurstBytesPerNodeMean?: number;
   readonly gossipBytesPerNodeMean: number;
   readonly gossipBytesPerNodeMax: number;
   readonly relayBytesPerNodeMean: number;
@@ -154,9 +159,22 @@ function runSize(size: number, learnersMax: number | null): ScaleSimRow {
   }, 60_000);
   if (!formed) throw new Error(`N = ${size}: the mesh did not form within 60 s`);
   const formMs = cluster.nowMs;
-  // Gossip's start-up burst (every node's state relayed, digests exchanged) is over by then.
+  // Gossip's start-up burst (every node's state disseminated, digests exchanged): the window
+  // starts once no gossip core has anything queued for a whole second (at most 120 s).
   cluster.runFor(Math.max(1_000, steadyFromMs - cluster.nowMs));
-  log(`N = ${size}${learnersMax === null ? " (all learners)" : ""}: formed at ${formMs} ms`);
+  let quietSinceMs: number | null = null;
+  cluster.runUntil(() => {
+    const queued = cluster.gossip.members.some((member) => (member.core?.metrics().queuedUpdates ?? 0) > 0);
+    if (queued) quietSinceMs = null;
+    else quietSinceMs ??= cluster.nowMs;
+    return quietSinceMs !== null && cluster.nowMs - quietSinceMs >= 1_000;
+  }, 120_000);
+  const gossipQuietMs = quietSinceMs ?? cluster.nowMs;
+  const burstBytes = [...cluster.gossip.network.bytesSent.values()].reduce((sum, bytes) => sum + bytes, 0);
+  const gossipBurstBytesPerNodeMean = (burstBytes * 1000) / size / Math.max(1, cluster.nowMs);
+  log(
+    `N = ${size}${learnersMax === null ? " (all learners)" : ""}: formed at ${formMs} ms, gossip quiet at ${gossipQuietMs} ms`,
+  );
 
   // Steady window: K writes, 500 ms apart, then time for the last to spread.
   const reachedAt = new Map<number, number[]>();
@@ -186,6 +204,10 @@ function runSize(size: number, learnersMax: number | null): ScaleSimRow {
     cluster.runFor(commitGapMs);
   }
   const windowMs = cluster.nowMs - windowStart;
+  // Bytes over the window itself (an earlier version read them after the 2 s below, and
+  // divided 7 s of traffic by the 5 s window: every bytes/s figure was 1.4 times too high).
+  const gossipAfter = new Map(cluster.gossip.network.bytesSent);
+  const relayAfter = new Map(cluster.relayNetwork.bytesSent);
   timer.stop();
   const committed = leader.machine.applied().index - appliedBefore;
   const messages = (cluster.raft.network.messagesSent.get(leader.id) ?? 0) - messagesBefore;
@@ -195,12 +217,12 @@ function runSize(size: number, learnersMax: number | null): ScaleSimRow {
   const perNode = (after: Map<string, number>, before: Map<string, number>, keys: readonly string[]) =>
     keys.map((key) => (((after.get(key) ?? 0) - (before.get(key) ?? 0)) * 1000) / windowMs);
   const gossip = perNode(
-    cluster.gossip.network.bytesSent,
+    gossipAfter,
     gossipBefore,
     cluster.gossip.members.map((member) => member.address),
   );
   const relay = perNode(
-    cluster.relayNetwork.bytesSent,
+    relayAfter,
     relayBefore,
     cluster.nodes.map((node) => node.id),
   );
@@ -223,6 +245,8 @@ function runSize(size: number, learnersMax: number | null): ScaleSimRow {
     learnersMax,
     logHolders: conf.voters.length + conf.learners.length,
     formMs,
+    gossipQuietMs,
+    gossipBurstBytesPerNodeMean,
     gossipBytesPerNodeMean: mean(gossip),
     gossipBytesPerNodeMax: Math.max(...gossip),
     relayBytesPerNodeMean: mean(relay),
@@ -281,6 +305,16 @@ function figuresOf(row: ScaleSimRow): Figure[] {
   const is500 = row.nodes === 500 && row.learnersMax !== null;
   return [
     figure(`${label}: log holders`, row.logHolders, "nodes"),
+    ...(row.gossipQuietMs === undefined || row.gossipBurstBytesPerNodeMean === undefined
+      ? []
+      : [
+          figure(`${label}: gossip start-up burst over at`, row.gossipQuietMs, "ms"),
+          figure(
+            `${label}: gossip bytes/s per node during the start-up burst, mean`,
+            Math.round(row.gossipBurstBytesPerNodeMean),
+            "B/s",
+          ),
+        ]),
     figure(`${label}: gossip bytes/s per node, mean`, Math.round(row.gossipBytesPerNodeMean), "B/s"),
     figure(
       `${label}: gossip bytes/s per node, max`,

@@ -9,12 +9,14 @@
  *     polling interval: the resolution is named in the notes);
  *   - mass restart: kill -9 of every daemon, all restarted at once, until one leader and
  *     every node at the same applied index again.
- * The daemons run today's executor: every alive member is a Raft learner (the bounded learner
- * set and the relay are in the simulator only; docs/scale.md says why).
+ * The daemons run with `learners_max: 4` as the simulator does: the voters and 4 learners hold
+ * the log, every other node follows the state relay (docs/scale.md); applied indexes are the
+ * machines' (`learns.applied_index`), the leader is the one the log holders name.
  */
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { NodeStatusReply } from "../../packages/node/src/api/schemas.js";
 import { CommittedReply } from "../../packages/node/src/api/schemas.js";
 import { LocalMesh } from "../../packages/node/src/mesh/local-mesh.js";
 import { type MeshNodeHandle, statusOf, waitFor } from "../../packages/node/src/mesh/observe.js";
@@ -34,12 +36,19 @@ interface Agreement {
   readonly applied: number;
 }
 
-/** One leader named by every node, every node at the same applied index (and >= `atLeast`). */
+/** The machine's applied index: a relay follower's Raft applies nothing. */
+function appliedOf(status: NodeStatusReply): number {
+  return status.learns?.applied_index ?? status.raft.applied_index;
+}
+
+/** One leader named by every log holder, every node at the same applied index (and >= `atLeast`). */
 async function agreed(nodes: readonly MeshNodeHandle[], atLeast = 0): Promise<Agreement | undefined> {
   const statuses = await Promise.all(nodes.map((node) => statusOf(node)));
   if (statuses.some((status) => status === undefined)) return undefined;
-  const leaders = new Set(statuses.map((status) => status!.raft.leader));
-  const applied = new Set(statuses.map((status) => status!.raft.applied_index));
+  // Nodes that follow the state relay have no Raft leader: the log holders name it.
+  const holders = statuses.filter((status) => status!.learns?.via !== "relay");
+  const leaders = new Set(holders.map((status) => status!.raft.leader));
+  const applied = new Set(statuses.map((status) => appliedOf(status!)));
   const leader = [...leaders][0];
   const index = [...applied][0]!;
   if (leaders.size !== 1 || leader === null || leader === undefined || applied.size !== 1 || index < atLeast)
@@ -105,7 +114,8 @@ async function spread(nodes: readonly MeshNodeHandle[], write: number): Promise<
       const statuses = await Promise.all(pending.map((node) => statusOf(node)));
       const now = Date.now();
       pending.forEach((node, index) => {
-        if ((statuses[index]?.raft.applied_index ?? 0) >= reply.index) seen.set(node.name, now - committedAt);
+        const status = statuses[index];
+        if (status !== undefined && appliedOf(status) >= reply.index) seen.set(node.name, now - committedAt);
       });
       return seen.size === nodes.length ? true : undefined;
     },
@@ -129,6 +139,8 @@ export async function runRealScale(count: number): Promise<RealScaleResult> {
     nodes: count,
     faceId: "pureraft",
     policy: { flap_threshold: 1000 },
+    // As in the simulator: the voters and 4 learners hold the log, the others follow the relay.
+    learnersMax: 4,
   });
   const label = `real N = ${count}`;
   try {

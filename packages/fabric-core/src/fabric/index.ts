@@ -24,7 +24,7 @@ export { defaultHistoryHorizonMs, FabricMachine } from "./machine.js";
 export type { ProcedureEvent, ProcedurePhase } from "./procedure.js";
 export { joinsVoters, leavesVoters, Procedure } from "./procedure.js";
 export type { RelayConfig, RelayMessage, RelayOutput, RelayReceipt, RelayView } from "./relay.js";
-export { defaultRelayConfig, relayCandidates, StateRelay } from "./relay.js";
+export { defaultRelayConfig, relayCandidates, relayViewOf, StateRelay } from "./relay.js";
 export type { GateContext } from "./strategy-gate.js";
 export { CommittedStrategy, refusalOf } from "./strategy-gate.js";
 export type { StrategyPlan } from "./strategy-plan.js";

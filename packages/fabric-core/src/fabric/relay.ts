@@ -1,3 +1,4 @@
+import type { MemberView } from "../gossip/index.js";
 import type { ConfState, Entry } from "../raft/index.js";
 import { assert } from "../vocabulary/index.js";
 
@@ -367,4 +368,29 @@ export function relayCandidates(
   const rotation = holding.length === 0 ? 0 : position % holding.length;
   const rotated = [...holding.slice(rotation), ...holding.slice(0, rotation)];
   return [...new Set([...(parent === undefined ? [] : [parent]), ...rotated])];
+}
+
+/**
+ * A node's relay view from what it knows (the simulator and the daemon alike): it holds the
+ * log when its committed configuration names it; its sources are `relayCandidates` over the
+ * alive holders of that configuration, or, on a fresh node that knows no configuration yet,
+ * over the alive members gossip shows holding `etcd` (the voters).
+ */
+export function relayViewOf(
+  self: string,
+  conf: ConfState,
+  members: readonly Pick<MemberView, "id" | "status" | "state">[],
+  fanout: number,
+): RelayView {
+  const alive = members.filter((member) => member.status === "alive").map((member) => member.id);
+  const aliveSet = new Set(alive);
+  const holding = conf.voters.includes(self) || conf.learners.includes(self);
+  const known = [...conf.voters, ...conf.learners].filter((id) => aliveSet.has(id));
+  const holders =
+    known.length > 0
+      ? known
+      : members
+          .filter((member) => member.status === "alive" && member.state?.roles.includes("etcd") === true)
+          .map((member) => member.id);
+  return { holding, candidates: relayCandidates(self, holders, alive, fanout) };
 }

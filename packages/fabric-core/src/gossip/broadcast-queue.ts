@@ -49,6 +49,20 @@ export class BroadcastQueue {
     assert(this.items.size <= broadcastQueueMax, "broadcast queue over its bound");
   }
 
+  /**
+   * A peer sent us, as gossip, an update we are spreading ourselves (`matches` says whether it
+   * is the same claim): it already circulates around us, so it counts as one of our
+   * transmissions (Demers et al.'s "counter" rumor mongering; the epidemic's redundancy, not
+   * its reach, is what it cuts: the update still goes out at least once from this node, and
+   * anti-entropy repairs any node it missed).
+   */
+  heard(subject: string, matches: (update: GossipUpdate) => boolean, transmitsMax: number): void {
+    const item = this.items.get(subject);
+    if (item === undefined || item.transmits === 0 || !matches(item.update)) return;
+    item.transmits += 1;
+    if (item.transmits >= transmitsMax) this.items.delete(subject);
+  }
+
   /** Takes updates that fit in `bytesMax`, counting a transmission for each. */
   take(bytesMax: number, countMax: number, transmitsMax: number): TakenUpdate[] {
     assert(transmitsMax >= 1, "every update is sent at least once");

@@ -115,6 +115,18 @@ const eventsMax = 4096;
 const seedRetryRounds = 5;
 const encoder = new TextEncoder();
 const digestHashPrefix = "revoada-gossip-digest/v1\n";
+/** Above this many members, sync hashes carry per-bucket hashes (below, a whole digest is small). */
+const bucketedDigestMembersMin = 2 * gossipLimits.digestBuckets;
+
+/** A member's digest bucket: FNV-1a of its id, modulo the bucket count. */
+export function digestBucketOf(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i += 1) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % gossipLimits.digestBuckets;
+}
 
 export function compareLiveness(
   a: { readonly generation: number; readonly incarnation: number },
@@ -294,10 +306,17 @@ export class GossipNode {
       case "push":
         return;
       case "syncHash":
-        if (message.hash !== this.digestHash()) this.sendDigest(message.address, true);
+        this.onSyncHash(message.address, message.hash, message.buckets);
         return;
       case "syncDigest":
-        this.onDigest(message.from, message.address, message.entries, message.reply, nowMs);
+        this.onDigest(
+          message.from,
+          message.address,
+          message.entries,
+          message.reply,
+          message.buckets === undefined ? null : new Set(message.buckets),
+          nowMs,
+        );
         return;
       case "syncDelta":
         for (const delta of message.deltas) this.applyDelta(delta, nowMs, false);
@@ -439,12 +458,18 @@ export class GossipNode {
     return member === undefined ? null : { generation: member.generation, version: member.state.version };
   }
 
-  metrics(): Readonly<GossipCounters> & { readonly localHealth: number; readonly members: number } {
+  metrics(): Readonly<GossipCounters> & {
+    readonly localHealth: number;
+    readonly members: number;
+    /** Updates waiting to be piggybacked (0: nothing left to disseminate). */
+    readonly queuedUpdates: number;
+  } {
     return {
       ...this.counters,
       dropped: { ...this.counters.dropped },
       localHealth: this.health,
       members: this.members.size,
+      queuedUpdates: this.queue.size(),
     };
   }
 
@@ -696,7 +721,7 @@ export class GossipNode {
       if (update.kind !== "alive") return;
       const grave = this.graveyard.get(update.id);
       if (confirm && grave !== undefined && compareLiveness(update, grave) <= 0) return;
-      this.addMember(update.id, update.address, update.generation, update.incarnation, nowMs);
+      this.addMember(update.id, update.address, update.generation, update.incarnation, nowMs, confirm);
       return;
     }
     const order = compareLiveness(update, member);
@@ -704,6 +729,7 @@ export class GossipNode {
     switch (update.kind) {
       case "alive":
         if (order > 0) this.becomeAlive(member, update.address, update.generation, update.incarnation, nowMs);
+        else if (confirm && member.status === "alive") this.heardAgain(`m:${member.id}`, update);
         return;
       case "suspect":
         this.mergeSuspect(
@@ -793,6 +819,7 @@ export class GossipNode {
     generation: number,
     incarnation: number,
     nowMs: number,
+    spread: boolean,
   ): void {
     if (this.members.size >= limits.peersMax) return;
     this.graveyard.delete(id);
@@ -800,7 +827,11 @@ export class GossipNode {
     this.members.set(id, member);
     this.ring = null;
     this.emit({ type: "member-status", id, status: "alive", previous: null, generation, incarnation });
-    this.queue.enqueue(`m:${id}`, { kind: "alive", id, generation, incarnation, address });
+    // A member learned from a peer's digest is not gossiped on: the peer's whole view already
+    // holds it, anti-entropy carries it further, and its own alive claim is spreading as an
+    // epidemic. (At a mass start every node learns every member from a digest: spreading all
+    // of them again was most of gossip's start-up burst, docs/scale.md.)
+    if (spread) this.queue.enqueue(`m:${id}`, { kind: "alive", id, generation, incarnation, address });
   }
 
   private becomeAlive(
@@ -885,6 +916,7 @@ export class GossipNode {
         return;
       case "stale":
         this.counters.dropped["stale-state"] += 1;
+        if (relay) this.heardAgain(`s:${member.id}`, { kind: "state", delta });
         return;
       case "gap":
         return;
@@ -927,12 +959,35 @@ export class GossipNode {
     const [peer] = this.pickMembers(1, (member) => member.status === "alive");
     if (peer === undefined) return;
     this.counters.syncRounds += 1;
+    const digest = this.digestHashes();
     this.send(peer.address, {
       type: "syncHash",
       ...this.header(),
-      hash: this.digestHash(),
+      hash: digest.whole,
       count: this.members.size,
+      ...(this.members.size > bucketedDigestMembersMin ? { buckets: digest.buckets } : {}),
     });
+  }
+
+  /**
+   * A peer's digest hash: on a mismatch, send our digest (and ask for theirs) for the buckets
+   * that differ only, or whole when the peer sent no bucket hashes or most buckets differ.
+   * A mismatch in a cluster of hundreds (one member's state changed somewhere) then costs a
+   * few members' entries, not every member's.
+   */
+  private onSyncHash(address: string, hash: string, buckets: readonly string[] | undefined): void {
+    const digest = this.digestHashes();
+    if (hash === digest.whole) return;
+    if (buckets === undefined) {
+      this.sendDigest(address, true, null);
+      return;
+    }
+    const differing = new Set<number>();
+    for (let bucket = 0; bucket < gossipLimits.digestBuckets; bucket += 1) {
+      if (buckets[bucket] !== digest.buckets[bucket]) differing.add(bucket);
+    }
+    const whole = differing.size === 0 || differing.size > gossipLimits.digestBuckets / 2;
+    this.sendDigest(address, true, whole ? null : differing);
   }
 
   /**
@@ -947,13 +1002,16 @@ export class GossipNode {
     const alive = new Set<string>();
     for (const member of this.members.values()) if (member.status === "alive") alive.add(member.address);
     const absent = this.seeds.filter((seed) => !alive.has(seed));
-    if (absent.length > 0) this.sendDigest(absent[this.random.int(absent.length)]!, true);
+    if (absent.length > 0) this.sendDigest(absent[this.random.int(absent.length)]!, true, null);
   }
 
   private maybeJoin(nowMs: number): void {
     this.nextJoinAtMs = nowMs + this.config.joinRetryMs;
     if (this.leaving || this.seeds.length === 0 || this.aliveOthers() > 0) return;
-    for (const seed of this.seeds) this.sendDigest(seed, true);
+    // One seed per attempt (a random one; the next attempt tries another while we know
+    // nobody): each seed answers with every member's digest and state, so asking all of them
+    // at once multiplies a join's cost by the number of seeds.
+    this.sendDigest(this.seeds[this.random.int(this.seeds.length)]!, true, null);
   }
 
   private onDigest(
@@ -961,6 +1019,7 @@ export class GossipNode {
     address: string,
     entries: readonly DigestEntry[],
     reply: boolean,
+    buckets: ReadonlySet<number> | null,
     nowMs: number,
   ) {
     for (const entry of entries) {
@@ -984,17 +1043,19 @@ export class GossipNode {
       }
     }
     // Our digest first: it introduces the members the deltas are about.
-    if (reply) this.sendDigest(address, false);
-    this.sendDeltas(address, entries);
+    if (reply) this.sendDigest(address, false, buckets);
+    this.sendDeltas(address, entries, buckets);
   }
 
   /** Deltas of every live member the peer's digest is behind on, up to one stream message. */
-  private sendDeltas(to: string, entries: readonly DigestEntry[]): void {
+  private sendDeltas(to: string, entries: readonly DigestEntry[], buckets: ReadonlySet<number> | null): void {
     const theirs = new Map(entries.map((entry) => [entry.id, entry]));
     const deltas: StateDelta[] = [];
     let budget = gossipLimits.streamBytesMax - 64 * 1024;
     for (const member of this.members.values()) {
       if (member.status === "dead" || member.status === "left" || member.state.version === 0) continue;
+      // A bucketed digest says nothing about members outside its buckets.
+      if (buckets !== null && !buckets.has(digestBucketOf(member.id))) continue;
       const entry = theirs.get(member.id);
       if (entry !== undefined && entry.generation > member.generation) continue;
       const from = entry === undefined || entry.generation < member.generation ? 0 : entry.version;
@@ -1009,13 +1070,22 @@ export class GossipNode {
     if (deltas.length > 0) this.send(to, { type: "syncDelta", ...this.header(), deltas });
   }
 
-  private sendDigest(to: string, reply: boolean): void {
-    this.send(to, { type: "syncDigest", ...this.header(), entries: this.digestEntries(), reply });
+  private sendDigest(to: string, reply: boolean, buckets: ReadonlySet<number> | null): void {
+    const entries = this.digestEntries(buckets);
+    this.send(to, {
+      type: "syncDigest",
+      ...this.header(),
+      entries,
+      reply,
+      ...(buckets === null ? {} : { buckets: [...buckets].sort((a, b) => a - b) }),
+    });
   }
 
-  private digestEntries(): DigestEntry[] {
+  /** Every member's digest entry (or those in `buckets`), sorted by id. */
+  private digestEntries(buckets: ReadonlySet<number> | null = null): DigestEntry[] {
     const entries: DigestEntry[] = [];
     for (const member of this.members.values()) {
+      if (buckets !== null && !buckets.has(digestBucketOf(member.id))) continue;
       entries.push({
         id: member.id,
         generation: member.generation,
@@ -1029,12 +1099,18 @@ export class GossipNode {
     return entries;
   }
 
-  private digestHash(): string {
-    const hash = createHash("sha256").update(digestHashPrefix);
+  /** The digest's hash, and one per bucket (the first 48 bits of the bucket's own SHA-256). */
+  private digestHashes(): { whole: string; buckets: string[] } {
+    const whole = createHash("sha256").update(digestHashPrefix);
+    const parts = Array.from({ length: gossipLimits.digestBuckets }, () =>
+      createHash("sha256").update(digestHashPrefix),
+    );
     for (const entry of this.digestEntries()) {
-      hash.update(`${entry.id} ${entry.generation} ${entry.incarnation} ${entry.status} ${entry.version}\n`);
+      const line = `${entry.id} ${entry.generation} ${entry.incarnation} ${entry.status} ${entry.version}\n`;
+      whole.update(line);
+      parts[digestBucketOf(entry.id)]!.update(line);
     }
-    return hash.digest("hex");
+    return { whole: whole.digest("hex"), buckets: parts.map((part) => part.digest("hex").slice(0, 12)) };
   }
 
   private collectGarbage(nowMs: number): void {
@@ -1169,6 +1245,24 @@ export class GossipNode {
 
   private transmitsMax(): number {
     return this.config.retransmitMult * Math.max(1, Math.ceil(Math.log10(this.aliveCount() + 1)));
+  }
+
+  /**
+   * An alive claim or a state delta arrived as gossip while we spread the same (or a newer
+   * one the sender already has): count it as one of our transmissions. Suspicions, deaths and
+   * leaves are not counted (detection keeps its full redundancy).
+   */
+  private heardAgain(subject: string, heard: GossipUpdate): void {
+    this.queue.heard(
+      subject,
+      (queued) =>
+        (queued.kind === "alive" && heard.kind === "alive" && compareLiveness(queued, heard) === 0) ||
+        (queued.kind === "state" &&
+          heard.kind === "state" &&
+          queued.delta.generation === heard.delta.generation &&
+          heard.delta.toVersion >= queued.delta.toVersion),
+      this.transmitsMax(),
+    );
   }
 
   /** Sends a message with as many queued updates as fit in one datagram. */

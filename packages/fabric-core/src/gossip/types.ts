@@ -49,6 +49,11 @@ export const gossipLimits = {
   monitorCountMax: 16,
   /** Removed members remembered so stale gossip cannot resurrect them. */
   graveyardMax: limits.peersMax,
+  /**
+   * Buckets of the anti-entropy digest (members by a hash of their id): a hash mismatch
+   * exchanges the digests of the differing buckets only (docs/gossip.md).
+   */
+  digestBuckets: 32,
 } as const;
 
 // ---------------------------------------------------------------------------------------
@@ -276,6 +281,11 @@ export const SyncHashMessage = z.strictObject({
   ...header,
   hash: z.string().regex(/^[0-9a-f]{64}$/),
   count: uint,
+  /** Per-bucket digest hashes (48 bits each), sent by members of large clusters. */
+  buckets: z
+    .array(z.string().regex(/^[0-9a-f]{12}$/))
+    .length(gossipLimits.digestBuckets)
+    .optional(),
 });
 export const SyncDigestMessage = z.strictObject({
   type: z.literal("syncDigest"),
@@ -283,6 +293,16 @@ export const SyncDigestMessage = z.strictObject({
   entries: z.array(DigestEntry).max(limits.peersMax),
   /** Ask the receiver to answer with its own digest too (join, hash mismatch). */
   reply: z.boolean(),
+  /** The buckets this digest covers (absent: every member); the answer covers the same. */
+  buckets: z
+    .array(
+      z
+        .int()
+        .min(0)
+        .max(gossipLimits.digestBuckets - 1),
+    )
+    .max(gossipLimits.digestBuckets)
+    .optional(),
 });
 export const SyncDeltaMessage = z.strictObject({
   type: z.literal("syncDelta"),

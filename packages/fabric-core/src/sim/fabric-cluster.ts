@@ -9,7 +9,7 @@ import {
   type MachineOutcome,
   type RelayMessage,
   type RelayOutput,
-  relayCandidates,
+  relayViewOf,
   StateRelay,
   type Step,
 } from "../fabric/index.js";
@@ -668,24 +668,10 @@ export class FabricCluster {
   private candidatesOf(node: FabricSimNode): string[] {
     const core = this.gossip.members[node.index]!.core;
     if (core === null) return [];
-    const alive = core
-      .membershipView(this.nowMs)
-      .members.filter((member) => member.status === "alive")
-      .map((member) => member.id);
-    const aliveSet = new Set(alive);
-    const conf = node.machine.configuration();
-    const known = [...conf.voters, ...conf.learners].filter((id) => aliveSet.has(id));
-    // A fresh node knows no configuration yet: it starts from members gossip shows holding etcd.
-    const holders =
-      known.length > 0
-        ? known
-        : core
-            .membershipView(this.nowMs)
-            .members.filter(
-              (member) => member.status === "alive" && member.state?.roles.includes("etcd") === true,
-            )
-            .map((member) => member.id);
-    return relayCandidates(node.id, holders, alive, node.relay.config.fanout);
+    const members = core.membershipView(this.nowMs).members;
+    return [
+      ...relayViewOf(node.id, node.machine.configuration(), members, node.relay.config.fanout).candidates,
+    ];
   }
 
   private receiveRelay(node: FabricSimNode, from: string, message: RelayMessage): void {

@@ -2,6 +2,7 @@ import { DecisionRecord } from "@revoada/fabric-core/policy";
 import { Blake3Hash, FabricState, isNodeId, shortNodeId, workloadKey } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import type { FabricNode } from "../daemon/fabric-node.js";
+import { RelayReply, RelayRequest } from "../daemon/relay.js";
 import { CosignReply, CosignRequestBody } from "../daemon/sealing.js";
 import { RaftUnavailableError } from "../errors.js";
 import {
@@ -178,6 +179,17 @@ export function nodeRoutes(node: FabricNode, extra: readonly Route[] = []): Rout
       },
     }),
     route({
+      method: "POST",
+      path: "/v1/relay",
+      summary:
+        "state relay (docs/scale.md): a node that holds no log follows committed entries from here; held until something newer applies or wait_ms passes",
+      mutates: false,
+      access: "admin",
+      body: RelayRequest,
+      reply: RelayReply,
+      handle: async ({ body }) => ({ status: 200, body: await node.relay.serve(body) }),
+    }),
+    route({
       method: "GET",
       path: "/metrics",
       summary: "Prometheus metrics",
@@ -240,6 +252,7 @@ export function statusOf(node: FabricNode): z.input<typeof NodeStatusReply> {
     face: node.face.id,
     uptime_ms: Math.round(performance.now() - node.startedMonotonicMs),
     strategy: node.strategyStatus(),
+    learns: node.relay.status(),
     timing: node.timingInForce(),
   };
 }

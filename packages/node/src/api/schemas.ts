@@ -100,6 +100,18 @@ export const NodeStatusReply = z.object({
       agrees: z.boolean(),
     })
     .optional(),
+  /** How this node learns committed state: `raft` (voter or learner) or `relay` (docs/scale.md). */
+  learns: z
+    .object({
+      via: z.enum(["raft", "relay"]),
+      source: z.string().nullable(),
+      depth: z.number().nullable(),
+      applied_index: z.number(),
+      subscribers: z.number(),
+      entries_relayed: z.number(),
+      snapshots_restored: z.number(),
+    })
+    .optional(),
   /**
    * The timing each component runs now (read from Raft, gossip, the policy...): a committed
    * strategy swap changes it without a restart. `strategy` names the strategy it comes from.

@@ -75,6 +75,11 @@ export const NodeConfig = z.strictObject({
   log_level: z.enum(logLevels),
   /** Overrides of the policy defaults derived from the strategy (hysteresis, flap damping, ...). */
   policy: PolicyConfigOverrides.optional(),
+  /**
+   * Raft learners at most besides the voters, when this node leads (docs/scale.md); the other
+   * nodes learn committed state through the state relay. Absent: every alive member is a learner.
+   */
+  learners_max: z.int().min(0).max(4096).optional(),
   /** How the node makes the host match what it renders (docs/actuators.md); absent: files only. */
   actuator: ActuatorConfig.optional(),
   /**

@@ -127,17 +127,20 @@ export class NodeContent {
    * The blob's bytes, fetched now from the peers gossip says hold it when this node does not;
    * null while no provider is known yet (the background round keeps trying).
    */
-  async fetchNow(hash: Blake3Hash): Promise<Uint8Array | null> {
+  async fetchNow(hash: Blake3Hash, from?: string): Promise<Uint8Array | null> {
     if (!(await this.store.has(hash))) {
-      const providers = this.providersOf(hash);
+      const providers = this.providersOf(hash, from);
       if (providers.size === 0) return null;
       await this.sync.fetch(hash, providers);
     }
     return this.store.read(hash);
   }
 
-  /** Providers of `hash` from gossip: alive members announcing it, reached over the transport. */
-  private providersOf(hash: Blake3Hash): ProviderLinks {
+  /**
+   * Providers of `hash` from gossip: alive members announcing it, reached over the transport;
+   * `also`: a member that said it holds it (the state relay's source), before gossip does.
+   */
+  private providersOf(hash: Blake3Hash, also?: string): ProviderLinks {
     const providers = new Map<
       string,
       { link: ReturnType<TransportContentLinks["linkTo"]>; complete: boolean | null }
@@ -145,7 +148,7 @@ export class NodeContent {
     for (const member of this.options.gossip().membershipView().members) {
       const id = member.id;
       if (member.status !== "alive" || id === this.options.signer.nodeId || !isNodeId(id)) continue;
-      if (member.keys[`${blobKeyPrefix}${hash}`] === undefined) continue;
+      if (member.keys[`${blobKeyPrefix}${hash}`] === undefined && id !== also) continue;
       const address = member.state?.addresses.content;
       const parsed = address === undefined ? null : parseHostPort(address);
       if (parsed === null) continue;

@@ -24,6 +24,8 @@ import type { Logger } from "./log.js";
 export class FabricApplier implements RaftApplier<MachineOutcome> {
   private machineState: FabricMachine;
   private store: ChainStore | null;
+  /** Told when a snapshot replaced the machine (the state relay restarts its window there). */
+  onRestored: ((index: number) => void) | null = null;
 
   constructor(
     private readonly chainDirectory: string,
@@ -59,6 +61,9 @@ export class FabricApplier implements RaftApplier<MachineOutcome> {
   }
 
   apply(entry: Entry): MachineOutcome {
+    // A node that followed through the state relay before it held the log (docs/scale.md)
+    // has these already: Raft replays them to it from the start of its own log.
+    if (entry.index <= this.machineState.applied().index) return replayed(entry);
     const outcome = this.machineState.apply(entry);
     if (outcome.founded !== null) this.found(outcome.founded);
     if (outcome.chain?.type === "appended") {
@@ -87,6 +92,7 @@ export class FabricApplier implements RaftApplier<MachineOutcome> {
     this.machineState = restored.value;
     // The snapshot's chain covers a later index than anything local: the file follows it.
     if (restored.value.chain !== null) this.rewriteChainFile();
+    this.onRestored?.(restored.value.applied().index);
   }
 
   close(): void {
@@ -147,4 +153,20 @@ export class FabricApplier implements RaftApplier<MachineOutcome> {
     writeFileAtomicSync(join(this.chainDirectory, chainFileName), text);
     this.store = ChainStore.open(this.chainDirectory, genesis);
   }
+}
+
+/** An entry the machine applied already (through the relay): nothing happens again. */
+function replayed(entry: Entry): MachineOutcome {
+  return {
+    index: entry.index,
+    term: entry.term,
+    kind: entry.kind,
+    proposal: null,
+    state: { type: "skipped" },
+    chain: null,
+    founded: null,
+    checkpoint: null,
+    procedure: null,
+    procedureRejected: null,
+  };
 }

@@ -7,6 +7,7 @@ import type { Face } from "@revoada/fabric-core/face";
 import type { GossipEvent } from "@revoada/fabric-core/gossip";
 import { resolvePolicyConfig } from "@revoada/fabric-core/policy";
 import {
+  type Entry,
   type RaftConfig,
   type RaftEvent,
   raftConfigFromStrategy,
@@ -49,6 +50,7 @@ import { MetricsRegistry, trackEventLoopDelay } from "./metrics.js";
 import { lockDataDirectory, unlockDataDirectory } from "./pid-file.js";
 import { defineRaftMetrics } from "./raft-metrics.js";
 import { Reconciler } from "./reconciler.js";
+import { NodeRelay } from "./relay.js";
 import { Sealing } from "./sealing.js";
 
 /**
@@ -130,6 +132,8 @@ interface NodeParts {
   readonly gossip: GossipDriver;
   readonly content: NodeContent;
   readonly events: EventQueue;
+  /** Raft applies entries before the relay exists: it is told through this. */
+  readonly relayHook: { relay: NodeRelay | null };
 }
 
 export class FabricNode {
@@ -146,6 +150,8 @@ export class FabricNode {
   readonly content: NodeContent;
   readonly reconciler: Reconciler;
   readonly sealing: Sealing;
+  /** How this node learns committed state when it holds no log, and serves it to others (docs/scale.md). */
+  readonly relay: NodeRelay;
   /** Makes the host match the committed state (docs/actuators.md); null: files only. */
   readonly actuation: NodeActuation | null;
   readonly logger: Logger;
@@ -228,7 +234,26 @@ export class FabricNode {
       ownState: () => this.ownState(),
       policy: this.config.policy,
       etcd: this.actuation?.managesEtcd === true ? this.actuation : null,
+      ...(this.config.learners_max === undefined ? {} : { learnersMax: this.config.learners_max }),
     });
+    this.relay = new NodeRelay({
+      self: this.signer.nodeId,
+      applier: this.applier,
+      view: () => this.gossip.membershipView(),
+      apiOf: (id) =>
+        this.gossip.membershipView().members.find((member) => member.id === id)?.state?.addresses.api,
+      api: parts.peerApi,
+      publish: (bytes) => this.content.publish(bytes),
+      fetch: (hash, from) => this.content.fetchNow(hash, from),
+      onApplied: (outcome) => {
+        if (outcome === null) this.scheduleRender();
+        else this.events.push({ type: "applied", outcome });
+      },
+      logger: this.logger.child("relay"),
+    });
+    this.relay.recordRestored(this.applier.machine.applied().index);
+    parts.relayHook.relay = this.relay;
+    this.applier.onRestored = (index) => this.relay.recordRestored(index);
     this.sealing = new Sealing({
       signer: this.signer,
       applier: this.applier,
@@ -448,7 +473,17 @@ export class FabricNode {
       },
       logger.child("attest"),
     );
-    const raft = await startRaft(config, keys.cluster, disk, raftConfig.value, applier, events, logger);
+    const relayHook: { relay: NodeRelay | null } = { relay: null };
+    const raft = await startRaft(
+      config,
+      keys.cluster,
+      disk,
+      raftConfig.value,
+      applier,
+      events,
+      logger,
+      (entry) => relayHook.relay?.recordApplied(entry),
+    );
     const gossip = await startGossip(config, keys.gossip, disk, events, logger);
     const content = await NodeContent.start({
       dataDirectory: config.data_dir,
@@ -484,10 +519,12 @@ export class FabricNode {
       gossip,
       content,
       events,
+      relayHook,
     });
     node.defineMetrics();
     node.advertise();
     node.startTimers();
+    node.relay.start();
     events.start((event) => node.handle(event));
     node.scheduleRender();
     logger.info("node started", {
@@ -533,6 +570,7 @@ export class FabricNode {
     if (this.sealTimer !== null) clearInterval(this.sealTimer);
     this.events.stop();
     this.reconciler.close();
+    this.relay.stop();
     this.logger.info("stopping", { leader: this.raft.status().role === "leader" });
     await this.raft.stop({ transfer: true });
     this.logger.debug("raft stopped");
@@ -802,6 +840,7 @@ async function startRaft(
   applier: FabricApplier,
   events: EventQueue,
   logger: Logger,
+  onEntry: (entry: Entry) => void,
 ): Promise<RaftDriver<MachineOutcome>> {
   const listen = parseHostPort(config.listen.raft);
   if (listen === null) throw new Error(`listen.raft: not host:port: ${config.listen.raft}`);
@@ -815,7 +854,10 @@ async function startRaft(
     initialVoters: config.bootstrap ? [disk.signer.nodeId] : [],
     applier,
     logger: logger.child("raft"),
-    onApplied: (_entry, outcome) => events.push({ type: "applied", outcome }),
+    onApplied: (entry, outcome) => {
+      onEntry(entry);
+      events.push({ type: "applied", outcome });
+    },
     onEvent: (event) => events.push({ type: "raft", event }),
   });
 }

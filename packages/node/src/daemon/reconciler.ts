@@ -70,6 +70,8 @@ export interface ReconcilerContext {
   readonly etcd: {
     perform(action: EtcdAction): Promise<Extract<Command, { type: "etcd-member" }> | null>;
   } | null;
+  /** The node config's `learners_max` (docs/scale.md); undefined: every alive member a learner. */
+  readonly learnersMax?: number;
 }
 
 interface PendingOperatorRequest {
@@ -250,7 +252,7 @@ export class Reconciler {
           ),
         ),
         flaps: this.flaps,
-        config: { manageEtcd: this.context.etcd !== null },
+        config: { manageEtcd: this.context.etcd !== null, learnersMax: this.context.learnersMax ?? null },
       });
     } catch (error) {
       this.context.logger.error("executor failed", {

@@ -29,6 +29,8 @@ export interface MeshPlan {
   readonly zones?: readonly string[];
   /** Policy overrides written into every node's config. */
   readonly policy?: NodeConfig["policy"];
+  /** `learners_max` of every node's config: the others learn through the state relay (docs/scale.md). */
+  readonly learnersMax?: number;
   /**
    * The actuator runtime of every node; `etcd: true` also gives each node an etcd member on
    * its own loopback ports, managed by the fabric (docs/actuators.md).
@@ -147,6 +149,7 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       capacity: { cpu_millis: 4000, memory_bytes: 8 * 2 ** 30, storage_bytes: 100 * 2 ** 30, pods: 110 },
       log_level: "info",
       ...(plan.policy === undefined ? {} : { policy: plan.policy }),
+      ...(plan.learnersMax === undefined ? {} : { learners_max: plan.learnersMax }),
       ...(plan.actuator === undefined
         ? {}
         : {

@@ -421,6 +421,14 @@ export function statusRow(
     leader: status.raft.leader === null ? "-" : shortNodeId(status.raft.leader),
     term: status.raft.term,
     commit: status.raft.commit_index,
+    // raft: a voter or learner; relay: a follower of the state relay, with its source (docs/scale.md).
+    learns:
+      status.learns === undefined
+        ? "-"
+        : status.learns.via === "raft"
+          ? "raft"
+          : `relay<${status.learns.source === null ? "?" : shortNodeId(status.learns.source)}`,
+    applied: status.learns?.applied_index ?? status.raft.applied_index,
     chain: status.chain_height,
     members: `${status.members.alive}/${status.members.alive + status.members.suspect + status.members.dead}`,
     strategy: status.timing?.strategy ?? "-",

@@ -1,0 +1,330 @@
+import {
+  defaultRelayConfig,
+  type MachineOutcome,
+  type RelayConfig,
+  type RelayMessage,
+  type RelayReceipt,
+  relayViewOf,
+  StateRelay,
+} from "@revoada/fabric-core/fabric";
+import type { MembershipView } from "@revoada/fabric-core/gossip";
+import { ConfState, type Entry, EntryKind } from "@revoada/fabric-core/raft";
+import { Blake3Hash, limits, type NodeId, NodeId as NodeIdSchema } from "@revoada/fabric-core/vocabulary";
+import { z } from "zod";
+import { type ApiAccess, apiClientFor } from "../mesh/api-client.js";
+import type { FabricApplier } from "./fabric-applier.js";
+import type { Logger } from "./log.js";
+
+/**
+ * The daemon's driver of the state relay (fabric-core/fabric/relay.ts; design in
+ * docs/scale.md): how a node that holds no Raft log (neither voter nor learner, above the
+ * strategy's learner bound) learns committed state, and how every node serves it.
+ *
+ * Transport: the node's HTTP API, `POST /v1/relay` with the cluster's API token. A follower
+ * keeps one request open to its source (its tree parent, else a log holder): `follow(after =
+ * applied index)`; the source answers at once with the entries after `after` from its window,
+ * or, when it has nothing newer, holds the request until it applies something (or `wait_ms`
+ * passes: a heartbeat), as Consul's blocking queries do. So the core's pushes travel as the
+ * answers to long polls; the core's own push outputs are not sent. When the window does not
+ * reach back, the source publishes a whole-machine snapshot into the content store and
+ * answers with its BLAKE3 hash; the follower fetches it through the content layer (from the
+ * source first) and restores it. A log holder probes the next holder every `renewMs` (no
+ * wait) so a holder Raft stopped feeding notices it and follows through the relay.
+ *
+ * What is trusted: the source is a cluster member holding the API token, over the API's
+ * transport (HTTPS under the cluster CA outside loopback). Entries are applied in index order
+ * only, snapshots only ahead. The leader-signed commit stamp of docs/scale.md is not built
+ * (docs/scale.md, "Short").
+ */
+
+const uint = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Entries one answer carries at most (the core's batch bound). */
+const relayEntriesMax = 256;
+/** How long a source holds a follow with nothing new to send. */
+export const relayWaitMsMax = 5_000;
+
+const RelayEntryWire = z.strictObject({
+  term: uint,
+  index: uint.min(1),
+  kind: EntryKind,
+  /** The entry's bytes, base64. */
+  data: z.base64().max(Math.ceil((limits.frameBytesMax * 4) / 3) + 4),
+});
+
+export const RelayRequest = z.strictObject({
+  from: NodeIdSchema,
+  type: z.enum(["follow", "probe"]),
+  /** follow: the follower's applied index; probe: the holder's. */
+  after: uint,
+  wait_ms: z.int().min(0).max(relayWaitMsMax),
+});
+export type RelayRequest = z.infer<typeof RelayRequest>;
+
+const depth = z.int().min(0).max(64).nullable();
+
+export const RelayReply = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("entries"),
+    depth,
+    applied: uint,
+    entries: z.array(RelayEntryWire).max(relayEntriesMax),
+  }),
+  z.strictObject({ type: z.literal("snapshot"), depth, index: uint, hash: Blake3Hash, conf: ConfState }),
+  z.strictObject({ type: z.literal("busy") }),
+]);
+export type RelayReply = z.infer<typeof RelayReply>;
+
+/** How this node learns committed state (`GET /v1/status`, `revoada status`). */
+export interface RelayStatus {
+  /** `raft`: a voter or learner, fed by Raft; `relay`: a follower of the state relay. */
+  readonly via: "raft" | "relay";
+  /** The relay source a follower takes entries from (a holder: the holder it probes). */
+  readonly source: NodeId | null;
+  /** Hops below a log holder (0 for a holder); null while no source answered. */
+  readonly depth: number | null;
+  /** The machine's applied index (a follower's Raft stays at 0). */
+  readonly applied_index: number;
+  readonly subscribers: number;
+  readonly entries_relayed: number;
+  readonly snapshots_restored: number;
+}
+
+export interface NodeRelayOptions {
+  readonly self: NodeId;
+  readonly applier: FabricApplier;
+  readonly view: () => MembershipView;
+  /** The API address of a member, from gossip. */
+  readonly apiOf: (id: NodeId) => string | undefined;
+  readonly api: ApiAccess;
+  readonly publish: (bytes: Uint8Array) => Promise<Blake3Hash>;
+  /** Fetches a blob through the content layer, asking `from` first. */
+  readonly fetch: (hash: Blake3Hash, from: NodeId) => Promise<Uint8Array | null>;
+  /** A relayed entry or snapshot was applied: the same event a Raft apply raises. */
+  readonly onApplied: (outcome: MachineOutcome | null) => void;
+  readonly logger: Logger;
+  readonly config?: RelayConfig;
+  /** How long a follow waits at the source (default: the renewal period). */
+  readonly waitMs?: number;
+  readonly tickMs?: number;
+}
+
+export class NodeRelay {
+  readonly core: StateRelay;
+  private readonly waiters = new Set<() => void>();
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: string | null = null;
+  private stopped = false;
+  private recorded = 0;
+  private relayedEntries = 0;
+  private restoredSnapshots = 0;
+  private holding = false;
+  /** After a failed request, the next one waits until then. */
+  private retryAtMs = 0;
+
+  constructor(private readonly options: NodeRelayOptions) {
+    this.core = new StateRelay(options.self, options.config ?? defaultRelayConfig);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 100);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    for (const wake of this.waiters) wake();
+  }
+
+  /** Raft (or this relay) applied `entry` to the machine. */
+  recordApplied(entry: Entry): void {
+    // Raft replays what the relay applied already (the node became a learner): nothing new.
+    if (entry.index <= this.recorded) return;
+    this.core.recordApplied(entry);
+    this.recorded = entry.index;
+    this.wake();
+  }
+
+  /** The machine was replaced by a snapshot at `index` (from Raft or from the relay). */
+  recordRestored(index: number): void {
+    this.core.recordRestored(index);
+    this.recorded = index;
+    this.wake();
+  }
+
+  status(): RelayStatus {
+    return {
+      via: this.holding ? "raft" : "relay",
+      source: (this.core.currentSource() as NodeId | null) ?? null,
+      depth: this.core.depth(),
+      applied_index: this.options.applier.machine.applied().index,
+      subscribers: this.core.subscriberCount(),
+      entries_relayed: this.relayedEntries,
+      snapshots_restored: this.restoredSnapshots,
+    };
+  }
+
+  /** Serves `POST /v1/relay`: answers a follow at once, or when something newer applies. */
+  async serve(request: RelayRequest): Promise<RelayReply> {
+    const message: RelayMessage =
+      request.type === "follow"
+        ? { type: "follow", after: request.after }
+        : { type: "probe", applied: request.after };
+    let reply = await this.answerOf(request.from, this.core.receive(request.from, message, Date.now()));
+    if (
+      request.type === "follow" &&
+      reply.type === "entries" &&
+      reply.entries.length === 0 &&
+      request.wait_ms > 0 &&
+      !this.stopped
+    ) {
+      await this.applied(request.wait_ms);
+      reply = await this.answerOf(request.from, this.core.receive(request.from, message, Date.now()));
+    }
+    return reply;
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const view = relayViewOf(
+      this.options.self,
+      this.options.applier.machine.configuration(),
+      this.options.view().members,
+      this.core.config.fanout,
+    );
+    const outputs = this.core.tick(Date.now(), view);
+    this.holding = view.holding && !this.core.isStale();
+    const source = this.core.currentSource();
+    if (source === null || this.inFlight !== null || Date.now() < this.retryAtMs) return;
+    // A follower keeps its long poll open; a holder probes when the core says so.
+    const due = outputs.find((output) => output.type === "send" && output.to === source);
+    if (this.holding && due === undefined) return;
+    const probe = this.holding;
+    void this.request(source as NodeId, probe);
+  }
+
+  private async request(source: NodeId, probe: boolean): Promise<void> {
+    const address = this.options.apiOf(source);
+    if (address === undefined) return;
+    this.inFlight = source;
+    const waitMs = probe ? 0 : Math.min(relayWaitMsMax, this.options.waitMs ?? this.core.config.renewMs);
+    const body: RelayRequest = {
+      from: this.options.self,
+      type: probe ? "probe" : "follow",
+      after: this.options.applier.machine.applied().index,
+      wait_ms: waitMs,
+    };
+    try {
+      const reply = await apiClientFor(address, this.options.api, waitMs + 5_000).post(
+        "/v1/relay",
+        body,
+        RelayReply,
+      );
+      if (!this.stopped) await this.receive(source, reply);
+    } catch (error) {
+      this.retryAtMs = Date.now() + this.core.config.renewMs;
+      this.options.logger.debug("relay request failed", {
+        source,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    } finally {
+      this.inFlight = null;
+    }
+    // A follower asks again at once (the next long poll); a failure waits for the next tick.
+    if (!probe && !this.stopped && this.core.currentSource() === source) this.tick();
+  }
+
+  private async receive(source: NodeId, reply: RelayReply): Promise<void> {
+    const now = Date.now();
+    let receipt: RelayReceipt;
+    if (reply.type === "snapshot") {
+      const bytes = await this.options.fetch(reply.hash, source);
+      if (bytes === null) {
+        this.options.logger.debug("relay snapshot not fetched yet", { source, hash: reply.hash });
+        return;
+      }
+      receipt = this.core.receive(
+        source,
+        { type: "snapshot", depth: reply.depth, index: reply.index, machine: bytes, conf: reply.conf },
+        now,
+      );
+    } else if (reply.type === "busy") {
+      receipt = this.core.receive(source, { type: "busy" }, now);
+    } else {
+      const entries = reply.entries.map((entry) => ({
+        term: entry.term,
+        index: entry.index,
+        kind: entry.kind,
+        data: new Uint8Array(Buffer.from(entry.data, "base64")),
+      }));
+      receipt = this.core.receive(source, { ...reply, entries }, now);
+    }
+    if (receipt.restore !== null) {
+      const restore = receipt.restore;
+      this.options.applier.restore(restore.machine, { index: restore.index, term: 0, conf: restore.conf });
+      this.recordRestored(this.options.applier.machine.applied().index);
+      this.restoredSnapshots += 1;
+      this.options.logger.info("restored committed state from the relay", { source, index: restore.index });
+      this.options.onApplied(null);
+    }
+    for (const entry of receipt.apply) {
+      // Only the next index: the machine may have moved on through Raft meanwhile.
+      if (entry.index !== this.options.applier.machine.applied().index + 1) continue;
+      const outcome = this.options.applier.apply(entry);
+      this.recordApplied(entry);
+      this.relayedEntries += 1;
+      this.options.onApplied(outcome);
+    }
+  }
+
+  /** The core's answer to `from`, as the wire reply (a snapshot is published first). */
+  private async answerOf(from: string, receipt: RelayReceipt): Promise<RelayReply> {
+    for (const output of receipt.outputs) {
+      if (output.to !== from) continue;
+      if (output.type === "send-snapshot") {
+        const machine = this.options.applier.machine;
+        const hash = await this.options.publish(machine.snapshot());
+        return {
+          type: "snapshot",
+          depth: output.depth,
+          index: machine.applied().index,
+          hash,
+          conf: machine.configuration(),
+        };
+      }
+      const message = output.message;
+      if (message.type === "busy") return { type: "busy" };
+      if (message.type === "entries") {
+        return {
+          type: "entries",
+          depth: message.depth,
+          applied: message.applied,
+          entries: message.entries.map((entry) => ({
+            term: entry.term,
+            index: entry.index,
+            kind: entry.kind,
+            data: Buffer.from(entry.data).toString("base64"),
+          })),
+        };
+      }
+    }
+    return { type: "entries", depth: this.core.depth(), applied: this.recorded, entries: [] };
+  }
+
+  /** Resolves when something is applied, or after `ms`. */
+  private applied(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+}
