@@ -210,4 +210,42 @@ describe("content transfer", () => {
     assert.equal(await outsiderStore.has(stored.hash), false);
     assert.equal(service.counters.requests > 0, true);
   });
+
+  it("a node that fetched from a peer also serves that peer: both ways over one link pair", async () => {
+    // Two daemons' content layers: each serves every link. a fetches from b first (so a's link
+    // to b was made by a's dial); then b fetches from a, which must answer on that link.
+    const clusterKey = randomBytes(32);
+    const node = async (name: string) => {
+      const store = await BlobStore.open(join(scratch, `both-${name}`));
+      const service = new ContentService(store);
+      const links = new TransportContentLinks({
+        signer: signerFromSeed(randomBytes(32)),
+        clusterKey,
+        onNewPeer: (link) => service.serve(link),
+      });
+      const address = await links.listen({ host: "127.0.0.1", port: 0 });
+      closers.push(() => void links.close());
+      return { store, links, address };
+    };
+    const a = await node("a");
+    const b = await node("b");
+    const fromB = await b.store.put(blobBytes(300_000, 7));
+    const fromA = await a.store.put(blobBytes(200_000, 8));
+    await fetchBlob({
+      store: a.store,
+      hash: fromB.hash,
+      providers: new Map([
+        [b.links.nodeId, { link: a.links.linkTo(b.links.nodeId, b.address), complete: true }],
+      ]),
+    });
+    await fetchBlob({
+      store: b.store,
+      hash: fromA.hash,
+      providers: new Map([
+        [a.links.nodeId, { link: b.links.linkTo(a.links.nodeId, a.address), complete: true }],
+      ]),
+      config: { requestTimeoutMs: 2_000 },
+    });
+    assert.equal(await b.store.verify(fromA.hash), "ok");
+  });
 });

@@ -76,6 +76,8 @@ class FetchRun {
   private resolve!: (blob: StoredBlob) => void;
   private reject!: (error: Error) => void;
   private settled = false;
+  /** Why each provider was dropped (the error names them when none is left). */
+  private readonly dropped = new Map<string, string>();
   /** Removes this run's listeners from the provider links. */
   private readonly detach: (() => void)[] = [];
 
@@ -183,10 +185,21 @@ class FetchRun {
         this.resolve(stored);
         return;
       }
+      if (event.type === "provider-removed" || event.type === "provider-banned") {
+        this.dropped.set(event.provider, event.reason);
+      }
       if (event.type === "stalled") {
         const usable = this.fetch.status().providers.filter((p) => !p.banned);
-        if (usable.length === 0)
-          this.fail(new FetchFailedError(this.options.hash, "no provider left that can serve it"));
+        if (usable.length === 0) {
+          // Say why each provider was given up: the operator's (and the test's) only clue.
+          const why = [...this.dropped].map(([id, reason]) => `${id.slice(0, 8)}: ${reason}`).join("; ");
+          this.fail(
+            new FetchFailedError(
+              this.options.hash,
+              `no provider left that can serve it${why === "" ? "" : ` (${why})`}`,
+            ),
+          );
+        }
       }
     }
   }

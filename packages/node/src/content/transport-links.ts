@@ -20,7 +20,11 @@ const bytesCodec: MessageCodec<Uint8Array> = {
 export interface TransportLinksOptions {
   readonly signer: Signer;
   readonly clusterKey: ClusterKeys;
-  /** A peer this node did not dial sent its first frame: serve it. */
+  /**
+   * A link to a peer was created (this node dialed it to fetch, or it sent its first frame):
+   * serve it. Every link is served, whichever side spoke first, or a peer this node once
+   * fetched from would never be answered when it asks in turn.
+   */
   readonly onNewPeer: (link: FrameLink) => void;
   readonly logger?: Logger;
 }
@@ -50,7 +54,9 @@ export class TransportContentLinks {
   /** The link to `peer`, dialing it at `address`. */
   linkTo(peer: NodeId, address: PeerAddress): FrameLink {
     this.transport.setPeer(peer, address);
-    return this.linkOf(peer).link;
+    const { link, created } = this.linkOf(peer);
+    if (created) this.options.onNewPeer(link);
+    return link;
   }
 
   close(): Promise<void> {
