@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import { assert } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
+import { serialHex } from "../pki/etcd-credentials.js";
 
 /**
  * A live etcd cluster's membership, through `etcdctl` (API v3, `-w json`). This is the IO
@@ -457,9 +458,7 @@ export async function presentedSerial(
     };
     socket.once("secureConnect", () => {
       const serial = socket.getPeerCertificate().serialNumber;
-      finish(
-        typeof serial === "string" && serial.length > 0 ? serial.toLowerCase().replace(/^0+(?=.)/, "") : null,
-      );
+      finish(typeof serial === "string" && serial.length > 0 ? serialHex(serial) : null);
     });
     socket.once("error", () => finish(null));
     const timer = setTimeout(() => finish(null), timeoutMs);

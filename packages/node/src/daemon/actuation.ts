@@ -19,10 +19,10 @@ import {
 import { writeFileAtomic } from "../fs/durable.js";
 import type { ClusterCa } from "../pki/ca.js";
 import {
+  EtcdRevocations,
   EtcdTlsFiles,
   issueEtcdMemberCredential,
   openEtcdMemberCredential,
-  revokedEtcdSerials,
 } from "../pki/etcd-credentials.js";
 import type { Unsealer } from "../pki/seal.js";
 import type { ActuatorConfig } from "./config.js";
@@ -98,6 +98,8 @@ export class NodeActuation {
   /** The running member was started as the founder's, before its id was recorded. */
   private startedAsFounder = false;
   private warnedNoRevocations = false;
+  /** The serials the chain revoked, folded in as the chain grows. */
+  private readonly revocations = new EtcdRevocations();
   private running: Promise<void> = Promise.resolve();
   private pending = false;
   private stopped = false;
@@ -283,7 +285,10 @@ export class NodeActuation {
     // (the member was added, then removed: a new membership gets a new certificate).
     const reused = this.issued.get(node.id);
     const chain = this.options.machine().chain;
-    if (reused !== undefined && !(chain !== null && revokedEtcdSerials(chain.blocks).includes(reused.serial)))
+    if (
+      reused !== undefined &&
+      !(chain !== null && this.revocations.of(chain.blocks).includes(reused.serial))
+    )
       return reused;
     const addresses = [node.addresses.etcd_peer, node.addresses.etcd_client].filter(
       (address): address is string => address !== undefined,
@@ -416,7 +421,7 @@ export class NodeActuation {
     const files = this.tlsFiles;
     const chain = machine.chain;
     if (files === null || chain === null) return false;
-    const written = await files.writeRevocations(revokedEtcdSerials(chain.blocks));
+    const written = await files.writeRevocations(this.revocations.of(chain.blocks));
     if (!written && !this.warnedNoRevocations) {
       this.warnedNoRevocations = true;
       this.options.logger.warn("no CA key on this node: its etcd member runs without a revocation list");

@@ -120,8 +120,10 @@ export class Reconciler {
   lastEtcdError: { readonly action: string; readonly error: string; readonly at_ms: number } | null = null;
   /** The etcd membership records this node applied since it started (bounded), oldest first. */
   readonly etcdEvents: { index: number; node: NodeId; event: string; member_id: string }[] = [];
-  /** Failed etcd calls in a row: the retry waits 250 ms doubled per failure, at most 8 s. */
-  /** Backoff of the etcd calls: a failing step is not called again on every applied entry. */
+  /**
+   * Backoff of the etcd calls (monotonic time): a failing step is not called again on every
+   * applied entry; 250 ms doubled per failure, at most 8 s.
+   */
   private readonly etcdRetry = new EtcdRetryGate();
   private etcdRetryTimer: { readonly timer: NodeJS.Timeout; readonly dueMs: number } | null = null;
 
@@ -433,7 +435,7 @@ export class Reconciler {
       return;
     }
     const retryKey = `${action.kind} ${action.node}`;
-    const waitMs = this.etcdRetry.waitMs(retryKey, Date.now());
+    const waitMs = this.etcdRetry.waitMs(retryKey, performance.now());
     if (waitMs > 0) {
       this.retryEtcdIn(waitMs);
       return;
@@ -457,7 +459,7 @@ export class Reconciler {
         this.lastEtcdError = null;
         const status = this.context.raft.status();
         count(record === null ? "not-ready" : "committed");
-        if (record === null) return retry(this.etcdRetry.notReady(retryKey, Date.now()));
+        if (record === null) return retry(this.etcdRetry.notReady(retryKey, performance.now()));
         this.etcdRetry.succeeded();
         if (status.role !== "leader" || status.term !== term) return this.run();
         const pending = this.context.raft.propose(
@@ -475,7 +477,7 @@ export class Reconciler {
         count("failed");
         const message = error instanceof Error ? error.message : String(error);
         this.lastEtcdError = { action: action.kind, error: message, at_ms: Date.now() };
-        const delayMs = this.etcdRetry.failed(retryKey, Date.now());
+        const delayMs = this.etcdRetry.failed(retryKey, performance.now());
         this.context.logger.warn("etcd call failed; retrying", {
           action: action.kind,
           error: message,
@@ -487,7 +489,7 @@ export class Reconciler {
 
   /** Runs again once `delayMs` passed; one timer at a time, the earliest kept. */
   private retryEtcdIn(delayMs: number): void {
-    const dueMs = Date.now() + delayMs;
+    const dueMs = performance.now() + delayMs;
     if (this.etcdRetryTimer !== null) {
       if (this.etcdRetryTimer.dueMs <= dueMs) return;
       clearTimeout(this.etcdRetryTimer.timer);

@@ -17,7 +17,7 @@ import {
   loadClusterCa,
   writeClusterCa,
 } from "./ca.js";
-import { revokedEtcdSerials, serialOf } from "./etcd-credentials.js";
+import { EtcdRevocations, revokedEtcdSerials, serialOf } from "./etcd-credentials.js";
 
 describe("cluster CA", () => {
   let ca: ClusterCa;
@@ -203,5 +203,10 @@ describe("revoked etcd serials from the chain", () => {
     ];
     assert.deepEqual(revokedEtcdSerials(chain), ["a1", "b1"]);
     assert.deepEqual(revokedEtcdSerials([]), []);
+    // Folded as the chain grows, it says the same as folding the whole chain at once.
+    const folding = new EtcdRevocations();
+    assert.deepEqual(folding.of(chain.slice(0, 4)), ["a1"]);
+    assert.deepEqual(folding.of(chain), ["a1", "b1"]);
+    assert.deepEqual(folding.of(chain), ["a1", "b1"]);
   });
 });

@@ -125,32 +125,54 @@ export async function openEtcdMemberCredential(
 
 /** A certificate's serial as lowercase hex without leading zeros. */
 export function serialOf(certPem: string): string {
-  return new X509Certificate(certPem).serialNumber.toLowerCase().replace(/^0+(?=.)/, "");
+  return serialHex(new X509Certificate(certPem).serialNumber);
+}
+
+/** A certificate serial as the records name it: lowercase hex without leading zeros. */
+export function serialHex(serial: string): string {
+  return serial.toLowerCase().replace(/^0+(?=.)/, "");
 }
 
 /**
  * The etcd certificates the chain shows were given up: the certificate of every member an
  * `etcd-member removed` block took out, and every certificate a later `added` block for the
- * same node replaced (a re-issued credential). Sorted, without duplicates; the chain is the
- * same on every node, so every member revokes the same serials.
+ * same node replaced (a re-issued credential). The chain only grows, so each call folds in
+ * only the blocks appended since the last one (a node asks after every applied entry).
  */
-export function revokedEtcdSerials(blocks: readonly BlockRecord[]): string[] {
-  const current = new Map<string, string>();
-  const revoked = new Set<string>();
-  for (const block of blocks) {
-    const command = block.body.command;
-    if (command.type !== "etcd-member") continue;
-    const held = current.get(command.node);
-    if (command.event === "removed") {
-      if (held !== undefined) revoked.add(held);
-      current.delete(command.node);
-    } else if (command.credential !== undefined) {
-      if (held !== undefined && held !== command.credential.serial) revoked.add(held);
-      current.set(command.node, command.credential.serial);
+export class EtcdRevocations {
+  private seen = 0;
+  private current = new Map<string, string>();
+  private revoked = new Set<string>();
+
+  /** Sorted, without duplicates; the chain is the same on every node, so every member revokes the same serials. */
+  of(blocks: readonly BlockRecord[]): string[] {
+    if (blocks.length < this.seen) {
+      // Not the chain folded so far (a restored snapshot's is never shorter): start over.
+      this.seen = 0;
+      this.current = new Map();
+      this.revoked = new Set();
     }
+    for (const block of blocks.slice(this.seen)) {
+      const command = block.body.command;
+      if (command.type !== "etcd-member") continue;
+      const held = this.current.get(command.node);
+      if (command.event === "removed") {
+        if (held !== undefined) this.revoked.add(held);
+        this.current.delete(command.node);
+      } else if (command.credential !== undefined) {
+        if (held !== undefined && held !== command.credential.serial) this.revoked.add(held);
+        this.current.set(command.node, command.credential.serial);
+      }
+    }
+    this.seen = blocks.length;
+    const held = new Set(this.current.values());
+    return [...this.revoked].filter((serial) => !held.has(serial)).sort();
   }
-  for (const serial of current.values()) revoked.delete(serial);
-  return [...revoked].sort();
+}
+
+/** The revoked etcd serials of a whole chain (`EtcdRevocations`, folded once). */
+export function revokedEtcdSerials(blocks: readonly BlockRecord[]): string[] {
+  return new EtcdRevocations().of(blocks);
 }
 
 /**
