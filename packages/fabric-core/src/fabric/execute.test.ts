@@ -6,18 +6,10 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { MemberView as GossipMember, MembershipView as GossipView } from "../gossip/index.js";
-import {
-  defaultRaftConfig,
-  emptyConfState,
-  type ProgressStatus,
-  RaftNode,
-  type RaftStatus,
-} from "../raft/index.js";
-import { SeededRandom } from "../sim/index.js";
 import { homelabStrategy, loadBlake3, type NodeId, type Signer } from "../vocabulary/index.js";
 import { defaultExecutorConfig, type ExecuteInputs, execute, type Step } from "./execute.js";
 import type { FabricMachine } from "./machine.js";
-import { foundedLog, nodeState, TestLog, testSigners } from "./test-log.js";
+import { foundedLog, leaderStatus, nodeState, TestLog, testSigners } from "./test-log.js";
 
 before(async () => {
   await loadBlake3();
@@ -25,42 +17,6 @@ before(async () => {
 
 const leaderId = testSigners[0]!.nodeId;
 const cp = ["api-server", "controller-manager", "etcd", "scheduler"] as const;
-
-/** A real Raft status (every field the core reports), set to lead `term` at `commit`. */
-function leaderStatus(
-  term: number,
-  commit: number,
-  progress: Record<string, Partial<ProgressStatus>> = {},
-  id: NodeId = leaderId,
-): RaftStatus {
-  const created = RaftNode.create(
-    defaultRaftConfig(id),
-    {
-      hardState: { term: 0, vote: null, commit: 0 },
-      snapshot: null,
-      entries: [],
-      initialConf: { ...emptyConfState(), voters: [id] },
-    },
-    new SeededRandom(1),
-  );
-  assert.ok(created.ok);
-  const base = created.value.status();
-  const full: Record<string, ProgressStatus> = {};
-  for (const [id, partial] of Object.entries(progress)) {
-    full[id] = {
-      match: 0,
-      next: 1,
-      state: "replicate",
-      inflightMessages: 0,
-      inflightBytes: 0,
-      recentActive: true,
-      learner: false,
-      ...(base.progress[leaderId] ?? {}),
-      ...partial,
-    } as ProgressStatus;
-  }
-  return { ...base, role: "leader", term, leader: id, commit, lastIndex: commit, progress: full };
-}
 
 function member(signer: Signer, status: GossipMember["status"] = "alive"): GossipMember {
   return {
