@@ -108,10 +108,11 @@ export function parseBenchArgs<F extends Record<string, FlagSpec>>(
   const options: Record<string, { type: "string" | "boolean"; short?: string; default?: string | boolean }> =
     { help: { type: "boolean", short: "h" } };
   for (const [name, flag] of Object.entries(command.flags)) {
-    options[name] =
-      flag.type === "string" && flag.default !== undefined
-        ? { type: "string", default: flag.default }
-        : { type: flag.type };
+    // A boolean flag is false when absent (parseArgs leaves it undefined otherwise).
+    if (flag.type === "boolean") options[name] = { type: "boolean", default: false };
+    else
+      options[name] =
+        flag.default === undefined ? { type: "string" } : { type: "string", default: flag.default };
   }
   let values: Record<string, string | boolean | undefined>;
   try {
