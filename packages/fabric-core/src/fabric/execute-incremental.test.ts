@@ -10,7 +10,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { before, it } from "node:test";
-import type { MemberView as GossipMember } from "../gossip/index.js";
 import { decide, type PlacementMemo } from "../policy/index.js";
 import { isJoint, type ProgressStatus, type RaftStatus } from "../raft/index.js";
 import {
@@ -23,7 +22,7 @@ import {
   type Workload,
 } from "../vocabulary/index.js";
 import { type ExecuteInputs, type Execution, execute, policyInputsFrom, type Step } from "./execute.js";
-import { foundedLog, leaderStatus, nodeState, type TestLog, testSigners } from "./test-log.js";
+import { foundedLog, gossipMember, leaderStatus, nodeState, type TestLog, testSigners } from "./test-log.js";
 
 before(async () => {
   await loadBlake3();
@@ -72,20 +71,6 @@ function caughtUpStatus(log: TestLog): RaftStatus {
   for (const id of [...conf.voters, ...conf.learners])
     progress[id] = { match: applied.index, next: applied.index + 1, learner: conf.learners.includes(id) };
   return leaderStatus(applied.term, applied.index, progress);
-}
-
-function member(signer: Signer, index: number, status: GossipMember["status"]): GossipMember {
-  return {
-    id: signer.nodeId,
-    address: "127.0.0.1:7946",
-    status,
-    phi: 0,
-    stableSinceMs: 0,
-    generation: 1,
-    incarnation: 1,
-    state: advertised(signer, index),
-    keys: {},
-  };
 }
 
 /** Commits what the step names, as Raft would once the proposal is acknowledged. */
@@ -155,7 +140,9 @@ it("the executor's incremental policy round decides what the full walk decides, 
         atMs: nowMs,
         members: signers
           .slice(1)
-          .map((signer, offset) => member(signer, offset + 1, alive.has(offset + 1) ? "alive" : "dead")),
+          .map((signer, offset) =>
+            gossipMember(signer, alive.has(offset + 1) ? "alive" : "dead", advertised(signer, offset + 1)),
+          ),
       },
       ownState: { ...advertised(leader, 0), roles: [...controlPlane] },
       strategy: homelabStrategy,

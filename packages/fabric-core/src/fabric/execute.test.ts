@@ -7,11 +7,18 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { MemberView as GossipMember, MembershipView as GossipView } from "../gossip/index.js";
 import { defaultPolicyConfig } from "../policy/index.js";
-import { homelabStrategy, loadBlake3, type NodeId, type Signer } from "../vocabulary/index.js";
+import { homelabStrategy, loadBlake3, type NodeId } from "../vocabulary/index.js";
 import { defaultExecutorConfig, type ExecuteInputs, execute, type Step } from "./execute.js";
 import { LeaderClock } from "./leader-clock.js";
 import type { FabricMachine } from "./machine.js";
-import { foundedLog, leaderStatus, nodeState, TestLog, testSigners } from "./test-log.js";
+import {
+  foundedLog,
+  leaderStatus,
+  gossipMember as member,
+  nodeState,
+  TestLog,
+  testSigners,
+} from "./test-log.js";
 
 before(async () => {
   await loadBlake3();
@@ -19,20 +26,6 @@ before(async () => {
 
 const leaderId = testSigners[0]!.nodeId;
 const cp = ["api-server", "controller-manager", "etcd", "scheduler"] as const;
-
-function member(signer: Signer, status: GossipMember["status"] = "alive"): GossipMember {
-  return {
-    id: signer.nodeId,
-    address: "127.0.0.1:7946",
-    status,
-    phi: 0,
-    stableSinceMs: 0,
-    generation: 1,
-    incarnation: 1,
-    state: nodeState(signer),
-    keys: {},
-  };
-}
 
 function view(members: readonly GossipMember[], atMs = 5_000): GossipView {
   return { self: leaderId, atMs, members };

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { signRoleProposal } from "../attest/index.js";
+import type { MemberView as GossipMember } from "../gossip/index.js";
 import {
   type ConfChange,
   defaultRaftConfig,
@@ -149,4 +150,23 @@ export function leaderStatus(
     } as ProgressStatus;
   }
   return { ...base, role: "leader", term, leader: id, commit, lastIndex: commit, progress: full };
+}
+
+/** A gossip member as the leader's view holds it, advertising `state`. */
+export function gossipMember(
+  signer: Signer,
+  status: GossipMember["status"] = "alive",
+  state: NodeState = nodeState(signer),
+): GossipMember {
+  return {
+    id: signer.nodeId,
+    address: "127.0.0.1:7946",
+    status,
+    phi: 0,
+    stableSinceMs: 0,
+    generation: 1,
+    incarnation: 1,
+    state,
+    keys: {},
+  };
 }
