@@ -1,9 +1,11 @@
 /**
- * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only]]`: the whole
+ * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only] [--netns] [--learners-max K]]`: the whole
  * fabric (gossip + Raft + policy + executor + the state relay) in the deterministic simulator
  * at N = 100, 250 and 500, with every invariant on (applied-committed after every step, machine
  * agreement every 2 s of virtual time), then optionally N real daemons on loopback
- * (`--real N`, see `bench/scale/real.ts`). Design: docs/scale.md.
+ * (`--real N`, see `bench/scale/real.ts`; `--netns`: one network namespace per daemon;
+ * `--learners-max K`: the daemons' learner bound, 4 by default as in the simulator; `--real-only`
+ * skips the simulator and writes bench-results/scale-real.json). Design: docs/scale.md.
  *
  * Per N: the mesh forms (voters + 4 learners hold the log, the others follow through the
  * relay), runs until 15 s of virtual time and until gossip's start-up burst is over (no core
@@ -43,6 +45,8 @@ const { values } = parseArgs({
     "baseline-only": { type: "boolean", default: false },
     real: { type: "string" },
     "real-only": { type: "boolean", default: false },
+    netns: { type: "boolean", default: false },
+    "learners-max": { type: "string", default: "4" },
   },
 });
 const sizes = values.sizes.split(",").map(Number);
@@ -50,10 +54,12 @@ const commits = Number(values.commits);
 if (
   sizes.some((size) => !Number.isSafeInteger(size) || size < 8) ||
   !Number.isSafeInteger(commits) ||
-  commits < 1
+  commits < 1 ||
+  (values.real !== undefined && !(Number.isSafeInteger(Number(values.real)) && Number(values.real) >= 3)) ||
+  !(Number.isSafeInteger(Number(values["learners-max"])) && Number(values["learners-max"]) >= 0)
 ) {
   process.stderr.write(
-    "usage: pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N]\n",
+    "usage: pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only] [--netns] [--learners-max K]]\n",
   );
   process.exit(2);
 }
@@ -377,12 +383,16 @@ if (rows.length > 0) {
 }
 const figures = rows.flatMap(figuresOf);
 if (values.real !== undefined) {
-  const real = await runRealScale(Number(values.real));
+  const real = await runRealScale(Number(values.real), {
+    netns: values.netns,
+    learnersMax: Number(values["learners-max"]),
+  });
   figures.push(...real.figures);
   notes.push(...real.notes);
 }
 publishBenchReport({
-  name: "scale",
+  // A real-only run does not overwrite the simulator's figures.
+  name: values["real-only"] ? "scale-real" : "scale",
   fsyncMode: values.real === undefined ? "not applicable" : "real fsync",
   figures,
   notes: [...notes, `rows: ${JSON.stringify(rows)}`],
