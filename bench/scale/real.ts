@@ -161,12 +161,31 @@ async function refusedAnswers(nodes: readonly MeshNodeHandle[]): Promise<number>
   return statuses.reduce((sum, status) => sum + (status?.learns?.answers_refused ?? 0), 0);
 }
 
+/** The reasons the nodes logged for refused relay answers (`<dir>/<node>/node.log`), counted. */
+async function refusalReasons(directory: string, nodes: readonly MeshNodeHandle[]): Promise<string[]> {
+  const counts = new Map<string, number>();
+  for (const node of nodes) {
+    const text = await readFile(join(directory, node.name, "node.log"), "utf8").catch(() => "");
+    for (const line of text.split("\n")) {
+      if (!line.includes("relay answer refused")) continue;
+      let reason: unknown;
+      try {
+        reason = (JSON.parse(line) as { reason?: unknown }).reason;
+      } catch {
+        reason = undefined;
+      }
+      const key = `${node.name}: ${typeof reason === "string" ? reason : "?"}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([reason, count]) => `${count} x ${reason}`);
+}
+
 /** The mesh the run drives: on loopback, or one network namespace per node (`--netns`). */
 interface BenchMesh {
-  readonly nodes: readonly MeshNodeHandle[];
+  /** Kills and starts the daemons (a `NetnsMesh` runs its daemons through one too). */
+  readonly local: LocalMesh;
   readonly directory: string;
-  kill(name: string): Promise<void>;
-  start(name: string): void;
   stop(): Promise<void>;
 }
 
@@ -174,22 +193,10 @@ async function startMesh(plan: MeshPlan, netns: boolean): Promise<BenchMesh> {
   if (netns) {
     const { addresses: _addresses, ...rest } = plan;
     const mesh = await NetnsMesh.start(rest);
-    return {
-      nodes: mesh.nodes,
-      directory: mesh.directory,
-      kill: (name) => mesh.kill(name),
-      start: (name) => mesh.restart(name),
-      stop: () => mesh.stop(5_000),
-    };
+    return { local: mesh.local, directory: mesh.directory, stop: () => mesh.stop(5_000) };
   }
-  const mesh = await LocalMesh.start(plan);
-  return {
-    nodes: mesh.nodes,
-    directory: plan.directory,
-    kill: (name) => mesh.kill(name),
-    start: (name) => mesh.startNode(name),
-    stop: () => mesh.stopAll(5_000),
-  };
+  const local = await LocalMesh.start(plan);
+  return { local, directory: plan.directory, stop: () => local.stopAll(5_000) };
 }
 
 export async function runRealScale(
@@ -203,7 +210,7 @@ export async function runRealScale(
   const formStarted = Date.now();
   const netns = options.netns === true;
   const learnersMax = options.learnersMax ?? 4;
-  const local = await startMesh(
+  const mesh = await startMesh(
     {
       directory,
       nodes: count,
@@ -214,6 +221,7 @@ export async function runRealScale(
     },
     netns,
   );
+  const local = mesh.local;
   const label = `real N = ${count}${netns ? " (netns)" : ""}`;
   try {
     const formed = await waitFor(() => agreed(local.nodes), 600_000, 500);
@@ -221,7 +229,7 @@ export async function runRealScale(
     const formMs = Date.now() - formStarted;
     log(`${label}: formed in ${formMs} ms (leader ${formed.leader.slice(0, 8)}, index ${formed.applied})`);
     await new Promise((resolve) => setTimeout(resolve, 10_000));
-    const { rss, fds } = await processFigures(local.directory);
+    const { rss, fds } = await processFigures(mesh.directory);
     figures.push(
       figure(`${label}: formation (every node at one applied index, 3 voters)`, formMs, "ms"),
       figure(`${label}: RSS per daemon, median`, Math.round(percentile(rss, 50)), "MB"),
@@ -259,7 +267,7 @@ export async function runRealScale(
     const killed = Date.now();
     const refusedBefore = await refusedAnswers(local.nodes);
     await Promise.all(local.nodes.map((node) => local.kill(node.name)));
-    for (const node of local.nodes) local.start(node.name);
+    for (const node of local.nodes) local.startNode(node.name);
     const restarted = await waitFor(() => agreed(local.nodes, before?.applied ?? 0), 600_000, 200);
     const restartMs = Date.now() - killed;
     figures.push(
@@ -270,7 +278,7 @@ export async function runRealScale(
         "<= 10000",
       ),
     );
-    const after = await processFigures(local.directory);
+    const after = await processFigures(mesh.directory);
     figures.push(
       figure(`${label}: RSS per daemon after the restart, max`, Math.round(Math.max(...after.rss)), "MB"),
       figure(
@@ -280,6 +288,8 @@ export async function runRealScale(
         "0",
       ),
     );
+    const reasons = await refusalReasons(mesh.directory, local.nodes);
+    if (reasons.length > 0) notes.push(`${label}: relay answers refused: ${reasons.slice(0, 20).join("; ")}`);
     notes.push(
       `${label}: load average (1 min) ${loadStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end; ` +
         "commit -> applied is sampled by polling every node's /v1/status and commit -> rendered by reading every " +
@@ -287,7 +297,7 @@ export async function runRealScale(
         `round; the voters and ${learnersMax} learners hold the log, the other nodes follow the state relay (docs/scale.md)`,
     );
   } finally {
-    await local.stop().catch(() => undefined);
+    await mesh.stop().catch(() => undefined);
     await rm(directory, { recursive: true, force: true }).catch(() => undefined);
   }
   return { figures, notes };

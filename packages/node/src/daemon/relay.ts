@@ -261,7 +261,7 @@ export class NodeRelay {
         body,
         RelayReply,
       );
-      if (!this.stopped) await this.receive(source, reply);
+      if (!this.stopped) await this.receive(source, reply, body.after);
     } catch (error) {
       this.retryAtMs = Date.now() + this.core.config.renewMs;
       this.options.logger.debug("relay request failed", {
@@ -275,7 +275,8 @@ export class NodeRelay {
     if (!probe && !this.stopped && this.core.currentSource() === source) this.tick();
   }
 
-  private async receive(source: NodeId, reply: RelayReply): Promise<void> {
+  /** An answer to a follow sent at applied index `after`. */
+  private async receive(source: NodeId, reply: RelayReply, after: number): Promise<void> {
     const now = Date.now();
     let receipt: RelayReceipt;
     if (reply.type === "snapshot") {
@@ -289,7 +290,8 @@ export class NodeRelay {
         { type: "snapshot", depth: reply.depth, index: reply.index, machine: bytes, conf: reply.conf },
         now,
       );
-      if (receipt.restore !== null && !this.vouched(source, { bytes, conf: reply.conf }, reply.stamp)) return;
+      if (receipt.restore !== null && !this.vouched(source, after, { bytes, conf: reply.conf }, reply.stamp))
+        return;
     } else if (reply.type === "busy") {
       receipt = this.core.receive(source, { type: "busy" }, now);
     } else {
@@ -304,7 +306,7 @@ export class NodeRelay {
         { type: "entries", depth: reply.depth, applied: reply.applied, entries },
         now,
       );
-      if (receipt.apply.length > 0 && !this.vouched(source, receipt.apply, reply.stamp)) return;
+      if (receipt.apply.length > 0 && !this.vouched(source, after, receipt.apply, reply.stamp)) return;
     }
     if (receipt.restore !== null) {
       const restore = receipt.restore;
@@ -326,14 +328,21 @@ export class NodeRelay {
 
   /**
    * Whether a commit stamp vouches for what `source` sent (entries to apply next, or a whole
-   * machine); if not, the answer is refused, logged with the reason, and the source given up.
+   * machine) in answer to a follow at applied index `after`; if not, the answer is refused,
+   * logged with the reason, and the source given up. An answer the machine overtook while it
+   * travelled (Raft applied meanwhile: this node became a learner) is only dropped.
    */
   private vouched(
     source: NodeId,
+    after: number,
     sent: readonly Entry[] | { readonly bytes: Uint8Array; readonly conf: ConfState },
     stamp: CommitStamp | null,
   ): boolean {
     const machine = this.options.applier.machine;
+    if (machine.applied().index !== after) {
+      this.options.logger.debug("relay answer overtaken: the machine moved meanwhile", { source, after });
+      return false;
+    }
     // The machine moved through Raft (this node held the log) or restarted: that is trusted.
     if (this.verifier.appliedIndex() !== machine.applied().index) this.verifier.adopt(machine);
     const trusted = stampSigners(this.verifier.configuration(), this.options.view().members);
