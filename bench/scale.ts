@@ -1,9 +1,11 @@
 /**
- * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only]]`: the whole
+ * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only] [--netns] [--learners-max K]]`: the whole
  * fabric (gossip + Raft + policy + executor + the state relay) in the deterministic simulator
  * at N = 100, 250 and 500, with every invariant on (applied-committed after every step, machine
  * agreement every 2 s of virtual time), then optionally N real daemons on loopback
- * (`--real N`, see `bench/scale/real.ts`). Design: docs/scale.md.
+ * (`--real N`, see `bench/scale/real.ts`; `--netns`: one network namespace per daemon;
+ * `--learners-max K`: the daemons' learner bound, 4 by default as in the simulator; `--real-only`
+ * skips the simulator and writes bench-results/scale-real.json). Design: docs/scale.md.
  *
  * Per N: the mesh forms (voters + 4 learners hold the log, the others follow through the
  * relay), runs until 15 s of virtual time and until gossip's start-up burst is over (no core
@@ -55,12 +57,20 @@ const args = benchArgs({
     },
     real: { type: "string", value: "N", help: "then N real daemons on loopback (bench/scale/real.ts)" },
     "real-only": { type: "boolean", help: "only the real daemons, no simulator run" },
+    netns: { type: "boolean", help: "with --real: one network namespace per daemon (needs root)" },
+    "learners-max": {
+      type: "string",
+      value: "K",
+      default: "4",
+      help: "with --real: the strategy's learners_max (0: every node a learner)",
+    },
   },
 });
 const { values } = args;
 const sizes = args.integers("sizes", 8);
 const commits = args.integer("commits");
-const realCount = values.real === undefined ? undefined : args.integer("real");
+const realCount = values.real === undefined ? undefined : args.integer("real", 3);
+const learnersMax = args.integer("learners-max", 0);
 const jitter: NetworkFaults = { dropRate: 0, duplicateRate: 0, delayMsMin: 1, delayMsMax: 3 };
 const commitGapMs = 500;
 /** Writes start at this virtual time at the earliest (the steady state, docs/gossip.md). */
@@ -381,12 +391,13 @@ if (rows.length > 0) {
 }
 const figures = rows.flatMap(figuresOf);
 if (realCount !== undefined) {
-  const real = await runRealScale(realCount);
+  const real = await runRealScale(realCount, { netns: values.netns === true, learnersMax });
   figures.push(...real.figures);
   notes.push(...real.notes);
 }
 publishBenchReport({
-  name: "scale",
+  // A real-only run does not overwrite the simulator's figures.
+  name: values["real-only"] ? "scale-real" : "scale",
   fsyncMode: realCount === undefined ? "not applicable" : "real fsync",
   figures,
   notes: [...notes, `rows: ${JSON.stringify(rows)}`],

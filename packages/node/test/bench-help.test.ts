@@ -53,6 +53,8 @@ const expectedFlags: Record<string, readonly string[]> = {
     "--rows-in",
     "--real",
     "--real-only",
+    "--netns",
+    "--learners-max",
   ],
 };
 

@@ -509,6 +509,49 @@ describe("execute with a bound on learners (docs/scale.md)", () => {
   });
 });
 
+describe("learners_max as a strategy field (docs/scale.md)", () => {
+  // Goal: the bound the leader keeps is the committed strategy's `learners_max` (over the node
+  // setting, the executor's `learnersMax`), and a committed swap changes it. Method: the same
+  // hand-made log (3 learners, a fourth member alive and not holding the log) before and after
+  // strategy entries with other bounds.
+  const swapTo = (learnersMax: number) => ({
+    ...homelabStrategy,
+    name: `bound-${learnersMax}`,
+    consensus: { kind: { ...homelabStrategy.consensus.kind, learners_max: learnersMax } },
+  });
+  const joinedFour = (): TestLog => {
+    const log = foundedLog();
+    log.propose({ type: "node-join", state: nodeState(testSigners[4]!) });
+    return log;
+  };
+  const allAlive = () => view(testSigners.slice(1, 5).map((signer) => member(signer)));
+  const added = (step: Step) =>
+    step.type === "conf-change" ? step.change.changes.filter((change) => change.type === "add-learner") : [];
+  const removed = (step: Step) =>
+    step.type === "conf-change" ? step.change.changes.filter((change) => change.type === "remove") : [];
+
+  it("a committed swap changes how many learners the leader keeps", () => {
+    const log = joinedFour();
+    // The node setting bounds at 3: three learners already, nobody is added.
+    assert.deepEqual(
+      added(stepOf(inputs(log.machine, { gossip: allAlive(), config: { learnersMax: 3 } }))),
+      [],
+    );
+    // A strategy with learners_max 4 commits: the fourth member is admitted, whatever the node setting.
+    log.propose({ type: "strategy", strategy: swapTo(4) }, "operator");
+    const grown = stepOf(inputs(log.machine, { gossip: allAlive(), config: { learnersMax: 3 } }));
+    assert.deepEqual(added(grown), [{ type: "add-learner", node: testSigners[4]!.nodeId }]);
+    // A swap to learners_max 1: a learner over the bound leaves, node setting unbounded or not.
+    log.propose({ type: "strategy", strategy: swapTo(1) }, "operator");
+    for (const config of [{}, { learnersMax: 3 }]) {
+      // (formation solo: the policy wants no promotion first, so the bound's step is next)
+      const shrunk = stepOf(inputs(log.machine, { gossip: allAlive(), config, formation: "solo" }));
+      assert.equal(added(shrunk).length, 0, JSON.stringify(shrunk));
+      assert.equal(removed(shrunk).length, 1, `one learner over the bound leaves: ${JSON.stringify(shrunk)}`);
+    }
+  });
+});
+
 describe("execute on the leader's clock when its wall clock is behind the committed clock", () => {
   const epochMs = 1_780_000_000_000;
   const behindMs = 5 * 60_000;

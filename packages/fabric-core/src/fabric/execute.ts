@@ -73,6 +73,7 @@ export interface ExecutorConfig {
    * At most this many Raft learners (besides the voters) hold the log; the other nodes
    * follow committed state through the relay (`relay.ts`). The policy's warm standbys come
    * first, dead learners leave. `null`: every alive member is a learner (docs/scale.md).
+   * The committed strategy's `consensus.kind.learners_max`, when it has one, wins over this.
    */
   readonly learnersMax: number | null;
 }
@@ -264,8 +265,16 @@ function aliveMemberVoter(inputs: ExecuteInputs, except: NodeId): NodeId | undef
     .find((voter) => voter !== except && chain?.roles.isMember(voter) === true && isAlive(inputs, voter));
 }
 
+/**
+ * The executor's configuration: the defaults, the caller's, and the committed strategy's
+ * `learners_max` over the caller's `learnersMax` (the node setting is only the fallback for a
+ * strategy without one), so every leader keeps the bound the cluster committed.
+ */
 function configOf(inputs: ExecuteInputs): ExecutorConfig {
-  return { ...defaultExecutorConfig, ...inputs.config };
+  const config = { ...defaultExecutorConfig, ...inputs.config };
+  const strategy = inputs.machine.strategy()?.strategy ?? inputs.strategy;
+  const learnersMax = strategy.consensus.kind.learners_max;
+  return learnersMax === undefined ? config : { ...config, learnersMax };
 }
 
 /**

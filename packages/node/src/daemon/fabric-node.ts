@@ -238,6 +238,8 @@ export class FabricNode {
     });
     this.relay = new NodeRelay({
       self: this.signer.nodeId,
+      signer: this.signer,
+      machineOptions: this.applier.machineOptions,
       applier: this.applier,
       view: () => this.gossip.membershipView(),
       apiOf: (id) =>

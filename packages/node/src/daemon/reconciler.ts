@@ -72,7 +72,10 @@ export interface ReconcilerContext {
   readonly etcd: {
     perform(action: EtcdAction): Promise<Extract<Command, { type: "etcd-member" }> | null>;
   } | null;
-  /** The node config's `learners_max` (docs/scale.md); undefined: every alive member a learner. */
+  /**
+   * The node config's `learners_max` (docs/scale.md): the fallback when the committed strategy
+   * has no `consensus.kind.learners_max`; undefined in both: every alive member a learner.
+   */
   readonly learnersMax?: number;
   /**
    * The clock this node decides and proposes by as leader (tests inject one); by default the
