@@ -208,8 +208,29 @@ test("the hand-written replication check accepts only what the schema accepts, a
     },
     { requiredKeys: ["type", "from", "to", "term", "success", "index", "hintIndex", "hintTerm"] },
   );
+  const heartbeat = fc.record(
+    {
+      type: fc.constant("heartbeat"),
+      ...header,
+      commit: uint,
+      readRound: uint,
+      rolledBack: fc.boolean(),
+    },
+    { requiredKeys: ["type", "from", "to", "term", "commit", "readRound"] },
+  );
+  const heartbeatResponse = fc.record(
+    {
+      type: fc.constant("heartbeatResponse"),
+      ...header,
+      readRound: uint,
+      lastIndex: uint,
+    },
+    { requiredKeys: ["type", "from", "to", "term", "readRound", "lastIndex"] },
+  );
   // Plain objects, as JSON.parse makes them (fast-check's records may have no prototype).
-  const valid = fc.oneof(append, appendResponse).map((message) => structuredClone(message));
+  const valid = fc
+    .oneof(append, appendResponse, heartbeat, heartbeatResponse)
+    .map((message) => structuredClone(message));
   const odd = fc.constantFrom<unknown>(
     -1,
     1.5,

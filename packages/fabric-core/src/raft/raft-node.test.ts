@@ -537,3 +537,32 @@ test("leaderUnreachable: a follower drops its leader lease and campaigns within 
   takeMessages(withLeases);
   assertStrict.equal(withLeases.leaderUnreachable("b"), false, "ignored with lease reads");
 });
+
+test("advanceClock moves time without judging timeouts: a heartbeat read late still counts", () => {
+  const config = defaultRaftConfig("a");
+  const a = freshVoter("a", config);
+  a.tick(10);
+  a.step({ type: "heartbeat", from: "b", to: "a", term: 1, commit: 0, readRound: 0 });
+  takeMessages(a);
+  const deadline = a.nextDeadlineMs();
+  // The event loop was held past the deadline; the heartbeat that waited is read first.
+  const late = deadline + 5 * config.electionTimeoutMs;
+  a.advanceClock(late);
+  assertStrict.equal(a.status().role, "follower", "no campaign while only the clock moved");
+  assertStrict.deepEqual(takeMessages(a), [], "nothing sent while only the clock moved");
+  a.step({ type: "heartbeat", from: "b", to: "a", term: 1, commit: 0, readRound: 0 });
+  takeMessages(a);
+  assertStrict.ok(a.nextDeadlineMs() > late, "the late heartbeat reset the election deadline");
+  a.tick(late);
+  assertStrict.equal(a.status().role, "follower", "the tick after it finds the leader alive");
+  assertStrict.throws(() => a.advanceClock(late - 1), InvariantError, "time never goes backwards");
+
+  // Without that heartbeat, the tick at the same moment campaigns.
+  const b = freshVoter("a", config);
+  b.tick(10);
+  b.step({ type: "heartbeat", from: "b", to: "a", term: 1, commit: 0, readRound: 0 });
+  takeMessages(b);
+  b.advanceClock(late);
+  b.tick(late);
+  assertStrict.equal(b.status().role, "pre-candidate");
+});

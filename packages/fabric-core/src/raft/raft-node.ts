@@ -259,6 +259,24 @@ export class RaftNode {
   // -------------------------------------------------------------------------------------
   // Inputs.
 
+  /**
+   * Moves the clock to `nowMs` without judging any timeout; the next `tick` judges them. A
+   * driver calls it before stepping an input, so the input is recorded at the current time and
+   * weighed before the timeouts it may answer: after a stall, the heartbeat that waited in a
+   * buffer resets the election timer instead of arriving after the campaign it disproves.
+   * Safety never waits on a tick (a lease and a vote's leader stickiness are judged against
+   * the clock itself), only liveness does.
+   */
+  advanceClock(nowMs: number): void {
+    assert(Number.isFinite(nowMs), "time is finite");
+    assert(nowMs >= this.nowMs, "time never goes backwards");
+    if (!this.started) {
+      this.tick(nowMs);
+      return;
+    }
+    this.nowMs = nowMs;
+  }
+
   /** Advances the clock; fires election, heartbeat and check-quorum timeouts as messages. */
   tick(nowMs: number): void {
     assert(Number.isFinite(nowMs), "time is finite");

@@ -350,19 +350,31 @@ export class RaftDriver<R> {
 
   /**
    * Brings the core's clock to now before an input, so what it records (a leader's last
-   * contact, an election deadline) is as fresh as the input. Between inputs the core needs no
-   * ticks: the timer wakes it at its next deadline.
+   * contact, an election deadline) is as fresh as the input. Timeouts are not judged here but
+   * by the timer's tick, after the input: a heartbeat read late must not lose to the timeout
+   * it answers. Between inputs the core needs no ticks: the timer wakes it at its next
+   * deadline.
    */
   private advanceClock(): void {
-    this.node.tick(this.clock());
+    this.node.advanceClock(this.clock());
   }
 
+  /**
+   * The timer fired. Node runs due timers before it reads the sockets, so after a stall (a
+   * long synchronous task, a process starved of a core) the heartbeats and acknowledgements
+   * already waiting would be read only after this tick had timed the leader (or a quorum)
+   * out: a follower campaigns, a leader steps down, with the messages that disprove it in
+   * its buffers. The tick runs as an immediate instead, after the poll phase has read them.
+   */
   private tick(): void {
     this.timer = null;
     this.timerDeadline = Number.POSITIVE_INFINITY;
     if (this.stopped) return;
-    this.advanceClock();
-    this.schedule();
+    setImmediate(() => {
+      if (this.stopped) return;
+      this.node.tick(this.clock());
+      this.schedule();
+    });
   }
 
   /** (Re)arms the timer for the core's next deadline; a no-op when it is already set for it. */

@@ -30,6 +30,8 @@ export class RaftProcess {
   exited: Promise<void> = Promise.resolve();
   /** Every `leader` event line seen, newest last. */
   readonly leaderEvents: { leader: string | null; term: number; atMs: number }[] = [];
+  /** Every role this process took (`role-changed` events), oldest first. */
+  readonly roleEvents: RaftStatus["role"][] = [];
   /** Every `rollback` event line seen (the core's rollback events), oldest first. */
   readonly rollbackEvents: RaftEvent[] = [];
   stderr = "";
@@ -94,6 +96,8 @@ export class RaftProcess {
             term: message.term as number,
             atMs: performance.now(),
           });
+        } else if (message.event === "role") {
+          this.roleEvents.push(message.role as RaftStatus["role"]);
         } else if (message.event === "rollback") {
           this.rollbackEvents.push(message.detail as RaftEvent);
         } else if (typeof message.id === "number") {

@@ -42,6 +42,8 @@ const Request = z.discriminatedUnion("op", [
   }),
   z.strictObject({ op: z.literal("transfer"), id: z.int() }),
   z.strictObject({ op: z.literal("stop"), id: z.int() }),
+  // Holds the event loop for this long, as a long synchronous task or a starved process does.
+  z.strictObject({ op: z.literal("stall"), id: z.int(), ms: z.int().min(1).max(10_000) }),
 ]);
 type Request = z.infer<typeof Request>;
 
@@ -133,6 +135,7 @@ async function main(): Promise<void> {
     ...(values["segment-bytes"] === undefined ? {} : { segmentBytesMax: Number(values["segment-bytes"]) }),
     onEvent: (event) => {
       if (event.type === "leader-changed") emit({ event: "leader", leader: event.leader, term: event.term });
+      if (event.type === "role-changed") emit({ event: "role", role: event.role });
       if (
         event.type === "rollback-detected" ||
         event.type === "rollback-recovered" ||
@@ -264,6 +267,14 @@ async function handleRequest(
     case "transfer":
       emit({ id: request.id, ok: driver.transferLeadership() });
       return;
+    case "stall": {
+      const until = performance.now() + request.ms;
+      while (performance.now() < until) {
+        // Busy: the point is that nothing else on this event loop runs meanwhile.
+      }
+      emit({ id: request.id, ok: true });
+      return;
+    }
     case "stop":
       await driver.stop({ transfer: true });
       emit({ id: request.id, ok: true });
