@@ -279,6 +279,20 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
   // (the message names the command kind): another namespace and a message printed for another
   // strategy are refused by the CLI, a stranger's key by the nodes; the operator's commits.
   const sshSwapFile = await writeStrategy("steady-ssh", { ...steady, name: "steady-ssh" });
+  const printAndSend = await runCli(["strategy", "apply", sshSwapFile, "--print-message", "--yes", ...dir]);
+  assert.equal(printAndSend.code, 2, printAndSend.stderr);
+  const twoWays = await runCli([
+    "strategy",
+    "apply",
+    sshSwapFile,
+    "--sign-with",
+    sshKey,
+    "--sshsig",
+    "x.sig",
+    ...dir,
+  ]);
+  assert.equal(twoWays.code, 2, twoWays.stderr);
+  assert.match(twoWays.stderr, /--sign-with, --sshsig and --print-message exclude each other/);
   const swapMessage = await runCli(["strategy", "apply", sshSwapFile, "--print-message", ...dir]);
   assert.equal(swapMessage.code, 0, swapMessage.stderr);
   assert.match(

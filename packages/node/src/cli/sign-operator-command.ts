@@ -176,7 +176,7 @@ export function addOperatorSigningOptions(command: Command, subject: string): Co
     )
     .option(
       "--sshsig <sigfile>",
-      `send ${subject} with a detached signature by ssh-keygen -Y sign -n ${operatorSshsigNamespace} over the --print-message output`,
+      `sign ${subject} with a detached signature by ssh-keygen -Y sign -n ${operatorSshsigNamespace} over the --print-message output (checked here before anything is sent)`,
     )
     .option("--message <file>", "the message --sshsig signed (default: SIGFILE without .sig)");
 }
