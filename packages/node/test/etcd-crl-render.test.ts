@@ -3,7 +3,7 @@
 // unit and Quadlet tell etcd to read it, listing what the chain revoked; the render carries
 // the CRL flags only when the list is there (etcd refuses every connection while a list it
 // was given is missing); the `process` runtime keeps its own list, and a node without the CA
-// key writes none and says so.
+// key writes none and says so. A local mesh keeps each node's list under its own directory.
 // Method: NodeActuation with each runtime and a temporary host root, a chain of etcd-member
 // blocks (one member removed); the daemon's render step (refresh, then write with the
 // context it returns) through the kubernetes, systemd and baremetal faces; OpenSSL checks the
@@ -25,7 +25,9 @@ import { kubernetesFace } from "@revoada/face-kubernetes";
 import { systemdFace } from "@revoada/face-systemd";
 import { NodeActuation } from "../src/daemon/actuation.js";
 import type { ActuatorConfig } from "../src/daemon/config.js";
+import { loadNodeConfig } from "../src/daemon/config.js";
 import { createLogger } from "../src/daemon/log.js";
+import { createMeshLayout } from "../src/mesh/mesh-setup.js";
 import { type ClusterCa, createClusterCa, issueCertificate } from "../src/pki/ca.js";
 import { serialOf } from "../src/pki/etcd-credentials.js";
 import { unsealerFromSeed } from "../src/pki/seal.js";
@@ -76,7 +78,7 @@ function actuation(
   // Only the chain is read on this path: the rest of the machine is not needed.
   const machine = { chain: { blocks: chainBlocks() } } as unknown as FabricMachine;
   return NodeActuation.create({
-    config: { runtime },
+    config: { runtime, host_root: hostRoot },
     self: member(9),
     founder: false,
     logDirectory: join(hostRoot, "logs"),
@@ -84,7 +86,6 @@ function actuation(
     machine: () => machine,
     alive: () => true,
     logger: createLogger({ level: "info", write: (line) => lines.push(line) }),
-    hostRoot,
     pki: {
       ca: clusterCa,
       unsealer: unsealerFromSeed(randomBytes(32), member(9)),
@@ -139,6 +140,24 @@ describe("etcd's revocation list where the rendered etcd reads it", () => {
       assert.doesNotMatch(text, new RegExp(`Serial Number: 0*${keptSerial}`, "i"));
     });
   }
+
+  it("a local mesh gives each node a host root of its own (its nodes share one machine), which its config resolves", async () => {
+    const meshDirectory = join(directory, "mesh");
+    const { configs } = await createMeshLayout({
+      directory: meshDirectory,
+      nodes: 2,
+      faceId: "kubernetes",
+      actuator: { runtime: "kubelet" },
+    });
+    const roots = await Promise.all(
+      configs.map(async (path) => {
+        const loaded = await loadNodeConfig(path);
+        assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.issues));
+        return loaded.value.config.actuator?.host_root;
+      }),
+    );
+    assert.deepEqual(roots, [join(meshDirectory, "node-1", "host"), join(meshDirectory, "node-2", "host")]);
+  });
 
   it("process: the host list is not written and the rendered files carry no CRL flag (its etcd reads <data>/pki/)", async () => {
     const root = await mkdtemp(join(directory, "process-"));

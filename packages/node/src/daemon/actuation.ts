@@ -74,12 +74,6 @@ export interface NodeActuationOptions {
   readonly membership?: (endpoints: readonly string[], tls: EtcdClientTls | undefined) => EtcdMembership;
   /** etcd with TLS from the cluster CA; absent: plain http (a mesh without a CA). */
   readonly pki?: EtcdPki;
-  /**
-   * The directory the host's absolute paths are under (default `/`): where the rendered etcd's
-   * revocation list is written under the `kubelet` and `systemd` runtimes (tests pass a
-   * temporary directory).
-   */
-  readonly hostRoot?: string;
 }
 
 export interface EtcdPki {
@@ -130,7 +124,10 @@ export class NodeActuation {
     this.hostRevocations =
       options.pki === undefined || !hostRunsRenderedEtcd
         ? null
-        : new EtcdRevocationList(join(options.hostRoot ?? "/", etcdRevocationListFile), options.pki.ca);
+        : new EtcdRevocationList(
+            join(options.config.host_root ?? "/", etcdRevocationListFile),
+            options.pki.ca,
+          );
   }
 
   /** etcd runs with TLS from the cluster CA. */
@@ -431,7 +428,7 @@ export class NodeActuation {
   /**
    * Under the `kubelet` and `systemd` runtimes the host runs the etcd the face rendered: the
    * revocation list of what the chain revoked is written where those files read it
-   * (`etcdRevocationListFile`, under `hostRoot`). The daemon calls this before each render and
+   * (`etcdRevocationListFile`, under `actuator.host_root`). The daemon calls this before each render and
    * renders etcd's CRL flags only when it is true (a list is there: etcd refuses every
    * connection while a list it was given is missing). False under the other runtimes, without
    * a CA, without its key, or when the file cannot be written (logged once).
