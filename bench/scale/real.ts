@@ -46,9 +46,25 @@ function appliedOf(status: NodeStatusReply): number {
   return status.learns?.applied_index ?? status.raft.applied_index;
 }
 
+let lastProgressAt = 0;
+
+/** Every 30 s while waiting: how many nodes answer, at how many applied indexes, naming which leaders. */
+function logProgress(statuses: readonly (NodeStatusReply | undefined)[]): void {
+  if (Date.now() - lastProgressAt < 30_000) return;
+  lastProgressAt = Date.now();
+  const answered = statuses.filter((status) => status !== undefined) as NodeStatusReply[];
+  const applied = answered.map(appliedOf);
+  const leaders = new Set(answered.map((status) => status.raft.leader?.slice(0, 8) ?? "none"));
+  log(
+    `  waiting: ${answered.length}/${statuses.length} answer; applied ${Math.min(...applied)}..${Math.max(...applied)} ` +
+      `(${new Set(applied).size} distinct); leaders named: ${[...leaders].join(",")}; load ${loadavg()[0]!.toFixed(1)}`,
+  );
+}
+
 /** One leader named by every log holder, every node at the same applied index (and >= `atLeast`). */
 async function agreed(nodes: readonly MeshNodeHandle[], atLeast = 0): Promise<Agreement | undefined> {
   const statuses = await Promise.all(nodes.map((node) => statusOf(node)));
+  logProgress(statuses);
   if (statuses.some((status) => status === undefined)) return undefined;
   // Nodes that follow the state relay have no Raft leader: the log holders name it.
   const holders = statuses.filter((status) => status!.learns?.via !== "relay");

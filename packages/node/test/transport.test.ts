@@ -37,6 +37,7 @@ async function startNode<M = Ping>(
     frameBytesMax?: number;
     port?: number;
     backoffMs?: number;
+    dialOnDemand?: boolean;
   } = {},
 ): Promise<Node<M>> {
   const received: { from: NodeId; message: M }[] = [];
@@ -52,6 +53,7 @@ async function startNode<M = Ping>(
     backoffMaxMs: options.backoffMs ?? 50,
     ...(options.frameBytesMax === undefined ? {} : { frameBytesMax: options.frameBytesMax }),
     ...(options.frameProtection === undefined ? {} : { frameProtection: options.frameProtection }),
+    ...(options.dialOnDemand === undefined ? {} : { dialOnDemand: options.dialOnDemand }),
   });
   open.push(transport as Transport<unknown>);
   const address = await transport.listen({ host: "127.0.0.1", port: options.port ?? 0 });
@@ -87,6 +89,18 @@ describe("transport", () => {
     assert.equal(b.transport.send(a.transport.nodeId, { type: "ping", n: 2 }), true, "reply routed");
     await waitFor("a receives", () => a.received.length === 1);
     assert.equal(a.received[0]?.from, b.transport.nodeId);
+  });
+
+  test("with dialOnDemand a known address is dialed only when something must be sent", async () => {
+    const a = await startNode({ dialOnDemand: true });
+    const b = await startNode();
+    a.transport.setPeer(b.transport.nodeId, b.address);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(b.transport.isConnected(a.transport.nodeId), false, "an address alone opens nothing");
+    assert.equal(a.transport.isConnected(b.transport.nodeId), false);
+    assert.equal(a.transport.send(b.transport.nodeId, { type: "ping", n: 1 }), true, "queued, dialing");
+    await waitFor("b receives", () => b.received.length === 1);
+    assert.equal(a.transport.isConnected(b.transport.nodeId), true, "the first send opened the link");
   });
 
   test("a peer with the wrong cluster key is refused", async () => {

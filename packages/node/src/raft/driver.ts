@@ -158,6 +158,8 @@ export class RaftDriver<R> {
       logger: this.logger,
       isPeerAllowed: (peer) => this.isMember(peer),
       onPeerState: (peer, connected) => this.peerState(peer, connected),
+      // Every gossip member's address is given; only the configuration's members are talked to.
+      dialOnDemand: true,
     });
   }
 

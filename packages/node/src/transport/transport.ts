@@ -51,6 +51,13 @@ export interface TransportOptions<M> {
   readonly handshakeTimeoutMs?: number;
   /** Called when a link to a peer opens or closes (metrics, tests). */
   readonly onPeerState?: (peer: NodeId, connected: boolean) => void;
+  /**
+   * Dial a peer only when there is first something to send it that no open connection can
+   * carry, not when its address is given. Raft learns every gossip member's address, but
+   * talks only to the members of its configuration: in a mesh of N nodes eager dialing
+   * meant N x (N - 1) authenticated connections, and handshake storms at N = 50.
+   */
+  readonly dialOnDemand?: boolean;
 }
 
 /**
@@ -82,6 +89,8 @@ function refusalOf(reason: string, authenticated: boolean): string | null {
 interface OutboundLink {
   readonly peer: NodeId;
   address: PeerAddress;
+  /** Dialed at least once (with `dialOnDemand`, not before the first send that needs it). */
+  started: boolean;
   connection: Connection | null;
   queue: Uint8Array[];
   backoffMs: number;
@@ -158,13 +167,14 @@ export class Transport<M> {
     const link: OutboundLink = {
       peer,
       address,
+      started: this.options.dialOnDemand !== true,
       connection: null,
       queue: [],
       backoffMs: this.options.backoffMinMs ?? 10,
       timer: null,
     };
     this.links.set(peer, link);
-    this.dial(link);
+    if (link.started) this.dial(link);
   }
 
   removePeer(peer: NodeId): void {
@@ -196,6 +206,10 @@ export class Transport<M> {
     if (inbound?.isOpen === true) return inbound.write(payload);
     if (link.queue.length >= (this.options.queueMessagesMax ?? 4096)) return false;
     link.queue.push(payload);
+    if (!link.started) {
+      link.started = true;
+      this.dial(link);
+    }
     return true;
   }
 
