@@ -39,8 +39,10 @@ const usage = `usage: pnpm bench curves [flags]
   --per-node N          workloads per node, the same at every size (default 10)
   --policy-runs N       bench policy --runs (default 50)
   --render-runs N       bench render --runs, after its warm-up (default 1)
+  --render-faces LIST   bench render --faces (default every face)
   --voters LIST         raft voter counts (default 3,5,7)
   --raft-seconds N      bench raft --seconds (default 8)
+  --raft-vs etcd        bench raft --vs etcd: etcd with as many members beside it (default none)
   --real-nodes LIST     real gossip agent counts (default 10,20)
   --rows-out FILE       also save the rows as JSON (default none)
   --rows-in LIST        publish rows saved by earlier runs instead of running (default none)
@@ -63,8 +65,10 @@ const { values } = (() => {
         "per-node": { type: "string", default: "10" },
         "policy-runs": { type: "string", default: "50" },
         "render-runs": { type: "string", default: "1" },
+        "render-faces": { type: "string" },
         voters: { type: "string", default: "3,5,7" },
         "raft-seconds": { type: "string", default: "8" },
+        "raft-vs": { type: "string" },
         "real-nodes": { type: "string", default: "10,20" },
         "rows-out": { type: "string" },
         "rows-in": { type: "string" },
@@ -89,6 +93,7 @@ function integers(name: keyof typeof values, min: number): number[] {
   if (list.some((n) => !Number.isSafeInteger(n) || n < min)) usageError(`--${name}: integers >= ${min}`);
   return list;
 }
+if (values["raft-vs"] !== undefined && values["raft-vs"] !== "etcd") usageError("--raft-vs: only etcd");
 const only = values.only.split(",") as CurveName[];
 for (const name of only) if (!curveNames.includes(name)) usageError(`--only: unknown curve ${name}`);
 const gossipSizes = integers("gossip-sizes", 4);
@@ -177,16 +182,22 @@ function childRow(curve: CurveName, size: number, sizeUnit: string, bench: strin
   return { curve, size, sizeUnit, command, ...result };
 }
 
+/** The rows so far, saved after each one with `--rows-out` (a long run stopped keeps its sizes). */
 let rows: CurveRow[] = [];
+const pushRow = (row: CurveRow) => {
+  rows.push(row);
+  if (values["rows-out"] !== undefined)
+    writeFileSync(values["rows-out"], `${JSON.stringify(rows, null, 2)}\n`);
+};
 if (values["rows-in"] !== undefined) {
   for (const file of values["rows-in"].split(","))
     rows.push(...(JSON.parse(readFileSync(file, "utf8")) as CurveRow[]));
 } else {
   for (const curve of only) {
-    if (curve === "gossip") for (const size of gossipSizes) rows.push(gossipRow(size));
+    if (curve === "gossip") for (const size of gossipSizes) pushRow(gossipRow(size));
     if (curve === "policy")
       for (const nodes of nodeSizes)
-        rows.push(
+        pushRow(
           childRow(curve, nodes, "nodes", "policy", [
             "--nodes",
             String(nodes),
@@ -198,7 +209,7 @@ if (values["rows-in"] !== undefined) {
         );
     if (curve === "render")
       for (const nodes of nodeSizes)
-        rows.push(
+        pushRow(
           childRow(curve, nodes, "nodes", "render", [
             "--nodes",
             String(nodes),
@@ -206,11 +217,12 @@ if (values["rows-in"] !== undefined) {
             String(nodes * perNode!),
             "--runs",
             String(renderRuns),
+            ...(values["render-faces"] === undefined ? [] : ["--faces", values["render-faces"]]),
           ]),
         );
     if (curve === "raft")
       for (const voters of voterCounts)
-        rows.push(
+        pushRow(
           childRow(curve, voters, "voters", "raft", [
             "--voters",
             String(voters),
@@ -218,11 +230,12 @@ if (values["rows-in"] !== undefined) {
             "throughput",
             "--seconds",
             String(raftSeconds),
+            ...(values["raft-vs"] === undefined ? [] : ["--vs", values["raft-vs"]]),
           ]),
         );
     if (curve === "gossip-real")
       for (const nodes of realNodes)
-        rows.push(
+        pushRow(
           childRow(curve, nodes, "processes", "gossip", ["--real-only", "--real-nodes", String(nodes)]),
         );
   }
