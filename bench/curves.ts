@@ -195,31 +195,16 @@ if (values["rows-in"] !== undefined) {
 } else {
   for (const curve of only) {
     if (curve === "gossip") for (const size of gossipSizes) pushRow(gossipRow(size));
-    if (curve === "policy")
-      for (const nodes of nodeSizes)
-        pushRow(
-          childRow(curve, nodes, "nodes", "policy", [
-            "--nodes",
-            String(nodes),
-            "--workloads",
-            String(nodes * perNode!),
-            "--runs",
-            String(policyRuns),
-          ]),
-        );
-    if (curve === "render")
-      for (const nodes of nodeSizes)
-        pushRow(
-          childRow(curve, nodes, "nodes", "render", [
-            "--nodes",
-            String(nodes),
-            "--workloads",
-            String(nodes * perNode!),
-            "--runs",
-            String(renderRuns),
-            ...(values["render-faces"] === undefined ? [] : ["--faces", values["render-faces"]]),
-          ]),
-        );
+    if (curve === "policy" || curve === "render")
+      for (const nodes of nodeSizes) {
+        const faces = values["render-faces"];
+        const extra =
+          curve === "policy"
+            ? ["--runs", String(policyRuns)]
+            : ["--runs", String(renderRuns), ...(faces === undefined ? [] : ["--faces", faces])];
+        const size = ["--nodes", String(nodes), "--workloads", String(nodes * perNode!)];
+        pushRow(childRow(curve, nodes, "nodes", curve, [...size, ...extra]));
+      }
     if (curve === "raft")
       for (const voters of voterCounts)
         pushRow(
