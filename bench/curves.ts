@@ -153,7 +153,7 @@ function childBench(
 function gossipRow(size: number): CurveRow {
   const start = loadavg();
   log(`gossip simulator: N = ${size}`);
-  const point = gossipCurvePoint(size, gossipTrials!, gossipWindowS! * 1000);
+  const point = gossipCurvePoint(size, gossipTrials!, gossipWindowS! * 1000, log);
   return {
     curve: "gossip",
     size,

@@ -30,7 +30,12 @@ export interface GossipCurvePoint {
   readonly simCpuSecondsPerSimulatedSecond: number;
 }
 
-export function gossipCurvePoint(size: number, trials: number, windowMs: number): GossipCurvePoint {
+export function gossipCurvePoint(
+  size: number,
+  trials: number,
+  windowMs: number,
+  log: (line: string) => void = () => {},
+): GossipCurvePoint {
   if (!Number.isSafeInteger(size) || size < 4) throw new Error(`gossip curve: N = ${size} is below 4`);
   const cpuStart = process.cpuUsage();
   const deadAt = new Map<number, number>();
@@ -62,6 +67,9 @@ export function gossipCurvePoint(size: number, trials: number, windowMs: number)
     (member) => ((cluster.bytesSentBy(member.index) - before[member.index]!) * 1000) / windowMs,
   );
 
+  log(
+    `N = ${size}: quiet at ${quietAtMs} ms, steady bytes/s per node mean ${Math.round(rates.reduce((sum, rate) => sum + rate, 0) / rates.length)}, max ${Math.round(Math.max(...rates))}`,
+  );
   const random = new SeededRandom(9);
   const samples: number[] = [];
   for (let trial = 0; trial < trials; trial += 1) {
@@ -74,6 +82,9 @@ export function gossipCurvePoint(size: number, trials: number, windowMs: number)
     const live = cluster.liveIndexes();
     cluster.runUntilTrue(() => live.every((index) => deadAt.has(index)), 30_000, 5);
     samples.push(Math.max(...live.map((index) => deadAt.get(index) ?? Number.POSITIVE_INFINITY)) - crashedAt);
+    log(
+      `N = ${size}: crash ${trial + 1} of ${trials} declared dead by every live node in ${samples.at(-1)} ms`,
+    );
     target = -1;
     cluster.restart(victim);
     cluster.runUntilTrue(() => cluster.converged(), 30_000);
