@@ -260,12 +260,13 @@ function line(label: string, color: string, of: readonly CurveRow[], name: strin
   };
 }
 
+// A curve needs two sizes at least: one with fewer rows is left out of the plot.
 if (values.svg !== "none") {
   const gossip = rows.filter((row) => row.curve === "gossip");
   const policy = rows.filter((row) => row.curve === "policy");
   const render = rows.filter((row) => row.curve === "render");
   const panels = [
-    ...(gossip.length === 0
+    ...(gossip.length < 2
       ? []
       : [
           panel("gossip (sim): bytes/s per node", [
@@ -277,7 +278,7 @@ if (values.svg !== "none") {
             line("p99", "#ff7f0e", gossip, "detection by every live node p99"),
           ]),
         ]),
-    ...(policy.length === 0
+    ...(policy.length < 2
       ? []
       : [
           panel("policy steady round, CPU p50 (ms)", [
@@ -285,15 +286,14 @@ if (values.svg !== "none") {
             line("incremental", "#ff7f0e", policy, "steady round CPU p50 (decideIncremental)"),
           ]),
         ]),
-    ...(render.length === 0
+    ...(render.length < 2
       ? []
       : [
           panel("render, CPU (s)", [
             line("pureraft write", "#1f77b4", render, "pureraft write cpu", 1 / 1000),
             line("pureraft read", "#aec7e8", render, "pureraft read cpu", 1 / 1000),
-            line("kubernetes write", "#ff7f0e", render, "kubernetes write cpu", 1 / 1000),
-            line("kubernetes read", "#ffbb78", render, "kubernetes read cpu", 1 / 1000),
-            line("nomad read", "#2ca02c", render, "nomad read cpu", 1 / 1000),
+            line("systemd write", "#ff7f0e", render, "systemd write cpu", 1 / 1000),
+            line("systemd read", "#ffbb78", render, "systemd read cpu", 1 / 1000),
           ]),
         ]),
   ];
