@@ -72,10 +72,13 @@ program
   );
 program
   .command("check <dir>")
-  .description("check a kept run again from its files (history.jsonl, samples.jsonl, finals.json)")
+  .description(
+    "check a kept run again from its files (history.jsonl, samples.jsonl, finals.json, convergence.json)",
+  )
   .action(async (directory: string) => {
-    const { verdicts, figures } = await checkRun(directory);
+    const { verdicts, figures, notes } = await checkRun(directory);
     const ok = printVerdicts(verdicts);
+    for (const note of notes) process.stdout.write(`note ${note}\n`);
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     process.exitCode = ok ? 0 : 1;
   });

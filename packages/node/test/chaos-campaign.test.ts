@@ -2,8 +2,9 @@
 // interface down; SIGSTOP; kill -9 and restart; a full disk; one node's wall clock jumping
 // minutes back or ahead) the fabric keeps its promises to
 // clients: the register history is linearizable, no acknowledged write is lost on any node,
-// the attestation chains are byte-identical and verify, no node shows a state that was not
-// committed, and every node converges after healing.
+// the attestation chains agree byte for byte at one index and verify, no node shows a state
+// that was not committed, and every node converges after healing (one applied index, state and
+// chain; a failure says what each node last said: convergence.json).
 // Method: the short chaos campaign CI runs (`pnpm chaos`, docs/reliability.md): a fixed seed,
 // 3 minutes of operations and faults (10 faults, every kind at least once, the clock jump twice:
 // 5 minutes back, then 7 ahead), on 5 daemons in network

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { MemberView as GossipMember, MembershipView as GossipView } from "../gossip/index.js";
+import { defaultPolicyConfig } from "../policy/index.js";
 import {
   defaultRaftConfig,
   emptyConfState,
@@ -16,6 +17,7 @@ import {
 import { SeededRandom } from "../sim/index.js";
 import { homelabStrategy, loadBlake3, type NodeId, type Signer } from "../vocabulary/index.js";
 import { defaultExecutorConfig, type ExecuteInputs, execute, type Step } from "./execute.js";
+import { LeaderClock } from "./leader-clock.js";
 import type { FabricMachine } from "./machine.js";
 import { foundedLog, nodeState, TestLog, testSigners } from "./test-log.js";
 
@@ -555,5 +557,110 @@ describe("execute with a bound on learners (docs/scale.md)", () => {
       ),
       "without a bound a dead learner stays (the old behaviour)",
     );
+  });
+});
+
+describe("execute on the leader's clock when its wall clock is behind the committed clock", () => {
+  const epochMs = 1_780_000_000_000;
+  const behindMs = 5 * 60_000;
+
+  /** A leader whose wall clock is `offsetMs` off the committed clock, reading the machine's. */
+  function leaderClock(machine: FabricMachine, offsetMs: number) {
+    const now = { wall: machine.committedClockMs() + offsetMs, monotonic: 0 };
+    const clock = new LeaderClock({
+      wallMs: () => now.wall,
+      monotonicMs: () => now.monotonic,
+      committedMs: () => machine.committedClockMs(),
+    });
+    clock.observe();
+    return {
+      clock,
+      wallMs: () => now.wall,
+      pass(ms: number) {
+        now.wall += ms;
+        now.monotonic += ms;
+      },
+    };
+  }
+
+  /** Every learner caught up and alive: the policy wants to promote one of them. */
+  function promotable(log: TestLog): Partial<ExecuteInputs> {
+    const applied = log.machine.applied();
+    const progress = Object.fromEntries(
+      testSigners.slice(1, 4).map((signer) => [signer.nodeId, { match: applied.index, learner: true }]),
+    );
+    return {
+      raft: leaderStatus(applied.term, applied.index, progress),
+      gossip: view(testSigners.slice(1, 4).map((signer) => ({ ...member(signer), stableSinceMs: 0 }))),
+    };
+  }
+
+  const beginsPromotion = (step: Step) =>
+    step.type === "propose" &&
+    step.commands.some(
+      (proposed) => proposed.command.type === "shift-procedure" && proposed.command.step === "begin",
+    );
+
+  it("holds a promotion for the hysteresis and releases it after the hysteresis, not 5 minutes off", () => {
+    const log = foundedLog();
+    log.clockMs = epochMs;
+    // Every worker shifted just now: an operator's quarantine, then its restore.
+    for (const signer of testSigners.slice(1, 4)) {
+      const node = signer.nodeId;
+      for (const shift of [
+        { type: "quarantine" as const, node, reason: "operator" as const },
+        { type: "restore" as const, node },
+      ]) {
+        log.propose({ type: "shift-procedure", step: "begin", shift }, "operator", true);
+        log.propose(shift, "operator", true);
+      }
+      assert.equal(log.machine.procedureFor(node), undefined);
+    }
+    assert.equal(log.machine.history(log.clockMs).recent_shifts.length, 6);
+    assert.deepEqual(log.machine.operatorHolds(), []);
+    const hysteresisMs = defaultPolicyConfig(homelabStrategy).hysteresis_ms;
+    const leader = leaderClock(log.machine, -behindMs);
+    const held = execute(inputs(log.machine, { ...promotable(log), nowMs: leader.clock.now() }));
+    assert.ok(!beginsPromotion(held.step), "within the hysteresis: held");
+    assert.ok(held.decision?.records.some((record) => record.rule === "hysteresis"));
+    // On its wall clock the shifts lie 5 minutes in its future, and the damper ignores shifts
+    // it has not reached yet: it would promote at once, damping nothing.
+    const onWall = execute(inputs(log.machine, { ...promotable(log), nowMs: leader.wallMs() }));
+    assert.ok(beginsPromotion(onWall.step), "the wall clock behind loses the hysteresis");
+    // The workers' last shifts are 80, 40 and 0 ms before the committed clock (a promotion
+    // needs two of them: an odd voter count).
+    leader.pass(hysteresisMs - 41);
+    const still = execute(inputs(log.machine, { ...promotable(log), nowMs: leader.clock.now() }));
+    assert.ok(!beginsPromotion(still.step), "1 ms before a second worker's hysteresis ends: held");
+    leader.pass(1);
+    const released = execute(inputs(log.machine, { ...promotable(log), nowMs: leader.clock.now() }));
+    assert.ok(beginsPromotion(released.step), JSON.stringify(released.decision?.records));
+  });
+
+  it("times out a procedure after the configured time, not 5 minutes later; a leader ahead is unaffected", () => {
+    const log = foundedLog();
+    log.clockMs = epochMs;
+    const node = testSigners[1]!.nodeId;
+    const shift = { type: "promote" as const, node, roles: [...cp], reason: "scaling-up" as const };
+    log.propose({ type: "shift-procedure", step: "begin", shift });
+    const applied = log.machine.applied();
+    const lagging = { raft: leaderStatus(applied.term, 500, { [node]: { match: 10 } }) };
+    const timeoutMs = defaultExecutorConfig.procedureTimeoutMs;
+    const behind = leaderClock(log.machine, -behindMs);
+    behind.pass(timeoutMs);
+    assert.equal(stepOf(inputs(log.machine, { ...lagging, nowMs: behind.clock.now() })).type, "wait");
+    behind.pass(1);
+    const late = stepOf(inputs(log.machine, { ...lagging, nowMs: behind.clock.now() }));
+    assert.match(late.type === "propose" ? late.why : JSON.stringify(late), /within 30000 ms/);
+    assert.equal(
+      stepOf(inputs(log.machine, { ...lagging, nowMs: behind.wallMs() })).type,
+      "wait",
+      "read on the wall clock it waits 5 minutes more",
+    );
+    // A leader 5 minutes ahead reads its wall clock, as before (it aborts at once).
+    const ahead = leaderClock(log.machine, behindMs);
+    assert.equal(ahead.clock.now(), ahead.wallMs());
+    const early = stepOf(inputs(log.machine, { ...lagging, nowMs: ahead.clock.now() }));
+    assert.match(early.type === "propose" ? early.why : JSON.stringify(early), /within 30000 ms/);
   });
 });

@@ -19,6 +19,8 @@ export {
   joinTokensMax,
   joinTokenUsesMax,
 } from "./join-tokens.js";
+export type { LeaderClockSources } from "./leader-clock.js";
+export { LeaderClock } from "./leader-clock.js";
 export type { CheckpointEntry, EtcdMemberState, FabricMachineOptions, MachineOutcome } from "./machine.js";
 export { defaultHistoryHorizonMs, FabricMachine } from "./machine.js";
 export type { ProcedureEvent, ProcedurePhase } from "./procedure.js";

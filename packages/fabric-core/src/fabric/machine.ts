@@ -312,6 +312,14 @@ export class FabricMachine {
     return [...this.holds].sort();
   }
 
+  /**
+   * The committed clock: the greatest `issued_at_ms` of any applied proposal (0 before the
+   * first). The leader's clock (`LeaderClock`) never runs behind it.
+   */
+  committedClockMs(): number {
+    return this.clockMs;
+  }
+
   /** The damper's memory as the policy reads it, at the caller's clock. */
   history(nowMs: number): PolicyHistory {
     const horizon = nowMs - this.horizonMs;

@@ -1,13 +1,24 @@
+import { createHash } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { SeededRandom } from "@revoada/fabric-core/sim";
 import { FabricState, loadBlake3 } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
+import { NodeStatusReply } from "../api/schemas.js";
 import { ApiClient } from "../mesh/api-client.js";
-import { chainOf, etcdHolders, findLeader, type MeshNodeHandle, waitFor } from "../mesh/observe.js";
+import { etcdHolders, findLeader, type MeshNodeHandle, waitFor } from "../mesh/observe.js";
 import { NetnsMesh } from "../netns/netns-mesh.js";
-import { type CheckVerdict, FinalNode, runChecks, StateSample, sampleOf } from "./checks.js";
+import {
+  type CheckVerdict,
+  ConvergenceRecord,
+  convergenceOf,
+  FinalNode,
+  type NodeObservation,
+  runChecks,
+  StateSample,
+  sampleOf,
+} from "./checks.js";
 import { ChaosClient, type ClientOperation } from "./client.js";
 import { type HistoryEvent, HistoryWriter, readHistory } from "./history.js";
 import { healAll, nemesisSchedule, type ScheduledFault, startFault, stopFault } from "./nemesis.js";
@@ -55,6 +66,8 @@ const keySlots = 4;
 const keyGenerationMs = 45_000;
 /** Generous: a loaded CI machine starts five daemons slowly. */
 const formationMs = 600_000;
+/** How long the end waits for every node to hold one state and one chain at one applied index. */
+const convergenceMs = 180_000;
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
   await loadBlake3();
@@ -87,6 +100,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const history = new HistoryWriter(join(runDirectory, "history.jsonl"));
   const samples: StateSample[] = [];
   let finals: FinalNode[] = [];
+  let convergence: ConvergenceRecord | undefined;
   try {
     const formed = await waitFor(() => formedLeader(mesh.nodes, nodes), formationMs, 250);
     if (formed === undefined) throw new Error(`the mesh did not form within ${formationMs / 1000} s`);
@@ -114,14 +128,25 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       const read = await reader.run({ f: "read", keys: [...usedKeys].sort() });
       if (read.type === "ok") break;
     }
-    finals =
-      (await waitFor(() => convergedFinals(mesh, history), 180_000, 1000)) ??
-      (await finalsNow(mesh, history));
+    ({ finals, convergence } = await awaitConvergence(mesh, history, convergenceMs));
+    log(
+      convergence.converged
+        ? `converged after ${Math.round(convergence.waited_ms / 1000)} s`
+        : `not converged within ${convergenceMs / 1000} s`,
+    );
   } finally {
     await mesh.stop(5000);
   }
   await writeFile(join(runDirectory, "finals.json"), `${JSON.stringify(finals)}\n`);
-  const verdicts = runChecks({ history: history.events, samples, finals, nodes });
+  if (convergence !== undefined)
+    await writeFile(join(runDirectory, "convergence.json"), `${JSON.stringify(convergence, null, 1)}\n`);
+  const verdicts = runChecks({
+    history: history.events,
+    samples,
+    finals,
+    nodes,
+    ...(convergence === undefined ? {} : { convergence }),
+  });
   const figures = figuresOf(options, nodes, history.events, samples, (performance.now() - started) / 1000);
   await writeFile(join(runDirectory, "report.json"), `${JSON.stringify({ verdicts, figures }, null, 2)}\n`);
   const failed = verdicts.some((verdict) => !verdict.ok);
@@ -130,10 +155,14 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   return { runDirectory, kept, verdicts, figures };
 }
 
-/** Re-runs the checks of a kept run from its files (history, samples, finals). */
+/**
+ * Re-runs the checks of a kept run from its files (history, samples, finals, and the
+ * convergence record when the run kept one). `notes` says what an older run's files cannot
+ * show.
+ */
 export async function checkRun(
   runDirectory: string,
-): Promise<{ verdicts: CheckVerdict[]; figures: CampaignFigures }> {
+): Promise<{ verdicts: CheckVerdict[]; figures: CampaignFigures; notes: string[] }> {
   await loadBlake3();
   const meta = RunMeta.parse(JSON.parse(await readFile(join(runDirectory, "run.json"), "utf8")));
   const history = await readHistory(join(runDirectory, "history.jsonl"));
@@ -146,9 +175,28 @@ export async function checkRun(
   const finals = z
     .array(FinalNode)
     .parse(JSON.parse(await readFile(join(runDirectory, "finals.json"), "utf8")));
-  const verdicts = runChecks({ history: history.value, samples, finals, nodes: meta.nodes });
+  const notes: string[] = [];
+  const convergenceText = await readFile(join(runDirectory, "convergence.json"), "utf8").catch(
+    (error: unknown) => {
+      if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined;
+      throw error;
+    },
+  );
+  const convergence =
+    convergenceText === undefined ? undefined : ConvergenceRecord.parse(JSON.parse(convergenceText));
+  if (convergence === undefined)
+    notes.push("no convergence.json (an older run): what each node last said at the end cannot be shown");
+  if (finals.some((final) => final.raft === undefined))
+    notes.push("finals.json without Raft status (an older run): the final terms and leaders cannot be shown");
+  const verdicts = runChecks({
+    history: history.value,
+    samples,
+    finals,
+    nodes: meta.nodes,
+    ...(convergence === undefined ? {} : { convergence }),
+  });
   const figures = figuresOf(meta, meta.nodes, history.value, samples, 0);
-  return { verdicts, figures };
+  return { verdicts, figures, notes };
 }
 
 async function formedLeader(nodes: readonly MeshNodeHandle[], count: number): Promise<string | undefined> {
@@ -254,24 +302,91 @@ async function nemesisLoop(
   if (left > 0) await sleep(left);
 }
 
-async function finalsNow(mesh: NetnsMesh, history: HistoryWriter): Promise<FinalNode[]> {
-  const finals: FinalNode[] = [];
-  for (const node of mesh.nodes) {
-    const state = await node.client.get("/v1/state", FabricState).catch(() => undefined);
-    const chain = await chainOf(node);
-    if (state === undefined || chain === undefined) continue;
-    finals.push({ node: node.name, sample: sampleOf(node.name, history.nowNs(), state), chain });
-  }
-  return finals;
+function messageOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 1000);
 }
 
-/** Every node answers, with the same state and the same chain. */
-async function convergedFinals(mesh: NetnsMesh, history: HistoryWriter): Promise<FinalNode[] | undefined> {
-  const first = await finalsNow(mesh, history);
-  if (first.length !== mesh.nodes.length) return undefined;
-  if (new Set(first.map((final) => final.sample.digest)).size !== 1) return undefined;
-  if (new Set(first.map((final) => final.chain)).size !== 1) return undefined;
-  return first;
+/** One node now: its Raft status, then its state, then its chain (read in that order). */
+async function observe(
+  node: MeshNodeHandle,
+  history: HistoryWriter,
+): Promise<{ observation: NodeObservation; final: FinalNode | undefined }> {
+  const errors: string[] = [];
+  const status = await node.client.get("/v1/status", NodeStatusReply).catch((error: unknown) => {
+    errors.push(`status: ${messageOf(error)}`);
+    return undefined;
+  });
+  const state = await node.client.get("/v1/state", FabricState).catch((error: unknown) => {
+    errors.push(`state: ${messageOf(error)}`);
+    return undefined;
+  });
+  const chain = await node.client.text("/v1/chain/export").catch((error: unknown) => {
+    errors.push(`chain: ${messageOf(error)}`);
+    return undefined;
+  });
+  const raft =
+    status === undefined
+      ? undefined
+      : {
+          term: status.raft.term,
+          state: status.raft.state,
+          leader: status.raft.leader,
+          commit_index: status.raft.commit_index,
+          applied_index: status.raft.applied_index,
+        };
+  const sample = state === undefined ? undefined : sampleOf(node.name, history.nowNs(), state);
+  const observation: NodeObservation = {
+    node: node.name,
+    ...(raft === undefined ? {} : { raft }),
+    ...(sample === undefined
+      ? {}
+      : { applied_index: sample.applied_index, applied_term: sample.applied_term, digest: sample.digest }),
+    ...(chain === undefined
+      ? {}
+      : {
+          chain_blocks: chain.split("\n").filter((line) => line.includes('"kind":"block"')).length,
+          chain_sha256: createHash("sha256").update(chain).digest("hex"),
+        }),
+    ...(errors.length === 0 ? {} : { errors }),
+  };
+  const final =
+    sample === undefined || chain === undefined
+      ? undefined
+      : { node: node.name, sample, chain, ...(raft === undefined ? {} : { raft }) };
+  return { observation, final };
+}
+
+/**
+ * Polls every node (all at once, about once a second) until they hold one state and one chain
+ * at one applied index (`convergenceOf`), or `timeoutMs` passed. The finals are the last
+ * poll's answers; the record says what every node last said, also one that did not answer.
+ */
+async function awaitConvergence(
+  mesh: NetnsMesh,
+  history: HistoryWriter,
+  timeoutMs: number,
+): Promise<{ finals: FinalNode[]; convergence: ConvergenceRecord }> {
+  const started = performance.now();
+  const names = mesh.nodes.map((node) => node.name);
+  for (let polls = 1; ; polls += 1) {
+    const seen = await Promise.all(mesh.nodes.map((node) => observe(node, history)));
+    const observations = seen.map((one) => one.observation);
+    const { converged } = convergenceOf(observations, names);
+    const waited = performance.now() - started;
+    if (converged || waited >= timeoutMs) {
+      return {
+        finals: seen.flatMap((one) => (one.final === undefined ? [] : [one.final])),
+        convergence: {
+          converged,
+          timeout_ms: timeoutMs,
+          waited_ms: Math.round(waited),
+          polls,
+          nodes: observations,
+        },
+      };
+    }
+    await sleep(1000);
+  }
 }
 
 function figuresOf(

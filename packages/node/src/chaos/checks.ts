@@ -28,12 +28,52 @@ export const StateSample = z.strictObject({
 });
 export type StateSample = z.infer<typeof StateSample>;
 
+/** A node's Raft status as it reported it (`GET /v1/status`): its term, role, leader and indexes. */
+export const RaftSample = z.strictObject({
+  term: z.int().min(0),
+  state: z.string().max(32),
+  leader: z.string().max(64).nullable(),
+  commit_index: z.int().min(0),
+  applied_index: z.int().min(0),
+});
+export type RaftSample = z.infer<typeof RaftSample>;
+
 export const FinalNode = z.strictObject({
   node: z.string(),
   sample: StateSample,
   chain: z.string(),
+  /** Its Raft status, read just before its state (absent in runs from before it was recorded). */
+  raft: RaftSample.optional(),
 });
 export type FinalNode = z.infer<typeof FinalNode>;
+
+/**
+ * What one node said at the last poll of the convergence wait: its Raft status, the applied
+ * index and digest of the state it holds, its chain (block count and sha256), or why a read
+ * failed. Nodes that did not answer are here too, with their error.
+ */
+export const NodeObservation = z.strictObject({
+  node: z.string().max(64),
+  raft: RaftSample.optional(),
+  applied_index: z.int().min(0).optional(),
+  applied_term: z.int().min(0).optional(),
+  digest: z.string().max(128).optional(),
+  chain_blocks: z.int().min(0).optional(),
+  chain_sha256: z.string().max(128).optional(),
+  /** The failed reads: "status: ...", "state: ...", "chain: ...". */
+  errors: z.array(z.string().max(2000)).max(3).optional(),
+});
+export type NodeObservation = z.infer<typeof NodeObservation>;
+
+/** The convergence wait after the heal (`convergence.json`): how it ended and what each node last said. */
+export const ConvergenceRecord = z.strictObject({
+  converged: z.boolean(),
+  timeout_ms: z.int().min(0),
+  waited_ms: z.int().min(0),
+  polls: z.int().min(0),
+  nodes: z.array(NodeObservation).max(64),
+});
+export type ConvergenceRecord = z.infer<typeof ConvergenceRecord>;
 
 export interface CheckVerdict {
   readonly name: string;
@@ -192,22 +232,122 @@ function chainHasBlock(chain: string, term: number | undefined, index: number | 
   return false;
 }
 
-/** The final chains are byte-identical on every live node and each verifies. */
+/** A chain export's lines (without their newlines), each block line with its Raft index. */
+interface ChainLines {
+  readonly node: string;
+  /**
+   * The index this chain is at least at: the applied index of the state read just before it,
+   * or its last block's index if that is later (the node applied more between the two reads).
+   */
+  readonly applied: number;
+  readonly lines: readonly string[];
+  /** Per line: the Raft index of a block, null for the genesis and checkpoints. */
+  readonly indexes: readonly (number | null)[];
+}
+
+const ChainBlockIndex = z.object({ kind: z.literal("block"), body: z.object({ index: z.int() }) });
+
+function chainLines(final: FinalNode): ChainLines {
+  const lines = final.chain.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  const indexes = lines.map((line) => {
+    if (!line.includes('"kind":"block"')) return null;
+    try {
+      const parsed = ChainBlockIndex.safeParse(JSON.parse(line));
+      return parsed.success ? parsed.data.body.index : null;
+    } catch {
+      return null;
+    }
+  });
+  const applied = Math.max(final.sample.applied_index, ...indexes.map((index) => index ?? 0));
+  return { node: final.node, applied, lines, indexes };
+}
+
+/**
+ * How many lines of a chain a node holding `index` applied must hold: every line before its
+ * first block of a later entry. (Checkpoints carry no index of their own: those after the last
+ * block at or below `index` may belong to later entries, so a node may hold fewer of them.)
+ */
+function linesAt(chain: ChainLines, index: number): number {
+  const later = chain.indexes.findIndex((blockIndex) => blockIndex !== null && blockIndex > index);
+  return later < 0 ? chain.lines.length : later;
+}
+
+function describeLine(chain: ChainLines, line: number): string {
+  const index = chain.indexes[line];
+  if (index !== null && index !== undefined) return `a block of index ${index}`;
+  return line === 0 ? "the genesis" : "a checkpoint";
+}
+
+/**
+ * Two chains at the lower of the two nodes' final applied indexes: every line up to there
+ * the same bytes (a differing line is a fork or a corruption), and the one that holds fewer
+ * lines lacks no block at or below that index (only checkpoints, which carry no index, may
+ * be missing at the end). Null when they agree.
+ */
+function chainPairProblem(a: ChainLines, b: ChainLines): string | null {
+  const at = Math.min(a.applied, b.applied);
+  const aLength = linesAt(a, at);
+  const bLength = linesAt(b, at);
+  const common = Math.min(aLength, bLength);
+  for (let line = 0; line < common; line += 1) {
+    if (a.lines[line] !== b.lines[line]) {
+      return (
+        `${a.node} and ${b.node} differ at line ${line + 1} (at or below applied index ${at}, which both ` +
+        `applied): ${a.node} holds ${describeLine(a, line)}, ${b.node} ${describeLine(b, line)}`
+      );
+    }
+  }
+  const [shorter, longer, longerLength] = aLength < bLength ? [a, b, bLength] : [b, a, aLength];
+  for (let line = common; line < longerLength; line += 1) {
+    const index = longer.indexes[line];
+    if (index === null || index === undefined) continue;
+    return (
+      `${shorter.node} is at applied index ${shorter.applied} but its chain lacks the block of index ${index} ` +
+      `that ${longer.node} holds (line ${line + 1})`
+    );
+  }
+  return null;
+}
+
+/**
+ * The final chains agree and each verifies. The nodes' final reads may be at different
+ * applied indexes (and a chain is read just after its state, so it may hold a little more):
+ * each chain is taken at its node's index (the state's applied index, or its last block's if
+ * later), and two chains are compared at the lower of their two indexes (each cut before its
+ * first block of a later entry), byte for byte. A fork or a differing byte at or below that
+ * index fails; so does a node whose chain lacks a block at or below its own index that
+ * another node holds. `verifyChain` (every block) checks each whole chain.
+ */
 export function checkChains(finals: readonly FinalNode[]): CheckVerdict {
+  const name = "chains agree at one index and verify";
   const problems: string[] = [];
-  const first = finals[0];
   for (const final of finals) {
     const report = verifyChain(final.chain, { mode: "every-block" });
     if (!report.ok) problems.push(`${final.node}: ${report.failure.reason}: ${report.failure.message}`);
-    if (first !== undefined && final.chain !== first.chain)
-      problems.push(`${final.node}'s chain differs from ${first.node}'s`);
   }
-  const blocks = first?.chain.split("\n").filter((line) => line.includes('"kind":"block"')).length ?? 0;
-  return {
-    name: "chains byte-identical and verifying",
-    ok: problems.length === 0 && finals.length > 0,
-    detail: problems.length === 0 ? `${finals.length} nodes, ${blocks} blocks each` : problems.join("; "),
-  };
+  const chains = finals.map(chainLines);
+  for (let i = 0; i < chains.length; i += 1) {
+    for (let j = i + 1; j < chains.length; j += 1) {
+      const problem = chainPairProblem(chains[i]!, chains[j]!);
+      if (problem !== null) problems.push(problem);
+    }
+  }
+  if (finals.length === 0) return { name, ok: false, detail: "no node answered with a chain" };
+  if (problems.length > 0) return { name, ok: false, detail: problems.slice(0, 20).join("; ") };
+  const applied = chains.map((chain) => chain.applied);
+  const low = Math.min(...applied);
+  const high = Math.max(...applied);
+  const blocksAt = (chain: ChainLines, index: number) =>
+    chain.indexes.filter((blockIndex) => blockIndex !== null && blockIndex <= index).length;
+  const shared = blocksAt(chains[0]!, low);
+  const detail =
+    low === high
+      ? `${finals.length} nodes at applied index ${low}, ${shared} blocks each, byte-identical`
+      : `${finals.length} nodes read at indexes ${low}-${high}: each pair byte-identical up to the ` +
+        `lower of its two indexes (${shared} blocks at or below ${low} on every node; ` +
+        `${Math.max(...chains.map((chain) => blocksAt(chain, high)))} at or below ${high})`;
+  return { name, ok: true, detail: `${detail}; every chain verifies` };
 }
 
 /**
@@ -254,18 +394,99 @@ export function checkOnlyCommittedRendered(
   };
 }
 
-/** After healing, every live node holds the same state and the same chain. */
-export function checkConverged(finals: readonly FinalNode[], expectedNodes: number): CheckVerdict {
+/**
+ * Whether the nodes converged, from what each said at one poll: every node in `names`
+ * answered its status, state and chain, all at one applied index, with one state digest and
+ * one chain. The problems name each node that keeps it from converging and why.
+ */
+export function convergenceOf(
+  observations: readonly NodeObservation[],
+  names: readonly string[],
+): { readonly converged: boolean; readonly problems: readonly string[] } {
+  const problems: string[] = [];
+  const answered = observations.filter(
+    (o) => o.errors === undefined && o.applied_index !== undefined && o.chain_sha256 !== undefined,
+  );
+  for (const name of names) {
+    const observation = observations.find((o) => o.node === name);
+    if (observation === undefined) problems.push(`${name} was not asked`);
+    else if (!answered.includes(observation))
+      problems.push(`${name} did not answer (${(observation.errors ?? ["no state or chain"]).join("; ")})`);
+  }
+  const top = Math.max(0, ...answered.map((o) => o.applied_index ?? 0));
+  const atTop = answered.filter((o) => o.applied_index === top);
+  for (const o of answered) {
+    if ((o.applied_index ?? 0) < top) problems.push(`${o.node} lags: applied ${o.applied_index} < ${top}`);
+  }
+  const majority = (values: readonly (string | undefined)[]) => {
+    const counts = new Map<string | undefined, number>();
+    for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+    return [...counts.entries()].sort((x, y) => y[1] - x[1])[0]?.[0];
+  };
+  const digest = majority(atTop.map((o) => o.digest));
+  const chain = majority(atTop.map((o) => o.chain_sha256));
+  for (const o of atTop) {
+    if (o.digest !== digest) problems.push(`${o.node} holds another state at applied ${top}`);
+    if (o.chain_sha256 !== chain) problems.push(`${o.node} holds another chain at applied ${top}`);
+  }
+  return { converged: problems.length === 0, problems };
+}
+
+/** One node's last answer, for a report: its applied index, term, role and leader, or its errors. */
+export function describeObservation(o: NodeObservation): string {
+  const parts: string[] = [];
+  if (o.applied_index !== undefined)
+    parts.push(`state at applied ${o.applied_index} (${(o.digest ?? "").slice(0, 12)})`);
+  if (o.raft !== undefined)
+    parts.push(
+      `term ${o.raft.term} ${o.raft.state}, leader ${o.raft.leader ?? "none"}, raft applied ${o.raft.applied_index}`,
+    );
+  if (o.chain_blocks !== undefined) parts.push(`chain ${o.chain_blocks} blocks`);
+  for (const error of o.errors ?? []) parts.push(error);
+  return `${o.node}: ${parts.length === 0 ? "nothing recorded" : parts.join(", ")}`;
+}
+
+/**
+ * After healing, every node holds the same state and the same chain at one applied index.
+ * With the convergence wait's record (`convergence.json`), a failure says what each node
+ * last said; runs from before it was recorded say so instead.
+ */
+export function checkConverged(
+  finals: readonly FinalNode[],
+  expectedNodes: number,
+  convergence?: ConvergenceRecord,
+): CheckVerdict {
+  const name = "converged after healing";
   const digests = new Set(finals.map((final) => final.sample.digest));
   const chains = new Set(finals.map((final) => final.chain));
-  const ok = finals.length === expectedNodes && digests.size === 1 && chains.size === 1;
+  const indexes = new Set(finals.map((final) => final.sample.applied_index));
+  const agree =
+    finals.length === expectedNodes && digests.size === 1 && chains.size === 1 && indexes.size === 1;
+  const ok = agree && (convergence?.converged ?? true);
+  if (ok)
+    return { name, ok, detail: `${finals.length} nodes at applied index ${finals[0]?.sample.applied_index}` };
   const shown = finals.map((final) => `${final.node}@${final.sample.applied_index}`).join(", ");
+  const summary =
+    `${finals.length}/${expectedNodes} nodes answered, at ${indexes.size} applied indexes, ` +
+    `${digests.size} states, ${chains.size} chains: ${shown}`;
+  if (convergence === undefined) {
+    return {
+      name,
+      ok,
+      detail:
+        `${summary}. This run has no convergence.json (it predates it): what each node last said ` +
+        `(its term, leader or error) was not recorded and cannot be shown`,
+    };
+  }
+  const names = convergence.nodes.map((o) => o.node);
+  const { problems } = convergenceOf(convergence.nodes, names);
   return {
-    name: "converged after healing",
+    name,
     ok,
-    detail: ok
-      ? `${finals.length} nodes at applied index ${finals[0]?.sample.applied_index}`
-      : `${finals.length}/${expectedNodes} nodes answered, ${digests.size} states, ${chains.size} chains: ${shown}`,
+    detail:
+      `not converged within ${Math.round(convergence.timeout_ms / 1000)} s of the heal ` +
+      `(${convergence.polls} polls): ${problems.join("; ") || summary}. ` +
+      `Last said: ${convergence.nodes.map(describeObservation).join("; ")}`,
   };
 }
 
@@ -274,12 +495,14 @@ export function runChecks(input: {
   readonly samples: readonly StateSample[];
   readonly finals: readonly FinalNode[];
   readonly nodes: number;
+  /** The convergence wait's record; absent in runs from before it was kept. */
+  readonly convergence?: ConvergenceRecord;
 }): CheckVerdict[] {
   return [
     checkLinearizability(input.history),
     checkAcknowledgedWrites(input.history, input.finals),
     checkChains(input.finals),
     checkOnlyCommittedRendered(input.history, input.samples, input.finals),
-    checkConverged(input.finals, input.nodes),
+    checkConverged(input.finals, input.nodes, input.convergence),
   ];
 }

@@ -628,7 +628,7 @@ export class FabricNode {
         (event.status === "suspect" || event.status === "dead") &&
         isNodeId(event.id)
       ) {
-        this.reconciler.noteFlap(event.id, Date.now());
+        this.reconciler.noteFlap(event.id);
       }
       this.updatePeers();
       this.reconciler.run();

@@ -5,6 +5,7 @@ import {
   type Execution,
   type ExecutorCommand,
   execute,
+  LeaderClock,
   type MachineOutcome,
   type OperatorSignature,
   policyInputsFrom,
@@ -72,6 +73,11 @@ export interface ReconcilerContext {
   } | null;
   /** The node config's `learners_max` (docs/scale.md); undefined: every alive member a learner. */
   readonly learnersMax?: number;
+  /**
+   * The clock this node decides and proposes by as leader (tests inject one); by default the
+   * wall clock, never behind the committed clock, at the monotonic rate (`LeaderClock`).
+   */
+  readonly clock?: LeaderClock;
 }
 
 interface PendingOperatorRequest {
@@ -127,7 +133,24 @@ export class Reconciler {
   private readonly etcdRetry = new EtcdRetryGate();
   private etcdRetryTimer: { readonly timer: NodeJS.Timeout; readonly dueMs: number } | null = null;
 
-  constructor(private readonly context: ReconcilerContext) {}
+  /**
+   * The time of every decision and proposal of this leader: the policy's hysteresis and flap
+   * damping, the dead grace and procedure timeouts are measured against committed times on it,
+   * and the `issued_at_ms` it proposes becomes the next committed time. A wall clock behind
+   * the committed clock would put committed shifts and flaps in its future, where the damper
+   * ignores them, and hold procedure timeouts back by the difference.
+   */
+  private readonly clock: LeaderClock;
+
+  constructor(private readonly context: ReconcilerContext) {
+    this.clock =
+      context.clock ??
+      new LeaderClock({
+        wallMs: () => Date.now(),
+        monotonicMs: () => performance.now(),
+        committedMs: () => context.applier.machine.committedClockMs(),
+      });
+  }
 
   enqueueOperator(request: OperatorRequest, signature?: OperatorSignature): Promise<OperatorOutcome> {
     if (this.closed) return Promise.resolve(refusal("not-leader", "this node is stopping"));
@@ -136,7 +159,7 @@ export class Reconciler {
     const check = this.context.applier.machine.refusalOf({
       command: { type: "shift-procedure", step: "begin", shift: request.command },
       proposer: this.context.self.nodeId,
-      issued_at_ms: Date.now(),
+      issued_at_ms: this.clock.now(),
       origin: "operator",
       force: request.force,
       ...(signature === undefined
@@ -170,7 +193,7 @@ export class Reconciler {
     return {
       command: { type: "strategy", strategy },
       proposer: this.context.self.nodeId,
-      issued_at_ms: Date.now(),
+      issued_at_ms: this.clock.now(),
       origin: "operator",
       force: false,
       ...(signature === undefined
@@ -180,12 +203,13 @@ export class Reconciler {
   }
 
   /** A member this leader saw go from alive to suspect or dead: committed as the damper's history. */
-  noteFlap(node: NodeId, atMs: number): void {
+  noteFlap(node: NodeId, atMs: number = this.clock.now()): void {
     if (this.context.raft.status().role === "leader") this.flaps.push({ node, at_ms: atMs });
   }
 
   /** Every applied entry: answers operators whose shift committed or was aborted; runs on. */
   onApplied(outcome: MachineOutcome): void {
+    this.clock.observe();
     this.answerStrategy(outcome);
     const command = outcome.proposal?.command;
     if (command?.type === "etcd-member" && outcome.state.type === "applied") {
@@ -326,7 +350,7 @@ export class Reconciler {
   private executeInputs(status: RaftStatus): ExecuteInputs {
     return {
       self: this.context.self.nodeId,
-      nowMs: Date.now(),
+      nowMs: this.clock.now(),
       machine: this.context.applier.machine,
       raft: status,
       gossip: this.context.view(),
@@ -369,7 +393,13 @@ export class Reconciler {
     if (isRoleCommand(command)) throw new Error("role shifts are proposed by the executor's procedures");
     const { raft, self } = this.context;
     const term = raft.status().term;
-    const proposal: Proposal = { command, proposer: self.nodeId, issued_at_ms: Date.now(), origin, force };
+    const proposal: Proposal = {
+      command,
+      proposer: self.nodeId,
+      issued_at_ms: this.clock.now(),
+      origin,
+      force,
+    };
     const { index } = await raft.propose(encodeProposal(proposal));
     return { index, term };
   }
@@ -511,7 +541,7 @@ export class Reconciler {
     const proposal: Proposal = {
       command: proposed.command,
       proposer: self.nodeId,
-      issued_at_ms: Date.now(),
+      issued_at_ms: this.clock.now(),
       origin: proposed.origin,
       force: proposed.force,
       ...(operator === undefined

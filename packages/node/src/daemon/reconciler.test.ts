@@ -1,0 +1,214 @@
+// Goal: the leader's reconciler keeps at most one executor step in flight, also when a proposal
+// of an earlier term is rejected late; and it decides and proposes on the leader clock (never
+// behind the committed clock), not on the bare wall clock.
+// Method: a real FabricApplier (founded by hand-made entries) and a fake Raft driver whose
+// proposals stay pending until the test resolves or rejects them; the Reconciler runs against
+// them exactly as in the daemon. The clock test injects a LeaderClock over hand-moved sources.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, before, describe, test } from "node:test";
+import { LeaderClock, type MachineOutcome } from "@revoada/fabric-core/fabric";
+import {
+  type ConfChange,
+  type Entry,
+  emptyConfState,
+  encodeConfChange,
+  type RaftStatus,
+} from "@revoada/fabric-core/raft";
+import {
+  decodeProposal,
+  encodeProposal,
+  homelabStrategy,
+  loadBlake3,
+  type NodeState,
+  signerFromSeed,
+} from "@revoada/fabric-core/vocabulary";
+import type { RaftDriver } from "../raft/index.js";
+import { FabricApplier } from "./fabric-applier.js";
+import { silentLogger } from "./log.js";
+import { Reconciler } from "./reconciler.js";
+
+const founder = signerFromSeed(new Uint8Array(32).fill(7));
+
+const ownState: NodeState = {
+  id: founder.nodeId,
+  name: "founder",
+  addresses: {},
+  roles: ["api-server", "controller-manager", "etcd", "scheduler"],
+  capacity: { cpu_millis: 1000, memory_bytes: 2 ** 32, storage_bytes: 2 ** 36, pods: 10 },
+  zone: "z",
+  rack: "r",
+  labels: {},
+  version: "0.1.0",
+  generation: 1,
+};
+
+interface Pending {
+  readonly index: number;
+  readonly data: Uint8Array | null;
+  readonly reject: (error: Error) => void;
+}
+
+/** The part of the Raft driver the reconciler uses; proposals wait for the test. */
+class FakeRaft {
+  term = 1;
+  lastIndex = 0;
+  readonly proposals: Pending[] = [];
+
+  constructor(private readonly applier: FabricApplier) {}
+
+  status(): RaftStatus {
+    const applied = this.applier.machine.applied();
+    return {
+      id: founder.nodeId,
+      role: "leader",
+      term: this.term,
+      vote: founder.nodeId,
+      leader: founder.nodeId,
+      commit: applied.index,
+      applied: applied.index,
+      lastIndex: this.lastIndex,
+      lastTerm: this.term,
+      snapshotIndex: 0,
+      conf: { ...emptyConfState(), voters: [founder.nodeId] },
+      transferTarget: null,
+      generation: 1,
+      rollback: null,
+      progress: {},
+    };
+  }
+
+  propose(data: Uint8Array): Promise<{ index: number; result: MachineOutcome }> {
+    return this.pending(data);
+  }
+
+  proposeConfChange(_change: ConfChange): Promise<{ index: number; result: MachineOutcome }> {
+    return this.pending(null);
+  }
+
+  transferLeadership(): boolean {
+    return false;
+  }
+
+  private pending(data: Uint8Array | null): Promise<{ index: number; result: MachineOutcome }> {
+    this.lastIndex += 1;
+    const index = this.lastIndex;
+    return new Promise((_, reject) => this.proposals.push({ index, data, reject }));
+  }
+}
+
+const directories: string[] = [];
+afterEach(async () => {
+  for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
+});
+
+before(async () => {
+  await loadBlake3();
+});
+
+/** A founded machine (entry 1: the founder a voter; entry 2: a node-join issued at `issuedAtMs`). */
+async function founded(issuedAtMs: number, clock?: LeaderClock) {
+  const directory = await mkdtemp(join(tmpdir(), "reconciler-"));
+  directories.push(directory);
+  const applier = new FabricApplier(
+    directory,
+    { origin: "revoada.local/test", requireOperatorSignature: false },
+    silentLogger,
+  );
+  const raft = new FakeRaft(applier);
+  const apply = (entry: Omit<Entry, "term">) => {
+    const outcome = applier.apply({ ...entry, term: raft.term } as Entry);
+    raft.lastIndex = Math.max(raft.lastIndex, entry.index);
+    return outcome;
+  };
+  apply({
+    index: 1,
+    kind: "conf-change",
+    data: encodeConfChange({ changes: [{ type: "add-voter", node: founder.nodeId }] }),
+  });
+  apply({
+    index: 2,
+    kind: "normal",
+    data: encodeProposal({
+      command: { type: "node-join", state: ownState },
+      proposer: founder.nodeId,
+      issued_at_ms: issuedAtMs,
+      origin: "policy",
+      force: false,
+    }),
+  });
+  const reconciler = new Reconciler({
+    self: founder,
+    raft: raft as unknown as RaftDriver<MachineOutcome>,
+    applier,
+    strategy: homelabStrategy,
+    formation: "quorum-3m",
+    logger: silentLogger,
+    view: () => ({ self: founder.nodeId, atMs: 0, members: [] }),
+    ownState: () => ownState,
+    policy: undefined,
+    etcd: null,
+    ...(clock === undefined ? {} : { clock }),
+  });
+  return { applier, raft, reconciler, apply };
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("reconciler", () => {
+  test("a late rejection of an earlier term's step does not free the executor while a newer step is in flight", async () => {
+    const { raft, reconciler, apply } = await founded(1_000);
+    reconciler.run();
+    assert.equal(raft.proposals.length, 1, "the founding strategy, proposed at index 3");
+    const first = raft.proposals[0]!;
+    // Leadership moves to term 2 and back to this node; the new term's no-op applies at 3 and
+    // the executor proposes its step again, at index 4.
+    raft.term = 2;
+    raft.lastIndex = 2;
+    apply({ index: 3, kind: "empty", data: new Uint8Array() });
+    reconciler.run();
+    assert.equal(raft.proposals.length, 2);
+    assert.equal(raft.proposals[1]!.index, 4);
+    // The term-1 proposal is rejected only now: the step of term 2 is still in flight.
+    first.reject(new Error("leadership lost before it committed"));
+    await turn();
+    await turn();
+    reconciler.run();
+    assert.equal(
+      raft.proposals.length,
+      2,
+      "no second step while index 4 is pending (it would sign a block against a head that is not its own)",
+    );
+    // Its own rejection does free it.
+    raft.proposals[1]!.reject(new Error("leadership lost"));
+    await turn();
+    await turn();
+    assert.equal(raft.proposals.length, 3, "the step is proposed again");
+  });
+
+  test("proposes and decides on the leader clock: a wall clock 5 minutes behind the committed clock is not used", async () => {
+    const committedMs = Date.now() + 10 * 60_000;
+    const sources = { wall: committedMs - 5 * 60_000, monotonic: 0 };
+    let machine: FabricApplier | undefined;
+    const clock = new LeaderClock({
+      wallMs: () => sources.wall,
+      monotonicMs: () => sources.monotonic,
+      committedMs: () => machine?.machine.committedClockMs() ?? 0,
+    });
+    const { applier, raft, reconciler } = await founded(committedMs, clock);
+    machine = applier;
+    clock.observe();
+    sources.wall += 2_000;
+    sources.monotonic += 2_000;
+    assert.equal(reconciler.policyInputs().now_ms, committedMs + 2_000, "the policy's clock");
+    reconciler.run();
+    const data = raft.proposals[0]?.data;
+    assert.ok(data !== undefined && data !== null);
+    const proposal = decodeProposal(data);
+    assert.ok(proposal.ok);
+    assert.equal(proposal.value.command.type, "strategy");
+    assert.equal(proposal.value.issued_at_ms, committedMs + 2_000, "issued on the leader clock");
+  });
+});
