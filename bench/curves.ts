@@ -302,7 +302,7 @@ if (values.svg !== "none") {
       values.svg,
       svgOfPanels(
         panels,
-        `How cost grows: gossip in the simulator at N nodes, policy and render at N nodes with ${perNode} workloads per node`,
+        `How cost grows with the number of nodes (pnpm bench curves; policy and render at ${perNode} workloads per node)`,
         "pnpm bench curves (x: nodes); gossip figures in simulated time, policy and render in CPU time of one process",
       ),
     );
