@@ -18,7 +18,7 @@
  *    a one-core loop of plain Ed25519 verifications (node:crypto, keys cached) of the same
  *    blocks' signatures. Issue 14's target: <= 0.6x the loop's time.
  *
- * Usage: pnpm bench attest [--blocks N] [--verify-blocks N] [--runs N] [--threads N] [--only verify]
+ * Usage: `pnpm bench attest --help` (bench/lib/args.ts).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -57,38 +57,45 @@ import {
 import { ChainStore } from "../packages/node/src/attest/chain-store.js";
 import { verifyChainParallel } from "../packages/node/src/attest/parallel-verify.js";
 import { WitnessStore } from "../packages/node/src/attest/witness-store.js";
+import { benchArgs } from "./lib/args.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 
-if (process.argv.includes("--help")) {
-  process.stdout.write(
-    [
-      "usage: pnpm bench attest [flags]",
-      "  --blocks N          blocks appended and sealed (default 20000)",
-      "  --verify-blocks N   blocks of the verified sample history (default 100000)",
-      "  --runs N            runs of each verification (default 3)",
-      "  --threads N         threads of the parallel verification, main included (default: cores)",
-      "  --only verify       only the verification parts (3, 4, 5), not append + seal",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
-
-function argument(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  const value = at < 0 ? fallback : Number(process.argv[at + 1]);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} takes a positive integer`);
-  return value;
-}
+const args = benchArgs({
+  name: "attest",
+  summary: "append + seal, a follower's apply, and verification of a sampled history (docs/attestation.md)",
+  flags: {
+    blocks: { type: "string", value: "N", default: "20000", help: "blocks appended and sealed" },
+    "verify-blocks": {
+      type: "string",
+      value: "N",
+      default: "100000",
+      help: "blocks of the verified sample history",
+    },
+    runs: { type: "string", value: "N", default: "3", help: "runs of each verification" },
+    threads: {
+      type: "string",
+      value: "N",
+      default: String(availableParallelism()),
+      defaultText: `${availableParallelism()}, the cores`,
+      help: "threads of the parallel verification, main included",
+    },
+    only: {
+      type: "string",
+      value: "PART",
+      choices: ["verify"],
+      defaultText: "every part",
+      help: "only the verification parts (3, 4, 5), not append + seal",
+    },
+  },
+});
 
 const batchBlocks = 64;
 /** Whole batches, so that every batch is due a checkpoint at once. */
-const appendBlocks = Math.ceil(argument("blocks", 20_000) / batchBlocks) * batchBlocks;
-const verifyBlocks = argument("verify-blocks", 100_000);
-const runs = argument("runs", 3);
-const threads = argument("threads", availableParallelism());
-const onlyVerify =
-  process.argv.includes("--only") && process.argv[process.argv.indexOf("--only") + 1] === "verify";
+const appendBlocks = Math.ceil(args.integer("blocks") / batchBlocks) * batchBlocks;
+const verifyBlocks = args.integer("verify-blocks");
+const runs = args.integer("runs");
+const threads = args.integer("threads");
+const onlyVerify = args.values.only === "verify";
 
 await loadBlake3();
 const loadAtStart = loadavg()[0]!;

@@ -23,8 +23,7 @@
  *    `--encryption-rounds N` repeats the pair N times, the order alternating (encrypted first
  *    in odd rounds), and reports every transfer and the medians.
  *
- * Usage: pnpm bench content [--transfer-mib N] [--swarm-mib N] [--fetchers N] [--hash-mib N]
- *        [--encryption-mib N] [--encryption-rounds N] [--only hashing|transfer|swarm|encryption]
+ * Usage: `pnpm bench content --help` (bench/lib/args.ts).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -45,25 +44,48 @@ import { connectFrameLink } from "../packages/node/src/content/frame-link.js";
 import { writeGeneratedFile } from "../packages/node/src/content/generated-file.js";
 import { TransportContentLinks } from "../packages/node/src/content/transport-links.js";
 import { FrameCipher } from "../packages/node/src/transport/handshake.js";
+import { benchArgs } from "./lib/args.js";
 import { rawTcpCopy } from "./lib/raw-copy.js";
 import { type Figure, figure, percentile, processCpuMs, publishBenchReport } from "./report.js";
 
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index < 0 ? undefined : Number(process.argv[index + 1]);
-  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : fallback;
-}
+const args = benchArgs({
+  name: "content",
+  summary: "hashing MB/s, a verified transfer beside a raw copy, a swarm of fetchers, and encryption's cost",
+  flags: {
+    "hash-mib": { type: "string", value: "N", default: "256", help: "MiB hashed by each hasher" },
+    "transfer-mib": { type: "string", value: "N", default: "1024", help: "MiB of the verified transfer" },
+    "swarm-mib": { type: "string", value: "N", default: "256", help: "MiB fetched by the swarm" },
+    fetchers: { type: "string", value: "N", default: "8", help: "fetcher processes of the swarm" },
+    "encryption-mib": {
+      type: "string",
+      value: "N",
+      default: "256",
+      help: "MiB of each transfer of the encryption comparison",
+    },
+    "encryption-rounds": {
+      type: "string",
+      value: "N",
+      default: "1",
+      help: "encrypted / authenticated-only pairs, the order alternating",
+    },
+    only: {
+      type: "string",
+      value: "PART",
+      choices: ["hashing", "transfer", "swarm", "encryption"],
+      defaultText: "every part",
+      help: "run one part",
+    },
+  },
+});
 
 const mebibyte = 1024 * 1024;
-const hashMib = argument("hash-mib", 256);
-const transferMib = argument("transfer-mib", 1024);
-const swarmMib = argument("swarm-mib", 256);
-const encryptionMib = argument("encryption-mib", 256);
-const encryptionRounds = argument("encryption-rounds", 1);
-const fetcherCount = argument("fetchers", 8);
-/** `--only hashing|transfer|swarm` runs one part. */
-const onlyIndex = process.argv.indexOf("--only");
-const only = onlyIndex < 0 ? null : (process.argv[onlyIndex + 1] ?? null);
+const hashMib = args.integer("hash-mib");
+const transferMib = args.integer("transfer-mib");
+const swarmMib = args.integer("swarm-mib");
+const encryptionMib = args.integer("encryption-mib");
+const encryptionRounds = args.integer("encryption-rounds");
+const fetcherCount = args.integer("fetchers");
+const only = args.values.only ?? null;
 const root = new URL("..", import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), "revoada-bench-content-"));
 const builtCli = join(root, "packages/node/dist/cli/main.js");

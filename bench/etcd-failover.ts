@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseArgs, promisify } from "node:util";
+import { promisify } from "node:util";
 import { resolvePolicyConfig } from "../packages/fabric-core/src/policy/index.js";
 import {
   type FabricState,
@@ -28,12 +28,16 @@ import {
 } from "../packages/node/src/mesh/observe.js";
 import { loadClusterCa } from "../packages/node/src/pki/ca.js";
 import { EtcdTlsFiles } from "../packages/node/src/pki/etcd-credentials.js";
+import { benchArgs } from "./lib/args.js";
 import { figure, latencyFigures, publishBenchReport } from "./report.js";
 
-const { values } = parseArgs({ options: { trials: { type: "string", default: "20" } } });
-const trials = Number(values.trials);
-if (!Number.isSafeInteger(trials) || trials < 1)
-  throw new Error(`--trials: ${values.trials} is not a number >= 1`);
+const args = benchArgs({
+  name: "etcd-failover",
+  summary:
+    "kill -9 an etcd holder's host in a real 5-node mesh running etcd; time etcd's way back to 3 voters",
+  flags: { trials: { type: "string", value: "N", default: "20", help: "hosts killed" } },
+});
+const trials = args.integer("trials");
 const count = 5;
 const run = promisify(execFile);
 

@@ -4,7 +4,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { resolvePolicyConfig } from "../packages/fabric-core/src/policy/index.js";
 import { homelabStrategy, loadBlake3, type NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
 import { type FailoverSteps, measureFailover } from "../packages/node/src/mesh/failover.js";
@@ -17,13 +16,20 @@ import {
   statusOf,
   waitFor,
 } from "../packages/node/src/mesh/observe.js";
+import { benchArgs } from "./lib/args.js";
 import { figure, latencyFigures, publishBenchReport } from "./report.js";
 
-const { values } = parseArgs({
-  options: { trials: { type: "string", default: "30" }, nodes: { type: "string", default: "5" } },
+const args = benchArgs({
+  name: "failover",
+  summary:
+    "kill -9 control-plane members of a real mesh, leader and follower in turn; time each step of the healing",
+  flags: {
+    trials: { type: "string", value: "N", default: "30", help: "members killed" },
+    nodes: { type: "string", value: "N", default: "5", help: "nodes of the mesh" },
+  },
 });
-const trials = Number(values.trials);
-const count = Number(values.nodes);
+const trials = args.integer("trials");
+const count = args.integer("nodes", 3);
 
 await loadBlake3();
 const policyDefaults = resolvePolicyConfig(homelabStrategy, undefined);

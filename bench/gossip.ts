@@ -1,5 +1,5 @@
 /**
- * `pnpm bench gossip [--quick] [--sim-only | --real-only] [--loss-minutes M]`: the membership layer's figures (anchors §6 M1-M6), from the
+ * `pnpm bench gossip [--quick] [--sim-only | --real-only] [--loss-minutes M]` (`--help`): the membership layer's figures (anchors §6 M1-M6), from the
  * deterministic simulator and from >= 10 real processes on loopback.
  *
  * Simulator (1-3 ms delivery jitter, homelab strategy: cadence 100 ms, phi 8, ceiling 300 ms):
@@ -19,9 +19,29 @@ import { GossipCluster } from "../packages/fabric-core/src/sim/gossip-cluster.js
 import type { NetworkFaults } from "../packages/fabric-core/src/sim/network.js";
 import { SeededRandom } from "../packages/fabric-core/src/sim/random.js";
 import { type AgentEvent, AgentProcess, waitFor } from "../packages/node/scripts/gossip-agents.js";
+import { benchArgs } from "./lib/args.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 
-const quick = process.argv.includes("--quick");
+const args = benchArgs({
+  name: "gossip",
+  summary:
+    "membership figures (M1-M6) from the deterministic simulator and from 10 real processes on loopback",
+  flags: {
+    quick: { type: "boolean", help: "a quarter of the trials and shorter runs" },
+    "sim-only": { type: "boolean", help: "only the simulator's figures" },
+    "real-only": { type: "boolean", help: "only the real processes' figures" },
+    "loss-minutes": {
+      type: "string",
+      value: "M",
+      defaultText: "10, 3 with --quick",
+      help: "virtual minutes of the 20% loss run (false deaths)",
+    },
+  },
+});
+if (args.values["sim-only"] && args.values["real-only"])
+  args.fail("--sim-only and --real-only exclude each other");
+const quick = args.values.quick;
+const lossMinutes = args.values["loss-minutes"] === undefined ? undefined : args.integer("loss-minutes");
 const scale = quick ? 0.25 : 1;
 const jitter: NetworkFaults = { dropRate: 0, duplicateRate: 0, delayMsMin: 1, delayMsMax: 3 };
 const figures: Figure[] = [];
@@ -134,8 +154,7 @@ function propagationInSimulator(): void {
 }
 
 function falseDeathsInSimulator(): void {
-  const flag = process.argv.indexOf("--loss-minutes");
-  const minutes = flag > 0 ? Number(process.argv[flag + 1]) : Math.max(2, Math.round(10 * scale));
+  const minutes = lossMinutes ?? Math.max(2, Math.round(10 * scale));
   const lossy = new GossipCluster({ size: 50, seed: 2001, faults: { ...jitter, dropRate: 0.2 } });
   lossy.start();
   lossy.runUntilTrue(() => lossy.converged(), 30_000);
@@ -328,8 +347,8 @@ async function realProcesses(): Promise<void> {
 }
 
 const started = performance.now();
-const simulator = !process.argv.includes("--real-only");
-const real = !process.argv.includes("--sim-only");
+const simulator = !args.values["real-only"];
+const real = !args.values["sim-only"];
 if (simulator) {
   log("simulator: detection at N = 50");
   detectionInSimulator();

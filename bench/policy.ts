@@ -10,15 +10,8 @@
  * copy-on-write gets), with the ratio between them; then the incremental round after one node
  * of the cluster died (the memo's node facts changed, the records did not).
  *
- * Usage: pnpm bench policy [--runs N] [--nodes N] [--workloads N]
+ * Usage: `pnpm bench policy --help` (bench/lib/args.ts).
  */
-if (process.argv.includes("--help")) {
-  process.stdout.write(
-    "usage: pnpm bench policy [--runs N (200)] [--nodes N (1000)] [--workloads N (10000)]\n",
-  );
-  process.exit(0);
-}
-
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import {
@@ -32,18 +25,22 @@ import {
   syntheticInputs,
 } from "../packages/fabric-core/src/policy/index.js";
 import { homelabStrategy, type NodeRole } from "../packages/fabric-core/src/vocabulary/index.js";
+import { benchArgs } from "./lib/args.js";
 import { figure, percentile, publishBenchReport } from "./report.js";
 
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index < 0 ? undefined : Number(process.argv[index + 1]);
-  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : fallback;
-}
-
-const runs = argument("runs", 200);
+const args = benchArgs({
+  name: "policy",
+  summary: "one policy round (full walk and incremental) at steady state and after a zone loss",
+  flags: {
+    runs: { type: "string", value: "N", default: "200", help: "rounds measured after the warm-up" },
+    nodes: { type: "string", value: "N", default: "1000", help: "nodes of the cluster" },
+    workloads: { type: "string", value: "N", default: "10000", help: "workloads placed" },
+  },
+});
+const runs = args.integer("runs");
 const loadAtStart = loadavg();
-const nodeCount = argument("nodes", 1_000);
-const workloadCount = argument("workloads", 10_000);
+const nodeCount = args.integer("nodes");
+const workloadCount = args.integer("workloads");
 const zones = ["zone-a", "zone-b", "zone-c"];
 const master: readonly NodeRole[] = ["api-server", "controller-manager", "etcd", "scheduler"];
 

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench raft-core [--quick]`: the Raft core alone, without disk or sockets, so its own
+ * `pnpm bench raft-core [--quick]` (`--help`): the Raft core alone, without disk or sockets, so its own
  * cost and its protocol timings are visible apart from the drivers (`pnpm bench raft` runs
  * real processes with real fsync).
  *
@@ -22,9 +22,15 @@ import {
 } from "../packages/fabric-core/src/raft/index.js";
 import { encodeSimCommand, RaftCluster, SeededRandom } from "../packages/fabric-core/src/sim/index.js";
 import { encodeProposal, type NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
+import { benchArgs } from "./lib/args.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 
-const quick = process.argv.includes("--quick");
+const args = benchArgs({
+  name: "raft-core",
+  summary: "the Raft core alone: in-memory throughput and latency, failover and transfer on virtual time",
+  flags: { quick: { type: "boolean", help: "500 ms phases and 50 trials (instead of 2 s and 500)" } },
+});
+const quick = args.values.quick;
 const figures: Figure[] = [];
 const peers = ["a", "b", "c"];
 

@@ -11,75 +11,80 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { ProcessCluster, type RaftProcess } from "../packages/node/src/raft/process-cluster.js";
+import { benchArgs } from "./lib/args.js";
 import { EtcdCluster } from "./lib/etcd-cluster.js";
 import { type LoadResult, runLoad } from "./lib/http-load.js";
 import { type Figure, figure, percentile, processCpuMs, publishBenchReport } from "./report.js";
 
-const usage = `usage: pnpm bench raft [flags]
-  --vs etcd             also run a 3-member etcd 3.4 beside revoada, same load generator
-  --seconds N           per throughput phase (default 8)
-  --clients LIST        concurrent closed-loop clients per phase (default 1,64)
-  --payload BYTES       value size of each proposal / put (default 256)
-  --voters N            Raft voters, revoada and etcd (default 3)
-  --trials N            failover kills (default 100; 0 skips failover)
-  --faults LIST         failover faults: kill (SIGKILL), stop (SIGSTOP) (default kill,stop)
-  --only PART           throughput | failover (default: both)
-  --unencrypted         node transport frames authenticated only, not encrypted (encryption's cost)
-  --compare-encryption N  throughput only: N rounds, each a fresh encrypted cluster and a fresh
-                        authenticated-only one in turn (the order alternates), same clients and
-                        seconds, in one run: every phase, the medians and their ratio
-  --election-ms MS      election timeout of the bench clusters (default 150, the homelab's)
-  --help                this text
-`;
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "8" },
-    trials: { type: "string", default: "100" },
-    vs: { type: "string" },
-    clients: { type: "string", default: "1,64" },
-    payload: { type: "string", default: "256" },
-    voters: { type: "string", default: "3" },
-    only: { type: "string" },
-    unencrypted: { type: "boolean", default: false },
-    "compare-encryption": { type: "string", default: "0" },
-    "election-ms": { type: "string", default: "150" },
-    faults: { type: "string", default: "kill,stop" },
-    help: { type: "boolean", default: false },
+const args = benchArgs({
+  name: "raft",
+  summary:
+    "3 real Raft processes with fdatasync through their HTTP API: commits/s, latency, CPU per commit, failover",
+  flags: {
+    vs: {
+      type: "string",
+      value: "SYSTEM",
+      choices: ["etcd"],
+      defaultText: "none",
+      help: "also run a 3-member etcd 3.4 beside revoada, same load generator",
+    },
+    seconds: { type: "string", value: "N", default: "8", help: "per throughput phase" },
+    clients: {
+      type: "string",
+      value: "LIST",
+      default: "1,64",
+      help: "concurrent closed-loop clients per phase",
+    },
+    payload: { type: "string", value: "BYTES", default: "256", help: "value size of each proposal / put" },
+    voters: { type: "string", value: "N", default: "3", help: "Raft voters, revoada and etcd" },
+    trials: { type: "string", value: "N", default: "100", help: "failover kills; 0 skips failover" },
+    faults: {
+      type: "string",
+      value: "LIST",
+      default: "kill,stop",
+      help: "failover faults: kill (SIGKILL), stop (SIGSTOP)",
+    },
+    only: {
+      type: "string",
+      value: "PART",
+      choices: ["throughput", "failover"],
+      defaultText: "both",
+      help: "one part only",
+    },
+    unencrypted: {
+      type: "boolean",
+      help: "node transport frames authenticated only, not encrypted (encryption's cost)",
+    },
+    "compare-encryption": {
+      type: "string",
+      value: "N",
+      default: "0",
+      help: "throughput only: N rounds, each a fresh encrypted cluster and a fresh authenticated-only one in turn (the order alternates), same clients and seconds: every phase, the medians and their ratio",
+    },
+    "election-ms": {
+      type: "string",
+      value: "MS",
+      default: "150",
+      help: "election timeout of the bench clusters, the homelab's by default",
+    },
   },
 });
+const { values } = args;
+const phaseMs = args.integer("seconds", 0) * 1000;
+const trials = args.integer("trials", 0);
+const payloadBytes = args.integer("payload", 0);
+const voterCount = args.integer("voters", 0);
+const clientCounts = args.integers("clients", 0);
+const compareRounds = args.integer("compare-encryption", 0);
+const electionMs = args.integer("election-ms", 10);
+if (compareRounds > 0 && values.unencrypted)
+  args.fail("--compare-encryption and --unencrypted exclude each other");
+const faults = values.faults.split(",");
+if (faults.some((fault) => fault !== "kill" && fault !== "stop"))
+  args.fail(`--faults takes kill and/or stop, not ${JSON.stringify(values.faults)}`);
 // Read by every Transport of the node processes (they inherit the environment; docs/transport.md).
 if (values.unencrypted) process.env.REVOADA_BENCH_UNENCRYPTED_FRAMES = "1";
-if (values.help) {
-  process.stdout.write(usage);
-  process.exit(0);
-}
-const phaseMs = Number(values.seconds) * 1000;
-const trials = Number(values.trials);
-const payloadBytes = Number(values.payload);
-const voterCount = Number(values.voters);
-const clientCounts = values.clients.split(",").map(Number);
-const compareRounds = Number(values["compare-encryption"]);
-const electionMs = Number(values["election-ms"]);
-if (
-  (values.vs !== undefined && values.vs !== "etcd") ||
-  (values.only !== undefined && values.only !== "throughput" && values.only !== "failover") ||
-  (compareRounds > 0 && values.unencrypted) ||
-  !Number.isInteger(electionMs) ||
-  electionMs < 10 ||
-  [phaseMs, trials, payloadBytes, voterCount, compareRounds, ...clientCounts].some(
-    (n) => !Number.isInteger(n) || n < 0,
-  )
-) {
-  process.stderr.write(usage);
-  process.exit(2);
-}
-const faults = values.faults.split(",");
-if (faults.some((fault) => fault !== "kill" && fault !== "stop")) {
-  process.stderr.write(usage);
-  process.exit(2);
-}
 const runThroughput = values.only !== "failover";
 const runFailover = values.only !== "throughput" && trials > 0 && compareRounds === 0;
 

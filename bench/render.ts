@@ -5,24 +5,36 @@
  * a few runs after a warm-up). Target: <= 1 s per face for each direction. Pure functions
  * only: no files are written, so fsync does not enter these numbers.
  *
- * Usage: pnpm bench render [--runs N] [--workloads N] [--nodes N] [--faces systemd,pureraft]
+ * Usage: `pnpm bench render --help` (bench/lib/args.ts).
  */
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Face } from "../packages/fabric-core/src/face/index.js";
 import { FabricState } from "../packages/fabric-core/src/vocabulary/index.js";
 import { loadFace } from "../packages/node/src/faces.js";
+import { benchArgs } from "./lib/args.js";
 import { type Figure, figure, publishBenchReport } from "./report.js";
 
-function argument(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index < 0 ? undefined : Number(process.argv[index + 1]);
-  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : fallback;
-}
-
-const runs = argument("runs", 3);
-const workloadCount = argument("workloads", 10_000);
-const nodeCount = argument("nodes", 1_000);
+const allFaces = ["pureraft", "systemd", "baremetal", "kubernetes", "nomad"];
+const args = benchArgs({
+  name: "render",
+  summary: "a 10k-workload / 1k-node fabric state written and read back by every face (pure, no files)",
+  flags: {
+    runs: { type: "string", value: "N", default: "3", help: "runs per face and direction after a warm-up" },
+    workloads: { type: "string", value: "N", default: "10000", help: "workloads of the state" },
+    nodes: { type: "string", value: "N", default: "1000", help: "nodes of the state" },
+    faces: {
+      type: "string",
+      value: "LIST",
+      default: allFaces.join(","),
+      help: "faces measured, comma-separated",
+    },
+  },
+});
+const runs = args.integer("runs");
+const workloadCount = args.integer("workloads");
+const nodeCount = args.integer("nodes");
+const faceNames = args.values.faces.split(",").filter((name) => name !== "");
 const roles = ["api-server", "etcd", "scheduler", "controller-manager"];
 const zones = ["zone-a", "zone-b", "zone-c"];
 
@@ -140,11 +152,6 @@ const figures: Figure[] = [];
 const notes: string[] = [
   `${nodeCount} nodes, ${workloadCount} workloads, ${Object.values(state.placements).reduce((sum, nodes) => sum + nodes.length, 0)} placed replicas; cluster scope; median of ${runs} runs after one warm-up; wall time and CPU time (user+system, includes GC threads); load average at start ${loadavg()[0]?.toFixed(1)}`,
 ];
-const facesIndex = process.argv.indexOf("--faces");
-const faceNames =
-  facesIndex < 0
-    ? ["pureraft", "systemd", "baremetal", "kubernetes", "nomad"]
-    : (process.argv[facesIndex + 1] ?? "").split(",");
 for (const name of faceNames) {
   const loaded = await loadFace(name);
   if (!loaded.ok) {

@@ -1,9 +1,11 @@
 /**
- * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only]]`: the whole
+ * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only] [--netns] [--learners-max K]]`: the whole
  * fabric (gossip + Raft + policy + executor + the state relay) in the deterministic simulator
  * at N = 100, 250 and 500, with every invariant on (applied-committed after every step, machine
  * agreement every 2 s of virtual time), then optionally N real daemons on loopback
- * (`--real N`, see `bench/scale/real.ts`). Design: docs/scale.md.
+ * (`--real N`, see `bench/scale/real.ts`; `--netns`: one network namespace per daemon;
+ * `--learners-max K`: the daemons' learner bound, 4 by default as in the simulator; `--real-only`
+ * skips the simulator and writes bench-results/scale-real.json). Design: docs/scale.md.
  *
  * Per N: the mesh forms (voters + 4 learners hold the log, the others follow through the
  * relay), runs until 15 s of virtual time and until gossip's start-up burst is over (no core
@@ -23,40 +25,52 @@
  * Writes bench-results/scale.json and docs/scale-sim.svg (drawn from the JSON).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import type { FabricSimNode } from "../packages/fabric-core/src/sim/fabric-cluster.js";
 import { FabricCluster } from "../packages/fabric-core/src/sim/fabric-cluster.js";
 import type { NetworkFaults } from "../packages/fabric-core/src/sim/network.js";
 import { SeededRandom } from "../packages/fabric-core/src/sim/random.js";
 import { loadBlake3 } from "../packages/fabric-core/src/vocabulary/index.js";
+import { benchArgs } from "./lib/args.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 import { drawScaleSvg } from "./scale/plot.js";
 import { benchWorkload, runRealScale } from "./scale/real.js";
 
-const { values } = parseArgs({
-  options: {
-    sizes: { type: "string", default: "100,250,500" },
-    commits: { type: "string", default: "10" },
-    "rows-out": { type: "string" },
-    "rows-in": { type: "string" },
-    "no-baseline": { type: "boolean", default: false },
-    "baseline-only": { type: "boolean", default: false },
-    real: { type: "string" },
-    "real-only": { type: "boolean", default: false },
+const args = benchArgs({
+  name: "scale",
+  summary:
+    "the whole fabric in the deterministic simulator at N = 100/250/500, then optionally N real daemons (docs/scale.md)",
+  flags: {
+    sizes: {
+      type: "string",
+      value: "LIST",
+      default: "100,250,500",
+      help: "simulated mesh sizes (each >= 8)",
+    },
+    commits: { type: "string", value: "K", default: "10", help: "client writes per size, 500 ms apart" },
+    "no-baseline": { type: "boolean", help: "skip the N = 100 run with every node a learner" },
+    "baseline-only": { type: "boolean", help: "only the N = 100 run with every node a learner" },
+    "rows-out": { type: "string", value: "FILE", help: "save the simulator rows to FILE" },
+    "rows-in": {
+      type: "string",
+      value: "A,B",
+      help: "publish saved rows without running them again",
+    },
+    real: { type: "string", value: "N", help: "then N real daemons on loopback (bench/scale/real.ts)" },
+    "real-only": { type: "boolean", help: "only the real daemons, no simulator run" },
+    netns: { type: "boolean", help: "with --real: one network namespace per daemon (needs root)" },
+    "learners-max": {
+      type: "string",
+      value: "K",
+      default: "4",
+      help: "with --real: the strategy's learners_max (0: every node a learner)",
+    },
   },
 });
-const sizes = values.sizes.split(",").map(Number);
-const commits = Number(values.commits);
-if (
-  sizes.some((size) => !Number.isSafeInteger(size) || size < 8) ||
-  !Number.isSafeInteger(commits) ||
-  commits < 1
-) {
-  process.stderr.write(
-    "usage: pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N]\n",
-  );
-  process.exit(2);
-}
+const { values } = args;
+const sizes = args.integers("sizes", 8);
+const commits = args.integer("commits");
+const realCount = values.real === undefined ? undefined : args.integer("real", 3);
+const learnersMax = args.integer("learners-max", 0);
 const jitter: NetworkFaults = { dropRate: 0, duplicateRate: 0, delayMsMin: 1, delayMsMax: 3 };
 const commitGapMs = 500;
 /** Writes start at this virtual time at the earliest (the steady state, docs/gossip.md). */
@@ -376,14 +390,15 @@ if (rows.length > 0) {
   writeFileSync("docs/scale-sim.svg", drawScaleSvg(rows));
 }
 const figures = rows.flatMap(figuresOf);
-if (values.real !== undefined) {
-  const real = await runRealScale(Number(values.real));
+if (realCount !== undefined) {
+  const real = await runRealScale(realCount, { netns: values.netns === true, learnersMax });
   figures.push(...real.figures);
   notes.push(...real.notes);
 }
 publishBenchReport({
-  name: "scale",
-  fsyncMode: values.real === undefined ? "not applicable" : "real fsync",
+  // A real-only run does not overwrite the simulator's figures.
+  name: values["real-only"] ? "scale-real" : "scale",
+  fsyncMode: realCount === undefined ? "not applicable" : "real fsync",
   figures,
   notes: [...notes, `rows: ${JSON.stringify(rows)}`],
 });

@@ -1,15 +1,18 @@
 /**
- * The real-process half of `pnpm bench scale --real N`: N daemons (`revoada node`, built dist)
- * on loopback through `LocalMesh`, face pureraft. It measures, with the machine's load
- * average recorded by the report:
+ * The real-process half of `pnpm bench scale --real N [--real-only] [--netns]`: N daemons
+ * (`revoada node`, built dist) on loopback through `LocalMesh`, or with `--netns` one per
+ * network namespace through `NetnsMesh` (root, iproute2, nftables), face pureraft. It
+ * measures, with the machine's load average recorded by the report:
  *   - formation: every node up, 3 voters, every node at the same applied index;
  *   - RSS and open file descriptors per daemon (/proc/PID/status VmRSS, /proc/PID/fd);
- *   - commit -> applied on every node for client writes (workload upserts through the
- *     leader's API), sampled by polling every node's /v1/status (so the figure includes the
- *     polling interval: the resolution is named in the notes);
+ *   - commit -> applied and commit -> rendered on every node for client writes (workload
+ *     upserts through the leader's API): applied is sampled by polling every node's
+ *     /v1/status, rendered by reading every node's rendered `state.json` for the workload
+ *     (so both include the polling interval: the resolution is named in the notes);
  *   - mass restart: kill -9 of every daemon, all restarted at once, until one leader and
- *     every node at the same applied index again.
- * The daemons run with `learners_max: 4` as the simulator does: the voters and 4 learners hold
+ *     every node at the same applied index again;
+ *   - relay answers refused over the run (commit stamps that did not check out: 0 expected).
+ * The daemons run with `learners_max: 4` (`--learners-max K`) as the simulator does: the voters and 4 learners hold
  * the log, every other node follows the state relay (docs/scale.md); applied indexes are the
  * machines' (`learns.applied_index`), the leader is the one the log holders name.
  */
@@ -19,7 +22,9 @@ import { join } from "node:path";
 import type { NodeStatusReply } from "../../packages/node/src/api/schemas.js";
 import { CommittedReply } from "../../packages/node/src/api/schemas.js";
 import { LocalMesh } from "../../packages/node/src/mesh/local-mesh.js";
+import type { MeshPlan } from "../../packages/node/src/mesh/mesh-setup.js";
 import { type MeshNodeHandle, statusOf, waitFor } from "../../packages/node/src/mesh/observe.js";
+import { NetnsMesh } from "../../packages/node/src/netns/netns-mesh.js";
 import { type Figure, figure, percentile } from "../report.js";
 
 export interface RealScaleResult {
@@ -91,8 +96,21 @@ export function benchWorkload(name: string) {
   };
 }
 
-/** Posts a write to the leader; then polls every node until each applied it. */
-async function spread(nodes: readonly MeshNodeHandle[], write: number): Promise<number[] | undefined> {
+/** Whether the node's rendered `state.json` (face pureraft) holds the workload `scale/NAME`. */
+async function rendered(node: MeshNodeHandle, name: string): Promise<boolean> {
+  const text = await readFile(join(node.outputDir, "state.json"), "utf8").catch(() => "");
+  return text.includes(`"scale/${name}"`);
+}
+
+interface Spread {
+  /** Commit -> applied, per node (ms). */
+  readonly applied: number[];
+  /** Commit -> rendered, per node (ms). */
+  readonly rendered: number[];
+}
+
+/** Posts a write to the leader; then polls every node until each applied and rendered it. */
+async function spread(nodes: readonly MeshNodeHandle[], write: number): Promise<Spread | undefined> {
   const leaderStatus = await waitFor(async () => {
     for (const node of nodes) {
       const status = await statusOf(node);
@@ -108,48 +126,110 @@ async function spread(nodes: readonly MeshNodeHandle[], write: number): Promise<
   if (reply === undefined) return undefined;
   const committedAt = Date.now();
   const seen = new Map<string, number>();
+  const drawn = new Map<string, number>();
+  const name = `real-${write}`;
   const done = await waitFor(
     async () => {
       const pending = nodes.filter((node) => !seen.has(node.name));
-      const statuses = await Promise.all(pending.map((node) => statusOf(node)));
+      const undrawn = nodes.filter((node) => !drawn.has(node.name));
+      const [statuses, files] = await Promise.all([
+        Promise.all(pending.map((node) => statusOf(node))),
+        Promise.all(undrawn.map((node) => rendered(node, name))),
+      ]);
       const now = Date.now();
       pending.forEach((node, index) => {
         const status = statuses[index];
         if (status !== undefined && appliedOf(status) >= reply.index) seen.set(node.name, now - committedAt);
       });
-      return seen.size === nodes.length ? true : undefined;
+      undrawn.forEach((node, index) => {
+        if (files[index] === true) drawn.set(node.name, now - committedAt);
+      });
+      return seen.size === nodes.length && drawn.size === nodes.length ? true : undefined;
     },
     30_000,
     20,
   );
   log(
-    `write ${write}: index ${reply.index}, committed in ${committedAt - started} ms, on every node: ${done === true}`,
+    `write ${write}: index ${reply.index}, committed in ${committedAt - started} ms, applied and rendered on every node: ${done === true}`,
   );
-  return done === true ? [...seen.values()] : undefined;
+  return done === true ? { applied: [...seen.values()], rendered: [...drawn.values()] } : undefined;
 }
 
-export async function runRealScale(count: number): Promise<RealScaleResult> {
+/** Relay answers refused, summed over the nodes (`learns.answers_refused`). */
+async function refusedAnswers(nodes: readonly MeshNodeHandle[]): Promise<number> {
+  const statuses = await Promise.all(nodes.map((node) => statusOf(node)));
+  return statuses.reduce((sum, status) => sum + (status?.learns?.answers_refused ?? 0), 0);
+}
+
+/** The reasons the nodes logged for refused relay answers (`<dir>/<node>/node.log`), counted. */
+async function refusalReasons(directory: string, nodes: readonly MeshNodeHandle[]): Promise<string[]> {
+  const counts = new Map<string, number>();
+  for (const node of nodes) {
+    const text = await readFile(join(directory, node.name, "node.log"), "utf8").catch(() => "");
+    for (const line of text.split("\n")) {
+      if (!line.includes("relay answer refused")) continue;
+      let reason: unknown;
+      try {
+        reason = (JSON.parse(line) as { reason?: unknown }).reason;
+      } catch {
+        reason = undefined;
+      }
+      const key = `${node.name}: ${typeof reason === "string" ? reason : "?"}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([reason, count]) => `${count} x ${reason}`);
+}
+
+/** The mesh the run drives: on loopback, or one network namespace per node (`--netns`). */
+interface BenchMesh {
+  /** Kills and starts the daemons (a `NetnsMesh` runs its daemons through one too). */
+  readonly local: LocalMesh;
+  readonly directory: string;
+  stop(): Promise<void>;
+}
+
+async function startMesh(plan: MeshPlan, netns: boolean): Promise<BenchMesh> {
+  if (netns) {
+    const { addresses: _addresses, ...rest } = plan;
+    const mesh = await NetnsMesh.start(rest);
+    return { local: mesh.local, directory: mesh.directory, stop: () => mesh.stop(5_000) };
+  }
+  const local = await LocalMesh.start(plan);
+  return { local, directory: plan.directory, stop: () => local.stopAll(5_000) };
+}
+
+export async function runRealScale(
+  count: number,
+  options: { readonly netns?: boolean; readonly learnersMax?: number } = {},
+): Promise<RealScaleResult> {
   const directory = await mkdtemp(join(tmpdir(), "revoada-bench-scale-"));
   const loadStart = loadavg()[0]!;
   const figures: Figure[] = [];
   const notes: string[] = [];
   const formStarted = Date.now();
-  const local = await LocalMesh.start({
-    directory,
-    nodes: count,
-    faceId: "pureraft",
-    policy: { flap_threshold: 1000 },
-    // As in the simulator: the voters and 4 learners hold the log, the others follow the relay.
-    learnersMax: 4,
-  });
-  const label = `real N = ${count}`;
+  const netns = options.netns === true;
+  const learnersMax = options.learnersMax ?? 4;
+  const mesh = await startMesh(
+    {
+      directory,
+      nodes: count,
+      faceId: "pureraft",
+      policy: { flap_threshold: 1000 },
+      // By default as in the simulator: the voters and 4 learners hold the log, the others follow the relay.
+      learnersMax,
+    },
+    netns,
+  );
+  const local = mesh.local;
+  const label = `real N = ${count}${netns ? " (netns)" : ""}`;
   try {
     const formed = await waitFor(() => agreed(local.nodes), 600_000, 500);
     if (formed === undefined) throw new Error(`${label}: the mesh did not form within 600 s`);
     const formMs = Date.now() - formStarted;
     log(`${label}: formed in ${formMs} ms (leader ${formed.leader.slice(0, 8)}, index ${formed.applied})`);
     await new Promise((resolve) => setTimeout(resolve, 10_000));
-    const { rss, fds } = await processFigures(directory);
+    const { rss, fds } = await processFigures(mesh.directory);
     figures.push(
       figure(`${label}: formation (every node at one applied index, 3 voters)`, formMs, "ms"),
       figure(`${label}: RSS per daemon, median`, Math.round(percentile(rss, 50)), "MB"),
@@ -159,21 +239,33 @@ export async function runRealScale(count: number): Promise<RealScaleResult> {
     );
     const all: number[] = [];
     const p99s: number[] = [];
+    const drawnAll: number[] = [];
+    const drawnP99s: number[] = [];
     for (let write = 0; write < 10; write += 1) {
       const times = await spread(local.nodes, write);
       if (times === undefined) continue;
-      all.push(Math.max(...times));
-      p99s.push(percentile(times, 99));
+      all.push(Math.max(...times.applied));
+      p99s.push(percentile(times.applied, 99));
+      drawnAll.push(Math.max(...times.rendered));
+      drawnP99s.push(percentile(times.rendered, 99));
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     figures.push(
       figure(`${label}: commit -> applied on 99% of nodes, p50 over writes`, percentile(p99s, 50), "ms"),
       figure(`${label}: commit -> applied on every node, p50 over writes`, percentile(all, 50), "ms"),
       figure(`${label}: commit -> applied on every node, max over writes`, Math.max(...all), "ms"),
+      figure(
+        `${label}: commit -> rendered on 99% of nodes, p50 over writes`,
+        percentile(drawnP99s, 50),
+        "ms",
+      ),
+      figure(`${label}: commit -> rendered on every node, p50 over writes`, percentile(drawnAll, 50), "ms"),
+      figure(`${label}: commit -> rendered on every node, max over writes`, Math.max(...drawnAll), "ms"),
       figure(`${label}: writes measured`, all.length, "writes"),
     );
     const before = await agreed(local.nodes);
     const killed = Date.now();
+    const refusedBefore = await refusedAnswers(local.nodes);
     await Promise.all(local.nodes.map((node) => local.kill(node.name)));
     for (const node of local.nodes) local.startNode(node.name);
     const restarted = await waitFor(() => agreed(local.nodes, before?.applied ?? 0), 600_000, 200);
@@ -186,17 +278,26 @@ export async function runRealScale(count: number): Promise<RealScaleResult> {
         "<= 10000",
       ),
     );
-    const after = await processFigures(directory);
+    const after = await processFigures(mesh.directory);
     figures.push(
       figure(`${label}: RSS per daemon after the restart, max`, Math.round(Math.max(...after.rss)), "MB"),
+      figure(
+        `${label}: relay answers refused (commit stamps), before the restart + after`,
+        refusedBefore + (await refusedAnswers(local.nodes)),
+        "answers",
+        "0",
+      ),
     );
+    const reasons = await refusalReasons(mesh.directory, local.nodes);
+    if (reasons.length > 0) notes.push(`${label}: relay answers refused: ${reasons.slice(0, 20).join("; ")}`);
     notes.push(
       `${label}: load average (1 min) ${loadStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end; ` +
-        "commit -> applied is sampled by polling every node's /v1/status (one round of N requests, then 20 ms), " +
-        "so it includes up to one polling round; every alive node is a Raft learner in the daemon (docs/scale.md)",
+        "commit -> applied is sampled by polling every node's /v1/status and commit -> rendered by reading every " +
+        "node's state.json (one round of N requests and N reads, then 20 ms), so both include up to one polling " +
+        `round; the voters and ${learnersMax} learners hold the log, the other nodes follow the state relay (docs/scale.md)`,
     );
   } finally {
-    await local.stopAll(5_000).catch(() => undefined);
+    await mesh.stop().catch(() => undefined);
     await rm(directory, { recursive: true, force: true }).catch(() => undefined);
   }
   return { figures, notes };

@@ -37,7 +37,8 @@ export function runBuiltCli(args: readonly string[], launcher: readonly string[]
   return collect(spawn(command[0]!, command.slice(1), { stdio: "pipe" }));
 }
 
-function collect(child: ChildProcessWithoutNullStreams): Promise<CliRun> {
+/** Collects a piped child's output and exit code (-1: killed by a signal). */
+export function collect(child: ChildProcessWithoutNullStreams): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (text: string) => {

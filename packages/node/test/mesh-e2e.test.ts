@@ -96,6 +96,14 @@ describe("a 5-node mesh of real processes", () => {
     assert.match(metrics, /^revoada_procedures_open 0$/m, "formed: no role-shift procedure in flight");
     assert.match(metrics, /^revoada_gossip_packets_rejected_total\{reason="[a-z-]+"\} 0$/m);
     assert.match(metrics, /^revoada_raft_follower_lag\{peer="[0-9a-f]{64}"\} \d+$/m);
+    // The leader's steady policy rounds walk only what changed (issue 14): its first round as
+    // leader walks every workload, the rounds after it (every reconciliation tick) reuse the memo.
+    const incremental = await waitFor(async () => {
+      const leading = await findLeader(nodes);
+      const text = leading === undefined ? "" : await leading.node.client.text("/metrics");
+      return /^revoada_policy_rounds_total\{walk="incremental"\} [1-9]\d*$/m.test(text) ? true : undefined;
+    }, patienceMs);
+    assert.ok(incremental, "the leader's steady policy rounds are incremental");
     const openapi = JSON.parse(await formed.leader.node.client.text("/openapi.json")) as {
       paths: Record<string, Record<string, unknown>>;
     };

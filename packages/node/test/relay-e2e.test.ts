@@ -76,6 +76,8 @@ test("nodes above the learner bound learn committed state through the relay and 
     assert.ok(caughtUp, `${follower.node.name} applied the workload through the relay`);
     assert.equal(caughtUp.raft.applied_index, 0, "its Raft applied nothing: it holds no log");
     assert.ok(caughtUp.learns!.entries_relayed + caughtUp.learns!.snapshots_restored > 0);
+    // Every answer carried a voter's commit stamp that checked out (docs/scale.md).
+    assert.equal(caughtUp.learns!.answers_refused, 0, "no honest answer was refused");
     const rendered = await waitFor(async () => {
       const files: string[] = await readdir(join(follower.node.outputDir, "workloads", "default")).catch(
         () => [],

@@ -7,19 +7,18 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { MemberView as GossipMember, MembershipView as GossipView } from "../gossip/index.js";
 import { defaultPolicyConfig } from "../policy/index.js";
-import {
-  defaultRaftConfig,
-  emptyConfState,
-  type ProgressStatus,
-  RaftNode,
-  type RaftStatus,
-} from "../raft/index.js";
-import { SeededRandom } from "../sim/index.js";
-import { homelabStrategy, loadBlake3, type NodeId, type Signer } from "../vocabulary/index.js";
+import { homelabStrategy, loadBlake3, type NodeId } from "../vocabulary/index.js";
 import { defaultExecutorConfig, type ExecuteInputs, execute, type Step } from "./execute.js";
 import { LeaderClock } from "./leader-clock.js";
 import type { FabricMachine } from "./machine.js";
-import { foundedLog, nodeState, TestLog, testSigners } from "./test-log.js";
+import {
+  foundedLog,
+  leaderStatus,
+  gossipMember as member,
+  nodeState,
+  TestLog,
+  testSigners,
+} from "./test-log.js";
 
 before(async () => {
   await loadBlake3();
@@ -27,56 +26,6 @@ before(async () => {
 
 const leaderId = testSigners[0]!.nodeId;
 const cp = ["api-server", "controller-manager", "etcd", "scheduler"] as const;
-
-/** A real Raft status (every field the core reports), set to lead `term` at `commit`. */
-function leaderStatus(
-  term: number,
-  commit: number,
-  progress: Record<string, Partial<ProgressStatus>> = {},
-  id: NodeId = leaderId,
-): RaftStatus {
-  const created = RaftNode.create(
-    defaultRaftConfig(id),
-    {
-      hardState: { term: 0, vote: null, commit: 0 },
-      snapshot: null,
-      entries: [],
-      initialConf: { ...emptyConfState(), voters: [id] },
-    },
-    new SeededRandom(1),
-  );
-  assert.ok(created.ok);
-  const base = created.value.status();
-  const full: Record<string, ProgressStatus> = {};
-  for (const [id, partial] of Object.entries(progress)) {
-    full[id] = {
-      match: 0,
-      next: 1,
-      state: "replicate",
-      inflightMessages: 0,
-      inflightBytes: 0,
-      recentActive: true,
-      learner: false,
-      ...(base.progress[leaderId] ?? {}),
-      ...partial,
-    } as ProgressStatus;
-  }
-  return { ...base, role: "leader", term, leader: id, commit, lastIndex: commit, progress: full };
-}
-
-function member(signer: Signer, status: GossipMember["status"] = "alive"): GossipMember {
-  return {
-    id: signer.nodeId,
-    address: "127.0.0.1:7946",
-    status,
-    phi: 0,
-    stableSinceMs: 0,
-    generation: 1,
-    incarnation: 1,
-    state: nodeState(signer),
-    keys: {},
-  };
-}
 
 function view(members: readonly GossipMember[], atMs = 5_000): GossipView {
   return { self: leaderId, atMs, members };
@@ -557,6 +506,49 @@ describe("execute with a bound on learners (docs/scale.md)", () => {
       ),
       "without a bound a dead learner stays (the old behaviour)",
     );
+  });
+});
+
+describe("learners_max as a strategy field (docs/scale.md)", () => {
+  // Goal: the bound the leader keeps is the committed strategy's `learners_max` (over the node
+  // setting, the executor's `learnersMax`), and a committed swap changes it. Method: the same
+  // hand-made log (3 learners, a fourth member alive and not holding the log) before and after
+  // strategy entries with other bounds.
+  const swapTo = (learnersMax: number) => ({
+    ...homelabStrategy,
+    name: `bound-${learnersMax}`,
+    consensus: { kind: { ...homelabStrategy.consensus.kind, learners_max: learnersMax } },
+  });
+  const joinedFour = (): TestLog => {
+    const log = foundedLog();
+    log.propose({ type: "node-join", state: nodeState(testSigners[4]!) });
+    return log;
+  };
+  const allAlive = () => view(testSigners.slice(1, 5).map((signer) => member(signer)));
+  const added = (step: Step) =>
+    step.type === "conf-change" ? step.change.changes.filter((change) => change.type === "add-learner") : [];
+  const removed = (step: Step) =>
+    step.type === "conf-change" ? step.change.changes.filter((change) => change.type === "remove") : [];
+
+  it("a committed swap changes how many learners the leader keeps", () => {
+    const log = joinedFour();
+    // The node setting bounds at 3: three learners already, nobody is added.
+    assert.deepEqual(
+      added(stepOf(inputs(log.machine, { gossip: allAlive(), config: { learnersMax: 3 } }))),
+      [],
+    );
+    // A strategy with learners_max 4 commits: the fourth member is admitted, whatever the node setting.
+    log.propose({ type: "strategy", strategy: swapTo(4) }, "operator");
+    const grown = stepOf(inputs(log.machine, { gossip: allAlive(), config: { learnersMax: 3 } }));
+    assert.deepEqual(added(grown), [{ type: "add-learner", node: testSigners[4]!.nodeId }]);
+    // A swap to learners_max 1: a learner over the bound leaves, node setting unbounded or not.
+    log.propose({ type: "strategy", strategy: swapTo(1) }, "operator");
+    for (const config of [{}, { learnersMax: 3 }]) {
+      // (formation solo: the policy wants no promotion first, so the bound's step is next)
+      const shrunk = stepOf(inputs(log.machine, { gossip: allAlive(), config, formation: "solo" }));
+      assert.equal(added(shrunk).length, 0, JSON.stringify(shrunk));
+      assert.equal(removed(shrunk).length, 1, `one learner over the bound leaves: ${JSON.stringify(shrunk)}`);
+    }
   });
 });
 

@@ -3,9 +3,11 @@ import type { MemberView as GossipMember, MembershipView as GossipView } from ".
 import {
   type Decision,
   decide,
+  decideIncremental,
   type FlapRecord,
   type MembershipView,
   type OperatorRequest,
+  type PlacementMemo,
   type PolicyConfigOverrides,
   type PolicyInputs,
   type ProposedCommand,
@@ -71,6 +73,7 @@ export interface ExecutorConfig {
    * At most this many Raft learners (besides the voters) hold the log; the other nodes
    * follow committed state through the relay (`relay.ts`). The policy's warm standbys come
    * first, dead learners leave. `null`: every alive member is a learner (docs/scale.md).
+   * The committed strategy's `consensus.kind.learners_max`, when it has one, wins over this.
    */
   readonly learnersMax: number | null;
 }
@@ -120,6 +123,13 @@ export interface ExecuteInputs {
    */
   readonly operatorSignatures?: ReadonlyMap<string, OperatorSignature>;
   readonly config?: Partial<ExecutorConfig>;
+  /**
+   * The placement memo the last execution handed on (`Execution.placementMemo`; null at the
+   * first): the policy then runs its incremental round (`decideIncremental`), which decides
+   * exactly what `decide` does but walks only the workloads that may have changed while the
+   * machine's records keep their identity (`FabricMachine.view()`). Absent: the full walk.
+   */
+  readonly placementMemo?: PlacementMemo | null;
 }
 
 /** An operator's signature of a shift, bound to the chain position `after` (docs/attestation.md). */
@@ -151,6 +161,13 @@ export interface Execution {
   readonly decision: Decision | null;
   /** Shifts the policy accepted that the executor will not begin (a rule even force does not break). */
   readonly refused: readonly ExecutorRefusal[];
+  /**
+   * For the next execution's `placementMemo`: this round's memo, or the one it was given when
+   * no policy round ran (null when none was given).
+   */
+  readonly placementMemo: PlacementMemo | null;
+  /** How the policy's round walked the workloads: null when no round ran (or it did not act). */
+  readonly placementWalk: "full" | "incremental" | null;
 }
 
 export interface ExecutorRefusal {
@@ -161,24 +178,44 @@ export interface ExecutorRefusal {
 
 export function execute(inputs: ExecuteInputs): Execution {
   const { raft, machine } = inputs;
-  if (raft.role !== "leader") return waiting(`not the leader (leader: ${raft.leader ?? "unknown"})`);
-  if (machine.applied().term < raft.term) return waiting("no entry of this leader's term has applied yet");
+  const memo = inputs.placementMemo ?? null;
+  const noRound = (step: Step): Execution => ({
+    step,
+    decision: null,
+    refused: [],
+    placementMemo: memo,
+    placementWalk: null,
+  });
+  if (raft.role !== "leader")
+    return noRound(waitStep(`not the leader (leader: ${raft.leader ?? "unknown"})`));
+  if (machine.applied().term < raft.term)
+    return noRound(waitStep("no entry of this leader's term has applied yet"));
   const config = configOf(inputs);
   const admission = admissionStep(inputs, config);
-  if (admission !== null) return { step: admission, decision: null, refused: [] };
+  if (admission !== null) return noRound(admission);
   const open = machine.procedures()[0];
-  if (open !== undefined)
-    return { step: signable(inputs, procedureStep(inputs, open, config)), decision: null, refused: [] };
+  if (open !== undefined) return noRound(signable(inputs, procedureStep(inputs, open, config)));
   if (config.manageEtcd) {
     const etcd = etcdReconcileStep(inputs);
-    if (etcd !== null) return { step: signable(inputs, etcd), decision: null, refused: [] };
+    if (etcd !== null) return noRound(signable(inputs, etcd));
   }
-  const decision = decide(policyInputsFrom(inputs, config));
+  const policyInputs = policyInputsFrom(inputs, config);
+  const round =
+    inputs.placementMemo === undefined
+      ? { decision: decide(policyInputs), memo: null, incremental: false }
+      : decideIncremental(policyInputs, memo);
+  const decision = round.decision;
   const refused = decision.commands
     .map((proposed) => proposed.command)
     .filter((command): command is RoleCommand => isRoleCommand(command))
     .flatMap((shift) => lastMemberRefusal(inputs, shift));
-  return { step: stepFromDecision(decision, config, inputs, refused), decision, refused };
+  return {
+    step: stepFromDecision(decision, config, inputs, refused),
+    decision,
+    refused,
+    placementMemo: round.memo,
+    placementWalk: !decision.acting ? null : round.incremental ? "incremental" : "full",
+  };
 }
 
 /**
@@ -228,8 +265,16 @@ function aliveMemberVoter(inputs: ExecuteInputs, except: NodeId): NodeId | undef
     .find((voter) => voter !== except && chain?.roles.isMember(voter) === true && isAlive(inputs, voter));
 }
 
+/**
+ * The executor's configuration: the defaults, the caller's, and the committed strategy's
+ * `learners_max` over the caller's `learnersMax` (the node setting is only the fallback for a
+ * strategy without one), so every leader keeps the bound the cluster committed.
+ */
 function configOf(inputs: ExecuteInputs): ExecutorConfig {
-  return { ...defaultExecutorConfig, ...inputs.config };
+  const config = { ...defaultExecutorConfig, ...inputs.config };
+  const strategy = inputs.machine.strategy()?.strategy ?? inputs.strategy;
+  const learnersMax = strategy.consensus.kind.learners_max;
+  return learnersMax === undefined ? config : { ...config, learnersMax };
 }
 
 /**
@@ -288,8 +333,8 @@ function keepsLiveVoter(
   return others.length < etcdVotersFloor;
 }
 
-function waiting(reason: string): Execution {
-  return { step: { type: "wait", reason }, decision: null, refused: [] };
+function waitStep(reason: string): Step {
+  return { type: "wait", reason };
 }
 
 /** Membership mechanics, not policy: who is a fabric node and who holds the log. */
@@ -304,7 +349,9 @@ function admissionStep(inputs: ExecuteInputs, config: ExecutorConfig): Step | nu
       why: `the founding strategy (${inputs.strategy.name}) is committed`,
     };
   }
-  if (machine.node(self) === undefined) {
+  // Lookups in the shared view: `machine.node()` copies the node, once per alive member here.
+  const known = machine.view().nodes;
+  if (known[self] === undefined) {
     return {
       type: "propose",
       commands: [policyCommand({ type: "node-join", state: inputs.ownState })],
@@ -313,13 +360,13 @@ function admissionStep(inputs: ExecuteInputs, config: ExecutorConfig): Step | nu
   }
   const records: ProposedCommand[] = [];
   for (const flap of inputs.flaps) {
-    if (machine.node(flap.node) !== undefined) {
+    if (known[flap.node] !== undefined) {
       records.push(policyCommand({ type: "member-flap", node: flap.node, at_ms: flap.at_ms }));
     }
   }
   const alive = aliveMembers(inputs.gossip, self);
   for (const member of alive) {
-    if (machine.node(member.id) === undefined) {
+    if (known[member.id] === undefined) {
       records.push(policyCommand({ type: "node-join", state: { ...member.state, roles: ["worker"] } }));
     }
   }
@@ -630,7 +677,9 @@ export function policyInputsFrom(
   config: ExecutorConfig = configOf(inputs),
 ): PolicyInputs {
   const { machine, raft, self, nowMs } = inputs;
-  const state = machine.state();
+  // The shared frozen view, not a copy: the policy only reads it, and its records keep their
+  // identity from round to round while nothing changes them (the incremental round's key).
+  const state = machine.view();
   const conf = machine.configuration();
   return {
     now_ms: nowMs,

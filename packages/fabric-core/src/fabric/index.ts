@@ -1,3 +1,12 @@
+export type { StampCheck } from "./commit-stamp.js";
+export {
+  CommitStamp,
+  commitStampMessage,
+  StampVerifier,
+  signCommitStamp,
+  stampSigners,
+  stateDigest,
+} from "./commit-stamp.js";
 export type {
   EtcdAction,
   ExecuteInputs,

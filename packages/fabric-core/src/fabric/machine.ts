@@ -240,6 +240,15 @@ export class FabricMachine {
     return this.fabric.state();
   }
 
+  /**
+   * The committed fabric state as a frozen, shared value: its records keep their identity
+   * until an entry changes them (`FabricStateMachine.view()`), so the policy's incremental
+   * round hits from one execution to the next. Not to be changed (it throws).
+   */
+  view(): FabricState {
+    return this.fabric.view();
+  }
+
   /** One node's committed state (a copy), without copying the whole state. */
   node(id: NodeId): NodeState | undefined {
     return this.fabric.node(id);
@@ -374,7 +383,7 @@ export class FabricMachine {
       else if (command.type === "strategy")
         this.committedStrategy = { strategy: command.strategy, index: entry.index, term: entry.term };
       else if (command.type === "join-token")
-        procedureRejected = applyJoinToken(this.tokens, command, proposal.issued_at_ms, this.fabric.state());
+        procedureRejected = applyJoinToken(this.tokens, command, proposal.issued_at_ms, this.fabric.view());
       else if (command.type === "shift-procedure") {
         const result = this.stepProcedure(command, proposal, entry);
         procedure = result.event;

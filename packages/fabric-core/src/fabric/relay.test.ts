@@ -12,6 +12,7 @@ import {
   type RelayMessage,
   type RelayOutput,
   relayCandidates,
+  relayViewOf,
   StateRelay,
 } from "./relay.js";
 
@@ -144,6 +145,12 @@ describe("StateRelay", () => {
     assert.deepEqual(receipt.apply, [], "nothing from a source past depthMax");
     deep.tick(10, { holding: false, candidates });
     assert.equal(deep.currentSource(), "holder");
+
+    // The driver refused an answer (its commit stamp did not check out): the next candidate.
+    const refused = follower("f4", candidates);
+    refused.refuse("parent", 5);
+    refused.tick(10, { holding: false, candidates });
+    assert.equal(refused.currentSource(), "holder");
   });
 
   it("a source with no depth yet does not count as heard", () => {
@@ -213,5 +220,33 @@ describe("relayCandidates", () => {
     assert.deepEqual(relayCandidates("h2", holders, others, 8), ["h3", "h1"]);
     assert.deepEqual(relayCandidates("h3", holders, others, 8), ["h1", "h2"]);
     assert.deepEqual(relayCandidates("n01", [], others, 8), []);
+  });
+});
+
+describe("relayViewOf rooted at the voters (the daemon: only voters sign commit stamps)", () => {
+  const conf = { voters: ["v1", "v2", "v3"], votersOutgoing: [], learners: ["l1", "l2"], learnersNext: [] };
+  const members = ["v1", "v2", "v3", "l1", "l2", "f1", "f2", "f3"].map((id) => ({
+    id,
+    status: "alive" as const,
+    state: null,
+  }));
+
+  it("learners feed nobody: a follower's sources are voters and followers, a learner probes a voter", () => {
+    for (const self of ["f1", "f2", "f3"]) {
+      const view = relayViewOf(self, conf, members, 1, "voters");
+      assert.equal(view.holding, false);
+      assert.ok(
+        view.candidates.every((candidate) => !candidate.startsWith("l")),
+        `${self}: ${view.candidates.join(",")}`,
+      );
+    }
+    const learner = relayViewOf("l1", conf, members, 1, "voters");
+    assert.equal(learner.holding, true);
+    assert.ok(
+      learner.candidates.length > 0 && learner.candidates.every((candidate) => candidate.startsWith("v")),
+    );
+    // Rooted at every holder (the simulator), a learner is a parent of followers.
+    const holders = ["f1", "f2", "f3"].flatMap((self) => relayViewOf(self, conf, members, 1).candidates);
+    assert.ok(holders.some((candidate) => candidate.startsWith("l")));
   });
 });

@@ -179,6 +179,14 @@ export class StateRelay {
     return outputs;
   }
 
+  /**
+   * The driver refused what `from` sent (a commit stamp did not check out, docs/scale.md): a
+   * current source is given up, as a silent one is, and the next candidate is tried.
+   */
+  refuse(from: string, nowMs: number): void {
+    if (from === this.source) this.giveUp(nowMs);
+  }
+
   /** Whether this node follows through the relay although its configuration says it holds the log. */
   isStale(): boolean {
     return this.stale;
@@ -375,17 +383,31 @@ export function relayCandidates(
  * log when its committed configuration names it; its sources are `relayCandidates` over the
  * alive holders of that configuration, or, on a fresh node that knows no configuration yet,
  * over the alive members gossip shows holding `etcd` (the voters).
+ *
+ * `roots: "voters"` (the daemon, where followers check commit stamps that only voters sign:
+ * commit-stamp.ts) roots the tree at the voters alone: learners hold the log but feed nobody,
+ * and a learner probes the voters.
  */
 export function relayViewOf(
   self: string,
   conf: ConfState,
   members: readonly Pick<MemberView, "id" | "status" | "state">[],
   fanout: number,
+  roots: "holders" | "voters" = "holders",
 ): RelayView {
-  const alive = members.filter((member) => member.status === "alive").map((member) => member.id);
+  const learnerSet = new Set(roots === "voters" ? conf.learners : []);
+  const alive = members
+    .filter((member) => member.status === "alive" && !learnerSet.has(member.id))
+    .map((member) => member.id);
   const aliveSet = new Set(alive);
   const holding = conf.voters.includes(self) || conf.learners.includes(self);
-  const known = [...conf.voters, ...conf.learners].filter((id) => aliveSet.has(id));
+  const rooted =
+    roots === "voters" ? [...conf.voters, ...conf.votersOutgoing] : [...conf.voters, ...conf.learners];
+  const known = [...new Set(rooted)].filter((id) => aliveSet.has(id));
+  if (roots === "voters" && learnerSet.has(self) && known.length > 0) {
+    // A learner is no root: it probes the voters (placed among them, it probes the next one).
+    return { holding, candidates: relayCandidates(self, [...known, self], alive, fanout) };
+  }
   const holders =
     known.length > 0
       ? known

@@ -1,11 +1,24 @@
 import { createHash } from "node:crypto";
 import { signRoleProposal } from "../attest/index.js";
-import { type ConfChange, type Entry, encodeConfChange } from "../raft/index.js";
+import type { MemberView as GossipMember } from "../gossip/index.js";
 import {
+  type ConfChange,
+  defaultRaftConfig,
+  type Entry,
+  emptyConfState,
+  encodeConfChange,
+  type ProgressStatus,
+  RaftNode,
+  type RaftStatus,
+} from "../raft/index.js";
+import { SeededRandom } from "../sim/random.js";
+import {
+  assert,
   type Command,
   encodeProposal,
   homelabStrategy,
   isAttestedCommand,
+  type NodeId,
   type NodeState,
   type Proposal,
   type Signer,
@@ -101,4 +114,59 @@ export function foundedLog(): TestLog {
   for (const signer of testSigners.slice(1, 4)) log.propose({ type: "node-join", state: nodeState(signer) });
   log.conf(testSigners.slice(1, 4).map((signer) => ({ type: "add-learner" as const, node: signer.nodeId })));
   return log;
+}
+
+/** A real Raft status (every field the core reports), set to lead `term` at `commit`. */
+export function leaderStatus(
+  term: number,
+  commit: number,
+  progress: Record<string, Partial<ProgressStatus>> = {},
+  id: NodeId = testSigners[0]!.nodeId,
+): RaftStatus {
+  const created = RaftNode.create(
+    defaultRaftConfig(id),
+    {
+      hardState: { term: 0, vote: null, commit: 0 },
+      snapshot: null,
+      entries: [],
+      initialConf: { ...emptyConfState(), voters: [id] },
+    },
+    new SeededRandom(1),
+  );
+  assert(created.ok, "a Raft core for the status");
+  const base = created.value.status();
+  const full: Record<string, ProgressStatus> = {};
+  for (const [id, partial] of Object.entries(progress)) {
+    full[id] = {
+      match: 0,
+      next: 1,
+      state: "replicate",
+      inflightMessages: 0,
+      inflightBytes: 0,
+      recentActive: true,
+      learner: false,
+      ...(base.progress[testSigners[0]!.nodeId] ?? {}),
+      ...partial,
+    } as ProgressStatus;
+  }
+  return { ...base, role: "leader", term, leader: id, commit, lastIndex: commit, progress: full };
+}
+
+/** A gossip member as the leader's view holds it, advertising `state`. */
+export function gossipMember(
+  signer: Signer,
+  status: GossipMember["status"] = "alive",
+  state: NodeState = nodeState(signer),
+): GossipMember {
+  return {
+    id: signer.nodeId,
+    address: "127.0.0.1:7946",
+    status,
+    phi: 0,
+    stableSinceMs: 0,
+    generation: 1,
+    incarnation: 1,
+    state,
+    keys: {},
+  };
 }

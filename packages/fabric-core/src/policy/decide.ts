@@ -31,20 +31,25 @@ export function decide(inputs: PolicyInputs): Decision {
  * next round checks only what may have changed. The decision is `decide(inputs)`'s, whatever
  * `previous` is (a property test holds it to that): a memo from other inputs only costs the full
  * walk. The memo relies on the caller never editing a workloads or placements record in place
- * (replacing it, as `applyCommands` does, is what it detects).
+ * (replacing it, as `applyCommands` and `FabricStateMachine.view()` do, is what it detects).
+ * `incremental` says whether the memo matched (only what may have changed was checked).
  */
-export function decideIncremental(
-  inputs: PolicyInputs,
-  previous: PlacementMemo | null,
-): { readonly decision: Decision; readonly memo: PlacementMemo | null } {
+export function decideIncremental(inputs: PolicyInputs, previous: PlacementMemo | null): IncrementalRound {
   return decideRound(inputs, previous, true);
+}
+
+export interface IncrementalRound {
+  readonly decision: Decision;
+  readonly memo: PlacementMemo | null;
+  /** The placement walk used `previous` (false: every workload was walked, or none: not acting). */
+  readonly incremental: boolean;
 }
 
 function decideRound(
   inputs: PolicyInputs,
   previous: PlacementMemo | null,
   wantMemo: boolean,
-): { readonly decision: Decision; readonly memo: PlacementMemo | null } {
+): IncrementalRound {
   const config = resolvePolicyConfig(inputs.strategy, inputs.config);
   const cluster = gatherCluster(inputs, config);
   const target = targetShape(cluster);
@@ -60,7 +65,7 @@ function decideRound(
       standbys: [],
       records: output.records,
     };
-    return { decision, memo: previous };
+    return { decision, memo: previous, incremental: false };
   }
   const operatorShifts = judgeOperatorRequests(cluster, output, target);
   if (operatorShifts > 0) {
@@ -91,7 +96,7 @@ function decideRound(
     standbys,
     records: output.records,
   };
-  return { decision, memo: placed.memo };
+  return { decision, memo: placed.memo, incremental: placed.incremental };
 }
 
 function planControlPlane(cluster: Cluster, target: TargetShape, output: RoundOutput): void {

@@ -6,7 +6,7 @@ export {
   RoleTargets,
   resolvePolicyConfig,
 } from "./config.js";
-export { decide, decideIncremental } from "./decide.js";
+export { decide, decideIncremental, type IncrementalRound } from "./decide.js";
 export {
   Decision,
   DecisionAction,

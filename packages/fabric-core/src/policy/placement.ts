@@ -49,6 +49,8 @@ export interface PlacementSummary {
   readonly short: number;
   /** For the next round (`decideIncremental`); null unless asked for. */
   readonly memo: PlacementMemo | null;
+  /** The previous round's memo matched: only the workloads that may have changed were checked. */
+  readonly incremental: boolean;
 }
 
 /**
@@ -95,12 +97,12 @@ export function planPlacements(
   const unsettled: string[] = [];
   let total = 0;
   let byNode: ReadonlyMap<string, readonly string[]> = new Map();
-  if (
+  const incremental =
     previous !== null &&
     previous.workloads === workloads &&
     previous.placements === placements &&
-    previous.policyKey === policyKey
-  ) {
+    previous.policyKey === policyKey;
+  if (incremental) {
     total = previous.total;
     byNode = previous.byNode;
     for (const key of recheckKeys(previous, hostKeys)) {
@@ -140,7 +142,7 @@ export function planPlacements(
   const memo: PlacementMemo | null = wantMemo
     ? { workloads, placements, policyKey, hostKeys, byNode, unsettled, total }
     : null;
-  return { workloads: total, changed, stable, short: placer.short, memo };
+  return { workloads: total, changed, stable, short: placer.short, memo, incremental };
 }
 
 /** Everything `isSettled` reads about a keepable node, as one string. */

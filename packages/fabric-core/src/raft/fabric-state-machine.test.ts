@@ -125,22 +125,24 @@ test("entries apply in order exactly once; non-normal entries only move the posi
   assertStrict.equal(malformed.type, "rejected");
 });
 
+const anyCommand = fc.oneof(
+  fc.constantFrom(...ids).map((id): Command => ({ type: "node-join", state: node(id) })),
+  fc
+    .constantFrom(...ids)
+    .map((id): Command => ({ type: "promote", node: id, roles: ["etcd"], reason: "scaling-up" })),
+  fc
+    .constantFrom(...ids)
+    .map((id): Command => ({ type: "demote", node: id, roles: ["etcd"], reason: "rebalance" })),
+  fc.constantFrom(...ids).map((id): Command => ({ type: "quarantine", node: id, reason: "operator" })),
+  fc.constantFrom(...ids).map((id): Command => ({ type: "restore", node: id })),
+  fc.constantFrom(...ids).map((id): Command => ({ type: "node-remove", node: id })),
+  fc.constant<Command>({ type: "workload-upsert", workload }),
+  fc.constant<Command>({ type: "workload-delete", namespace: "default", name: "web" }),
+  fc.subarray(ids).map((nodes): Command => ({ type: "placement", workload: "default/web", nodes })),
+);
+
 test("property: replicas and snapshot restores hold byte-identical state", () => {
-  const command = fc.oneof(
-    fc.constantFrom(...ids).map((id): Command => ({ type: "node-join", state: node(id) })),
-    fc
-      .constantFrom(...ids)
-      .map((id): Command => ({ type: "promote", node: id, roles: ["etcd"], reason: "scaling-up" })),
-    fc
-      .constantFrom(...ids)
-      .map((id): Command => ({ type: "demote", node: id, roles: ["etcd"], reason: "rebalance" })),
-    fc.constantFrom(...ids).map((id): Command => ({ type: "quarantine", node: id, reason: "operator" })),
-    fc.constantFrom(...ids).map((id): Command => ({ type: "restore", node: id })),
-    fc.constantFrom(...ids).map((id): Command => ({ type: "node-remove", node: id })),
-    fc.constant<Command>({ type: "workload-upsert", workload }),
-    fc.constant<Command>({ type: "workload-delete", namespace: "default", name: "web" }),
-    fc.subarray(ids).map((nodes): Command => ({ type: "placement", workload: "default/web", nodes })),
-  );
+  const command = anyCommand;
   fc.assert(
     fc.property(fc.array(command, { maxLength: 40 }), fc.nat(40), (commands, cut) => {
       const log = new Log();
@@ -163,5 +165,73 @@ test("property: replicas and snapshot restores hold byte-identical state", () =>
       );
     }),
     { seed: 7, numRuns: 300 },
+  );
+});
+
+/** The records each command kind may change (a refused one changes none). */
+const touches: Record<string, readonly ("nodes" | "workloads" | "placements")[]> = {
+  "node-join": ["nodes"],
+  promote: ["nodes"],
+  demote: ["nodes"],
+  quarantine: ["nodes"],
+  restore: ["nodes"],
+  "node-remove": ["nodes", "placements"],
+  "workload-upsert": ["workloads"],
+  "workload-delete": ["workloads", "placements"],
+  placement: ["placements"],
+};
+
+test("property: view() is the state, frozen, and keeps each record's identity until an entry changes it", () => {
+  fc.assert(
+    fc.property(fc.array(anyCommand, { maxLength: 40 }), (commands) => {
+      const log = new Log();
+      const machine = new FabricStateMachine();
+      const handedOut: { view: ReturnType<FabricStateMachine["view"]>; json: string }[] = [];
+      let before = machine.view();
+      for (const command of commands) {
+        const outcome = machine.apply(log.entry(command));
+        const view = machine.view();
+        assertStrict.deepEqual(view, machine.state(), "the view is the state");
+        assertStrict.equal(machine.view(), view, "unchanged between entries: the same object");
+        for (const name of ["nodes", "workloads", "placements"] as const) {
+          const contentChanged = JSON.stringify(view[name]) !== JSON.stringify(before[name]);
+          if (contentChanged)
+            assertStrict.notEqual(view[name], before[name], `${name} changed: a new record`);
+          const touched = outcome.type === "applied" && touches[command.type]!.includes(name);
+          if (!touched) assertStrict.equal(view[name], before[name], `${command.type} keeps ${name}`);
+        }
+        assertStrict.ok(
+          Object.isFrozen(view) && Object.isFrozen(view.nodes) && Object.isFrozen(view.placements),
+        );
+        for (const node of Object.values(view.nodes)) assertStrict.ok(Object.isFrozen(node.roles));
+        for (const nodes of Object.values(view.placements)) assertStrict.ok(Object.isFrozen(nodes));
+        handedOut.push({ view, json: JSON.stringify(view) });
+        before = view;
+      }
+      for (const { view, json } of handedOut)
+        assertStrict.equal(JSON.stringify(view), json, "a view handed out never changes afterwards");
+    }),
+    { seed: 11, numRuns: 200 },
+  );
+  const machine = new FabricStateMachine();
+  const log = new Log();
+  machine.apply(log.entry({ type: "node-join", state: node(ids[0]!) }));
+  machine.apply(log.entry({ type: "workload-upsert", workload }));
+  const view = machine.view();
+  assertStrict.throws(() => {
+    (view.workloads as Record<string, Workload>)["default/other"] = workload;
+  }, TypeError);
+  assertStrict.throws(() => {
+    view.workloads["default/web"]!.replicas = 9;
+  }, TypeError);
+  assertStrict.throws(() => {
+    view.nodes[ids[0]!]!.roles.push("etcd");
+  }, TypeError);
+  const copy = machine.state();
+  copy.workloads["default/web"]!.replicas = 9;
+  assertStrict.equal(
+    machine.view().workloads["default/web"]!.replicas,
+    workload.replicas,
+    "state() is a copy",
   );
 });

@@ -41,6 +41,14 @@ import type { Entry } from "./types.js";
  * - workload-upsert / workload-delete: by `namespace/name`; delete also drops its placement.
  * - placement: sets the nodes of a known workload (all nodes must be known); an empty list
  *   removes the placement.
+ *
+ * Reads: `state()` is a deep copy the caller may change. `view()` is the committed state as a
+ * frozen value with structural sharing: each record (nodes, workloads, placements) is the very
+ * same object from one call to the next until an applied entry changes that record, and the
+ * nodes, workloads and placement lists inside are shared with the machine (frozen when they
+ * enter it, replaced, never edited, when an entry changes them). Readers that key a cache on
+ * identity (the policy's incremental round, `decideIncremental`) get hits from it; nothing is
+ * copied while nothing changes.
  */
 
 export type ApplyOutcome =
@@ -48,11 +56,19 @@ export type ApplyOutcome =
   | { readonly type: "rejected"; readonly reason: string }
   | { readonly type: "skipped" };
 
+type StateRecord = "nodes" | "workloads" | "placements";
+
 export class FabricStateMachine {
   private current: FabricState;
+  /** The frozen records `view()` hands out; a record is dropped when an entry changes it. */
+  private readonly views: { -readonly [K in StateRecord]?: FabricState[K] } = {};
+  private currentView: FabricState | null = null;
 
   constructor(state: FabricState = emptyFabricState()) {
     this.current = structuredClone(state);
+    for (const node of Object.values(this.current.nodes)) deepFreeze(node);
+    for (const workload of Object.values(this.current.workloads)) deepFreeze(workload);
+    for (const nodes of Object.values(this.current.placements)) Object.freeze(nodes);
   }
 
   /** Restores from `snapshot()` bytes (validated). */
@@ -65,6 +81,37 @@ export class FabricStateMachine {
   /** The current state (a copy: callers cannot change the replicated state). */
   state(): FabricState {
     return structuredClone(this.current);
+  }
+
+  /**
+   * The current state, frozen, shared with the machine (see the class comment): the same
+   * records, by identity, until an entry changes them. Mutating it throws.
+   */
+  view(): FabricState {
+    if (this.currentView === null) {
+      this.currentView = Object.freeze({
+        nodes: this.recordView("nodes"),
+        workloads: this.recordView("workloads"),
+        placements: this.recordView("placements"),
+        applied: Object.freeze({ ...this.current.applied }),
+      });
+    }
+    return this.currentView;
+  }
+
+  private recordView<K extends StateRecord>(name: K): FabricState[K] {
+    const cached = this.views[name];
+    if (cached !== undefined) return cached;
+    // The values inside are frozen already (they are frozen as they enter the machine).
+    const record = Object.freeze({ ...this.current[name] }) as FabricState[K];
+    this.views[name] = record;
+    return record;
+  }
+
+  /** An entry changed `names`: their views are rebuilt on the next `view()`. */
+  private changed(...names: StateRecord[]): void {
+    for (const name of names) delete this.views[name];
+    this.currentView = null;
   }
 
   /** One node's committed state (a copy), without copying the whole state. */
@@ -97,6 +144,7 @@ export class FabricStateMachine {
     assert(entry.index === this.current.applied.index + 1, "entries apply in order, each once");
     assert(entry.term >= this.current.applied.term, "terms never go back along the log");
     this.current.applied = { term: entry.term, index: entry.index };
+    this.currentView = null;
     if (entry.kind !== "normal") return { type: "skipped" };
     if (proposal === null) return { type: "rejected", reason: "malformed proposal" };
     const reason = this.applyCommand(proposal.command);
@@ -113,6 +161,7 @@ export class FabricStateMachine {
   skipTo(term: number, index: number): void {
     assert(index >= this.current.applied.index, "skipping forward only");
     this.current.applied = { term, index };
+    this.currentView = null;
   }
 
   /** Returns null when applied, or the reason the command was refused. */
@@ -130,12 +179,17 @@ export class FabricStateMachine {
         if (state.nodes[command.node] === undefined) return "unknown node";
         delete state.nodes[command.node];
         for (const [key, nodes] of Object.entries(state.placements)) {
-          state.placements[key] = nodes.filter((node) => node !== command.node);
+          if (nodes.includes(command.node))
+            state.placements[key] = Object.freeze(
+              nodes.filter((node) => node !== command.node),
+            ) as FabricState["placements"][string];
         }
+        this.changed("nodes", "placements");
         return null;
       }
       case "workload-upsert":
-        state.workloads[workloadKey(command.workload)] = structuredClone(command.workload);
+        state.workloads[workloadKey(command.workload)] = deepFreeze(structuredClone(command.workload));
+        this.changed("workloads");
         return null;
       case "attest-checkpoint":
       case "shift-procedure":
@@ -151,6 +205,7 @@ export class FabricStateMachine {
         if (state.workloads[key] === undefined) return "unknown workload";
         delete state.workloads[key];
         delete state.placements[key];
+        this.changed("workloads", "placements");
         return null;
       }
       case "placement":
@@ -166,7 +221,9 @@ export class FabricStateMachine {
     if (existing === undefined) return "unknown node";
     const roles = nextRoles(existing.roles, command);
     assert(roles.length > 0, "a known node always has a role");
-    existing.roles = roles;
+    // Replaced, not edited: the node object may be shared with a `view()`.
+    nodes[command.node] = deepFreeze({ ...existing, roles });
+    this.changed("nodes");
     return null;
   }
 
@@ -176,11 +233,13 @@ export class FabricStateMachine {
     if (existing === undefined) {
       const roles =
         advertised.roles.length === 0 ? (["worker"] as NodeRole[]) : sortedRoles(advertised.roles);
-      nodes[advertised.id] = { ...structuredClone(advertised), roles };
+      nodes[advertised.id] = deepFreeze({ ...structuredClone(advertised), roles });
+      this.changed("nodes");
       return null;
     }
     if (advertised.generation < existing.generation) return "an older advertisement";
-    nodes[advertised.id] = { ...structuredClone(advertised), roles: existing.roles };
+    nodes[advertised.id] = deepFreeze({ ...structuredClone(advertised), roles: existing.roles });
+    this.changed("nodes");
     return null;
   }
 
@@ -188,12 +247,23 @@ export class FabricStateMachine {
     const state = this.current;
     if (placed.length === 0) {
       delete state.placements[workload];
+      this.changed("placements");
       return null;
     }
     if (state.workloads[workload] === undefined) return "unknown workload";
     const nodes = state.nodes as Record<string, unknown>;
     if (placed.some((node) => nodes[node] === undefined)) return "placement on an unknown node";
-    state.placements[workload] = [...placed] as FabricState["placements"][string];
+    state.placements[workload] = Object.freeze([...placed]) as FabricState["placements"][string];
+    this.changed("placements");
     return null;
   }
+}
+
+/** Freezes `value` and everything inside it (plain JSON data: objects and arrays). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }

@@ -25,6 +25,13 @@ export const OpenRaftConsensus = z.strictObject({
   quorum_size: z.int().min(1).max(99),
   election_timeout_ms: z.int().min(10).max(60_000),
   snapshot_interval_entries: z.int().min(1).max(100_000_000),
+  /**
+   * Raft learners at most besides the voters (docs/scale.md): the other nodes learn committed
+   * state through the state relay. Committed with the strategy, so every leader keeps the same
+   * bound and a swap changes it live. Absent: the leader's node setting `learners_max`, and
+   * without one every alive member is a learner.
+   */
+  learners_max: z.int().min(0).max(4096).optional(),
 });
 
 /** All consensus kinds are quorum-based by design; the union leaves room for more. */

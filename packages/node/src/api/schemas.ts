@@ -110,6 +110,8 @@ export const NodeStatusReply = z.object({
       subscribers: z.number(),
       entries_relayed: z.number(),
       snapshots_restored: z.number(),
+      /** Relay answers refused: no commit stamp, or one that did not check out (docs/scale.md). */
+      answers_refused: z.number().optional(),
     })
     .optional(),
   /**

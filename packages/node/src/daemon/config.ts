@@ -77,7 +77,8 @@ export const NodeConfig = z.strictObject({
   policy: PolicyConfigOverrides.optional(),
   /**
    * Raft learners at most besides the voters, when this node leads (docs/scale.md); the other
-   * nodes learn committed state through the state relay. Absent: every alive member is a learner.
+   * nodes learn committed state through the state relay. The committed strategy's
+   * `consensus.kind.learners_max` wins over it; absent in both: every alive member is a learner.
    */
   learners_max: z.int().min(0).max(4096).optional(),
   /** How the node makes the host match what it renders (docs/actuators.md); absent: files only. */

@@ -29,7 +29,7 @@ export class FabricApplier implements RaftApplier<MachineOutcome> {
 
   constructor(
     private readonly chainDirectory: string,
-    private readonly machineOptions: FabricMachineOptions,
+    readonly machineOptions: FabricMachineOptions,
     private readonly logger: Logger,
   ) {
     this.machineState = new FabricMachine(machineOptions);

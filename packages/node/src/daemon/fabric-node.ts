@@ -238,6 +238,8 @@ export class FabricNode {
     });
     this.relay = new NodeRelay({
       self: this.signer.nodeId,
+      signer: this.signer,
+      machineOptions: this.applier.machineOptions,
       applier: this.applier,
       view: () => this.gossip.membershipView(),
       apiOf: (id) =>
@@ -730,6 +732,10 @@ export class FabricNode {
     const shifts = m.gauge("revoada_shifts_executed", "role commands this node proposed as leader");
     const procedures = m.gauge("revoada_procedures_open", "role-shift procedures in flight (replicated)");
     const decisions = m.gauge("revoada_policy_decisions", "decision records kept");
+    const walks = m.gauge(
+      "revoada_policy_rounds_total",
+      "policy rounds this node ran as leader, by walk: full (every workload) or incremental (only what may have changed)",
+    );
     const height = m.gauge("revoada_attestation_height", "blocks in the attestation chain");
     const renders = m.gauge("revoada_renders", "face renders done");
     const strategyInfo = m.gauge(
@@ -780,6 +786,7 @@ export class FabricNode {
       shifts(this.reconciler.shiftsExecuted);
       procedures(this.applier.machine.procedures().length);
       decisions(this.reconciler.decisions.length);
+      for (const [walk, count] of Object.entries(this.reconciler.policyWalks)) walks(count, { walk });
       height(this.applier.chain?.chain.blocks.length ?? 0);
       renders(this.renders);
       const running = this.strategy();

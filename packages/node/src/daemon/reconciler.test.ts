@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, before, describe, test } from "node:test";
 import { LeaderClock, type MachineOutcome } from "@revoada/fabric-core/fabric";
+import { decide } from "@revoada/fabric-core/policy";
 import {
   type ConfChange,
   type Entry,
@@ -210,5 +211,80 @@ describe("reconciler", () => {
     assert.ok(proposal.ok);
     assert.equal(proposal.value.command.type, "strategy");
     assert.equal(proposal.value.issued_at_ms, committedMs + 2_000, "issued on the leader clock");
+  });
+});
+
+describe("reconciler: the policy's incremental round", () => {
+  /** Commits every pending normal proposal at its index, as Raft would, and tells the reconciler. */
+  function commitPending(
+    raft: FakeRaft,
+    reconciler: Reconciler,
+    apply: (entry: Omit<Entry, "term">) => MachineOutcome,
+  ): void {
+    for (const pending of raft.proposals.splice(0)) {
+      assert.ok(pending.data !== null, "only normal entries in this test");
+      reconciler.onApplied(apply({ index: pending.index, kind: "normal", data: pending.data }));
+    }
+  }
+
+  test("hands each round the memo of the one before: steady rounds walk incrementally and decide what the full walk decides", async () => {
+    const { raft, reconciler, apply } = await founded(Date.now());
+    reconciler.run();
+    commitPending(raft, reconciler, apply); // the founding strategy; its entry wakes a round
+    assert.deepEqual(
+      reconciler.policyWalks,
+      { full: 1, incremental: 0 },
+      "a new leader's first round walks all",
+    );
+    reconciler.run();
+    reconciler.run();
+    assert.deepEqual(
+      reconciler.policyWalks,
+      { full: 1, incremental: 2 },
+      "nothing applied since: incremental",
+    );
+    // Workloads arrive (an operator's upserts): the records changed, so the next round walks all.
+    let index = raft.lastIndex;
+    for (const name of ["web", "db"]) {
+      index += 1;
+      const workload = {
+        name,
+        namespace: "default",
+        image: "registry.example/app:1",
+        command: [],
+        args: [],
+        env: {},
+        ports: [],
+        replicas: 1,
+        resources: { cpu_millis: 10, memory_bytes: 2 ** 20 },
+        config_blobs: [],
+        placement: { zones: [], labels: {}, tolerate_control_plane: true },
+      };
+      const data = encodeProposal({
+        command: { type: "workload-upsert", workload },
+        proposer: founder.nodeId,
+        issued_at_ms: Date.now(),
+        origin: "operator",
+        force: false,
+      });
+      apply({ index, kind: "normal", data });
+    }
+    const expected = decide(reconciler.policyInputs());
+    reconciler.run();
+    assert.deepEqual(reconciler.policyWalks, { full: 2, incremental: 2 });
+    const step = reconciler.lastStep;
+    assert.ok(step?.type === "propose", JSON.stringify(step));
+    assert.deepEqual(
+      step.commands.map((proposed) => proposed.command),
+      expected.commands.map((proposed) => proposed.command),
+      "the placements the full walk decides",
+    );
+    // Their entries applied: the round they wake walks all (the placements record changed).
+    commitPending(raft, reconciler, apply);
+    assert.deepEqual(reconciler.policyWalks, { full: 3, incremental: 2 });
+    reconciler.run();
+    reconciler.run();
+    assert.deepEqual(reconciler.policyWalks, { full: 3, incremental: 4 });
+    assert.equal(reconciler.lastStep?.type, "wait", "placed: nothing more to do");
   });
 });

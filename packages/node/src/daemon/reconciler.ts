@@ -16,6 +16,7 @@ import type {
   DecisionRecord,
   FlapRecord,
   OperatorRequest,
+  PlacementMemo,
   PolicyConfigOverrides,
   PolicyInputs,
 } from "@revoada/fabric-core/policy";
@@ -71,7 +72,10 @@ export interface ReconcilerContext {
   readonly etcd: {
     perform(action: EtcdAction): Promise<Extract<Command, { type: "etcd-member" }> | null>;
   } | null;
-  /** The node config's `learners_max` (docs/scale.md); undefined: every alive member a learner. */
+  /**
+   * The node config's `learners_max` (docs/scale.md): the fallback when the committed strategy
+   * has no `consensus.kind.learners_max`; undefined in both: every alive member a learner.
+   */
   readonly learnersMax?: number;
   /**
    * The clock this node decides and proposes by as leader (tests inject one); by default the
@@ -118,6 +122,14 @@ export class Reconciler {
   lastDecision: string | null = null;
   lastStep: Step | null = null;
   shiftsExecuted = 0;
+  /**
+   * The policy's placement memo from this leader's last round: the next round walks only the
+   * workloads that may have changed (`decideIncremental`; the machine's view keeps its records'
+   * identity while nothing changes them). Dropped when this node stops leading.
+   */
+  private placementMemo: PlacementMemo | null = null;
+  /** Policy rounds this node ran as leader, by how they walked the workloads (full, incremental). */
+  readonly policyWalks = { full: 0, incremental: 0 };
   /** etcd calls this node made as leader, by "action outcome" (committed, not-ready, failed). */
   readonly etcdCalls = new Map<string, number>();
   /** How long this node's etcd calls took as leader, by action: count and sum of seconds. */
@@ -260,6 +272,7 @@ export class Reconciler {
     }
     if (status.role !== "leader") {
       this.flaps = [];
+      this.placementMemo = null;
       this.refuseQueued("not-leader", `this node is not the leader (leader: ${status.leader ?? "unknown"})`);
       this.refuseNotBegun();
       return;
@@ -279,6 +292,7 @@ export class Reconciler {
         ),
         flaps: this.flaps,
         config: { manageEtcd: this.context.etcd !== null, learnersMax: this.context.learnersMax ?? null },
+        placementMemo: this.placementMemo,
       });
     } catch (error) {
       this.context.logger.error("executor failed", {
@@ -287,6 +301,8 @@ export class Reconciler {
       return;
     }
     this.lastStep = execution.step;
+    this.placementMemo = execution.placementMemo;
+    if (execution.placementWalk !== null) this.policyWalks[execution.placementWalk] += 1;
     this.remember(execution);
     this.answerRefused(execution);
     this.carryOut(execution.step, status.term);

@@ -1,15 +1,26 @@
 import {
+  CommitStamp,
   defaultRelayConfig,
+  type FabricMachineOptions,
   type MachineOutcome,
   type RelayConfig,
   type RelayMessage,
   type RelayReceipt,
   relayViewOf,
+  StampVerifier,
   StateRelay,
+  signCommitStamp,
+  stampSigners,
 } from "@revoada/fabric-core/fabric";
 import type { MembershipView } from "@revoada/fabric-core/gossip";
 import { ConfState, type Entry, EntryKind } from "@revoada/fabric-core/raft";
-import { Blake3Hash, limits, type NodeId, NodeId as NodeIdSchema } from "@revoada/fabric-core/vocabulary";
+import {
+  Blake3Hash,
+  limits,
+  type NodeId,
+  NodeId as NodeIdSchema,
+  type Signer,
+} from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { type ApiAccess, apiClientFor } from "../mesh/api-client.js";
 import type { FabricApplier } from "./fabric-applier.js";
@@ -31,10 +42,16 @@ import type { Logger } from "./log.js";
  * source first) and restores it. A log holder probes the next holder every `renewMs` (no
  * wait) so a holder Raft stopped feeding notices it and follows through the relay.
  *
- * What is trusted: the source is a cluster member holding the API token, over the API's
- * transport (HTTPS under the cluster CA outside loopback). Entries are applied in index order
- * only, snapshots only ahead. The leader-signed commit stamp of docs/scale.md is not built
- * (docs/scale.md, "Short").
+ * What is trusted: nothing a source says on its own. Every answer that carries entries or a
+ * snapshot carries a commit stamp (fabric-core/fabric/commit-stamp.ts): a Raft voter's
+ * signature over (index, term, digest of the machine at that index). A voter source signs its
+ * own (once per applied index); any other source forwards the stamp it verified, so it serves
+ * only what it applied under a stamp. The follower applies the entries to a shadow machine
+ * first and compares its digest with the stamp (a snapshot: hashed before it is restored), and
+ * the signer must be a voter of its own configuration (a fresh node: a member gossip shows
+ * holding `etcd`) and of the stamped state. A refused answer is logged with its reason, and
+ * the source is given up for the next candidate. The tree is rooted at the voters alone
+ * (`relayViewOf(..., "voters")`): learners hold the log but have no stamp to forward.
  */
 
 const uint = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -68,8 +85,18 @@ export const RelayReply = z.discriminatedUnion("type", [
     depth,
     applied: uint,
     entries: z.array(RelayEntryWire).max(relayEntriesMax),
+    /** A voter's stamp of the state after the last entry (null with no entries). */
+    stamp: CommitStamp.nullable(),
   }),
-  z.strictObject({ type: z.literal("snapshot"), depth, index: uint, hash: Blake3Hash, conf: ConfState }),
+  z.strictObject({
+    type: z.literal("snapshot"),
+    depth,
+    index: uint,
+    hash: Blake3Hash,
+    conf: ConfState,
+    /** A voter's stamp of this machine. */
+    stamp: CommitStamp,
+  }),
   z.strictObject({ type: z.literal("busy") }),
 ]);
 export type RelayReply = z.infer<typeof RelayReply>;
@@ -87,10 +114,16 @@ export interface RelayStatus {
   readonly subscribers: number;
   readonly entries_relayed: number;
   readonly snapshots_restored: number;
+  /** Answers refused: no commit stamp, or one that did not check out (logged with the reason). */
+  readonly answers_refused: number;
 }
 
 export interface NodeRelayOptions {
   readonly self: NodeId;
+  /** This node's identity key: a voter stamps its state with it. */
+  readonly signer: Signer;
+  /** The applier's machine options: the follower's shadow machine is built alike. */
+  readonly machineOptions: FabricMachineOptions;
   readonly applier: FabricApplier;
   readonly view: () => MembershipView;
   /** The API address of a member, from gossip. */
@@ -117,12 +150,18 @@ export class NodeRelay {
   private recorded = 0;
   private relayedEntries = 0;
   private restoredSnapshots = 0;
+  private refusedAnswers = 0;
+  /** What this node verified, as a follower (commit stamps). */
+  private readonly verifier: StampVerifier;
+  /** This node's own stamp of its latest applied index, as a voter (signed once per index). */
+  private ownStamp: CommitStamp | null = null;
   private holding = false;
   /** After a failed request, the next one waits until then. */
   private retryAtMs = 0;
 
   constructor(private readonly options: NodeRelayOptions) {
     this.core = new StateRelay(options.self, options.config ?? defaultRelayConfig);
+    this.verifier = new StampVerifier(options.machineOptions);
   }
 
   start(): void {
@@ -161,6 +200,7 @@ export class NodeRelay {
       subscribers: this.core.subscriberCount(),
       entries_relayed: this.relayedEntries,
       snapshots_restored: this.restoredSnapshots,
+      answers_refused: this.refusedAnswers,
     };
   }
 
@@ -191,6 +231,7 @@ export class NodeRelay {
       this.options.applier.machine.configuration(),
       this.options.view().members,
       this.core.config.fanout,
+      "voters",
     );
     const outputs = this.core.tick(Date.now(), view);
     this.holding = view.holding && !this.core.isStale();
@@ -220,7 +261,7 @@ export class NodeRelay {
         body,
         RelayReply,
       );
-      if (!this.stopped) await this.receive(source, reply);
+      if (!this.stopped) await this.receive(source, reply, body.after);
     } catch (error) {
       this.retryAtMs = Date.now() + this.core.config.renewMs;
       this.options.logger.debug("relay request failed", {
@@ -234,7 +275,8 @@ export class NodeRelay {
     if (!probe && !this.stopped && this.core.currentSource() === source) this.tick();
   }
 
-  private async receive(source: NodeId, reply: RelayReply): Promise<void> {
+  /** An answer to a follow sent at applied index `after`. */
+  private async receive(source: NodeId, reply: RelayReply, after: number): Promise<void> {
     const now = Date.now();
     let receipt: RelayReceipt;
     if (reply.type === "snapshot") {
@@ -248,6 +290,8 @@ export class NodeRelay {
         { type: "snapshot", depth: reply.depth, index: reply.index, machine: bytes, conf: reply.conf },
         now,
       );
+      if (receipt.restore !== null && !this.vouched(source, after, { bytes, conf: reply.conf }, reply.stamp))
+        return;
     } else if (reply.type === "busy") {
       receipt = this.core.receive(source, { type: "busy" }, now);
     } else {
@@ -257,7 +301,12 @@ export class NodeRelay {
         kind: entry.kind,
         data: new Uint8Array(Buffer.from(entry.data, "base64")),
       }));
-      receipt = this.core.receive(source, { ...reply, entries }, now);
+      receipt = this.core.receive(
+        source,
+        { type: "entries", depth: reply.depth, applied: reply.applied, entries },
+        now,
+      );
+      if (receipt.apply.length > 0 && !this.vouched(source, after, receipt.apply, reply.stamp)) return;
     }
     if (receipt.restore !== null) {
       const restore = receipt.restore;
@@ -277,24 +326,89 @@ export class NodeRelay {
     }
   }
 
+  /**
+   * Whether a commit stamp vouches for what `source` sent (entries to apply next, or a whole
+   * machine) in answer to a follow at applied index `after`; if not, the answer is refused,
+   * logged with the reason, and the source given up. An answer the machine overtook while it
+   * travelled (Raft applied meanwhile: this node became a learner) is only dropped.
+   */
+  private vouched(
+    source: NodeId,
+    after: number,
+    sent: readonly Entry[] | { readonly bytes: Uint8Array; readonly conf: ConfState },
+    stamp: CommitStamp | null,
+  ): boolean {
+    const machine = this.options.applier.machine;
+    if (machine.applied().index !== after) {
+      this.options.logger.debug("relay answer overtaken: the machine moved meanwhile", { source, after });
+      return false;
+    }
+    // The machine moved through Raft (this node held the log) or restarted: that is trusted.
+    if (this.verifier.appliedIndex() !== machine.applied().index) this.verifier.adopt(machine);
+    const trusted = stampSigners(this.verifier.configuration(), this.options.view().members);
+    const check =
+      stamp === null
+        ? { ok: false as const, reason: "the answer carries no commit stamp" }
+        : "bytes" in sent
+          ? this.verifier.checkSnapshot(sent.bytes, sent.conf, stamp, trusted)
+          : this.verifier.checkEntries(sent, stamp, trusted);
+    if (check.ok) return true;
+    this.refusedAnswers += 1;
+    this.core.refuse(source, Date.now());
+    this.options.logger.warn("relay answer refused; trying another source", { source, reason: check.reason });
+    return false;
+  }
+
+  /**
+   * The stamp this node can put on its machine as applied now: its own signature when it is a
+   * voter fed by Raft, else the stamp it verified at exactly this index (null: none).
+   */
+  private stampNow(snapshot?: Uint8Array): CommitStamp | null {
+    const machine = this.options.applier.machine;
+    const applied = machine.applied();
+    if (applied.index === 0) return null;
+    const conf = machine.configuration();
+    const voter = conf.voters.includes(this.options.self) || conf.votersOutgoing.includes(this.options.self);
+    if (this.holding && voter) {
+      if (this.ownStamp?.index !== applied.index || this.ownStamp.term !== applied.term)
+        this.ownStamp = signCommitStamp(machine, this.options.signer, snapshot);
+      return this.ownStamp;
+    }
+    const verified = this.verifier.stamp();
+    return verified !== null &&
+      verified.index === applied.index &&
+      this.verifier.appliedIndex() === applied.index
+      ? verified
+      : null;
+  }
+
+  /** A whole-machine answer: published into the content store, with its stamp (busy: no stamp). */
+  private async snapshotReply(depth: number | null): Promise<RelayReply> {
+    const machine = this.options.applier.machine;
+    const bytes = machine.snapshot();
+    const index = machine.applied().index;
+    const conf = machine.configuration();
+    const stamp = this.stampNow(bytes);
+    if (stamp === null || stamp.index !== index) return { type: "busy" };
+    const hash = await this.options.publish(bytes);
+    return { type: "snapshot", depth, index, hash, conf, stamp };
+  }
+
   /** The core's answer to `from`, as the wire reply (a snapshot is published first). */
   private async answerOf(from: string, receipt: RelayReceipt): Promise<RelayReply> {
     for (const output of receipt.outputs) {
       if (output.to !== from) continue;
-      if (output.type === "send-snapshot") {
-        const machine = this.options.applier.machine;
-        const hash = await this.options.publish(machine.snapshot());
-        return {
-          type: "snapshot",
-          depth: output.depth,
-          index: machine.applied().index,
-          hash,
-          conf: machine.configuration(),
-        };
-      }
+      if (output.type === "send-snapshot") return this.snapshotReply(output.depth);
       const message = output.message;
       if (message.type === "busy") return { type: "busy" };
       if (message.type === "entries") {
+        const last = message.entries[message.entries.length - 1];
+        const stamp = last === undefined ? null : this.stampNow();
+        // Nothing this node can vouch for: the follower asks another source.
+        if (last !== undefined && stamp === null) return { type: "busy" };
+        // A batch cut short of the stamp (a long catch-up): the whole machine instead.
+        if (last !== undefined && stamp !== null && stamp.index !== last.index)
+          return this.snapshotReply(message.depth);
         return {
           type: "entries",
           depth: message.depth,
@@ -305,10 +419,11 @@ export class NodeRelay {
             kind: entry.kind,
             data: Buffer.from(entry.data).toString("base64"),
           })),
+          stamp,
         };
       }
     }
-    return { type: "entries", depth: this.core.depth(), applied: this.recorded, entries: [] };
+    return { type: "entries", depth: this.core.depth(), applied: this.recorded, entries: [], stamp: null };
   }
 
   /** Resolves when something is applied, or after `ms`. */

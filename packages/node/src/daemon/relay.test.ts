@@ -1,0 +1,233 @@
+// Goal: the daemon's relay follower applies only what a voter's commit stamp vouches for: a
+// source that tampers with an entry, or puts a stamp by a key that is no voter, is refused
+// with the reason logged and counted (`answers_refused`), nothing is applied, and once the
+// source answers truly the follower catches up. Method: in one process, a voter's NodeRelay
+// (a real applier with a founded log) served over a small HTTP server that can lie, and a
+// follower's NodeRelay asking it through the real client, with short relay timers.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { commitStampMessage, defaultRelayConfig } from "@revoada/fabric-core/fabric";
+import type { MembershipView } from "@revoada/fabric-core/gossip";
+import { type Entry, encodeConfChange } from "@revoada/fabric-core/raft";
+import {
+  type Blake3Hash,
+  encodeProposal,
+  loadBlake3,
+  type NodeId,
+  type NodeState,
+  signerFromSeed,
+} from "@revoada/fabric-core/vocabulary";
+import { FabricApplier } from "./fabric-applier.js";
+import { createLogger } from "./log.js";
+import { NodeRelay, type RelayReply, RelayRequest } from "./relay.js";
+
+const voter = signerFromSeed(new Uint8Array(32).fill(7));
+const follower = signerFromSeed(new Uint8Array(32).fill(8));
+const outsider = signerFromSeed(new Uint8Array(32).fill(9));
+const machineOptions = { origin: "revoada.local/relay-test", requireOperatorSignature: false };
+/** A refused source is retried after 4 silences: 4 s here (the only source). */
+const quick = { ...defaultRelayConfig, renewMs: 100, silenceMs: 1_000, subscriptionTtlMs: 1_500 };
+
+function nodeState(id: NodeId, roles: NodeState["roles"]): NodeState {
+  return {
+    id,
+    name: `node-${id.slice(0, 4)}`,
+    addresses: {},
+    roles,
+    capacity: { cpu_millis: 1000, memory_bytes: 1, storage_bytes: 1, pods: 10 },
+    zone: "z",
+    rack: "r",
+    labels: {},
+    version: "0.1.0",
+    generation: 1,
+  };
+}
+
+/** The founding entries: the voter founds the log and records itself, then the follower joins. */
+function foundingEntries(): Entry[] {
+  const join_ = (state: NodeState, index: number): Entry => ({
+    index,
+    term: 1,
+    kind: "normal",
+    data: encodeProposal({
+      command: { type: "node-join", state },
+      proposer: voter.nodeId,
+      issued_at_ms: 1000 + index,
+      origin: "policy",
+      force: false,
+    }),
+  });
+  return [
+    {
+      index: 1,
+      term: 1,
+      kind: "conf-change",
+      data: encodeConfChange({ changes: [{ type: "add-voter", node: voter.nodeId }] }),
+    },
+    join_(nodeState(voter.nodeId, ["api-server", "controller-manager", "etcd", "scheduler"]), 2),
+    join_(nodeState(follower.nodeId, ["worker"]), 3),
+  ];
+}
+
+const view = (): MembershipView => ({
+  self: follower.nodeId,
+  atMs: 0,
+  members: [voter, follower].map((signer) => ({
+    id: signer.nodeId,
+    address: "127.0.0.1:1",
+    status: "alive" as const,
+    phi: 0,
+    stableSinceMs: 0,
+    generation: 1,
+    incarnation: 1,
+    state: nodeState(signer.nodeId, signer === voter ? ["etcd"] : ["worker"]),
+    keys: {},
+  })),
+});
+
+type Lie = "none" | "tamper-entry" | "outsider-stamp";
+let lie: Lie = "none";
+let server: Server;
+let address = "";
+let directories: string[] = [];
+const blobs = new Map<string, Uint8Array>();
+const warnings: string[] = [];
+let source: NodeRelay;
+let relay: NodeRelay;
+let followerApplier: FabricApplier;
+
+/** What the lying source does to a true answer. */
+function lieAbout(reply: RelayReply): RelayReply {
+  if (reply.type !== "entries" || reply.entries.length === 0 || reply.stamp === null) return reply;
+  if (lie === "tamper-entry") {
+    const last = reply.entries[reply.entries.length - 1]!;
+    // The follower joins in another zone than the one committed.
+    const text = Buffer.from(last.data, "base64").toString("utf8").replace('"zone":"z"', '"zone":"x"');
+    const data = Buffer.from(text, "utf8").toString("base64");
+    return { ...reply, entries: [...reply.entries.slice(0, -1), { ...last, data }] };
+  }
+  if (lie === "outsider-stamp") {
+    const signature = Buffer.from(outsider.sign(commitStampMessage(reply.stamp))).toString("hex");
+    return { ...reply, stamp: { ...reply.stamp, signer: outsider.nodeId, signature } };
+  }
+  return reply;
+}
+
+async function newApplier(): Promise<FabricApplier> {
+  const directory = await mkdtemp(join(tmpdir(), "relay-stamp-"));
+  directories.push(directory);
+  return new FabricApplier(directory, machineOptions, createLogger({ level: "error", write: () => {} }));
+}
+
+before(async () => {
+  await loadBlake3();
+  const sourceApplier = await newApplier();
+  source = new NodeRelay({
+    self: voter.nodeId,
+    signer: voter,
+    machineOptions,
+    applier: sourceApplier,
+    view,
+    apiOf: () => undefined,
+    api: { token: undefined, caPem: undefined },
+    publish: async (bytes) => {
+      const hash = Buffer.from(bytes).toString("hex").slice(0, 64) as Blake3Hash;
+      blobs.set(hash, bytes);
+      return hash;
+    },
+    fetch: async () => null,
+    onApplied: () => {},
+    logger: createLogger({ level: "error", write: () => {} }),
+    config: quick,
+    tickMs: 10,
+  });
+  for (const entry of foundingEntries()) {
+    sourceApplier.apply(entry);
+    source.recordApplied(entry);
+  }
+  source.start();
+  server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk: Buffer) => {
+      body += chunk.toString("utf8");
+    });
+    request.on("end", () => {
+      const answer = async () => lieAbout(await source.serve(RelayRequest.parse(JSON.parse(body))));
+      answer().then(
+        (reply) => {
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify(reply));
+        },
+        (error: unknown) => {
+          response.writeHead(500, { "content-type": "application/json" });
+          response.end(JSON.stringify({ error: String(error) }));
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  followerApplier = await newApplier();
+  relay = new NodeRelay({
+    self: follower.nodeId,
+    signer: follower,
+    machineOptions,
+    applier: followerApplier,
+    view,
+    apiOf: (id) => (id === voter.nodeId ? address : undefined),
+    api: { token: undefined, caPem: undefined },
+    publish: async () => "0".repeat(64) as Blake3Hash,
+    fetch: async (hash) => blobs.get(hash) ?? null,
+    onApplied: () => {},
+    logger: createLogger({ level: "warn", write: (line) => warnings.push(line) }),
+    config: quick,
+    waitMs: 50,
+    tickMs: 10,
+  });
+});
+
+after(async () => {
+  relay.stop();
+  source.stop();
+  await new Promise((resolve) => server.close(resolve));
+  for (const directory of directories) await rm(directory, { recursive: true, force: true });
+  directories = [];
+});
+
+async function until(condition: () => boolean, ms = 20_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
+test("a relay follower refuses a lying source (tampered entry, outsider's stamp) and applies the truth", async () => {
+  lie = "tamper-entry";
+  relay.start();
+  assert.ok(await until(() => relay.status().answers_refused >= 1), "the tampered answer is refused");
+  assert.equal(followerApplier.machine.applied().index, 0, "nothing of it was applied");
+  assert.match(
+    warnings.join(""),
+    /relay answer refused.*the state after the entries is not the stamped state/,
+  );
+
+  lie = "outsider-stamp";
+  const refused = relay.status().answers_refused;
+  assert.ok(await until(() => relay.status().answers_refused > refused), "the outsider's stamp is refused");
+  assert.equal(followerApplier.machine.applied().index, 0);
+  assert.match(warnings.join(""), /relay answer refused.*is not a known voter/);
+
+  lie = "none";
+  assert.ok(await until(() => followerApplier.machine.applied().index === 3), "the true answer is applied");
+  assert.ok(
+    followerApplier.machine.node(follower.nodeId) !== undefined,
+    "the follower's join is in its state",
+  );
+});
