@@ -23,89 +23,94 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { benchArgs } from "./lib/args.js";
 import { gossipCurvePoint } from "./lib/curve-gossip.js";
 import { type Figure, figure, publishBenchReport } from "./report.js";
 import { panel, type Series, svgOfPanels } from "./scale/plot.js";
 
-const usage = `usage: pnpm bench curves [flags]
-  --only LIST           curves, comma-separated: gossip, policy, render (simulator and one
-                        process), raft and gossip-real (real processes, opt-in) (default
-                        gossip,policy,render)
-  --gossip-sizes LIST   gossip simulator sizes in nodes (default 10,50,100,500)
-  --gossip-trials N     crashes per gossip size (default 20)
-  --gossip-window-s S   simulated seconds of the steady bytes/s window (default 10)
-  --nodes LIST          policy and render sizes in nodes (default 1000,5000,10000)
-  --per-node N          workloads per node, the same at every size (default 10)
-  --policy-runs N       bench policy --runs (default 50)
-  --render-runs N       bench render --runs, after its warm-up (default 1)
-  --render-faces LIST   bench render --faces (default every face)
-  --voters LIST         raft voter counts (default 3,5,7)
-  --raft-seconds N      bench raft --seconds (default 8)
-  --raft-vs etcd        bench raft --vs etcd: etcd with as many members beside it (default none)
-  --real-nodes LIST     real gossip agent counts (default 10,20)
-  --rows-out FILE       also save the rows as JSON (default none)
-  --rows-in LIST        publish rows saved by earlier runs instead of running (default none)
-  --svg FILE            the plot; none skips it (default docs/curves.svg)
-  --help                this text, then exit
-`;
-function usageError(message: string): never {
-  process.stderr.write(`error: ${message}\n${usage}`);
-  process.exit(2);
-}
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        only: { type: "string", default: "gossip,policy,render" },
-        "gossip-sizes": { type: "string", default: "10,50,100,500" },
-        "gossip-trials": { type: "string", default: "20" },
-        "gossip-window-s": { type: "string", default: "10" },
-        nodes: { type: "string", default: "1000,5000,10000" },
-        "per-node": { type: "string", default: "10" },
-        "policy-runs": { type: "string", default: "50" },
-        "render-runs": { type: "string", default: "1" },
-        "render-faces": { type: "string" },
-        voters: { type: "string", default: "3,5,7" },
-        "raft-seconds": { type: "string", default: "8" },
-        "raft-vs": { type: "string" },
-        "real-nodes": { type: "string", default: "10,20" },
-        "rows-out": { type: "string" },
-        "rows-in": { type: "string" },
-        svg: { type: "string", default: "docs/curves.svg" },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    return usageError(error instanceof Error ? error.message : String(error));
-  }
-})();
-if (values.help) {
-  process.stdout.write(usage);
-  process.exit(0);
-}
+const args = benchArgs({
+  name: "curves",
+  summary: "how cost grows: one row per size (gossip simulator, policy, render; raft and real gossip opt-in)",
+  flags: {
+    only: {
+      type: "string",
+      value: "LIST",
+      default: "gossip,policy,render",
+      help: "curves, comma-separated: gossip, policy, render; raft and gossip-real run real processes",
+    },
+    "gossip-sizes": {
+      type: "string",
+      value: "LIST",
+      default: "10,50,100,500",
+      help: "gossip simulator sizes",
+    },
+    "gossip-trials": { type: "string", value: "N", default: "20", help: "crashes per gossip size" },
+    "gossip-window-s": {
+      type: "string",
+      value: "S",
+      default: "10",
+      help: "simulated seconds of the steady bytes/s window",
+    },
+    nodes: {
+      type: "string",
+      value: "LIST",
+      default: "1000,5000,10000",
+      help: "policy and render sizes in nodes",
+    },
+    "per-node": {
+      type: "string",
+      value: "N",
+      default: "10",
+      help: "workloads per node, the same at every size",
+    },
+    "policy-runs": { type: "string", value: "N", default: "50", help: "bench policy --runs" },
+    "render-runs": {
+      type: "string",
+      value: "N",
+      default: "1",
+      help: "bench render --runs, after its warm-up",
+    },
+    "render-faces": {
+      type: "string",
+      value: "LIST",
+      defaultText: "every face",
+      help: "bench render --faces",
+    },
+    voters: { type: "string", value: "LIST", default: "3,5,7", help: "raft voter counts" },
+    "raft-seconds": { type: "string", value: "N", default: "8", help: "bench raft --seconds" },
+    "raft-vs": {
+      type: "string",
+      value: "etcd",
+      choices: ["etcd"],
+      defaultText: "none",
+      help: "bench raft --vs etcd: etcd with as many members beside it",
+    },
+    "real-nodes": { type: "string", value: "LIST", default: "10,20", help: "real gossip agent counts" },
+    "rows-out": { type: "string", value: "FILE", defaultText: "none", help: "also save the rows as JSON" },
+    "rows-in": {
+      type: "string",
+      value: "LIST",
+      defaultText: "none",
+      help: "publish rows saved by earlier runs instead of running",
+    },
+    svg: { type: "string", value: "FILE", default: "docs/curves.svg", help: "the plot; none skips it" },
+  },
+});
+const values = args.values;
 const curveNames = ["gossip", "policy", "render", "raft", "gossip-real"] as const;
 type CurveName = (typeof curveNames)[number];
-function integers(name: keyof typeof values, min: number): number[] {
-  const list = String(values[name])
-    .split(",")
-    .map((item) => Number(item));
-  if (list.some((n) => !Number.isSafeInteger(n) || n < min)) usageError(`--${name}: integers >= ${min}`);
-  return list;
-}
-if (values["raft-vs"] !== undefined && values["raft-vs"] !== "etcd") usageError("--raft-vs: only etcd");
 const only = values.only.split(",") as CurveName[];
-for (const name of only) if (!curveNames.includes(name)) usageError(`--only: unknown curve ${name}`);
-const gossipSizes = integers("gossip-sizes", 4);
-const [gossipTrials] = integers("gossip-trials", 1);
-const [gossipWindowS] = integers("gossip-window-s", 1);
-const nodeSizes = integers("nodes", 10);
-const [perNode] = integers("per-node", 1);
-const [policyRuns] = integers("policy-runs", 1);
-const [renderRuns] = integers("render-runs", 1);
-const voterCounts = integers("voters", 1);
-const [raftSeconds] = integers("raft-seconds", 1);
-const realNodes = integers("real-nodes", 2);
+for (const name of only) if (!curveNames.includes(name)) args.fail(`--only: unknown curve ${name}`);
+const gossipSizes = args.integers("gossip-sizes", 4);
+const gossipTrials = args.integer("gossip-trials", 1);
+const gossipWindowS = args.integer("gossip-window-s", 1);
+const nodeSizes = args.integers("nodes", 10);
+const perNode = args.integer("per-node", 1);
+const policyRuns = args.integer("policy-runs", 1);
+const renderRuns = args.integer("render-runs", 1);
+const voterCounts = args.integers("voters", 1);
+const raftSeconds = args.integer("raft-seconds", 1);
+const realNodes = args.integers("real-nodes", 2);
 
 /** One size of one curve: every figure measured at that size. */
 export interface CurveRow {
@@ -153,7 +158,7 @@ function childBench(
 function gossipRow(size: number): CurveRow {
   const start = loadavg();
   log(`gossip simulator: N = ${size}`);
-  const point = gossipCurvePoint(size, gossipTrials!, gossipWindowS! * 1000, log);
+  const point = gossipCurvePoint(size, gossipTrials, gossipWindowS * 1000, log);
   return {
     curve: "gossip",
     size,
@@ -202,7 +207,7 @@ if (values["rows-in"] !== undefined) {
           curve === "policy"
             ? ["--runs", String(policyRuns)]
             : ["--runs", String(renderRuns), ...(faces === undefined ? [] : ["--faces", faces])];
-        const size = ["--nodes", String(nodes), "--workloads", String(nodes * perNode!)];
+        const size = ["--nodes", String(nodes), "--workloads", String(nodes * perNode)];
         pushRow(childRow(curve, nodes, "nodes", curve, [...size, ...extra]));
       }
     if (curve === "raft")

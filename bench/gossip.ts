@@ -36,6 +36,12 @@ const args = benchArgs({
       defaultText: "10, 3 with --quick",
       help: "virtual minutes of the 20% loss run (false deaths)",
     },
+    "real-nodes": {
+      type: "string",
+      value: "N",
+      default: "10",
+      help: "real agents on loopback (bench curves --only gossip-real runs 10 and 20)",
+    },
   },
 });
 if (args.values["sim-only"] && args.values["real-only"])
@@ -299,13 +305,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** `--real-nodes N`: how many agents (default 10; `pnpm bench curves --only gossip-real` runs 10 and 20). */
-const realNodesFlag = process.argv.indexOf("--real-nodes");
-const realNodes = realNodesFlag < 0 ? 10 : Number(process.argv[realNodesFlag + 1]);
-if (!Number.isSafeInteger(realNodes) || realNodes < 3) {
-  process.stderr.write("usage: --real-nodes N takes an integer >= 3\n");
-  process.exit(2);
-}
+/** `--real-nodes N`: how many agents (default 10). */
+const realNodes = args.integer("real-nodes", 3);
 
 async function realProcesses(): Promise<void> {
   const cluster = new AgentCluster(realNodes);
