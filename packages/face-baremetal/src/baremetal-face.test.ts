@@ -1,6 +1,7 @@
 /**
  * Goal: face-baremetal writes Quadlet units podman documents, and systemd accepts what
  * Quadlet would generate from them.
+ * etcd reads the node's revocation list through its certificate volume.
  * Method: the validator against hand-broken units (unknown [Container] key, unsupported
  * [Install] key, missing Image=); the equivalent `.service` of every rendered container
  * (quadletEquivalentService) through `systemd-analyze verify --root --recursive-errors=no`,
@@ -8,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { FaceFile } from "@revoada/fabric-core/face";
+import { etcdRevocationListFile, type FaceFile, type RenderContext } from "@revoada/fabric-core/face";
 import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import type { FabricState } from "@revoada/fabric-core/vocabulary";
 import { systemdAnalyzeAvailability, unitsByDirectory, verifyUnits } from "@revoada/face-systemd/testing";
@@ -34,6 +35,24 @@ describe("face-baremetal Quadlet keys", () => {
     const { files } = baremetalFace.writer.write(mesh, { kind: "cluster" });
     assert.ok(files.some((file) => file.path === "nodes/cp-1/revoada-etcd.container"));
     assert.deepEqual(await validate(files), []);
+  });
+
+  it("etcd reads the node's revocation list through its certificate volume, and the validator accepts it", async () => {
+    const { files } = baremetalFace.writer.write(mesh, { kind: "cluster" }, { etcdRevocationList: true });
+    const etcd = files.find((file) => file.path === "nodes/cp-1/revoada-etcd.container");
+    assert.ok(etcd);
+    const exec = /^Exec=(.*)$/m.exec(etcd.content)?.[1] ?? "";
+    assert.ok(exec.split(" ").includes(`--client-crl-file=${etcdRevocationListFile}`), exec);
+    assert.ok(exec.split(" ").includes(`--peer-crl-file=${etcdRevocationListFile}`), exec);
+    // The container sees the host's file: a directory holding it is mounted at the same path.
+    const volumes = [...etcd.content.matchAll(/^Volume=([^:]+):([^:\n]+)/gm)];
+    assert.ok(
+      volumes.some(([, host, inside]) => host === inside && etcdRevocationListFile.startsWith(`${host}/`)),
+      etcd.content,
+    );
+    assert.deepEqual(await validate(files), []);
+    const plain = baremetalFace.writer.write(mesh, { kind: "cluster" }).files;
+    assert.doesNotMatch(plain.find((file) => file.path === etcd.path)?.content ?? "", /crl-file/);
   });
 
   it("rejects keys podman-systemd.unit(5) does not document", async () => {
@@ -71,8 +90,8 @@ const availability = systemdAnalyzeAvailability();
 describe("systemd-analyze verify accepts the services Quadlet would generate", {
   skip: availability.run ? false : availability.reason,
 }, () => {
-  function verifyState(state: FabricState): void {
-    const { files } = baremetalFace.writer.write(state, { kind: "cluster" });
+  function verifyState(state: FabricState, context: RenderContext = {}): void {
+    const { files } = baremetalFace.writer.write(state, { kind: "cluster" }, context);
     const services = equivalentServices(files);
     for (const [directory, group] of unitsByDirectory(services, [".service", ".target"])) {
       const outcome = verifyUnits(group);
@@ -82,6 +101,9 @@ describe("systemd-analyze verify accepts the services Quadlet would generate", {
   }
 
   it("example mesh", () => verifyState(mesh));
+
+  it("example mesh with the node's etcd revocation list", () =>
+    verifyState(mesh, { etcdRevocationList: true }));
 
   it("generated states", () => {
     for (const state of fc.sample(arbitraryFabricState({ nodesMax: 3, workloadsMax: 4 }), {

@@ -1,5 +1,6 @@
 import {
   controlPlaneComponent,
+  controlPlaneOptionsOf,
   type Face,
   type FaceFile,
   kubernetesPkiDirectory,
@@ -21,7 +22,6 @@ import {
   checkUnitFiles,
   classifyReplicaUnit,
   componentUnitEntries,
-  controlPlaneOptions,
   entryIssue,
   environmentEntries,
   escapeSpecifiers,
@@ -82,7 +82,7 @@ function componentContainer(
   role: ControlPlaneRole,
   context: RenderContext = {},
 ): string {
-  const component = controlPlaneComponent(state, node, role, controlPlaneOptions(context));
+  const component = controlPlaneComponent(state, node, role, controlPlaneOptionsOf(context));
   const [program, ...flags] = component.command;
   const container: UnitEntries = [
     ["Image", component.image],

@@ -85,10 +85,14 @@ function generate(
 const quadlet = findQuadlet();
 
 describe("the real Quadlet generator", { skip: quadlet === undefined ? noQuadletReason : false }, () => {
-  it("generates a service per container, which systemd-analyze verify accepts (example mesh)", () => {
+  it("generates a service per container, which systemd-analyze verify accepts (example mesh, with and without etcd's revocation list)", () => {
     const availability = systemdAnalyzeAvailability();
-    const { files } = baremetalFace.writer.write(exampleFabricStates.mesh!, { kind: "cluster" });
-    for (const [directory, group] of unitsByDirectory(files, [".container", ".target"])) {
+    const renders = [{}, { etcdRevocationList: true }].map(
+      (context) => baremetalFace.writer.write(exampleFabricStates.mesh!, { kind: "cluster" }, context).files,
+    );
+    for (const [directory, group] of renders.flatMap((files) => [
+      ...unitsByDirectory(files, [".container", ".target"]),
+    ])) {
       const containers = group.filter((file) => file.path.endsWith(".container"));
       const { services, stderr } = generate(quadlet!, containers);
       assert.doesNotMatch(stderr, /unsupported|unknown|error/i, `${directory}: quadlet warnings`);

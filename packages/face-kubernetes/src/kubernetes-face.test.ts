@@ -2,10 +2,12 @@
  * Goal: the Kubernetes face's parts behave as documented: role patches (labels, taint,
  * cordon), static pods on exactly the control-plane nodes, YAML 1.1-safe scalars, node
  * views, located reader errors, unknown fields, and a validator that catches what
- * kubernetes-models and the client-node round trip catch. Method: the mesh example state.
+ * kubernetes-models and the client-node round trip catch, etcd's revocation list read through
+ * its certificate mount. Method: the mesh example state.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { etcdRevocationListFile, type RenderContext } from "@revoada/fabric-core/face";
 import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { FabricState, formatIssue, type NodeId } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
@@ -91,6 +93,44 @@ describe("static pods", () => {
       ),
     );
     assert.equal(etcd.spec.containers[0].livenessProbe.httpGet.port, 2381);
+  });
+
+  it("etcd reads the node's revocation list through its certificate mount, and the validator accepts it", async () => {
+    const scope = {
+      kind: "node",
+      node: Object.values(mesh.nodes).find((n) => n.name === "cp-1")!.id,
+    } as const;
+    const etcdPod = (context: RenderContext) =>
+      kubernetesFace.writer
+        .write(mesh, scope, context)
+        .files.find((file) => file.path.endsWith("/etcd.yaml"))!;
+    const listed = etcdPod({ etcdRevocationList: true });
+    const pod = parse(listed.content);
+    const command: string[] = pod.spec.containers[0].command;
+    assert.ok(command.includes(`--client-crl-file=${etcdRevocationListFile}`), command.join(" "));
+    assert.ok(command.includes(`--peer-crl-file=${etcdRevocationListFile}`));
+    // The container sees the host's file: a hostPath volume mounted at the same path holds it.
+    const mount = pod.spec.containers[0].volumeMounts.find((m: { mountPath: string }) =>
+      etcdRevocationListFile.startsWith(`${m.mountPath}/`),
+    );
+    assert.ok(mount, "a volume mount holds the list");
+    const volume = pod.spec.volumes.find((v: { name: string }) => v.name === mount.name);
+    assert.equal(volume.hostPath.path, mount.mountPath);
+    assert.deepEqual(await kubernetesFace.validate!([listed]), []);
+    assert.doesNotMatch(etcdPod({}).content, /crl-file/, "no list, no flag");
+    // The reader re-renders from the state alone (no context), so it reads the same state and
+    // lists the flags it would not have rendered as unknown, as with the committed etcd members.
+    const readBack = async (context: RenderContext) => {
+      const read = await kubernetesFace.reader.read(kubernetesFace.writer.write(mesh, scope, context).files);
+      assert.ok(read.ok);
+      return read.value;
+    };
+    const withList = await readBack({ etcdRevocationList: true });
+    const without = await readBack({});
+    assert.deepEqual(withList.state, without.state, "reads back the same state");
+    const elsewhere = (read: typeof without) =>
+      read.unknown.filter((field) => !field.file.endsWith("/etcd.yaml"));
+    assert.deepEqual(elsewhere(withList), elsewhere(without), "only etcd's command reads differently");
   });
 });
 

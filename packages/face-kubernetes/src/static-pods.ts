@@ -3,6 +3,7 @@ import {
   bareHost,
   componentOfRole,
   controlPlaneComponent,
+  controlPlaneOptionsOf,
   defaultKubernetesRelease,
   etcdClientAddress,
   type HostPathMount,
@@ -138,10 +139,7 @@ export function renderStaticPod(
   release: KubernetesRelease = defaultKubernetesRelease,
   context: RenderContext = {},
 ): StaticPod {
-  const component = controlPlaneComponent(state, node, role, {
-    release,
-    ...(context.etcdMembers === undefined ? {} : { etcdMembers: context.etcdMembers }),
-  });
+  const component = controlPlaneComponent(state, node, role, controlPlaneOptionsOf(context, release));
   const shape = componentShape(node, role, release);
   const requests: Record<string, string> = { cpu: shape.cpu };
   if (shape.memory !== undefined) requests.memory = shape.memory;

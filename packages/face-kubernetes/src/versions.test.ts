@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { type Face, kubernetesReleases } from "@revoada/fabric-core/face";
+import { type Face, kubernetesReleases, type RenderContext } from "@revoada/fabric-core/face";
 import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { parse } from "yaml";
 import { kubernetesFace } from "./index.js";
@@ -30,9 +30,9 @@ interface PodContainer {
   startupProbe?: { httpGet: { path: string } };
 }
 
-function container(face: Face, component: string): PodContainer {
+function container(face: Face, component: string, context: RenderContext = {}): PodContainer {
   const file = face.writer
-    .write(mesh, { kind: "cluster" })
+    .write(mesh, { kind: "cluster" }, context)
     .files.find((candidate) => candidate.path === `nodes/cp-1/manifests/${component}.yaml`);
   assert.ok(file, `${component} static pod of cp-1`);
   return parse(file.content).spec.containers[0] as PodContainer;
@@ -141,7 +141,10 @@ describe("face-kubernetes version table", () => {
     }
     const knows = (name: string): boolean => new RegExp(`^\\s*${name}(\\s|$)`, "m").test(help);
     for (const minor of ["1.28", "1.33"]) {
-      for (const flag of container(configured(minor), "etcd").command.slice(1)) {
+      // With the node's revocation list, so its two flags are checked too.
+      for (const flag of container(configured(minor), "etcd", { etcdRevocationList: true }).command.slice(
+        1,
+      )) {
         const name = flag.split("=", 1)[0]!;
         assert.ok(knows(name), `etcd --help lists ${name} (${minor})`);
       }

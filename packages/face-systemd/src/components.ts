@@ -1,5 +1,6 @@
 import {
   controlPlaneComponent,
+  controlPlaneOptionsOf,
   defaultKubernetesRelease,
   type KubernetesRelease,
   type RenderContext,
@@ -58,16 +59,13 @@ export function componentArgv(
   context: RenderContext = {},
   release: KubernetesRelease = defaultKubernetesRelease,
 ): string[] {
-  const [program, ...flags] = controlPlaneComponent(state, node, role, {
-    ...controlPlaneOptions(context),
-    release,
-  }).command;
+  const [program, ...flags] = controlPlaneComponent(
+    state,
+    node,
+    role,
+    controlPlaneOptionsOf(context, release),
+  ).command;
   return [`${componentBinaryDirectory}/${program}`, ...flags];
-}
-
-/** The control-plane options a render context gives (the committed etcd members, when known). */
-export function controlPlaneOptions(context: RenderContext): { etcdMembers?: RenderContext["etcdMembers"] } {
-  return context.etcdMembers === undefined ? {} : { etcdMembers: context.etcdMembers };
 }
 
 /** Start order: etcd first, then the API server, then what talks to it. */

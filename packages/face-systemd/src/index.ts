@@ -1,6 +1,6 @@
 import { systemdFace } from "./systemd-face.js";
 
-export { componentOrder, components, componentUnitEntries, controlPlaneOptions } from "./components.js";
+export { componentOrder, components, componentUnitEntries } from "./components.js";
 export type { UnitEntries, WorkloadFacts } from "./fabric-keys.js";
 export {
   appliedEntries,

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import type { Face } from "@revoada/fabric-core/face";
+import type { Face, RenderContext } from "@revoada/fabric-core/face";
 import { exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { systemdFace } from "./systemd-face.js";
 import { lastValue, parseUnitFile, sectionEntries } from "./unit-syntax.js";
@@ -17,9 +17,9 @@ import { isWordError, parseExecLine } from "./unit-values.js";
 
 const mesh = exampleFabricStates.mesh!;
 
-function etcdArgv(face: Face): string[] {
+function etcdArgv(face: Face, context: RenderContext = {}): string[] {
   const file = face.writer
-    .write(mesh, { kind: "cluster" })
+    .write(mesh, { kind: "cluster" }, context)
     .files.find((candidate) => candidate.path === "nodes/cp-1/revoada-etcd.service");
   assert.ok(file);
   const unit = parseUnitFile(file.content, file.path);
@@ -69,7 +69,8 @@ describe("face-systemd kubernetes_version", () => {
       t.skip("no etcd binary");
       return;
     }
-    for (const word of etcdArgv(configured("1.33")).slice(1)) {
+    // With the node's revocation list, so its two flags are checked too.
+    for (const word of etcdArgv(configured("1.33"), { etcdRevocationList: true }).slice(1)) {
       const name = word.split("=", 1)[0]!;
       assert.match(help, new RegExp(`^\\s*${name}(\\s|$)`, "m"), `etcd --help lists ${name}`);
     }

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { etcdRevocationListFile, type RenderContext } from "@revoada/fabric-core/face";
 import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import type { FabricState } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
@@ -18,8 +19,8 @@ import { checkUnitFiles } from "./unit-check.js";
 const availability = systemdAnalyzeAvailability();
 const skip = availability.run ? false : availability.reason;
 
-function verifyState(state: FabricState): void {
-  const written = systemdFace.writer.write(state, { kind: "cluster" });
+function verifyState(state: FabricState, context: RenderContext = {}): void {
+  const written = systemdFace.writer.write(state, { kind: "cluster" }, context);
   for (const [directory, files] of unitsByDirectory(written.files, [".service", ".target"])) {
     const outcome = verifyUnits(files);
     assert.equal(outcome.status, 0, `${directory}: systemd-analyze verify failed:\n${outcome.stderr}`);
@@ -31,6 +32,16 @@ describe("systemd-analyze verify accepts face-systemd output", { skip }, () => {
   for (const [name, state] of Object.entries(exampleFabricStates)) {
     it(`example ${name}`, () => verifyState(state));
   }
+
+  it("example mesh with the node's etcd revocation list (the CRL flags in ExecStart=)", () => {
+    const mesh = exampleFabricStates.mesh!;
+    const etcdUnit = systemdFace.writer
+      .write(mesh, { kind: "cluster" }, { etcdRevocationList: true })
+      .files.find((file) => file.path.endsWith("/revoada-etcd.service"));
+    assert.match(etcdUnit?.content ?? "", new RegExp(` --client-crl-file=${etcdRevocationListFile} `));
+    assert.match(etcdUnit?.content ?? "", new RegExp(` --peer-crl-file=${etcdRevocationListFile} `));
+    verifyState(mesh, { etcdRevocationList: true });
+  });
 
   it("generated states", () => {
     const samples = fc.sample(arbitraryFabricState({ nodesMax: 3, workloadsMax: 4 }), {

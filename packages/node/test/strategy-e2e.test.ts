@@ -4,8 +4,9 @@
 // so in its status, metrics and log. A strategy that is not live, one whose voter target
 // would leave the control plane below quorum, an unsigned shift while signatures are
 // required, a forged signature and a replayed one are each refused with the rule named and
-// nothing applied; a shift signed with an OpenSSH key works end to end, and `chain verify`
-// shows who signed it. SIGHUP re-reads a node's file and proposes it (refused and logged
+// nothing applied; a shift and a strategy swap signed with an OpenSSH key (directly, or by
+// ssh-keygen -Y sign over the message the CLI prints) work end to end, and `chain verify`
+// shows who signed them. SIGHUP re-reads a node's file and proposes it (refused and logged
 // while signatures are required; committed once they are not).
 // Method: a 3-node mesh of real processes on loopback; the CLI as an operator runs it; keys
 // made by ssh-keygen and as a raw seed file.
@@ -274,6 +275,54 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
   assert.match(verify.stdout, new RegExp(`restore [0-9a-f]+ signed by operator ${operatorPublic}`));
   assert.match(verify.stdout, /STRATEGIES\n {2}block \d+: calm-3node .*\n {2}block \d+: steady-state/);
 
+  // 4b. strategy apply signed by ssh-keygen over the message it prints, in the shift's namespace
+  // (the message names the command kind): another namespace and a message printed for another
+  // strategy are refused by the CLI, a stranger's key by the nodes; the operator's commits.
+  const sshSwapFile = await writeStrategy("steady-ssh", { ...steady, name: "steady-ssh" });
+  const printAndSend = await runCli(["strategy", "apply", sshSwapFile, "--print-message", "--yes", ...dir]);
+  assert.equal(printAndSend.code, 2, printAndSend.stderr);
+  const twoWays = await runCli([
+    "strategy",
+    "apply",
+    sshSwapFile,
+    "--sign-with",
+    sshKey,
+    "--sshsig",
+    "x.sig",
+    ...dir,
+  ]);
+  assert.equal(twoWays.code, 2, twoWays.stderr);
+  assert.match(twoWays.stderr, /--sign-with, --sshsig and --print-message exclude each other/);
+  const swapMessage = await runCli(["strategy", "apply", sshSwapFile, "--print-message", ...dir]);
+  assert.equal(swapMessage.code, 0, swapMessage.stderr);
+  assert.match(
+    swapMessage.stdout,
+    /^revoada\/operator-command\/v2\n\{"after":\d+,"command":\{[^\n]*"type":"strategy"/,
+  );
+  const swapSigned = async (key: string, namespace: string, name: string): Promise<string> => {
+    const file = join(directory, name);
+    await writeFile(file, swapMessage.stdout);
+    execFileSync("ssh-keygen", ["-q", "-Y", "sign", "-n", namespace, "-f", key, file], { stdio: "pipe" });
+    return `${file}.sig`;
+  };
+  const swapWith = (sigFile: string, file = sshSwapFile) =>
+    runCli(["strategy", "apply", file, "--yes", "--sshsig", sigFile, ...dir]);
+  const swapOtherNamespace = await swapWith(await swapSigned(sshKey, "revoada-strategy", "swap-ns.msg"));
+  assert.equal(swapOtherNamespace.code, 3, swapOtherNamespace.stderr);
+  assert.match(swapOtherNamespace.stderr, /signed for the namespace "revoada-strategy"; .* -n revoada-shift/);
+  const swapOperatorSig = await swapSigned(sshKey, "revoada-shift", "swap.msg");
+  const otherStrategy = await swapWith(swapOperatorSig, back);
+  assert.equal(otherStrategy.code, 3, otherStrategy.stderr);
+  assert.match(otherStrategy.stderr, /swap\.msg: the message is not this strategy swap's/);
+  const strangerSwap = await swapWith(await swapSigned(strangerSsh, "revoada-shift", "swap-stranger.msg"));
+  assert.equal(strangerSwap.code, 1, strangerSwap.stderr);
+  assert.match(strangerSwap.stderr, /operator-signature-invalid/);
+  assert.ok(await everyNodeRuns("steady-state"), "no refused swap was applied");
+  const sshSwap = await swapWith(swapOperatorSig);
+  assert.equal(sshSwap.code, 0, sshSwap.stderr);
+  assert.match(sshSwap.stdout, /applied: strategy steady-ssh committed at index \d+/);
+  assert.ok(await waitFor(async () => ((await everyNodeRuns("steady-ssh")) ? true : undefined), patienceMs));
+
   // 5. SIGHUP: node-2's file now says `drain-aggressive`; unsigned, it is refused and logged.
   const config = parseYaml(await readFile(local.mesh.nodes[1]!.config, "utf8")) as {
     strategy: FabricStrategy;
@@ -292,7 +341,7 @@ test("strategy apply (plan, --yes), refusals, operator-signed shifts end to end,
     "the refused reload is logged",
   );
   assert.match(await logOf(), /operator-signature-missing/);
-  assert.ok(await everyNodeRuns("steady-state"));
+  assert.ok(await everyNodeRuns("steady-ssh"));
   // A signed swap back to a strategy without required signatures; then SIGHUP commits.
   const swapBack = await runCli(["strategy", "apply", back, "--yes", "--sign-with", sshKey, ...dir]);
   assert.equal(swapBack.code, 0, swapBack.stderr);

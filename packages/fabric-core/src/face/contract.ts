@@ -65,10 +65,18 @@ export interface CommittedEtcdMember {
 /**
  * What a render may know beyond the fabric state, all optional (a face renders from the state
  * alone without it): the etcd members the machine committed, which decide a joining member's
- * `--initial-cluster`/`--initial-cluster-state` (`etcdMembership` in control-plane.ts).
+ * `--initial-cluster`/`--initial-cluster-state` (`etcdMembership` in control-plane.ts), and
+ * whether the node keeps etcd's revocation list where the rendered etcd reads it.
  */
 export interface RenderContext {
   readonly etcdMembers?: readonly CommittedEtcdMember[];
+  /**
+   * True when the node has written the cluster CA's etcd revocation list at
+   * `etcdRevocationListFile` (control-plane.ts): the rendered etcd then carries
+   * `--client-crl-file`/`--peer-crl-file` on it. Never set for a file that is not there:
+   * etcd refuses every TLS connection while a list it was given is missing.
+   */
+  readonly etcdRevocationList?: boolean;
 }
 
 export interface FaceWriter {

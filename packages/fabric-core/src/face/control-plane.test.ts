@@ -2,7 +2,7 @@
  * Goal: the shared control-plane command lines start one etcd cluster and a complete API
  * server: every etcd member lists every member in --initial-cluster, exactly one member
  * founds it (`new`) and the others join (`existing`), the API server talks to every member,
- * and images carry the pinned versions.
+ * images carry the pinned versions, and etcd reads the node's revocation list when it keeps one.
  * Method: build the components for the example mesh (three etcd members) and a single-node
  * state, and read the flags back out of the command lines.
  */
@@ -10,7 +10,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ControlPlaneRole, FabricState, NodeState } from "../vocabulary/index.js";
 import { exampleFabricStates } from "./conformance/index.js";
-import { controlPlaneComponent, controlPlaneVersions, etcdMembers } from "./control-plane.js";
+import {
+  controlPlaneComponent,
+  controlPlaneOptionsOf,
+  controlPlaneVersions,
+  etcdCertificateDirectory,
+  etcdMembers,
+  etcdRevocationListFile,
+  etcdRevocationListPath,
+} from "./control-plane.js";
 
 function flag(command: readonly string[], name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -152,6 +160,42 @@ describe("control-plane components", () => {
       assert.equal(flag(command, "initial-cluster-state"), "existing");
       assert.equal(flag(command, "initial-cluster"), cluster([replacement, second, third]));
     });
+  });
+
+  it("etcd reads the revocation list beside its certificates only when the node keeps one", () => {
+    const [node] = nodesWith(mesh, "etcd");
+    assert.ok(node !== undefined);
+    const plain = controlPlaneComponent(mesh, node, "etcd");
+    assert.equal(
+      flag(plain.command, "client-crl-file"),
+      undefined,
+      "no list: no flag (etcd would refuse all)",
+    );
+    assert.equal(flag(plain.command, "peer-crl-file"), undefined);
+    const context = { etcdRevocationList: true, etcdMembers: [{ node: node.id, learner: false }] };
+    const listed = controlPlaneComponent(mesh, node, "etcd", controlPlaneOptionsOf(context));
+    assert.equal(etcdRevocationListFile, "/etc/kubernetes/pki/etcd/etcd-revoked.crl");
+    assert.equal(flag(listed.command, "client-crl-file"), etcdRevocationListFile);
+    assert.equal(flag(listed.command, "peer-crl-file"), etcdRevocationListFile);
+    assert.equal(flag(listed.command, "initial-cluster-state"), "new", "the members ride along");
+    // The list sits in the certificates' directory, which the component mounts whole.
+    assert.equal(flag(listed.command, "peer-trusted-ca-file"), `${etcdCertificateDirectory}/ca.crt`);
+    assert.ok(
+      listed.mounts.some((mount) => etcdRevocationListFile.startsWith(`${mount.path}/`)),
+      "a mounted directory holds the list",
+    );
+    assert.deepEqual(
+      listed.command.filter((word) => !word.includes("-crl-file=")),
+      controlPlaneComponent(mesh, node, "etcd", { etcdMembers: context.etcdMembers }).command,
+      "nothing else changes",
+    );
+    const api = nodesWith(mesh, "api-server")[0]!;
+    assert.deepEqual(
+      controlPlaneComponent(mesh, api, "api-server", { etcdRevocationList: true }).command,
+      controlPlaneComponent(mesh, api, "api-server").command,
+      "only etcd reads the list",
+    );
+    assert.equal(etcdRevocationListPath("/var/lib/revoada/pki/"), "/var/lib/revoada/pki/etcd-revoked.crl");
   });
 
   it("images carry the pinned versions", () => {

@@ -1,5 +1,5 @@
 import { type ControlPlaneRole, type FabricState, type NodeState, shortNodeId } from "../vocabulary/index.js";
-import type { CommittedEtcdMember } from "./contract.js";
+import type { CommittedEtcdMember, RenderContext } from "./contract.js";
 import { defaultKubernetesRelease, type KubernetesRelease } from "./kubernetes-releases.js";
 import { compareText } from "./layout.js";
 
@@ -36,11 +36,42 @@ export interface ControlPlaneOptions {
    * `--initial-cluster-state` (`etcdMembership`).
    */
   readonly etcdMembers?: readonly CommittedEtcdMember[];
+  /**
+   * The node keeps the cluster CA's etcd revocation list at `etcdRevocationListFile`: etcd
+   * then runs with `--client-crl-file` and `--peer-crl-file` on it (`RenderContext`).
+   */
+  readonly etcdRevocationList?: boolean;
+}
+
+/** A face's render context as control-plane options, in `release` when one is given. */
+export function controlPlaneOptionsOf(
+  context: RenderContext,
+  release?: KubernetesRelease,
+): ControlPlaneOptions {
+  return {
+    ...(release === undefined ? {} : { release }),
+    ...(context.etcdMembers === undefined ? {} : { etcdMembers: context.etcdMembers }),
+    ...(context.etcdRevocationList === true ? { etcdRevocationList: true } : {}),
+  };
 }
 
 export const controlPlaneImageRegistry = "registry.k8s.io";
 export const kubernetesPkiDirectory = "/etc/kubernetes/pki";
 export const etcdDataDirectory = "/var/lib/etcd";
+/** Where kubeadm keeps etcd's certificates (mounted into etcd's static pod and container). */
+export const etcdCertificateDirectory = `${kubernetesPkiDirectory}/etcd`;
+
+/**
+ * The cluster CA's list of revoked etcd certificates in a directory of etcd's TLS files:
+ * the one name every writer and every rendered etcd uses (the node's `process` runtime keeps
+ * it in `<data>/pki/`, the static pod, unit and Quadlet read it in `etcdCertificateDirectory`).
+ */
+export function etcdRevocationListPath(directory: string): string {
+  return `${directory.replace(/\/+$/, "")}/etcd-revoked.crl`;
+}
+
+/** The revocation list the rendered etcd reads, beside kubeadm's etcd certificates. */
+export const etcdRevocationListFile = etcdRevocationListPath(etcdCertificateDirectory);
 export const etcdClientPort = 2379;
 export const etcdPeerPort = 2380;
 export const apiServerPort = 6443;
@@ -180,19 +211,31 @@ function etcdVersionedFlags(release: KubernetesRelease): string[] {
     : ["--experimental-initial-corrupt-check=true", "--experimental-watch-progress-notify-interval=5s"];
 }
 
+/**
+ * With the node's revocation list, etcd refuses peers and clients whose certificate the list
+ * names; without it, no CRL flag: etcd refuses every TLS connection while a named list is
+ * missing ("open ...: no such file or directory"), so the flags go only where the file is.
+ */
+function etcdRevocationFlags(revocationList: boolean): string[] {
+  return revocationList
+    ? [`--client-crl-file=${etcdRevocationListFile}`, `--peer-crl-file=${etcdRevocationListFile}`]
+    : [];
+}
+
 function etcdFlags(
   state: FabricState,
   node: NodeState,
   release: KubernetesRelease,
-  committed: readonly CommittedEtcdMember[] | undefined,
+  options: ControlPlaneOptions,
 ): string[] {
   const client = etcdClientAddress(node);
-  const membership = etcdMembership(state, node, committed);
+  const membership = etcdMembership(state, node, options.etcdMembers);
   const cluster = membership.cluster.map((member) => `${etcdMemberName(member)}=${peerUrl(member)}`);
   return [
     `--advertise-client-urls=https://${client}`,
     `--cert-file=${pki}/etcd/server.crt`,
     "--client-cert-auth=true",
+    ...etcdRevocationFlags(options.etcdRevocationList === true),
     `--data-dir=${etcdDataDirectory}`,
     ...etcdVersionedFlags(release),
     `--initial-advertise-peer-urls=${peerUrl(node)}`,
@@ -279,7 +322,9 @@ function schedulerFlags(): string[] {
 
 const componentMounts: Readonly<Record<ControlPlaneRole, readonly HostPathMount[]>> = {
   etcd: [
-    mount("etcd-certs", `${pki}/etcd`, "DirectoryOrCreate", false),
+    // The directory, not its files: the node replaces the revocation list by rename, which a
+    // bind mount of the file itself would not follow.
+    mount("etcd-certs", etcdCertificateDirectory, "DirectoryOrCreate", false),
     mount("etcd-data", etcdDataDirectory, "DirectoryOrCreate", false),
   ],
   "api-server": [
@@ -304,7 +349,7 @@ function componentFlags(
   const release = options.release ?? defaultKubernetesRelease;
   switch (role) {
     case "etcd":
-      return etcdFlags(state, node, release, options.etcdMembers);
+      return etcdFlags(state, node, release, options);
     case "api-server":
       return apiServerFlags(state, node);
     case "controller-manager":

@@ -30,7 +30,9 @@ export {
   componentOfRole,
   controlPlaneComponent,
   controlPlaneImageRegistry,
+  controlPlaneOptionsOf,
   controlPlaneVersions,
+  etcdCertificateDirectory,
   etcdClientAddress,
   etcdClientPort,
   etcdClusterState,
@@ -40,6 +42,8 @@ export {
   etcdMembership,
   etcdPeerAddress,
   etcdPeerPort,
+  etcdRevocationListFile,
+  etcdRevocationListPath,
   kubernetesPkiDirectory,
 } from "./control-plane.js";
 export type { EtcdFlagSet, EtcdProbeSet, KubernetesRelease } from "./kubernetes-releases.js";

@@ -12,7 +12,8 @@ import { SshReader } from "./operator-key.js";
 /**
  * A detached SSHSIG signature (`ssh-keygen -Y sign -n revoada-shift -f KEY FILE` writes
  * `FILE.sig`; OpenSSH PROTOCOL.sshsig) over an operator command's message, read for
- * `revoada shift ... --sshsig FILE.sig`. Only what revoada can use is accepted: version 1, an
+ * `revoada shift ... --sshsig FILE.sig` and `revoada strategy apply ... --sshsig FILE.sig`
+ * (one namespace for both: the message names the command). Only what revoada can use is accepted: version 1, an
  * ed25519 key, the namespace `revoada-shift`, sha512 or sha256. Every length is checked; the
  * file is at most 16 KiB. Messages name the file.
  */

@@ -1,6 +1,7 @@
 import { readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
 import type { EtcdAction, EtcdMemberState, FabricMachine } from "@revoada/fabric-core/fabric";
-import { etcdMemberName } from "@revoada/fabric-core/face";
+import { etcdMemberName, etcdRevocationListFile } from "@revoada/fabric-core/face";
 import type { Blake3Hash, Command, EtcdCredential, NodeId, NodeState } from "@revoada/fabric-core/vocabulary";
 import { etcdComponentSpec, httpUrl } from "../actuate/etcd-component.js";
 import {
@@ -19,6 +20,7 @@ import {
 import { writeFileAtomic } from "../fs/durable.js";
 import type { ClusterCa } from "../pki/ca.js";
 import {
+  EtcdRevocationList,
   EtcdRevocations,
   EtcdTlsFiles,
   issueEtcdMemberCredential,
@@ -104,6 +106,9 @@ export class NodeActuation {
   private pending = false;
   private stopped = false;
   private readonly tlsFiles: EtcdTlsFiles | null;
+  /** The revocation list the rendered etcd reads, when the host runs it (`kubelet`, `systemd`). */
+  private readonly hostRevocations: EtcdRevocationList | null;
+  private warnedHostRevocations = false;
   private retryTimer: NodeJS.Timeout | null = null;
   /** Credentials this leader issued, by node: an add retried after a failure reuses its own. */
   private readonly issued = new Map<NodeId, EtcdCredential>();
@@ -115,6 +120,14 @@ export class NodeActuation {
     this.runtime = runtime;
     this.tlsFiles =
       options.pki === undefined ? null : new EtcdTlsFiles(options.pki.directory, options.pki.ca);
+    const hostRunsRenderedEtcd = options.config.runtime === "kubelet" || options.config.runtime === "systemd";
+    this.hostRevocations =
+      options.pki === undefined || !hostRunsRenderedEtcd
+        ? null
+        : new EtcdRevocationList(
+            join(options.config.host_root ?? "/", etcdRevocationListFile),
+            options.pki.ca,
+          );
   }
 
   /** etcd runs with TLS from the cluster CA. */
@@ -410,6 +423,38 @@ export class NodeActuation {
     const aside = `${dataDirectory}.${why}-${Date.now()}`;
     await rename(dataDirectory, aside).catch(() => undefined);
     this.options.logger.info(`etcd member data moved aside (${why})`, { aside });
+  }
+
+  /**
+   * Under the `kubelet` and `systemd` runtimes the host runs the etcd the face rendered: the
+   * revocation list of what the chain revoked is written where those files read it
+   * (`etcdRevocationListFile`, under `actuator.host_root`). The daemon calls this before each render and
+   * renders etcd's CRL flags only when it is true (a list is there: etcd refuses every
+   * connection while a list it was given is missing). False under the other runtimes, without
+   * a CA, without its key, or when the file cannot be written (logged once).
+   */
+  async refreshHostRevocations(): Promise<boolean> {
+    const list = this.hostRevocations;
+    if (list === null) return false;
+    const chain = this.options.machine().chain;
+    let why: string | null = null;
+    try {
+      if (await list.write(chain === null ? [] : this.revocations.of(chain.blocks))) return true;
+      why = "no CA key on this node";
+    } catch (error) {
+      why = error instanceof Error ? error.message : String(error);
+    }
+    const exists = await list.exists();
+    if (!this.warnedHostRevocations) {
+      this.warnedHostRevocations = true;
+      this.options.logger.warn(
+        exists
+          ? "etcd revocation list not rewritten: the rendered etcd reads the last one written"
+          : "no etcd revocation list: the rendered etcd runs without one",
+        { file: list.file, why },
+      );
+    }
+    return exists;
   }
 
   /**

@@ -36,6 +36,13 @@ export const ActuatorConfig = z.strictObject({
     })
     .optional(),
   kubeconfig: z.string().min(1).optional(),
+  /**
+   * The directory the host's absolute paths are under (default `/`): under `kubelet` and
+   * `systemd` the rendered etcd's revocation list is written to
+   * `<host_root>/etc/kubernetes/pki/etcd/etcd-revoked.crl`. A local mesh gives each node its
+   * own, since its nodes share one machine.
+   */
+  host_root: z.string().min(1).optional(),
 });
 export type ActuatorConfig = z.infer<typeof ActuatorConfig>;
 
@@ -190,6 +197,7 @@ function resolveActuator(
   return {
     ...actuator,
     ...(actuator.kubeconfig === undefined ? {} : { kubeconfig: at(actuator.kubeconfig) }),
+    ...(actuator.host_root === undefined ? {} : { host_root: at(actuator.host_root) }),
     ...(etcd === undefined
       ? {}
       : { etcd: { ...etcd, data_dir: at(etcd.data_dir ?? `${config.data_dir}/etcd`) } }),

@@ -698,11 +698,16 @@ export class FabricNode {
         )
         .finally(() => this.scheduleRenderLater());
     }
-    // The committed etcd members decide a joining member's --initial-cluster(-state) in the files.
+    // The committed etcd members decide a joining member's --initial-cluster(-state) in the files;
+    // etcd's CRL flags are rendered once the revocation list they name is written.
+    const revocationList = (await this.actuation?.refreshHostRevocations()) === true;
     const output = this.face.writer.write(
       state,
       { kind: "node", node: this.nodeId },
-      { etcdMembers: this.applier.machine.etcdMembers() },
+      {
+        etcdMembers: this.applier.machine.etcdMembers(),
+        ...(revocationList ? { etcdRevocationList: true } : {}),
+      },
     );
     const report = await renderToDirectory(this.config.output_dir, this.face.id, output.files);
     // What was rendered is what the host runs (the runtime reads the files or the state).

@@ -155,6 +155,8 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
         : {
             actuator: {
               runtime: plan.actuator.runtime,
+              // The nodes share this machine: what a host keeps under / goes under each node's own directory.
+              ...(plan.actuator.runtime === "process" ? {} : { host_root: join(nodeDirectory, "host") }),
               ...(plan.actuator.etcd === true
                 ? {
                     etcd: {

@@ -1,8 +1,9 @@
 import { createPublicKey, X509Certificate } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { isIP } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { BlockRecord } from "@revoada/fabric-core/attest";
+import { etcdRevocationListPath } from "@revoada/fabric-core/face";
 import { type NodeId, parseWith, type Result } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { hostOf } from "../actuate/etcd-component.js";
@@ -176,9 +177,46 @@ export function revokedEtcdSerials(blocks: readonly BlockRecord[]): string[] {
 }
 
 /**
+ * The cluster CA's list of revoked etcd certificates at one path, rewritten (atomically,
+ * 0644) only when the serials change. etcd reads it on every new connection, so a running
+ * member needs no restart, but refuses every connection while a list it was given is missing:
+ * `exists` says whether this list was written (by this process, or before it).
+ */
+export class EtcdRevocationList {
+  private writtenKey: string | null = null;
+
+  constructor(
+    readonly file: string,
+    private readonly ca: ClusterCa,
+  ) {}
+
+  /** The list on disk lists `serials` (written now when it did not); false without the CA key. */
+  async write(serials: readonly string[]): Promise<boolean> {
+    if (this.ca.keyPem === undefined) return false;
+    const key = serials.join(",");
+    if (this.writtenKey === key) return true;
+    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.file, await issueRevocationList(this.ca, serials), { mode: 0o644 });
+    this.writtenKey = key;
+    return true;
+  }
+
+  /** A list is at `file` (this one, or one an earlier run wrote). */
+  async exists(): Promise<boolean> {
+    return (
+      this.writtenKey !== null ||
+      (await stat(this.file).then(
+        (info) => info.isFile(),
+        () => false,
+      ))
+    );
+  }
+}
+
+/**
  * The TLS files of this node's etcd use, under one 0700 directory: the CA certificate, the
- * member's certificate and key (while it is a member), and the client certificate this node
- * uses for etcdctl when it leads.
+ * member's certificate and key (while it is a member), the client certificate this node
+ * uses for etcdctl when it leads, and the CA's revocation list.
  */
 export class EtcdTlsFiles {
   readonly caFile: string;
@@ -188,7 +226,7 @@ export class EtcdTlsFiles {
   readonly clientKeyFile: string;
   /** The CA's list of the etcd certificates it revoked (etcd reads it on every connection). */
   readonly revocationFile: string;
-  private revokedWritten: string | null = null;
+  private readonly revocations: EtcdRevocationList;
 
   constructor(
     readonly directory: string,
@@ -199,7 +237,8 @@ export class EtcdTlsFiles {
     this.memberKeyFile = join(directory, "etcd-member.key");
     this.clientCertFile = join(directory, "etcd-client.crt");
     this.clientKeyFile = join(directory, "etcd-client.key");
-    this.revocationFile = join(directory, "etcd-revoked.crl");
+    this.revocationFile = etcdRevocationListPath(directory);
+    this.revocations = new EtcdRevocationList(this.revocationFile, ca);
   }
 
   /**
@@ -208,12 +247,8 @@ export class EtcdTlsFiles {
    */
   async writeRevocations(serials: readonly string[]): Promise<boolean> {
     if (this.ca.keyPem === undefined) return false;
-    const key = serials.join(",");
-    if (this.revokedWritten === key) return true;
     await this.prepare();
-    await writeFileAtomic(this.revocationFile, await issueRevocationList(this.ca, serials), { mode: 0o644 });
-    this.revokedWritten = key;
-    return true;
+    return this.revocations.write(serials);
   }
 
   async writeMember(certPem: string, keyPem: string): Promise<void> {

@@ -24,7 +24,14 @@ import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
 import { wholeNumberProblem } from "../numbers.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
-import { shiftMessage, signShift, sshsigShift } from "../sign-shift.js";
+import {
+  addOperatorSigningOptions,
+  checkOperatorSigningOptions,
+  type OperatorSigningOptions,
+  operatorMessage,
+  operatorSignatureOf,
+  shiftToSign,
+} from "../sign-operator-command.js";
 import { etcdStatusSection } from "./etcd.js";
 
 /**
@@ -143,50 +150,27 @@ export function registerMesh(program: Command): void {
       "propose a role shift through the log, judged by the policy (shift promote|demote|quarantine|restore NODE)",
     );
   for (const action of ["promote", "demote", "quarantine", "restore"] as const) {
-    shift
+    const command = shift
       .command(action)
       .description(`${action} NODE (a name, NodeId or its short form)`)
       .argument("<node>", "node name or id")
       .option("--roles <roles>", "comma-separated roles (promote/demote; default: all control-plane roles)")
-      .option("--force", "override a safety rule; the refusal names the rule that would be broken", false)
-      .option(
-        "--sign-with <keyfile>",
-        "sign the shift with an operator key (raw ed25519 seed or OpenSSH private key), bound to the chain head",
-      )
-      .option(
-        "--print-message",
-        "print the exact message an operator signs for this shift now and exit (for ssh-keygen -Y sign -n revoada-shift)",
-        false,
-      )
-      .option(
-        "--sshsig <sigfile>",
-        "send the shift with a detached signature by ssh-keygen -Y sign -n revoada-shift over the --print-message output",
-      )
-      .option("--message <file>", "the message --sshsig signed (default: SIGFILE without .sig)")
+      .option("--force", "override a safety rule; the refusal names the rule that would be broken", false);
+    addOperatorSigningOptions(command, "the shift")
       .addOption(dirOption())
       .addOption(apiOption())
       .addOption(outputOption())
       .action(
         async (
           node: string,
-          options: Target & {
-            roles?: string;
-            force: boolean;
-            signWith?: string;
-            printMessage: boolean;
-            sshsig?: string;
-            message?: string;
-            output: OutputFormat;
-          },
+          options: Target &
+            OperatorSigningOptions & {
+              roles?: string;
+              force: boolean;
+              output: OutputFormat;
+            },
         ) => {
-          const ways = [options.signWith, options.sshsig, options.printMessage ? true : undefined];
-          if (ways.filter((way) => way !== undefined).length > 1)
-            throw new CliError(
-              "--sign-with, --sshsig and --print-message exclude each other",
-              exitCodes.usage,
-            );
-          if (options.message !== undefined && options.sshsig === undefined)
-            throw new CliError("--message goes with --sshsig", exitCodes.usage);
+          checkOperatorSigningOptions(options);
           const leader = await leaderClient((await clients(options)).clients);
           const request: Omit<ShiftRequest, "roles"> & { roles?: string[] } = {
             action,
@@ -194,14 +178,14 @@ export function registerMesh(program: Command): void {
             force: options.force,
             ...(options.roles === undefined ? {} : { roles: options.roles.split(",").map((r) => r.trim()) }),
           };
-          if (options.printMessage) {
-            process.stdout.write(await shiftMessage(leader, request));
-            return;
+          if (options.signWith !== undefined || options.sshsig !== undefined || options.printMessage) {
+            const toSign = await shiftToSign(leader, request);
+            if (options.printMessage) {
+              process.stdout.write(await operatorMessage(leader, toSign));
+              return;
+            }
+            Object.assign(request, await operatorSignatureOf(leader, toSign, options));
           }
-          if (options.signWith !== undefined)
-            Object.assign(request, await signShift(leader, request, options.signWith));
-          if (options.sshsig !== undefined)
-            Object.assign(request, await sshsigShift(leader, request, options.sshsig, options.message));
           const reply = await leader.post("/v1/shifts", request, CommittedReply);
           process.stdout.write(
             render(options.output, reply, () => [

@@ -1,4 +1,4 @@
-import { signOperatorCommand, strategyRecordOf } from "@revoada/fabric-core/attest";
+import { strategyRecordOf } from "@revoada/fabric-core/attest";
 import { formatStrategyPlan, type StrategyPlan } from "@revoada/fabric-core/fabric";
 import {
   FabricStrategy,
@@ -9,16 +9,18 @@ import {
   proveLiveness,
 } from "@revoada/fabric-core/vocabulary";
 import type { Command } from "commander";
-import {
-  ChainHeadReply,
-  StrategyApplyReply,
-  StrategyRefused,
-  StrategyReply,
-} from "../../api/strategy-routes.js";
+import { StrategyApplyReply, StrategyRefused, StrategyReply } from "../../api/strategy-routes.js";
 import { CliError, exitCodes } from "../exit-codes.js";
 import { readInputFile } from "../io.js";
 import { readOperatorKey } from "../operator-key.js";
 import { type OutputFormat, outputOption, render } from "../output.js";
+import {
+  addOperatorSigningOptions,
+  checkOperatorSigningOptions,
+  type OperatorSigningOptions,
+  operatorMessage,
+  operatorSignatureOf,
+} from "../sign-operator-command.js";
 import { anyLiveStatus, apiOption, clients, dirOption, leaderClient, type Target } from "./mesh.js";
 
 /** A strategy file parsed and proved live, or exit 3 naming the field and file:line:column. */
@@ -35,24 +37,40 @@ async function readStrategyFile(file: string): Promise<FabricStrategy> {
 
 /**
  * `strategy apply`: the leader's plan of the swap, printed; with `--yes` the swap, signed
- * with `--sign-with` against the committed chain head when the committed rules require it.
+ * (when the committed rules require it) the ways a shift is (sign-operator-command.ts): with
+ * `--sign-with`, or with an `ssh-keygen -Y sign` signature (`--sshsig`) of the message
+ * `--print-message` prints. The signed command is the strategy record the chain will hold.
+ * Without `--yes` a signature is checked (an `--sshsig` one verifies here) but not sent.
  */
 async function applyStrategy(
   file: string,
-  options: Target & { yes: boolean; signWith?: string; output: OutputFormat },
+  options: Target & OperatorSigningOptions & { yes: boolean; output: OutputFormat },
 ): Promise<void> {
+  checkOperatorSigningOptions(options);
+  if (options.printMessage && options.yes)
+    throw new CliError("--print-message prints the message and sends nothing: drop --yes", exitCodes.usage);
   const strategy = await readStrategyFile(file);
-  const signer = options.signWith === undefined ? undefined : await readOperatorKey(options.signWith);
+  const toSign = {
+    command: strategyRecordOf(strategy),
+    noun: "strategy swap",
+    printedBy: `revoada strategy apply ${file} --print-message`,
+  };
+  // A key file is read before the network is asked anything, so a bad one fails first.
+  if (options.signWith !== undefined) await readOperatorKey(options.signWith);
   const leader = await leaderClient((await clients(options)).clients);
-  let signature: { operator_after: number; operator_signature: string } | undefined;
-  if (signer !== undefined && options.yes) {
-    const head = await leader.get("/v1/chain/head", ChainHeadReply);
-    signature = {
-      operator_after: head.sequence,
-      operator_signature: signOperatorCommand(strategyRecordOf(strategy), head, signer),
-    };
+  if (options.printMessage) {
+    process.stdout.write(await operatorMessage(leader, toSign));
+    return;
   }
-  const response = await leader.fetch("POST", "/v1/strategy", { strategy, yes: options.yes, ...signature });
+  const signature =
+    options.yes || options.sshsig !== undefined
+      ? await operatorSignatureOf(leader, toSign, options)
+      : undefined;
+  const response = await leader.fetch("POST", "/v1/strategy", {
+    strategy,
+    yes: options.yes,
+    ...(options.yes ? signature : undefined),
+  });
   const payload: unknown = await response.json().catch(() => undefined);
   if (response.status === 409) {
     const refused = StrategyRefused.safeParse(payload);
@@ -88,17 +106,14 @@ export function registerStrategy(program: Command): void {
     .command("strategy")
     .description("check, print, show and apply fabric strategies (the committed strategy every node runs)");
 
-  strategy
+  const apply = strategy
     .command("apply")
     .description(
       "swap the committed strategy: prints the leader's plan (fields, voter target, next round's shifts); applies only with --yes",
     )
     .argument("<file>", "strategy file (YAML or JSON)")
-    .option("--yes", "apply the plan (without it nothing changes)", false)
-    .option(
-      "--sign-with <keyfile>",
-      "sign the swap with an operator key (raw ed25519 seed or OpenSSH private key); required when the committed strategy requires operator signatures",
-    )
+    .option("--yes", "apply the plan (without it nothing changes)", false);
+  addOperatorSigningOptions(apply, "the swap")
     .addOption(dirOption())
     .addOption(apiOption())
     .addOption(outputOption("table"))
