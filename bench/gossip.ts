@@ -9,8 +9,8 @@
  *   - M2 false deaths per node-hour at 20% loss (N = 50), and with one node stalling 2 s
  *     every minute on top (N = 20), healthy nodes and the stalled node counted apart;
  *   - M5 mass restart at N = 100, M6 full sync of a fresh node into N = 100.
- * Real processes (`gossip-agent.ts`, 10 of them): detection after `kill -9`, propagation of a
- * role change, steady bytes/s per node.
+ * Real processes (`gossip-agent.ts`, 10 of them, `--real-nodes N` for another count): detection
+ * after `kill -9`, propagation of a role change, steady bytes/s per node.
  */
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
@@ -35,6 +35,12 @@ const args = benchArgs({
       value: "M",
       defaultText: "10, 3 with --quick",
       help: "virtual minutes of the 20% loss run (false deaths)",
+    },
+    "real-nodes": {
+      type: "string",
+      value: "N",
+      default: "10",
+      help: "real agents on loopback (bench curves --only gossip-real runs 10 and 20)",
     },
   },
 });
@@ -299,8 +305,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** `--real-nodes N`: how many agents (default 10). */
+const realNodes = args.integer("real-nodes", 3);
+
 async function realProcesses(): Promise<void> {
-  const cluster = new AgentCluster(10);
+  const cluster = new AgentCluster(realNodes);
   const trials = Math.max(5, Math.round(20 * scale));
   try {
     await cluster.start();
@@ -308,7 +317,7 @@ async function realProcesses(): Promise<void> {
     const rates = await cluster.bytesPerSecond(10);
     figures.push(
       figure(
-        "real N=10 steady bytes/s per node (max)",
+        `real N=${realNodes} steady bytes/s per node (max)`,
         Math.round(Math.max(...rates)),
         "B/s",
         "<= 20000 B/s",
@@ -316,18 +325,22 @@ async function realProcesses(): Promise<void> {
     );
     const detections: number[] = [];
     for (let trial = 0; trial < trials; trial += 1) detections.push(await cluster.detectionTrial(trial));
-    figures.push(figure("real N=10 kill -9 detection p50", percentile(detections, 50), "ms", "<= 1000 ms"));
-    figures.push(figure("real N=10 kill -9 detection p99", percentile(detections, 99), "ms", "<= 2000 ms"));
+    figures.push(
+      figure(`real N=${realNodes} kill -9 detection p50`, percentile(detections, 50), "ms", "<= 1000 ms"),
+    );
+    figures.push(
+      figure(`real N=${realNodes} kill -9 detection p99`, percentile(detections, 99), "ms", "<= 2000 ms"),
+    );
     notes.push(
       `real kill -9 detection, ${detections.length} trials (ms, sorted): ${[...detections].sort((a, b) => a - b).join(", ")}`,
     );
     const propagations: number[] = [];
     for (let trial = 0; trial < trials; trial += 1) propagations.push(await cluster.propagationTrial(trial));
     figures.push(
-      figure("real N=10 role change to all p50", percentile(propagations, 50), "ms", "<= 1000 ms"),
+      figure(`real N=${realNodes} role change to all p50`, percentile(propagations, 50), "ms", "<= 1000 ms"),
     );
     figures.push(
-      figure("real N=10 role change to all p99", percentile(propagations, 99), "ms", "<= 1000 ms"),
+      figure(`real N=${realNodes} role change to all p99`, percentile(propagations, 99), "ms", "<= 1000 ms"),
     );
   } finally {
     await cluster.stop();
@@ -346,7 +359,7 @@ if (simulator) {
   falseDeathsInSimulator();
 }
 if (real) {
-  log("real processes: 10 agents on loopback");
+  log(`real processes: ${realNodes} agents on loopback`);
   const loadBefore = loadavg()[0]!;
   await realProcesses();
   notes.push(

@@ -14,7 +14,7 @@ interface PlotRow {
   readonly renderedAllP99Ms: number;
 }
 
-interface Series {
+export interface Series {
   readonly label: string;
   readonly color: string;
   readonly points: readonly (readonly [number, number])[];
@@ -49,15 +49,28 @@ export function drawScaleSvg(rows: readonly PlotRow[]): string {
       series("relay", "#ff7f0e", bounded, (row) => row.relayBytesPerNodeMean),
     ]),
   ];
+  return svgOfPanels(
+    panels,
+    "revoada at 100, 250 and 500 nodes in the simulator: commit to rendered, leader CPU per commit, gossip and relay bytes per node",
+    "pnpm bench scale: the whole fabric in the simulator, voters + 4 learners hold the log, the rest follow through the relay (x: nodes)",
+  );
+}
+
+/** Panels side by side (see `panel`), a title for screen readers and a caption below. */
+export function svgOfPanels(
+  panels: readonly ((left: number) => string)[],
+  title: string,
+  caption: string,
+): string {
   const width = panels.length * panelWidth;
   const height = panelHeight + 70;
   const body = panels.map((draw, index) => draw(index * panelWidth)).join("\n");
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
-    "<title>revoada at 100, 250 and 500 nodes in the simulator: commit to rendered, leader CPU per commit, gossip and relay bytes per node</title>",
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     body,
-    `<text x="8" y="${height - 6}" fill="#555">pnpm bench scale: the whole fabric in the simulator, voters + 4 learners hold the log, the rest follow through the relay (x: nodes)</text>`,
+    `<text x="8" y="${height - 6}" fill="#555">${escapeXml(caption)}</text>`,
     "</svg>",
     "",
   ].join("\n");
@@ -72,7 +85,8 @@ function series(
   return { label, color, points: rows.map((row) => [row.nodes, value(row)] as const) };
 }
 
-function panel(title: string, all: readonly Series[]): (left: number) => string {
+/** One panel: every series against x from 0, y from 0, a legend under it. */
+export function panel(title: string, all: readonly Series[]): (left: number) => string {
   return (left: number) => {
     const drawn = all.filter((item) => item.points.length > 0);
     const xs = drawn.flatMap((item) => item.points.map(([x]) => x));
