@@ -11,7 +11,7 @@ import {
   RaftNode,
   type RaftStatus,
 } from "../raft/index.js";
-import { SeededRandom } from "../sim/random.js";
+import { SeededRandom } from "../sim/index.js";
 import {
   assert,
   type Command,
