@@ -277,6 +277,62 @@ function isEntry(value: unknown): boolean {
   );
 }
 
+/**
+ * Per hand-checked type: the keys it may have, how many of them are required (the rest are
+ * `generation`, `recipientGeneration` and, where allowed, `rolledBack`), and its own fields.
+ */
+const handChecked = new Map<
+  unknown,
+  {
+    readonly keys: ReadonlySet<string>;
+    readonly required: number;
+    readonly fields: (header: Record<string, unknown>) => boolean;
+  }
+>([
+  [
+    "append",
+    {
+      keys: appendKeys,
+      required: 8,
+      fields: (header) =>
+        isUint(header.prevLogIndex) &&
+        isUint(header.prevLogTerm) &&
+        isUint(header.commit) &&
+        Array.isArray(header.entries) &&
+        header.entries.length <= limits.entriesPerAppendMax &&
+        header.entries.every(isEntry),
+    },
+  ],
+  [
+    "appendResponse",
+    {
+      keys: appendResponseKeys,
+      required: 8,
+      fields: (header) =>
+        typeof header.success === "boolean" &&
+        isUint(header.index) &&
+        isUint(header.hintIndex) &&
+        isUint(header.hintTerm),
+    },
+  ],
+  [
+    "heartbeat",
+    {
+      keys: heartbeatKeys,
+      required: 6,
+      fields: (header) => isUint(header.commit) && isUint(header.readRound),
+    },
+  ],
+  [
+    "heartbeatResponse",
+    {
+      keys: heartbeatResponseKeys,
+      required: 6,
+      fields: (header) => isUint(header.readRound) && isUint(header.lastIndex),
+    },
+  ],
+]);
+
 /** The header as a replication or heartbeat message, or null to let the schema decide. */
 export function replicationMessage(header: unknown): RaftMessage | null {
   if (!isRecord(header)) return null;
@@ -287,54 +343,18 @@ export function replicationMessage(header: unknown): RaftMessage | null {
     (!("generation" in header) || isGeneration(header.generation)) &&
     (!("recipientGeneration" in header) || isGeneration(header.recipientGeneration));
   if (!common) return null;
+  const shape = handChecked.get(header.type);
+  if (shape === undefined) return null;
   const optional =
     ("generation" in header ? 1 : 0) +
     ("recipientGeneration" in header ? 1 : 0) +
     ("rolledBack" in header ? 1 : 0);
-  if (header.type === "append") {
-    const entries = header.entries;
-    const fits =
-      onlyKeys(header, appendKeys) &&
-      Object.keys(header).length === 8 + optional &&
-      isUint(header.prevLogIndex) &&
-      isUint(header.prevLogTerm) &&
-      isUint(header.commit) &&
-      (!("rolledBack" in header) || typeof header.rolledBack === "boolean") &&
-      Array.isArray(entries) &&
-      entries.length <= limits.entriesPerAppendMax &&
-      entries.every(isEntry);
-    return fits ? (header as RaftMessage) : null;
-  }
-  if (header.type === "appendResponse") {
-    const fits =
-      !("rolledBack" in header) &&
-      onlyKeys(header, appendResponseKeys) &&
-      Object.keys(header).length === 8 + optional &&
-      typeof header.success === "boolean" &&
-      isUint(header.index) &&
-      isUint(header.hintIndex) &&
-      isUint(header.hintTerm);
-    return fits ? (header as RaftMessage) : null;
-  }
-  if (header.type === "heartbeat") {
-    const fits =
-      onlyKeys(header, heartbeatKeys) &&
-      Object.keys(header).length === 6 + optional &&
-      isUint(header.commit) &&
-      isUint(header.readRound) &&
-      (!("rolledBack" in header) || typeof header.rolledBack === "boolean");
-    return fits ? (header as RaftMessage) : null;
-  }
-  if (header.type === "heartbeatResponse") {
-    const fits =
-      !("rolledBack" in header) &&
-      onlyKeys(header, heartbeatResponseKeys) &&
-      Object.keys(header).length === 6 + optional &&
-      isUint(header.readRound) &&
-      isUint(header.lastIndex);
-    return fits ? (header as RaftMessage) : null;
-  }
-  return null;
+  const fits =
+    onlyKeys(header, shape.keys) &&
+    Object.keys(header).length === shape.required + optional &&
+    (!("rolledBack" in header) || (shape.keys.has("rolledBack") && typeof header.rolledBack === "boolean")) &&
+    shape.fields(header);
+  return fits ? (header as RaftMessage) : null;
 }
 
 export function encodeEntry(entry: Entry): Uint8Array {
