@@ -20,6 +20,7 @@ import type { NetworkFaults } from "../packages/fabric-core/src/sim/network.js";
 import { SeededRandom } from "../packages/fabric-core/src/sim/random.js";
 import { type AgentEvent, AgentProcess, waitFor } from "../packages/node/scripts/gossip-agents.js";
 import { benchArgs } from "./lib/args.js";
+import { crashWatchedCluster } from "./lib/curve-gossip.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 
 const args = benchArgs({
@@ -59,36 +60,11 @@ function log(line: string): void {
 
 function detectionInSimulator(): void {
   const trials = Math.max(10, Math.round(100 * scale));
-  const deadAt = new Map<number, number>();
-  let target = -1;
-  const cluster = new GossipCluster({
-    size: 50,
-    seed: 501,
-    faults: jitter,
-    onEvent: (observer, event, nowMs) => {
-      if (event.type !== "member-status" || event.status !== "dead") return;
-      if (cluster.indexOf(event.id) === target && !deadAt.has(observer)) deadAt.set(observer, nowMs);
-    },
-  });
+  const { cluster, crashDetections } = crashWatchedCluster(50, 501, jitter);
   cluster.start();
   cluster.runUntilTrue(() => cluster.converged(), 30_000);
   cluster.runFor(10_000);
-  const random = new SeededRandom(9);
-  const samples: number[] = [];
-  for (let trial = 0; trial < trials; trial += 1) {
-    const victim = 3 + random.int(47);
-    target = victim;
-    deadAt.clear();
-    const crashedAt = cluster.nowMs;
-    cluster.crash(victim);
-    const live = cluster.liveIndexes();
-    cluster.runUntilTrue(() => live.every((index) => deadAt.has(index)), 30_000, 5);
-    samples.push(Math.max(...live.map((index) => deadAt.get(index) ?? Number.POSITIVE_INFINITY)) - crashedAt);
-    target = -1;
-    cluster.restart(victim);
-    cluster.runUntilTrue(() => cluster.converged(), 30_000);
-    cluster.runFor(5_000);
-  }
+  const samples = crashDetections(trials);
   figures.push(figure("sim N=50 detection p50", percentile(samples, 50), "ms", "<= 1000 ms"));
   figures.push(figure("sim N=50 detection p99", percentile(samples, 99), "ms", "<= 2000 ms"));
   notes.push(`simulated detection: ${samples.length} crashes at N = 50, max ${Math.max(...samples)} ms`);

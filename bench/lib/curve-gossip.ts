@@ -38,17 +38,7 @@ export function gossipCurvePoint(
 ): GossipCurvePoint {
   if (!Number.isSafeInteger(size) || size < 4) throw new Error(`gossip curve: N = ${size} is below 4`);
   const cpuStart = process.cpuUsage();
-  const deadAt = new Map<number, number>();
-  let target = -1;
-  const cluster = new GossipCluster({
-    size,
-    seed: 500 + size,
-    faults: jitter,
-    onEvent: (observer, event, nowMs) => {
-      if (event.type !== "member-status" || event.status !== "dead") return;
-      if (cluster.indexOf(event.id) === target && !deadAt.has(observer)) deadAt.set(observer, nowMs);
-    },
-  });
+  const { cluster, crashDetections } = crashWatchedCluster(size, 500 + size, jitter);
   cluster.start();
   if (!cluster.runUntilTrue(() => cluster.converged(), 60_000))
     throw new Error(`gossip curve: N = ${size} did not converge in 60 s`);
@@ -70,26 +60,9 @@ export function gossipCurvePoint(
   log(
     `N = ${size}: quiet at ${quietAtMs} ms, steady bytes/s per node mean ${Math.round(rates.reduce((sum, rate) => sum + rate, 0) / rates.length)}, max ${Math.round(Math.max(...rates))}`,
   );
-  const random = new SeededRandom(9);
-  const samples: number[] = [];
-  for (let trial = 0; trial < trials; trial += 1) {
-    // Nodes 0-2 are the seeds; a seed's crash is not what this curve is about.
-    const victim = 3 + random.int(size - 3);
-    target = victim;
-    deadAt.clear();
-    const crashedAt = cluster.nowMs;
-    cluster.crash(victim);
-    const live = cluster.liveIndexes();
-    cluster.runUntilTrue(() => live.every((index) => deadAt.has(index)), 30_000, 5);
-    samples.push(Math.max(...live.map((index) => deadAt.get(index) ?? Number.POSITIVE_INFINITY)) - crashedAt);
-    log(
-      `N = ${size}: crash ${trial + 1} of ${trials} declared dead by every live node in ${samples.at(-1)} ms`,
-    );
-    target = -1;
-    cluster.restart(victim);
-    cluster.runUntilTrue(() => cluster.converged(), 30_000);
-    cluster.runFor(5_000);
-  }
+  const samples = crashDetections(trials, (trial, ms) =>
+    log(`N = ${size}: crash ${trial + 1} of ${trials} declared dead by every live node in ${ms} ms`),
+  );
   const cpu = process.cpuUsage(cpuStart);
   return {
     nodes: size,
@@ -102,4 +75,53 @@ export function gossipCurvePoint(
     detectionP99Ms: percentile(samples, 99),
     simCpuSecondsPerSimulatedSecond: (cpu.user + cpu.system) / 1e6 / (cluster.nowMs / 1000),
   };
+}
+
+/**
+ * A simulated mesh that notes when each observer declares the current crash target dead, and
+ * the crash trials both `bench gossip` and the curve run: a seeded non-seed victim (nodes 0-2
+ * are the seeds) is crashed, the time until every live node declared it dead is the sample,
+ * then it is restarted and the mesh settles before the next.
+ */
+export function crashWatchedCluster(
+  size: number,
+  seed: number,
+  faults: NetworkFaults,
+): {
+  cluster: GossipCluster;
+  crashDetections: (trials: number, onTrial?: (trial: number, ms: number) => void) => number[];
+} {
+  const deadAt = new Map<number, number>();
+  let target = -1;
+  const cluster = new GossipCluster({
+    size,
+    seed,
+    faults,
+    onEvent: (observer, event, nowMs) => {
+      if (event.type !== "member-status" || event.status !== "dead") return;
+      if (cluster.indexOf(event.id) === target && !deadAt.has(observer)) deadAt.set(observer, nowMs);
+    },
+  });
+  const crashDetections = (trials: number, onTrial?: (trial: number, ms: number) => void): number[] => {
+    const random = new SeededRandom(9);
+    const samples: number[] = [];
+    for (let trial = 0; trial < trials; trial += 1) {
+      const victim = 3 + random.int(size - 3);
+      target = victim;
+      deadAt.clear();
+      const crashedAt = cluster.nowMs;
+      cluster.crash(victim);
+      const live = cluster.liveIndexes();
+      cluster.runUntilTrue(() => live.every((index) => deadAt.has(index)), 30_000, 5);
+      const ms = Math.max(...live.map((index) => deadAt.get(index) ?? Number.POSITIVE_INFINITY)) - crashedAt;
+      samples.push(ms);
+      onTrial?.(trial, ms);
+      target = -1;
+      cluster.restart(victim);
+      cluster.runUntilTrue(() => cluster.converged(), 30_000);
+      cluster.runFor(5_000);
+    }
+    return samples;
+  };
+  return { cluster, crashDetections };
 }
