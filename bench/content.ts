@@ -97,7 +97,16 @@ function cliCommand(args: readonly string[]): [string, string[]] {
   const entry = `import { main } from ${JSON.stringify(join(root, "packages/node/src/cli/main.ts"))}; process.exitCode = await main(process.argv);`;
   return [
     process.execPath,
-    ["--conditions=source", "--import", "tsx", "--input-type=module", "-e", entry, "revoada", ...args],
+    [
+      "--conditions=source",
+      "--import",
+      import.meta.resolve("tsx"),
+      "--input-type=module",
+      "-e",
+      entry,
+      "revoada",
+      ...args,
+    ],
   ];
 }
 

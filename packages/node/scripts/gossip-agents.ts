@@ -51,7 +51,14 @@ export class AgentProcess {
   }
 
   static spawn(options: AgentOptions): Promise<AgentProcess> {
-    const args = ["--conditions=source", "--import", "tsx", agentScript, "--keys", options.keys];
+    const args = [
+      "--conditions=source",
+      "--import",
+      import.meta.resolve("tsx"),
+      agentScript,
+      "--keys",
+      options.keys,
+    ];
     args.push("--port", String(options.port ?? 0), "--seeds", (options.seeds ?? []).join(","));
     if (options.identity !== undefined) args.push("--identity", options.identity);
     if (options.generation !== undefined) args.push("--generation", String(options.generation));

@@ -57,7 +57,8 @@ export class RaftProcess {
       ...nodeFlags,
       "--conditions=source",
       "--import",
-      "tsx",
+      // Resolved here, not against the child's working directory (a benchmark may run elsewhere).
+      import.meta.resolve("tsx"),
       scriptPath,
       "--data",
       this.dataDirectory,
