@@ -24,7 +24,12 @@ const args = benchArgs({
   summary:
     "kill -9 control-plane members of a real mesh, leader and follower in turn; time each step of the healing",
   flags: {
-    trials: { type: "string", value: "N", default: "30", help: "members killed" },
+    trials: {
+      type: "string",
+      value: "N",
+      default: "60",
+      help: "members killed (the issue asks for the p99 of at least 50)",
+    },
     nodes: { type: "string", value: "N", default: "5", help: "nodes of the mesh" },
   },
 });
@@ -111,6 +116,7 @@ const series = (pick: (s: FailoverSteps) => number | null, only?: (s: FailoverSt
     .map(pick)
     .filter((v): v is number => v !== null);
 const stats = latencyFigures;
+const rendered = series((s) => s.renderedMs);
 const missing = results.filter((s) => s.renderedMs === null).length;
 publishBenchReport({
   name: "failover",
@@ -140,7 +146,6 @@ publishBenchReport({
     ...stats(
       "files rendered on the promoted node",
       series((s) => s.renderedMs),
-      "<= 2000 ms",
     ),
     ...stats(
       "end to end, leader kills",
@@ -148,7 +153,7 @@ publishBenchReport({
         (s) => s.renderedMs,
         (s) => s.victimWasLeader,
       ),
-      "<= 2000 ms",
+      "<= 1000 ms",
     ),
     ...stats(
       "end to end, follower kills",
@@ -156,8 +161,10 @@ publishBenchReport({
         (s) => s.renderedMs,
         (s) => !s.victimWasLeader,
       ),
-      "<= 2000 ms",
+      "<= 1000 ms",
     ),
+    figure("end to end, slowest kill", rendered.length === 0 ? Number.NaN : Math.max(...rendered), "ms"),
+    figure("end to end over 1000 ms", rendered.filter((ms) => ms > 1000).length, "count"),
   ],
   notes: [
     `${count} node processes on loopback, homelab strategy (election 150 ms, gossip 100 ms, detector 300 ms, reconcile 500 ms)`,
