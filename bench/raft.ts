@@ -15,6 +15,7 @@ import { ProcessCluster, type RaftProcess } from "../packages/node/src/raft/proc
 import { benchArgs } from "./lib/args.js";
 import { EtcdCluster } from "./lib/etcd-cluster.js";
 import { type LoadResult, runLoad } from "./lib/http-load.js";
+import { fdatasyncLatencies, httpRoundTripLatencies } from "./lib/latency-floor.js";
 import { type Figure, figure, percentile, processCpuMs, publishBenchReport } from "./report.js";
 
 const args = benchArgs({
@@ -241,6 +242,29 @@ function pushPhase(figures: Figure[], system: string, clients: number, f: PhaseF
   );
 }
 
+/**
+ * What one client cannot beat on this machine (bench/lib/latency-floor.ts): an HTTP round
+ * trip to a Node server that answers at once, plus one fdatasync of an append of the same
+ * size on the disk both systems write to, measured right after their phases.
+ */
+async function pushLatencyFloor(figures: Figure[], notes: string[]): Promise<void> {
+  const syncs = fdatasyncLatencies(baseDirectory, payloadBytes, 2_000);
+  const trips = await httpRoundTripLatencies(payloadBytes, 2_000);
+  const sync50 = percentile(syncs, 50);
+  const trip50 = percentile(trips, 50);
+  figures.push(figure(`floor: fdatasync of one ${payloadBytes} B append p50`, sync50, "ms"));
+  figures.push(figure(`floor: fdatasync of one ${payloadBytes} B append p99`, percentile(syncs, 99), "ms"));
+  figures.push(figure("floor: HTTP round trip, server answers at once, p50", trip50, "ms"));
+  figures.push(figure("floor: HTTP round trip, server answers at once, p99", percentile(trips, 99), "ms"));
+  figures.push(figure("floor: 1-client commit (round trip + one fdatasync) p50", trip50 + sync50, "ms"));
+  process.stdout.write(
+    `floor under a 1-client commit: HTTP round trip p50 ${trip50.toFixed(3)} ms + fdatasync p50 ${sync50.toFixed(3)} ms = ${(trip50 + sync50).toFixed(3)} ms\n`,
+  );
+  notes.push(
+    "floor: a commit answered to one client takes at least an HTTP round trip and a follower's fdatasync (the leader's runs beside it), plus a replication round trip not counted here; both were measured on the same disk and loopback right after the phases",
+  );
+}
+
 /** The side-by-side table printed before the report. */
 function comparisonTable(
   rows: { clients: number; revoada: PhaseFigures; etcd: PhaseFigures | null }[],
@@ -425,6 +449,7 @@ async function main(): Promise<void> {
         rows.push({ clients, revoada, etcd: etcdFigures });
       }
       process.stdout.write(comparisonTable(rows));
+      if (clientCounts.includes(1)) await pushLatencyFloor(figures, notes);
       if (leaderChanges > 0) notes.push(`leadership moved during ${leaderChanges} throughput phase(s)`);
       notes.push(
         `latency is client-observed over keep-alive HTTP/1.1 (bench/lib/http-load.ts): revoada POST /v1/propose, etcd POST /v3/kv/put (JSON gateway); ${payloadBytes} B values`,
