@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { RaftEvent, RaftStatus } from "@revoada/fabric-core/raft";
 import { signerFromSeed } from "@revoada/fabric-core/vocabulary";
@@ -11,6 +12,11 @@ import { signerFromSeed } from "@revoada/fabric-core/vocabulary";
  * Spawns and drives `raft-process.ts` children over their JSON-lines control channel. Used
  * by the multi-process integration test and by `pnpm bench raft`; not by the daemon.
  */
+/** Node flags every child gets from REVOADA_RAFT_NODE_FLAGS (e.g. "--cpu-prof" when profiling). */
+function nodeFlags(): string[] {
+  return (process.env.REVOADA_RAFT_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
+}
+
 export interface ControlResponse {
   readonly id: number;
   readonly ok: boolean;
@@ -51,10 +57,8 @@ export class RaftProcess {
     voters: readonly string[];
     extraArgs?: readonly string[];
   }): Promise<void> {
-    // REVOADA_RAFT_NODE_FLAGS adds Node flags to every child (e.g. "--cpu-prof" when profiling).
-    const nodeFlags = (process.env.REVOADA_RAFT_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
     const args = [
-      ...nodeFlags,
+      ...nodeFlags(),
       "--conditions=source",
       "--import",
       // Resolved here, not against the child's working directory (a benchmark may run elsewhere).
@@ -151,10 +155,21 @@ export class RaftProcess {
   /** A clean stop (a leader hands over first); resolves once the process exited. */
   async stop(): Promise<void> {
     if (this.child === null) return;
-    if (this.running) await this.request("stop", {}, 10_000).catch(() => undefined);
+    if (this.running) {
+      const stopped = await this.request("stop", {}, 10_000).catch(() => null);
+      // It answers before it exits: give the exit (and a --cpu-prof profile's write) a moment.
+      if (stopped?.ok === true) await Promise.race([this.exited, delay(5_000)]);
+    }
     if (this.running) this.child.kill("SIGKILL");
     await this.exited;
     this.child = null;
+  }
+
+  /** Closes the control channel: the node stops without a hand-over and exits (5 s at most, then kill -9). */
+  async endInput(): Promise<void> {
+    if (this.child === null || !this.running) return;
+    this.child.stdin?.end();
+    await Promise.race([this.exited, delay(5_000)]);
   }
 
   /** kill -9: no chance to flush or hand over anything. */
@@ -214,6 +229,9 @@ export class ProcessCluster {
   }
 
   async stop(): Promise<void> {
+    // A profiled run (REVOADA_RAFT_NODE_FLAGS) lets each node exit by itself, which writes
+    // its --cpu-prof profile; otherwise kill -9, the fastest end for a test.
+    if (nodeFlags().length > 0) await Promise.all(this.nodes.map((node) => node.endInput()));
     await Promise.all(this.nodes.map((node) => node.kill()));
   }
 
