@@ -1,4 +1,4 @@
-import { request } from "node:https";
+import { Agent, request } from "node:https";
 import type { PeerCertificate } from "node:tls";
 
 /**
@@ -23,6 +23,29 @@ export interface HttpsFetchOptions {
 /** The longest reply read (a chain export is the largest). */
 export const httpsReplyBytesMax = 256 * 1024 * 1024;
 
+/**
+ * How long an idle connection stays in a pool: under the API server's keep-alive timeout
+ * (5 s, http-server.ts), so the client closes it first and a request never lands on a
+ * connection the server is closing.
+ */
+const idleConnectionMs = 4_000;
+
+/**
+ * One keep-alive pool per trusted CA. Without it every request paid a TLS handshake on both
+ * ends (two ECDSA signatures' worth of CPU): a relay follower renews its long poll every
+ * second, so a voter feeding 24 followers did 24 handshakes a second at rest.
+ */
+const agents = new Map<string, Agent>();
+
+function agentFor(caPem: string): Agent {
+  let agent = agents.get(caPem);
+  if (agent === undefined) {
+    agent = new Agent({ keepAlive: true, ca: caPem, timeout: idleConnectionMs, maxFreeSockets: 64 });
+    agents.set(caPem, agent);
+  }
+  return agent;
+}
+
 export function httpsFetch(url: string, options: HttpsFetchOptions): Promise<Response> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -37,7 +60,9 @@ export function httpsFetch(url: string, options: HttpsFetchOptions): Promise<Res
         },
         ca: options.caPem,
         rejectUnauthorized: true,
-        agent: false,
+        // A name-blind request (the join) gets a connection of its own: a pooled one was
+        // checked against the names, or is handed to requests that check them.
+        agent: options.anyNameTheCaIssued === true ? false : agentFor(options.caPem),
         timeout: options.timeoutMs,
         ...(options.anyNameTheCaIssued === true
           ? { checkServerIdentity: (_host: string, _certificate: PeerCertificate) => undefined }
