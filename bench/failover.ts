@@ -31,6 +31,10 @@ const args = benchArgs({
       help: "members killed (the issue asks for the p99 of at least 50)",
     },
     nodes: { type: "string", value: "N", default: "5", help: "nodes of the mesh" },
+    keep: {
+      type: "boolean",
+      help: "keep the mesh's directory (every node's log and data) and print where it is, to read a slow trial",
+    },
   },
 });
 const trials = args.integer("trials");
@@ -87,6 +91,7 @@ try {
     const killLeader = trial % 2 === 0;
     const victimId = killLeader ? leader.status.id : etcdHolders(state).find((id) => id !== leader.status.id);
     const victim = nodes.find((n) => n.name === state.nodes[victimId as NodeId]?.name)!;
+    const killedAt = new Date().toISOString();
     const steps = await measureFailover({
       nodes,
       victim,
@@ -95,7 +100,7 @@ try {
     });
     results.push(steps);
     process.stderr.write(
-      `trial ${trial + 1}/${trials}: ${steps.victimWasLeader ? "leader" : "follower"} ${victim.name} -> ` +
+      `trial ${trial + 1}/${trials} (killed at ${killedAt}): ${steps.victimWasLeader ? "leader" : "follower"} ${victim.name} -> ` +
         `elected ${steps.electedMs ?? "-"} declared ${steps.declaredMs} promoted ${steps.promotedMs} attested ${steps.attestedMs} rendered ${steps.renderedMs} ms\n`,
     );
     local.startNode(victim.name);
@@ -107,7 +112,8 @@ try {
   }
 } finally {
   await local.stopAll(5000);
-  await rm(directory, { recursive: true, force: true });
+  if (args.values.keep) process.stderr.write(`kept: ${directory} (logs: <node>/node.log)\n`);
+  else await rm(directory, { recursive: true, force: true });
 }
 
 const series = (pick: (s: FailoverSteps) => number | null, only?: (s: FailoverSteps) => boolean) =>
