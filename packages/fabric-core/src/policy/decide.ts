@@ -6,7 +6,7 @@ import type { Decision, TargetShape } from "./decision.js";
 import { planDemotions, removalsOf } from "./demote.js";
 import type { PolicyInputs } from "./inputs.js";
 import { judgeOperatorRequests } from "./overrides.js";
-import { type PlacementMemo, planPlacements } from "./placement.js";
+import { type PlacementMemo, planPlacements, reuseUsage } from "./placement.js";
 import { planPromotions } from "./promote.js";
 import { emptyRoundOutput, nodeLabel, type RoundOutput, record } from "./round.js";
 import { chooseStandbys } from "./standby.js";
@@ -52,6 +52,7 @@ function decideRound(
 ): IncrementalRound {
   const config = resolvePolicyConfig(inputs.strategy, inputs.config);
   const cluster = gatherCluster(inputs, config);
+  reuseUsage(cluster, previous);
   const target = targetShape(cluster);
   const output = emptyRoundOutput();
   const acting = checkAuthority(cluster, output);

@@ -305,4 +305,28 @@ describe("incremental placement rounds (decideIncremental)", () => {
     };
     assert.deepEqual(decideIncremental(relabelled, memo).decision, decide(relabelled));
   });
+
+  it("reuses each node's usage while the records are the same, and sums it again once they change", () => {
+    const steady = placedInputs();
+    const victim = steady.state.placements["default/web"]![0]!;
+    const deadVictim = {
+      ...steady,
+      membership: {
+        members: steady.membership.members.map((member) =>
+          member.id === victim ? { ...member, status: "dead" as const } : member,
+        ),
+      },
+    };
+    // Re-placing the dead node's replicas needs each node's usage: the memo keeps it.
+    const first = decideIncremental(deadVictim, null);
+    assert.ok(first.memo?.usage != null, "the round that placed replicas kept the usage");
+    const again = decideIncremental(deadVictim, first.memo);
+    assert.deepEqual(again.decision, decide(deadVictim));
+    assert.equal(again.memo?.usage, first.memo.usage, "the same records: the same usage map");
+    // The placements the round asked for, committed: new records, so the usage is summed anew.
+    const moved = { ...deadVictim, state: applyCommands(deadVictim.state, first.decision.commands) };
+    const next = decideIncremental(moved, again.memo);
+    assert.deepEqual(next.decision, decide(moved));
+    assert.notEqual(next.memo?.usage ?? null, first.memo.usage);
+  });
 });

@@ -1,5 +1,5 @@
 import { assert, type NodeId, shortNodeId, type Workload } from "../vocabulary/index.js";
-import { type Cluster, isControlPlaneNode } from "./cluster.js";
+import { type Cluster, isControlPlaneNode, type Usage } from "./cluster.js";
 import type { DecisionRecord, RuleCode } from "./decision.js";
 import {
   bestHost,
@@ -73,6 +73,26 @@ export interface PlacementMemo {
   /** The workloads not settled in that round. */
   readonly unsettled: readonly string[];
   readonly total: number;
+  /**
+   * Each node's usage under these very placements (`usageOf`), if the round needed it: a round
+   * with the same records reuses it instead of summing every replica again (`reuseUsage`).
+   */
+  readonly usage: ReadonlyMap<string, Usage> | null;
+}
+
+/**
+ * Hands the memo's usage to a round over the very same workload and placement records: usage
+ * depends on nothing else, and nothing edits a computed usage map (placement works on a copy).
+ * At 10 000 nodes the sum over 300 000 replicas was half of a steady incremental round.
+ */
+export function reuseUsage(cluster: Cluster, previous: PlacementMemo | null): void {
+  if (
+    previous?.usage != null &&
+    cluster.usage === null &&
+    previous.workloads === cluster.inputs.state.workloads &&
+    previous.placements === cluster.inputs.state.placements
+  )
+    cluster.usage = previous.usage;
 }
 
 export function planPlacements(
@@ -140,7 +160,7 @@ export function planPlacements(
   });
   assert(changed <= unsettled.length, "only unsettled workloads change");
   const memo: PlacementMemo | null = wantMemo
-    ? { workloads, placements, policyKey, hostKeys, byNode, unsettled, total }
+    ? { workloads, placements, policyKey, hostKeys, byNode, unsettled, total, usage: cluster.usage }
     : null;
   return { workloads: total, changed, stable, short: placer.short, memo, incremental };
 }
