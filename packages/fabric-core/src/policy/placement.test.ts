@@ -262,6 +262,16 @@ describe("incremental placement rounds (decideIncremental)", () => {
     return { ...fresh, state: applyCommands(fresh.state, decide(fresh).commands) };
   };
 
+  /** The same inputs (the very same workload and placement records) with one member dead. */
+  const withDead = (inputs: ReturnType<typeof placedInputs>, victim: string) => ({
+    ...inputs,
+    membership: {
+      members: inputs.membership.members.map((member) =>
+        member.id === victim ? { ...member, status: "dead" as const } : member,
+      ),
+    },
+  });
+
   it("a steady round reuses the memo and decides what decide does", () => {
     const steady = placedInputs();
     const first = decideIncremental(steady, null);
@@ -277,14 +287,7 @@ describe("incremental placement rounds (decideIncremental)", () => {
     const steady = placedInputs();
     const { memo } = decideIncremental(steady, null);
     const victim = steady.state.placements["default/web"]![0]!;
-    const after = {
-      ...steady,
-      membership: {
-        members: steady.membership.members.map((member) =>
-          member.id === victim ? { ...member, status: "dead" as const } : member,
-        ),
-      },
-    };
+    const after = withDead(steady, victim);
     const expected = decide(after);
     const incremental = decideIncremental(after, memo);
     assert.deepEqual(incremental.decision, expected);
@@ -308,15 +311,7 @@ describe("incremental placement rounds (decideIncremental)", () => {
 
   it("reuses each node's usage while the records are the same, and sums it again once they change", () => {
     const steady = placedInputs();
-    const victim = steady.state.placements["default/web"]![0]!;
-    const deadVictim = {
-      ...steady,
-      membership: {
-        members: steady.membership.members.map((member) =>
-          member.id === victim ? { ...member, status: "dead" as const } : member,
-        ),
-      },
-    };
+    const deadVictim = withDead(steady, steady.state.placements["default/web"]![0]!);
     // Re-placing the dead node's replicas needs each node's usage: the memo keeps it.
     const first = decideIncremental(deadVictim, null);
     assert.ok(first.memo?.usage != null, "the round that placed replicas kept the usage");
