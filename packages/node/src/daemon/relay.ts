@@ -59,6 +59,10 @@ const uint = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const relayEntriesMax = 256;
 /** How long a source holds a follow with nothing new to send. */
 export const relayWaitMsMax = 5_000;
+/** How long a request may take beyond its wait (a loaded source, the reply's transfer). */
+const requestSlackMs = 5_000;
+/** How long fetching a snapshot answer through the content layer may take. */
+const snapshotFetchMs = 15_000;
 
 const RelayEntryWire = z.strictObject({
   term: uint,
@@ -233,9 +237,12 @@ export class NodeRelay {
       this.core.config.fanout,
       "voters",
     );
+    const before = this.core.currentSource();
     const outputs = this.core.tick(Date.now(), view);
     this.holding = view.holding && !this.core.isStale();
     const source = this.core.currentSource();
+    if (source !== before)
+      this.options.logger.debug("relay source changed", { from: before, to: source, holding: this.holding });
     if (source === null || this.inFlight !== null || Date.now() < this.retryAtMs) return;
     // A follower keeps its long poll open; a holder probes when the core says so.
     const due = outputs.find((output) => output.type === "send" && output.to === source);
@@ -255,17 +262,29 @@ export class NodeRelay {
       after: this.options.applier.machine.applied().index,
       wait_ms: waitMs,
     };
+    const startedMs = Date.now();
+    // The source owes an answer until the request times out: not silent meanwhile (relay.ts).
+    this.core.awaitAnswer(source, startedMs + waitMs + requestSlackMs);
     try {
-      const reply = await apiClientFor(address, this.options.api, waitMs + 5_000).post(
+      const reply = await apiClientFor(address, this.options.api, waitMs + requestSlackMs).post(
         "/v1/relay",
         body,
         RelayReply,
       );
+      if (reply.type !== "entries" || reply.entries.length > 0)
+        this.options.logger.debug("relay answer", {
+          source,
+          type: reply.type,
+          after: body.after,
+          ms: Date.now() - startedMs,
+        });
       if (!this.stopped) await this.receive(source, reply, body.after);
     } catch (error) {
       this.retryAtMs = Date.now() + this.core.config.renewMs;
+      this.core.unreachable(source, Date.now());
       this.options.logger.debug("relay request failed", {
         source,
+        ms: Date.now() - startedMs,
         error: error instanceof Error ? error.message : String(error),
       });
     } finally {
@@ -280,11 +299,21 @@ export class NodeRelay {
     const now = Date.now();
     let receipt: RelayReceipt;
     if (reply.type === "snapshot") {
+      const fetchStartedMs = Date.now();
+      this.core.awaitAnswer(source, fetchStartedMs + snapshotFetchMs);
       const bytes = await this.options.fetch(reply.hash, source);
       if (bytes === null) {
         this.options.logger.debug("relay snapshot not fetched yet", { source, hash: reply.hash });
+        this.core.unreachable(source, Date.now());
         return;
       }
+      this.options.logger.debug("relay snapshot fetched", {
+        source,
+        index: reply.index,
+        bytes: bytes.length,
+        ms: Date.now() - fetchStartedMs,
+        current: this.core.currentSource() === source,
+      });
       receipt = this.core.receive(
         source,
         { type: "snapshot", depth: reply.depth, index: reply.index, machine: bytes, conf: reply.conf },
