@@ -504,8 +504,12 @@ export class FabricNode {
       },
       gossip: () => gossip,
       fabricState: () => applier.state(),
-      // Every node holds the etcd members' sealed credentials: any of them may serve one.
-      extraPins: () => credentialBlobs(applier.machine.etcdMembers()),
+      // Every node holds the etcd members' sealed credentials: any of them may serve one. The
+      // relay's snapshot answer stays while it is served (followers fetch it after the answer).
+      extraPins: () => [
+        ...credentialBlobs(applier.machine.etcdMembers()),
+        ...(relayHook.relay?.servedSnapshot() ?? []),
+      ],
       logger: logger.child("content"),
     });
     const node = new FabricNode({

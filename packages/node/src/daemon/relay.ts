@@ -162,6 +162,13 @@ export class NodeRelay {
   private holding = false;
   /** After a failed request, the next one waits until then. */
   private retryAtMs = 0;
+  /** The last snapshot answer this node published (`snapshotReply`). */
+  private publishedSnapshot: {
+    readonly index: number;
+    readonly hash: Blake3Hash;
+    readonly conf: ConfState;
+    readonly stamp: CommitStamp;
+  } | null = null;
 
   constructor(private readonly options: NodeRelayOptions) {
     this.core = new StateRelay(options.self, options.config ?? defaultRelayConfig);
@@ -206,6 +213,11 @@ export class NodeRelay {
       snapshots_restored: this.restoredSnapshots,
       answers_refused: this.refusedAnswers,
     };
+  }
+
+  /** The snapshot blob this node serves to followers now (pinned by the content layer). */
+  servedSnapshot(): Blake3Hash[] {
+    return this.publishedSnapshot === null ? [] : [this.publishedSnapshot.hash];
   }
 
   /** Serves `POST /v1/relay`: answers a follow at once, or when something newer applies. */
@@ -411,15 +423,24 @@ export class NodeRelay {
       : null;
   }
 
-  /** A whole-machine answer: published into the content store, with its stamp (busy: no stamp). */
+  /**
+   * A whole-machine answer: published into the content store, with its stamp (busy: no stamp).
+   * Published once per applied index: fresh followers arriving together (a mesh starting) all
+   * get the same blob, not one serialization, hash and durable write each.
+   */
   private async snapshotReply(depth: number | null): Promise<RelayReply> {
     const machine = this.options.applier.machine;
-    const bytes = machine.snapshot();
     const index = machine.applied().index;
+    const published = this.publishedSnapshot;
+    if (published !== null && published.index === index && published.stamp === this.stampNow()) {
+      return { type: "snapshot", depth, ...published };
+    }
+    const bytes = machine.snapshot();
     const conf = machine.configuration();
     const stamp = this.stampNow(bytes);
     if (stamp === null || stamp.index !== index) return { type: "busy" };
     const hash = await this.options.publish(bytes);
+    this.publishedSnapshot = { index, hash, conf, stamp };
     return { type: "snapshot", depth, index, hash, conf, stamp };
   }
 
