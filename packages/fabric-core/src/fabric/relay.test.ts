@@ -165,11 +165,15 @@ describe("StateRelay", () => {
     assert.equal(relay.currentSource(), "parent", "an open request is not silence");
     relay.tick(2 * silenceMs, { holding: false, candidates: ["holder", "parent"] });
     assert.equal(relay.currentSource(), "parent", "a better candidate waits for the answer");
-    const late = relay.receive("parent", { type: "snapshot", depth: 0, index: 9, machine, conf }, 2 * silenceMs + 1);
+    const late = relay.receive(
+      "parent",
+      { type: "snapshot", depth: 0, index: 9, machine, conf },
+      2 * silenceMs + 1,
+    );
     assert.deepEqual(late.restore, { index: 9, machine, conf }, "the slow answer counts");
     relay.recordRestored(9);
-    relay.tick(2 * silenceMs + 2, { holding: false, candidates: ["holder", "parent"] });
-    assert.equal(relay.currentSource(), "holder", "answered: the better candidate now");
+    relay.tick(3 * silenceMs + 2, { holding: false, candidates: ["holder", "parent"] });
+    assert.equal(relay.currentSource(), "holder", "answered, and still preferred: the better candidate now");
 
     // An answer that does not count (no depth yet) still settles what the source owed.
     const empty = follower("g", ["parent", "holder"]);
@@ -188,6 +192,22 @@ describe("StateRelay", () => {
     unreachable.unreachable("parent", 5);
     unreachable.tick(6, { holding: false, candidates: ["parent", "holder"] });
     assert.equal(unreachable.currentSource(), "holder");
+  });
+
+  it("a source in use is kept while the preferred candidate flaps, and left once the preference holds", () => {
+    const { silenceMs } = defaultRelayConfig;
+    const relay = follower("f", ["a", "b"]);
+    relay.receive("a", { type: "entries", depth: 0, applied: 0, entries: [] }, 1);
+    for (let nowMs = 100; nowMs < 10 * silenceMs; nowMs += 100) {
+      // The tree parent alternates between views (a member suspected, then alive again).
+      const candidates = (nowMs / 100) % 20 < 10 ? ["a", "b"] : ["b", "a"];
+      relay.tick(nowMs, { holding: false, candidates });
+      relay.receive("a", { type: "entries", depth: 0, applied: 0, entries: [] }, nowMs);
+      assert.equal(relay.currentSource(), "a", `at ${nowMs} ms`);
+    }
+    relay.tick(10 * silenceMs, { holding: false, candidates: ["b", "a"] });
+    relay.tick(11 * silenceMs, { holding: false, candidates: ["b", "a"] });
+    assert.equal(relay.currentSource(), "b");
   });
 
   it("a source with no depth yet does not count as heard", () => {

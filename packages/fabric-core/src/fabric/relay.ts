@@ -117,6 +117,9 @@ export class StateRelay {
   private lastFollowMs = Number.NEGATIVE_INFINITY;
   /** Until then the source owes an answer to a request the driver holds open (`awaitAnswer`). */
   private awaitedUntilMs = Number.NEGATIVE_INFINITY;
+  /** The first usable candidate of the view, and since when it is (see `tick`). */
+  private preferred: string | null = null;
+  private preferredSinceMs = 0;
   private readonly failedUntil = new Map<string, number>();
 
   constructor(
@@ -222,7 +225,15 @@ export class StateRelay {
     const wanted = view.candidates.find(
       (candidate) => candidate !== this.self && (this.failedUntil.get(candidate) ?? 0) <= nowMs,
     );
-    if (wanted !== undefined && wanted !== this.source && !awaiting) {
+    if (wanted !== this.preferred) {
+      this.preferred = wanted ?? null;
+      this.preferredSinceMs = nowMs;
+    }
+    // A source in use is kept while the preferred one moves (views that disagree or flap, as
+    // gossip suspects members or the learner set changes, would move every subscription each
+    // time); the preferred source wins once it held for silenceMs.
+    const settled = nowMs - this.preferredSinceMs >= this.config.silenceMs;
+    if (wanted !== undefined && wanted !== this.source && !awaiting && (this.source === null || settled)) {
       this.source = wanted;
       this.sourceDepth = null;
       this.lastHeardMs = nowMs;
