@@ -61,8 +61,12 @@ const relayEntriesMax = 256;
 export const relayWaitMsMax = 5_000;
 /** How long a request may take beyond its wait (a loaded source, the reply's transfer). */
 const requestSlackMs = 5_000;
-/** How long fetching a snapshot answer through the content layer may take. */
-const snapshotFetchMs = 15_000;
+/**
+ * How long the core waits for a snapshot answer being fetched through the content layer. No
+ * other request goes out meanwhile (one in flight), so giving the source up sooner would only
+ * drop the answer; the content layer's own timeouts end a fetch that cannot finish.
+ */
+const snapshotFetchMs = 60_000;
 
 const RelayEntryWire = z.strictObject({
   term: uint,
