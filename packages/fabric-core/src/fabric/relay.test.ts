@@ -153,6 +153,63 @@ describe("StateRelay", () => {
     assert.equal(refused.currentSource(), "holder");
   });
 
+  it("a source that owes an answer to an open request is neither silent nor traded for another", () => {
+    // A slow machine: the first answer (a snapshot, published, then fetched) takes longer than
+    // silenceMs. Giving the source up then drops the answer, and the next source is as slow.
+    const { silenceMs } = defaultRelayConfig;
+    const conf = { voters: ["parent"], votersOutgoing: [], learners: [], learnersNext: [] };
+    const machine = new Uint8Array([7]);
+    const relay = follower("f", ["parent", "holder"]);
+    relay.awaitAnswer("parent", 3 * silenceMs);
+    relay.tick(silenceMs + 1, { holding: false, candidates: ["parent", "holder"] });
+    assert.equal(relay.currentSource(), "parent", "an open request is not silence");
+    relay.tick(2 * silenceMs, { holding: false, candidates: ["holder", "parent"] });
+    assert.equal(relay.currentSource(), "parent", "a better candidate waits for the answer");
+    const late = relay.receive(
+      "parent",
+      { type: "snapshot", depth: 0, index: 9, machine, conf },
+      2 * silenceMs + 1,
+    );
+    assert.deepEqual(late.restore, { index: 9, machine, conf }, "the slow answer counts");
+    relay.recordRestored(9);
+    relay.tick(3 * silenceMs + 2, { holding: false, candidates: ["holder", "parent"] });
+    assert.equal(relay.currentSource(), "holder", "answered, and still preferred: the better candidate now");
+
+    // An answer that does not count (no depth yet) still settles what the source owed.
+    const empty = follower("g", ["parent", "holder"]);
+    empty.awaitAnswer("parent", 10 * silenceMs);
+    empty.receive("parent", { type: "entries", depth: null, applied: 0, entries: [] }, 1);
+    empty.tick(silenceMs + 1, { holding: false, candidates: ["parent", "holder"] });
+    assert.equal(empty.currentSource(), "holder");
+
+    // Past the request's deadline the source is silent; an unreachable one is given up at once.
+    const overdue = follower("h", ["parent", "holder"]);
+    overdue.awaitAnswer("parent", 2 * silenceMs);
+    overdue.tick(2 * silenceMs + 1, { holding: false, candidates: ["parent", "holder"] });
+    assert.equal(overdue.currentSource(), "holder");
+    const unreachable = follower("i", ["parent", "holder"]);
+    unreachable.awaitAnswer("parent", 10 * silenceMs);
+    unreachable.unreachable("parent", 5);
+    unreachable.tick(6, { holding: false, candidates: ["parent", "holder"] });
+    assert.equal(unreachable.currentSource(), "holder");
+  });
+
+  it("a source in use is kept while the preferred candidate flaps, and left once the preference holds", () => {
+    const { silenceMs } = defaultRelayConfig;
+    const relay = follower("f", ["a", "b"]);
+    relay.receive("a", { type: "entries", depth: 0, applied: 0, entries: [] }, 1);
+    for (let nowMs = 100; nowMs < 10 * silenceMs; nowMs += 100) {
+      // The tree parent alternates between views (a member suspected, then alive again).
+      const candidates = (nowMs / 100) % 20 < 10 ? ["a", "b"] : ["b", "a"];
+      relay.tick(nowMs, { holding: false, candidates });
+      relay.receive("a", { type: "entries", depth: 0, applied: 0, entries: [] }, nowMs);
+      assert.equal(relay.currentSource(), "a", `at ${nowMs} ms`);
+    }
+    relay.tick(10 * silenceMs, { holding: false, candidates: ["b", "a"] });
+    relay.tick(11 * silenceMs, { holding: false, candidates: ["b", "a"] });
+    assert.equal(relay.currentSource(), "b");
+  });
+
   it("a source with no depth yet does not count as heard", () => {
     const relay = follower("f", ["parent", "holder"]);
     const receipt = relay.receive(

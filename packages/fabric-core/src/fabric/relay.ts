@@ -115,6 +115,11 @@ export class StateRelay {
   private sourceDepth: number | null = null;
   private lastHeardMs = 0;
   private lastFollowMs = Number.NEGATIVE_INFINITY;
+  /** Until then the source owes an answer to a request the driver holds open (`awaitAnswer`). */
+  private awaitedUntilMs = Number.NEGATIVE_INFINITY;
+  /** The first usable candidate of the view, and since when it is (see `tick`). */
+  private preferred: string | null = null;
+  private preferredSinceMs = 0;
   private readonly failedUntil = new Map<string, number>();
 
   constructor(
@@ -187,6 +192,23 @@ export class StateRelay {
     if (from === this.source) this.giveUp(nowMs);
   }
 
+  /**
+   * The driver asked the current source and holds the request open until `untilMs` at most (a
+   * long poll; a snapshot answer being fetched). Until the source answers, or that deadline
+   * passes, it is neither silent nor traded for another candidate, so its answer still counts
+   * when it arrives: on a slow machine a first answer (a snapshot, published, then fetched)
+   * takes longer than `silenceMs`, and dropping it to ask the next source the same is how a
+   * fresh follower never receives a first state (docs/scale.md, "Real processes, N = 50").
+   */
+  awaitAnswer(from: string, untilMs: number): void {
+    if (from === this.source) this.awaitedUntilMs = untilMs;
+  }
+
+  /** The driver could not reach `from` (refused, timed out): a current source is given up. */
+  unreachable(from: string, nowMs: number): void {
+    if (from === this.source) this.giveUp(nowMs);
+  }
+
   /** Whether this node follows through the relay although its configuration says it holds the log. */
   isStale(): boolean {
     return this.stale;
@@ -197,11 +219,21 @@ export class StateRelay {
     if (!view.holding) this.stale = false;
     this.holding = view.holding && !this.stale;
     const outputs = this.flush(nowMs);
-    if (this.source !== null && nowMs - this.lastHeardMs > this.config.silenceMs) this.giveUp(nowMs);
+    const awaiting = this.source !== null && nowMs < this.awaitedUntilMs;
+    if (this.source !== null && !awaiting && nowMs - this.lastHeardMs > this.config.silenceMs)
+      this.giveUp(nowMs);
     const wanted = view.candidates.find(
       (candidate) => candidate !== this.self && (this.failedUntil.get(candidate) ?? 0) <= nowMs,
     );
-    if (wanted !== undefined && wanted !== this.source) {
+    if (wanted !== this.preferred) {
+      this.preferred = wanted ?? null;
+      this.preferredSinceMs = nowMs;
+    }
+    // A source in use is kept while the preferred one moves (views that disagree or flap, as
+    // gossip suspects members or the learner set changes, would move every subscription each
+    // time); the preferred source wins once it held for silenceMs.
+    const settled = nowMs - this.preferredSinceMs >= this.config.silenceMs;
+    if (wanted !== undefined && wanted !== this.source && !awaiting && (this.source === null || settled)) {
       this.source = wanted;
       this.sourceDepth = null;
       this.lastHeardMs = nowMs;
@@ -218,6 +250,9 @@ export class StateRelay {
   }
 
   receive(from: string, message: RelayMessage, nowMs: number): RelayReceipt {
+    // Any answer settles what the source owed; whether it counts is decided below.
+    if (from === this.source && message.type !== "follow" && message.type !== "probe")
+      this.awaitedUntilMs = Number.NEGATIVE_INFINITY;
     switch (message.type) {
       case "follow":
         return { outputs: this.subscribe(from, message.after, nowMs), apply: [], restore: null };
@@ -340,6 +375,7 @@ export class StateRelay {
     if (this.source !== null) this.failedUntil.set(this.source, nowMs + 4 * this.config.silenceMs);
     this.source = null;
     this.sourceDepth = null;
+    this.awaitedUntilMs = Number.NEGATIVE_INFINITY;
   }
 }
 

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
 import { foundingRoles, signRoleProposal } from "../attest/index.js";
 import {
+  defaultRelayConfig,
   type EtcdAction,
   type Execution,
   execute,
   FabricMachine,
   type FabricMachineOptions,
   type MachineOutcome,
+  type RelayConfig,
   type RelayMessage,
   type RelayOutput,
   relayViewOf,
@@ -94,6 +96,14 @@ export interface FabricClusterOptions {
    * entry with its term bumped; `relay-skip` makes followers skip an index.
    */
   readonly relaySabotage?: "relay-forged-term" | "relay-skip";
+  /** Children per node in the relay tree (default: the core's). */
+  readonly relayFanout?: number;
+  /**
+   * `voters`: the tree as the daemon roots it (`relayViewOf(..., "voters")`), and a learner
+   * answers a follow with `busy`, as a daemon learner does (it has no commit stamp to vouch
+   * with): fresh followers that take a learner for a parent must move on. Default `holders`.
+   */
+  readonly relayRoots?: "holders" | "voters";
 }
 
 export interface FabricSimNode {
@@ -165,6 +175,7 @@ export class FabricCluster {
   /** Told of every gossip event on every node (benchmarks time detection). */
   onGossip: ((observer: number, event: GossipEvent, nowMs: number) => void) | null = null;
   readonly learnersMax: number | null;
+  private readonly relayConfig: RelayConfig;
   /** The committed log as the first node to apply each entry through Raft saw it. */
   private readonly committedLog: Entry[] = [];
   /** Nodes whose machine advanced this step (their relay pushes at the end of it). */
@@ -190,6 +201,7 @@ export class FabricCluster {
     this.formation = options.formation ?? "quorum-3m";
     this.agreementCheckEvery = options.agreementCheckEvery ?? 50;
     this.learnersMax = options.learnersMax === undefined ? 4 : options.learnersMax;
+    this.relayConfig = { ...defaultRelayConfig, fanout: options.relayFanout ?? defaultRelayConfig.fanout };
     this.relayNetwork = new SimNetwork<RelayMessage>(
       new SeededRandom(options.seed * 31 + 17),
       options.faults ?? reliableNetwork,
@@ -230,7 +242,7 @@ export class FabricCluster {
         advertised: "",
         lastExecution: null,
         nextRunAtMs: 0,
-        relay: new StateRelay(id),
+        relay: new StateRelay(id, this.relayConfig),
         relayCandidates: [],
         relayRefreshAtMs: 0,
       });
@@ -280,7 +292,7 @@ export class FabricCluster {
     this.raft.restart(node.id);
     this.gossip.restart(index);
     node.machine = new FabricMachine(this.machineOptions);
-    node.relay = new StateRelay(node.id);
+    node.relay = new StateRelay(node.id, this.relayConfig);
     node.relayCandidates = [];
     node.relayRefreshAtMs = 0;
     node.incarnation = this.raft.node(node.id).incarnation;
@@ -670,7 +682,13 @@ export class FabricCluster {
     if (core === null) return [];
     const members = core.membershipView(this.nowMs).members;
     return [
-      ...relayViewOf(node.id, node.machine.configuration(), members, node.relay.config.fanout).candidates,
+      ...relayViewOf(
+        node.id,
+        node.machine.configuration(),
+        members,
+        node.relay.config.fanout,
+        this.options.relayRoots ?? "holders",
+      ).candidates,
     ];
   }
 
@@ -725,6 +743,16 @@ export class FabricCluster {
 
   private sendRelay(node: FabricSimNode, outputs: readonly RelayOutput[]): void {
     for (const output of outputs) {
+      if (this.cannotVouch(node, output)) {
+        this.relayNetwork.send(
+          node.id,
+          output.to,
+          { type: "busy" },
+          this.nowMs,
+          relayMessageBytes({ type: "busy" }),
+        );
+        continue;
+      }
       if (output.type === "send-snapshot") {
         const machine = node.machine.snapshot();
         const message: RelayMessage = {
@@ -746,6 +774,19 @@ export class FabricCluster {
       }
       this.relayNetwork.send(node.id, output.to, message, this.nowMs, relayMessageBytes(message));
     }
+  }
+
+  /**
+   * Rooted at the voters, a learner fed by Raft has no commit stamp to vouch with: a daemon
+   * answers `busy` where it would send state (daemon/relay.ts); a heartbeat still goes out.
+   */
+  private cannotVouch(node: FabricSimNode, output: RelayOutput): boolean {
+    if (this.options.relayRoots !== "voters" || node.relay.isStale()) return false;
+    if (!node.machine.configuration().learners.includes(node.id)) return false;
+    return (
+      output.type === "send-snapshot" ||
+      (output.message.type === "entries" && output.message.entries.length > 0)
+    );
   }
 
   private checkCommitted(

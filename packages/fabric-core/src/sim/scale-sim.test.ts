@@ -71,6 +71,31 @@ describe("bounded learners and the state relay", () => {
     );
   });
 
+  it("rooted at the voters as the daemon does, learners answering busy, fan-out 2: followers below followers settle", () => {
+    // Fresh followers know no configuration: their first view comes from gossip, where a
+    // learner looks like any member; one taken for a parent answers busy and is left.
+    for (const seed of [1, 2]) {
+      const cluster = new FabricCluster({ seed, size: nodes, relayRoots: "voters", relayFanout: 2 });
+      assert.ok(
+        cluster.runUntil(() => converged(cluster) && cluster.committedVoters().length === 3, 20_000),
+        `${seed}: formed, every node at the leader's machine`,
+      );
+      const conf = cluster.mostAdvanced().machine.configuration();
+      const holders = new Set([...conf.voters, ...conf.learners]);
+      const followers = cluster.nodes.filter((node) => !holders.has(node.id));
+      assert.equal(followers.length, nodes - 7);
+      for (const follower of followers) {
+        assert.equal(cluster.raft.node(follower.id).appliedIndex, 0, "a follower holds no Raft log");
+      }
+      // Followers start at a voter (all a fresh view offers), then move to their tree parent.
+      const deepest = () => Math.max(...followers.map((node) => node.relay.depth() ?? 0));
+      assert.ok(
+        cluster.runUntil(() => converged(cluster) && deepest() >= 2, 20_000),
+        `${seed}: a follower two hops below the voters, every node at the leader's machine`,
+      );
+    }
+  });
+
   it("without the bound every alive node is a learner and nothing is relayed", () => {
     const cluster = new FabricCluster({ seed: 3, size: 10, learnersMax: null });
     assert.ok(cluster.runUntil(() => converged(cluster) && cluster.committedVoters().length === 3, 20_000));

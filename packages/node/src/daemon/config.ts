@@ -88,6 +88,11 @@ export const NodeConfig = z.strictObject({
    * `consensus.kind.learners_max` wins over it; absent in both: every alive member is a learner.
    */
   learners_max: z.int().min(0).max(4096).optional(),
+  /**
+   * Children per node in the state relay's tree (docs/scale.md: F); absent: the core's default
+   * (8). Every node computes the tree itself, so every node of a cluster should carry one value.
+   */
+  relay_fanout: z.int().min(1).max(64).optional(),
   /** How the node makes the host match what it renders (docs/actuators.md); absent: files only. */
   actuator: ActuatorConfig.optional(),
   /**

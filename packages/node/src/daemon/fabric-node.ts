@@ -2,7 +2,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { foundingRoles, strategyDigest } from "@revoada/fabric-core/attest";
-import { type MachineOutcome, planStrategyChange } from "@revoada/fabric-core/fabric";
+import { defaultRelayConfig, type MachineOutcome, planStrategyChange } from "@revoada/fabric-core/fabric";
 import type { Face } from "@revoada/fabric-core/face";
 import type { GossipEvent } from "@revoada/fabric-core/gossip";
 import { resolvePolicyConfig } from "@revoada/fabric-core/policy";
@@ -252,6 +252,9 @@ export class FabricNode {
         else this.events.push({ type: "applied", outcome });
       },
       logger: this.logger.child("relay"),
+      ...(this.config.relay_fanout === undefined
+        ? {}
+        : { config: { ...defaultRelayConfig, fanout: this.config.relay_fanout } }),
     });
     this.relay.recordRestored(this.applier.machine.applied().index);
     parts.relayHook.relay = this.relay;
@@ -501,8 +504,12 @@ export class FabricNode {
       },
       gossip: () => gossip,
       fabricState: () => applier.state(),
-      // Every node holds the etcd members' sealed credentials: any of them may serve one.
-      extraPins: () => credentialBlobs(applier.machine.etcdMembers()),
+      // Every node holds the etcd members' sealed credentials: any of them may serve one. The
+      // relay's snapshot answer stays while it is served (followers fetch it after the answer).
+      extraPins: () => [
+        ...credentialBlobs(applier.machine.etcdMembers()),
+        ...(relayHook.relay?.servedSnapshot() ?? []),
+      ],
       logger: logger.child("content"),
     });
     const node = new FabricNode({

@@ -3,7 +3,9 @@
 // with the reason logged and counted (`answers_refused`), nothing is applied, and once the
 // source answers truly the follower catches up. Method: in one process, a voter's NodeRelay
 // (a real applier with a founded log) served over a small HTTP server that can lie, and a
-// follower's NodeRelay asking it through the real client, with short relay timers.
+// follower's NodeRelay asking it through the real client, with short relay timers. And a
+// fresh follower whose source answers only after more than `silenceMs` (a loaded machine,
+// docs/scale.md "Issue 17") still applies that answer.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -92,6 +94,8 @@ const view = (): MembershipView => ({
 
 type Lie = "none" | "tamper-entry" | "outsider-stamp";
 let lie: Lie = "none";
+/** How long the source takes to answer (a loaded machine). */
+let answerDelayMs = 0;
 let server: Server;
 let address = "";
 let directories: string[] = [];
@@ -157,7 +161,10 @@ before(async () => {
       body += chunk.toString("utf8");
     });
     request.on("end", () => {
-      const answer = async () => lieAbout(await source.serve(RelayRequest.parse(JSON.parse(body))));
+      const answer = async () => {
+        await new Promise((resolve) => setTimeout(resolve, answerDelayMs));
+        return lieAbout(await source.serve(RelayRequest.parse(JSON.parse(body))));
+      };
       answer().then(
         (reply) => {
           response.writeHead(200, { "content-type": "application/json" });
@@ -230,4 +237,36 @@ test("a relay follower refuses a lying source (tampered entry, outsider's stamp)
     followerApplier.machine.node(follower.nodeId) !== undefined,
     "the follower's join is in its state",
   );
+});
+
+test("a fresh follower applies an answer that takes longer than silenceMs to come (a loaded source)", async () => {
+  relay.stop();
+  answerDelayMs = 1.5 * quick.silenceMs;
+  const applier = await newApplier();
+  const slow = new NodeRelay({
+    self: follower.nodeId,
+    signer: follower,
+    machineOptions,
+    applier,
+    view,
+    apiOf: (id) => (id === voter.nodeId ? address : undefined),
+    api: { token: undefined, caPem: undefined },
+    publish: async () => "0".repeat(64) as Blake3Hash,
+    fetch: async (hash) => blobs.get(hash) ?? null,
+    onApplied: () => {},
+    logger: createLogger({ level: "error", write: () => {} }),
+    config: quick,
+    waitMs: 50,
+    tickMs: 10,
+  });
+  slow.start();
+  try {
+    // Before issue 17's fix the follower gave the source up mid-request and dropped the
+    // answer, every time: it never applied anything.
+    assert.ok(await until(() => applier.machine.applied().index === 3, 10_000), "the slow answer is applied");
+    assert.equal(slow.status().answers_refused, 0);
+  } finally {
+    slow.stop();
+    answerDelayMs = 0;
+  }
 });

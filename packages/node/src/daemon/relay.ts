@@ -59,6 +59,14 @@ const uint = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const relayEntriesMax = 256;
 /** How long a source holds a follow with nothing new to send. */
 export const relayWaitMsMax = 5_000;
+/** How long a request may take beyond its wait (a loaded source, the reply's transfer). */
+const requestSlackMs = 5_000;
+/**
+ * How long the core waits for a snapshot answer being fetched through the content layer. No
+ * other request goes out meanwhile (one in flight), so giving the source up sooner would only
+ * drop the answer; the content layer's own timeouts end a fetch that cannot finish.
+ */
+const snapshotFetchMs = 60_000;
 
 const RelayEntryWire = z.strictObject({
   term: uint,
@@ -158,6 +166,13 @@ export class NodeRelay {
   private holding = false;
   /** After a failed request, the next one waits until then. */
   private retryAtMs = 0;
+  /** The last snapshot answer this node published (`snapshotReply`). */
+  private publishedSnapshot: {
+    readonly index: number;
+    readonly hash: Blake3Hash;
+    readonly conf: ConfState;
+    readonly stamp: CommitStamp;
+  } | null = null;
 
   constructor(private readonly options: NodeRelayOptions) {
     this.core = new StateRelay(options.self, options.config ?? defaultRelayConfig);
@@ -204,6 +219,11 @@ export class NodeRelay {
     };
   }
 
+  /** The snapshot blob this node serves to followers now (pinned by the content layer). */
+  servedSnapshot(): Blake3Hash[] {
+    return this.publishedSnapshot === null ? [] : [this.publishedSnapshot.hash];
+  }
+
   /** Serves `POST /v1/relay`: answers a follow at once, or when something newer applies. */
   async serve(request: RelayRequest): Promise<RelayReply> {
     const message: RelayMessage =
@@ -233,9 +253,12 @@ export class NodeRelay {
       this.core.config.fanout,
       "voters",
     );
+    const before = this.core.currentSource();
     const outputs = this.core.tick(Date.now(), view);
     this.holding = view.holding && !this.core.isStale();
     const source = this.core.currentSource();
+    if (source !== before)
+      this.options.logger.debug("relay source changed", { from: before, to: source, holding: this.holding });
     if (source === null || this.inFlight !== null || Date.now() < this.retryAtMs) return;
     // A follower keeps its long poll open; a holder probes when the core says so.
     const due = outputs.find((output) => output.type === "send" && output.to === source);
@@ -255,17 +278,29 @@ export class NodeRelay {
       after: this.options.applier.machine.applied().index,
       wait_ms: waitMs,
     };
+    const startedMs = Date.now();
+    // The source owes an answer until the request times out: not silent meanwhile (relay.ts).
+    this.core.awaitAnswer(source, startedMs + waitMs + requestSlackMs);
     try {
-      const reply = await apiClientFor(address, this.options.api, waitMs + 5_000).post(
+      const reply = await apiClientFor(address, this.options.api, waitMs + requestSlackMs).post(
         "/v1/relay",
         body,
         RelayReply,
       );
+      if (reply.type !== "entries" || reply.entries.length > 0)
+        this.options.logger.debug("relay answer", {
+          source,
+          type: reply.type,
+          after: body.after,
+          ms: Date.now() - startedMs,
+        });
       if (!this.stopped) await this.receive(source, reply, body.after);
     } catch (error) {
       this.retryAtMs = Date.now() + this.core.config.renewMs;
+      this.core.unreachable(source, Date.now());
       this.options.logger.debug("relay request failed", {
         source,
+        ms: Date.now() - startedMs,
         error: error instanceof Error ? error.message : String(error),
       });
     } finally {
@@ -280,11 +315,21 @@ export class NodeRelay {
     const now = Date.now();
     let receipt: RelayReceipt;
     if (reply.type === "snapshot") {
+      const fetchStartedMs = Date.now();
+      this.core.awaitAnswer(source, fetchStartedMs + snapshotFetchMs);
       const bytes = await this.options.fetch(reply.hash, source);
       if (bytes === null) {
         this.options.logger.debug("relay snapshot not fetched yet", { source, hash: reply.hash });
+        this.core.unreachable(source, Date.now());
         return;
       }
+      this.options.logger.debug("relay snapshot fetched", {
+        source,
+        index: reply.index,
+        bytes: bytes.length,
+        ms: Date.now() - fetchStartedMs,
+        current: this.core.currentSource() === source,
+      });
       receipt = this.core.receive(
         source,
         { type: "snapshot", depth: reply.depth, index: reply.index, machine: bytes, conf: reply.conf },
@@ -382,15 +427,24 @@ export class NodeRelay {
       : null;
   }
 
-  /** A whole-machine answer: published into the content store, with its stamp (busy: no stamp). */
+  /**
+   * A whole-machine answer: published into the content store, with its stamp (busy: no stamp).
+   * Published once per applied index: fresh followers arriving together (a mesh starting) all
+   * get the same blob, not one serialization, hash and durable write each.
+   */
   private async snapshotReply(depth: number | null): Promise<RelayReply> {
     const machine = this.options.applier.machine;
-    const bytes = machine.snapshot();
     const index = machine.applied().index;
+    const published = this.publishedSnapshot;
+    if (published !== null && published.index === index && published.stamp === this.stampNow()) {
+      return { type: "snapshot", depth, ...published };
+    }
+    const bytes = machine.snapshot();
     const conf = machine.configuration();
     const stamp = this.stampNow(bytes);
     if (stamp === null || stamp.index !== index) return { type: "busy" };
     const hash = await this.options.publish(bytes);
+    this.publishedSnapshot = { index, hash, conf, stamp };
     return { type: "snapshot", depth, index, hash, conf, stamp };
   }
 

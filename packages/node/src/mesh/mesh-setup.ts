@@ -31,6 +31,10 @@ export interface MeshPlan {
   readonly policy?: NodeConfig["policy"];
   /** `learners_max` of every node's config: the others learn through the state relay (docs/scale.md). */
   readonly learnersMax?: number;
+  /** `relay_fanout` of every node's config: small values make a deep relay tree (tests). */
+  readonly relayFanout?: number;
+  /** `log_level` of every node's config (default `info`). */
+  readonly logLevel?: NodeConfig["log_level"];
   /**
    * The actuator runtime of every node; `etcd: true` also gives each node an etcd member on
    * its own loopback ports, managed by the fabric (docs/actuators.md).
@@ -147,9 +151,10 @@ export async function createMeshLayout(plan: MeshPlan): Promise<{ mesh: MeshFile
       rack: `rack-${(i % 2) + 1}`,
       labels: {},
       capacity: { cpu_millis: 4000, memory_bytes: 8 * 2 ** 30, storage_bytes: 100 * 2 ** 30, pods: 110 },
-      log_level: "info",
+      log_level: plan.logLevel ?? "info",
       ...(plan.policy === undefined ? {} : { policy: plan.policy }),
       ...(plan.learnersMax === undefined ? {} : { learners_max: plan.learnersMax }),
+      ...(plan.relayFanout === undefined ? {} : { relay_fanout: plan.relayFanout }),
       ...(plan.actuator === undefined
         ? {}
         : {
