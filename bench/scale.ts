@@ -30,6 +30,7 @@ import { FabricCluster } from "../packages/fabric-core/src/sim/fabric-cluster.js
 import type { NetworkFaults } from "../packages/fabric-core/src/sim/network.js";
 import { SeededRandom } from "../packages/fabric-core/src/sim/random.js";
 import { loadBlake3 } from "../packages/fabric-core/src/vocabulary/index.js";
+import { readStrategyFile } from "../packages/node/src/cli/commands/strategy.js";
 import { benchArgs } from "./lib/args.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 import { drawScaleSvg } from "./scale/plot.js";
@@ -58,6 +59,11 @@ const args = benchArgs({
     real: { type: "string", value: "N", help: "then N real daemons on loopback (bench/scale/real.ts)" },
     "real-only": { type: "boolean", help: "only the real daemons, no simulator run" },
     netns: { type: "boolean", help: "with --real: one network namespace per daemon (needs root)" },
+    strategy: {
+      type: "string",
+      value: "FILE",
+      help: "with --real: the founding strategy of the daemons, a YAML file (default: the homelab strategy)",
+    },
     "learners-max": {
       type: "string",
       value: "K",
@@ -391,7 +397,8 @@ if (rows.length > 0) {
 }
 const figures = rows.flatMap(figuresOf);
 if (realCount !== undefined) {
-  const real = await runRealScale(realCount, { netns: values.netns === true, learnersMax });
+  const strategy = values.strategy === undefined ? undefined : await readStrategyFile(values.strategy);
+  const real = await runRealScale(realCount, { netns: values.netns === true, learnersMax, strategy });
   figures.push(...real.figures);
   notes.push(...real.notes);
 }

@@ -19,6 +19,7 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FabricStrategy } from "../../packages/fabric-core/src/vocabulary/index.js";
 import type { NodeStatusReply } from "../../packages/node/src/api/schemas.js";
 import { CommittedReply } from "../../packages/node/src/api/schemas.js";
 import { LocalMesh } from "../../packages/node/src/mesh/local-mesh.js";
@@ -217,7 +218,11 @@ async function startMesh(plan: MeshPlan, netns: boolean): Promise<BenchMesh> {
 
 export async function runRealScale(
   count: number,
-  options: { readonly netns?: boolean; readonly learnersMax?: number } = {},
+  options: {
+    readonly netns?: boolean;
+    readonly learnersMax?: number;
+    readonly strategy?: FabricStrategy;
+  } = {},
 ): Promise<RealScaleResult> {
   const directory = await mkdtemp(join(tmpdir(), "revoada-bench-scale-"));
   const loadStart = loadavg()[0]!;
@@ -231,6 +236,7 @@ export async function runRealScale(
       directory,
       nodes: count,
       faceId: "pureraft",
+      ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
       policy: { flap_threshold: 1000 },
       // By default as in the simulator: the voters and 4 learners hold the log, the others follow the relay.
       learnersMax,
@@ -311,6 +317,14 @@ export async function runRealScale(
         "commit -> applied is sampled by polling every node's /v1/status and commit -> rendered by reading every " +
         "node's state.json (one round of N requests and N reads, then 20 ms), so both include up to one polling " +
         `round; the voters and ${learnersMax} learners hold the log, the other nodes follow the state relay (docs/scale.md)`,
+    );
+    const strategy = options.strategy;
+    notes.push(
+      strategy === undefined
+        ? `${label}: strategy homelab-3node (election 150 ms, gossip 100 ms, content 200 ms, reconciliation 500 ms)`
+        : `${label}: strategy ${strategy.name} (election ${strategy.consensus.kind.election_timeout_ms} ms, ` +
+            `gossip ${strategy.membership.gossip_cadence_ms} ms, content ${strategy.content.sync_cadence_ms} ms, ` +
+            `reconciliation ${strategy.reconciliation.millis} ms)`,
     );
   } finally {
     await mesh.stop().catch(() => undefined);

@@ -24,7 +24,7 @@ import {
 import { anyLiveStatus, apiOption, clients, dirOption, leaderClient, type Target } from "./mesh.js";
 
 /** A strategy file parsed and proved live, or exit 3 naming the field and file:line:column. */
-async function readStrategyFile(file: string): Promise<FabricStrategy> {
+export async function readStrategyFile(file: string): Promise<FabricStrategy> {
   const text = await readInputFile(file);
   // Liveness errors are located like schema errors: field path and file:line:column.
   const parsed = parseSourceText(FabricStrategy, text, file, {
