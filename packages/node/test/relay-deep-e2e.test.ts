@@ -114,5 +114,7 @@ test("followers two hops below the voters reach the leader's applied index and r
     }, patienceMs);
     assert.ok(rendered, `${follower.name} rendered the committed workload`);
   }
-  assert.ok(relayed >= 3, "at least 3 of the 4 followers still learn through the relay");
+  // The policy may swap a follower in as a learner at any time (more than one under load), so
+  // only the one the deep check saw below a follower is certain to be a relay follower here.
+  assert.ok(relayed >= 1, "the followers that learn through the relay took their state from it");
 });
