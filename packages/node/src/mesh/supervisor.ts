@@ -29,7 +29,15 @@ export function startNodeProcess(
   launcher: readonly string[] = [],
 ): NodeProcess {
   const log = createWriteStream(join(meshDir, name, "node.log"), { flags: "a" });
-  const command = [...launcher, process.execPath, revoadaBin, "node", "--config", config];
+  const command = [
+    ...launcher,
+    process.execPath,
+    ...daemonNodeFlags(env),
+    revoadaBin,
+    "node",
+    "--config",
+    config,
+  ];
   const child = spawn(command[0]!, command.slice(1), {
     stdio: ["ignore", "pipe", "pipe"],
     detached: false,
@@ -44,6 +52,15 @@ export function startNodeProcess(
     });
   });
   return { name, config, child, exited };
+}
+
+/**
+ * REVOADA_NODE_FLAGS (the mesh's env, else the process's) adds Node flags to every daemon, e.g.
+ * "--cpu-prof --cpu-prof-dir=DIR" when profiling: flags that NODE_OPTIONS refuses.
+ */
+function daemonNodeFlags(env: Readonly<Record<string, string>>): string[] {
+  const flags = env.REVOADA_NODE_FLAGS ?? process.env.REVOADA_NODE_FLAGS ?? "";
+  return flags.split(" ").filter((flag) => flag !== "");
 }
 
 export async function stopNodeProcess(node: NodeProcess, graceMs = 10_000): Promise<void> {
