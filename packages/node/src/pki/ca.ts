@@ -1,10 +1,7 @@
-// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect
-// metadata polyfill loaded first.
-import "reflect-metadata";
-import { createHash, randomBytes, webcrypto } from "node:crypto";
+import { createHash, randomBytes, webcrypto, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 import { writeFileAtomic } from "../fs/durable.js";
 
 /**
@@ -50,12 +47,30 @@ const dayMs = 86_400_000;
 // lets nothing be done that could not be done now.
 const backdateMs = dayMs;
 
-// x509 types the provider as the DOM `Crypto`, which Node's webcrypto is at run time.
-x509.cryptoProvider.set(webcrypto as never);
 const subtle = webcrypto.subtle;
 type CryptoKey = webcrypto.CryptoKey;
 
+let x509Loading: Promise<typeof X509> | undefined;
+
+/**
+ * @peculiar/x509, loaded on first use: a daemon that never issues or checks a certificate (no
+ * HTTPS API, no etcd member) does not hold the library and its dependencies (~4 MB of heap).
+ */
+function x509Library(): Promise<typeof X509> {
+  x509Loading ??= (async () => {
+    // The library resolves its algorithm providers through tsyringe, which needs the Reflect
+    // metadata polyfill loaded first.
+    await import("reflect-metadata");
+    const x509 = await import("@peculiar/x509");
+    // x509 types the provider as the DOM `Crypto`, which Node's webcrypto is at run time.
+    x509.cryptoProvider.set(webcrypto as never);
+    return x509;
+  })();
+  return x509Loading;
+}
+
 export async function createClusterCa(commonName: string): Promise<ClusterCa> {
+  const x509 = await x509Library();
   const keys = await subtle.generateKey(algorithm, true, ["sign", "verify"]);
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
@@ -72,7 +87,7 @@ export async function createClusterCa(commonName: string): Promise<ClusterCa> {
     ],
   });
   const certPem = certificate.toString("pem");
-  return { certPem, keyPem: await privateKeyPem(keys.privateKey), fingerprint: caFingerprint(certPem) };
+  return { certPem, keyPem: await privateKeyPem(x509, keys.privateKey), fingerprint: caFingerprint(certPem) };
 }
 
 /** Writes the certificate (0644) and, when held, the private key (0600), each atomically. */
@@ -91,8 +106,13 @@ export async function loadClusterCa(certPath: string, keyPath?: string): Promise
 
 /** `sha256:<hex>` over the certificate's SubjectPublicKeyInfo DER. Throws on a non-certificate. */
 export function caFingerprint(certPem: string): string {
-  const certificate = parseCertificate(certPem, "CA certificate");
-  const spki = Buffer.from(certificate.publicKey.rawData);
+  // Node's own parser: a node loading its config checks the CA without the x509 library.
+  let spki: Buffer;
+  try {
+    spki = new X509Certificate(certPem).publicKey.export({ format: "der", type: "spki" });
+  } catch {
+    throw new Error("CA certificate is not a PEM X.509 certificate");
+  }
   return `sha256:${createHash("sha256").update(spki).digest("hex")}`;
 }
 
@@ -102,11 +122,12 @@ export async function issueCertificate(
 ): Promise<IssuedCertificate> {
   if (ca.keyPem === undefined)
     throw new Error("this node holds the CA certificate without its key: it cannot issue");
-  const caCertificate = parseCertificate(ca.certPem, "CA certificate");
+  const x509 = await x509Library();
+  const caCertificate = parseCertificate(x509, ca.certPem, "CA certificate");
   const caKey = await importPrivateKey(ca.keyPem, "CA key");
   const keys = await subtle.generateKey(algorithm, true, ["sign", "verify"]);
   const now = Date.now();
-  const names: x509.JsonGeneralName[] = [
+  const names: X509.JsonGeneralName[] = [
     ...(request.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
     ...(request.ipAddresses ?? []).map((value) => {
       if (isIP(value) === 0) throw new Error(`${value} is not an IP address`);
@@ -128,13 +149,13 @@ export async function issueCertificate(
         x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
         true,
       ),
-      new x509.ExtendedKeyUsageExtension(extendedUsages(request.usage), false),
+      new x509.ExtendedKeyUsageExtension(extendedUsages(x509, request.usage), false),
       ...(names.length === 0 ? [] : [new x509.SubjectAlternativeNameExtension(names, false)]),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCertificate, false),
     ],
   });
-  return { certPem: certificate.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: certificate.toString("pem"), keyPem: await privateKeyPem(x509, keys.privateKey) };
 }
 
 /**
@@ -149,7 +170,8 @@ export async function issueRevocationList(
 ): Promise<string> {
   if (ca.keyPem === undefined)
     throw new Error("this node holds the CA certificate without its key: it cannot sign a revocation list");
-  const caCertificate = parseCertificate(ca.certPem, "CA certificate");
+  const x509 = await x509Library();
+  const caCertificate = parseCertificate(x509, ca.certPem, "CA certificate");
   const at = options.at ?? new Date();
   const crl = await x509.X509CrlGenerator.create({
     issuer: caCertificate.subject,
@@ -170,12 +192,13 @@ export async function issueRevocationList(
 
 /** True when `certPem` was signed by the CA and is valid at `at`. */
 export async function issuedBy(ca: ClusterCa, certPem: string, at = new Date()): Promise<boolean> {
-  const certificate = parseCertificate(certPem, "certificate");
-  const caCertificate = parseCertificate(ca.certPem, "CA certificate");
+  const x509 = await x509Library();
+  const certificate = parseCertificate(x509, certPem, "certificate");
+  const caCertificate = parseCertificate(x509, ca.certPem, "CA certificate");
   return certificate.verify({ publicKey: caCertificate.publicKey, date: at });
 }
 
-function extendedUsages(usage: CertificateUsage): string[] {
+function extendedUsages(x509: typeof X509, usage: CertificateUsage): string[] {
   const server = x509.ExtendedKeyUsage.serverAuth;
   const client = x509.ExtendedKeyUsage.clientAuth;
   if (usage === "server") return [server];
@@ -183,7 +206,7 @@ function extendedUsages(usage: CertificateUsage): string[] {
   return [server, client];
 }
 
-function parseCertificate(pem: string, what: string): x509.X509Certificate {
+function parseCertificate(x509: typeof X509, pem: string, what: string): X509.X509Certificate {
   try {
     return new x509.X509Certificate(pem);
   } catch {
@@ -193,14 +216,21 @@ function parseCertificate(pem: string, what: string): x509.X509Certificate {
 
 async function importPrivateKey(pem: string, what: string): Promise<CryptoKey> {
   try {
-    return await subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(pem), algorithm, false, ["sign"]);
+    return await subtle.importKey("pkcs8", firstPemBlock(pem), algorithm, false, ["sign"]);
   } catch {
     // The message names the file, never the key's bytes.
     throw new Error(`${what} is not a PKCS#8 PEM P-256 private key`);
   }
 }
 
-async function privateKeyPem(key: CryptoKey): Promise<string> {
+/** The bytes of the first PEM block (as x509's `PemConverter.decodeFirst`), without the library. */
+function firstPemBlock(pem: string): Buffer {
+  const block = /-----BEGIN [^-\r\n]+-----([A-Za-z0-9+/=\s]*)-----END [^-\r\n]+-----/.exec(pem);
+  if (block === null) throw new Error("no PEM block");
+  return Buffer.from(block[1]!.replace(/\s+/g, ""), "base64");
+}
+
+async function privateKeyPem(x509: typeof X509, key: CryptoKey): Promise<string> {
   const der = await subtle.exportKey("pkcs8", key);
   return x509.PemConverter.encode(der, "PRIVATE KEY");
 }
