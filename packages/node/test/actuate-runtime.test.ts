@@ -133,8 +133,8 @@ test("the process runtime runs what exists and reports an absent program as unav
   );
 });
 
-test("the kubelet runtime's Node patch carries the role labels and taints", () => {
-  const control = nodeRolePatch(controlNode);
+test("the kubelet runtime's Node patch carries the role labels and taints", async () => {
+  const control = await nodeRolePatch(controlNode);
   assert.equal(control.apiVersion, "v1");
   assert.equal(control.kind, "Node");
   assert.equal(control.metadata.name, "cp-1");
@@ -145,12 +145,12 @@ test("the kubelet runtime's Node patch carries the role labels and taints", () =
   ]);
   assert.equal(control.metadata.annotations?.["revoada.io/node-id"], controlNode.id);
 
-  const worker = nodeRolePatch(workerNode);
+  const worker = await nodeRolePatch(workerNode);
   assert.equal(worker.metadata.labels?.["node-role.kubernetes.io/worker"], "");
   assert.equal(worker.metadata.labels?.["node-role.kubernetes.io/control-plane"], undefined);
   assert.equal(worker.spec, undefined, "a worker is not tainted");
 
-  const quarantined = nodeRolePatch({ ...workerNode, roles: ["quarantined"] });
+  const quarantined = await nodeRolePatch({ ...workerNode, roles: ["quarantined"] });
   assert.equal(quarantined.spec?.unschedulable, true);
 });
 
@@ -249,7 +249,7 @@ test("with a kubeconfig the kubelet runtime applies the Node patch server-side",
     assert.equal(url.searchParams.get("force"), "true");
     assert.match(request?.contentType ?? "", /^application\/apply-patch\+yaml/);
     assert.equal(request?.authorization, "Bearer test-token");
-    assert.deepEqual(request?.body, nodeRolePatch(controlNode));
+    assert.deepEqual(request?.body, await nodeRolePatch(controlNode));
 
     answer = 403;
     const refused = await kubelet.apply({

@@ -14,7 +14,7 @@ import {
   ok,
   type Result,
 } from "@revoada/fabric-core/vocabulary";
-import { renderNodePatch } from "@revoada/face-kubernetes";
+import type { renderNodePatch } from "@revoada/face-kubernetes";
 import {
   type ComponentSpec,
   type ComponentStatus,
@@ -190,8 +190,10 @@ export const revoadaFieldManager = "revoada";
  * the API server gets what the face's files say. Server-side apply with field manager
  * `revoada`: labels and taints a demoted node's patch omits are removed by the server.
  */
-export function nodeRolePatch(node: NodeState): ReturnType<typeof renderNodePatch> {
-  return renderNodePatch(node);
+export async function nodeRolePatch(node: NodeState): Promise<ReturnType<typeof renderNodePatch>> {
+  // Loaded on first use: a node with another face or runtime never holds the kubernetes face.
+  const kubernetesFace = await import("@revoada/face-kubernetes");
+  return kubernetesFace.renderNodePatch(node);
 }
 
 function kubeletRuntime(options: RuntimeOptions): Runtime {
@@ -214,7 +216,7 @@ function kubeletRuntime(options: RuntimeOptions): Runtime {
         };
         return lastOutcome;
       }
-      const patch = nodeRolePatch(node);
+      const patch = await nodeRolePatch(node);
       try {
         await applyNodePatch(kubeconfigPath, patch);
         lastOutcome = {
