@@ -130,6 +130,11 @@ export class KeySet {
   }
 
   lookup(id: KeyId | Uint8Array): KeyLookup {
+    if (typeof id !== "string") {
+      // Every gossip packet names its key by these 4 bytes: compared as bytes, no string per packet.
+      const entry = this.entries.find((candidate) => candidate.idBytes.equals(id));
+      if (entry !== undefined) return { type: "key", entry };
+    }
     const hex = typeof id === "string" ? id : Buffer.from(id).toString("hex");
     const entry = this.entries.find((candidate) => candidate.id === hex);
     if (entry !== undefined) return { type: "key", entry };
