@@ -46,6 +46,15 @@ export const workerHashBytesMin = 4 * 1024 * 1024;
 /** `gc.json`: when each unpinned blob was first seen unpinned. */
 const GcStateFile = z.record(Blake3Hash, Millis);
 
+function parseGcState(text: string | undefined): z.infer<typeof GcStateFile> {
+  if (text === undefined) return {};
+  try {
+    return GcStateFile.parse(JSON.parse(text));
+  } catch {
+    return {};
+  }
+}
+
 export class BlobStore {
   readonly completeDir: string;
   readonly partialDir: string;
@@ -190,12 +199,14 @@ export class BlobStore {
     const stored = (await this.list()).map((blob) => blob.hash);
     // The file decides what is deleted, so it is read like any input: anything that is not a
     // map of blob hashes to times is ignored (every unpinned blob starts its retention anew).
-    const previous = await readFile(this.gcFile, "utf8")
-      .then((text) => GcStateFile.parse(JSON.parse(text)))
-      .catch(() => ({}));
+    const previousText = await readFile(this.gcFile, "utf8").catch(() => undefined);
+    const previous = parseGcState(previousText);
     const plan = planGarbageCollection({ stored, pins, unpinnedSinceMs: previous, nowMs, retentionMs });
     for (const hash of plan.collect) await this.delete(hash);
-    await writeFileAtomic(this.gcFile, `${JSON.stringify(plan.unpinnedSinceMs)}\n`);
+    const text = `${JSON.stringify(plan.unpinnedSinceMs)}\n`;
+    // A round runs every sync_cadence_ms (200 ms by default): an unchanged file is not written
+    // again (an atomic write is two fsyncs).
+    if (text !== previousText) await writeFileAtomic(this.gcFile, text);
     return [...plan.collect];
   }
 
