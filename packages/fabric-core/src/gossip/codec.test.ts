@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { limits } from "../vocabulary/limits.js";
-import { decodeMessage, encodeMessage, utf8Length } from "./codec.js";
-import type { GossipMessage } from "./types.js";
+import { bareProbe, decodeMessage, encodeMessage, utf8Length } from "./codec.js";
+import { GossipMessage } from "./types.js";
 
 const id = "a".repeat(64);
 const ping: GossipMessage = {
@@ -52,6 +53,58 @@ describe("gossip codec", () => {
     ];
     for (const bytes of cases)
       assert.deepEqual(decodeMessage(bytes, 100_000), { ok: false, reason: "malformed" });
+  });
+
+  it("checks bare probes by hand as the schema does: accepts only what it accepts, as the same value", () => {
+    // Valid probes, and probes with one field swapped for an odd value, removed or added.
+    const memberId = fc.oneof(fc.constant(id), fc.stringMatching(/^[0-9a-f]{64}$/));
+    const probe = fc.record({
+      type: fc.constantFrom("ping", "ack", "nack", "push", "pingRequest"),
+      from: memberId,
+      address: fc.string({ minLength: 1, maxLength: 300 }),
+      seq: fc.nat(),
+      target: memberId,
+      updates: fc.constant([] as unknown[]),
+    });
+    const odd = fc.constantFrom<unknown>(
+      -1,
+      1.5,
+      -0,
+      Number.NaN,
+      2 ** 53,
+      "",
+      "x".repeat(301),
+      "A".repeat(64),
+      null,
+      [],
+      [{ kind: "left", id, generation: 0, incarnation: 0 }],
+      {},
+      true,
+    );
+    const key = fc.constantFrom("type", "from", "address", "seq", "target", "updates", "extra");
+    const mutation = fc.oneof(
+      fc.constant({ kind: "none" as const }),
+      fc.record({ kind: fc.constant("set" as const), key, value: odd }),
+      fc.record({ kind: fc.constant("drop" as const), key }),
+    );
+    fc.assert(
+      fc.property(probe, mutation, (base, change) => {
+        const candidate: Record<string, unknown> = structuredClone(base);
+        if (candidate.type === "nack") delete candidate.updates;
+        if (change.kind === "set") candidate[change.key] = change.value;
+        if (change.kind === "drop") delete candidate[change.key];
+        const json = JSON.parse(JSON.stringify(candidate)) as unknown;
+        const fast = bareProbe(json);
+        const schema = GossipMessage.safeParse(json);
+        if (fast !== null) {
+          assert.ok(schema.success, `accepted by hand, refused by the schema: ${JSON.stringify(json)}`);
+          assert.deepEqual(fast, schema.data);
+        }
+        if (change.kind === "none" && candidate.type !== "push" && candidate.type !== "pingRequest")
+          assert.notEqual(fast, null, "a valid bare probe goes the hand-checked way");
+      }),
+      { seed: 17, numRuns: 2_000 },
+    );
   });
 
   it("measures UTF-8 without encoding", () => {

@@ -14,11 +14,13 @@ import { limits, type NodeState } from "../vocabulary/index.js";
 const uint = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** A member id: the node's NodeId (ed25519 public key hex). */
-export const MemberId = z.string().regex(/^[0-9a-f]{64}$/, "a member id is 64 lowercase hex characters");
+export const memberIdPattern = /^[0-9a-f]{64}$/;
+export const MemberId = z.string().regex(memberIdPattern, "a member id is 64 lowercase hex characters");
 export type MemberId = z.infer<typeof MemberId>;
 
 /** A gossip address: host:port in production, any short name in the simulator. */
-export const GossipAddress = z.string().min(1).max(300);
+export const gossipAddressLengthMax = 300;
+export const GossipAddress = z.string().min(1).max(gossipAddressLengthMax);
 export type GossipAddress = z.infer<typeof GossipAddress>;
 
 /** A key of a node's advertised key-value state ("node", "content/<blake3>", ...). */
