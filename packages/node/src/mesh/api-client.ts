@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { safeJson } from "../api/http-server.js";
-import { httpsFetch } from "../api/https-fetch.js";
+import { type ApiExchange, apiExchange, httpsFetch } from "../api/https-fetch.js";
 import { CliError, type ExitCode, exitCodes } from "../cli/exit-codes.js";
 
 /**
@@ -48,12 +48,12 @@ export class ApiClient {
   }
 
   async text(path: string): Promise<string> {
-    const response = await this.fetch("GET", path);
-    const text = await response.text();
-    if (!response.ok) {
+    const reply = await this.exchange("GET", path);
+    const text = reply.body.toString("utf8");
+    if (!isOk(reply.status)) {
       // An error body is not the text asked for (a 401 is not an empty chain).
-      const message = describeError(safeJson(text)) ?? `HTTP ${response.status}`;
-      throw new CliError(`${this.address}${path}: ${message}`, exitCodeOfStatus(response.status));
+      const message = describeError(safeJson(text)) ?? `HTTP ${reply.status}`;
+      throw new CliError(`${this.address}${path}: ${message}`, exitCodeOfStatus(reply.status));
     }
     return text;
   }
@@ -64,16 +64,36 @@ export class ApiClient {
     schema: S,
     body?: unknown,
   ): Promise<z.output<S>> {
-    const response = await this.fetch(method, path, body);
-    const payload: unknown = await response.json().catch(() => undefined);
-    if (!response.ok) {
-      const message = describeError(payload) ?? `HTTP ${response.status}`;
-      throw new CliError(`${this.address}${path}: ${message}`, exitCodeOfStatus(response.status));
+    const reply = await this.exchange(method, path, body);
+    const payload = safeJson(reply.body.toString("utf8"));
+    if (!isOk(reply.status)) {
+      const message = describeError(payload) ?? `HTTP ${reply.status}`;
+      throw new CliError(`${this.address}${path}: ${message}`, exitCodeOfStatus(reply.status));
     }
     const parsed = schema.safeParse(payload);
     if (!parsed.success)
       throw new CliError(`${this.address}${path}: unexpected reply shape`, exitCodes.failed);
     return parsed.data;
+  }
+
+  /** The reply read whole, whatever its status (unreachable is a CliError, exit 5). */
+  private async exchange(method: string, path: string, body?: unknown): Promise<ApiExchange> {
+    const headers: Record<string, string> = {};
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const scheme = this.caPem === undefined ? "http" : "https";
+    try {
+      return await apiExchange(`${scheme}://${this.address}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        caPem: this.caPem,
+        timeoutMs: this.timeoutMs,
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new CliError(`cannot reach node at ${this.address}: ${reason}`, exitCodes.unavailable);
+    }
   }
 
   /** The raw reply, whatever its status (unreachable is still a CliError, exit 5). */
@@ -102,6 +122,10 @@ export class ApiClient {
       throw new CliError(`cannot reach node at ${this.address}: ${reason}`, exitCodes.unavailable);
     }
   }
+}
+
+function isOk(status: number): boolean {
+  return status >= 200 && status < 300;
 }
 
 /** The exit code of a refused request: 404 not found (4), 400 invalid input (3), else failed (1). */
