@@ -98,6 +98,7 @@ describe("a 5-node mesh of real processes", () => {
     assert.ok(metrics, "the leader's metrics say it leads");
     assert.match(metrics, /^revoada_gossip_members\{status="alive"\} 5$/m);
     assert.match(metrics, /^revoada_event_loop_delay_ms\{quantile="0.99"\} /m);
+    assert.match(metrics, /^revoada_process_memory_bytes\{kind="heap_used"\} [1-9]\d*$/m);
     assert.match(metrics, /^revoada_procedures_open 0$/m, "formed: no role-shift procedure in flight");
     assert.match(metrics, /^revoada_gossip_packets_rejected_total\{reason="[a-z-]+"\} 0$/m);
     assert.match(metrics, /^revoada_raft_follower_lag\{peer="[0-9a-f]{64}"\} \d+$/m);

@@ -46,7 +46,7 @@ import { NodeContent } from "./content.js";
 import { EventQueue, type NodeEvent } from "./events.js";
 import { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
-import { MetricsRegistry, trackEventLoopDelay } from "./metrics.js";
+import { MetricsRegistry, trackEventLoopDelay, trackProcessMemory } from "./metrics.js";
 import { lockDataDirectory, unlockDataDirectory } from "./pid-file.js";
 import { defineRaftMetrics } from "./raft-metrics.js";
 import { Reconciler } from "./reconciler.js";
@@ -828,6 +828,7 @@ export class FabricNode {
     });
     defineRaftMetrics(m, () => this.raft.status());
     trackEventLoopDelay(m);
+    trackProcessMemory(m);
   }
 }
 

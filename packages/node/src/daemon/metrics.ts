@@ -91,3 +91,19 @@ export function trackEventLoopDelay(registry: MetricsRegistry): () => void {
   });
   return () => histogram.disable();
 }
+
+/**
+ * Exposes the process's memory (bytes, sampled at each scrape): resident set, V8 heap used and
+ * reserved, memory outside the heap (`external`, `array_buffers`), as docs/scale.md reads them.
+ */
+export function trackProcessMemory(registry: MetricsRegistry): void {
+  const gauge = registry.gauge("revoada_process_memory_bytes", "process memory by kind, at the scrape");
+  registry.onCollect(() => {
+    const usage = process.memoryUsage();
+    gauge(usage.rss, { kind: "rss" });
+    gauge(usage.heapUsed, { kind: "heap_used" });
+    gauge(usage.heapTotal, { kind: "heap_total" });
+    gauge(usage.external, { kind: "external" });
+    gauge(usage.arrayBuffers, { kind: "array_buffers" });
+  });
+}
