@@ -1,5 +1,5 @@
 /**
- * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only] [--netns] [--learners-max K]]`: the whole
+ * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only] [--rest-only] [--netns] [--learners-max K]]`: the whole
  * fabric (gossip + Raft + policy + executor + the state relay) in the deterministic simulator
  * at N = 100, 250 and 500, with every invariant on (applied-committed after every step, machine
  * agreement every 2 s of virtual time), then optionally N real daemons on loopback
@@ -58,6 +58,10 @@ const args = benchArgs({
     },
     real: { type: "string", value: "N", help: "then N real daemons on loopback (bench/scale/real.ts)" },
     "real-only": { type: "boolean", help: "only the real daemons, no simulator run" },
+    "rest-only": {
+      type: "boolean",
+      help: "with --real: stop after the figures at rest (memory, CPU), no writes and no mass restart",
+    },
     netns: { type: "boolean", help: "with --real: one network namespace per daemon (needs root)" },
     strategy: {
       type: "string",
@@ -398,7 +402,12 @@ if (rows.length > 0) {
 const figures = rows.flatMap(figuresOf);
 if (realCount !== undefined) {
   const strategy = values.strategy === undefined ? undefined : await readStrategyFile(values.strategy);
-  const real = await runRealScale(realCount, { netns: values.netns === true, learnersMax, strategy });
+  const real = await runRealScale(realCount, {
+    netns: values.netns === true,
+    learnersMax,
+    strategy,
+    restOnly: values["rest-only"] === true,
+  });
   figures.push(...real.figures);
   notes.push(...real.notes);
 }

@@ -4,7 +4,10 @@
  * network namespace through `NetnsMesh` (root, iproute2, nftables), face pureraft. It
  * measures, with the machine's load average recorded by the report:
  *   - formation: every node up, 3 voters, every node at the same applied index;
- *   - RSS and open file descriptors per daemon (/proc/PID/status VmRSS, /proc/PID/fd);
+ *   - at rest (a 30 s window 10 s after formation, the bench silent): RSS, PSS and open file
+ *     descriptors per daemon (/proc/PID/status VmRSS, smaps_rollup Pss, /proc/PID/fd), the V8
+ *     heap (each node's /metrics), and CPU per daemon (/proc/PID/stat utime + stime over the
+ *     window); `--rest-only` stops there;
  *   - commit -> applied and commit -> rendered on every node for client writes (workload
  *     upserts through the leader's API): applied is sampled by polling every node's
  *     /v1/status, rendered by reading every node's rendered `state.json` for the workload
@@ -79,21 +82,69 @@ async function agreed(nodes: readonly MeshNodeHandle[], atLeast = 0): Promise<Ag
   return voters >= 3 || nodes.length < 3 ? { leader, applied: index } : undefined;
 }
 
-async function processFigures(directory: string): Promise<{ rss: number[]; fds: number[] }> {
+interface ProcessFigures {
+  readonly rss: number[];
+  /** Proportional set size: the node binary's pages, shared by every daemon, counted once among them. */
+  readonly pss: number[];
+  readonly fds: number[];
+  /** CPU time (user + system) per daemon since its start, ms, by pid. */
+  readonly cpuMs: Map<number, number>;
+}
+
+/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
+const clockTicksPerSecond = 100;
+
+async function processFigures(directory: string): Promise<ProcessFigures> {
   const mesh = JSON.parse(await readFile(join(directory, "mesh.json"), "utf8")) as {
     nodes: { pid: number | null }[];
   };
   const rss: number[] = [];
+  const pss: number[] = [];
   const fds: number[] = [];
+  const cpuMs = new Map<number, number>();
   for (const node of mesh.nodes) {
     if (node.pid === null) continue;
     const status = await readFile(`/proc/${node.pid}/status`, "utf8").catch(() => "");
     const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
     if (kb !== undefined) rss.push(Number(kb) / 1024);
+    const rollup = await readFile(`/proc/${node.pid}/smaps_rollup`, "utf8").catch(() => "");
+    const pssKb = /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1];
+    if (pssKb !== undefined) pss.push(Number(pssKb) / 1024);
     const open = await readdir(`/proc/${node.pid}/fd`).catch(() => []);
     fds.push(open.length);
+    const stat = await readFile(`/proc/${node.pid}/stat`, "utf8").catch(() => "");
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    if (Number.isFinite(ticks)) cpuMs.set(node.pid, (ticks / clockTicksPerSecond) * 1000);
   }
-  return { rss, fds };
+  return { rss, pss, fds, cpuMs };
+}
+
+/** CPU per daemon between two samples, ms per second of the window (daemons in both only). */
+function cpuRates(before: ProcessFigures, after: ProcessFigures, windowMs: number): number[] {
+  const rates: number[] = [];
+  for (const [pid, end] of after.cpuMs) {
+    const start = before.cpuMs.get(pid);
+    if (start !== undefined) rates.push(((end - start) / windowMs) * 1000);
+  }
+  return rates;
+}
+
+/** V8 heap used and reserved per daemon (MB), from `/metrics` (`revoada_process_memory_bytes`). */
+async function heapFigures(nodes: readonly MeshNodeHandle[]): Promise<{ used: number[]; total: number[] }> {
+  const used: number[] = [];
+  const total: number[] = [];
+  for (const node of nodes) {
+    const text = await node.client.text("/metrics").catch(() => "");
+    const read = (kind: string) =>
+      new RegExp(`^revoada_process_memory_bytes\\{kind="${kind}"\\} (\\d+)$`, "m").exec(text)?.[1];
+    const heapUsed = read("heap_used");
+    const heapTotal = read("heap_total");
+    if (heapUsed !== undefined) used.push(Number(heapUsed) / 2 ** 20);
+    if (heapTotal !== undefined) total.push(Number(heapTotal) / 2 ** 20);
+  }
+  return { used, total };
 }
 
 /** A small workload (one replica): each write is its upsert, then the policy's placement. */
@@ -216,12 +267,17 @@ async function startMesh(plan: MeshPlan, netns: boolean): Promise<BenchMesh> {
   return { local, directory: plan.directory, stop: () => local.stopAll(5_000) };
 }
 
+/** The at-rest window: CPU per daemon is measured over it. */
+const restWindowMs = 30_000;
+
 export async function runRealScale(
   count: number,
   options: {
     readonly netns?: boolean;
     readonly learnersMax?: number;
     readonly strategy?: FabricStrategy;
+    /** Stop after the figures at rest: no writes, no mass restart. */
+    readonly restOnly?: boolean;
   } = {},
 ): Promise<RealScaleResult> {
   const directory = await mkdtemp(join(tmpdir(), "revoada-bench-scale-"));
@@ -250,15 +306,38 @@ export async function runRealScale(
     if (formed === undefined) throw new Error(`${label}: the mesh did not form within 600 s`);
     const formMs = Date.now() - formStarted;
     log(`${label}: formed in ${formMs} ms (leader ${formed.leader.slice(0, 8)}, index ${formed.applied})`);
+    // At rest: 10 s to settle, then a window in which the bench asks nothing of the daemons.
     await new Promise((resolve) => setTimeout(resolve, 10_000));
-    const { rss, fds } = await processFigures(mesh.directory);
+    const restStart = await processFigures(mesh.directory);
+    const restStartedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, restWindowMs));
+    const atRest = await processFigures(mesh.directory);
+    const cpu = cpuRates(restStart, atRest, Date.now() - restStartedAt);
+    const { rss, pss, fds } = atRest;
+    const heap = await heapFigures(local.nodes);
     figures.push(
       figure(`${label}: formation (every node at one applied index, 3 voters)`, formMs, "ms"),
       figure(`${label}: RSS per daemon, median`, Math.round(percentile(rss, 50)), "MB"),
       figure(`${label}: RSS per daemon, max`, Math.round(Math.max(...rss)), "MB", "<= 80"),
+      figure(`${label}: PSS per daemon (shared pages split), median`, Math.round(percentile(pss, 50)), "MB"),
+      figure(`${label}: CPU per daemon at rest, median`, Math.round(percentile(cpu, 50)), "ms/s"),
+      figure(`${label}: CPU per daemon at rest, max`, Math.round(Math.max(...cpu)), "ms/s"),
       figure(`${label}: open file descriptors per daemon, median`, percentile(fds, 50), "fds"),
       figure(`${label}: open file descriptors per daemon, max`, Math.max(...fds), "fds"),
     );
+    // Daemons before `revoada_process_memory_bytes` (an older build measured for comparison) have no heap figures.
+    if (heap.used.length > 0)
+      figures.push(
+        figure(`${label}: V8 heap used per daemon, median`, Math.round(percentile(heap.used, 50)), "MB"),
+        figure(`${label}: V8 heap used per daemon, max`, Math.round(Math.max(...heap.used)), "MB"),
+        figure(`${label}: V8 heap reserved per daemon, median`, Math.round(percentile(heap.total, 50)), "MB"),
+      );
+    notes.push(
+      `${label}: at rest = a ${restWindowMs / 1000} s window, 10 s after formation, with no request from the bench; ` +
+        `load average (1 min) ${loadStart.toFixed(1)} at the start of the run, ${loadavg()[0]!.toFixed(1)} at the window's end; RSS counts the node binary's pages every ` +
+        "daemon shares (about 40 MB), PSS splits them among the processes that map them",
+    );
+    if (options.restOnly === true) return { figures, notes };
     const all: number[] = [];
     const p99s: number[] = [];
     const drawnAll: number[] = [];
