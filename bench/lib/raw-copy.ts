@@ -1,8 +1,11 @@
 // The ceiling a verified transfer is measured against (`pnpm bench content`): the same bytes
 // copied between two processes over loopback TCP with no framing, hashing or verification,
-// written to a file and fdatasync'd, as the transfer writes and syncs its blob.
+// written to a file and fdatasync'd, as the transfer writes and syncs its blob. With
+// `writebackStepBytes` it also starts the file's writeback along the way, as the blob store
+// does (`WritebackPacer`: a background fdatasync after every step), so the two compare like
+// for like.
 import { spawn } from "node:child_process";
-import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
 
@@ -15,11 +18,20 @@ const server = createServer((socket) => {
 server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));
 `;
 
+export interface RawCopy {
+  /** From the connection to the end of the final fdatasync. */
+  readonly ms: number;
+  /** Of which the final fdatasync (after the last byte was written). */
+  readonly syncMs: number;
+  readonly bytes: number;
+}
+
 /** Copies `sourceFile` from a child process over loopback TCP into `targetFile`, fdatasync'd. */
 export async function rawTcpCopy(
   sourceFile: string,
   targetFile: string,
-): Promise<{ ms: number; bytes: number }> {
+  writebackStepBytes: number | null = null,
+): Promise<RawCopy> {
   const child = spawn(process.execPath, ["-e", serverScript, sourceFile], {
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -32,18 +44,32 @@ export async function rawTcpCopy(
     try {
       const started = performance.now();
       let bytes = 0;
+      let sinceSync = 0;
+      let syncing: Promise<void> | null = null;
       await new Promise<void>((resolve, reject) => {
         const socket = connect({ host: "127.0.0.1", port });
         socket.on("data", (chunk: Buffer) => {
           let written = 0;
           while (written < chunk.length) written += writeSync(descriptor, chunk, written);
           bytes += chunk.length;
+          sinceSync += chunk.length;
+          if (writebackStepBytes !== null && syncing === null && sinceSync >= writebackStepBytes) {
+            sinceSync = 0;
+            syncing = new Promise<void>((done, failed) =>
+              fdatasync(descriptor, (error) => (error === null ? done() : failed(error))),
+            ).finally(() => {
+              syncing = null;
+            });
+          }
         });
         socket.once("end", () => resolve());
         socket.once("error", reject);
       });
+      const lastWritten = performance.now();
+      await syncing;
       fdatasyncSync(descriptor);
-      return { ms: performance.now() - started, bytes };
+      const ended = performance.now();
+      return { ms: ended - started, syncMs: ended - lastWritten, bytes };
     } finally {
       closeSync(descriptor);
     }

@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { checkSignatureBatch, type SignatureBatch } from "./parallel-verify.js";
+import { checkSignatureBatch, type SignatureBatch } from "./signature-batch.js";
 
 /**
  * A thread of `verifyChainParallel`: checks the Ed25519 block signatures of each batch it is

@@ -16,7 +16,7 @@ import {
 } from "@revoada/fabric-core/content";
 import { assert, Blake3Hash, Millis } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
-import { fsyncDirectory, writeFileAtomic } from "../fs/durable.js";
+import { fsyncDirectory, WritebackPacer, writeFileAtomic, writeFileSynced } from "../fs/durable.js";
 import { hashFile, writeAll } from "./hash-file.js";
 import { hashFileInWorker } from "./hash-in-worker.js";
 
@@ -30,7 +30,8 @@ import { hashFileInWorker } from "./hash-in-worker.js";
  *   <data-dir>/blobs/gc.json                    when each unpinned blob was first seen unpinned
  *
  * A blob becomes visible only by the rename of its fully written, fsynced and verified data
- * into `complete/`, after its outboard; so a reader sees a whole verified blob or nothing. Two
+ * into `complete/`, after its outboard is durable there; so a reader sees a whole verified blob
+ * with its outboard, or nothing, and so does a reader after a crash. Two
  * puts of the same bytes write separate temporary files and rename the same content over the
  * same name, which is safe. Files of 4 MiB or more are hashed in a worker thread.
  */
@@ -211,8 +212,8 @@ export class BlobStore {
   }
 
   /** The resumable state of a download of `hash` (created empty when there is none). */
-  async openPartial(hash: Blake3Hash): Promise<PartialBlob> {
-    const partial = new PartialBlob(this, hash);
+  async openPartial(hash: Blake3Hash, options: PartialBlobOptions = {}): Promise<PartialBlob> {
+    const partial = new PartialBlob(this, hash, options);
     await partial.load();
     return partial;
   }
@@ -220,9 +221,23 @@ export class BlobStore {
   /** Makes a fully written, fsynced, verified file the stored blob `tree.hash`. */
   async commit(tree: BlobTree, dataPath: string): Promise<StoredBlob> {
     if (tree.outboard.length > 0) await writeFileAtomic(this.outboardPath(tree.hash), tree.outboard);
-    await rename(dataPath, this.blobPath(tree.hash));
+    return this.placeData(tree, dataPath);
+  }
+
+  /**
+   * Moves an outboard file, written and fsynced in this store, into `complete/` and makes the
+   * move durable. Alone it shows nothing: a blob is its data file; this must come first.
+   */
+  async placeOutboard(hash: Blake3Hash, fsyncedPath: string): Promise<void> {
+    await rename(fsyncedPath, this.outboardPath(hash));
     await fsyncDirectory(this.completeDir);
-    return { hash: tree.hash, size: tree.size };
+  }
+
+  /** Moves a fully written, fsynced, verified data file into `complete/`, durably: the commit point. */
+  async placeData(blob: StoredBlob, dataPath: string): Promise<StoredBlob> {
+    await rename(dataPath, this.blobPath(blob.hash));
+    await fsyncDirectory(this.completeDir);
+    return { hash: blob.hash, size: blob.size };
   }
 
   private temporaryPath(): string {
@@ -230,35 +245,59 @@ export class BlobStore {
   }
 }
 
+/** The points of `PartialBlob.complete`, in the order each path through it reaches them. */
+export type CompletionStep = "data-synced" | "outboard-placed" | "committed" | "cleaned";
+
+export interface PartialBlobOptions {
+  /** Bytes written between background fdatasyncs of the data file (`WritebackPacer`). */
+  readonly writebackStepBytes?: number;
+  /**
+   * Called as completion passes each step (tests stop the process there to check that a
+   * crash leaves the blob either stored and verifying, or partial and resumable).
+   */
+  readonly onCompletionStep?: (step: CompletionStep) => void | Promise<void>;
+}
+
 /**
  * A download in progress: the data file (groups written at their offsets), the verified tree
- * (size + outboard, written atomically once known) and the bitfield of written groups. On
- * reopening, groups the bitfield marks are re-verified from the data file before they are
- * trusted, so a torn write after a crash costs a re-fetch, never a bad blob.
+ * (size + outboard, written atomically once known), the bitfield of written groups, and the
+ * outboard as the store keeps it (written and fsynced beside the transfer, moved into
+ * `complete/` at the end). On reopening, groups the bitfield marks are re-verified from the
+ * data file before they are trusted, so a torn write after a crash costs a re-fetch, never a
+ * bad blob. The data file's writeback runs during the transfer (`WritebackPacer`), so that the
+ * fsync at completion has little left to write.
  */
 export class PartialBlob {
   private readonly dataPath: string;
   private readonly treePath: string;
   private readonly bitsPath: string;
+  private readonly outboardPath: string;
   private data: Awaited<ReturnType<typeof open>> | null = null;
+  private writeback: WritebackPacer | null = null;
   private bits: Awaited<ReturnType<typeof open>> | null = null;
+  /** The outboard file being written and fsynced since `saveTree`, and the bytes it holds. */
+  private outboardWrite: { readonly done: Promise<void>; readonly outboard: Uint8Array } | null = null;
   resume: FetchResume | undefined;
 
   constructor(
     private readonly store: BlobStore,
     readonly hash: Blake3Hash,
+    private readonly options: PartialBlobOptions = {},
   ) {
     const base = join(store.partialDir, hash);
     this.dataPath = `${base}.data`;
     this.treePath = `${base}.tree`;
     this.bitsPath = `${base}.bits`;
+    this.outboardPath = `${base}.outboard`;
   }
 
   async load(): Promise<void> {
-    this.data = await open(this.dataPath, "a+").then(async (handle) => {
+    const data = await open(this.dataPath, "a+").then(async (handle) => {
       await handle.close();
       return open(this.dataPath, "r+");
     });
+    this.data = data;
+    this.writeback = new WritebackPacer(data, this.options.writebackStepBytes);
     try {
       await this.loadResume();
     } catch (error) {
@@ -319,11 +358,18 @@ export class PartialBlob {
     bytes.writeBigUInt64BE(BigInt(size), 0);
     bytes.set(outboard, 8);
     await writeFileAtomic(this.treePath, bytes);
+    if (outboard.length > 0 && this.outboardWrite === null) {
+      // Written beside the transfer, not before it: only completion waits for it.
+      const done = writeFileSynced(this.outboardPath, outboard);
+      done.catch(() => undefined);
+      this.outboardWrite = { done, outboard };
+    }
   }
 
   async writeGroup(offset: number, data: Uint8Array): Promise<void> {
-    assert(this.data !== null, "partial blob is open");
+    assert(this.data !== null && this.writeback !== null, "partial blob is open");
     await writeAll(this.data, data, offset);
+    this.writeback.noteWritten(data.length);
   }
 
   /** Records which groups are written (not fsynced: reopening re-verifies them anyway). */
@@ -346,22 +392,53 @@ export class PartialBlob {
     return buffer.subarray(0, bytesRead);
   }
 
-  /** Every group is verified and written: fsync, and move the blob into the store. */
+  /**
+   * Every group is verified and written: make the data durable and move the blob into the
+   * store. The outboard is moved into `complete/` (durably) while the data's last bytes are
+   * synced, and the data is renamed in only after both: a blob that shows is whole, fsynced
+   * and has its outboard, after a crash at any point as well. Two fsyncs of `complete/`
+   * remain: the second rename must not become durable before the first.
+   */
   async complete(size: number, outboard: Uint8Array): Promise<StoredBlob> {
-    assert(this.data !== null, "partial blob is open");
-    await this.data.truncate(size);
-    await this.data.sync();
-    await this.data.close();
-    this.data = null;
-    await this.bits?.close();
-    this.bits = null;
-    const stored = await this.store.commit({ hash: this.hash, size, outboard }, this.dataPath);
+    assert(this.data !== null && this.writeback !== null, "partial blob is open");
+    assert(groupCountOf(size) === 1 || outboard.length > 0, "a blob of several groups has an outboard");
+    if ((await this.data.stat()).size !== size) await this.data.truncate(size);
+    const writeback = this.writeback;
+    await Promise.all([
+      writeback.syncAll().then(() => this.step("data-synced")),
+      outboard.length === 0 ? undefined : this.placeOutboard(outboard),
+    ]);
+    await this.close();
+    const stored = await this.store.placeData({ hash: this.hash, size }, this.dataPath);
+    await this.step("committed");
     await rm(this.treePath, { force: true });
     await rm(this.bitsPath, { force: true });
+    await this.step("cleaned");
     return stored;
   }
 
+  /** The outboard file into `complete/`: the one `saveTree` started, or written now (a resume). */
+  private async placeOutboard(outboard: Uint8Array): Promise<void> {
+    const started = this.outboardWrite;
+    if (started !== null) {
+      assert(Buffer.compare(started.outboard, outboard) === 0, "completing with the outboard saved");
+      await started.done;
+    } else {
+      await writeFileSynced(this.outboardPath, outboard);
+    }
+    this.outboardWrite = null;
+    await this.store.placeOutboard(this.hash, this.outboardPath);
+    await this.step("outboard-placed");
+  }
+
+  private async step(step: CompletionStep): Promise<void> {
+    await this.options.onCompletionStep?.(step);
+  }
+
   async close(): Promise<void> {
+    await this.writeback?.settle();
+    this.writeback = null;
+    await this.outboardWrite?.done.catch(() => undefined);
     await this.data?.close();
     this.data = null;
     await this.bits?.close();
