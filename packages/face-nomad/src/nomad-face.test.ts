@@ -189,6 +189,30 @@ describe("the fast HCL reader", () => {
     assert.equal(parseCanonicalHcl("a { b = 1 c = 2 }\n"), undefined);
     assert.deepEqual(parseCanonicalHcl('a "l" {\n  b = [\n    "x",\n  ]\n}\n'), { a: { l: [{ b: ["x"] }] } });
   });
+
+  it("leaves to hcl2json what it would not read as hcl2json does", () => {
+    const outside = {
+      "an attribute and a block of one name": 'a = ["x",]\na {\n}\n',
+      "a block, then an attribute of its name": 'a "l" {\n}\na = {\n}\n',
+      "a labelled and an unlabelled block of one type": 'a "l" {\n}\na {\n}\n',
+      "a __proto__ map key": 'm = {\n  "__proto__" = "x"\n}\n',
+      "a __proto__ label": 'a "__proto__" {\n}\n',
+      "a tab indent": "a {\n\tb = 1\n}\n",
+      "a trailing space": "a {\n  b = 1 \n}\n",
+      "an escape in a label": 'a "\\u0041" {\n}\n',
+      "a string running past its line": 'a = "x\ny"\n',
+    };
+    for (const [what, text] of Object.entries(outside))
+      assert.equal(parseCanonicalHcl(text), undefined, what);
+  });
+
+  it("reads labels with spaces and strings of every escape as hcl2json does", async () => {
+    const text =
+      'a "two words" "" {\n  b = "q\\"\\\\\\n\\u0001$x%y$${z}%%{w}${NOMAD_ALLOC_ID}"\n  c = -7\n}\n';
+    const reference = await parseHclWithHcl2json("labels.hcl", text);
+    assert.ok("value" in reference);
+    assert.deepEqual(parseCanonicalHcl(text), reference.value);
+  });
 });
 
 describe("durations", () => {
@@ -232,6 +256,39 @@ describe("bad input", () => {
     ]);
     assert.ok(!read.ok);
     assert.match(formatIssue(read.issues[0]!), /^jobs\/a\/b\.nomad\.hcl:2:\d+: /);
+  });
+
+  it("a schema error in a file of the printer's own subset names file, field and line", async () => {
+    const files = nomadFace.writer
+      .write(mesh, cluster)
+      .files.map((file) =>
+        file.path === "jobs/default/web.nomad.hcl"
+          ? { ...file, content: file.content.replace("    count = 3\n", "    count = -3\n") }
+          : file,
+      );
+    const text = files.find((file) => file.path === "jobs/default/web.nomad.hcl")!.content;
+    assert.ok(parseCanonicalHcl(text) !== undefined, "still read by the fast parser");
+    const read = await nomadFace.reader.read(files);
+    assert.ok(!read.ok);
+    assert.equal(read.issues.length, 1);
+    const issue = read.issues[0]!;
+    assert.equal(issue.file, "jobs/default/web.nomad.hcl");
+    assert.equal(issue.path.at(-1), "count");
+    assert.equal(issue.line, text.split("\n").indexOf("    count = -3") + 1);
+  });
+
+  it("a file outside the printer's subset (tab indents) reads as its canonical twin does", async () => {
+    const files = nomadFace.writer.write(mesh, cluster).files;
+    const tabbed = files.map((file) =>
+      file.path === "jobs/default/web.nomad.hcl"
+        ? { ...file, content: file.content.replaceAll("\n  ", "\n\t") }
+        : file,
+    );
+    const canonical = await nomadFace.reader.read(files);
+    const read = await nomadFace.reader.read(tabbed);
+    assert.ok(canonical.ok && read.ok);
+    assert.deepEqual(read.value.state, canonical.value.state);
+    assert.deepEqual(read.value.unknown, []);
   });
 
   it("duplicate group names are refused with the group's line", async () => {
