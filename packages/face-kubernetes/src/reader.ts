@@ -2,6 +2,7 @@ import {
   defaultKubernetesRelease,
   type FaceFile,
   type KubernetesRelease,
+  provenByRendering,
   type ReadResult,
   type UnknownField,
 } from "@revoada/fabric-core/face";
@@ -196,7 +197,7 @@ function emptyCollected(): Collected {
 /**
  * The fast path: read each file's documents without checking their shapes (file by file, so
  * the parsed documents die young), then prove the result right by rendering the state read
- * back to exactly the bytes given. Equal bytes mean every document is what the writer emits
+ * back to exactly the bytes given (`provenByRendering`). Equal bytes mean every document is what the writer emits
  * for a schema-valid state, so the skipped checks could not have found anything. Anything
  * else (a difference, a file outside the canonical subset, a throw on a malformed document)
  * returns undefined and the caller reads again with every check on.
@@ -215,10 +216,10 @@ function readTrusted(files: readonly FaceFile[], release: KubernetesRelease): Fa
       assemble(collected, state);
       if (collected.issues.length > 0 || collected.unknown.length > 0) return undefined;
     }
-    const checked = FabricState.safeParse(state);
-    if (!checked.success) return undefined;
-    const expected = renderedFiles(checked.data, release);
-    return files.every((file) => expected.get(file.path) === file.content) ? checked.data : undefined;
+    return provenByRendering(state, files, (read) => {
+      const expected = renderedFiles(read, release);
+      return (path) => expected.get(path);
+    });
   } catch {
     return undefined;
   }

@@ -1,5 +1,10 @@
 import { isDeepStrictEqual } from "node:util";
-import type { FaceFile, ReadResult, UnknownField } from "@revoada/fabric-core/face";
+import {
+  type FaceFile,
+  provenByRendering,
+  type ReadResult,
+  type UnknownField,
+} from "@revoada/fabric-core/face";
 import {
   type FabricIssue,
   FabricState,
@@ -255,8 +260,8 @@ function emptyRead(): ReadFiles {
 /**
  * The fast path: files in the printer's own HCL subset go straight to the IR (no schemas,
  * `hcl-trusted.ts`), and the result is trusted only if the state read renders to exactly the
- * bytes given, every file. Anything else returns undefined and the caller reads again with
- * every check on.
+ * bytes given, every file (`provenByRendering`). Anything else returns undefined and the
+ * caller reads again with every check on.
  */
 function readTrusted(files: readonly FaceFile[], profile: NomadProfile): FabricState | undefined {
   const issues: FabricIssue[] = [];
@@ -276,11 +281,10 @@ function readTrusted(files: readonly FaceFile[], profile: NomadProfile): FabricS
       else return undefined;
       if (issues.length > 0) return undefined;
     }
-    const checked = FabricState.safeParse(assembly.state());
-    if (!checked.success) return undefined;
-    const context = renderContext(checked.data, profile);
-    const same = files.every((file) => renderNomadFile(checked.data, file.path, context) === file.content);
-    return same ? checked.data : undefined;
+    return provenByRendering(assembly.state(), files, (state) => {
+      const context = renderContext(state, profile);
+      return (path) => renderNomadFile(state, path, context);
+    });
   } catch {
     return undefined;
   }
