@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { FaceFile } from "@revoada/fabric-core/face";
 import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { FabricState, formatIssue, type Workload } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
@@ -25,6 +26,13 @@ function fileText(state: FabricState, path: string): string {
   const file = nomadFace.writer.write(state, cluster).files.find((candidate) => candidate.path === path);
   assert.ok(file, `${path} is written`);
   return file.content;
+}
+
+/** The mesh's cluster render with the file at `path` changed by `edit`. */
+function meshFilesWith(path: string, edit: (content: string) => string): FaceFile[] {
+  return nomadFace.writer
+    .write(mesh, cluster)
+    .files.map((file) => (file.path === path ? { ...file, content: edit(file.content) } : file));
 }
 
 describe("HCL -> IR -> JSON", () => {
@@ -259,13 +267,9 @@ describe("bad input", () => {
   });
 
   it("a schema error in a file of the printer's own subset names file, field and line", async () => {
-    const files = nomadFace.writer
-      .write(mesh, cluster)
-      .files.map((file) =>
-        file.path === "jobs/default/web.nomad.hcl"
-          ? { ...file, content: file.content.replace("    count = 3\n", "    count = -3\n") }
-          : file,
-      );
+    const files = meshFilesWith("jobs/default/web.nomad.hcl", (content) =>
+      content.replace("    count = 3\n", "    count = -3\n"),
+    );
     const text = files.find((file) => file.path === "jobs/default/web.nomad.hcl")!.content;
     assert.ok(parseCanonicalHcl(text) !== undefined, "still read by the fast parser");
     const read = await nomadFace.reader.read(files);
@@ -279,10 +283,8 @@ describe("bad input", () => {
 
   it("a file outside the printer's subset (tab indents) reads as its canonical twin does", async () => {
     const files = nomadFace.writer.write(mesh, cluster).files;
-    const tabbed = files.map((file) =>
-      file.path === "jobs/default/web.nomad.hcl"
-        ? { ...file, content: file.content.replaceAll("\n  ", "\n\t") }
-        : file,
+    const tabbed = meshFilesWith("jobs/default/web.nomad.hcl", (content) =>
+      content.replaceAll("\n  ", "\n\t"),
     );
     const canonical = await nomadFace.reader.read(files);
     const read = await nomadFace.reader.read(tabbed);
@@ -302,13 +304,9 @@ describe("bad input", () => {
   });
 
   it("a job API JSON that disagrees with its jobspec is an issue", async () => {
-    const files = nomadFace.writer
-      .write(mesh, cluster)
-      .files.map((file) =>
-        file.path === "jobs/default/web.json"
-          ? { ...file, content: file.content.replace('"Count": 3', '"Count": 4') }
-          : file,
-      );
+    const files = meshFilesWith("jobs/default/web.json", (content) =>
+      content.replace('"Count": 3', '"Count": 4'),
+    );
     const issues = await nomadFace.validate!(files);
     assert.deepEqual(
       issues.map((issue) => issue.code),
@@ -317,13 +315,8 @@ describe("bad input", () => {
   });
 
   it("an attribute the face does not write is reported as unknown", async () => {
-    const files = nomadFace.writer.write(mesh, cluster).files.map((file) =>
-      file.path === "jobs/batch/idle.nomad.hcl"
-        ? {
-            ...file,
-            content: file.content.replace('  type = "service"\n', '  type = "service"\n  priority = 70\n'),
-          }
-        : file,
+    const files = meshFilesWith("jobs/batch/idle.nomad.hcl", (content) =>
+      content.replace('  type = "service"\n', '  type = "service"\n  priority = 70\n'),
     );
     const read = await nomadFace.reader.read(files);
     assert.ok(read.ok);
