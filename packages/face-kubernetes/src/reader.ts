@@ -2,6 +2,7 @@ import {
   defaultKubernetesRelease,
   type FaceFile,
   type KubernetesRelease,
+  provenByRendering,
   type ReadResult,
   type UnknownField,
 } from "@revoada/fabric-core/face";
@@ -16,12 +17,13 @@ import {
   type Workload,
   workloadKey,
 } from "@revoada/fabric-core/vocabulary";
+import { modelState } from "./model.js";
 import { readNodePatch } from "./node-patch.js";
 import { isProblem, type ObjectProblem } from "./problem.js";
 import { type ConfigMap, type Deployment, FaceObject } from "./schemas.js";
 import { configMapName } from "./workload-objects.js";
 import { readPlacement, readWorkload } from "./workload-read.js";
-import { writeKubernetes } from "./writer.js";
+import { renderKubernetesFiles } from "./writer.js";
 import { parseCanonical } from "./yaml-canonical.js";
 import { locate, type ParsedDocument, parseDocuments, unexpectedPaths } from "./yaml-documents.js";
 
@@ -107,15 +109,23 @@ interface Assembled {
   readonly applied: { readonly term: 0; readonly index: 0 };
 }
 
-function assemble(collected: Collected): { state: Assembled; sources: Map<string, Source> } {
-  const sources = new Map<string, Source>();
-  const nodes: Record<string, NodeState> = {};
+function emptyState(): Assembled {
+  return { nodes: {}, workloads: {}, placements: {}, applied: { term: 0, index: 0 } };
+}
+
+/**
+ * Adds what `collected` holds to `state` (a node or workload already there is a duplicate
+ * issue); `sources` (when given) learns which document each entry came from.
+ */
+function assemble(collected: Collected, state: Assembled, sources?: Map<string, Source>): void {
   for (const [id, { node, source }] of collected.nodes) {
-    nodes[id] = node;
-    sources.set(`nodes/${id}`, source);
+    if (Object.hasOwn(state.nodes, id)) {
+      collected.issues.push(issueAt(source, [], "duplicate", "node read twice"));
+      continue;
+    }
+    state.nodes[id] = node;
+    sources?.set(`nodes/${id}`, source);
   }
-  const workloads: Record<string, Workload> = {};
-  const placements: Record<string, string[]> = {};
   for (const [key, { deployment, source }] of collected.deployments) {
     const namespace = deployment.metadata.namespace ?? "default";
     const configMap = collected.configMaps.get(`${namespace}/${configMapName(deployment.metadata)}`);
@@ -124,13 +134,24 @@ function assemble(collected: Collected): { state: Assembled; sources: Map<string
       collected.issues.push(problemIssue(source, workload));
       continue;
     }
-    workloads[key] = workload;
-    sources.set(`workloads/${key}`, source);
-    sources.set(`placements/${key}`, source);
+    if (Object.hasOwn(state.workloads, key)) {
+      collected.issues.push(issueAt(source, [], "duplicate", `${key} read twice`));
+      continue;
+    }
+    state.workloads[key] = workload;
+    if (sources !== undefined) {
+      sources.set(`workloads/${key}`, source);
+      sources.set(`placements/${key}`, source);
+    }
     const placement = readPlacement(deployment);
-    if (placement !== undefined) placements[workloadKey(workload)] = placement;
+    if (placement !== undefined) state.placements[workloadKey(workload)] = placement;
   }
-  return { state: { nodes, workloads, placements, applied: { term: 0, index: 0 } }, sources };
+}
+
+/** What the state read renders to, by path. */
+function renderedFiles(state: FabricState, release: KubernetesRelease): Map<string, string> {
+  const files = renderKubernetesFiles(modelState(state), { kind: "cluster" }, release);
+  return new Map(files.map((file) => [file.path, file.content]));
 }
 
 /** A schema issue in the assembled state, pointed at the document it came from. */
@@ -146,9 +167,7 @@ function reportUnexpected(
   state: FabricState,
   release: KubernetesRelease,
 ): UnknownField[] {
-  const expected = new Map(
-    writeKubernetes(state, { kind: "cluster" }, release).files.map((file) => [file.path, file.content]),
-  );
+  const expected = renderedFiles(state, release);
   const unknown: UnknownField[] = [];
   for (const file of files) {
     const documents = parsedFiles.get(file.path);
@@ -178,14 +197,14 @@ function emptyCollected(): Collected {
 /**
  * The fast path: read each file's documents without checking their shapes (file by file, so
  * the parsed documents die young), then prove the result right by rendering the state read
- * back to exactly the bytes given. Equal bytes mean every document is what the writer emits
+ * back to exactly the bytes given (`provenByRendering`). Equal bytes mean every document is what the writer emits
  * for a schema-valid state, so the skipped checks could not have found anything. Anything
  * else (a difference, a file outside the canonical subset, a throw on a malformed document)
  * returns undefined and the caller reads again with every check on.
  */
 function readTrusted(files: readonly FaceFile[], release: KubernetesRelease): FabricState | undefined {
   try {
-    const state = { nodes: {}, workloads: {}, placements: {}, applied: { term: 0, index: 0 } } as Assembled;
+    const state = emptyState();
     for (const file of files) {
       const documents = file.path.endsWith(".yaml") ? parseCanonical(file.content) : undefined;
       if (documents === undefined) return undefined;
@@ -194,22 +213,13 @@ function readTrusted(files: readonly FaceFile[], release: KubernetesRelease): Fa
         const document = { value, canonical: true, full: () => undefined };
         collectDocument(collected, { file: file.path, document }, false);
       }
-      const part = assemble(collected).state;
+      assemble(collected, state);
       if (collected.issues.length > 0 || collected.unknown.length > 0) return undefined;
-      for (const kind of ["nodes", "workloads", "placements"] as const) {
-        for (const key of Object.keys(part[kind])) if (Object.hasOwn(state[kind], key)) return undefined;
-        Object.assign(state[kind], part[kind]);
-      }
     }
-    const checked = FabricState.safeParse(state);
-    if (!checked.success) return undefined;
-    const expected = new Map(
-      writeKubernetes(checked.data, { kind: "cluster" }, release).files.map((file) => [
-        file.path,
-        file.content,
-      ]),
-    );
-    return files.every((file) => expected.get(file.path) === file.content) ? checked.data : undefined;
+    return provenByRendering(state, files, (read) => {
+      const expected = renderedFiles(read, release);
+      return (path) => expected.get(path);
+    });
   } catch {
     return undefined;
   }
@@ -263,7 +273,9 @@ function readChecked(
   for (const [file, documents] of parsedFiles) {
     for (const document of documents) collectDocument(collected, { file, document }, true);
   }
-  const { state, sources } = assemble(collected);
+  const state = emptyState();
+  const sources = new Map<string, Source>();
+  assemble(collected, state, sources);
   if (collected.issues.length > 0) return failed(collected.issues);
   const checked = FabricState.safeParse(state);
   if (!checked.success) {

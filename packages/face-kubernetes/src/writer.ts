@@ -62,14 +62,16 @@ function workloadFile(state: FabricState, key: string): FaceFile {
   return { path: workloadPath(workload.namespace, workload.name), content: encodeDocuments(objects) };
 }
 
-/** The files of `input` for Kubernetes `release` (images, etcd flags and probes; default 1.34). */
-export function writeKubernetes(
-  input: FabricState,
+/**
+ * The files of a state already modelled (`modelState`), unsorted: what the writer writes and
+ * what the reader compares its input with (it does not need the loss list or the order).
+ */
+export function renderKubernetesFiles(
+  state: FabricState,
   scope: RenderScope,
   release: KubernetesRelease = defaultKubernetesRelease,
   context: RenderContext = {},
-): WriteResult {
-  const state = modelState(input);
+): FaceFile[] {
   const folders = nodeFolderNames(state);
   const files: FaceFile[] = [];
   for (const [id, folder] of folders) {
@@ -81,6 +83,17 @@ export function writeKubernetes(
     const placed = scope.kind === "cluster" || (state.placements[key] ?? []).includes(scope.node);
     if (placed) files.push(workloadFile(state, key));
   }
+  return files;
+}
+
+/** The files of `input` for Kubernetes `release` (images, etcd flags and probes; default 1.34). */
+export function writeKubernetes(
+  input: FabricState,
+  scope: RenderScope,
+  release: KubernetesRelease = defaultKubernetesRelease,
+  context: RenderContext = {},
+): WriteResult {
+  const files = renderKubernetesFiles(modelState(input), scope, release, context);
   files.sort((a, b) => compareText(a.path, b.path));
   return { files, dropped: droppedFields(input) };
 }

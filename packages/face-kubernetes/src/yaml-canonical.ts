@@ -150,34 +150,6 @@ function parseScalar(text: string): string | number | boolean {
   return text;
 }
 
-/** The index just past the double-quoted string that opens `text`, or -1. */
-function quotedEnd(text: string): number {
-  for (let index = 1; index < text.length; index += 1) {
-    if (text[index] === "\\") index += 1;
-    else if (text[index] === '"') return index + 1;
-  }
-  return -1;
-}
-
-/** Where the key of a `key: rest` / `key:` line ends (at its colon), or -1 for a bare scalar. */
-function keyEnd(text: string): number {
-  // A plain key has no spaces and does not end with `:`, so its own colons never end it.
-  const spaced = text.indexOf(": ");
-  const plainEnd = spaced >= 0 ? spaced : text.endsWith(":") ? text.length - 1 : -1;
-  const end = text.startsWith('"') ? quotedEnd(text) : plainEnd;
-  if (end <= 0 || text[end] !== ":") return -1;
-  return end === text.length - 1 || text[end + 1] === " " ? end : -1;
-}
-
-/** Splits `key: rest` (rest may be empty) with the key plain or double-quoted. */
-function splitEntry(text: string): [string, string] {
-  const end = keyEnd(text);
-  if (end < 0) throw new OutsideSubset();
-  const key = parseScalar(text.slice(0, end));
-  if (typeof key !== "string") throw new OutsideSubset();
-  return [key, text.slice(end + 2)];
-}
-
 /**
  * Lines are kept as offsets into the source (content start, end, indent) rather than as
  * strings, so reading ten thousand files allocates only the keys and values it returns.
@@ -207,19 +179,43 @@ class CanonicalParser {
     return true;
   }
 
-  text(start: number, end: number): string {
-    return this.source.slice(start, end);
-  }
-
   isItem(line: number): boolean {
     const start = this.starts[line]!;
     return this.source.charCodeAt(start) === 0x2d && this.source.charCodeAt(start + 1) === 0x20;
   }
 
-  value(rest: string, indent: number): unknown {
-    if (rest === "{}") return {};
-    if (rest === "[]") return [];
-    if (rest !== "") return parseScalar(rest);
+  /** Where the key of the `key: rest` / `key:` line `[start, end)` ends (at its colon), or -1. */
+  keyEnd(start: number, end: number): number {
+    const source = this.source;
+    let colon = -1;
+    if (source.charCodeAt(start) === 0x22) {
+      for (let index = start + 1; index < end; index += 1) {
+        const code = source.charCodeAt(index);
+        if (code === 0x5c) index += 1;
+        else if (code === 0x22) {
+          colon = index + 1;
+          break;
+        }
+      }
+    } else {
+      // A plain key has no spaces and does not end with `:`, so its own colons never end it.
+      const spaced = source.indexOf(": ", start);
+      colon = spaced >= 0 && spaced < end ? spaced : source.charCodeAt(end - 1) === 0x3a ? end - 1 : -1;
+    }
+    if (colon <= start || colon >= end || source.charCodeAt(colon) !== 0x3a) return -1;
+    return colon === end - 1 || source.charCodeAt(colon + 1) === 0x20 ? colon : -1;
+  }
+
+  /** The value after a key, `[from, to)` on its line (empty: the block below). */
+  value(from: number, to: number, indent: number): unknown {
+    if (from < to) {
+      const source = this.source;
+      if (to - from === 2 && source.charCodeAt(from) === 0x7b && source.charCodeAt(from + 1) === 0x7d)
+        return {};
+      if (to - from === 2 && source.charCodeAt(from) === 0x5b && source.charCodeAt(from + 1) === 0x5d)
+        return [];
+      return parseScalar(source.slice(from, to));
+    }
     const next = this.index;
     if (next >= this.starts.length || this.indents[next]! <= indent) throw new OutsideSubset();
     return this.isItem(next) ? this.sequence(this.indents[next]!) : this.mapping(this.indents[next]!);
@@ -232,10 +228,14 @@ class CanonicalParser {
       this.indents[this.index] === indent &&
       !this.isItem(this.index)
     ) {
-      const [key, rest] = splitEntry(this.text(this.starts[this.index]!, this.ends[this.index]!));
-      if (Object.hasOwn(result, key)) throw new OutsideSubset();
+      const start = this.starts[this.index]!;
+      const end = this.ends[this.index]!;
+      const colon = this.keyEnd(start, end);
+      if (colon < 0) throw new OutsideSubset();
+      const key = parseScalar(this.source.slice(start, colon));
+      if (typeof key !== "string" || Object.hasOwn(result, key)) throw new OutsideSubset();
       this.index += 1;
-      result[key] = this.value(rest, indent);
+      result[key] = this.value(colon + 2, end, indent);
     }
     return result;
   }
@@ -248,8 +248,9 @@ class CanonicalParser {
       this.isItem(this.index)
     ) {
       const itemStart = this.starts[this.index]! + 2;
-      const item = this.text(itemStart, this.ends[this.index]!);
-      if (keyEnd(item) < 0) {
+      const end = this.ends[this.index]!;
+      if (this.keyEnd(itemStart, end) < 0) {
+        const item = this.source.slice(itemStart, end);
         result.push(item === "{}" ? {} : parseScalar(item));
         this.index += 1;
         continue;

@@ -119,6 +119,16 @@ export function quote(text: string): string {
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
+/** Names already checked: a jobspec repeats the same few dozen, 70 lines a job. */
+const identifiers = new Set<string>();
+const identifiersKept = 1024;
+
+function assertIdentifier(name: string, what: string): void {
+  if (identifiers.has(name)) return;
+  assert(identifier.test(name), `${what} ${name} is an identifier`);
+  if (identifiers.size < identifiersKept) identifiers.add(name);
+}
+
 function printValue(value: HclValue, indent: string, lines: string[], prefix: string): void {
   if (typeof value === "string") lines.push(`${prefix}${quote(value)}`);
   else if (typeof value === "number") {
@@ -135,8 +145,9 @@ function printList(values: readonly HclValue[], indent: string, lines: string[],
     return;
   }
   lines.push(`${prefix}[`);
+  const inner = `${indent}  `;
   for (const value of values) {
-    printValue(value, `${indent}  `, lines, `${indent}  `);
+    printValue(value, inner, lines, inner);
     lines[lines.length - 1] += ",";
   }
   lines.push(`${indent}]`);
@@ -158,28 +169,28 @@ function printMap(
   lines.push(`${indent}}`);
 }
 
-/** Prints a body; the result ends with a newline. Blocks are separated by nothing extra. */
-export function printHcl(body: HclBody): string {
-  const lines: string[] = [];
-  const pending: { item: HclItem | "close"; indent: string }[] = body
-    .map((item) => ({ item, indent: "" }))
-    .reverse();
-  while (pending.length > 0) {
-    const { item, indent } = pending.pop()!;
-    if (item === "close") {
-      lines.push(`${indent}}`);
-      continue;
-    }
+function printBody(body: HclBody, indent: string, lines: string[]): void {
+  for (const item of body) {
     if (item.kind === "attribute") {
-      assert(identifier.test(item.name), `attribute name ${item.name} is an identifier`);
+      assertIdentifier(item.name, "attribute name");
       printValue(item.value, indent, lines, `${indent}${item.name} = `);
       continue;
     }
-    assert(identifier.test(item.type), `block type ${item.type} is an identifier`);
-    const labels = item.labels.map((label) => ` ${quote(label)}`).join("");
-    lines.push(`${indent}${item.type}${labels} {`);
-    pending.push({ item: "close", indent });
-    for (const child of [...item.body].reverse()) pending.push({ item: child, indent: `${indent}  ` });
+    assertIdentifier(item.type, "block type");
+    let header = `${indent}${item.type}`;
+    for (const label of item.labels) header += ` ${quote(label)}`;
+    lines.push(`${header} {`);
+    printBody(item.body, `${indent}  `, lines);
+    lines.push(`${indent}}`);
   }
-  return `${lines.join("\n")}\n`;
+}
+
+/** Prints a body; the result ends with a newline. Blocks are separated by nothing extra. */
+export function printHcl(body: HclBody): string {
+  const lines: string[] = [];
+  printBody(body, "", lines);
+  if (lines.length === 0) return "\n";
+  // The empty last line gives the final newline inside the one joined string.
+  lines.push("");
+  return lines.join("\n");
 }

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { FaceFile } from "@revoada/fabric-core/face";
 import { arbitraryFabricState, exampleFabricStates } from "@revoada/fabric-core/face/conformance";
 import { FabricState, formatIssue, type Workload } from "@revoada/fabric-core/vocabulary";
 import fc from "fast-check";
@@ -25,6 +26,13 @@ function fileText(state: FabricState, path: string): string {
   const file = nomadFace.writer.write(state, cluster).files.find((candidate) => candidate.path === path);
   assert.ok(file, `${path} is written`);
   return file.content;
+}
+
+/** The mesh's cluster render with the file at `path` changed by `edit`. */
+function meshFilesWith(path: string, edit: (content: string) => string): FaceFile[] {
+  return nomadFace.writer
+    .write(mesh, cluster)
+    .files.map((file) => (file.path === path ? { ...file, content: edit(file.content) } : file));
 }
 
 describe("HCL -> IR -> JSON", () => {
@@ -189,6 +197,30 @@ describe("the fast HCL reader", () => {
     assert.equal(parseCanonicalHcl("a { b = 1 c = 2 }\n"), undefined);
     assert.deepEqual(parseCanonicalHcl('a "l" {\n  b = [\n    "x",\n  ]\n}\n'), { a: { l: [{ b: ["x"] }] } });
   });
+
+  it("leaves to hcl2json what it would not read as hcl2json does", () => {
+    const outside = {
+      "an attribute and a block of one name": 'a = ["x",]\na {\n}\n',
+      "a block, then an attribute of its name": 'a "l" {\n}\na = {\n}\n',
+      "a labelled and an unlabelled block of one type": 'a "l" {\n}\na {\n}\n',
+      "a __proto__ map key": 'm = {\n  "__proto__" = "x"\n}\n',
+      "a __proto__ label": 'a "__proto__" {\n}\n',
+      "a tab indent": "a {\n\tb = 1\n}\n",
+      "a trailing space": "a {\n  b = 1 \n}\n",
+      "an escape in a label": 'a "\\u0041" {\n}\n',
+      "a string running past its line": 'a = "x\ny"\n',
+    };
+    for (const [what, text] of Object.entries(outside))
+      assert.equal(parseCanonicalHcl(text), undefined, what);
+  });
+
+  it("reads labels with spaces and strings of every escape as hcl2json does", async () => {
+    const text =
+      'a "two words" "" {\n  b = "q\\"\\\\\\n\\u0001$x%y$${z}%%{w}${NOMAD_ALLOC_ID}"\n  c = -7\n}\n';
+    const reference = await parseHclWithHcl2json("labels.hcl", text);
+    assert.ok("value" in reference);
+    assert.deepEqual(parseCanonicalHcl(text), reference.value);
+  });
 });
 
 describe("durations", () => {
@@ -234,6 +266,33 @@ describe("bad input", () => {
     assert.match(formatIssue(read.issues[0]!), /^jobs\/a\/b\.nomad\.hcl:2:\d+: /);
   });
 
+  it("a schema error in a file of the printer's own subset names file, field and line", async () => {
+    const files = meshFilesWith("jobs/default/web.nomad.hcl", (content) =>
+      content.replace("    count = 3\n", "    count = -3\n"),
+    );
+    const text = files.find((file) => file.path === "jobs/default/web.nomad.hcl")!.content;
+    assert.ok(parseCanonicalHcl(text) !== undefined, "still read by the fast parser");
+    const read = await nomadFace.reader.read(files);
+    assert.ok(!read.ok);
+    assert.equal(read.issues.length, 1);
+    const issue = read.issues[0]!;
+    assert.equal(issue.file, "jobs/default/web.nomad.hcl");
+    assert.equal(issue.path.at(-1), "count");
+    assert.equal(issue.line, text.split("\n").indexOf("    count = -3") + 1);
+  });
+
+  it("a file outside the printer's subset (tab indents) reads as its canonical twin does", async () => {
+    const files = nomadFace.writer.write(mesh, cluster).files;
+    const tabbed = meshFilesWith("jobs/default/web.nomad.hcl", (content) =>
+      content.replaceAll("\n  ", "\n\t"),
+    );
+    const canonical = await nomadFace.reader.read(files);
+    const read = await nomadFace.reader.read(tabbed);
+    assert.ok(canonical.ok && read.ok);
+    assert.deepEqual(read.value.state, canonical.value.state);
+    assert.deepEqual(read.value.unknown, []);
+  });
+
   it("duplicate group names are refused with the group's line", async () => {
     const body =
       '  group "g" {\n    task "t" {\n      driver = "docker"\n      config {\n        image = "x"\n      }\n    }\n  }\n';
@@ -245,13 +304,9 @@ describe("bad input", () => {
   });
 
   it("a job API JSON that disagrees with its jobspec is an issue", async () => {
-    const files = nomadFace.writer
-      .write(mesh, cluster)
-      .files.map((file) =>
-        file.path === "jobs/default/web.json"
-          ? { ...file, content: file.content.replace('"Count": 3', '"Count": 4') }
-          : file,
-      );
+    const files = meshFilesWith("jobs/default/web.json", (content) =>
+      content.replace('"Count": 3', '"Count": 4'),
+    );
     const issues = await nomadFace.validate!(files);
     assert.deepEqual(
       issues.map((issue) => issue.code),
@@ -260,13 +315,8 @@ describe("bad input", () => {
   });
 
   it("an attribute the face does not write is reported as unknown", async () => {
-    const files = nomadFace.writer.write(mesh, cluster).files.map((file) =>
-      file.path === "jobs/batch/idle.nomad.hcl"
-        ? {
-            ...file,
-            content: file.content.replace('  type = "service"\n', '  type = "service"\n  priority = 70\n'),
-          }
-        : file,
+    const files = meshFilesWith("jobs/batch/idle.nomad.hcl", (content) =>
+      content.replace('  type = "service"\n', '  type = "service"\n  priority = 70\n'),
     );
     const read = await nomadFace.reader.read(files);
     assert.ok(read.ok);

@@ -1,5 +1,10 @@
 import { isDeepStrictEqual } from "node:util";
-import type { FaceFile, ReadResult, UnknownField } from "@revoada/fabric-core/face";
+import {
+  type FaceFile,
+  provenByRendering,
+  type ReadResult,
+  type UnknownField,
+} from "@revoada/fabric-core/face";
 import {
   type FabricIssue,
   FabricState,
@@ -21,7 +26,7 @@ import type { Job } from "./ir.js";
 import { jobProblems } from "./job-check.js";
 import { defaultNomadProfile, type NomadProfile } from "./nomad-versions.js";
 import { jobPlacement, jobToWorkload } from "./workload-job.js";
-import { renderContext, renderNomadFile } from "./writer.js";
+import { type RenderContext, renderContext, renderNomadFile } from "./writer.js";
 
 /**
  * The Nomad reader: jobspecs give the workloads (the API JSON beside each must say the same),
@@ -97,36 +102,55 @@ export async function readNomadFiles(files: readonly FaceFile[], deferTwins = fa
   return read;
 }
 
-function assemble(read: ReadFiles): { state: unknown; sources: Map<string, string> } {
-  const sources = new Map<string, string>();
-  const nodes: Record<string, NodeState> = {};
-  for (const [file, { node }] of read.agents) {
-    if ("problem" in node) read.issues.push({ code: "unreadable", message: node.problem, path: [], file });
-    else if (nodes[node.id] !== undefined)
-      read.issues.push({ code: "duplicate", message: "node twice", path: [], file });
+/** The state being read, job by job and agent by agent; `sources` learns each entry's file. */
+class StateAssembly {
+  readonly nodes: Record<string, NodeState> = {};
+  readonly workloads: Record<string, Workload> = {};
+  readonly placements: Record<string, string[]> = {};
+
+  constructor(
+    readonly issues: FabricIssue[],
+    readonly sources?: Map<string, string>,
+  ) {}
+
+  addNode(file: string, node: NodeState | { problem: string }): void {
+    if ("problem" in node) this.issues.push({ code: "unreadable", message: node.problem, path: [], file });
+    else if (this.nodes[node.id] !== undefined)
+      this.issues.push({ code: "duplicate", message: "node twice", path: [], file });
     else {
-      nodes[node.id] = node;
-      sources.set(`nodes/${node.id}`, file);
+      this.nodes[node.id] = node;
+      this.sources?.set(`nodes/${node.id}`, file);
     }
   }
-  const workloads: Record<string, Workload> = {};
-  const placements: Record<string, string[]> = {};
-  const jobs: [string, Job][] = [...read.jobs].map(([file, { job }]) => [file, job]);
-  for (const [file, job] of read.apiJobs) if (!read.jobs.has(hclSibling(file))) jobs.push([file, job]);
-  for (const [file, job] of jobs) {
+
+  addJob(file: string, job: Job): void {
     if (job.groups.length !== 1 || job.groups[0]!.tasks.length !== 1) {
       const message = "the Nomad face reads jobs of one group with one task";
-      read.issues.push({ code: "unsupported", message, path: [], file });
-      continue;
+      this.issues.push({ code: "unsupported", message, path: [], file });
+      return;
     }
     const workload = jobToWorkload(job);
     const key = workloadKey(workload);
-    workloads[key] = workload;
-    for (const part of ["workloads", "placements"]) sources.set(`${part}/${key}`, file);
+    this.workloads[key] = workload;
+    if (this.sources !== undefined)
+      for (const part of ["workloads", "placements"]) this.sources.set(`${part}/${key}`, file);
     const placement = jobPlacement(job);
-    if (placement !== undefined) placements[key] = placement;
+    if (placement !== undefined) this.placements[key] = placement;
   }
-  return { state: { nodes, workloads, placements, applied: { term: 0, index: 0 } }, sources };
+
+  state(): unknown {
+    const { nodes, workloads, placements } = this;
+    return { nodes, workloads, placements, applied: { term: 0, index: 0 } };
+  }
+}
+
+/** The state the files describe; `sources` learns which file each entry came from. */
+function assemble(read: ReadFiles, sources: Map<string, string>): unknown {
+  const assembly = new StateAssembly(read.issues, sources);
+  for (const [file, { node }] of read.agents) assembly.addNode(file, node);
+  for (const [file, { job }] of read.jobs) assembly.addJob(file, job);
+  for (const [file, job] of read.apiJobs) if (!read.jobs.has(hclSibling(file))) assembly.addJob(file, job);
+  return assembly.state();
 }
 
 function flatPaths(
@@ -161,9 +185,8 @@ async function reportUnexpected(
   read: ReadFiles,
   files: readonly FaceFile[],
   state: FabricState,
-  profile: NomadProfile,
+  context: RenderContext,
 ): Promise<UnknownField[]> {
-  const context = renderContext(state, profile);
   const unknown: UnknownField[] = [];
   for (const file of files) {
     const hcl = read.jobs.has(file.path) || read.agents.has(file.path);
@@ -203,8 +226,7 @@ function hclSibling(jsonPath: string): string {
  * API JSON beside a jobspec: when its text is what the state read renders it is consistent by
  * construction; otherwise it is parsed, checked and compared with the jobspec's job.
  */
-function checkTwins(read: ReadFiles, state: FabricState, profile: NomadProfile): FabricIssue[] {
-  const context = renderContext(state, profile);
+function checkTwins(read: ReadFiles, state: FabricState, context: RenderContext): FabricIssue[] {
   const issues: FabricIssue[] = [];
   for (const [path, file] of read.twins) {
     if (renderNomadFile(state, path, context) === file.content) continue;
@@ -238,29 +260,31 @@ function emptyRead(): ReadFiles {
 /**
  * The fast path: files in the printer's own HCL subset go straight to the IR (no schemas,
  * `hcl-trusted.ts`), and the result is trusted only if the state read renders to exactly the
- * bytes given, every file. Anything else returns undefined and the caller reads again with
- * every check on.
+ * bytes given, every file (`provenByRendering`). Anything else returns undefined and the
+ * caller reads again with every check on.
  */
 function readTrusted(files: readonly FaceFile[], profile: NomadProfile): FabricState | undefined {
-  const read = emptyRead();
+  const issues: FabricIssue[] = [];
+  const assembly = new StateAssembly(issues);
   try {
+    // File by file, straight into the state: each shape and job dies young.
     for (const file of files) {
       if (file.path.endsWith(".json")) continue;
       const shape = parseCanonicalHcl(file.content);
       if (shape === undefined) return undefined;
-      if (file.path.endsWith(".nomad.hcl")) read.jobs.set(file.path, { job: jobFromShape(shape) });
-      else if (file.path.endsWith("/agent.hcl"))
-        read.agents.set(file.path, { node: agentToNode(agentFromShape(shape)) });
+      if (file.path.endsWith(".nomad.hcl")) {
+        const job = jobFromShape(shape);
+        if (jobProblems(job).length > 0) return undefined;
+        assembly.addJob(file.path, job);
+      } else if (file.path.endsWith("/agent.hcl"))
+        assembly.addNode(file.path, agentToNode(agentFromShape(shape)));
       else return undefined;
+      if (issues.length > 0) return undefined;
     }
-    for (const [path, { job }] of read.jobs) read.issues.push(...jobIssues(path, job));
-    const { state } = assemble(read);
-    if (read.issues.length > 0) return undefined;
-    const checked = FabricState.safeParse(state);
-    if (!checked.success) return undefined;
-    const context = renderContext(checked.data, profile);
-    const same = files.every((file) => renderNomadFile(checked.data, file.path, context) === file.content);
-    return same ? checked.data : undefined;
+    return provenByRendering(assembly.state(), files, (state) => {
+      const context = renderContext(state, profile);
+      return (path) => renderNomadFile(state, path, context);
+    });
   } catch {
     return undefined;
   }
@@ -282,7 +306,8 @@ export async function readNomadChecked(
   profile: NomadProfile = defaultNomadProfile,
 ): Promise<Result<ReadResult>> {
   const read = await readNomadFiles(files, true);
-  const { state, sources } = assemble(read);
+  const sources = new Map<string, string>();
+  const state = assemble(read, sources);
   if (read.issues.length > 0) return failed(read.issues);
   const checked = FabricState.safeParse(state);
   if (!checked.success) {
@@ -292,8 +317,9 @@ export async function readNomadChecked(
     });
     return failed(issues);
   }
-  const twinIssues = checkTwins(read, checked.data, profile);
+  const context = renderContext(checked.data, profile);
+  const twinIssues = checkTwins(read, checked.data, context);
   if (twinIssues.length > 0) return failed(twinIssues);
-  const unknown = [...read.unknown, ...(await reportUnexpected(read, files, checked.data, profile))];
+  const unknown = [...read.unknown, ...(await reportUnexpected(read, files, checked.data, context))];
   return ok({ state: checked.data, unknown });
 }

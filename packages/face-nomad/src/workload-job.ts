@@ -72,12 +72,14 @@ function services(workload: Workload, profile: NomadProfile): Service[] {
  * printer then escapes the result once more for the jobspec (`$$${`).
  */
 export function escapeNomadRuntime(text: string): string {
+  if (!text.includes("${") && !text.includes("%{")) return text;
   // A function replacement: in a replacement string `$$` would mean one `$`.
   return text.replaceAll("${", () => "$${").replaceAll("%{", () => "%%{");
 }
 
 /** Inverse of `escapeNomadRuntime`: what the container gets for a driver config string. */
 export function unescapeNomadRuntime(text: string): string {
+  if (!text.includes("$${") && !text.includes("%%{")) return text;
   let out = "";
   let index = 0;
   while (index < text.length) {

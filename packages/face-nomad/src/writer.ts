@@ -2,6 +2,7 @@ import type { FaceFile, RenderScope, WriteResult } from "@revoada/fabric-core/fa
 import type { FabricState, NodeId } from "@revoada/fabric-core/vocabulary";
 import { nodeToAgent, type ServerMembership, serverMembership } from "./agent.js";
 import { apiJobText } from "./api-json.js";
+import type { Job } from "./ir.js";
 import { agentHcl, jobHcl } from "./job-hcl.js";
 import { droppedByNomad, modelNomad } from "./model.js";
 import { agentDatacenters, defaultNomadProfile, type NomadProfile } from "./nomad-versions.js";
@@ -33,6 +34,11 @@ export interface RenderContext {
   readonly nodeOfFolder: ReadonlyMap<string, NodeId>;
   readonly servers: ServerMembership;
   readonly job: JobOptions;
+  /**
+   * The job rendered last: a workload's two files (API JSON and jobspec) sit side by side in
+   * path order, so both are printed from one job. Only one is kept, so nothing piles up.
+   */
+  latest: { readonly key: string; readonly job: Job } | undefined;
 }
 
 export function renderContext(
@@ -40,7 +46,12 @@ export function renderContext(
   profile: NomadProfile = defaultNomadProfile,
 ): RenderContext {
   const nodeOfFolder = new Map([...agentFolders(state)].map(([id, folder]) => [folder, id]));
-  return { nodeOfFolder, servers: serverMembership(state), job: jobOptions(state, profile) };
+  return {
+    nodeOfFolder,
+    servers: serverMembership(state),
+    job: jobOptions(state, profile),
+    latest: undefined,
+  };
 }
 
 function jobOptions(state: FabricState, profile: NomadProfile): JobOptions {
@@ -62,7 +73,12 @@ export function renderNomadFile(
   const key = job === null ? undefined : `${job[1]}/${job[2]}`;
   const workload = key === undefined ? undefined : state.workloads[key];
   if (workload === undefined) return undefined;
-  const ir = workloadToJob(workload, state.placements[key!], context.job);
+  let latest = context.latest;
+  if (latest === undefined || latest.key !== key) {
+    latest = { key: key!, job: workloadToJob(workload, state.placements[key!], context.job) };
+    context.latest = latest;
+  }
+  const ir = latest.job;
   return job![3] === "json" ? apiJobText(ir) : jobHcl(ir);
 }
 

@@ -50,6 +50,7 @@ export type { EtcdFlagSet, EtcdProbeSet, KubernetesRelease } from "./kubernetes-
 export { defaultKubernetesRelease, kubernetesRelease, kubernetesReleases } from "./kubernetes-releases.js";
 export { compareText, nodeAddressKinds, nodeDirectories, sortedNodes } from "./layout.js";
 export { anyKey, lostFields, matchesLostPattern, withoutLost } from "./loss.js";
+export { provenByRendering } from "./proof.js";
 export type { FaceDeclaration, FaceNameMap, FaceSource } from "./registry.js";
 export {
   builtinFacePackages,
