@@ -51,11 +51,14 @@ function agentFor(caPem: string): Agent {
 const httpAgent = new HttpAgent({ keepAlive: true, timeout: idleConnectionMs, maxFreeSockets: 64 });
 
 export function httpsFetch(url: string, options: HttpsFetchOptions): Promise<Response> {
-  return apiExchange(url, options).then(({ status, contentType, body }) => {
-    const headers = new Headers();
-    if (contentType !== undefined) headers.set("content-type", contentType);
-    return new Response(status === 204 || status === 304 ? null : body, { status, headers });
-  });
+  return apiExchange(url, options).then(responseOf);
+}
+
+/** A reply read whole, as a WHATWG `Response` (for callers that want one). */
+export function responseOf({ status, contentType, body }: ApiExchange): Response {
+  const headers = new Headers();
+  if (contentType !== undefined) headers.set("content-type", contentType);
+  return new Response(status === 204 || status === 304 ? null : body, { status, headers });
 }
 
 /** A reply read whole: its status, content type and body. */

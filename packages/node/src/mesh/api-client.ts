@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { safeJson } from "../api/http-server.js";
-import { type ApiExchange, apiExchange, httpsFetch } from "../api/https-fetch.js";
+import { type ApiExchange, apiExchange, responseOf } from "../api/https-fetch.js";
 import { CliError, type ExitCode, exitCodes } from "../cli/exit-codes.js";
 
 /**
@@ -96,31 +96,12 @@ export class ApiClient {
     }
   }
 
-  /** The raw reply, whatever its status (unreachable is still a CliError, exit 5). */
+  /**
+   * The raw reply, whatever its status (unreachable is still a CliError, exit 5): the same
+   * exchange as every other request (pooled connections, bounded reply), as a `Response`.
+   */
   async fetch(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = {};
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    try {
-      if (this.caPem !== undefined) {
-        return await httpsFetch(`https://${this.address}${path}`, {
-          method,
-          headers,
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          caPem: this.caPem,
-          timeoutMs: this.timeoutMs,
-        });
-      }
-      return await fetch(`http://${this.address}${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new CliError(`cannot reach node at ${this.address}: ${reason}`, exitCodes.unavailable);
-    }
+    return responseOf(await this.exchange(method, path, body));
   }
 }
 
