@@ -70,8 +70,12 @@ export const daemonV8Flags: readonly string[] = ["--max-semi-space-size=1", "--h
  * it); a V8 flag given there overrides the default.
  */
 function daemonNodeFlags(env: Readonly<Record<string, string>>): string[] {
-  const flags = env.REVOADA_NODE_FLAGS ?? process.env.REVOADA_NODE_FLAGS ?? "";
-  return [...daemonV8Flags, ...flags.split(" ").filter((flag) => flag !== "")];
+  return [...daemonV8Flags, ...nodeFlagsOf(env.REVOADA_NODE_FLAGS ?? process.env.REVOADA_NODE_FLAGS)];
+}
+
+/** Node flags given as one space-separated variable (REVOADA_NODE_FLAGS, REVOADA_RAFT_NODE_FLAGS). */
+export function nodeFlagsOf(text: string | undefined): string[] {
+  return (text ?? "").split(" ").filter((flag) => flag !== "");
 }
 
 export async function stopNodeProcess(node: NodeProcess, graceMs = 10_000): Promise<void> {

@@ -7,20 +7,21 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { RaftEvent, RaftStatus } from "@revoada/fabric-core/raft";
 import { signerFromSeed } from "@revoada/fabric-core/vocabulary";
+import { nodeFlagsOf } from "../mesh/supervisor.js";
 
 /**
  * Spawns and drives `raft-process.ts` children over their JSON-lines control channel. Used
  * by the multi-process integration test and by `pnpm bench raft`; not by the daemon.
  */
-/** Node flags every child gets from REVOADA_RAFT_NODE_FLAGS (e.g. "--cpu-prof" when profiling). */
-function nodeFlags(): string[] {
-  return (process.env.REVOADA_RAFT_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
-}
-
 export interface ControlResponse {
   readonly id: number;
   readonly ok: boolean;
   readonly [field: string]: unknown;
+}
+
+/** Node flags every child gets from REVOADA_RAFT_NODE_FLAGS (e.g. "--cpu-prof" when profiling). */
+function nodeFlags(): string[] {
+  return nodeFlagsOf(process.env.REVOADA_RAFT_NODE_FLAGS);
 }
 
 const scriptPath = fileURLToPath(new URL("./raft-process.ts", import.meta.url));
