@@ -15,14 +15,8 @@ import { loadBlake3 } from "@revoada/fabric-core/vocabulary";
 import { CommittedReply } from "../src/api/schemas.js";
 import { sampleWorkload } from "../src/cli/commands/demo.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
-import {
-  findLeader,
-  type MeshNodeHandle,
-  postToLeader,
-  stateOf,
-  statusOf,
-  waitFor,
-} from "../src/mesh/observe.js";
+import { findLeader, postToLeader, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
+import { relayLayout } from "./relay-layout.js";
 
 const patienceMs = 240_000;
 let local: LocalMesh;
@@ -46,27 +40,11 @@ after(async () => {
   await rm(directory, { recursive: true, force: true });
 });
 
-/** 3 voters, 1 learner, and the 4 other nodes say they learn through the relay. */
-async function formed(nodes: readonly MeshNodeHandle[]) {
-  const leader = await findLeader(nodes);
-  if (leader === undefined) return undefined;
-  const { voters, learners } = leader.status.raft;
-  if (voters.length !== 3 || learners.length !== 1) return undefined;
-  const holders = new Set([...voters, ...learners]);
-  const followers: MeshNodeHandle[] = [];
-  for (const node of nodes) {
-    const status = await statusOf(node);
-    if (status?.learns === undefined) return undefined;
-    if (holders.has(status.id) !== (status.learns.via === "raft")) return undefined;
-    if (status.learns.via === "relay") followers.push(node);
-  }
-  return followers.length === 4 ? { leader, voters, followers } : undefined;
-}
-
 test("followers two hops below the voters reach the leader's applied index and render it", async () => {
   const nodes = local.nodes;
-  const mesh = await waitFor(() => formed(nodes), patienceMs, 500);
-  assert.ok(mesh, "3 voters, 1 learner, and the 4 other nodes learn through the relay");
+  const layout = await waitFor(() => relayLayout(nodes, { learners: 1, followers: 4 }), patienceMs, 500);
+  assert.ok(layout, "3 voters, 1 learner, and the 4 other nodes learn through the relay");
+  const mesh = { ...layout, followers: layout.followers.map((follower) => follower.node) };
 
   const committed = await postToLeader(nodes, "/v1/workloads", sampleWorkload, CommittedReply);
   const placed = await waitFor(async () => {

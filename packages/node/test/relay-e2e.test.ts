@@ -13,15 +13,8 @@ import { loadBlake3 } from "@revoada/fabric-core/vocabulary";
 import { CommittedReply } from "../src/api/schemas.js";
 import { sampleWorkload } from "../src/cli/commands/demo.js";
 import { LocalMesh } from "../src/mesh/local-mesh.js";
-import {
-  etcdHolders,
-  findLeader,
-  type MeshNodeHandle,
-  postToLeader,
-  stateOf,
-  statusOf,
-  waitFor,
-} from "../src/mesh/observe.js";
+import { etcdHolders, findLeader, postToLeader, stateOf, statusOf, waitFor } from "../src/mesh/observe.js";
+import { relayLayout } from "./relay-layout.js";
 
 const patienceMs = 90_000;
 let local: LocalMesh;
@@ -38,25 +31,9 @@ after(async () => {
   await rm(directory, { recursive: true, force: true });
 });
 
-/** The nodes whose status says they learn through the relay, once every node agrees with the leader's configuration. */
-async function relayFollowers(nodes: readonly MeshNodeHandle[]) {
-  const leader = await findLeader(nodes);
-  if (leader === undefined) return undefined;
-  const holders = new Set([...leader.status.raft.voters, ...leader.status.raft.learners]);
-  if (leader.status.raft.voters.length !== 3 || leader.status.raft.learners.length !== 0) return undefined;
-  const followers: { node: MeshNodeHandle; id: string }[] = [];
-  for (const node of nodes) {
-    const status = await statusOf(node);
-    if (status?.learns === undefined) return undefined;
-    if (holders.has(status.id) !== (status.learns.via === "raft")) return undefined;
-    if (status.learns.via === "relay") followers.push({ node, id: status.id });
-  }
-  return followers.length === 2 ? { leader, followers } : undefined;
-}
-
 test("nodes above the learner bound learn committed state through the relay and follow a leader change", async () => {
   const nodes = local.nodes;
-  const formed = await waitFor(() => relayFollowers(nodes), patienceMs, 200);
+  const formed = await waitFor(() => relayLayout(nodes, { learners: 0, followers: 2 }), patienceMs, 200);
   assert.ok(formed, "3 voters, no learner, and the 2 other nodes learn through the relay");
 
   // A committed change reaches the followers: they apply it and render it.

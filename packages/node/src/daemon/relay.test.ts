@@ -25,7 +25,7 @@ import {
   signerFromSeed,
 } from "@revoada/fabric-core/vocabulary";
 import { FabricApplier } from "./fabric-applier.js";
-import { createLogger } from "./log.js";
+import { createLogger, type Logger } from "./log.js";
 import { NodeRelay, type RelayReply, RelayRequest } from "./relay.js";
 
 const voter = signerFromSeed(new Uint8Array(32).fill(7));
@@ -180,23 +180,31 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   followerApplier = await newApplier();
-  relay = new NodeRelay({
+  relay = followerRelay(
+    followerApplier,
+    createLogger({ level: "warn", write: (line) => warnings.push(line) }),
+  );
+});
+
+/** The follower's relay over `applier`, asking the voter's HTTP source. */
+function followerRelay(applier: FabricApplier, logger: Logger): NodeRelay {
+  return new NodeRelay({
     self: follower.nodeId,
     signer: follower,
     machineOptions,
-    applier: followerApplier,
+    applier,
     view,
     apiOf: (id) => (id === voter.nodeId ? address : undefined),
     api: { token: undefined, caPem: undefined },
     publish: async () => "0".repeat(64) as Blake3Hash,
     fetch: async (hash) => blobs.get(hash) ?? null,
     onApplied: () => {},
-    logger: createLogger({ level: "warn", write: (line) => warnings.push(line) }),
+    logger,
     config: quick,
     waitMs: 50,
     tickMs: 10,
   });
-});
+}
 
 after(async () => {
   relay.stop();
@@ -243,22 +251,7 @@ test("a fresh follower applies an answer that takes longer than silenceMs to com
   relay.stop();
   answerDelayMs = 1.5 * quick.silenceMs;
   const applier = await newApplier();
-  const slow = new NodeRelay({
-    self: follower.nodeId,
-    signer: follower,
-    machineOptions,
-    applier,
-    view,
-    apiOf: (id) => (id === voter.nodeId ? address : undefined),
-    api: { token: undefined, caPem: undefined },
-    publish: async () => "0".repeat(64) as Blake3Hash,
-    fetch: async (hash) => blobs.get(hash) ?? null,
-    onApplied: () => {},
-    logger: createLogger({ level: "error", write: () => {} }),
-    config: quick,
-    waitMs: 50,
-    tickMs: 10,
-  });
+  const slow = followerRelay(applier, createLogger({ level: "error", write: () => {} }));
   slow.start();
   try {
     // Before issue 17's fix the follower gave the source up mid-request and dropped the
