@@ -5,9 +5,11 @@
 // does (`WritebackPacer`: a background fdatasync after every step), so the two compare like
 // for like.
 import { spawn } from "node:child_process";
-import { closeSync, fdatasync, fdatasyncSync, openSync, writeSync } from "node:fs";
+import { fdatasyncSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
+import { WritebackPacer } from "../../packages/node/src/fs/durable.js";
 
 const serverScript = `
 const { createReadStream } = require("node:fs");
@@ -40,38 +42,31 @@ export async function rawTcpCopy(
       child.once("exit", (code) => reject(new Error(`raw copy server exited (${code})`)));
       createInterface({ input: child.stdout! }).once("line", (line) => resolve(Number(line)));
     });
-    const descriptor = openSync(targetFile, "w");
+    const handle = await open(targetFile, "w");
+    const descriptor = handle.fd;
+    const pacer = writebackStepBytes === null ? null : new WritebackPacer(handle, writebackStepBytes);
     try {
       const started = performance.now();
       let bytes = 0;
-      let sinceSync = 0;
-      let syncing: Promise<void> | null = null;
       await new Promise<void>((resolve, reject) => {
         const socket = connect({ host: "127.0.0.1", port });
         socket.on("data", (chunk: Buffer) => {
           let written = 0;
           while (written < chunk.length) written += writeSync(descriptor, chunk, written);
           bytes += chunk.length;
-          sinceSync += chunk.length;
-          if (writebackStepBytes !== null && syncing === null && sinceSync >= writebackStepBytes) {
-            sinceSync = 0;
-            syncing = new Promise<void>((done, failed) =>
-              fdatasync(descriptor, (error) => (error === null ? done() : failed(error))),
-            ).finally(() => {
-              syncing = null;
-            });
-          }
+          pacer?.noteWritten(chunk.length);
         });
         socket.once("end", () => resolve());
         socket.once("error", reject);
       });
       const lastWritten = performance.now();
-      await syncing;
+      await pacer?.caughtUp();
       fdatasyncSync(descriptor);
       const ended = performance.now();
       return { ms: ended - started, syncMs: ended - lastWritten, bytes };
     } finally {
-      closeSync(descriptor);
+      await pacer?.settle();
+      await handle.close();
     }
   } finally {
     child.kill("SIGKILL");

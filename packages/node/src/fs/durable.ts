@@ -150,10 +150,15 @@ export class WritebackPacer {
 
   /** Waits for the background sync and fsyncs the file: everything written so far is durable. */
   async syncAll(): Promise<void> {
-    await this.running;
-    if (this.failure !== null) throw this.failure;
+    await this.caughtUp();
     await this.handle.sync();
     this.writtenSinceSync = 0;
+  }
+
+  /** Waits for the background sync; throws if any background sync failed. */
+  async caughtUp(): Promise<void> {
+    await this.running;
+    if (this.failure !== null) throw this.failure;
   }
 
   /** Waits for a background sync (before the handle is closed); its failure is not reported. */
