@@ -29,7 +29,7 @@ import { LocalMesh } from "../../packages/node/src/mesh/local-mesh.js";
 import type { MeshPlan } from "../../packages/node/src/mesh/mesh-setup.js";
 import { type MeshNodeHandle, statusOf, waitFor } from "../../packages/node/src/mesh/observe.js";
 import { NetnsMesh } from "../../packages/node/src/netns/netns-mesh.js";
-import { type Figure, figure, percentile } from "../report.js";
+import { type Figure, figure, percentile, processCpuMs } from "../report.js";
 
 export interface RealScaleResult {
   readonly figures: Figure[];
@@ -91,9 +91,6 @@ interface ProcessFigures {
   readonly cpuMs: Map<number, number>;
 }
 
-/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
-const clockTicksPerSecond = 100;
-
 async function processFigures(directory: string): Promise<ProcessFigures> {
   const mesh = JSON.parse(await readFile(join(directory, "mesh.json"), "utf8")) as {
     nodes: { pid: number | null }[];
@@ -112,11 +109,9 @@ async function processFigures(directory: string): Promise<ProcessFigures> {
     if (pssKb !== undefined) pss.push(Number(pssKb) / 1024);
     const open = await readdir(`/proc/${node.pid}/fd`).catch(() => []);
     fds.push(open.length);
-    const stat = await readFile(`/proc/${node.pid}/stat`, "utf8").catch(() => "");
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    if (Number.isFinite(ticks)) cpuMs.set(node.pid, (ticks / clockTicksPerSecond) * 1000);
+    // 0: the process is gone (a live daemon has spent CPU since its start).
+    const spent = processCpuMs(node.pid);
+    if (spent > 0) cpuMs.set(node.pid, spent);
   }
   return { rss, pss, fds, cpuMs };
 }
