@@ -114,10 +114,11 @@ describe("content transfer", () => {
     const liar = await provider("liar", data);
     const honest = await provider("honest", data);
     const hash = (await liar.store.list())[0]!.hash;
-    // The liar's disk rots: one byte in every MiB flips. Its outboard is still the true one.
+    // The liar's disk rots: one byte in every chunk group flips, so whichever spans the
+    // fetcher's random order hands it, what it serves is corrupt. Its outboard is still true.
     const path = liar.store.blobPath(hash);
     const bytes = readFileSync(path);
-    for (let at = 1000; at < bytes.length; at += 1024 * 1024) bytes[at] = bytes[at]! ^ 0x40;
+    for (let at = 1000; at < bytes.length; at += chunkGroupBytes) bytes[at] = bytes[at]! ^ 0x40;
     writeFileSync(path, bytes);
     const target = await BlobStore.open(join(scratch, "liar-target"));
     const events: FetchEvent[] = [];

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { DecisionRecord } from "@revoada/fabric-core/policy";
 import { FabricState, type NodeId } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
 import { MeshMember, NodeStatusReply } from "../api/schemas.js";
@@ -31,6 +32,38 @@ export async function meshOf(node: MeshNodeHandle): Promise<MeshMember[] | undef
 
 export async function chainOf(node: MeshNodeHandle): Promise<string | undefined> {
   return node.client.text("/v1/chain/export").catch(() => undefined);
+}
+
+/** The policy's recent decision records on this node (its rounds as leader), oldest first. */
+export async function decisionsOf(
+  node: MeshNodeHandle,
+): Promise<{ at_ms: number; record: DecisionRecord }[] | undefined> {
+  return node.client
+    .get("/v1/decisions", z.array(z.object({ at_ms: z.number(), record: DecisionRecord })))
+    .catch(() => undefined);
+}
+
+/**
+ * One line per node for a failed wait's message: Raft role, term, applied index, voters, and
+ * how the node's gossip sees each member; then the last distinct policy records of every node
+ * that decided, so a CI failure says what the policy was waiting for.
+ */
+export async function describeMesh(nodes: readonly MeshNodeHandle[], decisionsShown = 8): Promise<string> {
+  const lines: string[] = [];
+  for (const node of nodes) {
+    const [status, view, decisions] = await Promise.all([statusOf(node), meshOf(node), decisionsOf(node)]);
+    const raft = status?.raft;
+    lines.push(
+      `${node.name}: ${raft === undefined ? "no answer" : `${raft.state} term ${raft.term} applied ${raft.applied_index} voters ${raft.voters.map((v) => v.slice(0, 8)).join(",")}`}; view ${view?.map((m) => `${m.name}=${m.status}`).join(",") ?? "none"}`,
+    );
+    const distinct: string[] = [];
+    for (const { record } of decisions ?? []) {
+      const line = `  ${record.outcome} ${record.action} ${record.rule} ${record.subject.slice(0, 8)}: ${record.message}`;
+      if (distinct.at(-1) !== line) distinct.push(line);
+    }
+    lines.push(...distinct.slice(-decisionsShown));
+  }
+  return lines.join("\n");
 }
 
 /** Polls `probe` every `intervalMs` until it returns a value, or gives up after `timeoutMs`. */
