@@ -24,7 +24,7 @@ function entry(index: number): Entry {
 function sourceWith(count: number, config = defaultRelayConfig): StateRelay {
   const source = new StateRelay("source", config);
   source.tick(0, { holding: true, candidates: [] });
-  for (let index = 1; index <= count; index += 1) source.recordApplied(entry(index));
+  for (let index = 1; index <= count; index += 1) source.recordApplied(entry(index), "raft");
   return source;
 }
 
@@ -56,9 +56,9 @@ describe("StateRelay", () => {
       receipt.apply.map((item) => item.index),
       [1, 2, 3],
     );
-    for (const item of receipt.apply) relay.recordApplied(item);
+    for (const item of receipt.apply) relay.recordApplied(item, "relay");
     assert.equal(relay.depth(), 1);
-    source.recordApplied(entry(4));
+    source.recordApplied(entry(4), "raft");
     const pushed = sent(source.flush(20), "follower");
     assert.equal(pushed.length, 1);
     assert.ok(pushed[0]!.type === "entries");
@@ -100,7 +100,7 @@ describe("StateRelay", () => {
 
   it("restores a snapshot only ahead of what it applied", () => {
     const relay = follower();
-    relay.recordApplied(entry(1));
+    relay.recordApplied(entry(1), "relay");
     const conf = { voters: ["a"], votersOutgoing: [], learners: [], learnersNext: [] };
     const machine = new Uint8Array([1]);
     const behind = relay.receive("source", { type: "snapshot", depth: 0, index: 1, machine, conf }, 1);
@@ -238,10 +238,50 @@ describe("StateRelay", () => {
     assert.deepEqual(sent(follow, "voter"), [{ type: "follow", after: 0 }]);
   });
 
+  it("a holder that Raft keeps feeding is not stale while it trails the holder it probes", () => {
+    // Under load a voter applies each commit a little after the holder it probes: every probe
+    // answer shows it one entry behind. It is fed, not dropped; a stale voter signs no stamp in
+    // the daemon and answers its followers `busy` (docs/scale.md, issue 17's mass restart).
+    const { renewMs, silenceMs } = defaultRelayConfig;
+    const view = { holding: true, candidates: ["voter"] };
+    const holder = new StateRelay("lagging");
+    for (let nowMs = 0, index = 1; nowMs <= 4 * silenceMs; nowMs += renewMs, index += 1) {
+      holder.tick(nowMs, view);
+      holder.recordApplied(entry(index), "raft");
+      holder.receive("voter", { type: "entries", depth: 0, applied: index + 1, entries: [] }, nowMs + 1);
+      assert.equal(holder.isStale(), false, `at ${nowMs} ms`);
+    }
+    assert.equal(holder.depth(), 0);
+  });
+
+  it("a stale holder that Raft feeds again holds the log again", () => {
+    const { silenceMs } = defaultRelayConfig;
+    const view = { holding: true, candidates: ["voter"] };
+    const holder = new StateRelay("voter-2");
+    holder.tick(0, view);
+    holder.recordApplied(entry(1), "raft");
+    const ahead: RelayMessage = { type: "entries", depth: 0, applied: 3, entries: [] };
+    holder.receive("voter", ahead, 1);
+    holder.receive("voter", ahead, 2 + silenceMs);
+    assert.equal(holder.isStale(), true, "Raft fed it nothing while the other holder was ahead");
+    holder.tick(3 + silenceMs, view);
+    assert.equal(holder.depth(), 1, "stale: it follows through the relay, below the voter");
+    // What the relay hands it does not end it: a removed learner is fed that way too.
+    holder.receive("voter", { type: "entries", depth: 0, applied: 3, entries: [entry(2)] }, 4 + silenceMs);
+    holder.recordApplied(entry(2), "relay");
+    assert.equal(holder.isStale(), true);
+    // Raft applies the next entry: the configuration that names it is live again.
+    holder.recordApplied(entry(3), "raft");
+    const probe = holder.tick(5 + silenceMs + defaultRelayConfig.renewMs, view);
+    assert.equal(holder.isStale(), false);
+    assert.equal(holder.depth(), 0);
+    assert.deepEqual(sent(probe, "voter"), [{ type: "probe", applied: 3 }]);
+  });
+
   it("subscriptions end when not renewed", () => {
     const source = sourceWith(1);
     source.receive("gone", { type: "follow", after: 1 }, 0);
-    source.recordApplied(entry(2));
+    source.recordApplied(entry(2), "raft");
     assert.equal(sent(source.flush(defaultRelayConfig.subscriptionTtlMs + 1), "gone").length, 0);
     assert.equal(source.subscriberCount(), 0);
   });

@@ -106,6 +106,8 @@ export class StateRelay {
   /** A holder by its configuration that Raft no longer feeds (see the class comment). */
   private stale = false;
   private behindSinceMs: number | null = null;
+  /** The applied index when `behindSinceMs` was set: Raft applying since restarts the clock. */
+  private behindFromIndex = 0;
   private applied = 0;
   /** Invariant: window[i].index === windowFirst + i, and the last is `applied` (when not empty). */
   private window: Entry[] = [];
@@ -143,9 +145,14 @@ export class StateRelay {
     return this.subscribers.size;
   }
 
-  /** The driver applied `entry` (from Raft or from this relay). */
-  recordApplied(entry: Entry): void {
+  /**
+   * The driver applied `entry`, `via` Raft or this relay. A stale holder that Raft feeds
+   * again holds the log again: its configuration is live (it lagged, or was cut off and came
+   * back), and only a holder fed by Raft is a root the tree can use.
+   */
+  recordApplied(entry: Entry, via: "raft" | "relay"): void {
     assert(entry.index > this.applied || this.applied === 0, "applied entries only move forward");
+    if (via === "raft") this.stale = false;
     const last = this.window[this.window.length - 1];
     if (last === undefined || last.index + 1 !== entry.index) {
       this.window = [];
@@ -345,13 +352,20 @@ export class StateRelay {
     return { outputs, apply, restore: null };
   }
 
-  /** A holder behind another holder for `silenceMs` is stale: it follows through the relay. */
+  /**
+   * A holder behind another holder for `silenceMs` while Raft applied nothing here is stale: it
+   * follows through the relay. One that applies as it trails (each commit reaches it a little
+   * after the other holder, as on a loaded machine) is fed, not dropped: its clock restarts.
+   */
   private watch(sourceApplied: number, nowMs: number): void {
     if (sourceApplied <= this.applied) {
       this.behindSinceMs = null;
       return;
     }
-    this.behindSinceMs ??= nowMs;
+    if (this.behindSinceMs === null || this.applied > this.behindFromIndex) {
+      this.behindSinceMs = nowMs;
+      this.behindFromIndex = this.applied;
+    }
     if (nowMs - this.behindSinceMs < this.config.silenceMs) return;
     this.stale = true;
     this.holding = false;

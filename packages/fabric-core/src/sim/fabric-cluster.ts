@@ -629,16 +629,16 @@ export class FabricCluster {
     if (entry.index <= node.machine.applied().index) return;
     const holdsBefore = node.machine.operatorHolds();
     const confBefore = node.machine.configuration();
-    const outcome = this.applyTo(node, entry);
+    const outcome = this.applyTo(node, entry, "raft");
     if (entry.index <= this.checkedThrough) return;
     this.checkedThrough = entry.index;
     this.checkCommitted(node, outcome, holdsBefore, confBefore.voters.length);
   }
 
-  private applyTo(node: FabricSimNode, entry: Entry): MachineOutcome {
+  private applyTo(node: FabricSimNode, entry: Entry, via: "raft" | "relay"): MachineOutcome {
     const outcome = node.machine.apply(entry);
     if (outcome.procedure !== null) node.wake = true;
-    node.relay.recordApplied(entry);
+    node.relay.recordApplied(entry, via);
     this.advanced.add(node.index);
     this.onAdvance?.(node, entry.index);
     return outcome;
@@ -713,7 +713,7 @@ export class FabricCluster {
           `${node.id.slice(0, 8)} applied ${entry.index} after ${node.machine.applied().index}`,
         );
       }
-      this.applyTo(node, entry);
+      this.applyTo(node, entry, "relay");
       this.stats.relayedEntries += 1;
     }
     this.sendRelay(node, receipt.outputs);

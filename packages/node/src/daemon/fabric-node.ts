@@ -487,7 +487,7 @@ export class FabricNode {
       applier,
       events,
       logger,
-      (entry) => relayHook.relay?.recordApplied(entry),
+      (entry) => relayHook.relay?.recordApplied(entry, "raft"),
     );
     const gossip = await startGossip(config, keys.gossip, disk, events, logger);
     const content = await NodeContent.start({

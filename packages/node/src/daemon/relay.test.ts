@@ -152,7 +152,7 @@ before(async () => {
   });
   for (const entry of foundingEntries()) {
     sourceApplier.apply(entry);
-    source.recordApplied(entry);
+    source.recordApplied(entry, "raft");
   }
   source.start();
   server = createServer((request, response) => {

@@ -164,6 +164,8 @@ export class NodeRelay {
   /** This node's own stamp of its latest applied index, as a voter (signed once per index). */
   private ownStamp: CommitStamp | null = null;
   private holding = false;
+  /** The core's staleness as last logged (a change is logged once). */
+  private loggedStale = false;
   /** After a failed request, the next one waits until then. */
   private retryAtMs = 0;
   /** The last snapshot answer this node published (`snapshotReply`). */
@@ -191,10 +193,10 @@ export class NodeRelay {
   }
 
   /** Raft (or this relay) applied `entry` to the machine. */
-  recordApplied(entry: Entry): void {
+  recordApplied(entry: Entry, via: "raft" | "relay"): void {
     // Raft replays what the relay applied already (the node became a learner): nothing new.
     if (entry.index <= this.recorded) return;
-    this.core.recordApplied(entry);
+    this.core.recordApplied(entry, via);
     this.recorded = entry.index;
     this.wake();
   }
@@ -256,6 +258,15 @@ export class NodeRelay {
     const before = this.core.currentSource();
     const outputs = this.core.tick(Date.now(), view);
     this.holding = view.holding && !this.core.isStale();
+    if (this.core.isStale() !== this.loggedStale) {
+      this.loggedStale = this.core.isStale();
+      this.options.logger.info(
+        this.loggedStale
+          ? "this node holds the log by its configuration, but raft does not feed it: following the relay"
+          : "raft feeds this node again, or its configuration no longer names it: not stale",
+        { source: this.core.currentSource() },
+      );
+    }
     const source = this.core.currentSource();
     if (source !== before)
       this.options.logger.debug("relay source changed", { from: before, to: source, holding: this.holding });
@@ -365,7 +376,7 @@ export class NodeRelay {
       // Only the next index: the machine may have moved on through Raft meanwhile.
       if (entry.index !== this.options.applier.machine.applied().index + 1) continue;
       const outcome = this.options.applier.apply(entry);
-      this.recordApplied(entry);
+      this.recordApplied(entry, "relay");
       this.relayedEntries += 1;
       this.options.onApplied(outcome);
     }
