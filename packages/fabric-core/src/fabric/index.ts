@@ -34,7 +34,14 @@ export type { CheckpointEntry, EtcdMemberState, FabricMachineOptions, MachineOut
 export { defaultHistoryHorizonMs, FabricMachine } from "./machine.js";
 export type { ProcedureEvent, ProcedurePhase } from "./procedure.js";
 export { joinsVoters, leavesVoters, Procedure } from "./procedure.js";
-export type { RelayConfig, RelayMessage, RelayOutput, RelayReceipt, RelayView } from "./relay.js";
+export type {
+  RelayConfig,
+  RelayMessage,
+  RelayOutput,
+  RelayReceipt,
+  RelaySourcing,
+  RelayView,
+} from "./relay.js";
 export { defaultRelayConfig, relayCandidates, relayViewOf, StateRelay } from "./relay.js";
 export type { GateContext } from "./strategy-gate.js";
 export { CommittedStrategy, refusalOf } from "./strategy-gate.js";

@@ -134,6 +134,11 @@ describe("StateRelay", () => {
     busy.receive("parent", { type: "busy" }, 5);
     busy.tick(10, { holding: false, candidates });
     assert.equal(busy.currentSource(), "holder");
+    // Its status names the candidates and the one it skips, and until when.
+    const sourcing = busy.sourcing(10);
+    assert.deepEqual(sourcing.candidates, candidates);
+    assert.deepEqual(sourcing.skipped, [{ id: "parent", untilMs: 5 + 4 * defaultRelayConfig.silenceMs }]);
+    assert.equal(busy.sourcing(6 + 4 * defaultRelayConfig.silenceMs).skipped.length, 0, "the skip ends");
 
     const deep = follower("f3", candidates);
     const tooDeep = defaultRelayConfig.depthMax;

@@ -95,6 +95,20 @@ export interface RelayReceipt {
   readonly restore: { readonly index: number; readonly machine: Uint8Array; readonly conf: ConfState } | null;
 }
 
+/** How a node chooses its source, for its status: why a follower has the source it has, or none. */
+export interface RelaySourcing {
+  /** The candidates of the last tick, best first (`RelayView.candidates`). */
+  readonly candidates: readonly string[];
+  /** The first of them not skipped: the source once it held for `silenceMs`. */
+  readonly preferred: string | null;
+  /** Candidates given up (silent, busy, refused, unreachable, too deep) and until when. */
+  readonly skipped: readonly { readonly id: string; readonly untilMs: number }[];
+  /** Until then the source owes an answer to an open request (null: none open). */
+  readonly awaitedUntilMs: number | null;
+  /** A holder by its configuration that Raft does not feed: it follows through the relay. */
+  readonly stale: boolean;
+}
+
 interface Subscriber {
   expiresAtMs: number;
   /** Highest index sent to it (it applied through this, or will). */
@@ -123,6 +137,7 @@ export class StateRelay {
   private preferred: string | null = null;
   private preferredSinceMs = 0;
   private readonly failedUntil = new Map<string, number>();
+  private candidates: readonly string[] = [];
 
   constructor(
     readonly self: string,
@@ -221,11 +236,27 @@ export class StateRelay {
     return this.stale;
   }
 
+  /** Its candidates, the ones it skips and until when, and what it waits for (status). */
+  sourcing(nowMs: number): RelaySourcing {
+    return {
+      candidates: this.candidates,
+      preferred: this.preferred,
+      skipped: [...this.failedUntil]
+        .filter(([, untilMs]) => untilMs > nowMs)
+        .map(([id, untilMs]) => ({ id, untilMs }))
+        .sort((a, b) => a.untilMs - b.untilMs),
+      awaitedUntilMs: this.source !== null && nowMs < this.awaitedUntilMs ? this.awaitedUntilMs : null,
+      stale: this.stale,
+    };
+  }
+
   /** Timers: choose the source, renew the subscription (a holder: probe), give up a silent source. */
   tick(nowMs: number, view: RelayView): RelayOutput[] {
     if (!view.holding) this.stale = false;
     this.holding = view.holding && !this.stale;
     const outputs = this.flush(nowMs);
+    this.candidates = view.candidates;
+    for (const [id, untilMs] of this.failedUntil) if (untilMs <= nowMs) this.failedUntil.delete(id);
     const awaiting = this.source !== null && nowMs < this.awaitedUntilMs;
     if (this.source !== null && !awaiting && nowMs - this.lastHeardMs > this.config.silenceMs)
       this.giveUp(nowMs);

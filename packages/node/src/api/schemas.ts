@@ -80,6 +80,32 @@ export const ActuatorReply = z.object({
   ),
 });
 
+/** How a node learns committed state, and why it has the relay source it has (docs/scale.md). */
+export const RelayStatusReply = z.object({
+  /** `raft`: a voter or learner, fed by Raft; `relay`: a follower of the state relay. */
+  via: z.enum(["raft", "relay"]),
+  /** The relay source a follower takes entries from (a holder: the holder it probes). */
+  source: z.string().nullable(),
+  /** Hops below a log holder (0 for a holder); null while no source answered. */
+  depth: z.number().nullable(),
+  /** The machine's applied index (a follower's Raft stays at 0). */
+  applied_index: z.number(),
+  subscribers: z.number(),
+  entries_relayed: z.number(),
+  snapshots_restored: z.number(),
+  /** Relay answers refused: no commit stamp, or one that did not check out (docs/scale.md). */
+  answers_refused: z.number().optional(),
+  /** The sources it would take, best first (tree parent, then the voters); none: it has no source to ask. */
+  candidates: z.array(z.string()).optional(),
+  /** Candidates given up (silent, busy, refused, unreachable, too deep) and for how long still. */
+  skipped: z.array(z.object({ id: z.string(), for_ms: z.number() })).optional(),
+  /** How long the source still owes the answer to an open request (null: none open). */
+  awaiting_ms: z.number().nullable().optional(),
+  /** A holder by its configuration that Raft does not feed: it follows through the relay. */
+  stale: z.boolean().optional(),
+});
+export type RelayStatusReply = z.infer<typeof RelayStatusReply>;
+
 export const NodeStatusReply = z.object({
   id: z.string(),
   name: z.string(),
@@ -101,19 +127,7 @@ export const NodeStatusReply = z.object({
     })
     .optional(),
   /** How this node learns committed state: `raft` (voter or learner) or `relay` (docs/scale.md). */
-  learns: z
-    .object({
-      via: z.enum(["raft", "relay"]),
-      source: z.string().nullable(),
-      depth: z.number().nullable(),
-      applied_index: z.number(),
-      subscribers: z.number(),
-      entries_relayed: z.number(),
-      snapshots_restored: z.number(),
-      /** Relay answers refused: no commit stamp, or one that did not check out (docs/scale.md). */
-      answers_refused: z.number().optional(),
-    })
-    .optional(),
+  learns: RelayStatusReply.optional(),
   /**
    * The timing each component runs now (read from Raft, gossip, the policy...): a committed
    * strategy swap changes it without a restart. `strategy` names the strategy it comes from.

@@ -228,6 +228,16 @@ test("a relay follower refuses a lying source (tampered entry, outsider's stamp)
   relay.start();
   assert.ok(await until(() => relay.status().answers_refused >= 1), "the tampered answer is refused");
   assert.equal(followerApplier.machine.applied().index, 0, "nothing of it was applied");
+  // The status says why it has no source now: its one candidate is skipped for a while.
+  const why = relay.status();
+  assert.equal(why.source, null);
+  assert.deepEqual(why.candidates, [voter.nodeId]);
+  assert.deepEqual(
+    why.skipped.map((skip) => skip.id),
+    [voter.nodeId],
+  );
+  assert.ok(why.skipped[0]!.for_ms > 0);
+  assert.equal(why.stale, false);
   assert.match(
     warnings.join(""),
     /relay answer refused.*the state after the entries is not the stamped state/,

@@ -22,6 +22,7 @@ import {
   type Signer,
 } from "@revoada/fabric-core/vocabulary";
 import { z } from "zod";
+import type { RelayStatusReply } from "../api/schemas.js";
 import { type ApiAccess, apiClientFor } from "../mesh/api-client.js";
 import type { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
@@ -109,22 +110,8 @@ export const RelayReply = z.discriminatedUnion("type", [
 ]);
 export type RelayReply = z.infer<typeof RelayReply>;
 
-/** How this node learns committed state (`GET /v1/status`, `revoada status`). */
-export interface RelayStatus {
-  /** `raft`: a voter or learner, fed by Raft; `relay`: a follower of the state relay. */
-  readonly via: "raft" | "relay";
-  /** The relay source a follower takes entries from (a holder: the holder it probes). */
-  readonly source: NodeId | null;
-  /** Hops below a log holder (0 for a holder); null while no source answered. */
-  readonly depth: number | null;
-  /** The machine's applied index (a follower's Raft stays at 0). */
-  readonly applied_index: number;
-  readonly subscribers: number;
-  readonly entries_relayed: number;
-  readonly snapshots_restored: number;
-  /** Answers refused: no commit stamp, or one that did not check out (logged with the reason). */
-  readonly answers_refused: number;
-}
+/** How this node learns committed state (`GET /v1/status`, `revoada status`): the API schema, all fields set. */
+export type RelayStatus = Required<RelayStatusReply>;
 
 export interface NodeRelayOptions {
   readonly self: NodeId;
@@ -209,6 +196,8 @@ export class NodeRelay {
   }
 
   status(): RelayStatus {
+    const now = Date.now();
+    const sourcing = this.core.sourcing(now);
     return {
       via: this.holding ? "raft" : "relay",
       source: (this.core.currentSource() as NodeId | null) ?? null,
@@ -218,6 +207,10 @@ export class NodeRelay {
       entries_relayed: this.relayedEntries,
       snapshots_restored: this.restoredSnapshots,
       answers_refused: this.refusedAnswers,
+      candidates: [...sourcing.candidates],
+      skipped: sourcing.skipped.map(({ id, untilMs }) => ({ id, for_ms: untilMs - now })),
+      awaiting_ms: sourcing.awaitedUntilMs === null ? null : sourcing.awaitedUntilMs - now,
+      stale: sourcing.stale,
     };
   }
 
