@@ -1,5 +1,5 @@
 /**
- * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only] [--rest-only] [--netns] [--learners-max K]]`: the whole
+ * `pnpm bench scale [--sizes 100,250,500] [--commits K] [--no-baseline] [--real N [--real-only] [--rest-only] [--netns] [--learners-max K] [--relay-fanout F] [--log-level L] [--keep]]`: the whole
  * fabric (gossip + Raft + policy + executor + the state relay) in the deterministic simulator
  * at N = 100, 250 and 500, with every invariant on (applied-committed after every step, machine
  * agreement every 2 s of virtual time), then optionally N real daemons on loopback
@@ -31,6 +31,7 @@ import type { NetworkFaults } from "../packages/fabric-core/src/sim/network.js";
 import { SeededRandom } from "../packages/fabric-core/src/sim/random.js";
 import { loadBlake3 } from "../packages/fabric-core/src/vocabulary/index.js";
 import { readStrategyFile } from "../packages/node/src/cli/commands/strategy.js";
+import { type LogLevel, logLevels } from "../packages/node/src/daemon/log.js";
 import { benchArgs } from "./lib/args.js";
 import { type Figure, figure, percentile, publishBenchReport } from "./report.js";
 import { drawScaleSvg } from "./scale/plot.js";
@@ -74,9 +75,26 @@ const args = benchArgs({
       default: "4",
       help: "with --real: the strategy's learners_max (0: every node a learner)",
     },
+    "relay-fanout": {
+      type: "string",
+      value: "F",
+      help: "with --real: the daemons' relay_fanout (default 8; small values make a deep relay tree)",
+    },
+    "log-level": {
+      type: "string",
+      value: "LEVEL",
+      help: "with --real: the daemons' log_level (debug: the relay logs source changes and answers)",
+    },
+    keep: { type: "boolean", help: "with --real: keep the mesh directory (configs, logs) after the run" },
   },
 });
 const { values } = args;
+
+function logLevelOf(text: string): LogLevel {
+  const level = logLevels.find((known) => known === text);
+  if (level === undefined) throw new Error(`--log-level: one of ${logLevels.join(", ")}, not ${text}`);
+  return level;
+}
 const sizes = args.integers("sizes", 8);
 const commits = args.integer("commits");
 const realCount = values.real === undefined ? undefined : args.integer("real", 3);
@@ -407,6 +425,9 @@ if (realCount !== undefined) {
     learnersMax,
     strategy,
     restOnly: values["rest-only"] === true,
+    ...(values["relay-fanout"] === undefined ? {} : { relayFanout: args.integer("relay-fanout", 1) }),
+    ...(values["log-level"] === undefined ? {} : { logLevel: logLevelOf(values["log-level"]) }),
+    keep: values.keep === true,
   });
   figures.push(...real.figures);
   notes.push(...real.notes);

@@ -273,6 +273,10 @@ export async function runRealScale(
     readonly strategy?: FabricStrategy;
     /** Stop after the figures at rest: no writes, no mass restart. */
     readonly restOnly?: boolean;
+    readonly relayFanout?: number;
+    readonly logLevel?: MeshPlan["logLevel"];
+    /** Keep the mesh directory (configs, logs) for reading after the run. */
+    readonly keep?: boolean;
   } = {},
 ): Promise<RealScaleResult> {
   const directory = await mkdtemp(join(tmpdir(), "revoada-bench-scale-"));
@@ -291,6 +295,8 @@ export async function runRealScale(
       policy: { flap_threshold: 1000 },
       // By default as in the simulator: the voters and 4 learners hold the log, the others follow the relay.
       learnersMax,
+      ...(options.relayFanout === undefined ? {} : { relayFanout: options.relayFanout }),
+      ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
     },
     netns,
   );
@@ -402,7 +408,8 @@ export async function runRealScale(
     );
   } finally {
     await mesh.stop().catch(() => undefined);
-    await rm(directory, { recursive: true, force: true }).catch(() => undefined);
+    if (options.keep === true) log(`${label}: kept ${directory}`);
+    else await rm(directory, { recursive: true, force: true }).catch(() => undefined);
   }
   return { figures, notes };
 }
