@@ -129,6 +129,11 @@ export interface FabricSimNode {
   /** The relay's sources, refreshed every `relayRefreshMs`. */
   relayCandidates: string[];
   relayRefreshAtMs: number;
+  /**
+   * The machine's last advance came through the relay: a daemon holds the commit stamp it
+   * verified for exactly this state and can forward it (`cannotVouch`).
+   */
+  advancedByRelay: boolean;
 }
 
 export interface OperatorOutcome {
@@ -245,6 +250,7 @@ export class FabricCluster {
         relay: new StateRelay(id, this.relayConfig),
         relayCandidates: [],
         relayRefreshAtMs: 0,
+        advancedByRelay: false,
       });
     }
     this.etcd =
@@ -295,6 +301,7 @@ export class FabricCluster {
     node.relay = new StateRelay(node.id, this.relayConfig);
     node.relayCandidates = [];
     node.relayRefreshAtMs = 0;
+    node.advancedByRelay = false;
     node.incarnation = this.raft.node(node.id).incarnation;
     node.advertised = "";
     node.wake = true;
@@ -639,6 +646,7 @@ export class FabricCluster {
     const outcome = node.machine.apply(entry);
     if (outcome.procedure !== null) node.wake = true;
     node.relay.recordApplied(entry, via);
+    node.advancedByRelay = via === "relay";
     this.advanced.add(node.index);
     this.onAdvance?.(node, entry.index);
     return outcome;
@@ -735,6 +743,7 @@ export class FabricCluster {
     }
     node.machine = machine;
     node.relay.recordRestored(restore.index);
+    node.advancedByRelay = true;
     node.wake = true;
     this.advanced.add(node.index);
     this.onAdvance?.(node, restore.index);
@@ -777,16 +786,21 @@ export class FabricCluster {
   }
 
   /**
-   * Rooted at the voters, a learner fed by Raft has no commit stamp to vouch with: a daemon
-   * answers `busy` where it would send state (daemon/relay.ts); a heartbeat still goes out.
+   * Rooted at the voters, a node vouches for the state it sends as a daemon does
+   * (daemon/relay.ts, `stampNow`): a voter that holds the log and is not stale signs its own
+   * machine; any other node forwards the stamp it verified, which covers its machine only while
+   * its last advance came through the relay. A learner, or a stale voter, that Raft fed has
+   * nothing to vouch with: it answers `busy` where it would send state; a heartbeat still goes out.
    */
   private cannotVouch(node: FabricSimNode, output: RelayOutput): boolean {
-    if (this.options.relayRoots !== "voters" || node.relay.isStale()) return false;
-    if (!node.machine.configuration().learners.includes(node.id)) return false;
-    return (
+    if (this.options.relayRoots !== "voters") return false;
+    const sendsState =
       output.type === "send-snapshot" ||
-      (output.message.type === "entries" && output.message.entries.length > 0)
-    );
+      (output.message.type === "entries" && output.message.entries.length > 0);
+    if (!sendsState || node.advancedByRelay) return false;
+    const conf = node.machine.configuration();
+    const voter = conf.voters.includes(node.id) || conf.votersOutgoing.includes(node.id);
+    return !voter || node.relay.isStale();
   }
 
   private checkCommitted(

@@ -5,7 +5,8 @@
 // checked after every step), seeded, with the relay's own network sharing the faults.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { loadBlake3 } from "../vocabulary/index.js";
+import { defaultRelayConfig } from "../fabric/relay.js";
+import { loadBlake3, type Workload } from "../vocabulary/index.js";
 import { FabricCluster } from "./fabric-cluster.js";
 import { runFabricSimulation } from "./fabric-sim.js";
 import { SimViolation } from "./raft-cluster.js";
@@ -15,6 +16,22 @@ before(async () => {
 });
 
 const nodes = 16;
+
+function workload(name: string): Workload {
+  return {
+    name,
+    namespace: "scale",
+    image: "registry.example/app:1",
+    command: [],
+    args: [],
+    env: {},
+    ports: [],
+    replicas: 1,
+    resources: { cpu_millis: 100, memory_bytes: 64 * 2 ** 20 },
+    config_blobs: [],
+    placement: { zones: [], labels: {}, tolerate_control_plane: false },
+  };
+}
 
 /** Every node's machine at the most advanced one's index, byte for byte. */
 function converged(cluster: FabricCluster): boolean {
@@ -94,6 +111,41 @@ describe("bounded learners and the state relay", () => {
         `${seed}: a follower two hops below the voters, every node at the leader's machine`,
       );
     }
+  });
+
+  it("rooted at the voters: voters that trailed the holder they probe serve their followers again once Raft feeds them", () => {
+    // Issue 17's mass restart at N = 50: followers stayed a few entries behind with no source.
+    // A voter that trails the holder it probes for silenceMs while Raft feeds it nothing turns
+    // stale; a stale voter signs no stamp, so it answers its followers busy. Here each voter in
+    // turn is cut off from Raft alone (gossip and the relay still reach it) while writes commit.
+    const cluster = new FabricCluster({ seed: 1, size: 8, relayRoots: "voters", learnersMax: 0 });
+    assert.ok(
+      cluster.runUntil(() => converged(cluster) && cluster.committedVoters().length === 3, 20_000),
+      "formed",
+    );
+    const voters = [...cluster.committedVoters()];
+    let write = 0;
+    const writeFor = (durationMs: number) => {
+      for (let spent = 0; spent < durationMs; spent += 250) {
+        cluster.propose({ type: "workload-upsert", workload: workload(`w-${write++}`) });
+        cluster.runFor(250);
+      }
+    };
+    for (const voter of voters) {
+      cluster.raft.network.partition([
+        [voter],
+        cluster.nodes.map((node) => node.id).filter((id) => id !== voter),
+      ]);
+      writeFor(3 * defaultRelayConfig.silenceMs);
+      cluster.raft.network.heal();
+      writeFor(2_000);
+    }
+    writeFor(2_000);
+    assert.ok(
+      cluster.runUntil(() => converged(cluster), 20_000),
+      `every node at the leader's machine (applied: ${cluster.nodes.map((node) => node.machine.applied().index).join(", ")}; ` +
+        `stale: ${cluster.nodes.filter((node) => node.relay.isStale()).length})`,
+    );
   });
 
   it("without the bound every alive node is a learner and nothing is relayed", () => {
