@@ -1,4 +1,5 @@
-import { createBLAKE3, type IHasher } from "hash-wasm";
+import type { IHasher } from "hash-wasm";
+import { createBlake3Hasher } from "../vocabulary/blake3-wasm.js";
 import { assert, limits } from "../vocabulary/index.js";
 
 /**
@@ -314,5 +315,5 @@ export class BlobHasher {
 }
 
 export async function loadBlobHasher(): Promise<BlobHasher> {
-  return new BlobHasher(await createBLAKE3());
+  return new BlobHasher(await createBlake3Hasher());
 }
