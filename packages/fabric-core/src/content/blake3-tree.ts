@@ -1,6 +1,5 @@
 import type { IHasher } from "hash-wasm";
-import { createBlake3Hasher } from "../vocabulary/blake3-wasm.js";
-import { assert, limits } from "../vocabulary/index.js";
+import { assert, createBlake3Hasher, limits } from "../vocabulary/index.js";
 
 /**
  * The BLAKE3 tree of a blob, cut at chunk groups (16 chunks of 1 KiB), as bao and iroh-blobs
