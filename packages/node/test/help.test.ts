@@ -10,7 +10,7 @@ it("revoada --help names every subcommand of every group", async () => {
   const help = await runCli(["--help"]);
   assert.equal(help.code, 0);
   const text = help.stdout.replace(/\s+/g, " ");
-  const groups = buildProgram().commands.filter((command) => command.commands.length > 0);
+  const groups = (await buildProgram()).commands.filter((command) => command.commands.length > 0);
   assert.ok(groups.length >= 6, "the CLI has command groups");
   for (const group of groups) {
     for (const sub of group.commands) {

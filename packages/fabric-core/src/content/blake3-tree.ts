@@ -1,5 +1,5 @@
-import { createBLAKE3, type IHasher } from "hash-wasm";
-import { assert, limits } from "../vocabulary/index.js";
+import type { IHasher } from "hash-wasm";
+import { assert, createBlake3Hasher, limits } from "../vocabulary/index.js";
 
 /**
  * The BLAKE3 tree of a blob, cut at chunk groups (16 chunks of 1 KiB), as bao and iroh-blobs
@@ -314,5 +314,5 @@ export class BlobHasher {
 }
 
 export async function loadBlobHasher(): Promise<BlobHasher> {
-  return new BlobHasher(await createBLAKE3());
+  return new BlobHasher(await createBlake3Hasher());
 }

@@ -1,5 +1,6 @@
-import { createBLAKE3, type IHasher } from "hash-wasm";
+import type { IHasher } from "hash-wasm";
 import { assert } from "./assert.js";
+import { createBlake3Hasher } from "./blake3-wasm.js";
 
 /**
  * BLAKE3 for the whole code base (block links, Merkle nodes, content ids), through
@@ -10,7 +11,7 @@ import { assert } from "./assert.js";
 let hasher: IHasher | undefined;
 
 export async function loadBlake3(): Promise<void> {
-  hasher ??= await createBLAKE3();
+  hasher ??= await createBlake3Hasher();
 }
 
 export function isBlake3Loaded(): boolean {

@@ -1,4 +1,5 @@
 export { assert, assertNever, assertUint, InvariantError } from "./assert.js";
+export { createBlake3Hasher } from "./blake3-wasm.js";
 export type { CommandType } from "./command.js";
 export {
   AttestCheckpointCommand,

@@ -11,7 +11,7 @@ import {
   type GroupWrite,
   type Holding,
 } from "@revoada/fabric-core/content";
-import { SeededRandom } from "@revoada/fabric-core/sim";
+import { SeededRandom } from "@revoada/fabric-core/sim/random";
 import type { Blake3Hash } from "@revoada/fabric-core/vocabulary";
 import type { BlobStore, PartialBlob, StoredBlob } from "./blob-store.js";
 import type { ContentService } from "./content-service.js";
