@@ -38,8 +38,11 @@ test("a relay follower down while every voter it knew was replaced catches up th
   const formed = await waitFor(() => relayLayout(nodes, { learners: 0, followers: 4 }), patienceMs, 200);
   assert.ok(formed, `3 voters and 4 relay followers\n${await describeMesh(nodes)}`);
   const away = formed.followers[0]!;
-  const before = await statusOf(away.node);
-  assert.ok((before?.learns?.applied_index ?? 0) > 0, "the follower applied state before it stops");
+  const applied = await waitFor(async () => {
+    const index = (await statusOf(away.node))?.learns?.applied_index ?? 0;
+    return index > 0 ? index : undefined;
+  }, patienceMs);
+  assert.ok(applied, "the follower applied committed state before it is paused");
   local.signal(away.node.name, "SIGSTOP");
 
   const killed = new Set<string>();
