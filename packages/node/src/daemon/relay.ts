@@ -52,8 +52,9 @@ import type { Logger } from "./log.js";
  * first and compares its digest with the stamp (a snapshot: hashed before it is restored), and
  * the signer must be a voter of its own configuration (a fresh node: a member gossip shows
  * holding `etcd`), or one the stamped state's attestation chain hands trust over to from this
- * node's chain (its voters were replaced while it was behind), and a voter of the stamped state. A refused answer is logged with its reason, and
- * the source is given up for the next candidate. The tree is rooted at the voters alone
+ * node's chain (its voters were replaced while it was behind), and a voter of the stamped
+ * state. A refused answer is logged with its reason, and the source is given up for the next
+ * candidate. The tree is rooted at the voters alone
  * (`relayViewOf(..., "voters")`): learners hold the log but have no stamp to forward.
  */
 
