@@ -244,6 +244,20 @@ async function refusalReasons(directory: string, nodes: readonly MeshNodeHandle[
   return [...counts].map(([reason, count]) => `${count} x ${reason}`);
 }
 
+/**
+ * Stamps the nodes trusted through the attestation chain (their voters had been replaced:
+ * docs/scale.md, "Trust across voter replacements"), counted from their logs: a restarted
+ * node's status counts only since its start.
+ */
+async function stampHandovers(directory: string, nodes: readonly MeshNodeHandle[]): Promise<number> {
+  let count = 0;
+  for (const node of nodes) {
+    const text = await readFile(join(directory, node.name, "node.log"), "utf8").catch(() => "");
+    count += text.split("commit stamp trusted through the attestation chain").length - 1;
+  }
+  return count;
+}
+
 /** The mesh the run drives: on loopback, or one network namespace per node (`--netns`). */
 interface BenchMesh {
   /** Kills and starts the daemons (a `NetnsMesh` runs its daemons through one too). */
@@ -392,6 +406,9 @@ export async function runRealScale(
     );
     const reasons = await refusalReasons(mesh.directory, local.nodes);
     if (reasons.length > 0) notes.push(`${label}: relay answers refused: ${reasons.slice(0, 20).join("; ")}`);
+    notes.push(
+      `${label}: commit stamps trusted through the attestation chain (voters replaced): ${await stampHandovers(mesh.directory, local.nodes)}`,
+    );
     notes.push(
       `${label}: load average (1 min) ${loadStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end; ` +
         "commit -> applied is sampled by polling every node's /v1/status and commit -> rendered by reading every " +

@@ -58,6 +58,15 @@ export type BlockProblem =
   | "operator-signature-stale"
   | "operator-signature-replayed";
 
+/** Why a block someone else derived does not extend this chain (`AttestChain.extend`). */
+export type ExtendProblem =
+  | "block-hash-mismatch"
+  | "sequence-mismatch"
+  | "broken-link"
+  | "term-regressed"
+  | "index-regressed"
+  | BlockProblem;
+
 export type ApplyOutcome =
   | {
       readonly type: "skipped";
@@ -258,6 +267,26 @@ export class AttestChain {
     }
     this.current = headAfter(block);
     assert(this.tree.size === this.records.length, "one Merkle leaf per block");
+  }
+
+  /**
+   * Appends a block this node did not derive itself (one from a relay source's chain) only if
+   * it verifies as `chain verify --mode every-block` checks it: its hash is its content's,
+   * it links to the head, its term and index do not go back, its proposer is a control-plane
+   * member of the table so far and signed it, and it keeps the operator rules. Returns the
+   * first problem (the chain is then unchanged), or null once it is appended.
+   */
+  extend(block: BlockRecord): ExtendProblem | null {
+    const body = block.body;
+    if (makeBlock(body, block.signature).hash !== block.hash) return "block-hash-mismatch";
+    if (body.sequence !== this.current.sequence) return "sequence-mismatch";
+    if (body.prev_hash !== this.current.hash) return "broken-link";
+    if (body.term < this.current.term) return "term-regressed";
+    if (body.index <= this.current.index) return "index-regressed";
+    const problem = this.problemsOf(block)[0];
+    if (problem !== undefined) return problem;
+    this.append(block);
+    return null;
   }
 
   private problemsOf(block: BlockRecord): BlockProblem[] {

@@ -26,7 +26,7 @@ export {
   strategyRecordOf,
   verifyBlockSignature,
 } from "./block.js";
-export type { ApplyOutcome, BlockProblem, ChainHead, CommittedEntry } from "./chain.js";
+export type { ApplyOutcome, BlockProblem, ChainHead, CommittedEntry, ExtendProblem } from "./chain.js";
 export {
   AttestChain,
   blockBodyFor,
@@ -57,6 +57,8 @@ export {
   parseRecordLine,
   recordLine,
 } from "./export.js";
+export type { ChainBlocks, ChainExtension } from "./extension.js";
+export { verifyChainExtension } from "./extension.js";
 export {
   emptyTreeRoot,
   MerkleTree,

@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { canonicalLine, HashHex, SignatureHex } from "../attest/index.js";
+import {
+  type AttestChain,
+  type ChainBlocks,
+  canonicalLine,
+  HashHex,
+  SignatureHex,
+  verifyChainExtension,
+} from "../attest/index.js";
 import type { MemberView } from "../gossip/index.js";
 import type { ConfState, Entry } from "../raft/index.js";
 import { assert, blake3Hex, NodeId, type Signer, verifySignature } from "../vocabulary/index.js";
@@ -18,7 +25,11 @@ import { FabricMachine, type FabricMachineOptions } from "./machine.js";
  * domain line and a canonical JSON line as attestation blocks are signed (attest/block.ts).
  * Who may sign (`stampSigners`): a voter of the follower's own verified configuration; a
  * follower with no state yet trusts the members gossip shows holding `etcd`, and in both
- * cases the signer must be a voter of the state it vouches for.
+ * cases the signer must be a voter of the state it vouches for. A signer the follower does
+ * not know yet (its voters were replaced while it was behind) is trusted when the attestation
+ * chain of the stamped state hands trust over to it (`chainHandsOver`): the chain extends the
+ * follower's own, every new block verifies against the control plane before it, and the
+ * signer holds `etcd` after the last one (docs/scale.md, "Trust across voter replacements").
  */
 const uint = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -34,7 +45,19 @@ export const CommitStamp = z.strictObject({
 });
 export type CommitStamp = z.infer<typeof CommitStamp>;
 
-export type StampCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+export type StampCheck =
+  | {
+      readonly ok: true;
+      /** Present when the signer was trusted through the chain, not as a known voter. */
+      readonly handover?: StampHandover;
+    }
+  | { readonly ok: false; readonly reason: string };
+
+/** How the chain handed trust over to a stamp's signer: the new blocks verified on the way. */
+export interface StampHandover {
+  readonly signer: string;
+  readonly blocks: number;
+}
 
 const encoder = new TextEncoder();
 const stateDomain = encoder.encode("revoada/machine-state/v1\n");
@@ -89,6 +112,25 @@ export function stampSigners(
       .filter((member) => member.status === "alive" && member.state?.roles.includes("etcd") === true)
       .map((member) => member.id),
   );
+}
+
+/**
+ * Whether the chain hands trust over from `trusted` (the follower's verified chain) to
+ * `signer` through `candidate` (the chain of the state the signer stamped): the candidate
+ * extends the trusted chain with blocks that each verify against the role table before them
+ * (`verifyChainExtension`), and `signer` holds `etcd` in the table after the last one (the
+ * role the Raft voters hold; quarantine takes it away).
+ */
+export function chainHandsOver(
+  trusted: ChainBlocks,
+  candidate: ChainBlocks,
+  signer: string,
+): { readonly ok: true; readonly handover: StampHandover } | { readonly ok: false; readonly reason: string } {
+  const extension = verifyChainExtension(trusted, candidate);
+  if (!extension.ok) return { ok: false, reason: `the chain does not hand over to it: ${extension.reason}` };
+  if (!extension.chain.roles.rolesOf(signer).includes("etcd"))
+    return { ok: false, reason: "the chain does not hand over to it: it holds no etcd role there" };
+  return { ok: true, handover: { signer, blocks: extension.added } };
 }
 
 function isVoterOf(conf: ConfState, id: string): boolean {
@@ -154,18 +196,22 @@ export class StampVerifier {
     const before = this.shadow.applied();
     const shape = entriesShape(entries, before, stamp);
     if (shape !== null) return refused(shape);
+    // The chain before the entries, kept only when the signer needs a handover.
+    const chainBefore = trusted.has(stamp.signer) ? null : chainBlocksOf(this.shadow.chain);
     for (const entry of entries) this.shadow.apply(entry);
     const snapshot = this.shadow.snapshot();
     const conf = this.shadow.configuration();
     const problem = this.checkState(snapshot, conf, stamp);
-    if (problem !== null) {
+    const check =
+      problem !== null ? refused(problem) : this.checkTrust(stamp, trusted, chainBefore, this.shadow.chain);
+    if (!check.ok) {
       this.rollBack();
-      return refused(problem);
+      return check;
     }
     this.verified = { snapshot, conf };
     this.lastStamp = stamp;
     assert(this.shadow.applied().index === stamp.index, "the shadow stands at the stamp");
-    return { ok: true };
+    return check;
   }
 
   /** Checks a whole machine (`snapshot()` bytes and its configuration) against `stamp`; on `ok` the shadow is it. */
@@ -187,15 +233,20 @@ export class StampVerifier {
         `the snapshot stands at ${applied.index}/${applied.term}, the stamp at ${stamp.index}/${stamp.term}`,
       );
     if (!isVoterOf(conf, stamp.signer)) return refused("the signer is not a voter of the state it stamped");
+    const check = this.checkTrust(stamp, trusted, this.shadow.chain, restored.value.chain);
+    if (!check.ok) return check;
     this.shadow = restored.value;
     this.verified = { snapshot, conf };
     this.lastStamp = stamp;
-    return { ok: true };
+    return check;
   }
 
-  /** Signature, signer and index: what needs no state. */
+  /**
+   * Signature, signer and index: what needs no state. A signer that is no known voter is
+   * refused here already when this node holds no chain to hand trust over from (a fresh node).
+   */
   private checkHeader(stamp: CommitStamp, trusted: ReadonlySet<string>): StampCheck {
-    if (!trusted.has(stamp.signer))
+    if (!trusted.has(stamp.signer) && this.shadow.chain === null)
       return refused(`the stamp's signer ${stamp.signer.slice(0, 16)} is not a known voter`);
     const signature = Buffer.from(stamp.signature, "hex");
     if (!verifySignature(stamp.signer, commitStampMessage(stamp), signature))
@@ -204,6 +255,26 @@ export class StampVerifier {
     if (stamp.index <= applied)
       return refused(`stale stamp: index ${stamp.index}, this node applied ${applied} already`);
     return { ok: true };
+  }
+
+  /**
+   * A signer that is no known voter, once its stamp checked out against the state: trusted
+   * only if the stamped state's chain hands trust over to it from this node's chain.
+   */
+  private checkTrust(
+    stamp: CommitStamp,
+    trusted: ReadonlySet<string>,
+    before: ChainBlocks | null,
+    after: AttestChain | null,
+  ): StampCheck {
+    if (trusted.has(stamp.signer)) return { ok: true };
+    const unknown = `the stamp's signer ${stamp.signer.slice(0, 16)} is not a known voter`;
+    if (before === null) return refused(unknown);
+    if (after === null) return refused(`${unknown}, and the stamped state holds no chain`);
+    const handover = chainHandsOver(before, after, stamp.signer);
+    return handover.ok
+      ? { ok: true, handover: handover.handover }
+      : refused(`${unknown}, and ${handover.reason}`);
   }
 
   private checkState(snapshot: Uint8Array, conf: ConfState, stamp: CommitStamp): string | null {
@@ -221,6 +292,11 @@ export class StampVerifier {
     assert(restored.ok, "the verified state restores");
     this.shadow = restored.value;
   }
+}
+
+/** A chain's genesis and a copy of its blocks as they are now (null: no chain). */
+function chainBlocksOf(chain: AttestChain | null): ChainBlocks | null {
+  return chain === null ? null : { genesis: chain.genesis, blocks: chain.blocks.slice() };
 }
 
 /** Why `entries` cannot be the next ones up to the stamp (null: they can). */

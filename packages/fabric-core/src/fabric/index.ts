@@ -1,6 +1,7 @@
-export type { StampCheck } from "./commit-stamp.js";
+export type { StampCheck, StampHandover } from "./commit-stamp.js";
 export {
   CommitStamp,
+  chainHandsOver,
   commitStampMessage,
   StampVerifier,
   signCommitStamp,

@@ -228,6 +228,23 @@ describe("FabricMachine", () => {
     assert.deepEqual(follower.machine.snapshot(), log.machine.snapshot());
   });
 
+  it("refuses (does not throw on) a snapshot whose chain skips a block: a relay source's bytes", () => {
+    const log = foundedLog();
+    log.propose({ type: "quarantine", node: testSigners[1]!.nodeId, reason: "operator" }, "operator");
+    const snapshot = JSON.parse(new TextDecoder().decode(log.machine.snapshot()));
+    const lines: string[] = snapshot.chain.split("\n");
+    const isBlock = (line: string) => line.includes('"kind":"block"');
+    assert.equal(lines.filter(isBlock).length, 2);
+    snapshot.chain = lines.filter((_, at) => at !== lines.findIndex(isBlock)).join("\n");
+    const restored = FabricMachine.restore(
+      { origin: "revoada.test/machine", requireOperatorSignature: false },
+      new TextEncoder().encode(canonicalJson(snapshot, 0)),
+      log.machine.configuration(),
+    );
+    assert.equal(restored.ok, false);
+    assert.match(restored.ok ? "" : restored.issues[0]!.message, /chain block 1 does not link/);
+  });
+
   it("reads the snapshot format from before the machine (state and chain only)", () => {
     const log = foundedLog();
     log.propose({ type: "quarantine", node: testSigners[1]!.nodeId, reason: "operator" }, "operator");

@@ -210,7 +210,20 @@ export class FabricMachine {
       if (!parsed.ok) return failed(parsed.issues);
       // Blocks from a snapshot were checked when they were derived: re-linked, not re-verified.
       const chain = new AttestChain(parsed.value.genesis);
-      for (const block of parsed.value.blocks) chain.append(block);
+      for (const block of parsed.value.blocks) {
+        // A snapshot may come from a relay source, not this node's disk: a bad link is an
+        // answer to refuse, not an invariant to crash on (`append` asserts it).
+        const head = chain.head;
+        if (
+          block.body.sequence !== head.sequence ||
+          block.body.prev_hash !== head.hash ||
+          block.body.index <= head.index
+        )
+          return failed([
+            { code: "custom", message: `chain block ${block.body.sequence} does not link`, path: ["chain"] },
+          ]);
+        chain.append(block);
+      }
       machine.attest = chain;
       for (const checkpoint of parsed.value.checkpoints) {
         const size = checkpointNoteSize(checkpoint.note);

@@ -49,12 +49,14 @@ export function nodeState(signer: Signer, roles: NodeState["roles"] = ["worker"]
   };
 }
 
-/** A committed log built by hand, applied to a machine as it grows (the leader is signer 0). */
+/** A committed log built by hand, applied to a machine as it grows (the leader is signer 0 unless moved). */
 export class TestLog {
   readonly entries: Entry[] = [];
   readonly outcomes: MachineOutcome[] = [];
   term = 1;
   clockMs = 1_000;
+  /** Proposes, and signs role commands: set it (and `term`) to move leadership. */
+  leader: Signer = testSigners[0]!;
 
   constructor(readonly machine: FabricMachine = newMachine()) {}
 
@@ -74,7 +76,7 @@ export class TestLog {
     this.clockMs += 10;
     let proposal: Proposal = {
       command,
-      proposer: testSigners[0]!.nodeId,
+      proposer: this.leader.nodeId,
       issued_at_ms: this.clockMs,
       origin,
       force,
@@ -86,7 +88,7 @@ export class TestLog {
         this.term,
         this.entries.length + 1,
         proposal,
-        testSigners[0]!,
+        this.leader,
       ).proposal;
     }
     return this.push({ kind: "normal", data: encodeProposal(proposal) });

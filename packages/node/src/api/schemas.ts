@@ -103,6 +103,10 @@ export const RelayStatusReply = z.object({
   awaiting_ms: z.number().nullable().optional(),
   /** A holder by its configuration that Raft does not feed: it follows through the relay. */
   stale: z.boolean().optional(),
+  /** Why the last relay answer was refused; null once one is accepted (docs/scale.md). */
+  last_refusal: z.string().nullable().optional(),
+  /** Stamps trusted through the attestation chain after this node's voters were replaced. */
+  stamp_handovers: z.number().optional(),
 });
 export type RelayStatusReply = z.infer<typeof RelayStatusReply>;
 

@@ -7,6 +7,7 @@ import {
   type RelayMessage,
   type RelayReceipt,
   relayViewOf,
+  type StampHandover,
   StampVerifier,
   StateRelay,
   signCommitStamp,
@@ -50,8 +51,10 @@ import type { Logger } from "./log.js";
  * only what it applied under a stamp. The follower applies the entries to a shadow machine
  * first and compares its digest with the stamp (a snapshot: hashed before it is restored), and
  * the signer must be a voter of its own configuration (a fresh node: a member gossip shows
- * holding `etcd`) and of the stamped state. A refused answer is logged with its reason, and
- * the source is given up for the next candidate. The tree is rooted at the voters alone
+ * holding `etcd`), or one the stamped state's attestation chain hands trust over to from this
+ * node's chain (its voters were replaced while it was behind), and a voter of the stamped
+ * state. A refused answer is logged with its reason, and the source is given up for the next
+ * candidate. The tree is rooted at the voters alone
  * (`relayViewOf(..., "voters")`): learners hold the log but have no stamp to forward.
  */
 
@@ -146,6 +149,8 @@ export class NodeRelay {
   private relayedEntries = 0;
   private restoredSnapshots = 0;
   private refusedAnswers = 0;
+  private lastRefusal: string | null = null;
+  private stampHandovers = 0;
   /** What this node verified, as a follower (commit stamps). */
   private readonly verifier: StampVerifier;
   /** This node's own stamp of its latest applied index, as a voter (signed once per index). */
@@ -211,6 +216,8 @@ export class NodeRelay {
       skipped: sourcing.skipped.map(({ id, untilMs }) => ({ id, for_ms: untilMs - now })),
       awaiting_ms: sourcing.awaitedUntilMs === null ? null : sourcing.awaitedUntilMs - now,
       stale: sourcing.stale,
+      last_refusal: this.lastRefusal,
+      stamp_handovers: this.stampHandovers,
     };
   }
 
@@ -401,11 +408,26 @@ export class NodeRelay {
         : "bytes" in sent
           ? this.verifier.checkSnapshot(sent.bytes, sent.conf, stamp, trusted)
           : this.verifier.checkEntries(sent, stamp, trusted);
-    if (check.ok) return true;
+    if (check.ok) {
+      this.lastRefusal = null;
+      if (check.handover !== undefined) this.recordHandover(source, check.handover);
+      return true;
+    }
     this.refusedAnswers += 1;
+    this.lastRefusal = check.reason;
     this.core.refuse(source, Date.now());
     this.options.logger.warn("relay answer refused; trying another source", { source, reason: check.reason });
     return false;
+  }
+
+  /** A stamp by a voter this node did not know, trusted because the chain hands over to it. */
+  private recordHandover(source: NodeId, handover: StampHandover): void {
+    this.stampHandovers += 1;
+    this.options.logger.info("commit stamp trusted through the attestation chain", {
+      source,
+      signer: handover.signer,
+      blocks: handover.blocks,
+    });
   }
 
   /**
