@@ -300,12 +300,33 @@ export class Reconciler {
       });
       return;
     }
+    this.logStep(execution.step);
     this.lastStep = execution.step;
     this.placementMemo = execution.placementMemo;
     if (execution.placementWalk !== null) this.policyWalks[execution.placementWalk] += 1;
     this.remember(execution);
     this.answerRefused(execution);
     this.carryOut(execution.step, status.term);
+  }
+
+  /**
+   * Each step at debug level, and a wait only when its reason changed (an idle leader waits
+   * every tick): enough to read from a node's log where a slow failover spent its time.
+   */
+  private logStep(step: Step): void {
+    const last = this.lastStep;
+    if (step.type === "wait") {
+      if (last?.type !== "wait" || last.reason !== step.reason)
+        this.context.logger.debug("executor waits", { reason: step.reason });
+      return;
+    }
+    this.context.logger.debug("executor step", {
+      step: step.type,
+      why: step.why,
+      ...(step.type === "propose"
+        ? { commands: step.commands.map((proposed) => proposed.command.type).join(",") }
+        : {}),
+    });
   }
 
   /**
