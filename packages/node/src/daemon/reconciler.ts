@@ -45,8 +45,10 @@ import type { Logger } from "./log.js";
 /**
  * The leader's reconciler: the driver of the sans-IO executor (fabric-core/fabric/execute.ts).
  * `run()` asks the executor for the one next step and proposes it; it runs again when that
- * step's entries have applied, when Raft or gossip report a change, when an operator asks,
- * and at the strategy's reconciliation cadence (the daemon's event queue calls it). At most
+ * step's entries have applied, when Raft or gossip report a change, when an operator asks, at
+ * the instant the execution names (`wakeAtMs`: a rule that holds on time or on a learner's
+ * Raft progress, neither of which raises an event, lets go), and at the strategy's
+ * reconciliation cadence, now only a safety net (the daemon's event queue calls it). At most
  * one step is in flight, so a role command is signed against the committed chain head, which
  * is then exactly the head its block follows: nothing polls, nothing waits for the log to
  * settle.
@@ -116,6 +118,13 @@ export class Reconciler {
   private inFlight: { readonly term: number; readonly index: number } | null = null;
   /** An etcd call of this leader is in progress (its record is proposed when it answers). */
   private actuating = false;
+  /**
+   * Something asked for a run while an etcd call was in progress: it runs when the call
+   * answers, not at the call's retry (which backs off to seconds) or the next tick.
+   */
+  private runWhenActuated = false;
+  /** The one timer of `Execution.wakeAtMs`: the next run when only time passes. */
+  private wakeTimer: { readonly timer: NodeJS.Timeout; readonly atMs: number } | null = null;
   private lastRecorded = "";
   private closed = false;
   readonly decisions: { readonly at_ms: number; readonly record: DecisionRecord }[] = [];
@@ -262,15 +271,21 @@ export class Reconciler {
 
   /** One executor step, if none is in flight; cheap when there is nothing to do. */
   run(): void {
-    if (this.closed || this.actuating) return;
+    if (this.closed) return;
+    if (this.actuating) {
+      this.runWhenActuated = true;
+      return;
+    }
     const { raft, applier } = this.context;
     const status = raft.status();
     if (this.inFlight !== null) {
       const settled = applier.machine.applied().index >= this.inFlight.index;
+      // The step's last entry applying runs this again (`onApplied`).
       if (this.inFlight.term === status.term && status.role === "leader" && !settled) return;
       this.inFlight = null;
     }
     if (status.role !== "leader") {
+      this.wakeAt(null);
       this.flaps = [];
       this.placementMemo = null;
       this.refuseQueued("not-leader", `this node is not the leader (leader: ${status.leader ?? "unknown"})`);
@@ -301,12 +316,34 @@ export class Reconciler {
       return;
     }
     this.logStep(execution.step);
+    this.wakeAt(execution.wakeAtMs);
     this.lastStep = execution.step;
     this.placementMemo = execution.placementMemo;
     if (execution.placementWalk !== null) this.policyWalks[execution.placementWalk] += 1;
     this.remember(execution);
     this.answerRefused(execution);
     this.carryOut(execution.step, status.term);
+  }
+
+  /**
+   * Runs again at `atMs` on the leader clock (null: cancels). One timer: each execution names
+   * the next instant anew, so the latest answer replaces the one before.
+   */
+  private wakeAt(atMs: number | null): void {
+    if (this.wakeTimer !== null) {
+      if (this.wakeTimer.atMs === atMs) return;
+      clearTimeout(this.wakeTimer.timer);
+      this.wakeTimer = null;
+    }
+    if (atMs === null || this.closed) return;
+    const timer = setTimeout(
+      () => {
+        this.wakeTimer = null;
+        this.run();
+      },
+      Math.max(0, atMs - this.clock.now()),
+    ).unref();
+    this.wakeTimer = { timer, atMs };
   }
 
   /**
@@ -410,6 +447,7 @@ export class Reconciler {
     this.closed = true;
     if (this.etcdRetryTimer !== null) clearTimeout(this.etcdRetryTimer.timer);
     this.etcdRetryTimer = null;
+    this.wakeAt(null);
     for (const pending of this.strategyQueue) pending.resolve(refusal("not-leader", "this node is stopping"));
     this.strategyQueue = [];
     this.refuseQueued("not-leader", "this node is stopping");
@@ -445,10 +483,12 @@ export class Reconciler {
     if (step.type === "wait") return;
     const { raft } = this.context;
     if (step.type === "transfer") {
-      // The new leader's role-changed event runs the executor there; here, a retry later in
-      // case the transfer did not happen.
+      // The new leader's role-changed event runs the executor there. Here, a retry once the
+      // core would have given the transfer up (an election timeout), in case it did not happen:
+      // nothing else would run this node's executor while it stays leader and nothing changes.
       if (!raft.transferLeadership(step.to))
         this.context.logger.warn("leadership transfer refused", { to: step.to });
+      this.wakeAt(this.clock.now() + raft.timing().electionTimeoutMs);
       return;
     }
     if (step.type === "actuate") {
@@ -522,7 +562,7 @@ export class Reconciler {
     etcd
       .perform(action)
       .then((record) => {
-        this.actuating = false;
+        this.actuated();
         this.lastEtcdError = null;
         const status = this.context.raft.status();
         count(record === null ? "not-ready" : "committed");
@@ -540,7 +580,7 @@ export class Reconciler {
         });
       })
       .catch((error: unknown) => {
-        this.actuating = false;
+        this.actuated();
         count("failed");
         const message = error instanceof Error ? error.message : String(error);
         this.lastEtcdError = { action: action.kind, error: message, at_ms: Date.now() };
@@ -552,6 +592,14 @@ export class Reconciler {
         });
         retry(delayMs);
       });
+  }
+
+  /** The etcd call answered: a run asked for meanwhile happens now (after this answer is handled). */
+  private actuated(): void {
+    this.actuating = false;
+    if (!this.runWhenActuated) return;
+    this.runWhenActuated = false;
+    setImmediate(() => this.run());
   }
 
   /** Runs again once `delayMs` passed; one timer at a time, the earliest kept. */
