@@ -615,7 +615,7 @@ export class FabricNode {
           return;
         case "tick":
           this.applyStrategyTiming();
-          this.reconciler.run();
+          this.reconciler.run("tick");
           return;
       }
     } catch (error) {

@@ -269,8 +269,12 @@ export class Reconciler {
     if (inFlight !== null && this.inFlight === inFlight) this.inFlight = null;
   }
 
-  /** One executor step, if none is in flight; cheap when there is nothing to do. */
-  run(): void {
+  /**
+   * One executor step, if none is in flight; cheap when there is nothing to do. `cause` names
+   * what ran it when that is not an event (the cadence, the execution's own timer), for the
+   * debug log: a step the tick had to start is a wake-up that was missed.
+   */
+  run(cause: "event" | "tick" | "wake" = "event"): void {
     if (this.closed) return;
     if (this.actuating) {
       this.runWhenActuated = true;
@@ -315,7 +319,7 @@ export class Reconciler {
       });
       return;
     }
-    this.logStep(execution.step);
+    this.logStep(execution.step, cause);
     this.wakeAt(execution.wakeAtMs);
     this.lastStep = execution.step;
     this.placementMemo = execution.placementMemo;
@@ -339,7 +343,7 @@ export class Reconciler {
     const timer = setTimeout(
       () => {
         this.wakeTimer = null;
-        this.run();
+        this.run("wake");
       },
       Math.max(0, atMs - this.clock.now()),
     ).unref();
@@ -350,14 +354,15 @@ export class Reconciler {
    * Each step at debug level, and a wait only when its reason changed (an idle leader waits
    * every tick): enough to read from a node's log where a slow failover spent its time.
    */
-  private logStep(step: Step): void {
+  private logStep(step: Step, cause: "event" | "tick" | "wake"): void {
     const last = this.lastStep;
     if (step.type === "wait") {
       if (last?.type !== "wait" || last.reason !== step.reason)
-        this.context.logger.debug("executor waits", { reason: step.reason });
+        this.context.logger.debug("executor waits", { reason: step.reason, cause });
       return;
     }
     this.context.logger.debug("executor step", {
+      cause,
       step: step.type,
       why: step.why,
       ...(step.type === "propose"
@@ -538,7 +543,7 @@ export class Reconciler {
     }
     // Fault injection (tests): a held step is not called, as if etcd kept answering "not yet".
     if (isEtcdStepHeld(action.kind)) {
-      setTimeout(() => this.run(), 100).unref();
+      setTimeout(() => this.run("wake"), 100).unref();
       return;
     }
     const retryKey = `${action.kind} ${action.node}`;
@@ -611,7 +616,7 @@ export class Reconciler {
     }
     const timer = setTimeout(() => {
       this.etcdRetryTimer = null;
-      this.run();
+      this.run("wake");
     }, delayMs).unref();
     this.etcdRetryTimer = { timer, dueMs };
   }
