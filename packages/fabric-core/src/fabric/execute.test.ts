@@ -430,6 +430,11 @@ describe("execute", () => {
       inputs(log.machine, { raft: leaderStatus(applied.term, applied.index, { [a]: behind, [b]: behind }) }),
     );
     assert.equal(cutOff.decision?.acting, false, "voters neither heard nor caught up: the leader is cut off");
+    assert.equal(
+      cutOff.wakeAtMs,
+      5_000 + raftTimingFromStrategy(homelabStrategy).heartbeatIntervalMs,
+      "it looks again at the next heartbeat: their answers raise no event",
+    );
   });
 
   it("opens a procedure for the policy's first shift instead of proposing the shift itself", () => {

@@ -235,9 +235,12 @@ export function execute(inputs: ExecuteInputs): Execution {
     refused,
     placementMemo: round.memo,
     placementWalk: !decision.acting ? null : round.incremental ? "incremental" : "full",
-    // A leader that does not act sees no quorum (check-quorum's view of Raft progress, which
-    // raises no event, and is right again within a heartbeat round after an election).
-    wakeAtMs: decision.acting ? nextGateChangeMs(policyInputs) : inputs.nowMs + heartbeatMs(inputs),
+    // A leader whose check-quorum view (Raft progress, which raises no event) shows no quorum
+    // looks again at the next heartbeat: right after an election it undercounts, and a leader
+    // really cut off steps down within an election timeout. Gossip's view arrives as events.
+    wakeAtMs: policyInputs.raft.quorum_visible
+      ? nextGateChangeMs(policyInputs)
+      : inputs.nowMs + heartbeatMs(inputs),
   };
 }
 
