@@ -435,6 +435,23 @@ describe("execute", () => {
       5_000 + raftTimingFromStrategy(homelabStrategy).heartbeatIntervalMs,
       "it looks again at the next heartbeat: their answers raise no event",
     );
+    // Raft hears them, gossip holds them dead: not acting either, but gossip's view arrives as
+    // events, so no heartbeat polling.
+    const gossipMinority = execute(
+      inputs(log.machine, {
+        raft: leaderStatus(applied.term, applied.index, { [a]: cleared, [b]: cleared }),
+        gossip: view([
+          member(testSigners[1]!, "dead"),
+          member(testSigners[2]!, "dead"),
+          member(testSigners[3]!),
+        ]),
+      }),
+    );
+    assert.equal(gossipMinority.decision?.acting, false);
+    assert.notEqual(
+      gossipMinority.wakeAtMs,
+      5_000 + raftTimingFromStrategy(homelabStrategy).heartbeatIntervalMs,
+    );
   });
 
   it("opens a procedure for the policy's first shift instead of proposing the shift itself", () => {
