@@ -2,7 +2,8 @@
 // of an earlier term is rejected late; it decides and proposes on the leader clock (never
 // behind the committed clock), not on the bare wall clock; and a round held back by something
 // that raises no event (a policy gate that expires with time, a learner's Raft progress) runs
-// again when it lets go, not at the next reconciliation tick (issue 14).
+// again when it lets go, and a run asked for during an etcd call happens when the call answers,
+// not at the next reconciliation tick or the call's backed-off retry (issue 14).
 // Method: a real FabricApplier (founded by hand-made entries) and a fake Raft driver whose
 // proposals stay pending until the test resolves or rejects them; the Reconciler runs against
 // them exactly as in the daemon. The clock test injects a LeaderClock over hand-moved sources;
@@ -37,7 +38,7 @@ import {
 import type { RaftDriver } from "../raft/index.js";
 import { FabricApplier } from "./fabric-applier.js";
 import { silentLogger } from "./log.js";
-import { Reconciler } from "./reconciler.js";
+import { Reconciler, type ReconcilerContext } from "./reconciler.js";
 
 const founder = signerFromSeed(new Uint8Array(32).fill(7));
 
@@ -121,7 +122,12 @@ before(async () => {
 });
 
 /** A founded machine (entry 1: the founder a voter; entry 2: a node-join issued at `issuedAtMs`). */
-async function founded(issuedAtMs: number, clock?: LeaderClock, view?: () => GossipView) {
+async function founded(
+  issuedAtMs: number,
+  clock?: LeaderClock,
+  view?: () => GossipView,
+  etcd: ReconcilerContext["etcd"] = null,
+) {
   const directory = await mkdtemp(join(tmpdir(), "reconciler-"));
   directories.push(directory);
   const applier = new FabricApplier(
@@ -161,7 +167,7 @@ async function founded(issuedAtMs: number, clock?: LeaderClock, view?: () => Gos
     view: view ?? (() => ({ self: founder.nodeId, atMs: 0, members: [] })),
     ownState: () => ownState,
     policy: undefined,
-    etcd: null,
+    etcd,
     ...(clock === undefined ? {} : { clock }),
   });
   return { applier, raft, reconciler, apply };
@@ -412,6 +418,59 @@ describe("reconciler: a round held back by what raises no event runs when it let
       ["begin promote"],
       "the round runs at the instant the gate lets go: no event, no tick",
     );
+  });
+
+  test("a member that appears while an etcd call is in progress is recorded when the call answers, not at its retry", async () => {
+    mock.timers.enable({ apis: ["setTimeout"] });
+    const newcomer = workers[0]!;
+    let members: GossipView["members"] = [];
+    const view = (): GossipView => ({ self: founder.nodeId, atMs: 0, members });
+    let answer: (record: null) => void = () => {};
+    const calls: string[] = [];
+    const etcd = {
+      perform(action: { readonly kind: string }) {
+        calls.push(action.kind);
+        return new Promise<null>((resolve) => {
+          answer = resolve;
+        });
+      },
+    };
+    const { raft, reconciler, apply } = await founded(Date.now(), undefined, view, etcd);
+    apply({
+      index: 3,
+      kind: "normal",
+      data: encodeProposal({
+        command: { type: "strategy", strategy: homelabStrategy },
+        proposer: founder.nodeId,
+        issued_at_ms: Date.now(),
+        origin: "policy",
+        force: false,
+      }),
+    });
+    reconciler.run();
+    assert.deepEqual(calls, ["etcd-adopt"], "the founder's etcd member is looked up: a call in progress");
+    // Gossip reports a new member meanwhile; the daemon runs the reconciler on it.
+    members = [
+      {
+        id: newcomer.nodeId,
+        address: "127.0.0.1:7946",
+        status: "alive",
+        phi: 0,
+        stableSinceMs: 0,
+        generation: 1,
+        incarnation: 0,
+        state: { ...ownState, id: newcomer.nodeId, name: "newcomer", roles: ["worker"] },
+        keys: {},
+      },
+    ];
+    reconciler.run();
+    assert.deepEqual(pendingTypes(raft), [], "nothing proposed while the call is in progress");
+    // etcd answers "not ready": the call is retried after a backoff (a timer that the mocked
+    // clock never reaches here); the run asked for meanwhile happens now.
+    answer(null);
+    await turn();
+    await turn();
+    assert.deepEqual(pendingTypes(raft), ["node-join"], "the newcomer is recorded at once");
   });
 
   test("a learner's catch-up, which only Raft progress shows, is checked again within a heartbeat", async () => {
