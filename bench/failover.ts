@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolvePolicyConfig } from "../packages/fabric-core/src/policy/index.js";
 import { homelabStrategy, loadBlake3, type NodeId } from "../packages/fabric-core/src/vocabulary/index.js";
+import { logLevels } from "../packages/node/src/daemon/log.js";
 import { type FailoverSteps, measureFailover } from "../packages/node/src/mesh/failover.js";
 import { LocalMesh } from "../packages/node/src/mesh/local-mesh.js";
 import {
@@ -31,6 +32,13 @@ const args = benchArgs({
       help: "members killed (the issue asks for the p99 of at least 50)",
     },
     nodes: { type: "string", value: "N", default: "5", help: "nodes of the mesh" },
+    "log-level": {
+      type: "string",
+      value: "LEVEL",
+      default: "info",
+      choices: logLevels,
+      help: "every node's log_level; with --keep, debug shows each executor step and gossip verdict of a slow trial (and costs some CPU)",
+    },
     keep: {
       type: "boolean",
       help: "keep the mesh's directory (every node's log and data) and print where it is, to read a slow trial",
@@ -51,6 +59,7 @@ const local = await LocalMesh.start({
   nodes: count,
   faceId: "kubernetes",
   policy: { flap_threshold: 1000 },
+  logLevel: logLevels.find((level) => level === args.values["log-level"]) ?? "info",
 });
 const nodes = local.nodes;
 

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { MemberView as GossipMember, MembershipView as GossipView } from "../gossip/index.js";
 import { defaultPolicyConfig } from "../policy/index.js";
+import { raftTimingFromStrategy } from "../raft/index.js";
 import { homelabStrategy, loadBlake3, type NodeId } from "../vocabulary/index.js";
 import { defaultExecutorConfig, type ExecuteInputs, execute, type Step } from "./execute.js";
 import { LeaderClock } from "./leader-clock.js";
@@ -429,6 +430,28 @@ describe("execute", () => {
       inputs(log.machine, { raft: leaderStatus(applied.term, applied.index, { [a]: behind, [b]: behind }) }),
     );
     assert.equal(cutOff.decision?.acting, false, "voters neither heard nor caught up: the leader is cut off");
+    assert.equal(
+      cutOff.wakeAtMs,
+      5_000 + raftTimingFromStrategy(homelabStrategy).heartbeatIntervalMs,
+      "it looks again at the next heartbeat: their answers raise no event",
+    );
+    // Raft hears them, gossip holds them dead: not acting either, but gossip's view arrives as
+    // events, so no heartbeat polling.
+    const gossipMinority = execute(
+      inputs(log.machine, {
+        raft: leaderStatus(applied.term, applied.index, { [a]: cleared, [b]: cleared }),
+        gossip: view([
+          member(testSigners[1]!, "dead"),
+          member(testSigners[2]!, "dead"),
+          member(testSigners[3]!),
+        ]),
+      }),
+    );
+    assert.equal(gossipMinority.decision?.acting, false);
+    assert.notEqual(
+      gossipMinority.wakeAtMs,
+      5_000 + raftTimingFromStrategy(homelabStrategy).heartbeatIntervalMs,
+    );
   });
 
   it("opens a procedure for the policy's first shift instead of proposing the shift itself", () => {
@@ -621,12 +644,41 @@ describe("execute on the leader's clock when its wall clock is behind the commit
     assert.ok(beginsPromotion(onWall.step), "the wall clock behind loses the hysteresis");
     // The workers' last shifts are 80, 40 and 0 ms before the committed clock (a promotion
     // needs two of them: an odd voter count).
+    assert.ok(
+      held.wakeAtMs !== null && held.wakeAtMs > leader.clock.now(),
+      "a held round names when the gate next changes, for its driver's timer",
+    );
     leader.pass(hysteresisMs - 41);
     const still = execute(inputs(log.machine, { ...promotable(log), nowMs: leader.clock.now() }));
     assert.ok(!beginsPromotion(still.step), "1 ms before a second worker's hysteresis ends: held");
+    assert.equal(still.wakeAtMs, leader.clock.now() + 1, "execute again exactly when it ends");
     leader.pass(1);
     const released = execute(inputs(log.machine, { ...promotable(log), nowMs: leader.clock.now() }));
     assert.ok(beginsPromotion(released.step), JSON.stringify(released.decision?.records));
+  });
+
+  it("names when to execute again if nothing happens: a learner catching up at the next heartbeat, a procedure at its timeout, never when nothing is pending on time", () => {
+    const { log, node } = promoting();
+    const applied = log.machine.applied();
+    const nowMs = log.machine.committedClockMs() + 100;
+    const heartbeatMs = raftTimingFromStrategy(homelabStrategy).heartbeatIntervalMs;
+    // A new leader has not heard from the learner yet: its match is 0. Its answer to the next
+    // heartbeat moves it, and Raft raises no event for that.
+    const unheard = execute(
+      inputs(log.machine, { nowMs, raft: leaderStatus(applied.term, 500, { [node]: { match: 0 } }) }),
+    );
+    assert.match(unheard.step.type === "wait" ? unheard.step.reason : "", /catching up/);
+    assert.equal(unheard.wakeAtMs, nowMs + heartbeatMs);
+    // Waiting on something else (the joint configuration, left by an applied entry): the
+    // procedure's timeout is the only instant time alone changes the step.
+    log.conf([{ type: "add-voter", node }]);
+    const joint = execute(inputs(log.machine, { nowMs }));
+    assert.deepEqual(joint.step, { type: "wait", reason: "the joint configuration is being left" });
+    const begunAtMs = log.machine.procedureFor(node)?.begun_at_ms ?? Number.NaN;
+    assert.equal(joint.wakeAtMs, begunAtMs + defaultExecutorConfig.procedureTimeoutMs + 1);
+    // Nothing pending on time (every gate long past): no timer.
+    const steady = execute(inputs(foundedLog().machine, { ...promotable(foundedLog()), nowMs: 10 * 60_000 }));
+    assert.equal(steady.wakeAtMs, null, JSON.stringify(steady.step));
   });
 
   it("times out a procedure after the configured time, not 5 minutes later; a leader ahead is unaffected", () => {

@@ -6,13 +6,20 @@ import {
   decideIncremental,
   type FlapRecord,
   type MembershipView,
+  nextGateChangeMs,
   type OperatorRequest,
   type PlacementMemo,
   type PolicyConfigOverrides,
   type PolicyInputs,
   type ProposedCommand,
 } from "../policy/index.js";
-import { type ConfChange, type ConfState, isJoint, type RaftStatus } from "../raft/index.js";
+import {
+  type ConfChange,
+  type ConfState,
+  isJoint,
+  type RaftStatus,
+  raftTimingFromStrategy,
+} from "../raft/index.js";
 import {
   type FabricState,
   type FabricStrategy,
@@ -168,6 +175,14 @@ export interface Execution {
   readonly placementMemo: PlacementMemo | null;
   /** How the policy's round walked the workloads: null when no round ran (or it did not act). */
   readonly placementWalk: "full" | "incremental" | null;
+  /**
+   * When to execute again if nothing else happens first (the leader's clock; null: only on an
+   * event). Every input but time arrives as an event the driver runs on; this is when a rule
+   * that holds on time lets go: a policy gate expires (`nextGateChangeMs`), a procedure times
+   * out; and, while a learner catches up (Raft progress, which raises no event), the next
+   * heartbeat round. The driver arms one timer here instead of waiting for its cadence.
+   */
+  readonly wakeAtMs: number | null;
 }
 
 export interface ExecutorRefusal {
@@ -179,13 +194,15 @@ export interface ExecutorRefusal {
 export function execute(inputs: ExecuteInputs): Execution {
   const { raft, machine } = inputs;
   const memo = inputs.placementMemo ?? null;
-  const noRound = (step: Step): Execution => ({
+  const noRound = (step: Step, wakeAtMs: number | null = null): Execution => ({
     step,
     decision: null,
     refused: [],
     placementMemo: memo,
     placementWalk: null,
+    wakeAtMs,
   });
+  // Leadership and the term's first entry arrive as events (role change, applied entry).
   if (raft.role !== "leader")
     return noRound(waitStep(`not the leader (leader: ${raft.leader ?? "unknown"})`));
   if (machine.applied().term < raft.term)
@@ -194,7 +211,10 @@ export function execute(inputs: ExecuteInputs): Execution {
   const admission = admissionStep(inputs, config);
   if (admission !== null) return noRound(admission);
   const open = machine.procedures()[0];
-  if (open !== undefined) return noRound(signable(inputs, procedureStep(inputs, open, config)));
+  if (open !== undefined) {
+    const step = signable(inputs, procedureStep(inputs, open, config));
+    return noRound(step, procedureWakeMs(inputs, open, config, step));
+  }
   if (config.manageEtcd) {
     const etcd = etcdReconcileStep(inputs);
     if (etcd !== null) return noRound(signable(inputs, etcd));
@@ -215,7 +235,41 @@ export function execute(inputs: ExecuteInputs): Execution {
     refused,
     placementMemo: round.memo,
     placementWalk: !decision.acting ? null : round.incremental ? "incremental" : "full",
+    // A leader whose check-quorum view (Raft progress, which raises no event) shows no quorum
+    // looks again at the next heartbeat: right after an election it undercounts, and a leader
+    // really cut off steps down within an election timeout. Gossip's view arrives as events.
+    wakeAtMs: policyInputs.raft.quorum_visible
+      ? nextGateChangeMs(policyInputs)
+      : inputs.nowMs + heartbeatMs(inputs),
   };
+}
+
+/**
+ * When an open procedure's step can change with time alone: its timeout (the step after it is
+ * the abort), or, while its node catches up as a learner, the next heartbeat round (the
+ * learner's progress reaches the leader with its answer to a heartbeat, and raises no event).
+ */
+function procedureWakeMs(
+  inputs: ExecuteInputs,
+  procedure: Procedure,
+  config: ExecutorConfig,
+  step: Step,
+): number | null {
+  if (step.type !== "wait") return null;
+  if (step.reason === catchingUpReason(procedure.shift.node)) return inputs.nowMs + heartbeatMs(inputs);
+  switch (procedure.phase) {
+    case "join-voters":
+    case "etcd-add":
+      return procedure.begun_at_ms + config.procedureTimeoutMs + 1;
+    case "etcd-promote":
+      return (procedure.phase_at_ms ?? procedure.begun_at_ms) + config.learnerCatchUpMs + 1;
+    default:
+      return null;
+  }
+}
+
+function catchingUpReason(node: NodeId): string {
+  return `${node} is catching up as a learner`;
 }
 
 /**
@@ -272,9 +326,19 @@ function aliveMemberVoter(inputs: ExecuteInputs, except: NodeId): NodeId | undef
  */
 function configOf(inputs: ExecuteInputs): ExecutorConfig {
   const config = { ...defaultExecutorConfig, ...inputs.config };
-  const strategy = inputs.machine.strategy()?.strategy ?? inputs.strategy;
+  const strategy = strategyOf(inputs);
   const learnersMax = strategy.consensus.kind.learners_max;
   return learnersMax === undefined ? config : { ...config, learnersMax };
+}
+
+/** The Raft heartbeat interval of the committed strategy: how often a leader hears its followers' progress. */
+function heartbeatMs(inputs: ExecuteInputs): number {
+  return raftTimingFromStrategy(strategyOf(inputs)).heartbeatIntervalMs;
+}
+
+/** The committed strategy; the node's own only before one is committed. */
+function strategyOf(inputs: ExecuteInputs): FabricStrategy {
+  return inputs.machine.strategy()?.strategy ?? inputs.strategy;
 }
 
 /**
@@ -401,7 +465,7 @@ function procedureStep(inputs: ExecuteInputs, procedure: Procedure, config: Exec
         return membership(procedure, { type: "add-learner", node }, "the node holds the log first");
       }
       if (!caughtUp(inputs.raft, node, config.caughtUpLagMax)) {
-        return { type: "wait", reason: `${node} is catching up as a learner` };
+        return { type: "wait", reason: catchingUpReason(node) };
       }
       return membership(procedure, { type: "add-voter", node }, "the node becomes a voter");
     }

@@ -17,6 +17,7 @@ export {
   RuleCode,
   TargetShape,
 } from "./decision.js";
+export { nextGateChangeMs } from "./gates.js";
 export {
   FlapRecord,
   LearnerView,

@@ -45,9 +45,10 @@ import { SeededRandom } from "./random.js";
  * replays exactly (`pnpm sim:fabric --seed N --profile P`).
  *
  * The driver here is the daemon's, minus sockets: it runs `execute` when the leader's last
- * step applied, when gossip reports a member change, when an operator asks, and at the
- * strategy's reconciliation cadence; it keeps at most one step in flight and signs a role
- * command against the committed chain head.
+ * step applied, when gossip reports a member change, when an operator asks, at the instant the
+ * execution names (`wakeAtMs`: a rule that holds on time lets go), and at the strategy's
+ * reconciliation cadence; it keeps at most one step in flight and signs a role command against
+ * the committed chain head.
  *
  * Invariants, checked as entries apply and after every step (besides the Raft cluster's own):
  * - one-procedure-per-node: no `begin` ever finds a procedure for its node in flight;
@@ -122,7 +123,7 @@ export interface FabricSimNode {
   advertised: string;
   /** The last execution while leading (settling checks read its decision). */
   lastExecution: Execution | null;
-  /** When the executor runs next without a wake-up (cadence, or an etcd call to retry). */
+  /** When the executor runs next without a wake-up (cadence, an etcd call to retry, `wakeAtMs`). */
   nextRunAtMs: number;
   /** How this node follows committed state when it does not hold the log. */
   relay: StateRelay;
@@ -440,6 +441,9 @@ export class FabricCluster {
     this.trace?.(node, execution);
     node.lastExecution = execution;
     this.carryOut(node, execution.step, status.term);
+    // Like the daemon's reconciler: a rule that holds on time (a policy gate, a learner's
+    // catch-up, a procedure timeout) runs the executor again when it lets go, not at the cadence.
+    if (execution.wakeAtMs !== null) node.nextRunAtMs = Math.min(node.nextRunAtMs, execution.wakeAtMs);
   }
 
   private executeOn(node: FabricSimNode, status: RaftStatus): Execution {

@@ -12,7 +12,7 @@ export type NodeEvent =
   | { readonly type: "applied"; readonly outcome: MachineOutcome }
   | { readonly type: "raft"; readonly event: RaftEvent }
   | { readonly type: "gossip"; readonly event: GossipEvent }
-  /** The reconciliation cadence: time-based policy rules (damper, timeouts) get their round. */
+  /** The reconciliation cadence: a safety net; rules that hold on time run on the reconciler's own timer (`wakeAtMs`). */
   | { readonly type: "tick" };
 
 export class EventQueue {

@@ -615,7 +615,7 @@ export class FabricNode {
           return;
         case "tick":
           this.applyStrategyTiming();
-          this.reconciler.run();
+          this.reconciler.run("tick");
           return;
       }
     } catch (error) {
@@ -632,6 +632,11 @@ export class FabricNode {
 
   private onGossipEvent(event: GossipEvent): void {
     if (event.type === "member-status") {
+      this.logger.debug("gossip member status", {
+        id: event.id,
+        status: event.status,
+        previous: event.previous,
+      });
       if (
         event.previous === "alive" &&
         (event.status === "suspect" || event.status === "dead") &&

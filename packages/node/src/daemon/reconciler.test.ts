@@ -1,35 +1,44 @@
 // Goal: the leader's reconciler keeps at most one executor step in flight, also when a proposal
-// of an earlier term is rejected late; and it decides and proposes on the leader clock (never
-// behind the committed clock), not on the bare wall clock.
+// of an earlier term is rejected late; it decides and proposes on the leader clock (never
+// behind the committed clock), not on the bare wall clock; and a round held back by something
+// that raises no event (a policy gate that expires with time, a learner's Raft progress) runs
+// again when it lets go, and a run asked for during an etcd call happens when the call answers,
+// not at the next reconciliation tick or the call's backed-off retry (issue 14).
 // Method: a real FabricApplier (founded by hand-made entries) and a fake Raft driver whose
 // proposals stay pending until the test resolves or rejects them; the Reconciler runs against
-// them exactly as in the daemon. The clock test injects a LeaderClock over hand-moved sources.
+// them exactly as in the daemon. The clock test injects a LeaderClock over hand-moved sources;
+// the wake tests also move Node's timers by hand (mock timers), so nothing waits on real time
+// and no daemon tick exists: only the reconciler's own timer can run it.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, before, describe, test } from "node:test";
+import { afterEach, before, describe, mock, test } from "node:test";
 import { LeaderClock, type MachineOutcome } from "@revoada/fabric-core/fabric";
-import { decide } from "@revoada/fabric-core/policy";
+import type { MembershipView as GossipView } from "@revoada/fabric-core/gossip";
+import { decide, resolvePolicyConfig } from "@revoada/fabric-core/policy";
 import {
   type ConfChange,
   type Entry,
   emptyConfState,
   encodeConfChange,
+  type ProgressStatus,
   type RaftStatus,
+  raftTimingFromStrategy,
 } from "@revoada/fabric-core/raft";
 import {
   decodeProposal,
   encodeProposal,
   homelabStrategy,
   loadBlake3,
+  type NodeId,
   type NodeState,
   signerFromSeed,
 } from "@revoada/fabric-core/vocabulary";
 import type { RaftDriver } from "../raft/index.js";
 import { FabricApplier } from "./fabric-applier.js";
 import { silentLogger } from "./log.js";
-import { Reconciler } from "./reconciler.js";
+import { Reconciler, type ReconcilerContext } from "./reconciler.js";
 
 const founder = signerFromSeed(new Uint8Array(32).fill(7));
 
@@ -57,6 +66,9 @@ class FakeRaft {
   term = 1;
   lastIndex = 0;
   readonly proposals: Pending[] = [];
+  /** The learners of the configuration (by conf-change entries the test applies) and their progress. */
+  learners: NodeId[] = [];
+  progress: Record<string, ProgressStatus> = {};
 
   constructor(private readonly applier: FabricApplier) {}
 
@@ -73,11 +85,11 @@ class FakeRaft {
       lastIndex: this.lastIndex,
       lastTerm: this.term,
       snapshotIndex: 0,
-      conf: { ...emptyConfState(), voters: [founder.nodeId] },
+      conf: { ...emptyConfState(), voters: [founder.nodeId], learners: this.learners },
       transferTarget: null,
       generation: 1,
       rollback: null,
-      progress: {},
+      progress: this.progress,
     };
   }
 
@@ -110,7 +122,12 @@ before(async () => {
 });
 
 /** A founded machine (entry 1: the founder a voter; entry 2: a node-join issued at `issuedAtMs`). */
-async function founded(issuedAtMs: number, clock?: LeaderClock) {
+async function founded(
+  issuedAtMs: number,
+  clock?: LeaderClock,
+  view?: () => GossipView,
+  etcd: ReconcilerContext["etcd"] = null,
+) {
   const directory = await mkdtemp(join(tmpdir(), "reconciler-"));
   directories.push(directory);
   const applier = new FabricApplier(
@@ -147,10 +164,10 @@ async function founded(issuedAtMs: number, clock?: LeaderClock) {
     strategy: homelabStrategy,
     formation: "quorum-3m",
     logger: silentLogger,
-    view: () => ({ self: founder.nodeId, atMs: 0, members: [] }),
+    view: view ?? (() => ({ self: founder.nodeId, atMs: 0, members: [] })),
     ownState: () => ownState,
     policy: undefined,
-    etcd: null,
+    etcd,
     ...(clock === undefined ? {} : { clock }),
   });
   return { applier, raft, reconciler, apply };
@@ -286,5 +303,206 @@ describe("reconciler: the policy's incremental round", () => {
     reconciler.run();
     assert.deepEqual(reconciler.policyWalks, { full: 3, incremental: 4 });
     assert.equal(reconciler.lastStep?.type, "wait", "placed: nothing more to do");
+  });
+});
+
+describe("reconciler: a round held back by what raises no event runs when it lets go, not at the tick", () => {
+  const workers = [8, 9].map((seed) => signerFromSeed(new Uint8Array(32).fill(seed)));
+  const heartbeatMs = raftTimingFromStrategy(homelabStrategy).heartbeatIntervalMs;
+  const stabilizationMs = resolvePolicyConfig(homelabStrategy, undefined).stabilization_ms;
+
+  afterEach(() => mock.timers.reset());
+
+  /**
+   * A founded leader with two workers recorded and held as learners, which gossip has seen
+   * alive since `aliveForMs` before now. One clock for the leader and gossip, moved by
+   * `advance` together with Node's (mocked) timers. No daemon: no tick, no events but the
+   * entries the test applies.
+   */
+  async function leaderWithWorkers(aliveForMs: number) {
+    mock.timers.enable({ apis: ["setTimeout", "setImmediate"] });
+    const startMs = 1_000_000;
+    const sources = { wall: startMs, monotonic: 0 };
+    let applier: FabricApplier | undefined;
+    const clock = new LeaderClock({
+      wallMs: () => sources.wall,
+      monotonicMs: () => sources.monotonic,
+      committedMs: () => applier?.machine.committedClockMs() ?? 0,
+    });
+    const member = (id: NodeId, stableSinceMs: number) => ({
+      id,
+      address: "127.0.0.1:7946",
+      status: "alive" as const,
+      phi: 0,
+      stableSinceMs,
+      generation: 1,
+      incarnation: 0,
+      state: null,
+      keys: {},
+    });
+    const view = (): GossipView => ({
+      self: founder.nodeId,
+      atMs: sources.wall,
+      members: [
+        member(founder.nodeId, 0),
+        ...workers.map((worker) => member(worker.nodeId, startMs - aliveForMs)),
+      ],
+    });
+    const setup = await founded(startMs, clock, view);
+    applier = setup.applier;
+    const { raft, apply } = setup;
+    const normal = (index: number, command: Parameters<typeof encodeProposal>[0]["command"]) =>
+      apply({
+        index,
+        kind: "normal",
+        data: encodeProposal({
+          command,
+          proposer: founder.nodeId,
+          issued_at_ms: startMs,
+          origin: "policy",
+          force: false,
+        }),
+      });
+    normal(3, { type: "strategy", strategy: homelabStrategy });
+    let index = 3;
+    for (const worker of workers) {
+      index += 1;
+      normal(index, {
+        type: "node-join",
+        state: { ...ownState, id: worker.nodeId, name: `worker-${index}`, roles: ["worker"] },
+      });
+    }
+    for (const worker of workers) {
+      index += 1;
+      apply({
+        index,
+        kind: "conf-change",
+        data: encodeConfChange({ changes: [{ type: "add-learner", node: worker.nodeId }] }),
+      });
+      raft.learners.push(worker.nodeId);
+    }
+    const advance = (ms: number) => {
+      sources.wall += ms;
+      sources.monotonic += ms;
+      mock.timers.tick(ms);
+    };
+    return { ...setup, advance, startMs };
+  }
+
+  /** The commands of the proposals pending in the fake Raft, by type (a conf change: "conf-change"). */
+  function pendingTypes(raft: FakeRaft): string[] {
+    return raft.proposals.map((pending) => {
+      if (pending.data === null) return "conf-change";
+      const proposal = decodeProposal(pending.data);
+      assert.ok(proposal.ok);
+      const command = proposal.value.command;
+      return command.type === "shift-procedure" ? `${command.step} ${command.shift.type}` : command.type;
+    });
+  }
+
+  test("a promotion the stabilization period holds begins when the period ends", async () => {
+    const aliveForMs = 1_000;
+    const { raft, reconciler, advance } = await leaderWithWorkers(aliveForMs);
+    reconciler.run();
+    assert.deepEqual(pendingTypes(raft), [], "both candidates alive for less than the stabilization period");
+    assert.ok(
+      reconciler.decisions.some((decision) => decision.record.rule === "stabilization"),
+      "held by the stabilization rule",
+    );
+    const untilStableMs = stabilizationMs - aliveForMs;
+    advance(untilStableMs - 1);
+    assert.deepEqual(pendingTypes(raft), [], "still within the period");
+    advance(1);
+    assert.deepEqual(
+      pendingTypes(raft),
+      ["begin promote"],
+      "the round runs at the instant the gate lets go: no event, no tick",
+    );
+  });
+
+  test("a member that appears while an etcd call is in progress is recorded when the call answers, not at its retry", async () => {
+    mock.timers.enable({ apis: ["setTimeout"] });
+    const newcomer = workers[0]!;
+    let members: GossipView["members"] = [];
+    const view = (): GossipView => ({ self: founder.nodeId, atMs: 0, members });
+    let answer: (record: null) => void = () => {};
+    const calls: string[] = [];
+    const etcd = {
+      perform(action: { readonly kind: string }) {
+        calls.push(action.kind);
+        return new Promise<null>((resolve) => {
+          answer = resolve;
+        });
+      },
+    };
+    const { raft, reconciler, apply } = await founded(Date.now(), undefined, view, etcd);
+    apply({
+      index: 3,
+      kind: "normal",
+      data: encodeProposal({
+        command: { type: "strategy", strategy: homelabStrategy },
+        proposer: founder.nodeId,
+        issued_at_ms: Date.now(),
+        origin: "policy",
+        force: false,
+      }),
+    });
+    reconciler.run();
+    assert.deepEqual(calls, ["etcd-adopt"], "the founder's etcd member is looked up: a call in progress");
+    // Gossip reports a new member meanwhile; the daemon runs the reconciler on it.
+    members = [
+      {
+        id: newcomer.nodeId,
+        address: "127.0.0.1:7946",
+        status: "alive",
+        phi: 0,
+        stableSinceMs: 0,
+        generation: 1,
+        incarnation: 0,
+        state: { ...ownState, id: newcomer.nodeId, name: "newcomer", roles: ["worker"] },
+        keys: {},
+      },
+    ];
+    reconciler.run();
+    assert.deepEqual(pendingTypes(raft), [], "nothing proposed while the call is in progress");
+    // etcd answers "not ready": the call is retried after a backoff (a timer that the mocked
+    // clock never reaches here); the run asked for meanwhile happens now.
+    answer(null);
+    await turn();
+    await turn();
+    assert.deepEqual(pendingTypes(raft), ["node-join"], "the newcomer is recorded at once");
+  });
+
+  test("a learner's catch-up, which only Raft progress shows, is checked again within a heartbeat", async () => {
+    const { raft, reconciler, apply, advance } = await leaderWithWorkers(stabilizationMs);
+    reconciler.run();
+    assert.deepEqual(pendingTypes(raft), ["begin promote"]);
+    const begin = raft.proposals.splice(0)[0]!;
+    assert.ok(begin.data !== null);
+    // The begin commits; this leader has not heard from the learner yet (a new leader's
+    // progress starts at 0), so the procedure waits for it to catch up.
+    reconciler.onApplied(apply({ index: begin.index, kind: "normal", data: begin.data }));
+    assert.match(
+      reconciler.lastStep?.type === "wait" ? reconciler.lastStep.reason : "",
+      /is catching up as a learner/,
+    );
+    assert.deepEqual(pendingTypes(raft), []);
+    // The learner answers a heartbeat: its match reaches the commit index. Raft raises no
+    // event for that.
+    const commit = raft.status().commit;
+    for (const worker of workers) {
+      raft.progress[worker.nodeId] = {
+        match: commit,
+        next: commit + 1,
+        state: "replicate",
+        inflightMessages: 0,
+        inflightBytes: 0,
+        recentActive: true,
+        learner: true,
+        rolledBack: false,
+      };
+    }
+    advance(heartbeatMs);
+    assert.deepEqual(pendingTypes(raft), ["conf-change"], "add-voter, within a heartbeat, not at the tick");
   });
 });

@@ -45,8 +45,10 @@ import type { Logger } from "./log.js";
 /**
  * The leader's reconciler: the driver of the sans-IO executor (fabric-core/fabric/execute.ts).
  * `run()` asks the executor for the one next step and proposes it; it runs again when that
- * step's entries have applied, when Raft or gossip report a change, when an operator asks,
- * and at the strategy's reconciliation cadence (the daemon's event queue calls it). At most
+ * step's entries have applied, when Raft or gossip report a change, when an operator asks, at
+ * the instant the execution names (`wakeAtMs`: a rule that holds on time or on a learner's
+ * Raft progress, neither of which raises an event, lets go), and at the strategy's
+ * reconciliation cadence, now only a safety net (the daemon's event queue calls it). At most
  * one step is in flight, so a role command is signed against the committed chain head, which
  * is then exactly the head its block follows: nothing polls, nothing waits for the log to
  * settle.
@@ -116,6 +118,13 @@ export class Reconciler {
   private inFlight: { readonly term: number; readonly index: number } | null = null;
   /** An etcd call of this leader is in progress (its record is proposed when it answers). */
   private actuating = false;
+  /**
+   * Something asked for a run while an etcd call was in progress: it runs when the call
+   * answers, not at the call's retry (which backs off to seconds) or the next tick.
+   */
+  private runWhenActuated = false;
+  /** The one timer of `Execution.wakeAtMs`: the next run when only time passes. */
+  private wakeTimer: { readonly timer: NodeJS.Timeout; readonly atMs: number } | null = null;
   private lastRecorded = "";
   private closed = false;
   readonly decisions: { readonly at_ms: number; readonly record: DecisionRecord }[] = [];
@@ -260,17 +269,27 @@ export class Reconciler {
     if (inFlight !== null && this.inFlight === inFlight) this.inFlight = null;
   }
 
-  /** One executor step, if none is in flight; cheap when there is nothing to do. */
-  run(): void {
-    if (this.closed || this.actuating) return;
+  /**
+   * One executor step, if none is in flight; cheap when there is nothing to do. `cause` names
+   * what ran it when that is not an event (the cadence, the execution's own timer), for the
+   * debug log: a step the tick had to start is a wake-up that was missed.
+   */
+  run(cause: "event" | "tick" | "wake" = "event"): void {
+    if (this.closed) return;
+    if (this.actuating) {
+      this.runWhenActuated = true;
+      return;
+    }
     const { raft, applier } = this.context;
     const status = raft.status();
     if (this.inFlight !== null) {
       const settled = applier.machine.applied().index >= this.inFlight.index;
+      // The step's last entry applying runs this again (`onApplied`).
       if (this.inFlight.term === status.term && status.role === "leader" && !settled) return;
       this.inFlight = null;
     }
     if (status.role !== "leader") {
+      this.wakeAt(null);
       this.flaps = [];
       this.placementMemo = null;
       this.refuseQueued("not-leader", `this node is not the leader (leader: ${status.leader ?? "unknown"})`);
@@ -300,12 +319,56 @@ export class Reconciler {
       });
       return;
     }
+    this.logStep(execution.step, cause);
+    this.wakeAt(execution.wakeAtMs);
     this.lastStep = execution.step;
     this.placementMemo = execution.placementMemo;
     if (execution.placementWalk !== null) this.policyWalks[execution.placementWalk] += 1;
     this.remember(execution);
     this.answerRefused(execution);
     this.carryOut(execution.step, status.term);
+  }
+
+  /**
+   * Runs again at `atMs` on the leader clock (null: cancels). One timer: each execution names
+   * the next instant anew, so the latest answer replaces the one before.
+   */
+  private wakeAt(atMs: number | null): void {
+    if (this.wakeTimer !== null) {
+      if (this.wakeTimer.atMs === atMs) return;
+      clearTimeout(this.wakeTimer.timer);
+      this.wakeTimer = null;
+    }
+    if (atMs === null || this.closed) return;
+    const timer = setTimeout(
+      () => {
+        this.wakeTimer = null;
+        this.run("wake");
+      },
+      Math.max(0, atMs - this.clock.now()),
+    ).unref();
+    this.wakeTimer = { timer, atMs };
+  }
+
+  /**
+   * Each step at debug level, and a wait only when its reason changed (an idle leader waits
+   * every tick): enough to read from a node's log where a slow failover spent its time.
+   */
+  private logStep(step: Step, cause: "event" | "tick" | "wake"): void {
+    const last = this.lastStep;
+    if (step.type === "wait") {
+      if (last?.type !== "wait" || last.reason !== step.reason)
+        this.context.logger.debug("executor waits", { reason: step.reason, cause });
+      return;
+    }
+    this.context.logger.debug("executor step", {
+      cause,
+      step: step.type,
+      why: step.why,
+      ...(step.type === "propose"
+        ? { commands: step.commands.map((proposed) => proposed.command.type).join(",") }
+        : {}),
+    });
   }
 
   /**
@@ -389,6 +452,7 @@ export class Reconciler {
     this.closed = true;
     if (this.etcdRetryTimer !== null) clearTimeout(this.etcdRetryTimer.timer);
     this.etcdRetryTimer = null;
+    this.wakeAt(null);
     for (const pending of this.strategyQueue) pending.resolve(refusal("not-leader", "this node is stopping"));
     this.strategyQueue = [];
     this.refuseQueued("not-leader", "this node is stopping");
@@ -424,10 +488,12 @@ export class Reconciler {
     if (step.type === "wait") return;
     const { raft } = this.context;
     if (step.type === "transfer") {
-      // The new leader's role-changed event runs the executor there; here, a retry later in
-      // case the transfer did not happen.
+      // The new leader's role-changed event runs the executor there. Here, a retry once the
+      // core would have given the transfer up (an election timeout), in case it did not happen:
+      // nothing else would run this node's executor while it stays leader and nothing changes.
       if (!raft.transferLeadership(step.to))
         this.context.logger.warn("leadership transfer refused", { to: step.to });
+      this.wakeAt(this.clock.now() + raft.timing().electionTimeoutMs);
       return;
     }
     if (step.type === "actuate") {
@@ -477,7 +543,7 @@ export class Reconciler {
     }
     // Fault injection (tests): a held step is not called, as if etcd kept answering "not yet".
     if (isEtcdStepHeld(action.kind)) {
-      setTimeout(() => this.run(), 100).unref();
+      setTimeout(() => this.run("wake"), 100).unref();
       return;
     }
     const retryKey = `${action.kind} ${action.node}`;
@@ -501,7 +567,7 @@ export class Reconciler {
     etcd
       .perform(action)
       .then((record) => {
-        this.actuating = false;
+        this.actuated();
         this.lastEtcdError = null;
         const status = this.context.raft.status();
         count(record === null ? "not-ready" : "committed");
@@ -519,7 +585,7 @@ export class Reconciler {
         });
       })
       .catch((error: unknown) => {
-        this.actuating = false;
+        this.actuated();
         count("failed");
         const message = error instanceof Error ? error.message : String(error);
         this.lastEtcdError = { action: action.kind, error: message, at_ms: Date.now() };
@@ -533,6 +599,14 @@ export class Reconciler {
       });
   }
 
+  /** The etcd call answered: a run asked for meanwhile happens now (after this answer is handled). */
+  private actuated(): void {
+    this.actuating = false;
+    if (!this.runWhenActuated) return;
+    this.runWhenActuated = false;
+    setImmediate(() => this.run());
+  }
+
   /** Runs again once `delayMs` passed; one timer at a time, the earliest kept. */
   private retryEtcdIn(delayMs: number): void {
     const dueMs = performance.now() + delayMs;
@@ -542,7 +616,7 @@ export class Reconciler {
     }
     const timer = setTimeout(() => {
       this.etcdRetryTimer = null;
-      this.run();
+      this.run("wake");
     }, delayMs).unref();
     this.etcdRetryTimer = { timer, dueMs };
   }

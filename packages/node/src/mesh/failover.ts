@@ -20,6 +20,10 @@ import {
  * - promoted: the committed state has a full control plane again without the victim;
  * - attested: the chain on the leader holds the Promote block of the replacement;
  * - rendered: the replacement's output directory holds its new control-plane files.
+ * "promoted" includes the victim's demotion (its procedure follows the promotion's); the
+ * replacement's files appear when its promotion commits, before that. So the output
+ * directories are watched from the kill on, alongside the other waits: the time a file
+ * appeared is when it is first seen, not when the waits before it have finished.
  */
 export interface FailoverSteps {
   readonly victim: string;
@@ -55,66 +59,84 @@ export async function measureFailover(options: FailoverOptions): Promise<Failove
     await Promise.all(survivors.map(async (n) => [n.name, await snapshotFiles(n.outputDir)] as const)),
   );
   const victimWasLeader = victimStatus.raft.state === "leader";
+  // Any survivor that holds no etcd yet may be the replacement: each one's output directory is
+  // watched (files only, no API call, so the mesh is not polled harder) for a new path.
+  const holderNames = new Set(etcdHolders(before).map((id) => before.nodes[id]?.name));
+  const candidates = survivors.filter((node) => !holderNames.has(node.name));
+  const firstNewFile = new Map<string, number>();
+  let watching = true;
   const start = performance.now();
   await options.kill();
   const since = () => Math.round(performance.now() - start);
   const timeout = options.timeoutMs;
-
-  const elected = victimWasLeader
-    ? await waitFor(async () => ((await findLeader(survivors)) === undefined ? undefined : since()), timeout)
-    : null;
-  const declared = await waitFor(async () => {
-    const views = await Promise.all(survivors.map((node) => meshOf(node)));
-    const all = views.every((view) => view?.some((m) => m.id === victimId && m.status === "dead") === true);
-    return all ? since() : undefined;
-  }, timeout);
-  const promotion = await waitFor(async () => {
-    const leader = await findLeader(survivors);
-    const state = leader === undefined ? undefined : await stateOf(leader.node);
-    if (state === undefined) return undefined;
-    const holders = etcdHolders(state);
-    if (holders.includes(victimId) || holders.length < wantVoters) return undefined;
-    const replacement = holders.find((id) => !etcdHolders(before).includes(id)) ?? null;
-    return { at: since(), replacement, leader: leader!.node, state };
-  }, timeout);
-  let attested: number | undefined;
-  let rendered: number | undefined;
-  let replacementName: string | null = null;
-  if (promotion !== undefined && promotion.replacement === null) {
-    throw new Error(
-      `no new control-plane member after the kill: before ${etcdHolders(before).join(",")}, after ${etcdHolders(promotion.state).join(",")}`,
-    );
-  }
-  if (promotion !== undefined && promotion.replacement !== null) {
-    const replacementId = promotion.replacement;
-    replacementName = promotion.state.nodes[replacementId]?.name ?? null;
-    attested = await waitFor(async () => {
-      const text = await chainOf(promotion.leader);
-      if (text === undefined || text.split("\n").length <= chainBefore) return undefined;
-      return text.includes(`"node":"${replacementId}"`) && text.includes('"type":"promote"')
-        ? since()
-        : undefined;
-    }, timeout);
-    const handle = survivors.find((node) => node.name === replacementName);
-    if (handle !== undefined) {
-      const previous = filesBefore.get(handle.name) ?? new Map<string, string>();
-      rendered = await waitFor(async () => {
-        const files = await snapshotFiles(handle.outputDir);
-        const gained = [...files.keys()].some((path) => !previous.has(path));
-        return gained ? since() : undefined;
-      }, timeout);
+  const watcher = (async () => {
+    while (watching) {
+      for (const node of candidates) {
+        if (firstNewFile.has(node.name)) continue;
+        const previous = filesBefore.get(node.name) ?? new Map<string, string>();
+        const files = await snapshotFiles(node.outputDir);
+        if ([...files.keys()].some((path) => !previous.has(path))) firstNewFile.set(node.name, since());
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  })();
+
+  try {
+    const elected = victimWasLeader
+      ? await waitFor(
+          async () => ((await findLeader(survivors)) === undefined ? undefined : since()),
+          timeout,
+        )
+      : null;
+    const declared = await waitFor(async () => {
+      const views = await Promise.all(survivors.map((node) => meshOf(node)));
+      const all = views.every((view) => view?.some((m) => m.id === victimId && m.status === "dead") === true);
+      return all ? since() : undefined;
+    }, timeout);
+    const promotion = await waitFor(async () => {
+      const leader = await findLeader(survivors);
+      const state = leader === undefined ? undefined : await stateOf(leader.node);
+      if (state === undefined) return undefined;
+      const holders = etcdHolders(state);
+      if (holders.includes(victimId) || holders.length < wantVoters) return undefined;
+      const replacement = holders.find((id) => !etcdHolders(before).includes(id)) ?? null;
+      return { at: since(), replacement, leader: leader!.node, state };
+    }, timeout);
+    let attested: number | undefined;
+    let rendered: number | undefined;
+    let replacementName: string | null = null;
+    if (promotion !== undefined && promotion.replacement === null) {
+      throw new Error(
+        `no new control-plane member after the kill: before ${etcdHolders(before).join(",")}, after ${etcdHolders(promotion.state).join(",")}`,
+      );
+    }
+    if (promotion !== undefined && promotion.replacement !== null) {
+      const replacementId = promotion.replacement;
+      replacementName = promotion.state.nodes[replacementId]?.name ?? null;
+      attested = await waitFor(async () => {
+        const text = await chainOf(promotion.leader);
+        if (text === undefined || text.split("\n").length <= chainBefore) return undefined;
+        return text.includes(`"node":"${replacementId}"`) && text.includes('"type":"promote"')
+          ? since()
+          : undefined;
+      }, timeout);
+      const name = replacementName;
+      if (name !== null) rendered = await waitFor(async () => firstNewFile.get(name), timeout);
+    }
+    return {
+      victim: victim.name,
+      victimWasLeader,
+      replacement: replacementName,
+      electedMs: elected ?? null,
+      declaredMs: declared ?? null,
+      promotedMs: promotion?.at ?? null,
+      attestedMs: attested ?? null,
+      renderedMs: rendered ?? null,
+    };
+  } finally {
+    watching = false;
+    await watcher;
   }
-  return {
-    victim: victim.name,
-    victimWasLeader,
-    replacement: replacementName,
-    electedMs: elected ?? null,
-    declaredMs: declared ?? null,
-    promotedMs: promotion?.at ?? null,
-    attestedMs: attested ?? null,
-    renderedMs: rendered ?? null,
-  };
 }
 
 /** Verifies the chain a node serves; returns a one-line verdict. */
