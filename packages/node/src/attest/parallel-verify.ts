@@ -51,7 +51,7 @@ export interface VerifyProgress {
  */
 const batchSize = 256;
 /** Batches queued on one worker while the walk goes on (one more in flight than it checks). */
-const queuedPerWorker = 2;
+const queuedPerWorker = 3;
 /**
  * Batches walked and not yet handed out before the main thread stops walking to check one
  * itself: the walk is several times faster than the checks, so it stays this far ahead.
