@@ -18,7 +18,7 @@ import type { Blake3Hash } from "@revoada/fabric-core/vocabulary";
 import type { BlobStore, PartialBlob, StoredBlob } from "./blob-store.js";
 import type { ContentService } from "./content-service.js";
 import type { FrameLink } from "./frame-link.js";
-import { groupHashThread, PrecomputedGroupHasher } from "./group-hash-thread.js";
+import { groupHashThread, type HashedGroups, PrecomputedGroupHasher } from "./group-hash-thread.js";
 
 /**
  * The node driver of one `BlobFetch`: it feeds the core the frames from provider links and a
@@ -80,7 +80,7 @@ const hashOffThreadBytes = 4 * chunkGroupBytes;
  * values may still be computing on the hashing thread), an undecodable frame, or the close.
  */
 type Arrival = { readonly provider: string } & (
-  | { kind: "frame"; frame: ContentFrame | null; values: Uint8Array | null; hashing: boolean }
+  | { kind: "frame"; frame: ContentFrame; hashed: HashedGroups | null; hashing: boolean }
   | { kind: "undecodable" }
   | { kind: "closed"; reason: string }
 );
@@ -151,35 +151,25 @@ class FetchRun {
     if (isRequest(frame.message.type)) return;
     const tree = this.fetch.verifiedTree();
     const message = frame.message;
+    const arrival: Arrival = { provider, kind: "frame", frame, hashed: null, hashing: false };
+    this.arrivals.push(arrival);
     if (
       message.type !== "range" ||
       tree === null ||
       tree.size <= chunkGroupBytes ||
       frame.payload.length < hashOffThreadBytes
     ) {
-      this.arrivals.push({ provider, kind: "frame", frame, values: null, hashing: false });
       this.deliver();
       return;
     }
-    // The thread gets a copy of the payload, moved there and back: the frame itself may be
-    // shared with the link's other listeners, and a buffer moved away is gone for them.
-    const copy = new Uint8Array(frame.payload);
-    const arrival: Arrival = { provider, kind: "frame", frame: null, values: null, hashing: true };
-    this.arrivals.push(arrival);
-    void groupHashThread
-      .hashGroups({
-        frame: copy.buffer as ArrayBuffer,
-        payloadOffset: 0,
-        payloadLength: copy.length,
-        firstGroup: message.first_group,
-      })
-      .then((result) => {
-        arrival.hashing = false;
-        // Without the thread (it could not start, or died), the core hashes the payload here.
-        arrival.frame = result === null ? frame : { message, payload: new Uint8Array(result.frame) };
-        arrival.values = result?.values ?? null;
-        this.deliver();
-      });
+    arrival.hashing = true;
+    void groupHashThread.hashGroups(message.first_group, frame.payload).then((hashed) => {
+      arrival.hashing = false;
+      // Null: the thread could not take it, and the core hashes the payload here.
+      arrival.hashed = hashed;
+      if (this.settled) hashed?.release();
+      else this.deliver();
+    });
   }
 
   /** Gives the core every arrival up to the first still hashing, in order. */
@@ -191,22 +181,32 @@ class FetchRun {
       if (arrival.kind === "undecodable")
         this.fetch.removeProvider(arrival.provider, "sent an undecodable frame");
       else if (arrival.kind === "closed") this.fetch.removeProvider(arrival.provider, arrival.reason);
-      else if (arrival.frame !== null) {
-        const { frame, values } = arrival;
-        if (values !== null && frame.message.type === "range")
-          this.hasher.expect(frame.message.first_group, frame.payload, values);
-        try {
-          this.fetch.receive(arrival.provider, frame);
-        } finally {
-          this.hasher.forget();
-        }
-      }
+      else this.receive(arrival.provider, arrival.frame, arrival.hashed);
     }
     this.pump();
   }
 
+  /**
+   * The core receives a frame, with the values the thread computed when the frame still holds
+   * the bytes they were computed over (checked here, just before: the core then compares them
+   * with the outboard as if it had hashed those bytes itself).
+   */
+  private receive(provider: string, frame: ContentFrame, hashed: HashedGroups | null): void {
+    if (hashed !== null) {
+      if (frame.message.type === "range" && Buffer.compare(hashed.hashed, frame.payload) === 0) {
+        this.hasher.expect(frame.message.first_group, frame.payload, hashed.values);
+      }
+      hashed.release();
+    }
+    try {
+      this.fetch.receive(provider, frame);
+    } finally {
+      this.hasher.forget();
+    }
+  }
+
   stop(): void {
-    this.arrivals.length = 0;
+    for (const arrival of this.arrivals.splice(0)) if (arrival.kind === "frame") arrival.hashed?.release();
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     // Links to a peer are shared (the node transport keeps one per peer): a finished fetch

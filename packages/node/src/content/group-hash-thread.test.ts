@@ -49,18 +49,35 @@ describe("groupHashThread", () => {
       [7, 1],
     ] as const) {
       const payload = sampleBytes(length, firstGroup);
-      const expected = valuesHere(firstGroup, payload);
-      const copy = new Uint8Array(payload);
-      const result = await groupHashThread.hashGroups({
-        frame: copy.buffer as ArrayBuffer,
-        payloadOffset: 0,
-        payloadLength: copy.length,
-        firstGroup,
-      });
-      assert.ok(result !== null && result.values !== null, "the thread answered");
-      assert.deepEqual(result.values, expected, `groups ${firstGroup}.., ${length} bytes`);
-      assert.deepEqual(new Uint8Array(result.frame), payload, "the bytes come back unchanged");
+      const result = await groupHashThread.hashGroups(firstGroup, payload);
+      assert.ok(result !== null, "the thread answered");
+      assert.deepEqual(
+        result.values,
+        valuesHere(firstGroup, payload),
+        `groups ${firstGroup}.., ${length} bytes`,
+      );
+      assert.deepEqual(new Uint8Array(result.hashed), payload, "the bytes hashed are the payload's");
+      result.release();
     }
+  });
+
+  test("takes as many payloads at once as it has slots, and each slot again once released", async () => {
+    const payloads = Array.from({ length: 20 }, (_, i) => sampleBytes(64 * chunkGroupBytes, i));
+    const results = await Promise.all(
+      payloads.map((payload, i) => groupHashThread.hashGroups(64 * i, payload)),
+    );
+    const taken = results.filter((result) => result !== null);
+    assert.equal(taken.length, 16, "16 slots, the rest hashed by the caller");
+    for (const [i, result] of results.entries()) {
+      if (result === null) continue;
+      assert.deepEqual(result.values, valuesHere(64 * i, payloads[i]!), `payload ${i}`);
+      result.release();
+    }
+    const again = await Promise.all(
+      payloads.map((payload, i) => groupHashThread.hashGroups(64 * i, payload)),
+    );
+    assert.equal(again.filter((result) => result !== null).length, 16, "every slot was freed");
+    for (const result of again) result?.release();
   });
 
   test("the built thread loads and answers in a process run from source", async () => {
@@ -70,14 +87,10 @@ describe("groupHashThread", () => {
       built.href
     )) as typeof import("./group-hash-thread.js");
     const payload = sampleBytes(3 * chunkGroupBytes, 5);
-    const result = await builtThread.hashGroups({
-      frame: new Uint8Array(payload).buffer as ArrayBuffer,
-      payloadOffset: 0,
-      payloadLength: payload.length,
-      firstGroup: 9,
-    });
+    const result = await builtThread.hashGroups(9, payload);
     assert.ok(result !== null, "the built hashing thread started");
     assert.deepEqual(result.values, valuesHere(9, payload));
+    result.release();
   });
 });
 

@@ -1,16 +1,17 @@
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { chainingValueBytes, chunkGroupBytes, loadBlobHasher } from "@revoada/fabric-core/content";
 import type { GroupHashJob, GroupHashResult } from "./group-hash-thread.js";
 
 /**
- * The thread of `GroupHashThread`: the chaining value of each 16 KiB slice of a received
- * range's payload, at the group index it would be, sent back with the frame's buffer (both
- * moved, not copied). It only hashes: whether the values match the outboard is decided by
- * the fetch core on the main thread.
+ * The thread of `GroupHashThread`: the chaining value of each 16 KiB of a slot of the shared
+ * buffer, at the group index it would be. It only reads the slot and only hashes: the main
+ * thread checks the slot still holds the bytes it received, and the fetch core compares the
+ * values with the outboard.
  */
+const slots = workerData as SharedArrayBuffer;
 const hasher = await loadBlobHasher();
 parentPort!.on("message", (job: GroupHashJob) => {
-  const payload = new Uint8Array(job.frame, job.payloadOffset, job.payloadLength);
+  const payload = new Uint8Array(slots, job.offset, job.length);
   const groups = Math.ceil(payload.length / chunkGroupBytes);
   let values: Uint8Array | null = new Uint8Array(groups * chainingValueBytes);
   try {
@@ -22,6 +23,6 @@ parentPort!.on("message", (job: GroupHashJob) => {
     // A group index the hasher refuses: the core hashes (and refuses) it itself.
     values = null;
   }
-  const result: GroupHashResult = { id: job.id, frame: job.frame, values };
-  parentPort!.postMessage(result, values === null ? [job.frame] : [job.frame, values.buffer as ArrayBuffer]);
+  const result: GroupHashResult = { id: job.id, values };
+  parentPort!.postMessage(result, values === null ? [] : [values.buffer as ArrayBuffer]);
 });
