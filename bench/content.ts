@@ -40,9 +40,11 @@ import {
   loadBlobHasher,
 } from "../packages/fabric-core/src/content/index.js";
 import { signerFromSeed } from "../packages/fabric-core/src/vocabulary/index.js";
-import { fetchBlob } from "../packages/node/src/content/blob-fetcher.js";
-import { BlobStore } from "../packages/node/src/content/blob-store.js";
-import { connectFrameLink } from "../packages/node/src/content/frame-link.js";
+// The fetcher runs from the build, as `revoada blob get` does: its hashing thread starts from
+// the built modules, not through tsx (worker-start.ts, `builtWorkerExecArgv`).
+import { fetchBlob } from "../packages/node/dist/content/blob-fetcher.js";
+import { BlobStore } from "../packages/node/dist/content/blob-store.js";
+import { connectFrameLink } from "../packages/node/dist/content/frame-link.js";
 import { writeGeneratedFile } from "../packages/node/src/content/generated-file.js";
 import { TransportContentLinks } from "../packages/node/src/content/transport-links.js";
 import { writebackStepBytes } from "../packages/node/src/fs/durable.js";

@@ -313,6 +313,13 @@ export class BlobHasher {
   }
 }
 
+/**
+ * What checking a received group needs of a hasher (`isGroupOf`, `BlobFetch`): a driver may
+ * answer with chaining values it had computed over the same bytes elsewhere (a worker
+ * thread), the comparison with the outboard staying in the core.
+ */
+export type GroupHasher = Pick<BlobHasher, "hash" | "groupChainingValue">;
+
 export async function loadBlobHasher(): Promise<BlobHasher> {
   return new BlobHasher(await createBlake3Hasher());
 }

@@ -1,5 +1,5 @@
 import { assert, type Blake3Hash, limits, type Random } from "../vocabulary/index.js";
-import { type BlobHasher, chunkGroupBytes } from "./blake3-tree.js";
+import { chunkGroupBytes, type GroupHasher } from "./blake3-tree.js";
 import { groupCountOf, groupsCovering, hashToHex, isGroupOf, isOutboardOf } from "./blob-tree.js";
 import { GroupBitfield } from "./group-bitfield.js";
 import type { ContentFrame, ContentRequest } from "./messages.js";
@@ -166,7 +166,7 @@ export class BlobFetch {
 
   constructor(
     private readonly config: BlobFetchConfig,
-    private readonly hasher: BlobHasher,
+    private readonly hasher: GroupHasher,
     private readonly random: Random,
     resume?: FetchResume,
   ) {

@@ -1,5 +1,11 @@
 import { assert, type Blake3Hash } from "../vocabulary/index.js";
-import { type BlobHasher, chainingValueBytes, chunkGroupBytes, mergeChainingValues } from "./blake3-tree.js";
+import {
+  type BlobHasher,
+  chainingValueBytes,
+  chunkGroupBytes,
+  type GroupHasher,
+  mergeChainingValues,
+} from "./blake3-tree.js";
 
 /**
  * A blob's geometry and its outboard: the chaining values of its chunk groups, in order
@@ -69,7 +75,7 @@ export function isOutboardOf(hash: Blake3Hash, groupCount: number, outboard: Uin
  * outboard). The last group may be short; every other group must be exactly 16 KiB.
  */
 export function isGroupOf(
-  hasher: BlobHasher,
+  hasher: GroupHasher,
   hash: Blake3Hash,
   outboard: Uint8Array,
   groupCount: number,

@@ -4,6 +4,7 @@ export {
   chunkBytes,
   chunkGroupBytes,
   chunksPerGroup,
+  type GroupHasher,
   loadBlobHasher,
 } from "./blake3-tree.js";
 export type {

@@ -44,11 +44,21 @@ export interface VerifyProgress {
   readonly signaturesChecked: number;
 }
 
-const batchSize = 512;
-/** Lines walked between two turns of the event loop (replies, progress). */
-const linesPerTurn = 4096;
-/** Batches queued on one worker before the main thread checks the next one itself. */
-const queuedPerWorker = 2;
+/**
+ * Signatures per batch: ~25 ms of Ed25519 here, so that the main thread, which checks a batch
+ * of its own between two turns of its event loop, answers a worker's reply before the worker
+ * has run out of queued work.
+ */
+const batchSize = 256;
+/** Batches queued on one worker while the walk goes on (one more in flight than it checks). */
+const queuedPerWorker = 3;
+/**
+ * Batches walked and not yet handed out before the main thread stops walking to check one
+ * itself: the walk is several times faster than the checks, so it stays this far ahead.
+ */
+const pendingAhead = 4;
+/** Below this many bytes of export the workers start only when a batch is ready for them. */
+const eagerStartBytes = 1 << 20;
 const signingDomain = Buffer.from(blockSigningMessage(""));
 
 /** What the main thread keeps of a batch it handed out, to name a bad signature. */
@@ -127,14 +137,19 @@ interface PoolWorker {
   queued: number;
 }
 
+interface PackedBatch {
+  readonly batch: SignatureBatch;
+  readonly origin: BatchOrigin;
+}
+
 export async function verifyChainParallel(
   text: string,
   options: ParallelVerifyOptions = {},
 ): Promise<VerifyReport> {
   const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
-  const builder = new BatchBuilder();
-  const walk = new ChainWalk(text, options, (job) => builder.add(job));
   const origins = new Map<number, BatchOrigin>();
+  /** Packed batches not yet handed to a thread. */
+  const pending: PackedBatch[] = [];
   const pool: PoolWorker[] = [];
   let nextId = 0;
   let queued = 0;
@@ -161,6 +176,8 @@ export async function verifyChainParallel(
       }
     }
   };
+  /** Checks a packed batch on this thread. */
+  const checkHere = ({ batch }: PackedBatch): void => settle(checkSignatureBatch(batch));
   const startWorker = (): PoolWorker => {
     const entry: PoolWorker = {
       worker: startModuleWorker(import.meta.url, "verify-worker", null),
@@ -169,6 +186,9 @@ export async function verifyChainParallel(
     entry.worker.on("message", (result: SignatureBatchResult) => {
       entry.queued -= 1;
       settle(result);
+      // Refilled here, not at the main thread's next turn: the reply is seen between two of
+      // the main thread's own steps, and the worker gets its next batch at once.
+      feed();
       found.wake?.();
     });
     entry.worker.on("error", (error) => {
@@ -184,30 +204,42 @@ export async function verifyChainParallel(
     pool.push(entry);
     return entry;
   };
-  /** Hands the batch in the builder to the least busy worker, or checks it here. */
-  const dispatch = (): void => {
+  // The pool starts before the walk (splitting a large export into lines takes a while), so
+  // that the workers have loaded by the time the first batch is packed.
+  if (text.length >= eagerStartBytes) while (pool.length < threads - 1) startWorker();
+  const builder = new BatchBuilder();
+  const walk = new ChainWalk(text, options, (job) => builder.add(job));
+  /** Packs the builder's signatures into a batch waiting for a thread. */
+  const pack = (): void => {
     if (builder.count === 0) return;
-    const { batch, origin } = builder.take(nextId);
+    const packed = builder.take(nextId);
     nextId += 1;
-    origins.set(batch.id, origin);
-    queued += batch.count;
-    if (walk.done && pool.length === 0 && batch.count < batchSize) {
-      // A small remainder and no worker yet: starting one would cost more than the checks.
-      settle(checkSignatureBatch(batch));
-      return;
-    }
-    let target: PoolWorker | undefined;
-    for (const entry of pool) if (target === undefined || entry.queued < target.queued) target = entry;
-    if ((target === undefined || target.queued >= queuedPerWorker) && pool.length < threads - 1) {
-      target = startWorker();
-    }
-    if (target === undefined || target.queued >= queuedPerWorker) {
-      settle(checkSignatureBatch(batch));
-      return;
-    }
-    target.queued += 1;
-    target.worker.postMessage(batch, [batch.messages, batch.offsets, batch.signatures, batch.keyIndex]);
+    origins.set(packed.batch.id, packed.origin);
+    queued += packed.batch.count;
+    pending.push(packed);
   };
+  /**
+   * Hands pending batches to workers with room, starting workers up to `threads - 1`. Once the
+   * walk is over a worker holds one batch at most, so that the main thread, checking the
+   * rest, does not end up waiting for a long queue.
+   */
+  function feed(): void {
+    const depth = walk.done ? 1 : queuedPerWorker;
+    while (pending.length > 0) {
+      if (walk.done && pool.length === 0 && pending.length === 1 && pending[0]!.batch.count < batchSize) {
+        // A small remainder and no worker yet: starting one would cost more than the checks.
+        return;
+      }
+      let target: PoolWorker | undefined;
+      for (const entry of pool) if (target === undefined || entry.queued < target.queued) target = entry;
+      if ((target === undefined || target.queued >= depth) && pool.length < threads - 1)
+        target = startWorker();
+      if (target === undefined || target.queued >= depth) return;
+      const { batch } = pending.shift()!;
+      target.queued += 1;
+      target.worker.postMessage(batch, [batch.messages, batch.offsets, batch.signatures, batch.keyIndex]);
+    }
+  }
   const intervalMs = options.progressIntervalMs ?? 1000;
   let lastProgress = Date.now();
   const progress = (force: boolean): void => {
@@ -226,24 +258,37 @@ export async function verifyChainParallel(
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
   try {
-    for (;;) {
-      const over = walk.advance(Math.min(linesPerTurn, batchSize - builder.count));
-      if (builder.count >= batchSize || over) dispatch();
+    // One step per turn of the event loop (workers' replies refill them between two steps):
+    // walk up to the next full batch while few are pending, else check a pending batch here.
+    while (!walk.done) {
       if (found.workerFailure !== null) throw found.workerFailure;
-      if (over) break;
+      // A bad signature on a line the walk has passed decides the report (`ChainWalk.report`),
+      // once every signature before it is checked: the ones walked are, below.
       if (found.firstBad !== null && found.firstBad.line <= walk.linesDone) break;
-      // A turn of the event loop per batch at most: workers' replies (and their queues) are
-      // seen while the walk goes on, and progress is reported.
+      if (pending.length < pendingAhead) {
+        const over = walk.advance(batchSize - builder.count);
+        if (builder.count >= batchSize || over) pack();
+        feed();
+      } else {
+        checkHere(pending.pop()!);
+      }
       await turn();
       progress(false);
     }
-    dispatch();
+    pack();
+    feed();
     while (origins.size > 0) {
       if (found.workerFailure !== null) throw found.workerFailure;
-      await new Promise<void>((resolve) => {
-        found.wake = resolve;
-      });
-      found.wake = null;
+      const next = pending.pop();
+      if (next !== undefined) {
+        checkHere(next);
+        await turn();
+      } else {
+        await new Promise<void>((resolve) => {
+          found.wake = resolve;
+        });
+        found.wake = null;
+      }
       progress(false);
     }
     if (found.workerFailure !== null) throw found.workerFailure;

@@ -2,6 +2,8 @@ import { randomInt } from "node:crypto";
 import {
   BlobFetch,
   type BlobFetchConfig,
+  type ContentFrame,
+  chunkGroupBytes,
   decodeContentFrame,
   defaultFetchConfig,
   encodeContentFrame,
@@ -16,6 +18,7 @@ import type { Blake3Hash } from "@revoada/fabric-core/vocabulary";
 import type { BlobStore, PartialBlob, StoredBlob } from "./blob-store.js";
 import type { ContentService } from "./content-service.js";
 import type { FrameLink } from "./frame-link.js";
+import { groupHashThread, type HashedGroups, PrecomputedGroupHasher } from "./group-hash-thread.js";
 
 /**
  * The node driver of one `BlobFetch`: it feeds the core the frames from provider links and a
@@ -54,13 +57,14 @@ export async function fetchBlob(options: FetchOptions): Promise<StoredBlob> {
   const partial = await options.store.openPartial(options.hash);
   let run: FetchRun | undefined;
   try {
+    const hasher = new PrecomputedGroupHasher(options.store.hasher);
     const fetch = new BlobFetch(
       { hash: options.hash, ...defaultFetchConfig, ...options.config },
-      options.store.hasher,
+      hasher,
       new SeededRandom(randomInt(2 ** 31)),
       partial.resume,
     );
-    run = new FetchRun(options, fetch, partial);
+    run = new FetchRun(options, fetch, partial, hasher);
     return await run.start();
   } finally {
     run?.stop();
@@ -68,8 +72,23 @@ export async function fetchBlob(options: FetchOptions): Promise<StoredBlob> {
   }
 }
 
+/** A range payload at least this large is hashed on the worker thread. */
+const hashOffThreadBytes = 4 * chunkGroupBytes;
+
+/**
+ * What a provider link delivered, in its order: a frame for the core (whose groups' chaining
+ * values may still be computing on the hashing thread), an undecodable frame, or the close.
+ */
+type Arrival = { readonly provider: string } & (
+  | { kind: "frame"; frame: ContentFrame; hashed: HashedGroups | null; hashing: boolean }
+  | { kind: "undecodable" }
+  | { kind: "closed"; reason: string }
+);
+
 class FetchRun {
   private pumping = false;
+  /** Arrivals not yet given to the core, oldest first: the core sees them in link order. */
+  private readonly arrivals: Arrival[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   /** Monotonic: the core's clock never runs backwards, and a wall-clock jump must not move it. */
   private readonly startedMs = performance.now();
@@ -85,9 +104,12 @@ class FetchRun {
     private readonly options: FetchOptions,
     private readonly fetch: BlobFetch,
     private readonly partial: PartialBlob,
+    private readonly hasher: PrecomputedGroupHasher,
   ) {}
 
   start(): Promise<StoredBlob> {
+    // Loading the thread's modules overlaps with asking for the outboard.
+    groupHashThread.warm();
     const done = new Promise<StoredBlob>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -98,15 +120,10 @@ class FetchRun {
     });
     for (const [id, { link, complete }] of this.options.providers) {
       this.detach.push(
-        link.onFrame((bytes) => {
-          const decoded = decodeContentFrame(bytes);
-          if (!decoded.ok) this.fetch.removeProvider(id, "sent an undecodable frame");
-          else if (!isRequest(decoded.value.message.type)) this.fetch.receive(id, decoded.value);
-          this.pump();
-        }),
+        link.onFrame((bytes) => this.arrive(id, bytes)),
         link.onClose((reason) => {
-          this.fetch.removeProvider(id, reason);
-          this.pump();
+          this.arrivals.push({ provider: id, kind: "closed", reason });
+          this.deliver();
         }),
       );
       this.fetch.addProvider(id, complete);
@@ -119,7 +136,77 @@ class FetchRun {
     return done;
   }
 
+  /**
+   * A frame from a provider. A range response of a blob of several groups goes to the hashing
+   * thread first; everything waits its turn in `arrivals`.
+   */
+  private arrive(provider: string, bytes: Uint8Array): void {
+    const decoded = decodeContentFrame(bytes);
+    if (!decoded.ok) {
+      this.arrivals.push({ provider, kind: "undecodable" });
+      this.deliver();
+      return;
+    }
+    const frame = decoded.value;
+    if (isRequest(frame.message.type)) return;
+    const tree = this.fetch.verifiedTree();
+    const message = frame.message;
+    const arrival: Arrival = { provider, kind: "frame", frame, hashed: null, hashing: false };
+    this.arrivals.push(arrival);
+    if (
+      message.type !== "range" ||
+      tree === null ||
+      tree.size <= chunkGroupBytes ||
+      frame.payload.length < hashOffThreadBytes
+    ) {
+      this.deliver();
+      return;
+    }
+    arrival.hashing = true;
+    void groupHashThread.hashGroups(message.first_group, frame.payload).then((hashed) => {
+      arrival.hashing = false;
+      // Null: the thread could not take it, and the core hashes the payload here.
+      arrival.hashed = hashed;
+      if (this.settled) hashed?.release();
+      else this.deliver();
+    });
+  }
+
+  /** Gives the core every arrival up to the first still hashing, in order. */
+  private deliver(): void {
+    while (this.arrivals.length > 0 && !this.settled) {
+      const arrival = this.arrivals[0]!;
+      if (arrival.kind === "frame" && arrival.hashing) break;
+      this.arrivals.shift();
+      if (arrival.kind === "undecodable")
+        this.fetch.removeProvider(arrival.provider, "sent an undecodable frame");
+      else if (arrival.kind === "closed") this.fetch.removeProvider(arrival.provider, arrival.reason);
+      else this.receive(arrival.provider, arrival.frame, arrival.hashed);
+    }
+    this.pump();
+  }
+
+  /**
+   * The core receives a frame, with the values the thread computed when the frame still holds
+   * the bytes they were computed over (checked here, just before: the core then compares them
+   * with the outboard as if it had hashed those bytes itself).
+   */
+  private receive(provider: string, frame: ContentFrame, hashed: HashedGroups | null): void {
+    if (hashed !== null) {
+      if (frame.message.type === "range" && Buffer.compare(hashed.hashed, frame.payload) === 0) {
+        this.hasher.expect(frame.message.first_group, frame.payload, hashed.values);
+      }
+      hashed.release();
+    }
+    try {
+      this.fetch.receive(provider, frame);
+    } finally {
+      this.hasher.forget();
+    }
+  }
+
   stop(): void {
+    for (const arrival of this.arrivals.splice(0)) if (arrival.kind === "frame") arrival.hashed?.release();
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     // Links to a peer are shared (the node transport keeps one per peer): a finished fetch
