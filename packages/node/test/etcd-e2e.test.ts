@@ -448,6 +448,17 @@ describe("a real etcd follows the fabric's etcd role", () => {
       100,
     );
     assert.ok(added, "the replacement was added to etcd as a learner");
+    // The kill comes once the replacement holds its credential (its member runs): a leader
+    // that dies before anyone fetched the credential it issued leaves a learner that gets a new
+    // one, recorded as a second add by design, which is another scenario than this one.
+    const replacement = local.nodes.find((node) => node.name === added.name);
+    assert.ok(replacement, `the learner ${added.name} is one of the mesh's nodes`);
+    const credentialHeld = await waitFor(
+      async () => (etcdComponent(await statusOf(replacement))?.pid ?? null) !== null || undefined,
+      patienceMs,
+      50,
+    );
+    assert.ok(credentialHeld, `${added.name} fetched its credential and started its etcd member`);
     const leaderEtcdPid = etcdComponent(await statusOf(before.leader.node))?.pid ?? null;
     if (leaderEtcdPid !== null) process.kill(leaderEtcdPid, "SIGKILL");
     await local.kill(leaderName);

@@ -9,7 +9,6 @@ import {
   verifyChain,
 } from "@revoada/fabric-core/attest";
 import { loadBlake3 } from "@revoada/fabric-core/vocabulary";
-import { builtWorkerExecArgv } from "../worker-start.js";
 
 /**
  * `revoada chain verify` runs the built `verifyChainParallel`, whose worker threads start from
@@ -49,35 +48,5 @@ describe("the built verifyChainParallel and its worker threads", () => {
     assert.equal(report.failure.sequence, at);
     assert.match(report.failure.message, new RegExp(original.body.proposer));
     assert.deepEqual(report, verifyChain(text, { mode: "every-block" }));
-  });
-});
-
-describe("builtWorkerExecArgv", () => {
-  test("drops the source condition and tsx's loader, in every spelling, and keeps the rest", () => {
-    assert.deepEqual(
-      builtWorkerExecArgv([
-        "--conditions=source",
-        "--import",
-        "tsx",
-        "--max-old-space-size=512",
-        "-C",
-        "source",
-        "--import=tsx/esm",
-        "--conditions",
-        "production",
-        "--require",
-        "./trace.cjs",
-        "--enable-source-maps",
-      ]),
-      [
-        "--max-old-space-size=512",
-        "--conditions",
-        "production",
-        "--require",
-        "./trace.cjs",
-        "--enable-source-maps",
-      ],
-    );
-    assert.deepEqual(builtWorkerExecArgv([]), []);
   });
 });

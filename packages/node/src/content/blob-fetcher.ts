@@ -74,6 +74,12 @@ export async function fetchBlob(options: FetchOptions): Promise<StoredBlob> {
 
 /** A range payload at least this large is hashed on the worker thread. */
 const hashOffThreadBytes = 4 * chunkGroupBytes;
+/**
+ * Only a blob at least this large starts the thread: a daemon's everyday fetches (credentials,
+ * relay snapshots) are small, and a thread costs each daemon its start (~45 ms of CPU) and an
+ * isolate's memory for as long as it lives.
+ */
+export const hashThreadBlobBytes = 8 * 1024 * 1024;
 
 /**
  * What a provider link delivered, in its order: a frame for the core (whose groups' chaining
@@ -108,8 +114,6 @@ class FetchRun {
   ) {}
 
   start(): Promise<StoredBlob> {
-    // Loading the thread's modules overlaps with asking for the outboard.
-    groupHashThread.warm();
     const done = new Promise<StoredBlob>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -150,13 +154,15 @@ class FetchRun {
     const frame = decoded.value;
     if (isRequest(frame.message.type)) return;
     const tree = this.fetch.verifiedTree();
+    // Loading the thread's modules overlaps with the first ranges (hashed here meanwhile).
+    if (tree !== null && tree.size >= hashThreadBlobBytes) groupHashThread.warm();
     const message = frame.message;
     const arrival: Arrival = { provider, kind: "frame", frame, hashed: null, hashing: false };
     this.arrivals.push(arrival);
     if (
       message.type !== "range" ||
       tree === null ||
-      tree.size <= chunkGroupBytes ||
+      tree.size < hashThreadBlobBytes ||
       frame.payload.length < hashOffThreadBytes
     ) {
       this.deliver();

@@ -16,7 +16,7 @@ import {
   decodeContentFrame,
   loadBlobHasher,
 } from "@revoada/fabric-core/content";
-import { fetchBlob } from "./blob-fetcher.js";
+import { fetchBlob, hashThreadBlobBytes } from "./blob-fetcher.js";
 import { BlobStore } from "./blob-store.js";
 import { ContentService } from "./content-service.js";
 import { memoryLinkPair } from "./frame-link.js";
@@ -117,7 +117,8 @@ describe("PrecomputedGroupHasher", () => {
 
 test("a fetch hashing on the thread leaves the link's frames whole for its other listeners", async () => {
   scratch = await mkdtemp(join(tmpdir(), "revoada-group-hash-"));
-  const data = sampleBytes(70 * chunkGroupBytes + 9, 3);
+  // Large enough that the fetcher hashes its ranges on the thread (smaller blobs never start it).
+  const data = sampleBytes(hashThreadBlobBytes + 9, 3);
   const source = await BlobStore.open(join(scratch, "source"));
   const stored = await source.put(data);
   const target = await BlobStore.open(join(scratch, "target"));
