@@ -51,6 +51,7 @@ import { lockDataDirectory, unlockDataDirectory } from "./pid-file.js";
 import { defineRaftMetrics } from "./raft-metrics.js";
 import { Reconciler } from "./reconciler.js";
 import { NodeRelay } from "./relay.js";
+import { RelayStateFile, relayStateFileName } from "./relay-state-file.js";
 import { Sealing } from "./sealing.js";
 
 /**
@@ -252,6 +253,7 @@ export class FabricNode {
         else this.events.push({ type: "applied", outcome });
       },
       logger: this.logger.child("relay"),
+      stateFile: new RelayStateFile(join(this.config.data_dir, relayStateFileName)),
       ...(this.config.relay_fanout === undefined
         ? {}
         : { config: { ...defaultRelayConfig, fanout: this.config.relay_fanout } }),
@@ -533,6 +535,7 @@ export class FabricNode {
     node.defineMetrics();
     node.advertise();
     node.startTimers();
+    await node.resumeRelayState();
     node.relay.start();
     events.start((event) => node.handle(event));
     node.scheduleRender();
@@ -570,6 +573,31 @@ export class FabricNode {
     };
   }
 
+  /**
+   * Start: a node Raft's own configuration names (voter or learner) restarts from its Raft
+   * log, which wins: a relay state file it kept as a follower before is removed. Any other
+   * node resumes from its relay state file (docs/scale.md), before the relay starts.
+   */
+  private async resumeRelayState(): Promise<void> {
+    const conf = this.raft.status().conf;
+    const holdsLog = [
+      ...conf.voters,
+      ...conf.votersOutgoing,
+      ...conf.learners,
+      ...conf.learnersNext,
+    ].includes(this.nodeId);
+    const file = new RelayStateFile(join(this.config.data_dir, relayStateFileName));
+    if (holdsLog) {
+      await file.remove().catch((error: unknown) => {
+        this.logger.warn("relay state file not removed", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+      return;
+    }
+    await this.relay.resumeFromStateFile(this.applier.chain?.chain.genesis.hash ?? null);
+  }
+
   /** Graceful stop: hand leadership over, leave gossip, let a render in progress finish. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -580,6 +608,7 @@ export class FabricNode {
     this.events.stop();
     this.reconciler.close();
     this.relay.stop();
+    await this.relay.flush();
     this.logger.info("stopping", { leader: this.raft.status().role === "leader" });
     await this.raft.stop({ transfer: true });
     this.logger.debug("raft stopped");
