@@ -1,7 +1,9 @@
 // Goal: a relay follower restarted (graceful stop, then kill -9) comes back with its applied
 // index and its rendered state before any source answers, from its own relay state file
 // (docs/scale.md, "A restarted follower resumes from its own state"), and then catches up by
-// entries, not by a whole-machine snapshot; a log holder does not use such a file.
+// entries, not by a whole-machine snapshot; a log holder does not use such a file; after a
+// mass restart (kill -9 of every node) the follower catches up by entries from a voter, and a
+// voter that finds a relay state file restarts from its Raft log.
 // Method: 4 real node processes with `learners_max: 0` (3 voters, 1 relay follower). The
 // voters are paused (SIGSTOP) while the follower restarts, so no source can answer; its
 // output directory is emptied first, so what it renders then comes from the file.
@@ -127,13 +129,29 @@ test("a restarted relay follower resumes from its state file and catches up by e
   await local.kill(follower.name);
   await restartAlone(follower, voters, written, "after-stop", "after-kill");
 
-  // A voter restarted with a relay state file (as if it had followed the relay before it was
-  // promoted) restarts from its Raft log: the file is removed, not resumed.
+  // Mass restart: kill -9 of every node, all started at once, the follower's file at its
+  // applied index: it resumes there and takes what the voters commit next as entries.
+  const applied = (await statusOf(follower))?.learns?.applied_index ?? 0;
+  const kept = await waitFor(async () => {
+    const read = await stateFileOf(follower).read();
+    return read.type === "read" && read.state.header.index >= applied ? read.state.header.index : undefined;
+  }, patienceMs);
+  assert.ok(kept !== undefined);
+  await Promise.all(local.nodes.map((node) => local.kill(node.name)));
+  // A voter finds a relay state file in its data directory (as if it had followed the relay
+  // before it was promoted); nothing changes while every node is down.
   const voter = voters[0]!;
-  await local.stopNode(voter.name);
   const planted = join(directory, voter.name, "data", relayStateFileName);
   await copyFile(join(directory, follower.name, "data", relayStateFileName), planted);
-  local.startNode(voter.name);
+  for (const node of local.nodes) local.startNode(node.name);
+  await committedOn(follower, "after-mass-restart");
+  const restarted = await statusOf(follower);
+  assert.equal(restarted?.learns?.resumed_index, kept, "the follower resumed from its file");
+  assert.ok((restarted?.learns?.entries_relayed ?? 0) > 0, "it caught up by entries");
+  assert.equal(restarted?.learns?.snapshots_restored, 0, "not by a whole-machine snapshot");
+
+  // The voter that was planted a relay state file restarted from its Raft log: the file is
+  // removed, not resumed.
   const back = await waitFor(async () => {
     const status = await statusOf(voter);
     return status?.learns?.via === "raft" && status.raft.applied_index > 0 ? status : undefined;

@@ -339,6 +339,19 @@ test("a restarted follower resumes its applied state from its state file, then c
     assert.ok(second.machine.node(follower.nodeId) !== undefined, "its state is back");
     assert.equal(afterStop.status().resumed_index, sourceIndex);
     assert.equal(afterStop.status().entries_relayed, 0, "no source answered");
+    // Its relay window came back too: a child restarted one entry behind it gets that entry
+    // (with the stamp it resumed under), not a whole-machine snapshot.
+    const child = await afterStop.serve({
+      from: third.nodeId,
+      type: "follow",
+      after: sourceIndex - 1,
+      wait_ms: 0,
+    });
+    assert.equal(child.type, "entries", "the child is answered with entries");
+    assert.deepEqual(
+      child.type === "entries" ? [child.entries.map((entry) => entry.index), child.stamp?.index] : [],
+      [[sourceIndex], sourceIndex],
+    );
     reachable = true;
     assert.ok(
       await until(() => second.machine.applied().index === sourceIndex + 1),
@@ -398,16 +411,32 @@ test("a corrupt state file, or another genesis's, is refused with a log line; th
   await writer.flush();
   const good = await readFile(path);
 
+  // The machine starts after the header line; the window (JSON) follows it.
+  const machineAt = good.indexOf(0x0a) + 1;
   const flipped = Buffer.from(good);
-  flipped[flipped.length - 2] = flipped[flipped.length - 2]! ^ 0x01;
+  flipped[machineAt + 20] = flipped[machineAt + 20]! ^ 0x01;
+  const windowAt = good.lastIndexOf(Buffer.from('[{"term"'));
+  const window = JSON.parse(good.subarray(windowAt).toString("utf8")) as { index: number }[];
+  // Another index of the same length: the file's lengths still agree.
+  window[0]!.index = Number("9".repeat(String(window[0]!.index).length));
+  const badWindow = Buffer.from(
+    good.subarray(0, windowAt).toString("latin1") + JSON.stringify(window),
+    "latin1",
+  );
   const cases: { name: string; bytes: Uint8Array; genesis: string | null; reason: RegExp }[] = [
     { name: "a flipped machine byte", bytes: flipped, genesis: null, reason: /digest is not the stamp/ },
     { name: "garbage", bytes: Buffer.from("not a state file"), genesis: null, reason: /no header line/ },
     {
+      name: "a window out of order",
+      bytes: badWindow,
+      genesis: null,
+      reason: /window: entry 0 is not at its index/,
+    },
+    {
       name: "a truncated file",
       bytes: good.subarray(0, good.length - 10),
       genesis: null,
-      reason: /bytes, the header says/,
+      reason: /bytes after the header, the header says/,
     },
     { name: "another genesis", bytes: good, genesis: "ab".repeat(32), reason: /another genesis/ },
   ];

@@ -27,7 +27,12 @@ import type { RelayStatusReply } from "../api/schemas.js";
 import { type ApiAccess, apiClientFor } from "../mesh/api-client.js";
 import type { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
-import type { RelayStateFile, StoredRelayState } from "./relay-state-file.js";
+import {
+  encodeRelayState,
+  encodeRelayWindow,
+  type RelayStateFile,
+  type StoredRelayState,
+} from "./relay-state-file.js";
 
 /**
  * The daemon's driver of the state relay (fabric-core/fabric/relay.ts; design in
@@ -248,6 +253,8 @@ export class NodeRelay {
     if (!check.ok) return check.reason;
     this.options.applier.restore(bytes, { index: header.index, term: header.stamp.term, conf: header.conf });
     this.recordRestored(this.options.applier.machine.applied().index);
+    // The window it had: children restarted a little behind it take entries from it.
+    this.recordWindow(stored.window, "relay");
     this.savedIndex = header.index;
     this.resumedIndex = header.index;
     this.options.logger.info("resumed committed state from the relay state file", { index: header.index });
@@ -277,33 +284,33 @@ export class NodeRelay {
     if (state === null) return;
     this.nextSaveMs = now + (this.options.saveEveryMs ?? relayStateSaveEveryMs);
     this.track(
-      file.write(state).then(() => {
-        this.savedIndex = state.header.index;
+      file.write(state.bytes).then(() => {
+        this.savedIndex = state.index;
       }),
     );
   }
 
-  /** The follower's machine with the stamp it was accepted under (null: nothing new, or no stamp). */
-  private stateToSave(): StoredRelayState | null {
+  /**
+   * The follower's machine with the stamp it was accepted under, and the relay window, as the
+   * file's bytes (null: nothing new, or no stamp).
+   */
+  private stateToSave(): { readonly index: number; readonly bytes: Uint8Array } | null {
     const machine = this.options.applier.machine;
     const applied = machine.applied();
     if (applied.index === 0 || applied.index === this.savedIndex) return null;
     const stamp = this.verifier.stamp();
     if (stamp === null || stamp.index !== applied.index || this.verifier.appliedIndex() !== applied.index)
       return null;
-    const bytes = machine.snapshot();
-    return {
-      header: {
-        v: 1,
-        origin: this.options.machineOptions.origin,
-        genesis: machine.chain?.genesis.hash ?? null,
-        index: applied.index,
-        conf: machine.configuration(),
-        stamp,
-        machine_bytes: bytes.length,
-      },
-      machine: bytes,
+    const header = {
+      v: 1 as const,
+      origin: this.options.machineOptions.origin,
+      genesis: machine.chain?.genesis.hash ?? null,
+      index: applied.index,
+      conf: machine.configuration(),
+      stamp,
     };
+    const window = encodeRelayWindow(this.core.recentEntries());
+    return { index: applied.index, bytes: encodeRelayState(header, machine.snapshot(), window) };
   }
 
   private track(work: Promise<void>): void {
@@ -333,6 +340,20 @@ export class NodeRelay {
     );
     this.saveState(view.holding, Date.now());
     await this.saving;
+  }
+
+  /**
+   * The relay window starts with `entries` (consecutive, ending at the machine's applied
+   * index), applied before this relay recorded them: a restored state file's window, or what
+   * Raft applied at start before the relay existed.
+   */
+  recordWindow(entries: readonly Entry[], via: "raft" | "relay"): void {
+    const first = entries[0];
+    const last = entries[entries.length - 1];
+    if (first === undefined || last?.index !== this.options.applier.machine.applied().index) return;
+    this.core.recordRestored(first.index - 1);
+    this.recorded = first.index - 1;
+    for (const entry of entries) this.recordApplied(entry, via);
   }
 
   /** Raft (or this relay) applied `entry` to the machine. */
