@@ -129,14 +129,24 @@ test("a restarted relay follower resumes from its state file and catches up by e
   await local.kill(follower.name);
   await restartAlone(follower, voters, written, "after-stop", "after-kill");
 
-  // Mass restart: kill -9 of every node, all started at once, the follower's file at its
-  // applied index: it resumes there and takes what the voters commit next as entries.
+  // Mass restart: kill -9 of every node, all started at once, with the follower's file behind
+  // the voters' commit (it is paused while a workload commits, as a follower whose last save
+  // is a few seconds old). The voters replay their logs at start before their relays exist;
+  // those entries must be in their relay windows, so the follower takes them as entries.
   const applied = (await statusOf(follower))?.learns?.applied_index ?? 0;
   const kept = await waitFor(async () => {
     const read = await stateFileOf(follower).read();
     return read.type === "read" && read.state.header.index >= applied ? read.state.header.index : undefined;
   }, patienceMs);
   assert.ok(kept !== undefined);
+  local.signal(follower.name, "SIGSTOP");
+  const ahead = await postToLeader(
+    voters,
+    "/v1/workloads",
+    { ...sampleWorkload, name: "while-paused", replicas: 1 },
+    CommittedReply,
+  );
+  assert.ok(ahead.value.index > kept, "the voters committed past the follower's file");
   await Promise.all(local.nodes.map((node) => local.kill(node.name)));
   // A voter finds a relay state file in its data directory (as if it had followed the relay
   // before it was promoted); nothing changes while every node is down.

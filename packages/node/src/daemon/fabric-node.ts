@@ -133,8 +133,12 @@ interface NodeParts {
   readonly gossip: GossipDriver;
   readonly content: NodeContent;
   readonly events: EventQueue;
-  /** Raft applies entries before the relay exists: it is told through this. */
-  readonly relayHook: { relay: NodeRelay | null };
+  /**
+   * Raft applies entries before the relay exists: it is told through this; until then they
+   * are kept in `early` (the relay window's worth), so a restarted log holder serves the
+   * entries it replayed at start to followers that restarted a little behind it.
+   */
+  readonly relayHook: { relay: NodeRelay | null; readonly early: Entry[] };
 }
 
 export class FabricNode {
@@ -259,6 +263,8 @@ export class FabricNode {
         : { config: { ...defaultRelayConfig, fanout: this.config.relay_fanout } }),
     });
     this.relay.recordRestored(this.applier.machine.applied().index);
+    this.relay.recordWindow(parts.relayHook.early, "raft");
+    parts.relayHook.early.length = 0;
     parts.relayHook.relay = this.relay;
     this.applier.onRestored = (index) => this.relay.recordRestored(index);
     this.sealing = new Sealing({
@@ -480,7 +486,11 @@ export class FabricNode {
       },
       logger.child("attest"),
     );
-    const relayHook: { relay: NodeRelay | null } = { relay: null };
+    const relayHook: NodeParts["relayHook"] = { relay: null, early: [] };
+    // A snapshot restored before the relay exists: what Raft applied before it is no window.
+    applier.onRestored = () => {
+      relayHook.early.length = 0;
+    };
     const raft = await startRaft(
       config,
       keys.cluster,
@@ -489,7 +499,10 @@ export class FabricNode {
       applier,
       events,
       logger,
-      (entry) => relayHook.relay?.recordApplied(entry, "raft"),
+      (entry) => {
+        if (relayHook.relay !== null) relayHook.relay.recordApplied(entry, "raft");
+        else if (relayHook.early.push(entry) > defaultRelayConfig.windowEntries) relayHook.early.shift();
+      },
     );
     const gossip = await startGossip(config, keys.gossip, disk, events, logger);
     const content = await NodeContent.start({
