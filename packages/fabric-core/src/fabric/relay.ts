@@ -185,6 +185,11 @@ export class StateRelay {
     );
   }
 
+  /** The window: the entries applied last, in order, ending at the applied index (a copy). */
+  recentEntries(): readonly Entry[] {
+    return this.window.slice();
+  }
+
   /** The driver restored a machine at `index` (a snapshot, or a restart from disk). */
   recordRestored(index: number): void {
     this.window = [];

@@ -107,6 +107,8 @@ export const RelayStatusReply = z.object({
   last_refusal: z.string().nullable().optional(),
   /** Stamps trusted through the attestation chain after this node's voters were replaced. */
   stamp_handovers: z.number().optional(),
+  /** The applied index restored at start from this follower's own relay state file (null: none). */
+  resumed_index: z.number().nullable().optional(),
 });
 export type RelayStatusReply = z.infer<typeof RelayStatusReply>;
 

@@ -51,6 +51,7 @@ import { lockDataDirectory, unlockDataDirectory } from "./pid-file.js";
 import { defineRaftMetrics } from "./raft-metrics.js";
 import { Reconciler } from "./reconciler.js";
 import { NodeRelay } from "./relay.js";
+import { RelayStateFile, relayStateFileName } from "./relay-state-file.js";
 import { Sealing } from "./sealing.js";
 
 /**
@@ -132,8 +133,12 @@ interface NodeParts {
   readonly gossip: GossipDriver;
   readonly content: NodeContent;
   readonly events: EventQueue;
-  /** Raft applies entries before the relay exists: it is told through this. */
-  readonly relayHook: { relay: NodeRelay | null };
+  /**
+   * Raft applies entries before the relay exists: it is told through this; until then they
+   * are kept in `early` (the relay window's worth), so a restarted log holder serves the
+   * entries it replayed at start to followers that restarted a little behind it.
+   */
+  readonly relayHook: { relay: NodeRelay | null; readonly early: Entry[] };
 }
 
 export class FabricNode {
@@ -252,11 +257,14 @@ export class FabricNode {
         else this.events.push({ type: "applied", outcome });
       },
       logger: this.logger.child("relay"),
+      stateFile: new RelayStateFile(join(this.config.data_dir, relayStateFileName)),
       ...(this.config.relay_fanout === undefined
         ? {}
         : { config: { ...defaultRelayConfig, fanout: this.config.relay_fanout } }),
     });
     this.relay.recordRestored(this.applier.machine.applied().index);
+    this.relay.recordWindow(parts.relayHook.early, "raft");
+    parts.relayHook.early.length = 0;
     parts.relayHook.relay = this.relay;
     this.applier.onRestored = (index) => this.relay.recordRestored(index);
     this.sealing = new Sealing({
@@ -478,7 +486,11 @@ export class FabricNode {
       },
       logger.child("attest"),
     );
-    const relayHook: { relay: NodeRelay | null } = { relay: null };
+    const relayHook: NodeParts["relayHook"] = { relay: null, early: [] };
+    // A snapshot restored before the relay exists: what Raft applied before it is no window.
+    applier.onRestored = () => {
+      relayHook.early.length = 0;
+    };
     const raft = await startRaft(
       config,
       keys.cluster,
@@ -487,7 +499,10 @@ export class FabricNode {
       applier,
       events,
       logger,
-      (entry) => relayHook.relay?.recordApplied(entry, "raft"),
+      (entry) => {
+        if (relayHook.relay !== null) relayHook.relay.recordApplied(entry, "raft");
+        else if (relayHook.early.push(entry) > defaultRelayConfig.windowEntries) relayHook.early.shift();
+      },
     );
     const gossip = await startGossip(config, keys.gossip, disk, events, logger);
     const content = await NodeContent.start({
@@ -533,6 +548,7 @@ export class FabricNode {
     node.defineMetrics();
     node.advertise();
     node.startTimers();
+    await node.resumeRelayState();
     node.relay.start();
     events.start((event) => node.handle(event));
     node.scheduleRender();
@@ -570,6 +586,31 @@ export class FabricNode {
     };
   }
 
+  /**
+   * Start: a node Raft's own configuration names (voter or learner) restarts from its Raft
+   * log, which wins: a relay state file it kept as a follower before is removed. Any other
+   * node resumes from its relay state file (docs/scale.md), before the relay starts.
+   */
+  private async resumeRelayState(): Promise<void> {
+    const conf = this.raft.status().conf;
+    const holdsLog = [
+      ...conf.voters,
+      ...conf.votersOutgoing,
+      ...conf.learners,
+      ...conf.learnersNext,
+    ].includes(this.nodeId);
+    const file = new RelayStateFile(join(this.config.data_dir, relayStateFileName));
+    if (holdsLog) {
+      await file.remove().catch((error: unknown) => {
+        this.logger.warn("relay state file not removed", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+      return;
+    }
+    await this.relay.resumeFromStateFile(this.applier.chain?.chain.genesis.hash ?? null);
+  }
+
   /** Graceful stop: hand leadership over, leave gossip, let a render in progress finish. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -580,6 +621,7 @@ export class FabricNode {
     this.events.stop();
     this.reconciler.close();
     this.relay.stop();
+    await this.relay.flush();
     this.logger.info("stopping", { leader: this.raft.status().role === "leader" });
     await this.raft.stop({ transfer: true });
     this.logger.debug("raft stopped");

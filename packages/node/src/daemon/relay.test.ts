@@ -7,7 +7,7 @@
 // fresh follower whose source answers only after more than `silenceMs` (a loaded machine,
 // docs/scale.md "Issue 17") still applies that answer.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -26,7 +26,8 @@ import {
 } from "@revoada/fabric-core/vocabulary";
 import { FabricApplier } from "./fabric-applier.js";
 import { createLogger, type Logger } from "./log.js";
-import { NodeRelay, type RelayReply, RelayRequest } from "./relay.js";
+import { NodeRelay, type NodeRelayOptions, type RelayReply, RelayRequest } from "./relay.js";
+import { RelayStateFile, relayStateFileName } from "./relay-state-file.js";
 
 const voter = signerFromSeed(new Uint8Array(32).fill(7));
 const follower = signerFromSeed(new Uint8Array(32).fill(8));
@@ -50,9 +51,9 @@ function nodeState(id: NodeId, roles: NodeState["roles"]): NodeState {
   };
 }
 
-/** The founding entries: the voter founds the log and records itself, then the follower joins. */
-function foundingEntries(): Entry[] {
-  const join_ = (state: NodeState, index: number): Entry => ({
+/** A committed `node-join` of `state` at `index`. */
+function join_(state: NodeState, index: number): Entry {
+  return {
     index,
     term: 1,
     kind: "normal",
@@ -63,7 +64,11 @@ function foundingEntries(): Entry[] {
       origin: "policy",
       force: false,
     }),
-  });
+  };
+}
+
+/** The founding entries: the voter founds the log and records itself, then the follower joins. */
+function foundingEntries(): Entry[] {
   return [
     {
       index: 1,
@@ -104,6 +109,7 @@ const warnings: string[] = [];
 let source: NodeRelay;
 let relay: NodeRelay;
 let followerApplier: FabricApplier;
+let sourceApplier: FabricApplier;
 
 /** What the lying source does to a true answer. */
 function lieAbout(reply: RelayReply): RelayReply {
@@ -122,15 +128,24 @@ function lieAbout(reply: RelayReply): RelayReply {
   return reply;
 }
 
-async function newApplier(): Promise<FabricApplier> {
+async function newDirectory(): Promise<string> {
   const directory = await mkdtemp(join(tmpdir(), "relay-stamp-"));
   directories.push(directory);
-  return new FabricApplier(directory, machineOptions, createLogger({ level: "error", write: () => {} }));
+  return directory;
+}
+
+/** An applier over `directory`'s chain file (a restarted node: the same directory). */
+async function newApplier(directory?: string): Promise<FabricApplier> {
+  return new FabricApplier(
+    directory ?? (await newDirectory()),
+    machineOptions,
+    createLogger({ level: "error", write: () => {} }),
+  );
 }
 
 before(async () => {
   await loadBlake3();
-  const sourceApplier = await newApplier();
+  sourceApplier = await newApplier();
   source = new NodeRelay({
     self: voter.nodeId,
     signer: voter,
@@ -187,7 +202,11 @@ before(async () => {
 });
 
 /** The follower's relay over `applier`, asking the voter's HTTP source. */
-function followerRelay(applier: FabricApplier, logger: Logger): NodeRelay {
+function followerRelay(
+  applier: FabricApplier,
+  logger: Logger,
+  more: Partial<NodeRelayOptions> = {},
+): NodeRelay {
   return new NodeRelay({
     self: follower.nodeId,
     signer: follower,
@@ -203,6 +222,7 @@ function followerRelay(applier: FabricApplier, logger: Logger): NodeRelay {
     config: quick,
     waitMs: 50,
     tickMs: 10,
+    ...more,
   });
 }
 
@@ -273,3 +293,177 @@ test("a fresh follower applies an answer that takes longer than silenceMs to com
     answerDelayMs = 0;
   }
 });
+
+/** The source (a voter fed by Raft) applies `entry`. */
+function sourceApplies(entry: Entry): void {
+  sourceApplier.apply(entry);
+  source.recordApplied(entry, "raft");
+}
+
+const third = signerFromSeed(new Uint8Array(32).fill(10));
+const fourth = signerFromSeed(new Uint8Array(32).fill(11));
+
+test("a restarted follower resumes its applied state from its state file, then catches up by entries", async () => {
+  relay.stop();
+  const directory = await newDirectory();
+  const stateFile = new RelayStateFile(join(directory, relayStateFileName));
+  /** Whether the follower can reach its source (false: a mass restart, nobody answers yet). */
+  let reachable = true;
+  const restarted = (applier: FabricApplier) =>
+    followerRelay(applier, createLogger({ level: "error", write: () => {} }), {
+      stateFile,
+      saveEveryMs: 50,
+      apiOf: (id) => (reachable && id === voter.nodeId ? address : undefined),
+    });
+
+  const first = await newApplier(directory);
+  const before = restarted(first);
+  before.start();
+  const sourceIndex = sourceApplier.machine.applied().index;
+  assert.ok(await until(() => first.machine.applied().index === sourceIndex), "the follower caught up");
+  // Graceful stop: the last applied state is written on the way out.
+  before.stop();
+  await before.flush();
+  const saved = await stateFile.read();
+  assert.equal(saved.type === "read" ? saved.state.header.index : saved.type, sourceIndex);
+
+  sourceApplies(join_(nodeState(third.nodeId, ["worker"]), sourceIndex + 1));
+  reachable = false;
+  const second = await newApplier(directory);
+  const afterStop = restarted(second);
+  await afterStop.resumeFromStateFile(second.chain?.chain.genesis.hash ?? null);
+  afterStop.start();
+  try {
+    // Before any source answers, it stands where it stopped, with the state it had.
+    assert.equal(second.machine.applied().index, sourceIndex, "resumed at its applied index");
+    assert.ok(second.machine.node(follower.nodeId) !== undefined, "its state is back");
+    assert.equal(afterStop.status().resumed_index, sourceIndex);
+    assert.equal(afterStop.status().entries_relayed, 0, "no source answered");
+    // Its relay window came back too: a child restarted one entry behind it gets that entry
+    // (with the stamp it resumed under), not a whole-machine snapshot.
+    const child = await afterStop.serve({
+      from: third.nodeId,
+      type: "follow",
+      after: sourceIndex - 1,
+      wait_ms: 0,
+    });
+    assert.equal(child.type, "entries", "the child is answered with entries");
+    assert.deepEqual(
+      child.type === "entries" ? [child.entries.map((entry) => entry.index), child.stamp?.index] : [],
+      [[sourceIndex], sourceIndex],
+    );
+    reachable = true;
+    assert.ok(
+      await until(() => second.machine.applied().index === sourceIndex + 1),
+      "it caught up with the source",
+    );
+    const caughtUp = afterStop.status();
+    assert.equal(caughtUp.snapshots_restored, 0, "by entries, not a whole-machine snapshot");
+    assert.equal(caughtUp.entries_relayed, 1, "only the entry after its index");
+    assert.ok(second.machine.node(third.nodeId) !== undefined);
+    // kill -9: no flush; the periodic save has written the newest state already.
+    assert.ok(
+      await untilAsync(async () => {
+        const read = await stateFile.read();
+        return read.type === "read" && read.state.header.index === sourceIndex + 1;
+      }),
+      "the state file follows the applied index while the node runs",
+    );
+  } finally {
+    afterStop.stop();
+  }
+
+  sourceApplies(join_(nodeState(fourth.nodeId, ["worker"]), sourceIndex + 2));
+  reachable = false;
+  const killed = await newApplier(directory);
+  const afterKill = restarted(killed);
+  await afterKill.resumeFromStateFile(killed.chain?.chain.genesis.hash ?? null);
+  afterKill.start();
+  try {
+    assert.equal(killed.machine.applied().index, sourceIndex + 1, "resumed after kill -9");
+    reachable = true;
+    assert.ok(await until(() => killed.machine.applied().index === sourceIndex + 2));
+    assert.equal(afterKill.status().snapshots_restored, 0, "by entries, not a whole-machine snapshot");
+    assert.equal(afterKill.status().entries_relayed, 1);
+  } finally {
+    afterKill.stop();
+  }
+});
+
+test("a corrupt state file, or another genesis's, is refused with a log line; the follower starts from nothing", async () => {
+  relay.stop();
+  const directory = await newDirectory();
+  const path = join(directory, relayStateFileName);
+  const stateFile = new RelayStateFile(path);
+  const writer = followerRelay(
+    await newApplier(directory),
+    createLogger({ level: "error", write: () => {} }),
+    {
+      stateFile,
+    },
+  );
+  writer.start();
+  assert.ok(
+    await untilAsync(async () => (await stateFile.read()).type === "read"),
+    "a state file was written",
+  );
+  writer.stop();
+  await writer.flush();
+  const good = await readFile(path);
+
+  // The machine starts after the header line; the window (JSON) follows it.
+  const machineAt = good.indexOf(0x0a) + 1;
+  const flipped = Buffer.from(good);
+  flipped[machineAt + 20] = flipped[machineAt + 20]! ^ 0x01;
+  const windowAt = good.lastIndexOf(Buffer.from('[{"term"'));
+  const window = JSON.parse(good.subarray(windowAt).toString("utf8")) as { index: number }[];
+  // Another index of the same length: the file's lengths still agree.
+  window[0]!.index = Number("9".repeat(String(window[0]!.index).length));
+  const badWindow = Buffer.from(
+    good.subarray(0, windowAt).toString("latin1") + JSON.stringify(window),
+    "latin1",
+  );
+  const cases: { name: string; bytes: Uint8Array; genesis: string | null; reason: RegExp }[] = [
+    { name: "a flipped machine byte", bytes: flipped, genesis: null, reason: /digest is not the stamp/ },
+    { name: "garbage", bytes: Buffer.from("not a state file"), genesis: null, reason: /no header line/ },
+    {
+      name: "a window out of order",
+      bytes: badWindow,
+      genesis: null,
+      reason: /window: entry 0 is not at its index/,
+    },
+    {
+      name: "a truncated file",
+      bytes: good.subarray(0, good.length - 10),
+      genesis: null,
+      reason: /bytes after the header, the header says/,
+    },
+    { name: "another genesis", bytes: good, genesis: "ab".repeat(32), reason: /another genesis/ },
+  ];
+  for (const { name, bytes, genesis, reason } of cases) {
+    await writeFile(path, bytes);
+    const lines: string[] = [];
+    const applier = await newApplier(await newDirectory());
+    const reader = followerRelay(
+      applier,
+      createLogger({ level: "warn", write: (line) => lines.push(line) }),
+      {
+        stateFile,
+      },
+    );
+    await reader.resumeFromStateFile(genesis);
+    assert.equal(applier.machine.applied().index, 0, `${name}: nothing restored`);
+    assert.equal(reader.status().resumed_index, null);
+    assert.match(lines.join(""), /relay state file refused; starting from nothing/, name);
+    assert.match(lines.join(""), reason, name);
+  }
+});
+
+async function untilAsync(condition: () => Promise<boolean>, ms = 20_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}

@@ -27,6 +27,12 @@ import type { RelayStatusReply } from "../api/schemas.js";
 import { type ApiAccess, apiClientFor } from "../mesh/api-client.js";
 import type { FabricApplier } from "./fabric-applier.js";
 import type { Logger } from "./log.js";
+import {
+  encodeRelayState,
+  encodeRelayWindow,
+  type RelayStateFile,
+  type StoredRelayState,
+} from "./relay-state-file.js";
 
 /**
  * The daemon's driver of the state relay (fabric-core/fabric/relay.ts; design in
@@ -113,6 +119,13 @@ export const RelayReply = z.discriminatedUnion("type", [
 ]);
 export type RelayReply = z.infer<typeof RelayReply>;
 
+/**
+ * How often a follower writes its applied machine to its state file at most (and only when
+ * its index moved: a node at rest writes nothing). A kill -9 loses at most this much, which
+ * the follower then takes as entries from its source.
+ */
+export const relayStateSaveEveryMs = 5_000;
+
 /** How this node learns committed state (`GET /v1/status`, `revoada status`): the API schema, all fields set. */
 export type RelayStatus = Required<RelayStatusReply>;
 
@@ -137,6 +150,10 @@ export interface NodeRelayOptions {
   /** How long a follow waits at the source (default: the renewal period). */
   readonly waitMs?: number;
   readonly tickMs?: number;
+  /** Where a follower keeps its applied machine across restarts (null: nowhere). */
+  readonly stateFile?: RelayStateFile | null;
+  /** At most one state file write per this many ms (default `relayStateSaveEveryMs`). */
+  readonly saveEveryMs?: number;
 }
 
 export class NodeRelay {
@@ -161,6 +178,13 @@ export class NodeRelay {
   /** After a failed request, the next one waits until then. */
   private retryAtMs = 0;
   /** The last snapshot answer this node published (`snapshotReply`). */
+  /** The index the state file holds (0: no file; null: not known yet). */
+  private savedIndex: number | null = null;
+  /** A state file write or removal in progress. */
+  private saving: Promise<void> | null = null;
+  private nextSaveMs = 0;
+  /** The index restored from the state file at start (null: none). */
+  private resumedIndex: number | null = null;
   private publishedSnapshot: {
     readonly index: number;
     readonly hash: Blake3Hash;
@@ -182,6 +206,154 @@ export class NodeRelay {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     for (const wake of this.waiters) wake();
+  }
+
+  /**
+   * Start: restores the machine from the state file, before the relay starts, so the node
+   * renders its last known state at once and asks its source only for the entries after it.
+   * The file holds what this node applied and verified before (trusted as its own applied
+   * state is); it is still checked against its own stamp, which is its integrity check. A
+   * file that does not check out, or is another cluster's, is logged and left for the next
+   * save to replace: the node starts from nothing, as without a file. `genesis`: the node's
+   * own attestation genesis when it knows one (its chain file).
+   */
+  async resumeFromStateFile(genesis: string | null): Promise<void> {
+    const file = this.options.stateFile;
+    if (file === null || file === undefined) return;
+    const read = await file.read();
+    if (read.type === "none") {
+      this.savedIndex = 0;
+      return;
+    }
+    const refusal = read.type === "refused" ? read.reason : this.resume(read.state, genesis);
+    if (refusal === null) return;
+    this.options.logger.warn("relay state file refused; starting from nothing", {
+      file: file.path,
+      reason: refusal,
+    });
+  }
+
+  /** Restores `stored` into the machine; the reason when it is refused. */
+  private resume(stored: StoredRelayState, genesis: string | null): string | null {
+    const { header, machine: bytes } = stored;
+    if (header.origin !== this.options.machineOptions.origin)
+      return `another cluster's state (origin ${header.origin})`;
+    if (genesis !== null && header.genesis !== genesis)
+      return `another genesis's state (${header.genesis ?? "none"}, this node's is ${genesis})`;
+    const machine = this.options.applier.machine;
+    if (header.index <= machine.applied().index)
+      return `at index ${header.index}, the machine is at ${machine.applied().index} already`;
+    if (this.verifier.appliedIndex() !== 0) return "the relay verified state already";
+    const check = this.verifier.checkSnapshot(
+      bytes,
+      header.conf,
+      header.stamp,
+      stampSigners(header.conf, []),
+    );
+    if (!check.ok) return check.reason;
+    this.options.applier.restore(bytes, { index: header.index, term: header.stamp.term, conf: header.conf });
+    this.recordRestored(this.options.applier.machine.applied().index);
+    // The window it had: children restarted a little behind it take entries from it.
+    this.recordWindow(stored.window, "relay");
+    this.savedIndex = header.index;
+    this.resumedIndex = header.index;
+    this.options.logger.info("resumed committed state from the relay state file", { index: header.index });
+    this.options.onApplied(null);
+    return null;
+  }
+
+  /**
+   * Keeps the state file in step: a follower writes its machine when the index moved, at most
+   * every `saveEveryMs`, only a state it holds a verified stamp for; a log holder (by its
+   * configuration) removes the file: its Raft log is what it restarts from.
+   */
+  private saveState(holdsLog: boolean, now: number): void {
+    const file = this.options.stateFile;
+    if (file === null || file === undefined || this.saving !== null) return;
+    if (holdsLog) {
+      if (this.savedIndex === 0) return;
+      this.track(
+        file.remove().then(() => {
+          this.savedIndex = 0;
+        }),
+      );
+      return;
+    }
+    if (now < this.nextSaveMs) return;
+    const state = this.stateToSave();
+    if (state === null) return;
+    this.nextSaveMs = now + (this.options.saveEveryMs ?? relayStateSaveEveryMs);
+    this.track(
+      file.write(state.bytes).then(() => {
+        this.savedIndex = state.index;
+      }),
+    );
+  }
+
+  /**
+   * The follower's machine with the stamp it was accepted under, and the relay window, as the
+   * file's bytes (null: nothing new, or no stamp).
+   */
+  private stateToSave(): { readonly index: number; readonly bytes: Uint8Array } | null {
+    const machine = this.options.applier.machine;
+    const applied = machine.applied();
+    if (applied.index === 0 || applied.index === this.savedIndex) return null;
+    const stamp = this.verifier.stamp();
+    if (stamp === null || stamp.index !== applied.index || this.verifier.appliedIndex() !== applied.index)
+      return null;
+    const header = {
+      v: 1 as const,
+      origin: this.options.machineOptions.origin,
+      genesis: machine.chain?.genesis.hash ?? null,
+      index: applied.index,
+      conf: machine.configuration(),
+      stamp,
+    };
+    const window = encodeRelayWindow(this.core.recentEntries());
+    return { index: applied.index, bytes: encodeRelayState(header, machine.snapshot(), window) };
+  }
+
+  private track(work: Promise<void>): void {
+    this.saving = work
+      .catch((error: unknown) => {
+        this.options.logger.warn("relay state file not written", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      })
+      .finally(() => {
+        this.saving = null;
+      });
+  }
+
+  /** Stop: the last applied state goes to the file (a graceful restart loses nothing). */
+  async flush(): Promise<void> {
+    await this.saving;
+    const file = this.options.stateFile;
+    if (file === null || file === undefined) return;
+    this.nextSaveMs = 0;
+    const view = relayViewOf(
+      this.options.self,
+      this.options.applier.machine.configuration(),
+      this.options.view().members,
+      this.core.config.fanout,
+      "voters",
+    );
+    this.saveState(view.holding, Date.now());
+    await this.saving;
+  }
+
+  /**
+   * The relay window starts with `entries` (consecutive, ending at the machine's applied
+   * index), applied before this relay recorded them: a restored state file's window, or what
+   * Raft applied at start before the relay existed.
+   */
+  recordWindow(entries: readonly Entry[], via: "raft" | "relay"): void {
+    const first = entries[0];
+    const last = entries[entries.length - 1];
+    if (first === undefined || last?.index !== this.options.applier.machine.applied().index) return;
+    this.core.recordRestored(first.index - 1);
+    this.recorded = first.index - 1;
+    for (const entry of entries) this.recordApplied(entry, via);
   }
 
   /** Raft (or this relay) applied `entry` to the machine. */
@@ -218,6 +390,7 @@ export class NodeRelay {
       stale: sourcing.stale,
       last_refusal: this.lastRefusal,
       stamp_handovers: this.stampHandovers,
+      resumed_index: this.resumedIndex,
     };
   }
 
@@ -258,6 +431,7 @@ export class NodeRelay {
     const before = this.core.currentSource();
     const outputs = this.core.tick(Date.now(), view);
     this.holding = view.holding && !this.core.isStale();
+    this.saveState(view.holding, Date.now());
     if (this.core.isStale() !== this.loggedStale) {
       this.loggedStale = this.core.isStale();
       this.options.logger.info(
