@@ -21,24 +21,10 @@ import {
 import { StorageCorruptionError } from "../errors.js";
 import { FabricApplier } from "./fabric-applier.js";
 import { silentLogger } from "./log.js";
+import { testNodeState } from "./test-node-state.js";
 
 const founder = signerFromSeed(new Uint8Array(32).fill(1));
 const worker = signerFromSeed(new Uint8Array(32).fill(2));
-
-function nodeState(id: string, name: string, roles: NodeState["roles"]): NodeState {
-  return {
-    id: id as NodeState["id"],
-    name,
-    addresses: {},
-    roles,
-    capacity: { cpu_millis: 1000, memory_bytes: 1, storage_bytes: 1, pods: 10 },
-    zone: "z",
-    rack: "r",
-    labels: {},
-    version: "0.1.0",
-    generation: 1,
-  };
-}
 
 const machineOptions = { origin: "revoada.local/test", requireOperatorSignature: false };
 const founderConf = { ...emptyConfState(), voters: [founder.nodeId] };
@@ -64,13 +50,13 @@ test("applier: chain founded on entry 1, one block per role command, snapshots c
     index: 2,
     term: 1,
     kind: "normal",
-    data: encodeProposal(join_(nodeState(founder.nodeId, "a", ["etcd"]), 2)),
+    data: encodeProposal(join_(testNodeState(founder.nodeId, ["etcd"], "a"), 2)),
   });
   applier.apply({
     index: 3,
     term: 1,
     kind: "normal",
-    data: encodeProposal(join_(nodeState(worker.nodeId, "b", []), 3)),
+    data: encodeProposal(join_(testNodeState(worker.nodeId, [], "b"), 3)),
   });
   const promote: Proposal = {
     command: { type: "promote", node: worker.nodeId, roles: ["etcd"], reason: "scaling-up" },
@@ -120,14 +106,14 @@ test("applier: a restart replays the log over the chain file without appending t
   first.apply(entries[0]!);
   const proposals: Proposal[] = [
     {
-      command: { type: "node-join", state: nodeState(founder.nodeId, "a", ["etcd"]) },
+      command: { type: "node-join", state: testNodeState(founder.nodeId, ["etcd"], "a") },
       proposer: founder.nodeId,
       issued_at_ms: 1,
       origin: "policy",
       force: false,
     },
     {
-      command: { type: "node-join", state: nodeState(worker.nodeId, "b", []) },
+      command: { type: "node-join", state: testNodeState(worker.nodeId, [], "b") },
       proposer: founder.nodeId,
       issued_at_ms: 2,
       origin: "policy",

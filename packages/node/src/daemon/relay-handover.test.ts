@@ -25,7 +25,6 @@ import {
   isAttestedCommand,
   loadBlake3,
   type NodeId,
-  type NodeState,
   type Proposal,
   type Signer,
   signerFromSeed,
@@ -33,6 +32,7 @@ import {
 import { FabricApplier } from "./fabric-applier.js";
 import { createLogger } from "./log.js";
 import { NodeRelay, RelayRequest } from "./relay.js";
+import { testNodeState } from "./test-node-state.js";
 
 const [v0, v1, v2, follower] = [21, 22, 23, 24].map((seed) =>
   signerFromSeed(new Uint8Array(32).fill(seed)),
@@ -45,21 +45,6 @@ const quick: RelayConfig = {
   subscriptionTtlMs: 1_500,
 };
 const controlPlane = ["api-server", "controller-manager", "etcd", "scheduler"] as const;
-
-function nodeState(id: NodeId, roles: NodeState["roles"]): NodeState {
-  return {
-    id,
-    name: `node-${id.slice(0, 4)}`,
-    addresses: {},
-    roles,
-    capacity: { cpu_millis: 1000, memory_bytes: 1, storage_bytes: 1, pods: 10 },
-    zone: "z",
-    rack: "r",
-    labels: {},
-    version: "0.1.0",
-    generation: 1,
-  };
-}
 
 /** A committed log as the leaders of the time wrote it (role commands signed against the chain). */
 class Log {
@@ -130,7 +115,7 @@ const view = (): MembershipView => ({
     stableSinceMs: 0,
     generation: 1,
     incarnation: 1,
-    state: nodeState(signer.nodeId, signer === v2 ? [...controlPlane] : ["worker"]),
+    state: testNodeState(signer.nodeId, signer === v2 ? [...controlPlane] : ["worker"]),
     keys: {},
   })),
 });
@@ -232,9 +217,9 @@ before(async () => {
   await loadBlake3();
   log = new Log();
   log.conf([{ type: "add-voter", node: v0.nodeId }]);
-  log.propose({ type: "node-join", state: nodeState(v0.nodeId, [...controlPlane]) });
+  log.propose({ type: "node-join", state: testNodeState(v0.nodeId, [...controlPlane]) });
   for (const signer of [v1, v2, follower])
-    log.propose({ type: "node-join", state: nodeState(signer.nodeId, ["worker"]) });
+    log.propose({ type: "node-join", state: testNodeState(signer.nodeId, ["worker"]) });
   behindAt = log.entries.length;
   log.replaceVoters(v1);
   log.replaceVoters(v2);

@@ -20,7 +20,6 @@ import {
   type Blake3Hash,
   encodeProposal,
   loadBlake3,
-  type NodeId,
   type NodeState,
   signerFromSeed,
 } from "@revoada/fabric-core/vocabulary";
@@ -28,6 +27,7 @@ import { FabricApplier } from "./fabric-applier.js";
 import { createLogger, type Logger } from "./log.js";
 import { NodeRelay, type NodeRelayOptions, type RelayReply, RelayRequest } from "./relay.js";
 import { RelayStateFile, relayStateFileName } from "./relay-state-file.js";
+import { testNodeState } from "./test-node-state.js";
 
 const voter = signerFromSeed(new Uint8Array(32).fill(7));
 const follower = signerFromSeed(new Uint8Array(32).fill(8));
@@ -35,21 +35,6 @@ const outsider = signerFromSeed(new Uint8Array(32).fill(9));
 const machineOptions = { origin: "revoada.local/relay-test", requireOperatorSignature: false };
 /** A refused source is retried after 4 silences: 4 s here (the only source). */
 const quick = { ...defaultRelayConfig, renewMs: 100, silenceMs: 1_000, subscriptionTtlMs: 1_500 };
-
-function nodeState(id: NodeId, roles: NodeState["roles"]): NodeState {
-  return {
-    id,
-    name: `node-${id.slice(0, 4)}`,
-    addresses: {},
-    roles,
-    capacity: { cpu_millis: 1000, memory_bytes: 1, storage_bytes: 1, pods: 10 },
-    zone: "z",
-    rack: "r",
-    labels: {},
-    version: "0.1.0",
-    generation: 1,
-  };
-}
 
 /** A committed `node-join` of `state` at `index`. */
 function join_(state: NodeState, index: number): Entry {
@@ -76,8 +61,8 @@ function foundingEntries(): Entry[] {
       kind: "conf-change",
       data: encodeConfChange({ changes: [{ type: "add-voter", node: voter.nodeId }] }),
     },
-    join_(nodeState(voter.nodeId, ["api-server", "controller-manager", "etcd", "scheduler"]), 2),
-    join_(nodeState(follower.nodeId, ["worker"]), 3),
+    join_(testNodeState(voter.nodeId, ["api-server", "controller-manager", "etcd", "scheduler"]), 2),
+    join_(testNodeState(follower.nodeId, ["worker"]), 3),
   ];
 }
 
@@ -92,7 +77,7 @@ const view = (): MembershipView => ({
     stableSinceMs: 0,
     generation: 1,
     incarnation: 1,
-    state: nodeState(signer.nodeId, signer === voter ? ["etcd"] : ["worker"]),
+    state: testNodeState(signer.nodeId, signer === voter ? ["etcd"] : ["worker"]),
     keys: {},
   })),
 });
@@ -327,7 +312,7 @@ test("a restarted follower resumes its applied state from its state file, then c
   const saved = await stateFile.read();
   assert.equal(saved.type === "read" ? saved.state.header.index : saved.type, sourceIndex);
 
-  sourceApplies(join_(nodeState(third.nodeId, ["worker"]), sourceIndex + 1));
+  sourceApplies(join_(testNodeState(third.nodeId, ["worker"]), sourceIndex + 1));
   reachable = false;
   const second = await newApplier(directory);
   const afterStop = restarted(second);
@@ -373,7 +358,7 @@ test("a restarted follower resumes its applied state from its state file, then c
     afterStop.stop();
   }
 
-  sourceApplies(join_(nodeState(fourth.nodeId, ["worker"]), sourceIndex + 2));
+  sourceApplies(join_(testNodeState(fourth.nodeId, ["worker"]), sourceIndex + 2));
   reachable = false;
   const killed = await newApplier(directory);
   const afterKill = restarted(killed);

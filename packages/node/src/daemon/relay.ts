@@ -331,13 +331,7 @@ export class NodeRelay {
     const file = this.options.stateFile;
     if (file === null || file === undefined) return;
     this.nextSaveMs = 0;
-    const view = relayViewOf(
-      this.options.self,
-      this.options.applier.machine.configuration(),
-      this.options.view().members,
-      this.core.config.fanout,
-      "voters",
-    );
+    const view = this.currentView();
     this.saveState(view.holding, Date.now());
     await this.saving;
   }
@@ -419,15 +413,20 @@ export class NodeRelay {
     return reply;
   }
 
-  private tick(): void {
-    if (this.stopped) return;
-    const view = relayViewOf(
+  /** Where this node stands in the relay tree now, from its applied state and gossip's view. */
+  private currentView(): ReturnType<typeof relayViewOf> {
+    return relayViewOf(
       this.options.self,
       this.options.applier.machine.configuration(),
       this.options.view().members,
       this.core.config.fanout,
       "voters",
     );
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const view = this.currentView();
     const before = this.core.currentSource();
     const outputs = this.core.tick(Date.now(), view);
     this.holding = view.holding && !this.core.isStale();
