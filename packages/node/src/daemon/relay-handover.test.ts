@@ -32,7 +32,7 @@ import {
 import { FabricApplier } from "./fabric-applier.js";
 import { createLogger } from "./log.js";
 import { NodeRelay, RelayRequest } from "./relay.js";
-import { testNodeState } from "./test-node-state.js";
+import { testMembershipView, testNodeState } from "./test-node-state.js";
 
 const [v0, v1, v2, follower] = [21, 22, 23, 24].map((seed) =>
   signerFromSeed(new Uint8Array(32).fill(seed)),
@@ -104,21 +104,11 @@ class Log {
 }
 
 /** Gossip after the replacements: v2 alive holding etcd; v0 and v1 gone. */
-const view = (): MembershipView => ({
-  self: follower.nodeId,
-  atMs: 0,
-  members: [v2, follower].map((signer) => ({
-    id: signer.nodeId,
-    address: "127.0.0.1:1",
-    status: "alive" as const,
-    phi: 0,
-    stableSinceMs: 0,
-    generation: 1,
-    incarnation: 1,
-    state: testNodeState(signer.nodeId, signer === v2 ? [...controlPlane] : ["worker"]),
-    keys: {},
-  })),
-});
+const view = (): MembershipView =>
+  testMembershipView(follower.nodeId, [
+    { id: v2.nodeId, roles: [...controlPlane] },
+    { id: follower.nodeId, roles: ["worker"] },
+  ]);
 
 const silent = createLogger({ level: "error", write: () => {} });
 const directories: string[] = [];

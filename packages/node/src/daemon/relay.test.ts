@@ -27,7 +27,7 @@ import { FabricApplier } from "./fabric-applier.js";
 import { createLogger, type Logger } from "./log.js";
 import { NodeRelay, type NodeRelayOptions, type RelayReply, RelayRequest } from "./relay.js";
 import { RelayStateFile, relayStateFileName } from "./relay-state-file.js";
-import { testNodeState } from "./test-node-state.js";
+import { testMembershipView, testNodeState } from "./test-node-state.js";
 
 const voter = signerFromSeed(new Uint8Array(32).fill(7));
 const follower = signerFromSeed(new Uint8Array(32).fill(8));
@@ -66,21 +66,11 @@ function foundingEntries(): Entry[] {
   ];
 }
 
-const view = (): MembershipView => ({
-  self: follower.nodeId,
-  atMs: 0,
-  members: [voter, follower].map((signer) => ({
-    id: signer.nodeId,
-    address: "127.0.0.1:1",
-    status: "alive" as const,
-    phi: 0,
-    stableSinceMs: 0,
-    generation: 1,
-    incarnation: 1,
-    state: testNodeState(signer.nodeId, signer === voter ? ["etcd"] : ["worker"]),
-    keys: {},
-  })),
-});
+const view = (): MembershipView =>
+  testMembershipView(follower.nodeId, [
+    { id: voter.nodeId, roles: ["etcd"] },
+    { id: follower.nodeId, roles: ["worker"] },
+  ]);
 
 type Lie = "none" | "tamper-entry" | "outsider-stamp";
 let lie: Lie = "none";

@@ -1,3 +1,4 @@
+import type { MembershipView } from "@revoada/fabric-core/gossip";
 import type { NodeId, NodeState } from "@revoada/fabric-core/vocabulary";
 
 /**
@@ -20,5 +21,27 @@ export function testNodeState(
     labels: {},
     version: "0.1.0",
     generation: 1,
+  };
+}
+
+/** What `self`'s gossip shows: every member alive and settled, advertising `roles`. */
+export function testMembershipView(
+  self: NodeId,
+  members: readonly { readonly id: NodeId; readonly roles: NodeState["roles"] }[],
+): MembershipView {
+  return {
+    self,
+    atMs: 0,
+    members: members.map(({ id, roles }) => ({
+      id,
+      address: "127.0.0.1:1",
+      status: "alive" as const,
+      phi: 0,
+      stableSinceMs: 0,
+      generation: 1,
+      incarnation: 1,
+      state: testNodeState(id, roles),
+      keys: {},
+    })),
   };
 }
